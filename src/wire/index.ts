@@ -1,0 +1,3 @@
+export * from './stream';
+export * from './types';
+export * from './json-lines';
