@@ -1,0 +1,5 @@
+export * from './reference';
+export * from './content-store';
+export * from './image-config';
+export * from './image-store';
+export * from './docker-archive';

@@ -1,0 +1,66 @@
+import { promises as fsp } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { invalidArgument, isErrno } from '../common/errors';
+
+/**
+ * Durable file replacement: write to a temp file in the same directory, fsync it,
+ * rename it over `path`, then fsync the directory so the rename itself survives a
+ * crash. Readers see either the old content or the new, never a mix.
+ * The parent directory must exist.
+ */
+export async function writeFileAtomic(path: string, data: string | Buffer, opts?: { mode?: number }): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
+  const fh = await fsp.open(tmp, 'wx', opts?.mode ?? 0o644);
+  try {
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, path);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+/** fsync a directory so renames/creations inside it are durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const dh = await fsp.open(dir, 'r');
+  try {
+    await dh.sync();
+  } catch (err) {
+    // Some filesystems refuse fsync on directories; durability is then best effort.
+    if (!isErrno(err, 'EINVAL') && !isErrno(err, 'EISDIR')) throw err;
+  } finally {
+    await dh.close();
+  }
+}
+
+/** Serializes `value` as pretty JSON and writes it with writeFileAtomic. */
+export async function writeJSONAtomic(path: string, value: unknown, opts?: { mode?: number }): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', opts);
+}
+
+/**
+ * Reads and parses a JSON file. Returns undefined when the file does not exist;
+ * unparsable content is an invalid-argument error naming the file.
+ */
+export async function readJSON<T>(path: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await fsp.readFile(path, 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw invalidArgument(`${path} is not valid JSON; repair or remove it`, err);
+  }
+}

@@ -1,0 +1,1 @@
+export { writeFileAtomic, writeJSONAtomic, readJSON, fsyncDir } from './atomic';
