@@ -1,0 +1,3 @@
+export * from './libc';
+export { mountFrom } from './mount-from';
+export { readMountInfo, parseMountInfo, isMountPoint, type MountInfo } from './mountinfo';

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, lstatSync, symlinkSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  mount, umount2, mknod, makedev, lsetxattr, lgetxattr, llistxattr, lremovexattr,
+  MS_BIND, MS_RDONLY, MS_REMOUNT, MNT_DETACH, S_IFCHR, S_IFIFO, mountFrom, isMountPoint, parseMountInfo,
+} from './index';
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-sys-'));
+  t.after(() => {
+    try { umount2(join(dir, 'mnt'), MNT_DETACH); } catch { /* not mounted */ }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+test('makedev matches the glibc encoding', () => {
+  assert.equal(makedev(0, 0), 0n);
+  assert.equal(makedev(1, 3), 0x103n);
+  assert.equal(makedev(8, 17), 0x811n);
+  // major 0x1234 / minor 0x56789 exercises the split high bits of both numbers.
+  assert.equal(makedev(0x1234, 0x56789), 0x100056723489n);
+});
+
+test('mknod makes a char device and a fifo; errors carry errno names', (t) => {
+  const dir = tempDir(t);
+  mknod(join(dir, 'null'), S_IFCHR | 0o600, makedev(1, 3));
+  const st = lstatSync(join(dir, 'null'));
+  assert.ok(st.isCharacterDevice());
+  assert.equal(st.rdev, 0x103);
+  mknod(join(dir, 'fifo'), S_IFIFO | 0o644, 0);
+  assert.ok(lstatSync(join(dir, 'fifo')).isFIFO());
+  assert.throws(() => mknod(join(dir, 'null'), S_IFCHR | 0o600, 0), (e: NodeJS.ErrnoException) => {
+    assert.equal(e.code, 'EEXIST');
+    assert.equal(e.errno, 17);
+    assert.match(e.message, /mknod '.*null'/);
+    return true;
+  });
+  assert.throws(() => mknod(join(dir, 'missing', 'x'), S_IFIFO, 0), { code: 'ENOENT' });
+});
+
+test('xattrs: set, get, list, remove; absent reads as null; symlinks are not followed', (t) => {
+  const dir = tempDir(t);
+  const f = join(dir, 'f');
+  writeFileSync(f, 'x');
+  assert.equal(lgetxattr(f, 'user.none'), null);
+  lsetxattr(f, 'user.a', Buffer.from('hello'));
+  lsetxattr(f, 'trusted.b', Buffer.alloc(0));
+  assert.deepEqual(lgetxattr(f, 'user.a'), Buffer.from('hello'));
+  assert.deepEqual(lgetxattr(f, 'trusted.b'), Buffer.alloc(0));
+  assert.deepEqual(llistxattr(f).sort(), ['trusted.b', 'user.a']);
+  lremovexattr(f, 'user.a');
+  assert.deepEqual(llistxattr(f), ['trusted.b']);
+  symlinkSync(f, join(dir, 'link'));
+  assert.equal(lgetxattr(join(dir, 'link'), 'trusted.b'), null);
+  lsetxattr(join(dir, 'link'), 'trusted.onlink', Buffer.from('1'));
+  assert.equal(lgetxattr(f, 'trusted.onlink'), null);
+  assert.throws(() => lsetxattr(join(dir, 'nope'), 'user.a', Buffer.from('1')), { code: 'ENOENT', syscall: 'lsetxattr' });
+});
+
+test('mount and umount2 a bind mount; mountinfo sees it', (t) => {
+  const dir = tempDir(t);
+  const src = join(dir, 'src');
+  const mnt = join(dir, 'mnt');
+  mkdirSync(src);
+  mkdirSync(mnt);
+  writeFileSync(join(src, 'f'), 'data');
+  mount(src, mnt, null, MS_BIND, null);
+  assert.ok(isMountPoint(mnt));
+  assert.equal(readFileSync(join(mnt, 'f'), 'utf8'), 'data');
+  mount(null, mnt, null, MS_BIND | MS_REMOUNT | MS_RDONLY, null);
+  assert.throws(() => writeFileSync(join(mnt, 'g'), 'x'), { code: 'EROFS' });
+  umount2(mnt, 0);
+  assert.ok(!isMountPoint(mnt));
+  assert.throws(() => umount2(mnt, 0), { code: 'EINVAL', syscall: 'umount2' });
+  assert.throws(() => mount('none', join(dir, 'missing'), 'tmpfs', 0, null), { code: 'ENOENT' });
+});
+
+test('mountFrom resolves relative overlay paths against its cwd', async (t) => {
+  const dir = tempDir(t);
+  for (const d of ['lower', 'upper', 'work', 'mnt']) mkdirSync(join(dir, d));
+  writeFileSync(join(dir, 'lower', 'f'), 'low');
+  await mountFrom(dir, 'overlay', join(dir, 'mnt'), 'overlay', 0, 'lowerdir=lower,upperdir=upper,workdir=work');
+  assert.equal(readFileSync(join(dir, 'mnt', 'f'), 'utf8'), 'low');
+  umount2(join(dir, 'mnt'), 0);
+  await assert.rejects(
+    mountFrom(dir, 'overlay', join(dir, 'mnt'), 'overlay', 0, 'lowerdir=nope,upperdir=upper,workdir=work'),
+    { code: 'ENOENT', syscall: 'mount' },
+  );
+});
+
+test('parseMountInfo unescapes octal sequences', () => {
+  const [m] = parseMountInfo('36 35 98:0 /mnt1 /mnt\\040two rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n');
+  assert.equal(m?.mountPoint, '/mnt two');
+  assert.equal(m?.fsType, 'ext3');
+  assert.equal(m?.source, '/dev/root');
+  assert.equal(m?.root, '/mnt1');
+});

@@ -1,0 +1,176 @@
+/**
+ * Thin libc bindings through koffi. No policy: each function makes one system call
+ * and reports failure; what a failure means is the caller's business.
+ *
+ * Contract
+ * - koffi and libc are loaded on the first call, so importing sys/ costs nothing.
+ * - Calls are synchronous (they block the event loop for one syscall); paths must be
+ *   absolute or relative to the process's cwd, exactly as the syscall sees them.
+ * - A failing call throws a `SysError`: an Error with `.code` = errno name ('ENOENT'),
+ *   `.errno` = errno number, `.syscall` = the call's name, `.path` = the first path
+ *   argument, and a message naming the call and the path. This matches the shape of
+ *   Node's own fs errors, so `isErrno(err, 'ENOENT')` from common/ works on both.
+ * - `lgetxattr` returns null when the attribute is absent (ENODATA); everything else
+ *   throws.
+ */
+import { getSystemErrorName } from 'node:util';
+
+// Mount flags from <sys/mount.h>.
+export const MS_RDONLY = 0x1;
+export const MS_NOSUID = 0x2;
+export const MS_NODEV = 0x4;
+export const MS_NOEXEC = 0x8;
+export const MS_REMOUNT = 0x20;
+export const MS_BIND = 0x1000;
+export const MS_MOVE = 0x2000;
+export const MS_REC = 0x4000;
+export const MS_PRIVATE = 0x40000;
+export const MS_SLAVE = 0x80000;
+export const MS_SHARED = 0x100000;
+
+// umount2 flags.
+export const MNT_FORCE = 0x1;
+export const MNT_DETACH = 0x2;
+export const MNT_EXPIRE = 0x4;
+export const UMOUNT_NOFOLLOW = 0x8;
+
+// File type bits for mknod's mode.
+export const S_IFIFO = 0o010000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFREG = 0o100000;
+
+// setxattr flags.
+export const XATTR_CREATE = 0x1;
+export const XATTR_REPLACE = 0x2;
+
+export interface SysError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  path?: string;
+}
+
+interface Libc {
+  errno(): number;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
+  umount2(target: string, flags: number): number;
+  mknod(path: string, mode: number, dev: bigint): number;
+  lsetxattr(path: string, name: string, value: Buffer, size: number, flags: number): number;
+  lgetxattr(path: string, name: string, value: Buffer | null, size: number): number;
+  llistxattr(path: string, list: Buffer | null, size: number): number;
+  lremovexattr(path: string, name: string): number;
+}
+
+let libc: Libc | undefined;
+
+function load(): Libc {
+  if (libc) return libc;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const koffi = require('koffi') as {
+    load(name: string): { func(sig: string): (...args: unknown[]) => unknown };
+    errno(): number;
+  };
+  const lib = koffi.load('libc.so.6');
+  // ssize_t is `long` on every Linux ABI we run on.
+  const fn = (sig: string) => lib.func(sig) as (...args: unknown[]) => number;
+  libc = {
+    errno: () => koffi.errno(),
+    mount: fn('int mount(const char*, const char*, const char*, unsigned long, const char*)'),
+    umount2: fn('int umount2(const char*, int)'),
+    mknod: fn('int mknod(const char*, uint32_t, uint64_t)'),
+    lsetxattr: fn('int lsetxattr(const char*, const char*, const void*, size_t, int)'),
+    lgetxattr: fn('long lgetxattr(const char*, const char*, _Out_ void*, size_t)'),
+    llistxattr: fn('long llistxattr(const char*, _Out_ void*, size_t)'),
+    lremovexattr: fn('int lremovexattr(const char*, const char*)'),
+  };
+  return libc;
+}
+
+/** Builds the error a failed call throws; exported so helpers (mountFrom) can rebuild it. */
+export function sysError(syscall: string, errno: number, path?: string, detail?: string): SysError {
+  let code: string;
+  try {
+    code = getSystemErrorName(-errno);
+  } catch {
+    code = `E${errno}`;
+  }
+  const where = path === undefined ? '' : ` '${path}'`;
+  const err = new Error(`${syscall}${where}${detail ? ` (${detail})` : ''} failed: ${code} (errno ${errno})`) as SysError;
+  err.code = code;
+  err.errno = errno;
+  err.syscall = syscall;
+  if (path !== undefined) err.path = path;
+  return err;
+}
+
+function check(ret: number, syscall: string, path: string, detail?: string): number {
+  if (ret < 0) throw sysError(syscall, load().errno(), path, detail);
+  return ret;
+}
+
+export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+  const l = load();
+  check(l.mount(source, target, fstype, flags, data), 'mount', target, `type ${fstype ?? 'none'}, source ${source ?? 'none'}`);
+}
+
+export function umount2(target: string, flags: number): void {
+  check(load().umount2(target, flags), 'umount2', target);
+}
+
+/** `mode` includes the file type bits (S_IFCHR, S_IFBLK, S_IFIFO…); `dev` comes from makedev. */
+export function mknod(path: string, mode: number, dev: bigint | number): void {
+  check(load().mknod(path, mode, BigInt(dev)), 'mknod', path);
+}
+
+/** The glibc encoding of dev_t (12+20 bit legacy split extended to 64 bits). */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major >>> 0);
+  const mi = BigInt(minor >>> 0);
+  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+}
+
+export function lsetxattr(path: string, name: string, value: Buffer, flags = 0): void {
+  check(load().lsetxattr(path, name, value, value.length, flags), 'lsetxattr', path, name);
+}
+
+export function lgetxattr(path: string, name: string): Buffer | null {
+  const l = load();
+  // The value can change between the size probe and the read; retry on ERANGE.
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const size = l.lgetxattr(path, name, null, 0);
+    if (size < 0) {
+      const errno = l.errno();
+      if (getSystemErrorName(-errno) === 'ENODATA') return null;
+      throw sysError('lgetxattr', errno, path, name);
+    }
+    const buf = Buffer.alloc(size);
+    if (size === 0) return buf;
+    const n = l.lgetxattr(path, name, buf, size);
+    if (n >= 0) return buf.subarray(0, n);
+    const errno = l.errno();
+    const code = getSystemErrorName(-errno);
+    if (code === 'ENODATA') return null;
+    if (code !== 'ERANGE') throw sysError('lgetxattr', errno, path, name);
+  }
+  throw sysError('lgetxattr', 34 /* ERANGE */, path, name);
+}
+
+/** Names of all extended attributes of `path` (not following a final symlink). */
+export function llistxattr(path: string): string[] {
+  const l = load();
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const size = check(l.llistxattr(path, null, 0), 'llistxattr', path);
+    if (size === 0) return [];
+    const buf = Buffer.alloc(size);
+    const n = l.llistxattr(path, buf, size);
+    if (n >= 0) return buf.subarray(0, n).toString('utf8').split('\0').filter((s) => s.length > 0);
+    const errno = l.errno();
+    if (getSystemErrorName(-errno) !== 'ERANGE') throw sysError('llistxattr', errno, path);
+  }
+  throw sysError('llistxattr', 34 /* ERANGE */, path);
+}
+
+export function lremovexattr(path: string, name: string): void {
+  check(load().lremovexattr(path, name), 'lremovexattr', path, name);
+}
