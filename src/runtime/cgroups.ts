@@ -1,0 +1,147 @@
+/**
+ * Where a container's cgroup lives on the host, for runc's cgroupfs driver.
+ *
+ * Contract:
+ * - `detectCgroupMode(root)`: 'v2' when `root` is a cgroup2 mount (it has
+ *   cgroup.controllers), 'hybrid' when v1 controllers sit beside a cgroup2 mount at
+ *   `root/unified`, else 'v1'. Hybrid counts as v1 for controllers and for the cgroup
+ *   namespace decision (Docker only unshares it on v2).
+ * - `cgroupsPath(parent, id)` is the OCI `linux.cgroupsPath` for the cgroupfs driver:
+ *   absolute, so runc places it at the root of each hierarchy (`/berth/<id>`), not under
+ *   runc's own cgroup. Both parts are validated; no `..`, no empty components.
+ * - `cgroupDirs(mode, path, root, mountinfo?)` maps each controller to the host directory
+ *   of that cgroup. v1/hybrid: one entry per controller found in the mount table for
+ *   cgroup v1 mounts directly under `root` (combined mounts such as `cpu,cpuacct` give
+ *   both names the same dir; named hierarchies appear as `name=systemd`); hybrid adds
+ *   `unified` for the cgroup2 mount, which runc also populates. v2: `{ unified: dir }`.
+ *   `mountinfo` defaults to /proc/self/mountinfo; tests pass their own.
+ * - `removeCgroup(...)` is best effort, for after `runc delete` (which normally removes
+ *   them) or a crash: it removes the container's dirs and any child cgroups, depth first,
+ *   retrying briefly while the kernel still reports them busy, and returns the dirs it
+ *   could not remove. It refuses paths with fewer than two components so a bad path can
+ *   never empty the whole hierarchy.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { readdir, rmdir } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
+import { invalidArgument, isErrno } from '../common/errors';
+
+export type CgroupMode = 'v1' | 'v2' | 'hybrid';
+
+export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
+export const DEFAULT_CGROUP_PARENT = '/berth';
+
+/** Controller (or `name=…`, or `unified`) → host directory of the container's cgroup. */
+export type CgroupDirs = Record<string, string>;
+
+export function detectCgroupMode(root: string = DEFAULT_CGROUP_ROOT): CgroupMode {
+  if (existsSync(join(root, 'cgroup.controllers'))) return 'v2';
+  if (existsSync(join(root, 'unified', 'cgroup.controllers'))) return 'hybrid';
+  return 'v1';
+}
+
+const COMPONENT_RE = /^[A-Za-z0-9_][A-Za-z0-9_.@:-]*$/;
+
+function checkPath(path: string): string[] {
+  const parts = path.split('/').filter((p) => p !== '');
+  if (!path.startsWith('/') || parts.length < 2 || parts.some((p) => !COMPONENT_RE.test(p))) {
+    throw invalidArgument(
+      `invalid cgroup path ${JSON.stringify(path)}: it must be absolute with at least two plain components, like /berth/<id>`,
+    );
+  }
+  return parts;
+}
+
+export function cgroupsPath(parent: string, id: string): string {
+  if (!COMPONENT_RE.test(id)) {
+    throw invalidArgument(`invalid container id ${JSON.stringify(id)} for a cgroup name: use letters, digits, _ . - only`);
+  }
+  const parentParts = parent.split('/').filter((p) => p !== '');
+  if (parentParts.length === 0 || parentParts.some((p) => !COMPONENT_RE.test(p))) {
+    throw invalidArgument(
+      `invalid cgroup parent ${JSON.stringify(parent)}: give a path such as /berth with no '..' or empty parts`,
+    );
+  }
+  return posix.join('/', ...parentParts, id);
+}
+
+/** Undoes mountinfo's octal escapes (\040 for space and so on). */
+function unescapeMountPath(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+// cgroup v1 super options that are mount flags, not hierarchy names.
+const NOT_CONTROLLERS = new Set(['rw', 'ro', 'release_agent', 'clone_children', 'noprefix', 'xattr', 'cpuset_v2_mode', 'favordynmods', 'none']);
+
+/** cgroup v1 mounts directly under `root`: mountpoint → its controllers. */
+export function v1Hierarchies(root: string, mountinfo: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of mountinfo.split('\n')) {
+    const [pre, post] = line.split(' - ');
+    if (!pre || !post) continue;
+    const mountpoint = unescapeMountPath(pre.split(' ')[4] ?? '');
+    const [fstype, , superOpts] = post.split(' ');
+    if (fstype !== 'cgroup' || dirname(mountpoint) !== root) continue;
+    const ctrls = (superOpts ?? '').split(',').filter((o) => !NOT_CONTROLLERS.has(o.split('=')[0] ?? ''));
+    if (ctrls.length > 0) out.set(mountpoint, ctrls);
+  }
+  return out;
+}
+
+export function cgroupDirs(
+  mode: CgroupMode,
+  path: string,
+  root: string = DEFAULT_CGROUP_ROOT,
+  mountinfo?: string,
+): CgroupDirs {
+  const parts = checkPath(path);
+  if (mode === 'v2') return { unified: join(root, ...parts) };
+  const dirs: CgroupDirs = {};
+  const table = mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8');
+  for (const [mountpoint, ctrls] of v1Hierarchies(root, table)) {
+    for (const c of ctrls) dirs[c] = join(mountpoint, ...parts);
+  }
+  if (mode === 'hybrid') dirs.unified = join(root, 'unified', ...parts);
+  return dirs;
+}
+
+const BUSY_RETRIES = 10;
+const BUSY_DELAY_MS = 50;
+
+async function removeTree(dir: string): Promise<boolean> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return true;
+    return false;
+  }
+  let ok = true;
+  // Child cgroups (a container may nest its own) must go before their parent.
+  for (const e of entries) if (e.isDirectory()) ok = (await removeTree(join(dir, e.name))) && ok;
+  if (!ok) return false;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rmdir(dir);
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return true;
+      // EBUSY: the last task is still exiting; the kernel frees the cgroup shortly after.
+      if (!isErrno(err, 'EBUSY') || attempt >= BUSY_RETRIES) return false;
+      await new Promise((r) => setTimeout(r, BUSY_DELAY_MS));
+    }
+  }
+}
+
+/** Removes the container's cgroup dirs; returns those left behind. */
+export async function removeCgroup(
+  mode: CgroupMode,
+  path: string,
+  root: string = DEFAULT_CGROUP_ROOT,
+  mountinfo?: string,
+): Promise<string[]> {
+  const dirs = [...new Set(Object.values(cgroupDirs(mode, path, root, mountinfo)))];
+  const left: string[] = [];
+  for (const d of dirs) if (!(await removeTree(d))) left.push(d);
+  return left;
+}
