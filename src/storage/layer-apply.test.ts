@@ -1,0 +1,291 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { BerthError } from '../common';
+import { lgetxattr } from '../sys';
+import { applyLayer } from './layer-apply';
+import { makeTar, padBlock, paxRecord, rawHeader } from './tar-fixtures';
+
+interface Dirs {
+  dest: string;
+  outside: string;
+}
+
+function dirs(t: { after(fn: () => void): void }): Dirs {
+  const base = mkdtempSync(join(tmpdir(), 'berth-apply-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const dest = join(base, 'dest');
+  const outside = join(base, 'outside');
+  mkdirSync(dest);
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'target'), 'original', { mode: 0o644 });
+  return { dest, outside };
+}
+
+const apply = (tar: Buffer, dest: string) => applyLayer(Readable.from([tar]), dest);
+
+/** The host side of an escape attempt must be exactly as the test left it. */
+function assertOutsideUntouched(outside: string): void {
+  assert.deepEqual(readdirSync(outside), ['target']);
+  assert.equal(readFileSync(join(outside, 'target'), 'utf8'), 'original');
+}
+
+async function rejectsInvalid(p: Promise<unknown>, re: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof BerthError, `expected BerthError, got ${String(e)}`);
+    assert.equal(e.kind, 'invalid-argument');
+    assert.match(e.message, re);
+    return true;
+  });
+}
+
+test('full fidelity: types, owners, modes, times, xattrs; diffID is sha256 of the tar', async (t) => {
+  const { dest } = dirs(t);
+  const tar = await makeTar([
+    { name: './', type: 'directory', mode: 0o755 },
+    { name: 'bin/', type: 'directory', mode: 0o755, mtime: new Date(1_500_000_000_000) },
+    { name: 'bin/su', data: 'suid', mode: 0o4755, uid: 1000, gid: 1001 },
+    { name: 'bin/sg', data: 'sgid', mode: 0o2711 },
+    { name: 'tmp/', type: 'directory', mode: 0o1777 },
+    { name: 'bin/sh', type: 'symlink', linkname: '/bin/busybox', uid: 7, gid: 8 },
+    { name: 'bin/su-again', type: 'link', linkname: 'bin/su' },
+    { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
+    { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0, mode: 0o660 },
+    { name: 'run/fifo', type: 'fifo', mode: 0o600 },
+    { name: 'etc/x', data: 'x', pax: { 'SCHILY.xattr.user.comment': 'hello', 'SCHILY.xattr.trusted.t': 'tv' } },
+    { name: 'big', data: Buffer.alloc(3 * 65536 + 17, 7) },
+  ]);
+  const result = await apply(tar, dest);
+  assert.equal(result.diffID, `sha256:${createHash('sha256').update(tar).digest('hex')}`);
+  assert.equal(result.size, tar.length);
+
+  const su = lstatSync(join(dest, 'bin/su'));
+  assert.equal(su.mode & 0o7777, 0o4755);
+  assert.equal(su.uid, 1000);
+  assert.equal(su.gid, 1001);
+  assert.equal(su.nlink, 2);
+  assert.equal(lstatSync(join(dest, 'bin/su-again')).ino, su.ino);
+  assert.equal(readFileSync(join(dest, 'bin/su'), 'utf8'), 'suid');
+  assert.equal(su.mtimeMs, 1_600_000_000_000);
+  assert.equal(lstatSync(join(dest, 'bin/sg')).mode & 0o7777, 0o2711);
+  assert.equal(lstatSync(join(dest, 'tmp')).mode & 0o7777, 0o1777);
+  assert.equal(statSync(join(dest, 'bin')).mtimeMs, 1_500_000_000_000, 'dir mtime set after its contents');
+  assert.equal(readlinkSync(join(dest, 'bin/sh')), '/bin/busybox');
+  assert.equal(lstatSync(join(dest, 'bin/sh')).uid, 7);
+  const nul = lstatSync(join(dest, 'dev/null'));
+  assert.ok(nul.isCharacterDevice());
+  assert.equal(nul.rdev, 0x103);
+  assert.equal(nul.mode & 0o7777, 0o666);
+  assert.ok(lstatSync(join(dest, 'dev/sda')).isBlockDevice());
+  assert.equal(lstatSync(join(dest, 'dev/sda')).rdev, 0x800);
+  assert.ok(lstatSync(join(dest, 'run/fifo')).isFIFO());
+  assert.deepEqual(lgetxattr(join(dest, 'etc/x'), 'user.comment'), Buffer.from('hello'));
+  assert.deepEqual(lgetxattr(join(dest, 'etc/x'), 'trusted.t'), Buffer.from('tv'));
+  assert.deepEqual(readFileSync(join(dest, 'big')), Buffer.alloc(3 * 65536 + 17, 7));
+  assert.equal(lstatSync(dest).mode & 0o7777, 0o755);
+});
+
+test('binary PAX xattr values (security.capability) keep their raw bytes', async (t) => {
+  const { dest } = dirs(t);
+  // Shaped like a v2 capability blob, with bytes above 0x7f that UTF-8 decoding would mangle.
+  const value = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0xff, 0xfe, 0x80, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
+  const pax = paxRecord('SCHILY.xattr.trusted.bin', value);
+  const tar = Buffer.concat([
+    rawHeader('PaxHeaders/ping', 'x', pax.length),
+    padBlock(pax),
+    rawHeader('ping', '0', 4),
+    padBlock(Buffer.from('ping')),
+    Buffer.alloc(1024),
+  ]);
+  await apply(tar, dest);
+  assert.equal(readFileSync(join(dest, 'ping'), 'utf8'), 'ping');
+  assert.deepEqual(lgetxattr(join(dest, 'ping'), 'trusted.bin'), value);
+});
+
+test('gzip layer: same result and the diffID of the uncompressed tar', async (t) => {
+  const { dest } = dirs(t);
+  const tar = await makeTar([{ name: 'a/b', data: 'content' }]);
+  const gz = gzipSync(tar);
+  // Split the gzip stream oddly so the magic straddles chunks.
+  const result = await applyLayer(Readable.from([gz.subarray(0, 1), gz.subarray(1, 5), gz.subarray(5)]), dest);
+  assert.equal(result.diffID, `sha256:${createHash('sha256').update(tar).digest('hex')}`);
+  assert.equal(result.size, tar.length);
+  assert.equal(readFileSync(join(dest, 'a/b'), 'utf8'), 'content');
+});
+
+test('whiteouts become overlay char devices; opaque markers become xattrs', async (t) => {
+  const { dest } = dirs(t);
+  const tar = await makeTar([
+    { name: 'etc/', type: 'directory', mode: 0o755 },
+    { name: 'etc/.wh.passwd', data: '' },
+    { name: 'opq/', type: 'directory', mode: 0o755 },
+    { name: 'opq/.wh..wh..opq', data: '' },
+    { name: 'opq/kept', data: 'new' },
+    { name: 'same', data: 'this layer' },
+    { name: '.wh.same', data: '' },
+    { name: '.wh..wh.plnk', type: 'directory' },
+    { name: 'deep/er/.wh.x', data: '' },
+  ]);
+  await apply(tar, dest);
+  const wh = lstatSync(join(dest, 'etc/passwd'));
+  assert.ok(wh.isCharacterDevice());
+  assert.equal(wh.rdev, 0);
+  assert.ok(!existsSync(join(dest, 'etc/.wh.passwd')));
+  assert.deepEqual(lgetxattr(join(dest, 'opq'), 'trusted.overlay.opaque'), Buffer.from('y'));
+  assert.equal(readFileSync(join(dest, 'opq/kept'), 'utf8'), 'new');
+  assert.deepEqual(readdirSync(join(dest, 'opq')), ['kept']);
+  assert.equal(readFileSync(join(dest, 'same'), 'utf8'), 'this layer', 'a whiteout hides lower layers only');
+  assert.ok(!existsSync(join(dest, '.wh..wh.plnk')));
+  assert.ok(lstatSync(join(dest, 'deep/er/x')).isCharacterDevice());
+});
+
+test('later entries replace earlier ones; a dir over a dir keeps its contents', async (t) => {
+  const { dest } = dirs(t);
+  const tar = await makeTar([
+    { name: 'd/', type: 'directory', mode: 0o700 },
+    { name: 'd/child', data: 'kept' },
+    { name: 'd/', type: 'directory', mode: 0o750 },
+    { name: 'f/', type: 'directory' },
+    { name: 'f/inner', data: 'gone' },
+    { name: 'f', data: 'file over dir' },
+    { name: 'g', data: 'file' },
+    { name: 'g/', type: 'directory', mode: 0o711 },
+    { name: 's', data: 'file' },
+    { name: 's', type: 'symlink', linkname: 'elsewhere' },
+  ]);
+  await apply(tar, dest);
+  assert.equal(readFileSync(join(dest, 'd/child'), 'utf8'), 'kept');
+  assert.equal(lstatSync(join(dest, 'd')).mode & 0o7777, 0o750);
+  assert.equal(readFileSync(join(dest, 'f'), 'utf8'), 'file over dir');
+  assert.ok(lstatSync(join(dest, 'g')).isDirectory());
+  assert.equal(readlinkSync(join(dest, 's')), 'elsewhere');
+});
+
+test('../ escape is refused and nothing outside dest changes', async (t) => {
+  const { dest, outside } = dirs(t);
+  const tar = await makeTar([{ name: '../outside/target', data: 'pwned' }]);
+  await rejectsInvalid(apply(tar, dest), /escapes the layer root/);
+  await rejectsInvalid(apply(await makeTar([{ name: 'a/../../outside/new', data: 'x' }]), dest), /escapes/);
+  assertOutsideUntouched(outside);
+});
+
+test('absolute paths are taken relative to dest', async (t) => {
+  const { dest, outside } = dirs(t);
+  const tar = await makeTar([{ name: `${outside}/target`, data: 'pwned' }, { name: `/${outside}/new`, data: 'x' }]);
+  await apply(tar, dest);
+  assertOutsideUntouched(outside);
+  assert.equal(readFileSync(join(dest, outside, 'target'), 'utf8'), 'pwned');
+});
+
+test('a symlink parent is resolved inside dest, never written through', async (t) => {
+  const { dest, outside } = dirs(t);
+  const tar = await makeTar([
+    { name: 'a', type: 'symlink', linkname: outside },
+    { name: 'a/evil', data: 'pwned' },
+    { name: 'a/target', data: 'pwned' },
+    { name: 'up', type: 'symlink', linkname: '../../../../../..' },
+    { name: 'up/evil2', data: 'pwned' },
+    { name: 'loop', type: 'symlink', linkname: 'loop' },
+  ]);
+  await apply(tar, dest);
+  assertOutsideUntouched(outside);
+  assert.equal(readFileSync(join(dest, outside, 'evil'), 'utf8'), 'pwned');
+  assert.equal(readFileSync(join(dest, 'evil2'), 'utf8'), 'pwned');
+  await rejectsInvalid(apply(await makeTar([{ name: 'loop/x', data: 'x' }]), dest), /too many symlinks/);
+  assertOutsideUntouched(outside);
+});
+
+test('an existing symlink at the final component is replaced, not followed', async (t) => {
+  const { dest, outside } = dirs(t);
+  const tar = await makeTar([
+    { name: 'f', type: 'symlink', linkname: join(outside, 'target') },
+    { name: 'f', data: 'pwned', mode: 0o777 },
+    { name: 'd', type: 'symlink', linkname: outside },
+    { name: 'd/', type: 'directory', mode: 0o777 },
+    { name: 'n', type: 'symlink', linkname: join(outside, 'target') },
+    { name: 'n', type: 'fifo' },
+    { name: 'x', type: 'symlink', linkname: join(outside, 'target') },
+    { name: 'x', type: 'symlink', linkname: join(outside, 'target'), mode: 0o777, uid: 5 },
+  ]);
+  const before = statSync(outside);
+  await apply(tar, dest);
+  assertOutsideUntouched(outside);
+  assert.equal(statSync(outside).mode, before.mode);
+  assert.equal(statSync(join(outside, 'target')).mode & 0o777, 0o644);
+  assert.equal(readFileSync(join(dest, 'f'), 'utf8'), 'pwned');
+  assert.ok(lstatSync(join(dest, 'd')).isDirectory());
+  assert.ok(lstatSync(join(dest, 'n')).isFIFO());
+  assert.equal(statSync(join(outside, 'target')).uid, 0);
+});
+
+test('hardlinks outside dest or to missing targets are refused', async (t) => {
+  const { dest, outside } = dirs(t);
+  const passwd = statSync('/etc/passwd');
+  await rejectsInvalid(apply(await makeTar([{ name: 'p', type: 'link', linkname: '/etc/passwd' }]), dest), /does not contain/);
+  await rejectsInvalid(apply(await makeTar([{ name: 'p', type: 'link', linkname: '../outside/target' }]), dest), /escapes/);
+  await rejectsInvalid(
+    apply(await makeTar([{ name: 'e', type: 'symlink', linkname: '/etc' }, { name: 'p', type: 'link', linkname: 'e/passwd' }]), dest),
+    /does not contain/,
+  );
+  // A hardlink to a symlink links the symlink itself; replacing it then writes nothing outside.
+  await apply(
+    await makeTar([
+      { name: 'o', type: 'symlink', linkname: join(outside, 'target') },
+      { name: 'p2', type: 'link', linkname: 'o' },
+      { name: 'p2', data: 'x' },
+    ]),
+    dest,
+  );
+  assert.equal(readFileSync(join(dest, 'p2'), 'utf8'), 'x');
+  assert.equal(statSync('/etc/passwd').nlink, passwd.nlink);
+  assert.equal(statSync('/etc/passwd').ino, passwd.ino);
+  assertOutsideUntouched(outside);
+});
+
+test('truncated or corrupt tars reject with invalid-argument', async (t) => {
+  const { dest } = dirs(t);
+  const tar = await makeTar([{ name: 'a', data: Buffer.alloc(5000, 1) }, { name: 'b', data: 'b' }]);
+  await rejectsInvalid(apply(tar.subarray(0, 2000), dest), /layer tar is truncated or corrupt/);
+  await rejectsInvalid(apply(tar.subarray(0, 700), dest), /layer tar is truncated or corrupt/);
+  const garbage = Buffer.alloc(1024, 0x41);
+  await rejectsInvalid(apply(garbage, dest), /layer tar is truncated or corrupt/);
+  const gz = gzipSync(tar);
+  await rejectsInvalid(apply(gz.subarray(0, gz.length - 30), dest), /layer tar is truncated or corrupt/);
+  await rejectsInvalid(apply(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0]), dest), /zstd layers are not supported yet/);
+});
+
+test('absurd names are refused', async (t) => {
+  const { dest } = dirs(t);
+  await rejectsInvalid(apply(await makeTar([{ name: `${'d/'.repeat(2100)}f`, data: 'x' }]), dest), /longer than 4096 bytes/);
+  await rejectsInvalid(apply(await makeTar([{ name: `${'n'.repeat(300)}`, data: 'x' }]), dest), /over 255 bytes/);
+  await rejectsInvalid(apply(await makeTar([{ name: 'x', type: 'symlink', linkname: 'l'.repeat(5000) }]), dest), /invalid target/);
+});
+
+test('an input stream failure is reported as internal with its cause', async (t) => {
+  const { dest } = dirs(t);
+  const tar = await makeTar([{ name: 'a', data: 'x' }]);
+  const failing = new Readable({
+    read() {
+      this.push(tar.subarray(0, 512));
+      this.destroy(new Error('connection reset'));
+    },
+  });
+  await assert.rejects(applyLayer(failing, dest), (e: unknown) => {
+    assert.ok(e instanceof BerthError);
+    assert.equal(e.kind, 'internal');
+    assert.match(e.message, /connection reset/);
+    return true;
+  });
+});
+
+test('an empty stream is an empty layer', async (t) => {
+  const { dest } = dirs(t);
+  const r = await apply(Buffer.alloc(0), dest);
+  assert.equal(r.size, 0);
+  assert.equal(r.diffID, `sha256:${createHash('sha256').digest('hex')}`);
+});
