@@ -1,0 +1,245 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import * as tar from 'tar-stream';
+import { ContentStore } from './content-store';
+import { readArchive, writeArchive } from './docker-archive';
+import type { ImageConfig } from './image-config';
+import type { Digest } from '../common/ids';
+
+interface E { name: string; data?: Buffer | string; type?: 'file' | 'symlink' | 'link' | 'directory'; linkname?: string }
+
+async function makeTar(entries: E[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
+  })();
+  for (const e of entries) {
+    await new Promise<void>((resolve, reject) => {
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (e.type && e.type !== 'file') pack.entry({ name: e.name, type: e.type, linkname: e.linkname ?? '' }, cb);
+      else pack.entry({ name: e.name }, Buffer.from(e.data ?? ''), cb);
+    });
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+const sha = (b: Buffer | string) => ('sha256:' + createHash('sha256').update(b).digest('hex')) as Digest;
+const hex = (d: Digest) => d.slice(7);
+const tmpFiles = (cs: ContentStore) => (existsSync(join(cs.root, 'tmp')) ? readdirSync(join(cs.root, 'tmp')) : []);
+const store = () => new ContentStore(mkdtempSync(join(tmpdir(), 'berth-arch-')));
+const invalid = (re: RegExp) => (e: Error & { kind?: string }) => {
+  assert.equal(e.kind, 'invalid-argument', e.message);
+  assert.match(e.message, /^invalid docker archive: /);
+  assert.match(e.message, re);
+  return true;
+};
+
+function configFor(layers: Buffer[], extra: Partial<ImageConfig> = {}): Buffer {
+  const cfg: ImageConfig = {
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Cmd: ['/bin/sh'] },
+    rootfs: { type: 'layers', diff_ids: layers.map(sha) },
+    ...extra,
+  };
+  return Buffer.from(JSON.stringify(cfg));
+}
+
+let layerA: Buffer;
+let layerB: Buffer;
+let bigLayer: Buffer;
+
+test.before(async () => {
+  layerA = await makeTar([{ name: 'bin/', type: 'directory' }, { name: 'bin/hello', data: 'hello\n' }]);
+  layerB = await makeTar([{ name: 'etc/motd', data: 'hi' }]);
+  bigLayer = await makeTar([{ name: 'big.bin', data: randomBytes(3 << 20) }]);
+});
+
+function classicArchive(): { entries: E[]; cfg1: Buffer; cfg2: Buffer } {
+  const cfg1 = configFor([layerA, layerB]);
+  const cfg2 = configFor([layerA], { author: 'x' });
+  const entries: E[] = [
+    { name: 'l1/', type: 'directory' },
+    { name: 'l1/VERSION', data: '1.0' },
+    { name: 'l1/json', data: '{}' },
+    { name: 'l1/layer.tar', data: layerA },
+    { name: 'l2/layer.tar', data: layerB },
+    { name: 'l3/layer.tar', type: 'symlink', linkname: '../l1/layer.tar' },
+    { name: `${hex(sha(cfg1))}.json`, data: cfg1 },
+    { name: `${hex(sha(cfg2))}.json`, data: cfg2 },
+    {
+      name: 'manifest.json',
+      data: JSON.stringify([
+        { Config: `${hex(sha(cfg1))}.json`, RepoTags: ['busybox:latest', 'localhost:5000/a/b:t'], Layers: ['l1/layer.tar', 'l2/layer.tar'] },
+        { Config: `${hex(sha(cfg2))}.json`, RepoTags: null, Layers: ['l3/layer.tar'] },
+      ]),
+    },
+    { name: 'repositories', data: '{"busybox":{"latest":"l2"}}' },
+  ];
+  return { entries, cfg1, cfg2 };
+}
+
+test('reads the classic layout with a symlinked layer', async () => {
+  const cs = store();
+  const { entries, cfg1, cfg2 } = classicArchive();
+  const { images } = await readArchive(Readable.from(await makeTar(entries)), cs);
+  assert.equal(images.length, 2);
+  assert.equal(images[0]!.configDigest, sha(cfg1));
+  assert.deepEqual(images[0]!.repoTags, ['busybox:latest', 'localhost:5000/a/b:t']);
+  assert.deepEqual(images[0]!.layerBlobs, [sha(layerA), sha(layerB)]);
+  assert.deepEqual(images[0]!.config.rootfs.diff_ids, [sha(layerA), sha(layerB)]);
+  assert.equal(images[1]!.configDigest, sha(cfg2));
+  assert.deepEqual(images[1]!.repoTags, []);
+  assert.deepEqual(images[1]!.layerBlobs, [sha(layerA)]);
+  assert.deepEqual(await cs.readBuffer(sha(layerB)), layerB);
+  assert.deepEqual(await cs.readBuffer(sha(cfg1)), cfg1);
+  // Unreferenced small files (VERSION, json, repositories) are not stored.
+  assert.deepEqual((await cs.list()).sort(), [sha(layerA), sha(layerB), sha(cfg1), sha(cfg2)].sort());
+});
+
+test('reads the docker 25+ OCI layout, with a large streamed layer and a hard link', async () => {
+  const cs = store();
+  const cfg = configFor([bigLayer, layerA]);
+  const ociManifest = Buffer.from(JSON.stringify({ schemaVersion: 2, config: { digest: sha(cfg) }, layers: [] }));
+  const b = (d: Digest) => `blobs/sha256/${hex(d)}`;
+  const entries: E[] = [
+    { name: 'blobs/', type: 'directory' },
+    { name: 'blobs/sha256/', type: 'directory' },
+    { name: b(sha(bigLayer)), data: bigLayer },
+    { name: b(sha(layerA)), data: layerA },
+    { name: 'extra/layer.tar', type: 'link', linkname: b(sha(layerA)) },
+    { name: b(sha(cfg)), data: cfg },
+    { name: b(sha(ociManifest)), data: ociManifest },
+    { name: 'index.json', data: JSON.stringify({ schemaVersion: 2, manifests: [{ digest: sha(ociManifest) }] }) },
+    { name: 'manifest.json', data: JSON.stringify([{ Config: b(sha(cfg)), RepoTags: ['app:v1'], Layers: [b(sha(bigLayer)), 'extra/layer.tar'], LayerSources: {} }]) },
+    { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
+  ];
+  const { images } = await readArchive(Readable.from(await makeTar(entries)), cs);
+  assert.equal(images.length, 1);
+  assert.equal(images[0]!.configDigest, sha(cfg));
+  assert.deepEqual(images[0]!.layerBlobs, [sha(bigLayer), sha(layerA)]);
+  assert.equal(await cs.size(sha(bigLayer)), bigLayer.length);
+  assert.equal(await cs.has(sha(ociManifest)), false);
+});
+
+test('writeArchive output reads back identically', async () => {
+  const cs = store();
+  const { entries, cfg1, cfg2 } = classicArchive();
+  const first = await readArchive(Readable.from(await makeTar(entries)), cs);
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  await writeArchive(out, first.images.map((i) => ({ configDigest: i.configDigest, repoTags: i.repoTags, layerBlobs: i.layerBlobs })), cs);
+  const archive = Buffer.concat(chunks);
+
+  // Inspect the tar: classic layout, shared layer written once.
+  const names: string[] = [];
+  const ex = tar.extract();
+  Readable.from(archive).pipe(ex);
+  let manifest: unknown;
+  let repositories: unknown;
+  for await (const e of ex) {
+    names.push(e.header.name);
+    const bufs: Buffer[] = [];
+    for await (const c of e as unknown as AsyncIterable<Buffer>) bufs.push(c);
+    if (e.header.name === 'manifest.json') manifest = JSON.parse(Buffer.concat(bufs).toString());
+    if (e.header.name === 'repositories') repositories = JSON.parse(Buffer.concat(bufs).toString());
+  }
+  assert.equal(names.filter((n) => n === `${hex(sha(layerA))}/layer.tar`).length, 1);
+  assert.deepEqual(manifest, [
+    { Config: `${hex(sha(cfg1))}.json`, RepoTags: ['busybox:latest', 'localhost:5000/a/b:t'], Layers: [`${hex(sha(layerA))}/layer.tar`, `${hex(sha(layerB))}/layer.tar`] },
+    { Config: `${hex(sha(cfg2))}.json`, RepoTags: [], Layers: [`${hex(sha(layerA))}/layer.tar`] },
+  ]);
+  assert.deepEqual(repositories, { busybox: { latest: hex(sha(layerB)) }, 'localhost:5000/a/b': { t: hex(sha(layerB)) } });
+
+  const cs2 = store();
+  const second = await readArchive(Readable.from(archive), cs2);
+  assert.deepEqual(second, first);
+});
+
+test('writeArchive fails before writing when a blob is missing', async () => {
+  const cs = store();
+  const out = new PassThrough();
+  let wrote = 0;
+  out.on('data', (c: Buffer) => (wrote += c.length));
+  await assert.rejects(writeArchive(out, [{ configDigest: sha('nope'), repoTags: [], layerBlobs: [] }], cs), (e: Error & { kind?: string }) => e.kind === 'not-found');
+  assert.equal(wrote, 0);
+});
+
+test('rejects malformed archives with clear messages', async () => {
+  const cfg = configFor([layerA]);
+  const cfgName = `${hex(sha(cfg))}.json`;
+  const good = (over: Partial<{ Config: string; RepoTags: unknown; Layers: string[] }> = {}) =>
+    JSON.stringify([{ Config: cfgName, RepoTags: ['x:1'], Layers: ['l/layer.tar'], ...over }]);
+  const base: E[] = [{ name: 'l/layer.tar', data: layerA }, { name: cfgName, data: cfg }];
+  const cases: [string, E[], RegExp][] = [
+    ['no manifest', base, /manifest\.json is missing/],
+    ['bad JSON', [...base, { name: 'manifest.json', data: '[{' }], /manifest\.json is not valid JSON/],
+    ['not an array', [...base, { name: 'manifest.json', data: '{}' }], /must be a JSON array/],
+    ['config absent', [{ name: 'l/layer.tar', data: layerA }, { name: 'manifest.json', data: good() }], /config ".*\.json" is referenced by manifest\.json but not present/],
+    ['layer absent', [{ name: cfgName, data: cfg }, { name: 'manifest.json', data: good() }], /layer "l\/layer\.tar" is referenced/],
+    ['dangling symlink', [...base, { name: 'm/layer.tar', type: 'symlink', linkname: '../n/layer.tar' }, { name: 'manifest.json', data: good({ Layers: ['m/layer.tar'] }) }], /not present/],
+    ['symlink loop', [...base, { name: 'a', type: 'symlink', linkname: 'b' }, { name: 'b', type: 'symlink', linkname: 'a' }, { name: 'manifest.json', data: good({ Layers: ['a'] }) }], /not present/],
+    ['dotdot entry', [...base, { name: 'x/../../etc/passwd', data: 'x' }, { name: 'manifest.json', data: good() }], /contains "\.\."/],
+    ['absolute entry', [...base, { name: '/etc/passwd', data: 'x' }, { name: 'manifest.json', data: good() }], /is absolute/],
+    ['symlink escape', [...base, { name: 'l2/layer.tar', type: 'symlink', linkname: '../../outside' }, { name: 'manifest.json', data: good() }], /points outside the archive/],
+    ['absolute symlink', [...base, { name: 'l2/layer.tar', type: 'symlink', linkname: '/etc/passwd' }, { name: 'manifest.json', data: good() }], /only relative targets/],
+    ['dotdot in manifest', [...base, { name: 'manifest.json', data: good({ Layers: ['../l/layer.tar'] }) }], /contains "\.\."/],
+    ['bad config JSON', [{ name: 'l/layer.tar', data: layerA }, { name: 'c.json', data: '{nope' }, { name: 'manifest.json', data: good({ Config: 'c.json' }) }], /not valid JSON/],
+    ['config not an image config', [{ name: 'l/layer.tar', data: layerA }, { name: 'c.json', data: '{}' }, { name: 'manifest.json', data: good({ Config: 'c.json' }) }], /architecture/],
+    ['layer count mismatch', [...base, { name: 'manifest.json', data: good({ Layers: ['l/layer.tar', 'l/layer.tar'] }) }], /lists 2 layers but its config has 1 diff_ids/],
+    ['invalid tag', [...base, { name: 'manifest.json', data: good({ RepoTags: ['Bad:1'] }) }], /invalid tag "Bad:1"/],
+    ['untagged RepoTag', [...base, { name: 'manifest.json', data: good({ RepoTags: ['x'] }) }], /expected name:tag/],
+    ['blob name mismatch', [{ name: `blobs/sha256/${hex(sha('other'))}`, data: layerA }, { name: cfgName, data: cfg }, { name: 'manifest.json', data: good({ Layers: [`blobs/sha256/${hex(sha('other'))}`] }) }], /does not match its digest name/],
+  ];
+  for (const [what, entries, re] of cases) {
+    const cs = store();
+    await assert.rejects(readArchive(Readable.from(await makeTar(entries)), cs), invalid(re), what);
+    assert.deepEqual(tmpFiles(cs), [], what);
+  }
+  await assert.rejects(readArchive(Readable.from([Buffer.alloc(0)]), store()), invalid(/manifest\.json is missing/));
+  await assert.rejects(readArchive(Readable.from([Buffer.from('this is not a tar file'.repeat(40))]), store()), invalid(/truncated or not a tar file/));
+});
+
+test('a truncated archive fails cleanly and leaves no temp files', async () => {
+  const cfg = configFor([bigLayer]);
+  const full = await makeTar([
+    { name: 'big/layer.tar', data: bigLayer },
+    { name: `${hex(sha(cfg))}.json`, data: cfg },
+    { name: 'manifest.json', data: JSON.stringify([{ Config: `${hex(sha(cfg))}.json`, RepoTags: [], Layers: ['big/layer.tar'] }]) },
+  ]);
+  for (const cut of [100, 512 + 1000, 512 + (2 << 20), full.length - 2000]) {
+    const cs = store();
+    // Chunked, so the cut lands mid-entry while the layer is streaming to disk.
+    const chunks: Buffer[] = [];
+    for (let o = 0; o < cut; o += 65536) chunks.push(full.subarray(o, Math.min(cut, o + 65536)));
+    await assert.rejects(readArchive(Readable.from(chunks), cs), invalid(/truncated/), `cut at ${cut}`);
+    assert.deepEqual(tmpFiles(cs), [], `cut at ${cut}`);
+  }
+});
+
+test('an input stream error is reported and leaves no temp files', async () => {
+  const cs = store();
+  const full = await makeTar([{ name: 'big/layer.tar', data: bigLayer }]);
+  let sent = false;
+  const input = new Readable({
+    read() {
+      if (!sent) {
+        sent = true;
+        this.push(full.subarray(0, 1 << 20));
+      } else {
+        this.destroy(new Error('client went away'));
+      }
+    },
+  });
+  await assert.rejects(readArchive(input, cs), invalid(/client went away/));
+  assert.deepEqual(tmpFiles(cs), []);
+});
