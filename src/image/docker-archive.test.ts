@@ -8,6 +8,8 @@ import { PassThrough, Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { ContentStore } from './content-store';
 import { readArchive, writeArchive } from './docker-archive';
+import { ImageStore } from './image-store';
+import { parseReference } from './reference';
 import type { ImageConfig } from './image-config';
 import type { Digest } from '../common/ids';
 
@@ -242,4 +244,18 @@ test('an input stream error is reported and leaves no temp files', async () => {
   });
   await assert.rejects(readArchive(input, cs), invalid(/client went away/));
   assert.deepEqual(tmpFiles(cs), []);
+});
+
+test('loaded images register in the image store under their config digest', async () => {
+  const cs = store();
+  const { entries, cfg1 } = classicArchive();
+  const { images } = await readArchive(Readable.from(await makeTar(entries)), cs);
+  const is = new ImageStore(join(cs.root, 'images'), cs);
+  for (const img of images) {
+    const rec = await is.createFromBlob(img.configDigest);
+    for (const t of img.repoTags) await is.tag(rec.id, parseReference(t));
+  }
+  assert.equal(is.resolve('busybox').id, sha(cfg1));
+  assert.deepEqual(is.tagsOf(sha(cfg1)), ['busybox:latest', 'localhost:5000/a/b:t']);
+  assert.equal(is.list().length, 2);
 });
