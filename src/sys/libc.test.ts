@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, lstatSync, symlinkSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, mkdtempSync, rmSync, writeFileSync, mkdirSync, lstatSync, symlinkSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   mount, umount2, mknod, makedev, lsetxattr, lgetxattr, llistxattr, lremovexattr,
-  MS_BIND, MS_RDONLY, MS_REMOUNT, MNT_DETACH, S_IFCHR, S_IFIFO, mountFrom, isMountPoint, parseMountInfo,
+  MS_BIND, MS_RDONLY, syncfs, MS_REMOUNT, MNT_DETACH, S_IFCHR, S_IFIFO, mountFrom, isMountPoint, parseMountInfo,
 } from './index';
 
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -98,4 +98,14 @@ test('parseMountInfo unescapes octal sequences', () => {
   assert.equal(m?.fsType, 'ext3');
   assert.equal(m?.source, '/dev/root');
   assert.equal(m?.root, '/mnt1');
+});
+
+test('syncfs flushes an open fd and reports a bad one', () => {
+  const fd = openSync('/tmp', 'r');
+  try {
+    syncfs(fd);
+  } finally {
+    closeSync(fd);
+  }
+  assert.throws(() => syncfs(999_999), { code: 'EBADF', syscall: 'syncfs' });
 });

@@ -60,6 +60,7 @@ interface Libc {
   lgetxattr(path: string, name: string, value: Buffer | null, size: number): number;
   llistxattr(path: string, list: Buffer | null, size: number): number;
   lremovexattr(path: string, name: string): number;
+  syncfs(fd: number): number;
 }
 
 let libc: Libc | undefined;
@@ -83,6 +84,7 @@ function load(): Libc {
     lgetxattr: fn('long lgetxattr(const char*, const char*, _Out_ void*, size_t)'),
     llistxattr: fn('long llistxattr(const char*, _Out_ void*, size_t)'),
     lremovexattr: fn('int lremovexattr(const char*, const char*)'),
+    syncfs: fn('int syncfs(int)'),
   };
   return libc;
 }
@@ -173,4 +175,9 @@ export function llistxattr(path: string): string[] {
 
 export function lremovexattr(path: string, name: string): void {
   check(load().lremovexattr(path, name), 'lremovexattr', path, name);
+}
+
+/** Flushes the whole filesystem that holds the open file `fd` (cheaper than an fsync per file). */
+export function syncfs(fd: number): void {
+  check(load().syncfs(fd), 'syncfs', `fd ${fd}`);
 }

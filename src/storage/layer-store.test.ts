@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { Readable } from 'node:stream';
+import { BerthError, type Digest } from '../common';
+import { MNT_DETACH, mountFrom, umount2 } from '../sys';
+import { chainIDOf, LayerStore } from './layer-store';
+import { makeTar, type FixtureEntry } from './tar-fixtures';
+
+function tempRoot(t: { after(fn: () => void): void }): string {
+  const base = mkdtempSync(join(tmpdir(), 'berth-layers-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  return join(base, 'layers');
+}
+
+const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
+const tarOf = async (entries: FixtureEntry[]) => makeTar(entries);
+const kind = (k: string, re?: RegExp) => (e: unknown) => {
+  assert.ok(e instanceof BerthError, String(e));
+  assert.equal(e.kind, k);
+  if (re) assert.match(e.message, re);
+  return true;
+};
+
+test('create, get, chainIDs, lowerChain and linkChain', async (t) => {
+  const store = await LayerStore.open(tempRoot(t));
+  const t0 = await tarOf([{ name: 'base', data: 'b' }]);
+  const t1 = await tarOf([{ name: 'top', data: 't' }]);
+  const l0 = await store.create(null, Readable.from([t0]));
+  assert.equal(l0.diffID, sha(t0));
+  assert.equal(l0.chainID, l0.diffID);
+  assert.equal(l0.parent, null);
+  assert.equal(l0.size, t0.length);
+  const l1 = await store.create(l0.chainID, Readable.from([t1]));
+  assert.equal(l1.chainID, sha(`${l0.chainID} ${sha(t1)}`));
+  assert.equal(l1.chainID, chainIDOf(l0.chainID, l1.diffID));
+  assert.equal(l1.parent, l0.chainID);
+  assert.deepEqual(await store.get(l1.chainID), l1);
+  assert.ok(await store.has(l1.chainID));
+  assert.equal(readFileSync(join(store.diffDir(l1.chainID), 'top'), 'utf8'), 't');
+  assert.deepEqual(await store.lowerChain(l1.chainID), [store.diffDir(l1.chainID), store.diffDir(l0.chainID)]);
+  const links = await store.linkChain(l1.chainID);
+  assert.deepEqual(links.map((l) => realpathSync(l)), [store.diffDir(l1.chainID), store.diffDir(l0.chainID)]);
+  assert.ok(links.every((l) => relative(join(store.root, 'l'), l).length === 12));
+  assert.deepEqual((await store.list()).map((l) => l.chainID).sort(), [l0.chainID, l1.chainID].sort());
+  await assert.rejects(store.get(sha('nope')), kind('not-found', /does not exist/));
+  await assert.rejects(store.get('sha256:zz' as Digest), kind('invalid-argument'));
+});
+
+test('a layer is stored once: creating it again returns the existing one', async (t) => {
+  const store = await LayerStore.open(tempRoot(t));
+  const tar = await tarOf([{ name: 'f', data: 'same' }]);
+  const [a, b] = await Promise.all([store.create(null, Readable.from([tar])), store.create(null, Readable.from([tar]))]);
+  const c = await store.create(null, Readable.from([tar]));
+  assert.equal(a.chainID, b.chainID);
+  assert.deepEqual(c, await store.get(a.chainID));
+  assert.equal((await store.list()).length, 1);
+  assert.equal(readdirSync(join(store.root, 'l')).length, 1);
+  assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
+});
+
+test('a failed create leaves nothing behind', async (t) => {
+  const store = await LayerStore.open(tempRoot(t));
+  const tar = await tarOf([{ name: 'f', data: Buffer.alloc(4000) }]);
+  await assert.rejects(store.create(null, Readable.from([tar.subarray(0, 1500)])), kind('invalid-argument', /truncated or corrupt/));
+  await assert.rejects(store.create(null, Readable.from([await tarOf([{ name: '../x', data: 'x' }])])), kind('invalid-argument'));
+  await assert.rejects(store.create(sha('missing'), Readable.from([tar])), kind('not-found'));
+  assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
+  assert.deepEqual(readdirSync(join(store.root, 'l')), []);
+  assert.deepEqual(await store.list(), []);
+});
+
+test('remove refuses a parent, then deletes child and parent with their links', async (t) => {
+  const store = await LayerStore.open(tempRoot(t));
+  const l0 = await store.create(null, Readable.from([await tarOf([{ name: 'a', data: 'a' }])]));
+  const l1 = await store.create(l0.chainID, Readable.from([await tarOf([{ name: 'b', data: 'b' }])]));
+  await assert.rejects(store.remove(l0.chainID), kind('conflict', /parent of layer/));
+  await store.remove(l1.chainID);
+  await store.remove(l0.chainID);
+  assert.deepEqual(await store.list(), []);
+  assert.deepEqual(readdirSync(join(store.root, 'l')), []);
+  assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
+  await assert.rejects(store.remove(l0.chainID), kind('not-found'));
+});
+
+test('open cleans up after an interrupted create', async (t) => {
+  const root = tempRoot(t);
+  await LayerStore.open(root);
+  mkdirSync(join(root, 'tmp', 'new-half'));
+  writeFileSync(join(root, 'tmp', 'new-half', 'junk'), 'x');
+  symlinkSync(join('..', 'f'.repeat(64), 'diff'), join(root, 'l', 'DANGLINGLINK'));
+  const store = await LayerStore.open(root);
+  assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
+  assert.ok(!existsSync(join(root, 'l', 'DANGLINGLINK')));
+});
+
+test('120 layers mount as one overlay through the short links', async (t) => {
+  const store = await LayerStore.open(tempRoot(t));
+  let parent: Digest | null = null;
+  for (let i = 0; i < 120; i++) {
+    const info = await store.create(parent, Readable.from([await tarOf([{ name: `f${i}`, data: String(i) }, { name: 'top', data: String(i) }])]));
+    parent = info.chainID;
+  }
+  const links = await store.linkChain(parent!);
+  assert.equal(links.length, 120);
+  const lowerdir = links.map((l) => relative(join(store.root, 'l'), l)).join(':');
+  const data = `lowerdir=${lowerdir}`;
+  assert.ok(data.length < 4096, `mount data is ${data.length} bytes`);
+  const absolute = `lowerdir=${(await store.lowerChain(parent!)).join(':')}`;
+  assert.ok(absolute.length > 4096, 'the test must exceed the page limit without short links');
+
+  const merged = join(store.root, '..', 'merged');
+  mkdirSync(merged);
+  await mountFrom(join(store.root, 'l'), 'overlay', merged, 'overlay', 0, data);
+  try {
+    assert.equal(readFileSync(join(merged, 'f0'), 'utf8'), '0');
+    assert.equal(readFileSync(join(merged, 'f119'), 'utf8'), '119');
+    assert.equal(readFileSync(join(merged, 'top'), 'utf8'), '119');
+  } finally {
+    umount2(merged, MNT_DETACH);
+  }
+});
