@@ -1,0 +1,518 @@
+/**
+ * OCI runtime config.json generation, shaped like Docker's defaults.
+ *
+ * Contract:
+ * - `generateSpec(opts)` returns the config for one container (ociVersion 1.0.2, what
+ *   runc 1.1 implements). It is pure given `opts.host`; facts not supplied there
+ *   (cgroup mode, bounding capabilities, rlimits) are read from this host, and only
+ *   when they matter. Invalid options throw invalid-argument naming the option and
+ *   what to do; nothing is silently clamped.
+ * - The caller resolves the user first (user.ts `resolveUser`) and passes uid, gid,
+ *   additionalGids and home; the spec's additionalGids always start with the primary gid; it also supplies host files for /etc/hostname, /etc/hosts
+ *   and /etc/resolv.conf as bind mounts.
+ * - Defaults follow Docker: Docker's capability set; namespaces mount, network, uts, pid,
+ *   ipc, plus cgroup on a cgroup v2 host; a deny-all device cgroup allowing the standard
+ *   character devices and mknod; /proc, /dev, /dev/pts, /sys (ro), /sys/fs/cgroup (ro),
+ *   /dev/mqueue, /dev/shm (64 MiB); Docker's masked and read-only paths; PATH, HOSTNAME,
+ *   TERM (with a terminal) and HOME in the environment unless the caller's env sets them.
+ *   Privileged drops the masked/read-only paths and seccomp, makes /sys and the cgroup
+ *   mount writable, allows every device, and grants every capability the host has.
+ *   Host device nodes are not added for privileged containers yet.
+ * - A namespace may be 'private' (new), 'host' (omitted from the spec) or `{ path }`
+ *   (joined). The mount namespace is always private.
+ * - Rlimits appear only when given; `validateRlimits` refuses any value above this
+ *   host's hard limit, because runc (even as root, when CAP_SYS_RESOURCE is missing from
+ *   the bounding set) cannot raise it. -1 means unlimited; in the returned spec it is the
+ *   bigint 2^64-1, so write the spec with `serializeSpec`, not JSON.stringify.
+ * - `seccomp` is an already-built OCI seccomp object and is passed through unchanged.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, posix } from 'node:path';
+import { invalidArgument } from '../common/errors';
+import { hostBoundingCapabilities, resolveCapabilities } from './capabilities';
+import { detectCgroupMode, type CgroupMode } from './cgroups';
+
+export const OCI_VERSION = '1.0.2';
+export const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+const MIN_MEMORY = 6 * 1024 * 1024;
+const RLIM_INFINITY = 2n ** 64n - 1n;
+
+export const MASKED_PATHS: readonly string[] = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
+  '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi',
+  '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+export const READONLY_PATHS: readonly string[] = [
+  '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger',
+];
+
+export type NamespaceType = 'mount' | 'network' | 'uts' | 'pid' | 'ipc' | 'cgroup';
+export type NamespaceMode = 'private' | 'host' | { path: string };
+
+export type MountOption =
+  | { type: 'bind'; source: string; destination: string; readonly?: boolean; propagation?: string }
+  | { type: 'tmpfs'; destination: string; options?: string[] };
+
+/** `type` is Docker's ulimit name (`nofile`) or the OCI one (`RLIMIT_NOFILE`); -1 = unlimited. */
+export interface RlimitOption {
+  type: string;
+  soft: number;
+  hard: number;
+}
+
+export interface ResourceOptions {
+  /** Bytes; at least 6 MiB. */
+  memory?: number;
+  memoryReservation?: number;
+  /** Memory plus swap, in bytes, as Docker's --memory-swap; -1 = unlimited swap. */
+  memorySwap?: number;
+  cpuShares?: number;
+  cpuQuota?: number;
+  cpuPeriod?: number;
+  /** Docker's --cpus × 1e9; becomes quota over a 100 ms period. */
+  nanoCpus?: number;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  /** > 0 limits; 0 or -1 means unlimited, as in Docker. */
+  pidsLimit?: number;
+}
+
+/** What generateSpec needs to know about the host; anything missing is read from it. */
+export interface HostFacts {
+  cgroupMode?: CgroupMode;
+  capabilities?: readonly string[];
+  rlimits?: HostRlimits;
+}
+
+/** RLIMIT_* → the host's limits; Infinity for unlimited. */
+export type HostRlimits = Record<string, { soft: number; hard: number }>;
+
+export interface SpecOptions {
+  args: readonly string[];
+  env?: readonly string[];
+  /** Absolute; default '/'. */
+  cwd?: string;
+  user: { uid: number; gid: number; additionalGids?: readonly number[]; home?: string };
+  hostname?: string;
+  /** Absolute host path of the container's root filesystem. */
+  rootfsPath: string;
+  terminal?: boolean;
+  readonlyRootfs?: boolean;
+  capabilities?: { add?: readonly string[]; drop?: readonly string[]; privileged?: boolean };
+  namespaces?: Partial<Record<NamespaceType, NamespaceMode>>;
+  cgroupsPath?: string;
+  resources?: ResourceOptions;
+  /** Bytes for the /dev/shm tmpfs; default 64 MiB. */
+  shmSize?: number;
+  mounts?: readonly MountOption[];
+  rlimits?: readonly RlimitOption[];
+  noNewPrivileges?: boolean;
+  oomScoreAdj?: number;
+  sysctl?: Readonly<Record<string, string>>;
+  seccomp?: object;
+  host?: HostFacts;
+}
+
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
+
+export interface OciRlimit {
+  type: string;
+  soft: number | bigint;
+  hard: number | bigint;
+}
+
+export interface OciDeviceRule {
+  allow: boolean;
+  type?: 'a' | 'c' | 'b';
+  major?: number;
+  minor?: number;
+  access: string;
+}
+
+export interface OciSpec {
+  ociVersion: string;
+  process: {
+    terminal: boolean;
+    user: { uid: number; gid: number; additionalGids: number[] };
+    args: string[];
+    env: string[];
+    cwd: string;
+    capabilities: { bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[] };
+    rlimits?: OciRlimit[];
+    noNewPrivileges: boolean;
+    oomScoreAdj?: number;
+  };
+  root: { path: string; readonly: boolean };
+  hostname?: string;
+  mounts: OciMount[];
+  linux: {
+    namespaces: Array<{ type: NamespaceType; path?: string }>;
+    cgroupsPath?: string;
+    resources: {
+      devices: OciDeviceRule[];
+      memory?: { limit?: number; reservation?: number; swap?: number };
+      cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+      pids?: { limit: number };
+    };
+    maskedPaths: string[];
+    readonlyPaths: string[];
+    sysctl?: Record<string, string>;
+    seccomp?: object;
+  };
+}
+
+const rule = (type: 'c' | 'b', major: number | undefined, minor: number | undefined, access = 'rwm'): OciDeviceRule => ({
+  allow: true,
+  type,
+  ...(major === undefined ? {} : { major }),
+  ...(minor === undefined ? {} : { minor }),
+  access,
+});
+
+/** Deny everything, then what Docker allows unprivileged containers. */
+export const DEFAULT_DEVICE_RULES: readonly OciDeviceRule[] = [
+  { allow: false, access: 'rwm' },
+  rule('c', undefined, undefined, 'm'), // mknod of any char device (CAP_MKNOD is a default)
+  rule('b', undefined, undefined, 'm'), // … and any block device; using them stays denied
+  rule('c', 1, 3), // /dev/null
+  rule('c', 1, 5), // /dev/zero
+  rule('c', 1, 7), // /dev/full
+  rule('c', 1, 8), // /dev/random
+  rule('c', 1, 9), // /dev/urandom
+  rule('c', 5, 0), // /dev/tty
+  rule('c', 5, 1), // /dev/console
+  rule('c', 5, 2), // /dev/ptmx
+  rule('c', 136, undefined), // /dev/pts/*
+];
+
+const RLIMIT_TYPES = [
+  'CPU', 'FSIZE', 'DATA', 'STACK', 'CORE', 'RSS', 'NPROC', 'NOFILE', 'MEMLOCK', 'AS',
+  'LOCKS', 'SIGPENDING', 'MSGQUEUE', 'NICE', 'RTPRIO', 'RTTIME',
+] as const;
+
+// Row names of /proc/<pid>/limits, in the order of RLIMIT_TYPES.
+const PROC_LIMIT_NAMES = [
+  'Max cpu time', 'Max file size', 'Max data size', 'Max stack size', 'Max core file size',
+  'Max resident set', 'Max processes', 'Max open files', 'Max locked memory', 'Max address space',
+  'Max file locks', 'Max pending signals', 'Max msgqueue size', 'Max nice priority',
+  'Max realtime priority', 'Max realtime timeout',
+];
+
+/** Parses /proc/self/limits (or the given text). */
+export function readHostRlimits(limitsText?: string): HostRlimits {
+  const text = limitsText ?? readFileSync('/proc/self/limits', 'utf8');
+  const out: HostRlimits = {};
+  for (const line of text.split('\n')) {
+    const m = /^(Max [a-z ]+?)\s{2,}(\S+)\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const i = PROC_LIMIT_NAMES.indexOf(m[1] as string);
+    if (i < 0) continue;
+    const num = (s: string) => (s === 'unlimited' ? Infinity : Number(s));
+    out[`RLIMIT_${RLIMIT_TYPES[i]}`] = { soft: num(m[2] as string), hard: num(m[3] as string) };
+  }
+  return out;
+}
+
+function rlimitName(type: string): string {
+  const upper = type.trim().toUpperCase();
+  const short = upper.startsWith('RLIMIT_') ? upper.slice('RLIMIT_'.length) : upper;
+  if (!(RLIMIT_TYPES as readonly string[]).includes(short)) {
+    throw invalidArgument(`invalid ulimit type: ${type}; use one of ${RLIMIT_TYPES.map((t) => t.toLowerCase()).join(', ')}`);
+  }
+  return `RLIMIT_${short}`;
+}
+
+const asLimit = (v: number): number => (v === -1 ? Infinity : v);
+const showLimit = (v: number): string => (v === Infinity || v === -1 ? 'unlimited' : String(v));
+
+/**
+ * Checks rlimits against each other and against this host's hard limits and returns
+ * them in OCI form. Throws invalid-argument naming the limit and the host maximum.
+ */
+export function validateRlimits(rlimits: readonly RlimitOption[], host?: HostRlimits): OciRlimit[] {
+  let hostLimits = host;
+  const seen = new Set<string>();
+  const out: OciRlimit[] = [];
+  for (const r of rlimits) {
+    const type = rlimitName(r.type);
+    const short = type.slice('RLIMIT_'.length).toLowerCase();
+    if (seen.has(type)) throw invalidArgument(`ulimit ${short} is given more than once; keep one`);
+    seen.add(type);
+    for (const v of [r.soft, r.hard]) {
+      if (!Number.isSafeInteger(v) || v < -1) {
+        throw invalidArgument(`invalid ulimit ${short}=${r.soft}:${r.hard}: values must be whole numbers ≥ 0, or -1 for unlimited`);
+      }
+    }
+    if (asLimit(r.soft) > asLimit(r.hard)) {
+      throw invalidArgument(
+        `ulimit soft limit must be less than or equal to hard limit: ${short}=${showLimit(r.soft)}:${showLimit(r.hard)}`,
+      );
+    }
+    hostLimits ??= readHostRlimits();
+    const max = hostLimits[type]?.hard ?? Infinity;
+    if (asLimit(r.hard) > max) {
+      throw invalidArgument(
+        `ulimit ${short}=${showLimit(r.soft)}:${showLimit(r.hard)} exceeds this host's hard limit for ${type} (${showLimit(max)}); ` +
+          `set it to at most ${showLimit(max)}`,
+      );
+    }
+    const oci = (v: number) => (v === -1 ? RLIM_INFINITY : v);
+    out.push({ type, soft: oci(r.soft), hard: oci(r.hard) });
+  }
+  return out;
+}
+
+/** JSON for config.json; writes the bigint RLIM_INFINITY as the plain uint64 runc expects. */
+export function serializeSpec(spec: OciSpec): string {
+  const marker = '__berth_uint64__';
+  const json = JSON.stringify(spec, (_k, v: unknown) => (typeof v === 'bigint' ? `${marker}${v}` : v), 2);
+  return json.replace(new RegExp(`"${marker}(\\d+)"`, 'g'), '$1');
+}
+
+/** Docker's ReplaceOrAppendEnvValues: later values win by key; `KEY` alone unsets. */
+function mergeEnv(defaults: string[], overrides: readonly string[]): string[] {
+  const out = [...defaults];
+  const key = (e: string) => e.split('=')[0] as string;
+  for (const e of overrides) {
+    const i = out.findIndex((d) => key(d) === key(e));
+    if (i >= 0) out[i] = e;
+    else out.push(e);
+  }
+  return out.filter((e) => e.includes('='));
+}
+
+function checkAbsolute(what: string, p: string): void {
+  if (!isAbsolute(p)) throw invalidArgument(`${what} ${JSON.stringify(p)} must be an absolute path`);
+}
+
+const ipcSysctls = new Set([
+  'kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall',
+  'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced',
+]);
+
+function checkSysctls(sysctl: Readonly<Record<string, string>>, ns: Record<NamespaceType, NamespaceMode>): void {
+  for (const k of Object.keys(sysctl)) {
+    if (ipcSysctls.has(k) || k.startsWith('fs.mqueue.')) {
+      if (ns.ipc === 'host') throw invalidArgument(`sysctl ${k} is not allowed with the host's IPC namespace; drop it or use a private one`);
+    } else if (k.startsWith('net.')) {
+      if (ns.network === 'host') throw invalidArgument(`sysctl ${k} is not allowed with the host's network namespace; drop it or use a private network`);
+    } else if (k === 'kernel.domainname') {
+      if (ns.uts !== 'private') throw invalidArgument(`sysctl ${k} needs a private UTS namespace`);
+    } else {
+      throw invalidArgument(
+        `sysctl ${k} is not allowed: only namespaced sysctls (kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*, kernel.domainname) can be set in a container`,
+      );
+    }
+  }
+}
+
+function checkInt(what: string, v: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (v !== undefined && (!Number.isSafeInteger(v) || v < min || v > max)) {
+    throw invalidArgument(`invalid ${what} ${v}: it must be a whole number from ${min} to ${max}`);
+  }
+}
+
+function buildResources(r: ResourceOptions): Omit<OciSpec['linux']['resources'], 'devices'> {
+  const out: Omit<OciSpec['linux']['resources'], 'devices'> = {};
+  checkInt('memory limit', r.memory, 0);
+  checkInt('memory reservation', r.memoryReservation, 0);
+  checkInt('memory+swap limit', r.memorySwap, -1);
+  if (r.memory !== undefined && r.memory > 0 && r.memory < MIN_MEMORY) {
+    throw invalidArgument('Minimum memory limit allowed is 6MB');
+  }
+  if (r.memorySwap !== undefined && r.memorySwap > 0) {
+    if (!r.memory) throw invalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
+    if (r.memorySwap < r.memory) throw invalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
+  }
+  if (r.memory && r.memoryReservation && r.memoryReservation > r.memory) {
+    throw invalidArgument('Minimum memory limit can not be less than memory reservation limit, see usage');
+  }
+  const memory: NonNullable<typeof out.memory> = {};
+  if (r.memory) memory.limit = r.memory;
+  if (r.memoryReservation) memory.reservation = r.memoryReservation;
+  if (r.memorySwap !== undefined && r.memorySwap !== 0) memory.swap = r.memorySwap;
+  if (Object.keys(memory).length > 0) out.memory = memory;
+
+  checkInt('cpu shares', r.cpuShares, 0, 262144);
+  checkInt('cpu period', r.cpuPeriod, 0, 1_000_000);
+  checkInt('cpu quota', r.cpuQuota, -1);
+  checkInt('nano cpus', r.nanoCpus, 0);
+  if (r.nanoCpus && r.cpuPeriod) throw invalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (r.nanoCpus && r.cpuQuota) throw invalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  for (const [what, v] of [['cpuset cpus', r.cpusetCpus], ['cpuset mems', r.cpusetMems]] as const) {
+    if (v !== undefined && v !== '' && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(v)) {
+      throw invalidArgument(`invalid ${what} ${JSON.stringify(v)}: use a list like 0-3,5`);
+    }
+  }
+  const cpu: NonNullable<typeof out.cpu> = {};
+  if (r.cpuShares) cpu.shares = r.cpuShares;
+  if (r.nanoCpus) {
+    cpu.period = 100_000;
+    cpu.quota = Math.round((r.nanoCpus * 100_000) / 1e9);
+  }
+  if (r.cpuQuota) cpu.quota = r.cpuQuota;
+  if (r.cpuPeriod) cpu.period = r.cpuPeriod;
+  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
+  if (r.cpusetMems) cpu.mems = r.cpusetMems;
+  if (Object.keys(cpu).length > 0) out.cpu = cpu;
+
+  checkInt('pids limit', r.pidsLimit, -1);
+  if (r.pidsLimit !== undefined && r.pidsLimit > 0) out.pids = { limit: r.pidsLimit };
+  return out;
+}
+
+const depth = (p: string) => posix.normalize(p).split('/').filter((c) => c !== '').length;
+const covers = (outer: string, inner: string) =>
+  posix.normalize(outer) === posix.normalize(inner) || posix.normalize(inner).startsWith(`${posix.normalize(outer).replace(/\/$/, '')}/`);
+
+function defaultMounts(privileged: boolean, shmSize: number, ipcHost: boolean): OciMount[] {
+  const sysOpts = privileged ? ['nosuid', 'noexec', 'nodev', 'rw'] : ['nosuid', 'noexec', 'nodev', 'ro'];
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: sysOpts },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [...sysOpts] },
+    ipcHost
+      ? { destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'rprivate'] }
+      : { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    ipcHost
+      ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] }
+      : {
+          destination: '/dev/shm',
+          type: 'tmpfs',
+          source: 'shm',
+          options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.floor(shmSize / 1024)}k`],
+        },
+  ];
+}
+
+function userMount(m: MountOption): OciMount {
+  checkAbsolute('mount destination', m.destination);
+  if (m.type === 'bind') {
+    checkAbsolute('bind mount source', m.source);
+    const options = ['rbind', m.propagation ?? 'rprivate'];
+    if (m.readonly) options.push('ro');
+    return { destination: m.destination, type: 'bind', source: m.source, options };
+  }
+  return { destination: m.destination, type: 'tmpfs', source: 'tmpfs', options: [...(m.options ?? ['nosuid', 'nodev', 'noexec'])] };
+}
+
+const NAMESPACE_ORDER: readonly NamespaceType[] = ['mount', 'network', 'uts', 'pid', 'ipc', 'cgroup'];
+
+export function generateSpec(opts: SpecOptions): OciSpec {
+  if (opts.args.length === 0) throw invalidArgument('no command given: the container needs an entrypoint or a command to run');
+  checkAbsolute('rootfs path', opts.rootfsPath);
+  const cwd = opts.cwd || '/';
+  if (!posix.isAbsolute(cwd)) {
+    throw invalidArgument(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
+  }
+  checkInt('uid', opts.user.uid, 0, 2 ** 31 - 1);
+  checkInt('gid', opts.user.gid, 0, 2 ** 31 - 1);
+  for (const g of opts.user.additionalGids ?? []) checkInt('additional gid', g, 0, 2 ** 31 - 1);
+  checkInt('oom score adj', opts.oomScoreAdj, -1000, 1000);
+  checkInt('shm size', opts.shmSize, 1);
+
+  const host = opts.host ?? {};
+  const privileged = opts.capabilities?.privileged ?? false;
+  const cgroupMode = host.cgroupMode ?? detectCgroupMode();
+
+  const ns: Record<NamespaceType, NamespaceMode> = {
+    mount: 'private',
+    network: 'private',
+    uts: 'private',
+    pid: 'private',
+    ipc: 'private',
+    cgroup: cgroupMode === 'v2' ? 'private' : 'host',
+    ...opts.namespaces,
+  };
+  if (ns.mount !== 'private') throw invalidArgument('the mount namespace must be private to the container');
+  const namespaces: OciSpec['linux']['namespaces'] = [];
+  for (const type of NAMESPACE_ORDER) {
+    const mode = ns[type];
+    if (mode === 'private') namespaces.push({ type });
+    else if (typeof mode === 'object') {
+      checkAbsolute(`${type} namespace path`, mode.path);
+      namespaces.push({ type, path: mode.path });
+    } else if (mode !== 'host') {
+      throw invalidArgument(`invalid ${type} namespace mode ${JSON.stringify(mode)}: use private, host or { path }`);
+    }
+  }
+
+  const caps = resolveCapabilities(
+    opts.capabilities?.add,
+    opts.capabilities?.drop,
+    privileged,
+    host.capabilities ?? hostBoundingCapabilities(),
+  );
+
+  const envDefaults = [DEFAULT_PATH_ENV];
+  if (opts.hostname !== undefined) envDefaults.push(`HOSTNAME=${opts.hostname}`);
+  if (opts.terminal) envDefaults.push('TERM=xterm');
+  let env = mergeEnv(envDefaults, opts.env ?? []);
+  if (!env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${opts.user.home || '/'}`];
+
+  const userMounts = (opts.mounts ?? []).map(userMount);
+  const mounts = [
+    ...defaultMounts(privileged, opts.shmSize ?? DEFAULT_SHM_SIZE, ns.ipc === 'host').filter(
+      (d) => !userMounts.some((u) => covers(u.destination, d.destination)),
+    ),
+    // Parents before children, as Docker sorts them; sort is stable for equal depth.
+    ...[...userMounts].sort((a, b) => depth(a.destination) - depth(b.destination)),
+  ];
+
+  const spec: OciSpec = {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: opts.terminal ?? false,
+      user: {
+        uid: opts.user.uid,
+        gid: opts.user.gid,
+        // The primary gid is always a supplementary group too (Docker/containerd since
+        // GHSA-hmfx-3pcx-653p), so the process cannot shed it to escape a group deny rule.
+        additionalGids: [...new Set([opts.user.gid, ...(opts.user.additionalGids ?? [])])],
+      },
+      args: [...opts.args],
+      env,
+      cwd,
+      capabilities: { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] },
+      noNewPrivileges: opts.noNewPrivileges ?? false,
+    },
+    root: { path: opts.rootfsPath, readonly: opts.readonlyRootfs ?? false },
+    mounts,
+    linux: {
+      namespaces,
+      resources: {
+        devices: privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((r) => ({ ...r })),
+        ...buildResources(opts.resources ?? {}),
+      },
+      maskedPaths: privileged ? [] : [...MASKED_PATHS],
+      readonlyPaths: privileged ? [] : [...READONLY_PATHS],
+    },
+  };
+  // runc refuses a hostname without a UTS namespace of its own.
+  if (opts.hostname !== undefined && ns.uts === 'private') spec.hostname = opts.hostname;
+  if (opts.rlimits && opts.rlimits.length > 0) spec.process.rlimits = validateRlimits(opts.rlimits, host.rlimits);
+  if (opts.oomScoreAdj !== undefined) spec.process.oomScoreAdj = opts.oomScoreAdj;
+  if (opts.cgroupsPath !== undefined) {
+    checkAbsolute('cgroups path', opts.cgroupsPath);
+    spec.linux.cgroupsPath = opts.cgroupsPath;
+  }
+  if (opts.sysctl && Object.keys(opts.sysctl).length > 0) {
+    checkSysctls(opts.sysctl, ns);
+    spec.linux.sysctl = { ...opts.sysctl };
+  }
+  if (opts.seccomp && !privileged) spec.linux.seccomp = opts.seccomp;
+  return spec;
+}
