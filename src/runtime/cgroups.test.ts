@@ -16,7 +16,7 @@ test('cgroupsPath is absolute and validated', () => {
   assert.equal(cgroupsPath('/berth', 'abc123'), '/berth/abc123');
   assert.equal(cgroupsPath('berth/', 'abc'), '/berth/abc');
   assert.equal(cgroupsPath('/a/b', 'c'), '/a/b/c');
-  for (const [p, id] of [['/berth', '../x'], ['/berth', 'a/b'], ['/berth', ''], ['/', 'x'], ['/a/../b', 'x']] as const) {
+  for (const [p, id] of [['/berth', '../x'], ['/berth', 'a/b'], ['/berth', ''], ['/', 'x'], ['/a/../b', 'x'], ['/berth', 'a:b']] as const) {
     assert.throws(() => cgroupsPath(p, id), (e: unknown) => errorKind(e) === 'invalid-argument', `${p} ${id}`);
   }
 });

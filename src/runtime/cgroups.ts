@@ -40,7 +40,8 @@ export function detectCgroupMode(root: string = DEFAULT_CGROUP_ROOT): CgroupMode
   return 'v1';
 }
 
-const COMPONENT_RE = /^[A-Za-z0-9_][A-Za-z0-9_.@:-]*$/;
+// No ':' — runc reads 'slice:prefix:name' as a systemd-driver path.
+const COMPONENT_RE = /^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/;
 
 function checkPath(path: string): string[] {
   const parts = path.split('/').filter((p) => p !== '');
