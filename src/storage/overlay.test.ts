@@ -1,0 +1,141 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { BerthError, type Digest } from '../common';
+import { isMountPoint, lgetxattr, MNT_DETACH, umount2 } from '../sys';
+import { applyLayer } from './layer-apply';
+import { LayerStore } from './layer-store';
+import { OverlaySnapshotter } from './overlay';
+import { makeTar, type FixtureEntry } from './tar-fixtures';
+
+interface Ctx {
+  base: string;
+  snap: OverlaySnapshotter;
+}
+
+/** Unmounts anything left under the temp dir before deleting it (after hooks run in order). */
+function setup(t: { after(fn: () => void): void }): Ctx {
+  const base = mkdtempSync(join(tmpdir(), 'berth-overlay-'));
+  t.after(() => {
+    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const mp = line.split(' ')[4];
+      if (mp?.startsWith(base)) umount2(mp, MNT_DETACH);
+    }
+    rmSync(base, { recursive: true, force: true });
+  });
+  return { base, snap: new OverlaySnapshotter(join(base, 'overlay')) };
+}
+
+async function layer(base: string, name: string, entries: FixtureEntry[]): Promise<string> {
+  const dir = join(base, 'layers', name);
+  mkdirSync(dir, { recursive: true });
+  await applyLayer(Readable.from([await makeTar(entries)]), dir);
+  return dir;
+}
+
+const kind = (k: string) => (e: unknown) => {
+  assert.ok(e instanceof BerthError, String(e));
+  assert.equal(e.kind, k);
+  return true;
+};
+
+test('overlay semantics: writes go up, whiteouts and opaque dirs hide, deletes leave whiteouts', async (t) => {
+  const { base, snap } = setup(t);
+  const bottom = await layer(base, 'bottom', [
+    { name: 'keep', data: 'bottom' },
+    { name: 'hidden', data: 'bottom' },
+    { name: 'opq/', type: 'directory' },
+    { name: 'opq/old', data: 'bottom' },
+    { name: 'victim', data: 'bottom' },
+  ]);
+  const top = await layer(base, 'top', [
+    { name: '.wh.hidden', data: '' },
+    { name: 'opq/', type: 'directory' },
+    { name: 'opq/.wh..wh..opq', data: '' },
+    { name: 'opq/new', data: 'top' },
+  ]);
+  await snap.prepare('c1', 'sha256:'.padEnd(71, 'a') as Digest, [top, bottom]);
+  const m = await snap.mounts('c1');
+  assert.equal(m.type, 'overlay');
+  assert.equal(m.cwd, undefined);
+  assert.ok(m.options.includes(`lowerdir=${top}:${bottom}`));
+
+  const merged = await snap.mount('c1');
+  assert.equal(await snap.mount('c1'), merged, 'mounting twice is fine');
+  assert.ok(isMountPoint(merged));
+  assert.equal(readFileSync(join(merged, 'keep'), 'utf8'), 'bottom');
+  assert.ok(!existsSync(join(merged, 'hidden')), 'a whiteout in a lower layer hides the file');
+  assert.deepEqual(readdirSync(join(merged, 'opq')), ['new'], 'an opaque dir hides lower contents');
+
+  writeFileSync(join(merged, 'keep'), 'changed');
+  writeFileSync(join(merged, 'fresh'), 'fresh');
+  unlinkSync(join(merged, 'victim'));
+  assert.equal(readFileSync(join(bottom, 'keep'), 'utf8'), 'bottom', 'lower unchanged');
+  assert.equal(readFileSync(join(snap.upperDir('c1'), 'keep'), 'utf8'), 'changed');
+  assert.equal(readFileSync(join(snap.upperDir('c1'), 'fresh'), 'utf8'), 'fresh');
+  const wh = lstatSync(join(snap.upperDir('c1'), 'victim'));
+  assert.ok(wh.isCharacterDevice() && wh.rdev === 0, 'a deletion leaves a whiteout in upper');
+  assert.ok(existsSync(join(bottom, 'victim')));
+  assert.deepEqual(lgetxattr(join(top, 'opq'), 'trusted.overlay.opaque'), Buffer.from('y'));
+
+  await snap.unmount('c1');
+  await snap.unmount('c1');
+  assert.ok(!isMountPoint(merged));
+  await snap.mount('c1');
+  assert.equal(readFileSync(join(merged, 'keep'), 'utf8'), 'changed', 'upper survives a remount');
+  await snap.remove('c1');
+  assert.ok(!existsSync(join(snap.root, 'c1')));
+  assert.ok(!isMountPoint(merged));
+  assert.deepEqual(await snap.list(), []);
+});
+
+test('a snapshot with no layers mounts over an empty lower dir', async (t) => {
+  const { snap } = setup(t);
+  await snap.prepare('scratch', null, []);
+  const merged = await snap.mount('scratch');
+  assert.deepEqual(readdirSync(merged), []);
+  writeFileSync(join(merged, 'f'), 'x');
+  assert.equal(readFileSync(join(snap.upperDir('scratch'), 'f'), 'utf8'), 'x');
+  assert.deepEqual(await snap.list(), ['scratch']);
+  await snap.remove('scratch');
+});
+
+test('prepare validates keys and lowers; unknown keys are not found', async (t) => {
+  const { base, snap } = setup(t);
+  await snap.prepare('a', null, []);
+  await assert.rejects(snap.prepare('a', null, []), kind('already-exists'));
+  await assert.rejects(snap.prepare('../x', null, []), kind('invalid-argument'));
+  await assert.rejects(snap.prepare('tmp', null, []), kind('invalid-argument'));
+  await assert.rejects(snap.prepare('b', null, ['relative/dir']), kind('invalid-argument'));
+  await assert.rejects(snap.prepare('b', null, [join(base, 'missing')]), kind('invalid-argument'));
+  mkdirSync(join(base, 'a:b'));
+  await assert.rejects(snap.prepare('b', null, [join(base, 'a:b')]), kind('invalid-argument'));
+  await assert.rejects(snap.mounts('nope'), kind('not-found'));
+  await assert.rejects(snap.remove('nope'), kind('not-found'));
+  assert.deepEqual(readdirSync(join(snap.root, 'tmp')), []);
+});
+
+test('120 layers from the layer store mount through short links', async (t) => {
+  const { base, snap } = setup(t);
+  const store = await LayerStore.open(join(base, 'layers'));
+  let parent: Digest | null = null;
+  for (let i = 0; i < 120; i++) {
+    parent = (await store.create(parent, Readable.from([await makeTar([{ name: `f${i}`, data: String(i) }])]))).chainID;
+  }
+  await snap.prepare('big', parent, await store.linkChain(parent!));
+  const m = await snap.mounts('big');
+  assert.equal(m.cwd, join(store.root, 'l'));
+  assert.ok(m.options.join(',').length <= 4095);
+  const merged = await snap.mount('big');
+  assert.equal(readFileSync(join(merged, 'f0'), 'utf8'), '0');
+  assert.equal(readFileSync(join(merged, 'f119'), 'utf8'), '119');
+  assert.equal(readdirSync(merged).length, 120);
+
+  await snap.prepare('too-big', parent, await store.lowerChain(parent!));
+  await assert.rejects(snap.mounts('too-big'), kind('invalid-argument'));
+  await snap.remove('big');
+  await snap.remove('too-big');
+});

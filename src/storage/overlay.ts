@@ -1,0 +1,200 @@
+/**
+ * OverlaySnapshotter: a container's writable root as an overlayfs over image layers.
+ *
+ * On disk, under `root` (normally `<dataRoot>/overlay`):
+ *   <key>/upper      the container's changes (overlay upperdir)
+ *   <key>/work       overlay's workdir (same filesystem as upper)
+ *   <key>/merged     where `mount(key)` mounts the union
+ *   <key>/empty      the lone lower dir of a snapshot with no layers (overlay needs one)
+ *   <key>/meta.json  SnapshotInfo
+ *   tmp/             snapshots being prepared or removed
+ *
+ * Lifecycle: prepare(key) → mounts(key) (a description; the caller mounts it, as in
+ * containerd) or mount(key) (the helper that mounts at <key>/merged) → unmount(key)
+ * → remove(key). prepare is atomic (built in tmp/, renamed into place).
+ *
+ * Invariants and caller duties
+ * - `lowerDirs` are top-most first (LayerStore.lowerChain or, better, linkChain) and
+ *   must outlive the snapshot; the snapshotter neither owns nor checks them later.
+ * - Mount data must fit in one page (4096 bytes). If the absolute lowerdir list does
+ *   not fit and all lower dirs share one parent (LayerStore's `l/` links do), the
+ *   description lists them relative to that parent and sets `cwd`: whoever mounts
+ *   it must do so from that directory (`mount()` does, through sys.mountFrom).
+ * - mount and unmount are idempotent (checked against /proc/self/mountinfo).
+ * - One caller at a time per key (the engine holds the container's lock).
+ *
+ * Failures: bad key or unusable lower dir → invalid-argument; key exists →
+ * already-exists; unknown key → not-found; too many layers for one mount →
+ * invalid-argument; mount/umount errors → internal with the SysError as cause.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import { dirname, isAbsolute, join, basename } from 'node:path';
+import { alreadyExists, BerthError, internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
+import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, umount2 } from '../sys';
+
+/** A mount the caller can perform: mount(source, target, type, 0, options.join(',')). */
+export interface Mount {
+  type: string;
+  source: string;
+  options: string[];
+  /** When set, relative paths in `options` are relative to this dir; mount from it. */
+  cwd?: string;
+}
+
+export interface SnapshotInfo {
+  key: string;
+  parent: Digest | null;
+  lowerDirs: string[];
+  created: string;
+}
+
+const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const MAX_MOUNT_DATA = 4095; // one page, minus the terminating NUL
+
+export class OverlaySnapshotter {
+  constructor(readonly root: string) {}
+
+  async prepare(key: string, parentChainID: Digest | null, lowerDirs: string[]): Promise<void> {
+    this.dir(key);
+    for (const d of lowerDirs) {
+      if (!isAbsolute(d) || /[,:\\]/.test(d)) {
+        throw invalidArgument(`lower dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path without ',', ':' or '\\'`);
+      }
+      const st = await fsp.stat(d).catch((e: unknown) => {
+        throw invalidArgument(`lower dir ${d} for snapshot ${key} is not usable: ${(e as Error).message}`, e);
+      });
+      if (!st.isDirectory()) throw invalidArgument(`lower dir ${d} for snapshot ${key} is not a directory`);
+    }
+    if (/[,:\\]/.test(this.root)) throw invalidArgument(`overlay root ${this.root} must not contain ',', ':' or '\\'`);
+    if (await this.tryInfo(key)) throw alreadyExists(`snapshot ${key} already exists; remove it first`);
+
+    await fsp.mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
+    const tmp = await fsp.mkdtemp(join(this.root, 'tmp', 'new-'));
+    try {
+      for (const d of ['upper', 'work', 'merged']) await fsp.mkdir(join(tmp, d), 0o755);
+      if (lowerDirs.length === 0) await fsp.mkdir(join(tmp, 'empty'), 0o755);
+      const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString() };
+      const fh = await fsp.open(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+      try {
+        await fh.writeFile(`${JSON.stringify(info, null, 2)}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      try {
+        await fsp.rename(tmp, this.dir(key));
+      } catch (e) {
+        if (isErrno(e, 'ENOTEMPTY') || isErrno(e, 'EEXIST')) throw alreadyExists(`snapshot ${key} already exists; remove it first`);
+        throw e;
+      }
+    } catch (e) {
+      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      if (e instanceof BerthError) throw e;
+      throw internal(`preparing snapshot ${key} in ${this.root} failed: ${(e as Error).message}`, e);
+    }
+  }
+
+  async info(key: string): Promise<SnapshotInfo> {
+    const info = await this.tryInfo(key);
+    if (!info) throw notFound(`snapshot ${key} does not exist in ${this.root}`);
+    return info;
+  }
+
+  /** Where the snapshot is (or would be) mounted. */
+  mergedDir(key: string): string {
+    return join(this.dir(key), 'merged');
+  }
+
+  upperDir(key: string): string {
+    return join(this.dir(key), 'upper');
+  }
+
+  async mounts(key: string): Promise<Mount> {
+    const info = await this.info(key);
+    const dir = this.dir(key);
+    const lowers = info.lowerDirs.length > 0 ? info.lowerDirs : [join(dir, 'empty')];
+    const rest = [`upperdir=${join(dir, 'upper')}`, `workdir=${join(dir, 'work')}`, 'index=off'];
+    const absolute = [`lowerdir=${lowers.join(':')}`, ...rest];
+    if (absolute.join(',').length <= MAX_MOUNT_DATA) return { type: 'overlay', source: 'overlay', options: absolute };
+
+    const parent = dirname(lowers[0]!);
+    if (lowers.every((l) => dirname(l) === parent)) {
+      const relative = [`lowerdir=${lowers.map((l) => basename(l)).join(':')}`, ...rest];
+      if (relative.join(',').length <= MAX_MOUNT_DATA) return { type: 'overlay', source: 'overlay', options: relative, cwd: parent };
+    }
+    throw invalidArgument(
+      `snapshot ${key} has ${lowers.length} lower layers, too many for one overlay mount; use the layer store's short links or flatten the image`,
+    );
+  }
+
+  /** Mounts the snapshot at mergedDir(key); a no-op if it is mounted already. */
+  async mount(key: string): Promise<string> {
+    const m = await this.mounts(key);
+    const target = this.mergedDir(key);
+    if (isMountPoint(target)) return target;
+    const data = m.options.join(',');
+    try {
+      if (m.cwd) await mountFrom(m.cwd, m.source, target, m.type, 0, data);
+      else sysMount(m.source, target, m.type, 0, data);
+    } catch (e) {
+      throw internal(`mounting snapshot ${key} at ${target} failed: ${(e as Error).message}`, e);
+    }
+    return target;
+  }
+
+  /** Unmounts mergedDir(key) (every mount stacked there); a no-op if not mounted. */
+  async unmount(key: string): Promise<void> {
+    const target = this.mergedDir(key);
+    for (let i = 0; i < 16 && isMountPoint(target); i++) {
+      try {
+        umount2(target, 0);
+      } catch (e) {
+        if (isErrno(e, 'EINVAL')) continue; // raced with another unmount
+        if (!isErrno(e, 'EBUSY')) throw internal(`unmounting snapshot ${key} at ${target} failed: ${(e as Error).message}`, e);
+        // Still in use (a process has its cwd there): detach now, the kernel frees it later.
+        umount2(target, MNT_DETACH);
+      }
+    }
+  }
+
+  /** Unmounts and deletes the snapshot, upper dir included. Unknown key → not-found. */
+  async remove(key: string): Promise<void> {
+    await this.info(key);
+    await this.unmount(key);
+    await fsp.mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
+    const doomed = join(this.root, 'tmp', `del-${key}-${randomBytes(4).toString('hex')}`);
+    // Rename first so a crash mid-delete never leaves a half-deleted snapshot under its key.
+    await fsp.rename(this.dir(key), doomed);
+    await fsp.rm(doomed, { recursive: true, force: true });
+  }
+
+  /** Keys of all prepared snapshots. */
+  async list(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.root);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return [];
+      throw e;
+    }
+    const out: string[] = [];
+    for (const n of names) if (n !== 'tmp' && KEY_RE.test(n) && (await this.tryInfo(n))) out.push(n);
+    return out;
+  }
+
+  private dir(key: string): string {
+    if (!KEY_RE.test(key) || key === 'tmp') throw invalidArgument(`invalid snapshot key ${JSON.stringify(key)}: use 1-128 of [A-Za-z0-9_.-], not starting with a dot`);
+    return join(this.root, key);
+  }
+
+  private async tryInfo(key: string): Promise<SnapshotInfo | null> {
+    const meta = join(this.dir(key), 'meta.json');
+    try {
+      return JSON.parse(await fsp.readFile(meta, 'utf8')) as SnapshotInfo;
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return null;
+      throw internal(`reading snapshot ${key} metadata failed: ${(e as Error).message}`, e);
+    }
+  }
+}
