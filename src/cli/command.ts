@@ -1,0 +1,73 @@
+import { Command, CommanderError } from 'commander';
+import { ClientError } from '../client';
+import { ExitError } from './context';
+
+/**
+ * A subcommand with docker's conventions: `--help` only (`-h` is free for
+ * `--hostname`), errors thrown rather than exiting, and output through our streams.
+ */
+export function newCommand(name: string, description: string): Command {
+  return new Command(name)
+    .description(description)
+    .helpOption('--help', 'Print usage')
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined });
+}
+
+/** Docker's wording when a command is given too few arguments (exit 1). */
+export function requireArgs(cmd: Command, args: unknown[], min: number): void {
+  if (args.length >= min) return;
+  const path = commandPath(cmd);
+  throw new ExitError(
+    1,
+    `"${path}" requires at least ${min} argument${min === 1 ? '' : 's'}.\nSee '${path} --help'.\n\nUsage:  ${path} ${cmd.usage()}\n\n${cmd.description()}`,
+  );
+}
+
+export function requireExactArgs(cmd: Command, args: unknown[], n: number): void {
+  if (args.length === n) return;
+  const path = commandPath(cmd);
+  throw new ExitError(
+    1,
+    `"${path}" requires exactly ${n} argument${n === 1 ? '' : 's'}.\nSee '${path} --help'.\n\nUsage:  ${path} ${cmd.usage()}\n\n${cmd.description()}`,
+  );
+}
+
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** The line docker prints for a failed API call. */
+export function daemonErrorText(err: unknown): string {
+  if (err instanceof ClientError) return `Error response from daemon: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function isCommanderError(err: unknown): err is CommanderError {
+  return err instanceof CommanderError;
+}
+
+/** A whole-number flag value, or a docker-worded error. */
+export function intFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^-?\d+$/.test(value.trim())) throw new ExitError(125, `invalid argument "${value}" for "${flag}" flag: strconv.ParseInt: parsing "${value}": invalid syntax`);
+  return Number(value);
+}
+
+/**
+ * Runs `fn` for every argument, printing each failure as docker does and
+ * continuing; ends with exit 1 if any failed.
+ */
+export async function forEachArg(args: string[], fn: (arg: string) => Promise<void>): Promise<void> {
+  const errors: string[] = [];
+  for (const a of args) {
+    try {
+      await fn(a);
+    } catch (e) {
+      errors.push(daemonErrorText(e));
+    }
+  }
+  if (errors.length) throw new ExitError(1, errors.join('\n'));
+}

@@ -1,0 +1,105 @@
+import { Command } from 'commander';
+import { CliContext, ExitError } from '../context';
+import { ContainerFlags } from '../container-options';
+import { addContainerFlags, createFromFlags, reportText } from '../container-flags';
+import { newCommand, requireArgs, daemonErrorText } from '../command';
+import { AttachSession, followTerminalSize, proxySignals, startFailureCode } from '../attach-session';
+
+interface RunFlags extends ContainerFlags {
+  sigProxy: boolean;
+}
+
+/**
+ * docker run: create → attach → wait (next-exit, or removed with --rm) → start;
+ * output demultiplexed to our stdout/stderr; exit with the container's code.
+ */
+export async function runContainer(ctx: CliContext, cmd: Command, image: string, args: string[], f: RunFlags): Promise<number> {
+  if (f.detach && f.attach?.length) throw new ExitError(125, reportText(cmd, 'conflicting options: cannot specify both --attach and --detach'));
+  if (!f.detach && f.tty && f.interactive && !ctx.io.stdin.isTTY) throw new ExitError(1, 'the input device is not a TTY');
+
+  let id: string;
+  try {
+    id = await createFromFlags(ctx, cmd, image, args, f);
+  } catch (e) {
+    if (e instanceof ExitError) throw e;
+    throw new ExitError(125, reportText(cmd, daemonErrorText(e)));
+  }
+
+  if (f.detach) {
+    try {
+      await ctx.client.containerStart(id);
+    } catch (e) {
+      throw new ExitError(startFailureCode(daemonErrorText(e)), reportText(cmd, daemonErrorText(e)));
+    }
+    ctx.out(`${id}\n`);
+    return 0;
+  }
+
+  const attachList = (f.attach ?? []).map((a) => a.toLowerCase());
+  const wantStdin = attachList.length ? attachList.includes('stdin') : !!f.interactive;
+  const wantStdout = attachList.length ? attachList.includes('stdout') : true;
+  const wantStderr = attachList.length ? attachList.includes('stderr') : true;
+
+  let session: AttachSession | undefined;
+  try {
+    const hijacked = await ctx.client.containerAttach(id, { stdin: wantStdin, stdout: wantStdout, stderr: wantStderr, detachKeys: f.detachKeys });
+    session = new AttachSession(ctx, hijacked, { stdin: wantStdin, tty: !!f.tty });
+  } catch (e) {
+    throw new ExitError(125, reportText(cmd, daemonErrorText(e)));
+  }
+
+  let wait;
+  try {
+    wait = await ctx.client.containerWait(id, f.rm ? 'removed' : 'next-exit');
+  } catch (e) {
+    session.close();
+    throw new ExitError(125, reportText(cmd, daemonErrorText(e)));
+  }
+
+  try {
+    await ctx.client.containerStart(id, { detachKeys: f.detachKeys });
+  } catch (e) {
+    session.close();
+    const text = daemonErrorText(e);
+    if (f.rm) await wait.result.catch(() => undefined);
+    else wait.abort();
+    throw new ExitError(startFailureCode(text), reportText(cmd, text, false));
+  }
+
+  session.pumpStdin();
+  const stopResize = f.tty ? followTerminalSize(ctx, id) : () => undefined;
+  const stopSignals = f.sigProxy !== false && !f.tty ? proxySignals(ctx, id) : () => undefined;
+  try {
+    await session.done.catch((e: unknown) => {
+      ctx.err(`${daemonErrorText(e)}\n`);
+    });
+    let status;
+    try {
+      status = await wait.result;
+    } catch (e) {
+      throw new ExitError(125, reportText(cmd, daemonErrorText(e), false));
+    }
+    if (status.Error?.Message) throw new ExitError(125, reportText(cmd, status.Error.Message, false));
+    return status.StatusCode;
+  } finally {
+    stopResize();
+    stopSignals();
+    session.close();
+  }
+}
+
+export function runCommand(ctx: CliContext, name = 'run'): Command {
+  const cmd: Command = addContainerFlags(newCommand(name, 'Create and run a new container from an image'))
+    .argument('[image]', 'IMAGE')
+    .argument('[command...]', 'COMMAND [ARG...]')
+    .option('-d, --detach', 'Run container in background and print container ID')
+    .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
+    .option('--no-sig-proxy', 'Do not proxy received signals to the process')
+    .passThroughOptions()
+    .action(async (image: string | undefined, args: string[], f: RunFlags) => {
+      requireArgs(cmd, image ? [image] : [], 1);
+      const code = await runContainer(ctx, cmd, image!, args, f);
+      if (code !== 0) throw new ExitError(code);
+    });
+  return cmd;
+}

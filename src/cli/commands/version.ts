@@ -1,0 +1,79 @@
+import { Command } from 'commander';
+import { API_VERSION, VersionResponse } from '../../wire';
+import { CliContext, ExitError } from '../context';
+import { newCommand, daemonErrorText } from '../command';
+import { renderTable } from '../format/table';
+import { compileTemplate } from '../format/template';
+
+export const CLIENT_VERSION = '0.1.0';
+
+function clientInfo() {
+  return {
+    Version: CLIENT_VERSION,
+    ApiVersion: API_VERSION,
+    DefaultAPIVersion: API_VERSION,
+    GoVersion: `node ${process.version}`,
+    GitCommit: 'unknown',
+    BuildTime: '',
+    Os: process.platform,
+    Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+    Context: 'default',
+  };
+}
+
+/** The `Client:`/`Server:` blocks docker prints, values aligned at column 20. */
+export function renderVersion(client: ReturnType<typeof clientInfo>, server: VersionResponse | undefined): string {
+  const kv = (rows: [string, string][]) => renderTable(rows.map(([k, v]) => [k, v]), { minWidth: 20, padding: 1 });
+  let out = 'Client:\n';
+  out += kv([
+    [' Version:', client.Version],
+    [' API version:', client.ApiVersion],
+    [' Node version:', process.version],
+    [' Git commit:', client.GitCommit],
+    [' OS/Arch:', `${client.Os}/${client.Arch}`],
+    [' Context:', client.Context],
+  ]);
+  if (!server) return out;
+  out += `\nServer:${server.Platform?.Name ? ` ${server.Platform.Name}` : ''}\n`;
+  const components = server.Components?.length ? server.Components : [{ Name: 'Engine', Version: server.Version, Details: {} as Record<string, string> }];
+  for (const c of components) {
+    out += ` ${c.Name}:\n`;
+    if (c.Name === 'Engine') {
+      out += kv([
+        ['  Version:', server.Version ?? c.Version],
+        ['  API version:', `${server.ApiVersion} (minimum version ${server.MinAPIVersion})`],
+        ['  Go version:', server.GoVersion ?? ''],
+        ['  Git commit:', server.GitCommit ?? ''],
+        ['  Built:', server.BuildTime ?? ''],
+        ['  OS/Arch:', `${server.Os}/${server.Arch}`],
+        ['  Experimental:', String((c.Details as Record<string, string> | undefined)?.['Experimental'] ?? 'false')],
+      ]);
+    } else {
+      const rows: [string, string][] = [['  Version:', c.Version]];
+      for (const [k, v] of Object.entries(c.Details ?? {})) rows.push([`  ${k}:`, String(v)]);
+      out += kv(rows);
+    }
+  }
+  return out;
+}
+
+export function versionCommand(ctx: CliContext, name = 'version'): Command {
+  return newCommand(name, 'Show the Berth version information')
+    .option('-f, --format <string>', 'Format output using a custom template')
+    .action(async (opts: { format?: string }) => {
+      const client = clientInfo();
+      let server: VersionResponse | undefined;
+      let error: unknown;
+      try {
+        server = await ctx.client.version();
+      } catch (e) {
+        error = e;
+      }
+      if (opts.format) {
+        ctx.out(compileTemplate(opts.format).execute({ Client: client, Server: server ?? null }) + '\n');
+      } else {
+        ctx.out(renderVersion(client, server));
+      }
+      if (error) throw new ExitError(1, daemonErrorText(error));
+    });
+}

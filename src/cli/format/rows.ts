@@ -1,0 +1,146 @@
+import type { ContainerSummary, ImageSummary } from '../../wire';
+import { ellipsis } from './table';
+import { humanSize, timeAgo, humanDuration } from './units';
+import { familiarName, splitReference } from '../reference';
+
+/** Go's time.Time String() shape: `2024-05-01 10:00:00 +0000 UTC` (local time). */
+export function goTime(d: Date): string {
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? '+' : '-';
+  const offs = `${sign}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
+  const zone = off === 0 ? 'UTC' : offs;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${offs} ${zone}`;
+}
+
+export const shortenId = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
+
+interface Port {
+  IP?: string;
+  PrivatePort: number;
+  PublicPort?: number;
+  Type: string;
+}
+
+/** `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp`, as docker ps shows them. */
+export function formatPorts(ports: unknown[] | null | undefined): string {
+  if (!ports) return '';
+  const list = (ports as Port[]).slice().sort((a, b) => (a.PrivatePort - b.PrivatePort) || String(a.Type).localeCompare(String(b.Type)) || String(a.IP ?? '').localeCompare(String(b.IP ?? '')));
+  const out: string[] = [];
+  for (const p of list) {
+    const s = p.PublicPort
+      ? `${p.IP && p.IP.includes(':') ? `[${p.IP}]` : (p.IP ?? '')}:${p.PublicPort}->${p.PrivatePort}/${p.Type}`
+      : `${p.PrivatePort}/${p.Type}`;
+    if (!out.includes(s)) out.push(s);
+  }
+  return out.join(', ');
+}
+
+function labelsText(l: Record<string, string> | null | undefined): string {
+  if (!l) return '';
+  return Object.keys(l).sort().map((k) => `${k}=${l[k]}`).join(',');
+}
+
+/** One `ps` row with docker's template field names. */
+export function containerFields(c: ContainerSummary, opts: { trunc: boolean; now?: number }): Record<string, string> {
+  const trunc = opts.trunc;
+  let image = c.Image || '<no image>';
+  if (trunc && c.Image) {
+    if (c.ImageID && shortenId(c.ImageID) === shortenId(c.Image)) image = shortenId(c.Image);
+    else if (c.Image.includes('@')) {
+      const r = splitReference(c.Image);
+      image = familiarName(r.name) + (r.tag ? `:${r.tag}` : '');
+    }
+  }
+  let names = (c.Names ?? []).map((n) => n.replace(/^\//, ''));
+  if (trunc) names = names.filter((n) => !n.includes('/'));
+  const size =
+    c.SizeRw !== undefined || c.SizeRootFs !== undefined
+      ? `${humanSize(c.SizeRw ?? 0, 3)} (virtual ${humanSize(c.SizeRootFs ?? 0, 3)})`
+      : '';
+  return {
+    ID: trunc ? shortenId(c.Id) : c.Id,
+    Image: image,
+    Command: JSON.stringify(trunc ? ellipsis(c.Command ?? '', 20) : c.Command ?? ''),
+    CreatedAt: goTime(new Date(c.Created * 1000)),
+    RunningFor: timeAgo(c.Created, opts.now),
+    Ports: formatPorts(c.Ports),
+    State: c.State ?? '',
+    Status: c.Status ?? '',
+    Size: size,
+    Names: names.join(','),
+    Labels: labelsText(c.Labels),
+    Mounts: (c.Mounts ?? []).map((m) => (m.Name ? ellipsis(m.Name, trunc ? 15 : Infinity) : m.Source)).join(','),
+    Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).sort().join(','),
+  };
+}
+
+export const CONTAINER_HEADERS: Record<string, string> = {
+  ID: 'CONTAINER ID',
+  Image: 'IMAGE',
+  Command: 'COMMAND',
+  CreatedAt: 'CREATED AT',
+  RunningFor: 'CREATED',
+  Ports: 'PORTS',
+  State: 'STATE',
+  Status: 'STATUS',
+  Size: 'SIZE',
+  Names: 'NAMES',
+  Labels: 'LABELS',
+  Mounts: 'MOUNTS',
+  Networks: 'NETWORKS',
+};
+
+export const PS_TABLE = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
+export const PS_TABLE_SIZE = PS_TABLE + '\t{{.Size}}';
+
+/** `images` rows: one per tag; `<none>` for untagged. Docker's field names. */
+export function imageFields(img: ImageSummary, opts: { trunc: boolean; now?: number }): Record<string, string>[] {
+  const base = {
+    ID: opts.trunc ? shortenId(img.Id) : img.Id,
+    CreatedSince: img.Created ? timeAgo(img.Created, opts.now) : 'N/A',
+    CreatedAt: goTime(new Date(img.Created * 1000)),
+    Size: humanSize(img.Size, 3),
+    VirtualSize: humanSize(img.VirtualSize ?? img.Size, 3),
+    SharedSize: img.SharedSize >= 0 ? humanSize(img.SharedSize, 3) : 'N/A',
+    UniqueSize: img.SharedSize >= 0 ? humanSize(img.Size - img.SharedSize, 3) : 'N/A',
+    Containers: img.Containers >= 0 ? String(img.Containers) : 'N/A',
+  };
+  const rows: Record<string, string>[] = [];
+  const tags = (img.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
+  const digests = (img.RepoDigests ?? []).filter((d) => d !== '<none>@<none>');
+  const digestOf = (repo: string) => {
+    const d = digests.find((x) => splitReference(x).name === repo);
+    return d ? splitReference(d).digest ?? '<none>' : '<none>';
+  };
+  for (const t of tags) {
+    const r = splitReference(t);
+    rows.push({ ...base, Repository: r.name, Tag: r.tag ?? '<none>', Digest: digestOf(r.name) });
+  }
+  for (const d of digests) {
+    const r = splitReference(d);
+    if (rows.some((x) => x['Repository'] === r.name)) continue;
+    rows.push({ ...base, Repository: r.name, Tag: '<none>', Digest: r.digest ?? '<none>' });
+  }
+  if (!rows.length) rows.push({ ...base, Repository: '<none>', Tag: '<none>', Digest: '<none>' });
+  return rows;
+}
+
+export const IMAGE_HEADERS: Record<string, string> = {
+  Repository: 'REPOSITORY',
+  Tag: 'TAG',
+  Digest: 'DIGEST',
+  ID: 'IMAGE ID',
+  CreatedSince: 'CREATED',
+  CreatedAt: 'CREATED AT',
+  Size: 'SIZE',
+  VirtualSize: 'VIRTUAL SIZE',
+  SharedSize: 'SHARED SIZE',
+  UniqueSize: 'UNIQUE SIZE',
+  Containers: 'CONTAINERS',
+};
+
+export const IMAGES_TABLE = 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+export const IMAGES_TABLE_DIGESTS = 'table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
+
+export { humanDuration };

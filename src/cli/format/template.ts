@@ -1,0 +1,378 @@
+/**
+ * A small subset of Go's text/template, enough for docker's `--format`:
+ * fields (`.State.Status`, `$.Id`, `.`), pipes, parentheses, string/number literals,
+ * `if`/`else`/`with`/`range` (with `$k, $v :=`) / `end`, `{{-`/`-}}` trimming, and the
+ * functions docker adds (json, join, split, upper, lower, title, truncate, pad)
+ * plus Go's index, len, eq/ne/lt/le/gt/ge, and/or/not, print/println/printf.
+ */
+
+type Node =
+  | { t: 'text'; text: string }
+  | { t: 'action'; pipe: Pipeline }
+  | { t: 'if' | 'with'; pipe: Pipeline; then: Node[]; else: Node[] }
+  | { t: 'range'; pipe: Pipeline; vars: string[]; body: Node[]; else: Node[] };
+
+type Term =
+  | { t: 'field'; base: 'dot' | 'root' | { var: string }; path: string[] }
+  | { t: 'lit'; value: unknown }
+  | { t: 'func'; name: string }
+  | { t: 'paren'; pipe: Pipeline };
+
+type Command = Term[];
+interface Pipeline {
+  decl: string[];
+  cmds: Command[];
+}
+
+export class TemplateError extends Error {
+  constructor(message: string) {
+    super(`template: ${message}`);
+    this.name = 'TemplateError';
+  }
+}
+
+const NO_VALUE = Symbol('no value');
+
+function lexAction(src: string): string[] {
+  const toks: string[] = [];
+  let i = 0;
+  while (i < src.length) {
+    const c = src[i]!;
+    if (/\s/.test(c)) { i++; continue; }
+    if (c === '"') {
+      let j = i + 1;
+      while (j < src.length && src[j] !== '"') j += src[j] === '\\' ? 2 : 1;
+      if (j >= src.length) throw new TemplateError('unterminated quoted string');
+      toks.push(src.slice(i, j + 1));
+      i = j + 1;
+      continue;
+    }
+    if (c === '`') {
+      const j = src.indexOf('`', i + 1);
+      if (j < 0) throw new TemplateError('unterminated raw string');
+      toks.push(src.slice(i, j + 1));
+      i = j + 1;
+      continue;
+    }
+    if (c === '(' || c === ')' || c === '|' || c === ',') { toks.push(c); i++; continue; }
+    if (src.startsWith(':=', i)) { toks.push(':='); i += 2; continue; }
+    let j = i;
+    while (j < src.length && !/[\s()|,"`]/.test(src[j]!) && !src.startsWith(':=', j)) j++;
+    toks.push(src.slice(i, j));
+    i = j;
+  }
+  return toks;
+}
+
+class ActionParser {
+  private pos = 0;
+  constructor(private readonly toks: string[]) {}
+
+  parsePipeline(allowDecl: boolean): Pipeline {
+    const decl: string[] = [];
+    if (allowDecl) {
+      const save = this.pos;
+      const vars: string[] = [];
+      while (this.toks[this.pos]?.startsWith('$')) {
+        vars.push(this.toks[this.pos]!);
+        this.pos++;
+        if (this.toks[this.pos] === ',') { this.pos++; continue; }
+        break;
+      }
+      if (vars.length && this.toks[this.pos] === ':=') { this.pos++; decl.push(...vars); }
+      else this.pos = save;
+    }
+    const cmds: Command[] = [];
+    for (;;) {
+      const cmd: Command = [];
+      while (this.pos < this.toks.length && this.toks[this.pos] !== '|' && this.toks[this.pos] !== ')') cmd.push(this.parseTerm());
+      if (!cmd.length) throw new TemplateError('missing value for command');
+      cmds.push(cmd);
+      if (this.toks[this.pos] === '|') { this.pos++; continue; }
+      break;
+    }
+    return { decl, cmds };
+  }
+
+  private parseTerm(): Term {
+    const tok = this.toks[this.pos++]!;
+    if (tok === '(') {
+      const pipe = this.parsePipeline(false);
+      if (this.toks[this.pos++] !== ')') throw new TemplateError('unclosed left paren');
+      return { t: 'paren', pipe };
+    }
+    if (tok.startsWith('"')) return { t: 'lit', value: JSON.parse(tok) };
+    if (tok.startsWith('`')) return { t: 'lit', value: tok.slice(1, -1) };
+    if (/^-?\d+(\.\d+)?$/.test(tok)) return { t: 'lit', value: Number(tok) };
+    if (tok === 'true' || tok === 'false') return { t: 'lit', value: tok === 'true' };
+    if (tok === 'nil') return { t: 'lit', value: null };
+    if (tok === '.') return { t: 'field', base: 'dot', path: [] };
+    if (tok.startsWith('.')) return { t: 'field', base: 'dot', path: tok.slice(1).split('.') };
+    if (tok.startsWith('$')) {
+      const [v, ...path] = tok.split('.');
+      return { t: 'field', base: v === '$' ? 'root' : { var: v! }, path };
+    }
+    if (/^[A-Za-z_]\w*$/.test(tok)) return { t: 'func', name: tok };
+    throw new TemplateError(`unexpected "${tok}" in command`);
+  }
+
+  get done(): boolean {
+    return this.pos >= this.toks.length;
+  }
+}
+
+function parseTemplate(src: string): Node[] {
+  // split into text and actions, honouring {{- and -}} trim markers
+  const parts: ({ text: string } | { action: string })[] = [];
+  let i = 0;
+  let trimNext = false;
+  while (i < src.length) {
+    const open = src.indexOf('{{', i);
+    let text = open < 0 ? src.slice(i) : src.slice(i, open);
+    if (trimNext) text = text.replace(/^\s+/, '');
+    trimNext = false;
+    if (open < 0) { parts.push({ text }); break; }
+    let inner = src.slice(open + 2);
+    const close = inner.indexOf('}}');
+    if (close < 0) throw new TemplateError('unclosed action');
+    inner = inner.slice(0, close);
+    if (inner.startsWith('- ') || inner === '-') { text = text.replace(/\s+$/, ''); inner = inner.slice(1); }
+    if (inner.endsWith(' -')) { trimNext = true; inner = inner.slice(0, -1); }
+    parts.push({ text });
+    const trimmed = inner.trim();
+    if (!trimmed.startsWith('/*')) parts.push({ action: trimmed });
+    i = open + 2 + close + 2;
+  }
+
+  let k = 0;
+  const block = (stopAt: string[]): [Node[], string] => {
+    const nodes: Node[] = [];
+    while (k < parts.length) {
+      const p = parts[k++]!;
+      if ('text' in p) { if (p.text) nodes.push({ t: 'text', text: p.text }); continue; }
+      const toks = lexAction(p.action);
+      const kw = toks[0];
+      if (kw && stopAt.includes(kw)) return [nodes, p.action];
+      if (kw === 'if' || kw === 'with' || kw === 'range') {
+        const ap = new ActionParser(toks.slice(1));
+        const pipe = ap.parsePipeline(kw !== 'if');
+        const [body, end] = block(['else', 'end']);
+        let elseNodes: Node[] = [];
+        if (end.startsWith('else')) {
+          const rest = end.slice(4).trim();
+          if (rest.startsWith('if ')) {
+            // `else if` nests an if that shares our end
+            parts.splice(k, 0, { action: rest });
+            const [nested] = block(['end']);
+            elseNodes = nested;
+          } else {
+            [elseNodes] = block(['end']);
+          }
+        }
+        if (kw === 'range') nodes.push({ t: 'range', pipe: { decl: [], cmds: pipe.cmds }, vars: pipe.decl, body, else: elseNodes });
+        else nodes.push({ t: kw, pipe, then: body, else: elseNodes });
+        continue;
+      }
+      if (kw === 'end' || kw === 'else') throw new TemplateError(`unexpected {{${kw}}}`);
+      const ap = new ActionParser(toks);
+      const pipe = ap.parsePipeline(true);
+      if (!ap.done) throw new TemplateError(`unexpected tokens in {{${p.action}}}`);
+      nodes.push({ t: 'action', pipe });
+    }
+    if (stopAt.length) throw new TemplateError(`unexpected EOF: missing {{end}}`);
+    return [nodes, ''];
+  };
+  return block([])[0];
+}
+
+/** Go's %v rendering of a decoded JSON value. */
+export function goString(v: unknown): string {
+  if (v === NO_VALUE || v === undefined) return '<no value>';
+  if (v === null) return '<nil>';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(v);
+  if (typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return `[${v.map(goString).join(' ')}]`;
+  if (typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `map[${Object.keys(o).sort().map((k) => `${k}:${goString(o[k])}`).join(' ')}]`;
+  }
+  return String(v);
+}
+
+function truthy(v: unknown): boolean {
+  if (v === NO_VALUE || v === undefined || v === null || v === false || v === 0 || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object') return Object.keys(v as object).length > 0;
+  return true;
+}
+
+function field(v: unknown, name: string): unknown {
+  if (v === null || v === undefined || v === NO_VALUE) return NO_VALUE;
+  if (typeof v === 'object' && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    if (name in o) return o[name];
+    // docker's typed structs answer Go field names; decoded JSON spells them as sent
+    const key = Object.keys(o).find((k) => k.toLowerCase() === name.toLowerCase());
+    return key === undefined ? NO_VALUE : o[key];
+  }
+  throw new TemplateError(`can't evaluate field ${name} in type ${Array.isArray(v) ? 'slice' : typeof v}`);
+}
+
+function cmp(a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+}
+
+function printf(fmt: string, args: unknown[]): string {
+  let i = 0;
+  return fmt.replace(/%([-+ 0#]*)(\d*)(?:\.(\d+))?([svdqtf%])/g, (_m, _flags: string, width: string, prec: string, verb: string) => {
+    if (verb === '%') return '%';
+    const a = args[i++];
+    let s: string;
+    if (verb === 'q') s = JSON.stringify(goString(a));
+    else if (verb === 'f') s = Number(a).toFixed(prec ? Number(prec) : 6);
+    else if (verb === 'd') s = String(Math.trunc(Number(a)));
+    else s = goString(a);
+    if (verb === 's' && prec) s = s.slice(0, Number(prec));
+    if (width) s = _flags.includes('-') ? s.padEnd(Number(width)) : s.padStart(Number(width));
+    return s;
+  });
+}
+
+const FUNCS: Record<string, (...args: unknown[]) => unknown> = {
+  json: (v) => (v === NO_VALUE || v === undefined ? 'null' : JSON.stringify(v)),
+  join: (v, sep) => (Array.isArray(v) ? v.map(goString).join(String(sep)) : goString(v)),
+  split: (s, sep) => String(s).split(String(sep)),
+  upper: (s) => goString(s).toUpperCase(),
+  lower: (s) => goString(s).toLowerCase(),
+  title: (s) => goString(s).replace(/\b\w/g, (c) => c.toUpperCase()),
+  truncate: (s, n) => [...goString(s)].slice(0, Number(n)).join(''),
+  pad: (s, l, r) => ' '.repeat(Number(l)) + goString(s) + ' '.repeat(Number(r)),
+  len: (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0),
+  index: (v, ...keys) => {
+    let cur = v;
+    for (const k of keys) {
+      if (Array.isArray(cur)) {
+        const n = Number(k);
+        if (!(n >= 0 && n < cur.length)) throw new TemplateError(`error calling index: index out of range: ${n}`);
+        cur = cur[n];
+      } else if (cur && typeof cur === 'object') {
+        const o = cur as Record<string, unknown>;
+        cur = String(k) in o ? o[String(k)] : NO_VALUE;
+      } else return NO_VALUE;
+    }
+    return cur;
+  },
+  eq: (a, ...bs) => bs.some((b) => a === b || (a !== null && b !== null && typeof a !== 'object' && String(a) === String(b) && typeof a === typeof b)),
+  ne: (a, b) => a !== b,
+  lt: (a, b) => cmp(a, b) < 0,
+  le: (a, b) => cmp(a, b) <= 0,
+  gt: (a, b) => cmp(a, b) > 0,
+  ge: (a, b) => cmp(a, b) >= 0,
+  not: (a) => !truthy(a),
+  and: (...xs) => { let last: unknown = true; for (const x of xs) { last = x; if (!truthy(x)) return x; } return last; },
+  or: (...xs) => { let last: unknown = false; for (const x of xs) { last = x; if (truthy(x)) return x; } return last; },
+  print: (...xs) => xs.map(goString).join(''),
+  println: (...xs) => xs.map(goString).join(' ') + '\n',
+  printf: (f, ...xs) => printf(String(f), xs),
+};
+
+interface Scope {
+  dot: unknown;
+  root: unknown;
+  vars: Map<string, unknown>;
+}
+
+function evalTerm(term: Term, s: Scope, piped: unknown[]): unknown {
+  switch (term.t) {
+    case 'lit': return term.value;
+    case 'paren': return evalPipeline(term.pipe, s);
+    case 'func': {
+      const f = FUNCS[term.name];
+      if (!f) throw new TemplateError(`function "${term.name}" not defined`);
+      return f(...piped);
+    }
+    case 'field': {
+      let v: unknown;
+      if (term.base === 'dot') v = s.dot;
+      else if (term.base === 'root') v = s.root;
+      else {
+        if (!s.vars.has(term.base.var)) throw new TemplateError(`undefined variable "${term.base.var}"`);
+        v = s.vars.get(term.base.var);
+      }
+      for (const name of term.path) v = field(v, name);
+      return v;
+    }
+  }
+}
+
+function evalPipeline(p: Pipeline, s: Scope): unknown {
+  let prev: unknown[] = [];
+  let value: unknown;
+  for (const cmd of p.cmds) {
+    const [head, ...rest] = cmd;
+    if (head!.t === 'func') {
+      const args = [...rest.map((t) => evalTerm(t, s, [])), ...prev];
+      value = evalTerm(head!, s, args);
+    } else {
+      if (rest.length) throw new TemplateError(`can't give argument to non-function`);
+      value = evalTerm(head!, s, []);
+    }
+    prev = [value];
+  }
+  for (const d of p.decl) s.vars.set(d, value);
+  return value;
+}
+
+function execNodes(nodes: Node[], s: Scope, out: string[]): void {
+  for (const n of nodes) {
+    switch (n.t) {
+      case 'text': out.push(n.text); break;
+      case 'action': {
+        const v = evalPipeline(n.pipe, s);
+        if (!n.pipe.decl.length) out.push(goString(v));
+        break;
+      }
+      case 'if': execNodes(truthy(evalPipeline(n.pipe, s)) ? n.then : n.else, s, out); break;
+      case 'with': {
+        const v = evalPipeline(n.pipe, s);
+        if (truthy(v)) execNodes(n.then, { ...s, dot: v }, out);
+        else execNodes(n.else, s, out);
+        break;
+      }
+      case 'range': {
+        const v = evalPipeline(n.pipe, s);
+        const entries: [unknown, unknown][] = Array.isArray(v)
+          ? v.map((x, i) => [i, x])
+          : v && typeof v === 'object'
+            ? Object.keys(v as object).sort().map((k) => [k, (v as Record<string, unknown>)[k]])
+            : [];
+        if (!entries.length) { execNodes(n.else, s, out); break; }
+        for (const [k, x] of entries) {
+          const vars = new Map(s.vars);
+          if (n.vars.length === 1) vars.set(n.vars[0]!, x);
+          if (n.vars.length === 2) { vars.set(n.vars[0]!, k); vars.set(n.vars[1]!, x); }
+          execNodes(n.body, { dot: x, root: s.root, vars }, out);
+        }
+        break;
+      }
+    }
+  }
+}
+
+export interface Template {
+  execute(data: unknown): string;
+}
+
+/** Parses once; `execute` renders one value (throws TemplateError on evaluation errors). */
+export function compileTemplate(src: string): Template {
+  const nodes = parseTemplate(src);
+  return {
+    execute(data: unknown): string {
+      const out: string[] = [];
+      execNodes(nodes, { dot: data, root: data, vars: new Map([['$', data]]) }, out);
+      return out.join('');
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { Command } from 'commander';
+import { BerthError } from '../common';
+import { ClientError, ConnectionError } from '../client';
+import { CliContext, CliIO, ExitError } from './context';
+import { isCommanderError } from './command';
+import { TemplateError } from './format/template';
+import { versionCommand, CLIENT_VERSION } from './commands/version';
+import { infoCommand } from './commands/info';
+import { importCommand } from './commands/import';
+import { loadCommand } from './commands/load';
+import { imagesCommand } from './commands/images';
+import { inspectCommand, imageInspectCommand, containerInspectCommand } from './commands/inspect';
+import { tagCommand } from './commands/tag';
+import { rmiCommand } from './commands/rmi';
+import { runCommand } from './commands/run';
+import { createCommand } from './commands/create';
+import { startCommand } from './commands/start';
+import { psCommand } from './commands/ps';
+import { logsCommand } from './commands/logs';
+import { waitCommand } from './commands/wait';
+import { stopCommand, restartCommand, killCommand } from './commands/stop';
+import { rmCommand } from './commands/rm';
+
+function group(name: string, description: string): Command {
+  return new Command(name)
+    .description(description)
+    .helpOption('--help', 'Print usage')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined });
+}
+
+/** The whole `berth` command tree, docker's top-level names plus `container`/`image`/`system` groups. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('berth')
+    .description('A self-sufficient runtime for containers (Berth, Docker-compatible)')
+    .usage('[OPTIONS] COMMAND')
+    .helpOption('--help', 'Print usage')
+    .option('-H, --host <string>', 'Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, unix:///run/berth/berth.sock)')
+    .option('-D, --debug', 'Enable debug mode')
+    .option('-l, --log-level <string>', 'Set the logging level', 'info')
+    .option('-v, --version', 'Print version information and quit')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.out(s),
+      writeErr: (s) => ctx.err(s),
+      outputError: () => undefined,
+    });
+
+  const top = [
+    runCommand, createCommand, startCommand, psCommand, logsCommand, waitCommand, stopCommand, restartCommand, killCommand,
+    rmCommand, inspectCommand, imagesCommand, importCommand, loadCommand, tagCommand, rmiCommand, versionCommand, infoCommand,
+  ];
+  for (const make of top) program.addCommand(make(ctx));
+
+  const container = group('container', 'Manage containers');
+  container.addCommand(psCommand(ctx, 'ls').alias('ps').alias('list'));
+  for (const make of [runCommand, createCommand, startCommand, logsCommand, waitCommand, stopCommand, restartCommand, killCommand, rmCommand]) {
+    container.addCommand(make(ctx));
+  }
+  container.addCommand(containerInspectCommand(ctx));
+  program.addCommand(container);
+
+  const image = group('image', 'Manage images');
+  image.addCommand(imagesCommand(ctx, 'ls').alias('list'));
+  image.addCommand(imageInspectCommand(ctx));
+  image.addCommand(importCommand(ctx));
+  image.addCommand(loadCommand(ctx));
+  image.addCommand(tagCommand(ctx));
+  image.addCommand(rmiCommand(ctx, 'rm').alias('remove'));
+  program.addCommand(image);
+
+  const system = group('system', 'Manage Berth');
+  system.addCommand(infoCommand(ctx));
+  program.addCommand(system);
+
+  // help and version output must go through our streams in every subcommand too
+  const wire = (c: Command) => {
+    c.configureOutput({ writeOut: (s) => ctx.out(s), writeErr: (s) => ctx.err(s), outputError: () => undefined });
+    c.commands.forEach(wire);
+  };
+  program.commands.forEach(wire);
+  return program;
+}
+
+/** The text and exit code for whatever a command threw, as docker reports it. */
+export function describeFailure(err: unknown): { text: string; code: number } {
+  if (err instanceof ExitError) return { text: err.message, code: err.code };
+  if (isCommanderError(err)) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return { text: '', code: 0 };
+    const msg = err.message.replace(/^error: /, '');
+    if (err.code === 'commander.unknownCommand') return { text: `berth: ${msg}\n\nRun 'berth --help' for more information`, code: 1 };
+    if (err.code === 'commander.unknownOption' || err.code === 'commander.optionMissingArgument' || err.code === 'commander.invalidArgument') {
+      return { text: `${msg}\nSee 'berth --help'.`, code: 125 };
+    }
+    return { text: msg, code: 1 };
+  }
+  if (err instanceof ClientError) return { text: `Error response from daemon: ${err.message}`, code: 1 };
+  if (err instanceof ConnectionError) return { text: err.message, code: 1 };
+  if (err instanceof TemplateError) return { text: err.message, code: 1 };
+  if (err instanceof BerthError || err instanceof Error) return { text: err.message, code: 1 };
+  return { text: String(err), code: 1 };
+}
+
+/** Runs one CLI invocation; resolves with the exit code (output already written). */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  let program: Command | undefined;
+  const ctx = new CliContext(io, () => program?.opts<{ host?: string }>().host);
+  program = buildProgram(ctx);
+  if (argv.length === 0) {
+    ctx.out(program.helpInformation());
+    return 0;
+  }
+  if (argv[0] === '-v' || argv[0] === '--version') {
+    ctx.out(`Berth version ${CLIENT_VERSION}, build node ${process.version}\n`);
+    return 0;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    const { text, code } = describeFailure(e);
+    if (text) ctx.err(text.endsWith('\n') ? text : `${text}\n`);
+    return code;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * `GET /info` (SystemInfo in API 1.45) and `POST /containers/create` replies:
+ * only the fields Berth's CLI reads are typed; the daemon may send more.
+ */
+export interface SystemInfo {
+  ID?: string;
+  Containers?: number;
+  ContainersRunning?: number;
+  ContainersPaused?: number;
+  ContainersStopped?: number;
+  Images?: number;
+  Driver?: string;
+  DriverStatus?: [string, string][] | null;
+  Plugins?: { Volume?: string[] | null; Network?: string[] | null; Log?: string[] | null };
+  MemoryLimit?: boolean;
+  SwapLimit?: boolean;
+  CpuCfsPeriod?: boolean;
+  CpuCfsQuota?: boolean;
+  IPv4Forwarding?: boolean;
+  Debug?: boolean;
+  NFd?: number;
+  NGoroutines?: number;
+  SystemTime?: string;
+  LoggingDriver?: string;
+  CgroupDriver?: string;
+  CgroupVersion?: string;
+  NEventsListener?: number;
+  KernelVersion?: string;
+  OperatingSystem?: string;
+  OSVersion?: string;
+  OSType?: string;
+  Architecture?: string;
+  NCPU?: number;
+  MemTotal?: number;
+  IndexServerAddress?: string;
+  DockerRootDir?: string;
+  HttpProxy?: string;
+  HttpsProxy?: string;
+  NoProxy?: string;
+  Name?: string;
+  Labels?: string[] | null;
+  ExperimentalBuild?: boolean;
+  ServerVersion?: string;
+  Runtimes?: Record<string, { path?: string }> | null;
+  DefaultRuntime?: string;
+  LiveRestoreEnabled?: boolean;
+  Isolation?: string;
+  InitBinary?: string;
+  SecurityOptions?: string[] | null;
+  Warnings?: string[] | null;
+}
+
+export interface ContainerCreateResponse {
+  Id: string;
+  Warnings: string[] | null;
+}
+
+export interface IdResponse {
+  Id: string;
+}
