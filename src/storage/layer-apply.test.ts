@@ -130,6 +130,8 @@ test('whiteouts become overlay char devices; opaque markers become xattrs', asyn
     { name: '.wh.same', data: '' },
     { name: '.wh..wh.plnk', type: 'directory' },
     { name: 'deep/er/.wh.x', data: '' },
+    { name: 'implicit/file', data: 'kept' },
+    { name: '.wh.implicit', data: '' },
   ]);
   await apply(tar, dest);
   const wh = lstatSync(join(dest, 'etc/passwd'));
@@ -142,6 +144,7 @@ test('whiteouts become overlay char devices; opaque markers become xattrs', asyn
   assert.equal(readFileSync(join(dest, 'same'), 'utf8'), 'this layer', 'a whiteout hides lower layers only');
   assert.ok(!existsSync(join(dest, '.wh..wh.plnk')));
   assert.ok(lstatSync(join(dest, 'deep/er/x')).isCharacterDevice());
+  assert.equal(readFileSync(join(dest, 'implicit/file'), 'utf8'), 'kept', 'a parent made for this layer is not whited out');
 });
 
 test('later entries replace earlier ones; a dir over a dir keeps its contents', async (t) => {
@@ -149,7 +152,7 @@ test('later entries replace earlier ones; a dir over a dir keeps its contents', 
   const tar = await makeTar([
     { name: 'd/', type: 'directory', mode: 0o700 },
     { name: 'd/child', data: 'kept' },
-    { name: 'd/', type: 'directory', mode: 0o750 },
+    { name: 'd/', type: 'directory', mode: 0o750, mtime: new Date(1_400_000_000_000) },
     { name: 'f/', type: 'directory' },
     { name: 'f/inner', data: 'gone' },
     { name: 'f', data: 'file over dir' },
@@ -161,6 +164,7 @@ test('later entries replace earlier ones; a dir over a dir keeps its contents', 
   await apply(tar, dest);
   assert.equal(readFileSync(join(dest, 'd/child'), 'utf8'), 'kept');
   assert.equal(lstatSync(join(dest, 'd')).mode & 0o7777, 0o750);
+  assert.equal(lstatSync(join(dest, 'd')).mtimeMs, 1_400_000_000_000, 'the later entry of a repeated dir sets its times');
   assert.equal(readFileSync(join(dest, 'f'), 'utf8'), 'file over dir');
   assert.ok(lstatSync(join(dest, 'g')).isDirectory());
   assert.equal(readlinkSync(join(dest, 's')), 'elsewhere');
@@ -288,4 +292,18 @@ test('an empty stream is an empty layer', async (t) => {
   const r = await apply(Buffer.alloc(0), dest);
   assert.equal(r.size, 0);
   assert.equal(r.diffID, `sha256:${createHash('sha256').digest('hex')}`);
+});
+
+test('a refused entry stops reading and releases an endless input', async (t) => {
+  const { dest } = dirs(t);
+  const head = await makeTar([{ name: '../escape', data: 'x' }]);
+  let sent = false;
+  const endless = new Readable({
+    read() {
+      this.push(sent ? Buffer.alloc(65536) : head.subarray(0, 1024));
+      sent = true;
+    },
+  });
+  await rejectsInvalid(applyLayer(endless, dest), /escapes the layer root/);
+  assert.ok(endless.destroyed);
 });

@@ -163,16 +163,23 @@ async function decompressed(input: Readable): Promise<AsyncIterable<unknown>> {
     headLen += b.length;
   }
   const magic = Buffer.concat(head).subarray(0, 4);
+  // Stopping early (a bad entry) releases the caller's stream instead of leaving it paused.
+  const release = () => it.return?.().catch(() => undefined);
   const all = (async function* () {
-    yield* head;
-    if (ended) return;
-    for (;;) {
-      const r = await next();
-      if (r.done) return;
-      yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+    try {
+      yield* head;
+      if (ended) return;
+      for (;;) {
+        const r = await next();
+        if (r.done) return;
+        yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+      }
+    } finally {
+      await release();
     }
   })();
   if (magic.length >= 4 && magic.readUInt32BE(0) === 0x28b52ffd) {
+    await release();
     throw invalidArgument('zstd layers are not supported yet; re-push the image with gzip or uncompressed layers');
   }
   if (magic.length >= 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
@@ -214,7 +221,8 @@ class Applier {
   private readonly dirs = new Set<string>(['']);
   /** Entries this layer created, so a later whiteout leaves them alone. */
   private readonly created = new Set<string>();
-  private readonly dirTimes: DirTimes[] = [];
+  /** Keyed by path: a directory listed twice gets the later entry's times. */
+  private readonly dirTimes = new Map<string, DirTimes>();
 
   constructor(
     private readonly dest: string,
@@ -288,8 +296,7 @@ class Applier {
 
   /** Sets dir mtimes last: creating their contents changed them. */
   async finish(): Promise<void> {
-    for (let i = this.dirTimes.length - 1; i >= 0; i--) {
-      const d = this.dirTimes[i]!;
+    for (const d of this.dirTimes.values()) {
       const abs = join(this.dest, d.rel);
       const st = await lstatOrNull(abs);
       if (st?.isDirectory()) await fsp.lutimes(abs, d.atime, d.mtime);
@@ -361,7 +368,7 @@ class Applier {
     if (!isLink) await fsp.chmod(abs, (h.mode ?? 0o644) & 0o7777);
     const mtime = paxNumber(h, 'mtime') ?? (h.mtime ? h.mtime.getTime() / 1000 : 0);
     const atime = paxNumber(h, 'atime') ?? mtime;
-    if (isDir) this.dirTimes.push({ rel, atime, mtime });
+    if (isDir) this.dirTimes.set(rel, { rel, atime, mtime });
     else await fsp.lutimes(abs, atime, mtime);
   }
 
@@ -392,6 +399,7 @@ class Applier {
       if (!st) {
         if (!create) throw invalidArgument(`layer tar refers to ${JSON.stringify(rel)}, which does not exist in this layer`);
         await fsp.mkdir(abs, 0o755);
+        this.created.add(rel);
       } else if (st.isSymbolicLink()) {
         if (++hops > MAX_SYMLINK_HOPS) throw invalidArgument(`layer tar path ${JSON.stringify(parts.join('/'))} crosses too many symlinks`);
         const target = await fsp.readlink(abs);
