@@ -22,10 +22,12 @@ interface Port {
   Type: string;
 }
 
+const cmpStr = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp`, as docker ps shows them. */
 export function formatPorts(ports: unknown[] | null | undefined): string {
   if (!ports) return '';
-  const list = (ports as Port[]).slice().sort((a, b) => (a.PrivatePort - b.PrivatePort) || String(a.Type).localeCompare(String(b.Type)) || String(a.IP ?? '').localeCompare(String(b.IP ?? '')));
+  const list = (ports as Port[]).slice().sort((a, b) => (a.PrivatePort - b.PrivatePort) || cmpStr(a.Type, b.Type) || cmpStr(a.IP ?? '', b.IP ?? ''));
   const out: string[] = [];
   for (const p of list) {
     const s = p.PublicPort

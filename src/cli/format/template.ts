@@ -145,6 +145,20 @@ function parseTemplate(src: string): Node[] {
   }
 
   let k = 0;
+  // parses one if/with/range through its {{end}}; `else if` chains share that end
+  const control = (kw: 'if' | 'with' | 'range', rest: string[]): Node => {
+    const ap = new ActionParser(rest);
+    const pipe = ap.parsePipeline(kw !== 'if');
+    const [body, end] = block(['else', 'end']);
+    let elseNodes: Node[] = [];
+    if (end.startsWith('else')) {
+      const elseToks = lexAction(end).slice(1);
+      if (elseToks[0] === 'if') elseNodes = [control('if', elseToks.slice(1))];
+      else [elseNodes] = block(['end']);
+    }
+    if (kw === 'range') return { t: 'range', pipe: { decl: [], cmds: pipe.cmds }, vars: pipe.decl, body, else: elseNodes };
+    return { t: kw, pipe, then: body, else: elseNodes };
+  };
   const block = (stopAt: string[]): [Node[], string] => {
     const nodes: Node[] = [];
     while (k < parts.length) {
@@ -154,23 +168,7 @@ function parseTemplate(src: string): Node[] {
       const kw = toks[0];
       if (kw && stopAt.includes(kw)) return [nodes, p.action];
       if (kw === 'if' || kw === 'with' || kw === 'range') {
-        const ap = new ActionParser(toks.slice(1));
-        const pipe = ap.parsePipeline(kw !== 'if');
-        const [body, end] = block(['else', 'end']);
-        let elseNodes: Node[] = [];
-        if (end.startsWith('else')) {
-          const rest = end.slice(4).trim();
-          if (rest.startsWith('if ')) {
-            // `else if` nests an if that shares our end
-            parts.splice(k, 0, { action: rest });
-            const [nested] = block(['end']);
-            elseNodes = nested;
-          } else {
-            [elseNodes] = block(['end']);
-          }
-        }
-        if (kw === 'range') nodes.push({ t: 'range', pipe: { decl: [], cmds: pipe.cmds }, vars: pipe.decl, body, else: elseNodes });
-        else nodes.push({ t: kw, pipe, then: body, else: elseNodes });
+        nodes.push(control(kw, toks.slice(1)));
         continue;
       }
       if (kw === 'end' || kw === 'else') throw new TemplateError(`unexpected {{${kw}}}`);
