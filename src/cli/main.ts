@@ -98,7 +98,7 @@ export function describeFailure(err: unknown): { text: string; code: number } {
   }
   if (err instanceof ClientError) return { text: `Error response from daemon: ${err.message}`, code: 1 };
   if (err instanceof ConnectionError) return { text: err.message, code: 1 };
-  if (err instanceof TemplateError) return { text: err.message, code: 1 };
+  if (err instanceof TemplateError) return { text: `template parsing error: ${err.message}`, code: 1 };
   if (err instanceof BerthError || err instanceof Error) return { text: err.message, code: 1 };
   return { text: String(err), code: 1 };
 }

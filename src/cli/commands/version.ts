@@ -39,14 +39,15 @@ export function renderVersion(client: ReturnType<typeof clientInfo>, server: Ver
   for (const c of components) {
     out += ` ${c.Name}:\n`;
     if (c.Name === 'Engine') {
+      const d = (c.Details ?? {}) as Record<string, string>;
       out += kv([
-        ['  Version:', server.Version ?? c.Version],
-        ['  API version:', `${server.ApiVersion} (minimum version ${server.MinAPIVersion})`],
-        ['  Go version:', server.GoVersion ?? ''],
-        ['  Git commit:', server.GitCommit ?? ''],
-        ['  Built:', server.BuildTime ?? ''],
-        ['  OS/Arch:', `${server.Os}/${server.Arch}`],
-        ['  Experimental:', String((c.Details as Record<string, string> | undefined)?.['Experimental'] ?? 'false')],
+        ['  Version:', c.Version ?? server.Version],
+        ['  API version:', `${d['ApiVersion'] ?? server.ApiVersion} (minimum version ${d['MinAPIVersion'] ?? server.MinAPIVersion})`],
+        ['  Go version:', d['GoVersion'] ?? server.GoVersion ?? ''],
+        ['  Git commit:', d['GitCommit'] ?? server.GitCommit ?? ''],
+        ['  Built:', d['BuildTime'] ?? server.BuildTime ?? ''],
+        ['  OS/Arch:', `${d['Os'] ?? server.Os}/${d['Arch'] ?? server.Arch}`],
+        ['  Experimental:', d['Experimental'] ?? 'false'],
       ]);
     } else {
       const rows: [string, string][] = [['  Version:', c.Version]];

@@ -24,18 +24,59 @@ interface Port {
 
 const cmpStr = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp`, as docker ps shows them. */
+/**
+ * PORTS as docker shows them: ports bound to the same number on the host (and
+ * unpublished ones) collapse into ranges per ip/proto (`0.0.0.0:80-81->80-81/tcp`,
+ * `443/tcp`); other mappings follow (`[::]:8080->80/tcp`). Sorted by private port,
+ * then IP, public port, proto.
+ */
 export function formatPorts(ports: unknown[] | null | undefined): string {
   if (!ports) return '';
-  const list = (ports as Port[]).slice().sort((a, b) => (a.PrivatePort - b.PrivatePort) || cmpStr(a.Type, b.Type) || cmpStr(a.IP ?? '', b.IP ?? ''));
-  const out: string[] = [];
+  const list = (ports as Port[])
+    .slice()
+    .sort((a, b) => a.PrivatePort - b.PrivatePort || cmpStr(a.IP ?? '', b.IP ?? '') || (a.PublicPort ?? 0) - (b.PublicPort ?? 0) || cmpStr(a.Type, b.Type));
+  const groups = new Map<string, { first: number; last: number }>();
+  const order: string[] = [];
+  const result: string[] = [];
+  const mappings: string[] = [];
+  const form = (key: string, g: { first: number; last: number }) => {
+    const slash = key.lastIndexOf('/');
+    const ip = slash >= 0 ? key.slice(0, slash) : '';
+    const proto = slash >= 0 ? key.slice(slash + 1) : key;
+    let range = String(g.first);
+    if (g.last !== g.first) range += `-${g.last}`;
+    return ip ? `${ip.includes(':') ? `[${ip}]` : ip}:${range}->${range}/${proto}` : `${range}/${proto}`;
+  };
   for (const p of list) {
-    const s = p.PublicPort
-      ? `${p.IP && p.IP.includes(':') ? `[${p.IP}]` : (p.IP ?? '')}:${p.PublicPort}->${p.PrivatePort}/${p.Type}`
-      : `${p.PrivatePort}/${p.Type}`;
-    if (!out.includes(s)) out.push(s);
+    let key = p.Type;
+    if (p.IP) {
+      if (p.PublicPort !== p.PrivatePort) {
+        const host = p.IP.includes(':') ? `[${p.IP}]` : p.IP;
+        mappings.push(`${host}:${p.PublicPort ?? 0}->${p.PrivatePort}/${p.Type}`);
+        continue;
+      }
+      key = `${p.IP}/${p.Type}`;
+    }
+    const g = groups.get(key);
+    if (!g) {
+      groups.set(key, { first: p.PrivatePort, last: p.PrivatePort });
+      order.push(key);
+    } else if (p.PrivatePort === g.last + 1) {
+      g.last = p.PrivatePort;
+    } else {
+      result.push(form(key, g));
+      groups.set(key, { first: p.PrivatePort, last: p.PrivatePort });
+    }
   }
-  return out.join(', ');
+  for (const key of order) result.push(form(key, groups.get(key)!));
+  return [...result, ...mappings].join(', ');
+}
+
+/** Go's json.Marshal of a string map: keys sorted, `<`, `>` and `&` escaped. */
+export function goJSON(obj: Record<string, unknown>): string {
+  const sorted: Record<string, unknown> = {};
+  for (const k of Object.keys(obj).sort()) sorted[k] = obj[k];
+  return JSON.stringify(sorted).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
 }
 
 function labelsText(l: Record<string, string> | null | undefined): string {
@@ -44,7 +85,7 @@ function labelsText(l: Record<string, string> | null | undefined): string {
 }
 
 /** One `ps` row with docker's template field names. */
-export function containerFields(c: ContainerSummary, opts: { trunc: boolean; now?: number }): Record<string, string> {
+export function containerFields(c: ContainerSummary, opts: { trunc: boolean; now?: number }): Record<string, string | null> {
   const trunc = opts.trunc;
   let image = c.Image || '<no image>';
   if (trunc && c.Image) {
@@ -56,10 +97,8 @@ export function containerFields(c: ContainerSummary, opts: { trunc: boolean; now
   }
   let names = (c.Names ?? []).map((n) => n.replace(/^\//, ''));
   if (trunc) names = names.filter((n) => !n.includes('/'));
-  const size =
-    c.SizeRw !== undefined || c.SizeRootFs !== undefined
-      ? `${humanSize(c.SizeRw ?? 0, 3)} (virtual ${humanSize(c.SizeRootFs ?? 0, 3)})`
-      : '';
+  let size = humanSize(c.SizeRw ?? 0, 3);
+  if ((c.SizeRootFs ?? 0) > 0) size += ` (virtual ${humanSize(c.SizeRootFs ?? 0, 3)})`;
   return {
     ID: trunc ? shortenId(c.Id) : c.Id,
     Image: image,
@@ -74,6 +113,8 @@ export function containerFields(c: ContainerSummary, opts: { trunc: boolean; now
     Labels: labelsText(c.Labels),
     Mounts: (c.Mounts ?? []).map((m) => (m.Name ? ellipsis(m.Name, trunc ? 15 : Infinity) : m.Source)).join(','),
     Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).sort().join(','),
+    LocalVolumes: String((c.Mounts ?? []).filter((m) => m.Driver === 'local').length),
+    Platform: null,
   };
 }
 
@@ -91,19 +132,21 @@ export const CONTAINER_HEADERS: Record<string, string> = {
   Labels: 'LABELS',
   Mounts: 'MOUNTS',
   Networks: 'NETWORKS',
+  LocalVolumes: 'LOCAL VOLUMES',
+  Platform: 'PLATFORM',
 };
 
 export const PS_TABLE = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
 export const PS_TABLE_SIZE = PS_TABLE + '\t{{.Size}}';
 
 /** `images` rows: one per tag; `<none>` for untagged. Docker's field names. */
-export function imageFields(img: ImageSummary, opts: { trunc: boolean; now?: number }): Record<string, string>[] {
+export function imageFields(img: ImageSummary, opts: { trunc: boolean; now?: number; digests?: boolean }): Record<string, string>[] {
   const base = {
     ID: opts.trunc ? shortenId(img.Id) : img.Id,
     CreatedSince: img.Created ? timeAgo(img.Created, opts.now) : 'N/A',
     CreatedAt: goTime(new Date(img.Created * 1000)),
     Size: humanSize(img.Size, 3),
-    VirtualSize: humanSize(img.VirtualSize ?? img.Size, 3),
+    VirtualSize: humanSize(img.VirtualSize ?? img.Size),
     SharedSize: img.SharedSize >= 0 ? humanSize(img.SharedSize, 3) : 'N/A',
     UniqueSize: img.SharedSize >= 0 ? humanSize(img.Size - img.SharedSize, 3) : 'N/A',
     Containers: img.Containers >= 0 ? String(img.Containers) : 'N/A',
@@ -112,6 +155,7 @@ export function imageFields(img: ImageSummary, opts: { trunc: boolean; now?: num
   const tags = (img.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
   const digests = (img.RepoDigests ?? []).filter((d) => d !== '<none>@<none>');
   const digestOf = (repo: string) => {
+    if (!opts.digests) return '<none>';
     const d = digests.find((x) => splitReference(x).name === repo);
     return d ? splitReference(d).digest ?? '<none>' : '<none>';
   };
@@ -122,7 +166,7 @@ export function imageFields(img: ImageSummary, opts: { trunc: boolean; now?: num
   for (const d of digests) {
     const r = splitReference(d);
     if (rows.some((x) => x['Repository'] === r.name)) continue;
-    rows.push({ ...base, Repository: r.name, Tag: '<none>', Digest: r.digest ?? '<none>' });
+    rows.push({ ...base, Repository: r.name, Tag: '<none>', Digest: opts.digests ? r.digest ?? '<none>' : '<none>' });
   }
   if (!rows.length) rows.push({ ...base, Repository: '<none>', Tag: '<none>', Digest: '<none>' });
   return rows;

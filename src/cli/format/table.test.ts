@@ -56,7 +56,7 @@ test('ps renders rows like docker', () => {
     [
       'CONTAINER ID   IMAGE          COMMAND                   CREATED         STATUS                     PORTS                           NAMES',
       'aaaaaaaaaaaa   alpine         "sleep 1000"              3 minutes ago   Up 3 minutes                                               web',
-      'cccccccccccc   dddddddddddd   "sh -c \\"while true; …"   3 minutes ago   Exited (0) 5 seconds ago   0.0.0.0:8080->80/tcp, 443/tcp   db',
+      'cccccccccccc   dddddddddddd   "sh -c \\"while true; …"   3 minutes ago   Exited (0) 5 seconds ago   443/tcp, 0.0.0.0:8080->80/tcp   db',
       '',
     ].join('\n'),
   );
@@ -69,14 +69,23 @@ test('--no-trunc keeps full ids, commands and link names', () => {
   assert.equal(f['Command'], '"sleep 1000"');
 });
 
-test('ports show IPv6 in brackets and collapse duplicates', () => {
+test('ports group same-number bindings into ranges and list other mappings last, as docker', () => {
   assert.equal(
     formatPorts([
+      { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
       { IP: '::', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
-      { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
-      { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 8080, Type: 'tcp' },
+      { PrivatePort: 443, Type: 'tcp' },
     ]),
-    '0.0.0.0:8080->80/tcp, [::]:8080->80/tcp',
+    '443/tcp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp',
+  );
+  assert.equal(
+    formatPorts([
+      { IP: '0.0.0.0', PrivatePort: 81, PublicPort: 81, Type: 'tcp' },
+      { IP: '0.0.0.0', PrivatePort: 80, PublicPort: 80, Type: 'tcp' },
+      { IP: '::', PrivatePort: 80, PublicPort: 80, Type: 'tcp' },
+      { PrivatePort: 53, Type: 'udp' },
+    ]),
+    '53/udp, 0.0.0.0:80-81->80-81/tcp, [::]:80->80/tcp',
   );
 });
 

@@ -17,7 +17,7 @@ test('field chains and literal text', () => {
   assert.equal(run('{{.Id}}'), 'abc123');
   assert.equal(run('id={{.Id}} pid={{.State.Pid}}'), 'id=abc123 pid=42');
   assert.equal(run('{{.State.Running}}'), 'true');
-  assert.equal(run('{{.Nope}}'), '<no value>');
+  assert.throws(() => run('{{.Nope}}'), /map has no entry for key "Nope"/);
 });
 
 test('json prints compact JSON', () => {
@@ -29,7 +29,7 @@ test('json prints compact JSON', () => {
 test('Go %v rendering of slices, maps and nil', () => {
   assert.equal(run('{{.Config.Env}}'), '[A=1 B=2]');
   assert.equal(run('{{.Config.Labels}}'), 'map[com.x:y]');
-  assert.equal(run('{{.Config.Entrypoint}}'), '<nil>');
+  assert.equal(run('{{.State.Health}}', { State: { Health: null } }), '<nil>');
   assert.equal(goString({ b: 1, a: [true, 'x'] }), 'map[a:[true x] b:1]');
 });
 
@@ -56,4 +56,15 @@ test('errors are reported as template errors', () => {
   assert.throws(() => compileTemplate('{{.Id'), /template: unclosed action/);
   assert.throws(() => compileTemplate('{{if .Id}}x'), /missing \{\{end\}\}/);
   assert.throws(() => run('{{nosuch .Id}}'), /function "nosuch" not defined/);
+});
+
+test('keywords may run straight into their pipeline, as Go allows', () => {
+  assert.equal(run('{{range.Config.Env}}[{{.}}]{{end}}'), '[A=1][B=2]');
+  assert.equal(run('{{if.State.Running}}up{{end}}'), 'up');
+});
+
+test('null slices and maps print as Go typed nils', () => {
+  assert.equal(run('{{.Config.Entrypoint}}'), '[]');
+  assert.equal(run('{{.x.Labels}}', { x: { Labels: null } }), 'map[]');
+  assert.equal(run('{{json .Config.Entrypoint}}'), 'null');
 });

@@ -32,6 +32,11 @@ export class TemplateError extends Error {
 }
 
 const NO_VALUE = Symbol('no value');
+// null where docker's typed structs hold a nil slice or map: Go prints `[]` / `map[]`
+const NIL_SLICE = Symbol('nil slice');
+const NIL_MAP = Symbol('nil map');
+const SLICE_FIELDS = new Set(['Cmd', 'Entrypoint', 'Env', 'Args', 'Binds', 'CapAdd', 'CapDrop', 'ExecIDs', 'OnBuild', 'Mounts', 'RepoTags', 'RepoDigests', 'Layers', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'Links', 'SecurityOpt', 'Devices', 'Aliases', 'Shell', 'Warnings', 'Names', 'Tmpfs']);
+const MAP_FIELDS = new Set(['Labels', 'Volumes', 'ExposedPorts', 'PortBindings', 'Ports', 'Networks', 'Options', 'DriverOpts', 'Sysctls', 'StorageOpt', 'Data']);
 
 function lexAction(src: string): string[] {
   const toks: string[] = [];
@@ -139,7 +144,8 @@ function parseTemplate(src: string): Node[] {
     if (inner.startsWith('- ') || inner === '-') { text = text.replace(/\s+$/, ''); inner = inner.slice(1); }
     if (inner.endsWith(' -')) { trimNext = true; inner = inner.slice(0, -1); }
     parts.push({ text });
-    const trimmed = inner.trim();
+    // Go allows `{{range.Items}}`: a keyword runs straight into its pipeline
+    const trimmed = inner.trim().replace(/^(if|range|with|else if|else|end|template|block)(?=[.$("`])/, '$1 ');
     if (!trimmed.startsWith('/*')) parts.push({ action: trimmed });
     i = open + 2 + close + 2;
   }
@@ -187,6 +193,8 @@ function parseTemplate(src: string): Node[] {
 export function goString(v: unknown): string {
   if (v === NO_VALUE || v === undefined) return '<no value>';
   if (v === null) return '<nil>';
+  if (v === NIL_SLICE) return '[]';
+  if (v === NIL_MAP) return 'map[]';
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(v);
   if (typeof v === 'boolean') return String(v);
@@ -199,20 +207,24 @@ export function goString(v: unknown): string {
 }
 
 function truthy(v: unknown): boolean {
-  if (v === NO_VALUE || v === undefined || v === null || v === false || v === 0 || v === '') return false;
+  if (v === NIL_SLICE || v === NIL_MAP || v === NO_VALUE || v === undefined || v === null || v === false || v === 0 || v === '') return false;
   if (Array.isArray(v)) return v.length > 0;
   if (typeof v === 'object') return Object.keys(v as object).length > 0;
   return true;
 }
 
-function field(v: unknown, name: string): unknown {
-  if (v === null || v === undefined || v === NO_VALUE) return NO_VALUE;
+function field(v: unknown, name: string, path: string): unknown {
+  if (v === null || v === undefined || v === NO_VALUE || v === NIL_MAP) return NO_VALUE;
   if (typeof v === 'object' && !Array.isArray(v)) {
     const o = v as Record<string, unknown>;
-    if (name in o) return o[name];
-    // docker's typed structs answer Go field names; decoded JSON spells them as sent
-    const key = Object.keys(o).find((k) => k.toLowerCase() === name.toLowerCase());
-    return key === undefined ? NO_VALUE : o[key];
+    if (name in o) {
+      const x = o[name];
+      if (x === null && SLICE_FIELDS.has(name)) return NIL_SLICE;
+      if (x === null && MAP_FIELDS.has(name)) return NIL_MAP;
+      return x;
+    }
+    // docker runs templates with missingkey=error
+    throw new TemplateError(`executing "" at <${path}>: map has no entry for key "${name}"`);
   }
   throw new TemplateError(`can't evaluate field ${name} in type ${Array.isArray(v) ? 'slice' : typeof v}`);
 }
@@ -239,7 +251,7 @@ function printf(fmt: string, args: unknown[]): string {
 }
 
 const FUNCS: Record<string, (...args: unknown[]) => unknown> = {
-  json: (v) => (v === NO_VALUE || v === undefined ? 'null' : JSON.stringify(v)),
+  json: (v) => (v === NO_VALUE || v === undefined || v === NIL_SLICE || v === NIL_MAP ? 'null' : JSON.stringify(v)),
   join: (v, sep) => (Array.isArray(v) ? v.map(goString).join(String(sep)) : goString(v)),
   split: (s, sep) => String(s).split(String(sep)),
   upper: (s) => goString(s).toUpperCase(),
@@ -299,7 +311,9 @@ function evalTerm(term: Term, s: Scope, piped: unknown[]): unknown {
         if (!s.vars.has(term.base.var)) throw new TemplateError(`undefined variable "${term.base.var}"`);
         v = s.vars.get(term.base.var);
       }
-      for (const name of term.path) v = field(v, name);
+      const prefix = term.base === 'dot' ? '' : term.base === 'root' ? '$' : term.base.var;
+      const path = `${prefix}.${term.path.join('.')}`;
+      for (const name of term.path) v = field(v, name, path);
       return v;
     }
   }
