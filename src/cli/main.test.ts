@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { PassThrough } from 'node:stream';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { frame, StreamType, MULTIPLEXED } from '../wire';
 import { sendJSON, startPeer, TestPeer, upgradeHead } from '../client/test-peer';
 import { runCli } from './main';
@@ -268,4 +271,69 @@ test('no daemon: a clear message and exit 1; usage errors are docker-shaped', as
   assert.match(u.stderr, /^"berth rm" requires at least 1 argument\.\nSee 'berth rm --help'\./);
   const f = await berth('unix:///nonexistent/berth.sock', ['ps', '--bogus']);
   assert.equal(f.code, 125);
+});
+
+test('import and load send the tar and print what the daemon streams back', async () => {
+  const bodies: string[] = [];
+  const peer = await startPeer({
+    onRequest(req, res, body): void {
+      bodies.push(body.toString());
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      if (req.url!.startsWith('/v1.45/images/create')) {
+        res.end(JSON.stringify({ status: 'sha256:' + '9'.repeat(64) }) + '\n');
+        return;
+      }
+      res.write(JSON.stringify({ status: 'Loading layer', id: 'abc', progressDetail: { current: 5, total: 9 } }) + '\n');
+      res.end(JSON.stringify({ stream: 'Loaded image: busybox:latest\n' }) + '\n');
+    },
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'berth-cli-'));
+  const tar = join(dir, 'rootfs.tar');
+  writeFileSync(tar, 'TARBYTES');
+  try {
+    const imp = await berth(peer, ['import', tar, 'me/app:v1']);
+    assert.equal(imp.code, 0);
+    assert.equal(imp.stdout, `sha256:${'9'.repeat(64)}\n`);
+    assert.equal(peer.log[0], 'POST /v1.45/images/create?fromSrc=-&repo=me%2Fapp%3Av1');
+    const fromStdin = await berth(peer, ['import', '-', '-c', 'CMD ["sh"]'], 'STDINTAR');
+    assert.equal(fromStdin.code, 0);
+    const load = await berth(peer, ['load', '-i', tar]);
+    assert.equal(load.code, 0);
+    assert.equal(load.stdout, 'Loaded image: busybox:latest\n');
+    assert.equal(peer.log[2], 'POST /v1.45/images/load?quiet=1');
+    assert.deepEqual(bodies, ['TARBYTES', 'STDINTAR', 'TARBYTES']);
+    const missing = await berth(peer, ['load', '-i', join(dir, 'nope.tar')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no such file or directory/);
+  } finally {
+    await peer.close();
+  }
+});
+
+test('a TTY run copies raw bytes without demultiplexing', async () => {
+  const peer = await startPeer({
+    onRequest(req, res) {
+      const url = req.url!;
+      if (url.includes('/create')) return sendJSON(res, 201, { Id: ID, Warnings: [] });
+      if (url.includes('/wait')) {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.flushHeaders();
+        setTimeout(() => res.end(JSON.stringify({ StatusCode: 0 })), 30);
+        return;
+      }
+      res.writeHead(204);
+      res.end();
+    },
+    onUpgrade(_req, socket) {
+      socket.write(upgradeHead('application/vnd.docker.raw-stream') + 'raw \x01\x02 bytes\r\n');
+      setTimeout(() => socket.end(), 10);
+    },
+  });
+  try {
+    const r = await berth(peer, ['run', '-t', 'alpine']);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, 'raw \x01\x02 bytes\r\n');
+  } finally {
+    await peer.close();
+  }
 });
