@@ -1,3 +1,4 @@
 export * from './stream';
 export * from './types';
 export * from './json-lines';
+export * from './system-info';

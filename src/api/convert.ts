@@ -1,0 +1,163 @@
+/** Engine records → Docker Engine API shapes. */
+import { humanDuration, type ContainerRecord, type Engine, type ImageRecord } from '../engine';
+import type { ContainerInspect, ContainerSummary, ImageInspect, ImageSummary } from '../wire';
+
+const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused';
+
+export function containerInspect(engine: Engine, r: ContainerRecord): ContainerInspect {
+  const s = r.state;
+  return {
+    Id: r.id,
+    Created: r.created,
+    Path: r.path,
+    Args: r.args,
+    State: {
+      Status: s.status,
+      Running: running(r),
+      Paused: s.status === 'paused',
+      Restarting: s.status === 'restarting',
+      OOMKilled: s.oomKilled,
+      Dead: s.status === 'dead',
+      Pid: s.pid,
+      ExitCode: s.exitCode,
+      Error: s.error,
+      StartedAt: s.startedAt,
+      FinishedAt: s.finishedAt,
+    },
+    Image: r.imageId,
+    ResolvConfPath: r.resolvConfPath,
+    HostnamePath: r.hostnamePath,
+    HostsPath: r.hostsPath,
+    LogPath: r.logPath,
+    Name: `/${r.name}`,
+    RestartCount: r.restartCount,
+    Driver: 'overlay2',
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: {
+      NetworkMode: 'none',
+      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      LogConfig: { Type: 'k8s-file', Config: {} },
+      Privileged: false,
+      ReadonlyRootfs: false,
+      CapAdd: null,
+      CapDrop: null,
+      Binds: null,
+      ...r.hostConfig,
+    },
+    GraphDriver: { Name: 'overlay2', Data: engine.graphDriverData(r) },
+    Mounts: [],
+    Config: { ...r.config, AttachStdin: !!r.config.AttachStdin, AttachStdout: !!r.config.AttachStdout, AttachStderr: !!r.config.AttachStderr },
+    NetworkSettings: {
+      Bridge: '',
+      SandboxID: '',
+      HairpinMode: false,
+      Ports: {},
+      SandboxKey: '',
+      IPAddress: '',
+      IPPrefixLen: 0,
+      Gateway: '',
+      MacAddress: '',
+      Networks: { none: { NetworkID: 'none', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' } },
+    },
+  };
+}
+
+export function containerStatusText(r: ContainerRecord, now = Date.now()): string {
+  const s = r.state;
+  switch (s.status) {
+    case 'running':
+      return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+    case 'paused':
+      return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
+    case 'exited':
+      return `Exited (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
+    case 'removing':
+      return 'Removal In Progress';
+    case 'dead':
+      return 'Dead';
+    default:
+      return 'Created';
+  }
+}
+
+export function containerSummary(r: ContainerRecord): ContainerSummary {
+  const cmd = [r.path, ...r.args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ');
+  return {
+    Id: r.id,
+    Names: [`/${r.name}`],
+    Image: r.image,
+    ImageID: r.imageId,
+    Command: cmd,
+    Created: Math.floor(Date.parse(r.created) / 1000),
+    Ports: [],
+    Labels: r.config.Labels ?? {},
+    State: r.state.status,
+    Status: containerStatusText(r),
+    HostConfig: { NetworkMode: 'none' },
+    NetworkSettings: { Networks: {} },
+    Mounts: [],
+  };
+}
+
+export function imageSummary(engine: Engine, img: ImageRecord): ImageSummary {
+  const store = engine.images.images;
+  return {
+    Id: img.id,
+    ParentId: '',
+    RepoTags: store.tagsOf(img.id),
+    RepoDigests: store.digestsOf(img.id),
+    Created: Math.floor(Date.parse(img.created) / 1000),
+    Size: img.size,
+    SharedSize: -1,
+    Labels: img.config.config?.Labels ?? null,
+    Containers: -1,
+  };
+}
+
+export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
+  const store = engine.images.images;
+  const c = img.config;
+  const cfg = c.config ?? {};
+  return {
+    Id: img.id,
+    RepoTags: store.tagsOf(img.id),
+    RepoDigests: store.digestsOf(img.id),
+    Parent: '',
+    Comment: c.history?.at(-1)?.comment ?? '',
+    Created: img.created,
+    DockerVersion: '',
+    Author: c.author ?? '',
+    Config: {
+      Hostname: '',
+      Domainname: '',
+      User: cfg.User ?? '',
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      Tty: false,
+      OpenStdin: false,
+      StdinOnce: false,
+      Env: cfg.Env ?? null,
+      Cmd: cfg.Cmd ?? null,
+      Image: '',
+      Volumes: cfg.Volumes ?? null,
+      WorkingDir: cfg.WorkingDir ?? '',
+      Entrypoint: cfg.Entrypoint ?? null,
+      OnBuild: cfg.OnBuild ?? null,
+      Labels: cfg.Labels ?? null,
+      ...(cfg.StopSignal ? { StopSignal: cfg.StopSignal } : {}),
+      ...(cfg.ExposedPorts ? { ExposedPorts: cfg.ExposedPorts } : {}),
+    },
+    Architecture: c.architecture,
+    ...(c.variant ? { Variant: c.variant } : {}),
+    Os: c.os,
+    Size: img.size,
+    GraphDriver: { Name: 'overlay2', Data: engine.imageGraphDriverData(img) },
+    RootFS: { Type: 'layers', Layers: img.layers },
+    Metadata: { LastTagTime: store.lastTagTime(img.id) ?? '0001-01-01T00:00:00Z' },
+  };
+}

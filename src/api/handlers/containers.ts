@@ -1,0 +1,190 @@
+import { invalidArgument } from '../../common';
+import type { ContainerRecord, Engine, LogEntry, WaitCondition } from '../../engine';
+import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
+import { containerInspect, containerSummary } from '../convert';
+import { sendEmpty, sendJSON } from '../http';
+import { compareVersions, qbool, qfilters, qint, readJSONBody, type Context, type Router } from '../router';
+import { CONTAINER_CONFIG, HOST_CONFIG, asObject, checkFields } from '../validate';
+
+export function containerRoutes(router: Router, engine: Engine): void {
+  const svc = engine.containers;
+
+  router.add('POST', '/containers/create', async (ctx) => {
+    const body = asObject(await readJSONBody(ctx, 'container config'), 'container config');
+    checkFields('container config', body, CONTAINER_CONFIG);
+    const hostConfig = asObject(body.HostConfig ?? undefined, 'HostConfig');
+    checkFields('HostConfig', hostConfig, HOST_CONFIG);
+    if (typeof body.Image !== 'string' || body.Image === '') throw invalidArgument('no image specified: set the Image field');
+    const list = (v: unknown): string[] | null | undefined => (typeof v === 'string' ? [v] : (v as string[] | null | undefined));
+    const { HostConfig: _h, NetworkingConfig: _n, ...config } = body;
+    const rec = await svc.create({
+      name: ctx.query.get('name') || undefined,
+      image: body.Image,
+      cmd: list(body.Cmd),
+      entrypoint: list(body.Entrypoint),
+      env: body.Env as string[] | null | undefined,
+      workingDir: body.WorkingDir as string | undefined,
+      user: body.User as string | undefined,
+      hostname: body.Hostname as string | undefined,
+      domainname: body.Domainname as string | undefined,
+      labels: body.Labels as Record<string, string> | undefined,
+      tty: body.Tty as boolean | undefined,
+      openStdin: body.OpenStdin as boolean | undefined,
+      stopSignal: body.StopSignal as string | undefined,
+      stopTimeout: body.StopTimeout as number | undefined,
+      autoRemove: hostConfig.AutoRemove as boolean | undefined,
+      rawConfig: config,
+      rawHostConfig: hostConfig,
+    });
+    const reply: ContainerCreateResponse = { Id: rec.id, Warnings: [] };
+    sendJSON(ctx, 201, reply);
+  });
+
+  router.add('GET', '/containers/json', (ctx) => {
+    const all = qbool(ctx.query, 'all');
+    const limit = qint(ctx.query, 'limit');
+    const filters = qfilters(ctx.query);
+    let list = svc.list().filter((r) => (all || limit !== undefined && limit > 0 || filters.has('status') || filters.has('exited') ? true : r.state.status === 'running' || r.state.status === 'paused'));
+    list = list.filter((r) => matchesFilters(r, filters));
+    if (limit !== undefined && limit > 0) list = list.slice(0, limit);
+    sendJSON(ctx, 200, list.map(containerSummary));
+  });
+
+  router.add('GET', '/containers/{id}/json', (ctx) => {
+    sendJSON(ctx, 200, containerInspect(engine, svc.get(ctx.params[0]!)));
+  });
+
+  router.add('POST', '/containers/{id}/start', async (ctx) => {
+    await svc.start(ctx.params[0]!);
+    sendEmpty(ctx, 204);
+  });
+
+  router.add('POST', '/containers/{id}/stop', async (ctx) => {
+    await svc.stop(ctx.params[0]!, qint(ctx.query, 't'), ctx.query.get('signal') || undefined);
+    sendEmpty(ctx, 204);
+  });
+
+  router.add('POST', '/containers/{id}/restart', async (ctx) => {
+    await svc.restart(ctx.params[0]!, qint(ctx.query, 't'), ctx.query.get('signal') || undefined);
+    sendEmpty(ctx, 204);
+  });
+
+  router.add('POST', '/containers/{id}/kill', async (ctx) => {
+    await svc.kill(ctx.params[0]!, ctx.query.get('signal') || 'SIGKILL');
+    sendEmpty(ctx, 204);
+  });
+
+  router.add('POST', '/containers/{id}/resize', (ctx) => {
+    svc.get(ctx.params[0]!);
+    sendEmpty(ctx, 200);
+  });
+
+  router.add('POST', '/containers/{id}/wait', async (ctx) => {
+    const cond = (ctx.query.get('condition') || 'not-running') as WaitCondition;
+    if (!['not-running', 'next-exit', 'removed'].includes(cond)) throw invalidArgument(`invalid condition "${cond}": use not-running, next-exit or removed`);
+    const rec = svc.get(ctx.params[0]!);
+    const waiting = svc.wait(rec.id, cond, ctx.abort);
+    const res = ctx.res!;
+    // The client blocks on the headers before it starts the container: send them now.
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.flushHeaders();
+    try {
+      const code = await waiting;
+      res.end(JSON.stringify({ StatusCode: code, Error: rec.state.error ? { Message: rec.state.error } : null }) + '\n');
+    } catch {
+      res.destroy();
+    }
+  });
+
+  router.add('DELETE', '/containers/{id}', async (ctx) => {
+    await svc.remove(ctx.params[0]!, qbool(ctx.query, 'force'));
+    sendEmpty(ctx, 204);
+  });
+
+  router.add('GET', '/containers/{id}/logs', async (ctx) => {
+    const rec = svc.get(ctx.params[0]!);
+    const stdout = qbool(ctx.query, 'stdout');
+    const stderr = qbool(ctx.query, 'stderr');
+    if (!stdout && !stderr) throw invalidArgument('Bad parameters: you must choose at least one stream');
+    const tailRaw = ctx.query.get('tail');
+    const tail = !tailRaw || tailRaw === 'all' ? undefined : Number.parseInt(tailRaw, 10);
+    if (tail !== undefined && Number.isNaN(tail)) throw invalidArgument(`invalid tail value ${JSON.stringify(tailRaw)}: use a number or "all"`);
+    const timestamps = qbool(ctx.query, 'timestamps');
+    const res = ctx.res!;
+    const tty = rec.config.Tty;
+    res.writeHead(200, { 'Content-Type': tty ? RAW_STREAM : compareVersions(ctx.apiVersion, '1.42') >= 0 ? MULTIPLEXED : RAW_STREAM });
+    res.flushHeaders();
+    await svc.logs(rec.id, { follow: qbool(ctx.query, 'follow'), tail, since: qtime(ctx, 'since'), until: qtime(ctx, 'until') }, (e) => {
+      if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) return;
+      const data = timestamps ? Buffer.concat([Buffer.from(`${e.time} `), e.data]) : e.data;
+      res.write(tty ? data : frame(e.stream === 'stdout' ? StreamType.Stdout : StreamType.Stderr, data));
+    }, ctx.abort);
+    res.end();
+  });
+
+  router.add('POST', '/containers/{id}/attach', async (ctx) => {
+    const rec = svc.get(ctx.params[0]!);
+    const stdout = qbool(ctx.query, 'stdout');
+    const stderr = qbool(ctx.query, 'stderr');
+    const tty = rec.config.Tty;
+    const contentType = tty || compareVersions(ctx.apiVersion, '1.42') < 0 ? RAW_STREAM : MULTIPLEXED;
+    const out = hijack(ctx, contentType);
+    const write = (e: LogEntry) => {
+      if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) return;
+      out.write(tty ? e.data : frame(e.stream === 'stdout' ? StreamType.Stdout : StreamType.Stderr, e.data));
+    };
+    try {
+      await svc.attach(rec.id, write, ctx.abort);
+    } finally {
+      out.end();
+    }
+  });
+}
+
+/** Switches the connection to a raw stream: 101 for Upgrade requests, 200 otherwise. */
+function hijack(ctx: Context, contentType: string): { write(b: Buffer): void; end(): void } {
+  if (ctx.socket) {
+    const sock = ctx.socket;
+    sock.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+    // Stdin is not wired to the container yet; drain whatever the client sends.
+    sock.on('data', () => undefined);
+    sock.on('error', () => undefined);
+    return { write: (b) => void (sock.writable && sock.write(b)), end: () => sock.end() };
+  }
+  const res = ctx.res!;
+  res.writeHead(200, { 'Content-Type': contentType });
+  res.flushHeaders();
+  return { write: (b) => void res.write(b), end: () => res.end() };
+}
+
+function qtime(ctx: Context, name: string): number | undefined {
+  const v = ctx.query.get(name);
+  if (!v || v === '0') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw invalidArgument(`invalid ${name} value ${JSON.stringify(v)}: use unix seconds, optionally with a fraction`);
+  return n;
+}
+
+function matchesFilters(r: ContainerRecord, filters: Map<string, string[]>): boolean {
+  for (const [key, values] of filters) {
+    if (values.length === 0) continue;
+    const ok = values.some((v) => {
+      switch (key) {
+        case 'id': return r.id.startsWith(v);
+        case 'name': return new RegExp(v).test(r.name) || new RegExp(v).test(`/${r.name}`);
+        case 'status': return r.state.status === v;
+        case 'exited': return r.state.status === 'exited' && String(r.state.exitCode) === v;
+        case 'label': {
+          const [k, val] = v.split(/=(.*)/s);
+          const labels = r.config.Labels ?? {};
+          return val === undefined ? k! in labels : labels[k!] === val;
+        }
+        case 'ancestor': return r.image === v || r.imageId === v || r.imageId.startsWith(`sha256:${v}`) || r.image === `${v}:latest`;
+        case 'before': case 'since': return true;
+        default: throw invalidArgument(`invalid filter '${key}'`);
+      }
+    });
+    if (!ok) return false;
+  }
+  return true;
+}

@@ -1,0 +1,91 @@
+import os from 'node:os';
+import type { Engine } from '../../engine';
+import { API_VERSION, MIN_API_VERSION, type SystemInfo, type VersionResponse } from '../../wire';
+import type { Router } from '../router';
+import { sendJSON } from '../http';
+
+export function systemRoutes(router: Router, engine: Engine): void {
+  router.add('GET', '/_ping', (ctx) => {
+    const res = ctx.res!;
+    res.writeHead(200, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': ctx.req.method === 'HEAD' ? 0 : 2,
+      'Builder-Version': '1',
+      Swarm: 'inactive',
+      'Cache-Control': 'no-cache, no-store, must-revalidate',
+      Pragma: 'no-cache',
+    });
+    res.end(ctx.req.method === 'HEAD' ? undefined : 'OK');
+  });
+
+  router.add('GET', '/version', (ctx) => {
+    const i = engine.info();
+    const v: VersionResponse = {
+      Platform: { Name: 'Berth Engine' },
+      Components: [
+        { Name: 'Engine', Version: i.version, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: i.imageArch, KernelVersion: i.kernelVersion, GitCommit: '', GoVersion: process.version } },
+        { Name: 'runc', Version: 'runc', Details: {} },
+        { Name: 'conmon', Version: 'conmon', Details: {} },
+      ],
+      Version: i.version,
+      ApiVersion: API_VERSION,
+      MinAPIVersion: MIN_API_VERSION,
+      GitCommit: '',
+      GoVersion: process.version,
+      Os: 'linux',
+      Arch: i.imageArch,
+      KernelVersion: i.kernelVersion,
+      BuildTime: '',
+    };
+    sendJSON(ctx, 200, v);
+  });
+
+  router.add('GET', '/info', (ctx) => {
+    const i = engine.info();
+    const body: SystemInfo = {
+      ID: engine.id,
+      Containers: i.containers,
+      ContainersRunning: i.running,
+      ContainersPaused: i.paused,
+      ContainersStopped: i.stopped,
+      Images: i.images,
+      Driver: i.driver,
+      DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
+      Plugins: { Volume: ['local'], Network: ['none', 'host'], Log: ['k8s-file'] },
+      MemoryLimit: true,
+      SwapLimit: false,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      IPv4Forwarding: true,
+      Debug: false,
+      NFd: 0,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: 'k8s-file',
+      CgroupDriver: 'cgroupfs',
+      CgroupVersion: i.cgroupVersion,
+      NEventsListener: 0,
+      KernelVersion: i.kernelVersion,
+      OperatingSystem: i.operatingSystem,
+      OSVersion: '',
+      OSType: 'linux',
+      Architecture: i.arch,
+      NCPU: i.ncpu,
+      MemTotal: i.memTotal,
+      IndexServerAddress: 'https://index.docker.io/v1/',
+      DockerRootDir: i.dataRoot,
+      Name: os.hostname(),
+      Labels: [],
+      ExperimentalBuild: false,
+      ServerVersion: i.version,
+      Runtimes: { runc: { path: 'runc' } },
+      DefaultRuntime: 'runc',
+      LiveRestoreEnabled: true,
+      Isolation: '',
+      InitBinary: 'tini',
+      SecurityOptions: ['name=cgroupns'].filter(() => i.cgroupVersion === '2'),
+      Warnings: [],
+    };
+    sendJSON(ctx, 200, body);
+  });
+}

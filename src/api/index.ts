@@ -1,0 +1,2 @@
+export { ApiServer, buildRouter } from './server';
+export { STATUS, statusOf } from './errors';

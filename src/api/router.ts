@@ -1,0 +1,120 @@
+/**
+ * A small router for the Engine API: strips the optional /vX.Y prefix,
+ * checks the version, and hands handlers a context with query helpers.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { invalidArgument, notFound } from '../common';
+import { API_VERSION, MIN_API_VERSION } from '../wire';
+import { parseJSON } from './validate';
+
+export interface Context {
+  req: IncomingMessage;
+  /** Absent for hijacked (Upgrade) requests, which get `socket` instead. */
+  res?: ServerResponse;
+  socket?: Duplex;
+  head?: Buffer;
+  params: string[];
+  query: URLSearchParams;
+  apiVersion: string;
+  requestId: string;
+  /** Aborted when the client goes away. */
+  abort: AbortSignal;
+}
+
+export type Handler = (ctx: Context) => Promise<void> | void;
+
+interface Route {
+  method: string;
+  re: RegExp;
+  handler: Handler;
+}
+
+export class Router {
+  private readonly routes: Route[] = [];
+
+  add(method: string, pattern: string, handler: Handler): this {
+    // `{name}` matches one segment, `{name*}` is greedy (image names contain slashes).
+    const src = pattern.replace(/\{[a-z]+\*\}/gi, '(.+)').replace(/\{[a-z]+\}/gi, '([^/]+)');
+    this.routes.push({ method, re: new RegExp(`^${src}$`), handler });
+    return this;
+  }
+
+  /** Finds the handler; throws 404 for unknown paths and 400 for versions out of range. */
+  match(method: string, rawPath: string): { handler: Handler; params: string[]; apiVersion: string } {
+    let path = rawPath;
+    let apiVersion = API_VERSION;
+    const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(path);
+    if (m) {
+      apiVersion = m[1]!;
+      path = m[2]!;
+      if (compareVersions(apiVersion, API_VERSION) > 0) throw invalidArgument(`client version ${apiVersion} is too new. Maximum supported API version is ${API_VERSION}`);
+      if (compareVersions(apiVersion, MIN_API_VERSION) < 0) throw invalidArgument(`client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+    }
+    const m2 = method === 'HEAD' ? ['HEAD', 'GET'] : [method];
+    for (const r of this.routes) {
+      if (!m2.includes(r.method)) continue;
+      const hit = r.re.exec(path);
+      if (hit) return { handler: r.handler, params: hit.slice(1).map(safeDecode), apiVersion };
+    }
+    throw notFound(`page not found`);
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw invalidArgument(`invalid percent-encoding in path segment ${JSON.stringify(s)}`);
+  }
+}
+
+export function compareVersions(a: string, b: string): number {
+  const [a1, a2] = a.split('.').map(Number) as [number, number];
+  const [b1, b2] = b.split('.').map(Number) as [number, number];
+  return a1 !== b1 ? a1 - b1 : a2 - b2;
+}
+
+/** Docker's query booleans: true unless empty, 0, no, false or none; `def` when absent. */
+export function qbool(q: URLSearchParams, name: string, def = false): boolean {
+  const v = q.get(name);
+  if (v === null) return def;
+  return !['', '0', 'no', 'false', 'none'].includes(v.toLowerCase());
+}
+
+export function qint(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw invalidArgument(`invalid value for ${name}: ${JSON.stringify(v)} is not an integer`);
+  return n;
+}
+
+/** `filters={"status":{"exited":true}}` or the old `{"status":["exited"]}` → key → values. */
+export function qfilters(q: URLSearchParams): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const raw = q.get('filters');
+  if (!raw) return out;
+  const v = parseJSON(Buffer.from(raw), 'filters');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidArgument('invalid filters: expected a JSON object such as {"status":{"running":true}}');
+  for (const [k, vals] of Object.entries(v)) {
+    if (Array.isArray(vals)) out.set(k, vals.map(String));
+    else if (typeof vals === 'object' && vals !== null) out.set(k, Object.entries(vals).filter(([, b]) => b).map(([s]) => s));
+    else throw invalidArgument(`invalid filters: the value of "${k}" must be an object or an array`);
+  }
+  return out;
+}
+
+const MAX_JSON_BODY = 16 << 20;
+
+/** Reads a JSON request body (at most 16 MiB). */
+export async function readJSONBody(ctx: Context, what: string): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of ctx.req) {
+    size += (c as Buffer).length;
+    if (size > MAX_JSON_BODY) throw invalidArgument(`${what} is larger than ${MAX_JSON_BODY} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return parseJSON(Buffer.concat(chunks), what);
+}

@@ -1,0 +1,119 @@
+/**
+ * The Engine API server: HTTP/1.1 on a unix socket. Every response carries
+ * Docker's identification headers; every failure becomes `{"message": …}` with
+ * the status from errors.ts. No request may crash the daemon: handler errors,
+ * malformed HTTP and clients that vanish mid-stream all end only that request.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { promises as fsp } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
+import { log } from '../common';
+import { ENGINE_VERSION, type Engine } from '../engine';
+import { API_VERSION } from '../wire';
+import { errorBody, writeError } from './errors';
+import { containerRoutes } from './handlers/containers';
+import { imageRoutes } from './handlers/images';
+import { systemRoutes } from './handlers/system';
+import { Router, type Context } from './router';
+
+const COMMON_HEADERS: Record<string, string> = {
+  'Api-Version': API_VERSION,
+  Ostype: 'linux',
+  'Docker-Experimental': 'false',
+  Server: `Berth/${ENGINE_VERSION} (linux)`,
+};
+
+export function buildRouter(engine: Engine): Router {
+  const router = new Router();
+  systemRoutes(router, engine);
+  imageRoutes(router, engine);
+  containerRoutes(router, engine);
+  return router;
+}
+
+export class ApiServer {
+  private readonly server: http.Server;
+  private readonly router: Router;
+
+  constructor(engine: Engine) {
+    this.router = buildRouter(engine);
+    this.server = http.createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => void this.handle(req, res));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head));
+    this.server.on('clientError', (err, socket) => {
+      log.debug('malformed request', { error: String(err) });
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"message":"malformed HTTP request"}\n');
+      else socket.destroy();
+    });
+  }
+
+  /** Listens on `unix:///path` (the socket file is replaced) or `tcp://host:port`. */
+  async listen(address: string): Promise<void> {
+    if (address.startsWith('unix://')) {
+      const path = address.slice('unix://'.length);
+      await fsp.mkdir(dirname(path), { recursive: true });
+      await fsp.rm(path, { force: true });
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(path, () => resolve());
+      });
+      await fsp.chmod(path, 0o660);
+      return;
+    }
+    const m = /^tcp:\/\/([^:]*):(\d+)$/.exec(address);
+    if (!m) throw new Error(`unsupported listen address ${address}: use unix:///path or tcp://host:port`);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(Number(m[2]), m[1] || '127.0.0.1', () => resolve());
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private context(req: IncomingMessage, abort: AbortController): { ctx: Omit<Context, 'params' | 'apiVersion'>; path: string } {
+    const url = new URL(req.url ?? '/', 'http://berth');
+    return { ctx: { req, query: url.searchParams, requestId: randomBytes(6).toString('hex'), abort: abort.signal }, path: url.pathname };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    req.on('error', () => abort.abort());
+    let requestId = '';
+    try {
+      const { ctx, path } = this.context(req, abort);
+      requestId = ctx.requestId;
+      const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
+      await handler({ ...ctx, res, params, apiVersion });
+    } catch (err) {
+      writeError(res, err, requestId);
+    }
+  }
+
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const abort = new AbortController();
+    socket.on('close', () => abort.abort());
+    socket.on('error', () => abort.abort());
+    let requestId = '';
+    try {
+      const { ctx, path } = this.context(req, abort);
+      requestId = ctx.requestId;
+      const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
+      if (!/\/(attach|start)$/.test(path)) throw Object.assign(new Error('this endpoint does not upgrade connections'), {});
+      await handler({ ...ctx, socket, head, params, apiVersion });
+    } catch (err) {
+      const { status, body } = errorBody(err, requestId);
+      if (socket.writable) {
+        const headers = Object.entries(COMMON_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n${headers}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * berthd: parse dockerd-compatible flags, open the engine, serve the API.
+ *   berthd -H unix:///run/berth/berth.sock --data-root /var/lib/berth --exec-root /run/berth --pidfile /run/berth.pid
+ */
+import { promises as fsp, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ApiServer } from '../api';
+import { log, setLogLevel } from '../common';
+import { Engine } from '../engine';
+
+interface Flags {
+  hosts: string[];
+  dataRoot: string;
+  execRoot: string;
+  pidfile: string;
+  storageDriver?: string;
+  runtime?: string;
+  logLevel?: string;
+  configFile: string;
+}
+
+const USAGE = `Usage: berthd [OPTIONS]
+
+A Docker-compatible container engine.
+
+Options:
+  -H, --host list            Daemon socket(s) to listen on (default unix:///run/berth/berth.sock)
+      --data-root string     Root directory of persistent state (default "/var/lib/berth")
+      --exec-root string     Root directory for execution state files (default "/run/berth")
+  -p, --pidfile string       Path to use for daemon PID file (default "/run/berth.pid")
+  -s, --storage-driver string  Storage driver to use (overlay)
+      --runtime string       OCI runtime binary (default "runc")
+  -l, --log-level string     Set the logging level (debug, info, warn, error, fatal) (default "info")
+      --config-file string   Daemon configuration file (default "/etc/berth/daemon.json")
+  -v, --version              Print version information and quit
+`;
+
+function parseFlags(argv: string[]): Flags {
+  const f: Flags = { hosts: [], dataRoot: '/var/lib/berth', execRoot: '/run/berth', pidfile: '/run/berth.pid', configFile: '/etc/berth/daemon.json' };
+  for (let i = 0; i < argv.length; i++) {
+    let a = argv[i]!;
+    let val: string | undefined;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0) {
+      val = a.slice(eq + 1);
+      a = a.slice(0, eq);
+    }
+    const next = () => {
+      if (val !== undefined) return val;
+      const v = argv[++i];
+      if (v === undefined) fail(`flag needs an argument: ${a}`);
+      return v!;
+    };
+    switch (a) {
+      case '-H': case '--host': f.hosts.push(next()); break;
+      case '--data-root': case '-g': case '--graph': f.dataRoot = next(); break;
+      case '--exec-root': f.execRoot = next(); break;
+      case '-p': case '--pidfile': f.pidfile = next(); break;
+      case '-s': case '--storage-driver': f.storageDriver = next(); break;
+      case '--runtime': case '--default-runtime': f.runtime = next(); break;
+      case '-l': case '--log-level': f.logLevel = next(); break;
+      case '--config-file': f.configFile = next(); break;
+      case '-D': case '--debug': f.logLevel = 'debug'; break;
+      case '-v': case '--version': process.stdout.write('Berth version 0.1.0\n'); process.exit(0); break;
+      case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
+      default: fail(`unknown flag: ${a}\nSee 'berthd --help'.`);
+    }
+  }
+  return f;
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`berthd: ${msg}\n`);
+  process.exit(125);
+}
+
+/** daemon.json keys with dockerd's names; flags win. */
+function applyConfigFile(f: Flags, explicit: Set<string>): void {
+  let cfg: Record<string, unknown>;
+  try {
+    cfg = JSON.parse(readFileSync(f.configFile, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    fail(`cannot read ${f.configFile}: ${(err as Error).message}`);
+  }
+  if (!explicit.has('hosts') && Array.isArray(cfg.hosts)) f.hosts = cfg.hosts.map(String);
+  if (!explicit.has('data-root') && typeof cfg['data-root'] === 'string') f.dataRoot = cfg['data-root'];
+  if (!explicit.has('exec-root') && typeof cfg['exec-root'] === 'string') f.execRoot = cfg['exec-root'];
+  if (!explicit.has('pidfile') && typeof cfg.pidfile === 'string') f.pidfile = cfg.pidfile;
+  if (!f.storageDriver && typeof cfg['storage-driver'] === 'string') f.storageDriver = cfg['storage-driver'];
+  if (!f.logLevel && typeof cfg['log-level'] === 'string') f.logLevel = cfg['log-level'];
+}
+
+async function writePidfile(path: string): Promise<void> {
+  try {
+    const old = Number.parseInt(await fsp.readFile(path, 'utf8'), 10);
+    if (old && old !== process.pid) {
+      try {
+        process.kill(old, 0);
+        fail(`pid file found, ensure berthd is not running or delete ${path}`);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+      }
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await fsp.mkdir(dirname(path), { recursive: true });
+  await fsp.writeFile(path, `${process.pid}`);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const f = parseFlags(argv);
+  const explicit = new Set(argv.filter((a) => a.startsWith('-')).map((a) => ({ '-H': 'hosts', '--host': 'hosts', '-p': 'pidfile' } as Record<string, string>)[a.split('=')[0]!] ?? a.replace(/^-+/, '').split('=')[0]!));
+  applyConfigFile(f, explicit);
+  if (f.logLevel) setLogLevel(f.logLevel);
+  if (f.hosts.length === 0) f.hosts.push('unix:///run/berth/berth.sock');
+  if (process.getuid?.() !== 0) fail('berthd needs to run as root (it mounts filesystems and creates namespaces)');
+  await writePidfile(f.pidfile);
+  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime });
+  const servers: ApiServer[] = [];
+  for (const h of f.hosts) {
+    const s = new ApiServer(engine);
+    await s.listen(h);
+    servers.push(s);
+    log.info('API listening', { address: h });
+  }
+  log.info('Daemon has completed initialization', { version: '0.1.0', dataRoot: f.dataRoot, execRoot: f.execRoot });
+  let stopping = false;
+  const shutdown = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    // Containers keep running under conmon; only the API goes away.
+    log.info('shutting down; containers keep running', { signal: sig });
+    engine.close();
+    await Promise.race([Promise.all(servers.map((s) => s.close())), new Promise((r) => setTimeout(r, 2000))]);
+    await fsp.rm(f.pidfile, { force: true });
+    for (const h of f.hosts) if (h.startsWith('unix://')) await fsp.rm(h.slice(7), { force: true });
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('uncaughtException', (err) => log.error('uncaught exception', { error: String(err), stack: err.stack }));
+  process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: String(err) }));
+}
+
+main().catch((err) => {
+  process.stderr.write(`berthd: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

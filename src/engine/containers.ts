@@ -1,0 +1,549 @@
+/**
+ * Container use cases. Each container's durable record is
+ * `<dataRoot>/containers/<id>/container.json`; its log and exit code are kept by
+ * conmon (runtime/monitor.ts), so nothing about a running container lives only
+ * in this process. Lifecycle operations on one container are serialized by a
+ * per-id mutex; exit handling is idempotent and runs outside it, because stop()
+ * waits for the exit while holding the lock.
+ */
+import { EventEmitter } from 'node:events';
+import { promises as fsp, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BerthError,
+  conflict,
+  failedPrecondition,
+  invalidArgument,
+  log,
+  newContainerId,
+  notFound,
+  notModified,
+  type ContainerId,
+  type Digest,
+} from '../common';
+import type { ImageRecord } from '../image';
+import {
+  Monitor,
+  LogFollower,
+  cgroupsPath,
+  generateSpec,
+  logSize,
+  readLog,
+  resolveUser,
+  serializeSpec,
+  type LogEntry,
+} from '../runtime';
+import { writeJSONAtomic } from '../state';
+import type { OverlaySnapshotter } from '../storage';
+import type { ImageService } from './images';
+import { KeyedMutex } from './mutex';
+import { checkName, randomName } from './names';
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+/** What a client asks for; Docker's fields in our own words. */
+export interface CreateContainerOptions {
+  name?: string;
+  image: string;
+  cmd?: string[] | null;
+  entrypoint?: string[] | null;
+  env?: string[] | null;
+  workingDir?: string;
+  user?: string;
+  hostname?: string;
+  domainname?: string;
+  labels?: Record<string, string> | null;
+  tty?: boolean;
+  openStdin?: boolean;
+  stopSignal?: string;
+  stopTimeout?: number | null;
+  autoRemove?: boolean;
+  /** The request's Config and HostConfig as sent, echoed back by inspect. */
+  rawConfig: Record<string, unknown>;
+  rawHostConfig: Record<string, unknown>;
+}
+
+export interface ContainerState {
+  status: ContainerStatus;
+  pid: number;
+  exitCode: number;
+  error: string;
+  oomKilled: boolean;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** The durable record of one container. */
+export interface ContainerRecord {
+  id: ContainerId;
+  name: string;
+  created: string;
+  /** The image as the user named it. */
+  image: string;
+  imageId: Digest;
+  path: string;
+  args: string[];
+  /** Effective config after merging the image's: Docker's Config shape. */
+  config: Record<string, unknown> & { Env: string[]; Cmd: string[] | null; Entrypoint: string[] | null; WorkingDir: string; User: string; Hostname: string; Labels: Record<string, string>; Tty: boolean; StopSignal?: string; StopTimeout?: number | null };
+  hostConfig: Record<string, unknown> & { AutoRemove?: boolean };
+  state: ContainerState;
+  restartCount: number;
+  logPath: string;
+  hostnamePath: string;
+  hostsPath: string;
+  resolvConfPath: string;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export interface ContainerEvents {
+  /** Docker event actions: create, start, die, kill, stop, destroy … */
+  emit(type: 'container', action: string, id: string, attributes: Record<string, string>): void;
+}
+
+export class ContainerService {
+  private readonly records = new Map<ContainerId, ContainerRecord>();
+  private readonly lock = new KeyedMutex();
+  /** 'exit:<id>' after each exit is recorded, 'removed:<id>' after removal. */
+  private readonly signals = new EventEmitter();
+
+  constructor(
+    private readonly dataRoot: string,
+    private readonly execRoot: string,
+    private readonly images: ImageService,
+    private readonly snapshots: OverlaySnapshotter,
+    private readonly monitor: Monitor,
+    private readonly events: ContainerEvents,
+  ) {
+    this.signals.setMaxListeners(0);
+  }
+
+  private dir(id: string): string {
+    return join(this.dataRoot, 'containers', id);
+  }
+  private bundle(id: string): string {
+    return join(this.execRoot, 'containers', id);
+  }
+
+  /** Loads every record and reconciles it with what conmon and runc report. */
+  async init(): Promise<void> {
+    await fsp.mkdir(join(this.dataRoot, 'containers'), { recursive: true });
+    await fsp.mkdir(join(this.execRoot, 'containers'), { recursive: true });
+    for (const id of readdirSync(join(this.dataRoot, 'containers'))) {
+      try {
+        const rec = JSON.parse(readFileSync(join(this.dir(id), 'container.json'), 'utf8')) as ContainerRecord;
+        this.records.set(rec.id, rec);
+      } catch (err) {
+        log.warn('skipping unreadable container record', { id, error: String(err) });
+      }
+    }
+    this.monitor.watchExits((id) => void this.checkExit(id as ContainerId));
+    for (const rec of this.records.values()) {
+      if (rec.state.status === 'removing') await this.removeNow(rec).catch((err) => log.warn('removal failed', { id: rec.id, error: String(err) }));
+      else if (rec.state.status === 'running' || rec.state.status === 'paused') await this.reconcile(rec);
+    }
+  }
+
+  private async reconcile(rec: ContainerRecord): Promise<void> {
+    if (await this.checkExit(rec.id)) return;
+    const st = await this.monitor.state(rec.id).catch(() => undefined);
+    if (st && (st.status === 'running' || st.status === 'paused')) {
+      rec.state.pid = st.pid;
+      rec.state.status = st.status;
+      return;
+    }
+    // Neither an exit file nor a live process: conmon died with the container.
+    await this.recordExit(rec, 255, new Date(), 'container monitor exited without recording an exit code');
+  }
+
+  // ---- lookup --------------------------------------------------------------
+
+  /** By full id, name (with or without '/'), or unique id prefix. */
+  get(ref: string): ContainerRecord {
+    const byId = this.records.get(ref as ContainerId);
+    if (byId) return byId;
+    const name = ref.replace(/^\//, '');
+    for (const r of this.records.values()) if (r.name === name) return r;
+    if (/^[a-f0-9]+$/.test(ref)) {
+      const matches = [...this.records.values()].filter((r) => r.id.startsWith(ref));
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) throw invalidArgument(`multiple containers found with provided prefix: ${ref}`);
+    }
+    throw notFound(`No such container: ${ref}`);
+  }
+
+  list(): ContainerRecord[] {
+    return [...this.records.values()].sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
+  }
+
+  usersOfImage(imageId: Digest): { id: string; running: boolean }[] {
+    return this.list().filter((r) => r.imageId === imageId).map((r) => ({ id: r.id, running: r.state.status === 'running' || r.state.status === 'paused' }));
+  }
+
+  // ---- create --------------------------------------------------------------
+
+  async create(o: CreateContainerOptions): Promise<ContainerRecord> {
+    const name = o.name ? checkName(o.name) : randomName((n) => !!this.nameTaken(n));
+    const taken = this.nameTaken(name);
+    if (taken) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${taken}". You have to remove (or rename) that container to be able to reuse that name.`);
+    let img: ImageRecord;
+    try {
+      img = this.images.resolve(o.image);
+    } catch (err) {
+      if (err instanceof BerthError && err.kind === 'not-found') throw notFound(`No such image: ${o.image}`, err);
+      throw err;
+    }
+    const ic = img.config.config ?? {};
+    const entrypoint = o.entrypoint !== undefined && o.entrypoint !== null ? o.entrypoint : ic.Entrypoint ?? null;
+    // A new entrypoint drops the image's CMD, as in Docker.
+    const cmd = o.cmd && o.cmd.length ? o.cmd : o.entrypoint !== undefined && o.entrypoint !== null ? null : ic.Cmd ?? null;
+    const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
+    if (argv.length === 0) throw invalidArgument('No command specified');
+    const id = newContainerId();
+    const env = mergeEnv(ic.Env ?? [], o.env ?? []);
+    const dir = this.dir(id);
+    const rec: ContainerRecord = {
+      id,
+      name,
+      created: new Date().toISOString(),
+      image: o.image,
+      imageId: img.id,
+      path: argv[0]!,
+      args: argv.slice(1),
+      config: {
+        ...o.rawConfig,
+        Hostname: o.hostname || id.slice(0, 12),
+        Domainname: o.domainname ?? '',
+        User: o.user ?? ic.User ?? '',
+        Tty: !!o.tty,
+        OpenStdin: !!o.openStdin,
+        Env: env,
+        Cmd: cmd,
+        Entrypoint: entrypoint,
+        Image: o.image,
+        WorkingDir: o.workingDir || ic.WorkingDir || '',
+        Labels: { ...(ic.Labels ?? {}), ...(o.labels ?? {}) },
+        ...(o.stopSignal || ic.StopSignal ? { StopSignal: o.stopSignal || ic.StopSignal } : {}),
+        ...(o.stopTimeout !== undefined && o.stopTimeout !== null ? { StopTimeout: o.stopTimeout } : {}),
+      },
+      hostConfig: { ...o.rawHostConfig, AutoRemove: !!o.autoRemove },
+      state: { status: 'created', pid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
+      restartCount: 0,
+      logPath: join(dir, 'container.log'),
+      hostnamePath: join(dir, 'hostname'),
+      hostsPath: join(dir, 'hosts'),
+      resolvConfPath: join(dir, 'resolv.conf'),
+    };
+    // Claim the name before any await so two concurrent creates cannot both take it.
+    this.records.set(id, rec);
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+      const top = this.images.chain(img).at(-1) ?? null;
+      await this.snapshots.prepare(id, top, top ? await this.images.layers.linkChain(top) : []);
+      await this.save(rec);
+    } catch (err) {
+      this.records.delete(id);
+      await this.snapshots.remove(id).catch(() => undefined);
+      await fsp.rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    this.events.emit('container', 'create', id, { image: rec.image, name: rec.name });
+    return rec;
+  }
+
+  private nameTaken(name: string): string | undefined {
+    for (const r of this.records.values()) if (r.name === name) return r.id;
+    return undefined;
+  }
+
+  private async save(rec: ContainerRecord): Promise<void> {
+    await writeJSONAtomic(join(this.dir(rec.id), 'container.json'), rec);
+  }
+
+  // ---- start ---------------------------------------------------------------
+
+  start(ref: string): Promise<void> {
+    const rec = this.get(ref);
+    return this.lock.run(rec.id, () => this.startLocked(rec));
+  }
+
+  private async startLocked(rec: ContainerRecord): Promise<void> {
+    if (!this.records.has(rec.id)) throw notFound(`No such container: ${rec.id}`);
+    if (rec.state.status === 'running' || rec.state.status === 'paused') throw notModified('container already started');
+    if (rec.state.status === 'removing') throw conflict(`cannot start container ${rec.id}: it is being removed`);
+    const bundle = this.bundle(rec.id);
+    try {
+      const rootfs = await this.snapshots.mount(rec.id);
+      await this.writeEtcFiles(rec);
+      const user = resolveUser(rootfs, rec.config.User);
+      const spec = generateSpec({
+        args: [rec.path, ...rec.args],
+        env: rec.config.Env,
+        cwd: rec.config.WorkingDir || '/',
+        user,
+        hostname: rec.config.Hostname,
+        rootfsPath: rootfs,
+        terminal: rec.config.Tty,
+        cgroupsPath: cgroupsPath('/berth', rec.id),
+        mounts: [
+          { type: 'bind', source: rec.hostnamePath, destination: '/etc/hostname' },
+          { type: 'bind', source: rec.hostsPath, destination: '/etc/hosts' },
+          { type: 'bind', source: rec.resolvConfPath, destination: '/etc/resolv.conf' },
+        ],
+      });
+      await fsp.mkdir(bundle, { recursive: true });
+      await fsp.writeFile(join(bundle, 'config.json'), serializeSpec(spec));
+      await this.monitor.remove(rec.id); // a stale runc state from an earlier run would block create
+      const pid = await this.monitor.create({ id: rec.id, name: rec.name, bundle, logPath: rec.logPath, tty: rec.config.Tty });
+      await this.monitor.start(rec.id);
+      rec.state = { ...rec.state, status: 'running', pid, exitCode: 0, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: ZERO_TIME };
+      await this.save(rec);
+    } catch (err) {
+      await this.monitor.remove(rec.id).catch(() => undefined);
+      await this.snapshots.unmount(rec.id).catch(() => undefined);
+      const msg = err instanceof Error ? err.message : String(err);
+      rec.state.error = msg;
+      rec.state.exitCode = /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied|is a directory/.test(msg) ? 126 : 128;
+      if (rec.state.startedAt !== ZERO_TIME) rec.state.status = 'exited';
+      await this.save(rec).catch(() => undefined);
+      if (err instanceof BerthError && err.kind !== 'internal') throw err;
+      throw failedPrecondition(`failed to create task for container: ${msg}`, err);
+    }
+    this.events.emit('container', 'start', rec.id, { image: rec.image, name: rec.name });
+    // It may have exited before we recorded it as running: the exit event was then ignored.
+    void this.checkExit(rec.id);
+  }
+
+  private async writeEtcFiles(rec: ContainerRecord): Promise<void> {
+    await fsp.writeFile(rec.hostnamePath, `${rec.config.Hostname}\n`);
+    await fsp.writeFile(
+      rec.hostsPath,
+      '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n',
+    );
+    let resolv = '';
+    try {
+      resolv = await fsp.readFile('/etc/resolv.conf', 'utf8');
+    } catch {
+      // no host resolver config: the container gets an empty one
+    }
+    // Loopback resolvers of the host are unreachable from the container's own network namespace.
+    resolv = resolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l)).join('\n');
+    await fsp.writeFile(rec.resolvConfPath, resolv);
+  }
+
+  // ---- exit ----------------------------------------------------------------
+
+  /** Records the exit if conmon has written the exit file. True when the container is known to have exited. */
+  private async checkExit(id: ContainerId): Promise<boolean> {
+    const rec = this.records.get(id);
+    if (!rec || (rec.state.status !== 'running' && rec.state.status !== 'paused')) return false;
+    const exit = await this.monitor.exitCode(id);
+    if (!exit) return false;
+    await this.recordExit(rec, exit.code, exit.at, '');
+    return true;
+  }
+
+  private finishing = new Set<string>();
+
+  private async recordExit(rec: ContainerRecord, code: number, at: Date, error: string): Promise<void> {
+    if (this.finishing.has(rec.id) || (rec.state.status !== 'running' && rec.state.status !== 'paused')) return;
+    this.finishing.add(rec.id);
+    try {
+      await this.monitor.remove(rec.id).catch((err) => log.warn('runc delete failed', { id: rec.id, error: String(err) }));
+      await this.snapshots.unmount(rec.id).catch((err) => log.warn('unmount failed', { id: rec.id, error: String(err) }));
+      rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode: code, error, finishedAt: at.toISOString() };
+      await this.save(rec).catch((err) => log.error('cannot save container state', { id: rec.id, error: String(err) }));
+    } finally {
+      this.finishing.delete(rec.id);
+    }
+    this.events.emit('container', 'die', rec.id, { exitCode: String(code), image: rec.image, name: rec.name });
+    this.signals.emit(`exit:${rec.id}`, code);
+    if (rec.hostConfig.AutoRemove) {
+      await this.lock.run(rec.id, () => this.removeNow(rec)).catch((err) => log.warn('auto-remove failed', { id: rec.id, error: String(err) }));
+    }
+  }
+
+  private nextExit(id: string, timeoutMs?: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (v: boolean) => {
+        this.signals.off(`exit:${id}`, onExit);
+        this.signals.off(`removed:${id}`, onExit);
+        if (timer) clearTimeout(timer);
+        resolve(v);
+      };
+      const onExit = () => done(true);
+      this.signals.once(`exit:${id}`, onExit);
+      this.signals.once(`removed:${id}`, onExit);
+      const timer = timeoutMs !== undefined ? setTimeout(() => done(false), timeoutMs) : undefined;
+    });
+  }
+
+  // ---- stop / kill ---------------------------------------------------------
+
+  stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    const rec = this.get(ref);
+    return this.lock.run(rec.id, async () => {
+      if (rec.state.status !== 'running' && rec.state.status !== 'paused') throw notModified('container already stopped');
+      await this.stopLocked(rec, timeoutSec, signal);
+      this.events.emit('container', 'stop', rec.id, { image: rec.image, name: rec.name });
+    });
+  }
+
+  private async stopLocked(rec: ContainerRecord, timeoutSec?: number, signal?: string): Promise<void> {
+    const t = timeoutSec ?? rec.config.StopTimeout ?? 10;
+    const exited = this.nextExit(rec.id, t < 0 ? undefined : t * 1000);
+    const sig = signal || rec.config.StopSignal || 'SIGTERM';
+    await this.monitor.kill(rec.id, normalizeSignal(sig)).catch(() => undefined);
+    if (await this.checkExit(rec.id)) return;
+    if (await exited) return;
+    const killed = this.nextExit(rec.id, 30_000);
+    await this.monitor.kill(rec.id, 'KILL', true).catch(() => undefined);
+    if (await this.checkExit(rec.id)) return;
+    if (!(await killed)) throw failedPrecondition(`container ${rec.id} did not exit after SIGKILL`);
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const rec = this.get(ref);
+    const sig = normalizeSignal(signal);
+    if (rec.state.status !== 'running' && rec.state.status !== 'paused') throw conflict(`Cannot kill container: ${ref}: Container ${rec.id} is not running`);
+    const exited = sig === 'KILL' ? this.nextExit(rec.id, 30_000) : undefined;
+    await this.monitor.kill(rec.id, sig, sig === 'KILL');
+    this.events.emit('container', 'kill', rec.id, { image: rec.image, name: rec.name, signal: String(signalNumber(sig)) });
+    if (exited && !(await this.checkExit(rec.id))) await exited;
+  }
+
+  async restart(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
+    const rec = this.get(ref);
+    await this.lock.run(rec.id, async () => {
+      if (rec.state.status === 'running' || rec.state.status === 'paused') await this.stopLocked(rec, timeoutSec, signal);
+    });
+    rec.restartCount = 0;
+    await this.start(rec.id);
+    this.events.emit('container', 'restart', rec.id, { image: rec.image, name: rec.name });
+  }
+
+  // ---- wait ----------------------------------------------------------------
+
+  /** Resolves with the exit code once the condition holds. */
+  async wait(ref: string, condition: WaitCondition = 'not-running', abort?: AbortSignal): Promise<number> {
+    const rec = this.get(ref);
+    const running = () => rec.state.status === 'running' || rec.state.status === 'paused';
+    if (condition === 'not-running' && !running()) return rec.state.exitCode;
+    if (condition === 'removed' && !this.records.has(rec.id)) return rec.state.exitCode;
+    const event = condition === 'removed' ? `removed:${rec.id}` : `exit:${rec.id}`;
+    return await new Promise<number>((resolve, reject) => {
+      const done = () => {
+        abort?.removeEventListener('abort', onAbort);
+        resolve(rec.state.exitCode);
+      };
+      const onAbort = () => {
+        this.signals.off(event, done);
+        reject(new Error('wait aborted'));
+      };
+      this.signals.once(event, done);
+      abort?.addEventListener('abort', onAbort);
+    });
+  }
+
+  // ---- remove --------------------------------------------------------------
+
+  remove(ref: string, force: boolean): Promise<void> {
+    const rec = this.get(ref);
+    return this.lock.run(rec.id, async () => {
+      if (!this.records.has(rec.id)) throw notFound(`No such container: ${ref}`);
+      if (rec.state.status === 'running' || rec.state.status === 'paused') {
+        if (!force) throw conflict(`You cannot remove a running container ${rec.id}. Stop the container before attempting removal or force remove`);
+        const exited = this.nextExit(rec.id, 30_000);
+        await this.monitor.kill(rec.id, 'KILL', true).catch(() => undefined);
+        if (!(await this.checkExit(rec.id))) await exited;
+      }
+      await this.removeNow(rec);
+    });
+  }
+
+  private async removeNow(rec: ContainerRecord): Promise<void> {
+    if (!this.records.has(rec.id)) return;
+    rec.state.status = 'removing';
+    await this.save(rec).catch(() => undefined);
+    await this.monitor.remove(rec.id);
+    await this.snapshots.remove(rec.id);
+    await fsp.rm(this.bundle(rec.id), { recursive: true, force: true });
+    await fsp.rm(this.dir(rec.id), { recursive: true, force: true });
+    this.records.delete(rec.id);
+    this.events.emit('container', 'destroy', rec.id, { image: rec.image, name: rec.name });
+    this.signals.emit(`removed:${rec.id}`);
+  }
+
+  // ---- logs and attach -----------------------------------------------------
+
+  /**
+   * Writes the container's log entries: everything, or the last `tail`, then
+   * (with follow) new ones until the container stops or `abort` fires.
+   */
+  async logs(ref: string, opts: { follow?: boolean; tail?: number; since?: number; until?: number }, write: (e: LogEntry) => void, abort: AbortSignal): Promise<void> {
+    const rec = this.get(ref);
+    const { entries, end } = await readLog(rec.logPath);
+    const inWindow = (e: LogEntry) => {
+      const t = Date.parse(e.time) / 1000;
+      return (opts.since === undefined || t >= opts.since) && (opts.until === undefined || t <= opts.until);
+    };
+    let shown = entries.filter(inWindow);
+    if (opts.tail !== undefined && opts.tail >= 0) shown = opts.tail === 0 ? [] : shown.slice(-opts.tail);
+    for (const e of shown) write(e);
+    if (!opts.follow || rec.state.status !== 'running' || abort.aborted) return;
+    await this.followUntilExit(rec, end, (e) => inWindow(e) && write(e), abort);
+  }
+
+  /** Streams output written from now on until the container's next exit (attach). */
+  async attach(ref: string, write: (e: LogEntry) => void, abort: AbortSignal): Promise<void> {
+    const rec = this.get(ref);
+    if (rec.state.status === 'exited' || rec.state.status === 'dead') {
+      throw conflict('You cannot attach to a stopped container, start it first');
+    }
+    await this.followUntilExit(rec, await logSize(rec.logPath), write, abort);
+  }
+
+  private async followUntilExit(rec: ContainerRecord, offset: number, write: (e: LogEntry) => void, abort: AbortSignal): Promise<void> {
+    const exited = this.nextExit(rec.id);
+    const follower = new LogFollower(rec.logPath, offset, write);
+    const aborted = new Promise<void>((resolve) => {
+      if (abort.aborted) resolve();
+      abort.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await Promise.race([exited, aborted]);
+    if (abort.aborted) follower.stop();
+    else await follower.drain();
+    this.signals.emit(`exit-wait-done:${rec.id}`);
+  }
+}
+
+/** Image ENV first, then the request's, later keys replacing earlier ones. */
+export function mergeEnv(base: string[], extra: string[]): string[] {
+  const out = new Map<string, string>();
+  for (const e of [...base, ...extra]) out.set(e.split('=')[0]!, e);
+  return [...out.values()];
+}
+
+const SIGNALS: Record<string, number> = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12, PIPE: 13, ALRM: 14, TERM: 15,
+  STKFLT: 16, CHLD: 17, CONT: 18, STOP: 19, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23, XCPU: 24, XFSZ: 25, VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, PWR: 30, SYS: 31,
+};
+
+/** `SIGTERM`, `term`, `15` → `TERM` (runc's form); unknown → invalid-argument. */
+export function normalizeSignal(s: string): string {
+  const up = s.trim().toUpperCase().replace(/^SIG/, '');
+  if (/^\d+$/.test(up)) {
+    const n = Number(up);
+    const name = Object.keys(SIGNALS).find((k) => SIGNALS[k] === n);
+    if (name) return name;
+    if (n >= 34 && n <= 64) return String(n);
+  } else if (up in SIGNALS) return up;
+  else if (/^RTMIN(\+\d+)?$|^RTMAX(-\d+)?$/.test(up)) return up;
+  throw invalidArgument(`Invalid signal: ${s}`);
+}
+
+export function signalNumber(name: string): number {
+  return SIGNALS[name] ?? Number(name);
+}

@@ -1,0 +1,135 @@
+/**
+ * The engine: every use case of berthd, importable as a library.
+ *
+ *   const engine = await Engine.open({ dataRoot: '/var/lib/berth', execRoot: '/run/berth' });
+ *
+ * It owns the stores under dataRoot and the runtime state under execRoot; two
+ * engines must not share either.
+ */
+import { promises as fsp, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { join } from 'node:path';
+import { invalidArgument } from '../common';
+import { ContentStore, ImageStore, type ImageRecord } from '../image';
+import { Monitor, detectCgroupMode, type CgroupMode } from '../runtime';
+import { writeFileAtomic } from '../state';
+import { LayerStore, OverlaySnapshotter } from '../storage';
+import { ContainerService, type ContainerRecord } from './containers';
+import { EventBus } from './events';
+import { ImageService, hostArch } from './images';
+
+export interface EngineOptions {
+  dataRoot: string;
+  execRoot: string;
+  storageDriver?: string;
+  runc?: string;
+  conmon?: string;
+}
+
+export const ENGINE_VERSION = '0.1.0';
+
+export class Engine {
+  private constructor(
+    readonly options: Required<Pick<EngineOptions, 'dataRoot' | 'execRoot'>> & EngineOptions,
+    readonly images: ImageService,
+    readonly containers: ContainerService,
+    readonly events: EventBus,
+    readonly monitor: Monitor,
+    readonly cgroupMode: CgroupMode,
+    private readonly snapshots: OverlaySnapshotter,
+    /** Stable per data root, like dockerd's engine ID. */
+    readonly id: string,
+  ) {}
+
+  static async open(opts: EngineOptions): Promise<Engine> {
+    const driver = opts.storageDriver ?? 'overlay';
+    if (driver !== 'overlay' && driver !== 'overlay2') throw invalidArgument(`unknown storage driver "${driver}": use overlay`);
+    const { dataRoot, execRoot } = opts;
+    await fsp.mkdir(dataRoot, { recursive: true, mode: 0o711 });
+    await fsp.mkdir(execRoot, { recursive: true, mode: 0o711 });
+    const content = new ContentStore(join(dataRoot, 'blobs'));
+    await content.init();
+    const imageStore = new ImageStore(join(dataRoot, 'images'), content);
+    const layers = await LayerStore.open(join(dataRoot, 'layers'));
+    const snapshots = new OverlaySnapshotter(join(dataRoot, 'overlay'));
+    const monitor = new Monitor({ execRoot, runc: opts.runc, conmon: opts.conmon });
+    await monitor.init();
+    const events = new EventBus();
+    let containers: ContainerService | undefined;
+    const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id));
+    containers = new ContainerService(dataRoot, execRoot, images, snapshots, monitor, events);
+    await containers.init();
+    return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, detectCgroupMode(), snapshots, await engineId(dataRoot));
+  }
+
+  /** Docker's GraphDriver.Data for a container: the overlay dirs. */
+  graphDriverData(r: ContainerRecord): Record<string, string> {
+    const img = this.images.images.get(r.imageId);
+    const lower = img ? this.layerDirs(img) : '';
+    return {
+      ...(lower ? { LowerDir: lower } : {}),
+      UpperDir: this.snapshots.upperDir(r.id),
+      WorkDir: join(this.snapshots.upperDir(r.id), '..', 'work'),
+      MergedDir: this.snapshots.mergedDir(r.id),
+    };
+  }
+
+  imageGraphDriverData(img: ImageRecord): Record<string, string> | null {
+    const dirs = this.layerDirs(img);
+    return dirs ? { MergedDir: '', UpperDir: '', WorkDir: '', LowerDir: dirs } : null;
+  }
+
+  private layerDirs(img: ImageRecord): string {
+    return this.images.chain(img).reverse().map((c) => this.images.layers.diffDir(c)).join(':');
+  }
+
+  close(): void {
+    this.monitor.close();
+  }
+
+  /** Facts for `docker info`, in our own words; api/ shapes them. */
+  info() {
+    const all = this.containers.list();
+    const count = (s: string) => all.filter((c) => c.state.status === s).length;
+    return {
+      containers: all.length,
+      running: count('running'),
+      paused: count('paused'),
+      stopped: all.length - count('running') - count('paused'),
+      images: this.images.images.list().length,
+      driver: 'overlay2',
+      cgroupVersion: this.cgroupMode === 'v2' ? '2' : '1',
+      kernelVersion: os.release(),
+      operatingSystem: osName(),
+      arch: os.arch() === 'x64' ? 'x86_64' : os.arch(),
+      imageArch: hostArch(),
+      ncpu: os.cpus().length,
+      memTotal: os.totalmem(),
+      hostname: os.hostname(),
+      dataRoot: this.options.dataRoot,
+      execRoot: this.options.execRoot,
+      version: ENGINE_VERSION,
+    };
+  }
+}
+
+function osName(): string {
+  try {
+    const text = readFileSync('/etc/os-release', 'utf8');
+    return /^PRETTY_NAME="?([^"\n]*)"?/m.exec(text)?.[1] ?? 'Linux';
+  } catch {
+    return 'Linux';
+  }
+}
+
+async function engineId(dataRoot: string): Promise<string> {
+  const file = join(dataRoot, 'engine-id');
+  try {
+    return (await fsp.readFile(file, 'utf8')).trim();
+  } catch {
+    const id = randomUUID();
+    await writeFileAtomic(file, id + '\n');
+    return id;
+  }
+}

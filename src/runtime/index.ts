@@ -1,0 +1,6 @@
+export * from './capabilities';
+export * from './cgroups';
+export * from './spec';
+export * from './user';
+export * from './monitor';
+export * from './k8s-log';

@@ -1,0 +1,134 @@
+/**
+ * Reader for conmon's k8s-file log format: one record per line,
+ * `<RFC3339Nano time> <stdout|stderr> <F|P> <text>`, where F ends a line
+ * (a newline was written) and P is a partial line (no newline yet).
+ */
+import { promises as fsp, watch } from 'node:fs';
+
+export interface LogEntry {
+  /** RFC 3339 with nanoseconds, in UTC (`…Z`) when conmon wrote +00:00. */
+  time: string;
+  stream: 'stdout' | 'stderr';
+  /** The bytes the container wrote, newline included for full lines. */
+  data: Buffer;
+}
+
+export function parseLogLine(line: Buffer): LogEntry | undefined {
+  const s1 = line.indexOf(0x20);
+  const s2 = s1 < 0 ? -1 : line.indexOf(0x20, s1 + 1);
+  const s3 = s2 < 0 ? -1 : line.indexOf(0x20, s2 + 1);
+  if (s3 < 0 && !(s2 > 0 && line.length === s2 + 2)) return undefined;
+  const stream = line.subarray(s1 + 1, s2).toString();
+  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
+  const tag = line.subarray(s2 + 1, s2 + 2).toString();
+  const text = s3 < 0 ? Buffer.alloc(0) : line.subarray(s3 + 1);
+  const time = line.subarray(0, s1).toString().replace(/\+00:00$/, 'Z');
+  return { time, stream, data: tag === 'F' ? Buffer.concat([text, Buffer.from('\n')]) : Buffer.from(text) };
+}
+
+/** Splits bytes into complete lines, keeping an unfinished tail for the next push. */
+class LineSplitter {
+  private rest: Buffer = Buffer.alloc(0);
+  push(chunk: Buffer): Buffer[] {
+    const buf = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    const lines: Buffer[] = [];
+    let start = 0;
+    for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, start)) {
+      lines.push(buf.subarray(start, i));
+      start = i + 1;
+    }
+    this.rest = Buffer.from(buf.subarray(start));
+    return lines;
+  }
+}
+
+/** Every entry of a log file from byte `offset` on, and the offset after the last complete line. */
+export async function readLog(path: string, offset = 0): Promise<{ entries: LogEntry[]; end: number }> {
+  let fh;
+  try {
+    fh = await fsp.open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], end: offset };
+    throw err;
+  }
+  try {
+    const entries: LogEntry[] = [];
+    const split = new LineSplitter();
+    const buf = Buffer.alloc(1 << 16);
+    let pos = offset;
+    let consumed = offset;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      for (const line of split.push(Buffer.from(buf.subarray(0, bytesRead)))) {
+        consumed += line.length + 1;
+        const e = parseLogLine(line);
+        if (e) entries.push(e);
+      }
+    }
+    return { entries, end: consumed };
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function logSize(path: string): Promise<number> {
+  try {
+    return (await fsp.stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Follows a log file from `offset`, calling `onEntry` for each new entry until
+ * stop() is called. Wakes on inotify events, with a slow poll as a safety net.
+ */
+export class LogFollower {
+  private offset: number;
+  private stopped = false;
+  private reading: Promise<void> = Promise.resolve();
+  private again = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly watcher?: ReturnType<typeof watch>;
+
+  constructor(private readonly path: string, offset: number, private readonly onEntry: (e: LogEntry) => void) {
+    this.offset = offset;
+    try {
+      this.watcher = watch(path, () => this.poke());
+      this.watcher.on('error', () => undefined);
+    } catch {
+      // the file does not exist yet: the poll picks it up
+    }
+    this.timer = setInterval(() => this.poke(), 250);
+    this.poke();
+  }
+
+  /** Reads whatever is new now; resolves when caught up. */
+  poke(): Promise<void> {
+    if (this.stopped) return this.reading;
+    if (this.again) return this.reading;
+    this.again = true;
+    this.reading = this.reading.then(async () => {
+      this.again = false;
+      const { entries, end } = await readLog(this.path, this.offset);
+      this.offset = end;
+      for (const e of entries) if (!this.stopped) this.onEntry(e);
+    }).catch(() => undefined);
+    return this.reading;
+  }
+
+  /** Reads to the current end once more, then stops. */
+  async drain(): Promise<void> {
+    await this.poke();
+    await this.reading;
+    this.stop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.watcher?.close();
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * The runtime driver: one conmon per container creates it through runc and then
+ * owns its stdio, log file and exit file, outliving berthd. berthd never holds
+ * anything about a running container only in memory: everything it needs after
+ * a restart is in these files.
+ *
+ * Layout under `execRoot` (per daemon, so several daemons can run side by side):
+ *   runc/                 runc's --root (state of every container)
+ *   exits/<id>            exit code, written by conmon when the container exits
+ *   attach/               conmon's socket dir
+ *   containers/<id>/      the bundle: config.json, pidfile, conmon.pid
+ *
+ * Lifecycle: create() (conmon + runc create, waits until the process exists) →
+ * start() → [kill()] → the exit file appears → remove() (runc delete).
+ */
+import { spawn, execFile } from 'node:child_process';
+import { accessSync, constants, promises as fsp, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { BerthError, failedPrecondition, internal, isErrno, log } from '../common';
+
+export interface MonitorOptions {
+  execRoot: string;
+  runc?: string;
+  conmon?: string;
+}
+
+export interface CreateOptions {
+  id: string;
+  name: string;
+  bundle: string;
+  /** Written in the k8s-file format: `TIME STREAM F|P text`. */
+  logPath: string;
+  /** Give the container a pseudo-terminal; its output is logged as stdout. */
+  tty?: boolean;
+}
+
+export type RuncStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+
+export class Monitor {
+  readonly runcRoot: string;
+  readonly exitDir: string;
+  private readonly socketDir: string;
+  private readonly runc: string;
+  private readonly conmon: string;
+  private watcher?: FSWatcher;
+
+  constructor(opts: MonitorOptions) {
+    this.runcRoot = join(opts.execRoot, 'runc');
+    this.exitDir = join(opts.execRoot, 'exits');
+    this.socketDir = join(opts.execRoot, 'attach');
+    this.runc = lookPath(opts.runc ?? 'runc');
+    this.conmon = lookPath(opts.conmon ?? 'conmon');
+  }
+
+  async init(): Promise<void> {
+    for (const d of [this.runcRoot, this.exitDir, this.socketDir]) await fsp.mkdir(d, { recursive: true });
+  }
+
+  /** Calls `onExit(id)` whenever an exit file appears. The caller re-checks with exitCode(). */
+  watchExits(onExit: (id: string) => void): void {
+    this.watcher = watch(this.exitDir, (_event, file) => {
+      if (file && /^[a-f0-9]{64}$/.test(String(file))) onExit(String(file));
+    });
+    this.watcher.on('error', (err) => log.error('exit watcher failed', { error: String(err) }));
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+
+  /** The container's exit code once it has exited, else undefined. */
+  async exitCode(id: string): Promise<{ code: number; at: Date } | undefined> {
+    const file = join(this.exitDir, id);
+    try {
+      const [text, st] = await Promise.all([fsp.readFile(file, 'utf8'), fsp.stat(file)]);
+      const code = Number.parseInt(text.trim(), 10);
+      if (Number.isNaN(code)) return undefined; // conmon is still writing it
+      return { code, at: st.mtime };
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Starts conmon, which runs `runc create` and reports the container's pid on
+   * the sync pipe. Resolves with that pid; rejects with runc's own message.
+   */
+  async create(o: CreateOptions): Promise<number> {
+    await fsp.rm(join(this.exitDir, o.id), { force: true });
+    const args = [
+      '--api-version', '1',
+      '-c', o.id, '-u', o.id, '-n', o.name,
+      '-r', this.runc,
+      '-b', o.bundle,
+      '-p', join(o.bundle, 'pidfile'),
+      '--exit-dir', this.exitDir,
+      '--socket-dir-path', this.socketDir,
+      '-l', `k8s-file:${o.logPath}`,
+      '--conmon-pidfile', join(o.bundle, 'conmon.pid'),
+      '--runtime-arg', `--root=${this.runcRoot}`,
+      '--log-level', 'error',
+      ...(o.tty ? ['-t'] : []),
+    ];
+    const child = spawn(this.conmon, args, {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+      detached: true,
+    });
+    child.unref();
+    return await new Promise<number>((resolve, reject) => {
+      let sync = '';
+      let stderr = '';
+      const sp = child.stdio[3] as NodeJS.ReadableStream;
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', (err) => reject(failedPrecondition(`cannot run conmon (${this.conmon}): ${err.message}; install the conmon package`, err)));
+      sp.on('data', (d: Buffer) => {
+        sync += d.toString();
+        const msg = parseSync(sync);
+        if (!msg) return;
+        if (msg.data > 0) resolve(msg.data);
+        else reject(runtimeError(msg.message ?? `conmon reported ${msg.data}`));
+        sp.removeAllListeners('data');
+        (sp as NodeJS.ReadableStream & { destroy(): void }).destroy();
+      });
+      sp.on('end', () => reject(runtimeError(stderr.trim() || 'conmon exited before the container was created')));
+      sp.on('error', (err) => reject(runtimeError(`conmon sync pipe failed: ${err.message}`)));
+      const timer = setTimeout(() => {
+        reject(runtimeError('timed out after 60s waiting for conmon to create the container'));
+        child.kill('SIGKILL');
+      }, 60_000);
+      timer.unref();
+    });
+  }
+
+  async start(id: string): Promise<void> {
+    await this.runcCmd(['start', id]);
+  }
+
+  async kill(id: string, signal: string | number, all = false): Promise<void> {
+    await this.runcCmd(['kill', ...(all ? ['--all'] : []), id, String(signal)]);
+  }
+
+  /** runc's view; undefined when runc does not know the container. */
+  async state(id: string): Promise<{ status: RuncStatus; pid: number } | undefined> {
+    try {
+      const out = await this.runcCmd(['state', id]);
+      const s = JSON.parse(out) as { status: RuncStatus; pid: number };
+      return { status: s.status, pid: s.pid };
+    } catch (err) {
+      if (err instanceof BerthError && /does not exist/.test(err.message)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Deletes runc's state and the container's cgroups; fine if already gone. */
+  async remove(id: string): Promise<void> {
+    try {
+      await this.runcCmd(['delete', '--force', id]);
+    } catch (err) {
+      if (!(err instanceof BerthError && /does not exist/.test(err.message))) throw err;
+    }
+    await fsp.rm(join(this.exitDir, id), { force: true });
+  }
+
+  /** conmon's pid for a container, if its pidfile exists and the process lives. */
+  async conmonPid(bundle: string): Promise<number | undefined> {
+    try {
+      const pid = Number.parseInt(await fsp.readFile(join(bundle, 'conmon.pid'), 'utf8'), 10);
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private runcCmd(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(this.runc, [`--root=${this.runcRoot}`, ...args], { maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+        if (err) reject(internal(`runc ${args[0]} failed: ${cleanRuncMessage(stderr) || err.message}`));
+        else resolve(stdout);
+      });
+    });
+  }
+}
+
+/** conmon wants an absolute runtime path; resolve bare names through PATH. */
+export function lookPath(bin: string): string {
+  if (bin.includes('/')) return bin;
+  for (const dir of (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    const p = join(dir || '.', bin);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return bin;
+}
+
+function parseSync(text: string): { data: number; message?: string } | undefined {
+  for (const line of text.split('\n')) {
+    try {
+      const v = JSON.parse(line) as { data?: number; message?: string };
+      if (typeof v.data === 'number') return { data: v.data, message: v.message };
+    } catch {
+      // an incomplete line: wait for more
+    }
+  }
+  return undefined;
+}
+
+/** runc prints logrus lines (`time=… level=error msg="…"`); users want the msg. */
+function cleanRuncMessage(stderr: string): string {
+  const msgs = [...stderr.matchAll(/msg="((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\"/g, '"').replace(/\\\\/g, '\\'));
+  return (msgs.length ? msgs.join('; ') : stderr).trim();
+}
+
+function runtimeError(message: string): BerthError {
+  return internal(`OCI runtime create failed: ${cleanRuncMessage(message)}`);
+}
