@@ -171,7 +171,7 @@ function matchesFilters(r: ContainerRecord, filters: Map<string, string[]>): boo
     const ok = values.some((v) => {
       switch (key) {
         case 'id': return r.id.startsWith(v);
-        case 'name': return new RegExp(v).test(r.name) || new RegExp(v).test(`/${r.name}`);
+        case 'name': return userRegExp(v).test(`/${r.name}`);
         case 'status': return r.state.status === v;
         case 'exited': return r.state.status === 'exited' && String(r.state.exitCode) === v;
         case 'label': {
@@ -187,4 +187,12 @@ function matchesFilters(r: ContainerRecord, filters: Map<string, string[]>): boo
     if (!ok) return false;
   }
   return true;
+}
+
+function userRegExp(pattern: string): RegExp {
+  try {
+    return new RegExp(pattern);
+  } catch (err) {
+    throw invalidArgument(`invalid name filter ${JSON.stringify(pattern)}: ${(err as Error).message}`);
+  }
 }

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mergeEnv, normalizeSignal, signalNumber } from './containers';
+import { humanDuration } from './human';
+import { applyChanges } from './images';
+import { checkName, randomName } from './names';
+import { KeyedMutex } from './mutex';
+
+test('signals are accepted in every form docker accepts', () => {
+  assert.equal(normalizeSignal('SIGTERM'), 'TERM');
+  assert.equal(normalizeSignal('term'), 'TERM');
+  assert.equal(normalizeSignal('9'), 'KILL');
+  assert.equal(normalizeSignal('usr1'), 'USR1');
+  assert.equal(signalNumber('USR1'), 10);
+  assert.throws(() => normalizeSignal('SIGNOPE'), /Invalid signal: SIGNOPE/);
+  assert.throws(() => normalizeSignal('99'), /Invalid signal/);
+});
+
+test('env from the request overrides the image by key and keeps order', () => {
+  assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B=3']), ['PATH=/bin', 'A=2', 'B=3']);
+});
+
+test('human durations read like docker ps', () => {
+  assert.equal(humanDuration(500), 'Less than a second');
+  assert.equal(humanDuration(1000), '1 second');
+  assert.equal(humanDuration(42_000), '42 seconds');
+  assert.equal(humanDuration(61_000), 'About a minute');
+  assert.equal(humanDuration(5 * 60_000), '5 minutes');
+  assert.equal(humanDuration(3_600_000), 'About an hour');
+  assert.equal(humanDuration(5 * 3_600_000), '5 hours');
+  assert.equal(humanDuration(3 * 86_400_000), '3 days');
+});
+
+test('container names follow docker rules', () => {
+  assert.equal(checkName('/web_1'), 'web_1');
+  assert.throws(() => checkName('a b'), /Invalid container name \(a b\)/);
+  assert.throws(() => checkName('x'), /Invalid container name/);
+  const n = randomName(() => false);
+  assert.match(n, /^[a-z]+_[a-z]+$/);
+  assert.doesNotThrow(() => checkName(n));
+});
+
+test('import --change lines set the config', () => {
+  const c = applyChanges({}, ['CMD ["sh","-c","echo hi"]', 'ENV A=1 B="two words"', 'WORKDIR /srv', 'ENTRYPOINT /bin/run', 'EXPOSE 80', 'LABEL k=v']);
+  assert.deepEqual(c.Cmd, ['sh', '-c', 'echo hi']);
+  assert.deepEqual(c.Env, ['A=1', 'B=two words']);
+  assert.equal(c.WorkingDir, '/srv');
+  assert.deepEqual(c.Entrypoint, ['/bin/sh', '-c', '/bin/run']);
+  assert.deepEqual(c.ExposedPorts, { '80/tcp': {} });
+  assert.deepEqual(c.Labels, { k: 'v' });
+  assert.throws(() => applyChanges({}, ['FROM x']), /FROM is not a valid change command/);
+});
+
+test('keyed mutex runs one job per key at a time, in order', async () => {
+  const m = new KeyedMutex();
+  const seen: string[] = [];
+  const job = (k: string, tag: string, ms: number) => m.run(k, async () => {
+    seen.push(`start ${tag}`);
+    await new Promise((r) => setTimeout(r, ms));
+    seen.push(`end ${tag}`);
+  });
+  await Promise.all([job('a', 'a1', 20), job('a', 'a2', 1), job('b', 'b1', 5)]);
+  assert.ok(seen.indexOf('end a1') < seen.indexOf('start a2'));
+  assert.ok(seen.indexOf('start b1') < seen.indexOf('end a1'));
+  await assert.rejects(m.run('a', async () => { throw new Error('boom'); }), /boom/);
+  assert.equal(await m.run('a', async () => 7), 7);
+});
