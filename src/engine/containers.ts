@@ -26,11 +26,15 @@ import {
   Monitor,
   LogFollower,
   cgroupsPath,
+  detectCgroupMode,
   generateSpec,
+  hostBoundingCapabilities,
+  readHostRlimits,
   logSize,
   readLog,
   resolveUser,
   serializeSpec,
+  type HostFacts,
   type LogEntry,
 } from '../runtime';
 import { writeJSONAtomic } from '../state';
@@ -108,6 +112,8 @@ export class ContainerService {
   private readonly lock = new KeyedMutex();
   /** 'exit:<id>' after each exit is recorded, 'removed:<id>' after removal. */
   private readonly signals = new EventEmitter();
+  /** Read once: the spec generator would otherwise read /proc on every start. */
+  private readonly host: HostFacts = { cgroupMode: detectCgroupMode(), capabilities: hostBoundingCapabilities(), rlimits: readHostRlimits() };
 
   constructor(
     private readonly dataRoot: string,
@@ -287,6 +293,7 @@ export class ContainerService {
         rootfsPath: rootfs,
         terminal: rec.config.Tty,
         cgroupsPath: cgroupsPath('/berth', rec.id),
+        host: this.host,
         mounts: [
           { type: 'bind', source: rec.hostnamePath, destination: '/etc/hostname' },
           { type: 'bind', source: rec.hostsPath, destination: '/etc/hosts' },
@@ -295,7 +302,7 @@ export class ContainerService {
       });
       await fsp.mkdir(bundle, { recursive: true });
       await fsp.writeFile(join(bundle, 'config.json'), serializeSpec(spec));
-      await this.monitor.remove(rec.id); // a stale runc state from an earlier run would block create
+      if (this.monitor.known(rec.id)) await this.monitor.remove(rec.id); // a stale runc state would block create
       const pid = await this.monitor.create({ id: rec.id, name: rec.name, bundle, logPath: rec.logPath, tty: rec.config.Tty });
       await this.monitor.start(rec.id);
       rec.state = { ...rec.state, status: 'running', pid, exitCode: 0, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: ZERO_TIME };
@@ -467,7 +474,7 @@ export class ContainerService {
     if (!this.records.has(rec.id)) return;
     rec.state.status = 'removing';
     await this.save(rec).catch(() => undefined);
-    await this.monitor.remove(rec.id);
+    if (this.monitor.known(rec.id)) await this.monitor.remove(rec.id);
     await this.snapshots.remove(rec.id);
     await fsp.rm(this.bundle(rec.id), { recursive: true, force: true });
     await fsp.rm(this.dir(rec.id), { recursive: true, force: true });

@@ -14,7 +14,7 @@
  * start() → [kill()] → the exit file appears → remove() (runc delete).
  */
 import { spawn, execFile } from 'node:child_process';
-import { accessSync, constants, promises as fsp, watch, type FSWatcher } from 'node:fs';
+import { accessSync, constants, existsSync, promises as fsp, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isErrno, log } from '../common';
 
@@ -151,6 +151,11 @@ export class Monitor {
       if (err instanceof BerthError && /does not exist/.test(err.message)) return undefined;
       throw err;
     }
+  }
+
+  /** Whether runc still keeps state for the container (a cheap check before remove()). */
+  known(id: string): boolean {
+    return existsSync(join(this.runcRoot, id));
   }
 
   /** Deletes runc's state and the container's cgroups; fine if already gone. */
