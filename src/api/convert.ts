@@ -40,13 +40,15 @@ export function containerInspect(engine: Engine, r: ContainerRecord): ContainerI
     HostConfig: {
       NetworkMode: 'none',
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
-      LogConfig: { Type: 'k8s-file', Config: {} },
+      LogConfig: { Type: 'json-file', Config: {} },
       Privileged: false,
       ReadonlyRootfs: false,
       CapAdd: null,
       CapDrop: null,
       Binds: null,
       ...r.hostConfig,
+      // The CLI sends an empty LogConfig; clients such as docker-py read the effective driver here.
+      ...(!(r.hostConfig.LogConfig as { Type?: string } | undefined)?.Type ? { LogConfig: { Type: 'json-file', Config: {} } } : {}),
     },
     GraphDriver: { Name: 'overlay2', Data: engine.graphDriverData(r) },
     Mounts: [],
