@@ -699,6 +699,9 @@ function tail(file: string, n: number): string {
   }
 }
 
+/** Processes tied to our own berthd's roots that were still alive after it stopped. */
+let ownBerthdLeftovers: string[] | undefined;
+
 async function stopOwnBerthd(d: OwnDaemon, pgid: number | undefined, exited: () => boolean, logFile: string, kept: string): Promise<void> {
   log(`stopping berthd (pid ${d.pid})`);
   const pids = new Set([d.pid, pgid ?? -1].filter((p) => p > 1));
@@ -712,6 +715,7 @@ async function stopOwnBerthd(d: OwnDaemon, pgid: number | undefined, exited: () 
   const left = [...listProcs().values()].filter(
     (p) => p.state !== 'Z' && p.pid !== process.pid && hasToken(p.cmdline, [d.execRoot, d.dir]),
   );
+  ownBerthdLeftovers = left.map((p) => `${p.comm} ${p.pid}`);
   for (const p of left) { log(`killing leftover ${p.comm} ${p.pid}`); signal(p.pid, 'SIGKILL'); }
   if (left.length > 0) await sleep(500);
   if (!unmountUnder(d.dir)) {
@@ -754,6 +758,21 @@ function unmountUnder(dir: string): boolean {
   return under().length === 0;
 }
 
+/** Mount points at or below any of the given directories. */
+function mountsUnder(dirs: string[]): string[] {
+  const out: string[] = [];
+  if (dirs.length === 0) return out;
+  try {
+    for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const mp = line.split(' ')[4];
+      if (!mp) continue;
+      const p = mp.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+      if (dirs.some((d) => p === d || p.startsWith(d + '/'))) out.push(p);
+    }
+  } catch { /* no /proc */ }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The measurements
 
@@ -766,6 +785,10 @@ interface TargetResult {
   tieTokens?: string[];
   imageImported?: boolean;
   runLatencyMs?: { samples: number[]; failures: number; median: number; p90: number; min: number; max: number; mean: number };
+  /** `docker version` against the daemon: the CLI's own start-up plus two trivial API calls. */
+  cliFloorMs?: { samples: number[]; median: number };
+  /** What is left once every bench container was removed (and, for a berthd of our own, once it stopped). */
+  leftovers?: { containers: number; helpers: number; mountsIdle: number; mountsAfterRm: number; mountPoints: string[] };
   start?: { n: number; wallMs: number; failures: number; running: number; errors: string[] };
   rm?: { n: number; wallMs: number; ok: boolean; error?: string };
   memory?: {
@@ -839,6 +862,18 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
 
   await sleep(1000);
   const idle = await sampleMemoryStable(t, []);
+  const mountsIdle = mountsUnder(t.tieTokens).length;
+
+  // 0. the CLI floor: `docker version` (CLI start-up, /_ping, /version)
+  const floor: number[] = [];
+  for (let i = 0; i < Math.min(o.runs, 10) + 1; i++) {
+    const r = await docker(t, o, ['version', '--format', '{{.Server.Version}}'], 30_000);
+    if (r.code === 0 && i > 0) floor.push(r.ms);
+  }
+  if (floor.length > 0) {
+    res.cliFloorMs = { samples: floor.map((x) => Math.round(x * 10) / 10), median: median(floor) };
+    log(`${t.name}: docker version (CLI floor) median ${res.cliFloorMs.median.toFixed(1)} ms`);
+  }
   log(`${t.name}: idle daemon RSS ${mib(idle.daemonRssKb)} MiB (stack ${mib(idle.stackRssKb)} MiB)`);
 
   // 1. run --rm latency
@@ -932,6 +967,18 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
   dropCleanup(guard);
   await sleep(1000);
   res.memory.afterRm = await sampleMemoryStable(t, []);
+  const leftPs = await docker(t, o, ['ps', '-aq', '--filter', `label=${LABEL}=${runId}`], 30_000);
+  const leftMounts = mountsUnder(t.tieTokens);
+  res.leftovers = {
+    containers: leftPs.code === 0 ? leftPs.stdout.split(/\s+/).filter(Boolean).length : NaN,
+    helpers: res.memory.afterRm.helperCount,
+    mountsIdle,
+    mountsAfterRm: leftMounts.length,
+    mountPoints: leftMounts.slice(0, 20),
+  };
+  if (res.leftovers.containers || res.leftovers.helpers || leftMounts.length > mountsIdle) {
+    log(`${t.name}: LEFTOVERS after rm -f: ${res.leftovers.containers} container(s), ${res.leftovers.helpers} helper(s) ${JSON.stringify(res.memory.afterRm.helpers.map((h) => h.pid))}, ${leftMounts.length} mount(s) under the roots (${mountsIdle} when idle)`);
+  }
   res.ok = true;
   return res;
 }
@@ -943,12 +990,14 @@ function mib(kb: number): string {
   return (kb / 1024).toFixed(1);
 }
 
-interface Row { metric: string; get: (r: TargetResult) => number | undefined; fmt: (v: number) => string }
+interface Row { metric: string; get: (r: TargetResult) => number | undefined; fmt: (v: number) => string; show?: (r: TargetResult) => string }
 
 const ROWS: Row[] = [
   { metric: 'run --rm true: median (ms)', get: (r) => r.runLatencyMs?.median, fmt: (v) => v.toFixed(1) },
   { metric: 'run --rm true: p90 (ms)', get: (r) => r.runLatencyMs?.p90, fmt: (v) => v.toFixed(1) },
   { metric: 'run --rm true: failed runs', get: (r) => r.runLatencyMs?.failures, fmt: (v) => String(v) },
+  { metric: 'docker version (CLI floor): median (ms)', get: (r) => r.cliFloorMs?.median, fmt: (v) => v.toFixed(1) },
+  { metric: 'run --rm minus CLI floor (ms)', get: (r) => (r.runLatencyMs && r.cliFloorMs ? r.runLatencyMs.median - r.cliFloorMs.median : undefined), fmt: (v) => v.toFixed(1) },
   { metric: 'N concurrent run -d: wall (ms)', get: (r) => r.start?.wallMs, fmt: (v) => v.toFixed(0) },
   { metric: 'N concurrent run -d: failed', get: (r) => r.start?.failures, fmt: (v) => String(v) },
   { metric: 'rm -f of all N: wall (ms)', get: (r) => r.rm?.wallMs, fmt: (v) => v.toFixed(0) },
@@ -963,6 +1012,9 @@ const ROWS: Row[] = [
   { metric: 'daemon+children growth, PSS (MiB)', get: (r) => r.memory?.stackGrowthPssKb, fmt: (v) => mib(v) },
   { metric: 'per-container overhead, PSS (KiB)', get: (r) => r.memory?.perContainerPssKb, fmt: (v) => v.toFixed(0) },
   { metric: 'per-container overhead, RSS (KiB)', get: (r) => r.memory?.perContainerRssKb, fmt: (v) => v.toFixed(0) },
+  { metric: 'left after rm -f: containers', get: (r) => r.leftovers?.containers, fmt: (v) => String(v) },
+  { metric: 'left after rm -f: helpers', get: (r) => r.leftovers?.helpers, fmt: (v) => String(v) },
+  { metric: 'mounts under roots: idle / after rm', get: (r) => r.leftovers?.mountsAfterRm, fmt: (v) => String(v), show: (r) => `${r.leftovers!.mountsIdle} / ${r.leftovers!.mountsAfterRm}` },
 ];
 
 function table(results: (TargetResult | undefined)[], names: string[], n: number): string {
@@ -970,9 +1022,9 @@ function table(results: (TargetResult | undefined)[], names: string[], n: number
   const rows: string[][] = [];
   for (const row of ROWS) {
     const vals = results.map((r) => (r && r.ok ? row.get(r) : undefined));
-    const cells = vals.map((v, i) => (v === undefined || Number.isNaN(v) ? (results[i] && !results[i]!.ok ? 'error' : '-') : row.fmt(v)));
+    const cells = vals.map((v, i) => (v === undefined || Number.isNaN(v) ? (results[i] && !results[i]!.ok ? 'error' : '-') : row.show ? row.show(results[i]!) : row.fmt(v)));
     const [a, b] = vals;
-    const ratio = a !== undefined && b !== undefined && b !== 0 && !/failed|processes/.test(row.metric) ? `${(a / b).toFixed(2)}x` : '';
+    const ratio = a !== undefined && b !== undefined && b !== 0 && !/failed|processes|left |mounts /.test(row.metric) ? `${(a / b).toFixed(2)}x` : '';
     rows.push([row.metric.replace(/\bN\b/g, String(n)), cells[0], cells[1], ratio]);
   }
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -1058,6 +1110,7 @@ async function main(): Promise<number> {
     warmups: o.warmups,
     containers: o.containers,
     berth: results[0] ?? null,
+    ownBerthdLeftoverProcesses: ownBerthdLeftovers ?? null,
     peer: results[1] ?? null,
   };
   if (o.json) {
@@ -1071,6 +1124,7 @@ async function main(): Promise<number> {
       '',
       table(results, names, o.containers),
       '',
+      ...(ownBerthdLeftovers !== undefined ? [`processes left by our berthd after it stopped: ${ownBerthdLeftovers.length ? ownBerthdLeftovers.join(', ') : 'none'}`, ''] : []),
       'ratio = ' + names[0] + ' / ' + names[1] + '; lower is better everywhere. Per-container overhead = (helpers + daemon+children growth) / N.',
       '',
     ];

@@ -13,6 +13,7 @@ import {
   BerthError,
   conflict,
   failedPrecondition,
+  internal,
   invalidArgument,
   log,
   newContainerId,
@@ -315,8 +316,12 @@ export class ContainerService {
       rec.state.exitCode = /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied|is a directory/.test(msg) ? 126 : 128;
       if (rec.state.startedAt !== ZERO_TIME) rec.state.status = 'exited';
       await this.save(rec).catch(() => undefined);
+      // Like dockerd: a container that could not start and asked for --rm is removed at once.
+      if (rec.hostConfig.AutoRemove) await this.removeNow(rec).catch((e) => log.warn('auto-remove failed', { id: rec.id, error: String(e) }));
       if (err instanceof BerthError && err.kind !== 'internal') throw err;
-      throw failedPrecondition(`failed to create task for container: ${msg}`, err);
+      // A command that cannot be executed is the caller's mistake (dockerd answers 400 too).
+      if (rec.state.exitCode !== 128) throw invalidArgument(`failed to create task for container: ${msg}`, err);
+      throw internal(`failed to create task for container: ${msg}`, err);
     }
     this.events.emit('container', 'start', rec.id, { image: rec.image, name: rec.name });
     // It may have exited before we recorded it as running: the exit event was then ignored.
@@ -506,9 +511,8 @@ export class ContainerService {
   /** Streams output written from now on until the container's next exit (attach). */
   async attach(ref: string, write: (e: LogEntry) => void, abort: AbortSignal): Promise<void> {
     const rec = this.get(ref);
-    if (rec.state.status === 'exited' || rec.state.status === 'dead') {
-      throw conflict('You cannot attach to a stopped container, start it first');
-    }
+    // A container that is not running yet (or any more) streams its next run, as
+    // `docker start -a` expects: it attaches first and starts afterwards.
     await this.followUntilExit(rec, await logSize(rec.logPath), write, abort);
   }
 

@@ -1,0 +1,320 @@
+/**
+ * Container and image lifecycle through the real docker CLI against a real berthd.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { ID64, sleep, useDaemon, waitFor } from './harness';
+
+const d = useDaemon();
+
+/** A shell loop that keeps the container alive without busy-waiting. */
+const LOOP = 'while true; do sleep 0.1; done';
+
+test('docker version shows the server with API 1.45', async () => {
+  const r = await d.docker(['version']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Server:/);
+  const server = r.stdout.slice(r.stdout.indexOf('Server:'));
+  assert.match(server, /API version:\s+1\.45\b/);
+  const fmt = await d.dockerOk(['version', '--format', '{{.Server.APIVersion}}']);
+  assert.equal(fmt, '1.45');
+});
+
+test('docker info answers with the overlay2 storage driver', async () => {
+  const r = await d.docker(['info']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Storage Driver: overlay2/);
+  const n = await d.dockerOk(['info', '--format', '{{.Images}}']);
+  assert.ok(Number(n) >= 1, `Images = ${n}`);
+});
+
+test('import, images, image inspect, tag, rmi', async () => {
+  const tarPath = d.busyboxTar();
+  const id = await d.dockerOk(['import', tarPath, 'imp-test:v1']);
+  assert.match(id, /^sha256:[0-9a-f]{64}$/);
+  const list = await d.dockerOk(['images', '--format', '{{.Repository}}:{{.Tag}} {{.ID}}']);
+  assert.ok(list.split('\n').includes(`imp-test:v1 ${id.slice(7, 19)}`), list);
+  const insp = JSON.parse(await d.dockerOk(['image', 'inspect', 'imp-test:v1']))[0];
+  assert.equal(insp.Id, id);
+  assert.deepEqual(insp.RepoTags, ['imp-test:v1']);
+  assert.equal(insp.Os, 'linux');
+  assert.ok(insp.Size > 1_000_000, `Size ${insp.Size}`);
+  assert.equal(insp.RootFS.Type, 'layers');
+  assert.equal(insp.RootFS.Layers.length, 1);
+
+  await d.dockerOk(['tag', 'imp-test:v1', 'imp-test:v2']);
+  const insp2 = JSON.parse(await d.dockerOk(['image', 'inspect', 'imp-test:v2']))[0];
+  assert.equal(insp2.Id, id);
+  assert.deepEqual([...insp2.RepoTags].sort(), ['imp-test:v1', 'imp-test:v2']);
+
+  const un = await d.dockerOk(['rmi', 'imp-test:v2']);
+  assert.match(un, /Untagged: imp-test:v2/);
+  assert.doesNotMatch(un, /Deleted/);
+  const un2 = await d.dockerOk(['rmi', 'imp-test:v1']);
+  assert.match(un2, /Untagged: imp-test:v1/);
+  // Same content as busybox:latest → same image ID, so it must survive under its other tag.
+  const busy = JSON.parse(await d.dockerOk(['image', 'inspect', 'busybox:latest']))[0];
+  if (busy.Id !== id) assert.match(un2, /Deleted: sha256:/);
+  const gone = await d.docker(['image', 'inspect', 'imp-test:v1']);
+  assert.notEqual(gone.code, 0);
+  assert.match(gone.stderr, /No such image/i);
+});
+
+test('run in the foreground: exit code, stdout and stderr kept apart', async () => {
+  const r = await d.docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo to-out; echo to-err >&2; exit 42']);
+  assert.equal(r.code, 42, r.stderr);
+  assert.equal(r.stdout, 'to-out\n');
+  assert.equal(r.stderr, 'to-err\n');
+  const ok = await d.docker(['run', '--rm', 'busybox', 'true']);
+  assert.equal(ok.code, 0, ok.stderr);
+  const f = await d.docker(['run', '--rm', 'busybox', 'false']);
+  assert.equal(f.code, 1);
+});
+
+test('run of a missing command exits 127 and does not leave a running container', async () => {
+  const r = await d.docker(['run', '--rm', 'busybox', 'no-such-binary']);
+  assert.equal(r.code, 127, `code ${r.code}, stderr ${r.stderr}`);
+});
+
+test('run -d prints the 64-hex id; --rm removes the container once it exits', async () => {
+  const id = await d.dockerOk(['run', '-d', 'busybox', 'true']);
+  assert.match(id, ID64);
+  const rmId = await d.dockerOk(['run', '-d', '--rm', 'busybox', 'sh', '-c', 'sleep 0.2']);
+  assert.match(rmId, ID64);
+  await waitFor('--rm container to disappear', async () => {
+    const r = await d.docker(['inspect', rmId]);
+    return r.code !== 0 && /No such/i.test(r.stderr);
+  }, 10_000);
+  const fg = await d.docker(['run', '--rm', '--name', 'rm-fg', 'busybox', 'true']);
+  assert.equal(fg.code, 0, fg.stderr);
+  const all = await d.dockerOk(['ps', '-a', '--format', '{{.Names}}']);
+  assert.ok(!all.split('\n').includes('rm-fg'), all);
+});
+
+test('--name, -e, -w, -u, --entrypoint, -h', async () => {
+  const r = await d.docker([
+    'run', '--name', 'opts1', '-e', 'FOO=bar baz', '-e', 'EMPTY=', '-w', '/tmp/work', '-u', '1000:1000', '-h', 'myhost',
+    '--entrypoint', '/bin/sh', 'busybox', '-c', 'echo "FOO=$FOO"; echo "EMPTY=[$EMPTY]"; pwd; id -u; id -g; hostname',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'FOO=bar baz\nEMPTY=[]\n/tmp/work\n1000\n1000\nmyhost\n');
+  const c = await d.inspect('opts1');
+  assert.equal(c.Name, '/opts1');
+  assert.ok(c.Config.Env.includes('FOO=bar baz'), JSON.stringify(c.Config.Env));
+  assert.equal(c.Config.WorkingDir, '/tmp/work');
+  assert.equal(c.Config.User, '1000:1000');
+  assert.equal(c.Config.Hostname, 'myhost');
+  assert.deepEqual(c.Config.Entrypoint, ['/bin/sh']);
+  assert.deepEqual(c.Config.Cmd, ['-c', 'echo "FOO=$FOO"; echo "EMPTY=[$EMPTY]"; pwd; id -u; id -g; hostname']);
+  assert.equal(c.Path, '/bin/sh');
+  // A default PATH is there even though the imported image has no Env.
+  const p = await d.docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo $PATH; echo $HOSTNAME']);
+  assert.equal(p.code, 0, p.stderr);
+  assert.match(p.stdout, /\/bin/);
+});
+
+test('ps, ps -a, ps -q, --filter name=, --filter status=exited', async () => {
+  const up = await d.dockerOk(['run', '-d', '--name', 'ps-up', 'busybox', 'sh', '-c', LOOP]);
+  const ex = await d.dockerOk(['run', '-d', '--name', 'ps-exited', 'busybox', 'sh', '-c', 'exit 3']);
+  await d.dockerOk(['wait', ex]);
+
+  const ps = await d.dockerOk(['ps']);
+  const lines = ps.split('\n');
+  assert.match(lines[0]!, /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+  const upLine = lines.find((l) => l.endsWith(' ps-up'));
+  assert.ok(upLine, ps);
+  assert.ok(upLine!.startsWith(up.slice(0, 12)), upLine);
+  assert.match(upLine!, /\bUp /);
+  assert.ok(!lines.some((l) => l.endsWith(' ps-exited')), 'ps without -a lists an exited container');
+
+  const psa = await d.dockerOk(['ps', '-a']);
+  const exLine = psa.split('\n').find((l) => l.endsWith(' ps-exited'));
+  assert.ok(exLine, psa);
+  assert.match(exLine!, /Exited \(3\)/);
+
+  const q = (await d.dockerOk(['ps', '-q'])).split('\n');
+  assert.ok(q.includes(up.slice(0, 12)), q.join(','));
+  assert.ok(!q.includes(ex.slice(0, 12)));
+  for (const l of q) assert.match(l, /^[0-9a-f]{12}$/);
+
+  const byName = await d.dockerOk(['ps', '-a', '-q', '--no-trunc', '--filter', 'name=ps-exited']);
+  assert.equal(byName, ex);
+  const exited = (await d.dockerOk(['ps', '-a', '-q', '--no-trunc', '--filter', 'status=exited'])).split('\n');
+  assert.ok(exited.includes(ex));
+  assert.ok(!exited.includes(up));
+  const running = (await d.dockerOk(['ps', '-q', '--no-trunc', '--filter', 'status=running'])).split('\n');
+  assert.ok(running.includes(up));
+  await d.dockerOk(['rm', '-f', up, ex]);
+});
+
+test('logs: stdout/stderr separation, --tail, -t timestamps', async () => {
+  const id = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'echo o1; echo e1 >&2; echo o2; echo e2 >&2; echo o3']);
+  assert.equal(await d.dockerOk(['wait', id]), '0');
+  const r = await d.docker(['logs', id]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'o1\no2\no3\n');
+  assert.equal(r.stderr, 'e1\ne2\n');
+
+  // --tail counts lines of both streams together; use one stream so the order is certain.
+  const many = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5; do echo l$i; done']);
+  assert.equal(await d.dockerOk(['wait', many]), '0');
+  const tail = await d.docker(['logs', '--tail', '2', many]);
+  assert.equal(tail.code, 0);
+  assert.equal(tail.stdout, 'l4\nl5\n');
+  assert.equal((await d.docker(['logs', '--tail', '0', many])).stdout, '');
+
+  const ts = await d.docker(['logs', '-t', id]);
+  assert.equal(ts.code, 0);
+  const tsLines = ts.stdout.trimEnd().split('\n');
+  assert.equal(tsLines.length, 3);
+  for (const l of tsLines) assert.match(l, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z o\d$/);
+  const t0 = Date.parse(tsLines[0]!.slice(0, 23) + 'Z');
+  assert.ok(Math.abs(Date.now() - t0) < 120_000, `timestamp ${tsLines[0]} is not recent`);
+});
+
+test('logs -f follows and ends when the container exits', async () => {
+  const id = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5; do echo line$i; sleep 0.2; done']);
+  const t0 = Date.now();
+  const r = await d.docker(['logs', '-f', id], { timeoutMs: 15_000 });
+  assert.equal(r.timedOut, false, 'logs -f did not end after the container exited');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'line1\nline2\nline3\nline4\nline5\n');
+  assert.ok(Date.now() - t0 >= 300, 'logs -f returned before the container finished');
+});
+
+test('wait prints the exit code', async () => {
+  const id = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'sleep 0.3; exit 9']);
+  const r = await d.docker(['wait', id]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '9\n');
+  // wait on an already exited container answers at once
+  assert.equal(await d.dockerOk(['wait', id], { timeoutMs: 5000 }), '9');
+});
+
+test('stop: a TERM trap exits promptly with its own code', async () => {
+  const id = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', `trap 'echo got-term; exit 3' TERM; ${LOOP}`]);
+  await sleep(300);
+  const t0 = Date.now();
+  const r = await d.docker(['stop', id]);
+  const took = Date.now() - t0;
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), id);
+  assert.ok(took < 5000, `stop took ${took} ms although the container handles TERM`);
+  assert.equal(await d.dockerOk(['wait', id]), '3');
+  const c = await d.inspect(id);
+  assert.equal(c.State.Status, 'exited');
+  assert.equal(c.State.ExitCode, 3);
+  assert.equal((await d.docker(['logs', id])).stdout, 'got-term\n');
+});
+
+test('stop -t 1: a process ignoring TERM is killed, exit code 137', async () => {
+  const id = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', `trap '' TERM; ${LOOP}`]);
+  await sleep(300);
+  const t0 = Date.now();
+  const r = await d.docker(['stop', '-t', '1', id]);
+  const took = Date.now() - t0;
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(took >= 900 && took < 6000, `stop -t 1 took ${took} ms`);
+  assert.equal(await d.dockerOk(['wait', id]), '137');
+  const c = await d.inspect(id);
+  assert.equal(c.State.ExitCode, 137);
+  assert.equal(c.State.Running, false);
+});
+
+test('kill -s USR1 is delivered to a trap', async () => {
+  const id = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', `trap 'echo got-usr1; exit 5' USR1; ${LOOP}`]);
+  await sleep(300);
+  const r = await d.docker(['kill', '-s', 'USR1', id]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await d.dockerOk(['wait', id]), '5');
+  assert.equal((await d.docker(['logs', id])).stdout, 'got-usr1\n');
+  // plain kill → 137
+  const id2 = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', LOOP]);
+  await d.dockerOk(['kill', id2]);
+  assert.equal(await d.dockerOk(['wait', id2]), '137');
+});
+
+test('start of an exited container runs it again', async () => {
+  const id = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'echo run; exit 4']);
+  assert.equal(await d.dockerOk(['wait', id]), '4');
+  const s = await d.docker(['start', id]);
+  assert.equal(s.code, 0, s.stderr);
+  assert.equal(await d.dockerOk(['wait', id]), '4');
+  const logs = (await d.docker(['logs', id])).stdout;
+  assert.equal(logs, 'run\nrun\n');
+  // start -a attaches and passes the exit code through
+  const a = await d.docker(['start', '-a', id]);
+  assert.equal(a.code, 4);
+  assert.equal(a.stdout, 'run\n');
+});
+
+test('restart gives a running container a new process', async () => {
+  const id = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', LOOP]);
+  const before = await d.inspect(id);
+  assert.equal(before.State.Running, true);
+  const r = await d.docker(['restart', '-t', '1', id]);
+  assert.equal(r.code, 0, r.stderr);
+  const after = await d.inspect(id);
+  assert.equal(after.State.Running, true);
+  assert.notEqual(after.State.Pid, before.State.Pid);
+  assert.ok(after.State.Pid > 0);
+  assert.notEqual(after.State.StartedAt, before.State.StartedAt);
+  await d.dockerOk(['rm', '-f', id]);
+});
+
+test('rm removes an exited container; rm -f removes a running one', async () => {
+  const ex = await d.dockerOk(['run', '-d', 'busybox', 'true']);
+  await d.dockerOk(['wait', ex]);
+  const c = await d.inspect(ex);
+  const r = await d.docker(['rm', ex]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), ex);
+  assert.notEqual((await d.docker(['inspect', ex])).code, 0);
+  assert.equal(existsSync(c.GraphDriver.Data.UpperDir), false, 'upper dir left behind after rm');
+
+  const runId = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', LOOP]);
+  const rc = await d.inspect(runId);
+  const pid = rc.State.Pid as number;
+  const f = await d.docker(['rm', '-f', runId]);
+  assert.equal(f.code, 0, f.stderr);
+  assert.notEqual((await d.docker(['inspect', runId])).code, 0);
+  await waitFor('the container process to be gone', () => !existsSync(`/proc/${pid}`), 5000);
+  assert.equal(existsSync(rc.GraphDriver.Data.MergedDir), false, 'merged dir left behind after rm -f');
+});
+
+test('inspect fields of a running container', async () => {
+  const id = await d.dockerOk(['run', '-d', '--name', 'insp', '-e', 'K=V', '-w', '/tmp', 'busybox', 'sh', '-c', LOOP]);
+  const c = await d.inspect('insp');
+  assert.equal(c.Id, id);
+  assert.equal(c.Name, '/insp');
+  assert.equal(c.State.Status, 'running');
+  assert.equal(c.State.Running, true);
+  assert.equal(c.State.ExitCode, 0);
+  assert.ok(Number.isInteger(c.State.Pid) && c.State.Pid > 1, `Pid ${c.State.Pid}`);
+  assert.ok(existsSync(`/proc/${c.State.Pid}`), 'State.Pid is not a live host process');
+  assert.ok(c.Config.Env.includes('K=V'));
+  assert.deepEqual(c.Config.Cmd, ['sh', '-c', LOOP]);
+  assert.equal(c.Config.Hostname, id.slice(0, 12));
+  assert.equal(c.Config.WorkingDir, '/tmp');
+  assert.equal(c.Config.Image, 'busybox');
+  assert.match(c.Image, /^sha256:[0-9a-f]{64}$/);
+  assert.equal(typeof c.HostConfig, 'object');
+  assert.equal(c.HostConfig.AutoRemove, false);
+  assert.equal(c.HostConfig.RestartPolicy.Name, 'no');
+  assert.equal(c.GraphDriver.Name, 'overlay2');
+  assert.equal(c.Driver, 'overlay2');
+  assert.ok(c.GraphDriver.Data.UpperDir.startsWith(d.dataRoot + '/'), c.GraphDriver.Data.UpperDir);
+  assert.ok(c.GraphDriver.Data.MergedDir.startsWith(d.dataRoot + '/'), c.GraphDriver.Data.MergedDir);
+  assert.ok(existsSync(c.GraphDriver.Data.UpperDir));
+  assert.ok(existsSync(c.GraphDriver.Data.MergedDir + '/bin/busybox'), 'merged dir does not show the image');
+  const fmt = await d.dockerOk(['inspect', '-f', '{{.State.Status}} {{.Name}} {{.State.Running}}', 'insp']);
+  assert.equal(fmt, 'running /insp true');
+  await d.dockerOk(['stop', '-t', '1', 'insp']);
+  const s = await d.inspect('insp');
+  assert.equal(s.State.Status, 'exited');
+  assert.equal(s.State.Running, false);
+  assert.equal(s.State.Pid, 0);
+  assert.notEqual(s.State.FinishedAt, '0001-01-01T00:00:00Z');
+  await d.dockerOk(['rm', 'insp']);
+});
