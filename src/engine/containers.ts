@@ -26,9 +26,7 @@ import type { ImageRecord } from '../image';
 import {
   Monitor,
   LogFollower,
-  cgroupsPath,
   detectCgroupMode,
-  generateSpec,
   hostBoundingCapabilities,
   readHostRlimits,
   logSize,
@@ -41,6 +39,8 @@ import {
 import { writeJSONAtomic } from '../state';
 import type { OverlaySnapshotter } from '../storage';
 import type { ImageService } from './images';
+import { buildSpec, checkHostConfig } from './container-spec';
+import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
 import { KeyedMutex } from './mutex';
 import { checkName, randomName } from './names';
 
@@ -123,6 +123,7 @@ export class ContainerService {
     private readonly snapshots: OverlaySnapshotter,
     private readonly monitor: Monitor,
     private readonly events: ContainerEvents,
+    private readonly mounts: ContainerMounts = NO_MOUNTS,
   ) {
     this.signals.setMaxListeners(0);
   }
@@ -208,6 +209,7 @@ export class ContainerService {
     const cmd = o.cmd && o.cmd.length ? o.cmd : o.entrypoint !== undefined && o.entrypoint !== null ? null : ic.Cmd ?? null;
     const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
     if (argv.length === 0) throw invalidArgument('No command specified');
+    checkHostConfig(o.rawHostConfig, this.host);
     const id = newContainerId();
     const env = mergeEnv(ic.Env ?? [], o.env ?? []);
     const dir = this.dir(id);
@@ -249,6 +251,7 @@ export class ContainerService {
       await fsp.mkdir(dir, { recursive: true });
       const top = this.images.chain(img).at(-1) ?? null;
       await this.snapshots.prepare(id, top, top ? await this.images.layers.linkChain(top) : []);
+      await this.mounts.prepare(rec, Object.keys(ic.Volumes ?? {}));
       await this.save(rec);
     } catch (err) {
       this.records.delete(id);
@@ -281,33 +284,30 @@ export class ContainerService {
     if (rec.state.status === 'running' || rec.state.status === 'paused') throw notModified('container already started');
     if (rec.state.status === 'removing') throw conflict(`cannot start container ${rec.id}: it is being removed`);
     const bundle = this.bundle(rec.id);
+    const T0 = process.hrtime.bigint(); const TT = (l: string) => { if (process.env.BERTH_TRACE) process.stderr.write(`${l} ${(Number(process.hrtime.bigint() - T0) / 1e6).toFixed(1)}\n`); };
     try {
       const rootfs = await this.snapshots.mount(rec.id);
+      TT('mounted');
       await this.writeEtcFiles(rec);
       const user = resolveUser(rootfs, rec.config.User);
-      const spec = generateSpec({
-        args: [rec.path, ...rec.args],
-        env: rec.config.Env,
-        cwd: rec.config.WorkingDir || '/',
-        user,
-        hostname: rec.config.Hostname,
-        rootfsPath: rootfs,
-        terminal: rec.config.Tty,
-        cgroupsPath: cgroupsPath('/berth', rec.id),
+      const spec = buildSpec(rec, {
         host: this.host,
-        mounts: [
-          { type: 'bind', source: rec.hostnamePath, destination: '/etc/hostname' },
-          { type: 'bind', source: rec.hostsPath, destination: '/etc/hosts' },
-          { type: 'bind', source: rec.resolvConfPath, destination: '/etc/resolv.conf' },
-        ],
+        rootfs,
+        user,
+        mounts: await this.mounts.specMounts(rec, rootfs),
+        lookup: (ref) => this.get(ref),
       });
       await fsp.mkdir(bundle, { recursive: true });
       await fsp.writeFile(join(bundle, 'config.json'), serializeSpec(spec));
+      TT('spec');
       if (this.monitor.known(rec.id)) await this.monitor.remove(rec.id); // a stale runc state would block create
       const pid = await this.monitor.create({ id: rec.id, name: rec.name, bundle, logPath: rec.logPath, tty: rec.config.Tty });
+      TT('created');
       await this.monitor.start(rec.id);
+      TT('started');
       rec.state = { ...rec.state, status: 'running', pid, exitCode: 0, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: ZERO_TIME };
       await this.save(rec);
+      TT('saved');
     } catch (err) {
       await this.monitor.remove(rec.id).catch(() => undefined);
       await this.snapshots.unmount(rec.id).catch(() => undefined);
@@ -461,7 +461,7 @@ export class ContainerService {
 
   // ---- remove --------------------------------------------------------------
 
-  remove(ref: string, force: boolean): Promise<void> {
+  remove(ref: string, force: boolean, removeVolumes = false): Promise<void> {
     const rec = this.get(ref);
     return this.lock.run(rec.id, async () => {
       if (!this.records.has(rec.id)) throw notFound(`No such container: ${ref}`);
@@ -471,16 +471,18 @@ export class ContainerService {
         await this.monitor.kill(rec.id, 'KILL', true).catch(() => undefined);
         if (!(await this.checkExit(rec.id))) await exited;
       }
-      await this.removeNow(rec);
+      await this.removeNow(rec, removeVolumes);
     });
   }
 
-  private async removeNow(rec: ContainerRecord): Promise<void> {
+  private async removeNow(rec: ContainerRecord, removeVolumes = false): Promise<void> {
     if (!this.records.has(rec.id)) return;
     rec.state.status = 'removing';
     await this.save(rec).catch(() => undefined);
     if (this.monitor.known(rec.id)) await this.monitor.remove(rec.id);
     await this.snapshots.remove(rec.id);
+    // --rm removes the container's anonymous volumes too, as in Docker.
+    await this.mounts.release(rec, removeVolumes || !!rec.hostConfig.AutoRemove);
     await fsp.rm(this.bundle(rec.id), { recursive: true, force: true });
     await fsp.rm(this.dir(rec.id), { recursive: true, force: true });
     this.records.delete(rec.id);

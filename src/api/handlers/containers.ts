@@ -97,7 +97,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('DELETE', '/containers/{id}', async (ctx) => {
-    await svc.remove(ctx.params[0]!, qbool(ctx.query, 'force'));
+    await svc.remove(ctx.params[0]!, qbool(ctx.query, 'force'), qbool(ctx.query, 'v'));
     sendEmpty(ctx, 204);
   });
 
