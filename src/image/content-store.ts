@@ -114,7 +114,7 @@ export class ContentStore {
   }
 
   /** Opens a blob for reading; not-found when absent. */
-  openRead(d: Digest, opts?: { start?: number; end?: number }): Readable {
+  openRead(d: Digest, opts?: { start?: number; end?: number; highWaterMark?: number }): Readable {
     const p = this.path(d);
     try {
       statSync(p);

@@ -142,25 +142,38 @@ test('writeArchive output reads back identically', async () => {
   await writeArchive(out, first.images.map((i) => ({ configDigest: i.configDigest, repoTags: i.repoTags, layerBlobs: i.layerBlobs })), cs);
   const archive = Buffer.concat(chunks);
 
-  // Inspect the tar: classic layout, shared layer written once.
+  // Inspect the tar: docker 25+ layout, shared layer written once.
   const names: string[] = [];
   const ex = tar.extract();
   Readable.from(archive).pipe(ex);
-  let manifest: unknown;
-  let repositories: unknown;
+  const small = new Map<string, unknown>();
   for await (const e of ex) {
     names.push(e.header.name);
     const bufs: Buffer[] = [];
     for await (const c of e as unknown as AsyncIterable<Buffer>) bufs.push(c);
-    if (e.header.name === 'manifest.json') manifest = JSON.parse(Buffer.concat(bufs).toString());
-    if (e.header.name === 'repositories') repositories = JSON.parse(Buffer.concat(bufs).toString());
+    if (!e.header.name.startsWith('blobs/') || bufs.reduce((n, b) => n + b.length, 0) < 2000) {
+      try { small.set(e.header.name, JSON.parse(Buffer.concat(bufs).toString())); } catch { /* a layer */ }
+    }
   }
-  assert.equal(names.filter((n) => n === `${hex(sha(layerA))}/layer.tar`).length, 1);
-  assert.deepEqual(manifest, [
-    { Config: `${hex(sha(cfg1))}.json`, RepoTags: ['busybox:latest', 'localhost:5000/a/b:t'], Layers: [`${hex(sha(layerA))}/layer.tar`, `${hex(sha(layerB))}/layer.tar`] },
-    { Config: `${hex(sha(cfg2))}.json`, RepoTags: [], Layers: [`${hex(sha(layerA))}/layer.tar`] },
+  const b = (d: Digest) => `blobs/sha256/${hex(d)}`;
+  assert.equal(names.filter((n) => n === b(sha(layerA))).length, 1);
+  assert.deepEqual(names.slice(-4), ['index.json', 'manifest.json', 'oci-layout', 'repositories']);
+  assert.deepEqual(small.get('manifest.json'), [
+    { Config: b(sha(cfg1)), RepoTags: ['busybox:latest', 'localhost:5000/a/b:t'], Layers: [b(sha(layerA)), b(sha(layerB))] },
+    { Config: b(sha(cfg2)), RepoTags: [], Layers: [b(sha(layerA))] },
   ]);
-  assert.deepEqual(repositories, { busybox: { latest: hex(sha(layerB)) }, 'localhost:5000/a/b': { t: hex(sha(layerB)) } });
+  assert.deepEqual(small.get('repositories'), { busybox: { latest: hex(sha(layerB)) }, 'localhost:5000/a/b': { t: hex(sha(layerB)) } });
+  assert.deepEqual(small.get('oci-layout'), { imageLayoutVersion: '1.0.0' });
+  const index = small.get('index.json') as { manifests: { digest: Digest; annotations?: Record<string, string> }[] };
+  assert.deepEqual(index.manifests.map((m) => m.annotations?.['io.containerd.image.name']), ['docker.io/library/busybox:latest', 'localhost:5000/a/b:t', undefined]);
+  assert.deepEqual(index.manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name']), ['latest', 't', undefined]);
+  const m0 = small.get(b(index.manifests[0]!.digest)) as { mediaType: string; config: { digest: Digest }; layers: { mediaType: string; digest: Digest; size: number }[] };
+  assert.equal(m0.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+  assert.equal(m0.config.digest, sha(cfg1));
+  assert.deepEqual(m0.layers, [
+    { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layerA), size: layerA.length },
+    { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha(layerB), size: layerB.length },
+  ]);
 
   const cs2 = store();
   const second = await readArchive(Readable.from(archive), cs2);
@@ -258,4 +271,85 @@ test('loaded images register in the image store under their config digest', asyn
   assert.equal(is.resolve('busybox').id, sha(cfg1));
   assert.deepEqual(is.tagsOf(sha(cfg1)), ['busybox:latest', 'localhost:5000/a/b:t']);
   assert.equal(is.list().length, 2);
+});
+
+test('reads a pure OCI image layout: names from annotations, compressed layers, nested index, gzip-compressed archive', async () => {
+  const { gzipSync } = await import('node:zlib');
+  const { spawnSync } = await import('node:child_process');
+  const gzA = gzipSync(layerA);
+  const zstdB = spawnSync('zstd', ['-q', '-c'], { input: layerB }).stdout as Buffer;
+  assert.ok(zstdB.length > 0, 'zstd CLI compresses the fixture');
+  const cfg = configFor([layerA, layerB]);
+  const b = (d: Digest) => `blobs/sha256/${hex(d)}`;
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(cfg), size: cfg.length },
+    layers: [
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(gzA), size: gzA.length },
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', digest: sha(zstdB), size: zstdB.length },
+    ],
+  }));
+  const mdesc = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length };
+  const inner = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [{ ...mdesc, platform: { os: 'linux', architecture: 'arm64' }, digest: sha('other') }, { ...mdesc, platform: { os: 'linux', architecture: 'amd64' } }],
+  }));
+  const index = {
+    schemaVersion: 2,
+    manifests: [
+      { ...mdesc, annotations: { 'org.opencontainers.image.ref.name': 'localhost:5000/app:1.0' } },
+      { ...mdesc, annotations: { 'io.containerd.image.name': 'docker.io/library/app:2.0', 'org.opencontainers.image.ref.name': '2.0' } },
+      { mediaType: 'application/vnd.oci.image.index.v1+json', digest: sha(inner), size: inner.length, annotations: { 'org.opencontainers.image.ref.name': 'latest' } },
+    ],
+  };
+  const entries: E[] = [
+    { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
+    { name: b(sha(gzA)), data: gzA },
+    { name: b(sha(zstdB)), data: zstdB },
+    { name: b(sha(cfg)), data: cfg },
+    { name: b(sha(manifest)), data: manifest },
+    { name: b(sha(inner)), data: inner },
+    { name: 'index.json', data: JSON.stringify(index) },
+  ];
+  const cs = store();
+  const seen: Digest[] = [];
+  const r = await readArchive(Readable.from([gzipSync(await makeTar(entries))]), cs, { onBlob: (d) => seen.push(d), platform: { os: 'linux', architecture: 'amd64' } });
+  assert.equal(r.layout, 'oci');
+  assert.equal(r.images.length, 1);
+  assert.deepEqual(r.images[0]!.repoTags, ['localhost:5000/app:1.0', 'app:2.0']);
+  assert.deepEqual(r.images[0]!.layerBlobs, [sha(gzA), sha(zstdB)]);
+  assert.deepEqual(new Set(seen), new Set([sha(gzA), sha(zstdB), sha(cfg)]));
+
+  const badManifest = Buffer.from(JSON.stringify({ schemaVersion: 2, config: { digest: sha(cfg) }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+bzip2', digest: sha(gzA) }] }));
+  const bad: E[] = [
+    { name: b(sha(gzA)), data: gzA },
+    { name: b(sha(cfg)), data: cfg },
+    { name: b(sha(badManifest)), data: badManifest },
+    { name: 'index.json', data: JSON.stringify({ schemaVersion: 2, manifests: [{ digest: sha(badManifest) }] }) },
+  ];
+  await assert.rejects(readArchive(Readable.from(await makeTar(bad)), store()), invalid(/unsupported layer media type "application\/vnd\.oci\.image\.layer\.v1\.tar\+bzip2"/));
+});
+
+test('the archive writeArchive makes reads back as a pure OCI layout too', async () => {
+  const cs = store();
+  const { entries } = classicArchive();
+  const first = await readArchive(Readable.from(await makeTar(entries)), cs);
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  await writeArchive(out, first.images.map((i) => ({ configDigest: i.configDigest, repoTags: i.repoTags, layerBlobs: i.layerBlobs })), cs);
+  // Drop manifest.json and repositories: what is left is an OCI image layout.
+  const ex = tar.extract();
+  Readable.from([Buffer.concat(chunks)]).pipe(ex);
+  const kept: E[] = [];
+  for await (const e of ex) {
+    const bufs: Buffer[] = [];
+    for await (const c of e as unknown as AsyncIterable<Buffer>) bufs.push(c);
+    if (e.header.type === 'file' && e.header.name !== 'manifest.json' && e.header.name !== 'repositories') kept.push({ name: e.header.name, data: Buffer.concat(bufs) });
+  }
+  const oci = await readArchive(Readable.from(await makeTar(kept)), store());
+  assert.equal(oci.layout, 'oci');
+  assert.deepEqual(oci.images.map((i) => [i.configDigest, i.repoTags, i.layerBlobs]), first.images.map((i) => [i.configDigest, i.repoTags, i.layerBlobs]));
 });

@@ -1,13 +1,18 @@
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import * as tar from 'tar-stream';
 import type { Digest } from '../common/ids';
 import { asDigest, hexOf, isDigest } from '../common/ids';
 import { BerthError, invalidArgument, errorMessage } from '../common/errors';
+import { decompressStream } from './compression';
 import type { ContentStore } from './content-store';
 import type { ImageConfig } from './image-config';
 import { parseConfig } from './image-store';
-import { familiarName, parseReference } from './reference';
+import {
+  Annotation, MediaType, isIndexType, isManifestType, layerCompression, type Descriptor, type Index, type Manifest,
+} from './media-types';
+import { familiarName, familiarString, fullString, parseReference, type Reference } from './reference';
 
 /** One image found in an archive; its config and layer blobs are in the content store. */
 export interface ArchiveImage {
@@ -26,6 +31,15 @@ export interface ArchiveImage {
 
 export interface ArchiveContents {
   images: ArchiveImage[];
+  /** Which layout named the images: manifest.json (docker-archive) or index.json (OCI layout). */
+  layout: 'docker' | 'oci';
+}
+
+export interface ReadArchiveOptions {
+  /** Called with every blob stored in the content store, so a failed caller can collect them. */
+  onBlob?: (d: Digest) => void;
+  /** Platform to pick from a multi-platform OCI index. */
+  platform?: { os: string; architecture: string };
 }
 
 /** What writeArchive needs per image. */
@@ -50,10 +64,13 @@ type Stored = { kind: 'mem'; buf: Buffer } | { kind: 'blob'; digest: Digest; siz
 const bad = (msg: string, cause?: unknown) => invalidArgument(`invalid docker archive: ${msg}`, cause);
 
 /**
- * Reads a `docker save` tar stream in one pass. Handles the classic layout
- * (`<id>/layer.tar`, `<hex>.json`) and the docker 25+ layout (OCI
- * `blobs/sha256/<hex>` plus manifest.json), including layer entries that are
- * symlinks or hard links to an earlier identical layer.
+ * Reads an image archive in one pass: the classic `docker save` layout
+ * (`<id>/layer.tar`, `<hex>.json`, manifest.json), the docker 25+ layout (OCI
+ * `blobs/sha256/<hex>` plus manifest.json), and a pure OCI image layout
+ * (index.json, no manifest.json; names from the `io.containerd.image.name` or
+ * `org.opencontainers.image.ref.name` annotations). Layer entries may be
+ * symlinks or hard links to an earlier identical layer. The archive itself
+ * may be gzip or zstd compressed; layer blobs may be too (the caller sniffs).
  *
  * Large entries are hashed while streaming into the content store; small ones
  * are held in memory and stored only if manifest.json references them, so
@@ -64,7 +81,15 @@ const bad = (msg: string, cause?: unknown) => invalidArgument(`invalid docker ar
  * files remain; blobs already stored stay (they are valid content; garbage
  * collection is the caller's).
  */
-export async function readArchive(input: Readable, content: ContentStore): Promise<ArchiveContents> {
+export async function readArchive(rawInput: Readable, content: ContentStore, opts: ReadArchiveOptions = {}): Promise<ArchiveContents> {
+  let input: Readable;
+  try {
+    input = (await decompressStream(rawInput)).stream;
+  } catch (err) {
+    if (err instanceof BerthError) throw err;
+    throw bad(`unreadable input (${errorMessage(err)})`, err);
+  }
+  const onBlob = opts.onBlob ?? (() => undefined);
   const files = new Map<string, Stored>();
   const links = new Map<string, string>();
   let budget = SMALL_BUDGET;
@@ -86,12 +111,16 @@ export async function readArchive(input: Readable, content: ContentStore): Promi
           }
           if (size <= SMALL_ENTRY && (METADATA_FILES.has(name) || size <= budget)) {
             if (!METADATA_FILES.has(name)) budget -= size;
-            files.set(name, { kind: 'mem', buf: await collect(iter(entry)) });
+            const buf = await collect(iter(entry));
+            const named = blobNameDigest(name);
+            if (named && sha256(buf) !== named) throw bad(`${name} does not match its digest name; the archive is corrupt`);
+            files.set(name, { kind: 'mem', buf });
           } else {
             const expected = blobNameDigest(name);
             try {
               const r = await content.writeStream(Readable.from(iter(entry)), expected);
-              files.set(name, { kind: 'blob', ...r });
+              onBlob(r.digest);
+              files.set(name, { kind: 'blob', digest: r.digest, size: r.size });
             } catch (err) {
               if (err instanceof BerthError && /digest mismatch/.test(err.message)) {
                 throw bad(`${name} does not match its digest name; the archive is corrupt`, err);
@@ -143,15 +172,23 @@ export async function readArchive(input: Readable, content: ContentStore): Promi
   };
 
   const manifestFile = files.get('manifest.json');
-  if (!manifestFile || manifestFile.kind !== 'mem') {
-    throw bad('manifest.json is missing; was this made with `docker save`?');
+  const indexFile = files.get('index.json');
+  let manifest: ManifestEntry[];
+  let layout: 'docker' | 'oci' = 'docker';
+  if (manifestFile && manifestFile.kind === 'mem') {
+    manifest = parseManifest(manifestFile.buf);
+  } else if (indexFile && indexFile.kind === 'mem') {
+    layout = 'oci';
+    manifest = await ociEntries(indexFile.buf, (d, what) => readSmall(lookup(`blobs/sha256/${hexOf(d)}`, what), content), opts.platform);
+  } else {
+    throw bad('manifest.json is missing (and no OCI index.json either); was this made with `docker save`?');
   }
-  const manifest = parseManifest(manifestFile.buf);
 
   const toStore = async (f: Stored, name: string): Promise<Digest> => {
     if (f.kind === 'blob') return f.digest;
     try {
       const { digest } = await content.writeBuffer(f.buf, blobNameDigest(name));
+      onBlob(digest);
       // Later references to the same entry need not write it again.
       Object.assign(f, { kind: 'blob', digest, size: f.buf.length, buf: undefined });
       return digest;
@@ -181,7 +218,7 @@ export async function readArchive(input: Readable, content: ContentStore): Promi
     for (const l of m.Layers) layerBlobs.push(await toStore(lookup(l, 'layer'), l));
     images.push({ config, configDigest, repoTags: m.RepoTags, layerBlobs });
   }
-  return { images };
+  return { images, layout };
 }
 
 interface ManifestEntry {
@@ -262,44 +299,158 @@ async function drain(entry: AsyncIterable<Buffer>): Promise<void> {
 /** tar-stream entries are streamx Readables, which are async iterables of Buffers. */
 const iter = (entry: unknown) => entry as AsyncIterable<Buffer>;
 
-/**
- * Writes a docker-save-compatible tar in the classic layout that every
- * `docker load` accepts (dockerd's own loader and the containerd image
- * store's importer): `<layerhex>/layer.tar`, `<confighex>.json`,
- * `manifest.json` and `repositories`. A blob shared by several layers or
- * images is written once. Every blob is checked before the first byte is
- * written, so a missing blob fails cleanly (not-found) with `out` untouched.
- * `out` is ended when the archive is complete.
- */
-export async function writeArchive(out: Writable, images: ArchiveImageSource[], content: ContentStore): Promise<void> {
-  const sizes = new Map<Digest, number>();
-  for (const img of images) {
-    for (const d of [img.configDigest, ...img.layerBlobs]) {
-      if (!isDigest(d)) throw invalidArgument(`invalid digest ${JSON.stringify(d)} for docker archive`);
-      if (!sizes.has(d)) sizes.set(d, await content.size(d));
+
+const sha256 = (buf: Buffer): Digest => asDigest(createHash('sha256').update(buf).digest('hex'));
+
+async function readSmall(f: Stored, content: ContentStore): Promise<Buffer> {
+  if (f.kind === 'mem') return f.buf;
+  if (f.size > METADATA_MAX) throw bad(`blob ${f.digest} is ${f.size} bytes, too large for a manifest or index`);
+  return content.readBuffer(f.digest);
+}
+
+function parseJSONObject(buf: Buffer, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw bad(`${what} is not valid JSON (${errorMessage(err)})`, err);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(`${what} must be a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+function descriptorsOf(v: unknown, what: string): Descriptor[] {
+  if (!Array.isArray(v)) throw bad(`${what} must be a list of descriptors`);
+  return v.map((d: unknown, i) => {
+    if (typeof d !== 'object' || d === null) throw bad(`${what}[${i}] is not a descriptor object`);
+    const o = d as Record<string, unknown>;
+    if (typeof o.digest !== 'string' || !isDigest(o.digest)) throw bad(`${what}[${i}] has an invalid digest ${JSON.stringify(o.digest)}; only sha256 is supported`);
+    if (o.mediaType !== undefined && typeof o.mediaType !== 'string') throw bad(`${what}[${i}] has a non-string mediaType`);
+    return o as unknown as Descriptor;
+  });
+}
+
+/** The tag an OCI layout descriptor's annotations give, as `name:tag`, or undefined. */
+export function nameFromAnnotations(a: Record<string, string> | undefined): string | undefined {
+  if (!a) return undefined;
+  for (const key of [Annotation.containerdName, Annotation.refName]) {
+    const v = a[key];
+    if (!v) continue;
+    // A bare ref.name such as "latest" names no repository; skip it.
+    if (key === Annotation.refName && !/[:/]/.test(v)) continue;
+    try {
+      const ref = parseReference(v);
+      if (ref.digest !== undefined) continue;
+      return familiarString({ ...ref, tag: ref.tag ?? 'latest' });
+    } catch {
+      continue;
     }
   }
-  const manifest: ManifestEntry[] = [];
-  const repositories: Record<string, Record<string, string>> = {};
-  for (const img of images) {
-    manifest.push({
-      Config: `${hexOf(img.configDigest)}.json`,
-      RepoTags: img.repoTags,
-      Layers: img.layerBlobs.map((d) => `${hexOf(d)}/layer.tar`),
-    });
-    const top = img.layerBlobs[img.layerBlobs.length - 1];
-    if (top) {
-      for (const t of img.repoTags) {
-        const ref = parseReference(t);
-        if (ref.tag === undefined) continue;
-        (repositories[familiarName(ref)] ??= {})[ref.tag] = hexOf(top);
-      }
+  return undefined;
+}
+
+/** Turns an OCI layout's index.json into manifest.json-style entries. */
+async function ociEntries(
+  indexBuf: Buffer,
+  readBlob: (d: Digest, what: string) => Promise<Buffer>,
+  platform: { os: string; architecture: string } | undefined,
+): Promise<ManifestEntry[]> {
+  const index = parseJSONObject(indexBuf, 'index.json');
+  const byManifest = new Map<Digest, ManifestEntry>();
+  const path = (d: Digest) => `blobs/sha256/${hexOf(d)}`;
+  const pick = async (desc: Descriptor, depth: number): Promise<Descriptor> => {
+    if (!isIndexType(desc.mediaType)) return desc;
+    if (depth > 4) throw bad('index.json nests image indexes more than 4 deep');
+    const inner = parseJSONObject(await readBlob(desc.digest, 'index'), `index ${desc.digest}`);
+    const list = descriptorsOf(inner.manifests, `index ${desc.digest} manifests`);
+    const want = platform ?? { os: 'linux', architecture: 'amd64' };
+    const match = list.find((m) => m.platform?.os === want.os && m.platform?.architecture === want.architecture)
+      ?? list.find((m) => !m.platform && !isIndexType(m.mediaType))
+      ?? (list.length === 1 ? list[0] : undefined);
+    if (!match) throw bad(`index ${desc.digest} has no manifest for ${want.os}/${want.architecture}`);
+    return pick(match, depth + 1);
+  };
+  for (const top of descriptorsOf(index.manifests, 'index.json manifests')) {
+    const desc = await pick(top, 0);
+    if (desc.mediaType !== undefined && !isManifestType(desc.mediaType)) {
+      throw bad(`index.json names ${desc.digest} with media type ${desc.mediaType}, which is not an image manifest`);
     }
+    let entry = byManifest.get(desc.digest);
+    if (!entry) {
+      const m = parseJSONObject(await readBlob(desc.digest, 'manifest'), `manifest ${desc.digest}`) as unknown as Manifest;
+      const [config] = descriptorsOf([m.config], `manifest ${desc.digest} config`);
+      const layers = descriptorsOf(m.layers ?? [], `manifest ${desc.digest} layers`);
+      for (const l of layers) {
+        if (l.mediaType !== undefined) {
+          try {
+            layerCompression(l.mediaType);
+          } catch (err) {
+            throw bad(`manifest ${desc.digest}: ${errorMessage(err)}`, err);
+          }
+        }
+      }
+      entry = { Config: path(config!.digest), RepoTags: [], Layers: layers.map((l) => path(l.digest)) };
+      byManifest.set(desc.digest, entry);
+    }
+    const name = nameFromAnnotations(top.annotations);
+    if (name && !entry.RepoTags.includes(name)) entry.RepoTags.push(name);
+  }
+  return [...byManifest.values()];
+}
+
+/** What writeArchive needs to know of a layer blob. */
+interface BlobInfo {
+  size: number;
+}
+
+/**
+ * Writes an archive in docker 25+'s layout, which is at once a docker-archive
+ * (manifest.json, repositories: every `docker load` and skopeo's
+ * docker-archive: read it) and an OCI image layout (oci-layout, index.json,
+ * blobs/sha256/: for OCI tools). Layers are written as the uncompressed tars
+ * their diffIDs name (media type application/vnd.oci.image.layer.v1.tar); a
+ * blob shared by several layers or images is written once. Every blob is
+ * checked before the first byte is written, so a missing blob fails cleanly
+ * (not-found) with `out` untouched. `out` is ended when the archive is complete.
+ */
+export async function writeArchive(out: Writable, images: ArchiveImageSource[], content: ContentStore): Promise<void> {
+  const blobs = new Map<Digest, BlobInfo>();
+  for (const img of images) {
+    for (const d of [img.configDigest, ...img.layerBlobs]) {
+      if (!isDigest(d)) throw invalidArgument(`invalid digest ${JSON.stringify(d)} for an image archive`);
+      if (!blobs.has(d)) blobs.set(d, { size: await content.size(d) });
+    }
+  }
+  const path = (d: Digest) => `blobs/sha256/${hexOf(d)}`;
+  const manifestJSON: ManifestEntry[] = [];
+  const repositories: Record<string, Record<string, string>> = {};
+  const index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+  const manifestBlobs = new Map<Digest, Buffer>();
+  for (const img of images) {
+    const manifest: Manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: MediaType.ociConfig, digest: img.configDigest, size: blobs.get(img.configDigest)!.size },
+      layers: img.layerBlobs.map((d) => ({ mediaType: MediaType.ociLayer, digest: d, size: blobs.get(d)!.size })),
+    };
+    const mbuf = Buffer.from(JSON.stringify(manifest));
+    const mdigest = sha256(mbuf);
+    manifestBlobs.set(mdigest, mbuf);
+    const desc: Descriptor = { mediaType: MediaType.ociManifest, digest: mdigest, size: mbuf.length };
+    const refs: Reference[] = img.repoTags.map((t) => parseReference(t)).filter((r) => r.tag !== undefined && r.digest === undefined);
+    if (refs.length === 0) index.manifests.push(desc);
+    for (const ref of refs) {
+      index.manifests.push({ ...desc, annotations: { [Annotation.containerdName]: fullString(ref), [Annotation.refName]: ref.tag! } });
+    }
+    manifestJSON.push({ Config: path(img.configDigest), RepoTags: refs.map(familiarString), Layers: img.layerBlobs.map(path) });
+    const top = img.layerBlobs[img.layerBlobs.length - 1];
+    if (top) for (const ref of refs) (repositories[familiarName(ref)] ??= {})[ref.tag!] = hexOf(top);
   }
 
   const pack = tar.pack();
   const done = new Promise<void>((resolve, reject) => {
     out.once('finish', resolve);
+    out.once('close', resolve);
     out.once('error', reject);
     pack.once('error', reject);
   });
@@ -313,10 +464,10 @@ export async function writeArchive(out: Writable, images: ArchiveImageSource[], 
     new Promise<void>((resolve, reject) => {
       pack.entry({ name, type: 'directory', mode: 0o755, mtime }, (err) => (err ? reject(err) : resolve()));
     });
-  const addBlob = (name: string, d: Digest) =>
+  const addBlob = (d: Digest) =>
     new Promise<void>((resolve, reject) => {
-      const sink = pack.entry({ name, size: sizes.get(d)!, mode: 0o644, mtime }, (err) => (err ? reject(err) : resolve()));
-      const src = content.openRead(d);
+      const sink = pack.entry({ name: path(d), size: blobs.get(d)!.size, mode: 0o644, mtime }, (err) => (err ? reject(err) : resolve()));
+      const src = content.openRead(d, { highWaterMark: 1 << 20 });
       src.once('error', (err) => {
         sink.destroy(err);
         reject(err);
@@ -325,23 +476,13 @@ export async function writeArchive(out: Writable, images: ArchiveImageSource[], 
     });
 
   try {
-    const written = new Set<string>();
-    for (const img of images) {
-      for (const d of img.layerBlobs) {
-        const hex = hexOf(d);
-        if (written.has(hex)) continue;
-        written.add(hex);
-        await addDir(`${hex}/`);
-        await addBlob(`${hex}/layer.tar`, d);
-      }
-    }
-    for (const img of images) {
-      const name = `${hexOf(img.configDigest)}.json`;
-      if (written.has(name)) continue;
-      written.add(name);
-      await addBlob(name, img.configDigest);
-    }
-    await addBuffer('manifest.json', Buffer.from(JSON.stringify(manifest)));
+    await addDir('blobs/');
+    await addDir('blobs/sha256/');
+    for (const d of blobs.keys()) await addBlob(d);
+    for (const [d, buf] of manifestBlobs) if (!blobs.has(d)) await addBuffer(path(d), buf);
+    await addBuffer('index.json', Buffer.from(JSON.stringify(index)));
+    await addBuffer('manifest.json', Buffer.from(JSON.stringify(manifestJSON)));
+    await addBuffer('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
     await addBuffer('repositories', Buffer.from(JSON.stringify(repositories)));
     pack.finalize();
   } catch (err) {

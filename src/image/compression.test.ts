@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { decompressStream, detectCompression } from './compression';
+
+async function readAll(r: Readable): Promise<Buffer> {
+  const out: Buffer[] = [];
+  for await (const c of r) out.push(c as Buffer);
+  return Buffer.concat(out);
+}
+
+/** Splits into small chunks so magic sniffing and decoders see split input. */
+const chunked = (b: Buffer, n = 3000) => Readable.from(Array.from({ length: Math.ceil(b.length / n) }, (_, i) => b.subarray(i * n, (i + 1) * n)));
+
+const data = Buffer.concat([randomBytes(300_000), Buffer.alloc(500_000, 'a'), randomBytes(1)]);
+
+test('detects and streams plain, gzip and zstd data', async () => {
+  const zst = spawnSync('zstd', ['-q', '-c', '-3'], { input: data, maxBuffer: 1 << 26 }).stdout as Buffer;
+  for (const [name, input, want] of [['none', data, 'none'], ['gzip', gzipSync(data), 'gzip'], ['zstd', zst, 'zstd']] as const) {
+    const { stream, compression } = await decompressStream(chunked(input));
+    assert.equal(compression, want, name);
+    assert.ok((await readAll(stream)).equals(data), name);
+  }
+  assert.equal(detectCompression(Buffer.from([0x1f])), 'none');
+  const empty = await decompressStream(Readable.from([]));
+  assert.equal(empty.compression, 'none');
+  assert.equal((await readAll(empty.stream)).length, 0);
+});
+
+test('corrupt or truncated compressed data is an invalid-argument error', async () => {
+  const zst = spawnSync('zstd', ['-q', '-c'], { input: data, maxBuffer: 1 << 26 }).stdout as Buffer;
+  const gz = gzipSync(data);
+  for (const bad of [gz.subarray(0, gz.length / 2), Buffer.concat([gz.subarray(0, 100), Buffer.alloc(1000, 7)]), zst.subarray(0, zst.length / 2)]) {
+    const { stream } = await decompressStream(chunked(bad));
+    await assert.rejects(readAll(stream), (e: Error & { kind?: string }) => e.kind === 'invalid-argument' && /corrupt/.test(e.message));
+  }
+});

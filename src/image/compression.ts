@@ -1,0 +1,98 @@
+/**
+ * Layer and archive compression: detection by magic bytes and streaming
+ * decompression of gzip (node's zlib) and zstd (fzstd, a pure-JS streaming
+ * decoder: node 20's zlib has no zstd, and the native bindings need build or
+ * download steps at install time).
+ */
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { Decompress as ZstdDecoder } from 'fzstd';
+import { invalidArgument } from '../common/errors';
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+/** The compression the first bytes of a stream announce ('none' when neither magic matches). */
+export function detectCompression(head: Buffer): Compression {
+  if (head.length >= 2 && head.subarray(0, 2).equals(GZIP_MAGIC)) return 'gzip';
+  if (head.length >= 4 && head.subarray(0, 4).equals(ZSTD_MAGIC)) return 'zstd';
+  return 'none';
+}
+
+/**
+ * Returns the decompressed form of `input`, whatever of none/gzip/zstd it is,
+ * and which one it was (known once the first bytes arrived). Streaming, with
+ * backpressure; errors of `input` or corrupt compressed data surface as
+ * errors of the returned stream (corrupt data as invalid-argument).
+ */
+export async function decompressStream(input: Readable): Promise<{ stream: Readable; compression: Compression }> {
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const head: Buffer[] = [];
+  let headLen = 0;
+  let ended = false;
+  while (headLen < 4) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    head.push(b);
+    headLen += b.length;
+  }
+  const compression = detectCompression(Buffer.concat(head));
+  const raw = Readable.from(
+    (async function* () {
+      yield* head;
+      if (ended) return;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+      }
+    })(),
+    { objectMode: false },
+  );
+  if (compression === 'none') return { stream: raw, compression };
+  const decoder: Transform = compression === 'gzip' ? createGunzip() : new ZstdDecompressStream();
+  raw.once('error', (e) => decoder.destroy(e));
+  raw.pipe(decoder);
+  if (compression === 'gzip') {
+    // zlib's own errors carry codes like Z_DATA_ERROR; make them a user-facing kind.
+    const out = new Transform({ transform: (c, _e, cb) => cb(null, c) });
+    decoder.once('error', (e: NodeJS.ErrnoException) => out.destroy(e.code?.startsWith('Z_') ? invalidArgument(`gzip data is corrupt or truncated: ${e.message}`, e) : e));
+    decoder.pipe(out);
+    return { stream: out, compression };
+  }
+  return { stream: decoder, compression };
+}
+
+/** A Transform over fzstd's streaming decoder. */
+export class ZstdDecompressStream extends Transform {
+  private readonly decoder = new ZstdDecoder((data) => {
+    // fzstd may hand out views of its window buffer: copy before it is reused.
+    if (data.length > 0) this.push(Buffer.from(data));
+  });
+  private sawInput = false;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      if (chunk.length > 0) this.sawInput = true;
+      this.decoder.push(chunk);
+      cb();
+    } catch (e) {
+      cb(invalidArgument(`zstd data is corrupt: ${(e as Error).message}`, e));
+    }
+  }
+
+  override _flush(cb: TransformCallback): void {
+    try {
+      if (this.sawInput) this.decoder.push(new Uint8Array(0), true);
+      cb();
+    } catch (e) {
+      cb(invalidArgument(`zstd data is corrupt or truncated: ${(e as Error).message}`, e));
+    }
+  }
+}
