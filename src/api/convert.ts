@@ -1,6 +1,6 @@
 /** Engine records → Docker Engine API shapes. */
-import { humanDuration, type ContainerRecord, type Engine, type ImageRecord } from '../engine';
-import type { ContainerInspect, ContainerSummary, ImageInspect, ImageSummary } from '../wire';
+import { humanDuration, visibleMountPoints, type ContainerRecord, type Engine, type ImageRecord } from '../engine';
+import type { ContainerInspect, ContainerSummary, ImageInspect, ImageSummary, MountPoint } from '../wire';
 
 const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused';
 
@@ -51,7 +51,7 @@ export function containerInspect(engine: Engine, r: ContainerRecord): ContainerI
       ...(!(r.hostConfig.LogConfig as { Type?: string } | undefined)?.Type ? { LogConfig: { Type: 'json-file', Config: {} } } : {}),
     },
     GraphDriver: { Name: 'overlay2', Data: engine.graphDriverData(r) },
-    Mounts: [],
+    Mounts: mountPoints(r),
     Config: { ...r.config, AttachStdin: !!r.config.AttachStdin, AttachStdout: !!r.config.AttachStdout, AttachStderr: !!r.config.AttachStderr },
     NetworkSettings: {
       Bridge: '',
@@ -101,7 +101,7 @@ export function containerSummary(r: ContainerRecord): ContainerSummary {
     Status: containerStatusText(r),
     HostConfig: { NetworkMode: 'none' },
     NetworkSettings: { Networks: {} },
-    Mounts: [],
+    Mounts: mountPoints(r),
   };
 }
 
@@ -162,4 +162,18 @@ export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
     RootFS: { Type: 'layers', Layers: img.layers },
     Metadata: { LastTagTime: store.lastTagTime(img.id) ?? '0001-01-01T00:00:00Z' },
   };
+}
+
+/** Docker's MountPoint list: volumes carry Name and Driver, binds and tmpfs do not. */
+export function mountPoints(r: ContainerRecord): MountPoint[] {
+  return visibleMountPoints(r).map((m) => ({
+    Type: m.type,
+    ...(m.type === 'volume' ? { Name: m.name ?? '' } : {}),
+    Source: m.source,
+    Destination: m.destination,
+    ...(m.type === 'volume' ? { Driver: m.driver ?? 'local' } : {}),
+    Mode: m.mode,
+    RW: m.rw,
+    Propagation: m.propagation,
+  }));
 }

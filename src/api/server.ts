@@ -16,6 +16,7 @@ import { errorBody, writeError } from './errors';
 import { containerRoutes } from './handlers/containers';
 import { imageRoutes } from './handlers/images';
 import { systemRoutes } from './handlers/system';
+import { volumeRoutes } from './handlers/volumes';
 import { Router, type Context } from './router';
 
 const COMMON_HEADERS: Record<string, string> = {
@@ -30,6 +31,7 @@ export function buildRouter(engine: Engine): Router {
   systemRoutes(router, engine);
   imageRoutes(router, engine);
   containerRoutes(router, engine);
+  volumeRoutes(router, engine);
   return router;
 }
 

@@ -311,6 +311,7 @@ export class ContainerService {
     } catch (err) {
       await this.monitor.remove(rec.id).catch(() => undefined);
       await this.snapshots.unmount(rec.id).catch(() => undefined);
+      await this.mounts.stopped(rec).catch(() => undefined);
       const msg = err instanceof Error ? err.message : String(err);
       rec.state.error = msg;
       rec.state.exitCode = /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied|is a directory/.test(msg) ? 126 : 128;
@@ -365,6 +366,7 @@ export class ContainerService {
     try {
       await this.monitor.remove(rec.id).catch((err) => log.warn('runc delete failed', { id: rec.id, error: String(err) }));
       await this.snapshots.unmount(rec.id).catch((err) => log.warn('unmount failed', { id: rec.id, error: String(err) }));
+      await this.mounts.stopped(rec).catch((err) => log.warn('volume unmount failed', { id: rec.id, error: String(err) }));
       rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode: code, error, finishedAt: at.toISOString() };
       await this.save(rec).catch((err) => log.error('cannot save container state', { id: rec.id, error: String(err) }));
     } finally {

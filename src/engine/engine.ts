@@ -18,6 +18,8 @@ import { LayerStore, OverlaySnapshotter } from '../storage';
 import { ContainerService, type ContainerRecord } from './containers';
 import { EventBus } from './events';
 import { ImageService, hostArch } from './images';
+import { VolumeService } from './volumes';
+import { VolumeMounts } from './container-mounts';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -40,6 +42,7 @@ export class Engine {
     private readonly snapshots: OverlaySnapshotter,
     /** Stable per data root, like dockerd's engine ID. */
     readonly id: string,
+    readonly volumes: VolumeService,
   ) {}
 
   static async open(opts: EngineOptions): Promise<Engine> {
@@ -58,9 +61,11 @@ export class Engine {
     const events = new EventBus();
     let containers: ContainerService | undefined;
     const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id));
-    containers = new ContainerService(dataRoot, execRoot, images, snapshots, monitor, events);
+    const volumes = new VolumeService(join(dataRoot, 'volumes'), events);
+    await volumes.init();
+    containers = new ContainerService(dataRoot, execRoot, images, snapshots, monitor, events, new VolumeMounts(volumes, () => containers!.list()));
     await containers.init();
-    return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, detectCgroupMode(), snapshots, await engineId(dataRoot));
+    return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, detectCgroupMode(), snapshots, await engineId(dataRoot), volumes);
   }
 
   /** Docker's GraphDriver.Data for a container: the overlay dirs. */

@@ -6,3 +6,5 @@ export { humanDuration } from './human';
 export type { LogEntry } from '../runtime';
 export type { ImageRecord } from '../image';
 export { familiarString, parseReference } from '../image';
+export { VolumeService, isAnonymous, labelMatches, ANONYMOUS_LABEL, type VolumeRecord, type VolumeUsage, type CreateVolumeOptions } from './volumes';
+export { mountPointsOf, visibleMountPoints, type MountPointRecord } from './container-mounts';

@@ -1,0 +1,83 @@
+import { invalidArgument } from '../../common';
+import { labelMatches, type Engine, type VolumeRecord } from '../../engine';
+import { sendEmpty, sendJSON } from '../http';
+import { compareVersions, qbool, qfilters, readJSONBody, type Router } from '../router';
+import { asObject, checkFields } from '../validate';
+
+/** Docker's Volume object. UsageData is left to /system/df, as dockerd does. */
+export function volumeJSON(engine: Engine, v: VolumeRecord): Record<string, unknown> {
+  return {
+    CreatedAt: v.createdAt,
+    Driver: v.driver,
+    Labels: v.labels,
+    Mountpoint: engine.volumes.dataPath(v.name),
+    Name: v.name,
+    Options: v.options,
+    Scope: 'local',
+  };
+}
+
+const truthy = (s: string) => s === 'true' || s === '1';
+
+function checkFilterKeys(filters: Map<string, string[]>, allowed: string[]): void {
+  for (const k of filters.keys()) if (!allowed.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+}
+
+function checkBoolFilter(filters: Map<string, string[]>, key: string): void {
+  for (const v of filters.get(key) ?? []) {
+    if (!['true', 'false', '1', '0'].includes(v)) throw invalidArgument(`invalid filter '${key}=${v}'`);
+  }
+}
+
+export function volumeRoutes(router: Router, engine: Engine): void {
+  const svc = engine.volumes;
+
+  router.add('GET', '/volumes', (ctx) => {
+    const filters = qfilters(ctx.query);
+    checkFilterKeys(filters, ['dangling', 'name', 'label', 'driver']);
+    checkBoolFilter(filters, 'dangling');
+    const dangling = filters.get('dangling') ?? [];
+    const names = filters.get('name') ?? [];
+    const labels = filters.get('label') ?? [];
+    const drivers = filters.get('driver') ?? [];
+    const list = svc.list().filter((v) => {
+      if (dangling.length && dangling.some((d) => truthy(d) !== (svc.usedBy(v.name).length === 0))) return false;
+      if (names.length && !names.some((n) => v.name.includes(n))) return false;
+      if (labels.length && !labels.every((l) => labelMatches(v.labels, l))) return false;
+      if (drivers.length && !drivers.includes(v.driver)) return false;
+      return true;
+    });
+    sendJSON(ctx, 200, { Volumes: list.map((v) => volumeJSON(engine, v)), Warnings: null });
+  });
+
+  router.add('POST', '/volumes/create', async (ctx) => {
+    const body = asObject(await readJSONBody(ctx, 'volume config'), 'volume config');
+    checkFields('volume config', body, { Name: 'string', Driver: 'string', DriverOpts: 'string-map', Labels: 'string-map' });
+    const v = await svc.create({
+      name: (body.Name as string | undefined) || undefined,
+      driver: (body.Driver as string | undefined) || undefined,
+      labels: (body.Labels as Record<string, string> | null | undefined) ?? null,
+      options: (body.DriverOpts as Record<string, string> | null | undefined) ?? null,
+    });
+    sendJSON(ctx, 201, volumeJSON(engine, v));
+  });
+
+  router.add('POST', '/volumes/prune', async (ctx) => {
+    const filters = qfilters(ctx.query);
+    checkFilterKeys(filters, ['label', 'label!', 'all']);
+    checkBoolFilter(filters, 'all');
+    // Before API 1.42 prune took every unused volume; since then only anonymous ones unless all=true.
+    const all = compareVersions(ctx.apiVersion, '1.42') < 0 || (filters.get('all') ?? []).some(truthy);
+    const r = await svc.prune({ all, label: filters.get('label'), notLabel: filters.get('label!') });
+    sendJSON(ctx, 200, { VolumesDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.spaceReclaimed });
+  });
+
+  router.add('GET', '/volumes/{name}', (ctx) => {
+    sendJSON(ctx, 200, volumeJSON(engine, svc.get(ctx.params[0]!)));
+  });
+
+  router.add('DELETE', '/volumes/{name}', async (ctx) => {
+    await svc.remove(ctx.params[0]!, { force: qbool(ctx.query, 'force') });
+    sendEmpty(ctx, 204);
+  });
+}
