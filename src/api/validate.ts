@@ -4,7 +4,7 @@
  */
 import { invalidArgument } from '../common';
 
-type Kind = 'string' | 'number' | 'boolean' | 'object' | 'string[]' | 'string-map' | 'string|string[]' | 'any';
+type Kind = 'string' | 'number' | 'boolean' | 'object' | 'string[]' | 'object[]' | 'string-map' | 'string|string[]' | 'any';
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';
@@ -19,6 +19,7 @@ function ok(kind: Kind, v: unknown): boolean {
     case 'boolean': return typeof v === 'boolean';
     case 'object': return typeof v === 'object' && !Array.isArray(v);
     case 'string[]': return Array.isArray(v) && v.every((x) => typeof x === 'string');
+    case 'object[]': return Array.isArray(v) && v.every((x) => typeof x === 'object' && x !== null && !Array.isArray(x));
     case 'string|string[]': return typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
     case 'string-map': return typeof v === 'object' && !Array.isArray(v) && Object.values(v as object).every((x) => typeof x === 'string');
     case 'any': return true;
@@ -26,7 +27,7 @@ function ok(kind: Kind, v: unknown): boolean {
 }
 
 const EXPECT: Record<Kind, string> = {
-  string: 'a string', number: 'a number', boolean: 'a boolean', object: 'an object', 'string[]': 'an array of strings',
+  string: 'a string', number: 'a number', boolean: 'a boolean', object: 'an object', 'string[]': 'an array of strings', 'object[]': 'an array of objects',
   'string|string[]': 'a string or an array of strings', 'string-map': 'an object of string values', any: 'anything',
 };
 
@@ -53,8 +54,12 @@ export const HOST_CONFIG: Record<string, Kind> = {
   DnsOptions: 'string[]', DnsSearch: 'string[]', ExtraHosts: 'string[]', GroupAdd: 'string[]', IpcMode: 'string', PidMode: 'string',
   UTSMode: 'string', UsernsMode: 'string', CgroupnsMode: 'string', ShmSize: 'number', Memory: 'number', MemorySwap: 'number',
   NanoCpus: 'number', CpuShares: 'number', CpuQuota: 'number', CpuPeriod: 'number', CpusetCpus: 'string', CpusetMems: 'string',
-  PidsLimit: 'number', SecurityOpt: 'string[]', Tmpfs: 'object', Sysctls: 'string-map', Mounts: 'any', Ulimits: 'any', Devices: 'any',
-  ConsoleSize: 'any',
+  PidsLimit: 'number', SecurityOpt: 'string[]', Tmpfs: 'object', Sysctls: 'string-map', Mounts: 'any', Ulimits: 'object[]', Devices: 'object[]',
+  ConsoleSize: 'any', MemoryReservation: 'number', MemorySwappiness: 'number', OomKillDisable: 'boolean', OomScoreAdj: 'number',
+  BlkioWeight: 'number', BlkioWeightDevice: 'object[]', BlkioDeviceReadBps: 'object[]', BlkioDeviceWriteBps: 'object[]',
+  BlkioDeviceReadIOps: 'object[]', BlkioDeviceWriteIOps: 'object[]', DeviceCgroupRules: 'string[]', MaskedPaths: 'string[]',
+  ReadonlyPaths: 'string[]', CgroupParent: 'string', CpuRealtimePeriod: 'number', CpuRealtimeRuntime: 'number', Runtime: 'string',
+  Isolation: 'string', VolumeDriver: 'string', VolumesFrom: 'string[]', Links: 'string[]', KernelMemoryTCP: 'number',
 };
 
 /** Parses a JSON body; malformed JSON is a 400 that says where it broke. */

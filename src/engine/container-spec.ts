@@ -2,8 +2,56 @@
  * From a container's record (Docker's Config and HostConfig) to the OCI runtime spec
  * that runc gets. `checkHostConfig` runs at create time so a bad option is refused
  * before anything exists; `buildSpec` runs at every start.
+ *
+ * Contract:
+ * - Both go through `specOptions`, so create refuses exactly what start would: the
+ *   check builds a throwaway spec (with placeholders for what only exists at start:
+ *   the rootfs, the user, the processes of `container:X` targets).
+ * - Namespace modes: PidMode '' | host | container:X; IpcMode '' | private | shareable |
+ *   none | host | container:X; UTSMode '' | host; NetworkMode host | container:X (any
+ *   other value is a private network namespace); UsernsMode '' | host; CgroupnsMode
+ *   '' | private | host ('' = private on a cgroup v2 host, host otherwise).
+ *   `container:X` joins /proc/<pid>/ns/<type> of X, which must be running (conflict,
+ *   409, otherwise). Joining IPC shares SysV IPC and message queues, not X's /dev/shm
+ *   files (that needs a host-side shm mount per shareable container: not done yet).
+ * - With the host's network and no hostname of its own, the container keeps the host's
+ *   name (the spec sets none; HOSTNAME is the host's); with container:X it takes X's.
+ * - Security: Privileged, CapAdd/CapDrop, SecurityOpt (no-new-privileges[:bool|=bool],
+ *   seccomp=unconfined|<profile JSON>, systempaths=unconfined, apparmor=… and label=…
+ *   accepted and ignored: this host has neither), ReadonlyRootfs, MaskedPaths,
+ *   ReadonlyPaths, Sysctls, Ulimits, OomScoreAdj, ShmSize, GroupAdd, Init (tini bound
+ *   read-only at /sbin/docker-init and put in front of the command, as Docker does).
+ *   The default seccomp profile is Docker's, rendered for the container's capabilities.
+ * - Resources: Memory, MemoryReservation, MemorySwap (Docker's default: twice Memory),
+ *   MemorySwappiness, OomKillDisable, NanoCpus, CpuShares, CpuPeriod, CpuQuota,
+ *   CpusetCpus, CpusetMems (checked against this host's CPUs/nodes), BlkioWeight,
+ *   BlkioWeightDevice, BlkioDevice{Read,Write}{Bps,IOps}, PidsLimit, Devices,
+ *   DeviceCgroupRules. Device paths are stat'ed on the host.
  */
-import { cgroupsPath, generateSpec, type HostFacts, type MountOption, type OciSpec } from '../runtime';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, hostname as osHostname } from 'node:os';
+import { conflict, invalidArgument } from '../common';
+import {
+  DEFAULT_SECCOMP_PROFILE,
+  cgroupsPath,
+  detectCgroupMode,
+  ensureBlkioWeight,
+  generateSpec,
+  hostDevice,
+  hostDevices,
+  parseSeccompProfile,
+  resolveGroups,
+  type DeviceOption,
+  type HostFacts,
+  type MountOption,
+  type NamespaceMode,
+  type NamespaceType,
+  type OciSpec,
+  type RlimitOption,
+  type SeccompProfile,
+  type SpecOptions,
+  type ThrottleDevice,
+} from '../runtime';
 import type { ContainerRecord } from './containers';
 
 export interface SpecContext {
@@ -17,27 +65,388 @@ export interface SpecContext {
   lookup(ref: string): ContainerRecord;
 }
 
-/** Refuses HostConfig options this host cannot honour; invalid-argument naming the option. */
-export function checkHostConfig(_hostConfig: ContainerRecord['hostConfig'], _host: HostFacts): void {
-  // Filled in as options are supported.
+/** The HostConfig fields read here, as Docker's API names and types them. */
+interface HostConfigFields {
+  Privileged?: boolean;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  ReadonlyRootfs?: boolean;
+  Init?: boolean | null;
+  GroupAdd?: string[] | null;
+  SecurityOpt?: string[] | null;
+  Sysctls?: Record<string, string> | null;
+  Ulimits?: Array<{ Name?: string; Soft?: number; Hard?: number }> | null;
+  OomScoreAdj?: number;
+  ShmSize?: number;
+  MaskedPaths?: string[] | null;
+  ReadonlyPaths?: string[] | null;
+  PidMode?: string;
+  IpcMode?: string;
+  UTSMode?: string;
+  NetworkMode?: string;
+  UsernsMode?: string;
+  CgroupnsMode?: string;
+  Memory?: number;
+  MemoryReservation?: number;
+  MemorySwap?: number;
+  MemorySwappiness?: number | null;
+  OomKillDisable?: boolean | null;
+  NanoCpus?: number;
+  CpuShares?: number;
+  CpuPeriod?: number;
+  CpuQuota?: number;
+  CpusetCpus?: string;
+  CpusetMems?: string;
+  BlkioWeight?: number;
+  BlkioWeightDevice?: Array<{ Path?: string; Weight?: number }> | null;
+  BlkioDeviceReadBps?: Array<{ Path?: string; Rate?: number }> | null;
+  BlkioDeviceWriteBps?: Array<{ Path?: string; Rate?: number }> | null;
+  BlkioDeviceReadIOps?: Array<{ Path?: string; Rate?: number }> | null;
+  BlkioDeviceWriteIOps?: Array<{ Path?: string; Rate?: number }> | null;
+  PidsLimit?: number | null;
+  Devices?: Array<{ PathOnHost?: string; PathInContainer?: string; CgroupPermissions?: string }> | null;
+  DeviceCgroupRules?: string[] | null;
 }
 
-export function buildSpec(rec: ContainerRecord, ctx: SpecContext): OciSpec {
-  return generateSpec({
-    args: [rec.path, ...rec.args],
-    env: rec.config.Env,
+/** Where `--init` comes from: the static tini from the tini package, or docker's name for it. */
+const INIT_CANDIDATES = ['/usr/bin/tini-static', '/usr/bin/docker-init', '/usr/libexec/docker/docker-init', '/usr/bin/tini'];
+export const INIT_PATH_IN_CONTAINER = '/sbin/docker-init';
+
+let initBinary: string | null | undefined;
+function findInit(): string {
+  if (initBinary === undefined) initBinary = INIT_CANDIDATES.find((p) => existsSync(p)) ?? null;
+  if (!initBinary) throw invalidArgument(`--init needs tini on the daemon's host (looked for ${INIT_CANDIDATES.join(', ')}); install the tini package`);
+  return initBinary;
+}
+
+/** "0-3,5" → [0,1,2,3,5]. */
+function listCpus(s: string): number[] {
+  const out: number[] = [];
+  for (const part of s.split(',')) {
+    const [a, b] = part.split('-').map(Number) as [number, number | undefined];
+    for (let i = a; i <= (b ?? a); i++) out.push(i);
+  }
+  return out;
+}
+
+let onlineNodes: string | undefined;
+function hostMems(): number[] {
+  if (onlineNodes === undefined) {
+    try {
+      onlineNodes = readFileSync('/sys/devices/system/node/online', 'utf8').trim();
+    } catch {
+      onlineNodes = '0';
+    }
+  }
+  return listCpus(onlineNodes);
+}
+
+function checkCpuset(hc: HostConfigFields): void {
+  const valid = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+  const ncpu = availableParallelism();
+  if (hc.CpusetCpus) {
+    if (!valid.test(hc.CpusetCpus)) throw invalidArgument(`Invalid value ${hc.CpusetCpus} for cpuset cpus`);
+    if (listCpus(hc.CpusetCpus).some((c) => c >= ncpu)) {
+      throw invalidArgument(`Requested CPUs are not available - requested ${hc.CpusetCpus}, available: ${ncpu === 1 ? '0' : `0-${ncpu - 1}`}`);
+    }
+  }
+  if (hc.CpusetMems) {
+    if (!valid.test(hc.CpusetMems)) throw invalidArgument(`Invalid value ${hc.CpusetMems} for cpuset mems`);
+    const have = new Set(hostMems());
+    if (listCpus(hc.CpusetMems).some((m) => !have.has(m))) {
+      throw invalidArgument(`Requested memory nodes are not available - requested ${hc.CpusetMems}, available: ${onlineNodes}`);
+    }
+  }
+  if (hc.NanoCpus !== undefined && hc.NanoCpus !== 0) {
+    if (!Number.isSafeInteger(hc.NanoCpus) || hc.NanoCpus < 0 || hc.NanoCpus > ncpu * 1e9) {
+      throw invalidArgument(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
+    }
+  }
+}
+
+interface SecurityOpts {
+  noNewPrivileges: boolean;
+  seccomp: 'default' | 'unconfined' | SeccompProfile;
+  systemPathsUnconfined: boolean;
+}
+
+const parseBool = (opt: string, v: string): boolean => {
+  if (/^(1|t|true)$/i.test(v)) return true;
+  if (/^(0|f|false)$/i.test(v)) return false;
+  throw invalidArgument(`invalid --security-opt 2: "${opt}"`);
+};
+
+/** Docker's SecurityOpt strings (`key=value`, or the older `key:value`). */
+export function parseSecurityOpts(list: readonly string[]): SecurityOpts {
+  const out: SecurityOpts = { noNewPrivileges: false, seccomp: 'default', systemPathsUnconfined: false };
+  for (const opt of list) {
+    if (opt === 'no-new-privileges') {
+      out.noNewPrivileges = true;
+      continue;
+    }
+    const eq = opt.indexOf('=');
+    const colon = opt.indexOf(':');
+    const sep = eq >= 0 && (colon < 0 || eq < colon) ? eq : colon;
+    if (sep < 0) throw invalidArgument(`invalid --security-opt 1: "${opt}"`);
+    const key = opt.slice(0, sep);
+    const value = opt.slice(sep + 1);
+    switch (key) {
+      case 'no-new-privileges':
+        out.noNewPrivileges = parseBool(opt, value);
+        break;
+      case 'seccomp':
+        out.seccomp = value === 'unconfined' ? 'unconfined' : parseSeccompProfile(value);
+        break;
+      case 'systempaths':
+        if (value !== 'unconfined') throw invalidArgument(`invalid --security-opt 2: "${opt}": systempaths only takes unconfined`);
+        out.systemPathsUnconfined = true;
+        break;
+      case 'apparmor':
+      case 'label':
+      case 'writable-cgroups':
+        // No AppArmor or SELinux on this host; cgroup writability follows --privileged.
+        break;
+      default:
+        throw invalidArgument(`invalid --security-opt 2: "${opt}"`);
+    }
+  }
+  return out;
+}
+
+type Lookup = ((ref: string) => ContainerRecord) | undefined;
+
+const NS_FILE: Record<NamespaceType, string> = { mount: 'mnt', network: 'net', uts: 'uts', pid: 'pid', ipc: 'ipc', cgroup: 'cgroup' };
+const NS_WORD: Record<string, string> = { pid: 'PID', ipc: 'IPC', network: 'network' };
+
+/** `container:X` → the running target (or, when only checking, nothing). */
+function target(kind: 'pid' | 'ipc' | 'network', mode: string, self: string | undefined, lookup: Lookup): ContainerRecord | undefined {
+  const ref = mode.slice('container:'.length);
+  if (ref === '') throw invalidArgument(`invalid ${NS_WORD[kind]} mode "${mode}": name the container, as container:NAME`);
+  if (!lookup) return undefined;
+  const t = lookup(ref);
+  if (t.id === self) throw invalidArgument(`cannot join own ${NS_WORD[kind]} namespace: ${mode}`);
+  if (t.state.status !== 'running' || !t.state.pid) {
+    throw conflict(`cannot join ${NS_WORD[kind]} of a non running container: ${ref}`);
+  }
+  return t;
+}
+
+const joinNs = (t: ContainerRecord | undefined, type: NamespaceType): NamespaceMode =>
+  // While checking at create, the target may not run yet: our own namespace stands in.
+  ({ path: t ? `/proc/${t.state.pid}/ns/${NS_FILE[type]}` : `/proc/self/ns/${NS_FILE[type]}` });
+
+interface Namespaces {
+  modes: Partial<Record<NamespaceType, NamespaceMode>>;
+  shm?: 'none' | { bind: string };
+  netTarget?: ContainerRecord;
+}
+
+function namespaces(hc: HostConfigFields, host: HostFacts, self: string | undefined, lookup: Lookup): Namespaces {
+  const modes: Partial<Record<NamespaceType, NamespaceMode>> = {};
+  const out: Namespaces = { modes };
+
+  const pid = hc.PidMode ?? '';
+  if (pid === 'host') modes.pid = 'host';
+  else if (pid.startsWith('container:')) modes.pid = joinNs(target('pid', pid, self, lookup), 'pid');
+  else if (pid !== '' && pid !== 'private') throw invalidArgument(`invalid PID mode: ${pid}`);
+
+  const ipc = hc.IpcMode ?? '';
+  if (ipc === 'host') modes.ipc = 'host';
+  else if (ipc === 'none') out.shm = 'none';
+  else if (ipc.startsWith('container:')) {
+    // SysV IPC and POSIX message queues are shared; /dev/shm stays the joiner's own
+    // tmpfs (a mount in another container's mount namespace cannot be bound here).
+    modes.ipc = joinNs(target('ipc', ipc, self, lookup), 'ipc');
+  } else if (!['', 'private', 'shareable'].includes(ipc)) {
+    throw invalidArgument(`invalid IPC mode: ${ipc}: use private, shareable, none, host or container:NAME`);
+  }
+
+  const uts = hc.UTSMode ?? '';
+  if (uts === 'host') modes.uts = 'host';
+  else if (uts !== '' && uts !== 'private') throw invalidArgument(`invalid UTS mode: ${uts}`);
+
+  const net = hc.NetworkMode ?? '';
+  if (net === 'host') modes.network = 'host';
+  else if (net.startsWith('container:')) {
+    const t = target('network', net, self, lookup);
+    modes.network = joinNs(t, 'network');
+    if (t) out.netTarget = t;
+  }
+
+  const userns = hc.UsernsMode ?? '';
+  if (userns !== '' && userns !== 'host') {
+    throw invalidArgument(`invalid USER mode: ${userns}: only "host" is supported (user namespace remapping is a daemon option)`);
+  }
+
+  const cgroupns = hc.CgroupnsMode ?? '';
+  if (cgroupns === 'host') modes.cgroup = 'host';
+  else if (cgroupns === 'private') modes.cgroup = 'private';
+  else if (cgroupns !== '') throw invalidArgument(`invalid cgroup namespace mode: ${cgroupns}: use host or private`);
+  else modes.cgroup = (host.cgroupMode ?? detectCgroupMode()) === 'v2' ? 'private' : 'host';
+  return out;
+}
+
+function throttle(what: string, list: HostConfigFields['BlkioDeviceReadBps']): ThrottleDevice[] | undefined {
+  if (!list?.length) return undefined;
+  return list.map((d) => {
+    const dev = blockDevice(what, d.Path);
+    return { ...dev, rate: d.Rate ?? 0 };
+  });
+}
+
+function blockDevice(what: string, path: string | undefined): { major: number; minor: number } {
+  if (!path) throw invalidArgument(`${what}: each entry needs the Path of a block device`);
+  const [d] = hostDevice(path);
+  if (!d || d.type !== 'b') throw invalidArgument(`${what}: ${path} is not a block device`);
+  return { major: d.major, minor: d.minor };
+}
+
+function devices(hc: HostConfigFields): DeviceOption[] {
+  if (hc.Privileged) return hostDevices();
+  const out: DeviceOption[] = [];
+  for (const d of hc.Devices ?? []) {
+    if (!d.PathOnHost) throw invalidArgument('each device needs PathOnHost');
+    out.push(...hostDevice(d.PathOnHost, d.PathInContainer || d.PathOnHost, d.CgroupPermissions || 'rwm'));
+  }
+  return out;
+}
+
+function rlimits(hc: HostConfigFields): RlimitOption[] {
+  return (hc.Ulimits ?? []).map((u) => {
+    if (!u.Name) throw invalidArgument('each ulimit needs a Name, such as nofile');
+    return { type: u.Name, soft: u.Soft ?? 0, hard: u.Hard ?? 0 };
+  });
+}
+
+/**
+ * The generateSpec options for a container. `run` is absent when only checking at
+ * create: then the rootfs, user and targets of container:X modes are placeholders.
+ */
+function specOptions(
+  rec: Pick<ContainerRecord, 'path' | 'args' | 'config' | 'hostConfig' | 'id' | 'hostnamePath' | 'hostsPath' | 'resolvConfPath'>,
+  host: HostFacts,
+  run: SpecContext | undefined,
+): SpecOptions {
+  const hc = rec.hostConfig as HostConfigFields;
+  const ns = namespaces(hc, host, rec.id, run?.lookup);
+  const sec = parseSecurityOpts(hc.SecurityOpt ?? []);
+  checkCpuset(hc);
+  if (hc.ShmSize !== undefined && hc.ShmSize < 0) throw invalidArgument('SHM size can not be less than 0');
+  if (hc.OomScoreAdj !== undefined && (hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000)) {
+    throw invalidArgument(`Invalid value ${hc.OomScoreAdj}, range for oom score adj is [-1000, 1000]`);
+  }
+
+  let args = [rec.path, ...rec.args];
+  const extraMounts: MountOption[] = [];
+  if (hc.Init) {
+    extraMounts.push({ type: 'bind', source: findInit(), destination: INIT_PATH_IN_CONTAINER, readonly: true });
+    args = [INIT_PATH_IN_CONTAINER, '--', ...args];
+  }
+
+  const user = run?.user ?? { uid: 0, gid: 0 };
+  const groupAdd = hc.GroupAdd ?? [];
+  const additionalGids = run
+    ? [...(user.additionalGids ?? []), ...resolveGroups(run.rootfs, groupAdd)]
+    : groupAdd.map((g) => (/^\d+$/.test(g) ? Number(g) : 0));
+
+  // Docker's hostname rules for shared network namespaces.
+  let hostname: string | undefined = rec.config.Hostname;
+  const env = [...rec.config.Env];
+  const defaultHostname = rec.config.Hostname === rec.id.slice(0, 12);
+  if (ns.modes.network === 'host' && defaultHostname) {
+    hostname = undefined;
+    env.unshift(`HOSTNAME=${osHostname()}`);
+  } else if (ns.netTarget && defaultHostname) {
+    hostname = ns.netTarget.config.Hostname;
+  }
+
+  const memory = hc.Memory ?? 0;
+  let memorySwap = hc.MemorySwap ?? 0;
+  // Docker's default when only --memory is given: as much swap again.
+  if (memory > 0 && memorySwap === 0) memorySwap = memory * 2;
+
+  const opts: SpecOptions = {
+    args,
+    env,
     cwd: rec.config.WorkingDir || '/',
-    user: ctx.user,
-    hostname: rec.config.Hostname,
-    rootfsPath: ctx.rootfs,
+    user: { ...user, additionalGids },
+    ...(hostname !== undefined ? { hostname } : {}),
+    rootfsPath: run?.rootfs ?? '/',
     terminal: rec.config.Tty,
+    readonlyRootfs: !!hc.ReadonlyRootfs,
+    capabilities: { add: hc.CapAdd ?? [], drop: hc.CapDrop ?? [], privileged: !!hc.Privileged },
+    namespaces: ns.modes,
     cgroupsPath: cgroupsPath('/berth', rec.id),
-    host: ctx.host,
+    resources: {
+      memory,
+      memoryReservation: hc.MemoryReservation ?? 0,
+      memorySwap,
+      ...(hc.MemorySwappiness !== undefined && hc.MemorySwappiness !== null ? { memorySwappiness: hc.MemorySwappiness } : {}),
+      oomKillDisable: !!hc.OomKillDisable,
+      nanoCpus: hc.NanoCpus ?? 0,
+      cpuShares: hc.CpuShares ?? 0,
+      cpuPeriod: hc.CpuPeriod ?? 0,
+      cpuQuota: hc.CpuQuota ?? 0,
+      cpusetCpus: hc.CpusetCpus ?? '',
+      cpusetMems: hc.CpusetMems ?? '',
+      pidsLimit: hc.PidsLimit ?? 0,
+      blkioWeight: hc.BlkioWeight ?? 0,
+      blkioWeightDevice: (hc.BlkioWeightDevice ?? []).map((d) => ({ ...blockDevice('blkio weight device', d.Path), weight: d.Weight ?? 0 })),
+      throttleReadBpsDevice: throttle('device read bps', hc.BlkioDeviceReadBps),
+      throttleWriteBpsDevice: throttle('device write bps', hc.BlkioDeviceWriteBps),
+      throttleReadIOPSDevice: throttle('device read iops', hc.BlkioDeviceReadIOps),
+      throttleWriteIOPSDevice: throttle('device write iops', hc.BlkioDeviceWriteIOps),
+    },
+    ...(hc.ShmSize ? { shmSize: hc.ShmSize } : {}),
+    ...(ns.shm ? { shm: ns.shm } : {}),
     mounts: [
       { type: 'bind', source: rec.hostnamePath, destination: '/etc/hostname' },
       { type: 'bind', source: rec.hostsPath, destination: '/etc/hosts' },
       { type: 'bind', source: rec.resolvConfPath, destination: '/etc/resolv.conf' },
-      ...ctx.mounts,
+      ...extraMounts,
+      ...(run?.mounts ?? []),
     ],
-  });
+    rlimits: rlimits(hc),
+    noNewPrivileges: sec.noNewPrivileges,
+    ...(hc.OomScoreAdj !== undefined ? { oomScoreAdj: hc.OomScoreAdj } : {}),
+    ...(hc.Sysctls ? { sysctl: hc.Sysctls } : {}),
+    ...(sec.seccomp === 'unconfined' ? {} : { seccompProfile: sec.seccomp === 'default' ? DEFAULT_SECCOMP_PROFILE : sec.seccomp }),
+    devices: devices(hc),
+    deviceCgroupRules: hc.DeviceCgroupRules ?? [],
+    ...(sec.systemPathsUnconfined ? { systemPaths: 'unconfined' as const } : {}),
+    ...(hc.MaskedPaths ? { maskedPaths: hc.MaskedPaths } : {}),
+    ...(hc.ReadonlyPaths ? { readonlyPaths: hc.ReadonlyPaths } : {}),
+    host,
+  };
+  return opts;
+}
+
+/** Refuses HostConfig options this host cannot honour; invalid-argument naming the option. */
+export function checkHostConfig(hostConfig: ContainerRecord['hostConfig'], host: HostFacts): void {
+  const placeholder = {
+    id: 'create-check' as ContainerRecord['id'],
+    path: '/bin/true',
+    args: [],
+    config: { Env: [], Hostname: 'check', WorkingDir: '/', Tty: false } as unknown as ContainerRecord['config'],
+    hostConfig,
+    hostnamePath: '/etc/hostname',
+    hostsPath: '/etc/hosts',
+    resolvConfPath: '/etc/resolv.conf',
+  };
+  const opts = specOptions(placeholder, host, undefined);
+  generateSpec(opts);
+}
+
+export function buildSpec(rec: ContainerRecord, ctx: SpecContext): OciSpec {
+  return generateSpec(specOptions(rec, ctx.host, ctx));
+}
+
+/**
+ * Settings runc may leave out, applied once the container's cgroup exists (after
+ * `runc create`, before `runc start`): the block I/O weight lands in the BFQ file when
+ * the kernel has no plain weight file. A no-op when runc already wrote it.
+ */
+export function afterCreate(rec: ContainerRecord, host: HostFacts): void {
+  const weight = (rec.hostConfig as HostConfigFields).BlkioWeight ?? 0;
+  if (weight) ensureBlkioWeight(host.cgroupMode ?? detectCgroupMode(), cgroupsPath('/berth', rec.id), weight);
 }

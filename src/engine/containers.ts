@@ -39,7 +39,7 @@ import {
 import { writeJSONAtomic } from '../state';
 import type { OverlaySnapshotter } from '../storage';
 import type { ImageService } from './images';
-import { buildSpec, checkHostConfig } from './container-spec';
+import { afterCreate, buildSpec, checkHostConfig } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
 import { KeyedMutex } from './mutex';
 import { checkName, randomName } from './names';
@@ -302,6 +302,7 @@ export class ContainerService {
       TT('spec');
       if (this.monitor.known(rec.id)) await this.monitor.remove(rec.id); // a stale runc state would block create
       const pid = await this.monitor.create({ id: rec.id, name: rec.name, bundle, logPath: rec.logPath, tty: rec.config.Tty });
+      afterCreate(rec, this.host);
       TT('created');
       await this.monitor.start(rec.id);
       TT('started');

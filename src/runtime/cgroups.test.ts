@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorKind } from '../common/errors';
-import { cgroupDirs, cgroupsPath, detectCgroupMode, removeCgroup } from './cgroups';
+import { blkioWeightFile, cgroupDirs, cgroupsPath, detectCgroupMode, ensureBlkioWeight, ioWeightFromBlkio, removeCgroup } from './cgroups';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-cgroups-'));
@@ -108,4 +108,46 @@ test('this host (hybrid v1): real controller dirs, created and removed', { skip:
   for (const d of unique) mkdirSync(join(d, 'child'), { recursive: true });
   assert.deepEqual(await removeCgroup(mode, path), []);
   for (const d of unique) assert.ok(!existsSync(d), d);
+});
+
+test('v2: blkio weight goes to io.bfq.weight when io.weight is absent, else to io.weight on its scale', (t) => {
+  const root = tempDir(t);
+  writeFileSync(join(root, 'cgroup.controllers'), 'io memory pids\n');
+  const bfqOnly = join(root, 'berth/c1');
+  mkdirSync(bfqOnly, { recursive: true });
+  writeFileSync(join(bfqOnly, 'io.bfq.weight'), 'default 100\n');
+  assert.equal(blkioWeightFile('v2', bfqOnly), join(bfqOnly, 'io.bfq.weight'));
+  assert.equal(ensureBlkioWeight('v2', '/berth/c1', 300, root), join(bfqOnly, 'io.bfq.weight'));
+  assert.equal(readFileSync(join(bfqOnly, 'io.bfq.weight'), 'utf8'), 'default 300');
+
+  const plain = join(root, 'berth/c2');
+  mkdirSync(plain, { recursive: true });
+  writeFileSync(join(plain, 'io.weight'), 'default 100\n');
+  writeFileSync(join(plain, 'io.bfq.weight'), 'default 100\n');
+  assert.equal(ensureBlkioWeight('v2', '/berth/c2', 1000, root), join(plain, 'io.weight'));
+  assert.equal(readFileSync(join(plain, 'io.weight'), 'utf8'), 'default 10000');
+  assert.equal(readFileSync(join(plain, 'io.bfq.weight'), 'utf8'), 'default 100\n');
+  assert.equal(ioWeightFromBlkio(10), 1);
+  assert.equal(ioWeightFromBlkio(500), 4950);
+
+  // Already right: left alone (a read-only file would fail a write).
+  writeFileSync(join(bfqOnly, 'io.bfq.weight'), 'default 300\n');
+  assert.equal(ensureBlkioWeight('v2', '/berth/c1', 300, root), join(bfqOnly, 'io.bfq.weight'));
+  assert.equal(readFileSync(join(bfqOnly, 'io.bfq.weight'), 'utf8'), 'default 300\n');
+  // No weight file at all, or no weight asked: nothing to do.
+  mkdirSync(join(root, 'berth/c3'), { recursive: true });
+  assert.equal(ensureBlkioWeight('v2', '/berth/c3', 300, root), undefined);
+  assert.equal(ensureBlkioWeight('v2', '/berth/c1', 0, root), undefined);
+});
+
+test('v1: blkio weight falls back to blkio.bfq.weight in the blkio hierarchy', (t) => {
+  const root = tempDir(t);
+  const mountinfo = `30 25 0:26 / ${root}/blkio rw,relatime shared:9 - cgroup cgroup rw,blkio\n`;
+  const dir = join(root, 'blkio/berth/c1');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'blkio.bfq.weight'), '100\n');
+  assert.equal(ensureBlkioWeight('v1', '/berth/c1', 250, root, mountinfo), join(dir, 'blkio.bfq.weight'));
+  assert.equal(readFileSync(join(dir, 'blkio.bfq.weight'), 'utf8'), '250');
+  writeFileSync(join(dir, 'blkio.weight'), '500\n');
+  assert.equal(blkioWeightFile('v1', dir), join(dir, 'blkio.weight'));
 });

@@ -20,8 +20,16 @@
  *   retrying briefly while the kernel still reports them busy, and returns the dirs it
  *   could not remove. It refuses paths with fewer than two components so a bad path can
  *   never empty the whole hierarchy.
+ * - `blkioWeightFile(mode, dir)` names the file a block I/O weight goes to in a
+ *   container's blkio (v1) or unified (v2) dir: the plain `blkio.weight` / `io.weight`
+ *   when the kernel has it (CFQ / io.cost), else BFQ's `blkio.bfq.weight` /
+ *   `io.bfq.weight`; undefined when neither exists. `ensureBlkioWeight(mode, path, weight,
+ *   root?, mountinfo?)` writes the weight there unless it already holds it (runc 1.1.5
+ *   already picks the BFQ file on v1, verified here; this makes it so whatever the
+ *   runtime did) and returns the file written or checked. Plain io.weight on v2 takes
+ *   Docker's 10-1000 scale mapped to 1-10000, as runc maps it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { invalidArgument, isErrno } from '../common/errors';
@@ -145,4 +153,40 @@ export async function removeCgroup(
   const left: string[] = [];
   for (const d of dirs) if (!(await removeTree(d))) left.push(d);
   return left;
+}
+
+export function blkioWeightFile(mode: CgroupMode, dir: string): string | undefined {
+  const names = mode === 'v2' ? ['io.weight', 'io.bfq.weight'] : ['blkio.weight', 'blkio.bfq.weight'];
+  for (const n of names) if (existsSync(join(dir, n))) return join(dir, n);
+  return undefined;
+}
+
+/** Docker's 10-1000 blkio weight on cgroup v2's 1-10000 io.weight scale. */
+export function ioWeightFromBlkio(weight: number): number {
+  return 1 + Math.round(((weight - 10) * 9999) / 990);
+}
+
+/** The weight a file holds: a bare number, or the `default N` line of io.weight / io.bfq.weight. */
+function readWeight(file: string): number | undefined {
+  const text = readFileSync(file, 'utf8').trim();
+  const m = /^(?:default\s+)?(\d+)$/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+export function ensureBlkioWeight(
+  mode: CgroupMode,
+  path: string,
+  weight: number,
+  root: string = DEFAULT_CGROUP_ROOT,
+  mountinfo?: string,
+): string | undefined {
+  if (!weight) return undefined;
+  const dirs = cgroupDirs(mode, path, root, mountinfo);
+  const dir = mode === 'v2' ? dirs.unified : dirs.blkio;
+  if (!dir) return undefined;
+  const file = blkioWeightFile(mode, dir);
+  if (!file) return undefined;
+  const want = file.endsWith('/io.weight') ? ioWeightFromBlkio(weight) : weight;
+  if (readWeight(file) !== want) writeFileSync(file, mode === 'v2' ? `default ${want}` : String(want));
+  return file;
 }

@@ -4,3 +4,5 @@ export * from './spec';
 export * from './user';
 export * from './monitor';
 export * from './k8s-log';
+export * from './seccomp';
+export * from './seccomp-default';

@@ -24,13 +24,24 @@
  *   host's hard limit, because runc (even as root, when CAP_SYS_RESOURCE is missing from
  *   the bounding set) cannot raise it. -1 means unlimited; in the returned spec it is the
  *   bigint 2^64-1, so write the spec with `serializeSpec`, not JSON.stringify.
- * - `seccomp` is an already-built OCI seccomp object and is passed through unchanged.
+ * - `seccomp` is an already-built OCI seccomp object and is passed through unchanged;
+ *   `seccompProfile` (Docker's format) is rendered with the container's final
+ *   capabilities (seccomp.ts). Privileged containers get neither.
+ * - `devices` are created in the container's /dev and allowed in the device cgroup with
+ *   their access; `deviceCgroupRules` are Docker's `c 1:3 rwm` strings. `hostDevices()`
+ *   lists the host's /dev as Docker does for privileged containers; `hostDevice()` stats
+ *   one path (a directory gives every device below it).
+ * - `shm`: 'none' leaves /dev/shm out (Docker's --ipc none); `{ bind }` bind-mounts a
+ *   host path there (joining another container's IPC namespace).
+ * - `systemPaths: 'unconfined'` drops the masked and read-only paths (Docker's
+ *   --security-opt systempaths=unconfined).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
 import { invalidArgument } from '../common/errors';
 import { hostBoundingCapabilities, resolveCapabilities } from './capabilities';
 import { detectCgroupMode, type CgroupMode } from './cgroups';
+import { renderSeccomp, type SeccompProfile } from './seccomp';
 
 export const OCI_VERSION = '1.0.2';
 export const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -76,6 +87,36 @@ export interface ResourceOptions {
   cpusetMems?: string;
   /** > 0 limits; 0 or -1 means unlimited, as in Docker. */
   pidsLimit?: number;
+  /** 0-100; -1 or absent leaves the kernel default. */
+  memorySwappiness?: number;
+  oomKillDisable?: boolean;
+  /** 10-1000; 0 leaves the default. */
+  blkioWeight?: number;
+  blkioWeightDevice?: readonly { major: number; minor: number; weight: number }[];
+  throttleReadBpsDevice?: readonly ThrottleDevice[];
+  throttleWriteBpsDevice?: readonly ThrottleDevice[];
+  throttleReadIOPSDevice?: readonly ThrottleDevice[];
+  throttleWriteIOPSDevice?: readonly ThrottleDevice[];
+}
+
+export interface ThrottleDevice {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+/** A device node to create in the container, with its cgroup access. */
+export interface DeviceOption {
+  /** Path inside the container. */
+  path: string;
+  type: 'c' | 'b' | 'p' | 'u';
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+  /** Any of r, w, m; default rwm. */
+  access?: string;
 }
 
 /** What generateSpec needs to know about the host; anything missing is read from it. */
@@ -111,6 +152,14 @@ export interface SpecOptions {
   oomScoreAdj?: number;
   sysctl?: Readonly<Record<string, string>>;
   seccomp?: object;
+  seccompProfile?: SeccompProfile;
+  devices?: readonly DeviceOption[];
+  deviceCgroupRules?: readonly string[];
+  shm?: 'none' | { bind: string };
+  systemPaths?: 'default' | 'unconfined';
+  /** Replace Docker's default masked / read-only paths (HostConfig.MaskedPaths, ReadonlyPaths). */
+  maskedPaths?: readonly string[];
+  readonlyPaths?: readonly string[];
   host?: HostFacts;
 }
 
@@ -153,10 +202,19 @@ export interface OciSpec {
   mounts: OciMount[];
   linux: {
     namespaces: Array<{ type: NamespaceType; path?: string }>;
+    devices?: Array<{ path: string; type: string; major: number; minor: number; fileMode?: number; uid?: number; gid?: number }>;
     cgroupsPath?: string;
     resources: {
       devices: OciDeviceRule[];
-      memory?: { limit?: number; reservation?: number; swap?: number };
+      memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
+      blockIO?: {
+        weight?: number;
+        weightDevice?: Array<{ major: number; minor: number; weight: number }>;
+        throttleReadBpsDevice?: ThrottleDevice[];
+        throttleWriteBpsDevice?: ThrottleDevice[];
+        throttleReadIOPSDevice?: ThrottleDevice[];
+        throttleWriteIOPSDevice?: ThrottleDevice[];
+      };
       cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
       pids?: { limit: number };
     };
@@ -296,14 +354,15 @@ const ipcSysctls = new Set([
   'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced',
 ]);
 
-function checkSysctls(sysctl: Readonly<Record<string, string>>, ns: Record<NamespaceType, NamespaceMode>): void {
+/** Throws invalid-argument for a sysctl a container may not set with these namespaces. */
+export function checkSysctls(sysctl: Readonly<Record<string, string>>, ns: Partial<Record<NamespaceType, NamespaceMode>>): void {
   for (const k of Object.keys(sysctl)) {
     if (ipcSysctls.has(k) || k.startsWith('fs.mqueue.')) {
       if (ns.ipc === 'host') throw invalidArgument(`sysctl ${k} is not allowed with the host's IPC namespace; drop it or use a private one`);
     } else if (k.startsWith('net.')) {
       if (ns.network === 'host') throw invalidArgument(`sysctl ${k} is not allowed with the host's network namespace; drop it or use a private network`);
     } else if (k === 'kernel.domainname') {
-      if (ns.uts !== 'private') throw invalidArgument(`sysctl ${k} needs a private UTS namespace`);
+      if ((ns.uts ?? 'private') !== 'private') throw invalidArgument(`sysctl ${k} needs a private UTS namespace`);
     } else {
       throw invalidArgument(
         `sysctl ${k} is not allowed: only namespaced sysctls (kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*, kernel.domainname) can be set in a container`,
@@ -362,8 +421,136 @@ function buildResources(r: ResourceOptions): Omit<OciSpec['linux']['resources'],
   if (r.cpusetMems) cpu.mems = r.cpusetMems;
   if (Object.keys(cpu).length > 0) out.cpu = cpu;
 
+  checkInt('memory swappiness', r.memorySwappiness, -1, 100);
+  if (r.memorySwappiness !== undefined && r.memorySwappiness >= 0) (out.memory ??= {}).swappiness = r.memorySwappiness;
+  if (r.oomKillDisable) (out.memory ??= {}).disableOOMKiller = true;
+
   checkInt('pids limit', r.pidsLimit, -1);
   if (r.pidsLimit !== undefined && r.pidsLimit > 0) out.pids = { limit: r.pidsLimit };
+
+  const blk: NonNullable<typeof out.blockIO> = {};
+  if (r.blkioWeight !== undefined && r.blkioWeight !== 0) {
+    if (!Number.isSafeInteger(r.blkioWeight) || r.blkioWeight < 10 || r.blkioWeight > 1000) {
+      throw invalidArgument(`invalid blkio weight ${r.blkioWeight}: range is 10 to 1000`);
+    }
+    blk.weight = r.blkioWeight;
+  }
+  if (r.blkioWeightDevice?.length) {
+    blk.weightDevice = r.blkioWeightDevice.map((d) => {
+      if (!Number.isSafeInteger(d.weight) || d.weight < 10 || d.weight > 1000) {
+        throw invalidArgument(`invalid blkio weight ${d.weight} for device ${d.major}:${d.minor}: range is 10 to 1000`);
+      }
+      return { major: d.major, minor: d.minor, weight: d.weight };
+    });
+  }
+  const throttle = (what: string, list: readonly ThrottleDevice[] | undefined): ThrottleDevice[] | undefined => {
+    if (!list?.length) return undefined;
+    return list.map((d) => {
+      checkInt(what, d.rate, 0);
+      return { major: d.major, minor: d.minor, rate: d.rate };
+    });
+  };
+  const tr = throttle('device read bps', r.throttleReadBpsDevice);
+  const tw = throttle('device write bps', r.throttleWriteBpsDevice);
+  const tri = throttle('device read iops', r.throttleReadIOPSDevice);
+  const twi = throttle('device write iops', r.throttleWriteIOPSDevice);
+  if (tr) blk.throttleReadBpsDevice = tr;
+  if (tw) blk.throttleWriteBpsDevice = tw;
+  if (tri) blk.throttleReadIOPSDevice = tri;
+  if (twi) blk.throttleWriteIOPSDevice = twi;
+  if (Object.keys(blk).length > 0) out.blockIO = blk;
+  return out;
+}
+
+/** Docker's device cgroup rule syntax: `c 1:3 rwm`, `b *:* m`, `a *:* rwm`. */
+export function parseDeviceCgroupRule(text: string): OciDeviceRule {
+  const m = /^([acb]) (\d+|\*):(\d+|\*) ([rwm]{1,3})$/.exec(text.trim());
+  if (!m || new Set(m[4]).size !== (m[4] as string).length) {
+    throw invalidArgument(`invalid device cgroup format '${text}': use TYPE MAJOR:MINOR ACCESS, e.g. 'c 1:3 rwm' or 'b *:* m'`);
+  }
+  const num = (s: string) => (s === '*' ? undefined : Number(s));
+  const r: OciDeviceRule = { allow: true, type: m[1] as 'a' | 'c' | 'b', access: m[4] as string };
+  const major = num(m[2] as string);
+  const minor = num(m[3] as string);
+  if (major !== undefined) r.major = major;
+  if (minor !== undefined) r.minor = minor;
+  return r;
+}
+
+function devNumbers(rdev: bigint): { major: number; minor: number } {
+  // glibc's gnu_dev_major/minor split of a 64-bit dev_t.
+  const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+  const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+  return { major, minor };
+}
+
+/**
+ * The device(s) at `hostPath`, to appear at `containerPath`. A directory gives every
+ * device below it, at the same relative paths. Throws invalid-argument when the path is
+ * missing or holds no device.
+ */
+export function hostDevice(hostPath: string, containerPath: string = hostPath, access = 'rwm'): DeviceOption[] {
+  checkAbsolute('device path', hostPath);
+  checkAbsolute('device path in the container', containerPath);
+  if (!/^[rwm]{1,3}$/.test(access)) throw invalidArgument(`invalid device mode: ${access}: use a combination of r, w and m`);
+  let st;
+  try {
+    st = statSync(hostPath, { bigint: true });
+  } catch {
+    throw invalidArgument(`error gathering device information while adding custom device "${hostPath}": no such file or directory`);
+  }
+  if (st.isDirectory()) {
+    const out: DeviceOption[] = [];
+    for (const e of readdirSync(hostPath)) {
+      try {
+        out.push(...hostDevice(posix.join(hostPath, e), posix.join(containerPath, e), access));
+      } catch {
+        // not a device: skipped, as Docker does inside a directory
+      }
+    }
+    if (out.length === 0) throw invalidArgument(`no devices found in ${hostPath}`);
+    return out;
+  }
+  const type = st.isCharacterDevice() ? 'c' : st.isBlockDevice() ? 'b' : undefined;
+  if (!type) throw invalidArgument(`${hostPath} is not a device node; --device takes a character or block device`);
+  return [{
+    path: containerPath,
+    type,
+    ...devNumbers(st.rdev),
+    fileMode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    access,
+  }];
+}
+
+// Directories and files of /dev that are not given to privileged containers (as runc's HostDevices).
+const SKIP_HOST_DEV = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev', 'console']);
+
+/** Every device node under the host's /dev (or `root`), for privileged containers. */
+export function hostDevices(root = '/dev'): DeviceOption[] {
+  const out: DeviceOption[] = [];
+  const walk = (dir: string) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (SKIP_HOST_DEV.has(e.name)) continue;
+      const p = posix.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isCharacterDevice() || e.isBlockDevice()) {
+        try {
+          out.push(...hostDevice(p, p.replace(root, '/dev')));
+        } catch {
+          // vanished while we looked
+        }
+      }
+    }
+  };
+  walk(root);
   return out;
 }
 
@@ -371,7 +558,7 @@ const depth = (p: string) => posix.normalize(p).split('/').filter((c) => c !== '
 const covers = (outer: string, inner: string) =>
   posix.normalize(outer) === posix.normalize(inner) || posix.normalize(inner).startsWith(`${posix.normalize(outer).replace(/\/$/, '')}/`);
 
-function defaultMounts(privileged: boolean, shmSize: number, ipcHost: boolean): OciMount[] {
+function defaultMounts(privileged: boolean, shmSize: number, ipcHost: boolean, shm?: 'none' | { bind: string }): OciMount[] {
   const sysOpts = privileged ? ['nosuid', 'noexec', 'nodev', 'rw'] : ['nosuid', 'noexec', 'nodev', 'ro'];
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
@@ -387,7 +574,9 @@ function defaultMounts(privileged: boolean, shmSize: number, ipcHost: boolean): 
     ipcHost
       ? { destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'rprivate'] }
       : { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    ipcHost
+    shm !== undefined && shm !== 'none'
+      ? { destination: '/dev/shm', type: 'bind', source: shm.bind, options: ['rbind', 'rprivate'] }
+      : ipcHost
       ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'rprivate'] }
       : {
           destination: '/dev/shm',
@@ -395,7 +584,7 @@ function defaultMounts(privileged: boolean, shmSize: number, ipcHost: boolean): 
           source: 'shm',
           options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${Math.floor(shmSize / 1024)}k`],
         },
-  ];
+  ].filter((m) => !(shm === 'none' && m.destination === '/dev/shm'));
 }
 
 function userMount(m: MountOption): OciMount {
@@ -465,7 +654,7 @@ export function generateSpec(opts: SpecOptions): OciSpec {
 
   const userMounts = (opts.mounts ?? []).map(userMount);
   const mounts = [
-    ...defaultMounts(privileged, opts.shmSize ?? DEFAULT_SHM_SIZE, ns.ipc === 'host').filter(
+    ...defaultMounts(privileged, opts.shmSize ?? DEFAULT_SHM_SIZE, ns.ipc === 'host', opts.shm).filter(
       (d) => !userMounts.some((u) => covers(u.destination, d.destination)),
     ),
     // Parents before children, as Docker sorts them; sort is stable for equal depth.
@@ -497,8 +686,8 @@ export function generateSpec(opts: SpecOptions): OciSpec {
         devices: privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((r) => ({ ...r })),
         ...buildResources(opts.resources ?? {}),
       },
-      maskedPaths: privileged ? [] : [...MASKED_PATHS],
-      readonlyPaths: privileged ? [] : [...READONLY_PATHS],
+      maskedPaths: privileged || opts.systemPaths === 'unconfined' ? [] : [...(opts.maskedPaths ?? MASKED_PATHS)],
+      readonlyPaths: privileged || opts.systemPaths === 'unconfined' ? [] : [...(opts.readonlyPaths ?? READONLY_PATHS)],
     },
   };
   // runc refuses a hostname without a UTS namespace of its own.
@@ -514,5 +703,24 @@ export function generateSpec(opts: SpecOptions): OciSpec {
     spec.linux.sysctl = { ...opts.sysctl };
   }
   if (opts.seccomp && !privileged) spec.linux.seccomp = opts.seccomp;
+  else if (opts.seccompProfile && !privileged) spec.linux.seccomp = renderSeccomp(opts.seccompProfile, { capabilities: caps });
+  if (opts.devices && opts.devices.length > 0) {
+    const seen = new Set<string>();
+    spec.linux.devices = [];
+    for (const d of opts.devices) {
+      checkAbsolute('device path in the container', d.path);
+      if (seen.has(d.path)) continue;
+      seen.add(d.path);
+      const dev: NonNullable<OciSpec['linux']['devices']>[number] = { path: d.path, type: d.type, major: d.major, minor: d.minor };
+      if (d.fileMode !== undefined) dev.fileMode = d.fileMode;
+      if (d.uid !== undefined) dev.uid = d.uid;
+      if (d.gid !== undefined) dev.gid = d.gid;
+      spec.linux.devices.push(dev);
+      if (!privileged && (d.type === 'c' || d.type === 'b')) {
+        spec.linux.resources.devices.push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.access ?? 'rwm' });
+      }
+    }
+  }
+  if (!privileged) for (const r of opts.deviceCgroupRules ?? []) spec.linux.resources.devices.push(parseDeviceCgroupRule(r));
   return spec;
 }

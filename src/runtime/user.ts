@@ -199,3 +199,25 @@ export function resolveUser(rootfs: string, user: string): ExecUser {
   }
   return result;
 }
+
+/**
+ * Docker's `--group-add`: numbers are taken as they are; names must exist in the image's
+ * /etc/group (`Unable to find group NAME: no matching entries in group file`).
+ */
+export function resolveGroups(rootfs: string, groups: readonly string[]): number[] {
+  if (groups.length === 0) return [];
+  let table: GroupEntry[] | undefined;
+  const out: number[] = [];
+  for (const g of groups) {
+    const n = numericArg(g.trim());
+    if (n !== undefined) {
+      out.push(n);
+      continue;
+    }
+    table ??= parseGroup(readRootfsFile(rootfs, '/etc/group'));
+    const e = table.find((t) => t.name === g.trim());
+    if (!e) throw invalidArgument(`Unable to find group ${g}: no matching entries in group file`);
+    out.push(e.gid);
+  }
+  return [...new Set(out)];
+}
