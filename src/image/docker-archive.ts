@@ -101,6 +101,11 @@ export async function readArchive(rawInput: Readable, content: ContentStore, opt
   try {
     for await (const entry of extract) {
       const h = entry.header;
+      // Directory entries (`./`, `blobs/`) carry nothing an image needs.
+      if (h.type === 'directory') {
+        await drain(iter(entry));
+        continue;
+      }
       const name = entryName(h.name);
       switch (h.type) {
         case 'file':
@@ -448,26 +453,49 @@ export async function writeArchive(out: Writable, images: ArchiveImageSource[], 
   }
 
   const pack = tar.pack();
+  let finished = false;
+  // Rejects when the reader goes away or anything fails, so no step waits forever on a dead stream.
+  let abort!: (e: Error) => void;
+  const aborted = new Promise<never>((_, reject) => (abort = reject));
+  aborted.catch(() => undefined);
   const done = new Promise<void>((resolve, reject) => {
-    out.once('finish', resolve);
-    out.once('close', resolve);
-    out.once('error', reject);
-    pack.once('error', reject);
+    out.once('finish', () => {
+      finished = true;
+      resolve();
+    });
+    out.once('close', () => {
+      if (finished) return;
+      const e = new Error('the archive reader went away before the archive was complete');
+      abort(e);
+      reject(e);
+    });
+    out.once('error', (e) => {
+      abort(e);
+      reject(e);
+    });
+    pack.once('error', (e) => {
+      abort(e);
+      reject(e);
+    });
   });
+  done.catch(() => undefined);
   pack.pipe(out);
   const mtime = new Date(0);
+  const step = (fn: (resolve: () => void, reject: (e: Error) => void) => void) =>
+    Promise.race([new Promise<void>(fn), aborted]);
   const addBuffer = (name: string, buf: Buffer) =>
-    new Promise<void>((resolve, reject) => {
+    step((resolve, reject) => {
       pack.entry({ name, size: buf.length, mode: 0o644, mtime }, buf, (err) => (err ? reject(err) : resolve()));
     });
   const addDir = (name: string) =>
-    new Promise<void>((resolve, reject) => {
+    step((resolve, reject) => {
       pack.entry({ name, type: 'directory', mode: 0o755, mtime }, (err) => (err ? reject(err) : resolve()));
     });
   const addBlob = (d: Digest) =>
-    new Promise<void>((resolve, reject) => {
+    step((resolve, reject) => {
       const sink = pack.entry({ name: path(d), size: blobs.get(d)!.size, mode: 0o644, mtime }, (err) => (err ? reject(err) : resolve()));
       const src = content.openRead(d, { highWaterMark: 1 << 20 });
+      aborted.catch(() => src.destroy());
       src.once('error', (err) => {
         sink.destroy(err);
         reject(err);

@@ -1,21 +1,30 @@
 import { invalidArgument, notFound, notImplemented } from '../../common';
 import type { Engine } from '../../engine';
+import type { ImageSummary } from '../../wire';
 import { imageInspect, imageSummary } from '../convert';
 import { sendJSON, startStream, writeJSONLine } from '../http';
-import { qbool, qfilters, type Router } from '../router';
-
+import { qbool, qfilters, type Context, type Router } from '../router';
 
 export function imageRoutes(router: Router, engine: Engine): void {
   const svc = engine.images;
 
   router.add('GET', '/images/json', (ctx) => {
-    const filters = qfilters(ctx.query);
-    let list = svc.images.list();
-    const refs = filters.get('reference');
-    if (refs?.length) list = list.filter((img) => svc.images.tagsOf(img.id).some((t) => refs.some((r) => matchReference(r, t))));
-    const dangling = filters.get('dangling');
-    if (dangling?.length) list = list.filter((img) => (svc.images.tagsOf(img.id).length === 0) === (dangling[0] === 'true' || dangling[0] === '1'));
-    sendJSON(ctx, 200, list.map((img) => imageSummary(engine, img)));
+    const list = svc.list(qfilters(ctx.query));
+    sendJSON(ctx, 200, list.map((e): ImageSummary => ({
+      ...imageSummary(engine, e.image),
+      RepoTags: e.repoTags,
+      RepoDigests: e.repoDigests,
+      SharedSize: e.sharedSize,
+      Containers: e.containers,
+    })));
+  });
+
+  router.add('GET', '/images/get', async (ctx) => {
+    await save(ctx, ctx.query.getAll('names').flatMap((n) => n.split(',')).filter(Boolean));
+  });
+
+  router.add('GET', '/images/{name*}/get', async (ctx) => {
+    await save(ctx, [ctx.params[0]!]);
   });
 
   router.add('GET', '/images/{name*}/json', (ctx) => {
@@ -23,16 +32,11 @@ export function imageRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('GET', '/images/{name*}/history', (ctx) => {
-    const img = svc.resolve(ctx.params[0]!);
-    const hist = [...(img.config.history ?? [])].reverse();
-    sendJSON(ctx, 200, hist.map((h, i) => ({
-      Id: i === 0 ? img.id : '<missing>',
-      Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
-      CreatedBy: h.created_by ?? '',
-      Tags: i === 0 ? svc.images.tagsOf(img.id) : null,
-      Size: i === 0 ? img.size : 0,
-      Comment: h.comment ?? '',
-    })));
+    sendJSON(ctx, 200, svc.history(ctx.params[0]!));
+  });
+
+  router.add('POST', '/images/prune', async (ctx) => {
+    sendJSON(ctx, 200, await svc.prune(qfilters(ctx.query)));
   });
 
   router.add('POST', '/images/{name*}/tag', async (ctx) => {
@@ -44,7 +48,7 @@ export function imageRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('DELETE', '/images/{name*}', async (ctx) => {
-    sendJSON(ctx, 200, await svc.remove(ctx.params[0]!, qbool(ctx.query, 'force')));
+    sendJSON(ctx, 200, await svc.remove(ctx.params[0]!, qbool(ctx.query, 'force'), !qbool(ctx.query, 'noprune')));
   });
 
   router.add('POST', '/images/create', async (ctx) => {
@@ -71,18 +75,28 @@ export function imageRoutes(router: Router, engine: Engine): void {
     throw invalidArgument('either fromSrc or fromImage must be given');
   });
 
+  // The whole archive is read and checked before the reply starts, so a bad archive is a plain 400.
   router.add('POST', '/images/load', async (ctx) => {
-    const quiet = qbool(ctx.query, 'quiet');
     const { loaded } = await svc.load(ctx.req);
     startStream(ctx.res!, 'application/json');
-    for (const line of loaded) writeJSONLine(ctx.res!, quiet ? { stream: `${line}\n` } : { stream: `${line}\n` });
+    for (const line of loaded) writeJSONLine(ctx.res!, { stream: `${line}\n` });
     ctx.res!.end();
   });
-}
 
-/** `docker images busybox` style matching: a name or name:tag, with `*` globs. */
-function matchReference(pattern: string, tag: string): boolean {
-  const p = pattern.includes(':') ? pattern : `${pattern}:*`;
-  const re = new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('[^/]*') + '$');
-  return re.test(tag);
+  /** Streams the archive; every name and blob is checked before the 200 goes out. */
+  async function save(ctx: Context, names: string[]): Promise<void> {
+    const res = ctx.res!;
+    res.setHeader('Content-Type', 'application/x-tar');
+    try {
+      await svc.save(names, res);
+    } catch (err) {
+      if (res.headersSent) {
+        // Mid-stream: all a tar reader can be told is that the archive is cut short.
+        res.destroy(err as Error);
+        return;
+      }
+      res.removeHeader('Content-Type');
+      throw err;
+    }
+  }
 }

@@ -3,6 +3,8 @@ import type { Engine } from '../../engine';
 import { API_VERSION, MIN_API_VERSION, type SystemInfo, type VersionResponse } from '../../wire';
 import type { Router } from '../router';
 import { sendJSON } from '../http';
+import { containerSummary, imageSummary } from '../convert';
+import { volumeJSON } from './volumes';
 
 export function systemRoutes(router: Router, engine: Engine): void {
   router.add('GET', '/_ping', (ctx) => {
@@ -38,6 +40,47 @@ export function systemRoutes(router: Router, engine: Engine): void {
       BuildTime: '',
     };
     sendJSON(ctx, 200, v);
+  });
+
+  /**
+   * `docker system df`: images with their usage, containers with their
+   * writable-layer size, volumes (from the volume service's usage hook), no
+   * build cache yet. `type=image|container|volume|build-cache` limits the work.
+   */
+  router.add('GET', '/system/df', async (ctx) => {
+    const types = new Set(ctx.query.getAll('type'));
+    const want = (t: string) => types.size === 0 || types.has(t);
+    const body: Record<string, unknown> = {};
+    if (want('image')) {
+      body.LayersSize = await engine.images.layersSize();
+      body.Images = engine.images.list().map((e) => ({
+        ...imageSummary(engine, e.image),
+        RepoTags: e.repoTags,
+        RepoDigests: e.repoDigests,
+        SharedSize: e.sharedSize,
+        Containers: e.containers,
+      }));
+    }
+    if (want('container')) {
+      const list = [];
+      for (const r of engine.containers.list()) {
+        const upper = engine.graphDriverData(r)?.UpperDir;
+        const rw = upper ? await engine.images.measureDir(upper) : 0;
+        const img = engine.images.images.get(r.imageId);
+        list.push({ ...containerSummary(r), SizeRw: rw, SizeRootFs: rw + (img?.size ?? 0) });
+      }
+      body.Containers = list;
+    }
+    if (want('volume')) {
+      // The volume service's usage() is the hook: each volume with its size and reference count.
+      const usage = new Map((await engine.volumes.usage()).map((u) => [u.name, u]));
+      body.Volumes = engine.volumes.list().map((v) => ({
+        ...volumeJSON(engine, v),
+        UsageData: { Size: usage.get(v.name)?.size ?? -1, RefCount: usage.get(v.name)?.refCount ?? 0 },
+      }));
+    }
+    if (want('build-cache')) body.BuildCache = [];
+    sendJSON(ctx, 200, body);
   });
 
   router.add('GET', '/info', (ctx) => {
