@@ -22,7 +22,7 @@
  *   or complete. If that chainID already exists, the new copy is discarded and the
  *   existing layer is returned. On failure the temp dir is removed.
  * - A layer's parent exists for as long as the layer does: `create` checks the parent
- *   first; `remove` refuses (conflict) while another layer names it as parent.
+ *   once the tar has been read to its end (so it may exist only by then); `remove` refuses (conflict) while another layer names it as parent.
  * - Concurrent `create`s of the same layer are safe (one rename wins). Callers must
  *   not `remove` a layer while creating a child of it or while a container uses it.
  *
@@ -78,13 +78,14 @@ export class LayerStore {
    * Resolves with the stored layer, new or already present.
    */
   async create(parent: Digest | null, tar: Readable): Promise<LayerInfo> {
-    if (parent !== null) await this.get(parent);
     const tmp = await fsp.mkdtemp(join(this.root, 'tmp', 'new-'));
     let linkName: string | undefined;
     try {
       const diff = join(tmp, 'diff');
       await fsp.mkdir(diff, 0o755);
       const { diffID, size } = await applyLayer(tar, diff);
+      // Checked once the tar has ended, not before: a loader may unpack a child while its parent is still unpacking.
+      if (parent !== null) await this.get(parent);
       const chainID = chainIDOf(parent, diffID);
       const existing = await this.tryGet(chainID);
       if (existing) {
