@@ -1,5 +1,5 @@
 /** Engine records → Docker Engine API shapes. */
-import { humanDuration, visibleMountPoints, type ContainerRecord, type Engine, type ImageRecord } from '../engine';
+import { humanDuration, inspectHostConfig, visibleMountPoints, type ContainerRecord, type Engine, type ImageRecord } from '../engine';
 import type { ContainerInspect, ContainerSummary, ImageInspect, ImageSummary, MountPoint } from '../wire';
 
 const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused';
@@ -41,12 +41,7 @@ export function containerInspect(engine: Engine, r: ContainerRecord): ContainerI
       NetworkMode: 'none',
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
       LogConfig: { Type: 'json-file', Config: {} },
-      Privileged: false,
-      ReadonlyRootfs: false,
-      CapAdd: null,
-      CapDrop: null,
-      Binds: null,
-      ...r.hostConfig,
+      ...inspectHostConfig(r.hostConfig, engine.cgroupMode),
       // The CLI sends an empty LogConfig; clients such as docker-py read the effective driver here.
       ...(!(r.hostConfig.LogConfig as { Type?: string } | undefined)?.Type ? { LogConfig: { Type: 'json-file', Config: {} } } : {}),
     },

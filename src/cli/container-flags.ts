@@ -8,7 +8,7 @@ import { familiarWithDefaultTag } from './reference';
 
 /** The flags `run` and `create` share, with docker's names. */
 export function addContainerFlags(cmd: Command): Command {
-  return cmd
+  cmd
     .option('-a, --attach <stream>', 'Attach to STDIN, STDOUT or STDERR', collect, [])
     .option('--cap-add <cap>', 'Add Linux capabilities', collect, [])
     .option('--cap-drop <cap>', 'Drop Linux capabilities', collect, [])
@@ -35,7 +35,66 @@ export function addContainerFlags(cmd: Command): Command {
     .option('-t, --tty', 'Allocate a pseudo-TTY')
     .option('-u, --user <string>', 'Username or UID (format: <name|uid>[:<group|gid>])')
     .option('-v, --volume <list>', 'Bind mount a volume', collect, [])
+    .option('--mount <mount>', 'Attach a filesystem mount to the container', collect, [])
+    .option('--tmpfs <list>', 'Mount a tmpfs directory', collect, [])
     .option('-w, --workdir <string>', 'Working directory inside the container');
+  return addIsolationFlags(cmd);
+}
+
+/** Namespaces, cgroup limits and security: docker's names and help texts. */
+function addIsolationFlags(cmd: Command): Command {
+  return cmd
+    .option('--pid <string>', 'PID namespace to use')
+    .option('--ipc <string>', 'IPC mode to use')
+    .option('--uts <string>', 'UTS namespace to use')
+    .option('--userns <string>', 'User namespace to use')
+    .option('--cgroupns <string>', 'Cgroup namespace to use (host|private)')
+    .option('--memory-reservation <bytes>', 'Memory soft limit')
+    .option('--memory-swap <bytes>', "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+    .option('--memory-swappiness <int>', 'Tune container memory swappiness (0 to 100)')
+    .option('--oom-kill-disable', 'Disable OOM Killer')
+    .option('--oom-score-adj <int>', "Tune host's OOM preferences (-1000 to 1000)")
+    .option('-c, --cpu-shares <int>', 'CPU shares (relative weight)')
+    .option('--cpu-period <int>', 'Limit CPU CFS (Completely Fair Scheduler) period')
+    .option('--cpu-quota <int>', 'Limit CPU CFS (Completely Fair Scheduler) quota')
+    .option('--cpuset-cpus <string>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--cpuset-mems <string>', 'MEMs in which to allow execution (0-3, 0,1)')
+    .option('--blkio-weight <uint16>', 'Block IO (relative weight), between 10 and 1000, or 0 to disable')
+    .option('--blkio-weight-device <list>', 'Block IO weight (relative device weight)', collect, [])
+    .option('--device-read-bps <list>', 'Limit read rate (bytes per second) from a device', collect, [])
+    .option('--device-write-bps <list>', 'Limit write rate (bytes per second) to a device', collect, [])
+    .option('--device-read-iops <list>', 'Limit read rate (IO per second) from a device', collect, [])
+    .option('--device-write-iops <list>', 'Limit write rate (IO per second) to a device', collect, [])
+    .option('--pids-limit <int>', 'Tune container pids limit (set -1 for unlimited)')
+    .option('--device <list>', 'Add a host device to the container', collect, [])
+    .option('--device-cgroup-rule <list>', 'Add a rule to the cgroup allowed devices list', collect, [])
+    .option('--security-opt <list>', 'Security Options', collect, [])
+    .option('--sysctl <map>', 'Sysctl options', collect, [])
+    .option('--ulimit <ulimit>', 'Ulimit options', collect, [])
+    .option('--group-add <list>', 'Add additional groups to join', collect, [])
+    .option('--shm-size <bytes>', 'Size of /dev/shm');
+}
+
+/**
+ * `--security-opt seccomp=FILE`: docker sends the profile's content, compacted, not the
+ * path (`unconfined` stays as it is).
+ */
+export function readSecurityOpts(opts: string[]): string[] {
+  return opts.map((o) => {
+    const m = /^seccomp[=:](.*)$/s.exec(o);
+    if (!m || m[1] === 'unconfined') return o;
+    let text: string;
+    try {
+      text = readFileSync(m[1] as string, 'utf8');
+    } catch (e) {
+      throw new Error(`opening seccomp profile (${m[1]}) failed: ${(e as Error).message}`);
+    }
+    try {
+      return `seccomp=${JSON.stringify(JSON.parse(text))}`;
+    } catch (e) {
+      throw new Error(`compacting json for seccomp profile (${m[1]}) failed: ${(e as Error).message}`);
+    }
+  });
 }
 
 /** docker's `reportError`: `berth: <msg>` plus a pointer to the help. */
@@ -55,7 +114,8 @@ export async function createFromFlags(ctx: CliContext, cmd: Command, image: stri
   let body;
   try {
     const envFiles = (f.envFile ?? []).map((p) => readFileSync(p, 'utf8'));
-    body = buildCreateRequest(image, args, f, ctx.io.env, envFiles);
+    const securityOpt = readSecurityOpts(f.securityOpt ?? []);
+    body = buildCreateRequest(image, args, { ...f, securityOpt }, ctx.io.env, envFiles);
   } catch (e) {
     throw new ExitError(125, reportText(cmd, (e as Error).message));
   }

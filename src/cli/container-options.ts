@@ -18,6 +18,8 @@ export interface ContainerFlags {
   publish?: string[];
   expose?: string[];
   volume?: string[];
+  mount?: string[];
+  tmpfs?: string[];
   network?: string;
   restart?: string;
   privileged?: boolean;
@@ -31,6 +33,37 @@ export interface ContainerFlags {
   memory?: string;
   cpus?: string;
   detachKeys?: string;
+  // Isolation and resources.
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  userns?: string;
+  cgroupns?: string;
+  memoryReservation?: string;
+  memorySwap?: string;
+  memorySwappiness?: string;
+  oomKillDisable?: boolean;
+  oomScoreAdj?: string;
+  cpuShares?: string;
+  cpuPeriod?: string;
+  cpuQuota?: string;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  blkioWeight?: string;
+  blkioWeightDevice?: string[];
+  deviceReadBps?: string[];
+  deviceWriteBps?: string[];
+  deviceReadIops?: string[];
+  deviceWriteIops?: string[];
+  pidsLimit?: string;
+  device?: string[];
+  deviceCgroupRule?: string[];
+  /** `seccomp=FILE` entries already carry the file's JSON (createFromFlags reads it). */
+  securityOpt?: string[];
+  sysctl?: string[];
+  ulimit?: string[];
+  groupAdd?: string[];
+  shmSize?: string;
 }
 
 /** Appends to a repeatable flag's list (commander's collector). */
@@ -76,6 +109,134 @@ export function parseMemory(s: string): number {
   if (!m) throw new Error(`invalid size: '${s}'`);
   const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
   return Math.round(Number(m[1]) * mult[m[2]!.toLowerCase()]!);
+}
+
+/** A whole number for flag `name`, as docker's int flags parse it. */
+function intFlag(name: string, v: string): number {
+  if (!/^[+-]?\d+$/.test(v.trim())) throw new Error(`invalid argument "${v}" for "--${name}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+  return Number(v);
+}
+
+/** `--device /dev/x[:/dev/y][:rwm]` → Docker's DeviceMapping. */
+export function parseDevice(spec: string): { PathOnHost: string; PathInContainer: string; CgroupPermissions: string } {
+  const parts = spec.split(':');
+  const isMode = (m: string) => /^[rwm]{1,3}$/.test(m);
+  let src = parts[0] ?? '';
+  let dst = '';
+  let perms = 'rwm';
+  if (parts.length === 3) {
+    dst = parts[1]!;
+    perms = parts[2]!;
+    if (!isMode(perms)) throw new Error(`invalid device mode: ${perms}`);
+  } else if (parts.length === 2) {
+    if (isMode(parts[1]!)) perms = parts[1]!;
+    else dst = parts[1]!;
+  } else if (parts.length !== 1) {
+    throw new Error(`invalid device specification: ${spec}`);
+  }
+  if (!src.startsWith('/')) throw new Error(`invalid device specification: ${spec}`);
+  if (dst === '') dst = src;
+  if (!dst.startsWith('/')) throw new Error(`bad format for path: ${dst}`);
+  src = src.replace(/\/+$/, '') || '/';
+  return { PathOnHost: src, PathInContainer: dst, CgroupPermissions: perms };
+}
+
+/** `--blkio-weight-device /dev/sda:200`. */
+export function parseWeightDevice(spec: string): { Path: string; Weight: number } {
+  const i = spec.lastIndexOf(':');
+  const path = spec.slice(0, i);
+  const w = spec.slice(i + 1);
+  if (i <= 0 || !path.startsWith('/dev/')) throw new Error(`bad format: ${spec}`);
+  if (!/^\d+$/.test(w) || (Number(w) !== 0 && (Number(w) < 10 || Number(w) > 1000))) {
+    throw new Error(`invalid weight for device: ${spec}`);
+  }
+  return { Path: path, Weight: Number(w) };
+}
+
+/** `--device-read-bps /dev/sda:1mb` (sizes) or `--device-read-iops /dev/sda:1000` (counts). */
+export function parseThrottleDevice(spec: string, sizes: boolean): { Path: string; Rate: number } {
+  const i = spec.lastIndexOf(':');
+  const path = spec.slice(0, i);
+  const r = spec.slice(i + 1);
+  if (i <= 0 || !path.startsWith('/dev/')) throw new Error(`bad format: ${spec}`);
+  let rate: number;
+  if (sizes) {
+    try {
+      rate = parseMemory(r);
+    } catch {
+      throw new Error(`invalid rate for device: ${spec}. The correct format is <device-path>:<number>[<unit>]. Number must be a positive integer. Unit is optional and can be kb, mb, or gb`);
+    }
+  } else {
+    if (!/^\d+$/.test(r)) throw new Error(`invalid rate for device: ${spec}. The correct format is <device-path>:<number>. Number must be a positive integer`);
+    rate = Number(r);
+  }
+  return { Path: path, Rate: rate };
+}
+
+/** `--ulimit nofile=1024[:2048]` → Docker's Ulimit (a single value is both limits). */
+export function parseUlimit(spec: string): { Name: string; Soft: number; Hard: number } {
+  const eq = spec.indexOf('=');
+  if (eq <= 0) throw new Error(`invalid ulimit argument: ${spec}`);
+  const name = spec.slice(0, eq);
+  const vals = spec.slice(eq + 1).split(':');
+  if (vals.length > 2 || vals.some((v) => !/^-?\d+$/.test(v))) throw new Error(`invalid ulimit argument: ${spec}`);
+  const soft = Number(vals[0]);
+  const hard = vals.length === 2 ? Number(vals[1]) : soft;
+  if (soft > hard && hard !== -1) throw new Error(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  return { Name: name, Soft: soft, Hard: hard };
+}
+
+/** `--sysctl k=v` entries → map. */
+export function parseSysctls(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of list) {
+    const i = e.indexOf('=');
+    if (i <= 0) throw new Error(`invalid argument "${e}" for "--sysctl" flag: sysctl '${e}' is not allowed`);
+    out[e.slice(0, i)] = e.slice(i + 1);
+  }
+  return out;
+}
+
+/** The isolation and resource flags' HostConfig fields. */
+export function isolationHostConfig(f: ContainerFlags): Record<string, unknown> {
+  const h: Record<string, unknown> = {};
+  if (f.pid !== undefined) h.PidMode = f.pid;
+  if (f.ipc !== undefined) h.IpcMode = f.ipc;
+  if (f.uts !== undefined) h.UTSMode = f.uts;
+  if (f.userns !== undefined) h.UsernsMode = f.userns;
+  if (f.cgroupns !== undefined) {
+    if (!['', 'host', 'private'].includes(f.cgroupns)) throw new Error(`invalid argument "${f.cgroupns}" for "--cgroupns" flag: invalid cgroup namespace mode`);
+    h.CgroupnsMode = f.cgroupns;
+  }
+  if (f.memoryReservation) h.MemoryReservation = parseMemory(f.memoryReservation);
+  if (f.memorySwap) h.MemorySwap = f.memorySwap.trim() === '-1' ? -1 : parseMemory(f.memorySwap);
+  if (f.memorySwappiness !== undefined) h.MemorySwappiness = intFlag('memory-swappiness', f.memorySwappiness);
+  if (f.oomKillDisable) h.OomKillDisable = true;
+  if (f.oomScoreAdj !== undefined) {
+    const v = intFlag('oom-score-adj', f.oomScoreAdj);
+    if (v < -1000 || v > 1000) throw new Error(`invalid value: ${v}. Valid values are from -1000 to 1000`);
+    h.OomScoreAdj = v;
+  }
+  if (f.cpuShares !== undefined) h.CpuShares = intFlag('cpu-shares', f.cpuShares);
+  if (f.cpuPeriod !== undefined) h.CpuPeriod = intFlag('cpu-period', f.cpuPeriod);
+  if (f.cpuQuota !== undefined) h.CpuQuota = intFlag('cpu-quota', f.cpuQuota);
+  if (f.cpusetCpus !== undefined) h.CpusetCpus = f.cpusetCpus;
+  if (f.cpusetMems !== undefined) h.CpusetMems = f.cpusetMems;
+  if (f.blkioWeight !== undefined) h.BlkioWeight = intFlag('blkio-weight', f.blkioWeight);
+  if (f.blkioWeightDevice?.length) h.BlkioWeightDevice = f.blkioWeightDevice.map(parseWeightDevice);
+  if (f.deviceReadBps?.length) h.BlkioDeviceReadBps = f.deviceReadBps.map((d) => parseThrottleDevice(d, true));
+  if (f.deviceWriteBps?.length) h.BlkioDeviceWriteBps = f.deviceWriteBps.map((d) => parseThrottleDevice(d, true));
+  if (f.deviceReadIops?.length) h.BlkioDeviceReadIOps = f.deviceReadIops.map((d) => parseThrottleDevice(d, false));
+  if (f.deviceWriteIops?.length) h.BlkioDeviceWriteIOps = f.deviceWriteIops.map((d) => parseThrottleDevice(d, false));
+  if (f.pidsLimit !== undefined) h.PidsLimit = intFlag('pids-limit', f.pidsLimit);
+  if (f.device?.length) h.Devices = f.device.map(parseDevice);
+  if (f.deviceCgroupRule?.length) h.DeviceCgroupRules = f.deviceCgroupRule;
+  if (f.securityOpt?.length) h.SecurityOpt = f.securityOpt;
+  if (f.sysctl?.length) h.Sysctls = parseSysctls(f.sysctl);
+  if (f.ulimit?.length) h.Ulimits = f.ulimit.map(parseUlimit);
+  if (f.groupAdd?.length) h.GroupAdd = f.groupAdd;
+  if (f.shmSize) h.ShmSize = parseMemory(f.shmSize);
+  return h;
 }
 
 /** `-p [ip:][hostPort:]containerPort[/proto]` → the exposed key and its binding. */
@@ -177,7 +338,9 @@ export function buildCreateRequest(
     Init: f.init ? true : null,
     PortBindings: Object.keys(bindings).length ? bindings : {},
   };
+  Object.assign(host, mountHostConfig(f));
   if (f.memory) host['Memory'] = parseMemory(f.memory);
+  Object.assign(host, isolationHostConfig(f));
   if (f.cpus) {
     const n = Number(f.cpus);
     if (!(n > 0)) throw new Error(`invalid argument "${f.cpus}" for "--cpus" flag`);
@@ -213,4 +376,90 @@ export function buildCreateRequest(
     HostConfig: host,
     NetworkingConfig: { EndpointsConfig: {} },
   };
+}
+
+/** Docker's ParseBool for `--mount` values such as `readonly=1`. */
+function mountBool(key: string, v: string | undefined): boolean {
+  if (v === undefined) return true;
+  const t = v.toLowerCase();
+  if (['1', 't', 'true'].includes(t)) return true;
+  if (['0', 'f', 'false'].includes(t)) return false;
+  throw new Error(`invalid value for ${key}: ${v}`);
+}
+
+/**
+ * `--mount type=bind|volume|tmpfs,src=…,dst=…[,readonly][,bind-propagation=…]
+ * [,volume-nocopy][,volume-label=k=v][,volume-driver=…][,volume-opt=k=v][,tmpfs-size=…][,tmpfs-mode=…]`
+ * → one HostConfig.Mounts entry, as docker's CLI builds it (the daemon validates the rest).
+ */
+export function parseMountFlag(spec: string): Record<string, unknown> {
+  const m: Record<string, unknown> = { Type: 'volume' };
+  const bind: Record<string, unknown> = {};
+  const vol: Record<string, unknown> = {};
+  const driver: { Name?: string; Options?: Record<string, string> } = {};
+  const tmpfs: Record<string, unknown> = {};
+  for (const field of spec.split(',')) {
+    if (field === '') continue;
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? field : field.slice(0, eq)).toLowerCase().trim();
+    const value = eq < 0 ? undefined : field.slice(eq + 1);
+    const need = () => {
+      if (value === undefined) throw new Error(`invalid field '${field}' must be a key=value pair`);
+      return value;
+    };
+    switch (key) {
+      case 'type': m.Type = need().toLowerCase(); break;
+      case 'source': case 'src': m.Source = need(); break;
+      case 'target': case 'dst': case 'destination': m.Target = need(); break;
+      case 'readonly': case 'ro': m.ReadOnly = mountBool(key, value); break;
+      case 'consistency': m.Consistency = need(); break;
+      case 'bind-propagation': bind.Propagation = need().toLowerCase(); break;
+      case 'bind-nonrecursive': bind.NonRecursive = mountBool(key, value); break;
+      case 'bind-create-mountpoint': bind.CreateMountpoint = mountBool(key, value); break;
+      case 'volume-nocopy': vol.NoCopy = mountBool(key, value); break;
+      case 'volume-label': {
+        const [k, ...rest] = need().split('=');
+        vol.Labels = { ...(vol.Labels as object), [k!]: rest.join('=') };
+        break;
+      }
+      case 'volume-driver': driver.Name = need(); break;
+      case 'volume-opt': {
+        const v = need();
+        const i = v.indexOf('=');
+        if (i <= 0) throw new Error(`invalid value for ${key}: ${v}`);
+        driver.Options = { ...driver.Options, [v.slice(0, i)]: v.slice(i + 1) };
+        break;
+      }
+      case 'volume-subpath': vol.Subpath = need(); break;
+      case 'tmpfs-size': tmpfs.SizeBytes = parseMemory(need()); break;
+      case 'tmpfs-mode': {
+        const v = need();
+        if (!/^[0-7]+$/.test(v)) throw new Error(`invalid value for ${key}: ${v}`);
+        tmpfs.Mode = parseInt(v, 8);
+        break;
+      }
+      default:
+        throw new Error(`unexpected key '${key}' in '${field}'`);
+    }
+  }
+  if (driver.Name || driver.Options) vol.DriverConfig = driver;
+  if (Object.keys(bind).length) m.BindOptions = bind;
+  if (Object.keys(vol).length) m.VolumeOptions = vol;
+  if (Object.keys(tmpfs).length) m.TmpfsOptions = tmpfs;
+  return m;
+}
+
+/** HostConfig.Mounts from `--mount` and HostConfig.Tmpfs from `--tmpfs /path[:options]`. */
+export function mountHostConfig(f: ContainerFlags): Record<string, unknown> {
+  const h: Record<string, unknown> = {};
+  if (f.mount?.length) h.Mounts = f.mount.map(parseMountFlag);
+  if (f.tmpfs?.length) {
+    const t: Record<string, string> = {};
+    for (const spec of f.tmpfs) {
+      const i = spec.indexOf(':');
+      t[i < 0 ? spec : spec.slice(0, i)] = i < 0 ? '' : spec.slice(i + 1);
+    }
+    h.Tmpfs = t;
+  }
+  return h;
 }

@@ -33,6 +33,9 @@ import { availableParallelism, hostname as osHostname } from 'node:os';
 import { conflict, invalidArgument } from '../common';
 import {
   DEFAULT_SECCOMP_PROFILE,
+  DEFAULT_SHM_SIZE,
+  MASKED_PATHS,
+  READONLY_PATHS,
   cgroupsPath,
   detectCgroupMode,
   ensureBlkioWeight,
@@ -449,4 +452,42 @@ export function buildSpec(rec: ContainerRecord, ctx: SpecContext): OciSpec {
 export function afterCreate(rec: ContainerRecord, host: HostFacts): void {
   const weight = (rec.hostConfig as HostConfigFields).BlkioWeight ?? 0;
   if (weight) ensureBlkioWeight(host.cgroupMode ?? detectCgroupMode(), cgroupsPath('/berth', rec.id), weight);
+}
+
+/**
+ * HostConfig as `docker inspect` shows it: Docker's zero values for every resource
+ * field, then what the client sent, then the values the daemon settles (IPC mode, shm
+ * size, cgroup namespace mode, swap default, masked and read-only paths).
+ */
+export function inspectHostConfig(hostConfig: ContainerRecord['hostConfig'], cgroupMode: HostFacts['cgroupMode']): Record<string, unknown> {
+  const hc = hostConfig as HostConfigFields & Record<string, unknown>;
+  const sec = (() => {
+    try {
+      return parseSecurityOpts(hc.SecurityOpt ?? []);
+    } catch {
+      return undefined;
+    }
+  })();
+  const unmasked = !!hc.Privileged || !!sec?.systemPathsUnconfined;
+  const memory = hc.Memory ?? 0;
+  return {
+    Binds: null, ContainerIDFile: '', PortBindings: {}, AutoRemove: false, VolumeDriver: '', VolumesFrom: null,
+    CapAdd: null, CapDrop: null, Dns: [], DnsOptions: [], DnsSearch: [], ExtraHosts: null, GroupAdd: null, Links: null,
+    OomScoreAdj: 0, PidMode: '', Privileged: false, PublishAllPorts: false, ReadonlyRootfs: false, SecurityOpt: null,
+    UTSMode: '', UsernsMode: '', Runtime: 'runc', Isolation: '', Cgroup: '', CgroupParent: '',
+    CpuShares: 0, Memory: 0, NanoCpus: 0, BlkioWeight: 0, BlkioWeightDevice: [], BlkioDeviceReadBps: [], BlkioDeviceWriteBps: [],
+    BlkioDeviceReadIOps: [], BlkioDeviceWriteIOps: [], CpuPeriod: 0, CpuQuota: 0, CpuRealtimePeriod: 0, CpuRealtimeRuntime: 0,
+    CpusetCpus: '', CpusetMems: '', Devices: [], DeviceCgroupRules: null, DeviceRequests: null, MemoryReservation: 0, MemorySwap: 0,
+    MemorySwappiness: null, OomKillDisable: cgroupMode === 'v2' ? null : false, PidsLimit: null, Ulimits: [], CpuCount: 0, CpuPercent: 0,
+    IOMaximumIOps: 0, IOMaximumBandwidth: 0,
+    ...hc,
+    IpcMode: hc.IpcMode || 'private',
+    ShmSize: hc.ShmSize || DEFAULT_SHM_SIZE,
+    CgroupnsMode: hc.CgroupnsMode || ((cgroupMode ?? detectCgroupMode()) === 'v2' ? 'private' : 'host'),
+    ...(memory > 0 && !hc.MemorySwap ? { MemorySwap: memory * 2 } : {}),
+    ...(hc.OomKillDisable === null && cgroupMode !== 'v2' ? { OomKillDisable: false } : {}),
+    ...(hc.PidsLimit === 0 ? { PidsLimit: null } : {}),
+    MaskedPaths: unmasked ? null : hc.MaskedPaths ?? [...MASKED_PATHS],
+    ReadonlyPaths: unmasked ? null : hc.ReadonlyPaths ?? [...READONLY_PATHS],
+  };
 }
