@@ -31,7 +31,7 @@ export function containerInspect(engine: Engine, r: ContainerRecord): ContainerI
     LogPath: r.logPath,
     Name: `/${r.name}`,
     RestartCount: r.restartCount,
-    Driver: 'overlay2',
+    Driver: engine.snapshots.driver,
     Platform: 'linux',
     MountLabel: '',
     ProcessLabel: '',
@@ -45,7 +45,7 @@ export function containerInspect(engine: Engine, r: ContainerRecord): ContainerI
       // The CLI sends an empty LogConfig; clients such as docker-py read the effective driver here.
       ...(!(r.hostConfig.LogConfig as { Type?: string } | undefined)?.Type ? { LogConfig: { Type: 'json-file', Config: {} } } : {}),
     },
-    GraphDriver: { Name: 'overlay2', Data: engine.graphDriverData(r) },
+    GraphDriver: { Name: engine.snapshots.driver, Data: engine.snapshots.driver === 'vfs' ? null : engine.graphDriverData(r) },
     Mounts: mountPoints(r),
     Config: { ...r.config, AttachStdin: !!r.config.AttachStdin, AttachStdout: !!r.config.AttachStdout, AttachStderr: !!r.config.AttachStderr },
     NetworkSettings: {
@@ -153,7 +153,7 @@ export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
     ...(c.variant ? { Variant: c.variant } : {}),
     Os: c.os,
     Size: img.size,
-    GraphDriver: { Name: 'overlay2', Data: engine.imageGraphDriverData(img) },
+    GraphDriver: { Name: engine.snapshots.driver, Data: engine.imageGraphDriverData(img) },
     RootFS: { Type: 'layers', Layers: img.layers },
     Metadata: { LastTagTime: store.lastTagTime(img.id) ?? '0001-01-01T00:00:00Z' },
   };

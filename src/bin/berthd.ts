@@ -28,7 +28,7 @@ Options:
       --data-root string     Root directory of persistent state (default "/var/lib/berth")
       --exec-root string     Root directory for execution state files (default "/run/berth")
   -p, --pidfile string       Path to use for daemon PID file (default "/run/berth.pid")
-  -s, --storage-driver string  Storage driver to use (overlay)
+  -s, --storage-driver string  Storage driver to use: overlay2 (default) or vfs
       --runtime string       OCI runtime binary (default "runc")
   -l, --log-level string     Set the logging level (debug, info, warn, error, fatal) (default "info")
       --config-file string   Daemon configuration file (default "/etc/berth/daemon.json")

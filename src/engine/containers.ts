@@ -37,7 +37,7 @@ import {
   type LogEntry,
 } from '../runtime';
 import { writeJSONAtomic } from '../state';
-import type { OverlaySnapshotter } from '../storage';
+import type { Snapshotter } from '../storage';
 import type { ImageService } from './images';
 import { afterCreate, buildSpec, checkHostConfig } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
@@ -120,7 +120,7 @@ export class ContainerService {
     private readonly dataRoot: string,
     private readonly execRoot: string,
     private readonly images: ImageService,
-    private readonly snapshots: OverlaySnapshotter,
+    private readonly snapshots: Snapshotter,
     private readonly monitor: Monitor,
     private readonly events: ContainerEvents,
     private readonly mounts: ContainerMounts = NO_MOUNTS,

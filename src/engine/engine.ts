@@ -14,7 +14,7 @@ import { invalidArgument } from '../common';
 import { ContentStore, ImageStore, type ImageRecord } from '../image';
 import { Monitor, detectCgroupMode, type CgroupMode } from '../runtime';
 import { writeFileAtomic } from '../state';
-import { LayerStore, OverlaySnapshotter } from '../storage';
+import { LayerStore, OverlaySnapshotter, VfsSnapshotter, storageDriverName, type Snapshotter } from '../storage';
 import { ContainerService, type ContainerRecord } from './containers';
 import { EventBus } from './events';
 import { ImageService, hostArch } from './images';
@@ -39,15 +39,15 @@ export class Engine {
     readonly events: EventBus,
     readonly monitor: Monitor,
     readonly cgroupMode: CgroupMode,
-    private readonly snapshots: OverlaySnapshotter,
+    readonly snapshots: Snapshotter,
     /** Stable per data root, like dockerd's engine ID. */
     readonly id: string,
     readonly volumes: VolumeService,
   ) {}
 
   static async open(opts: EngineOptions): Promise<Engine> {
-    const driver = opts.storageDriver ?? 'overlay';
-    if (driver !== 'overlay' && driver !== 'overlay2') throw invalidArgument(`unknown storage driver "${driver}": use overlay`);
+    const driver = storageDriverName(opts.storageDriver);
+    if (!driver) throw invalidArgument(`error initializing graphdriver: driver not supported: ${opts.storageDriver}; use overlay2 or vfs`);
     const { dataRoot, execRoot } = opts;
     await fsp.mkdir(dataRoot, { recursive: true, mode: 0o711 });
     await fsp.mkdir(execRoot, { recursive: true, mode: 0o711 });
@@ -55,7 +55,7 @@ export class Engine {
     await content.init();
     const imageStore = new ImageStore(join(dataRoot, 'images'), content);
     const layers = await LayerStore.open(join(dataRoot, 'layers'));
-    const snapshots = new OverlaySnapshotter(join(dataRoot, 'overlay'));
+    const snapshots: Snapshotter = driver === 'vfs' ? new VfsSnapshotter(join(dataRoot, 'vfs')) : new OverlaySnapshotter(join(dataRoot, 'overlay'));
     const monitor = new Monitor({ execRoot, runc: opts.runc, conmon: opts.conmon });
     await monitor.init();
     const events = new EventBus();
@@ -68,20 +68,15 @@ export class Engine {
     return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, detectCgroupMode(), snapshots, await engineId(dataRoot), volumes);
   }
 
-  /** Docker's GraphDriver.Data for a container: the overlay dirs. */
+  /** Docker's GraphDriver.Data for a container (overlay2: its dirs; vfs: none, an empty object). */
   graphDriverData(r: ContainerRecord): Record<string, string> {
     const img = this.images.images.get(r.imageId);
-    const lower = img ? this.layerDirs(img) : '';
-    return {
-      ...(lower ? { LowerDir: lower } : {}),
-      UpperDir: this.snapshots.upperDir(r.id),
-      WorkDir: join(this.snapshots.upperDir(r.id), '..', 'work'),
-      MergedDir: this.snapshots.mergedDir(r.id),
-    };
+    return this.snapshots.graphDriverData(r.id, img ? this.images.chain(img).reverse().map((c) => this.images.layers.diffDir(c)) : []) ?? {};
   }
 
   imageGraphDriverData(img: ImageRecord): Record<string, string> | null {
     const dirs = this.layerDirs(img);
+    if (this.snapshots.driver === 'vfs') return null;
     return dirs ? { MergedDir: '', UpperDir: '', WorkDir: '', LowerDir: dirs } : null;
   }
 
@@ -103,7 +98,7 @@ export class Engine {
       paused: count('paused'),
       stopped: all.length - count('running') - count('paused'),
       images: this.images.images.list().length,
-      driver: 'overlay2',
+      driver: this.snapshots.driver,
       cgroupVersion: this.cgroupMode === 'v2' ? '2' : '1',
       kernelVersion: os.release(),
       operatingSystem: osName(),

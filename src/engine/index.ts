@@ -9,3 +9,4 @@ export type { ImageRecord } from '../image';
 export { familiarString, parseReference } from '../image';
 export { VolumeService, isAnonymous, labelMatches, ANONYMOUS_LABEL, type VolumeRecord, type VolumeUsage, type CreateVolumeOptions } from './volumes';
 export { mountPointsOf, visibleMountPoints, type MountPointRecord } from './container-mounts';
+export { CommitService, type CommitOptions } from './commit';

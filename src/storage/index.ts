@@ -1,3 +1,6 @@
 export { applyLayer, type ApplyLayerOptions, type ApplyLayerResult } from './layer-apply';
 export { LayerStore, chainIDOf, type LayerInfo } from './layer-store';
-export { OverlaySnapshotter, type Mount, type SnapshotInfo } from './overlay';
+export { OverlaySnapshotter, type Mount } from './overlay';
+export { VfsSnapshotter } from './vfs';
+export { STORAGE_DRIVERS, storageDriverName, type SnapshotInfo, type Snapshotter, type SnapshotView } from './snapshotter';
+export { ChangeKind, treeTar, type Change } from './changes';

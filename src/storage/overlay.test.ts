@@ -61,7 +61,7 @@ test('overlay semantics: writes go up, whiteouts and opaque dirs hide, deletes l
   const m = await snap.mounts('c1');
   assert.equal(m.type, 'overlay');
   assert.equal(m.cwd, undefined);
-  assert.ok(m.options.includes(`lowerdir=${top}:${bottom}`));
+  assert.ok(m.options.includes(`lowerdir=${join(snap.root, 'c1', 'init')}:${top}:${bottom}`), 'the init layer sits on top of the image');
 
   const merged = await snap.mount('c1');
   assert.equal(await snap.mount('c1'), merged, 'mounting twice is fine');
@@ -92,11 +92,12 @@ test('overlay semantics: writes go up, whiteouts and opaque dirs hide, deletes l
   assert.deepEqual(await snap.list(), []);
 });
 
-test('a snapshot with no layers mounts over an empty lower dir', async (t) => {
+test('a snapshot with no layers mounts over its init layer alone', async (t) => {
   const { snap } = setup(t);
   await snap.prepare('scratch', null, []);
   const merged = await snap.mount('scratch');
-  assert.deepEqual(readdirSync(merged), []);
+  assert.deepEqual(readdirSync(merged).sort(), ['.dockerenv', 'dev', 'etc', 'proc', 'sys']);
+  assert.deepEqual(readdirSync(snap.upperDir('scratch')), [], 'init entries are not changes');
   writeFileSync(join(merged, 'f'), 'x');
   assert.equal(readFileSync(join(snap.upperDir('scratch'), 'f'), 'utf8'), 'x');
   assert.deepEqual(await snap.list(), ['scratch']);
@@ -127,12 +128,12 @@ test('120 layers from the layer store mount through short links', async (t) => {
   }
   await snap.prepare('big', parent, await store.linkChain(parent!));
   const m = await snap.mounts('big');
-  assert.equal(m.cwd, join(store.root, 'l'));
+  assert.equal(m.cwd, base, 'relative to the common parent of the layer links and the snapshot');
   assert.ok(m.options.join(',').length <= 4095);
   const merged = await snap.mount('big');
   assert.equal(readFileSync(join(merged, 'f0'), 'utf8'), '0');
   assert.equal(readFileSync(join(merged, 'f119'), 'utf8'), '119');
-  assert.equal(readdirSync(merged).length, 120);
+  assert.equal(readdirSync(merged).filter((n) => /^f\d+$/.test(n)).length, 120);
 
   await snap.prepare('too-big', parent, await store.lowerChain(parent!));
   await assert.rejects(snap.mounts('too-big'), kind('invalid-argument'));

@@ -5,7 +5,9 @@
  *   <key>/upper      the container's changes (overlay upperdir)
  *   <key>/work       overlay's workdir (same filesystem as upper)
  *   <key>/merged     where `mount(key)` mounts the union
+ *   <key>/init       the init layer (init-layer.ts), the top-most lower dir
  *   <key>/empty      the lone lower dir of a snapshot with no layers (overlay needs one)
+ *   <key>/view-*     temporary read-only mounts made by view(key)
  *   <key>/meta.json  SnapshotInfo
  *   tmp/             snapshots being prepared or removed
  *
@@ -16,10 +18,10 @@
  * Invariants and caller duties
  * - `lowerDirs` are top-most first (LayerStore.lowerChain or, better, linkChain) and
  *   must outlive the snapshot; the snapshotter neither owns nor checks them later.
- * - Mount data must fit in one page (4096 bytes). If the absolute lowerdir list does
- *   not fit and all lower dirs share one parent (LayerStore's `l/` links do), the
- *   description lists them relative to that parent and sets `cwd`: whoever mounts
- *   it must do so from that directory (`mount()` does, through sys.mountFrom).
+ * - Mount data must fit in one page (4096 bytes). If the absolute paths do not fit,
+ *   the description lists every dir relative to their deepest common parent (with
+ *   LayerStore's short `l/` links, 120 layers take ~2.5 KB) and sets `cwd`: whoever
+ *   mounts it must do so from that directory (`mount()` does, through sys.mountFrom).
  * - mount and unmount are idempotent (checked against /proc/self/mountinfo).
  * - One caller at a time per key (the engine holds the container's lock).
  *
@@ -29,9 +31,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
-import { dirname, isAbsolute, join, basename } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 import { alreadyExists, BerthError, internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
-import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, umount2 } from '../sys';
+import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, umount2 } from '../sys';
+import { overlayChanges, overlayDiffTar, type Change } from './changes';
+import { buildInitLayer } from './init-layer';
+import { LowerView } from './lower-view';
+import type { SnapshotInfo, Snapshotter, SnapshotView } from './snapshotter';
 
 /** A mount the caller can perform: mount(source, target, type, 0, options.join(',')). */
 export interface Mount {
@@ -42,17 +49,11 @@ export interface Mount {
   cwd?: string;
 }
 
-export interface SnapshotInfo {
-  key: string;
-  parent: Digest | null;
-  lowerDirs: string[];
-  created: string;
-}
-
 const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const MAX_MOUNT_DATA = 4095; // one page, minus the terminating NUL
 
-export class OverlaySnapshotter {
+export class OverlaySnapshotter implements Snapshotter {
+  readonly driver = 'overlay2';
   constructor(readonly root: string) {}
 
   async prepare(key: string, parentChainID: Digest | null, lowerDirs: string[]): Promise<void> {
@@ -73,8 +74,9 @@ export class OverlaySnapshotter {
     const tmp = await fsp.mkdtemp(join(this.root, 'tmp', 'new-'));
     try {
       for (const d of ['upper', 'work', 'merged']) await fsp.mkdir(join(tmp, d), 0o755);
-      if (lowerDirs.length === 0) await fsp.mkdir(join(tmp, 'empty'), 0o755);
-      const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString() };
+      await fsp.mkdir(join(tmp, 'init'), 0o755);
+      await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs));
+      const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
       const fh = await fsp.open(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
       try {
         await fh.writeFile(`${JSON.stringify(info, null, 2)}\n`);
@@ -113,19 +115,65 @@ export class OverlaySnapshotter {
   async mounts(key: string): Promise<Mount> {
     const info = await this.info(key);
     const dir = this.dir(key);
-    const lowers = info.lowerDirs.length > 0 ? info.lowerDirs : [join(dir, 'empty')];
-    const rest = [`upperdir=${join(dir, 'upper')}`, `workdir=${join(dir, 'work')}`, 'index=off'];
-    const absolute = [`lowerdir=${lowers.join(':')}`, ...rest];
-    if (absolute.join(',').length <= MAX_MOUNT_DATA) return { type: 'overlay', source: 'overlay', options: absolute };
-
-    const parent = dirname(lowers[0]!);
-    if (lowers.every((l) => dirname(l) === parent)) {
-      const relative = [`lowerdir=${lowers.map((l) => basename(l)).join(':')}`, ...rest];
-      if (relative.join(',').length <= MAX_MOUNT_DATA) return { type: 'overlay', source: 'overlay', options: relative, cwd: parent };
+    const lowers = this.lowerStack(info);
+    if (lowers.length === 0) {
+      await fsp.mkdir(join(dir, 'empty'), { recursive: true, mode: 0o755 });
+      lowers.push(join(dir, 'empty'));
     }
-    throw invalidArgument(
-      `snapshot ${key} has ${lowers.length} lower layers, too many for one overlay mount; use the layer store's short links or flatten the image`,
-    );
+    return overlayMount(key, lowers, join(dir, 'upper'), join(dir, 'work'));
+  }
+
+  /** The lower dirs of a mount, top-most first: the init layer, then the image's. */
+  private lowerStack(info: SnapshotInfo): string[] {
+    return [...(info.init ? [join(this.dir(info.key), 'init')] : []), ...info.lowerDirs];
+  }
+
+  async changes(key: string): Promise<Change[]> {
+    const info = await this.info(key);
+    return overlayChanges(this.upperDir(key), new LowerView(this.lowerStack(info)));
+  }
+
+  async diff(key: string): Promise<Readable> {
+    await this.info(key);
+    return overlayDiffTar(this.upperDir(key));
+  }
+
+  /**
+   * A read-only overlay with the upper dir as its top lower dir: it never takes the
+   * upper/work dirs from the container's own mount, so it works running or stopped.
+   */
+  async view(key: string): Promise<SnapshotView> {
+    const info = await this.info(key);
+    const dir = this.dir(key);
+    const lowers = [this.upperDir(key), ...this.lowerStack(info)];
+    if (lowers.length < 2) {
+      await fsp.mkdir(join(dir, 'empty'), { recursive: true, mode: 0o755 });
+      lowers.push(join(dir, 'empty'));
+    }
+    const m = overlayMount(key, lowers);
+    const target = await fsp.mkdtemp(join(dir, 'view-'));
+    try {
+      await doMount(key, m, target, MS_RDONLY);
+    } catch (e) {
+      await fsp.rmdir(target).catch(() => undefined);
+      throw e;
+    }
+    let released = false;
+    return {
+      path: target,
+      release: async () => {
+        if (released) return;
+        released = true;
+        await unmountAll(key, target);
+        await fsp.rmdir(target).catch(() => undefined);
+      },
+    };
+  }
+
+  graphDriverData(key: string, imageLowerDirs: string[]): Record<string, string> {
+    const dir = this.dir(key);
+    const lower = [join(dir, 'init'), ...imageLowerDirs].join(':');
+    return { LowerDir: lower, UpperDir: join(dir, 'upper'), WorkDir: join(dir, 'work'), MergedDir: join(dir, 'merged') };
   }
 
   /** Mounts the snapshot at mergedDir(key); a no-op if it is mounted already. */
@@ -133,35 +181,20 @@ export class OverlaySnapshotter {
     const m = await this.mounts(key);
     const target = this.mergedDir(key);
     if (isMountPoint(target)) return target;
-    const data = m.options.join(',');
-    try {
-      if (m.cwd) await mountFrom(m.cwd, m.source, target, m.type, 0, data);
-      else sysMount(m.source, target, m.type, 0, data);
-    } catch (e) {
-      throw internal(`mounting snapshot ${key} at ${target} failed: ${(e as Error).message}`, e);
-    }
+    await doMount(key, m, target, 0);
     return target;
   }
 
   /** Unmounts mergedDir(key) (every mount stacked there); a no-op if not mounted. */
   async unmount(key: string): Promise<void> {
-    const target = this.mergedDir(key);
-    for (let i = 0; i < 16 && isMountPoint(target); i++) {
-      try {
-        umount2(target, 0);
-      } catch (e) {
-        if (isErrno(e, 'EINVAL')) continue; // raced with another unmount
-        if (!isErrno(e, 'EBUSY')) throw internal(`unmounting snapshot ${key} at ${target} failed: ${(e as Error).message}`, e);
-        // Still in use (a process has its cwd there): detach now, the kernel frees it later.
-        umount2(target, MNT_DETACH);
-      }
-    }
+    await unmountAll(key, this.mergedDir(key));
   }
 
   /** Unmounts and deletes the snapshot, upper dir included. Unknown key → not-found. */
   async remove(key: string): Promise<void> {
     await this.info(key);
     await this.unmount(key);
+    for (const n of await fsp.readdir(this.dir(key))) if (n.startsWith('view-')) await unmountAll(key, join(this.dir(key), n));
     await fsp.mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
     const doomed = join(this.root, 'tmp', `del-${key}-${randomBytes(4).toString('hex')}`);
     // Rename first so a crash mid-delete never leaves a half-deleted snapshot under its key.
@@ -195,6 +228,60 @@ export class OverlaySnapshotter {
     } catch (e) {
       if (isErrno(e, 'ENOENT')) return null;
       throw internal(`reading snapshot ${key} metadata failed: ${(e as Error).message}`, e);
+    }
+  }
+}
+
+/**
+ * The overlay mount for these dirs, all absolute if they fit in one page, else all
+ * relative to their deepest common parent (mounted from there). Upper and work are
+ * optional: without them the mount is a read-only union.
+ */
+function overlayMount(key: string, lowers: string[], upper?: string, work?: string): Mount {
+  for (const d of [...lowers, upper ?? '/', work ?? '/']) {
+    if (!isAbsolute(d) || /[,:\\]/.test(d)) throw invalidArgument(`overlay dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path without ',', ':' or '\\'`);
+  }
+  const data = (ls: string[], u?: string, w?: string) => [`lowerdir=${ls.join(':')}`, ...(u && w ? [`upperdir=${u}`, `workdir=${w}`] : []), 'index=off'];
+  const absolute = data(lowers, upper, work);
+  if (absolute.join(',').length <= MAX_MOUNT_DATA) return { type: 'overlay', source: 'overlay', options: absolute };
+  const all = [...lowers, ...(upper ? [upper] : []), ...(work ? [work] : [])];
+  const cwd = commonParent(all);
+  const rel = (p: string) => relative(cwd, p);
+  const relativeData = data(lowers.map(rel), upper && rel(upper), work && rel(work));
+  if (cwd !== '/' && relativeData.join(',').length <= MAX_MOUNT_DATA) return { type: 'overlay', source: 'overlay', options: relativeData, cwd };
+  throw invalidArgument(`snapshot ${key} has ${lowers.length} lower layers, too many for one overlay mount; flatten the image (docker export | docker import) or use the vfs storage driver`);
+}
+
+function commonParent(paths: string[]): string {
+  let parts = paths[0]!.split(sep).slice(0, -1);
+  for (const p of paths.slice(1)) {
+    const q = p.split(sep);
+    let i = 0;
+    while (i < parts.length && i < q.length - 1 && parts[i] === q[i]) i++;
+    parts = parts.slice(0, i);
+  }
+  return parts.join(sep) || '/';
+}
+
+async function doMount(key: string, m: Mount, target: string, flags: number): Promise<void> {
+  const data = m.options.join(',');
+  try {
+    if (m.cwd) await mountFrom(m.cwd, m.source, target, m.type, flags, data);
+    else sysMount(m.source, target, m.type, flags, data);
+  } catch (e) {
+    throw internal(`mounting snapshot ${key} at ${target} failed: ${(e as Error).message}`, e);
+  }
+}
+
+async function unmountAll(key: string, target: string): Promise<void> {
+  for (let i = 0; i < 16 && isMountPoint(target); i++) {
+    try {
+      umount2(target, 0);
+    } catch (e) {
+      if (isErrno(e, 'EINVAL')) continue; // raced with another unmount
+      if (!isErrno(e, 'EBUSY')) throw internal(`unmounting snapshot ${key} at ${target} failed: ${(e as Error).message}`, e);
+      // Still in use (a process has its cwd there): detach now, the kernel frees it later.
+      umount2(target, MNT_DETACH);
     }
   }
 }

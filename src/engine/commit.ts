@@ -1,0 +1,184 @@
+/**
+ * Use cases on a container's filesystem: `docker diff` (changes), `docker export`
+ * (the whole tree as a tar) and `docker commit` (a new image: the container's image
+ * plus one layer holding its changes).
+ *
+ * Everything streams: the layer tar goes from the snapshotter straight into the
+ * content and layer stores (ImageService.addLayer), the export tar straight to the
+ * caller. A failed commit leaves no image, blob or layer behind (the lease is
+ * collected); an export releases its temporary mount however the stream ends.
+ */
+import { Readable } from 'node:stream';
+import { conflict, invalidArgument, notFound, type Digest } from '../common';
+import { familiarString, parseReference, withDefaultTag, type ContainerConfig, type ImageConfig } from '../image';
+import { treeTar, type Change } from '../storage';
+import type { ContainerRecord } from './containers';
+import type { Engine } from './engine';
+import { applyChanges } from './images';
+
+export interface CommitOptions {
+  container: string;
+  repo?: string;
+  tag?: string;
+  comment?: string;
+  author?: string;
+  /** Freeze a running container while its changes are read (Docker's default). */
+  pause?: boolean;
+  /** Dockerfile instructions (CMD, ENV …) applied to the new image's config. */
+  changes?: string[];
+  /** A config from the request body; its set fields win over the container's. */
+  config?: Record<string, unknown> | null;
+}
+
+/** The container config fields an image config keeps (Docker's container.Config). */
+const IMAGE_CONFIG_FIELDS = [
+  'Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts', 'Tty', 'OpenStdin',
+  'StdinOnce', 'Env', 'Cmd', 'Healthcheck', 'ArgsEscaped', 'Image', 'Volumes', 'WorkingDir', 'Entrypoint', 'OnBuild',
+  'Labels', 'StopSignal', 'StopTimeout', 'Shell',
+] as const;
+
+export class CommitService {
+  constructor(private readonly engine: Engine) {}
+
+  private container(ref: string): ContainerRecord {
+    const rec = this.engine.containers.get(ref);
+    if (rec.state.status === 'removing') throw conflict(`container ${rec.id} is being removed`);
+    return rec;
+  }
+
+  /** `docker diff`: what the container changed, parents before children. */
+  async changes(ref: string): Promise<Change[]> {
+    const rec = this.container(ref);
+    return this.engine.snapshots.changes(rec.id);
+  }
+
+  /** `docker export`: the container's whole filesystem as a tar stream. */
+  async export(ref: string): Promise<Readable> {
+    const rec = this.container(ref);
+    const view = await this.engine.snapshots.view(rec.id);
+    const tar = treeTar(view.path);
+    return Readable.from(
+      (async function* () {
+        try {
+          for await (const chunk of tar) yield chunk as Buffer;
+        } finally {
+          tar.destroy();
+          await view.release();
+        }
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  /** `docker commit`: returns the new image's ID. */
+  async commit(o: CommitOptions): Promise<Digest> {
+    const rec = this.container(o.container);
+    const ref = o.repo ? referenceOf(o.repo, o.tag) : undefined;
+    if (!o.repo && o.tag) throw invalidArgument('invalid reference: a tag was given without a repository');
+    const images = this.engine.images;
+    const base = images.images.get(rec.imageId);
+    if (!base) throw notFound(`No such image: ${rec.imageId} (the image of container ${rec.name} is gone)`);
+    const config = this.imageConfig(rec, base.config.config ?? {}, o);
+
+    const monitor = this.engine.monitor;
+    const pause = o.pause !== false && rec.state.status === 'running';
+    if (pause) await monitor.pause(rec.id);
+    let resumed = !pause;
+    const resume = async () => {
+      if (!resumed) {
+        resumed = true;
+        await monitor.resume(rec.id);
+      }
+    };
+    try {
+      const id = await images.withLease(async (lease) => {
+        const parent = images.chain(base).at(-1) ?? null;
+        const layer = await images.addLayer(parent, await this.engine.snapshots.diff(rec.id), lease);
+        await resume();
+        const now = new Date().toISOString();
+        const history = [
+          ...(base.config.history ?? []),
+          {
+            created: now,
+            ...(o.author ? { author: o.author } : {}),
+            created_by: (rec.config.Cmd ?? []).join(' '),
+            ...(o.comment ? { comment: o.comment } : {}),
+          },
+        ];
+        const cfg: ImageConfig = {
+          ...(o.author ? { author: o.author } : {}),
+          architecture: base.config.architecture,
+          os: base.config.os,
+          ...(base.config.variant ? { variant: base.config.variant } : {}),
+          created: now,
+          config,
+          container: rec.id,
+          rootfs: { type: 'layers', diff_ids: [...base.layers, layer.diffID] },
+          history,
+        };
+        const img = await images.images.create(cfg);
+        await images.images.setSize(img.id, base.size + layer.size);
+        if (ref) await images.images.tag(img.id, ref);
+        return img.id;
+      });
+      this.engine.events.emit('container', 'commit', rec.id, {
+        comment: o.comment ?? '',
+        imageID: id,
+        imageRef: ref ? familiarString(ref) : '',
+        image: rec.image,
+        name: rec.name,
+      });
+      return id;
+    } finally {
+      await resume();
+    }
+  }
+
+  /** The image's config, then the container's, then the request body's, then `changes`. */
+  private imageConfig(rec: ContainerRecord, imageCfg: ContainerConfig, o: CommitOptions): ContainerConfig {
+    const fromContainer: ContainerConfig = {};
+    const rc = rec.config as Record<string, unknown>;
+    for (const f of IMAGE_CONFIG_FIELDS) if (rc[f] !== undefined) (fromContainer as Record<string, unknown>)[f] = structuredClone(rc[f]);
+    let cfg: ContainerConfig = { ...structuredClone(imageCfg), ...fromContainer };
+    cfg.ExposedPorts = { ...(imageCfg.ExposedPorts ?? {}), ...((rc.ExposedPorts as object | undefined) ?? {}) };
+    cfg.Volumes = { ...(imageCfg.Volumes ?? {}), ...((rc.Volumes as object | undefined) ?? {}) };
+    if (Object.keys(cfg.ExposedPorts).length === 0) delete cfg.ExposedPorts;
+    if (Object.keys(cfg.Volumes).length === 0) cfg.Volumes = null;
+    if (o.config) cfg = mergeUserConfig(o.config, cfg);
+    return applyChanges(cfg, o.changes ?? []);
+  }
+}
+
+function referenceOf(repo: string, tag?: string) {
+  try {
+    const r = parseReference(tag ? `${repo}:${tag}` : repo);
+    if (r.digest) throw invalidArgument(`refusing to create a tag with a digest reference`);
+    return withDefaultTag(r);
+  } catch (e) {
+    if (e instanceof Error && /digest reference/.test(e.message)) throw e;
+    throw invalidArgument(`invalid reference format: repository name (${repo}) must be lowercase and valid`, e);
+  }
+}
+
+const isEmpty = (v: unknown) =>
+  v === undefined || v === null || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
+
+/** Docker's merge: the user's set fields win; lists and maps are unions; an empty Cmd and Entrypoint take the container's pair. */
+function mergeUserConfig(user: Record<string, unknown>, container: ContainerConfig): ContainerConfig {
+  const out: ContainerConfig = { ...container };
+  for (const f of IMAGE_CONFIG_FIELDS) {
+    if (f === 'Cmd' || f === 'Entrypoint' || isEmpty(user[f])) continue;
+    const v = user[f];
+    if (f === 'Env') {
+      const env = [...(v as string[])];
+      for (const e of container.Env ?? []) if (!env.some((x) => x.split('=')[0] === e.split('=')[0])) env.push(e);
+      out.Env = env;
+    } else if (f === 'Labels' || f === 'ExposedPorts' || f === 'Volumes') {
+      (out as Record<string, unknown>)[f] = { ...((container[f] as object | null | undefined) ?? {}), ...(v as object) };
+    } else (out as Record<string, unknown>)[f] = v;
+  }
+  if (isEmpty(user.Entrypoint) && isEmpty(user.Cmd)) return out;
+  out.Entrypoint = isEmpty(user.Entrypoint) ? null : (user.Entrypoint as string[]);
+  out.Cmd = isEmpty(user.Cmd) ? null : (user.Cmd as string[]);
+  return out;
+}

@@ -1,0 +1,115 @@
+/**
+ * LowerView: reads a stack of overlay-form layer dirs (top-most first) as the single
+ * tree overlayfs would show, without mounting anything. Used where a mount is not
+ * wanted or not possible: copying a vfs root, comparing a container's files with its
+ * image's, and deciding what an init layer must add.
+ *
+ * Overlay form (see layer-apply.ts): a char device 0:0 hides the name in lower
+ * layers; a dir with `trusted.overlay.opaque=y` hides the lower layers' contents of
+ * that dir; a non-dir hides lower dirs of the same name.
+ *
+ * The view is read-only and does no caching: it is meant for one walk at a time over
+ * layers that do not change meanwhile (image layers never do).
+ */
+import { promises as fsp, type Stats } from 'node:fs';
+import { join } from 'node:path';
+import { isErrno } from '../common';
+import { lgetxattr } from '../sys';
+
+export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+
+/** An entry as the merged view shows it: the top-most layer's copy. */
+export interface ViewEntry {
+  name: string;
+  /** Path relative to the view root, without a leading slash ('' is the root). */
+  rel: string;
+  /** Where the visible copy is on disk. */
+  abs: string;
+  st: Stats;
+  /** For a dir: the indexes of the layers that contribute to its contents, top first. */
+  layers: number[];
+}
+
+export function isWhiteout(st: Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+export function isOpaque(abs: string): boolean {
+  const v = lgetxattr(abs, OPAQUE_XATTR);
+  return v !== null && v.length === 1 && v[0] === 0x79; // 'y'
+}
+
+export class LowerView {
+  constructor(readonly dirs: readonly string[]) {}
+
+  /** The root directory of the view. */
+  async root(): Promise<ViewEntry | null> {
+    if (this.dirs.length === 0) return null;
+    const layers: number[] = [];
+    for (let i = 0; i < this.dirs.length; i++) {
+      layers.push(i);
+      if (isOpaque(this.dirs[i]!)) break;
+    }
+    return { name: '', rel: '', abs: this.dirs[0]!, st: await fsp.lstat(this.dirs[0]!), layers };
+  }
+
+  /** The visible entry at `rel` ('a/b'), or null when the view has nothing there. */
+  async lookup(rel: string): Promise<ViewEntry | null> {
+    let cur = await this.root();
+    for (const c of rel.split('/').filter((p) => p !== '' && p !== '.')) {
+      if (!cur || !cur.st.isDirectory()) return null;
+      cur = await this.child(cur, c);
+    }
+    return cur;
+  }
+
+  /** The visible entry named `name` in the dir `dir`, or null. */
+  async child(dir: ViewEntry, name: string): Promise<ViewEntry | null> {
+    const rel = dir.rel ? `${dir.rel}/${name}` : name;
+    let top: ViewEntry | null = null;
+    for (const i of dir.layers) {
+      const abs = join(this.dirs[i]!, rel);
+      const st = await lstatOrNull(abs);
+      if (!st) continue;
+      if (!top) {
+        if (isWhiteout(st)) return null;
+        top = { name, rel, abs, st, layers: [] };
+        if (!st.isDirectory()) return top;
+      } else if (!st.isDirectory()) break; // a lower non-dir or whiteout ends the dir's stack
+      top.layers.push(i);
+      if (isOpaque(abs)) break;
+    }
+    return top;
+  }
+
+  /** The visible children of a dir, sorted by name (byte order). */
+  async list(dir: ViewEntry): Promise<ViewEntry[]> {
+    const names = new Set<string>();
+    for (const i of dir.layers) {
+      try {
+        for (const n of await fsp.readdir(join(this.dirs[i]!, dir.rel))) names.add(n);
+      } catch (e) {
+        if (!isErrno(e, 'ENOENT') && !isErrno(e, 'ENOTDIR')) throw e;
+      }
+    }
+    const out: ViewEntry[] = [];
+    for (const n of [...names].sort(byteOrder)) {
+      const c = await this.child(dir, n);
+      if (c) out.push(c);
+    }
+    return out;
+  }
+}
+
+export function byteOrder(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+export async function lstatOrNull(p: string): Promise<Stats | null> {
+  try {
+    return await fsp.lstat(p);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return null;
+    throw e;
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Snapshotter: the contract for a container's root filesystem on top of image layers.
+ * Two implementations: OverlaySnapshotter ("overlay2": an overlayfs mount over the
+ * layer dirs, changes in an upper dir) and VfsSnapshotter ("vfs": a full copy of the
+ * layers, changes found by comparing). Both run the suite in snapshotter.test.ts.
+ *
+ * Lifecycle of one snapshot, named by a key (the container id):
+ *
+ *   prepare(key, parentChainID, lowerDirs)   make it (atomically: all or nothing)
+ *   mount(key) → rootfs path                 before the runtime starts the container
+ *   unmount(key)                             after the container stopped
+ *   changes(key) / diff(key) / view(key)     any time, running or not
+ *   remove(key)                              unmounts and deletes it, changes included
+ *
+ * Invariants and caller duties
+ * - `lowerDirs` are overlay-form layer dirs (layer-apply.ts), top-most first, and must
+ *   outlive the snapshot. They are never written.
+ * - Each snapshot gets an init layer (init-layer.ts) between the image and its own
+ *   changes; changes/diff never include it, view and mount do.
+ * - One caller at a time per key for prepare/mount/unmount/remove (the engine holds
+ *   the container's lock). changes, diff and view only read and may run alongside a
+ *   running container; what they see of files written meanwhile is unspecified.
+ * - mount and unmount are idempotent.
+ *
+ * Failures: bad key or unusable lower dir → invalid-argument; key exists →
+ * already-exists; unknown key → not-found; disk or mount errors → internal.
+ */
+import type { Readable } from 'node:stream';
+import type { Digest } from '../common';
+import type { Change } from './changes';
+
+export interface SnapshotInfo {
+  key: string;
+  parent: Digest | null;
+  lowerDirs: string[];
+  created: string;
+  /** Whether the snapshot has an init layer (snapshots made before it existed do not). */
+  init?: boolean;
+}
+
+/** A read-only look at the snapshot's whole tree; call release() when done. */
+export interface SnapshotView {
+  path: string;
+  release(): Promise<void>;
+}
+
+export interface Snapshotter {
+  /** Docker's name of the storage driver: "overlay2" or "vfs". */
+  readonly driver: string;
+  readonly root: string;
+
+  prepare(key: string, parentChainID: Digest | null, lowerDirs: string[]): Promise<void>;
+  info(key: string): Promise<SnapshotInfo>;
+  /** Keys of all prepared snapshots. */
+  list(): Promise<string[]>;
+
+  /** Makes the root filesystem available and returns its path. */
+  mount(key: string): Promise<string>;
+  unmount(key: string): Promise<void>;
+  remove(key: string): Promise<void>;
+
+  /** Where mount(key) puts the root filesystem. */
+  mergedDir(key: string): string;
+  /** Where the snapshot's own changes are kept (vfs: the full root). */
+  upperDir(key: string): string;
+
+  /** The container's changes against its image, as `docker diff` lists them. */
+  changes(key: string): Promise<Change[]>;
+  /** The changes as an OCI layer tar, streamed. */
+  diff(key: string): Promise<Readable>;
+  /** The whole tree, read-only, without disturbing mount(key) (mounts temporarily if needed). */
+  view(key: string): Promise<SnapshotView>;
+  /** Docker's GraphDriver.Data for the snapshot (null where Docker shows none). */
+  graphDriverData(key: string, imageLowerDirs: string[]): Record<string, string> | null;
+}
+
+export const STORAGE_DRIVERS = ['overlay2', 'vfs'] as const;
+
+/** Normalises a driver name given by a user (flag or daemon.json); null if unknown. */
+export function storageDriverName(name: string | undefined): (typeof STORAGE_DRIVERS)[number] | null {
+  const n = (name ?? '').trim().toLowerCase();
+  if (n === '' || n === 'overlay' || n === 'overlay2' || n === 'overlayfs') return 'overlay2';
+  if (n === 'vfs') return 'vfs';
+  return null;
+}

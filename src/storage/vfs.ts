@@ -1,0 +1,210 @@
+/**
+ * VfsSnapshotter ("vfs"): each container root is a plain directory holding a full
+ * copy of its image's layers applied in order (plus the init layer). No mounts, so it
+ * works on any filesystem, at the price of disk space and copy time. Changes are
+ * found by comparing the root with the layers (changes.ts, naiveChanges).
+ *
+ * On disk, under `root` (normally `<dataRoot>/vfs`):
+ *   <key>/rootfs     the container's root filesystem
+ *   <key>/init       the init layer, kept to compare against
+ *   <key>/meta.json  SnapshotInfo
+ *   tmp/             snapshots being prepared or removed
+ *
+ * The contract and lifecycle are Snapshotter's (snapshotter.ts). prepare copies into
+ * tmp/ and renames, so a crash leaves either no snapshot or a complete one.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { alreadyExists, BerthError, internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
+import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys';
+import { changesTar, naiveChanges, type Change } from './changes';
+import { buildInitLayer } from './init-layer';
+import { LowerView, type ViewEntry } from './lower-view';
+import type { SnapshotInfo, Snapshotter, SnapshotView } from './snapshotter';
+import { readXattrs } from './tar-writer';
+
+const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export class VfsSnapshotter implements Snapshotter {
+  readonly driver = 'vfs';
+  constructor(readonly root: string) {}
+
+  async prepare(key: string, parentChainID: Digest | null, lowerDirs: string[]): Promise<void> {
+    this.dir(key);
+    for (const d of lowerDirs) {
+      if (!isAbsolute(d)) throw invalidArgument(`lower dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path`);
+      const st = await fsp.stat(d).catch((e: unknown) => {
+        throw invalidArgument(`lower dir ${d} for snapshot ${key} is not usable: ${(e as Error).message}`, e);
+      });
+      if (!st.isDirectory()) throw invalidArgument(`lower dir ${d} for snapshot ${key} is not a directory`);
+    }
+    if (await this.tryInfo(key)) throw alreadyExists(`snapshot ${key} already exists; remove it first`);
+    await fsp.mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
+    const tmp = await fsp.mkdtemp(join(this.root, 'tmp', 'new-'));
+    try {
+      await fsp.mkdir(join(tmp, 'init'), 0o755);
+      await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs));
+      await fsp.mkdir(join(tmp, 'rootfs'), 0o755);
+      await copyView(new LowerView([join(tmp, 'init'), ...lowerDirs]), join(tmp, 'rootfs'));
+      const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
+      const fh = await fsp.open(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+      try {
+        await fh.writeFile(`${JSON.stringify(info, null, 2)}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      try {
+        await fsp.rename(tmp, this.dir(key));
+      } catch (e) {
+        if (isErrno(e, 'ENOTEMPTY') || isErrno(e, 'EEXIST')) throw alreadyExists(`snapshot ${key} already exists; remove it first`);
+        throw e;
+      }
+    } catch (e) {
+      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      if (e instanceof BerthError) throw e;
+      throw internal(`preparing snapshot ${key} in ${this.root} failed: ${(e as Error).message}`, e);
+    }
+  }
+
+  async info(key: string): Promise<SnapshotInfo> {
+    const info = await this.tryInfo(key);
+    if (!info) throw notFound(`snapshot ${key} does not exist in ${this.root}`);
+    return info;
+  }
+
+  async list(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.root);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return [];
+      throw e;
+    }
+    const out: string[] = [];
+    for (const n of names) if (n !== 'tmp' && KEY_RE.test(n) && (await this.tryInfo(n))) out.push(n);
+    return out;
+  }
+
+  /** Nothing to mount: the root is a plain directory (runc bind-mounts it itself). */
+  async mount(key: string): Promise<string> {
+    await this.info(key);
+    return this.mergedDir(key);
+  }
+
+  async unmount(key: string): Promise<void> {
+    this.dir(key);
+  }
+
+  async remove(key: string): Promise<void> {
+    await this.info(key);
+    await fsp.mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
+    const doomed = join(this.root, 'tmp', `del-${key}-${randomBytes(4).toString('hex')}`);
+    await fsp.rename(this.dir(key), doomed);
+    await fsp.rm(doomed, { recursive: true, force: true });
+  }
+
+  mergedDir(key: string): string {
+    return join(this.dir(key), 'rootfs');
+  }
+
+  upperDir(key: string): string {
+    return this.mergedDir(key);
+  }
+
+  async changes(key: string): Promise<Change[]> {
+    const info = await this.info(key);
+    return naiveChanges(this.mergedDir(key), new LowerView(this.lowerStack(info)));
+  }
+
+  async diff(key: string): Promise<Readable> {
+    return changesTar(this.mergedDir(key), await this.changes(key));
+  }
+
+  async view(key: string): Promise<SnapshotView> {
+    await this.info(key);
+    return { path: this.mergedDir(key), release: async () => undefined };
+  }
+
+  /** Docker shows no GraphDriver data for vfs. */
+  graphDriverData(): null {
+    return null;
+  }
+
+  private lowerStack(info: SnapshotInfo): string[] {
+    return [...(info.init ? [join(this.dir(info.key), 'init')] : []), ...info.lowerDirs];
+  }
+
+  private dir(key: string): string {
+    if (!KEY_RE.test(key) || key === 'tmp') throw invalidArgument(`invalid snapshot key ${JSON.stringify(key)}: use 1-128 of [A-Za-z0-9_.-], not starting with a dot`);
+    return join(this.root, key);
+  }
+
+  private async tryInfo(key: string): Promise<SnapshotInfo | null> {
+    try {
+      return JSON.parse(await fsp.readFile(join(this.dir(key), 'meta.json'), 'utf8')) as SnapshotInfo;
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return null;
+      throw internal(`reading snapshot ${key} metadata failed: ${(e as Error).message}`, e);
+    }
+  }
+}
+
+/**
+ * Copies the merged view into the empty dir `dest`: contents, owners, modes, times,
+ * xattrs (overlay's own left out), devices, fifos; hardlinked files stay hardlinked.
+ */
+export async function copyView(view: LowerView, dest: string): Promise<void> {
+  const root = await view.root();
+  if (!root) return;
+  const links = new Map<string, string>();
+  const dirTimes: Array<[string, number, number]> = [];
+  const walk = async (dir: ViewEntry): Promise<void> => {
+    for (const e of await view.list(dir)) {
+      const to = join(dest, e.rel);
+      const st = e.st;
+      if (st.isDirectory()) {
+        await fsp.mkdir(to, 0o700);
+        await walk(e);
+      } else if (st.isSymbolicLink()) {
+        await fsp.symlink(await fsp.readlink(e.abs), to);
+      } else {
+        const key = `${st.dev}:${st.ino}`;
+        const first = st.nlink > 1 ? links.get(key) : undefined;
+        if (first !== undefined) {
+          await fsp.link(first, to);
+          continue;
+        }
+        if (st.nlink > 1) links.set(key, to);
+        if (st.isFile()) await fsp.copyFile(e.abs, to, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
+        else if (st.isFIFO()) mknod(to, S_IFIFO | 0o600, 0);
+        else if (st.isCharacterDevice() || st.isBlockDevice()) mknod(to, (st.isCharacterDevice() ? S_IFCHR : S_IFBLK) | 0o600, BigInt(st.rdev));
+        else continue; // sockets are not copied
+      }
+      await copyMetadata(e.abs, to, st);
+      if (st.isDirectory()) dirTimes.push([to, st.atimeMs / 1000, st.mtimeMs / 1000]);
+    }
+  };
+  await walk(root);
+  await copyMetadata(root.abs, dest, root.st);
+  dirTimes.push([dest, root.st.atimeMs / 1000, root.st.mtimeMs / 1000]);
+  for (const [p, a, m] of dirTimes) await fsp.utimes(p, a, m);
+}
+
+/** chown, xattrs, chmod (chown clears setuid bits and capabilities), then times. */
+async function copyMetadata(from: string, to: string, st: import('node:fs').Stats): Promise<void> {
+  await fsp.lchown(to, st.uid, st.gid);
+  for (const [n, v] of readXattrs(from)) {
+    try {
+      lsetxattr(to, n, v);
+    } catch (e) {
+      if (st.isSymbolicLink() && (isErrno(e, 'EPERM') || isErrno(e, 'ENOTSUP'))) continue;
+      throw e;
+    }
+  }
+  if (!st.isSymbolicLink()) await fsp.chmod(to, st.mode & 0o7777);
+  if (!st.isDirectory()) await fsp.lutimes(to, st.atimeMs / 1000, st.mtimeMs / 1000);
+}
+
