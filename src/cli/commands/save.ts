@@ -1,0 +1,37 @@
+import { createWriteStream, promises as fsp } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Command } from 'commander';
+import { CliContext, ExitError } from '../context';
+import { newCommand, requireArgs } from '../command';
+
+const enc = encodeURIComponent;
+
+/** `berth save [-o FILE] IMAGE...`: the daemon's archive (docker 25+ layout) to a file or stdout. */
+export function saveCommand(ctx: CliContext, name = 'save'): Command {
+  const cmd: Command = newCommand(name, 'Save one or more images to a tar archive (streamed to STDOUT by default)')
+    .argument('[images...]', 'IMAGE')
+    .option('-o, --output <string>', 'Write to a file, instead of STDOUT')
+    .action(async (images: string[], f: { output?: string }) => {
+      requireArgs(cmd, images, 1);
+      if (!f.output && ctx.io.stdout.isTTY) {
+        throw new ExitError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
+      }
+      const query = images.map((i) => `names=${enc(i)}`).join('&');
+      const res = await ctx.client.transport.request('GET', `/images/get?${query}`);
+      if (!f.output) {
+        await pipeline(res, ctx.io.stdout, { end: false });
+        return;
+      }
+      // Written beside the target and renamed, so a failed save never leaves half an archive under the name.
+      const tmp = join(dirname(f.output), `.${basename(f.output)}.${process.pid}.tmp`);
+      try {
+        await pipeline(res, createWriteStream(tmp));
+        await fsp.rename(tmp, f.output);
+      } catch (e) {
+        await fsp.rm(tmp, { force: true });
+        throw new ExitError(1, `failed to save image: ${(e as Error).message}`);
+      }
+    });
+  return cmd;
+}
