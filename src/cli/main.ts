@@ -8,6 +8,10 @@ import { versionCommand, CLIENT_VERSION } from './commands/version';
 import { infoCommand } from './commands/info';
 import { importCommand } from './commands/import';
 import { loadCommand } from './commands/load';
+import { saveCommand } from './commands/save';
+import { historyCommand } from './commands/history';
+import { imagePruneCommand } from './commands/image-prune';
+import { systemDfCommand } from './commands/system-df';
 import { imagesCommand } from './commands/images';
 import { inspectCommand, imageInspectCommand, containerInspectCommand } from './commands/inspect';
 import { tagCommand } from './commands/tag';
@@ -50,7 +54,7 @@ export function buildProgram(ctx: CliContext): Command {
 
   const top = [
     runCommand, createCommand, startCommand, psCommand, logsCommand, waitCommand, stopCommand, restartCommand, killCommand,
-    rmCommand, inspectCommand, imagesCommand, importCommand, loadCommand, tagCommand, rmiCommand, versionCommand, infoCommand,
+    rmCommand, inspectCommand, imagesCommand, importCommand, loadCommand, saveCommand, historyCommand, tagCommand, rmiCommand, versionCommand, infoCommand,
   ];
   for (const make of top) program.addCommand(make(ctx));
 
@@ -67,12 +71,16 @@ export function buildProgram(ctx: CliContext): Command {
   image.addCommand(imageInspectCommand(ctx));
   image.addCommand(importCommand(ctx));
   image.addCommand(loadCommand(ctx));
+  image.addCommand(saveCommand(ctx));
+  image.addCommand(historyCommand(ctx));
+  image.addCommand(imagePruneCommand(ctx));
   image.addCommand(tagCommand(ctx));
   image.addCommand(rmiCommand(ctx, 'rm').alias('remove'));
   program.addCommand(image);
 
   const system = group('system', 'Manage Berth');
   system.addCommand(infoCommand(ctx));
+  system.addCommand(systemDfCommand(ctx));
   program.addCommand(system);
 
   // help and version output must go through our streams in every subcommand too
