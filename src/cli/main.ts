@@ -24,6 +24,9 @@ import { logsCommand } from './commands/logs';
 import { waitCommand } from './commands/wait';
 import { stopCommand, restartCommand, killCommand } from './commands/stop';
 import { rmCommand } from './commands/rm';
+import { commitCommand } from './commands/commit';
+import { diffCommand } from './commands/diff';
+import { exportCommand } from './commands/export';
 
 function group(name: string, description: string): Command {
   return new Command(name)
@@ -57,6 +60,7 @@ export function buildProgram(ctx: CliContext): Command {
     rmCommand, inspectCommand, imagesCommand, importCommand, loadCommand, saveCommand, historyCommand, tagCommand, rmiCommand, versionCommand, infoCommand,
   ];
   for (const make of top) program.addCommand(make(ctx));
+  for (const make of [commitCommand, diffCommand, exportCommand]) program.addCommand(make(ctx));
 
   const container = group('container', 'Manage containers');
   container.addCommand(psCommand(ctx, 'ls').alias('ps').alias('list'));
@@ -64,6 +68,7 @@ export function buildProgram(ctx: CliContext): Command {
     container.addCommand(make(ctx));
   }
   container.addCommand(containerInspectCommand(ctx));
+  for (const make of [commitCommand, diffCommand, exportCommand]) container.addCommand(make(ctx));
   program.addCommand(container);
 
   const image = group('image', 'Manage images');
