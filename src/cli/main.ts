@@ -24,6 +24,7 @@ import { logsCommand } from './commands/logs';
 import { waitCommand } from './commands/wait';
 import { stopCommand, restartCommand, killCommand } from './commands/stop';
 import { rmCommand } from './commands/rm';
+import { volumeCommand } from './commands/volume';
 import { commitCommand } from './commands/commit';
 import { diffCommand } from './commands/diff';
 import { exportCommand } from './commands/export';
@@ -87,6 +88,7 @@ export function buildProgram(ctx: CliContext): Command {
   system.addCommand(infoCommand(ctx));
   system.addCommand(systemDfCommand(ctx));
   program.addCommand(system);
+  program.addCommand(volumeCommand(ctx));
 
   // help and version output must go through our streams in every subcommand too
   const wire = (c: Command) => {

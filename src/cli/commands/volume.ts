@@ -1,0 +1,190 @@
+import { Command } from 'commander';
+import { ClientError, encodeFilters } from '../../client';
+import { CliContext, ExitError } from '../context';
+import { newCommand, requireArgs, forEachArg, daemonErrorText } from '../command';
+import { collect, parseFilters } from '../container-options';
+import { renderRows } from '../format/list';
+import { renderInspect } from './inspect';
+import { humanSize } from '../format/units';
+
+/** Docker's Volume object as the API sends it. */
+interface Volume {
+  Name: string;
+  Driver: string;
+  Mountpoint: string;
+  Scope: string;
+  Labels: Record<string, string> | null;
+  Options: Record<string, string> | null;
+  CreatedAt?: string;
+}
+
+const VOLUME_HEADERS: Record<string, string> = {
+  Driver: 'DRIVER', Name: 'VOLUME NAME', Mountpoint: 'MOUNTPOINT', Scope: 'SCOPE', Labels: 'LABELS', Links: 'LINKS', Size: 'SIZE',
+};
+const VOLUMES_TABLE = 'table {{.Driver}}\t{{.Name}}';
+
+function volumeFields(v: Volume): Record<string, string> {
+  const labels = v.Labels ?? {};
+  return {
+    Availability: 'N/A',
+    Driver: v.Driver,
+    Group: 'N/A',
+    Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(','),
+    Links: 'N/A',
+    Mountpoint: v.Mountpoint,
+    Name: v.Name,
+    Scope: v.Scope,
+    Size: 'N/A',
+    Status: 'N/A',
+  };
+}
+
+function filtersOf(entries: string[] | undefined): Record<string, string[]> {
+  try {
+    return parseFilters(entries ?? []);
+  } catch (e) {
+    throw new ExitError(1, (e as Error).message);
+  }
+}
+
+/** `KEY=VALUE` options of --label and --opt. */
+function toMap(entries: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of entries) {
+    const i = e.indexOf('=');
+    if (flag === 'opt' && i <= 0) throw new ExitError(125, `invalid argument "${e}" for "-o, --opt" flag: invalid key value pair format in driver options`);
+    out[i < 0 ? e : e.slice(0, i)] = i < 0 ? '' : e.slice(i + 1);
+  }
+  return out;
+}
+
+const enc = encodeURIComponent;
+
+function createCommand(ctx: CliContext): Command {
+  return newCommand('create', 'Create a volume')
+    .argument('[volume]', 'VOLUME')
+    .option('-d, --driver <string>', 'Specify volume driver name', 'local')
+    .option('--label <list>', 'Set metadata for a volume', collect, [])
+    .option('-o, --opt <map>', 'Set driver specific options', collect, [])
+    .option('--name <string>', 'Specify volume name')
+    .action(async (volume: string | undefined, f: { driver: string; label: string[]; opt: string[]; name?: string }) => {
+      if (volume && f.name && volume !== f.name) throw new ExitError(1, `conflicting options: cannot specify a volume-name through both --name and as a positional arg`);
+      const body: Record<string, unknown> = { Driver: f.driver, Name: volume ?? f.name ?? '' };
+      if (f.label.length) body.Labels = toMap(f.label, 'label');
+      if (f.opt.length) body.DriverOpts = toMap(f.opt, 'opt');
+      const v = await ctx.client.transport.json<Volume>('POST', '/volumes/create', { body });
+      ctx.out(`${v.Name}\n`);
+    });
+}
+
+function lsCommand(ctx: CliContext): Command {
+  return newCommand('ls', 'List volumes')
+    .alias('list')
+    .option('-f, --filter <filter>', "Provide filter values (e.g. 'dangling=true')", collect, [])
+    .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template")
+    .option('-q, --quiet', 'Only display volume names')
+    .action(async (f: { filter: string[]; format?: string; quiet?: boolean }) => {
+      const filters = encodeFilters(filtersOf(f.filter));
+      const r = await ctx.client.transport.json<{ Volumes: Volume[] | null; Warnings: string[] | null }>('GET', '/volumes', { query: { filters } });
+      for (const w of r.Warnings ?? []) ctx.err(`${w}\n`);
+      const rows = (r.Volumes ?? []).slice().sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0)).map(volumeFields);
+      let format = f.format;
+      if (f.quiet) format = '{{.Name}}';
+      else if (!format || format === 'table') format = VOLUMES_TABLE;
+      ctx.out(renderRows(rows, format, VOLUME_HEADERS));
+    });
+}
+
+function inspectCommand(ctx: CliContext): Command {
+  const cmd: Command = newCommand('inspect', 'Display detailed information on one or more volumes')
+    .argument('[volumes...]', 'VOLUME')
+    .option('-f, --format <string>', 'Format output using a custom template')
+    .action(async (names: string[], f: { format?: string }) => {
+      requireArgs(cmd, names, 1);
+      const found: unknown[] = [];
+      const errors: string[] = [];
+      for (const n of names) {
+        try {
+          found.push(await ctx.client.transport.json('GET', `/volumes/${enc(n)}`));
+        } catch (e) {
+          if (!(e instanceof ClientError && e.status === 404)) throw e;
+          errors.push(daemonErrorText(e));
+        }
+      }
+      if (found.length || !f.format) ctx.out(renderInspect(found, f.format));
+      if (errors.length) throw new ExitError(1, errors.join('\n'));
+    });
+  return cmd;
+}
+
+function rmCommand(ctx: CliContext): Command {
+  const cmd: Command = newCommand('rm', 'Remove one or more volumes')
+    .alias('remove')
+    .argument('[volumes...]', 'VOLUME')
+    .option('-f, --force', 'Force the removal of one or more volumes')
+    .action(async (names: string[], f: { force?: boolean }) => {
+      requireArgs(cmd, names, 1);
+      await forEachArg(names, async (n) => {
+        await ctx.client.transport.call('DELETE', `/volumes/${enc(n)}`, { query: { force: f.force ? true : undefined } });
+        ctx.out(`${n}\n`);
+      });
+    });
+  return cmd;
+}
+
+async function confirm(ctx: CliContext, question: string): Promise<boolean> {
+  ctx.out(`${question} [y/N] `);
+  const line = await new Promise<string>((resolve) => {
+    let buf = '';
+    const stdin = ctx.io.stdin;
+    const onData = (c: Buffer | string) => {
+      buf += c.toString();
+      if (buf.includes('\n')) done();
+    };
+    const done = () => {
+      stdin.off('data', onData);
+      stdin.off('end', done);
+      stdin.pause();
+      resolve(buf.split('\n')[0]!.trim());
+    };
+    stdin.on('data', onData);
+    stdin.on('end', done);
+    stdin.resume();
+  });
+  return /^y(es)?$/i.test(line);
+}
+
+function pruneCommand(ctx: CliContext): Command {
+  return newCommand('prune', 'Remove unused local volumes')
+    .option('-a, --all', 'Remove all unused volumes, not just anonymous ones')
+    .option('--filter <filter>', "Provide filter values (e.g. 'label=<label>')", collect, [])
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .action(async (f: { all?: boolean; filter: string[]; force?: boolean }) => {
+      const filters = filtersOf(f.filter);
+      if (f.all) {
+        if (filters['all']) throw new ExitError(125, 'conflicting options: cannot specify both --all and --filter all=1');
+        filters['all'] = ['true'];
+      }
+      if (!f.force) {
+        const what = f.all ? 'all local volumes' : 'anonymous local volumes';
+        if (!(await confirm(ctx, `WARNING! This will remove ${what} not used by at least one container.\nAre you sure you want to continue?`))) return;
+      }
+      const r = await ctx.client.transport.json<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/volumes/prune', { query: { filters: encodeFilters(filters) } });
+      let text = '';
+      if (r.VolumesDeleted?.length) text += `Deleted Volumes:\n${r.VolumesDeleted.join('\n')}\n\n`;
+      text += `Total reclaimed space: ${humanSize(r.SpaceReclaimed)}\n`;
+      ctx.out(text);
+    });
+}
+
+/** `berth volume …`: create, ls, inspect, rm, prune, as docker's. */
+export function volumeCommand(ctx: CliContext): Command {
+  const group = new Command('volume')
+    .description('Manage volumes')
+    .helpOption('--help', 'Print usage')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined });
+  for (const make of [createCommand, inspectCommand, lsCommand, pruneCommand, rmCommand]) group.addCommand(make(ctx));
+  return group;
+}
