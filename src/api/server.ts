@@ -32,7 +32,6 @@ export function buildRouter(engine: Engine): Router {
   systemRoutes(router, engine);
   imageRoutes(router, engine);
   containerRoutes(router, engine);
-  volumeRoutes(router, engine);
   changesRoutes(router, engine);
   volumeRoutes(router, engine);
   return router;
