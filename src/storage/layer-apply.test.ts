@@ -77,12 +77,7 @@ test('full fidelity: types, owners, modes, times, xattrs; diffID is sha256 of th
   assert.equal(statSync(join(dest, 'bin')).mtimeMs, 1_500_000_000_000, 'dir mtime set after its contents');
   assert.equal(readlinkSync(join(dest, 'bin/sh')), '/bin/busybox');
   assert.equal(lstatSync(join(dest, 'bin/sh')).uid, 7);
-  const nul = lstatSync(join(dest, 'dev/null'));
-  assert.ok(nul.isCharacterDevice());
-  assert.equal(nul.rdev, 0x103);
-  assert.equal(nul.mode & 0o7777, 0o666);
-  assert.ok(lstatSync(join(dest, 'dev/sda')).isBlockDevice());
-  assert.equal(lstatSync(join(dest, 'dev/sda')).rdev, 0x800);
+  assert.ok(!existsSync(join(dest, 'dev/null')) && !existsSync(join(dest, 'dev/sda')), 'device nodes are skipped');
   assert.ok(lstatSync(join(dest, 'run/fifo')).isFIFO());
   assert.deepEqual(lgetxattr(join(dest, 'etc/x'), 'user.comment'), Buffer.from('hello'));
   assert.deepEqual(lgetxattr(join(dest, 'etc/x'), 'trusted.t'), Buffer.from('tv'));
@@ -306,4 +301,24 @@ test('a refused entry stops reading and releases an endless input', async (t) =>
   });
   await rejectsInvalid(applyLayer(endless, dest), /escapes the layer root/);
   assert.ok(endless.destroyed);
+});
+
+test('device nodes are skipped, a char device 0:0 is a whiteout, fifos stay', async (t) => {
+  const { dest, outside } = dirs(t);
+  const tar = await makeTar([
+    { name: 'dev/mem', type: 'character-device', devmajor: 1, devminor: 1, mode: 0o666 },
+    { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0, mode: 0o666 },
+    { name: 'gone', type: 'character-device', devmajor: 0, devminor: 0 },
+    { name: 'pipe', type: 'fifo', mode: 0o620 },
+    { name: 'after', data: 'still applied' },
+  ]);
+  await apply(tar, dest);
+  assert.ok(!existsSync(join(dest, 'dev/mem')));
+  assert.ok(!existsSync(join(dest, 'dev/sda')));
+  const wh = lstatSync(join(dest, 'gone'));
+  assert.ok(wh.isCharacterDevice() && wh.rdev === 0);
+  assert.ok(lstatSync(join(dest, 'pipe')).isFIFO());
+  assert.equal(lstatSync(join(dest, 'pipe')).mode & 0o7777, 0o620);
+  assert.equal(readFileSync(join(dest, 'after'), 'utf8'), 'still applied');
+  assertOutsideUntouched(outside);
 });

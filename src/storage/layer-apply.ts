@@ -9,13 +9,17 @@
  *   zstd (28 b5 2f fd) is refused with invalid-argument for now.
  * - Resolves with `diffID` = sha256 of the uncompressed tar bytes (every byte of the
  *   stream, trailing padding included) and `size` = their count.
- * - Fidelity: regular files (streamed), dirs, symlinks, hardlinks, char/block devices,
- *   fifos; uid/gid, mode incl. setuid/setgid/sticky, mtimes (dirs set after their
+ * - Fidelity: regular files (streamed), dirs, symlinks, hardlinks, fifos; uid/gid, mode incl. setuid/setgid/sticky, mtimes (dirs set after their
  *   contents), PAX `SCHILY.xattr.*` records as extended attributes (raw bytes).
  * - Whiteouts become overlayfs form: `.wh.NAME` → char device 0:0 named NAME (unless
  *   this layer already created NAME: a whiteout only hides lower layers);
  *   `.wh..wh..opq` → xattr `trusted.overlay.opaque=y` on its directory. Other
- *   `.wh..wh.*` entries (aufs metadata) are skipped.
+ *   `.wh..wh.*` entries (aufs metadata) are skipped. A char device 0:0 entry is taken
+ *   as it stands: in overlay form it already is a whiteout.
+ * - Device nodes (char or block, other than 0:0) are skipped, never created: a layer
+ *   has no business handing a container a host disk or /dev/mem, and the runtime
+ *   gives every container its own /dev. Docker's rootless and user-namespaced modes
+ *   drop them too.
  * - The tar is hostile. Nothing outside `dest` is ever created, changed or read
  *   through: names are cleaned lexically and `..` escapes are refused; every parent
  *   component is resolved as if `dest` were the root (chroot-style: a symlink to
@@ -39,7 +43,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import { BerthError, internal, invalidArgument, isErrno, asDigest, type Digest } from '../common';
-import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys';
+import { lsetxattr, makedev, mknod, S_IFCHR, S_IFIFO } from '../sys';
 
 export interface ApplyLayerOptions {
   /** Longest accepted entry path or link target, in bytes. Default 4096. */
@@ -282,9 +286,10 @@ class Applier {
       case 'character-device':
       case 'block-device':
       case 'fifo': {
+        const whiteout = h.type === 'character-device' && !h.devmajor && !h.devminor;
+        if (h.type !== 'fifo' && !whiteout) return; // device nodes are skipped (see the contract)
         await this.replace(abs, rel);
-        const type = h.type === 'fifo' ? S_IFIFO : h.type === 'block-device' ? S_IFBLK : S_IFCHR;
-        mknod(abs, type | 0o600, h.type === 'fifo' ? 0 : makedev(h.devmajor ?? 0, h.devminor ?? 0));
+        mknod(abs, (whiteout ? S_IFCHR : S_IFIFO) | 0o600, whiteout ? makedev(0, 0) : 0);
         break;
       }
       default:

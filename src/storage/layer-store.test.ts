@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { BerthError, type Digest } from '../common';
 import { MNT_DETACH, mountFrom, umount2 } from '../sys';
 import { chainIDOf, LayerStore } from './layer-store';
-import { makeTar, type FixtureEntry } from './tar-fixtures';
+import { makeTar, rawHeader, type FixtureEntry } from './tar-fixtures';
 
 function tempRoot(t: { after(fn: () => void): void }): string {
   const base = mkdtempSync(join(tmpdir(), 'berth-layers-'));
@@ -121,5 +121,31 @@ test('120 layers mount as one overlay through the short links', async (t) => {
     assert.equal(readFileSync(join(merged, 'top'), 'utf8'), '119');
   } finally {
     umount2(merged, MNT_DETACH);
+  }
+});
+
+test('bad checksums, absurd sizes and hostile entries fail cleanly: no layer, no temp dir, no link, nothing outside', async (t) => {
+  const root = tempRoot(t);
+  const store = await LayerStore.open(root);
+  const sentinel = join(root, '..', 'sentinel');
+  writeFileSync(sentinel, 'untouched');
+  const good = await tarOf([{ name: 'ok', data: 'ok' }]);
+  const badSum = Buffer.from(good);
+  badSum[148] = 0x37; // corrupt the first header's checksum field
+  const hugeHeader = rawHeader('huge', '0', 0o77777777777); // ~8 GiB promised, 512 bytes given
+  const cases: Array<[string, Buffer]> = [
+    ['bad checksum', badSum],
+    ['absurd size', Buffer.concat([hugeHeader, Buffer.alloc(512)])],
+    ['truncated', good.subarray(0, 700)],
+    ['dot-dot', await tarOf([{ name: '../../sentinel', data: 'pwned' }])],
+    ['symlink then write through it', await tarOf([{ name: 'esc', type: 'symlink', linkname: '../../..' }, { name: 'esc/sentinel', data: 'pwned' }, { name: 'x/../../sentinel', data: 'pwned' }])],
+    ['hardlink outside', await tarOf([{ name: 'h', type: 'link', linkname: '../../sentinel' }])],
+  ];
+  for (const [what, tar] of cases) {
+    await assert.rejects(store.create(null, Readable.from([tar])), (e: unknown) => e instanceof BerthError && e.kind === 'invalid-argument', what);
+    assert.deepEqual(readdirSync(join(root, 'tmp')), [], `${what}: temp dir left`);
+    assert.deepEqual(readdirSync(join(root, 'l')), [], `${what}: link left`);
+    assert.deepEqual(readdirSync(root).sort(), ['l', 'tmp'], `${what}: layer left`);
+    assert.equal(readFileSync(sentinel, 'utf8'), 'untouched', `${what}: wrote outside`);
   }
 });
