@@ -571,9 +571,9 @@ function defaultMounts(privileged: boolean, shmSize: number, ipcHost: boolean, s
     },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: sysOpts },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: [...sysOpts] },
-    ipcHost
-      ? { destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rbind', 'rprivate'] }
-      : { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    // An mqueue mount shows the queues of the IPC namespace it is mounted from, so this
+    // is right for --ipc host too (and needs no /dev/mqueue on the host).
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     shm !== undefined && shm !== 'none'
       ? { destination: '/dev/shm', type: 'bind', source: shm.bind, options: ['rbind', 'rprivate'] }
       : ipcHost
