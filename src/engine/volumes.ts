@@ -259,7 +259,7 @@ export class VolumeService {
     try {
       await run('mount', args);
     } catch (err) {
-      const msg = ((err as { stderr?: string }).stderr || (err as Error).message).trim();
+      const msg = ((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n')[0]!.replace(/^mount: /, '');
       throw invalidArgument(`error while mounting volume '${this.dataPath(v.name)}': failed to mount local volume: mount ${o.device || o.type}:${target}, flags: ${opts}: ${msg}`, err);
     }
   }
