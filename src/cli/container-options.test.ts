@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildCreateRequest, parseEnv, parseEnvFile, parseFilters, parseMemory, parsePublish, parseRestart } from './container-options';
+import { buildCreateRequest, parseDevice, parseEnv, parseEnvFile, parseFilters, parseMemory, parsePublish, parseRestart, parseThrottleDevice, parseUlimit, parseWeightDevice } from './container-options';
 import { familiarWithDefaultTag, normalizeName, splitReference, validateReference } from './reference';
 
 test('-e takes K=V as is and fills a bare K from our environment', () => {
@@ -81,4 +81,50 @@ test('references: split, normalise, familiar form, validation', () => {
   assert.equal(familiarWithDefaultTag('docker.io/library/busybox:1.36'), 'busybox:1.36');
   assert.throws(() => validateReference('Upper/Case'), /must be lowercase/);
   assert.throws(() => validateReference('a:b:c'), /invalid reference format/);
+});
+
+test('isolation flags become HostConfig fields as docker sends them', () => {
+  const body = buildCreateRequest('a', [], {
+    pid: 'host', ipc: 'container:x', uts: 'host', userns: 'host', cgroupns: 'private', memoryReservation: '32m', memorySwap: '-1',
+    oomKillDisable: true, oomScoreAdj: '-500', cpuShares: '512', cpuPeriod: '50000', cpuQuota: '25000', cpusetCpus: '0', pidsLimit: '-1',
+    blkioWeight: '300', blkioWeightDevice: ['/dev/sda:200'], deviceReadBps: ['/dev/sda:1mb'], deviceWriteIops: ['/dev/sda:100'],
+    device: ['/dev/fuse', '/dev/sda:/dev/xvda:r'], deviceCgroupRule: ['c 1:3 rwm'], securityOpt: ['no-new-privileges'],
+    sysctl: ['net.ipv4.ip_forward=1'], ulimit: ['nofile=100:200', 'nproc=50'], groupAdd: ['10', 'audio'], shmSize: '8m',
+  }, {});
+  const h = body.HostConfig as Record<string, unknown>;
+  assert.deepEqual(
+    { PidMode: h.PidMode, IpcMode: h.IpcMode, UTSMode: h.UTSMode, UsernsMode: h.UsernsMode, CgroupnsMode: h.CgroupnsMode },
+    { PidMode: 'host', IpcMode: 'container:x', UTSMode: 'host', UsernsMode: 'host', CgroupnsMode: 'private' },
+  );
+  assert.equal(h.MemoryReservation, 32 << 20);
+  assert.equal(h.MemorySwap, -1);
+  assert.equal(h.OomKillDisable, true);
+  assert.equal(h.OomScoreAdj, -500);
+  assert.deepEqual([h.CpuShares, h.CpuPeriod, h.CpuQuota, h.CpusetCpus, h.PidsLimit, h.BlkioWeight], [512, 50000, 25000, '0', -1, 300]);
+  assert.deepEqual(h.BlkioWeightDevice, [{ Path: '/dev/sda', Weight: 200 }]);
+  assert.deepEqual(h.BlkioDeviceReadBps, [{ Path: '/dev/sda', Rate: 1 << 20 }]);
+  assert.deepEqual(h.BlkioDeviceWriteIOps, [{ Path: '/dev/sda', Rate: 100 }]);
+  assert.deepEqual(h.Devices, [
+    { PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' },
+    { PathOnHost: '/dev/sda', PathInContainer: '/dev/xvda', CgroupPermissions: 'r' },
+  ]);
+  assert.deepEqual(h.DeviceCgroupRules, ['c 1:3 rwm']);
+  assert.deepEqual(h.SecurityOpt, ['no-new-privileges']);
+  assert.deepEqual(h.Sysctls, { 'net.ipv4.ip_forward': '1' });
+  assert.deepEqual(h.Ulimits, [{ Name: 'nofile', Soft: 100, Hard: 200 }, { Name: 'nproc', Soft: 50, Hard: 50 }]);
+  assert.deepEqual(h.GroupAdd, ['10', 'audio']);
+  assert.equal(h.ShmSize, 8 << 20);
+});
+
+test('isolation flag errors read like docker\'s', () => {
+  assert.deepEqual(parseDevice('/dev/sda:rw'), { PathOnHost: '/dev/sda', PathInContainer: '/dev/sda', CgroupPermissions: 'rw' });
+  assert.throws(() => parseDevice('sda'), /invalid device specification: sda/);
+  assert.throws(() => parseDevice('/dev/sda:/x:rwx'), /invalid device mode: rwx/);
+  assert.throws(() => parseUlimit('nofile'), /invalid ulimit argument: nofile/);
+  assert.throws(() => parseUlimit('nofile=10:5'), /soft limit must be less than or equal to hard limit/);
+  assert.throws(() => parseWeightDevice('/dev/sda:5'), /invalid weight for device/);
+  assert.throws(() => parseThrottleDevice('/dev/sda:lots', true), /invalid rate for device/);
+  assert.throws(() => buildCreateRequest('a', [], { pidsLimit: 'x' }, {}), /invalid argument "x" for "--pids-limit" flag/);
+  assert.throws(() => buildCreateRequest('a', [], { cgroupns: 'shared' }, {}), /invalid cgroup namespace mode/);
+  assert.throws(() => buildCreateRequest('a', [], { oomScoreAdj: '2000' }, {}), /Valid values are from -1000 to 1000/);
 });
