@@ -17,7 +17,7 @@
  *   TERM (with a terminal) and HOME in the environment unless the caller's env sets them.
  *   Privileged drops the masked/read-only paths and seccomp, makes /sys and the cgroup
  *   mount writable, allows every device, and grants every capability the host has.
- *   Host device nodes are not added for privileged containers yet.
+ *   Host device nodes for privileged containers come from the caller (`devices: hostDevices()`).
  * - A namespace may be 'private' (new), 'host' (omitted from the spec) or `{ path }`
  *   (joined). The mount namespace is always private.
  * - Rlimits appear only when given; `validateRlimits` refuses any value above this
