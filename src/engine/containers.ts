@@ -252,7 +252,7 @@ export class ContainerService {
       const top = this.images.chain(img).at(-1) ?? null;
       await this.snapshots.prepare(id, top, top ? await this.images.layers.linkChain(top) : []);
       await this.mounts.prepare(rec, Object.keys(ic.Volumes ?? {}));
-      await this.save(rec);
+      await this.save(rec, true);
     } catch (err) {
       this.records.delete(id);
       await this.snapshots.remove(id).catch(() => undefined);
@@ -268,8 +268,13 @@ export class ContainerService {
     return undefined;
   }
 
-  private async save(rec: ContainerRecord): Promise<void> {
-    await writeJSONAtomic(join(this.dir(rec.id), 'container.json'), rec);
+  /**
+   * The record's state changes on every start and exit; what conmon and runc keep
+   * lets init() correct it after a crash, so only the first write (at create) waits
+   * for the disk.
+   */
+  private async save(rec: ContainerRecord, durable = false): Promise<void> {
+    await writeJSONAtomic(join(this.dir(rec.id), 'container.json'), rec, { durable });
   }
 
   // ---- start ---------------------------------------------------------------
@@ -288,16 +293,15 @@ export class ContainerService {
     try {
       const rootfs = await this.snapshots.mount(rec.id);
       TT('mounted');
-      await this.writeEtcFiles(rec);
+      const [mounts] = await Promise.all([this.mounts.specMounts(rec, rootfs), this.writeEtcFiles(rec), fsp.mkdir(bundle, { recursive: true })]);
       const user = resolveUser(rootfs, rec.config.User);
       const spec = buildSpec(rec, {
         host: this.host,
         rootfs,
         user,
-        mounts: await this.mounts.specMounts(rec, rootfs),
+        mounts,
         lookup: (ref) => this.get(ref),
       });
-      await fsp.mkdir(bundle, { recursive: true });
       await fsp.writeFile(join(bundle, 'config.json'), serializeSpec(spec));
       TT('spec');
       if (this.monitor.known(rec.id)) await this.monitor.remove(rec.id); // a stale runc state would block create
@@ -331,20 +335,24 @@ export class ContainerService {
   }
 
   private async writeEtcFiles(rec: ContainerRecord): Promise<void> {
-    await fsp.writeFile(rec.hostnamePath, `${rec.config.Hostname}\n`);
-    await fsp.writeFile(
-      rec.hostsPath,
-      '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n',
-    );
-    let resolv = '';
-    try {
-      resolv = await fsp.readFile('/etc/resolv.conf', 'utf8');
-    } catch {
-      // no host resolver config: the container gets an empty one
-    }
-    // Loopback resolvers of the host are unreachable from the container's own network namespace.
-    resolv = resolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l)).join('\n');
-    await fsp.writeFile(rec.resolvConfPath, resolv);
+    const resolv = async () => {
+      let text = '';
+      try {
+        text = await fsp.readFile('/etc/resolv.conf', 'utf8');
+      } catch {
+        // no host resolver config: the container gets an empty one
+      }
+      // Loopback resolvers of the host are unreachable from the container's own network namespace.
+      await fsp.writeFile(rec.resolvConfPath, text.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1\s*$)/.test(l)).join('\n'));
+    };
+    await Promise.all([
+      fsp.writeFile(rec.hostnamePath, `${rec.config.Hostname}\n`),
+      fsp.writeFile(
+        rec.hostsPath,
+        '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n',
+      ),
+      resolv(),
+    ]);
   }
 
   // ---- exit ----------------------------------------------------------------
@@ -359,25 +367,32 @@ export class ContainerService {
     return true;
   }
 
-  private finishing = new Set<string>();
+  /** Exits being recorded: a second caller waits for the first instead of returning early. */
+  private finishing = new Map<string, Promise<void>>();
 
   private async recordExit(rec: ContainerRecord, code: number, at: Date, error: string): Promise<void> {
-    if (this.finishing.has(rec.id) || (rec.state.status !== 'running' && rec.state.status !== 'paused')) return;
-    this.finishing.add(rec.id);
-    try {
-      await this.monitor.remove(rec.id).catch((err) => log.warn('runc delete failed', { id: rec.id, error: String(err) }));
-      await this.snapshots.unmount(rec.id).catch((err) => log.warn('unmount failed', { id: rec.id, error: String(err) }));
-      await this.mounts.stopped(rec).catch((err) => log.warn('volume unmount failed', { id: rec.id, error: String(err) }));
-      rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode: code, error, finishedAt: at.toISOString() };
-      await this.save(rec).catch((err) => log.error('cannot save container state', { id: rec.id, error: String(err) }));
-    } finally {
-      this.finishing.delete(rec.id);
-    }
-    this.events.emit('container', 'die', rec.id, { exitCode: String(code), image: rec.image, name: rec.name });
-    this.signals.emit(`exit:${rec.id}`, code);
+    const inFlight = this.finishing.get(rec.id);
+    if (inFlight) return inFlight;
+    if (rec.state.status !== 'running' && rec.state.status !== 'paused') return;
+    const finish = this.finishExit(rec, code, at, error).finally(() => this.finishing.delete(rec.id));
+    this.finishing.set(rec.id, finish);
+    await finish;
     if (rec.hostConfig.AutoRemove) {
       await this.lock.run(rec.id, () => this.removeNow(rec)).catch((err) => log.warn('auto-remove failed', { id: rec.id, error: String(err) }));
     }
+  }
+
+  /** Cleans up after an exit, records it, and tells waiters; not the auto-removal. */
+  private async finishExit(rec: ContainerRecord, code: number, at: Date, error: string): Promise<void> {
+    const oomKilled = this.oomKilled(rec.id);
+    await this.monitor.remove(rec.id).catch((err) => log.warn('runc delete failed', { id: rec.id, error: String(err) }));
+    await this.snapshots.unmount(rec.id).catch((err) => log.warn('unmount failed', { id: rec.id, error: String(err) }));
+    await this.mounts.stopped(rec).catch((err) => log.warn('volume unmount failed', { id: rec.id, error: String(err) }));
+    rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode: code, error, oomKilled, finishedAt: at.toISOString() };
+    await this.save(rec).catch((err) => log.error('cannot save container state', { id: rec.id, error: String(err) }));
+    if (rec.state.oomKilled) this.events.emit('container', 'oom', rec.id, { image: rec.image, name: rec.name });
+    this.events.emit('container', 'die', rec.id, { exitCode: String(code), image: rec.image, name: rec.name });
+    this.signals.emit(`exit:${rec.id}`, code);
   }
 
   private nextExit(id: string, timeoutMs?: number): Promise<boolean> {
@@ -482,11 +497,14 @@ export class ContainerService {
     if (!this.records.has(rec.id)) return;
     rec.state.status = 'removing';
     await this.save(rec).catch(() => undefined);
-    if (this.monitor.known(rec.id)) await this.monitor.remove(rec.id);
-    await this.snapshots.remove(rec.id);
+    await Promise.all([
+      this.monitor.known(rec.id) ? this.monitor.remove(rec.id) : undefined,
+      this.snapshots.remove(rec.id),
+      fsp.rm(this.bundle(rec.id), { recursive: true, force: true }),
+    ]);
     // --rm removes the container's anonymous volumes too, as in Docker.
     await this.mounts.release(rec, removeVolumes || !!rec.hostConfig.AutoRemove);
-    await fsp.rm(this.bundle(rec.id), { recursive: true, force: true });
+    // The record goes last: until then a restarted daemon finishes the removal.
     await fsp.rm(this.dir(rec.id), { recursive: true, force: true });
     this.records.delete(rec.id);
     this.events.emit('container', 'destroy', rec.id, { image: rec.image, name: rec.name });

@@ -14,7 +14,7 @@
  * start() → [kill()] → the exit file appears → remove() (runc delete).
  */
 import { spawn, execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, promises as fsp, watch, type FSWatcher } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isErrno, log } from '../common';
 
@@ -133,12 +133,37 @@ export class Monitor {
     });
   }
 
+  /**
+   * Lets the created container run. This is what `runc start` does, without the
+   * cost of another runc process: runc init waits to write one byte into
+   * `exec.fifo` before it execs the container's command; reading that byte
+   * releases it, and removing the fifo is how runc tells "running" from "created".
+   * Anything unexpected falls back to `runc start`, which reports runc's own error.
+   */
   async start(id: string): Promise<void> {
-    await this.runcCmd(['start', id]);
+    if (!(await releaseExecFifo(join(this.runcRoot, id, 'exec.fifo')))) await this.runcCmd(['start', id]);
   }
 
   async kill(id: string, signal: string | number, all = false): Promise<void> {
     await this.runcCmd(['kill', ...(all ? ['--all'] : []), id, String(signal)]);
+  }
+
+  /** Freezes every process of the container (runc pause: the freezer cgroup). */
+  async pause(id: string): Promise<void> {
+    await this.runcCmd(['pause', id]);
+  }
+
+  /** Thaws a paused container (runc resume). */
+  async resume(id: string): Promise<void> {
+    await this.runcCmd(['resume', id]);
+  }
+
+  /**
+   * Changes the cgroup limits of a running container: `resources` is an OCI
+   * `linux.resources` object; fields left out keep their values.
+   */
+  async update(id: string, resources: object): Promise<void> {
+    await this.runcCmd(['update', '--resources', '-', id], JSON.stringify(resources));
   }
 
   /** runc's view; undefined when runc does not know the container. */
@@ -160,12 +185,43 @@ export class Monitor {
 
   /** Deletes runc's state and the container's cgroups; fine if already gone. */
   async remove(id: string): Promise<void> {
+    if (await this.removeStopped(id)) {
+      await fsp.rm(join(this.exitDir, id), { force: true });
+      return;
+    }
     try {
       await this.runcCmd(['delete', '--force', id]);
     } catch (err) {
       if (!(err instanceof BerthError && /does not exist/.test(err.message))) throw err;
     }
     await fsp.rm(join(this.exitDir, id), { force: true });
+  }
+
+  /**
+   * `runc delete` for a container whose processes are all gone, done in-process:
+   * remove its (empty) cgroups and runc's state directory. False when anything
+   * is unusual (a process left in a cgroup, no state file): runc then does it.
+   */
+  private async removeStopped(id: string): Promise<boolean> {
+    const dir = join(this.runcRoot, id);
+    let paths: string[];
+    try {
+      const state = JSON.parse(await fsp.readFile(join(dir, 'state.json'), 'utf8')) as { init_process_pid?: number; cgroup_paths?: Record<string, string> };
+      if (state.init_process_pid && pidAlive(state.init_process_pid)) return false;
+      paths = [...new Set(Object.values(state.cgroup_paths ?? {}))];
+    } catch {
+      return false;
+    }
+    for (const p of paths) {
+      try {
+        if ((await fsp.readFile(join(p, 'cgroup.procs'), 'utf8')).trim() !== '') return false;
+        await fsp.rmdir(p);
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) return false;
+      }
+    }
+    await fsp.rm(dir, { recursive: true, force: true });
+    return true;
   }
 
   /** conmon's pid for a container, if its pidfile exists and the process lives. */
@@ -179,12 +235,14 @@ export class Monitor {
     }
   }
 
-  private runcCmd(args: string[]): Promise<string> {
+  private runcCmd(args: string[], input?: string): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile(this.runc, [`--root=${this.runcRoot}`, ...args], { maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      const child = execFile(this.runc, [`--root=${this.runcRoot}`, ...args], { maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
         if (err) reject(internal(`runc ${args[0]} failed: ${cleanRuncMessage(stderr) || err.message}`));
         else resolve(stdout);
       });
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(input);
     });
   }
 }
@@ -224,4 +282,45 @@ function cleanRuncMessage(stderr: string): string {
 
 function runtimeError(message: string): BerthError {
   return internal(`OCI runtime create failed: ${cleanRuncMessage(message)}`);
+}
+
+/** Whether a process exists and is not a zombie. */
+function pidAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Opens runc's exec.fifo without blocking, waits for runc init's byte and removes
+ * the fifo. False (and nothing changed) when there is no fifo or no byte arrives
+ * within the timeout, e.g. because runc init died.
+ */
+async function releaseExecFifo(fifo: string, timeoutMs = 10_000): Promise<boolean> {
+  let fd: number;
+  try {
+    fd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const buf = Buffer.alloc(16);
+    const deadline = Date.now() + timeoutMs;
+    for (let wait = 0; ; wait = Math.min(wait + 1, 10)) {
+      try {
+        if (readSync(fd, buf, 0, buf.length, null) > 0) break;
+      } catch (err) {
+        if (!isErrno(err, 'EAGAIN')) return false;
+      }
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  await fsp.rm(fifo, { force: true });
+  return true;
 }

@@ -9,14 +9,24 @@ import { invalidArgument, isErrno } from '../common/errors';
  * crash. Readers see either the old content or the new, never a mix.
  * The parent directory must exist.
  */
-export async function writeFileAtomic(path: string, data: string | Buffer, opts?: { mode?: number }): Promise<void> {
+export interface AtomicWriteOptions {
+  mode?: number;
+  /**
+   * false skips both fsyncs: the replacement is still atomic (rename), but after
+   * a power loss the old content may come back. For state that can be rebuilt.
+   */
+  durable?: boolean;
+}
+
+export async function writeFileAtomic(path: string, data: string | Buffer, opts?: AtomicWriteOptions): Promise<void> {
+  const durable = opts?.durable ?? true;
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.tmp-${randomBytes(6).toString('hex')}`);
   const fh = await fsp.open(tmp, 'wx', opts?.mode ?? 0o644);
   try {
     try {
       await fh.writeFile(data);
-      await fh.sync();
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }
@@ -25,7 +35,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, opts?
     await fsp.rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(dir);
+  if (durable) await fsyncDir(dir);
 }
 
 /** fsync a directory so renames/creations inside it are durable. */
@@ -42,7 +52,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Serializes `value` as pretty JSON and writes it with writeFileAtomic. */
-export async function writeJSONAtomic(path: string, value: unknown, opts?: { mode?: number }): Promise<void> {
+export async function writeJSONAtomic(path: string, value: unknown, opts?: AtomicWriteOptions): Promise<void> {
   await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', opts);
 }
 
