@@ -7,6 +7,7 @@
  * waits for the exit while holding the lock.
  */
 import { EventEmitter } from 'node:events';
+import { execFile } from 'node:child_process';
 import { promises as fsp, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -29,6 +30,15 @@ import {
   detectCgroupMode,
   hostBoundingCapabilities,
   readHostRlimits,
+  cgroupDirs,
+  cgroupPids,
+  cgroupsPath,
+  readCgroupSample,
+  readHostCpu,
+  readNetDev,
+  readOomKills,
+  type CgroupSample,
+  type NetDevStats,
   logSize,
   readLog,
   resolveUser,
@@ -426,6 +436,7 @@ export class ContainerService {
     const exited = this.nextExit(rec.id, t < 0 ? undefined : t * 1000);
     const sig = signal || rec.config.StopSignal || 'SIGTERM';
     await this.monitor.kill(rec.id, normalizeSignal(sig)).catch(() => undefined);
+    await this.thawAfterSignal(rec);
     if (await this.checkExit(rec.id)) return;
     if (await exited) return;
     const killed = this.nextExit(rec.id, 30_000);
@@ -440,6 +451,7 @@ export class ContainerService {
     if (rec.state.status !== 'running' && rec.state.status !== 'paused') throw conflict(`Cannot kill container: ${ref}: Container ${rec.id} is not running`);
     const exited = sig === 'KILL' ? this.nextExit(rec.id, 30_000) : undefined;
     await this.monitor.kill(rec.id, sig, sig === 'KILL');
+    await this.thawAfterSignal(rec);
     this.events.emit('container', 'kill', rec.id, { image: rec.image, name: rec.name, signal: String(signalNumber(sig)) });
     if (exited && !(await this.checkExit(rec.id))) await exited;
   }
@@ -551,6 +563,190 @@ export class ContainerService {
     else await follower.drain();
     this.signals.emit(`exit-wait-done:${rec.id}`);
   }
+
+  // ---- operations: pause, update, stats, top (accounting and live control) ----
+
+  private cgroupDirsOf(id: string): Record<string, string> {
+    return cgroupDirs(this.host.cgroupMode ?? detectCgroupMode(), cgroupsPath('/berth', id));
+  }
+
+  /** Whether the kernel OOM-killed a process of the container's current cgroup. */
+  private oomKilled(id: string): boolean {
+    try {
+      return readOomKills(this.host.cgroupMode ?? detectCgroupMode(), this.cgroupDirsOf(id)) > 0;
+    } catch (err) {
+      log.warn('cannot read the OOM counter', { id, error: String(err) });
+      return false;
+    }
+  }
+
+  /** A signal queued to a frozen process waits for the thaw: stop and kill thaw, as dockerd does. */
+  private async thawAfterSignal(rec: ContainerRecord): Promise<void> {
+    if (rec.state.status !== 'paused') return;
+    await this.monitor.resume(rec.id).catch((err) => log.warn('resume after signal failed', { id: rec.id, error: String(err) }));
+    rec.state.status = 'running';
+    await this.save(rec).catch(() => undefined);
+  }
+
+  /** Labels of a container, for event attributes (Docker adds them to every container event). */
+  eventLabels(id: string): Record<string, string> | undefined {
+    return this.records.get(id as ContainerId)?.config.Labels;
+  }
+
+  pause(ref: string): Promise<void> {
+    const rec = this.get(ref);
+    return this.lock.run(rec.id, async () => {
+      if (rec.state.status === 'paused') throw conflict(`Container ${rec.id} is already paused`);
+      if (rec.state.status !== 'running') throw conflict(`Container ${rec.id} is not running`);
+      await this.monitor.pause(rec.id);
+      rec.state.status = 'paused';
+      await this.save(rec);
+      this.events.emit('container', 'pause', rec.id, { image: rec.image, name: rec.name });
+    });
+  }
+
+  unpause(ref: string): Promise<void> {
+    const rec = this.get(ref);
+    return this.lock.run(rec.id, async () => {
+      if (rec.state.status !== 'paused') throw conflict(`Container ${rec.id} is not paused`);
+      await this.monitor.resume(rec.id);
+      rec.state.status = 'running';
+      await this.save(rec);
+      this.events.emit('container', 'unpause', rec.id, { image: rec.image, name: rec.name });
+    });
+  }
+
+  /**
+   * Changes resource limits (Docker's update semantics: an absent or zero field keeps
+   * its value) and the restart policy. A running or paused container gets them at
+   * once through `runc update`; the record's HostConfig keeps them for later starts.
+   */
+  update(ref: string, u: UpdateOptions): Promise<string[]> {
+    const rec = this.get(ref);
+    return this.lock.run(rec.id, async () => {
+      const hc = rec.hostConfig as Record<string, unknown>;
+      const cur = (k: string): number => (typeof hc[k] === 'number' ? (hc[k] as number) : 0);
+      const set = (v: number | undefined): v is number => v !== undefined && v !== 0;
+      if (set(u.nanoCpus) && (set(u.cpuPeriod) || set(u.cpuQuota))) throw invalidArgument('Conflicting options: Nano CPUs and CPU Period/Quota cannot both be set');
+      if (set(u.nanoCpus) && cur('CpuPeriod') > 0) throw conflict('Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set');
+      if (set(u.nanoCpus) && cur('CpuQuota') > 0) throw conflict('Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set');
+      if (set(u.cpuPeriod) && cur('NanoCpus') > 0) throw conflict('Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set');
+      if (set(u.cpuQuota) && cur('NanoCpus') > 0) throw conflict('Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set');
+      if (set(u.blkioWeight) && (u.blkioWeight < 10 || u.blkioWeight > 1000)) throw invalidArgument('Range of blkio weight is from 10 to 1000');
+      if (set(u.cpuShares) && u.cpuShares < 2 && u.cpuShares > 0) throw invalidArgument('minimum cpu shares is 2');
+      const memory = set(u.memory) ? u.memory : cur('Memory');
+      const swap = set(u.memorySwap) ? u.memorySwap : cur('MemorySwap');
+      if (set(u.memory) && u.memory < 6 * 1024 * 1024) throw invalidArgument('Minimum memory limit allowed is 6MB');
+      if (set(u.memory) && !set(u.memorySwap) && swap > 0 && u.memory > swap) {
+        throw conflict('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+      }
+      if (swap > 0 && memory > 0 && swap < memory) throw invalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
+      if (swap > 0 && memory === 0) throw invalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
+      if (set(u.memoryReservation) && memory > 0 && u.memoryReservation > memory) throw invalidArgument('Minimum memory limit can not be less than memory reservation limit, see usage');
+      if (u.cpusetCpus && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(u.cpusetCpus)) throw invalidArgument(`invalid cpuset cpus ${JSON.stringify(u.cpusetCpus)}: use a list like 0-3,5`);
+      if (u.cpusetMems && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(u.cpusetMems)) throw invalidArgument(`invalid cpuset mems ${JSON.stringify(u.cpusetMems)}: use a list like 0`);
+      const policy = u.restartPolicy;
+      if (policy) {
+        if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(policy.name)) throw invalidArgument(`invalid restart policy '${policy.name}': use no, always, unless-stopped or on-failure`);
+        if (policy.name !== 'on-failure' && (policy.maximumRetryCount ?? 0) !== 0) throw invalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+        if (policy.name && policy.name !== 'no' && rec.hostConfig.AutoRemove) throw invalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
+      }
+
+      // The OCI linux.resources that change; runc keeps the rest.
+      const res: Record<string, Record<string, unknown>> = {};
+      const mem: Record<string, number> = {};
+      if (set(u.memory)) mem.limit = u.memory;
+      if (set(u.memory) || set(u.memorySwap)) {
+        if (swap !== 0) mem.swap = swap;
+        if (!mem.limit && memory > 0) mem.limit = memory;
+      }
+      if (set(u.memoryReservation)) mem.reservation = u.memoryReservation;
+      if (Object.keys(mem).length) res.memory = mem;
+      const cpu: Record<string, unknown> = {};
+      if (set(u.cpuShares)) cpu.shares = u.cpuShares;
+      if (set(u.nanoCpus)) {
+        cpu.period = 100_000;
+        cpu.quota = Math.round((u.nanoCpus * 100_000) / 1e9);
+      }
+      if (set(u.cpuPeriod)) cpu.period = u.cpuPeriod;
+      if (set(u.cpuQuota)) cpu.quota = u.cpuQuota;
+      if (u.cpusetCpus) cpu.cpus = u.cpusetCpus;
+      if (u.cpusetMems) cpu.mems = u.cpusetMems;
+      if (Object.keys(cpu).length) res.cpu = cpu;
+      if (u.pidsLimit !== undefined) res.pids = { limit: u.pidsLimit > 0 ? u.pidsLimit : -1 };
+      if (set(u.blkioWeight)) res.blockIO = { weight: u.blkioWeight };
+
+      const live = rec.state.status === 'running' || rec.state.status === 'paused';
+      if (live && Object.keys(res).length) {
+        try {
+          await this.monitor.update(rec.id, res);
+        } catch (err) {
+          throw invalidArgument(`Cannot update container ${rec.id}: ${err instanceof Error ? err.message : String(err)}`, err);
+        }
+      }
+      const next: Record<string, unknown> = {};
+      if (set(u.memory)) next.Memory = u.memory;
+      if (set(u.memorySwap)) next.MemorySwap = u.memorySwap;
+      if (set(u.memoryReservation)) next.MemoryReservation = u.memoryReservation;
+      if (set(u.nanoCpus)) next.NanoCpus = u.nanoCpus;
+      if (set(u.cpuShares)) next.CpuShares = u.cpuShares;
+      if (set(u.cpuPeriod)) next.CpuPeriod = u.cpuPeriod;
+      if (set(u.cpuQuota)) next.CpuQuota = u.cpuQuota;
+      if (u.cpusetCpus) next.CpusetCpus = u.cpusetCpus;
+      if (u.cpusetMems) next.CpusetMems = u.cpusetMems;
+      if (u.pidsLimit !== undefined) next.PidsLimit = u.pidsLimit;
+      if (set(u.blkioWeight)) next.BlkioWeight = u.blkioWeight;
+      if (policy) next.RestartPolicy = { Name: policy.name, MaximumRetryCount: policy.maximumRetryCount ?? 0 };
+      Object.assign(rec.hostConfig, next);
+      await this.save(rec);
+      this.events.emit('container', 'update', rec.id, { image: rec.image, name: rec.name });
+      return [];
+    });
+  }
+
+  /**
+   * One accounting sample. `cgroup` is absent when the container is not running
+   * (Docker then reports zeros).
+   */
+  stats(ref: string): ContainerStatsSample {
+    const rec = this.get(ref);
+    const read = new Date();
+    const live = rec.state.status === 'running' || rec.state.status === 'paused';
+    let hostCpu = { systemNs: 0, onlineCpus: 0 };
+    try {
+      hostCpu = readHostCpu(readFileSync('/proc/stat', 'utf8'));
+    } catch {
+      // no /proc/stat: CPU % cannot be computed and shows 0
+    }
+    const out: ContainerStatsSample = { id: rec.id, name: rec.name, read, running: live, systemCpuNs: hostCpu.systemNs, onlineCpus: hostCpu.onlineCpus };
+    if (!live) return out;
+    out.cgroup = readCgroupSample(this.host.cgroupMode ?? detectCgroupMode(), this.cgroupDirsOf(rec.id));
+    if (rec.state.pid > 0) {
+      try {
+        out.networks = readNetDev(readFileSync(`/proc/${rec.state.pid}/net/dev`, 'utf8'));
+      } catch {
+        // the process just exited: no network figures for this sample
+      }
+    }
+    return out;
+  }
+
+  /** The container's processes as host `ps` shows them (Docker's `top`). */
+  async top(ref: string, psArgs = '-ef'): Promise<{ titles: string[]; processes: string[][] }> {
+    const rec = this.get(ref);
+    if (rec.state.status !== 'running' && rec.state.status !== 'paused') throw conflict(`Container ${rec.id} is not running`);
+    const pids = new Set(cgroupPids(this.host.cgroupMode ?? detectCgroupMode(), this.cgroupDirsOf(rec.id)));
+    const args = psArgs.split(/\s+/).filter(Boolean);
+    const output = await new Promise<string>((resolve, reject) => {
+      execFile('ps', args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        if (err) reject(invalidArgument(`Error running ps: ${(stderr || err.message).trim()}`));
+        else resolve(stdout);
+      });
+    });
+    const top = parsePsOutput(output, pids);
+    this.events.emit('container', 'top', rec.id, { image: rec.image, name: rec.name });
+    return top;
+  }
 }
 
 /** Image ENV first, then the request's, later keys replacing earlier ones. */
@@ -580,4 +776,51 @@ export function normalizeSignal(s: string): string {
 
 export function signalNumber(name: string): number {
   return SIGNALS[name] ?? Number(name);
+}
+
+/** What `update` may change; an absent or zero field keeps its value (Docker's semantics). */
+export interface UpdateOptions {
+  memory?: number;
+  memorySwap?: number;
+  memoryReservation?: number;
+  nanoCpus?: number;
+  cpuShares?: number;
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  /** > 0 limits; 0 or -1 removes the limit. */
+  pidsLimit?: number;
+  blkioWeight?: number;
+  restartPolicy?: { name: string; maximumRetryCount?: number };
+}
+
+export interface ContainerStatsSample {
+  id: string;
+  name: string;
+  read: Date;
+  running: boolean;
+  /** Host CPU time in nanoseconds since boot (Docker's system_cpu_usage). */
+  systemCpuNs: number;
+  onlineCpus: number;
+  cgroup?: CgroupSample;
+  networks?: Record<string, NetDevStats>;
+}
+
+/**
+ * `ps` output → the rows whose PID is in `pids`. The last column (the command) may
+ * contain spaces, so each row is split into at most as many fields as there are titles.
+ */
+export function parsePsOutput(output: string, pids: ReadonlySet<number>): { titles: string[]; processes: string[][] } {
+  const lines = output.split('\n').filter((l) => l.trim() !== '');
+  const titles = (lines[0] ?? '').trim().split(/\s+/);
+  const pidIndex = titles.indexOf('PID');
+  if (pidIndex < 0) throw invalidArgument('Couldn\'t find PID field in ps output: keep the PID column in the ps options');
+  const processes: string[][] = [];
+  for (const line of lines.slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields.length > titles.length) fields.splice(titles.length - 1, fields.length, fields.slice(titles.length - 1).join(' '));
+    if (pids.has(Number(fields[pidIndex]))) processes.push(fields);
+  }
+  return { titles, processes };
 }

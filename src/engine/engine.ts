@@ -64,6 +64,7 @@ export class Engine {
     const volumes = new VolumeService(join(dataRoot, 'volumes'), events);
     await volumes.init();
     containers = new ContainerService(dataRoot, execRoot, images, snapshots, monitor, events, new VolumeMounts(volumes, () => containers!.list()));
+    events.describe = (type, id) => (type === 'container' ? containers!.eventLabels(id) : undefined);
     await containers.init();
     return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, detectCgroupMode(), snapshots, await engineId(dataRoot), volumes);
   }

@@ -1,5 +1,5 @@
 export { Engine, ENGINE_VERSION, type EngineOptions } from './engine';
-export { EventBus, type EngineEvent } from './events';
+export { EventBus, matchesEventFilters, EVENT_FILTER_KEYS, type EngineEvent, type EventFilters } from './events';
 export { ContainerService, normalizeSignal, signalNumber, mergeEnv, type ContainerRecord, type ContainerState, type CreateContainerOptions, type WaitCondition } from './containers';
 export { ImageService, applyChanges, hostArch } from './images';
 export { humanDuration } from './human';
@@ -9,4 +9,5 @@ export type { ImageRecord } from '../image';
 export { familiarString, parseReference } from '../image';
 export { VolumeService, isAnonymous, labelMatches, ANONYMOUS_LABEL, type VolumeRecord, type VolumeUsage, type CreateVolumeOptions } from './volumes';
 export { mountPointsOf, visibleMountPoints, type MountPointRecord } from './container-mounts';
+export { parsePsOutput, type UpdateOptions, type ContainerStatsSample } from './containers';
 export { CommitService, type CommitOptions } from './commit';

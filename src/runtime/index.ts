@@ -4,5 +4,6 @@ export * from './spec';
 export * from './user';
 export * from './monitor';
 export * from './k8s-log';
+export * from './cgroup-stats';
 export * from './seccomp';
 export * from './seccomp-default';
