@@ -1,7 +1,7 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,8 +9,16 @@ import { text } from 'node:stream/consumers';
 import { ContentStore } from './content-store';
 import type { Digest } from '../common/ids';
 
+/** Temp dirs made by these tests, removed when the file's tests are done. */
+const temps: string[] = [];
+const keep = (dir: string): string => (temps.push(dir), dir);
+after(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
+
 const sha = (b: Buffer | string) => ('sha256:' + createHash('sha256').update(b).digest('hex')) as Digest;
-const tempRoot = () => mkdtempSync(join(tmpdir(), 'berth-cs-'));
+const tempRoot = () => keep(mkdtempSync(join(tmpdir(), 'berth-cs-')));
 
 test('writeBuffer/writeStream store by digest and read back', async () => {
   const cs = new ContentStore(tempRoot());

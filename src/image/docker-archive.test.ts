@@ -1,7 +1,7 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -12,6 +12,14 @@ import { ImageStore } from './image-store';
 import { parseReference } from './reference';
 import type { ImageConfig } from './image-config';
 import type { Digest } from '../common/ids';
+
+/** Temp dirs made by these tests, removed when the file's tests are done. */
+const temps: string[] = [];
+const keep = (dir: string): string => (temps.push(dir), dir);
+after(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
 
 interface E { name: string; data?: Buffer | string; type?: 'file' | 'symlink' | 'link' | 'directory'; linkname?: string }
 
@@ -36,7 +44,7 @@ async function makeTar(entries: E[]): Promise<Buffer> {
 const sha = (b: Buffer | string) => ('sha256:' + createHash('sha256').update(b).digest('hex')) as Digest;
 const hex = (d: Digest) => d.slice(7);
 const tmpFiles = (cs: ContentStore) => (existsSync(join(cs.root, 'tmp')) ? readdirSync(join(cs.root, 'tmp')) : []);
-const store = () => new ContentStore(mkdtempSync(join(tmpdir(), 'berth-arch-')));
+const store = () => new ContentStore(keep(mkdtempSync(join(tmpdir(), 'berth-arch-'))));
 const invalid = (re: RegExp) => (e: Error & { kind?: string }) => {
   assert.equal(e.kind, 'invalid-argument', e.message);
   assert.match(e.message, /^invalid docker archive: /);

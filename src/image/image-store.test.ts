@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -9,6 +9,14 @@ import { ImageStore } from './image-store';
 import type { ImageConfig } from './image-config';
 import { parseReference } from './reference';
 import type { Digest } from '../common/ids';
+
+/** Temp dirs made by these tests, removed when the file's tests are done. */
+const temps: string[] = [];
+const keep = (dir: string): string => (temps.push(dir), dir);
+after(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
 
 const sha = (s: string) => ('sha256:' + createHash('sha256').update(s).digest('hex')) as Digest;
 const kind = (k: string, msg?: string | RegExp) => (e: Error & { kind?: string }) => {
@@ -30,7 +38,7 @@ function config(n: number, created = `2024-01-0${n}T00:00:00Z`): ImageConfig {
 }
 
 function fresh() {
-  const root = mkdtempSync(join(tmpdir(), 'berth-is-'));
+  const root = keep(mkdtempSync(join(tmpdir(), 'berth-is-')));
   const content = new ContentStore(join(root, 'blobs'));
   return { root, content, store: new ImageStore(join(root, 'images'), content) };
 }

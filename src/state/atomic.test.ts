@@ -1,12 +1,20 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readJSON, writeFileAtomic, writeJSONAtomic } from './atomic';
 
+/** Temp dirs made by these tests, removed when the file's tests are done. */
+const temps: string[] = [];
+const keep = (dir: string): string => (temps.push(dir), dir);
+after(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
+
 test('writeFileAtomic replaces content and leaves no temp files', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-atomic-'));
+  const dir = keep(mkdtempSync(join(tmpdir(), 'berth-atomic-')));
   const p = join(dir, 'f');
   await writeFileAtomic(p, 'one');
   await writeFileAtomic(p, Buffer.from('two'));
@@ -15,7 +23,7 @@ test('writeFileAtomic replaces content and leaves no temp files', async () => {
 });
 
 test('concurrent writers each land whole', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-atomic-'));
+  const dir = keep(mkdtempSync(join(tmpdir(), 'berth-atomic-')));
   const p = join(dir, 'f.json');
   await Promise.all(Array.from({ length: 20 }, (_, i) => writeJSONAtomic(p, { i, pad: 'x'.repeat(10_000) })));
   const v = await readJSON<{ i: number }>(p);
@@ -24,7 +32,7 @@ test('concurrent writers each land whole', async () => {
 });
 
 test('readJSON: undefined when missing, invalid-argument when corrupt', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-atomic-'));
+  const dir = keep(mkdtempSync(join(tmpdir(), 'berth-atomic-')));
   assert.equal(await readJSON(join(dir, 'missing.json')), undefined);
   writeFileSync(join(dir, 'bad.json'), '{"a":');
   await assert.rejects(readJSON(join(dir, 'bad.json')), (e: Error & { kind?: string }) => {
