@@ -24,6 +24,12 @@ import { logsCommand } from './commands/logs';
 import { waitCommand } from './commands/wait';
 import { stopCommand, restartCommand, killCommand } from './commands/stop';
 import { rmCommand } from './commands/rm';
+import { pauseCommand } from './commands/pause';
+import { unpauseCommand } from './commands/unpause';
+import { statsCommand } from './commands/stats';
+import { topCommand } from './commands/top';
+import { updateCommand } from './commands/update';
+import { eventsCommand } from './commands/events';
 import { volumeCommand } from './commands/volume';
 import { commitCommand } from './commands/commit';
 import { diffCommand } from './commands/diff';
@@ -70,6 +76,11 @@ export function buildProgram(ctx: CliContext): Command {
   }
   container.addCommand(containerInspectCommand(ctx));
   for (const make of [commitCommand, diffCommand, exportCommand]) container.addCommand(make(ctx));
+  for (const make of [statsCommand, topCommand, pauseCommand, unpauseCommand, updateCommand]) {
+    program.addCommand(make(ctx));
+    container.addCommand(make(ctx));
+  }
+  program.addCommand(eventsCommand(ctx));
   program.addCommand(container);
 
   const image = group('image', 'Manage images');
@@ -86,6 +97,7 @@ export function buildProgram(ctx: CliContext): Command {
 
   const system = group('system', 'Manage Berth');
   system.addCommand(infoCommand(ctx));
+  system.addCommand(eventsCommand(ctx));
   system.addCommand(systemDfCommand(ctx));
   program.addCommand(system);
   program.addCommand(volumeCommand(ctx));
