@@ -1,5 +1,5 @@
 import { invalidArgument } from '../../common';
-import type { ContainerRecord, Engine, LogEntry, WaitCondition } from '../../engine';
+import { mountPointsOf, type ContainerRecord, type Engine, type LogEntry, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
 import { containerInspect, containerSummary } from '../convert';
 import { sendEmpty, sendJSON } from '../http';
@@ -45,6 +45,12 @@ export function containerRoutes(router: Router, engine: Engine): void {
     const limit = qint(ctx.query, 'limit');
     const filters = qfilters(ctx.query);
     let list = svc.list().filter((r) => (all || limit !== undefined && limit > 0 || filters.has('status') || filters.has('exited') ? true : r.state.status === 'running' || r.state.status === 'paused'));
+    // before/since name a container; resolve it once (an unknown one is a 404, as in Docker).
+    const createdOf = (key: string) => filters.get(key)?.filter(Boolean).map((v) => svc.get(v).created);
+    const before = createdOf('before');
+    const since = createdOf('since');
+    if (before?.length) list = list.filter((r) => before.every((t) => r.created < t));
+    if (since?.length) list = list.filter((r) => since.every((t) => r.created > t));
     list = list.filter((r) => matchesFilters(r, filters));
     if (limit !== undefined && limit > 0) list = list.slice(0, limit);
     sendJSON(ctx, 200, list.map(containerSummary));
@@ -181,12 +187,24 @@ function matchesFilters(r: ContainerRecord, filters: Map<string, string[]>): boo
         }
         case 'ancestor': return r.image === v || r.imageId === v || r.imageId.startsWith(`sha256:${v}`) || r.image === `${v}:latest`;
         case 'before': case 'since': return true;
+        case 'volume': return mountPointsOf(r).some((m) => m.destination === v || m.name === v || m.source === v);
+        case 'network': return networkMode(r) === v;
+        // No health checks, tasks, published or exposed ports yet: only the "none" answers match.
+        case 'health': return v === 'none';
+        case 'is-task': return v === 'false';
+        case 'isolation': return v === 'default';
+        case 'publish': case 'expose': return false;
         default: throw invalidArgument(`invalid filter '${key}'`);
       }
     });
     if (!ok) return false;
   }
   return true;
+}
+
+function networkMode(r: ContainerRecord): string {
+  const mode = r.hostConfig.NetworkMode;
+  return typeof mode === 'string' && mode !== '' && mode !== 'default' ? mode : 'bridge';
 }
 
 function userRegExp(pattern: string): RegExp {
