@@ -40,7 +40,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     sendJSON(ctx, 201, reply);
   });
 
-  router.add('GET', '/containers/json', (ctx) => {
+  router.add('GET', '/containers/json', async (ctx) => {
     const all = qbool(ctx.query, 'all');
     const limit = qint(ctx.query, 'limit');
     const filters = qfilters(ctx.query);
@@ -53,7 +53,8 @@ export function containerRoutes(router: Router, engine: Engine): void {
     if (since?.length) list = list.filter((r) => since.every((t) => r.created > t));
     list = list.filter((r) => matchesFilters(r, filters));
     if (limit !== undefined && limit > 0) list = list.slice(0, limit);
-    sendJSON(ctx, 200, list.map(containerSummary));
+    if (qbool(ctx.query, 'size')) sendJSON(ctx, 200, await Promise.all(list.map((r) => summaryWithSize(engine, r))));
+    else sendJSON(ctx, 200, list.map(containerSummary));
   });
 
   router.add('GET', '/containers/{id}/json', (ctx) => {
@@ -200,6 +201,14 @@ function matchesFilters(r: ContainerRecord, filters: Map<string, string[]>): boo
     if (!ok) return false;
   }
   return true;
+}
+
+/** The summary with SizeRw (the writable layer) and SizeRootFs (that plus the image), as `ps -s` and `system df` show. */
+export async function summaryWithSize(engine: Engine, r: ContainerRecord): Promise<ReturnType<typeof containerSummary> & { SizeRw: number; SizeRootFs: number }> {
+  const upper = engine.graphDriverData(r)?.UpperDir;
+  const rw = upper ? await engine.images.measureDir(upper) : 0;
+  const img = engine.images.images.get(r.imageId);
+  return { ...containerSummary(r), SizeRw: rw, SizeRootFs: rw + (img?.size ?? 0) };
 }
 
 function networkMode(r: ContainerRecord): string {

@@ -3,7 +3,8 @@ import type { Engine } from '../../engine';
 import { API_VERSION, MIN_API_VERSION, type SystemInfo, type VersionResponse } from '../../wire';
 import type { Router } from '../router';
 import { sendJSON } from '../http';
-import { containerSummary, imageSummary } from '../convert';
+import { imageSummary } from '../convert';
+import { summaryWithSize } from './containers';
 import { volumeJSON } from './volumes';
 
 export function systemRoutes(router: Router, engine: Engine): void {
@@ -62,14 +63,7 @@ export function systemRoutes(router: Router, engine: Engine): void {
       }));
     }
     if (want('container')) {
-      const list = [];
-      for (const r of engine.containers.list()) {
-        const upper = engine.graphDriverData(r)?.UpperDir;
-        const rw = upper ? await engine.images.measureDir(upper) : 0;
-        const img = engine.images.images.get(r.imageId);
-        list.push({ ...containerSummary(r), SizeRw: rw, SizeRootFs: rw + (img?.size ?? 0) });
-      }
-      body.Containers = list;
+      body.Containers = await Promise.all(engine.containers.list().map((r) => summaryWithSize(engine, r)));
     }
     if (want('volume')) {
       // The volume service's usage() is the hook: each volume with its size and reference count.
