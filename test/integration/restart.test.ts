@@ -1,0 +1,168 @@
+/**
+ * Containers outlive the daemon: conmon keeps a container running and logging while berthd
+ * is killed or stopped, and the next berthd on the same roots picks it up where it was.
+ * Also: daemons side by side, and the pidfile rules.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BERTHD, Daemon, ID64, run, sleep, useDaemon, waitFor } from './harness';
+
+const d = useDaemon();
+
+/** Writes 1, 2, 3, … one a line every 100 ms; exits 3 on TERM. */
+const COUNTER = 'trap "exit 3" TERM; i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function logLines(id: string): Promise<number[]> {
+  const out = await d.dockerOk(['logs', id]);
+  return out.split('\n').filter(Boolean).map(Number);
+}
+
+function assertConsecutive(nums: number[]): void {
+  assert.ok(nums.length > 0, 'no log lines');
+  for (let i = 0; i < nums.length; i++) assert.equal(nums[i], i + 1, `log line ${i + 1} is ${nums[i]} (gap or reorder) in ${nums.join(',')}`);
+}
+
+for (const how of ['SIGKILL', 'SIGTERM'] as const) {
+  test(`a running container keeps running and logging while berthd is down (${how}) and is managed after the restart`, async () => {
+    const name = `counter-${how.toLowerCase()}`;
+    const id = await d.dockerOk(['run', '-d', '--name', name, 'busybox', 'sh', '-c', COUNTER]);
+    assert.match(id, ID64);
+    await waitFor('a few log lines', async () => (await logLines(id)).length >= 5);
+    const pid = (await d.inspect(id)).State.Pid as number;
+    assert.ok(pid > 0 && alive(pid));
+    const oldDaemon = d.pid;
+
+    if (how === 'SIGKILL') await d.kill();
+    else await d.stop();
+    assert.ok(!d.running(), 'berthd exited');
+    if (how === 'SIGTERM') assert.ok(!existsSync(d.pidfile), 'a clean stop removes the pidfile');
+    const logFile = join(d.dataRoot, 'containers', id, 'container.log');
+    const sizeDown = readFileSync(logFile).length;
+    await sleep(1500);
+    assert.ok(alive(pid), 'the container process survived the daemon');
+    assert.ok(readFileSync(logFile).length > sizeDown, 'the log grew while berthd was down');
+
+    await d.start();
+    assert.notEqual(d.pid, oldDaemon);
+    assert.equal(readFileSync(d.pidfile, 'utf8').trim(), String(d.pid));
+    const ps = await d.dockerOk(['ps', '--no-trunc', '--filter', `name=${name}`, '--format', '{{.ID}} {{.Status}}']);
+    assert.match(ps, new RegExp(`^${id} Up `));
+    const st = (await d.inspect(id)).State;
+    assert.equal(st.Running, true);
+    assert.equal(st.Status, 'running');
+    assert.equal(st.Pid, pid);
+
+    const nums = await logLines(id);
+    assertConsecutive(nums);
+    // 1.5 s down at 10 lines/s: well over 5 lines were written while nobody listened.
+    assert.ok(nums.length >= 5 + 10, `only ${nums.length} lines`);
+
+    // logs -f picks up the live stream again.
+    const f = await d.docker(['logs', '-f', '--tail', '1', id], { timeoutMs: 1500 });
+    assert.ok(f.timedOut, 'logs -f keeps following a running container');
+    assert.ok(f.stdout.split('\n').filter(Boolean).length >= 5, `logs -f got ${JSON.stringify(f.stdout)}`);
+
+    // wait (started before the stop) and stop work on the adopted container.
+    const waiting = d.docker(['wait', id], { timeoutMs: 20_000 });
+    await sleep(200);
+    await d.dockerOk(['stop', '-t', '5', id]);
+    const w = await waiting;
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stdout.trim(), '3');
+    assert.ok(!alive(pid));
+    const after = await d.inspect(id);
+    assert.equal(after.State.Status, 'exited');
+    assert.equal(after.State.ExitCode, 3);
+    assertConsecutive(await logLines(id));
+    await d.dockerOk(['rm', id]);
+  });
+}
+
+test('containers that exited while berthd was down show their real exit code; --rm ones are removed', async () => {
+  const ex = await d.dockerOk(['run', '-d', '--name', 'exits-7', 'busybox', 'sh', '-c', 'sleep 1; echo done; exit 7']);
+  const rm = await d.dockerOk(['run', '-d', '--rm', '--name', 'rm-while-down', 'busybox', 'sh', '-c', 'sleep 1; exit 5']);
+  const up = await d.dockerOk(['run', '-d', '--name', 'still-up', 'busybox', 'sh', '-c', COUNTER]);
+  await d.kill();
+  await waitFor('the exit files', () => existsSync(join(d.execRoot, 'exits', ex)) && existsSync(join(d.execRoot, 'exits', rm)), 10_000);
+  await d.start();
+
+  const ps = await d.dockerOk(['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
+  const line = ps.split('\n').find((l) => l.startsWith('exits-7 '));
+  assert.match(line ?? '', /^exits-7 Exited \(7\) /, ps);
+  assert.match(ps, /^still-up Up /m);
+  const w = await d.docker(['wait', ex]);
+  assert.equal(w.code, 0, w.stderr);
+  assert.equal(w.stdout, '7\n');
+  const st = (await d.inspect(ex)).State;
+  assert.equal(st.ExitCode, 7);
+  assert.equal(st.Running, false);
+  assert.notEqual(st.FinishedAt, '0001-01-01T00:00:00Z');
+  assert.equal(await d.dockerOk(['logs', ex]), 'done');
+  await waitFor('the --rm container to be removed', async () => {
+    const r = await d.docker(['inspect', rm]);
+    return r.code !== 0 && /No such/i.test(r.stderr);
+  }, 10_000);
+  assert.ok(!existsSync(join(d.dataRoot, 'containers', rm)), 'its directory is gone');
+  await d.dockerOk(['rm', '-f', ex, up]);
+});
+
+test('two daemons with their own sockets and roots run side by side and do not see each other', async () => {
+  const d2 = new Daemon();
+  try {
+    await d2.start();
+    await d2.makeBusyboxImage();
+    const a = await d.dockerOk(['run', '-d', '--name', 'side', 'busybox', 'sh', '-c', 'sleep 60']);
+    const b = await d2.dockerOk(['run', '-d', '--name', 'side', 'busybox', 'sh', '-c', 'sleep 60']);
+    assert.notEqual(a, b);
+    assert.deepEqual((await d.dockerOk(['ps', '-aq', '--no-trunc'])).split('\n'), [a]);
+    assert.deepEqual((await d2.dockerOk(['ps', '-aq', '--no-trunc'])).split('\n'), [b]);
+    assert.equal((await d2.docker(['inspect', a])).code, 1);
+    assert.equal(await d2.dockerOk(['run', '--rm', 'busybox', 'echo', 'from-2']), 'from-2');
+    await d.dockerOk(['rm', '-f', 'side']);
+    assert.equal((await d2.inspect('side')).State.Running, true, 'removing one daemon\'s container leaves the other\'s');
+    await d2.dockerOk(['rm', '-f', 'side']);
+  } finally {
+    await d2.cleanup();
+  }
+});
+
+test('a second berthd with the same pidfile refuses to start; a stale pidfile is replaced', async () => {
+  const other = join(d.dir, 'other');
+  mkdirSync(other, { recursive: true });
+  const r = await run(BERTHD, ['-H', `unix://${join(other, 's.sock')}`, '--data-root', join(other, 'data'), '--exec-root', join(other, 'exec'), '--pidfile', d.pidfile], { timeoutMs: 20_000 });
+  assert.equal(r.timedOut, false, 'the second daemon exits on its own');
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /pid file found, ensure berthd is not running or delete /);
+  assert.ok(r.stderr.includes(d.pidfile), r.stderr);
+  assert.equal(readFileSync(d.pidfile, 'utf8').trim(), String(d.pid), 'the running daemon keeps its pidfile');
+  assert.ok(await d.ping());
+  assert.ok(!existsSync(join(other, 's.sock')), 'the refused daemon did not take a socket');
+
+  // A pidfile naming a process that is gone is replaced.
+  const gone = await new Promise<number>((res) => {
+    const p = spawn('true');
+    p.on('exit', () => res(p.pid!));
+  });
+  const d3 = new Daemon();
+  try {
+    writeFileSync(d3.pidfile, `${gone}\n`);
+    await d3.start();
+    assert.equal(readFileSync(d3.pidfile, 'utf8').trim(), String(d3.pid));
+    await d3.stop();
+    assert.ok(!existsSync(d3.pidfile));
+  } finally {
+    await d3.cleanup();
+  }
+});
