@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
-import { log } from '../common';
+import { invalidArgument, log } from '../common';
 import { ENGINE_VERSION, type Engine } from '../engine';
 import { API_VERSION } from '../wire';
 import { errorBody, writeError } from './errors';
@@ -83,7 +83,12 @@ export class ApiServer {
   }
 
   private context(req: IncomingMessage, abort: AbortController): { ctx: Omit<Context, 'params' | 'apiVersion'>; path: string } {
-    const url = new URL(req.url ?? '/', 'http://berth');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://berth');
+    } catch {
+      throw invalidArgument(`malformed request target ${JSON.stringify(req.url)}: use a path such as /v1.45/containers/json`);
+    }
     return { ctx: { req, query: url.searchParams, requestId: randomBytes(6).toString('hex'), abort: abort.signal }, path: url.pathname };
   }
 

@@ -4,7 +4,7 @@ import { invalidArgument } from '../../common';
 import { CommitService, type Engine } from '../../engine';
 import { sendJSON, startStream } from '../http';
 import { qbool, type Context, type Router } from '../router';
-import { parseJSON } from '../validate';
+import { CONTAINER_CONFIG, checkFields, parseJSON } from '../validate';
 
 const MAX_CONFIG_BODY = 1 << 20;
 
@@ -55,5 +55,6 @@ async function readOptionalConfig(ctx: Context): Promise<Record<string, unknown>
   const v = parseJSON(body, 'commit config');
   if (v === null) return null;
   if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgument('commit config must be a JSON object (a container Config)');
+  checkFields('commit config', v as Record<string, unknown>, CONTAINER_CONFIG);
   return v as Record<string, unknown>;
 }
