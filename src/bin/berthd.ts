@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { ApiServer } from '../api';
 import { log, setLogLevel } from '../common';
 import { Engine } from '../engine';
+import { setupRemap } from '../runtime';
 
 interface Flags {
   hosts: string[];
@@ -17,6 +18,7 @@ interface Flags {
   runtime?: string;
   logLevel?: string;
   configFile: string;
+  usernsRemap?: string;
 }
 
 const USAGE = `Usage: berthd [OPTIONS]
@@ -32,6 +34,7 @@ Options:
       --runtime string       OCI runtime binary (default "runc")
   -l, --log-level string     Set the logging level (debug, info, warn, error, fatal) (default "info")
       --config-file string   Daemon configuration file (default "/etc/berth/daemon.json")
+      --userns-remap string  User/Group setting for user namespaces: default or USER[:GROUP]
   -v, --version              Print version information and quit
 `;
 
@@ -60,6 +63,7 @@ function parseFlags(argv: string[]): Flags {
       case '--runtime': case '--default-runtime': f.runtime = next(); break;
       case '-l': case '--log-level': f.logLevel = next(); break;
       case '--config-file': f.configFile = next(); break;
+      case '--userns-remap': f.usernsRemap = next(); break;
       case '-D': case '--debug': f.logLevel = 'debug'; break;
       case '-v': case '--version': process.stdout.write('Berth version 0.1.0\n'); process.exit(0); break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
@@ -89,6 +93,10 @@ function applyConfigFile(f: Flags, explicit: Set<string>): void {
   if (!explicit.has('pidfile') && typeof cfg.pidfile === 'string') f.pidfile = cfg.pidfile;
   if (!f.storageDriver && typeof cfg['storage-driver'] === 'string') f.storageDriver = cfg['storage-driver'];
   if (!f.logLevel && typeof cfg['log-level'] === 'string') f.logLevel = cfg['log-level'];
+  if (f.usernsRemap === undefined && cfg['userns-remap'] !== undefined) {
+    if (typeof cfg['userns-remap'] !== 'string') fail(`${f.configFile}: "userns-remap" must be a string such as "default" or "USER:GROUP"`);
+    f.usernsRemap = cfg['userns-remap'];
+  }
 }
 
 async function writePidfile(path: string): Promise<void> {
@@ -117,8 +125,17 @@ async function main(): Promise<void> {
   if (f.logLevel) setLogLevel(f.logLevel);
   if (f.hosts.length === 0) f.hosts.push('unix:///run/berth/berth.sock');
   if (process.getuid?.() !== 0) fail('berthd needs to run as root (it mounts filesystems and creates namespaces)');
+  let userns;
+  if (f.usernsRemap) {
+    try {
+      userns = (await setupRemap(f.usernsRemap)).mappings;
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    log.info('user namespace remapping on', { uidMap: userns.uids, gidMap: userns.gids });
+  }
   await writePidfile(f.pidfile);
-  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime });
+  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, ...(userns ? { userns } : {}) });
   const servers: ApiServer[] = [];
   for (const h of f.hosts) {
     const s = new ApiServer(engine);

@@ -56,7 +56,7 @@ export class CommitService {
   async export(ref: string): Promise<Readable> {
     const rec = this.container(ref);
     const view = await this.engine.snapshots.view(rec.id);
-    const tar = treeTar(view.path);
+    const tar = this.engine.ownersAsContainerSees(treeTar(view.path));
     return Readable.from(
       (async function* () {
         try {
@@ -93,7 +93,7 @@ export class CommitService {
     try {
       const id = await images.withLease(async (lease) => {
         const parent = images.chain(base).at(-1) ?? null;
-        const layer = await images.addLayer(parent, await this.engine.snapshots.diff(rec.id), lease);
+        const layer = await images.addLayer(parent, this.engine.ownersAsContainerSees(await this.engine.snapshots.diff(rec.id)), lease);
         await resume();
         const now = new Date().toISOString();
         const history = [

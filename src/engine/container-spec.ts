@@ -27,11 +27,16 @@
  *   CpusetCpus, CpusetMems (checked against this host's CPUs/nodes), BlkioWeight,
  *   BlkioWeightDevice, BlkioDevice{Read,Write}{Bps,IOps}, PidsLimit, Devices,
  *   DeviceCgroupRules. Device paths are stat'ed on the host.
+ * - User namespaces: with the daemon's --userns-remap (`userns` mappings given), every
+ *   container gets a user namespace of its own unless UsernsMode is host. As in Docker,
+ *   such a container cannot be privileged nor share the host's network or PID
+ *   namespace (invalid-argument with Docker's words: use --userns host for those).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, hostname as osHostname } from 'node:os';
 import { conflict, invalidArgument } from '../common';
 import {
+  applyUserNamespace,
   DEFAULT_SECCOMP_PROFILE,
   DEFAULT_SHM_SIZE,
   MASKED_PATHS,
@@ -46,6 +51,7 @@ import {
   resolveGroups,
   type DeviceOption,
   type HostFacts,
+  type IdMappings,
   type MountOption,
   type NamespaceMode,
   type NamespaceType,
@@ -66,6 +72,8 @@ export interface SpecContext {
   mounts: readonly MountOption[];
   /** Another container, for `container:NAME` namespace modes. */
   lookup(ref: string): ContainerRecord;
+  /** The daemon's --userns-remap mappings, if any. */
+  userns?: IdMappings;
 }
 
 /** The HostConfig fields read here, as Docker's API names and types them. */
@@ -424,8 +432,22 @@ function specOptions(
   return opts;
 }
 
+/** Whether the container gets a user namespace: the daemon remaps and the container did not opt out. */
+function remapped(hc: HostConfigFields, userns: IdMappings | undefined): userns is IdMappings {
+  return !!userns && hc.UsernsMode !== 'host';
+}
+
+/** What Docker refuses in a user namespace; the fix is --userns host. */
+function checkUserns(hc: HostConfigFields, userns: IdMappings | undefined): void {
+  if (!remapped(hc, userns)) return;
+  if (hc.Privileged) throw invalidArgument('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
+  if (hc.NetworkMode === 'host') throw invalidArgument("cannot share the host's network namespace when user namespaces are enabled");
+  if (hc.PidMode === 'host') throw invalidArgument('cannot share the host PID namespace when user namespaces are enabled');
+}
+
 /** Refuses HostConfig options this host cannot honour; invalid-argument naming the option. */
-export function checkHostConfig(hostConfig: ContainerRecord['hostConfig'], host: HostFacts): void {
+export function checkHostConfig(hostConfig: ContainerRecord['hostConfig'], host: HostFacts, userns?: IdMappings): void {
+  checkUserns(hostConfig as HostConfigFields, userns);
   const placeholder = {
     id: 'create-check' as ContainerRecord['id'],
     path: '/bin/true',
@@ -441,7 +463,10 @@ export function checkHostConfig(hostConfig: ContainerRecord['hostConfig'], host:
 }
 
 export function buildSpec(rec: ContainerRecord, ctx: SpecContext): OciSpec {
-  return generateSpec(specOptions(rec, ctx.host, ctx));
+  const hc = rec.hostConfig as HostConfigFields;
+  checkUserns(hc, ctx.userns);
+  const spec = generateSpec(specOptions(rec, ctx.host, ctx));
+  return remapped(hc, ctx.userns) ? applyUserNamespace(spec, ctx.userns) : spec;
 }
 
 /**

@@ -44,7 +44,9 @@ import {
   resolveUser,
   serializeSpec,
   type HostFacts,
+  type IdMappings,
   type LogEntry,
+  rootPair,
 } from '../runtime';
 import { writeJSONAtomic } from '../state';
 import type { Snapshotter } from '../storage';
@@ -125,6 +127,8 @@ export class ContainerService {
   private readonly signals = new EventEmitter();
   /** Read once: the spec generator would otherwise read /proc on every start. */
   private readonly host: HostFacts = { cgroupMode: detectCgroupMode(), capabilities: hostBoundingCapabilities(), rlimits: readHostRlimits() };
+  /** The daemon's --userns-remap mappings (set once while wiring the engine). */
+  private userns: IdMappings | undefined;
 
   constructor(
     private readonly dataRoot: string,
@@ -136,6 +140,11 @@ export class ContainerService {
     private readonly mounts: ContainerMounts = NO_MOUNTS,
   ) {
     this.signals.setMaxListeners(0);
+  }
+
+  /** Turns on user-namespace remapping for every container (berthd --userns-remap). */
+  useUserns(m: IdMappings): void {
+    this.userns = m;
   }
 
   private dir(id: string): string {
@@ -219,7 +228,7 @@ export class ContainerService {
     const cmd = o.cmd && o.cmd.length ? o.cmd : o.entrypoint !== undefined && o.entrypoint !== null ? null : ic.Cmd ?? null;
     const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
     if (argv.length === 0) throw invalidArgument('No command specified');
-    checkHostConfig(o.rawHostConfig, this.host);
+    checkHostConfig(o.rawHostConfig, this.host, this.userns);
     const id = newContainerId();
     const env = mergeEnv(ic.Env ?? [], o.env ?? []);
     const dir = this.dir(id);
@@ -311,6 +320,7 @@ export class ContainerService {
         user,
         mounts,
         lookup: (ref) => this.get(ref),
+        ...(this.userns ? { userns: this.userns } : {}),
       });
       await fsp.writeFile(join(bundle, 'config.json'), serializeSpec(spec));
       TT('spec');
@@ -363,6 +373,11 @@ export class ContainerService {
       ),
       resolv(),
     ]);
+    if (this.userns) {
+      // The remapped root must be able to write its own /etc/hosts and friends.
+      const { uid, gid } = rootPair(this.userns);
+      await Promise.all([rec.hostnamePath, rec.hostsPath, rec.resolvConfPath].map((p) => fsp.chown(p, uid, gid)));
+    }
   }
 
   // ---- exit ----------------------------------------------------------------

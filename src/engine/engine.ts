@@ -10,11 +10,12 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { invalidArgument } from '../common';
 import { ContentStore, ImageStore, type ImageRecord } from '../image';
-import { Monitor, detectCgroupMode, type CgroupMode } from '../runtime';
+import { Monitor, detectCgroupMode, idShifter, idUnshifter, rootPair, type CgroupMode, type IdMappings } from '../runtime';
 import { writeFileAtomic } from '../state';
-import { LayerStore, OverlaySnapshotter, VfsSnapshotter, storageDriverName, type Snapshotter } from '../storage';
+import { LayerStore, mapTarOwners, OverlaySnapshotter, VfsSnapshotter, storageDriverName, type Snapshotter } from '../storage';
 import { ContainerService, type ContainerRecord } from './containers';
 import { EventBus } from './events';
 import { ImageService, hostArch } from './images';
@@ -27,6 +28,12 @@ export interface EngineOptions {
   storageDriver?: string;
   runc?: string;
   conmon?: string;
+  /**
+   * User-namespace remapping (berthd --userns-remap): containers' root is these host
+   * ids. As dockerd does, everything then lives under `<dataRoot>/<uid>.<gid>/`, with
+   * layers unpacked once per mapping, owners shifted.
+   */
+  userns?: IdMappings;
 }
 
 export const ENGINE_VERSION = '0.1.0';
@@ -48,22 +55,26 @@ export class Engine {
   static async open(opts: EngineOptions): Promise<Engine> {
     const driver = storageDriverName(opts.storageDriver);
     if (!driver) throw invalidArgument(`error initializing graphdriver: driver not supported: ${opts.storageDriver}; use overlay2 or vfs`);
-    const { dataRoot, execRoot } = opts;
+    const { execRoot, userns } = opts;
+    const owner = userns ? rootPair(userns) : undefined;
+    const dataRoot = owner ? await remappedRoot(opts.dataRoot, owner) : opts.dataRoot;
     await fsp.mkdir(dataRoot, { recursive: true, mode: 0o711 });
     await fsp.mkdir(execRoot, { recursive: true, mode: 0o711 });
     const content = new ContentStore(join(dataRoot, 'blobs'));
     await content.init();
     const imageStore = new ImageStore(join(dataRoot, 'images'), content);
-    const layers = await LayerStore.open(join(dataRoot, 'layers'));
-    const snapshots: Snapshotter = driver === 'vfs' ? new VfsSnapshotter(join(dataRoot, 'vfs')) : new OverlaySnapshotter(join(dataRoot, 'overlay'));
+    const layers = await LayerStore.open(join(dataRoot, 'layers'), userns ? { idShift: idShifter(userns) } : {});
+    const snapOpts = owner ? { rootOwner: owner } : {};
+    const snapshots: Snapshotter = driver === 'vfs' ? new VfsSnapshotter(join(dataRoot, 'vfs'), snapOpts) : new OverlaySnapshotter(join(dataRoot, 'overlay'), snapOpts);
     const monitor = new Monitor({ execRoot, runc: opts.runc, conmon: opts.conmon });
     await monitor.init();
     const events = new EventBus();
     let containers: ContainerService | undefined;
     const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id));
-    const volumes = new VolumeService(join(dataRoot, 'volumes'), events);
+    const volumes = new VolumeService(join(dataRoot, 'volumes'), events, owner);
     await volumes.init();
     containers = new ContainerService(dataRoot, execRoot, images, snapshots, monitor, events, new VolumeMounts(volumes, () => containers!.list()));
+    if (userns) containers.useUserns(userns);
     events.describe = (type, id) => (type === 'container' ? containers!.eventLabels(id) : undefined);
     await containers.init();
     return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, detectCgroupMode(), snapshots, await engineId(dataRoot), volumes);
@@ -89,6 +100,20 @@ export class Engine {
     this.monitor.close();
   }
 
+  /**
+   * A tar of a container's files with the owners the container sees: with
+   * --userns-remap the files on disk belong to shifted host ids (commit, export).
+   */
+  ownersAsContainerSees(tar: Readable): Readable {
+    const m = this.options.userns;
+    if (!m) return tar;
+    const back = idUnshifter(m);
+    const out = mapTarOwners({ uid: (id) => back({ uid: id, gid: 0 }).uid, gid: (id) => back({ uid: 0, gid: id }).gid });
+    tar.on('error', (e) => out.destroy(e));
+    out.on('close', () => tar.destroy());
+    return tar.pipe(out);
+  }
+
   /** Facts for `docker info`, in our own words; api/ shapes them. */
   info() {
     const all = this.containers.list();
@@ -111,6 +136,8 @@ export class Engine {
       dataRoot: this.options.dataRoot,
       execRoot: this.options.execRoot,
       version: ENGINE_VERSION,
+      /** Containers run in user namespaces (--userns-remap). */
+      userns: !!this.options.userns,
     };
   }
 }
@@ -122,6 +149,21 @@ function osName(): string {
   } catch {
     return 'Linux';
   }
+}
+
+/**
+ * dockerd's layout for a remapped daemon: `<dataRoot>/<uid>.<gid>`, owned by root and
+ * the remapped root's group (0710), below a data root others may traverse (0711).
+ */
+async function remappedRoot(dataRoot: string, owner: { uid: number; gid: number }): Promise<string> {
+  await fsp.mkdir(dataRoot, { recursive: true, mode: 0o711 });
+  const st = await fsp.stat(dataRoot);
+  if ((st.mode & 0o001) === 0) await fsp.chmod(dataRoot, (st.mode & 0o7777) | 0o011);
+  const dir = join(dataRoot, `${owner.uid}.${owner.gid}`);
+  await fsp.mkdir(dir, { recursive: true, mode: 0o710 });
+  await fsp.chown(dir, 0, owner.gid);
+  await fsp.chmod(dir, 0o710);
+  return dir;
 }
 
 async function engineId(dataRoot: string): Promise<string> {

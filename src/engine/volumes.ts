@@ -82,6 +82,8 @@ export class VolumeService {
   constructor(
     private readonly root: string,
     private readonly events?: { emit(type: 'volume', action: string, id: string, attributes: Record<string, string>): void },
+    /** With --userns-remap: the host ids of containers' root, which own each new _data dir. */
+    private readonly dataOwner?: { uid: number; gid: number },
   ) {}
 
   /** The container side tells who uses what; set once while wiring the engine. */
@@ -148,6 +150,7 @@ export class VolumeService {
       const dir = join(this.root, name);
       try {
         await fsp.mkdir(join(dir, '_data'), { recursive: true, mode: 0o755 });
+        if (this.dataOwner) await fsp.chown(join(dir, '_data'), this.dataOwner.uid, this.dataOwner.gid);
         await writeJSONAtomic(join(dir, 'volume.json'), v);
       } catch (err) {
         await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);

@@ -7,3 +7,4 @@ export * from './k8s-log';
 export * from './cgroup-stats';
 export * from './seccomp';
 export * from './seccomp-default';
+export * from './userns';

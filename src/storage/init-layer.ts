@@ -8,6 +8,9 @@
  * Only missing entries are made. A dir the init layer must create because a child is
  * missing (e.g. /etc when /etc/hosts is) copies the image's dir metadata, times last,
  * so the container sees /etc exactly as the image has it.
+ *
+ * `owner` (user-namespace remapping: the host ids of the container's root) owns the
+ * entries made without an image counterpart; absent, they stay the caller's (root's).
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
@@ -30,7 +33,7 @@ const ENTRIES: InitEntry[] = [
 ];
 
 /** Fills the empty dir `dir` with what the image seen through `image` is missing. */
-export async function buildInitLayer(dir: string, image: LowerView): Promise<void> {
+export async function buildInitLayer(dir: string, image: LowerView, owner?: { uid: number; gid: number }): Promise<void> {
   const madeDirs = new Map<string, { atime: number; mtime: number } | null>();
   const ensureDir = async (rel: string): Promise<boolean> => {
     if (rel === '' || madeDirs.has(rel)) return true;
@@ -44,7 +47,10 @@ export async function buildInitLayer(dir: string, image: LowerView): Promise<voi
       await fsp.lchown(abs, low.st.uid, low.st.gid);
       await fsp.chmod(abs, low.st.mode & 0o7777);
       madeDirs.set(rel, { atime: low.st.atimeMs / 1000, mtime: low.st.mtimeMs / 1000 });
-    } else madeDirs.set(rel, null);
+    } else {
+      if (owner) await fsp.lchown(abs, owner.uid, owner.gid);
+      madeDirs.set(rel, null);
+    }
     return true;
   };
   for (const e of ENTRIES) {
@@ -57,6 +63,7 @@ export async function buildInitLayer(dir: string, image: LowerView): Promise<voi
       madeDirs.set(e.path, null);
     } else if (e.kind === 'file') await fsp.writeFile(abs, '', { mode: 0o755 });
     else await fsp.symlink(e.target!, abs);
+    if (owner) await fsp.lchown(abs, owner.uid, owner.gid);
   }
   // Deepest first, so setting a dir's times is not undone by touching its children.
   for (const [rel, t] of [...madeDirs].sort((a, b) => b[0].length - a[0].length)) {

@@ -322,3 +322,30 @@ test('device nodes are skipped, a char device 0:0 is a whiteout, fifos stay', as
   assert.equal(readFileSync(join(dest, 'after'), 'utf8'), 'still applied');
   assertOutsideUntouched(outside);
 });
+
+test('idShift: owners are shifted on disk (user-namespace remapping); an id it cannot map fails the apply', async (t) => {
+  const { dest } = dirs(t);
+  const shift = ({ uid, gid }: { uid: number; gid: number }) => {
+    if (uid > 65535 || gid > 65535) throw new BerthError('invalid-argument', `container uid ${uid} cannot be mapped to a host uid`);
+    return { uid: uid + 100000, gid: gid + 200000 };
+  };
+  const tar = await makeTar([
+    { name: 'etc/', type: 'directory', mode: 0o755 },
+    { name: 'etc/passwd', data: 'root', uid: 0, gid: 0, mode: 0o4755 },
+    { name: 'home/u', data: 'u', uid: 1000, gid: 1001 },
+    { name: 'etc/link', type: 'symlink', linkname: 'passwd', uid: 7, gid: 8 },
+    { name: 'etc/.wh.gone', data: '', uid: 0, gid: 0 },
+  ]);
+  await applyLayer(Readable.from([tar]), dest, { idShift: shift });
+  const own = (p: string) => [lstatSync(join(dest, p)).uid, lstatSync(join(dest, p)).gid];
+  assert.deepEqual(own('etc'), [100000, 200000]);
+  assert.deepEqual(own('etc/passwd'), [100000, 200000]);
+  assert.equal(statSync(join(dest, 'etc/passwd')).mode & 0o7777, 0o4755, 'setuid survives the chown');
+  assert.deepEqual(own('home/u'), [101000, 201001]);
+  assert.deepEqual(own('etc/link'), [100007, 200008]);
+  assert.deepEqual(own('etc/gone'), [100000, 200000]);
+
+  const other = join(dest, '..', 'second');
+  mkdirSync(other);
+  await rejectsInvalid(applyLayer(Readable.from([await makeTar([{ name: 'big', data: 'x', uid: 70000 }])]), other, { idShift: shift }), /uid 70000 cannot be mapped/);
+});

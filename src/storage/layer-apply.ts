@@ -29,6 +29,8 @@
  *   name an existing non-directory inside `dest`. Paths or link targets longer than
  *   `maxPathLength` (default 4096) bytes, or a name component over 255 bytes, are
  *   refused.
+ * - `idShift` (user-namespace remapping) maps each entry's uid/gid to the owner it
+ *   gets on disk; it throws (a BerthError) for ids it cannot map, failing the apply.
  * - Needs root (CAP_CHOWN, CAP_MKNOD, CAP_FOWNER, CAP_SYS_ADMIN for trusted.* xattrs).
  *
  * Failures: a corrupt or truncated tar or gzip stream, or a hostile entry, rejects
@@ -48,6 +50,8 @@ import { lsetxattr, makedev, mknod, S_IFCHR, S_IFIFO } from '../sys';
 export interface ApplyLayerOptions {
   /** Longest accepted entry path or link target, in bytes. Default 4096. */
   maxPathLength?: number;
+  /** Owner on disk of an entry owned by `owner` in the tar; identity when absent. */
+  idShift?: (owner: { uid: number; gid: number }) => { uid: number; gid: number };
 }
 
 export interface ApplyLayerResult {
@@ -105,7 +109,7 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
     },
   );
 
-  const applier = new Applier(dest, paxTap, opts.maxPathLength ?? 4096);
+  const applier = new Applier(dest, paxTap, opts.maxPathLength ?? 4096, opts.idShift);
   try {
     for await (const entry of extract) {
       await applier.apply(entry);
@@ -232,7 +236,14 @@ class Applier {
     private readonly dest: string,
     private readonly pax: RawPaxXattrs,
     private readonly maxPath: number,
+    private readonly idShift?: ApplyLayerOptions['idShift'],
   ) {}
+
+  private async chown(abs: string, h: tarStream.Header): Promise<void> {
+    const owner = { uid: paxNumber(h, 'uid') ?? h.uid ?? 0, gid: paxNumber(h, 'gid') ?? h.gid ?? 0 };
+    const { uid, gid } = this.idShift ? this.idShift(owner) : owner;
+    await fsp.lchown(abs, uid, gid);
+  }
 
   async apply(entry: Entry): Promise<void> {
     const h = entry.header;
@@ -322,7 +333,7 @@ class Applier {
     if (this.created.has(rel) && (await lstatOrNull(abs))) return;
     await this.replace(abs, rel);
     mknod(abs, S_IFCHR, makedev(0, 0));
-    await fsp.lchown(abs, paxNumber(h, 'uid') ?? h.uid ?? 0, paxNumber(h, 'gid') ?? h.gid ?? 0);
+    await this.chown(abs, h);
   }
 
   private async hardlink(h: tarStream.Header, abs: string, rel: string): Promise<void> {
@@ -360,7 +371,7 @@ class Applier {
   private async setMetadata(entry: Entry, abs: string, rel: string, isDir: boolean): Promise<void> {
     const h = entry.header;
     const isLink = h.type === 'symlink';
-    await fsp.lchown(abs, paxNumber(h, 'uid') ?? h.uid ?? 0, paxNumber(h, 'gid') ?? h.gid ?? 0);
+    await this.chown(abs, h);
     for (const [name, value] of this.pax.xattrsFor(entry)) {
       try {
         lsetxattr(abs, name, value);

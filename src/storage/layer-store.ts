@@ -26,6 +26,10 @@
  * - Concurrent `create`s of the same layer are safe (one rename wins). Callers must
  *   not `remove` a layer while creating a child of it or while a container uses it.
  *
+ * User-namespace remapping: `open(root, { idShift })` unpacks every layer with its
+ * owners shifted (layer-apply.ts); a store holds layers of one mapping only, so the
+ * daemon keeps one store per mapping (dockerd's `<data-root>/<uid>.<gid>/`).
+ *
  * Failures: unknown chainID → not-found; bad digest text → invalid-argument; hostile
  * or corrupt tar → invalid-argument (from applyLayer); disk errors → internal.
  */
@@ -35,7 +39,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { asDigest, conflict, hexOf, internal, invalidArgument, isDigest, isErrno, notFound, BerthError, type Digest } from '../common';
 import { syncfs } from '../sys';
-import { applyLayer } from './layer-apply';
+import { applyLayer, type ApplyLayerOptions } from './layer-apply';
 
 export interface LayerInfo {
   chainID: Digest;
@@ -58,10 +62,13 @@ const LINK_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const LINK_LEN = 12;
 
 export class LayerStore {
-  private constructor(readonly root: string) {}
+  private constructor(
+    readonly root: string,
+    private readonly idShift?: ApplyLayerOptions['idShift'],
+  ) {}
 
-  static async open(root: string): Promise<LayerStore> {
-    const store = new LayerStore(root);
+  static async open(root: string, opts: { idShift?: ApplyLayerOptions['idShift'] } = {}): Promise<LayerStore> {
+    const store = new LayerStore(root, opts.idShift);
     await fsp.mkdir(join(root, 'l'), { recursive: true, mode: 0o700 });
     await fsp.rm(join(root, 'tmp'), { recursive: true, force: true });
     await fsp.mkdir(join(root, 'tmp'), { mode: 0o700 });
@@ -83,7 +90,7 @@ export class LayerStore {
     try {
       const diff = join(tmp, 'diff');
       await fsp.mkdir(diff, 0o755);
-      const { diffID, size } = await applyLayer(tar, diff);
+      const { diffID, size } = await applyLayer(tar, diff, this.idShift ? { idShift: this.idShift } : {});
       // Checked once the tar has ended, not before: a loader may unpack a child while its parent is still unpacking.
       if (parent !== null) await this.get(parent);
       const chainID = chainIDOf(parent, diffID);

@@ -38,7 +38,7 @@ import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, umou
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView } from './lower-view';
-import type { SnapshotInfo, Snapshotter, SnapshotView } from './snapshotter';
+import type { SnapshotInfo, Snapshotter, SnapshotterOptions, SnapshotView } from './snapshotter';
 
 /** A mount the caller can perform: mount(source, target, type, 0, options.join(',')). */
 export interface Mount {
@@ -54,7 +54,11 @@ const MAX_MOUNT_DATA = 4095; // one page, minus the terminating NUL
 
 export class OverlaySnapshotter implements Snapshotter {
   readonly driver = 'overlay2';
-  constructor(readonly root: string) {}
+  /** `rootOwner`: with user-namespace remapping, the host ids of the container's root (snapshotter.ts). */
+  constructor(
+    readonly root: string,
+    private readonly opts: SnapshotterOptions = {},
+  ) {}
 
   async prepare(key: string, parentChainID: Digest | null, lowerDirs: string[]): Promise<void> {
     this.dir(key);
@@ -75,7 +79,13 @@ export class OverlaySnapshotter implements Snapshotter {
     try {
       for (const d of ['upper', 'work', 'merged']) await fsp.mkdir(join(tmp, d), 0o755);
       await fsp.mkdir(join(tmp, 'init'), 0o755);
-      await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs));
+      await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs), this.opts.rootOwner);
+      const owner = this.opts.rootOwner;
+      if (owner) {
+        await fsp.chmod(this.root, 0o711);
+        for (const d of ['upper', 'work']) await fsp.chown(join(tmp, d), owner.uid, owner.gid);
+        await fsp.chmod(tmp, 0o711); // the remapped root must reach <key>/merged
+      }
       const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
       const fh = await fsp.open(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
       try {

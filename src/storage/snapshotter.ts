@@ -74,6 +74,16 @@ export interface Snapshotter {
   graphDriverData(key: string, imageLowerDirs: string[]): Record<string, string> | null;
 }
 
+/** Construction options shared by both drivers. */
+export interface SnapshotterOptions {
+  /**
+   * User-namespace remapping: the host uid/gid of the container's root. The snapshot's
+   * root dir, its own layer and the init layer's new entries get this owner, and the
+   * snapshot dir is made traversable (0711) for it. Layers must be unpacked shifted.
+   */
+  rootOwner?: { uid: number; gid: number };
+}
+
 export const STORAGE_DRIVERS = ['overlay2', 'vfs'] as const;
 
 /** Normalises a driver name given by a user (flag or daemon.json); null if unknown. */

@@ -22,14 +22,18 @@ import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys';
 import { changesTar, naiveChanges, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView, type ViewEntry } from './lower-view';
-import type { SnapshotInfo, Snapshotter, SnapshotView } from './snapshotter';
+import type { SnapshotInfo, Snapshotter, SnapshotterOptions, SnapshotView } from './snapshotter';
 import { readXattrs } from './tar-writer';
 
 const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export class VfsSnapshotter implements Snapshotter {
   readonly driver = 'vfs';
-  constructor(readonly root: string) {}
+  /** `rootOwner`: with user-namespace remapping, the host ids of the container's root (snapshotter.ts). */
+  constructor(
+    readonly root: string,
+    private readonly opts: SnapshotterOptions = {},
+  ) {}
 
   async prepare(key: string, parentChainID: Digest | null, lowerDirs: string[]): Promise<void> {
     this.dir(key);
@@ -45,9 +49,15 @@ export class VfsSnapshotter implements Snapshotter {
     const tmp = await fsp.mkdtemp(join(this.root, 'tmp', 'new-'));
     try {
       await fsp.mkdir(join(tmp, 'init'), 0o755);
-      await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs));
+      await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs), this.opts.rootOwner);
       await fsp.mkdir(join(tmp, 'rootfs'), 0o755);
       await copyView(new LowerView([join(tmp, 'init'), ...lowerDirs]), join(tmp, 'rootfs'));
+      const owner = this.opts.rootOwner;
+      if (owner) {
+        await fsp.chmod(this.root, 0o711);
+        await fsp.chown(join(tmp, 'rootfs'), owner.uid, owner.gid);
+        await fsp.chmod(tmp, 0o711); // the remapped root must reach <key>/rootfs
+      }
       const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
       const fh = await fsp.open(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
       try {

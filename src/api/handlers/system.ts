@@ -120,7 +120,7 @@ export function systemRoutes(router: Router, engine: Engine): void {
       LiveRestoreEnabled: true,
       Isolation: '',
       InitBinary: 'tini',
-      SecurityOptions: ['name=cgroupns'].filter(() => i.cgroupVersion === '2'),
+      SecurityOptions: [...(i.userns ? ['name=userns'] : []), ...(i.cgroupVersion === '2' ? ['name=cgroupns'] : [])],
       Warnings: [],
     };
     sendJSON(ctx, 200, body);
