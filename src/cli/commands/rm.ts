@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { ClientError } from '../../client';
 import { CliContext } from '../context';
-import { newCommand, requireArgs, forEachArg } from '../command';
+import { newCommand, requireArgs, forEachArg, daemonErrorText } from '../command';
 
 export function rmCommand(ctx: CliContext, name = 'rm'): Command {
   const cmd: Command = newCommand(name, 'Remove one or more containers')
@@ -16,8 +16,11 @@ export function rmCommand(ctx: CliContext, name = 'rm'): Command {
         try {
           await ctx.client.containerRemove(id, { force: opts.force, volumes: opts.volumes, link: opts.link });
         } catch (e) {
-          // docker rm -f is quiet about containers that are already gone
-          if (opts.force && e instanceof ClientError && e.status === 404) return;
+          // docker rm -f reports containers that are already gone but still exits 0
+          if (opts.force && e instanceof ClientError && e.status === 404) {
+            ctx.err(`${daemonErrorText(e)}\n`);
+            return;
+          }
           throw e;
         }
         ctx.out(`${c}\n`);

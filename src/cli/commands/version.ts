@@ -58,6 +58,16 @@ export function renderVersion(client: ReturnType<typeof clientInfo>, server: Ver
   return out;
 }
 
+/**
+ * docker's templates name fields as its Go structs do (`.Server.APIVersion`) while `json`
+ * prints the wire names (`ApiVersion`): the Go name is added as a hidden property.
+ */
+function withGoNames<T extends { ApiVersion?: string }>(v: T): T {
+  const o = { ...v };
+  Object.defineProperty(o, 'APIVersion', { value: v.ApiVersion, enumerable: false });
+  return o;
+}
+
 export function versionCommand(ctx: CliContext, name = 'version'): Command {
   return newCommand(name, 'Show the Berth version information')
     .option('-f, --format <string>', 'Format output using a custom template')
@@ -71,7 +81,7 @@ export function versionCommand(ctx: CliContext, name = 'version'): Command {
         error = e;
       }
       if (opts.format) {
-        ctx.out(compileTemplate(opts.format).execute({ Client: client, Server: server ?? null }) + '\n');
+        ctx.out(compileTemplate(opts.format).execute({ Client: withGoNames(client), Server: server ? withGoNames(server) : null }) + '\n');
       } else {
         ctx.out(renderVersion(client, server));
       }

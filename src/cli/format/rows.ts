@@ -147,8 +147,9 @@ export function imageFields(img: ImageSummary, opts: { trunc: boolean; now?: num
     CreatedAt: goTime(new Date(img.Created * 1000)),
     Size: humanSize(img.Size, 3),
     VirtualSize: humanSize(img.VirtualSize ?? img.Size),
-    SharedSize: img.SharedSize >= 0 ? humanSize(img.SharedSize, 3) : 'N/A',
-    UniqueSize: img.SharedSize >= 0 ? humanSize(img.Size - img.SharedSize, 3) : 'N/A',
+    // docker: HumanSize (4 significant digits) for these two, 3 only for Size.
+    SharedSize: img.SharedSize >= 0 ? humanSize(img.SharedSize) : 'N/A',
+    UniqueSize: img.SharedSize >= 0 ? humanSize(img.Size - img.SharedSize) : 'N/A',
     Containers: img.Containers >= 0 ? String(img.Containers) : 'N/A',
   };
   const rows: Record<string, string>[] = [];
