@@ -598,7 +598,14 @@ export class ContainerService {
   /** A signal queued to a frozen process waits for the thaw: stop and kill thaw, as dockerd does. */
   private async thawAfterSignal(rec: ContainerRecord): Promise<void> {
     if (rec.state.status !== 'paused') return;
-    await this.monitor.resume(rec.id).catch((err) => log.warn('resume after signal failed', { id: rec.id, error: String(err) }));
+    try {
+      await this.monitor.resume(rec.id);
+    } catch {
+      // `runc kill --all` thaws by itself, and a container that already exited cannot be resumed.
+      return;
+    }
+    // The exit may have been recorded while runc ran: never turn it back into running.
+    if (rec.state.status !== 'paused') return;
     rec.state.status = 'running';
     await this.save(rec).catch(() => undefined);
   }
