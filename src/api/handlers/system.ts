@@ -26,7 +26,7 @@ export function systemRoutes(router: Router, engine: Engine): void {
     const v: VersionResponse = {
       Platform: { Name: 'Berth Engine' },
       Components: [
-        { Name: 'Engine', Version: i.version, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: i.imageArch, KernelVersion: i.kernelVersion, GitCommit: '', GoVersion: process.version } },
+        { Name: 'Engine', Version: i.version, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: i.imageArch, KernelVersion: i.kernelVersion, GitCommit: '', GoVersion: process.version, BuildTime: '', Experimental: 'false' } },
         { Name: 'runc', Version: 'runc', Details: {} },
         { Name: 'conmon', Version: 'conmon', Details: {} },
       ],
