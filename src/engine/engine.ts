@@ -9,7 +9,7 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument } from '../common';
 import { ContentStore, ImageStore, type ImageRecord } from '../image';
@@ -157,6 +157,16 @@ function osName(): string {
  */
 async function remappedRoot(dataRoot: string, owner: { uid: number; gid: number }): Promise<string> {
   await fsp.mkdir(dataRoot, { recursive: true, mode: 0o711 });
+  // Containers reach their rootfs, volumes and etc files from inside their user
+  // namespace: every dir above the data root must let the remapped root through.
+  for (let dir = dirname(resolve(dataRoot)); ; dir = dirname(dir)) {
+    const st = await fsp.stat(dir);
+    const x = st.uid === owner.uid ? 0o100 : st.gid === owner.gid ? 0o010 : 0o001;
+    if (!(st.mode & x)) {
+      throw invalidArgument(`a directory in the data root path (${dir}) does not let the remapped root (uid ${owner.uid}) through; allow it with chmod o+x ${dir}`);
+    }
+    if (dir === '/') break;
+  }
   const st = await fsp.stat(dataRoot);
   if ((st.mode & 0o001) === 0) await fsp.chmod(dataRoot, (st.mode & 0o7777) | 0o011);
   const dir = join(dataRoot, `${owner.uid}.${owner.gid}`);
