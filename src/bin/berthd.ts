@@ -105,7 +105,8 @@ async function writePidfile(path: string): Promise<void> {
     if (old && old !== process.pid) {
       try {
         process.kill(old, 0);
-        fail(`pid file found, ensure berthd is not running or delete ${path}`);
+        // A killed daemon nobody has reaped yet is a zombie: gone for our purposes.
+        if (!/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${old}/stat`, 'utf8'))) fail(`pid file found, ensure berthd is not running or delete ${path}`);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
       }

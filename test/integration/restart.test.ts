@@ -162,6 +162,17 @@ test('a second berthd with the same pidfile refuses to start; a stale pidfile is
     assert.equal(readFileSync(d3.pidfile, 'utf8').trim(), String(d3.pid));
     await d3.stop();
     assert.ok(!existsSync(d3.pidfile));
+    // So is one naming a killed daemon that nobody has reaped yet (a zombie).
+    const holder = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const zombie = await new Promise<number>((res) => holder.stdout!.once('data', (c: Buffer) => res(Number(c.toString().trim()))));
+      await waitFor('the zombie', () => / Z /.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')), 5000);
+      writeFileSync(d3.pidfile, `${zombie}`);
+      await d3.start();
+      assert.equal(readFileSync(d3.pidfile, 'utf8').trim(), String(d3.pid));
+    } finally {
+      holder.kill('SIGKILL');
+    }
   } finally {
     await d3.cleanup();
   }
