@@ -105,6 +105,8 @@ export class Monitor {
     const child = spawn(this.conmon, args, {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+      // conmon writes an `oom` file into its working directory on OOM events: keep it in the bundle.
+      cwd: o.bundle,
       detached: true,
     });
     child.unref();
