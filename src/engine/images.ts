@@ -279,6 +279,9 @@ export class ImageService {
       };
       // 2. Unpack each distinct chainID once; a child may start before its parent is done (see unpack).
       const unpacked = new Map<Digest, Promise<LayerInfo>>();
+      // A layer holds its slot until its parent is done, so slots are taken parent first:
+      // otherwise children could hold every slot while their parent waits for one.
+      const started = new Map<Digest, Promise<void>>();
       const slots = new Semaphore(UNPACK_PARALLEL);
       const work: Promise<unknown>[] = [];
       for (const [n, img] of archive.images.entries()) {
@@ -290,7 +293,9 @@ export class ImageService {
           const chainID = chainIDOf(parent, diffID);
           if (!unpacked.has(chainID)) {
             const parentDone = parent === null ? Promise.resolve(null) : unpacked.get(parent)!;
-            const p = this.unpackLayer(chainID, parent, parentDone, normalize(img.layerBlobs[i]!, diffID, what), diffID, what, slots, lease);
+            const order = { after: parent === null ? Promise.resolve() : started.get(parent)!, started: () => undefined as void };
+            started.set(chainID, new Promise<void>((r) => (order.started = r)));
+            const p = this.unpackLayer(chainID, parent, parentDone, normalize(img.layerBlobs[i]!, diffID, what), diffID, what, slots, lease, order);
             unpacked.set(chainID, p);
             work.push(p);
           }
@@ -351,14 +356,22 @@ export class ImageService {
   private async unpackLayer(
     chainID: Digest, parent: Digest | null, parentDone: Promise<unknown>, blobReady: Promise<void>,
     diffID: Digest, what: string, slots: Semaphore, lease: Lease,
+    order: { after: Promise<void>; started: () => void },
   ): Promise<LayerInfo> {
     lease.layers.add(chainID);
-    await blobReady;
-    if (await this.layers.has(chainID)) {
-      await parentDone;
-      return this.layers.get(chainID);
+    let release: () => void;
+    try {
+      await blobReady;
+      if (await this.layers.has(chainID)) {
+        order.started();
+        await parentDone;
+        return this.layers.get(chainID);
+      }
+      await order.after;
+      release = await slots.acquire();
+    } finally {
+      order.started();
     }
-    const release = await slots.acquire();
     let info: LayerInfo;
     try {
       const src = this.content.openRead(diffID, { highWaterMark: 1 << 20 });

@@ -142,14 +142,9 @@ test('diff and export of a running container; export of a stopped one re-imports
 test('an image with 125 layers loads, mounts and runs', async () => {
   const layers: Buffer[] = [readFileSync(d.busyboxTar())];
   for (let i = 1; i < 125; i++) layers.push(await makeTar([{ name: `f${i}`, data: `layer ${i}\n` }]));
-  // Loaded three new layers at a time: one load of 100+ new layers can deadlock in
-  // ImageService.load today (children take every unpack slot while waiting for their parent).
-  for (let n = 4; n <= layers.length + 2; n += 3) {
-    const upTo = Math.min(n, layers.length);
-    const archive = writeArchive(d.dir, `many:layers${upTo === layers.length ? '' : upTo}`, layers.slice(0, upTo));
-    assert.match(await d.dockerOk(['load', '-i', archive], { timeoutMs: 60_000 }), /Loaded image: many:layers/);
-    if (upTo === layers.length) break;
-  }
+  // One load of 125 new layers: unpack slots must go parent first or children starve their parent.
+  const archive = writeArchive(d.dir, 'many:layers', layers);
+  assert.match(await d.dockerOk(['load', '-i', archive], { timeoutMs: 60_000 }), /Loaded image: many:layers/);
   const r = await d.dockerOk(['run', '--rm', 'many:layers', 'sh', '-c', 'cat /f1 /f124; ls / | grep -c "^f"']);
   assert.equal(r, 'layer 1\nlayer 124\n124');
   await d.dockerOk(['run', '--name', 'many-c', 'many:layers', 'sh', '-c', 'rm /f7; echo x > /f8']);
