@@ -132,6 +132,21 @@ test('commit and export carry the owners the container saw, not the shifted host
   }
 });
 
+test('after a daemon restart the same remapped root, images and running containers are there', async () => {
+  const id = (await d.dockerOk(['run', '-d', 'busybox', 'sleep', '60'])).trim();
+  try {
+    await d.stop();
+    await d.start();
+    assert.equal((await d.dockerOk(['inspect', '-f', '{{.State.Running}}', id])).trim(), 'true');
+    const out = await d.dockerOk(['run', '--rm', 'busybox', 'sh', '-c', 'stat -c %u /bin/busybox; cat /proc/self/uid_map']);
+    const [owner, map] = out.trim().split('\n');
+    assert.equal(owner, '0');
+    assert.deepEqual(map!.trim().split(/\s+/).map(Number), [0, start, size]);
+  } finally {
+    await d.docker(['rm', '-f', id]);
+  }
+});
+
 test('an unknown remap user stops berthd at start with a clear message', async () => {
   const dir = mkdtempSync('/tmp/bi-userns-bad-');
   try {
