@@ -514,6 +514,7 @@ export class ContainerService {
         if (!force) throw conflict(`You cannot remove a running container ${rec.id}. Stop the container before attempting removal or force remove`);
         const exited = this.nextExit(rec.id, 30_000);
         await this.monitor.kill(rec.id, 'KILL', true).catch(() => undefined);
+        this.events.emit('container', 'kill', rec.id, { image: rec.image, name: rec.name, signal: '9' });
         if (!(await this.checkExit(rec.id))) await exited;
       }
       await this.removeNow(rec, removeVolumes);
