@@ -20,7 +20,7 @@ function rec(hostConfig: Record<string, unknown>, over: Partial<ContainerRecord>
   } as ContainerRecord;
 }
 
-const other = rec({}, { id: 'b'.repeat(64) as ContainerRecord['id'], config: { ...rec({}).config, Hostname: 'donor' } });
+const other = rec({ IpcMode: 'shareable' }, { id: 'b'.repeat(64) as ContainerRecord['id'], config: { ...rec({}).config, Hostname: 'donor' }, hostsPath: '/var/lib/berth/containers/donor/hosts' });
 const ctx = (lookup: (ref: string) => ContainerRecord = () => other): SpecContext => ({ host, rootfs: '/tmp', user: { uid: 0, gid: 0 }, mounts: [], lookup });
 const invalid = (re: RegExp) => (e: unknown) => errorKind(e) === 'invalid-argument' && re.test((e as Error).message);
 
@@ -29,6 +29,10 @@ test('container:X joins the running target\'s namespaces and takes its hostname'
   const ns = Object.fromEntries(spec.linux.namespaces.map((n) => [n.type, n.path ?? 'new']));
   assert.deepEqual(ns, { mount: 'new', network: '/proc/4242/ns/net', uts: 'new', pid: '/proc/4242/ns/pid', ipc: '/proc/4242/ns/ipc' });
   assert.equal(spec.hostname, 'donor');
+  // The shareable donor's host-side /dev/shm is bound in; a private donor cannot be joined.
+  assert.ok(spec.mounts.some((m) => m.destination === '/dev/shm' && m.source === '/var/lib/berth/containers/donor/shm' && m.type === 'bind'));
+  const priv = { ...other, hostConfig: {} };
+  assert.throws(() => buildSpec(rec({ IpcMode: 'container:donor' }), ctx(() => priv)), (e: unknown) => errorKind(e) === 'conflict' && /non-shareable IPC/.test((e as Error).message));
   const stopped = { ...other, state: { ...other.state, status: 'exited' as const, pid: 0 } };
   assert.throws(() => buildSpec(rec({ PidMode: 'container:donor' }), ctx(() => stopped)), (e: unknown) => errorKind(e) === 'conflict' && /cannot join PID of a non running container: donor/.test((e as Error).message));
   // At create the target need not run: only the syntax is checked.

@@ -12,8 +12,9 @@
  *   other value is a private network namespace); UsernsMode '' | host; CgroupnsMode
  *   '' | private | host ('' = private on a cgroup v2 host, host otherwise).
  *   `container:X` joins /proc/<pid>/ns/<type> of X, which must be running (conflict,
- *   409, otherwise). Joining IPC shares SysV IPC and message queues, not X's /dev/shm
- *   files (that needs a host-side shm mount per shareable container: not done yet).
+ *   409, otherwise). A shareable container's /dev/shm is a tmpfs on the host
+ *   (`shareableShmPath`), bound by it and by every container joining its IPC; joining a
+ *   private one is refused, as in Docker.
  * - With the host's network and no hostname of its own, the container keeps the host's
  *   name (the spec sets none; HOSTNAME is the host's); with container:X it takes X's.
  * - Security: Privileged, CapAdd/CapDrop, SecurityOpt (no-new-privileges[:bool|=bool],
@@ -33,6 +34,7 @@
  *   namespace (invalid-argument with Docker's words: use --userns host for those).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { availableParallelism, hostname as osHostname } from 'node:os';
 import { conflict, invalidArgument } from '../common';
 import {
@@ -252,7 +254,12 @@ interface Namespaces {
   netTarget?: ContainerRecord;
 }
 
-function namespaces(hc: HostConfigFields, host: HostFacts, self: string | undefined, lookup: Lookup): Namespaces {
+/** Where a shareable container's /dev/shm lives on the host. */
+export function shareableShmPath(rec: Pick<ContainerRecord, 'hostsPath'>): string {
+  return join(dirname(rec.hostsPath), 'shm');
+}
+
+function namespaces(hc: HostConfigFields, host: HostFacts, self: string | undefined, lookup: Lookup, selfShm?: string): Namespaces {
   const modes: Partial<Record<NamespaceType, NamespaceMode>> = {};
   const out: Namespaces = { modes };
 
@@ -264,10 +271,18 @@ function namespaces(hc: HostConfigFields, host: HostFacts, self: string | undefi
   const ipc = hc.IpcMode ?? '';
   if (ipc === 'host') modes.ipc = 'host';
   else if (ipc === 'none') out.shm = 'none';
-  else if (ipc.startsWith('container:')) {
-    // SysV IPC and POSIX message queues are shared; /dev/shm stays the joiner's own
-    // tmpfs (a mount in another container's mount namespace cannot be bound here).
-    modes.ipc = joinNs(target('ipc', ipc, self, lookup), 'ipc');
+  else if (ipc === 'shareable') {
+    if (selfShm) out.shm = { bind: selfShm };
+  } else if (ipc.startsWith('container:')) {
+    // The donor's IPC namespace and its host-side /dev/shm: only a shareable donor has one.
+    const t = target('ipc', ipc, self, lookup);
+    modes.ipc = joinNs(t, 'ipc');
+    if (t) {
+      if ((t.hostConfig as HostConfigFields).IpcMode !== 'shareable') {
+        throw conflict(`cannot join IPC of container ${t.id}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+      }
+      out.shm = { bind: shareableShmPath(t) };
+    }
   } else if (!['', 'private', 'shareable'].includes(ipc)) {
     throw invalidArgument(`invalid IPC mode: ${ipc}: use private, shareable, none, host or container:NAME`);
   }
@@ -339,7 +354,7 @@ function specOptions(
   run: SpecContext | undefined,
 ): SpecOptions {
   const hc = rec.hostConfig as HostConfigFields;
-  const ns = namespaces(hc, host, rec.id, run?.lookup);
+  const ns = namespaces(hc, host, rec.id, run?.lookup, run ? shareableShmPath(rec) : undefined);
   const sec = parseSecurityOpts(hc.SecurityOpt ?? []);
   checkCpuset(hc);
   if (hc.ShmSize !== undefined && hc.ShmSize < 0) throw invalidArgument('SHM size can not be less than 0');

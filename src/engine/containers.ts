@@ -25,8 +25,11 @@ import {
 } from '../common';
 import type { ImageRecord } from '../image';
 import {
+  DEFAULT_SHM_SIZE,
   Monitor,
   LogFollower,
+  mountShm,
+  unmountShm,
   detectCgroupMode,
   hostBoundingCapabilities,
   readHostRlimits,
@@ -51,7 +54,7 @@ import {
 import { writeJSONAtomic } from '../state';
 import type { Snapshotter } from '../storage';
 import type { ImageService } from './images';
-import { afterCreate, buildSpec, checkHostConfig } from './container-spec';
+import { afterCreate, buildSpec, checkHostConfig, shareableShmPath } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
 import { KeyedMutex } from './mutex';
 import { checkName, randomName } from './names';
@@ -313,6 +316,7 @@ export class ContainerService {
       const rootfs = await this.snapshots.mount(rec.id);
       TT('mounted');
       const [mounts] = await Promise.all([this.mounts.specMounts(rec, rootfs), this.writeEtcFiles(rec), fsp.mkdir(bundle, { recursive: true })]);
+      if (rec.hostConfig.IpcMode === 'shareable') mountShm(shareableShmPath(rec), Number(rec.hostConfig.ShmSize) || DEFAULT_SHM_SIZE);
       const user = resolveUser(rootfs, rec.config.User);
       const spec = buildSpec(rec, {
         host: this.host,
@@ -407,11 +411,22 @@ export class ContainerService {
     }
   }
 
+  /** Unmounts a shareable container's host-side /dev/shm (joiners keep theirs until they exit). */
+  private releaseShm(rec: ContainerRecord): void {
+    if (rec.hostConfig.IpcMode !== 'shareable') return;
+    try {
+      unmountShm(shareableShmPath(rec));
+    } catch (err) {
+      log.warn('cannot unmount shm', { id: rec.id, error: String(err) });
+    }
+  }
+
   /** Cleans up after an exit, records it, and tells waiters; not the auto-removal. */
   private async finishExit(rec: ContainerRecord, code: number, at: Date, error: string): Promise<void> {
     const oomKilled = this.oomKilled(rec.id);
     await this.monitor.remove(rec.id).catch((err) => log.warn('runc delete failed', { id: rec.id, error: String(err) }));
     await this.snapshots.unmount(rec.id).catch((err) => log.warn('unmount failed', { id: rec.id, error: String(err) }));
+    this.releaseShm(rec);
     await this.mounts.stopped(rec).catch((err) => log.warn('volume unmount failed', { id: rec.id, error: String(err) }));
     rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode: code, error, oomKilled, finishedAt: at.toISOString() };
     await this.save(rec).catch((err) => log.error('cannot save container state', { id: rec.id, error: String(err) }));
@@ -532,6 +547,7 @@ export class ContainerService {
     ]);
     // --rm removes the container's anonymous volumes too, as in Docker.
     await this.mounts.release(rec, removeVolumes || !!rec.hostConfig.AutoRemove);
+    this.releaseShm(rec);
     // The record goes last: until then a restarted daemon finishes the removal.
     await fsp.rm(this.dir(rec.id), { recursive: true, force: true });
     this.records.delete(rec.id);

@@ -8,3 +8,4 @@ export * from './cgroup-stats';
 export * from './seccomp';
 export * from './seccomp-default';
 export * from './userns';
+export * from './shm';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { useDaemon, waitFor } from './harness';
+import { mountsUnder, useDaemon, waitFor } from './harness';
 
 const d = useDaemon();
 
@@ -43,9 +43,21 @@ test('namespaces: private by default, shared with container:X, the host\'s with 
   // cgroup v1 host: Docker keeps the host's cgroup namespace unless asked.
   assert.equal(nsOf(a.pid, 'cgroup'), nsOf('self', 'cgroup'));
 
-  const b = await runDetached(['--pid', `container:${a.id}`, '--ipc', `container:${a.id}`, '--network', `container:${a.id}`, '--cgroupns', 'private', 'busybox', 'sleep', '60']);
-  for (const ns of ['pid', 'ipc', 'net'] as const) assert.equal(nsOf(b.pid, ns), nsOf(a.pid, ns), `${ns} must be shared`);
-  for (const ns of ['mnt', 'uts'] as const) assert.notEqual(nsOf(b.pid, ns), nsOf(a.pid, ns), `${ns} must stay private`);
+  // Joining IPC needs a shareable donor, as in Docker.
+  const priv = await d.docker(['run', '--rm', '--ipc', `container:${a.id}`, 'busybox', 'true']);
+  assert.notEqual(priv.code, 0);
+  assert.match(priv.stderr, /non-shareable IPC/);
+  const donor = await runDetached(['--ipc', 'shareable', 'busybox', 'sh', '-c', 'echo from-donor > /dev/shm/note; sleep 60']);
+  const joiner = await runDetached(['--ipc', `container:${donor.id}`, 'busybox', 'sh', '-c', 'echo back > /dev/shm/reply; sleep 60']);
+  assert.equal(nsOf(joiner.pid, 'ipc'), nsOf(donor.pid, 'ipc'), 'ipc must be shared');
+  await waitFor('the joiner to write into the shared /dev/shm', () => existsSync(`/proc/${donor.pid}/root/dev/shm/reply`));
+  assert.equal(readFileSync(`/proc/${joiner.pid}/root/dev/shm/note`, 'utf8'), 'from-donor\n');
+  await d.dockerOk(['rm', '-f', joiner.id, donor.id]);
+  assert.deepEqual(mountsUnder(d.dataRoot).filter((m) => m.endsWith('/shm')), [], 'the shareable /dev/shm is unmounted with its container');
+
+  const b = await runDetached(['--pid', `container:${a.id}`, '--network', `container:${a.id}`, '--cgroupns', 'private', 'busybox', 'sleep', '60']);
+  for (const ns of ['pid', 'net'] as const) assert.equal(nsOf(b.pid, ns), nsOf(a.pid, ns), `${ns} must be shared`);
+  for (const ns of ['mnt', 'uts', 'ipc'] as const) assert.notEqual(nsOf(b.pid, ns), nsOf(a.pid, ns), `${ns} must stay private`);
   assert.notEqual(nsOf(b.pid, 'cgroup'), nsOf('self', 'cgroup'));
   // Inside b, a's process is visible: they share the PID namespace.
   const ps = await d.dockerOk(['run', '--rm', '--pid', `container:${a.id}`, 'busybox', 'ps', '-o', 'pid,args']);
