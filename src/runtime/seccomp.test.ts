@@ -9,10 +9,14 @@ const ruleFor = (p: ReturnType<typeof renderSeccomp>, name: string) => p.syscall
 const isDecodeError = (e: unknown) => errorKind(e) === 'invalid-argument' && /^Decoding seccomp profile failed: /.test((e as Error).message);
 
 test('default profile on amd64 with Docker\'s capabilities: arch mapping, errno, cap-gated rules', () => {
-  const p = renderSeccomp(DEFAULT_SECCOMP_PROFILE, { capabilities: DEFAULT_CAPABILITIES, arch: 'amd64', kernel: [6, 1] });
+  const p = renderSeccomp(DEFAULT_SECCOMP_PROFILE, { capabilities: DEFAULT_CAPABILITIES, arch: 'amd64', kernel: [6, 1], x32: true });
   assert.equal(p.defaultAction, 'SCMP_ACT_ERRNO');
   assert.equal(p.defaultErrnoRet, 1);
   assert.deepEqual(p.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+  // A kernel without the x32 ABI gets no x32 branch: nothing could use it.
+  const noX32 = renderSeccomp(DEFAULT_SECCOMP_PROFILE, { capabilities: DEFAULT_CAPABILITIES, arch: 'amd64', kernel: [6, 1], x32: false });
+  assert.deepEqual(noX32.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
+  assert.deepEqual(noX32.syscalls, p.syscalls);
   // Without CAP_SYS_ADMIN: mount/unshare stay denied, clone only with the namespace-flag mask, clone3 gets ENOSYS.
   assert.equal(ruleFor(p, 'mount').length, 0);
   assert.equal(ruleFor(p, 'unshare').length, 0);

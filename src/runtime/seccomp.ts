@@ -18,6 +18,7 @@
  *   `--cap-add SYS_ADMIN` unlocks mount/unshare), as Docker's does.
  * - `kernelVersion(release)` parses `uname -r` style strings to [major, minor].
  */
+import { kernelHasX32 } from '../sys';
 import { release } from 'node:os';
 import { invalidArgument } from '../common/errors';
 
@@ -172,6 +173,12 @@ export interface SeccompContext {
   arch?: string;
   /** [major, minor]; default: the running kernel's. */
   kernel?: readonly [number, number];
+  /**
+   * Whether the kernel runs x32 programs; default: asked of the running kernel.
+   * Without x32 the filter leaves SCMP_ARCH_X32 out: no process can make those
+   * calls, and each architecture in the filter costs runc milliseconds to compile.
+   */
+  x32?: boolean;
 }
 
 const atLeast = (have: readonly [number, number], want: string): boolean => {
@@ -189,7 +196,7 @@ export function renderSeccomp(profile: SeccompProfile, ctx: SeccompContext): Oci
   if (profile.archMap && profile.archMap.length > 0) {
     const native = SCMP_ARCH[arch];
     const entry = profile.archMap.find((a) => a.architecture === native);
-    if (entry) out.architectures = [entry.architecture, ...(entry.subArchitectures ?? [])];
+    if (entry) out.architectures = [entry.architecture, ...(entry.subArchitectures ?? [])].filter((a) => a !== 'SCMP_ARCH_X32' || (ctx.x32 ?? kernelHasX32()));
   } else if (profile.architectures && profile.architectures.length > 0) {
     out.architectures = [...profile.architectures];
   }
