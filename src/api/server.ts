@@ -14,6 +14,7 @@ import { ENGINE_VERSION, type Engine } from '../engine';
 import { API_VERSION } from '../wire';
 import { errorBody, writeError } from './errors';
 import { containerRoutes } from './handlers/containers';
+import { execRoutes } from './handlers/exec';
 import { containerOpsRoutes } from './handlers/container-ops';
 import { changesRoutes } from './handlers/changes';
 import { imageRoutes } from './handlers/images';
@@ -33,6 +34,7 @@ export function buildRouter(engine: Engine): Router {
   systemRoutes(router, engine);
   imageRoutes(router, engine);
   containerRoutes(router, engine);
+  execRoutes(router, engine);
   containerOpsRoutes(router, engine);
   changesRoutes(router, engine);
   volumeRoutes(router, engine);

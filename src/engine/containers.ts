@@ -49,6 +49,8 @@ import {
   type HostFacts,
   type IdMappings,
   type LogEntry,
+  AttachSocket,
+  resizeTerminal,
   rootPair,
 } from '../runtime';
 import { writeJSONAtomic } from '../state';
@@ -326,10 +328,17 @@ export class ContainerService {
         lookup: (ref) => this.get(ref),
         ...(this.userns ? { userns: this.userns } : {}),
       });
+      // The client's terminal size at create (docker run -t): the TTY starts with it, before any resize call.
+      const cs = rec.hostConfig.ConsoleSize;
+      if (rec.config.Tty && Array.isArray(cs) && cs.length === 2 && cs.every((n) => Number.isInteger(n) && n > 0)) {
+        (spec.process as { consoleSize?: { height: number; width: number } }).consoleSize = { height: cs[0] as number, width: cs[1] as number };
+      }
       await fsp.writeFile(join(bundle, 'config.json'), serializeSpec(spec));
       TT('spec');
       if (this.monitor.known(rec.id)) await this.monitor.remove(rec.id); // a stale runc state would block create
-      const pid = await this.monitor.create({ id: rec.id, name: rec.name, bundle, logPath: rec.logPath, tty: rec.config.Tty });
+      const pid = await this.monitor.create({ id: rec.id, name: rec.name, bundle, logPath: rec.logPath, tty: rec.config.Tty, stdin: !!rec.config.OpenStdin, stdinOnce: !!rec.config.StdinOnce });
+      // Stdin attaches connect now, before the process runs, so no input is early.
+      this.signals.emit(`created:${rec.id}`);
       afterCreate(rec, this.host);
       TT('created');
       await this.monitor.start(rec.id);
@@ -581,6 +590,45 @@ export class ContainerService {
     // A container that is not running yet (or any more) streams its next run, as
     // `docker start -a` expects: it attaches first and starts afterwards.
     await this.followUntilExit(rec, await logSize(rec.logPath), write, abort);
+  }
+
+  /**
+   * Connects to the container's stdin (through conmon's attach socket): now when
+   * it runs, else at its next start, before its process runs. Undefined when the
+   * container was not created with OpenStdin, or `abort` fired first. The caller
+   * closes the socket; ending it closes the container's stdin when StdinOnce.
+   */
+  async openStdin(ref: string, abort: AbortSignal): Promise<AttachSocket | undefined> {
+    const rec = this.get(ref);
+    if (!rec.config.OpenStdin || abort.aborted) return undefined;
+    const connect = (): AttachSocket | undefined => {
+      try {
+        return AttachSocket.connect(this.bundle(rec.id));
+      } catch (err) {
+        log.warn('cannot attach to container stdin', { id: rec.id, error: String(err) });
+        return undefined;
+      }
+    };
+    if (rec.state.status === 'running' || rec.state.status === 'paused') return connect();
+    return await new Promise<AttachSocket | undefined>((resolve) => {
+      const onCreated = () => {
+        abort.removeEventListener('abort', onAbort);
+        resolve(connect());
+      };
+      const onAbort = () => {
+        this.signals.off(`created:${rec.id}`, onCreated);
+        resolve(undefined);
+      };
+      this.signals.once(`created:${rec.id}`, onCreated);
+      abort.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Resizes the container's TTY (conmon's ctl fifo); a no-op without TTY or when not running. */
+  resize(ref: string, height: number, width: number): void {
+    const rec = this.get(ref);
+    if (!rec.config.Tty || rec.state.status !== 'running') return;
+    resizeTerminal(this.bundle(rec.id), height, width);
   }
 
   private async followUntilExit(rec: ContainerRecord, offset: number, write: (e: LogEntry) => void, abort: AbortSignal): Promise<void> {

@@ -17,6 +17,7 @@ import { Monitor, detectCgroupMode, idShifter, idUnshifter, rootPair, type Cgrou
 import { writeFileAtomic } from '../state';
 import { LayerStore, mapTarOwners, OverlaySnapshotter, VfsSnapshotter, storageDriverName, type Snapshotter } from '../storage';
 import { ContainerService, type ContainerRecord } from './containers';
+import { ExecService } from './exec';
 import { EventBus } from './events';
 import { ImageService, hostArch } from './images';
 import { VolumeService } from './volumes';
@@ -78,6 +79,12 @@ export class Engine {
     events.describe = (type, id) => (type === 'container' ? containers!.eventLabels(id) : undefined);
     await containers.init();
     return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, detectCgroupMode(), snapshots, await engineId(dataRoot), volumes);
+  }
+
+  private execService?: ExecService;
+  /** Exec instances (`docker exec`), created on first use. */
+  get execs(): ExecService {
+    return (this.execService ??= new ExecService(this.containers, this.monitor, this.options.execRoot, this.events));
   }
 
   /** Docker's GraphDriver.Data for a container (overlay2: its dirs; vfs: none, an empty object). */

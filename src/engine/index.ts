@@ -11,3 +11,4 @@ export { VolumeService, isAnonymous, labelMatches, ANONYMOUS_LABEL, type VolumeR
 export { mountPointsOf, visibleMountPoints, type MountPointRecord } from './container-mounts';
 export { parsePsOutput, type UpdateOptions, type ContainerStatsSample } from './containers';
 export { CommitService, type CommitOptions } from './commit';
+export { ExecService, type ExecRecord, type ExecCreateOptions, type ExecStartOptions, type ExecStreams, type StdinSink } from './exec';

@@ -8,4 +8,5 @@ export * from './cgroup-stats';
 export * from './seccomp';
 export * from './seccomp-default';
 export * from './userns';
+export * from './attach';
 export * from './shm';

@@ -32,6 +32,20 @@ export interface CreateOptions {
   logPath: string;
   /** Give the container a pseudo-terminal; its output is logged as stdout. */
   tty?: boolean;
+  /** Keep the container's stdin open for attach-socket clients (OpenStdin). */
+  stdin?: boolean;
+  /** Close that stdin when the first client that wrote to it disconnects (StdinOnce). */
+  stdinOnce?: boolean;
+}
+
+export interface ExecProcessOptions {
+  containerId: string;
+  /** conmon's session id for this process (names its attach symlink). */
+  execId: string;
+  /** Holds process.json (an OCI process object); conmon adds attach, ctl, log, pid and the exit file. */
+  dir: string;
+  tty?: boolean;
+  stdin?: boolean;
 }
 
 export type RuncStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -101,6 +115,7 @@ export class Monitor {
       '--runtime-arg', `--root=${this.runcRoot}`,
       '--log-level', 'error',
       ...(o.tty ? ['-t'] : []),
+      ...(o.stdin ? ['-i', ...(o.stdinOnce ? [] : ['--leave-stdin-open'])] : []),
     ];
     const child = spawn(this.conmon, args, {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
@@ -235,6 +250,84 @@ export class Monitor {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Runs a process in a running container through `conmon --exec` (which runs
+   * `runc exec` with `<dir>/process.json`). conmon owns the process's stdio as for
+   * a container: output goes to `<dir>/log` (k8s-file), stdin (with `stdin`) to
+   * the attach socket `<dir>/attach`, TTY resizes to `<dir>/ctl`. Resolves once
+   * the process runs, with its pid and a promise of its exit code (from conmon's
+   * sync pipe, else the exit file `<dir>/<containerId>`). Rejects with runc's
+   * message when the process cannot be started.
+   */
+  async exec(o: ExecProcessOptions): Promise<{ pid: number; exited: Promise<number> }> {
+    const args = [
+      '--api-version', '1',
+      '-c', o.containerId, '-u', o.execId,
+      '-r', this.runc,
+      '-b', o.dir,
+      '-p', join(o.dir, 'pid'),
+      '--exit-dir', o.dir,
+      '--socket-dir-path', o.dir,
+      '-l', `k8s-file:${join(o.dir, 'log')}`,
+      '-e', '--exec-process-spec', join(o.dir, 'process.json'),
+      '--runtime-arg', `--root=${this.runcRoot}`,
+      '--log-level', 'error',
+      ...(o.tty ? ['-t'] : []),
+      ...(o.stdin ? ['-i'] : []),
+    ];
+    const child = spawn(this.conmon, args, {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+      detached: true,
+    });
+    child.unref();
+    const sp = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    let text = '';
+    const messages: { data: number; message?: string }[] = [];
+    let wake: () => void = () => undefined;
+    let ended = false;
+    sp.on('data', (d: Buffer) => {
+      text += d.toString();
+      let nl: number;
+      while ((nl = text.indexOf('\n')) >= 0) {
+        const line = text.slice(0, nl);
+        text = text.slice(nl + 1);
+        const msg = parseSync(line);
+        if (msg) messages.push(msg);
+      }
+      wake();
+    });
+    sp.on('error', () => undefined);
+    sp.on('close', () => {
+      ended = true;
+      wake();
+    });
+    child.on('error', (err) => {
+      stderr += `cannot run conmon (${this.conmon}): ${err.message}; install the conmon package`;
+      ended = true;
+      wake();
+    });
+    const next = async (): Promise<{ data: number; message?: string } | undefined> => {
+      while (!messages.length && !ended) await new Promise<void>((r) => (wake = r));
+      return messages.shift();
+    };
+    const first = await next();
+    if (!first || first.data <= 0) {
+      sp.destroy();
+      throw internal(`OCI runtime exec failed: ${cleanRuncMessage(first?.message ?? stderr) || 'conmon exited before the process started'}`);
+    }
+    const exited = (async () => {
+      const m = await next();
+      sp.destroy();
+      if (m) return m.data;
+      const code = Number.parseInt(await fsp.readFile(join(o.dir, o.containerId), 'utf8').catch(() => ''), 10);
+      return Number.isNaN(code) ? 255 : code;
+    })();
+    return { pid: first.data, exited };
   }
 
   private runcCmd(args: string[], input?: string): Promise<string> {

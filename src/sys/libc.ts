@@ -61,6 +61,12 @@ interface Libc {
   llistxattr(path: string, list: Buffer | null, size: number): number;
   lremovexattr(path: string, name: string): number;
   syncfs(fd: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  connect(fd: number, addr: Buffer, len: number): number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  send(fd: number, buf: Buffer, len: number, flags: number): number;
+  shutdown(fd: number, how: number): number;
+  close(fd: number): number;
 }
 
 let libc: Libc | undefined;
@@ -85,6 +91,12 @@ function load(): Libc {
     llistxattr: fn('long llistxattr(const char*, _Out_ void*, size_t)'),
     lremovexattr: fn('int lremovexattr(const char*, const char*)'),
     syncfs: fn('int syncfs(int)'),
+    socket: fn('int socket(int, int, int)'),
+    connect: fn('int connect(int, const void*, uint32_t)'),
+    recv: fn('long recv(int, _Out_ void*, size_t, int)'),
+    send: fn('long send(int, const void*, size_t, int)'),
+    shutdown: fn('int shutdown(int, int)'),
+    close: fn('int close(int)'),
   };
   return libc;
 }
@@ -180,4 +192,71 @@ export function lremovexattr(path: string, name: string): void {
 /** Flushes the whole filesystem that holds the open file `fd` (cheaper than an fsync per file). */
 export function syncfs(fd: number): void {
   check(load().syncfs(fd), 'syncfs', `fd ${fd}`);
+}
+
+// Sockets (<sys/socket.h>): only what a unix SOCK_SEQPACKET client needs.
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+export const SOCK_SEQPACKET = 5;
+export const SOCK_CLOEXEC = 0o2000000;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
+export const SHUT_RD = 0;
+export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
+const EAGAIN = 11;
+const EINTR = 4;
+
+/** A new socket's fd. */
+export function socket(domain: number, type: number, protocol = 0): number {
+  return check(load().socket(domain, type, protocol), 'socket', `domain ${domain}, type ${type}`);
+}
+
+/**
+ * connect(2) to a unix socket path (at most 107 bytes: longer paths can be
+ * reached through `/proc/self/fd/<dirfd>/name`).
+ */
+export function connectUnix(fd: number, path: string): void {
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  if (Buffer.byteLength(path) > 107) throw sysError('connect', 36 /* ENAMETOOLONG */, path);
+  addr.write(path, 2);
+  check(load().connect(fd, addr, addr.length), 'connect', path);
+}
+
+/**
+ * recv(2) into `buf`: the byte count, 0 at end of stream, or -1 when the call
+ * would block (EAGAIN with MSG_DONTWAIT is not a failure).
+ */
+export function recv(fd: number, buf: Buffer, flags = 0): number {
+  const l = load();
+  for (;;) {
+    const n = l.recv(fd, buf, buf.length, flags);
+    if (n >= 0) return n;
+    const errno = l.errno();
+    if (errno === EINTR) continue;
+    if (errno === EAGAIN) return -1;
+    throw sysError('recv', errno, `fd ${fd}`);
+  }
+}
+
+/** send(2): the bytes sent, or -1 when the call would block. */
+export function send(fd: number, buf: Buffer, flags = 0): number {
+  const l = load();
+  for (;;) {
+    const n = l.send(fd, buf, buf.length, flags);
+    if (n >= 0) return n;
+    const errno = l.errno();
+    if (errno === EINTR) continue;
+    if (errno === EAGAIN) return -1;
+    throw sysError('send', errno, `fd ${fd}`);
+  }
+}
+
+export function shutdown(fd: number, how: number): void {
+  check(load().shutdown(fd, how), 'shutdown', `fd ${fd}`);
+}
+
+export function close(fd: number): void {
+  check(load().close(fd), 'close', `fd ${fd}`);
 }

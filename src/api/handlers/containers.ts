@@ -1,5 +1,6 @@
+import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../../common';
-import { mountPointsOf, type ContainerRecord, type Engine, type LogEntry, type WaitCondition } from '../../engine';
+import { mountPointsOf, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
 import { containerInspect, containerSummary } from '../convert';
 import { sendEmpty, sendJSON } from '../http';
@@ -82,7 +83,9 @@ export function containerRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('POST', '/containers/{id}/resize', (ctx) => {
-    svc.get(ctx.params[0]!);
+    const [h, w] = [qint(ctx.query, 'h'), qint(ctx.query, 'w')];
+    if (h === undefined || w === undefined || h < 0 || w < 0) throw invalidArgument('resize needs h and w: the TTY height and width in characters');
+    svc.resize(ctx.params[0]!, h, w);
     sendEmpty(ctx, 200);
   });
 
@@ -140,28 +143,76 @@ export function containerRoutes(router: Router, engine: Engine): void {
       if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) return;
       out.write(tty ? e.data : frame(e.stream === 'stdout' ? StreamType.Stdout : StreamType.Stderr, e.data));
     };
+    let done = false;
+    let stdinSock: { close(): void } | undefined;
+    // Like dockerd: without StdinOnce, the end of the client's input ends the attach (the container keeps running).
+    const session = new AbortController();
+    ctx.abort.addEventListener('abort', () => session.abort(), { once: true });
+    if (out.input && qbool(ctx.query, 'stdin') && rec.config.OpenStdin) {
+      const input = out.input;
+      input.pause();
+      void svc.openStdin(rec.id, session.signal).then((sink) => {
+        if (!sink) return void input.resume();
+        if (done) return sink.close();
+        stdinSock = sink;
+        pumpStdin(input, ctx.head, sink, () => {
+          if (!rec.config.StdinOnce) session.abort();
+        });
+      });
+    }
     try {
-      await svc.attach(rec.id, write, ctx.abort);
+      await svc.attach(rec.id, write, session.signal);
     } finally {
+      done = true;
+      stdinSock?.close();
       out.end();
     }
   });
 }
 
+export interface HijackedStream {
+  write(b: Buffer): void;
+  end(): void;
+  /** The client's side of an upgraded connection (stdin); dropped unless the caller pumps it. */
+  input?: Duplex;
+}
+
 /** Switches the connection to a raw stream: 101 for Upgrade requests, 200 otherwise. */
-function hijack(ctx: Context, contentType: string): { write(b: Buffer): void; end(): void } {
+export function hijack(ctx: Context, contentType: string): HijackedStream {
   if (ctx.socket) {
     const sock = ctx.socket;
     sock.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
-    // Stdin is not wired to the container yet; drain whatever the client sends.
-    sock.on('data', () => undefined);
+    // Input nobody asked for is read and dropped; pumpStdin() replaces this.
+    sock.on('data', dropInput);
     sock.on('error', () => undefined);
-    return { write: (b) => void (sock.writable && sock.write(b)), end: () => sock.end() };
+    return { write: (b) => void (sock.writable && sock.write(b)), end: () => sock.end(), input: sock };
   }
   const res = ctx.res!;
   res.writeHead(200, { 'Content-Type': contentType });
   res.flushHeaders();
   return { write: (b) => void res.write(b), end: () => res.end() };
+}
+
+function dropInput(): void {
+  // input for a stream that takes none
+}
+
+/**
+ * Feeds a hijacked connection's input to a process's stdin, pausing the client
+ * while the sink is full; the client's half-close ends the stdin.
+ */
+export function pumpStdin(input: Duplex, head: Buffer | undefined, sink: StdinSink, onEnd?: () => void): void {
+  input.off('data', dropInput);
+  if (head?.length) sink.write(head);
+  input.on('data', (d: Buffer) => {
+    if (!sink.write(d)) input.pause();
+  });
+  sink.onDrain = () => input.resume();
+  input.once('end', () => {
+    sink.end();
+    onEnd?.();
+  });
+  input.resume();
 }
 
 function qtime(ctx: Context, name: string): number | undefined {

@@ -1,0 +1,247 @@
+/**
+ * Exec: more processes in a running container (Docker's exec instances).
+ *
+ * An exec instance is created (its configuration kept in memory, as dockerd
+ * does), then started once. Starting runs `conmon --exec`, which runs `runc exec`
+ * with a process.json derived from the container's own config.json process:
+ * the same namespaces, cgroup, capabilities, seccomp, rlimits and environment,
+ * with the exec's command, user, working directory, extra env, TTY and (with
+ * Privileged) every capability of the host. conmon rather than a `runc exec`
+ * child of berthd, because conmon owns the TTY (runc hands the pty master to a
+ * console socket, which needs fd passing), logs the output to a file we follow
+ * (nothing is lost before a client reads), takes stdin through its attach socket,
+ * resizes the TTY through its ctl fifo, and outlives berthd for detached execs.
+ *
+ * Files live in `<execRoot>/execs/<id>/` while the process runs and until its
+ * output has been streamed; the record stays until the container is removed or
+ * it is older than EXEC_RECORD_TTL_MS after the process exited.
+ */
+import { promises as fsp, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { conflict, internal, invalidArgument, log, newContainerId, notFound } from '../common';
+import { AttachSocket, LogFollower, hostBoundingCapabilities, resizeTerminal, resolveGroups, resolveUser, type LogEntry, type Monitor } from '../runtime';
+import { mergeEnv, type ContainerEvents, type ContainerRecord, type ContainerService } from './containers';
+
+const EXEC_RECORD_TTL_MS = 10 * 60_000;
+
+export interface ExecCreateOptions {
+  cmd: string[];
+  env?: string[] | null;
+  workingDir?: string;
+  user?: string;
+  privileged?: boolean;
+  tty?: boolean;
+  attachStdin?: boolean;
+  attachStdout?: boolean;
+  attachStderr?: boolean;
+  detachKeys?: string;
+  consoleSize?: [number, number] | null;
+}
+
+export interface ExecRecord {
+  id: string;
+  containerId: string;
+  options: ExecCreateOptions;
+  running: boolean;
+  started: boolean;
+  /** null until the process has exited. */
+  exitCode: number | null;
+  pid: number;
+  finishedAt?: number;
+}
+
+/** Where the exec's stdin goes: conmon's attach socket. */
+export interface StdinSink {
+  /** False when the caller should pause its input until onDrain. */
+  write(data: Buffer): boolean;
+  /** EOF for the process's stdin. */
+  end(): void;
+  onDrain?: () => void;
+}
+
+export interface ExecStartOptions {
+  detach?: boolean;
+  tty?: boolean;
+  consoleSize?: [number, number] | null;
+}
+
+export interface ExecStreams {
+  /** Output as it is logged (a TTY's output is all stdout). */
+  output(e: LogEntry): void;
+  /** Called once the process runs, when it was created with AttachStdin. */
+  stdin?(sink: StdinSink): void;
+}
+
+export class ExecService {
+  private readonly execs = new Map<string, ExecRecord>();
+
+  constructor(
+    private readonly containers: ContainerService,
+    private readonly monitor: Monitor,
+    private readonly execRoot: string,
+    private readonly events?: ContainerEvents,
+  ) {}
+
+  private dir(id: string): string {
+    return join(this.execRoot, 'execs', id);
+  }
+
+  create(ref: string, o: ExecCreateOptions): ExecRecord {
+    const rec = this.containers.get(ref);
+    checkRunning(rec);
+    if (!o.cmd || o.cmd.length === 0) throw invalidArgument('No exec command specified');
+    this.prune();
+    const x: ExecRecord = { id: newContainerId(), containerId: rec.id, options: { ...o }, running: false, started: false, exitCode: null, pid: 0 };
+    this.execs.set(x.id, x);
+    this.events?.emit('container', `exec_create: ${o.cmd.join(' ')}`, rec.id, { image: rec.image, name: rec.name, execID: x.id });
+    return x;
+  }
+
+  get(id: string): ExecRecord {
+    const x = this.execs.get(id);
+    if (!x) throw notFound(`No such exec instance: ${id}`);
+    return x;
+  }
+
+  /** Exec ids of a container, for its inspect. */
+  idsOf(containerId: string): string[] {
+    return [...this.execs.values()].filter((x) => x.containerId === containerId).map((x) => x.id);
+  }
+
+  /**
+   * Checks that the exec can start; call before switching the connection to a
+   * stream so that errors still get their status code.
+   */
+  checkStart(id: string): ExecRecord {
+    const x = this.get(id);
+    if (x.running) throw conflict(`Error: Exec command ${id} is already running`);
+    if (x.started) throw conflict(`Error: Exec command ${id} has already run`);
+    checkRunning(this.containers.get(x.containerId));
+    return x;
+  }
+
+  /**
+   * Starts the process. Detached: resolves once it runs. Attached: streams its
+   * output until it exits (or `abort`), then resolves. A process that cannot be
+   * started rejects (exit code 126/127/… recorded as Docker does).
+   */
+  async start(id: string, o: ExecStartOptions, streams: ExecStreams | undefined, abort?: AbortSignal): Promise<void> {
+    const x = this.checkStart(id);
+    const rec = this.containers.get(x.containerId);
+    x.started = true;
+    const dir = this.dir(x.id);
+    const tty = !!(o.tty ?? x.options.tty);
+    let started: { pid: number; exited: Promise<number> };
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+      const proc = this.processSpec(rec, x, tty, o.consoleSize ?? x.options.consoleSize ?? null);
+      await fsp.writeFile(join(dir, 'process.json'), JSON.stringify(proc));
+      started = await this.monitor.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      x.exitCode = /executable file not found|no such file or directory/.test(msg) ? 127 : 126;
+      x.finishedAt = Date.now();
+      await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+    x.running = true;
+    x.pid = started.pid;
+    this.events?.emit('container', `exec_start: ${x.options.cmd.join(' ')}`, rec.id, { image: rec.image, name: rec.name, execID: x.id });
+    let stdin: AttachSocket | undefined;
+    if (x.options.attachStdin && streams?.stdin && !o.detach) {
+      try {
+        stdin = AttachSocket.connect(dir);
+        streams.stdin(stdin);
+      } catch (err) {
+        log.warn('cannot attach to exec stdin', { id: x.id, error: String(err) });
+      }
+    }
+    const finished = started.exited.then(
+      (code) => this.finish(x, code),
+      (err) => {
+        log.warn('exec exit unknown', { id: x.id, error: String(err) });
+        this.finish(x, 255);
+      },
+    );
+    if (o.detach || !streams) {
+      void finished.then(() => fsp.rm(dir, { recursive: true, force: true })).catch(() => undefined);
+      return;
+    }
+    const follower = new LogFollower(join(dir, 'log'), 0, streams.output);
+    const aborted = new Promise<void>((resolve) => {
+      if (abort?.aborted) resolve();
+      abort?.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await Promise.race([finished, aborted]);
+    if (abort?.aborted && x.running) follower.stop();
+    else await follower.drain();
+    stdin?.close();
+    void finished.then(() => fsp.rm(dir, { recursive: true, force: true })).catch(() => undefined);
+  }
+
+  resize(id: string, height: number, width: number): void {
+    const x = this.get(id);
+    if (!x.running) throw conflict(`Exec ${id} is not running`);
+    if (x.options.tty) resizeTerminal(this.dir(id), height, width);
+  }
+
+  /** Forgets the execs of a removed container. */
+  forget(containerId: string): void {
+    for (const [id, x] of this.execs) if (x.containerId === containerId && !x.running) this.execs.delete(id);
+  }
+
+  private finish(x: ExecRecord, code: number): void {
+    x.running = false;
+    x.exitCode = code;
+    x.finishedAt = Date.now();
+    const rec = this.containers.list().find((r) => r.id === x.containerId);
+    if (rec) this.events?.emit('container', 'exec_die', rec.id, { image: rec.image, name: rec.name, execID: x.id, exitCode: String(code) });
+  }
+
+  private prune(): void {
+    const now = Date.now();
+    const live = new Set<string>(this.containers.list().map((r) => r.id));
+    for (const [id, x] of this.execs) {
+      if (x.running) continue;
+      if (!live.has(x.containerId) || (x.finishedAt !== undefined && now - x.finishedAt > EXEC_RECORD_TTL_MS)) this.execs.delete(id);
+    }
+  }
+
+  /** The container's process section with the exec's changes (an OCI process object). */
+  private processSpec(rec: ContainerRecord, x: ExecRecord, tty: boolean, consoleSize: [number, number] | null): Record<string, unknown> {
+    let spec: { process?: Record<string, unknown>; root?: { path?: string } };
+    try {
+      spec = JSON.parse(readFileSync(join(this.execRoot, 'containers', rec.id, 'config.json'), 'utf8')) as typeof spec;
+    } catch (err) {
+      throw internal(`cannot read the runtime config of container ${rec.id}: ${err instanceof Error ? err.message : String(err)}`, err);
+    }
+    const base = spec.process ?? {};
+    const proc: Record<string, unknown> = { ...base, args: x.options.cmd, terminal: tty };
+    delete proc.consoleSize;
+    if (tty && consoleSize && consoleSize[0] > 0 && consoleSize[1] > 0) proc.consoleSize = { height: consoleSize[0], width: consoleSize[1] };
+    let env = (base.env as string[] | undefined) ?? [];
+    const rootfs = spec.root?.path;
+    if (x.options.user && rootfs) {
+      const u = resolveUser(rootfs, x.options.user);
+      const groupAdd = (rec.hostConfig.GroupAdd as string[] | null | undefined) ?? [];
+      proc.user = { uid: u.uid, gid: u.gid, additionalGids: [...new Set([...u.additionalGids, ...resolveGroups(rootfs, groupAdd)])] };
+      // HOME follows the exec's user unless the container's config set it.
+      if (!rec.config.Env.some((e) => e.startsWith('HOME='))) env = mergeEnv(env, [`HOME=${u.home}`]);
+    }
+    if (tty && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
+    proc.env = mergeEnv(env, x.options.env ?? []);
+    if (x.options.workingDir) proc.cwd = x.options.workingDir;
+    if (x.options.privileged) {
+      const all = hostBoundingCapabilities();
+      proc.capabilities = { bounding: all, effective: all, permitted: all, inheritable: [], ambient: [] };
+      delete proc.apparmorProfile;
+    }
+    return proc;
+  }
+}
+
+function checkRunning(rec: ContainerRecord): void {
+  if (rec.state.status === 'paused') throw conflict(`Container ${rec.id} is paused, unpause the container before exec`);
+  if (rec.state.status === 'restarting') throw conflict(`Container ${rec.id} is restarting, wait until the container is running`);
+  if (rec.state.status !== 'running') throw conflict(`container ${rec.id} is not running`);
+}
