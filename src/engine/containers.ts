@@ -585,11 +585,14 @@ export class ContainerService {
   }
 
   /** Streams output written from now on until the container's next exit (attach). */
-  async attach(ref: string, write: (e: LogEntry) => void, abort: AbortSignal): Promise<void> {
+  async attach(ref: string, write: (e: LogEntry) => void, abort: AbortSignal, onFollowing?: () => void): Promise<void> {
     const rec = this.get(ref);
     // A container that is not running yet (or any more) streams its next run, as
     // `docker start -a` expects: it attaches first and starts afterwards.
-    await this.followUntilExit(rec, await logSize(rec.logPath), write, abort);
+    const offset = await logSize(rec.logPath);
+    // Input may be sent from here on: its answer lands past `offset`.
+    onFollowing?.();
+    await this.followUntilExit(rec, offset, write, abort);
   }
 
   /**

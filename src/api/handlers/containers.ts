@@ -145,23 +145,21 @@ export function containerRoutes(router: Router, engine: Engine): void {
     };
     let done = false;
     let stdinSock: { close(): void } | undefined;
-    // Like dockerd: without StdinOnce, the end of the client's input ends the attach (the container keeps running).
-    const session = new AbortController();
-    ctx.abort.addEventListener('abort', () => session.abort(), { once: true });
-    if (out.input && qbool(ctx.query, 'stdin') && rec.config.OpenStdin) {
-      const input = out.input;
-      input.pause();
-      void svc.openStdin(rec.id, session.signal).then((sink) => {
+    const input = out.input && qbool(ctx.query, 'stdin') && rec.config.OpenStdin ? out.input : undefined;
+    input?.pause();
+    const connectStdin = () => {
+      if (!input) return;
+      // The end of the client's input closes the container's stdin only with StdinOnce
+      // (conmon --leave-stdin-open otherwise); output keeps flowing until the exit.
+      void svc.openStdin(rec.id, ctx.abort).then((sink) => {
         if (!sink) return void input.resume();
         if (done) return sink.close();
         stdinSock = sink;
-        pumpStdin(input, ctx.head, sink, () => {
-          if (!rec.config.StdinOnce) session.abort();
-        });
+        pumpStdin(input, ctx.head, sink);
       });
-    }
+    };
     try {
-      await svc.attach(rec.id, write, session.signal);
+      await svc.attach(rec.id, write, ctx.abort, connectStdin);
     } finally {
       done = true;
       stdinSock?.close();
@@ -201,17 +199,14 @@ function dropInput(): void {
  * Feeds a hijacked connection's input to a process's stdin, pausing the client
  * while the sink is full; the client's half-close ends the stdin.
  */
-export function pumpStdin(input: Duplex, head: Buffer | undefined, sink: StdinSink, onEnd?: () => void): void {
+export function pumpStdin(input: Duplex, head: Buffer | undefined, sink: StdinSink): void {
   input.off('data', dropInput);
   if (head?.length) sink.write(head);
   input.on('data', (d: Buffer) => {
     if (!sink.write(d)) input.pause();
   });
   sink.onDrain = () => input.resume();
-  input.once('end', () => {
-    sink.end();
-    onEnd?.();
-  });
+  input.once('end', () => sink.end());
   input.resume();
 }
 
