@@ -191,6 +191,23 @@ test('clients that disconnect in the middle of a stream leave the daemon and the
   await stillUp('removing the container');
 });
 
+test('streams end when their container is removed under them', async () => {
+  const id = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'while true; do echo x; sleep 0.1; done']);
+  const logs = d.docker(['logs', '-f', id], { timeoutMs: 15_000 });
+  const wait = d.docker(['wait', id], { timeoutMs: 15_000 });
+  const attach = d.docker(['attach', '--no-stdin', id], { timeoutMs: 15_000 });
+  const api = d.api('GET', `/containers/${id}/logs?follow=1&stdout=1&tail=1`, undefined, {}, 15_000);
+  await sleep(800);
+  await d.dockerOk(['rm', '-f', id]);
+  const [l, w, a, r] = await Promise.all([logs, wait, attach, api]);
+  assert.ok(!l.timedOut && l.code === 0 && l.stdout.startsWith('x\n'), `logs -f: ${JSON.stringify(l)}`);
+  assert.ok(!w.timedOut && w.code === 0, `wait: ${JSON.stringify(w)}`);
+  assert.equal(w.stdout, '137\n');
+  assert.ok(!a.timedOut && a.code === 137, `attach: ${JSON.stringify(a)}`);
+  assert.equal(r.status, 200);
+  await stillUp('removing a container with open streams');
+});
+
 test('bad input through the docker CLI: unknown image and container, taken and invalid names, rm of a running container', async () => {
   // Unknown image: 404 from the API; docker run exits 125 (it tries a pull first unless --pull never).
   const api = await d.api('POST', '/containers/create', { Image: 'no-such-image:1' });
