@@ -106,6 +106,8 @@ export class ApiServer {
       const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
       await handler({ ...ctx, res, params, apiVersion });
     } catch (err) {
+      // The client went away (mid-body, mid-stream): nobody to answer, and not a daemon error.
+      if (abort.signal.aborted) return log.debug('client went away', { requestId, error: String(err) });
       writeError(res, err, requestId);
     }
   }

@@ -20,6 +20,8 @@ async function stillUp(after: string): Promise<void> {
   assert.equal(d.pid, daemonPid, `berthd was restarted after ${after}`);
   assert.ok(await d.ping(), `berthd does not answer /_ping after ${after}`);
   assert.doesNotMatch(d.log(), /uncaught exception|unhandled rejection/, `berthd logged a crash after ${after}`);
+  // A client that went away is not a daemon error.
+  assert.doesNotMatch(d.log(), /level=error msg="request failed".*error="aborted"/, `berthd logged a vanished client as an error after ${after}`);
 }
 
 /** Open a request, let it run for `ms` (or until the response starts and `ms` passed), then drop the connection. */
