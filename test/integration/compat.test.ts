@@ -50,7 +50,7 @@ print(json.dumps({
   });
 });
 
-test('docker-py: containers.run detached, logs, wait, stop, remove', async () => {
+test('docker-py: containers.run detached, logs, exec_run, wait, stop, remove', async () => {
   const got = await py(`
 import time
 ct = c.containers.run('busybox', ['sh', '-c', 'trap "exit 5" TERM; echo ready; echo warn >&2; while true; do sleep 0.1; done'],
@@ -63,6 +63,8 @@ ct.reload()
 running = [ct.status, ct.attrs['State']['Running'], ct.attrs['Config']['Hostname'], 'K=v' in ct.attrs['Config']['Env'], ct.attrs['Config']['WorkingDir']]
 logs = [ct.logs().decode(), ct.logs(stderr=False).decode(), ct.logs(stdout=False).decode(), ct.logs(timestamps=True).decode().split(' ')[0][:2]]
 listed = [x.name for x in c.containers.list()]
+ex = ct.exec_run(['sh', '-c', 'echo in-$K; exit 2'])
+execd = [ex.exit_code, ex.output.decode()]
 ct.stop(timeout=5)
 waited = ct.wait()
 ct.reload()
@@ -72,13 +74,14 @@ gone = [x.name for x in c.containers.list(all=True)]
 short = c.containers.run('busybox', ['sh', '-c', 'exit 4'], detach=True)
 code = short.wait(timeout=20)['StatusCode']
 short.remove(force=True)
-print(json.dumps({'id': ct.id, 'first': first, 'running': running, 'logs': logs, 'listed': listed, 'waited': waited, 'after': after, 'gone': gone, 'code': code}))
+print(json.dumps({'id': ct.id, 'first': first, 'running': running, 'logs': logs, 'listed': listed, 'execd': execd, 'waited': waited, 'after': after, 'gone': gone, 'code': code}))
 `);
   assert.match(got.id, ID64);
   assert.equal(got.first, 'created');
   assert.deepEqual(got.running, ['running', true, 'pyhost', true, '/tmp']);
   assert.deepEqual(got.logs, ['ready\nwarn\n', 'ready\n', 'warn\n', '20']);
   assert.deepEqual(got.listed, ['pyc']);
+  assert.deepEqual(got.execd, [2, 'in-v\n']);
   assert.deepEqual(got.waited, { StatusCode: 5, Error: null });
   assert.deepEqual(got.after, ['exited', 5]);
   assert.deepEqual(got.gone, []);

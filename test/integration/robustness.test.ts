@@ -91,7 +91,7 @@ test('malformed and truncated HTTP gets a 400 or a closed connection, never a cr
 
 test('malformed JSON and wrong field types are 400s naming the problem, on every JSON endpoint', async () => {
   const id = await d.dockerOk(['create', '--name', 'json-target', 'busybox', 'true']);
-  const endpoints = ['/containers/create', `/commit?container=${id}`, '/volumes/create', `/containers/${id}/update`];
+  const endpoints = ['/containers/create', `/commit?container=${id}`, '/volumes/create', `/containers/${id}/update`, `/containers/${id}/exec`, '/exec/0123456789ab/start'];
   for (const ep of endpoints) {
     for (const bad of ['{', '{"Image":', 'not json at all', '{"a":1}}', '\u0000\u0001']) {
       const r = await d.api('POST', ep, bad);
@@ -116,6 +116,8 @@ test('malformed JSON and wrong field types are 400s naming the problem, on every
     ['/volumes/create', { Name: 5 }, 'Name'],
     ['/volumes/create', { Labels: ['a'] }, 'Labels'],
     [`/containers/${id}/update`, { Memory: 'x' }, 'Memory'],
+    [`/containers/${id}/exec`, { Cmd: 5 }, 'Cmd'],
+    [`/containers/${id}/exec`, { Cmd: ['true'], Env: [1] }, 'Env'],
   ];
   for (const [ep, body, field] of wrongTypes) {
     const r = await d.api('POST', ep, body);
