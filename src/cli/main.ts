@@ -19,6 +19,8 @@ import { rmiCommand } from './commands/rmi';
 import { runCommand } from './commands/run';
 import { createCommand } from './commands/create';
 import { startCommand } from './commands/start';
+import { execCommand } from './commands/exec';
+import { attachCommand } from './commands/attach';
 import { psCommand } from './commands/ps';
 import { logsCommand } from './commands/logs';
 import { waitCommand } from './commands/wait';
@@ -77,6 +79,10 @@ export function buildProgram(ctx: CliContext): Command {
   container.addCommand(containerInspectCommand(ctx));
   for (const make of [commitCommand, diffCommand, exportCommand]) container.addCommand(make(ctx));
   for (const make of [statsCommand, topCommand, pauseCommand, unpauseCommand, updateCommand]) {
+    program.addCommand(make(ctx));
+    container.addCommand(make(ctx));
+  }
+  for (const make of [execCommand, attachCommand]) {
     program.addCommand(make(ctx));
     container.addCommand(make(ctx));
   }

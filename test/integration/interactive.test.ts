@@ -183,3 +183,22 @@ test('exec API: inspect, errors for unknown ids and stopped containers', async (
   assert.notEqual(cli.code, 0);
   assert.match(cli.stderr, /is not running/);
 });
+
+test('berth exec and berth attach behave like docker\'s', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'bx1', 'busybox', 'sleep', '600']);
+  const r = await d.berth(['exec', 'bx1', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+  assert.equal(r.code, 3, r.stderr);
+  assert.equal(r.stdout, 'out\n');
+  assert.equal(r.stderr, 'err\n');
+  const cat = await d.berth(['exec', '-i', '-u', '65534', '-w', '/tmp', '-e', 'A=b', 'bx1', 'sh', '-c', 'cat; id -u; pwd; echo $A'], { input: 'in\n' });
+  assert.equal(cat.code, 0, cat.stderr);
+  assert.equal(cat.stdout, 'in\n65534\n/tmp\nb\n');
+
+  await d.dockerOk(['run', '-di', '--name', 'bx2', 'busybox', 'sh', '-c', 'read l; echo got $l; exit 9']);
+  const a = await d.berth(['attach', 'bx2'], { input: 'line\n' });
+  assert.equal(a.code, 9, a.stderr);
+  assert.equal(a.stdout, 'got line\n');
+  const stopped = await d.berth(['attach', 'bx2']);
+  assert.equal(stopped.code, 1);
+  assert.match(stopped.stderr, /You cannot attach to a stopped container, start it first/);
+});
