@@ -18,19 +18,31 @@ export function newCommand(name: string, description: string): Command {
 export function requireArgs(cmd: Command, args: unknown[], min: number): void {
   if (args.length >= min) return;
   const path = commandPath(cmd);
-  throw new ExitError(
-    1,
-    `"${path}" requires at least ${min} argument${min === 1 ? '' : 's'}.\nSee '${path} --help'.\n\nUsage:  ${path} ${cmd.usage()}\n\n${cmd.description()}`,
-  );
+  throw new ExitError(1, `berth: '${path}' requires at least ${min} argument${min === 1 ? '' : 's'}${usageBlock(cmd, 'See', false)}`);
 }
 
 export function requireExactArgs(cmd: Command, args: unknown[], n: number): void {
   if (args.length === n) return;
   const path = commandPath(cmd);
-  throw new ExitError(
-    1,
-    `"${path}" requires exactly ${n} argument${n === 1 ? '' : 's'}.\nSee '${path} --help'.\n\nUsage:  ${path} ${cmd.usage()}\n\n${cmd.description()}`,
-  );
+  throw new ExitError(1, `berth: '${path}' requires ${n} argument${n === 1 ? '' : 's'}${usageBlock(cmd, 'Run', true)}`);
+}
+
+/**
+ * The lines docker prints after a usage error: `Usage:  berth logs [OPTIONS] CONTAINER` and
+ * where to get help. Arguments are described by their docker names (`CONTAINER`); a repeatable
+ * one reads `CONTAINER [CONTAINER...]` unless the command takes an exact count.
+ */
+export function usageBlock(cmd: Command, lead: 'Run' | 'See', exact = false): string {
+  const path = commandPath(cmd);
+  const parts: string[] = [];
+  // A command group reads `berth image`; the root `berth [OPTIONS] COMMAND`.
+  if (cmd.commands.length > 0) return `\n\nUsage:  ${path}${cmd.parent ? '' : ' [OPTIONS] COMMAND [ARG...]'}\n\n${lead} '${path} --help' for more information`;
+  if (cmd.options.length > 0) parts.push('[OPTIONS]');
+  for (const a of cmd.registeredArguments) {
+    const desc = a.description || a.name().toUpperCase();
+    parts.push(a.variadic && !exact && /^[A-Z_|]+$/.test(desc) ? `${desc} [${desc}...]` : desc);
+  }
+  return `\n\nUsage:  ${[path, ...parts].join(' ')}\n\n${lead} '${path} --help' for more information`;
 }
 
 export function commandPath(cmd: Command): string {
@@ -50,9 +62,9 @@ export function isCommanderError(err: unknown): err is CommanderError {
 }
 
 /** A whole-number flag value, or a docker-worded error. */
-export function intFlag(value: string | undefined, flag: string): number | undefined {
+export function intFlag(value: string | undefined, flag: string, cmd?: Command): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^-?\d+$/.test(value.trim())) throw new ExitError(125, `invalid argument "${value}" for "${flag}" flag: strconv.ParseInt: parsing "${value}": invalid syntax`);
+  if (!/^-?\d+$/.test(value.trim())) throw new ExitError(125, `invalid argument "${value}" for "${flag}" flag: strconv.ParseInt: parsing "${value}": invalid syntax${cmd ? usageBlock(cmd, 'Run') : ''}`);
   return Number(value);
 }
 

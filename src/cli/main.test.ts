@@ -268,9 +268,10 @@ test('no daemon: a clear message and exit 1; usage errors are docker-shaped', as
   assert.equal(r.stderr, 'Cannot connect to the Berth daemon at unix:///nonexistent/berth.sock. Is the berth daemon running?\n');
   const u = await berth('unix:///nonexistent/berth.sock', ['rm']);
   assert.equal(u.code, 1);
-  assert.match(u.stderr, /^"berth rm" requires at least 1 argument\.\nSee 'berth rm --help'\./);
+  assert.equal(u.stderr, "berth: 'berth rm' requires at least 1 argument\n\nUsage:  berth rm [OPTIONS] CONTAINER [CONTAINER...]\n\nSee 'berth rm --help' for more information\n");
   const f = await berth('unix:///nonexistent/berth.sock', ['ps', '--bogus']);
   assert.equal(f.code, 125);
+  assert.equal(f.stderr, "unknown flag: --bogus\n\nUsage:  berth ps [OPTIONS]\n\nRun 'berth ps --help' for more information\n");
 });
 
 test('import and load send the tar and print what the daemon streams back', async () => {

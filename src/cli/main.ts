@@ -1,8 +1,8 @@
-import { Command } from 'commander';
+import { Command, type CommanderError } from 'commander';
 import { BerthError } from '../common';
 import { ClientError, ConnectionError } from '../client';
 import { CliContext, CliIO, ExitError } from './context';
-import { isCommanderError } from './command';
+import { commandPath, isCommanderError, usageBlock } from './command';
 import { TemplateError } from './format/template';
 import { versionCommand, CLIENT_VERSION } from './commands/version';
 import { infoCommand } from './commands/info';
@@ -111,9 +111,15 @@ export function buildProgram(ctx: CliContext): Command {
   // help and version output must go through our streams in every subcommand too
   const wire = (c: Command) => {
     c.configureOutput({ writeOut: (s) => ctx.out(s), writeErr: (s) => ctx.err(s), outputError: () => undefined });
+    c.exitOverride((err) => {
+      throw Object.assign(err, { command: c });
+    });
     c.commands.forEach(wire);
   };
   program.commands.forEach(wire);
+  program.exitOverride((err) => {
+    throw Object.assign(err, { command: program });
+  });
   return program;
 }
 
@@ -123,9 +129,20 @@ export function describeFailure(err: unknown): { text: string; code: number } {
   if (isCommanderError(err)) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return { text: '', code: 0 };
     const msg = err.message.replace(/^error: /, '');
-    if (err.code === 'commander.unknownCommand') return { text: `berth: ${msg}\n\nRun 'berth --help' for more information`, code: 1 };
+    // wire() below tags each error with the command that raised it, for docker's usage lines.
+    const cmd = (err as CommanderError & { command?: Command }).command;
+    if (err.code === 'commander.unknownCommand') {
+      const name = /unknown command '([^']*)'/.exec(msg)?.[1] ?? '';
+      const path = cmd ? commandPath(cmd) : 'berth';
+      return { text: `berth: unknown command: ${path} ${name}${cmd?.parent ? usageBlock(cmd, 'Run') : `\n\nRun '${path} --help' for more information`}`, code: 1 };
+    }
     if (err.code === 'commander.unknownOption' || err.code === 'commander.optionMissingArgument' || err.code === 'commander.invalidArgument') {
-      return { text: `${msg}\nSee 'berth --help'.`, code: 125 };
+      let text = msg.split('\n')[0]!;
+      const unknown = /^unknown option '(--?)([^']*)'/.exec(text);
+      if (unknown) text = unknown[1] === '--' ? `unknown flag: --${unknown[2]}` : `unknown shorthand flag: '${unknown[2]![0]}' in -${unknown[2]}`;
+      const missing = /^option '(?:-\w, )?(--[\w-]+)[^']*' argument missing/.exec(text);
+      if (missing) text = `flag needs an argument: ${missing[1]}`;
+      return { text: cmd ? `${text}${usageBlock(cmd, 'Run')}` : `${text}\nSee 'berth --help'.`, code: 125 };
     }
     return { text: msg, code: 1 };
   }

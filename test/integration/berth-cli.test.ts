@@ -219,3 +219,10 @@ test('stop, kill -s, start, restart, kill, wait, rm and rm -f', async () => {
   assert.equal(gone.stderr, 'Error response from daemon: No such container: no-such-container\n');
   assert.equal(await d.dockerOk(['ps', '-aq']), '');
 });
+
+test('usage errors read as docker 28 prints them, with the same exit codes', async () => {
+  for (const args of [
+    ['logs'], ['wait'], ['rm'], ['run'], ['tag', 'x'], ['image', 'inspect'], ['nosuchcmd'], ['image', 'nope'],
+    ['run', '--nope', 'busybox'], ['ps', '--nope'], ['ps', '-z'], ['container', '--nope'], ['--nope'], ['run', '--env'], ['stop', '-t', 'abc', 'x'],
+  ]) await same(args);
+});

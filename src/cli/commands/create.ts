@@ -8,7 +8,7 @@ import { newCommand } from '../command';
 export function createCommand(ctx: CliContext, name = 'create'): Command {
   const cmd: Command = addContainerFlags(newCommand(name, 'Create a new container'))
     .argument('[image]', 'IMAGE')
-    .argument('[command...]', 'COMMAND [ARG...]')
+    .argument('[command...]', '[COMMAND] [ARG...]')
     .passThroughOptions()
     .action(async (image: string | undefined, args: string[], f: ContainerFlags) => {
       requireArgs(cmd, image ? [image] : [], 1);

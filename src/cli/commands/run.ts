@@ -91,7 +91,7 @@ export async function runContainer(ctx: CliContext, cmd: Command, image: string,
 export function runCommand(ctx: CliContext, name = 'run'): Command {
   const cmd: Command = addContainerFlags(newCommand(name, 'Create and run a new container from an image'))
     .argument('[image]', 'IMAGE')
-    .argument('[command...]', 'COMMAND [ARG...]')
+    .argument('[command...]', '[COMMAND] [ARG...]')
     .option('-d, --detach', 'Run container in background and print container ID')
     .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
     .option('--no-sig-proxy', 'Do not proxy received signals to the process')

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { CliContext } from '../context';
 import { newCommand, requireArgs, forEachArg, intFlag } from '../command';
 
@@ -6,11 +6,11 @@ export function stopCommand(ctx: CliContext, name = 'stop'): Command {
   const cmd: Command = newCommand(name, 'Stop one or more running containers')
     .argument('[containers...]', 'CONTAINER')
     .option('-s, --signal <string>', 'Signal to send to the container')
-    .option('-t, --time <int>', 'Seconds to wait before killing the container')
-    .option('--timeout <int>', 'Seconds to wait before killing the container (deprecated: use --time)')
+    .option('-t, --timeout <int>', 'Seconds to wait before killing the container')
+    .addOption(new Option('--time <int>', 'Seconds to wait before killing the container (deprecated: use --timeout)').hideHelp())
     .action(async (containers: string[], opts: { signal?: string; time?: string; timeout?: string }) => {
       requireArgs(cmd, containers, 1);
-      const timeout = intFlag(opts.time ?? opts.timeout, '--time');
+      const timeout = intFlag(opts.timeout ?? opts.time, '-t, --timeout', cmd);
       await forEachArg(containers, async (c) => {
         await ctx.client.containerStop(c, { timeout, signal: opts.signal });
         ctx.out(`${c}\n`);
@@ -23,10 +23,11 @@ export function restartCommand(ctx: CliContext, name = 'restart'): Command {
   const cmd: Command = newCommand(name, 'Restart one or more containers')
     .argument('[containers...]', 'CONTAINER')
     .option('-s, --signal <string>', 'Signal to send to the container')
-    .option('-t, --time <int>', 'Seconds to wait before killing the container')
-    .action(async (containers: string[], opts: { signal?: string; time?: string }) => {
+    .option('-t, --timeout <int>', 'Seconds to wait before killing the container')
+    .addOption(new Option('--time <int>', 'Seconds to wait before killing the container (deprecated: use --timeout)').hideHelp())
+    .action(async (containers: string[], opts: { signal?: string; time?: string; timeout?: string }) => {
       requireArgs(cmd, containers, 1);
-      const timeout = intFlag(opts.time, '--time');
+      const timeout = intFlag(opts.timeout ?? opts.time, '-t, --timeout', cmd);
       await forEachArg(containers, async (c) => {
         await ctx.client.containerRestart(c, { timeout, signal: opts.signal });
         ctx.out(`${c}\n`);
