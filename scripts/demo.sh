@@ -11,7 +11,11 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}"
 fi
-npm ci --no-audit --no-fund
+# npm ci wipes node_modules first: only when it is missing or older than the lockfile, so a
+# second run (or a daemon already running from this tree) is not disturbed.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
 npm run build
 
 sock=/run/berth/berth.sock
@@ -20,6 +24,11 @@ if ! ./bin/berth -H "unix://$sock" version >/dev/null 2>&1; then
   nohup ./bin/berthd -H "unix://$sock" --data-root /var/lib/berth --exec-root /run/berth --pidfile /run/berth.pid \
     >>/var/log/berthd.log 2>&1 &
   for _ in $(seq 100); do [ -S "$sock" ] && ./bin/berth -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+  if ! ./bin/berth -H "unix://$sock" version >/dev/null 2>&1; then
+    echo "berthd did not start; the end of /var/log/berthd.log:" >&2
+    tail -n 20 /var/log/berthd.log >&2
+    exit 1
+  fi
 fi
 berth() { ./bin/berth -H "unix://$sock" "$@"; }
 
