@@ -7,6 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import net from 'node:net';
 import { ID64, mountsUnder, processesMentioning, rawSocket, sleep, useDaemon, waitFor } from './harness';
 
@@ -210,6 +212,27 @@ test('streams end when their container is removed under them', async () => {
   assert.ok(!a.timedOut && a.code === 137, `attach: ${JSON.stringify(a)}`);
   assert.equal(r.status, 200);
   await stillUp('removing a container with open streams');
+});
+
+test('racing lifecycle requests on one container end in a consistent state with nothing left behind', async () => {
+  for (let round = 0; round < 2; round++) {
+    const id = await d.dockerOk(['run', '-d', '--name', 'race', 'busybox', 'sh', '-c', 'while true; do sleep 0.1; done']);
+    const ops: Promise<unknown>[] = [];
+    for (let i = 0; i < 3; i++) {
+      ops.push(d.docker(['stop', '-t', '1', 'race']), d.docker(['start', 'race']), d.docker(['restart', '-t', '1', 'race']), d.docker(['kill', 'race']));
+    }
+    await sleep(300);
+    ops.push(d.docker(['rm', '-f', 'race']), d.docker(['rm', '-f', 'race']));
+    const results = (await Promise.all(ops)) as Array<{ timedOut: boolean }>;
+    assert.ok(results.every((r) => !r.timedOut), 'no request hung');
+    // Whatever won, after a final rm -f the container is gone with its monitor, runc state and mounts.
+    await d.docker(['rm', '-f', id]);
+    assert.equal(await d.dockerOk(['ps', '-aq']), '');
+    await waitFor('no conmon left', () => processesMentioning(id, 'conmon').length === 0, 10_000);
+    assert.deepEqual(mountsUnder(d.dir).filter((m) => m.includes(id)), []);
+    assert.ok(!existsSync(join(d.execRoot, 'runc', id)), 'runc state removed');
+    await stillUp(`racing lifecycle requests (round ${round + 1})`);
+  }
 });
 
 test('bad input through the docker CLI: unknown image and container, taken and invalid names, rm of a running container', async () => {
