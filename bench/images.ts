@@ -110,8 +110,23 @@ async function makeFixture(): Promise<{ file: string; bytes: number }> {
   await add(`${cfgHex}.json`, config);
   await add('manifest.json', Buffer.from(JSON.stringify([{ Config: `${cfgHex}.json`, RepoTags: [IMAGE], Layers: layerTars.map((l) => `${l.digest.slice(7)}/layer.tar`) }])));
   pack.finalize();
-  await new Promise<void>((r) => out.once('finish', () => r()));
+  await new Promise<void>((r) => out.once('close', () => r()));
+  flushFile(file);
   return { file, bytes: fs.statSync(file).size };
+}
+
+/**
+ * Writes a file the bench made to disk before a daemon reads it: otherwise the first daemon
+ * that flushes the filesystem (syncfs, as berthd does per layer) also pays for writing the
+ * bench's own dirty pages, and whichever daemon goes first is billed for them.
+ */
+function flushFile(file: string): void {
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 async function startBerthd(): Promise<Target> {
@@ -146,6 +161,7 @@ async function main(): Promise<void> {
       archiveBytes = fs.statSync(out).size;
       saves.push(s.ms);
       mustDocker(t, ['rmi', IMAGE]);
+      flushFile(out);
       const l = mustDocker(t, ['load', '-i', out]);
       loads.push(l.ms);
       fs.rmSync(out);

@@ -33,6 +33,9 @@ import {
   type ImageRecord,
 } from '../image';
 import { LayerStore, chainIDOf, type LayerInfo } from '../storage';
+
+/** A layer unpacked ahead of its commit (LayerStore.prepare). */
+type PreparedLayer = Awaited<ReturnType<LayerStore['prepare']>>;
 export interface ImportOptions {
   repo?: string;
   tag?: string;
@@ -265,65 +268,99 @@ export class ImageService {
    */
   async load(body: Readable): Promise<{ loaded: string[] }> {
     return this.withLease(async (lease) => {
-      const archive = await readArchive(body, this.content, { onBlob: (d) => lease.blobs.add(d), platform: { os: 'linux', architecture: hostArch() } });
-
-      // 1. Every layer as an uncompressed tar under its diffID (compressed blobs are decompressed and verified).
-      const normalized = new Map<Digest, Promise<void>>();
-      const normalize = (blob: Digest, diffID: Digest, what: string): Promise<void> => {
-        let p = normalized.get(blob);
-        if (!p) {
-          p = this.normalizeLayerBlob(blob, diffID, what, lease);
-          normalized.set(blob, p);
-        }
-        return p;
-      };
-      // 2. Unpack each distinct chainID once; a child may start before its parent is done (see unpack).
-      const unpacked = new Map<Digest, Promise<LayerInfo>>();
-      // A layer holds its slot until its parent is done, so slots are taken parent first:
-      // otherwise children could hold every slot while their parent waits for one.
-      const started = new Map<Digest, Promise<void>>();
-      const slots = new Semaphore(UNPACK_PARALLEL);
-      const work: Promise<unknown>[] = [];
-      for (const [n, img] of archive.images.entries()) {
-        const diffIDs = img.config.rootfs.diff_ids;
-        let parent: Digest | null = null;
-        for (let i = 0; i < img.layerBlobs.length; i++) {
-          const diffID = diffIDs[i]!;
-          const what = `image ${n + 1} layer ${i + 1}`;
-          const chainID = chainIDOf(parent, diffID);
-          if (!unpacked.has(chainID)) {
-            const parentDone = parent === null ? Promise.resolve(null) : unpacked.get(parent)!;
-            const order = { after: parent === null ? Promise.resolve() : started.get(parent)!, started: () => undefined as void };
-            started.set(chainID, new Promise<void>((r) => (order.started = r)));
-            const p = this.unpackLayer(chainID, parent, parentDone, normalize(img.layerBlobs[i]!, diffID, what), diffID, what, slots, lease, order);
-            unpacked.set(chainID, p);
-            work.push(p);
-          }
-          parent = chainID;
+      // Layers are unpacked into temp dirs while the archive streams in (one pass, no read-back);
+      // one is committed only once its blob and diffID are verified. Whatever is not committed is dropped.
+      const early: Promise<PreparedLayer | undefined>[] = [];
+      try {
+        return await this.loadArchive(body, lease, early);
+      } finally {
+        for (const p of early) {
+          const pre = await p;
+          if (pre) await this.layers.discard(pre).catch(() => undefined);
         }
       }
-      const results = await Promise.allSettled(work);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-
-      // 3. Register images and names.
-      const loaded: string[] = [];
-      for (const img of archive.images) {
-        let size = 0;
-        for (const c of chainsOf(img.config.rootfs.diff_ids)) size += (await unpacked.get(c)!).size;
-        const rec = await this.images.createFromBlob(img.configDigest);
-        await this.images.setSize(rec.id, size);
-        for (const t of img.repoTags) {
-          const ref = parseReference(t);
-          const old = this.images.lookupRef(ref);
-          if (old && old !== rec.id) loaded.push(`The image ${t} already exists, renaming the old one with ID ${old} to empty string`);
-          await this.images.tag(rec.id, ref);
-          loaded.push(`Loaded image: ${t}`);
-        }
-        if (img.repoTags.length === 0) loaded.push(`Loaded image ID: ${rec.id}`);
-      }
-      return { loaded };
     });
+  }
+
+  private async loadArchive(body: Readable, lease: Lease, early: Promise<PreparedLayer | undefined>[]): Promise<{ loaded: string[] }> {
+    const archive = await readArchive<PreparedLayer>(body, this.content, {
+      onBlob: (d) => lease.blobs.add(d),
+      platform: { os: 'linux', architecture: hostArch() },
+      unpack: {
+        // A blob already stored is most likely a layer already unpacked: not worth unpacking ahead.
+        want: async (named) => !(named && (await this.content.has(named))),
+        run: (entry) => {
+          const p = this.layers.prepare(entry);
+          early.push(p.catch(() => undefined));
+          return p;
+        },
+      },
+    });
+    const taken = new Set<PreparedLayer>();
+    const takeEarly = async (blob: Digest, diffID: Digest): Promise<PreparedLayer | undefined> => {
+      const pre = await archive.unpacked.get(blob);
+      if (!pre || pre.diffID !== diffID || taken.has(pre)) return undefined;
+      taken.add(pre);
+      return pre;
+    };
+
+    // 1. Every layer as an uncompressed tar under its diffID (compressed blobs are decompressed and verified).
+    const normalized = new Map<Digest, Promise<void>>();
+    const normalize = (blob: Digest, diffID: Digest, what: string): Promise<void> => {
+      let p = normalized.get(blob);
+      if (!p) {
+        p = this.normalizeLayerBlob(blob, diffID, what, lease);
+        normalized.set(blob, p);
+      }
+      return p;
+    };
+    // 2. Unpack each distinct chainID once; a child may start before its parent is done (see unpack).
+    const unpacked = new Map<Digest, Promise<LayerInfo>>();
+    // A layer holds its slot until its parent is done, so slots are taken parent first:
+    // otherwise children could hold every slot while their parent waits for one.
+    const started = new Map<Digest, Promise<void>>();
+    const slots = new Semaphore(UNPACK_PARALLEL);
+    const work: Promise<unknown>[] = [];
+    for (const [n, img] of archive.images.entries()) {
+      const diffIDs = img.config.rootfs.diff_ids;
+      let parent: Digest | null = null;
+      for (let i = 0; i < img.layerBlobs.length; i++) {
+        const diffID = diffIDs[i]!;
+        const what = `image ${n + 1} layer ${i + 1}`;
+        const chainID = chainIDOf(parent, diffID);
+        if (!unpacked.has(chainID)) {
+          const parentDone = parent === null ? Promise.resolve(null) : unpacked.get(parent)!;
+          const order = { after: parent === null ? Promise.resolve() : started.get(parent)!, started: () => undefined as void };
+          started.set(chainID, new Promise<void>((r) => (order.started = r)));
+          const blob = img.layerBlobs[i]!;
+          const p = this.unpackLayer(chainID, parent, parentDone, normalize(blob, diffID, what), () => takeEarly(blob, diffID), diffID, what, slots, lease, order);
+          unpacked.set(chainID, p);
+          work.push(p);
+        }
+        parent = chainID;
+      }
+    }
+    const results = await Promise.allSettled(work);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+
+    // 3. Register images and names.
+    const loaded: string[] = [];
+    for (const img of archive.images) {
+      let size = 0;
+      for (const c of chainsOf(img.config.rootfs.diff_ids)) size += (await unpacked.get(c)!).size;
+      const rec = await this.images.createFromBlob(img.configDigest);
+      await this.images.setSize(rec.id, size);
+      for (const t of img.repoTags) {
+        const ref = parseReference(t);
+        const old = this.images.lookupRef(ref);
+        if (old && old !== rec.id) loaded.push(`The image ${t} already exists, renaming the old one with ID ${old} to empty string`);
+        await this.images.tag(rec.id, ref);
+        loaded.push(`Loaded image: ${t}`);
+      }
+      if (img.repoTags.length === 0) loaded.push(`Loaded image ID: ${rec.id}`);
+    }
+    return { loaded };
   }
 
   /** Makes sure the content store holds layer `diffID` uncompressed, from `blob` (which may be compressed). */
@@ -352,9 +389,12 @@ export class ImageService {
    * ready; the layer store checks the parent only once the tar has been read
    * to its end, so the stream's end is held back until the parent exists:
    * layers of one image unpack in parallel and still commit bottom first.
+   * A layer already unpacked while the archive streamed in (`early`, whose
+   * diffID matched) is only committed, once its parent is.
    */
   private async unpackLayer(
     chainID: Digest, parent: Digest | null, parentDone: Promise<unknown>, blobReady: Promise<void>,
+    early: () => Promise<PreparedLayer | undefined>,
     diffID: Digest, what: string, slots: Semaphore, lease: Lease,
     order: { after: Promise<void>; started: () => void },
   ): Promise<LayerInfo> {
@@ -366,6 +406,14 @@ export class ImageService {
         order.started();
         await parentDone;
         return this.layers.get(chainID);
+      }
+      const pre = await early();
+      if (pre) {
+        order.started();
+        await parentDone;
+        const info = await this.layers.commit(pre, parent);
+        if (info.chainID !== chainID) throw internal(`${what} committed as ${info.chainID}, expected ${chainID}`);
+        return info;
       }
       await order.after;
       release = await slots.acquire();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { Readable, type Writable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import * as tar from 'tar-stream';
 import type { Digest } from '../common/ids';
 import { asDigest, hexOf, isDigest } from '../common/ids';
@@ -29,17 +29,36 @@ export interface ArchiveImage {
   layerBlobs: Digest[];
 }
 
-export interface ArchiveContents {
+export interface ArchiveContents<T = never> {
   images: ArchiveImage[];
+  /**
+   * What `unpack` made of the entries it was given, by the content digest of the
+   * entry (a layer blob's digest); settles to undefined where it failed.
+   */
+  unpacked: Map<Digest, Promise<T | undefined>>;
   /** Which layout named the images: manifest.json (docker-archive) or index.json (OCI layout). */
   layout: 'docker' | 'oci';
 }
 
-export interface ReadArchiveOptions {
+export interface ReadArchiveOptions<T = never> {
   /** Called with every blob stored in the content store, so a failed caller can collect them. */
   onBlob?: (d: Digest) => void;
   /** Platform to pick from a multi-platform OCI index. */
   platform?: { os: string; architecture: string };
+  /**
+   * Handles large entries while they stream into the content store (a loader
+   * unpacks layers as they arrive instead of reading them back afterwards). `want`
+   * is asked first, with the digest the entry's name gives if any; `run` gets the
+   * entry's bytes and must consume them. Its failure does not fail the read (the
+   * entry may be no layer at all): that entry's result is undefined. The entry is
+   * verified and stored as usual either way; callers must check what `run` made
+   * against the manifest before using it. If the read fails, every stream handed
+   * to `run` has ended or failed, so every run settles.
+   */
+  unpack?: {
+    want(named: Digest | undefined): boolean | Promise<boolean>;
+    run(entry: Readable): Promise<T>;
+  };
 }
 
 /** What writeArchive needs per image. */
@@ -81,7 +100,7 @@ const bad = (msg: string, cause?: unknown) => invalidArgument(`invalid docker ar
  * files remain; blobs already stored stay (they are valid content; garbage
  * collection is the caller's).
  */
-export async function readArchive(rawInput: Readable, content: ContentStore, opts: ReadArchiveOptions = {}): Promise<ArchiveContents> {
+export async function readArchive<T = never>(rawInput: Readable, content: ContentStore, opts: ReadArchiveOptions<T> = {}): Promise<ArchiveContents<T>> {
   let input: Readable;
   try {
     input = (await decompressStream(rawInput)).stream;
@@ -92,6 +111,7 @@ export async function readArchive(rawInput: Readable, content: ContentStore, opt
   const onBlob = opts.onBlob ?? (() => undefined);
   const files = new Map<string, Stored>();
   const links = new Map<string, string>();
+  const unpacked = new Map<Digest, Promise<T | undefined>>();
   let budget = SMALL_BUDGET;
 
   const extract = tar.extract();
@@ -123,7 +143,14 @@ export async function readArchive(rawInput: Readable, content: ContentStore, opt
           } else {
             const expected = blobNameDigest(name);
             try {
-              const r = await content.writeStream(Readable.from(iter(entry)), expected);
+              let r: { digest: Digest; size: number };
+              if (opts.unpack && (await opts.unpack.want(expected))) {
+                const t = await teeToStore(iter(entry), content, expected, opts.unpack.run);
+                r = t.blob;
+                if (!unpacked.has(r.digest)) unpacked.set(r.digest, t.unpacked);
+              } else {
+                r = await content.writeStream(Readable.from(iter(entry)), expected);
+              }
               onBlob(r.digest);
               files.set(name, { kind: 'blob', digest: r.digest, size: r.size });
             } catch (err) {
@@ -223,7 +250,80 @@ export async function readArchive(rawInput: Readable, content: ContentStore, opt
     for (const l of m.Layers) layerBlobs.push(await toStore(lookup(l, 'layer'), l));
     images.push({ config, configDigest, repoTags: m.RepoTags, layerBlobs });
   }
-  return { images, layout };
+  return { images, layout, unpacked };
+}
+
+/**
+ * Streams one entry into the content store and into `run` at once, with
+ * backpressure from both. When `run` fails (or stops reading) the store still
+ * gets every byte. Resolves once the blob is stored; `unpacked` settles when
+ * `run` does (undefined if it failed).
+ */
+async function teeToStore<T>(
+  entry: AsyncIterable<Buffer>, content: ContentStore, expected: Digest | undefined, run: (s: Readable) => Promise<T>,
+): Promise<{ blob: { digest: Digest; size: number }; unpacked: Promise<T | undefined> }> {
+  const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
+  const toRun = new PassThrough({ highWaterMark: 1 << 20 });
+  // Failures are reported through `stored` and `unpacked`; a late error event must not go unheard.
+  toBlob.on('error', () => undefined);
+  toRun.on('error', () => undefined);
+  let runDone = false;
+  const unpacked = (async () => {
+    try {
+      return await run(toRun);
+    } catch {
+      return undefined;
+    } finally {
+      runDone = true;
+      // Unblocks the pump below if run gave up without reading to the end.
+      toRun.destroy();
+    }
+  })();
+  const stored = content.writeStream(toBlob, expected);
+  stored.catch(() => undefined);
+  let failure: Error | undefined;
+  try {
+    for await (const chunk of entry) {
+      if (toBlob.destroyed) break;
+      toBlob.write(chunk);
+      if (!runDone && !toRun.destroyed) toRun.write(chunk);
+      // Each may drain while the other is awaited, so ask again before waiting.
+      await drainOrClose(toBlob);
+      await drainOrClose(toRun);
+    }
+  } catch (err) {
+    failure = err as Error;
+  }
+  if (failure) {
+    toBlob.destroy(failure);
+    toRun.destroy(failure);
+  } else {
+    toBlob.end();
+    toRun.end();
+  }
+  try {
+    const blob = await stored;
+    if (failure) throw failure;
+    return { blob, unpacked };
+  } catch (err) {
+    // The caller collects what run made through its own bookkeeping; make sure run ends.
+    toRun.destroy();
+    throw failure ?? err;
+  }
+}
+
+/** Resolves once `w` wants more data (at once if it does now) or is gone. */
+function drainOrClose(w: Writable): Promise<void> {
+  if (w.destroyed || !w.writableNeedDrain) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      w.off('drain', done);
+      w.off('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+  });
 }
 
 interface ManifestEntry {

@@ -19,7 +19,8 @@
  *   creates/removes (tmp/ and dangling links). Call it once at daemon start.
  * - `create` unpacks into tmp/, computes diffID and chainID, writes meta.json, flushes
  *   the filesystem (syncfs) and renames the dir into place: a layer is either absent
- *   or complete. If that chainID already exists, the new copy is discarded and the
+ *   or complete. It is `prepare` (unpack into tmp/, no parent needed) then `commit`
+ *   (check the parent, publish); a loader may call the two apart. If that chainID already exists, the new copy is discarded and the
  *   existing layer is returned. On failure the temp dir is removed.
  * - A layer's parent exists for as long as the layer does: `create` checks the parent
  *   once the tar has been read to its end (so it may exist only by then); `remove` refuses (conflict) while another layer names it as parent.
@@ -51,6 +52,14 @@ export interface LayerInfo {
   created: string;
   /** Short id of the `l/<id>` link to the diff dir. */
   link: string;
+}
+
+/** A layer unpacked into a temp dir by `LayerStore.prepare`, not yet visible. */
+export interface PreparedLayer {
+  readonly dir: string;
+  /** sha256 of the uncompressed tar bytes that were unpacked. */
+  readonly diffID: Digest;
+  readonly size: number;
 }
 
 export function chainIDOf(parent: Digest | null, diffID: Digest): Digest {
@@ -85,22 +94,54 @@ export class LayerStore {
    * Resolves with the stored layer, new or already present.
    */
   async create(parent: Digest | null, tar: Readable): Promise<LayerInfo> {
+    return this.commit(await this.prepare(tar), parent);
+  }
+
+  /**
+   * First half of `create`: unpacks `tar` into a temp dir and hashes it. A layer's
+   * files do not depend on its parent, so this may run before the parent is known
+   * (a loader unpacks while the archive still streams in). Nothing is visible until
+   * `commit`; `discard` drops it. On failure nothing is left behind. Temp dirs of a
+   * crashed daemon are removed by `open`.
+   */
+  async prepare(tar: Readable): Promise<PreparedLayer> {
     const tmp = await fsp.mkdtemp(join(this.root, 'tmp', 'new-'));
-    let linkName: string | undefined;
     try {
       const diff = join(tmp, 'diff');
       await fsp.mkdir(diff, 0o755);
       const { diffID, size } = await applyLayer(tar, diff, this.idShift ? { idShift: this.idShift } : {});
-      // Checked once the tar has ended, not before: a loader may unpack a child while its parent is still unpacking.
+      return { dir: tmp, diffID, size };
+    } catch (e) {
+      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      if (e instanceof BerthError) throw e;
+      throw internal(`creating a layer in ${this.root} failed: ${(e as Error).message}`, e);
+    }
+  }
+
+  /** Drops a prepared layer that will not be committed. Harmless after `commit`. */
+  async discard(p: PreparedLayer): Promise<void> {
+    await fsp.rm(p.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Second half of `create`: publishes a prepared layer as a child of `parent`,
+   * which must exist by now. Consumes `p` whatever happens (renamed into place, or
+   * removed on failure or when that chainID already exists).
+   */
+  async commit(p: PreparedLayer, parent: Digest | null): Promise<LayerInfo> {
+    const tmp = p.dir;
+    let linkName: string | undefined;
+    try {
+      // Checked only now: a loader may unpack a child while its parent is still unpacking.
       if (parent !== null) await this.get(parent);
-      const chainID = chainIDOf(parent, diffID);
+      const chainID = chainIDOf(parent, p.diffID);
       const existing = await this.tryGet(chainID);
       if (existing) {
         await fsp.rm(tmp, { recursive: true, force: true });
         return existing;
       }
       linkName = await this.makeLink(hexOf(chainID));
-      const info: LayerInfo = { chainID, diffID, parent, size, created: new Date().toISOString(), link: linkName };
+      const info: LayerInfo = { chainID, diffID: p.diffID, parent, size: p.size, created: new Date().toISOString(), link: linkName };
       await writeDurable(join(tmp, 'meta.json'), `${JSON.stringify(info, null, 2)}\n`);
       await flushFilesystem(tmp);
       try {
