@@ -289,8 +289,9 @@ export class ImageService {
       unpack: {
         // A blob already stored is most likely a layer already unpacked: not worth unpacking ahead.
         want: async (named) => !(named && (await this.content.has(named))),
-        run: (entry) => {
-          const p = this.layers.prepare(entry);
+        // The content store hashes the entry already; for a plain tar that digest is the diffID.
+        run: (entry, digest) => {
+          const p = this.layers.prepare(entry, { inputDigest: digest });
           early.push(p.catch(() => undefined));
           return p;
         },

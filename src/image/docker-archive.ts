@@ -57,7 +57,8 @@ export interface ReadArchiveOptions<T = never> {
    */
   unpack?: {
     want(named: Digest | undefined): boolean | Promise<boolean>;
-    run(entry: Readable): Promise<T>;
+    /** `digest`: the entry's content digest, resolved once it is verified and stored. */
+    run(entry: Readable, digest: Promise<Digest>): Promise<T>;
   };
 }
 
@@ -71,6 +72,8 @@ export interface ArchiveImageSource {
 
 /** Entries up to this size are held in memory until manifest.json says what they are. */
 const SMALL_ENTRY = 1 << 20;
+/** Bytes per write when a large entry goes to the content store and an unpacker at once. */
+const TEE_BATCH = 1 << 20;
 /** Total memory for small entries; past it, entries go straight to the content store. */
 const SMALL_BUDGET = 64 << 20;
 /** Metadata files (manifest.json …) must fit in memory. */
@@ -260,17 +263,21 @@ export async function readArchive<T = never>(rawInput: Readable, content: Conten
  * `run` does (undefined if it failed).
  */
 async function teeToStore<T>(
-  entry: AsyncIterable<Buffer>, content: ContentStore, expected: Digest | undefined, run: (s: Readable) => Promise<T>,
+  entry: AsyncIterable<Buffer>, content: ContentStore, expected: Digest | undefined, run: (s: Readable, digest: Promise<Digest>) => Promise<T>,
 ): Promise<{ blob: { digest: Digest; size: number }; unpacked: Promise<T | undefined> }> {
-  const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
-  const toRun = new PassThrough({ highWaterMark: 1 << 20 });
+  // Chunks are gathered into batches of TEE_BATCH bytes, copied once and handed to both sides
+  // as they are (object mode): big writes for the file system, no copy per consumer.
+  const toBlob = new PassThrough({ objectMode: true, highWaterMark: 2 });
+  const toRun = new PassThrough({ objectMode: true, highWaterMark: 2 });
   // Failures are reported through `stored` and `unpacked`; a late error event must not go unheard.
   toBlob.on('error', () => undefined);
   toRun.on('error', () => undefined);
   let runDone = false;
+  const stored = content.writeStream(toBlob, expected);
+  stored.catch(() => undefined);
   const unpacked = (async () => {
     try {
-      return await run(toRun);
+      return await run(toRun, stored.then((r) => r.digest));
     } catch {
       return undefined;
     } finally {
@@ -279,18 +286,27 @@ async function teeToStore<T>(
       toRun.destroy();
     }
   })();
-  const stored = content.writeStream(toBlob, expected);
-  stored.catch(() => undefined);
   let failure: Error | undefined;
+  const send = async (chunk: Buffer) => {
+    toBlob.write(chunk);
+    if (!runDone && !toRun.destroyed) toRun.write(chunk);
+    // Each may drain while the other is awaited, so ask again before waiting.
+    await drainOrClose(toBlob);
+    await drainOrClose(toRun);
+  };
   try {
+    let batch: Buffer[] = [];
+    let batched = 0;
     for await (const chunk of entry) {
       if (toBlob.destroyed) break;
-      toBlob.write(chunk);
-      if (!runDone && !toRun.destroyed) toRun.write(chunk);
-      // Each may drain while the other is awaited, so ask again before waiting.
-      await drainOrClose(toBlob);
-      await drainOrClose(toRun);
+      batch.push(chunk);
+      batched += chunk.length;
+      if (batched < TEE_BATCH) continue;
+      await send(batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched));
+      batch = [];
+      batched = 0;
     }
+    if (batched > 0 && !toBlob.destroyed) await send(Buffer.concat(batch, batched));
   } catch (err) {
     failure = err as Error;
   }

@@ -52,6 +52,14 @@ export interface ApplyLayerOptions {
   maxPathLength?: number;
   /** Owner on disk of an entry owned by `owner` in the tar; identity when absent. */
   idShift?: (owner: { uid: number; gid: number }) => { uid: number; gid: number };
+  /**
+   * sha256 of the input bytes as the caller computes them on exactly what it feeds
+   * in (a loader that stores the same bytes in its content store hashes them
+   * there). For an uncompressed input that is the diffID, so the apply does not
+   * hash a second time; it awaits this once the input has ended, and its
+   * rejection fails the apply. A compressed input is hashed here as usual.
+   */
+  inputDigest?: Promise<Digest>;
 }
 
 export interface ApplyLayerResult {
@@ -65,6 +73,14 @@ const WHITEOUT_OPAQUE = '.wh..wh..opq';
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
 const MAX_SYMLINK_HOPS = 40; // Linux's MAXSYMLINKS
 const MAX_COMPONENT = 255;
+/**
+ * Regular files of at least this many bytes are flushed (fdatasync, in the background)
+ * as soon as written, so the one syncfs the layer store does before publishing the layer
+ * finds little left to write. Small files are not: an fsync each would cost more than it saves.
+ */
+const EARLY_FLUSH = 4 << 20;
+/** Background flushes in flight per layer; the next big file waits for the oldest. */
+const MAX_FLUSHING = 4;
 
 type Entry = tarStream.ExtractEvents['entry'][1];
 
@@ -87,11 +103,14 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
     if (!destroyedByUs && !extractError) extractError = e;
   });
 
+  opts.inputDigest?.catch(() => undefined);
+  let hashed = true;
   const feed = (async () => {
-    const raw = await decompressed(input);
+    const { raw, compressed } = await decompressed(input);
+    hashed = compressed || opts.inputDigest === undefined;
     for await (const chunk of raw) {
       const buf = chunk as Buffer;
-      hash.update(buf);
+      if (hashed) hash.update(buf);
       size += buf.length;
       paxTap.push(buf);
       if (extract.destroyed) break;
@@ -121,9 +140,11 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
     if (feedErr) throw feedErr;
     if (extractError) throw extractError;
     await applier.finish();
+    if (!hashed) return { diffID: await opts.inputDigest!, size };
   } catch (err) {
     destroyedByUs = true;
     extract.destroy(new Error('layer apply stopped'));
+    await applier.flushed(false);
     const feedErr = await fed;
     if (err instanceof BerthError) throw err;
     if (feedErr instanceof SourceError) throw internal(`reading the layer stream for ${dest} failed: ${feedErr.message}`, feedErr.cause);
@@ -148,7 +169,7 @@ function drainOrClose(w: NodeJS.EventEmitter): Promise<void> {
 }
 
 /** The input as uncompressed tar bytes; source failures are wrapped in SourceError. */
-async function decompressed(input: Readable): Promise<AsyncIterable<unknown>> {
+async function decompressed(input: Readable): Promise<{ raw: AsyncIterable<unknown>; compressed: boolean }> {
   const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
   const head: Buffer[] = [];
   let headLen = 0;
@@ -195,9 +216,9 @@ async function decompressed(input: Readable): Promise<AsyncIterable<unknown>> {
     const src = Readable.from(all);
     src.on('error', (e) => gunzip.destroy(e));
     src.pipe(gunzip);
-    return gunzip;
+    return { raw: gunzip, compressed: true };
   }
-  return all;
+  return { raw: all, compressed: false };
 }
 
 /** Lexically cleans a tar path into components under the root; refuses escapes. */
@@ -231,6 +252,8 @@ class Applier {
   private readonly created = new Set<string>();
   /** Keyed by path: a directory listed twice gets the later entry's times. */
   private readonly dirTimes = new Map<string, DirTimes>();
+  /** datasyncs of big files still running (their handles close when done). */
+  private flushing: Promise<void>[] = [];
 
   constructor(
     private readonly dest: string,
@@ -310,8 +333,9 @@ class Applier {
     await this.setMetadata(entry, abs, rel, h.type === 'directory');
   }
 
-  /** Sets dir mtimes last: creating their contents changed them. */
+  /** Sets dir mtimes last: creating their contents changed them. Waits for background flushes. */
   async finish(): Promise<void> {
+    await this.flushed(true);
     for (const d of this.dirTimes.values()) {
       const abs = join(this.dest, d.rel);
       const st = await lstatOrNull(abs);
@@ -356,15 +380,34 @@ class Applier {
 
   private async writeFile(entry: Entry, abs: string): Promise<void> {
     const fh = await fsp.open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    let written = 0;
+    let closing = false;
     try {
       for await (const chunk of entry) {
         let off = 0;
         const buf = chunk as Buffer;
         while (off < buf.length) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+        written += buf.length;
+      }
+      if (written >= EARLY_FLUSH) {
+        // Flushed while the rest of the tar is unpacked; finish() waits for it.
+        if (this.flushing.length >= MAX_FLUSHING) await this.flushing.shift();
+        closing = true;
+        const flushed = fh.datasync().finally(() => fh.close());
+        flushed.catch(() => undefined);
+        this.flushing.push(flushed);
       }
     } finally {
-      await fh.close();
+      if (!closing) await fh.close();
     }
+  }
+
+  /** Waits for every background flush; the first failure is reported when `report`. */
+  async flushed(report: boolean): Promise<void> {
+    const all = this.flushing.splice(0);
+    const results = await Promise.allSettled(all);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed && report) throw failed.reason;
   }
 
   /** chown, then xattrs, then chmod (chown clears setuid bits and file capabilities), then times. */

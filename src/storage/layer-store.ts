@@ -101,15 +101,16 @@ export class LayerStore {
    * First half of `create`: unpacks `tar` into a temp dir and hashes it. A layer's
    * files do not depend on its parent, so this may run before the parent is known
    * (a loader unpacks while the archive still streams in). Nothing is visible until
-   * `commit`; `discard` drops it. On failure nothing is left behind. Temp dirs of a
+   * `commit`; `discard` drops it. On failure nothing is left behind. `inputDigest`:
+   * see ApplyLayerOptions (the caller already hashes the same bytes). Temp dirs of a
    * crashed daemon are removed by `open`.
    */
-  async prepare(tar: Readable): Promise<PreparedLayer> {
+  async prepare(tar: Readable, opts: { inputDigest?: Promise<Digest> } = {}): Promise<PreparedLayer> {
     const tmp = await fsp.mkdtemp(join(this.root, 'tmp', 'new-'));
     try {
       const diff = join(tmp, 'diff');
       await fsp.mkdir(diff, 0o755);
-      const { diffID, size } = await applyLayer(tar, diff, this.idShift ? { idShift: this.idShift } : {});
+      const { diffID, size } = await applyLayer(tar, diff, { ...(this.idShift ? { idShift: this.idShift } : {}), ...opts });
       return { dir: tmp, diffID, size };
     } catch (e) {
       await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
