@@ -361,3 +361,77 @@ test('the archive writeArchive makes reads back as a pure OCI layout too', async
   assert.equal(oci.layout, 'oci');
   assert.deepEqual(oci.images.map((i) => [i.configDigest, i.repoTags, i.layerBlobs]), first.images.map((i) => [i.configDigest, i.repoTags, i.layerBlobs]));
 });
+
+test('unpack: large entries stream to the content store and to run at once; run failing or a corrupt blob never hangs the read', async () => {
+  const b = (d: Digest) => `blobs/sha256/${hex(d)}`;
+  const big2 = await makeTar([{ name: 'big2.bin', data: randomBytes(5 << 20) }]);
+  const cfg = configFor([bigLayer, layerA, big2]);
+  const entries: E[] = [
+    { name: b(sha(bigLayer)), data: bigLayer },
+    { name: b(sha(layerA)), data: layerA },
+    { name: b(sha(big2)), data: big2 },
+    { name: b(sha(cfg)), data: cfg },
+    { name: 'manifest.json', data: JSON.stringify([{ Config: b(sha(cfg)), RepoTags: ['app:v1'], Layers: [b(sha(bigLayer)), b(sha(layerA)), b(sha(big2))] }]) },
+  ];
+  const archive = await makeTar(entries);
+  const collectAll = async (s: Readable, digest: Promise<Digest>) => {
+    const chunks: Buffer[] = [];
+    for await (const c of s) {
+      chunks.push(c as Buffer);
+      await new Promise((r) => setImmediate(r)); // a slow consumer: backpressure on both sides
+    }
+    return { bytes: Buffer.concat(chunks), digest: await digest };
+  };
+
+  // Every large entry is handed over whole, with its verified digest; small ones are not.
+  let cs = store();
+  const asked: (Digest | undefined)[] = [];
+  const r = await readArchive(Readable.from([archive]), cs, { unpack: { want: (d) => (asked.push(d), true), run: collectAll } });
+  assert.deepEqual(asked, [sha(bigLayer), sha(big2)]);
+  assert.deepEqual([...r.unpacked.keys()], [sha(bigLayer), sha(big2)]);
+  for (const layer of [bigLayer, big2]) {
+    const got = await r.unpacked.get(sha(layer));
+    assert.ok(got);
+    assert.equal(got.digest, sha(layer));
+    assert.ok(got.bytes.equals(layer));
+    assert.ok((await cs.readBuffer(sha(layer))).equals(layer));
+  }
+
+  // `want` false: nothing is run. A run that fails without reading a byte only loses its result.
+  cs = store();
+  let ran = 0;
+  const r2 = await readArchive(Readable.from([archive]), cs, {
+    unpack: { want: (d) => d !== sha(bigLayer), run: async () => { ran++; throw new Error('not a layer'); } },
+  });
+  assert.equal(ran, 1);
+  assert.equal(await r2.unpacked.get(sha(big2)), undefined);
+  assert.ok((await cs.readBuffer(sha(big2))).equals(big2));
+  assert.deepEqual(tmpFiles(cs), []);
+
+  // A blob that does not match its name fails the read; every run settles and learns the digest failed.
+  const corrupt = Buffer.from(archive);
+  const at = corrupt.indexOf(big2.subarray(200_000, 200_064));
+  assert.ok(at > 0);
+  corrupt[at] ^= 0xff;
+  cs = store();
+  const runs: Promise<unknown>[] = [];
+  await assert.rejects(
+    readArchive(Readable.from([corrupt]), cs, { unpack: { want: () => true, run: (s, d) => { const p = collectAll(s, d); runs.push(p); return p; } } }),
+    invalid(/does not match its digest name/),
+  );
+  const settled = await Promise.allSettled(runs);
+  assert.equal(settled.length, 2);
+  assert.equal(settled[0]!.status, 'fulfilled');
+  assert.equal(settled[1]!.status, 'rejected');
+  assert.deepEqual(tmpFiles(cs), []);
+
+  // A truncated archive: the run of the cut entry sees its stream fail or end short, and settles.
+  cs = store();
+  runs.length = 0;
+  await assert.rejects(
+    readArchive(Readable.from([archive.subarray(0, archive.indexOf(big2.subarray(300_000, 300_064)))]), cs, { unpack: { want: () => true, run: (s, d) => { const p = collectAll(s, d); runs.push(p); return p; } } }),
+    invalid(/truncated/),
+  );
+  assert.equal((await Promise.allSettled(runs))[1]!.status, 'rejected');
+  assert.deepEqual(tmpFiles(cs), []);
+});

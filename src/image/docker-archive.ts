@@ -277,7 +277,9 @@ async function teeToStore<T>(
   stored.catch(() => undefined);
   const unpacked = (async () => {
     try {
-      return await run(toRun, stored.then((r) => r.digest));
+      const digest = stored.then((r) => r.digest);
+      digest.catch(() => undefined);
+      return await run(toRun, digest);
     } catch {
       return undefined;
     } finally {

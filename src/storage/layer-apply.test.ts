@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { BerthError } from '../common';
+import { BerthError, invalidArgument, type asDigest } from '../common';
 import { lgetxattr } from '../sys';
 import { applyLayer } from './layer-apply';
 import { makeTar, padBlock, paxRecord, rawHeader } from './tar-fixtures';
@@ -348,4 +348,29 @@ test('idShift: owners are shifted on disk (user-namespace remapping); an id it c
   const other = join(dest, '..', 'second');
   mkdirSync(other);
   await rejectsInvalid(applyLayer(Readable.from([await makeTar([{ name: 'big', data: 'x', uid: 70000 }])]), other, { idShift: shift }), /uid 70000 cannot be mapped/);
+});
+
+test('inputDigest: a plain tar takes the caller\'s digest without hashing; gzip is hashed; a rejected digest fails the apply', async (t) => {
+  const tar = await makeTar([{ name: 'big.bin', data: Buffer.alloc(5 << 20, 7) }, { name: 'small', data: 's' }]);
+  const { dest } = dirs(t);
+  // A digest that is not the tar's own proves the apply used it instead of hashing.
+  const given = `sha256:${'ab'.repeat(32)}` as ReturnType<typeof asDigest>;
+  const r = await applyLayer(Readable.from([tar]), dest, { inputDigest: Promise.resolve(given) });
+  assert.equal(r.diffID, given);
+  assert.equal(r.size, tar.length);
+  // The big file went through the background flush and is complete.
+  assert.equal(statSync(join(dest, 'big.bin')).size, 5 << 20);
+  assert.equal(readFileSync(join(dest, 'small'), 'utf8'), 's');
+
+  const gzDest = join(dest, '..', 'gz');
+  mkdirSync(gzDest);
+  const gz = await applyLayer(Readable.from([gzipSync(tar)]), gzDest, { inputDigest: Promise.resolve(given) });
+  assert.equal(gz.diffID, `sha256:${createHash('sha256').update(tar).digest('hex')}`);
+
+  const badDest = join(dest, '..', 'bad');
+  mkdirSync(badDest);
+  await rejectsInvalid(
+    applyLayer(Readable.from([tar]), badDest, { inputDigest: Promise.reject(invalidArgument('content digest mismatch: test')) }),
+    /digest mismatch/,
+  );
 });

@@ -88,6 +88,8 @@ type Entry = tarStream.ExtractEvents['entry'][1];
 class SourceError extends Error {}
 
 export async function applyLayer(input: Readable, dest: string, opts: ApplyLayerOptions = {}): Promise<ApplyLayerResult> {
+  // Observed at once: it may reject before it is awaited (or is never awaited, for a compressed input).
+  opts.inputDigest?.catch(() => undefined);
   const st = await fsp.lstat(dest).catch((e: unknown) => {
     throw invalidArgument(`layer destination ${dest} cannot be used: ${(e as Error).message}`, e);
   });
@@ -103,7 +105,6 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
     if (!destroyedByUs && !extractError) extractError = e;
   });
 
-  opts.inputDigest?.catch(() => undefined);
   let hashed = true;
   const feed = (async () => {
     const { raw, compressed } = await decompressed(input);

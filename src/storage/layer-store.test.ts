@@ -149,3 +149,30 @@ test('bad checksums, absurd sizes and hostile entries fail cleanly: no layer, no
     assert.equal(readFileSync(sentinel, 'utf8'), 'untouched', `${what}: wrote outside`);
   }
 });
+
+test('prepare then commit: the parent is needed only at commit; discard and failures leave no temp dir', async (t) => {
+  const store = await LayerStore.open(tempRoot(t));
+  const t0 = await tarOf([{ name: 'base', data: 'b' }]);
+  const t1 = await tarOf([{ name: 'top', data: 't' }]);
+  // The child is unpacked before its parent exists.
+  const p1 = await store.prepare(Readable.from([t1]));
+  assert.equal(p1.diffID, sha(t1));
+  assert.equal(await store.has(chainIDOf(sha(t0), p1.diffID)), false, 'nothing visible before commit');
+  const l0 = await store.commit(await store.prepare(Readable.from([t0])), null);
+  const l1 = await store.commit(p1, l0.chainID);
+  assert.equal(l1.chainID, chainIDOf(l0.chainID, sha(t1)));
+  assert.equal(readFileSync(join(store.diffDir(l1.chainID), 'top'), 'utf8'), 't');
+  await store.discard(p1); // harmless after commit
+  assert.ok(await store.has(l1.chainID));
+
+  // A commit whose parent is missing consumes the prepared dir.
+  const orphan = await store.prepare(Readable.from([await tarOf([{ name: 'o', data: 'o' }])]));
+  await assert.rejects(store.commit(orphan, sha('missing')), kind('not-found'));
+  const dropped = await store.prepare(Readable.from([await tarOf([{ name: 'd', data: 'd' }])]));
+  await store.discard(dropped);
+  // A digest the caller computed that turns out wrong fails the prepare.
+  await assert.rejects(store.prepare(Readable.from([t0]), { inputDigest: Promise.reject(new Error('disk on fire')) }), kind('internal'));
+  assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
+  assert.equal((await store.list()).length, 2);
+  assert.equal(readdirSync(join(store.root, 'l')).length, 2);
+});

@@ -106,6 +106,7 @@ export class LayerStore {
    * crashed daemon are removed by `open`.
    */
   async prepare(tar: Readable, opts: { inputDigest?: Promise<Digest> } = {}): Promise<PreparedLayer> {
+    opts.inputDigest?.catch(() => undefined); // applyLayer reports it
     const tmp = await fsp.mkdtemp(join(this.root, 'tmp', 'new-'));
     try {
       const diff = join(tmp, 'diff');
