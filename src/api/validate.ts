@@ -4,7 +4,7 @@
  */
 import { invalidArgument } from '../common';
 
-type Kind = 'string' | 'number' | 'boolean' | 'object' | 'string[]' | 'object[]' | 'string-map' | 'string|string[]' | 'any';
+type Kind = 'string' | 'number' | 'boolean' | 'object' | 'string[]' | 'number[]' | 'object[]' | 'string-map' | 'string|string[]' | 'any';
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';
@@ -19,6 +19,7 @@ function ok(kind: Kind, v: unknown): boolean {
     case 'boolean': return typeof v === 'boolean';
     case 'object': return typeof v === 'object' && !Array.isArray(v);
     case 'string[]': return Array.isArray(v) && v.every((x) => typeof x === 'string');
+    case 'number[]': return Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
     case 'object[]': return Array.isArray(v) && v.every((x) => typeof x === 'object' && x !== null && !Array.isArray(x));
     case 'string|string[]': return typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'));
     case 'string-map': return typeof v === 'object' && !Array.isArray(v) && Object.values(v as object).every((x) => typeof x === 'string');
@@ -27,39 +28,64 @@ function ok(kind: Kind, v: unknown): boolean {
 }
 
 const EXPECT: Record<Kind, string> = {
-  string: 'a string', number: 'a number', boolean: 'a boolean', object: 'an object', 'string[]': 'an array of strings', 'object[]': 'an array of objects',
+  string: 'a string', number: 'a number', boolean: 'a boolean', object: 'an object', 'string[]': 'an array of strings', 'number[]': 'an array of numbers', 'object[]': 'an array of objects',
   'string|string[]': 'a string or an array of strings', 'string-map': 'an object of string values', any: 'anything',
 };
 
+/**
+ * A field's expected shape: a Kind, an object with its own fields, an array of such objects,
+ * or an object whose every value has one shape (PortBindings: port → list of bindings).
+ */
+export type Spec = Kind | { fields: Record<string, Spec> } | { each: Record<string, Spec> } | { values: Spec };
+
 /** Throws invalid-argument naming the first field whose type is wrong; null and absent are fine. */
-export function checkFields(where: string, obj: Record<string, unknown>, schema: Record<string, Kind>): void {
-  for (const [field, kind] of Object.entries(schema)) {
-    const v = obj[field];
-    if (v === undefined || v === null) continue;
-    if (!ok(kind, v)) throw invalidArgument(`invalid ${where}: field ${field} must be ${EXPECT[kind]}, got ${typeName(v)}`);
-  }
+export function checkFields(where: string, obj: Record<string, unknown>, schema: Record<string, Spec>, prefix = ''): void {
+  for (const [field, spec] of Object.entries(schema)) checkValue(where, `${prefix}${field}`, obj[field], spec);
 }
 
-export const CONTAINER_CONFIG: Record<string, Kind> = {
+function checkValue(where: string, path: string, v: unknown, spec: Spec): void {
+  if (v === undefined || v === null) return;
+  const fail = (expect: string) => invalidArgument(`invalid ${where}: field ${path} must be ${expect}, got ${typeName(v)}`);
+  if (typeof spec === 'string') {
+    if (!ok(spec, v)) throw fail(EXPECT[spec]);
+    return;
+  }
+  if ('each' in spec) {
+    if (!Array.isArray(v)) throw fail('an array of objects');
+    v.forEach((item, i) => {
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) throw invalidArgument(`invalid ${where}: field ${path}[${i}] must be an object, got ${typeName(item)}`);
+      checkFields(where, item as Record<string, unknown>, spec.each, `${path}[${i}].`);
+    });
+    return;
+  }
+  if (typeof v !== 'object' || Array.isArray(v)) throw fail('an object');
+  if ('fields' in spec) checkFields(where, v as Record<string, unknown>, spec.fields, `${path}.`);
+  else for (const [k, x] of Object.entries(v as object)) checkValue(where, `${path}[${JSON.stringify(k)}]`, x, spec.values);
+}
+
+const THROTTLE: Spec = { each: { Path: 'string', Rate: 'number' } };
+
+export const CONTAINER_CONFIG: Record<string, Spec> = {
   Hostname: 'string', Domainname: 'string', User: 'string', AttachStdin: 'boolean', AttachStdout: 'boolean', AttachStderr: 'boolean',
   Tty: 'boolean', OpenStdin: 'boolean', StdinOnce: 'boolean', Env: 'string[]', Cmd: 'string|string[]', Entrypoint: 'string|string[]',
   Image: 'string', Labels: 'string-map', WorkingDir: 'string', StopSignal: 'string', StopTimeout: 'number', Volumes: 'object',
-  ExposedPorts: 'object', NetworkDisabled: 'boolean', MacAddress: 'string', OnBuild: 'string[]', Shell: 'string[]', Healthcheck: 'object',
-  ArgsEscaped: 'boolean',
+  ExposedPorts: 'object', NetworkDisabled: 'boolean', MacAddress: 'string', OnBuild: 'string[]', Shell: 'string[]',
+  Healthcheck: { fields: { Test: 'string[]', Interval: 'number', Timeout: 'number', StartPeriod: 'number', StartInterval: 'number', Retries: 'number' } },
+  ArgsEscaped: 'boolean', NetworkingConfig: { fields: { EndpointsConfig: { values: 'object' } } },
 };
 
-export const HOST_CONFIG: Record<string, Kind> = {
-  Binds: 'string[]', NetworkMode: 'string', AutoRemove: 'boolean', RestartPolicy: 'object', Privileged: 'boolean', CapAdd: 'string[]',
-  CapDrop: 'string[]', ReadonlyRootfs: 'boolean', Init: 'boolean', LogConfig: 'object', PortBindings: 'object', Dns: 'string[]',
+export const HOST_CONFIG: Record<string, Spec> = {
+  Binds: 'string[]', NetworkMode: 'string', AutoRemove: 'boolean', RestartPolicy: { fields: { Name: 'string', MaximumRetryCount: 'number' } }, Privileged: 'boolean', CapAdd: 'string[]',
+  CapDrop: 'string[]', ReadonlyRootfs: 'boolean', Init: 'boolean', LogConfig: { fields: { Type: 'string', Config: 'string-map' } }, PortBindings: { values: { each: { HostIp: 'string', HostPort: 'string' } } }, Dns: 'string[]',
   DnsOptions: 'string[]', DnsSearch: 'string[]', ExtraHosts: 'string[]', GroupAdd: 'string[]', IpcMode: 'string', PidMode: 'string',
   UTSMode: 'string', UsernsMode: 'string', CgroupnsMode: 'string', ShmSize: 'number', Memory: 'number', MemorySwap: 'number',
   NanoCpus: 'number', CpuShares: 'number', CpuQuota: 'number', CpuPeriod: 'number', CpusetCpus: 'string', CpusetMems: 'string',
-  PidsLimit: 'number', SecurityOpt: 'string[]', Tmpfs: 'object', Sysctls: 'string-map', Mounts: 'any', Ulimits: 'object[]', Devices: 'object[]',
-  ConsoleSize: 'any', MemoryReservation: 'number', MemorySwappiness: 'number', OomKillDisable: 'boolean', OomScoreAdj: 'number',
-  BlkioWeight: 'number', BlkioWeightDevice: 'object[]', BlkioDeviceReadBps: 'object[]', BlkioDeviceWriteBps: 'object[]',
-  BlkioDeviceReadIOps: 'object[]', BlkioDeviceWriteIOps: 'object[]', DeviceCgroupRules: 'string[]', MaskedPaths: 'string[]',
+  PidsLimit: 'number', SecurityOpt: 'string[]', Tmpfs: 'object', Sysctls: 'string-map', Mounts: 'any', Ulimits: { each: { Name: 'string', Soft: 'number', Hard: 'number' } }, Devices: { each: { PathOnHost: 'string', PathInContainer: 'string', CgroupPermissions: 'string' } },
+  ConsoleSize: 'number[]', MemoryReservation: 'number', MemorySwappiness: 'number', OomKillDisable: 'boolean', OomScoreAdj: 'number',
+  BlkioWeight: 'number', BlkioWeightDevice: { each: { Path: 'string', Weight: 'number' } }, BlkioDeviceReadBps: THROTTLE, BlkioDeviceWriteBps: THROTTLE,
+  BlkioDeviceReadIOps: THROTTLE, BlkioDeviceWriteIOps: THROTTLE, DeviceCgroupRules: 'string[]', MaskedPaths: 'string[]',
   ReadonlyPaths: 'string[]', CgroupParent: 'string', CpuRealtimePeriod: 'number', CpuRealtimeRuntime: 'number', Runtime: 'string',
-  Isolation: 'string', VolumeDriver: 'string', VolumesFrom: 'string[]', Links: 'string[]', KernelMemoryTCP: 'number',
+  Isolation: 'string', VolumeDriver: 'string', VolumesFrom: 'string[]', Links: 'string[]', KernelMemoryTCP: 'number', DeviceRequests: 'object[]',
 };
 
 /** Parses a JSON body; malformed JSON is a 400 that says where it broke. */

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../../common';
-import { mountPointsOf, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
+import { mountPointsOf, normalizeSignal, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
 import { containerInspect, containerSummary } from '../convert';
 import { sendEmpty, sendJSON } from '../http';
@@ -16,6 +16,11 @@ export function containerRoutes(router: Router, engine: Engine): void {
     const hostConfig = asObject(body.HostConfig ?? undefined, 'HostConfig');
     checkFields('HostConfig', hostConfig, HOST_CONFIG);
     if (typeof body.Image !== 'string' || body.Image === '') throw invalidArgument('no image specified: set the Image field');
+    // dockerd checks these at create, so a container that could never start or stop is not made.
+    if (typeof body.StopSignal === 'string' && body.StopSignal !== '') normalizeSignal(body.StopSignal);
+    if (typeof body.WorkingDir === 'string' && body.WorkingDir !== '' && !body.WorkingDir.startsWith('/')) {
+      throw invalidArgument(`the working directory '${body.WorkingDir}' is invalid, it needs to be an absolute path`);
+    }
     const list = (v: unknown): string[] | null | undefined => (typeof v === 'string' ? [v] : (v as string[] | null | undefined));
     const { HostConfig: _h, NetworkingConfig: _n, ...config } = body;
     const rec = await svc.create({
