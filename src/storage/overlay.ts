@@ -30,15 +30,15 @@
  * invalid-argument; mount/umount errors → internal with the SysError as cause.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { alreadyExists, BerthError, internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
+import { alreadyExists, internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
 import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, umount2 } from '../sys';
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView } from './lower-view';
-import type { SnapshotInfo, Snapshotter, SnapshotterOptions, SnapshotView } from './snapshotter';
+import { checkLowerDirs, prepareAtomically, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
 
 /** A mount the caller can perform: mount(source, target, type, 0, options.join(',')). */
 export interface Mount {
@@ -63,22 +63,14 @@ export class OverlaySnapshotter implements Snapshotter {
   async prepare(key: string, parentChainID: Digest | null, lowerDirs: string[]): Promise<void> {
     this.dir(key);
     for (const d of lowerDirs) {
-      if (!isAbsolute(d) || /[,:\\]/.test(d)) {
-        throw invalidArgument(`lower dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path without ',', ':' or '\\'`);
-      }
-      const st = await fsp.stat(d).catch((e: unknown) => {
-        throw invalidArgument(`lower dir ${d} for snapshot ${key} is not usable: ${(e as Error).message}`, e);
-      });
-      if (!st.isDirectory()) throw invalidArgument(`lower dir ${d} for snapshot ${key} is not a directory`);
+      if (!isAbsolute(d) || /[,:\\]/.test(d)) throw invalidArgument(`lower dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path without ',', ':' or '\\'`);
     }
+    await checkLowerDirs(key, lowerDirs);
     if (/[,:\\]/.test(this.root)) throw invalidArgument(`overlay root ${this.root} must not contain ',', ':' or '\\'`);
     if (await this.tryInfo(key)) throw alreadyExists(`snapshot ${key} already exists; remove it first`);
-
-    await fsp.mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
-    const tmp = await fsp.mkdtemp(join(this.root, 'tmp', 'new-'));
-    try {
-      for (const d of ['upper', 'work', 'merged']) await fsp.mkdir(join(tmp, d), 0o755);
-      await fsp.mkdir(join(tmp, 'init'), 0o755);
+    const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
+    await prepareAtomically(this.root, this.dir(key), info, async (tmp) => {
+      await Promise.all(['upper', 'work', 'merged', 'init'].map((d) => fsp.mkdir(join(tmp, d), 0o755)));
       await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs), this.opts.rootOwner);
       const owner = this.opts.rootOwner;
       if (owner) {
@@ -86,25 +78,7 @@ export class OverlaySnapshotter implements Snapshotter {
         for (const d of ['upper', 'work']) await fsp.chown(join(tmp, d), owner.uid, owner.gid);
         await fsp.chmod(tmp, 0o711); // the remapped root must reach <key>/merged
       }
-      const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
-      const fh = await fsp.open(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
-      try {
-        await fh.writeFile(`${JSON.stringify(info, null, 2)}\n`);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      try {
-        await fsp.rename(tmp, this.dir(key));
-      } catch (e) {
-        if (isErrno(e, 'ENOTEMPTY') || isErrno(e, 'EEXIST')) throw alreadyExists(`snapshot ${key} already exists; remove it first`);
-        throw e;
-      }
-    } catch (e) {
-      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-      if (e instanceof BerthError) throw e;
-      throw internal(`preparing snapshot ${key} in ${this.root} failed: ${(e as Error).message}`, e);
-    }
+    });
   }
 
   async info(key: string): Promise<SnapshotInfo> {

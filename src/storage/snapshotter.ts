@@ -25,8 +25,10 @@
  * Failures: bad key or unusable lower dir → invalid-argument; key exists →
  * already-exists; unknown key → not-found; disk or mount errors → internal.
  */
+import { constants as fsc, promises as fsp } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Digest } from '../common';
+import { alreadyExists, BerthError, internal, invalidArgument, isErrno, type Digest } from '../common';
 import type { Change } from './changes';
 
 export interface SnapshotInfo {
@@ -92,4 +94,45 @@ export function storageDriverName(name: string | undefined): (typeof STORAGE_DRI
   if (n === '' || n === 'overlay' || n === 'overlay2' || n === 'overlayfs') return 'overlay2';
   if (n === 'vfs') return 'vfs';
   return null;
+}
+
+/** Each lower dir must be an absolute path to an existing directory. */
+export async function checkLowerDirs(key: string, lowerDirs: readonly string[]): Promise<void> {
+  for (const d of lowerDirs) {
+    if (!isAbsolute(d)) throw invalidArgument(`lower dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path`);
+    const st = await fsp.stat(d).catch((e: unknown) => {
+      throw invalidArgument(`lower dir ${d} for snapshot ${key} is not usable: ${(e as Error).message}`, e);
+    });
+    if (!st.isDirectory()) throw invalidArgument(`lower dir ${d} for snapshot ${key} is not a directory`);
+  }
+}
+
+/**
+ * Builds a snapshot directory all or nothing: `build` fills a fresh dir under
+ * `<root>/tmp`, then meta.json is written (fsynced) and the dir renamed to `dest`.
+ * On any failure the temp dir is removed; a taken `dest` is already-exists.
+ */
+export async function prepareAtomically(root: string, dest: string, info: SnapshotInfo, build: (tmp: string) => Promise<void>): Promise<void> {
+  await fsp.mkdir(join(root, 'tmp'), { recursive: true, mode: 0o700 });
+  const tmp = await fsp.mkdtemp(join(root, 'tmp', 'new-'));
+  try {
+    await build(tmp);
+    const fh = await fsp.open(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+    try {
+      await fh.writeFile(`${JSON.stringify(info, null, 2)}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await fsp.rename(tmp, dest);
+    } catch (e) {
+      if (isErrno(e, 'ENOTEMPTY') || isErrno(e, 'EEXIST')) throw alreadyExists(`snapshot ${info.key} already exists; remove it first`);
+      throw e;
+    }
+  } catch (e) {
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    if (e instanceof BerthError) throw e;
+    throw internal(`preparing snapshot ${info.key} in ${root} failed: ${(e as Error).message}`, e);
+  }
 }

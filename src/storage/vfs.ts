@@ -15,14 +15,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { alreadyExists, BerthError, internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
+import { alreadyExists, internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
 import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys';
 import { changesTar, naiveChanges, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView, type ViewEntry } from './lower-view';
-import type { SnapshotInfo, Snapshotter, SnapshotterOptions, SnapshotView } from './snapshotter';
+import { checkLowerDirs, prepareAtomically, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
 import { readXattrs } from './tar-writer';
 
 const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -37,17 +37,10 @@ export class VfsSnapshotter implements Snapshotter {
 
   async prepare(key: string, parentChainID: Digest | null, lowerDirs: string[]): Promise<void> {
     this.dir(key);
-    for (const d of lowerDirs) {
-      if (!isAbsolute(d)) throw invalidArgument(`lower dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path`);
-      const st = await fsp.stat(d).catch((e: unknown) => {
-        throw invalidArgument(`lower dir ${d} for snapshot ${key} is not usable: ${(e as Error).message}`, e);
-      });
-      if (!st.isDirectory()) throw invalidArgument(`lower dir ${d} for snapshot ${key} is not a directory`);
-    }
+    await checkLowerDirs(key, lowerDirs);
     if (await this.tryInfo(key)) throw alreadyExists(`snapshot ${key} already exists; remove it first`);
-    await fsp.mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
-    const tmp = await fsp.mkdtemp(join(this.root, 'tmp', 'new-'));
-    try {
+    const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
+    await prepareAtomically(this.root, this.dir(key), info, async (tmp) => {
       await fsp.mkdir(join(tmp, 'init'), 0o755);
       await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs), this.opts.rootOwner);
       await fsp.mkdir(join(tmp, 'rootfs'), 0o755);
@@ -58,25 +51,7 @@ export class VfsSnapshotter implements Snapshotter {
         await fsp.chown(join(tmp, 'rootfs'), owner.uid, owner.gid);
         await fsp.chmod(tmp, 0o711); // the remapped root must reach <key>/rootfs
       }
-      const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
-      const fh = await fsp.open(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
-      try {
-        await fh.writeFile(`${JSON.stringify(info, null, 2)}\n`);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      try {
-        await fsp.rename(tmp, this.dir(key));
-      } catch (e) {
-        if (isErrno(e, 'ENOTEMPTY') || isErrno(e, 'EEXIST')) throw alreadyExists(`snapshot ${key} already exists; remove it first`);
-        throw e;
-      }
-    } catch (e) {
-      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-      if (e instanceof BerthError) throw e;
-      throw internal(`preparing snapshot ${key} in ${this.root} failed: ${(e as Error).message}`, e);
-    }
+    });
   }
 
   async info(key: string): Promise<SnapshotInfo> {
