@@ -197,7 +197,8 @@ export class Daemon {
   readonly seenIds = new Set<string>();
   failed = false;
 
-  constructor() {
+  /** `extraArgs`: more berthd flags, e.g. `--storage-driver vfs`. */
+  constructor(readonly extraArgs: string[] = []) {
     // /tmp/bi-XXXXXX/s.sock: well under the 108-byte sun_path limit.
     this.dir = mkdtempSync('/tmp/bi-');
     this.sock = join(this.dir, 's.sock');
@@ -214,8 +215,8 @@ export class Daemon {
   async start(timeoutMs = 20_000): Promise<void> {
     if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) throw new Error('berthd already running');
     const fd = openSync(this.logFile, 'a');
-    writeFileSync(fd, `\n===== berthd start ${new Date().toISOString()} =====\n`);
-    const p = spawn(BERTHD, ['-H', this.host, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--pidfile', this.pidfile], {
+    writeFileSync(fd, `\n===== berthd start ${new Date().toISOString()} ${this.extraArgs.join(' ')} =====\n`);
+    const p = spawn(BERTHD, ['-H', this.host, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--pidfile', this.pidfile, ...this.extraArgs], {
       stdio: ['ignore', fd, fd],
       detached: false,
     });
@@ -441,8 +442,8 @@ export function cgroupDirs(id: string): string[] {
  * Register before/after hooks for one daemon per test file. The returned object is usable
  * inside tests (after before() ran). Pass `{ image: false }` to skip importing busybox.
  */
-export function useDaemon(opts: { image?: boolean } = {}): Daemon {
-  const d = new Daemon();
+export function useDaemon(opts: { image?: boolean; args?: string[] } = {}): Daemon {
+  const d = new Daemon(opts.args);
   before(async () => {
     try {
       await d.start();
@@ -463,50 +464,7 @@ export function useDaemon(opts: { image?: boolean } = {}): Daemon {
 
 export const ID64 = /^[0-9a-f]{64}$/;
 
-/**
- * A Daemon started with extra berthd flags (e.g. `--storage-driver vfs`). Same
- * roots, helpers and cleanup as Daemon; only the command line differs.
- */
-export class DaemonWithArgs extends Daemon {
-  constructor(readonly extraArgs: string[]) {
-    super();
-  }
-
-  override async start(timeoutMs = 20_000): Promise<void> {
-    if (this.running()) throw new Error('berthd already running');
-    const fd = openSync(this.logFile, 'a');
-    writeFileSync(fd, `\n===== berthd start ${new Date().toISOString()} ${this.extraArgs.join(' ')} =====\n`);
-    const p = spawn(BERTHD, ['-H', this.host, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--pidfile', this.pidfile, ...this.extraArgs], { stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    this.proc = p;
-    // Daemon.stop() waits on this promise; it is private there, so set it by name.
-    (this as unknown as { exited: Promise<void> }).exited = new Promise((r) => p.once('exit', () => r()));
-    let exitedEarly = false;
-    p.once('exit', () => { exitedEarly = true; });
-    await waitFor('berthd to answer /_ping', async () => {
-      if (exitedEarly) throw new Error(`berthd exited early (code ${p.exitCode}); log:\n${this.log()}`);
-      return this.ping();
-    }, timeoutMs, 50);
-  }
-}
-
-/** useDaemon() for a daemon started with extra berthd flags. */
+/** useDaemon() for a daemon started with extra berthd flags (e.g. `--storage-driver vfs`). */
 export function useDaemonWithArgs(extraArgs: string[], opts: { image?: boolean } = {}): Daemon {
-  const d = new DaemonWithArgs(extraArgs);
-  before(async () => {
-    try {
-      await d.start();
-      if (opts.image !== false) await d.makeBusyboxImage();
-    } catch (e) {
-      d.failed = true;
-      throw e;
-    }
-  }, { timeout: 90_000 });
-  afterEach((t) => {
-    if (!(t as unknown as { passed?: boolean }).passed) d.failed = true;
-  });
-  after(async () => {
-    await d.cleanup();
-  }, { timeout: 120_000 });
-  return d;
+  return useDaemon({ ...opts, args: extraArgs });
 }
