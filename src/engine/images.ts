@@ -222,7 +222,10 @@ export class ImageService {
       lease.blobs.add(r.digest);
       return r;
     });
-    const layer = this.layers.create(parent, toLayer).then((info) => {
+    // The content store hashes the (uncompressed) tar; the unpacker takes that digest as the diffID.
+    const digest = blob.then((r) => r.digest);
+    digest.catch(() => undefined);
+    const layer = this.layers.prepare(toLayer, { inputDigest: digest }).then((pre) => this.layers.commit(pre, parent)).then((info) => {
       lease.layers.add(info.chainID);
       return info;
     });
