@@ -1,8 +1,6 @@
-import { createWriteStream, promises as fsp } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import { CliContext, ExitError } from '../context';
+import { writeOutput } from '../download';
 import { newCommand, requireArgs } from '../command';
 
 const enc = encodeURIComponent;
@@ -19,19 +17,7 @@ export function saveCommand(ctx: CliContext, name = 'save'): Command {
       }
       const query = images.map((i) => `names=${enc(i)}`).join('&');
       const res = await ctx.client.transport.request('GET', `/images/get?${query}`);
-      if (!f.output) {
-        await pipeline(res, ctx.io.stdout, { end: false });
-        return;
-      }
-      // Written beside the target and renamed, so a failed save never leaves half an archive under the name.
-      const tmp = join(dirname(f.output), `.${basename(f.output)}.${process.pid}.tmp`);
-      try {
-        await pipeline(res, createWriteStream(tmp));
-        await fsp.rename(tmp, f.output);
-      } catch (e) {
-        await fsp.rm(tmp, { force: true });
-        throw new ExitError(1, `failed to save image: ${(e as Error).message}`);
-      }
+      await writeOutput(res, f.output, ctx.io.stdout, 'failed to save image');
     });
   return cmd;
 }
