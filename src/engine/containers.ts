@@ -172,6 +172,8 @@ export class ContainerService {
       }
     }
     this.monitor.watchExits((id) => void this.checkExit(id as ContainerId));
+    // A conmon that dies (killed, OOM) leaves no exit file: look for such containers now and then.
+    setInterval(() => void this.sweepLostMonitors(), LOST_MONITOR_SWEEP_MS).unref();
     for (const rec of this.records.values()) {
       if (rec.state.status === 'removing') await this.removeNow(rec).catch((err) => log.warn('removal failed', { id: rec.id, error: String(err) }));
       else if (rec.state.status === 'running' || rec.state.status === 'paused') await this.reconcile(rec);
@@ -395,14 +397,41 @@ export class ContainerService {
 
   // ---- exit ----------------------------------------------------------------
 
-  /** Records the exit if conmon has written the exit file. True when the container is known to have exited. */
+  /**
+   * Records the exit if conmon has written the exit file, or if conmon is gone without one and
+   * runc sees no live process (nobody will ever report that exit: 255, as at startup).
+   * True when the container is known to have exited.
+   */
   private async checkExit(id: ContainerId): Promise<boolean> {
     const rec = this.records.get(id);
     if (!rec || (rec.state.status !== 'running' && rec.state.status !== 'paused')) return false;
     const exit = await this.monitor.exitCode(id);
-    if (!exit) return false;
-    await this.recordExit(rec, exit.code, exit.at, '');
+    if (exit) {
+      await this.recordExit(rec, exit.code, exit.at, '');
+      return true;
+    }
+    if ((await this.monitor.conmonPid(this.bundle(id))) !== undefined) return false;
+    const st = await this.monitor.state(id).catch(() => undefined);
+    if (st && (st.status === 'running' || st.status === 'paused')) return false;
+    // conmon writes the exit file before it exits: look once more before calling the exit lost.
+    const late = await this.monitor.exitCode(id);
+    if (late) await this.recordExit(rec, late.code, late.at, '');
+    else await this.recordExit(rec, 255, new Date(), 'container monitor exited without recording an exit code');
     return true;
+  }
+
+  private sweeping = false;
+
+  private async sweepLostMonitors(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      for (const rec of [...this.records.values()]) {
+        if (rec.state.status === 'running' || rec.state.status === 'paused') await this.checkExit(rec.id).catch(() => undefined);
+      }
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   /** Exits being recorded: a second caller waits for the first instead of returning early. */
@@ -845,6 +874,8 @@ export function mergeEnv(base: string[], extra: string[]): string[] {
   for (const e of [...base, ...extra]) out.set(e.split('=')[0]!, e);
   return [...out.values()];
 }
+
+const LOST_MONITOR_SWEEP_MS = 2000;
 
 const SIGNALS: Record<string, number> = {
   HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12, PIPE: 13, ALRM: 14, TERM: 15,

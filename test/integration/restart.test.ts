@@ -118,6 +118,35 @@ test('containers that exited while berthd was down show their real exit code; --
   await d.dockerOk(['rm', '-f', ex, up]);
 });
 
+test('a container whose conmon was killed is not Up forever: its exit is recorded (255) and stop, wait and rm work', async () => {
+  const conmonOf = (id: string) => Number(readFileSync(join(d.execRoot, 'containers', id, 'conmon.pid'), 'utf8'));
+  // One that ends by itself after its monitor is gone, with a wait already listening.
+  const ends = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'sleep 1; exit 4']);
+  const waiting = d.docker(['wait', ends], { timeoutMs: 20_000 });
+  // One that ignores TERM, stopped after its monitor is gone.
+  const stays = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done']);
+  process.kill(conmonOf(ends), 'SIGKILL');
+  process.kill(conmonOf(stays), 'SIGKILL');
+  const w = await waiting;
+  assert.equal(w.timedOut, false, 'wait returned');
+  assert.equal(w.stdout, '255\n');
+  const st = (await d.inspect(ends)).State;
+  assert.equal(st.Status, 'exited');
+  assert.equal(st.ExitCode, 255);
+  assert.match(st.Error, /monitor exited without recording an exit code/);
+  assert.equal((await d.inspect(stays)).State.Running, true, 'a live process with a dead monitor is still running');
+  const t0 = Date.now();
+  const stop = await d.docker(['stop', '-t', '1', stays], { timeoutMs: 20_000 });
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.ok(Date.now() - t0 < 8000, `stop took ${Date.now() - t0} ms`);
+  assert.equal((await d.inspect(stays)).State.ExitCode, 255);
+  await d.dockerOk(['rm', ends, stays]);
+  for (const id of [ends, stays]) {
+    assert.ok(!existsSync(join(d.execRoot, 'runc', id)), 'runc state removed');
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(id), 'rootfs unmounted');
+  }
+});
+
 test('two daemons with their own sockets and roots run side by side and do not see each other', async () => {
   const d2 = new Daemon();
   try {
