@@ -315,10 +315,8 @@ export class ContainerService {
     if (rec.state.status === 'running' || rec.state.status === 'paused') throw notModified('container already started');
     if (rec.state.status === 'removing') throw conflict(`cannot start container ${rec.id}: it is being removed`);
     const bundle = this.bundle(rec.id);
-    const T0 = process.hrtime.bigint(); const TT = (l: string) => { if (process.env.BERTH_TRACE) process.stderr.write(`${l} ${(Number(process.hrtime.bigint() - T0) / 1e6).toFixed(1)}\n`); };
     try {
       const rootfs = await this.snapshots.mount(rec.id);
-      TT('mounted');
       const [mounts] = await Promise.all([this.mounts.specMounts(rec, rootfs), this.writeEtcFiles(rec), fsp.mkdir(bundle, { recursive: true })]);
       if (rec.hostConfig.IpcMode === 'shareable') mountShm(shareableShmPath(rec), Number(rec.hostConfig.ShmSize) || DEFAULT_SHM_SIZE);
       const user = resolveUser(rootfs, rec.config.User);
@@ -336,18 +334,14 @@ export class ContainerService {
         (spec.process as { consoleSize?: { height: number; width: number } }).consoleSize = { height: cs[0] as number, width: cs[1] as number };
       }
       await fsp.writeFile(join(bundle, 'config.json'), serializeSpec(spec));
-      TT('spec');
       if (this.monitor.known(rec.id)) await this.monitor.remove(rec.id); // a stale runc state would block create
       const pid = await this.monitor.create({ id: rec.id, name: rec.name, bundle, logPath: rec.logPath, tty: rec.config.Tty, stdin: !!rec.config.OpenStdin, stdinOnce: !!rec.config.StdinOnce });
       // Stdin attaches connect now, before the process runs, so no input is early.
       this.signals.emit(`created:${rec.id}`);
       afterCreate(rec, this.host);
-      TT('created');
       await this.monitor.start(rec.id);
-      TT('started');
       rec.state = { ...rec.state, status: 'running', pid, exitCode: 0, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: ZERO_TIME };
       await this.save(rec);
-      TT('saved');
     } catch (err) {
       await this.monitor.remove(rec.id).catch(() => undefined);
       await this.snapshots.unmount(rec.id).catch(() => undefined);
