@@ -274,9 +274,11 @@ test('events: docker events --since/--until with filters, Docker line format, la
     return { action: m[2]!, attrs: m[3]! };
   });
   const actions = parsed.map((p) => p.action);
-  for (const a of ['create', 'start', 'pause', 'unpause', 'update', 'die', 'destroy']) assert.ok(actions.includes(a), `${a} in ${actions}`);
-  assert.ok(actions.indexOf('create') < actions.indexOf('start') && actions.indexOf('start') < actions.indexOf('pause') && actions.indexOf('die') < actions.indexOf('destroy'));
-  for (const p of parsed) assert.match(p.attrs, /image=busybox, name=ev1, team=blue/);
+  for (const a of ['create', 'start', 'pause', 'unpause', 'update', 'kill', 'die', 'destroy']) assert.ok(actions.includes(a), `${a} in ${actions}`);
+  assert.ok(actions.indexOf('create') < actions.indexOf('start') && actions.indexOf('start') < actions.indexOf('pause') && actions.indexOf('kill') < actions.indexOf('die') && actions.indexOf('die') < actions.indexOf('destroy'));
+  // Attributes are sorted by name, as dockerd prints them; kill adds signal=9 and die exitCode.
+  for (const p of parsed) for (const a of ['image=busybox', 'name=ev1', 'team=blue']) assert.ok(p.attrs.split(', ').includes(a), `${a} in ${p.action}: ${p.attrs}`);
+  assert.match(parsed.find((p) => p.action === 'kill')!.attrs, /^image=busybox, name=ev1, signal=9, team=blue$/);
 
   const onlyPause = await d.dockerOk(['events', '--since', since, '--until', until, '--filter', 'event=pause', '--filter', 'label=team=blue', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}']);
   assert.equal(onlyPause, 'container pause ev1');
