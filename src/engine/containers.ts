@@ -23,7 +23,7 @@ import {
   type ContainerId,
   type Digest,
 } from '../common';
-import type { ImageRecord } from '../image';
+import { familiarString, parseReference, withDefaultTag, type ImageRecord } from '../image';
 import {
   DEFAULT_SHM_SIZE,
   Monitor,
@@ -226,7 +226,7 @@ export class ContainerService {
     try {
       img = this.images.resolve(o.image);
     } catch (err) {
-      if (err instanceof BerthError && err.kind === 'not-found') throw notFound(`No such image: ${o.image}`, err);
+      if (err instanceof BerthError && err.kind === 'not-found') throw notFound(`No such image: ${nameWithTag(o.image)}`, err);
       throw err;
     }
     const ic = img.config.config ?? {};
@@ -859,6 +859,16 @@ export class ContainerService {
     const top = parsePsOutput(output, pids);
     this.events.emit('container', 'top', rec.id, { image: rec.image, name: rec.name });
     return top;
+  }
+}
+
+/** `busybox` → `busybox:latest`, as dockerd names a missing image; ids and bad names unchanged. */
+function nameWithTag(image: string): string {
+  if (/^(sha256:)?[0-9a-f]{12,64}$/.test(image)) return image;
+  try {
+    return familiarString(withDefaultTag(parseReference(image)));
+  } catch {
+    return image;
   }
 }
 

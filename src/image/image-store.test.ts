@@ -97,7 +97,7 @@ test('tag, resolve by name, ID, prefix; tags move between images', async () => {
   assert.deepEqual(store.tagsOf(a.id), ['localhost:5000/x/y:v1']);
   assert.deepEqual(store.tagsOf(b.id), ['busybox:latest']);
 
-  assert.throws(() => store.resolve('nothere'), kind('not-found', 'No such image: nothere'));
+  assert.throws(() => store.resolve('nothere'), kind('not-found', 'No such image: nothere:latest'));
   assert.throws(() => store.resolve('busybox:1'), kind('not-found', 'No such image: busybox:1'));
   assert.throws(() => store.resolve('sha256:' + 'f'.repeat(64)), kind('not-found', `No such image: sha256:${'f'.repeat(64)}`));
   assert.throws(() => store.resolve('Busybox'), kind('invalid-argument', /must be lowercase/));

@@ -198,7 +198,7 @@ export class ImageStore {
    * (`sha256:<64hex>` or bare 64 hex), a reference (`busybox`, `busybox:1`,
    * `busybox@sha256:…`; a bare name means `:latest`), or a unique ID prefix
    * (`ab12`, `sha256:ab12`). References win over prefixes, as in dockerd.
-   * Unknown → not-found `No such image: <input>`; an ambiguous prefix and a
+   * Unknown → not-found `No such image: <name:tag>` (ids and prefixes as given); an ambiguous prefix and a
    * malformed reference → invalid-argument.
    */
   resolve(nameOrId: string): ImageRecord {
@@ -228,7 +228,8 @@ export class ImageStore {
       }
     }
     if (parseError) throw parseError;
-    throw notFound(`No such image: ${nameOrId}`);
+    // Named as dockerd names it: the familiar reference with its default tag (`busybox:latest`).
+    throw notFound(`No such image: ${ref && !prefix ? familiarString(withDefaultTag(ref)) : nameOrId}`);
   }
 
   /** The image a reference names, if any. Tag+digest references are looked up by digest, like dockerd. */
