@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
-import { Hijacked, copyRawStream, demuxStream } from '../client';
-import { CliContext } from './context';
+import { Hijacked, copyRawStream, demuxStream, type WaitHandle } from '../client';
+import { CliContext, ExitError } from './context';
+import { daemonErrorText as errorText } from './command';
 
 export interface AttachStreams {
   stdin: boolean;
@@ -101,6 +102,37 @@ export function proxySignals(ctx: CliContext, id: string): () => void {
   return () => {
     for (const [s, h] of handlers) ctx.io.signals!.removeListener(s, h);
   };
+}
+
+/**
+ * The attached part of run, start -a and attach: pumps stdin, follows the terminal
+ * size (TTY) or proxies signals (no TTY, unless `sigProxy` is false), waits for the
+ * streams and the container's exit, and returns its code. A wait error is 125 with
+ * `report(text)` as the message.
+ */
+export async function attachUntilExit(
+  ctx: CliContext, id: string, session: AttachSession, wait: WaitHandle,
+  o: { tty: boolean; sigProxy: boolean; report?: (text: string) => string },
+): Promise<number> {
+  const report = o.report ?? ((t: string) => t);
+  session.pumpStdin();
+  const stopResize = o.tty ? followTerminalSize(ctx, id) : () => undefined;
+  const stopSignals = o.sigProxy && !o.tty ? proxySignals(ctx, id) : () => undefined;
+  try {
+    await session.done.catch((e: unknown) => ctx.err(`${errorText(e)}\n`));
+    let status;
+    try {
+      status = await wait.result;
+    } catch (e) {
+      throw new ExitError(125, report(errorText(e)));
+    }
+    if (status.Error?.Message) throw new ExitError(125, report(status.Error.Message));
+    return status.StatusCode;
+  } finally {
+    stopResize();
+    stopSignals();
+    session.close();
+  }
 }
 
 /** docker's exit codes for a failed start: 127 not found, 126 not executable, else 125. */

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { CliContext, ExitError } from '../context';
 import { newCommand, requireExactArgs, daemonErrorText } from '../command';
-import { AttachSession, followTerminalSize, proxySignals } from '../attach-session';
+import { AttachSession, attachUntilExit } from '../attach-session';
 
 interface AttachFlags {
   stdin: boolean;
@@ -31,19 +31,7 @@ export async function attachToContainer(ctx: CliContext, name: string, f: Attach
     wait.abort();
     throw new ExitError(1, daemonErrorText(e));
   }
-  session.pumpStdin();
-  const stopResize = tty ? followTerminalSize(ctx, c.Id) : () => undefined;
-  const stopSignals = f.sigProxy !== false && !tty ? proxySignals(ctx, c.Id) : () => undefined;
-  try {
-    await session.done.catch((e: unknown) => ctx.err(`${daemonErrorText(e)}\n`));
-    const r = await wait.result;
-    if (r.Error?.Message) throw new ExitError(125, r.Error.Message);
-    return r.StatusCode;
-  } finally {
-    stopResize();
-    stopSignals();
-    session.close();
-  }
+  return attachUntilExit(ctx, c.Id, session, wait, { tty, sigProxy: f.sigProxy !== false });
 }
 
 export function attachCommand(ctx: CliContext, name = 'attach'): Command {

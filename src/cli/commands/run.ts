@@ -3,7 +3,7 @@ import { CliContext, ExitError } from '../context';
 import { ContainerFlags } from '../container-options';
 import { addContainerFlags, createFromFlags, reportText } from '../container-flags';
 import { newCommand, requireArgs, daemonErrorText } from '../command';
-import { AttachSession, followTerminalSize, proxySignals, startFailureCode } from '../attach-session';
+import { AttachSession, attachUntilExit, startFailureCode } from '../attach-session';
 
 interface RunFlags extends ContainerFlags {
   sigProxy: boolean;
@@ -66,26 +66,7 @@ export async function runContainer(ctx: CliContext, cmd: Command, image: string,
     throw new ExitError(startFailureCode(text), reportText(cmd, text, false));
   }
 
-  session.pumpStdin();
-  const stopResize = f.tty ? followTerminalSize(ctx, id) : () => undefined;
-  const stopSignals = f.sigProxy !== false && !f.tty ? proxySignals(ctx, id) : () => undefined;
-  try {
-    await session.done.catch((e: unknown) => {
-      ctx.err(`${daemonErrorText(e)}\n`);
-    });
-    let status;
-    try {
-      status = await wait.result;
-    } catch (e) {
-      throw new ExitError(125, reportText(cmd, daemonErrorText(e), false));
-    }
-    if (status.Error?.Message) throw new ExitError(125, reportText(cmd, status.Error.Message, false));
-    return status.StatusCode;
-  } finally {
-    stopResize();
-    stopSignals();
-    session.close();
-  }
+  return attachUntilExit(ctx, id, session, wait, { tty: !!f.tty, sigProxy: f.sigProxy !== false, report: (t) => reportText(cmd, t, false) });
 }
 
 export function runCommand(ctx: CliContext, name = 'run'): Command {

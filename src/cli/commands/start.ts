@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { CliContext, ExitError } from '../context';
 import { newCommand, requireArgs, daemonErrorText } from '../command';
-import { AttachSession, followTerminalSize, proxySignals, startFailureCode } from '../attach-session';
+import { AttachSession, attachUntilExit, startFailureCode } from '../attach-session';
 
 interface StartFlags {
   attach?: boolean;
@@ -27,19 +27,7 @@ async function startAttached(ctx: CliContext, name: string, f: StartFlags): Prom
     const text = daemonErrorText(e);
     throw new ExitError(startFailureCode(text), text);
   }
-  session.pumpStdin();
-  const stopResize = tty ? followTerminalSize(ctx, c.Id) : () => undefined;
-  const stopSignals = tty ? () => undefined : proxySignals(ctx, c.Id);
-  try {
-    await session.done.catch((e: unknown) => ctx.err(`${daemonErrorText(e)}\n`));
-    const r = await wait.result;
-    if (r.Error?.Message) throw new ExitError(125, r.Error.Message);
-    return r.StatusCode;
-  } finally {
-    stopResize();
-    stopSignals();
-    session.close();
-  }
+  return attachUntilExit(ctx, c.Id, session, wait, { tty, sigProxy: true });
 }
 
 export function startCommand(ctx: CliContext, name = 'start'): Command {
