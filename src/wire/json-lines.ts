@@ -25,3 +25,18 @@ export class JSONLineSplitter<T = unknown> {
     return r ? [JSON.parse(r) as T] : [];
   }
 }
+
+/** The non-blank lines of a byte stream (JSON-lines endpoints: events, stats), trimmed. */
+export async function* streamLines(stream: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
+  let buf = '';
+  for await (const chunk of stream) {
+    buf += chunk.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line) yield line;
+    }
+  }
+  if (buf.trim()) yield buf.trim();
+}

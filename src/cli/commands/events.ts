@@ -5,6 +5,7 @@ import { collect, parseFilters } from '../container-options';
 import { encodeFilters } from '../../client';
 import { compileTemplate } from '../format/template';
 import { parseTimestamp } from '../format/units';
+import { streamLines } from '../../wire';
 
 interface EventsFlags {
   filter?: string[];
@@ -55,19 +56,11 @@ export function eventsCommand(ctx: CliContext, name = 'events'): Command {
       ctx.io.signals?.once('SIGINT', stop);
       try {
         const res = await ctx.client.transport.request('GET', '/events', { query: { since, until, filters: encodeFilters(filters) }, signal: ac.signal });
-        let buf = '';
-        for await (const chunk of res) {
-          buf += chunk.toString();
-          let i: number;
-          while ((i = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, i).trim();
-            buf = buf.slice(i + 1);
-            if (!line) continue;
-            const e = JSON.parse(line) as EventMessage;
-            if (f.format === 'json') ctx.out(`${line}\n`);
-            else if (tmpl) ctx.out(`${tmpl.execute(e)}\n`);
-            else ctx.out(eventLine(e, /"timeNano":(\d+)/.exec(line)?.[1] ?? String(e.timeNano)));
-          }
+        for await (const line of streamLines(res)) {
+          const e = JSON.parse(line) as EventMessage;
+          if (f.format === 'json') ctx.out(`${line}\n`);
+          else if (tmpl) ctx.out(`${tmpl.execute(e)}\n`);
+          else ctx.out(eventLine(e, /"timeNano":(\d+)/.exec(line)?.[1] ?? String(e.timeNano)));
         }
       } catch (e) {
         if (!ac.signal.aborted) throw e;

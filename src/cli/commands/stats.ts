@@ -4,6 +4,7 @@ import { CliContext, ExitError } from '../context';
 import { newCommand } from '../command';
 import { renderRows } from '../format/list';
 import { bytesSize, humanSize } from '../format/units';
+import { streamLines } from '../../wire';
 
 interface StatsFlags {
   all?: boolean;
@@ -106,16 +107,7 @@ export function statsCommand(ctx: CliContext, name = 'stats'): Command {
       const ac = new AbortController();
       const streams = names.map(async (c) => {
         const res: http.IncomingMessage = await ctx.client.transport.request('GET', `/containers/${encodeURIComponent(c)}/stats`, { query: { stream: true }, signal: ac.signal });
-        let buf = '';
-        for await (const chunk of res) {
-          buf += chunk.toString();
-          let i: number;
-          while ((i = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, i).trim();
-            buf = buf.slice(i + 1);
-            if (line) latest.set(c, JSON.parse(line) as StatsJSON);
-          }
-        }
+        for await (const line of streamLines(res)) latest.set(c, JSON.parse(line) as StatsJSON);
       });
       const tty = !!ctx.io.stdout.isTTY;
       const timer = setInterval(() => {
