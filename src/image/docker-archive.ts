@@ -5,6 +5,7 @@ import * as tar from 'tar-stream';
 import type { Digest } from '../common/ids';
 import { asDigest, hexOf, isDigest } from '../common/ids';
 import { BerthError, invalidArgument, errorMessage } from '../common/errors';
+import { drainOrClose } from '../common/streams';
 import { decompressStream } from './compression';
 import type { ContentStore } from './content-store';
 import type { ImageConfig } from './image-config';
@@ -328,20 +329,6 @@ async function teeToStore<T>(
     toRun.destroy();
     throw failure ?? err;
   }
-}
-
-/** Resolves once `w` wants more data (at once if it does now) or is gone. */
-function drainOrClose(w: Writable): Promise<void> {
-  if (w.destroyed || !w.writableNeedDrain) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      w.off('drain', done);
-      w.off('close', done);
-      resolve();
-    };
-    w.on('drain', done);
-    w.on('close', done);
-  });
 }
 
 interface ManifestEntry {

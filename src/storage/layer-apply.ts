@@ -44,7 +44,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
-import { BerthError, internal, invalidArgument, isErrno, asDigest, type Digest } from '../common';
+import { BerthError, drainOrClose, internal, invalidArgument, isErrno, asDigest, type Digest } from '../common';
 import { lsetxattr, makedev, mknod, S_IFCHR, S_IFIFO } from '../sys';
 
 export interface ApplyLayerOptions {
@@ -155,18 +155,6 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
     throw internal(`applying a layer into ${dest} failed: ${(err as Error).message}`, err);
   }
   return { diffID: asDigest(hash.digest('hex')), size };
-}
-
-function drainOrClose(w: NodeJS.EventEmitter): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      w.off('drain', done);
-      w.off('close', done);
-      resolve();
-    };
-    w.on('drain', done);
-    w.on('close', done);
-  });
 }
 
 /** The input as uncompressed tar bytes; source failures are wrapped in SourceError. */
