@@ -237,6 +237,7 @@ export class ContainerService {
     if (argv.length === 0) throw invalidArgument('No command specified');
     checkHostConfig(o.rawHostConfig, this.host, this.userns);
     const id = newContainerId();
+    for (const e of o.env ?? []) if (e.startsWith('=') || e === '') throw invalidArgument(`invalid environment variable: ${e}`);
     const env = mergeEnv(ic.Env ?? [], o.env ?? []);
     const dir = this.dir(id);
     const rec: ContainerRecord = {

@@ -145,7 +145,34 @@ test('ps, ps -a, ps -q, --filter name=, --filter status=exited', async () => {
   assert.ok(!exited.includes(up));
   const running = (await d.dockerOk(['ps', '-q', '--no-trunc', '--filter', 'status=running'])).split('\n');
   assert.ok(running.includes(up));
+
+  // before/since name a container and compare creation times; ps-up was created first.
+  const names = async (...f: string[]) => (await d.dockerOk(['ps', '-a', '--format', '{{.Names}}', ...f])).split('\n').filter(Boolean);
+  assert.ok((await names('--filter', 'before=ps-exited')).includes('ps-up'));
+  assert.ok(!(await names('--filter', 'before=ps-exited')).includes('ps-exited'));
+  assert.deepEqual(await names('--filter', 'before=ps-up', '--filter', 'name=ps-'), []);
+  assert.deepEqual(await names('--filter', 'since=ps-up', '--filter', 'name=ps-'), ['ps-exited']);
+  assert.deepEqual(await names('--filter', 'exited=3', '--filter', 'name=ps-'), ['ps-exited']);
+  assert.deepEqual((await names('--filter', 'health=none', '--filter', 'name=ps-')).sort(), ['ps-exited', 'ps-up']);
+  const unknownRef = await d.docker(['ps', '--filter', 'before=no-such-container']);
+  assert.notEqual(unknownRef.code, 0);
+  assert.match(unknownRef.stderr, /No such container: no-such-container/);
+  const badFilter = await d.docker(['ps', '--filter', 'colour=red']);
+  assert.notEqual(badFilter.code, 0);
+  assert.match(badFilter.stderr, /invalid filter 'colour'/);
+
+  // ps -s: the writable layer's size and the image's ("virtual").
+  await d.dockerOk(['exec', up, 'sh', '-c', 'head -c 4096 /dev/zero > /tmp/blob']);
+  const sized = await d.dockerOk(['ps', '-s', '--filter', 'name=ps-up', '--format', '{{.Size}}']);
+  assert.match(sized, /^\d+(\.\d+)?k?B \(virtual \d+(\.\d+)?[kM]B\)$/);
+  assert.notEqual(sized.split(' ')[0], '0B');
   await d.dockerOk(['rm', '-f', up, ex]);
+});
+
+test('create refuses an empty environment variable name (400)', async () => {
+  const r = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], Env: ['=x'] });
+  assert.equal(r.status, 400);
+  assert.equal(r.json.message, 'invalid environment variable: =x');
 });
 
 test('logs: stdout/stderr separation, --tail, -t timestamps', async () => {
