@@ -292,6 +292,12 @@ export class VolumeMounts implements ContainerMounts {
       const destination = cleanPath(dest);
       add({ type: 'tmpfs', source: '', destination, mode: '', rw: true, propagation: '', hidden: true, tmpfsOptions: tmpfsOptions(opts ? opts.split(',') : []) });
     }
+    // --volumes-from: the other container's volumes and binds, where nothing above mounts.
+    for (const m of this.volumesFrom(rec, hc.VolumesFrom)) {
+      if (taken.has(m.destination)) continue;
+      taken.add(m.destination);
+      parsed.push(m);
+    }
     // Anonymous volumes for VOLUME paths of the image and Config.Volumes, unless mounted already.
     const requested = Object.keys((rec.config.Volumes as Record<string, unknown> | null | undefined) ?? {});
     for (const v of [...imageVolumes, ...requested]) {
@@ -324,6 +330,32 @@ export class VolumeMounts implements ContainerMounts {
       throw err;
     }
     (rec as WithMounts).mountPoints = parsed.map(({ volumeLabels: _l, volumeOptions: _o, ...mp }) => mp);
+  }
+
+  /**
+   * `HostConfig.VolumesFrom` entries (`CONTAINER[:ro|rw]`): that container's volume and
+   * bind mounts at the same places; `ro`/`rw` overrides each mount's own mode. They are
+   * shared, not owned: `rm -v` of this container leaves them.
+   */
+  private volumesFrom(rec: ContainerRecord, raw: unknown): ParsedMount[] {
+    if (raw === undefined || raw === null) return [];
+    if (!Array.isArray(raw) || raw.some((v) => typeof v !== 'string')) throw invalidArgument('invalid HostConfig: field VolumesFrom must be an array of strings');
+    const out: ParsedMount[] = [];
+    for (const entry of raw as string[]) {
+      const [ref = '', mode, ...extra] = entry.split(':');
+      if (ref === '' || extra.length > 0 || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
+        throw invalidArgument(`invalid volumes-from specification: ${entry}: use CONTAINER[:ro|rw]`);
+      }
+      const all = this.containers().filter((r) => r.id !== rec.id);
+      const src = all.find((r) => r.id === ref || r.name === ref.replace(/^\//, '')) ?? onlyOne(all.filter((r) => /^[0-9a-f]+$/.test(ref) && r.id.startsWith(ref)));
+      if (!src) throw notFound(`No such container: ${ref}`);
+      for (const m of mountPointsOf(src)) {
+        if (m.type === 'tmpfs') continue;
+        const rw = mode === undefined ? m.rw : mode === 'rw';
+        out.push({ ...m, rw, mode: mode ?? m.mode, anonymous: false, copyData: false, createSource: m.type === 'bind' });
+      }
+    }
+    return out;
   }
 
   async specMounts(rec: ContainerRecord, rootfs: string): Promise<MountOption[]> {
@@ -379,6 +411,10 @@ export class VolumeMounts implements ContainerMounts {
   private otherRunning(rec: ContainerRecord, name: string): boolean {
     return this.containers().some((r) => r.id !== rec.id && (r.state.status === 'running' || r.state.status === 'paused') && usesVolume(r, name));
   }
+}
+
+function onlyOne<T>(list: T[]): T | undefined {
+  return list.length === 1 ? list[0] : undefined;
 }
 
 function usesVolume(r: ContainerRecord, name: string): boolean {

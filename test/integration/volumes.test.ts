@@ -155,6 +155,29 @@ test('bind mounts, --mount and --tmpfs: options, read-only, inspect', async () =
   assert.ok(existsSync(join(host, 'hf')), 'removing the container leaves the bind source alone');
 });
 
+test('--volumes-from shares another container\'s volumes and binds; :ro makes them read-only; rm -v leaves them', async () => {
+  const host = join(d.dir, 'vf-host');
+  mkdirSync(host);
+  await d.dockerOk(['run', '--name', 'vf-src', '-v', 'vf-named:/data', '-v', `${host}:/h`, '-v', '/anon', 'busybox', 'sh', '-c', 'echo hello > /data/f; echo anon > /anon/a; echo bound > /h/b']);
+  assert.equal(await d.dockerOk(['run', '--rm', '--volumes-from', 'vf-src', 'busybox', 'sh', '-c', 'cat /data/f /anon/a /h/b; echo more > /data/g']), 'hello\nanon\nbound');
+  const ro = await d.docker(['run', '--rm', '--volumes-from', 'vf-src:ro', 'busybox', 'sh', '-c', 'cat /data/g; echo x > /data/z']);
+  assert.equal(ro.code, 1);
+  assert.equal(ro.stdout, 'more\n');
+  assert.match(ro.stderr, /Read-only file system/);
+  await d.dockerOk(['create', '--name', 'vf-dst', '--volumes-from', 'vf-src', 'busybox', 'true']);
+  const mounts = (await d.inspect('vf-dst')).Mounts.map((m: { Destination: string; RW: boolean }) => `${m.Destination}:${m.RW}`).sort();
+  assert.deepEqual(mounts, ['/anon:true', '/data:true', '/h:true']);
+  const before = (await d.dockerOk(['volume', 'ls', '-q'])).split('\n').sort();
+  await d.dockerOk(['rm', '-v', 'vf-dst']);
+  assert.deepEqual((await d.dockerOk(['volume', 'ls', '-q'])).split('\n').sort(), before, 'rm -v of the borrower keeps the source\'s volumes');
+  const missing = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { VolumesFrom: ['no-such-ctr'] } });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.json.message, 'No such container: no-such-ctr');
+  const bad = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { VolumesFrom: ['vf-src:rx'] } });
+  assert.equal(bad.status, 400);
+  await d.dockerOk(['rm', '-v', 'vf-src']);
+});
+
 test('bad mount specs are 400s with docker wording; run exits 125', async () => {
   const cases: [string[], RegExp][] = [
     [['-v', 'dup1:/data', '-v', '/tmp:/data'], /Duplicate mount point: \/data/],
