@@ -27,6 +27,12 @@ export function requireExactArgs(cmd: Command, args: unknown[], n: number): void
   throw new ExitError(1, `berth: '${path}' requires ${n} argument${n === 1 ? '' : 's'}${usageBlock(cmd, 'Run', true)}`);
 }
 
+export function requireMaxArgs(cmd: Command, args: unknown[], max: number): void {
+  if (args.length <= max) return;
+  const path = commandPath(cmd);
+  throw new ExitError(1, `berth: '${path}' requires at most ${max} argument${max === 1 ? '' : 's'}${usageBlock(cmd, 'Run', true)}`);
+}
+
 /**
  * The lines docker prints after a usage error: `Usage:  berth logs [OPTIONS] CONTAINER` and
  * where to get help. Arguments are described by their docker names (`CONTAINER`); a repeatable

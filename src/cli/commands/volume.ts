@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { ClientError, encodeFilters } from '../../client';
 import { CliContext, ExitError } from '../context';
-import { newCommand, requireArgs, forEachArg, daemonErrorText } from '../command';
+import { newCommand, requireArgs, requireMaxArgs, forEachArg, daemonErrorText } from '../command';
 import { collect, parseFilters } from '../container-options';
 import { renderRows } from '../format/list';
 import { renderInspect } from './inspect';
@@ -61,13 +61,15 @@ function toMap(entries: string[], flag: string): Record<string, string> {
 const enc = encodeURIComponent;
 
 function createCommand(ctx: CliContext): Command {
-  return newCommand('create', 'Create a volume')
-    .argument('[volume]', 'VOLUME')
+  const cmd: Command = newCommand('create', 'Create a volume')
+    .argument('[volume...]', '[VOLUME]')
     .option('-d, --driver <string>', 'Specify volume driver name', 'local')
     .option('--label <list>', 'Set metadata for a volume', collect, [])
     .option('-o, --opt <map>', 'Set driver specific options', collect, [])
     .option('--name <string>', 'Specify volume name')
-    .action(async (volume: string | undefined, f: { driver: string; label: string[]; opt: string[]; name?: string }) => {
+    .action(async (volumes: string[], f: { driver: string; label: string[]; opt: string[]; name?: string }) => {
+      requireMaxArgs(cmd, volumes, 1);
+      const volume = volumes[0];
       if (volume && f.name && volume !== f.name) throw new ExitError(1, `conflicting options: cannot specify a volume-name through both --name and as a positional arg`);
       const body: Record<string, unknown> = { Driver: f.driver, Name: volume ?? f.name ?? '' };
       if (f.label.length) body.Labels = toMap(f.label, 'label');
@@ -75,6 +77,7 @@ function createCommand(ctx: CliContext): Command {
       const v = await ctx.client.transport.json<Volume>('POST', '/volumes/create', { body });
       ctx.out(`${v.Name}\n`);
     });
+  return cmd;
 }
 
 function lsCommand(ctx: CliContext): Command {
