@@ -81,12 +81,13 @@ export function containerStatusText(r: ContainerRecord, now = Date.now()): strin
   }
 }
 
-export function containerSummary(r: ContainerRecord): ContainerSummary {
+/** `ps`'s view of a container; with the image deleted (rmi -f), Image is its ID, as in dockerd. */
+export function containerSummary(r: ContainerRecord, engine?: Engine): ContainerSummary {
   const cmd = [r.path, ...r.args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ');
   return {
     Id: r.id,
     Names: [`/${r.name}`],
-    Image: r.image,
+    Image: engine && !engine.images.images.get(r.imageId) ? r.imageId : r.image,
     ImageID: r.imageId,
     Command: cmd,
     Created: Math.floor(Date.parse(r.created) / 1000),

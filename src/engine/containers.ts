@@ -212,6 +212,16 @@ export class ContainerService {
     return [...this.records.values()].sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
   }
 
+  /** The top image layer (chainID) under each container's root, for the image garbage collector. */
+  async layersInUse(): Promise<Digest[]> {
+    const out: Digest[] = [];
+    for (const r of this.records.values()) {
+      const parent = (await this.snapshots.info(r.id).catch(() => undefined))?.parent;
+      if (parent) out.push(parent);
+    }
+    return out;
+  }
+
   usersOfImage(imageId: Digest): { id: string; running: boolean }[] {
     return this.list().filter((r) => r.imageId === imageId).map((r) => ({ id: r.id, running: r.state.status === 'running' || r.state.status === 'paused' }));
   }
@@ -584,6 +594,8 @@ export class ContainerService {
     // The record goes last: until then a restarted daemon finishes the removal.
     await fsp.rm(this.dir(rec.id), { recursive: true, force: true });
     this.records.delete(rec.id);
+    // Its image was deleted (rmi -f) while it stayed: the layers only it kept go now.
+    if (!this.images.images.get(rec.imageId)) await this.images.collect('all').catch((err) => log.warn('layer collection failed', { error: String(err) }));
     this.events.emit('container', 'destroy', rec.id, { image: rec.image, name: rec.name });
     this.signals.emit(`removed:${rec.id}`);
   }

@@ -71,7 +71,7 @@ export class Engine {
     await monitor.init();
     const events = new EventBus();
     let containers: ContainerService | undefined;
-    const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id));
+    const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id), () => containers!.layersInUse());
     const volumes = new VolumeService(join(dataRoot, 'volumes'), events, owner);
     await volumes.init();
     containers = new ContainerService(dataRoot, execRoot, images, snapshots, monitor, events, new VolumeMounts(volumes, () => containers!.list()));

@@ -90,6 +90,8 @@ export class ImageService {
     readonly layers: LayerStore,
     /** Which images containers use; removal of those needs force. */
     private readonly usedBy: (imageId: Digest) => { id: string; running: boolean }[],
+    /** The top layer (chainID) under each container: kept, with its ancestors, even once no image names it. */
+    private readonly containerLayers: () => Promise<Digest[]> = async () => [],
   ) {}
 
   resolve(nameOrId: string): ImageRecord {
@@ -162,6 +164,7 @@ export class ImageService {
       for (const d of l.blobs) blobsInUse.add(d);
       for (const c of l.layers) layersInUse.add(c);
     }
+    for (const c of await this.containerLayers()) layersInUse.add(c);
     const allLayers = await this.layers.list();
     const byId = new Map(allLayers.map((l) => [l.chainID, l]));
     // A layer in use keeps its ancestors.
@@ -620,7 +623,7 @@ export class ImageService {
    * reference is only untagged; removing the last one (or by ID) deletes the
    * image and every layer and blob no other image uses. An image used by a
    * running container cannot be removed; by a stopped one only with force
-   * (the image is then untagged and kept for the container). By ID, an image
+   * (the image is then deleted; the layers under the container stay). By ID, an image
    * tagged in several repositories needs force.
    */
   async remove(name: string, force: boolean, prune = true): Promise<DeleteResponseItem[]> {
@@ -654,7 +657,7 @@ export class ImageService {
       await this.images.untag(ref);
       out.push({ Untagged: familiarString(ref) });
     }
-    if (users.length > 0) return out; // forced while a stopped container uses it: keep the image, untagged
+    // Forced past stopped containers, the image goes as in dockerd; their layers stay for them.
     out.push(...(await this.deleteImage(img, prune)).items);
     return out;
   }

@@ -311,6 +311,19 @@ test('rmi follows docker: untag vs delete, conflicts with containers, force', as
   await d.dockerOk(['tag', 'solo:1', 'busybox:latest']);
   await d.dockerOk(['rmi', 'solo:1']);
 
+  // Forced past a stopped container, the image is deleted as in dockerd; its layers stay for
+  // the container (which still starts and shows the image ID), and go when it is removed.
+  const forcedLayer = await fileLayer({ 'forced.txt': 'forced' });
+  const forcedCfg = configFor([forcedLayer]);
+  await d.dockerOk(['load', '-i', write('forced.tar', await classicArchive([{ tags: ['forced:1'], layers: [forcedLayer], config: forcedCfg }]))]);
+  const user = await d.dockerOk(['create', '--entrypoint', '/nonexistent', 'forced:1']);
+  assert.equal(await d.dockerOk(['rmi', '-f', 'forced:1']), `Untagged: forced:1\nDeleted: ${sha(forcedCfg)}`);
+  assert.equal(await d.dockerOk(['ps', '-a', '--filter', `id=${user}`, '--format', '{{.Image}}']), sha(forcedCfg).slice(7, 19));
+  const chain = sha(forcedLayer).slice(7);
+  assert.ok(existsSync(join(d.dataRoot, 'layers', chain)), 'the container keeps its layer');
+  await d.dockerOk(['rm', user]);
+  assert.ok(!existsSync(join(d.dataRoot, 'layers', chain)), 'removing the container collects the layer');
+
   assert.equal(await d.dockerOk(['rmi', '-f', short]), `Untagged: rmi/a:1\nUntagged: rmi/b:1\nDeleted: ${sha(cfg)}\nDeleted: ${sha(layer)}`);
   r = await d.docker(['rmi', 'Busybox']);
   assert.equal(r.code, 1);

@@ -60,7 +60,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     list = list.filter((r) => matchesFilters(r, filters));
     if (limit !== undefined && limit > 0) list = list.slice(0, limit);
     if (qbool(ctx.query, 'size')) sendJSON(ctx, 200, await Promise.all(list.map((r) => summaryWithSize(engine, r))));
-    else sendJSON(ctx, 200, list.map(containerSummary));
+    else sendJSON(ctx, 200, list.map((r) => containerSummary(r, engine)));
   });
 
   router.add('GET', '/containers/{id}/json', (ctx) => {
@@ -259,7 +259,7 @@ export async function summaryWithSize(engine: Engine, r: ContainerRecord): Promi
   const upper = engine.graphDriverData(r)?.UpperDir;
   const rw = upper ? await engine.images.measureDir(upper) : 0;
   const img = engine.images.images.get(r.imageId);
-  return { ...containerSummary(r), SizeRw: rw, SizeRootFs: rw + (img?.size ?? 0) };
+  return { ...containerSummary(r, engine), SizeRw: rw, SizeRootFs: rw + (img?.size ?? 0) };
 }
 
 function networkMode(r: ContainerRecord): string {
