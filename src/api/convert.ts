@@ -1,6 +1,6 @@
 /** Engine records → Docker Engine API shapes. */
-import { humanDuration, inspectHostConfig, visibleMountPoints, type ContainerRecord, type Engine, type ImageRecord } from '../engine';
-import type { ContainerInspect, ContainerSummary, ImageInspect, ImageSummary, MountPoint } from '../wire';
+import { inspectHostConfig, visibleMountPoints, type ContainerRecord, type Engine, type ImageRecord } from '../engine';
+import { humanDuration, type ContainerInspect, type ContainerSummary, type ImageInspect, type ImageSummary, type MountPoint } from '../wire';
 
 const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused';
 

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mergeEnv, normalizeSignal, signalNumber } from './containers';
-import { humanDuration } from './human';
 import { applyChanges } from './images';
 import { checkName, randomName } from './names';
 import { KeyedMutex } from './mutex';
@@ -18,17 +17,6 @@ test('signals are accepted in every form docker accepts', () => {
 
 test('env from the request overrides the image by key and keeps order', () => {
   assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B=3']), ['PATH=/bin', 'A=2', 'B=3']);
-});
-
-test('human durations read like docker ps', () => {
-  assert.equal(humanDuration(500), 'Less than a second');
-  assert.equal(humanDuration(1000), '1 second');
-  assert.equal(humanDuration(42_000), '42 seconds');
-  assert.equal(humanDuration(61_000), 'About a minute');
-  assert.equal(humanDuration(5 * 60_000), '5 minutes');
-  assert.equal(humanDuration(3_600_000), 'About an hour');
-  assert.equal(humanDuration(5 * 3_600_000), '5 hours');
-  assert.equal(humanDuration(3 * 86_400_000), '3 days');
 });
 
 test('container names follow docker rules', () => {

@@ -2,7 +2,6 @@ export { Engine, ENGINE_VERSION, type EngineOptions } from './engine';
 export { EventBus, matchesEventFilters, EVENT_FILTER_KEYS, type EngineEvent, type EventFilters } from './events';
 export { ContainerService, normalizeSignal, signalNumber, mergeEnv, type ContainerRecord, type ContainerState, type CreateContainerOptions, type WaitCondition } from './containers';
 export { ImageService, applyChanges, hostArch } from './images';
-export { humanDuration } from './human';
 export { inspectHostConfig } from './container-spec';
 export type { LogEntry } from '../runtime';
 export type { ImageRecord } from '../image';
