@@ -2,8 +2,9 @@ import { Command, Option } from 'commander';
 import { CliContext } from '../context';
 import { newCommand, requireArgs, forEachArg, intFlag } from '../command';
 
-export function stopCommand(ctx: CliContext, name = 'stop'): Command {
-  const cmd: Command = newCommand(name, 'Stop one or more running containers')
+/** stop and restart: the same flags, one API call apart. */
+function stopLike(ctx: CliContext, name: string, what: string, call: (id: string, o: { timeout?: number; signal?: string }) => Promise<unknown>): Command {
+  const cmd: Command = newCommand(name, what)
     .argument('[containers...]', 'CONTAINER')
     .option('-s, --signal <string>', 'Signal to send to the container')
     .option('-t, --timeout <int>', 'Seconds to wait before killing the container')
@@ -12,28 +13,19 @@ export function stopCommand(ctx: CliContext, name = 'stop'): Command {
       requireArgs(cmd, containers, 1);
       const timeout = intFlag(opts.timeout ?? opts.time, '-t, --timeout', cmd);
       await forEachArg(containers, async (c) => {
-        await ctx.client.containerStop(c, { timeout, signal: opts.signal });
+        await call(c, { timeout, signal: opts.signal });
         ctx.out(`${c}\n`);
       });
     });
   return cmd;
 }
 
+export function stopCommand(ctx: CliContext, name = 'stop'): Command {
+  return stopLike(ctx, name, 'Stop one or more running containers', (c, o) => ctx.client.containerStop(c, o));
+}
+
 export function restartCommand(ctx: CliContext, name = 'restart'): Command {
-  const cmd: Command = newCommand(name, 'Restart one or more containers')
-    .argument('[containers...]', 'CONTAINER')
-    .option('-s, --signal <string>', 'Signal to send to the container')
-    .option('-t, --timeout <int>', 'Seconds to wait before killing the container')
-    .addOption(new Option('--time <int>', 'Seconds to wait before killing the container (deprecated: use --timeout)').hideHelp())
-    .action(async (containers: string[], opts: { signal?: string; time?: string; timeout?: string }) => {
-      requireArgs(cmd, containers, 1);
-      const timeout = intFlag(opts.timeout ?? opts.time, '-t, --timeout', cmd);
-      await forEachArg(containers, async (c) => {
-        await ctx.client.containerRestart(c, { timeout, signal: opts.signal });
-        ctx.out(`${c}\n`);
-      });
-    });
-  return cmd;
+  return stopLike(ctx, name, 'Restart one or more containers', (c, o) => ctx.client.containerRestart(c, o));
 }
 
 export function killCommand(ctx: CliContext, name = 'kill'): Command {
