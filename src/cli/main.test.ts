@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { PassThrough } from 'node:stream';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { frame, StreamType, MULTIPLEXED } from '../wire';
@@ -308,6 +308,7 @@ test('import and load send the tar and print what the daemon streams back', asyn
     assert.match(missing.stderr, /no such file or directory/);
   } finally {
     await peer.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
