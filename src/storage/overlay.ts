@@ -38,7 +38,7 @@ import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, umou
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView } from './lower-view';
-import { checkLowerDirs, prepareAtomically, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
+import { checkLowerDirs, listSnapshots, prepareAtomically, readSnapshotInfo, snapshotDir, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
 
 /** A mount the caller can perform: mount(source, target, type, 0, options.join(',')). */
 export interface Mount {
@@ -49,7 +49,6 @@ export interface Mount {
   cwd?: string;
 }
 
-const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const MAX_MOUNT_DATA = 4095; // one page, minus the terminating NUL
 
 export class OverlaySnapshotter implements Snapshotter {
@@ -188,32 +187,19 @@ export class OverlaySnapshotter implements Snapshotter {
 
   /** Keys of all prepared snapshots. */
   async list(): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await fsp.readdir(this.root);
-    } catch (e) {
-      if (isErrno(e, 'ENOENT')) return [];
-      throw e;
-    }
-    const out: string[] = [];
-    for (const n of names) if (n !== 'tmp' && KEY_RE.test(n) && (await this.tryInfo(n))) out.push(n);
-    return out;
+    return listSnapshots(this.root);
   }
+
 
   private dir(key: string): string {
-    if (!KEY_RE.test(key) || key === 'tmp') throw invalidArgument(`invalid snapshot key ${JSON.stringify(key)}: use 1-128 of [A-Za-z0-9_.-], not starting with a dot`);
-    return join(this.root, key);
+    return snapshotDir(this.root, key);
   }
 
-  private async tryInfo(key: string): Promise<SnapshotInfo | null> {
-    const meta = join(this.dir(key), 'meta.json');
-    try {
-      return JSON.parse(await fsp.readFile(meta, 'utf8')) as SnapshotInfo;
-    } catch (e) {
-      if (isErrno(e, 'ENOENT')) return null;
-      throw internal(`reading snapshot ${key} metadata failed: ${(e as Error).message}`, e);
-    }
+
+  private tryInfo(key: string): Promise<SnapshotInfo | null> {
+    return readSnapshotInfo(this.root, key);
   }
+
 }
 
 /**

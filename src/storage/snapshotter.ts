@@ -136,3 +136,35 @@ export async function prepareAtomically(root: string, dest: string, info: Snapsh
     throw internal(`preparing snapshot ${info.key} in ${root} failed: ${(e as Error).message}`, e);
   }
 }
+
+const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** `<root>/<key>`; a key that is not 1-128 of [A-Za-z0-9_.-] (or is `tmp`) is invalid-argument. */
+export function snapshotDir(root: string, key: string): string {
+  if (!KEY_RE.test(key) || key === 'tmp') throw invalidArgument(`invalid snapshot key ${JSON.stringify(key)}: use 1-128 of [A-Za-z0-9_.-], not starting with a dot`);
+  return join(root, key);
+}
+
+/** A snapshot's meta.json, or null when it has none. */
+export async function readSnapshotInfo(root: string, key: string): Promise<SnapshotInfo | null> {
+  try {
+    return JSON.parse(await fsp.readFile(join(snapshotDir(root, key), 'meta.json'), 'utf8')) as SnapshotInfo;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return null;
+    throw internal(`reading snapshot ${key} metadata failed: ${(e as Error).message}`, e);
+  }
+}
+
+/** Keys of every prepared snapshot under root. */
+export async function listSnapshots(root: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(root);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return [];
+    throw e;
+  }
+  const out: string[] = [];
+  for (const n of names) if (n !== 'tmp' && KEY_RE.test(n) && (await readSnapshotInfo(root, n))) out.push(n);
+  return out;
+}

@@ -17,15 +17,14 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { alreadyExists, internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
+import { alreadyExists, isErrno, notFound, type Digest } from '../common';
 import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys';
 import { changesTar, naiveChanges, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView, type ViewEntry } from './lower-view';
-import { checkLowerDirs, prepareAtomically, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
+import { checkLowerDirs, listSnapshots, prepareAtomically, readSnapshotInfo, snapshotDir, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
 import { readXattrs } from './tar-writer';
 
-const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export class VfsSnapshotter implements Snapshotter {
   readonly driver = 'vfs';
@@ -61,17 +60,9 @@ export class VfsSnapshotter implements Snapshotter {
   }
 
   async list(): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await fsp.readdir(this.root);
-    } catch (e) {
-      if (isErrno(e, 'ENOENT')) return [];
-      throw e;
-    }
-    const out: string[] = [];
-    for (const n of names) if (n !== 'tmp' && KEY_RE.test(n) && (await this.tryInfo(n))) out.push(n);
-    return out;
+    return listSnapshots(this.root);
   }
+
 
   /** Nothing to mount: the root is a plain directory (runc bind-mounts it itself). */
   async mount(key: string): Promise<string> {
@@ -123,18 +114,14 @@ export class VfsSnapshotter implements Snapshotter {
   }
 
   private dir(key: string): string {
-    if (!KEY_RE.test(key) || key === 'tmp') throw invalidArgument(`invalid snapshot key ${JSON.stringify(key)}: use 1-128 of [A-Za-z0-9_.-], not starting with a dot`);
-    return join(this.root, key);
+    return snapshotDir(this.root, key);
   }
 
-  private async tryInfo(key: string): Promise<SnapshotInfo | null> {
-    try {
-      return JSON.parse(await fsp.readFile(join(this.dir(key), 'meta.json'), 'utf8')) as SnapshotInfo;
-    } catch (e) {
-      if (isErrno(e, 'ENOENT')) return null;
-      throw internal(`reading snapshot ${key} metadata failed: ${(e as Error).message}`, e);
-    }
+
+  private tryInfo(key: string): Promise<SnapshotInfo | null> {
+    return readSnapshotInfo(this.root, key);
   }
+
 }
 
 /**
