@@ -311,7 +311,8 @@ export class VolumeMounts implements ContainerMounts {
     const created: string[] = [];
     try {
       for (const m of parsed) {
-        if (m.type === 'bind' && m.createSource) await fsp.mkdir(m.source, { recursive: true, mode: 0o755 });
+        // A bind of an existing file binds that file; only a missing `-v` source becomes a directory.
+        if (m.type === 'bind' && m.createSource && !(await exists(m.source))) await fsp.mkdir(m.source, { recursive: true, mode: 0o755 });
         if (m.type !== 'volume') continue;
         const name = m.name;
         const existed = !!name && this.volumes.has(name);

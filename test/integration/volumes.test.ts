@@ -155,6 +155,21 @@ test('bind mounts, --mount and --tmpfs: options, read-only, inspect', async () =
   assert.ok(existsSync(join(host, 'hf')), 'removing the container leaves the bind source alone');
 });
 
+test('a single-file bind binds the file: -v FILE:/missing:ro makes the mount point, --mount over an image file', async () => {
+  const motd = join(d.dir, 'motd');
+  writeFileSync(motd, 'welcome\n');
+  const group = join(d.dir, 'group-file');
+  writeFileSync(group, 'staff:x:50:\n');
+  const r = await d.docker([
+    'run', '--rm', '-v', `${motd}:/etc/motd:ro`, '--mount', `type=bind,src=${group},dst=/etc/group`,
+    'busybox', 'sh', '-c', 'cat /etc/motd /etc/group; echo x > /etc/motd 2>/dev/null || echo motd-ro; echo root:x:0: >> /etc/group && echo group-rw',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'welcome\nstaff:x:50:\nmotd-ro\ngroup-rw\n');
+  assert.ok(statSync(motd).isFile(), 'the host file stays a file');
+  assert.equal(readFileSync(group, 'utf8'), 'staff:x:50:\nroot:x:0:\n', 'writes through a rw file bind reach the host file');
+});
+
 test('--volumes-from shares another container\'s volumes and binds; :ro makes them read-only; rm -v leaves them', async () => {
   const host = join(d.dir, 'vf-host');
   mkdirSync(host);
