@@ -2,9 +2,23 @@
 import { inspectHostConfig, visibleMountPoints, type ContainerRecord, type Engine, type ImageRecord } from '../engine';
 import { humanDuration, type ContainerInspect, type ContainerSummary, type ImageInspect, type ImageSummary, type MountPoint } from '../wire';
 
+/** SizeRw: bytes in the container's writable layer; SizeRootFs: that plus its image's layers. */
+export interface ContainerSizes {
+  SizeRw: number;
+  SizeRootFs: number;
+}
+
+export async function containerSizes(engine: Engine, r: ContainerRecord): Promise<ContainerSizes> {
+  const upper = engine.graphDriverData(r)?.UpperDir;
+  const rw = upper ? await engine.images.measureDir(upper) : 0;
+  const img = engine.images.images.get(r.imageId);
+  return { SizeRw: rw, SizeRootFs: rw + (img?.size ?? 0) };
+}
+
 const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused';
 
-export function containerInspect(engine: Engine, r: ContainerRecord): ContainerInspect {
+/** `sizes` only when the client asked for them (`?size=1`): dockerd leaves both fields out otherwise. */
+export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: ContainerSizes): ContainerInspect {
   const s = r.state;
   return {
     Id: r.id,
@@ -46,6 +60,7 @@ export function containerInspect(engine: Engine, r: ContainerRecord): ContainerI
       ...(!(r.hostConfig.LogConfig as { Type?: string } | undefined)?.Type ? { LogConfig: { Type: 'json-file', Config: {} } } : {}),
     },
     GraphDriver: { Name: engine.snapshots.driver, Data: engine.snapshots.driver === 'vfs' ? null : engine.graphDriverData(r) },
+    ...sizes,
     Mounts: mountPoints(r),
     Config: { ...r.config, AttachStdin: !!r.config.AttachStdin, AttachStdout: !!r.config.AttachStdout, AttachStderr: !!r.config.AttachStderr },
     NetworkSettings: {

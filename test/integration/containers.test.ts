@@ -169,6 +169,17 @@ test('ps, ps -a, ps -q, --filter name=, --filter status=exited', async () => {
   await d.dockerOk(['rm', '-f', up, ex]);
 });
 
+test('inspect --size: SizeRw is the writable layer, SizeRootFs adds the image; absent without --size', async () => {
+  await d.dockerOk(['run', '--name', 'sized', 'busybox', 'sh', '-c', 'head -c 100000 /dev/zero > /blob']);
+  const [rw, rootfs] = (await d.dockerOk(['inspect', '--size', '-f', '{{.SizeRw}} {{.SizeRootFs}}', 'sized'])).split(' ').map(Number);
+  const imageSize = Number(await d.dockerOk(['image', 'inspect', '-f', '{{.Size}}', 'busybox']));
+  assert.ok(rw! >= 100000, `SizeRw ${rw} counts the 100000-byte file`);
+  assert.equal(rootfs, rw! + imageSize);
+  const plain = JSON.parse(await d.dockerOk(['inspect', 'sized']))[0];
+  assert.equal('SizeRw' in plain || 'SizeRootFs' in plain, false);
+  await d.dockerOk(['rm', 'sized']);
+});
+
 test('create refuses an empty environment variable name (400)', async () => {
   const r = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], Env: ['=x'] });
   assert.equal(r.status, 400);

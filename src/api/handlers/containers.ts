@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../../common';
 import { mountPointsOf, normalizeSignal, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
-import { containerInspect, containerSummary } from '../convert';
+import { containerInspect, containerSizes, containerSummary, type ContainerSizes } from '../convert';
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qbool, qfilters, qint, readJSONBody, type Context, type Router } from '../router';
 import { CONTAINER_CONFIG, HOST_CONFIG, asObject, checkFields } from '../validate';
@@ -63,8 +63,9 @@ export function containerRoutes(router: Router, engine: Engine): void {
     else sendJSON(ctx, 200, list.map((r) => containerSummary(r, engine)));
   });
 
-  router.add('GET', '/containers/{id}/json', (ctx) => {
-    sendJSON(ctx, 200, containerInspect(engine, svc.get(ctx.params[0]!)));
+  router.add('GET', '/containers/{id}/json', async (ctx) => {
+    const rec = svc.get(ctx.params[0]!);
+    sendJSON(ctx, 200, containerInspect(engine, rec, qbool(ctx.query, 'size') ? await containerSizes(engine, rec) : undefined));
   });
 
   router.add('POST', '/containers/{id}/start', async (ctx) => {
@@ -255,11 +256,8 @@ function matchesFilters(r: ContainerRecord, filters: Map<string, string[]>): boo
 }
 
 /** The summary with SizeRw (the writable layer) and SizeRootFs (that plus the image), as `ps -s` and `system df` show. */
-export async function summaryWithSize(engine: Engine, r: ContainerRecord): Promise<ReturnType<typeof containerSummary> & { SizeRw: number; SizeRootFs: number }> {
-  const upper = engine.graphDriverData(r)?.UpperDir;
-  const rw = upper ? await engine.images.measureDir(upper) : 0;
-  const img = engine.images.images.get(r.imageId);
-  return { ...containerSummary(r, engine), SizeRw: rw, SizeRootFs: rw + (img?.size ?? 0) };
+export async function summaryWithSize(engine: Engine, r: ContainerRecord): Promise<ReturnType<typeof containerSummary> & ContainerSizes> {
+  return { ...containerSummary(r, engine), ...(await containerSizes(engine, r)) };
 }
 
 function networkMode(r: ContainerRecord): string {
