@@ -45,6 +45,7 @@ import {
   READONLY_PATHS,
   cgroupsPath,
   detectCgroupMode,
+  discardUnsupported,
   ensureBlkioWeight,
   generateSpec,
   hostDevice,
@@ -61,6 +62,7 @@ import {
   type RlimitOption,
   type SeccompProfile,
   type SpecOptions,
+  type SysInfo,
   type ThrottleDevice,
 } from '../runtime';
 import type { ContainerRecord } from './containers';
@@ -475,6 +477,27 @@ export function checkHostConfig(hostConfig: ContainerRecord['hostConfig'], host:
   };
   const opts = specOptions(placeholder, host, undefined);
   generateSpec(opts);
+}
+
+/** HostConfig's names of the limits `discardUnsupported` handles (its names, capitalised). */
+const DISCARDABLE = [
+  'Memory', 'MemorySwap', 'MemoryReservation', 'MemorySwappiness', 'OomKillDisable', 'PidsLimit', 'NanoCpus', 'CpuShares',
+  'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'BlkioWeight', 'BlkioWeightDevice', 'BlkioDeviceReadBps',
+  'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps',
+] as const;
+
+/**
+ * dockerd's treatment of limits this host lacks, on the HostConfig as sent: each one the
+ * host cannot apply is reset in `hostConfig` (so inspect shows what really applies) and
+ * named in the returned warnings, which create answers with.
+ */
+export function discardUnsupportedLimits(hostConfig: ContainerRecord['hostConfig'], info: SysInfo): string[] {
+  const camel = (k: string) => k[0]!.toLowerCase() + k.slice(1);
+  const r: Record<string, unknown> = {};
+  for (const k of DISCARDABLE) if (hostConfig[k] !== undefined) r[camel(k)] = hostConfig[k];
+  const warnings = discardUnsupported(r, info);
+  for (const k of DISCARDABLE) if (r[camel(k)] !== undefined) hostConfig[k] = r[camel(k)];
+  return warnings;
 }
 
 export function buildSpec(rec: ContainerRecord, ctx: SpecContext): OciSpec {

@@ -31,6 +31,8 @@ import {
   mountShm,
   unmountShm,
   detectCgroupMode,
+  detectSysInfo,
+  discardUnsupported,
   hostBoundingCapabilities,
   readHostRlimits,
   cgroupDirs,
@@ -48,6 +50,7 @@ import {
   serializeSpec,
   type HostFacts,
   type IdMappings,
+  type SysInfo,
   type LogEntry,
   AttachSocket,
   resizeTerminal,
@@ -56,7 +59,7 @@ import {
 import { writeJSONAtomic } from '../state';
 import type { Snapshotter } from '../storage';
 import type { ImageService } from './images';
-import { afterCreate, buildSpec, checkHostConfig, shareableShmPath } from './container-spec';
+import { afterCreate, buildSpec, checkHostConfig, discardUnsupportedLimits, shareableShmPath } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
 import { KeyedMutex } from './mutex';
 import { checkName, randomName } from './names';
@@ -132,6 +135,8 @@ export class ContainerService {
   private readonly signals = new EventEmitter();
   /** Read once: the spec generator would otherwise read /proc on every start. */
   private readonly host: HostFacts = { cgroupMode: detectCgroupMode(), capabilities: hostBoundingCapabilities(), rlimits: readHostRlimits() };
+  /** The cgroup controls this host offers, probed once (`docker info` shows the missing ones). */
+  readonly sysinfo: SysInfo = detectSysInfo();
   /** The daemon's --userns-remap mappings (set once while wiring the engine). */
   private userns: IdMappings | undefined;
 
@@ -228,7 +233,8 @@ export class ContainerService {
 
   // ---- create --------------------------------------------------------------
 
-  async create(o: CreateContainerOptions): Promise<ContainerRecord> {
+  /** `warnings`: what was accepted but is not applied (a limit this host lacks…), for the client. */
+  async create(o: CreateContainerOptions): Promise<{ record: ContainerRecord; warnings: string[] }> {
     const name = o.name ? checkName(o.name) : randomName((n) => !!this.nameTaken(n));
     const taken = this.nameTaken(name);
     if (taken) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${taken}". You have to remove (or rename) that container to be able to reuse that name.`);
@@ -245,6 +251,7 @@ export class ContainerService {
     const cmd = o.cmd && o.cmd.length ? o.cmd : o.entrypoint !== undefined && o.entrypoint !== null ? null : ic.Cmd ?? null;
     const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
     if (argv.length === 0) throw invalidArgument('No command specified');
+    const warnings = discardUnsupportedLimits(o.rawHostConfig, this.sysinfo);
     checkHostConfig(o.rawHostConfig, this.host, this.userns);
     const id = newContainerId();
     for (const e of o.env ?? []) if (e.startsWith('=') || e === '') throw invalidArgument(`invalid environment variable: ${e}`);
@@ -297,7 +304,7 @@ export class ContainerService {
       throw err;
     }
     this.events.emit('container', 'create', id, { image: rec.image, name: rec.name });
-    return rec;
+    return { record: rec, warnings };
   }
 
   private nameTaken(name: string): string | undefined {
@@ -750,6 +757,7 @@ export class ContainerService {
   update(ref: string, u: UpdateOptions): Promise<string[]> {
     const rec = this.get(ref);
     return this.lock.run(rec.id, async () => {
+      const warnings = discardUnsupported(u, this.sysinfo);
       const hc = rec.hostConfig as Record<string, unknown>;
       const cur = (k: string): number => (typeof hc[k] === 'number' ? (hc[k] as number) : 0);
       const set = (v: number | undefined): v is number => v !== undefined && v !== 0;
@@ -826,7 +834,7 @@ export class ContainerService {
       Object.assign(rec.hostConfig, next);
       await this.save(rec);
       this.events.emit('container', 'update', rec.id, { image: rec.image, name: rec.name });
-      return [];
+      return warnings;
     });
   }
 

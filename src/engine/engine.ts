@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument } from '../common';
 import { ContentStore, ImageStore, type ImageRecord } from '../image';
-import { Monitor, detectCgroupMode, idShifter, idUnshifter, rootPair, type CgroupMode, type IdMappings } from '../runtime';
+import { Monitor, detectCgroupMode, idShifter, sysInfoWarnings, idUnshifter, rootPair, type CgroupMode, type IdMappings } from '../runtime';
 import { writeFileAtomic } from '../state';
 import { LayerStore, mapTarOwners, OverlaySnapshotter, VfsSnapshotter, storageDriverName, type Snapshotter } from '../storage';
 import { ContainerService, type ContainerRecord } from './containers';
@@ -145,6 +145,10 @@ export class Engine {
       version: ENGINE_VERSION,
       /** Containers run in user namespaces (--userns-remap). */
       userns: !!this.options.userns,
+      /** The cgroup controls this host offers (probed once at start). */
+      sysinfo: this.containers.sysinfo,
+      /** `docker info`'s warnings about the controls this host lacks. */
+      warnings: sysInfoWarnings(this.containers.sysinfo),
     };
   }
 }

@@ -1,5 +1,6 @@
 export * from './capabilities';
 export * from './cgroups';
+export * from './sysinfo';
 export * from './spec';
 export * from './user';
 export * from './monitor';

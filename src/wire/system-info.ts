@@ -16,6 +16,11 @@ export interface SystemInfo {
   SwapLimit?: boolean;
   CpuCfsPeriod?: boolean;
   CpuCfsQuota?: boolean;
+  CPUShares?: boolean;
+  CPUSet?: boolean;
+  PidsLimit?: boolean;
+  OomKillDisable?: boolean;
+  KernelMemoryTCP?: boolean;
   IPv4Forwarding?: boolean;
   Debug?: boolean;
   NFd?: number;

@@ -5,13 +5,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep, useDaemon, waitFor, ID64 } from './harness';
 
 const d = useDaemon();
 
 const cg = (ctrl: string, id: string, file: string) => readFileSync(join('/sys/fs/cgroup', ctrl, 'berth', id, file), 'utf8').trim();
+/** Whether this host can weigh block I/O (CFQ's or BFQ's file, at the root or in berth's parent cgroup). */
+const hostHasBlkioWeight = ['/sys/fs/cgroup/blkio', '/sys/fs/cgroup/blkio/berth'].some((dir) => ['blkio.weight', 'blkio.bfq.weight'].some((f) => existsSync(join(dir, f))));
+const WEIGHT_DISCARDED = 'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.';
 const counterCmd = ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done'];
 const lines = async (name: string) => (await d.dockerOk(['logs', name])).split('\n').filter(Boolean).length;
 /** A unix time one second ahead, for `events --until` (the CLI truncates durations to whole seconds). */
@@ -83,11 +86,13 @@ test('stop, kill and rm -f work on a paused container', async () => {
 
 test('update changes the running container\'s cgroup files and is kept in HostConfig', async () => {
   const id = await d.dockerOk(['run', '-d', '--name', 'up1', 'busybox', 'sleep', '1000']);
-  const out = await d.dockerOk([
+  const up = await d.docker([
     'update', '--memory', '64m', '--memory-swap', '128m', '--cpus', '0.5', '--cpu-shares', '512', '--cpuset-cpus', '0',
     '--pids-limit', '50', '--blkio-weight', '300', '--restart', 'on-failure:3', 'up1',
   ]);
-  assert.equal(out, 'up1');
+  assert.equal(up.code, 0, up.stderr);
+  // A weight this host cannot apply is dropped with dockerd's warning (the CLI prints it after the name); the rest applies.
+  assert.equal(up.stdout, hostHasBlkioWeight ? 'up1\n' : `up1\n${WEIGHT_DISCARDED}\n`);
   assert.equal(cg('memory', id, 'memory.limit_in_bytes'), String(64 << 20));
   assert.equal(cg('memory', id, 'memory.memsw.limit_in_bytes'), String(128 << 20));
   assert.equal(cg('cpu', id, 'cpu.cfs_quota_us'), '50000');
@@ -95,8 +100,10 @@ test('update changes the running container\'s cgroup files and is kept in HostCo
   assert.equal(cg('cpu', id, 'cpu.shares'), '512');
   assert.equal(cg('cpuset', id, 'cpuset.cpus'), '0');
   assert.equal(cg('pids', id, 'pids.max'), '50');
-  // This kernel only offers BFQ weights.
-  assert.equal(cg('blkio', id, 'blkio.bfq.weight'), '300');
+  if (hostHasBlkioWeight) {
+    const weightFile = existsSync(join('/sys/fs/cgroup/blkio/berth', id, 'blkio.weight')) ? 'blkio.weight' : 'blkio.bfq.weight';
+    assert.equal(cg('blkio', id, weightFile), '300');
+  }
   const hc = (await d.inspect('up1')).HostConfig;
   assert.equal(hc.Memory, 64 << 20);
   assert.equal(hc.MemorySwap, 128 << 20);
@@ -104,7 +111,7 @@ test('update changes the running container\'s cgroup files and is kept in HostCo
   assert.equal(hc.CpuShares, 512);
   assert.equal(hc.CpusetCpus, '0');
   assert.equal(hc.PidsLimit, 50);
-  assert.equal(hc.BlkioWeight, 300);
+  assert.equal(hc.BlkioWeight, hostHasBlkioWeight ? 300 : 0);
   assert.deepEqual(hc.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 3 });
 
   const raw = await d.api('POST', '/containers/up1/update', { PidsLimit: 40 });
@@ -117,8 +124,9 @@ test('update changes the running container\'s cgroup files and is kept in HostCo
   assert.notEqual(conflict.code, 0);
   assert.match(conflict.stderr, /Memory limit should be smaller than already set memoryswap limit/);
   assert.equal(cg('memory', id, 'memory.limit_in_bytes'), String(64 << 20));
+  // dockerd discards an unsupported weight before checking its range.
   const bad = await d.api('POST', '/containers/up1/update', { BlkioWeight: 5 });
-  assert.equal(bad.status, 400);
+  assert.equal(bad.status, hostHasBlkioWeight ? 400 : 200, bad.body);
   assert.equal((await d.api('POST', '/containers/up1/update', { Memory: 'lots' })).status, 400);
 
   // berth update, then the next start gets the limits from HostConfig.
@@ -129,6 +137,28 @@ test('update changes the running container\'s cgroup files and is kept in HostCo
   assert.equal(cg('memory', id, 'memory.limit_in_bytes'), String(96 << 20));
   assert.equal(cg('pids', id, 'pids.max'), '40');
   await d.dockerOk(['rm', '-f', 'up1']);
+});
+
+test('a limit the host cannot apply is discarded with dockerd\'s warning; the container runs; info lists what the host lacks', async () => {
+  const r = await d.docker(['run', '--name', 'bw', '--blkio-weight', '300', '--pids-limit', '30', 'busybox', 'echo', 'ran']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'ran\n');
+  assert.equal(r.stderr, hostHasBlkioWeight ? '' : `WARNING: ${WEIGHT_DISCARDED}\n`);
+  const hc = (await d.inspect('bw')).HostConfig;
+  assert.equal(hc.BlkioWeight, hostHasBlkioWeight ? 300 : 0, 'inspect shows what applies, as dockerd keeps the discarded value as 0');
+  assert.equal(hc.PidsLimit, 30);
+  const created = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { BlkioWeight: 500 } });
+  assert.equal(created.status, 201);
+  assert.deepEqual(created.json.Warnings, hostHasBlkioWeight ? [] : [WEIGHT_DISCARDED]);
+  await d.dockerOk(['rm', 'bw', created.json.Id]);
+
+  const info = JSON.parse(await d.dockerOk(['info', '--format', '{{json .}}']));
+  assert.equal(info.SwapLimit, existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'));
+  assert.equal(info.CpuCfsQuota, existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us'));
+  assert.equal(info.PidsLimit, existsSync('/sys/fs/cgroup/pids'));
+  // cgroup v1: dockerd says nothing about the weight (nothing the user can do), only about missing throttles and limits.
+  assert.ok(!(info.Warnings ?? []).some((w: string) => /weight/.test(w)), JSON.stringify(info.Warnings));
+  assert.equal((info.Warnings ?? []).includes('WARNING: No blkio throttle.read_bps_device support'), !existsSync('/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device'));
 });
 
 test('stats: Docker JSON shape, docker stats --no-stream renders the row, stopped containers read zeros', async () => {

@@ -23,7 +23,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     }
     const list = (v: unknown): string[] | null | undefined => (typeof v === 'string' ? [v] : (v as string[] | null | undefined));
     const { HostConfig: _h, NetworkingConfig: _n, ...config } = body;
-    const rec = await svc.create({
+    const { record: rec, warnings } = await svc.create({
       name: ctx.query.get('name') || undefined,
       image: body.Image,
       cmd: list(body.Cmd),
@@ -42,7 +42,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
       rawConfig: config,
       rawHostConfig: hostConfig,
     });
-    const reply: ContainerCreateResponse = { Id: rec.id, Warnings: [] };
+    const reply: ContainerCreateResponse = { Id: rec.id, Warnings: warnings };
     sendJSON(ctx, 201, reply);
   });
 

@@ -89,10 +89,15 @@ export function systemRoutes(router: Router, engine: Engine): void {
       Driver: i.driver,
       DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
       Plugins: { Volume: ['local'], Network: ['none', 'host'], Log: ['json-file'] },
-      MemoryLimit: true,
-      SwapLimit: false,
-      CpuCfsPeriod: true,
-      CpuCfsQuota: true,
+      MemoryLimit: i.sysinfo.memoryLimit,
+      SwapLimit: i.sysinfo.swapLimit,
+      KernelMemoryTCP: i.sysinfo.kernelMemoryTCP,
+      CpuCfsPeriod: i.sysinfo.cpuCfs,
+      CpuCfsQuota: i.sysinfo.cpuCfs,
+      CPUShares: i.sysinfo.cpuShares,
+      CPUSet: i.sysinfo.cpuset,
+      PidsLimit: i.sysinfo.pidsLimit,
+      OomKillDisable: i.sysinfo.oomKillDisable,
       IPv4Forwarding: true,
       Debug: false,
       NFd: 0,
@@ -121,7 +126,7 @@ export function systemRoutes(router: Router, engine: Engine): void {
       Isolation: '',
       InitBinary: 'tini',
       SecurityOptions: [...(i.userns ? ['name=userns'] : []), ...(i.cgroupVersion === '2' ? ['name=cgroupns'] : [])],
-      Warnings: [],
+      Warnings: i.warnings,
     };
     sendJSON(ctx, 200, body);
   });
