@@ -1,5 +1,5 @@
 /** Engine records → Docker Engine API shapes. */
-import { inspectHostConfig, visibleMountPoints, type ContainerRecord, type Engine, type ImageRecord } from '../engine';
+import { DEFAULT_LOG_DRIVER, inspectHostConfig, visibleMountPoints, type ContainerRecord, type Engine, type ImageRecord } from '../engine';
 import { humanDuration, type ContainerInspect, type ContainerSummary, type ImageInspect, type ImageSummary, type MountPoint } from '../wire';
 
 /** SizeRw: bytes in the container's writable layer; SizeRootFs: that plus its image's layers. */
@@ -20,6 +20,7 @@ const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.
 /** `sizes` only when the client asked for them (`?size=1`): dockerd leaves both fields out otherwise. */
 export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: ContainerSizes): ContainerInspect {
   const s = r.state;
+  const logConfig = r.hostConfig.LogConfig as { Type?: string; Config?: Record<string, string> | null } | undefined;
   return {
     Id: r.id,
     Created: r.created,
@@ -54,10 +55,10 @@ export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: Con
     HostConfig: {
       NetworkMode: 'none',
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
-      LogConfig: { Type: 'json-file', Config: {} },
+      LogConfig: { Type: DEFAULT_LOG_DRIVER, Config: {} },
       ...inspectHostConfig(r.hostConfig, engine.cgroupMode),
-      // The CLI sends an empty LogConfig; clients such as docker-py read the effective driver here.
-      ...(!(r.hostConfig.LogConfig as { Type?: string } | undefined)?.Type ? { LogConfig: { Type: 'json-file', Config: {} } } : {}),
+      // Containers created before create filled in the default driver: show the driver they got.
+      ...(!logConfig?.Type ? { LogConfig: { Type: DEFAULT_LOG_DRIVER, Config: logConfig?.Config ?? {} } } : {}),
     },
     GraphDriver: { Name: engine.snapshots.driver, Data: engine.snapshots.driver === 'vfs' ? null : engine.graphDriverData(r) },
     ...sizes,

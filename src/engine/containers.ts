@@ -61,6 +61,7 @@ import type { Snapshotter } from '../storage';
 import type { ImageService } from './images';
 import { afterCreate, buildSpec, checkHostConfig, discardUnsupportedLimits, shareableShmPath } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
+import { checkLogConfig } from './log-config';
 import { KeyedMutex } from './mutex';
 import { checkName, randomName } from './names';
 
@@ -252,6 +253,9 @@ export class ContainerService {
     const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
     if (argv.length === 0) throw invalidArgument('No command specified');
     const warnings = discardUnsupportedLimits(o.rawHostConfig, this.sysinfo);
+    const log = checkLogConfig(o.rawHostConfig.LogConfig as Parameters<typeof checkLogConfig>[0]);
+    o.rawHostConfig.LogConfig = log.logConfig;
+    warnings.push(...log.warnings);
     checkHostConfig(o.rawHostConfig, this.host, this.userns);
     const id = newContainerId();
     for (const e of o.env ?? []) if (e.startsWith('=') || e === '') throw invalidArgument(`invalid environment variable: ${e}`);

@@ -3,6 +3,7 @@ export { EventBus, matchesEventFilters, EVENT_FILTER_KEYS, type EngineEvent, typ
 export { ContainerService, normalizeSignal, signalNumber, mergeEnv, type ContainerRecord, type ContainerState, type CreateContainerOptions, type WaitCondition } from './containers';
 export { ImageService, applyChanges, hostArch } from './images';
 export { inspectHostConfig } from './container-spec';
+export { DEFAULT_LOG_DRIVER, LOG_DRIVERS } from './log-config';
 export type { LogEntry } from '../runtime';
 export type { ImageRecord } from '../image';
 export { familiarString, parseReference } from '../image';

@@ -211,6 +211,31 @@ test('logs: stdout/stderr separation, --tail, -t timestamps', async () => {
   assert.ok(Math.abs(Date.now() - t0) < 120_000, `timestamp ${tsLines[0]} is not recent`);
 });
 
+test('log drivers: k8s-file by default, json-file accepted as its alias, options kept and flagged, unknown ones refused as dockerd does', async () => {
+  const def = await d.docker(['run', '--name', 'lc-def', '--log-opt', 'max-size=1m', 'busybox', 'echo', 'hello']);
+  assert.equal(def.code, 0, def.stderr);
+  assert.equal(def.stderr, "WARNING: log options not applied: max-size: the container's log is kept whole in k8s-file format until the container is removed\n");
+  assert.deepEqual((await d.inspect('lc-def')).HostConfig.LogConfig, { Type: 'k8s-file', Config: { 'max-size': '1m' } });
+  const json = await d.docker(['run', '--name', 'lc-json', '--log-driver', 'json-file', 'busybox', 'echo', 'hi']);
+  assert.equal(json.code, 0, json.stderr);
+  assert.equal(json.stderr, '');
+  assert.deepEqual((await d.inspect('lc-json')).HostConfig.LogConfig, { Type: 'json-file', Config: {} });
+  assert.equal(await d.dockerOk(['logs', 'lc-json']), 'hi');
+  const plain = await d.dockerOk(['create', 'busybox', 'true']);
+  assert.deepEqual((await d.inspect(plain)).HostConfig.LogConfig, { Type: 'k8s-file', Config: {} });
+
+  const unknown = await d.docker(['run', '--rm', '--log-driver', 'asdf', 'busybox', 'true']);
+  assert.equal(unknown.code, 125);
+  assert.match(unknown.stderr, /Error response from daemon: logger: no log driver named 'asdf' is registered/);
+  const badOpt = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { LogConfig: { Type: 'json-file', Config: { colour: 'red' } } } });
+  assert.equal(badOpt.status, 400);
+  assert.equal(badOpt.json.message, "unknown log opt 'colour' for json-file log driver");
+  const badMode = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { LogConfig: { Type: '', Config: { mode: 'fast' } } } });
+  assert.equal(badMode.status, 400);
+  assert.equal(badMode.json.message, 'logger: logging mode not supported: fast');
+  await d.dockerOk(['rm', 'lc-def', 'lc-json', plain]);
+});
+
 test('logs -f follows and ends when the container exits', async () => {
   const id = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5; do echo line$i; sleep 0.2; done']);
   const t0 = Date.now();

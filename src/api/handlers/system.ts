@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { Engine } from '../../engine';
+import { DEFAULT_LOG_DRIVER, LOG_DRIVERS, type Engine } from '../../engine';
 import { API_VERSION, MIN_API_VERSION, type SystemInfo, type VersionResponse } from '../../wire';
 import type { Router } from '../router';
 import { sendJSON } from '../http';
@@ -88,7 +88,7 @@ export function systemRoutes(router: Router, engine: Engine): void {
       Images: i.images,
       Driver: i.driver,
       DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
-      Plugins: { Volume: ['local'], Network: ['none', 'host'], Log: ['json-file'] },
+      Plugins: { Volume: ['local'], Network: ['none', 'host'], Log: [...LOG_DRIVERS] },
       MemoryLimit: i.sysinfo.memoryLimit,
       SwapLimit: i.sysinfo.swapLimit,
       KernelMemoryTCP: i.sysinfo.kernelMemoryTCP,
@@ -103,7 +103,7 @@ export function systemRoutes(router: Router, engine: Engine): void {
       NFd: 0,
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
-      LoggingDriver: 'json-file',
+      LoggingDriver: DEFAULT_LOG_DRIVER,
       CgroupDriver: 'cgroupfs',
       CgroupVersion: i.cgroupVersion,
       NEventsListener: 0,

@@ -1,0 +1,53 @@
+/**
+ * A container's log configuration (Docker's HostConfig.LogConfig), checked at create.
+ *
+ * Berth has one way to keep a container's output: conmon writes it to the container's
+ * log file in the k8s-file format, which `logs` and attach read back. So:
+ * - `k8s-file` is the daemon's default driver: an empty Type becomes it, as dockerd
+ *   fills in its default; the Config is kept as given (`{}` when absent).
+ * - `json-file` is accepted as another name for it (as podman does), so that clients and
+ *   compose files written for dockerd work; its options are checked with dockerd's rule
+ *   for json-file, and they are not applied (no rotation, no labels in the log): create
+ *   says so in a warning naming them.
+ * - `none` is accepted; the output is still kept, and a warning says so.
+ * - any other driver is refused with dockerd's words (invalid-argument).
+ * The built-in options `mode` and `max-buffer-size` are checked as dockerd checks them.
+ */
+import { invalidArgument } from '../common';
+
+export const DEFAULT_LOG_DRIVER = 'k8s-file';
+
+/** The log drivers `docker info` lists: what a container's LogConfig.Type may name and gets. */
+export const LOG_DRIVERS = ['json-file', 'k8s-file'] as const;
+
+// dockerd's json-file options, plus its built-in ones for every driver.
+const FILE_OPTIONS = new Set(['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag']);
+const BUILT_IN = new Set(['mode', 'max-buffer-size']);
+
+export interface LogConfigRecord {
+  Type: string;
+  Config: Record<string, string>;
+}
+
+export function checkLogConfig(raw: { Type?: unknown; Config?: unknown } | null | undefined): { logConfig: LogConfigRecord; warnings: string[] } {
+  const type = typeof raw?.Type === 'string' && raw.Type !== '' ? raw.Type : DEFAULT_LOG_DRIVER;
+  const config = { ...((raw?.Config as Record<string, string> | null | undefined) ?? {}) };
+  const logConfig = { Type: type, Config: config };
+  if (type === 'none') return { logConfig, warnings: ["log driver none is not applied: the container's output is still kept in its log"] };
+  const mode = config.mode ?? '';
+  if (!['', 'blocking', 'non-blocking'].includes(mode)) throw invalidArgument(`logger: logging mode not supported: ${mode}`);
+  if ('max-buffer-size' in config && mode !== 'non-blocking') {
+    throw invalidArgument("logger: max-buffer-size option is only supported with 'mode=non-blocking'");
+  }
+  if (!(LOG_DRIVERS as readonly string[]).includes(type)) throw invalidArgument(`logger: no log driver named '${type}' is registered`);
+  const unapplied: string[] = [];
+  for (const key of Object.keys(config)) {
+    if (BUILT_IN.has(key)) continue;
+    if (!FILE_OPTIONS.has(key)) throw invalidArgument(`unknown log opt '${key}' for ${type} log driver`);
+    unapplied.push(key);
+  }
+  const warnings = unapplied.length
+    ? [`log options not applied: ${unapplied.join(', ')}: the container's log is kept whole in ${DEFAULT_LOG_DRIVER} format until the container is removed`]
+    : [];
+  return { logConfig, warnings };
+}
