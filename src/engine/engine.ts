@@ -147,6 +147,8 @@ export class Engine {
       userns: !!this.options.userns,
       /** The cgroup controls this host offers (probed once at start). */
       sysinfo: this.containers.sysinfo,
+      /** runc's and conmon's versions, read at start. */
+      runtimeVersions: this.monitor.versions,
       /** `docker info`'s warnings about the controls this host lacks. */
       warnings: sysInfoWarnings(this.containers.sysinfo),
     };

@@ -48,6 +48,12 @@ export interface ExecProcessOptions {
   stdin?: boolean;
 }
 
+/** A helper program's version and commit as its `--version` prints them. */
+export interface ToolVersion {
+  version: string;
+  commit: string;
+}
+
 export type RuncStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 export class Monitor {
@@ -66,8 +72,14 @@ export class Monitor {
     this.conmon = lookPath(opts.conmon ?? 'conmon');
   }
 
+  /** runc's and conmon's versions, read once by init(); absent when the program would not say. */
+  readonly versions: { runc?: ToolVersion; conmon?: ToolVersion } = {};
+
   async init(): Promise<void> {
     for (const d of [this.runcRoot, this.exitDir, this.socketDir]) await fsp.mkdir(d, { recursive: true });
+    const [runc, conmon] = await Promise.all([toolVersion(this.runc), toolVersion(this.conmon)]);
+    if (runc) this.versions.runc = runc;
+    if (conmon) this.versions.conmon = conmon;
   }
 
   /** Calls `onExit(id)` whenever an exit file appears. The caller re-checks with exitCode(). */
@@ -340,6 +352,35 @@ export class Monitor {
       child.stdin?.end(input);
     });
   }
+}
+
+/**
+ * `<program> version X` and `commit: Y` lines, as runc and conmon print them (tini's
+ * `tini version X - git.Y` too); undefined when neither is there.
+ */
+export function parseToolVersion(text: string): ToolVersion | undefined {
+  let version = '';
+  let commit = '';
+  for (const line of text.split('\n')) {
+    const v = /\bversion\s+(\S+)(?:\s+-\s+git\.(\S+))?/.exec(line);
+    if (v && !version) {
+      version = v[1]!;
+      commit ||= v[2] ?? '';
+    }
+    const c = /^commit:\s*(\S+)/.exec(line.trim());
+    if (c) commit = c[1]!;
+  }
+  return version || commit ? { version, commit } : undefined;
+}
+
+async function toolVersion(bin: string): Promise<ToolVersion | undefined> {
+  const out = await new Promise<string | undefined>((resolve) => {
+    execFile(bin, ['--version'], { timeout: 10_000 }, (err, stdout) => {
+      if (err) log.warn('cannot read a helper program\'s version', { program: bin, error: err.message });
+      resolve(err ? undefined : stdout);
+    });
+  });
+  return out === undefined ? undefined : parseToolVersion(out);
 }
 
 /** conmon wants an absolute runtime path; resolve bare names through PATH. */

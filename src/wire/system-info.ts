@@ -48,6 +48,9 @@ export interface SystemInfo {
   ServerVersion?: string;
   Runtimes?: Record<string, { path?: string }> | null;
   DefaultRuntime?: string;
+  RuncCommit?: { ID: string; Expected: string };
+  ContainerdCommit?: { ID: string; Expected: string };
+  InitCommit?: { ID: string; Expected: string };
   LiveRestoreEnabled?: boolean;
   Isolation?: string;
   InitBinary?: string;

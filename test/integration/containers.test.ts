@@ -3,6 +3,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { ID64, sleep, useDaemon, waitFor } from './harness';
 
@@ -19,6 +20,24 @@ test('docker version shows the server with API 1.45', async () => {
   assert.match(server, /API version:\s+1\.45\b/);
   const fmt = await d.dockerOk(['version', '--format', '{{.Server.APIVersion}}']);
   assert.equal(fmt, '1.45');
+});
+
+test('docker version and info show the real runc and conmon versions and the log driver berth writes', async () => {
+  const said = (bin: string) => {
+    const out = spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout;
+    return { version: /version (\S+)/.exec(out)![1], commit: /^commit: (\S+)/m.exec(out)![1] };
+  };
+  const runc = said('runc');
+  const conmon = said('conmon');
+  const components = JSON.parse(await d.dockerOk(['version', '--format', '{{json .Server.Components}}']));
+  const byName = Object.fromEntries(components.map((c: { Name: string }) => [c.Name, c]));
+  assert.deepEqual(byName.runc, { Name: 'runc', Version: runc.version, Details: { GitCommit: runc.commit } });
+  assert.deepEqual(byName.conmon, { Name: 'conmon', Version: conmon.version, Details: { GitCommit: conmon.commit } });
+  const text = await d.dockerOk(['version']);
+  assert.match(text, new RegExp(`runc:\\s+Version:\\s+${runc.version.replace(/[.+]/g, '\\$&')}\\s+GitCommit:\\s+${runc.commit.replace(/[.+]/g, '\\$&')}`));
+  const info = await d.dockerOk(['info']);
+  assert.match(info, new RegExp(`runc version: ${runc.commit.replace(/[.+]/g, '\\$&')}\n`));
+  assert.match(info, /Logging Driver: k8s-file\n/);
 });
 
 test('docker info answers with the overlay2 storage driver', async () => {

@@ -27,8 +27,10 @@ export function systemRoutes(router: Router, engine: Engine): void {
       Platform: { Name: 'Berth Engine' },
       Components: [
         { Name: 'Engine', Version: i.version, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: i.imageArch, KernelVersion: i.kernelVersion, GitCommit: '', GoVersion: process.version, BuildTime: '', Experimental: 'false' } },
-        { Name: 'runc', Version: 'runc', Details: {} },
-        { Name: 'conmon', Version: 'conmon', Details: {} },
+        ...(['runc', 'conmon'] as const).flatMap((name) => {
+          const t = i.runtimeVersions[name];
+          return t ? [{ Name: name, Version: t.version, Details: { GitCommit: t.commit } }] : [];
+        }),
       ],
       Version: i.version,
       ApiVersion: API_VERSION,
@@ -122,6 +124,10 @@ export function systemRoutes(router: Router, engine: Engine): void {
       ServerVersion: i.version,
       Runtimes: { runc: { path: 'runc' } },
       DefaultRuntime: 'runc',
+      // dockerd's "N/A" where it cannot tell; no containerd here (conmon is in docker version's components).
+      RuncCommit: { ID: i.runtimeVersions.runc?.commit || 'N/A', Expected: i.runtimeVersions.runc?.commit || 'N/A' },
+      ContainerdCommit: { ID: 'N/A', Expected: 'N/A' },
+      InitCommit: { ID: 'N/A', Expected: 'N/A' },
       LiveRestoreEnabled: true,
       Isolation: '',
       InitBinary: 'tini',
