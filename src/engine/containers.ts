@@ -129,6 +129,9 @@ export interface ContainerEvents {
   emit(type: 'container', action: string, id: string, attributes: Record<string, string>): void;
 }
 
+/** How long stop waits for an exit after a signal it could not send (dockerd's 2 s). */
+const STOP_GRACE_MS = 2000;
+
 export class ContainerService {
   private readonly records = new Map<ContainerId, ContainerRecord>();
   private readonly lock = new KeyedMutex();
@@ -517,16 +520,20 @@ export class ContainerService {
 
   private async stopLocked(rec: ContainerRecord, timeoutSec?: number, signal?: string): Promise<void> {
     const t = timeoutSec ?? rec.config.StopTimeout ?? 10;
-    const exited = this.nextExit(rec.id, t < 0 ? undefined : t * 1000);
     const sig = signal || rec.config.StopSignal || 'SIGTERM';
-    await this.monitor.kill(rec.id, normalizeSignal(sig)).catch(() => undefined);
+    const live = () => rec.state.status === 'running' || rec.state.status === 'paused';
+    const signalError = await this.monitor.kill(rec.id, normalizeSignal(sig)).then(() => undefined, (err: unknown) => err);
     await this.thawAfterSignal(rec);
-    if (await this.checkExit(rec.id)) return;
-    if (await exited) return;
-    const killed = this.nextExit(rec.id, 30_000);
-    await this.monitor.kill(rec.id, 'KILL', true).catch(() => undefined);
-    if (await this.checkExit(rec.id)) return;
-    if (!(await killed)) throw failedPrecondition(`container ${rec.id} did not exit after SIGKILL`);
+    // As dockerd: a stop signal that could not be sent leaves a short grace, not the whole timeout.
+    const exited = this.nextExit(rec.id, t < 0 ? undefined : signalError ? STOP_GRACE_MS : t * 1000);
+    // Checked after subscribing: an exit recorded before it is seen here, one after it by `exited`.
+    if (!live() || (await this.checkExit(rec.id)) || (await exited)) return;
+    const killError = await this.monitor.kill(rec.id, 'KILL', true).then(() => undefined, (err: unknown) => err);
+    const killed = this.nextExit(rec.id, killError ? STOP_GRACE_MS : 30_000);
+    if (!live() || (await this.checkExit(rec.id)) || (await killed)) return;
+    // dockerd answers with the kill's error when the container is still there.
+    if (killError) throw internal(`cannot stop container: ${rec.name}: ${killError instanceof Error ? killError.message : String(killError)}`, killError);
+    throw failedPrecondition(`container ${rec.id} did not exit after SIGKILL`);
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {

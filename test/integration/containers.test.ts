@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { ID64, sleep, useDaemon, waitFor } from './harness';
 
 const d = useDaemon();
@@ -302,6 +303,22 @@ test('stop -t 1: a process ignoring TERM is killed, exit code 137', async () => 
   const c = await d.inspect(id);
   assert.equal(c.State.ExitCode, 137);
   assert.equal(c.State.Running, false);
+});
+
+test('stop whose signals runc cannot send answers with runc\'s error (as dockerd), the container left running', async () => {
+  const id = await d.dockerOk(['run', '-d', '--name', 'unkillable', 'busybox', 'sleep', '1000']);
+  // Hide the container from runc: every `runc kill` now fails while the process lives on.
+  const state = join(d.execRoot, 'runc', id);
+  renameSync(state, `${state}.hidden`);
+  try {
+    const r = await d.docker(['stop', 'unkillable']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^Error response from daemon: cannot stop container: unkillable: runc kill failed: container does not exist\n/);
+    assert.equal((await d.inspect(id)).State.Running, true);
+  } finally {
+    renameSync(`${state}.hidden`, state);
+  }
+  await d.dockerOk(['rm', '-f', id]);
 });
 
 test('kill -s USR1 is delivered to a trap', async () => {
