@@ -135,7 +135,11 @@ export async function attachUntilExit(
   }
 }
 
-/** docker's exit codes for a failed start: 127 not found, 126 not executable, else 125. */
+/**
+ * docker's exit codes for a failed start: 127 not found, 126 not executable, else 125.
+ * The API answers a failed start with a message only (no code), so the CLI, like
+ * docker's, reads runc's words in it.
+ */
 export function startFailureCode(message: string): number {
   if (message.includes('executable file not found') || message.includes('no such file or directory')) return 127;
   if (message.includes('permission denied') || message.includes('is a directory')) return 126;

@@ -33,6 +33,7 @@ import {
   detectCgroupMode,
   detectSysInfo,
   discardUnsupported,
+  execFailure,
   hostBoundingCapabilities,
   readHostRlimits,
   cgroupDirs,
@@ -373,7 +374,8 @@ export class ContainerService {
       await this.mounts.stopped(rec).catch(() => undefined);
       const msg = err instanceof Error ? err.message : String(err);
       rec.state.error = msg;
-      rec.state.exitCode = /executable file not found|no such file or directory/.test(msg) ? 127 : /permission denied|is a directory/.test(msg) ? 126 : 128;
+      const why = execFailure(msg);
+      rec.state.exitCode = why === 'not-found' ? 127 : why === 'not-executable' ? 126 : 128;
       if (rec.state.startedAt !== ZERO_TIME) rec.state.status = 'exited';
       await this.save(rec).catch(() => undefined);
       // Like dockerd: a container that could not start and asked for --rm is removed at once.

@@ -202,7 +202,8 @@ export class Monitor {
       const s = JSON.parse(out) as { status: RuncStatus; pid: number };
       return { status: s.status, pid: s.pid };
     } catch (err) {
-      if (err instanceof BerthError && /does not exist/.test(err.message)) return undefined;
+      // runc exits 1 for every failure: whether it still has state for the container tells "unknown" apart.
+      if (!this.known(id)) return undefined;
       throw err;
     }
   }
@@ -221,7 +222,7 @@ export class Monitor {
     try {
       await this.runcCmd(['delete', '--force', id]);
     } catch (err) {
-      if (!(err instanceof BerthError && /does not exist/.test(err.message))) throw err;
+      if (this.known(id)) throw err;
     }
     await fsp.rm(join(this.exitDir, id), { force: true });
   }
@@ -381,6 +382,17 @@ async function toolVersion(bin: string): Promise<ToolVersion | undefined> {
     });
   });
   return out === undefined ? undefined : parseToolVersion(out);
+}
+
+/**
+ * Why runc could not run a container's process, from its error text. runc exits 1 for
+ * every failure and `runc init` hands the exec error up only as a message (no errno
+ * reaches runc's caller), so these words are the only source; dockerd reads the same ones.
+ */
+export function execFailure(message: string): 'not-found' | 'not-executable' | undefined {
+  if (/executable file not found|no such file or directory/.test(message)) return 'not-found';
+  if (/permission denied|is a directory/.test(message)) return 'not-executable';
+  return undefined;
 }
 
 /** conmon wants an absolute runtime path; resolve bare names through PATH. */

@@ -97,6 +97,17 @@ test('run of a missing command exits 127 and does not leave a running container'
   assert.equal(r.code, 127, `code ${r.code}, stderr ${r.stderr}`);
 });
 
+test('a command that cannot be executed: run exits 126, the container keeps exit code 126 (127 for a missing one)', async () => {
+  const r = await d.docker(['run', '--name', 'noexec', 'busybox', '/etc/passwd']);
+  assert.equal(r.code, 126, r.stderr);
+  assert.match(r.stderr, /permission denied/);
+  assert.equal((await d.inspect('noexec')).State.ExitCode, 126);
+  const missing = await d.docker(['run', '--name', 'nocmd', 'busybox', '/no/such']);
+  assert.equal(missing.code, 127, missing.stderr);
+  assert.equal((await d.inspect('nocmd')).State.ExitCode, 127);
+  await d.dockerOk(['rm', 'noexec', 'nocmd']);
+});
+
 test('run -d prints the 64-hex id; --rm removes the container once it exits', async () => {
   const id = await d.dockerOk(['run', '-d', 'busybox', 'true']);
   assert.match(id, ID64);
