@@ -211,6 +211,37 @@ test('inspect --size: SizeRw is the writable layer, SizeRootFs adds the image; a
   await d.dockerOk(['rm', 'sized']);
 });
 
+test('options accepted but not applied come back as create warnings; what dockerd refuses on linux is refused', async () => {
+  const r = await d.docker([
+    'run', '--rm', '--cgroup-parent', '/mine', '--dns', '192.0.2.53', '--add-host', 'db:192.0.2.7', '--security-opt', 'label=disable',
+    '--health-cmd', 'true', 'busybox', 'true',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, [
+    "WARNING: CgroupParent is not applied: every container's cgroup is under /berth",
+    "WARNING: Dns is not applied: the container's resolv.conf is the host's",
+    "WARNING: ExtraHosts is not applied: the container's /etc/hosts lists only localhost",
+    'WARNING: security option label=disable is not applied: Berth sets no AppArmor or SELinux profile',
+    'WARNING: Healthcheck is not applied: health checks are not run',
+    '',
+  ].join('\n'));
+  const plain = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { Dns: [], PortBindings: {}, CgroupParent: '' } });
+  assert.equal(plain.status, 201);
+  assert.deepEqual(plain.json.Warnings, []);
+  await d.dockerOk(['rm', plain.json.Id]);
+
+  const refused: [string[], RegExp][] = [
+    [['--runtime', 'kata'], /Error response from daemon: unknown or invalid runtime name: kata/],
+    [['--gpus', 'all'], /Error response from daemon: could not select device driver "" with capabilities: \[\[gpu\]\]/],
+    [['--isolation', 'hyperv'], /Error response from daemon: invalid isolation 'hyperv' on linux/],
+  ];
+  for (const [flags, re] of refused) {
+    const x = await d.docker(['run', '--rm', ...flags, 'busybox', 'true']);
+    assert.equal(x.code, 125, flags.join(' '));
+    assert.match(x.stderr, re);
+  }
+});
+
 test('create refuses an empty environment variable name (400)', async () => {
   const r = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], Env: ['=x'] });
   assert.equal(r.status, 400);

@@ -6,6 +6,7 @@ import { containerInspect, containerSizes, containerSummary, type ContainerSizes
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qbool, qfilters, qint, readJSONBody, type Context, type Router } from '../router';
 import { CONTAINER_CONFIG, HOST_CONFIG, asObject, checkFields } from '../validate';
+import { unappliedOptions } from '../unapplied-options';
 
 export function containerRoutes(router: Router, engine: Engine): void {
   const svc = engine.containers;
@@ -21,6 +22,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     if (typeof body.WorkingDir === 'string' && body.WorkingDir !== '' && !body.WorkingDir.startsWith('/')) {
       throw invalidArgument(`the working directory '${body.WorkingDir}' is invalid, it needs to be an absolute path`);
     }
+    const unapplied = unappliedOptions(body, hostConfig);
     const list = (v: unknown): string[] | null | undefined => (typeof v === 'string' ? [v] : (v as string[] | null | undefined));
     const { HostConfig: _h, NetworkingConfig: _n, ...config } = body;
     const { record: rec, warnings } = await svc.create({
@@ -42,7 +44,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
       rawConfig: config,
       rawHostConfig: hostConfig,
     });
-    const reply: ContainerCreateResponse = { Id: rec.id, Warnings: warnings };
+    const reply: ContainerCreateResponse = { Id: rec.id, Warnings: [...warnings, ...unapplied] };
     sendJSON(ctx, 201, reply);
   });
 
