@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import {
   BerthError,
   conflict,
-  failedPrecondition,
   internal,
   invalidArgument,
+  isErrno,
   log,
   newContainerId,
   notFound,
@@ -132,6 +132,9 @@ export interface ContainerEvents {
 
 /** How long stop waits for an exit after a signal it could not send (dockerd's 2 s). */
 const STOP_GRACE_MS = 2000;
+
+const isLive = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused';
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class ContainerService {
   private readonly records = new Map<ContainerId, ContainerRecord>();
@@ -523,19 +526,34 @@ export class ContainerService {
   private async stopLocked(rec: ContainerRecord, timeoutSec?: number, signal?: string): Promise<void> {
     const t = timeoutSec ?? rec.config.StopTimeout ?? 10;
     const sig = signal || rec.config.StopSignal || 'SIGTERM';
-    const live = () => rec.state.status === 'running' || rec.state.status === 'paused';
     const signalError = await this.monitor.kill(rec.id, normalizeSignal(sig)).then(() => undefined, (err: unknown) => err);
     await this.thawAfterSignal(rec);
     // As dockerd: a stop signal that could not be sent leaves a short grace, not the whole timeout.
     const exited = this.nextExit(rec.id, t < 0 ? undefined : signalError ? STOP_GRACE_MS : t * 1000);
-    // Checked after subscribing: an exit recorded before it is seen here, one after it by `exited`.
-    if (!live() || (await this.checkExit(rec.id)) || (await exited)) return;
-    const killError = await this.monitor.kill(rec.id, 'KILL', true).then(() => undefined, (err: unknown) => err);
-    const killed = this.nextExit(rec.id, killError ? STOP_GRACE_MS : 30_000);
-    if (!live() || (await this.checkExit(rec.id)) || (await killed)) return;
-    // dockerd answers with the kill's error when the container is still there.
-    if (killError) throw internal(`cannot stop container: ${rec.name}: ${killError instanceof Error ? killError.message : String(killError)}`, killError);
-    throw failedPrecondition(`container ${rec.id} did not exit after SIGKILL`);
+    if (!isLive(rec) || (await this.checkExit(rec.id)) || (await exited)) return;
+    if (signalError) log.warn('stop signal not delivered', { id: rec.id, signal: sig, error: errorText(signalError) });
+    const failure = await this.killHard(rec);
+    if (failure) throw internal(`cannot stop container: ${rec.name}: ${failure}`);
+  }
+
+  /**
+   * SIGKILL for every process of the container and the wait for its exit; what went wrong
+   * when it did not exit. As dockerd, a container runc cannot signal has its init process
+   * killed directly (its PID namespace goes with it); runc's error is kept for the answer.
+   */
+  private async killHard(rec: ContainerRecord): Promise<string | undefined> {
+    const killed = this.nextExit(rec.id, 30_000);
+    const runcError = await this.monitor.kill(rec.id, 'KILL', true).then(() => undefined, (err: unknown) => err);
+    if (runcError) {
+      log.warn('runc could not kill the container: killing its init process directly', { id: rec.id, pid: rec.state.pid, error: errorText(runcError) });
+      try {
+        if (rec.state.pid > 0) process.kill(rec.state.pid, 'SIGKILL');
+      } catch (err) {
+        if (!isErrno(err, 'ESRCH')) return `${errorText(runcError)}; killing pid ${rec.state.pid}: ${errorText(err)}`;
+      }
+    }
+    if (!isLive(rec) || (await this.checkExit(rec.id)) || (await killed)) return undefined;
+    return runcError ? errorText(runcError) : 'tried to kill container, but did not receive an exit event';
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
@@ -590,10 +608,9 @@ export class ContainerService {
       if (!this.records.has(rec.id)) throw notFound(`No such container: ${ref}`);
       if (rec.state.status === 'running' || rec.state.status === 'paused') {
         if (!force) throw conflict(`You cannot remove a running container ${rec.id}. Stop the container before attempting removal or force remove`);
-        const exited = this.nextExit(rec.id, 30_000);
-        await this.monitor.kill(rec.id, 'KILL', true).catch(() => undefined);
+        const failure = await this.killHard(rec);
         this.events.emit('container', 'kill', rec.id, { image: rec.image, name: rec.name, signal: '9' });
-        if (!(await this.checkExit(rec.id))) await exited;
+        if (failure) throw internal(`cannot remove container "/${rec.name}": could not kill: ${failure}`);
       }
       await this.removeNow(rec, removeVolumes);
     });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { ID64, sleep, useDaemon, waitFor } from './harness';
+import { ID64, run, sleep, useDaemon, waitFor } from './harness';
 
 const d = useDaemon();
 
@@ -347,20 +347,32 @@ test('stop -t 1: a process ignoring TERM is killed, exit code 137', async () => 
   assert.equal(c.State.Running, false);
 });
 
-test('stop whose signals runc cannot send answers with runc\'s error (as dockerd), the container left running', async () => {
-  const id = await d.dockerOk(['run', '-d', '--name', 'unkillable', 'busybox', 'sleep', '1000']);
-  // Hide the container from runc: every `runc kill` now fails while the process lives on.
-  const state = join(d.execRoot, 'runc', id);
-  renameSync(state, `${state}.hidden`);
-  try {
-    const r = await d.docker(['stop', 'unkillable']);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /^Error response from daemon: cannot stop container: unkillable: runc kill failed: container does not exist\n/);
-    assert.equal((await d.inspect(id)).State.Running, true);
-  } finally {
-    renameSync(`${state}.hidden`, state);
-  }
-  await d.dockerOk(['rm', '-f', id]);
+test('stop and rm -f of a container runc cannot signal: its init is killed directly, as dockerd does; runc\'s error is logged', async () => {
+  const hidden = async (name: string, act: (id: string) => Promise<void>) => {
+    const id = await d.dockerOk(['run', '-d', '--name', name, 'busybox', 'sleep', '1000']);
+    const pid = Number(await d.dockerOk(['inspect', '-f', '{{.State.Pid}}', id]));
+    // Hide the container from runc: every `runc kill` now fails while the process lives on.
+    const state = join(d.execRoot, 'runc', id);
+    renameSync(state, `${state}.hidden`);
+    try {
+      await act(id);
+      assert.equal(existsSync(`/proc/${pid}`), false, 'the container\'s process is gone');
+    } finally {
+      renameSync(`${state}.hidden`, state);
+      await run('runc', ['--root', join(d.execRoot, 'runc'), 'delete', '--force', id]);
+    }
+  };
+  await hidden('unkillable', async (id) => {
+    const r = await d.docker(['stop', '-t', '1', 'unkillable']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await d.dockerOk(['inspect', '-f', '{{.State.Running}} {{.State.ExitCode}}', id]), 'false 137');
+    await d.dockerOk(['rm', id]);
+  });
+  await hidden('unkillable2', async (id) => {
+    await d.dockerOk(['rm', '-f', 'unkillable2']);
+    assert.equal((await d.docker(['inspect', id])).code, 1);
+  });
+  assert.match(d.log(), /runc could not kill the container: killing its init process directly.*runc kill failed: container does not exist/);
 });
 
 test('kill -s USR1 is delivered to a trap', async () => {
