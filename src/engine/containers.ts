@@ -540,8 +540,9 @@ export class ContainerService {
    * SIGKILL for every process of the container and the wait for its exit; what went wrong
    * when it did not exit. As dockerd, a container runc cannot signal has its init process
    * killed directly (its PID namespace goes with it); runc's error is kept for the answer.
+   * `signalled` runs once the signal is sent, before the wait (for the kill event).
    */
-  private async killHard(rec: ContainerRecord): Promise<string | undefined> {
+  private async killHard(rec: ContainerRecord, signalled?: () => void): Promise<string | undefined> {
     const killed = this.nextExit(rec.id, 30_000);
     const runcError = await this.monitor.kill(rec.id, 'KILL', true).then(() => undefined, (err: unknown) => err);
     if (runcError) {
@@ -552,6 +553,7 @@ export class ContainerService {
         if (!isErrno(err, 'ESRCH')) return `${errorText(runcError)}; killing pid ${rec.state.pid}: ${errorText(err)}`;
       }
     }
+    signalled?.();
     if (!isLive(rec) || (await this.checkExit(rec.id)) || (await killed)) return undefined;
     return runcError ? errorText(runcError) : 'tried to kill container, but did not receive an exit event';
   }
@@ -608,8 +610,7 @@ export class ContainerService {
       if (!this.records.has(rec.id)) throw notFound(`No such container: ${ref}`);
       if (rec.state.status === 'running' || rec.state.status === 'paused') {
         if (!force) throw conflict(`You cannot remove a running container ${rec.id}. Stop the container before attempting removal or force remove`);
-        const failure = await this.killHard(rec);
-        this.events.emit('container', 'kill', rec.id, { image: rec.image, name: rec.name, signal: '9' });
+        const failure = await this.killHard(rec, () => this.events.emit('container', 'kill', rec.id, { image: rec.image, name: rec.name, signal: '9' }));
         if (failure) throw internal(`cannot remove container "/${rec.name}": could not kill: ${failure}`);
       }
       await this.removeNow(rec, removeVolumes);
