@@ -2,20 +2,21 @@
  * A container's log configuration (Docker's HostConfig.LogConfig), checked at create.
  *
  * Berth has one way to keep a container's output: conmon writes it to the container's
- * log file in the k8s-file format, which `logs` and attach read back. So:
- * - `k8s-file` is the daemon's default driver: an empty Type becomes it, as dockerd
- *   fills in its default; the Config is kept as given (`{}` when absent).
- * - `json-file` is accepted as another name for it (as podman does), so that clients and
- *   compose files written for dockerd work; its options are checked with dockerd's rule
- *   for json-file, and they are not applied (no rotation, no labels in the log): create
- *   says so in a warning naming them.
+ * log file (in conmon's k8s-file layout), and `logs` and attach read it back through
+ * the API. Clients know a driver by its name: docker-py's `containers.run` returns the
+ * output only for json-file (or journald), so that is the name Berth's driver answers to:
+ * - `json-file` is the daemon's default: an empty Type becomes it, as dockerd fills in
+ *   its default; the Config is kept as given (`{}` when absent). Its options are checked
+ *   with dockerd's rule for json-file; none of them is applied (no rotation, no labels
+ *   in the log), and create says so in a warning naming them.
+ * - `k8s-file` (the layout's own name, as podman calls it) is accepted as the same driver.
  * - `none` is accepted; the output is still kept, and a warning says so.
  * - any other driver is refused with dockerd's words (invalid-argument).
  * The built-in options `mode` and `max-buffer-size` are checked as dockerd checks them.
  */
 import { invalidArgument } from '../common';
 
-export const DEFAULT_LOG_DRIVER = 'k8s-file';
+export const DEFAULT_LOG_DRIVER = 'json-file';
 
 /** The log drivers `docker info` lists: what a container's LogConfig.Type may name and gets. */
 export const LOG_DRIVERS = ['json-file', 'k8s-file'] as const;
@@ -47,7 +48,7 @@ export function checkLogConfig(raw: { Type?: unknown; Config?: unknown } | null 
     unapplied.push(key);
   }
   const warnings = unapplied.length
-    ? [`log options not applied: ${unapplied.join(', ')}: the container's log is kept whole in ${DEFAULT_LOG_DRIVER} format until the container is removed`]
+    ? [`log options not applied: ${unapplied.join(', ')}: the container's log is kept whole until the container is removed`]
     : [];
   return { logConfig, warnings };
 }

@@ -38,7 +38,7 @@ test('docker version and info show the real runc and conmon versions and the log
   assert.match(text, new RegExp(`runc:\\s+Version:\\s+${runc.version.replace(/[.+]/g, '\\$&')}\\s+GitCommit:\\s+${runc.commit.replace(/[.+]/g, '\\$&')}`));
   const info = await d.dockerOk(['info']);
   assert.match(info, new RegExp(`runc version: ${runc.commit.replace(/[.+]/g, '\\$&')}\n`));
-  assert.match(info, /Logging Driver: k8s-file\n/);
+  assert.match(info, /Logging Driver: json-file\n/);
 });
 
 test('docker info answers with the overlay2 storage driver', async () => {
@@ -273,18 +273,18 @@ test('logs: stdout/stderr separation, --tail, -t timestamps', async () => {
   assert.ok(Math.abs(Date.now() - t0) < 120_000, `timestamp ${tsLines[0]} is not recent`);
 });
 
-test('log drivers: k8s-file by default, json-file accepted as its alias, options kept and flagged, unknown ones refused as dockerd does', async () => {
+test('log drivers: json-file by default (conmon\'s file, read through the API), k8s-file its other name, options kept and flagged, unknown ones refused as dockerd does', async () => {
   const def = await d.docker(['run', '--name', 'lc-def', '--log-opt', 'max-size=1m', 'busybox', 'echo', 'hello']);
   assert.equal(def.code, 0, def.stderr);
-  assert.equal(def.stderr, "WARNING: log options not applied: max-size: the container's log is kept whole in k8s-file format until the container is removed\n");
-  assert.deepEqual((await d.inspect('lc-def')).HostConfig.LogConfig, { Type: 'k8s-file', Config: { 'max-size': '1m' } });
-  const json = await d.docker(['run', '--name', 'lc-json', '--log-driver', 'json-file', 'busybox', 'echo', 'hi']);
+  assert.equal(def.stderr, "WARNING: log options not applied: max-size: the container's log is kept whole until the container is removed\n");
+  assert.deepEqual((await d.inspect('lc-def')).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m' } });
+  const json = await d.docker(['run', '--name', 'lc-json', '--log-driver', 'k8s-file', 'busybox', 'echo', 'hi']);
   assert.equal(json.code, 0, json.stderr);
   assert.equal(json.stderr, '');
-  assert.deepEqual((await d.inspect('lc-json')).HostConfig.LogConfig, { Type: 'json-file', Config: {} });
+  assert.deepEqual((await d.inspect('lc-json')).HostConfig.LogConfig, { Type: 'k8s-file', Config: {} });
   assert.equal(await d.dockerOk(['logs', 'lc-json']), 'hi');
   const plain = await d.dockerOk(['create', 'busybox', 'true']);
-  assert.deepEqual((await d.inspect(plain)).HostConfig.LogConfig, { Type: 'k8s-file', Config: {} });
+  assert.deepEqual((await d.inspect(plain)).HostConfig.LogConfig, { Type: 'json-file', Config: {} });
 
   const unknown = await d.docker(['run', '--rm', '--log-driver', 'asdf', 'busybox', 'true']);
   assert.equal(unknown.code, 125);
