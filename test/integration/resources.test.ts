@@ -93,6 +93,8 @@ test('update changes the running container\'s cgroup files and is kept in HostCo
   assert.equal(up.code, 0, up.stderr);
   // A weight this host cannot apply is dropped with dockerd's warning (the CLI prints it after the name); the rest applies.
   assert.equal(up.stdout, hostHasBlkioWeight ? 'up1\n' : `up1\n${WEIGHT_DISCARDED}\n`);
+  const both = ['update', '--blkio-weight', '300', 'up1'];
+  assert.deepEqual(await d.berth(both).then((r) => [r.code, r.stdout]), await d.docker(both).then((r) => [r.code, r.stdout]), 'berth update prints as docker does');
   assert.equal(cg('memory', id, 'memory.limit_in_bytes'), String(64 << 20));
   assert.equal(cg('memory', id, 'memory.memsw.limit_in_bytes'), String(128 << 20));
   assert.equal(cg('cpu', id, 'cpu.cfs_quota_us'), '50000');

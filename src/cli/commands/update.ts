@@ -83,11 +83,17 @@ export function updateCommand(ctx: CliContext, name = 'update'): Command {
       requireArgs(cmd, containers, 1);
       if (Object.values(f).every((v) => v === undefined)) throw new ExitError(1, 'You must provide one or more flags when using this command.');
       const body = updateBody(f);
-      await forEachArg(containers, async (c) => {
-        const r = await ctx.client.transport.json<{ Warnings?: string[] | null }>('POST', `/containers/${encodeURIComponent(c)}/update`, { body });
-        for (const w of r.Warnings ?? []) ctx.err(`${w}\n`);
-        ctx.out(`${c}\n`);
-      });
+      // As docker: the names as they are updated, then every warning, on stdout.
+      const warnings: string[] = [];
+      try {
+        await forEachArg(containers, async (c) => {
+          const r = await ctx.client.transport.json<{ Warnings?: string[] | null }>('POST', `/containers/${encodeURIComponent(c)}/update`, { body });
+          warnings.push(...(r.Warnings ?? []));
+          ctx.out(`${c}\n`);
+        });
+      } finally {
+        if (warnings.length) ctx.out(`${warnings.join('\n')}\n`);
+      }
     });
   return cmd;
 }
