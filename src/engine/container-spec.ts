@@ -128,10 +128,15 @@ const INIT_CANDIDATES = ['/usr/bin/tini-static', '/usr/bin/docker-init', '/usr/l
 export const INIT_PATH_IN_CONTAINER = '/sbin/docker-init';
 
 let initBinary: string | null | undefined;
-function findInit(): string {
+/** The host's tini that `--init` binds into containers, if there is one. */
+export function initBinaryPath(): string | undefined {
   if (initBinary === undefined) initBinary = INIT_CANDIDATES.find((p) => existsSync(p)) ?? null;
-  if (!initBinary) throw invalidArgument(`--init needs tini on the daemon's host (looked for ${INIT_CANDIDATES.join(', ')}); install the tini package`);
-  return initBinary;
+  return initBinary ?? undefined;
+}
+function findInit(): string {
+  const path = initBinaryPath();
+  if (!path) throw invalidArgument(`--init needs tini on the daemon's host (looked for ${INIT_CANDIDATES.join(', ')}); install the tini package`);
+  return path;
 }
 
 /** "0-3,5" → [0,1,2,3,5]. */

@@ -52,6 +52,8 @@ import {
   type HostFacts,
   type IdMappings,
   type SysInfo,
+  type ToolVersion,
+  toolVersion,
   type LogEntry,
   AttachSocket,
   resizeTerminal,
@@ -60,7 +62,7 @@ import {
 import { writeJSONAtomic } from '../state';
 import type { Snapshotter } from '../storage';
 import type { ImageService } from './images';
-import { afterCreate, buildSpec, checkHostConfig, discardUnsupportedLimits, shareableShmPath } from './container-spec';
+import { afterCreate, buildSpec, checkHostConfig, discardUnsupportedLimits, initBinaryPath, shareableShmPath } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
 import { checkLogConfig } from './log-config';
 import { KeyedMutex } from './mutex';
@@ -145,6 +147,8 @@ export class ContainerService {
   private readonly host: HostFacts = { cgroupMode: detectCgroupMode(), capabilities: hostBoundingCapabilities(), rlimits: readHostRlimits() };
   /** The cgroup controls this host offers, probed once (`docker info` shows the missing ones). */
   readonly sysinfo: SysInfo = detectSysInfo();
+  /** The `--init` binary's version (docker-init in `docker version`), read by init(). */
+  initVersion: ToolVersion | undefined;
   /** The daemon's --userns-remap mappings (set once while wiring the engine). */
   private userns: IdMappings | undefined;
 
@@ -184,6 +188,8 @@ export class ContainerService {
         log.warn('skipping unreadable container record', { id, error: String(err) });
       }
     }
+    const init = initBinaryPath();
+    if (init) this.initVersion = await toolVersion(init);
     this.monitor.watchExits((id) => void this.checkExit(id as ContainerId));
     // A conmon that dies (killed, OOM) leaves no exit file: look for such containers now and then.
     setInterval(() => void this.sweepLostMonitors(), LOST_MONITOR_SWEEP_MS).unref();

@@ -149,6 +149,8 @@ export class Engine {
       sysinfo: this.containers.sysinfo,
       /** runc's and conmon's versions, read at start. */
       runtimeVersions: this.monitor.versions,
+      /** The `--init` binary's version, read at start. */
+      initVersion: this.containers.initVersion,
       /** `docker info`'s warnings about the controls this host lacks. */
       warnings: sysInfoWarnings(this.containers.sysinfo),
     };

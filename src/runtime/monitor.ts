@@ -374,7 +374,8 @@ export function parseToolVersion(text: string): ToolVersion | undefined {
   return version || commit ? { version, commit } : undefined;
 }
 
-async function toolVersion(bin: string): Promise<ToolVersion | undefined> {
+/** `bin --version`, parsed; undefined (and a logged warning) when it cannot be read. */
+export async function toolVersion(bin: string): Promise<ToolVersion | undefined> {
   const out = await new Promise<string | undefined>((resolve) => {
     execFile(bin, ['--version'], { timeout: 10_000 }, (err, stdout) => {
       if (err) log.warn('cannot read a helper program\'s version', { program: bin, error: err.message });

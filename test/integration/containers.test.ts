@@ -34,6 +34,9 @@ test('docker version and info show the real runc and conmon versions and the log
   const byName = Object.fromEntries(components.map((c: { Name: string }) => [c.Name, c]));
   assert.deepEqual(byName.runc, { Name: 'runc', Version: runc.version, Details: { GitCommit: runc.commit } });
   assert.deepEqual(byName.conmon, { Name: 'conmon', Version: conmon.version, Details: { GitCommit: conmon.commit } });
+  // --init's tini: docker-init, as dockerd calls it (this host's tini prints no commit).
+  const tini = /version (\S+)/.exec(spawnSync('/usr/bin/tini-static', ['--version'], { encoding: 'utf8' }).stdout)![1];
+  assert.deepEqual(byName['docker-init'], { Name: 'docker-init', Version: tini, Details: { GitCommit: '' } });
   const text = await d.dockerOk(['version']);
   assert.match(text, new RegExp(`runc:\\s+Version:\\s+${runc.version.replace(/[.+]/g, '\\$&')}\\s+GitCommit:\\s+${runc.commit.replace(/[.+]/g, '\\$&')}`));
   const info = await d.dockerOk(['info']);

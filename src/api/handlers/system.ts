@@ -31,6 +31,7 @@ export function systemRoutes(router: Router, engine: Engine): void {
           const t = i.runtimeVersions[name];
           return t ? [{ Name: name, Version: t.version, Details: { GitCommit: t.commit } }] : [];
         }),
+        ...(i.initVersion ? [{ Name: 'docker-init', Version: i.initVersion.version, Details: { GitCommit: i.initVersion.commit } }] : []),
       ],
       Version: i.version,
       ApiVersion: API_VERSION,
@@ -124,13 +125,14 @@ export function systemRoutes(router: Router, engine: Engine): void {
       ServerVersion: i.version,
       Runtimes: { runc: { path: 'runc' } },
       DefaultRuntime: 'runc',
-      // dockerd's "N/A" where it cannot tell; no containerd here (conmon is in docker version's components).
+      // dockerd's "N/A" where it cannot tell (tini packages often print no commit); no containerd here
+      // (conmon is in docker version's components).
       RuncCommit: { ID: i.runtimeVersions.runc?.commit || 'N/A', Expected: i.runtimeVersions.runc?.commit || 'N/A' },
       ContainerdCommit: { ID: 'N/A', Expected: 'N/A' },
-      InitCommit: { ID: 'N/A', Expected: 'N/A' },
+      InitCommit: { ID: i.initVersion?.commit || 'N/A', Expected: i.initVersion?.commit || 'N/A' },
       LiveRestoreEnabled: true,
       Isolation: '',
-      InitBinary: 'tini',
+      InitBinary: 'docker-init',
       SecurityOptions: [...(i.userns ? ['name=userns'] : []), ...(i.cgroupVersion === '2' ? ['name=cgroupns'] : [])],
       Warnings: i.warnings,
     };
