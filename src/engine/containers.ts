@@ -58,6 +58,7 @@ import {
   AttachSocket,
   resizeTerminal,
   rootPair,
+  type DiscardableResources,
 } from '../runtime';
 import { writeJSONAtomic } from '../state';
 import type { Snapshotter } from '../storage';
@@ -962,21 +963,11 @@ export function signalNumber(name: string): number {
 }
 
 /** What `update` may change; an absent or zero field keeps its value (Docker's semantics). */
-export interface UpdateOptions {
-  memory?: number;
-  memorySwap?: number;
-  memoryReservation?: number;
-  nanoCpus?: number;
-  cpuShares?: number;
-  cpuPeriod?: number;
-  cpuQuota?: number;
-  cpusetCpus?: string;
-  cpusetMems?: string;
+export type UpdateOptions = Pick<DiscardableResources, 'memory' | 'memorySwap' | 'memoryReservation' | 'nanoCpus' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota' | 'cpusetCpus' | 'cpusetMems' | 'blkioWeight'> & {
   /** > 0 limits; 0 or -1 removes the limit. */
   pidsLimit?: number;
-  blkioWeight?: number;
   restartPolicy?: { name: string; maximumRetryCount?: number };
-}
+};
 
 export interface ContainerStatsSample {
   id: string;
