@@ -20,9 +20,10 @@
  *   A file directly in src/ or in a directory not in the table is a violation.
  * - test/** and bench/**: may import each other's files (the integration harness,
  *   shared helpers) and any layer, but only through its index.ts.
- * - Test code (`*.test.ts` under src/, and everything under test/ and bench/) may
- *   also import a layer's test-support modules (`test-*.ts`, `*-fixtures.ts`) where it
- *   may import that layer at all; production code never imports them.
+ * - Test code (`*.test.ts` and test-support modules under src/, everything under test/
+ *   and bench/) may also import a layer's test-support modules (`test-*.ts`,
+ *   `*-fixtures.ts`) where it may import that layer at all; production code never
+ *   imports them, not even in its own layer.
  * - Nothing else in the repository is checked.
  */
 import * as ts from 'typescript';
@@ -102,8 +103,8 @@ function references(path: string, text: string): Reference[] {
   return out;
 }
 
-const isTestSupport = (inner: string) => /^test-|-fixtures$/.test(posix.basename(inner));
-const isTestCode = (path: string) => !path.startsWith('src/') || path.endsWith('.test.ts');
+const isTestSupport = (path: string) => /^test-|-fixtures$/.test(posix.basename(path).replace(/\.(ts|js)$/, ''));
+const isTestCode = (path: string) => !path.startsWith('src/') || path.endsWith('.test.ts') || isTestSupport(path);
 
 /** `null` when `from` may reference `target` (a resolved repository path), else why not. */
 function verdict(from: string, target: string): string | null {
@@ -114,7 +115,9 @@ function verdict(from: string, target: string): string | null {
   if (top === 'src') {
     const allowed = LAYER_TABLE[layer!]!;
     if (ttop !== 'src') return 'src/ never imports outside src/';
-    if (tlayer === layer) return null;
+    if (tlayer === layer) {
+      return isTestSupport(inner) && !isTestCode(from) ? `${target} is test support: production code never imports it` : null;
+    }
     if (!LAYER_TABLE[tlayer!]) return `${target} is in no layer of the table`;
     if (!allowed.includes('*') && !allowed.includes(tlayer!)) {
       return `${layer} may import ${allowed.length ? allowed.join(', ') : 'nothing of ours'}, not ${tlayer}`;
