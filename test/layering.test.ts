@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkImports, type SourceFile } from './layering';
+import { checkImports, findCycles, type SourceFile } from './layering';
 
 /** One fixture file per kind of violation: its path, text, and what the message must say. */
 const BROKEN: Array<{ kind: string; file: SourceFile; line: number; says: RegExp }> = [
@@ -163,4 +163,32 @@ test('the layer check reports every violation of a file, each at its own line', 
     text: "import '../image';\nimport { x } from '../runtime/spec';\nimport { y } from '../state/atomic';\nexport { x, y };\n",
   }]);
   assert.deepEqual(found.map((v) => [v.line, v.spec]), [[1, '../image'], [2, '../runtime/spec'], [3, '../state/atomic']]);
+});
+
+test('the cycle check finds each import loop once, type-only imports included', () => {
+  const files: SourceFile[] = [
+    { path: 'src/engine/containers.ts', text: "import { buildSpec } from './container-spec';\nexport const c = buildSpec;\n" },
+    { path: 'src/engine/container-spec.ts', text: "import type { Rec } from './containers';\nexport function buildSpec(r?: Rec) { return r; }\n" },
+    { path: 'src/engine/a.ts', text: "import './b';\n" },
+    { path: 'src/engine/b.ts', text: "export * from './c';\n" },
+    { path: 'src/engine/c.ts', text: "export const a = require('./a');\n" },
+    { path: 'src/engine/self.ts', text: "import './self';\n" },
+    { path: 'src/engine/index.ts', text: "export * from './a';\nexport * from './containers';\n" },
+    { path: 'src/api/x.ts', text: "import { a } from '../engine';\nimport { join } from 'node:path';\nexport { a, join };\n" },
+  ];
+  assert.deepEqual(findCycles(files), [
+    ['src/engine/a.ts', 'src/engine/b.ts', 'src/engine/c.ts'],
+    ['src/engine/container-spec.ts', 'src/engine/containers.ts'],
+    ['src/engine/self.ts'],
+  ]);
+});
+
+test('the cycle check passes a tree of imports without loops', () => {
+  assert.deepEqual(findCycles([
+    { path: 'src/engine/index.ts', text: "export * from './containers';\nexport * from './images';\n" },
+    { path: 'src/engine/containers.ts', text: "import { x } from './shared';\nimport { y } from '../runtime';\nexport { x, y };\n" },
+    { path: 'src/engine/images.ts', text: "import { x } from './shared';\nexport { x };\n" },
+    { path: 'src/engine/shared.ts', text: "export const x = 1;\n" },
+    { path: 'src/runtime/index.ts', text: "export const y = 2;\n" },
+  ]), []);
 });

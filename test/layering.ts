@@ -154,6 +154,83 @@ export function checkImports(files: readonly SourceFile[]): Violation[] {
   return violations;
 }
 
+/**
+ * Import cycles among `files`, each once, as the files around the loop starting from its
+ * first in path order, e.g. ['src/a.ts', 'src/b.ts'] for a → b → a. Every form of import
+ * counts, type-only ones too: a cycle of types still ties the files' designs together.
+ * Only relative imports that resolve to one of `files` (as `x.ts` or `x/index.ts`) are edges.
+ */
+export function findCycles(files: readonly SourceFile[]): string[][] {
+  const known = new Set(files.map((f) => f.path));
+  const edges = new Map<string, string[]>();
+  for (const { path, text } of files) {
+    const to = new Set<string>();
+    for (const ref of references(path, text)) {
+      if (!ref.spec?.startsWith('.')) continue;
+      const base = posix.normalize(posix.join(posix.dirname(path), ref.spec)).replace(/\/$/, '');
+      const hit = [base, `${base}.ts`, `${base}/index.ts`].find((c) => known.has(c));
+      if (hit) to.add(hit);
+    }
+    edges.set(path, [...to]);
+  }
+  // Tarjan's strongly connected components; each component of more than one file, or a
+  // file importing itself, holds a cycle.
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const connect = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of edges.get(v)!) {
+      if (!index.has(w)) {
+        connect(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) {
+        low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      }
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop()!;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1 || edges.get(v)!.includes(v)) cycles.push(loopThrough(component.sort(), edges));
+  };
+  for (const v of [...edges.keys()].sort()) if (!index.has(v)) connect(v);
+  return cycles.sort((a, b) => a[0]!.localeCompare(b[0]!));
+}
+
+/** One loop from the first file of a strongly connected component back to it (breadth first: a shortest one). */
+function loopThrough(component: string[], edges: Map<string, string[]>): string[] {
+  const start = component[0]!;
+  const inside = new Set(component);
+  const cameFrom = new Map<string, string>();
+  const queue = [start];
+  while (queue.length) {
+    const v = queue.shift()!;
+    for (const w of edges.get(v)!) {
+      if (!inside.has(w)) continue;
+      if (w === start) {
+        const loop = [v];
+        while (loop[0] !== start) loop.unshift(cameFrom.get(loop[0]!)!);
+        return loop;
+      }
+      if (!cameFrom.has(w)) {
+        cameFrom.set(w, v);
+        queue.push(w);
+      }
+    }
+  }
+  return component;
+}
+
 /** The .ts files (not .d.ts) under src/, test/ and bench/ of the repository at `root`. */
 export function repoSources(root: string): SourceFile[] {
   const out: SourceFile[] = [];
