@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorKind } from '../common/errors';
+import { errorKind } from '../common';
 import { unappliedOptions } from './unapplied-options';
 
 test('zero values say nothing; each option set and not applied says so once', () => {

@@ -35,6 +35,7 @@ async function berth(peer: TestPeer | string, args: string[], stdinText?: string
 /** A daemon stand-in for one container's life: create, attach, wait, start. */
 function fakeDaemon(opts: { startError?: { status: number; message: string }; exitCode?: number; createStatus?: [number, unknown] } = {}) {
   let attached: Duplex | undefined;
+  let stdinRead = Promise.resolve();
   let pendingWait: http.ServerResponse | undefined;
   const created: unknown[] = [];
   return {
@@ -61,16 +62,18 @@ function fakeDaemon(opts: { startError?: { status: number; message: string }; ex
             attached.write(frame(StreamType.Stdout, 'hello from the box\n'));
             attached.write(frame(StreamType.Stderr, 'a warning\n'));
           }
-          setTimeout(() => {
+          // The container exits once it has read its stdin (at once without -i): its output ends, then the wait answers.
+          void stdinRead.then(() => {
             attached?.end();
             pendingWait?.end(JSON.stringify({ StatusCode: opts.exitCode ?? 0 }) + '\n');
-          }, 20);
+          });
           return;
         }
         sendJSON(res, 404, { message: `page not found: ${url}` });
       },
-      onUpgrade(_req: http.IncomingMessage, socket: Duplex) {
+      onUpgrade(req: http.IncomingMessage, socket: Duplex) {
         attached = socket;
+        if (req.url!.includes('stdin=1')) stdinRead = new Promise((r) => socket.once('end', r));
         socket.write(upgradeHead(MULTIPLEXED));
         socket.on('data', (c: Buffer) => socket.write(frame(StreamType.Stdout, `stdin:${c.toString()}`)));
         socket.on('error', () => undefined);
@@ -313,6 +316,8 @@ test('import and load send the tar and print what the daemon streams back', asyn
 });
 
 test('a TTY run copies raw bytes without demultiplexing', async () => {
+  let attached: Duplex | undefined;
+  let pendingWait: http.ServerResponse | undefined;
   const peer = await startPeer({
     onRequest(req, res) {
       const url = req.url!;
@@ -320,15 +325,20 @@ test('a TTY run copies raw bytes without demultiplexing', async () => {
       if (url.includes('/wait')) {
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.flushHeaders();
-        setTimeout(() => res.end(JSON.stringify({ StatusCode: 0 })), 30);
+        pendingWait = res;
         return;
       }
       res.writeHead(204);
       res.end();
+      if (url.includes('/start')) {
+        // The container writes and exits: its output ends, then the wait answers.
+        attached?.end('raw \x01\x02 bytes\r\n');
+        pendingWait?.end(JSON.stringify({ StatusCode: 0 }));
+      }
     },
     onUpgrade(_req, socket) {
-      socket.write(upgradeHead('application/vnd.docker.raw-stream') + 'raw \x01\x02 bytes\r\n');
-      setTimeout(() => socket.end(), 10);
+      attached = socket;
+      socket.write(upgradeHead('application/vnd.docker.raw-stream'));
     },
   });
   try {

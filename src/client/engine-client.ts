@@ -2,15 +2,16 @@ import type http from 'node:http';
 import type { Readable } from 'node:stream';
 import type {
   ContainerCreateRequest,
+  ContainerCreateResponse,
   ContainerInspect,
   ContainerSummary,
   DeleteItem,
   ImageInspect,
   ImageSummary,
+  SystemInfo,
   VersionResponse,
   WaitResponse,
 } from '../wire';
-import type { ContainerCreateResponse, SystemInfo } from '../wire/system-info';
 import { DaemonAddress } from './host';
 import { Hijacked, readAll, Transport } from './transport';
 

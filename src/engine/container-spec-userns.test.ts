@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorKind } from '../common/errors';
+import { errorKind } from '../common';
 import { ALL_CAPABILITIES, type HostFacts, type IdMappings } from '../runtime';
 import { buildSpec, checkHostConfig, type SpecContext } from './container-spec';
 import type { ContainerRecord } from './containers';

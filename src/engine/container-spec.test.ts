@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
-import { errorKind } from '../common/errors';
+import { errorKind } from '../common';
 import { ALL_CAPABILITIES, type HostFacts } from '../runtime';
 import { buildSpec, checkHostConfig, inspectHostConfig, parseSecurityOpts, type SpecContext } from './container-spec';
 import type { ContainerRecord } from './containers';

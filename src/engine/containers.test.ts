@@ -42,14 +42,20 @@ test('import --change lines set the config', () => {
 test('keyed mutex runs one job per key at a time, in order', async () => {
   const m = new KeyedMutex();
   const seen: string[] = [];
-  const job = (k: string, tag: string, ms: number) => m.run(k, async () => {
+  let releaseA1!: () => void;
+  const a1Held = new Promise<void>((r) => { releaseA1 = r; });
+  const job = (k: string, tag: string, hold: Promise<void>) => m.run(k, async () => {
     seen.push(`start ${tag}`);
-    await new Promise((r) => setTimeout(r, ms));
+    await hold;
     seen.push(`end ${tag}`);
   });
-  await Promise.all([job('a', 'a1', 20), job('a', 'a2', 1), job('b', 'b1', 5)]);
-  assert.ok(seen.indexOf('end a1') < seen.indexOf('start a2'));
-  assert.ok(seen.indexOf('start b1') < seen.indexOf('end a1'));
+  const a = Promise.all([job('a', 'a1', a1Held), job('a', 'a2', Promise.resolve())]);
+  // Another key runs to its end while a1 holds key a; a2 has not started.
+  await job('b', 'b1', Promise.resolve());
+  assert.deepEqual(seen, ['start a1', 'start b1', 'end b1']);
+  releaseA1();
+  await a;
+  assert.deepEqual(seen, ['start a1', 'start b1', 'end b1', 'end a1', 'start a2', 'end a2']);
   await assert.rejects(m.run('a', async () => { throw new Error('boom'); }), /boom/);
   assert.equal(await m.run('a', async () => 7), 7);
 });

@@ -7,7 +7,7 @@
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecoder } from 'fzstd';
-import { invalidArgument } from '../common/errors';
+import { invalidArgument } from '../common';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 

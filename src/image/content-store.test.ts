@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { ContentStore } from './content-store';
-import type { Digest } from '../common/ids';
+import type { Digest } from '../common';
 
 /** Temp dirs made by these tests, removed when the file's tests are done. */
 const temps: string[] = [];

@@ -4,10 +4,8 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import type { Digest } from '../common/ids';
-import { asDigest, hexOf, isDigest } from '../common/ids';
-import { invalidArgument, isErrno, notFound } from '../common/errors';
-import { fsyncDir } from '../state/atomic';
+import { asDigest, type Digest, hexOf, invalidArgument, isDigest, isErrno, notFound } from '../common';
+import { fsyncDir } from '../state';
 
 /**
  * Content-addressed blob storage: `<root>/sha256/<hex>`, written through

@@ -11,7 +11,7 @@ import { readArchive, writeArchive } from './docker-archive';
 import { ImageStore } from './image-store';
 import { parseReference } from './reference';
 import type { ImageConfig } from './image-config';
-import type { Digest } from '../common/ids';
+import type { Digest } from '../common';
 
 /** Temp dirs made by these tests, removed when the file's tests are done. */
 const temps: string[] = [];

@@ -1,4 +1,4 @@
-import type { Digest } from '../common/ids';
+import type { Digest } from '../common';
 
 /** The OCI image config (config.md); Docker field names, as stored in the blob. */
 export interface ImageConfig {

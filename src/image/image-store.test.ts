@@ -8,7 +8,7 @@ import { ContentStore } from './content-store';
 import { ImageStore } from './image-store';
 import type { ImageConfig } from './image-config';
 import { parseReference } from './reference';
-import type { Digest } from '../common/ids';
+import type { Digest } from '../common';
 
 /** Temp dirs made by these tests, removed when the file's tests are done. */
 const temps: string[] = [];

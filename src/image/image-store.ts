@@ -1,10 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Digest } from '../common/ids';
-import { hexOf, isDigest } from '../common/ids';
-import { invalidArgument, isErrno, notFound } from '../common/errors';
-import { log } from '../common/log';
-import { writeJSONAtomic } from '../state/atomic';
+import { type Digest, hexOf, invalidArgument, isDigest, isErrno, log, notFound } from '../common';
+import { writeJSONAtomic } from '../state';
 import type { ContentStore } from './content-store';
 import type { ImageConfig } from './image-config';
 import {

@@ -3,8 +3,7 @@
  * counterparts, and the OCI descriptor/manifest/index shapes Berth reads and
  * writes.
  */
-import type { Digest } from '../common/ids';
-import { invalidArgument } from '../common/errors';
+import { type Digest, invalidArgument } from '../common';
 import type { Compression } from './compression';
 
 export const MediaType = {

@@ -1,6 +1,4 @@
-import type { Digest } from '../common/ids';
-import { isDigest } from '../common/ids';
-import { invalidArgument } from '../common/errors';
+import { type Digest, invalidArgument, isDigest } from '../common';
 
 /**
  * A normalized image reference, as Docker's distribution/reference package

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorKind } from '../common/errors';
+import { errorKind } from '../common';
 import {
   ALL_CAPABILITIES,
   DEFAULT_CAPABILITIES,

@@ -21,7 +21,7 @@
  * - `capabilityMask(names)` gives the bit mask as /proc/<pid>/status prints it (CapEff…).
  */
 import { readFileSync } from 'node:fs';
-import { invalidArgument } from '../common/errors';
+import { invalidArgument } from '../common';
 
 /** Index = kernel capability number (linux/capability.h, up to 5.9+). */
 export const ALL_CAPABILITIES: readonly string[] = [

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorKind } from '../common/errors';
+import { errorKind } from '../common';
 import { blkioWeightFile, cgroupDirs, cgroupsPath, detectCgroupMode, ensureBlkioWeight, ioWeightFromBlkio, removeCgroup } from './cgroups';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {

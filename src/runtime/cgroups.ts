@@ -32,7 +32,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { invalidArgument, isErrno } from '../common/errors';
+import { invalidArgument, isErrno } from '../common';
 
 export type CgroupMode = 'v1' | 'v2' | 'hybrid';
 

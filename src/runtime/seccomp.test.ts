@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorKind } from '../common/errors';
+import { errorKind } from '../common';
 import { DEFAULT_CAPABILITIES } from './capabilities';
 import { goArch, kernelVersion, parseSeccompProfile, renderSeccomp, type SeccompProfile } from './seccomp';
 import { DEFAULT_SECCOMP_PROFILE } from './seccomp-default';

@@ -20,7 +20,7 @@
  */
 import { kernelHasX32 } from '../sys';
 import { release } from 'node:os';
-import { invalidArgument } from '../common/errors';
+import { invalidArgument } from '../common';
 
 export interface SeccompArg {
   index: number;

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorKind } from '../common/errors';
+import { errorKind } from '../common';
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES, capabilityMask } from './capabilities';
 import { cgroupDirs, cgroupsPath, detectCgroupMode, removeCgroup } from './cgroups';
 import {

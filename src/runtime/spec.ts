@@ -38,7 +38,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
-import { invalidArgument } from '../common/errors';
+import { invalidArgument } from '../common';
 import { hostBoundingCapabilities, resolveCapabilities } from './capabilities';
 import { detectCgroupMode, type CgroupMode } from './cgroups';
 import { renderSeccomp, type SeccompProfile } from './seccomp';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorKind } from '../common/errors';
+import { errorKind } from '../common';
 import { detectSysInfo, discardUnsupported, sysInfoWarnings, type DiscardableResources, type SysInfo } from './sysinfo';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {

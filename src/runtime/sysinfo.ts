@@ -22,7 +22,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { invalidArgument } from '../common/errors';
+import { invalidArgument } from '../common';
 import { DEFAULT_CGROUP_PARENT, DEFAULT_CGROUP_ROOT, blkioWeightFile, detectCgroupMode, v1Hierarchies, type CgroupMode } from './cgroups';
 
 export interface SysInfo {

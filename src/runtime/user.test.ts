@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorKind } from '../common/errors';
+import { errorKind } from '../common';
 import { resolveInRootfs, resolveUser } from './user';
 
 const PASSWD = [

@@ -24,7 +24,7 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { invalidArgument, isErrno } from '../common/errors';
+import { invalidArgument, isErrno } from '../common';
 
 export interface ExecUser {
   uid: number;

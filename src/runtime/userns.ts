@@ -27,7 +27,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
-import { invalidArgument } from '../common/errors';
+import { invalidArgument } from '../common';
 import type { OciSpec } from './spec';
 
 /** One line of /proc/<pid>/uid_map: container ids [containerID, containerID+size) are host ids from hostID. */

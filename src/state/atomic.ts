@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { invalidArgument, isErrno } from '../common/errors';
+import { invalidArgument, isErrno } from '../common';
 
 /**
  * Durable file replacement: write to a temp file in the same directory, fsync it,

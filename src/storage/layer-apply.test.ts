@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { BerthError, invalidArgument, type asDigest } from '../common';
+import { needsRoot } from '../common/test-root';
 import { lgetxattr } from '../sys';
 import { applyLayer } from './layer-apply';
 import { makeTar, padBlock, paxRecord, rawHeader } from './tar-fixtures';
@@ -44,7 +45,7 @@ async function rejectsInvalid(p: Promise<unknown>, re: RegExp): Promise<void> {
   });
 }
 
-test('full fidelity: types, owners, modes, times, xattrs; diffID is sha256 of the tar', async (t) => {
+test('full fidelity: types, owners, modes, times, xattrs; diffID is sha256 of the tar', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
   const { dest } = dirs(t);
   const tar = await makeTar([
     { name: './', type: 'directory', mode: 0o755 },
@@ -85,7 +86,7 @@ test('full fidelity: types, owners, modes, times, xattrs; diffID is sha256 of th
   assert.equal(lstatSync(dest).mode & 0o7777, 0o755);
 });
 
-test('binary PAX xattr values (security.capability) keep their raw bytes', async (t) => {
+test('binary PAX xattr values (security.capability) keep their raw bytes', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
   const { dest } = dirs(t);
   // Shaped like a v2 capability blob, with bytes above 0x7f that UTF-8 decoding would mangle.
   const value = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0xff, 0xfe, 0x80, 0x00, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -102,7 +103,7 @@ test('binary PAX xattr values (security.capability) keep their raw bytes', async
   assert.deepEqual(lgetxattr(join(dest, 'ping'), 'trusted.bin'), value);
 });
 
-test('gzip layer: same result and the diffID of the uncompressed tar', async (t) => {
+test('gzip layer: same result and the diffID of the uncompressed tar', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
   const { dest } = dirs(t);
   const tar = await makeTar([{ name: 'a/b', data: 'content' }]);
   const gz = gzipSync(tar);
@@ -113,7 +114,7 @@ test('gzip layer: same result and the diffID of the uncompressed tar', async (t)
   assert.equal(readFileSync(join(dest, 'a/b'), 'utf8'), 'content');
 });
 
-test('whiteouts become overlay char devices; opaque markers become xattrs', async (t) => {
+test('whiteouts become overlay char devices; opaque markers become xattrs', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
   const { dest } = dirs(t);
   const tar = await makeTar([
     { name: 'etc/', type: 'directory', mode: 0o755 },
@@ -142,7 +143,7 @@ test('whiteouts become overlay char devices; opaque markers become xattrs', asyn
   assert.equal(readFileSync(join(dest, 'implicit/file'), 'utf8'), 'kept', 'a parent made for this layer is not whited out');
 });
 
-test('later entries replace earlier ones; a dir over a dir keeps its contents', async (t) => {
+test('later entries replace earlier ones; a dir over a dir keeps its contents', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
   const { dest } = dirs(t);
   const tar = await makeTar([
     { name: 'd/', type: 'directory', mode: 0o700 },
@@ -173,7 +174,7 @@ test('../ escape is refused and nothing outside dest changes', async (t) => {
   assertOutsideUntouched(outside);
 });
 
-test('absolute paths are taken relative to dest', async (t) => {
+test('absolute paths are taken relative to dest', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
   const { dest, outside } = dirs(t);
   const tar = await makeTar([{ name: `${outside}/target`, data: 'pwned' }, { name: `/${outside}/new`, data: 'x' }]);
   await apply(tar, dest);
@@ -181,7 +182,7 @@ test('absolute paths are taken relative to dest', async (t) => {
   assert.equal(readFileSync(join(dest, outside, 'target'), 'utf8'), 'pwned');
 });
 
-test('a symlink parent is resolved inside dest, never written through', async (t) => {
+test('a symlink parent is resolved inside dest, never written through', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
   const { dest, outside } = dirs(t);
   const tar = await makeTar([
     { name: 'a', type: 'symlink', linkname: outside },
@@ -199,7 +200,7 @@ test('a symlink parent is resolved inside dest, never written through', async (t
   assertOutsideUntouched(outside);
 });
 
-test('an existing symlink at the final component is replaced, not followed', async (t) => {
+test('an existing symlink at the final component is replaced, not followed', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
   const { dest, outside } = dirs(t);
   const tar = await makeTar([
     { name: 'f', type: 'symlink', linkname: join(outside, 'target') },
@@ -222,7 +223,7 @@ test('an existing symlink at the final component is replaced, not followed', asy
   assert.equal(statSync(join(outside, 'target')).uid, 0);
 });
 
-test('hardlinks outside dest or to missing targets are refused', async (t) => {
+test('hardlinks outside dest or to missing targets are refused', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
   const { dest, outside } = dirs(t);
   const passwd = statSync('/etc/passwd');
   await rejectsInvalid(apply(await makeTar([{ name: 'p', type: 'link', linkname: '/etc/passwd' }]), dest), /does not contain/);
@@ -303,7 +304,7 @@ test('a refused entry stops reading and releases an endless input', async (t) =>
   assert.ok(endless.destroyed);
 });
 
-test('device nodes are skipped, a char device 0:0 is a whiteout, fifos stay', async (t) => {
+test('device nodes are skipped, a char device 0:0 is a whiteout, fifos stay', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
   const { dest, outside } = dirs(t);
   const tar = await makeTar([
     { name: 'dev/mem', type: 'character-device', devmajor: 1, devminor: 1, mode: 0o666 },
@@ -323,7 +324,7 @@ test('device nodes are skipped, a char device 0:0 is a whiteout, fifos stay', as
   assertOutsideUntouched(outside);
 });
 
-test('idShift: owners are shifted on disk (user-namespace remapping); an id it cannot map fails the apply', async (t) => {
+test('idShift: owners are shifted on disk (user-namespace remapping); an id it cannot map fails the apply', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
   const { dest } = dirs(t);
   const shift = ({ uid, gid }: { uid: number; gid: number }) => {
     if (uid > 65535 || gid > 65535) throw new BerthError('invalid-argument', `container uid ${uid} cannot be mapped to a host uid`);
@@ -350,7 +351,7 @@ test('idShift: owners are shifted on disk (user-namespace remapping); an id it c
   await rejectsInvalid(applyLayer(Readable.from([await makeTar([{ name: 'big', data: 'x', uid: 70000 }])]), other, { idShift: shift }), /uid 70000 cannot be mapped/);
 });
 
-test('inputDigest: a plain tar takes the caller\'s digest without hashing; gzip is hashed; a rejected digest fails the apply', async (t) => {
+test('inputDigest: a plain tar takes the caller\'s digest without hashing; gzip is hashed; a rejected digest fails the apply', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
   const tar = await makeTar([{ name: 'big.bin', data: Buffer.alloc(5 << 20, 7) }, { name: 'small', data: 's' }]);
   const { dest } = dirs(t);
   // A digest that is not the tar's own proves the apply used it instead of hashing.

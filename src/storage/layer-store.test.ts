@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { BerthError, type Digest } from '../common';
+import { needsRoot } from '../common/test-root';
 import { MNT_DETACH, mountFrom, umount2 } from '../sys';
 import { chainIDOf, LayerStore } from './layer-store';
 import { makeTar, rawHeader, type FixtureEntry } from './tar-fixtures';
@@ -25,7 +26,7 @@ const kind = (k: string, re?: RegExp) => (e: unknown) => {
   return true;
 };
 
-test('create, get, chainIDs, lowerChain and linkChain', async (t) => {
+test('create, get, chainIDs, lowerChain and linkChain', needsRoot('creating a layer applies it with its owners (lchown)'), async (t) => {
   const store = await LayerStore.open(tempRoot(t));
   const t0 = await tarOf([{ name: 'base', data: 'b' }]);
   const t1 = await tarOf([{ name: 'top', data: 't' }]);
@@ -50,7 +51,7 @@ test('create, get, chainIDs, lowerChain and linkChain', async (t) => {
   await assert.rejects(store.get('sha256:zz' as Digest), kind('invalid-argument'));
 });
 
-test('a layer is stored once: creating it again returns the existing one', async (t) => {
+test('a layer is stored once: creating it again returns the existing one', needsRoot('creating a layer applies it with its owners (lchown)'), async (t) => {
   const store = await LayerStore.open(tempRoot(t));
   const tar = await tarOf([{ name: 'f', data: 'same' }]);
   const [a, b] = await Promise.all([store.create(null, Readable.from([tar])), store.create(null, Readable.from([tar]))]);
@@ -62,7 +63,7 @@ test('a layer is stored once: creating it again returns the existing one', async
   assert.deepEqual(readdirSync(join(store.root, 'tmp')), []);
 });
 
-test('a failed create leaves nothing behind', async (t) => {
+test('a failed create leaves nothing behind', needsRoot('creating a layer applies it with its owners (lchown)'), async (t) => {
   const store = await LayerStore.open(tempRoot(t));
   const tar = await tarOf([{ name: 'f', data: Buffer.alloc(4000) }]);
   await assert.rejects(store.create(null, Readable.from([tar.subarray(0, 1500)])), kind('invalid-argument', /truncated or corrupt/));
@@ -73,7 +74,7 @@ test('a failed create leaves nothing behind', async (t) => {
   assert.deepEqual(await store.list(), []);
 });
 
-test('remove refuses a parent, then deletes child and parent with their links', async (t) => {
+test('remove refuses a parent, then deletes child and parent with their links', needsRoot('creating a layer applies it with its owners (lchown)'), async (t) => {
   const store = await LayerStore.open(tempRoot(t));
   const l0 = await store.create(null, Readable.from([await tarOf([{ name: 'a', data: 'a' }])]));
   const l1 = await store.create(l0.chainID, Readable.from([await tarOf([{ name: 'b', data: 'b' }])]));
@@ -97,7 +98,7 @@ test('open cleans up after an interrupted create', async (t) => {
   assert.ok(!existsSync(join(root, 'l', 'DANGLINGLINK')));
 });
 
-test('120 layers mount as one overlay through the short links', async (t) => {
+test('120 layers mount as one overlay through the short links', needsRoot('creating a layer applies it with its owners (lchown)'), async (t) => {
   const store = await LayerStore.open(tempRoot(t));
   let parent: Digest | null = null;
   for (let i = 0; i < 120; i++) {
@@ -124,7 +125,7 @@ test('120 layers mount as one overlay through the short links', async (t) => {
   }
 });
 
-test('bad checksums, absurd sizes and hostile entries fail cleanly: no layer, no temp dir, no link, nothing outside', async (t) => {
+test('bad checksums, absurd sizes and hostile entries fail cleanly: no layer, no temp dir, no link, nothing outside', needsRoot('creating a layer applies it with its owners (lchown)'), async (t) => {
   const root = tempRoot(t);
   const store = await LayerStore.open(root);
   const sentinel = join(root, '..', 'sentinel');
@@ -150,7 +151,7 @@ test('bad checksums, absurd sizes and hostile entries fail cleanly: no layer, no
   }
 });
 
-test('prepare then commit: the parent is needed only at commit; discard and failures leave no temp dir', async (t) => {
+test('prepare then commit: the parent is needed only at commit; discard and failures leave no temp dir', needsRoot('creating a layer applies it with its owners (lchown)'), async (t) => {
   const store = await LayerStore.open(tempRoot(t));
   const t0 = await tarOf([{ name: 'base', data: 'b' }]);
   const t1 = await tarOf([{ name: 'top', data: 't' }]);

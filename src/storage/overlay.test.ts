@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BerthError, type Digest } from '../common';
+import { needsRoot } from '../common/test-root';
 import { isMountPoint, lgetxattr, MNT_DETACH, umount2 } from '../sys';
 import { applyLayer } from './layer-apply';
 import { LayerStore } from './layer-store';
@@ -42,7 +43,7 @@ const kind = (k: string) => (e: unknown) => {
   return true;
 };
 
-test('overlay semantics: writes go up, whiteouts and opaque dirs hide, deletes leave whiteouts', async (t) => {
+test('overlay semantics: writes go up, whiteouts and opaque dirs hide, deletes leave whiteouts', needsRoot('overlay mounts and layers with their owners (lchown)'), async (t) => {
   const { base, snap } = setup(t);
   const bottom = await layer(base, 'bottom', [
     { name: 'keep', data: 'bottom' },
@@ -92,7 +93,7 @@ test('overlay semantics: writes go up, whiteouts and opaque dirs hide, deletes l
   assert.deepEqual(await snap.list(), []);
 });
 
-test('a snapshot with no layers mounts over its init layer alone', async (t) => {
+test('a snapshot with no layers mounts over its init layer alone', needsRoot('overlay mounts and layers with their owners (lchown)'), async (t) => {
   const { snap } = setup(t);
   await snap.prepare('scratch', null, []);
   const merged = await snap.mount('scratch');
@@ -119,7 +120,7 @@ test('prepare validates keys and lowers; unknown keys are not found', async (t) 
   assert.deepEqual(readdirSync(join(snap.root, 'tmp')), []);
 });
 
-test('120 layers from the layer store mount through short links', async (t) => {
+test('120 layers from the layer store mount through short links', needsRoot('overlay mounts and layers with their owners (lchown)'), async (t) => {
   const { base, snap } = setup(t);
   const store = await LayerStore.open(join(base, 'layers'));
   let parent: Digest | null = null;

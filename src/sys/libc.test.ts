@@ -7,6 +7,7 @@ import {
   mount, umount2, mknod, makedev, lsetxattr, lgetxattr, llistxattr, lremovexattr,
   MS_BIND, MS_RDONLY, syncfs, MS_REMOUNT, MNT_DETACH, S_IFCHR, S_IFIFO, mountFrom, isMountPoint, parseMountInfo,
 } from './index';
+import { needsRoot } from '../common/test-root';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-sys-'));
@@ -25,7 +26,7 @@ test('makedev matches the glibc encoding', () => {
   assert.equal(makedev(0x1234, 0x56789), 0x100056723489n);
 });
 
-test('mknod makes a char device and a fifo; errors carry errno names', (t) => {
+test('mknod makes a char device and a fifo; errors carry errno names', needsRoot('mknod of a char device'), (t) => {
   const dir = tempDir(t);
   mknod(join(dir, 'null'), S_IFCHR | 0o600, makedev(1, 3));
   const st = lstatSync(join(dir, 'null'));
@@ -42,7 +43,7 @@ test('mknod makes a char device and a fifo; errors carry errno names', (t) => {
   assert.throws(() => mknod(join(dir, 'missing', 'x'), S_IFIFO, 0), { code: 'ENOENT' });
 });
 
-test('xattrs: set, get, list, remove; absent reads as null; symlinks are not followed', (t) => {
+test('xattrs: set, get, list, remove; absent reads as null; symlinks are not followed', needsRoot('trusted.* xattrs'), (t) => {
   const dir = tempDir(t);
   const f = join(dir, 'f');
   writeFileSync(f, 'x');
@@ -61,7 +62,7 @@ test('xattrs: set, get, list, remove; absent reads as null; symlinks are not fol
   assert.throws(() => lsetxattr(join(dir, 'nope'), 'user.a', Buffer.from('1')), { code: 'ENOENT', syscall: 'lsetxattr' });
 });
 
-test('mount and umount2 a bind mount; mountinfo sees it', (t) => {
+test('mount and umount2 a bind mount; mountinfo sees it', needsRoot('mount(2)'), (t) => {
   const dir = tempDir(t);
   const src = join(dir, 'src');
   const mnt = join(dir, 'mnt');
@@ -79,7 +80,7 @@ test('mount and umount2 a bind mount; mountinfo sees it', (t) => {
   assert.throws(() => mount('none', join(dir, 'missing'), 'tmpfs', 0, null), { code: 'ENOENT' });
 });
 
-test('mountFrom resolves relative overlay paths against its cwd', async (t) => {
+test('mountFrom resolves relative overlay paths against its cwd', needsRoot('mount(2) of an overlay'), async (t) => {
   const dir = tempDir(t);
   for (const d of ['lower', 'upper', 'work', 'mnt']) mkdirSync(join(dir, d));
   writeFileSync(join(dir, 'lower', 'f'), 'low');

@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ID64, type RunResult, sleep, useDaemon, waitFor } from './harness';
+import { ID64, type RunResult, useDaemon, waitFor } from './harness';
 
 const d = useDaemon();
 
-const LOOP = 'trap "exit 9" TERM; trap "echo got-usr1" USR1; while true; do sleep 0.1; done';
+const LOOP = 'trap "exit 9" TERM; trap "echo got-usr1" USR1; echo traps-set; while true; do sleep 0.1; done';
 
 /**
  * Run the same read-only command with both CLIs and require identical results. Outputs with
@@ -133,7 +133,7 @@ test('ps, inspect, logs and wait print what docker prints', async () => {
   await d.dockerOk(['run', '-d', '--name', 'pa-done', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done; exit 4']);
   await d.dockerOk(['wait', 'pa-done']);
   // Past the first second, so "Up Less than a second" vs "Up 1 second" cannot split the two runs.
-  await sleep(1100);
+  await waitFor('both containers past their first second', async () => !(await d.dockerOk(['ps', '-a', '--filter', 'name=pa-', '--format', '{{.Status}}'])).includes('Less than a second'), 10_000, 200);
   for (const args of [
     ['ps'], ['ps', '-a'], ['ps', '-q'], ['ps', '-aq', '--no-trunc'], ['ps', '-a', '--filter', 'name=pa-'], ['ps', '-a', '--filter', 'status=exited', '--format', '{{.Names}} {{.Status}}'],
     ['ps', '-a', '--filter', 'exited=4', '-q'], ['ps', '--format', '{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.Names}}'], ['ps', '-a', '--format', 'json'], ['ps', '-n', '1', '--format', '{{.Names}}'],
@@ -171,13 +171,14 @@ test('ps, inspect, logs and wait print what docker prints', async () => {
 
 test('stop, kill -s, start, restart, kill, wait, rm and rm -f', async () => {
   await d.dockerOk(['run', '-d', '--name', 'life', 'busybox', 'sh', '-c', LOOP]);
+  await d.waitForLog('life', 'traps-set');
   const pid1 = (await d.inspect('life')).State.Pid;
 
   assert.equal(await berthOk(['kill', '-s', 'USR1', 'life']), 'life\n');
   await waitFor('the USR1 trap', async () => (await d.dockerOk(['logs', 'life'])).includes('got-usr1'), 5000);
 
+  // Started before the stop or not, wait prints the exit code.
   const waiting = d.berth(['wait', 'life'], { timeoutMs: 20_000 });
-  await sleep(200);
   assert.equal(await berthOk(['stop', 'life']), 'life\n');
   const w = await waiting;
   assert.equal(w.code, 0, w.stderr);

@@ -41,6 +41,10 @@ export interface RunOptions {
   input?: string | Buffer;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Sees stdout as it comes, for commands that stream (logs -f, events, attach). */
+  onStdout?: (chunk: string) => void;
+  /** Kills the program (SIGKILL) when aborted; the result then has signal SIGKILL. */
+  abort?: AbortSignal;
 }
 
 export interface HttpResult {
@@ -63,7 +67,11 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       timedOut = true;
       child.kill('SIGKILL');
     }, opts.timeoutMs ?? 30_000);
-    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stdout.on('data', (c: Buffer) => {
+      out.push(c);
+      opts.onStdout?.(c.toString());
+    });
+    opts.abort?.addEventListener('abort', () => child.kill('SIGKILL'), { once: true });
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.stdin.on('error', () => undefined);
     child.on('error', (e) => err.push(Buffer.from(`spawn error: ${e.message}\n`)));
@@ -102,25 +110,81 @@ export function httpRequest(socketPath: string, method: string, path: string, bo
       if (!h['Content-Type']) h['Content-Type'] = 'application/json';
       h['Content-Length'] = String(payload.length);
     }
-    const req = http.request({ socketPath, method, path, headers: h, timeout: timeoutMs }, (r) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let json: unknown;
-        try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-        res({ status: r.statusCode ?? 0, headers: r.headers, body: text, json });
-      });
-      r.on('error', rej);
-    });
+    const req = http.request({ socketPath, method, path, headers: h, timeout: timeoutMs }, (r) => collect(r).then(res, rej));
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out after ${timeoutMs} ms`)));
     req.on('error', rej);
     req.end(payload);
   });
 }
 
-/** Write raw bytes to the socket, optionally wait for a reply, then close. Resolves with what came back. */
-export function rawSocket(socketPath: string, data: Buffer | string, opts: { waitMs?: number; half?: boolean } = {}): Promise<string> {
+/** A response read to its end; `onChunk` sees the body as it streams. */
+function collect(r: http.IncomingMessage, onChunk?: (c: string) => void): Promise<HttpResult> {
+  return new Promise((res, rej) => {
+    const chunks: Buffer[] = [];
+    r.on('data', (c: Buffer) => {
+      chunks.push(c);
+      onChunk?.(c.toString());
+    });
+    r.on('end', () => {
+      const text = Buffer.concat(chunks).toString();
+      let json: unknown;
+      try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+      res({ status: r.statusCode ?? 0, headers: r.headers, body: text, json });
+    });
+    r.on('error', rej);
+  });
+}
+
+/**
+ * A request whose response is watched while it streams (wait, logs?follow, events).
+ * `status` resolves when the response headers arrive: for /wait the daemon sends them
+ * only once the wait is registered, which is what a test waits for before it stops the
+ * container. `output()` is the body so far, `done` the whole response (rejects if the
+ * connection fails or is dropped), `stop()` drops the connection.
+ */
+export interface HttpStream {
+  status: Promise<number>;
+  output(): string;
+  done: Promise<HttpResult>;
+  stop(): void;
+}
+
+export function httpStream(socketPath: string, method: string, path: string): HttpStream {
+  let body = '';
+  let onStatus!: (s: number) => void;
+  const status = new Promise<number>((r) => { onStatus = r; });
+  const req = http.request({ socketPath, method, path });
+  const done = new Promise<HttpResult>((res, rej) => {
+    req.on('response', (r) => {
+      onStatus(r.statusCode ?? 0);
+      collect(r, (c) => { body += c; }).then(res, rej);
+    });
+    req.on('error', rej);
+  });
+  // A failed request fails `done`; `status` then never resolves, so nothing waits on it alone.
+  done.catch(() => undefined);
+  req.end();
+  return { status, output: () => body, done, stop: () => req.destroy() };
+}
+
+/**
+ * A shell line that holds a container until the test calls `openGate` on it: for what must
+ * happen at a moment the test chooses (e.g. while berthd is down), not after a guessed sleep.
+ */
+export const GATE_FILE = '/tmp/gate';
+export const GATE = `until [ -e ${GATE_FILE} ]; do sleep 0.1; done`;
+
+/** Let a container past `GATE`. Works while berthd is down: it writes through /proc/<pid>/root. */
+export function openGate(pid: number): void {
+  writeFileSync(`/proc/${pid}/root${GATE_FILE}`, '');
+}
+
+/**
+ * Write raw bytes to the socket, then read until the daemon closes, the reply matches
+ * `until`, or `waitMs` has passed (default 20 ms: for sending only); close. Resolves with
+ * what came back.
+ */
+export function rawSocket(socketPath: string, data: Buffer | string, opts: { waitMs?: number; half?: boolean; until?: RegExp } = {}): Promise<string> {
   return new Promise((res) => {
     const s = net.createConnection(socketPath);
     const got: Buffer[] = [];
@@ -131,7 +195,10 @@ export function rawSocket(socketPath: string, data: Buffer | string, opts: { wai
       s.destroy();
       res(Buffer.concat(got).toString('latin1'));
     };
-    s.on('data', (c: Buffer) => got.push(c));
+    s.on('data', (c: Buffer) => {
+      got.push(c);
+      if (opts.until?.test(Buffer.concat(got).toString('latin1'))) finish();
+    });
     s.on('error', finish);
     s.on('close', finish);
     s.on('connect', () => {
@@ -294,6 +361,22 @@ export class Daemon {
   /** The real docker CLI against this daemon. */
   async docker(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     return this.note(await run(DOCKER, ['-H', this.host, ...args], { ...opts, env: { ...this.env(), ...opts.env } }));
+  }
+
+  /**
+   * Wait until the container's logs show `marker`: how a test learns that a container is
+   * ready (its trap is set, its server listens) instead of sleeping and hoping.
+   */
+  async waitForLog(id: string, marker: string, timeoutMs = 10_000): Promise<void> {
+    await waitFor(`'${marker}' in the logs of ${id}`, async () => (await this.docker(['logs', id])).stdout.includes(marker), timeoutMs, 100);
+  }
+
+  /** Start a docker command that streams (logs -f, events, attach) and watch its output. */
+  dockerStream(args: string[]): { output: () => string; done: Promise<RunResult>; stop: () => Promise<RunResult> } {
+    const ac = new AbortController();
+    let out = '';
+    const done = this.docker(args, { abort: ac.signal, onStdout: (c) => { out += c; }, timeoutMs: 60_000 });
+    return { output: () => out, done, stop: () => { ac.abort(); return done; } };
   }
 
   /** Our berth CLI against this daemon. */

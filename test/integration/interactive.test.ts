@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DOCKER, rawSocket, run, useDaemon, waitFor } from './harness';
+import { DOCKER, GATE_FILE, openGate, rawSocket, run, useDaemon, waitFor } from './harness';
 
 const d = useDaemon();
 
@@ -74,10 +74,14 @@ test('POST /containers/{id}/resize reaches the running TTY', async () => {
 });
 
 test('attach: output of a running container, then its exit code', async () => {
-  await d.dockerOk(['run', '-d', '--name', 'att1', 'busybox', 'sh', '-c', 'sleep 1; echo late; echo oops >&2; exit 3']);
-  const r = await d.docker(['attach', 'att1']);
+  // Dots until the gate opens: once one comes through, attach is live, and what follows must too.
+  await d.dockerOk(['run', '-d', '--name', 'att1', 'busybox', 'sh', '-c', `until [ -e ${GATE_FILE} ]; do echo .; sleep 0.1; done; echo late; echo oops >&2; exit 3`]);
+  const attach = d.dockerStream(['attach', 'att1']);
+  await waitFor('output through attach', () => attach.output().includes('.\n'));
+  openGate((await d.inspect('att1')).State.Pid);
+  const r = await attach.done;
   assert.equal(r.code, 3, r.stderr);
-  assert.equal(r.stdout, 'late\n');
+  assert.match(r.stdout, /^(\.\n)+late\n$/);
   assert.equal(r.stderr, 'oops\n');
 });
 
@@ -92,7 +96,7 @@ test('attach: a client that closes its input leaves the stdin of a non-StdinOnce
   await d.dockerOk(['run', '-di', '--name', 'att3', 'busybox', 'sh', '-c', 'while read l; do echo "got $l"; [ "$l" = quit ] && exit 5; done']);
   // Raw API: attach with stdin, send a line, half-close, hang up; the container runs on.
   const req = 'POST /v1.45/containers/att3/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n';
-  const first = await rawSocket(d.sock, req + 'first\n', { half: true, waitMs: 1_000 });
+  const first = await rawSocket(d.sock, req + 'first\n', { half: true, until: /got first\n$/, waitMs: 15_000 });
   assert.match(first, /^HTTP\/1.1 101 /);
   assert.match(first, /got first\n$/);
   assert.equal(await d.dockerOk(['inspect', '-f', '{{.State.Running}}', 'att3']), 'true');

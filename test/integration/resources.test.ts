@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sleep, useDaemon, waitFor, ID64 } from './harness';
+import { GATE, openGate, sleep, useDaemon, waitFor, ID64 } from './harness';
 
 const d = useDaemon();
 
@@ -32,6 +32,7 @@ test('pause freezes the container, unpause resumes it; ps and inspect show Pause
   assert.equal(st.Running, true);
   assert.match(await d.dockerOk(['ps', '--filter', 'name=pz', '--format', '{{.Status}}']), /^Up .* \(Paused\)$/);
   const before = await lines('pz');
+  // An observation window, not a readiness wait: running, the counter adds ten lines a second.
   await sleep(1200);
   assert.equal(await lines('pz'), before, 'the counter must not advance while paused');
 
@@ -65,12 +66,11 @@ test('pause of a container that is not running is refused with 409', async () =>
 });
 
 test('stop, kill and rm -f work on a paused container', async () => {
-  await d.dockerOk(['run', '-d', '--name', 'ps1', 'busybox', 'sh', '-c', 'trap "exit 3" TERM; while true; do sleep 0.1; done']);
-  await sleep(300);
+  await d.dockerOk(['run', '-d', '--name', 'ps1', 'busybox', 'sh', '-c', 'trap "exit 3" TERM; echo trap-set; while true; do sleep 0.1; done']);
+  await d.waitForLog('ps1', 'trap-set');
   await d.dockerOk(['pause', 'ps1']);
-  const t0 = Date.now();
   await d.dockerOk(['stop', '-t', '10', 'ps1']);
-  assert.ok(Date.now() - t0 < 8000, 'the TERM trap ran after the thaw, no SIGKILL timeout');
+  // 3, not 137: the TERM trap ran after the thaw, no SIGKILL at the timeout.
   assert.equal((await d.inspect('ps1')).State.ExitCode, 3);
 
   await d.dockerOk(['start', 'ps1']);
@@ -163,7 +163,7 @@ test('a limit the host cannot apply is discarded with dockerd\'s warning; the co
   assert.equal((info.Warnings ?? []).includes('WARNING: No blkio throttle.read_bps_device support'), !existsSync('/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device'));
 });
 
-test('stats: Docker JSON shape, docker stats --no-stream renders the row, stopped containers read zeros', async () => {
+test('stats: Docker JSON shape, docker stats --no-stream renders the row, stopped containers read zeros', { timeout: 60_000 }, async () => {
   const id = await d.dockerOk(['run', '-d', '--name', 'st1', '--memory', '64m', 'busybox', 'sh', '-c', 'while true; do :; done']);
   const r = await d.api('GET', '/containers/st1/stats?stream=false', undefined, {}, 10_000);
   assert.equal(r.status, 200);
@@ -213,7 +213,6 @@ test('stats: Docker JSON shape, docker stats --no-stream renders the row, stoppe
     });
     req.on('error', (e: Error) => (got.length >= 3 ? resolve() : reject(e)));
     req.end();
-    setTimeout(() => reject(new Error('stream too slow')), 8000).unref();
   });
   assert.equal(got[0].preread, '0001-01-01T00:00:00Z');
   assert.equal(got[2].preread, got[1].read);
@@ -276,9 +275,13 @@ test('a process allocating past --memory is OOM-killed: OOMKilled in inspect, oo
 });
 
 test('an OOM kill while berthd is down is still recorded when it comes back', async () => {
-  await d.dockerOk(['run', '-d', '--name', 'oom2', '--memory', '16m', '--memory-swap', '16m', 'busybox', 'sh', '-c', 'sleep 2; exec dd if=/dev/zero of=/dev/null bs=64M count=1']);
+  // The container allocates only once berthd is gone.
+  const id = await d.dockerOk(['run', '-d', '--name', 'oom2', '--memory', '16m', '--memory-swap', '16m', 'busybox', 'sh', '-c',
+    `${GATE}; exec dd if=/dev/zero of=/dev/null bs=64M count=1`]);
+  const pid = (await d.inspect('oom2')).State.Pid;
   await d.kill();
-  await sleep(3000);
+  openGate(pid);
+  await waitFor('conmon to record the exit', () => existsSync(join(d.execRoot, 'exits', id)), 15_000);
   await d.start();
   const st = await waitFor('the exit to be collected', async () => {
     const s = (await d.inspect('oom2')).State;
@@ -297,7 +300,6 @@ test('events: docker events --since/--until with filters, Docker line format, la
   await d.dockerOk(['update', '--cpu-shares', '256', 'ev1']);
   await d.dockerOk(['rm', '-f', 'ev1']);
   const until = soon();
-  await sleep(1100);
   const all = await d.dockerOk(['events', '--since', since, '--until', until, '--filter', `container=${id}`]);
   const re = new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}(Z|[+-]\\d\\d:\\d\\d) container (\\w+) ${id} \\((.*)\\)$`);
   const parsed = all.split('\n').map((l) => {
@@ -322,13 +324,23 @@ test('events: docker events --since/--until with filters, Docker line format, la
   const bad = await d.api('GET', '/events?filters=%7B%22nope%22%3A%7B%22x%22%3Atrue%7D%7D&until=1');
   assert.equal(bad.status, 400);
 
-  // Live: an event emitted after the request starts arrives, and --until ends the stream.
-  const liveUntil = String(Math.floor(Date.now() / 1000) + 3);
-  const live = d.docker(['events', '--until', liveUntil, '--filter', 'type=container', '--filter', 'event=create', '--format', '{{.Actor.Attributes.name}}'], { timeoutMs: 15_000 });
-  await sleep(500);
-  await d.dockerOk(['create', '--name', 'ev2', 'busybox', 'true']);
-  const lr = await live;
-  assert.equal(lr.code, 0);
-  assert.equal(lr.stdout.trim(), 'ev2');
-  await d.dockerOk(['rm', 'ev2']);
+  // Live: an event emitted after the request starts arrives. The stream is known to be live
+  // once a probe container, created after the command started, shows up in it.
+  const live = d.dockerStream(['events', '--filter', 'type=container', '--filter', 'event=create', '--format', '{{.Actor.Attributes.name}}']);
+  const probes: string[] = [];
+  try {
+    await waitFor('a probe container in the live event stream', async () => {
+      probes.push(await d.dockerOk(['create', '--name', `ev-probe${probes.length}`, 'busybox', 'true']));
+      return live.output().includes('ev-probe');
+    }, 15_000, 200);
+    await d.dockerOk(['create', '--name', 'ev2', 'busybox', 'true']);
+    await waitFor('ev2 in the live event stream', () => live.output().split('\n').includes('ev2'));
+  } finally {
+    await live.stop();
+  }
+  await d.dockerOk(['rm', 'ev2', ...probes]);
+  // --until ends a live stream by itself.
+  const ended = await d.docker(['events', '--until', soon(), '--filter', 'type=container'], { timeoutMs: 15_000 });
+  assert.equal(ended.timedOut, false, 'events --until did not end');
+  assert.equal(ended.code, 0, ended.stderr);
 });

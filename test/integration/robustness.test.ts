@@ -10,7 +10,7 @@ import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import net from 'node:net';
-import { ID64, mountsUnder, processesMentioning, rawSocket, sleep, useDaemon, waitFor } from './harness';
+import { httpStream, ID64, mountsUnder, processesMentioning, rawSocket, useDaemon, waitFor } from './harness';
 
 const d = useDaemon();
 let daemonPid: number | undefined;
@@ -90,7 +90,8 @@ test('malformed and truncated HTTP gets a 400 or a closed connection, never a cr
     ['a bad percent-escape in the path', 'GET /containers/%zz/json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', /^HTTP\/1\.1 400 /],
   ];
   for (const [what, bytes, expect] of cases) {
-    const reply = await rawSocket(d.sock, bytes, { half: true, waitMs: 2000 });
+    // A reply that is expected is read until it comes; otherwise we only send and hang up.
+    const reply = await rawSocket(d.sock, bytes, expect ? { half: true, until: expect, waitMs: 15_000 } : { half: true, waitMs: 2000 });
     if (expect) assert.match(reply, expect, `${what}: ${JSON.stringify(reply.slice(0, 200))}`);
     await stillUp(what);
   }
@@ -203,22 +204,22 @@ test('clients that disconnect in the middle of a stream leave the daemon and the
     await stillUp(`dropped streams (round ${round + 1})`);
   }
   // The docker CLI killed mid-stream.
-  const f = await d.docker(['logs', '-f', id], { timeoutMs: 1500 });
-  assert.ok(f.timedOut && f.stdout.length > 0);
-  const a = await d.docker(['attach', '--no-stdin', id], { timeoutMs: 1500 });
-  assert.ok(a.timedOut && a.stdout.length > 0, JSON.stringify(a));
+  for (const args of [['logs', '-f', id], ['attach', '--no-stdin', id]]) {
+    const cli = d.dockerStream(args);
+    await waitFor(`docker ${args[0]} to stream`, () => cli.output().length > 0);
+    assert.equal((await cli.stop()).signal, 'SIGKILL', `docker ${args[0]} was still streaming`);
+  }
   await stillUp('a killed docker logs -f and docker attach');
 
   const st = (await d.inspect(id)).State;
   assert.equal(st.Running, true, 'the container kept running');
   // Its output still flows to the log after all the dropped readers.
   const n1 = (await d.dockerOk(['logs', id])).split('\n').length;
-  await sleep(300);
-  const n2 = (await d.dockerOk(['logs', id])).split('\n').length;
-  assert.ok(n2 > n1, `log stopped growing: ${n1} → ${n2}`);
-  // Following works again after all that.
-  const again = await d.docker(['logs', '-f', '--tail', '0', id], { timeoutMs: 1500 });
-  assert.ok(again.stdout.length > 0);
+  await waitFor('the log to keep growing', async () => (await d.dockerOk(['logs', id])).split('\n').length > n1);
+  // Following works again after all that: --tail 0 shows only what comes next.
+  const again = d.dockerStream(['logs', '-f', '--tail', '0', id]);
+  await waitFor('new lines through logs -f', () => again.output().length > 0);
+  await again.stop();
 
   await d.dockerOk(['rm', '-f', id]);
   await waitFor('no conmon left for the container', () => processesMentioning(id, 'conmon').length === 0, 10_000);
@@ -228,18 +229,19 @@ test('clients that disconnect in the middle of a stream leave the daemon and the
 
 test('streams end when their container is removed under them', async () => {
   const id = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'while true; do echo x; sleep 0.1; done']);
-  const logs = d.docker(['logs', '-f', id], { timeoutMs: 15_000 });
-  const wait = d.docker(['wait', id], { timeoutMs: 15_000 });
-  const attach = d.docker(['attach', '--no-stdin', id], { timeoutMs: 15_000 });
-  const api = d.api('GET', `/containers/${id}/logs?follow=1&stdout=1&tail=1`, undefined, {}, 15_000);
-  await sleep(800);
+  // Each stream is open before the removal: output has come through it, or for wait, its headers.
+  const logs = d.dockerStream(['logs', '-f', id]);
+  const attach = d.dockerStream(['attach', '--no-stdin', id]);
+  const api = httpStream(d.sock, 'GET', `/containers/${id}/logs?follow=1&stdout=1&tail=1`);
+  const wait = httpStream(d.sock, 'POST', `/containers/${id}/wait`);
+  await waitFor('every stream to be open', () => logs.output().includes('x\n') && attach.output().includes('x\n') && api.output().includes('x\n'));
+  assert.equal(await wait.status, 200);
   await d.dockerOk(['rm', '-f', id]);
-  const [l, w, a, r] = await Promise.all([logs, wait, attach, api]);
+  const [l, a, r, w] = await Promise.all([logs.done, attach.done, api.done, wait.done]);
   assert.ok(!l.timedOut && l.code === 0 && l.stdout.startsWith('x\n'), `logs -f: ${JSON.stringify(l)}`);
-  assert.ok(!w.timedOut && w.code === 0, `wait: ${JSON.stringify(w)}`);
-  assert.equal(w.stdout, '137\n');
   assert.ok(!a.timedOut && a.code === 137, `attach: ${JSON.stringify(a)}`);
   assert.equal(r.status, 200);
+  assert.equal(w.json.StatusCode, 137);
   await stillUp('removing a container with open streams');
 });
 
@@ -250,7 +252,8 @@ test('racing lifecycle requests on one container end in a consistent state with 
     for (let i = 0; i < 3; i++) {
       ops.push(d.docker(['stop', '-t', '1', 'race']), d.docker(['start', 'race']), d.docker(['restart', '-t', '1', 'race']), d.docker(['kill', 'race']));
     }
-    await sleep(300);
+    // Once the first of them is through, removals join the fray.
+    await Promise.race(ops);
     ops.push(d.docker(['rm', '-f', 'race']), d.docker(['rm', '-f', 'race']));
     const results = (await Promise.all(ops)) as Array<{ timedOut: boolean }>;
     assert.ok(results.every((r) => !r.timedOut), 'no request hung');

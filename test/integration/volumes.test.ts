@@ -307,7 +307,8 @@ test('a tmpfs volume (driver opts) is mounted while a container uses it and unmo
   const [v] = JSON.parse(await d.dockerOk(['volume', 'inspect', 'tmpv']));
   assert.deepEqual(v.Options, { type: 'tmpfs', device: 'tmpfs', o: 'size=4m,uid=1000' });
   const data = volumePath('tmpv');
-  await d.dockerOk(['run', '-d', '--name', 'tv1', '-v', 'tmpv:/d', 'busybox', 'sh', '-c', 'echo in-tmpfs > /d/f; sleep 600']);
+  await d.dockerOk(['run', '-d', '--name', 'tv1', '-v', 'tmpv:/d', 'busybox', 'sh', '-c', 'echo in-tmpfs > /d/f; echo written; sleep 600']);
+  await d.waitForLog('tv1', 'written');
   assert.deepEqual(mountsUnder(data), [data]);
   assert.equal(await d.dockerOk(['run', '--rm', '-v', 'tmpv:/d', 'busybox', 'sh', '-c', 'cat /d/f; stat -c %u /d']), 'in-tmpfs\n1000');
   assert.deepEqual(mountsUnder(data), [data], 'still mounted while tv1 runs');
@@ -319,7 +320,8 @@ test('a tmpfs volume (driver opts) is mounted while a container uses it and unmo
 });
 
 test('volumes and mount points survive kill -9 of berthd', async () => {
-  await d.dockerOk(['run', '-d', '--name', 'surv', '-v', 'survvol:/d', '-v', '/anon', 'busybox', 'sh', '-c', 'echo before > /d/f; sleep 600']);
+  await d.dockerOk(['run', '-d', '--name', 'surv', '-v', 'survvol:/d', '-v', '/anon', 'busybox', 'sh', '-c', 'echo before > /d/f; echo written; sleep 600']);
+  await d.waitForLog('surv', 'written');
   const mountsBefore = (await d.inspect('surv')).Mounts;
   await d.kill();
   await d.start();

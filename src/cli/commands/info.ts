@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { SystemInfo } from '../../wire/system-info';
+import type { SystemInfo } from '../../wire';
 import { CliContext, ExitError } from '../context';
 import { newCommand, daemonErrorText } from '../command';
 import { bytesSize } from '../format/units';
