@@ -10,3 +10,5 @@ export * from './seccomp-default';
 export * from './userns';
 export * from './attach';
 export * from './shm';
+// The engine resolves container paths (volume copy-up) with the same rule; it may not import sys.
+export { resolveInRoot } from '../sys';

@@ -45,7 +45,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import { BerthError, drainOrClose, internal, invalidArgument, isErrno, asDigest, type Digest } from '../common';
-import { lsetxattr, makedev, mknod, S_IFCHR, S_IFIFO } from '../sys';
+import { lsetxattr, makedev, mknod, S_IFCHR, S_IFIFO, walkInRoot } from '../sys';
 
 export interface ApplyLayerOptions {
   /** Longest accepted entry path or link target, in bytes. Default 4096. */
@@ -71,7 +71,6 @@ const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_META_PREFIX = '.wh..wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
-const MAX_SYMLINK_HOPS = 40; // Linux's MAXSYMLINKS
 const MAX_COMPONENT = 255;
 /**
  * Regular files of at least this many bytes are flushed (fdatasync, in the background)
@@ -421,27 +420,14 @@ class Applier {
   }
 
   /**
-   * Resolves parent components chroot-style: symlinks are followed but interpreted
-   * with `dest` as the root, so the result is a path of real directories inside dest.
+   * Resolves parent components chroot-style (sys walkInRoot: symlinks are followed with
+   * `dest` as the root), so the result is a path of real directories inside dest.
    * Missing directories are created (0755, root-owned, as Docker does) when `create`.
    */
   private async resolveParent(parts: string[], create: boolean): Promise<string> {
-    let resolved: string[] = [];
-    const pending = [...parts];
-    let hops = 0;
-    while (pending.length > 0) {
-      const c = pending.shift()!;
-      if (c === '' || c === '.') continue;
-      if (c === '..') {
-        resolved.pop();
-        continue;
-      }
-      const candidate = [...resolved, c];
-      const rel = candidate.join('/');
-      if (this.dirs.has(rel)) {
-        resolved = candidate;
-        continue;
-      }
+    const path = parts.join('/');
+    return walkInRoot(this.dest, path, async (rel) => {
+      if (this.dirs.has(rel)) return undefined;
       const abs = join(this.dest, rel);
       const st = await lstatOrNull(abs);
       if (!st) {
@@ -449,18 +435,13 @@ class Applier {
         await fsp.mkdir(abs, 0o755);
         this.created.add(rel);
       } else if (st.isSymbolicLink()) {
-        if (++hops > MAX_SYMLINK_HOPS) throw invalidArgument(`layer tar path ${JSON.stringify(parts.join('/'))} crosses too many symlinks`);
-        const target = await fsp.readlink(abs);
-        if (target.startsWith('/')) resolved = [];
-        pending.unshift(...target.split('/'));
-        continue;
+        return fsp.readlink(abs);
       } else if (!st.isDirectory()) {
-        throw invalidArgument(`layer tar path ${JSON.stringify(parts.join('/'))} goes through ${JSON.stringify(rel)}, which is not a directory`);
+        throw invalidArgument(`layer tar path ${JSON.stringify(path)} goes through ${JSON.stringify(rel)}, which is not a directory`);
       }
       this.dirs.add(rel);
-      resolved = candidate;
-    }
-    return resolved.join('/');
+      return undefined;
+    });
   }
 
   /** Clears the final component, whatever it is, without following it. */
