@@ -1,6 +1,7 @@
 export * from './capabilities';
 export * from './cgroups';
 export * from './spec';
+export * from './resources';
 export * from './user';
 export * from './monitor';
 export * from './k8s-log';
