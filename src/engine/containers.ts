@@ -19,6 +19,7 @@ import {
   log,
   newContainerId,
   notFound,
+  mergeImageEnv,
   notModified,
   type ContainerId,
   type Digest,
@@ -251,7 +252,7 @@ export class ContainerService {
     checkHostConfig(o.rawHostConfig, this.host, this.userns);
     const id = newContainerId();
     for (const e of o.env ?? []) if (e.startsWith('=') || e === '') throw invalidArgument(`invalid environment variable: ${e}`);
-    const env = mergeEnv(ic.Env ?? [], o.env ?? []);
+    const env = mergeImageEnv(o.env ?? [], ic.Env ?? []);
     const dir = this.dir(id);
     const rec: ContainerRecord = {
       id,
@@ -852,13 +853,6 @@ function nameWithTag(image: string): string {
   } catch {
     return image;
   }
-}
-
-/** Image ENV first, then the request's, later keys replacing earlier ones. */
-export function mergeEnv(base: string[], extra: string[]): string[] {
-  const out = new Map<string, string>();
-  for (const e of [...base, ...extra]) out.set(e.split('=')[0]!, e);
-  return [...out.values()];
 }
 
 const LOST_MONITOR_SWEEP_MS = 2000;

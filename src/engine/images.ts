@@ -15,7 +15,7 @@ import { promises as fsp, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import {
-  BerthError, conflict, internal, invalidArgument, notFound, shortId, type Digest,
+  BerthError, conflict, internal, invalidArgument, notFound, replaceOrAppendEnv, shortId, type Digest,
 } from '../common';
 import {
   ContentStore,
@@ -866,13 +866,7 @@ export function applyChanges(base: ContainerConfig, changes: string[]): Containe
       case 'STOPSIGNAL': cfg.StopSignal = arg; break;
       case 'ENV': {
         const pairs = arg.includes('=') ? [...arg.matchAll(/(\S+?)=("(?:[^"\\]|\\.)*"|\S*)/g)].map((p) => [p[1]!, p[2]!.replace(/^"|"$/g, '')]) : [[arg.split(/\s+/)[0]!, arg.split(/\s+/).slice(1).join(' ')]];
-        const env = [...(cfg.Env ?? [])];
-        for (const [k, v] of pairs) {
-          const i = env.findIndex((e) => e.split('=')[0] === k);
-          if (i >= 0) env[i] = `${k}=${v}`;
-          else env.push(`${k}=${v}`);
-        }
-        cfg.Env = env;
+        cfg.Env = replaceOrAppendEnv(cfg.Env ?? [], pairs.map(([k, v]) => `${k}=${v}`));
         break;
       }
       case 'LABEL': {

@@ -38,6 +38,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
+import { replaceOrAppendEnv } from '../common';
 import { invalidArgument } from '../common/errors';
 import { hostBoundingCapabilities, resolveCapabilities } from './capabilities';
 import { detectCgroupMode, type CgroupMode } from './cgroups';
@@ -288,18 +289,6 @@ export function serializeSpec(spec: OciSpec): string {
   return json.replace(new RegExp(`"${marker}(\\d+)"`, 'g'), '$1');
 }
 
-/** Docker's ReplaceOrAppendEnvValues: later values win by key; `KEY` alone unsets. */
-function mergeEnv(defaults: string[], overrides: readonly string[]): string[] {
-  const out = [...defaults];
-  const key = (e: string) => e.split('=')[0] as string;
-  for (const e of overrides) {
-    const i = out.findIndex((d) => key(d) === key(e));
-    if (i >= 0) out[i] = e;
-    else out.push(e);
-  }
-  return out.filter((e) => e.includes('='));
-}
-
 function checkAbsolute(what: string, p: string): void {
   if (!isAbsolute(p)) throw invalidArgument(`${what} ${JSON.stringify(p)} must be an absolute path`);
 }
@@ -521,7 +510,7 @@ export function generateSpec(opts: SpecOptions): OciSpec {
   const envDefaults = [DEFAULT_PATH_ENV];
   if (opts.hostname !== undefined) envDefaults.push(`HOSTNAME=${opts.hostname}`);
   if (opts.terminal) envDefaults.push('TERM=xterm');
-  let env = mergeEnv(envDefaults, opts.env ?? []);
+  let env = replaceOrAppendEnv(envDefaults, opts.env ?? []);
   if (!env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${opts.user.home || '/'}`];
 
   const userMounts = (opts.mounts ?? []).map(userMount);
