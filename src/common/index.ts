@@ -3,3 +3,4 @@ export * from './log';
 export * from './ids';
 export * from './streams';
 export * from './env';
+export * from './compression';

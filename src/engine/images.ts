@@ -15,13 +15,11 @@ import { promises as fsp, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import {
-  BerthError, conflict, internal, invalidArgument, notFound, replaceOrAppendEnv, shortId, type Digest,
+  BerthError, conflict, decompressStream, detectCompression, internal, invalidArgument, notFound, replaceOrAppendEnv, shortId, type Digest,
 } from '../common';
 import {
   ContentStore,
   ImageStore,
-  decompressStream,
-  detectCompression,
   familiarName,
   familiarString,
   parseReference,

@@ -6,7 +6,7 @@ import type { Digest } from '../common/ids';
 import { asDigest, hexOf, isDigest } from '../common/ids';
 import { BerthError, invalidArgument, errorMessage } from '../common/errors';
 import { drainOrClose } from '../common/streams';
-import { decompressStream } from './compression';
+import { decompressStream } from '../common/compression';
 import type { ContentStore } from './content-store';
 import type { ImageConfig } from './image-config';
 import { parseConfig } from './image-store';

@@ -5,7 +5,7 @@
  */
 import type { Digest } from '../common/ids';
 import { invalidArgument } from '../common/errors';
-import type { Compression } from './compression';
+import type { Compression } from '../common/compression';
 
 export const MediaType = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',

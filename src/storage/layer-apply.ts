@@ -5,8 +5,8 @@
  * Contract
  * - `dest` must be an existing, empty directory that nothing else touches while the
  *   apply runs (a fresh temp dir). The checks below rely on being the only writer.
- * - The input may be a plain tar, or gzip-compressed (detected by its 1f 8b magic).
- *   zstd (28 b5 2f fd) is refused with invalid-argument for now.
+ * - The input may be a plain tar, or gzip- or zstd-compressed (detected by magic bytes,
+ *   common/compression.ts); corrupt compressed data is invalid-argument.
  * - Resolves with `diffID` = sha256 of the uncompressed tar bytes (every byte of the
  *   stream, trailing padding included) and `size` = their count.
  * - Fidelity: regular files (streamed), dirs, symlinks, hardlinks, fifos; uid/gid, mode incl. setuid/setgid/sticky, mtimes (dirs set after their
@@ -42,9 +42,8 @@ import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
-import { BerthError, drainOrClose, internal, invalidArgument, isErrno, asDigest, type Digest } from '../common';
+import { BerthError, decompressStream, drainOrClose, internal, invalidArgument, isErrno, asDigest, type Digest } from '../common';
 import { lsetxattr, makedev, mknod, S_IFCHR, S_IFIFO, walkInRoot } from '../sys';
 
 export interface ApplyLayerOptions {
@@ -105,19 +104,31 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
   });
 
   let hashed = true;
+  // decompressStream passes the input's own error object through; that identity tells
+  // a failing source (internal) from a bad tar (invalid-argument).
+  let sourceError: unknown;
+  input.once('error', (e) => {
+    sourceError = e;
+  });
   const feed = (async () => {
-    const { raw, compressed } = await decompressed(input);
-    hashed = compressed || opts.inputDigest === undefined;
-    for await (const chunk of raw) {
-      const buf = chunk as Buffer;
-      if (hashed) hash.update(buf);
-      size += buf.length;
-      paxTap.push(buf);
-      if (extract.destroyed) break;
-      if (!extract.write(buf)) await drainOrClose(extract);
-      if (extract.destroyed) break;
+    try {
+      const { stream, compression } = await decompressStream(input);
+      hashed = compression !== 'none' || opts.inputDigest === undefined;
+      // Leaving this loop early destroys `stream`, which releases the input.
+      for await (const chunk of stream) {
+        const buf = chunk as Buffer;
+        if (hashed) hash.update(buf);
+        size += buf.length;
+        paxTap.push(buf);
+        if (extract.destroyed) break;
+        if (!extract.write(buf)) await drainOrClose(extract);
+        if (extract.destroyed) break;
+      }
+      if (!extract.destroyed) extract.end(undefined);
+    } catch (e) {
+      if (e !== undefined && e === sourceError) throw new SourceError((e as Error)?.message ?? String(e), { cause: e });
+      throw e;
     }
-    if (!extract.destroyed) extract.end(undefined);
   })();
   // Route a feed failure into the extractor so the entry loop stops too.
   const fed = feed.then(
@@ -154,59 +165,6 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
     throw internal(`applying a layer into ${dest} failed: ${(err as Error).message}`, err);
   }
   return { diffID: asDigest(hash.digest('hex')), size };
-}
-
-/** The input as uncompressed tar bytes; source failures are wrapped in SourceError. */
-async function decompressed(input: Readable): Promise<{ raw: AsyncIterable<unknown>; compressed: boolean }> {
-  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-  const head: Buffer[] = [];
-  let headLen = 0;
-  let ended = false;
-  const next = async () => {
-    try {
-      return await it.next();
-    } catch (e) {
-      throw new SourceError((e as Error)?.message ?? String(e), { cause: e });
-    }
-  };
-  while (headLen < 4) {
-    const r = await next();
-    if (r.done) {
-      ended = true;
-      break;
-    }
-    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
-    head.push(b);
-    headLen += b.length;
-  }
-  const magic = Buffer.concat(head).subarray(0, 4);
-  // Stopping early (a bad entry) releases the caller's stream instead of leaving it paused.
-  const release = () => it.return?.().catch(() => undefined);
-  const all = (async function* () {
-    try {
-      yield* head;
-      if (ended) return;
-      for (;;) {
-        const r = await next();
-        if (r.done) return;
-        yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
-      }
-    } finally {
-      await release();
-    }
-  })();
-  if (magic.length >= 4 && magic.readUInt32BE(0) === 0x28b52ffd) {
-    await release();
-    throw invalidArgument('zstd layers are not supported yet; re-push the image with gzip or uncompressed layers');
-  }
-  if (magic.length >= 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
-    const gunzip = createGunzip();
-    const src = Readable.from(all);
-    src.on('error', (e) => gunzip.destroy(e));
-    src.pipe(gunzip);
-    return { raw: gunzip, compressed: true };
-  }
-  return { raw: all, compressed: false };
 }
 
 /** Lexically cleans a tar path into components under the root; refuses escapes. */
