@@ -4,3 +4,4 @@ export * from './ids';
 export * from './streams';
 export * from './env';
 export * from './compression';
+export * from './reference';

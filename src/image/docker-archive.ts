@@ -13,7 +13,7 @@ import { parseConfig } from './image-store';
 import {
   Annotation, MediaType, isIndexType, isManifestType, layerCompression, type Descriptor, type Index, type Manifest,
 } from './media-types';
-import { familiarName, familiarString, fullString, parseReference, type Reference } from './reference';
+import { familiarName, familiarString, fullString, parseReference, type Reference } from '../common/reference';
 
 /** One image found in an archive; its config and layer blobs are in the content store. */
 export interface ArchiveImage {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { ContentStore } from './content-store';
 import { ImageStore } from './image-store';
 import type { ImageConfig } from './image-config';
-import { parseReference } from './reference';
+import { parseReference } from '../common/reference';
 import type { Digest } from '../common/ids';
 
 /** Temp dirs made by these tests, removed when the file's tests are done. */

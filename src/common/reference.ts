@@ -1,6 +1,6 @@
-import type { Digest } from '../common/ids';
-import { isDigest } from '../common/ids';
-import { invalidArgument } from '../common/errors';
+import type { Digest } from './ids';
+import { isDigest } from './ids';
+import { invalidArgument } from './errors';
 
 /**
  * A normalized image reference, as Docker's distribution/reference package
