@@ -4,7 +4,7 @@ import { ClientError } from '../client';
 import { CliContext, ExitError } from './context';
 import { ContainerFlags, buildCreateRequest, collect } from './container-options';
 import { commandPath } from './command';
-import { familiarWithDefaultTag } from './reference';
+import { familiarString, parseReference, withDefaultTag } from '../common';
 
 /** The flags `run` and `create` share, with docker's names. */
 export function addContainerFlags(cmd: Command): Command {
@@ -124,7 +124,13 @@ export async function createFromFlags(ctx: CliContext, cmd: Command, image: stri
     res = await ctx.client.containerCreate(body, { name: f.name, platform: f.platform });
   } catch (e) {
     if (e instanceof ClientError && e.status === 404 && /image/i.test(e.message)) {
-      ctx.err(`Unable to find image '${familiarWithDefaultTag(image)}' locally\n`);
+      let shown = image;
+      try {
+        shown = familiarString(withDefaultTag(parseReference(image)));
+      } catch {
+        // not a name (an image ID): shown as typed
+      }
+      ctx.err(`Unable to find image '${shown}' locally\n`);
     }
     throw e;
   }

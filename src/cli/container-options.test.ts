@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildCreateRequest, parseDevice, parseEnv, parseEnvFile, parseFilters, parseMemory, parsePublish, parseRestart, parseThrottleDevice, parseUlimit, parseWeightDevice } from './container-options';
-import { familiarWithDefaultTag, normalizeName, splitReference, validateReference } from './reference';
 
 test('-e takes K=V as is and fills a bare K from our environment', () => {
   assert.deepEqual(parseEnv(['A=1', 'B=', 'HOME', 'UNSET_X'], { HOME: '/root' }), ['A=1', 'B=', 'HOME=/root', 'UNSET_X']);
@@ -69,18 +68,6 @@ test('volumes split into binds and anonymous volumes; --rm conflicts with a rest
   assert.deepEqual(body.Volumes, { '/scratch': {} });
   assert.deepEqual(body.ExposedPorts, { '80/tcp': {} });
   assert.throws(() => buildCreateRequest('a', [], { rm: true, restart: 'always' }, {}), /conflicting options: cannot specify both --restart and --rm/);
-});
-
-test('references: split, normalise, familiar form, validation', () => {
-  assert.deepEqual(splitReference('localhost:5000/app:v1'), { name: 'localhost:5000/app', tag: 'v1', digest: undefined });
-  assert.deepEqual(splitReference('localhost:5000/app'), { name: 'localhost:5000/app', tag: undefined, digest: undefined });
-  assert.equal(normalizeName('alpine'), 'docker.io/library/alpine');
-  assert.equal(normalizeName('me/app'), 'docker.io/me/app');
-  assert.equal(normalizeName('quay.io/x/y'), 'quay.io/x/y');
-  assert.equal(familiarWithDefaultTag('alpine'), 'alpine:latest');
-  assert.equal(familiarWithDefaultTag('docker.io/library/busybox:1.36'), 'busybox:1.36');
-  assert.throws(() => validateReference('Upper/Case'), /must be lowercase/);
-  assert.throws(() => validateReference('a:b:c'), /invalid reference format/);
 });
 
 test('isolation flags become HostConfig fields as docker sends them', () => {

@@ -349,3 +349,26 @@ test('a TTY run copies raw bytes without demultiplexing', async () => {
     await peer.close();
   }
 });
+
+test('tag sends the normalized repository and refuses what the reference grammar refuses', async () => {
+  const peer = await startPeer({
+    onRequest(req: http.IncomingMessage, res: http.ServerResponse) {
+      res.writeHead(201);
+      res.end();
+    },
+  });
+  try {
+    assert.equal((await berth(peer, ['tag', 'busybox', 'me/app:v1'])).code, 0);
+    assert.equal((await berth(peer, ['tag', 'busybox', 'alpine'])).code, 0);
+    assert.deepEqual(peer.log, [
+      'POST /v1.45/images/busybox/tag?repo=docker.io%2Fme%2Fapp&tag=v1',
+      'POST /v1.45/images/busybox/tag?repo=docker.io%2Flibrary%2Falpine&tag=latest',
+    ]);
+    const bad = await berth(peer, ['tag', 'busybox', 'me/App']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /Error parsing reference: "me\/App" is not a valid repository\/tag: invalid reference format: repository name \(me\/App\) must be lowercase/);
+    assert.equal(peer.log.length, 2);
+  } finally {
+    await peer.close();
+  }
+});

@@ -9,7 +9,7 @@
  * collected); an export releases its temporary mount however the stream ends.
  */
 import { Readable } from 'node:stream';
-import { conflict, invalidArgument, notFound, type Digest } from '../common';
+import { conflict, invalidArgument, mergeImageEnv, notFound, type Digest } from '../common';
 import { familiarString, parseReference, withDefaultTag, type ContainerConfig, type ImageConfig } from '../image';
 import { treeTar, type Change } from '../storage';
 import type { ContainerRecord } from './containers';
@@ -170,9 +170,7 @@ function mergeUserConfig(user: Record<string, unknown>, container: ContainerConf
     if (f === 'Cmd' || f === 'Entrypoint' || isEmpty(user[f])) continue;
     const v = user[f];
     if (f === 'Env') {
-      const env = [...(v as string[])];
-      for (const e of container.Env ?? []) if (!env.some((x) => x.split('=')[0] === e.split('=')[0])) env.push(e);
-      out.Env = env;
+      out.Env = mergeImageEnv(v as string[], container.Env ?? []);
     } else if (f === 'Labels' || f === 'ExposedPorts' || f === 'Volumes') {
       (out as Record<string, unknown>)[f] = { ...((container[f] as object | null | undefined) ?? {}), ...(v as object) };
     } else (out as Record<string, unknown>)[f] = v;

@@ -11,7 +11,7 @@ import { promises as fsp } from 'node:fs';
 import { posix } from 'node:path';
 import { promisify } from 'node:util';
 import { BerthError, internal, invalidArgument, isErrno, log, notFound } from '../common';
-import type { MountOption } from '../runtime';
+import { resolveInRoot, type MountOption } from '../runtime';
 import type { ContainerRecord } from './containers';
 import { ANONYMOUS_LABEL, VolumeService, checkVolumeName } from './volumes';
 
@@ -430,39 +430,6 @@ async function exists(p: string): Promise<boolean> {
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;
     throw err;
   }
-}
-
-/**
- * Resolves `path` inside `root` as the container would see it: symlinks are followed
- * with `root` as `/`, so nothing resolves outside it. Missing components are kept.
- */
-export async function resolveInRoot(root: string, path: string): Promise<string> {
-  const todo = path.split('/').filter(Boolean);
-  const done: string[] = [];
-  let links = 0;
-  while (todo.length) {
-    const c = todo.shift()!;
-    if (c === '.') continue;
-    if (c === '..') {
-      done.pop();
-      continue;
-    }
-    const host = posix.join(root, ...done, c);
-    let target: string | undefined;
-    try {
-      target = await fsp.readlink(host);
-    } catch {
-      target = undefined;
-    }
-    if (target === undefined) {
-      done.push(c);
-      continue;
-    }
-    if (++links > 255) throw invalidArgument(`too many levels of symbolic links resolving ${path}`);
-    if (target.startsWith('/')) done.length = 0;
-    todo.unshift(...target.split('/').filter(Boolean));
-  }
-  return posix.join(root, ...done);
 }
 
 /** Docker's copy-up: an empty volume gets the image's files at the mount point, owners and modes kept. */

@@ -62,7 +62,7 @@ test('resources: Docker\'s swap default, blkio, devices rules, init, groups', ()
   assert.deepEqual(spec.process.args.slice(0, 3), ['/sbin/docker-init', '--', 'sh']);
   assert.ok(spec.mounts.some((m) => m.destination === '/sbin/docker-init' && m.options.includes('ro')));
   assert.deepEqual(spec.process.user.additionalGids, [0, 7]);
-  assert.throws(() => checkHostConfig({ BlkioWeight: 5 }, host), invalid(/range is 10 to 1000/));
+  assert.throws(() => checkHostConfig({ BlkioWeight: 5 }, host), invalid(/^Range of blkio weight is from 10 to 1000$/));
   assert.throws(() => checkHostConfig({ CpusetCpus: '0-999' }, host), invalid(/Requested CPUs are not available/));
   assert.throws(() => checkHostConfig({ Ulimits: [{ Name: 'nofile', Soft: 30000, Hard: 30000 }] }, host), invalid(/exceeds this host's hard limit/));
   assert.throws(() => checkHostConfig({ DeviceCgroupRules: ['x 1:2 r'] }, host), invalid(/invalid device cgroup format/));

@@ -33,9 +33,9 @@
  *   such a container cannot be privileged nor share the host's network or PID
  *   namespace (invalid-argument with Docker's words: use --userns host for those).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { availableParallelism, hostname as osHostname } from 'node:os';
+import { hostname as osHostname } from 'node:os';
 import { conflict, invalidArgument } from '../common';
 import {
   applyUserNamespace,
@@ -46,6 +46,7 @@ import {
   cgroupsPath,
   detectCgroupMode,
   discardUnsupported,
+  effectiveMemorySwap,
   ensureBlkioWeight,
   generateSpec,
   hostDevice,
@@ -137,51 +138,6 @@ function findInit(): string {
   const path = initBinaryPath();
   if (!path) throw invalidArgument(`--init needs tini on the daemon's host (looked for ${INIT_CANDIDATES.join(', ')}); install the tini package`);
   return path;
-}
-
-/** "0-3,5" → [0,1,2,3,5]. */
-function listCpus(s: string): number[] {
-  const out: number[] = [];
-  for (const part of s.split(',')) {
-    const [a, b] = part.split('-').map(Number) as [number, number | undefined];
-    for (let i = a; i <= (b ?? a); i++) out.push(i);
-  }
-  return out;
-}
-
-let onlineNodes: string | undefined;
-function hostMems(): number[] {
-  if (onlineNodes === undefined) {
-    try {
-      onlineNodes = readFileSync('/sys/devices/system/node/online', 'utf8').trim();
-    } catch {
-      onlineNodes = '0';
-    }
-  }
-  return listCpus(onlineNodes);
-}
-
-function checkCpuset(hc: HostConfigFields): void {
-  const valid = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
-  const ncpu = availableParallelism();
-  if (hc.CpusetCpus) {
-    if (!valid.test(hc.CpusetCpus)) throw invalidArgument(`Invalid value ${hc.CpusetCpus} for cpuset cpus`);
-    if (listCpus(hc.CpusetCpus).some((c) => c >= ncpu)) {
-      throw invalidArgument(`Requested CPUs are not available - requested ${hc.CpusetCpus}, available: ${ncpu === 1 ? '0' : `0-${ncpu - 1}`}`);
-    }
-  }
-  if (hc.CpusetMems) {
-    if (!valid.test(hc.CpusetMems)) throw invalidArgument(`Invalid value ${hc.CpusetMems} for cpuset mems`);
-    const have = new Set(hostMems());
-    if (listCpus(hc.CpusetMems).some((m) => !have.has(m))) {
-      throw invalidArgument(`Requested memory nodes are not available - requested ${hc.CpusetMems}, available: ${onlineNodes}`);
-    }
-  }
-  if (hc.NanoCpus !== undefined && hc.NanoCpus !== 0) {
-    if (!Number.isSafeInteger(hc.NanoCpus) || hc.NanoCpus < 0 || hc.NanoCpus > ncpu * 1e9) {
-      throw invalidArgument(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
-    }
-  }
 }
 
 interface SecurityOpts {
@@ -363,7 +319,6 @@ function specOptions(
   const hc = rec.hostConfig as HostConfigFields;
   const ns = namespaces(hc, host, rec.id, run?.lookup, run ? shareableShmPath(rec) : undefined);
   const sec = parseSecurityOpts(hc.SecurityOpt ?? []);
-  checkCpuset(hc);
   if (hc.ShmSize !== undefined && hc.ShmSize < 0) throw invalidArgument('SHM size can not be less than 0');
   if (hc.OomScoreAdj !== undefined && (hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000)) {
     throw invalidArgument(`Invalid value ${hc.OomScoreAdj}, range for oom score adj is [-1000, 1000]`);
@@ -394,9 +349,7 @@ function specOptions(
   }
 
   const memory = hc.Memory ?? 0;
-  let memorySwap = hc.MemorySwap ?? 0;
-  // Docker's default when only --memory is given: as much swap again.
-  if (memory > 0 && memorySwap === 0) memorySwap = memory * 2;
+  const memorySwap = effectiveMemorySwap(memory, hc.MemorySwap ?? 0);
 
   const opts: SpecOptions = {
     args,
@@ -545,14 +498,14 @@ export function inspectHostConfig(hostConfig: ContainerRecord['hostConfig'], cgr
     UTSMode: '', UsernsMode: '', Runtime: 'runc', Isolation: '', Cgroup: '', CgroupParent: '',
     CpuShares: 0, Memory: 0, NanoCpus: 0, BlkioWeight: 0, BlkioWeightDevice: [], BlkioDeviceReadBps: [], BlkioDeviceWriteBps: [],
     BlkioDeviceReadIOps: [], BlkioDeviceWriteIOps: [], CpuPeriod: 0, CpuQuota: 0, CpuRealtimePeriod: 0, CpuRealtimeRuntime: 0,
-    CpusetCpus: '', CpusetMems: '', Devices: [], DeviceCgroupRules: null, DeviceRequests: null, MemoryReservation: 0, MemorySwap: 0,
+    CpusetCpus: '', CpusetMems: '', Devices: [], DeviceCgroupRules: null, DeviceRequests: null, MemoryReservation: 0,
     MemorySwappiness: null, OomKillDisable: cgroupMode === 'v2' ? null : false, PidsLimit: null, Ulimits: [], CpuCount: 0, CpuPercent: 0,
     IOMaximumIOps: 0, IOMaximumBandwidth: 0,
     ...hc,
     IpcMode: hc.IpcMode || 'private',
     ShmSize: hc.ShmSize || DEFAULT_SHM_SIZE,
     CgroupnsMode: hc.CgroupnsMode || ((cgroupMode ?? detectCgroupMode()) === 'v2' ? 'private' : 'host'),
-    ...(memory > 0 && !hc.MemorySwap ? { MemorySwap: memory * 2 } : {}),
+    MemorySwap: effectiveMemorySwap(memory, hc.MemorySwap ?? 0),
     ...(hc.OomKillDisable === null && cgroupMode !== 'v2' ? { OomKillDisable: false } : {}),
     ...(hc.PidsLimit === 0 ? { PidsLimit: null } : {}),
     MaskedPaths: unmasked ? null : hc.MaskedPaths ?? [...MASKED_PATHS],

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergeEnv, normalizeSignal, signalNumber } from './containers';
+import { normalizeSignal, signalNumber } from './containers';
 import { applyChanges } from './images';
 import { checkName, randomName } from './names';
 import { KeyedMutex } from './mutex';
@@ -13,10 +13,6 @@ test('signals are accepted in every form docker accepts', () => {
   assert.equal(signalNumber('USR1'), 10);
   assert.throws(() => normalizeSignal('SIGNOPE'), /Invalid signal: SIGNOPE/);
   assert.throws(() => normalizeSignal('99'), /Invalid signal/);
-});
-
-test('env from the request overrides the image by key and keeps order', () => {
-  assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B=3']), ['PATH=/bin', 'A=2', 'B=3']);
 });
 
 test('container names follow docker rules', () => {

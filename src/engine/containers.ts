@@ -19,6 +19,7 @@ import {
   log,
   newContainerId,
   notFound,
+  mergeImageEnv,
   notModified,
   type ContainerId,
   type Digest,
@@ -54,6 +55,9 @@ import {
   type SysInfo,
   type ToolVersion,
   toolVersion,
+  hostCpuset,
+  updateResources,
+  type ResourceOptions,
   type LogEntry,
   AttachSocket,
   resizeTerminal,
@@ -273,7 +277,7 @@ export class ContainerService {
     checkHostConfig(o.rawHostConfig, this.host, this.userns);
     const id = newContainerId();
     for (const e of o.env ?? []) if (e.startsWith('=') || e === '') throw invalidArgument(`invalid environment variable: ${e}`);
-    const env = mergeEnv(ic.Env ?? [], o.env ?? []);
+    const env = mergeImageEnv(o.env ?? [], ic.Env ?? []);
     const dir = this.dir(id);
     const rec: ContainerRecord = {
       id,
@@ -799,24 +803,13 @@ export class ContainerService {
       const hc = rec.hostConfig as Record<string, unknown>;
       const cur = (k: string): number => (typeof hc[k] === 'number' ? (hc[k] as number) : 0);
       const set = (v: number | undefined): v is number => v !== undefined && v !== 0;
-      if (set(u.nanoCpus) && (set(u.cpuPeriod) || set(u.cpuQuota))) throw invalidArgument('Conflicting options: Nano CPUs and CPU Period/Quota cannot both be set');
-      if (set(u.nanoCpus) && cur('CpuPeriod') > 0) throw conflict('Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set');
-      if (set(u.nanoCpus) && cur('CpuQuota') > 0) throw conflict('Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set');
-      if (set(u.cpuPeriod) && cur('NanoCpus') > 0) throw conflict('Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set');
-      if (set(u.cpuQuota) && cur('NanoCpus') > 0) throw conflict('Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set');
-      if (set(u.blkioWeight) && (u.blkioWeight < 10 || u.blkioWeight > 1000)) throw invalidArgument('Range of blkio weight is from 10 to 1000');
-      if (set(u.cpuShares) && u.cpuShares < 2 && u.cpuShares > 0) throw invalidArgument('minimum cpu shares is 2');
-      const memory = set(u.memory) ? u.memory : cur('Memory');
-      const swap = set(u.memorySwap) ? u.memorySwap : cur('MemorySwap');
-      if (set(u.memory) && u.memory < 6 * 1024 * 1024) throw invalidArgument('Minimum memory limit allowed is 6MB');
-      if (set(u.memory) && !set(u.memorySwap) && swap > 0 && u.memory > swap) {
-        throw conflict('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
-      }
-      if (swap > 0 && memory > 0 && swap < memory) throw invalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
-      if (swap > 0 && memory === 0) throw invalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
-      if (set(u.memoryReservation) && memory > 0 && u.memoryReservation > memory) throw invalidArgument('Minimum memory limit can not be less than memory reservation limit, see usage');
-      if (u.cpusetCpus && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(u.cpusetCpus)) throw invalidArgument(`invalid cpuset cpus ${JSON.stringify(u.cpusetCpus)}: use a list like 0-3,5`);
-      if (u.cpusetMems && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(u.cpusetMems)) throw invalidArgument(`invalid cpuset mems ${JSON.stringify(u.cpusetMems)}: use a list like 0`);
+      const current: ResourceOptions = {
+        memory: cur('Memory'), memorySwap: cur('MemorySwap'), memoryReservation: cur('MemoryReservation'),
+        nanoCpus: cur('NanoCpus'), cpuShares: cur('CpuShares'), cpuPeriod: cur('CpuPeriod'), cpuQuota: cur('CpuQuota'),
+        cpusetCpus: typeof hc.CpusetCpus === 'string' ? hc.CpusetCpus : '', cpusetMems: typeof hc.CpusetMems === 'string' ? hc.CpusetMems : '',
+        blkioWeight: cur('BlkioWeight'),
+      };
+      const { oci } = updateResources(current, u, this.host.cpuset ?? hostCpuset());
       const policy = u.restartPolicy;
       if (policy) {
         if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(policy.name)) throw invalidArgument(`invalid restart policy '${policy.name}': use no, always, unless-stopped or on-failure`);
@@ -824,34 +817,11 @@ export class ContainerService {
         if (policy.name && policy.name !== 'no' && rec.hostConfig.AutoRemove) throw invalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
       }
 
-      // The OCI linux.resources that change; runc keeps the rest.
-      const res: Record<string, Record<string, unknown>> = {};
-      const mem: Record<string, number> = {};
-      if (set(u.memory)) mem.limit = u.memory;
-      if (set(u.memory) || set(u.memorySwap)) {
-        if (swap !== 0) mem.swap = swap;
-        if (!mem.limit && memory > 0) mem.limit = memory;
-      }
-      if (set(u.memoryReservation)) mem.reservation = u.memoryReservation;
-      if (Object.keys(mem).length) res.memory = mem;
-      const cpu: Record<string, unknown> = {};
-      if (set(u.cpuShares)) cpu.shares = u.cpuShares;
-      if (set(u.nanoCpus)) {
-        cpu.period = 100_000;
-        cpu.quota = Math.round((u.nanoCpus * 100_000) / 1e9);
-      }
-      if (set(u.cpuPeriod)) cpu.period = u.cpuPeriod;
-      if (set(u.cpuQuota)) cpu.quota = u.cpuQuota;
-      if (u.cpusetCpus) cpu.cpus = u.cpusetCpus;
-      if (u.cpusetMems) cpu.mems = u.cpusetMems;
-      if (Object.keys(cpu).length) res.cpu = cpu;
-      if (u.pidsLimit !== undefined) res.pids = { limit: u.pidsLimit > 0 ? u.pidsLimit : -1 };
-      if (set(u.blkioWeight)) res.blockIO = { weight: u.blkioWeight };
-
       const live = rec.state.status === 'running' || rec.state.status === 'paused';
-      if (live && Object.keys(res).length) {
+      const changesResources = Object.entries(u).some(([k, v]) => k !== 'restartPolicy' && v !== undefined);
+      if (live && changesResources) {
         try {
-          await this.monitor.update(rec.id, res);
+          await this.monitor.update(rec.id, oci);
         } catch (err) {
           throw invalidArgument(`Cannot update container ${rec.id}: ${err instanceof Error ? err.message : String(err)}`, err);
         }
@@ -929,13 +899,6 @@ function nameWithTag(image: string): string {
   } catch {
     return image;
   }
-}
-
-/** Image ENV first, then the request's, later keys replacing earlier ones. */
-export function mergeEnv(base: string[], extra: string[]): string[] {
-  const out = new Map<string, string>();
-  for (const e of [...base, ...extra]) out.set(e.split('=')[0]!, e);
-  return [...out.values()];
 }
 
 const LOST_MONITOR_SWEEP_MS = 2000;

@@ -18,9 +18,9 @@
  */
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, internal, invalidArgument, log, newContainerId, notFound } from '../common';
+import { conflict, internal, invalidArgument, log, newContainerId, notFound, replaceOrAppendEnv } from '../common';
 import { AttachSocket, LogFollower, hostBoundingCapabilities, resizeTerminal, resolveGroups, resolveUser, type LogEntry, type Monitor } from '../runtime';
-import { mergeEnv, type ContainerEvents, type ContainerRecord, type ContainerService } from './containers';
+import { type ContainerEvents, type ContainerRecord, type ContainerService } from './containers';
 
 const EXEC_RECORD_TTL_MS = 10 * 60_000;
 
@@ -226,10 +226,10 @@ export class ExecService {
       const groupAdd = (rec.hostConfig.GroupAdd as string[] | null | undefined) ?? [];
       proc.user = { uid: u.uid, gid: u.gid, additionalGids: [...new Set([...u.additionalGids, ...resolveGroups(rootfs, groupAdd)])] };
       // HOME follows the exec's user unless the container's config set it.
-      if (!rec.config.Env.some((e) => e.startsWith('HOME='))) env = mergeEnv(env, [`HOME=${u.home}`]);
+      if (!rec.config.Env.some((e) => e.startsWith('HOME='))) env = replaceOrAppendEnv(env, [`HOME=${u.home}`]);
     }
     if (tty && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
-    proc.env = mergeEnv(env, x.options.env ?? []);
+    proc.env = replaceOrAppendEnv(env, x.options.env ?? []);
     if (x.options.workingDir) proc.cwd = x.options.workingDir;
     if (x.options.privileged) {
       const all = hostBoundingCapabilities();

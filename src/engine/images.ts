@@ -12,16 +12,13 @@
  *   A failed operation releases its lease and collects what it made.
  */
 import { promises as fsp, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import {
-  BerthError, conflict, internal, invalidArgument, notFound, shortId, type Digest,
+  BerthError, conflict, decompressStream, detectCompression, internal, invalidArgument, log, notFound, replaceOrAppendEnv, shortId, type Digest,
 } from '../common';
 import {
   ContentStore,
   ImageStore,
-  decompressStream,
-  detectCompression,
   familiarName,
   familiarString,
   parseReference,
@@ -32,7 +29,7 @@ import {
   type ImageConfig,
   type ImageRecord,
 } from '../image';
-import { LayerStore, chainIDOf, type LayerInfo } from '../storage';
+import { LayerStore, chainIDOf, dirSize, type LayerInfo } from '../storage';
 
 /** A layer unpacked ahead of its commit (LayerStore.prepare). */
 type PreparedLayer = Awaited<ReturnType<LayerStore['prepare']>>;
@@ -577,9 +574,17 @@ export class ImageService {
     });
   }
 
-  /** Bytes of the files under a directory (a container's writable layer, for `system df`). */
-  measureDir(dir: string): Promise<number> {
-    return dirSize(dir);
+  /**
+   * Bytes under a directory (a container's writable layer, for SizeRw and `system df`),
+   * storage's dirSize; 0 when it cannot be measured, logged, as dockerd reports it.
+   */
+  async measureDir(dir: string): Promise<number> {
+    try {
+      return await dirSize(dir);
+    } catch (err) {
+      log.warn('cannot measure directory size', { dir, error: String(err) });
+      return 0;
+    }
   }
 
   /** Sum of every stored layer's size: `docker system df`'s LayersSize. */
@@ -809,26 +814,6 @@ export function matchReference(pattern: string, familiar: string): boolean {
   return false;
 }
 
-/** Sum of the sizes of the files under `dir` (not following symlinks); 0 when it is absent. */
-export async function dirSize(dir: string): Promise<number> {
-  let total = 0;
-  const stack = [dir];
-  while (stack.length) {
-    const d = stack.pop()!;
-    let entries;
-    try {
-      entries = await fsp.readdir(d, { withFileTypes: true });
-    } catch {
-      continue;
-    }
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) stack.push(p);
-      else if (e.isFile()) total += (await fsp.lstat(p).catch(() => ({ size: 0 }))).size;
-    }
-  }
-  return total;
-}
 function isIdLike(name: string, id: Digest): boolean {
   const hex = name.replace(/^sha256:/, '');
   return /^[a-f0-9]+$/.test(hex) && id.slice(7).startsWith(hex);
@@ -866,13 +851,7 @@ export function applyChanges(base: ContainerConfig, changes: string[]): Containe
       case 'STOPSIGNAL': cfg.StopSignal = arg; break;
       case 'ENV': {
         const pairs = arg.includes('=') ? [...arg.matchAll(/(\S+?)=("(?:[^"\\]|\\.)*"|\S*)/g)].map((p) => [p[1]!, p[2]!.replace(/^"|"$/g, '')]) : [[arg.split(/\s+/)[0]!, arg.split(/\s+/).slice(1).join(' ')]];
-        const env = [...(cfg.Env ?? [])];
-        for (const [k, v] of pairs) {
-          const i = env.findIndex((e) => e.split('=')[0] === k);
-          if (i >= 0) env[i] = `${k}=${v}`;
-          else env.push(`${k}=${v}`);
-        }
-        cfg.Env = env;
+        cfg.Env = replaceOrAppendEnv(cfg.Env ?? [], pairs.map(([k, v]) => `${k}=${v}`));
         break;
       }
       case 'LABEL': {

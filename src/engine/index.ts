@@ -1,6 +1,6 @@
 export { Engine, ENGINE_VERSION, type EngineOptions } from './engine';
 export { EventBus, matchesEventFilters, EVENT_FILTER_KEYS, type EngineEvent, type EventFilters } from './events';
-export { ContainerService, normalizeSignal, signalNumber, mergeEnv, type ContainerRecord, type ContainerState, type CreateContainerOptions, type WaitCondition } from './containers';
+export { ContainerService, normalizeSignal, signalNumber, type ContainerRecord, type ContainerState, type CreateContainerOptions, type WaitCondition } from './containers';
 export { ImageService, applyChanges, hostArch } from './images';
 export { inspectHostConfig } from './container-spec';
 export { DEFAULT_LOG_DRIVER, LOG_DRIVERS } from './log-config';

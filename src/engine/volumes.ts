@@ -19,8 +19,9 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { conflict, invalidArgument, isErrno, log, notFound } from '../common';
+import { conflict, invalidArgument, log, notFound } from '../common';
 import { writeJSONAtomic } from '../state';
+import { dirSize } from '../storage';
 import { KeyedMutex } from './mutex';
 
 const run = promisify(execFile);
@@ -198,7 +199,7 @@ export class VolumeService {
       if (!(opts.label ?? []).every((l) => labelMatches(v.labels, l))) continue;
       if ((opts.notLabel ?? []).some((l) => labelMatches(v.labels, l))) continue;
       if (this.users(v.name).length) continue;
-      const size = await dirSize(this.dataPath(v.name));
+      const size = await volumeSize(this.dataPath(v.name));
       try {
         await this.remove(v.name);
       } catch (err) {
@@ -214,7 +215,7 @@ export class VolumeService {
   /** Sizes and reference counts for `system df`. */
   async usage(): Promise<VolumeUsage[]> {
     const out: VolumeUsage[] = [];
-    for (const v of this.list()) out.push({ name: v.name, size: await dirSize(this.dataPath(v.name)), refCount: this.users(v.name).length });
+    for (const v of this.list()) out.push({ name: v.name, size: await volumeSize(this.dataPath(v.name)), refCount: this.users(v.name).length });
     return out;
   }
 
@@ -294,38 +295,12 @@ async function isMounted(path: string): Promise<boolean> {
   return text.split('\n').some((l) => l.split(' ')[4] === esc);
 }
 
-/** Apparent size of a tree (file sizes, not blocks), hardlinks counted once. */
-export async function dirSize(dir: string): Promise<number> {
-  const seen = new Set<string>();
-  let total = 0;
-  const walk = async (d: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await fsp.readdir(d, { withFileTypes: true });
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return;
-      throw err;
-    }
-    for (const e of entries) {
-      const p = join(d, e.name);
-      const st = await fsp.lstat(p).catch(() => undefined);
-      if (!st) continue;
-      if (st.isDirectory()) {
-        await walk(p);
-        continue;
-      }
-      if (st.nlink > 1) {
-        const key = `${st.dev}:${st.ino}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-      }
-      total += st.size;
-    }
-  };
+/** A volume's size for prune and `system df`; -1 (Docker's "unknown") when it cannot be measured. */
+async function volumeSize(dir: string): Promise<number> {
   try {
-    await walk(dir);
-  } catch {
+    return await dirSize(dir);
+  } catch (err) {
+    log.warn('cannot measure volume size', { dir, error: String(err) });
     return -1;
   }
-  return total;
 }

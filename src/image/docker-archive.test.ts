@@ -9,7 +9,7 @@ import * as tar from 'tar-stream';
 import { ContentStore } from './content-store';
 import { readArchive, writeArchive } from './docker-archive';
 import { ImageStore } from './image-store';
-import { parseReference } from './reference';
+import { parseReference } from '../common';
 import type { ImageConfig } from './image-config';
 import type { Digest } from '../common';
 

@@ -2,15 +2,14 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import * as tar from 'tar-stream';
-import { asDigest, BerthError, type Digest, drainOrClose, errorMessage, hexOf, invalidArgument, isDigest } from '../common';
-import { decompressStream } from './compression';
+import { asDigest, BerthError, decompressStream, type Digest, drainOrClose, errorMessage, hexOf, invalidArgument, isDigest } from '../common';
 import type { ContentStore } from './content-store';
 import type { ImageConfig } from './image-config';
 import { parseConfig } from './image-store';
 import {
   Annotation, MediaType, isIndexType, isManifestType, layerCompression, type Descriptor, type Index, type Manifest,
 } from './media-types';
-import { familiarName, familiarString, fullString, parseReference, type Reference } from './reference';
+import { familiarName, familiarString, fullString, parseReference, type Reference } from '../common';
 
 /** One image found in an archive; its config and layer blobs are in the content store. */
 export interface ArchiveImage {

@@ -7,8 +7,7 @@ import { createHash } from 'node:crypto';
 import { ContentStore } from './content-store';
 import { ImageStore } from './image-store';
 import type { ImageConfig } from './image-config';
-import { parseReference } from './reference';
-import type { Digest } from '../common';
+import { type Digest, parseReference } from '../common';
 
 /** Temp dirs made by these tests, removed when the file's tests are done. */
 const temps: string[] = [];

@@ -6,7 +6,7 @@ import type { ContentStore } from './content-store';
 import type { ImageConfig } from './image-config';
 import {
   familiarString, fullString, parseReference, withDefaultTag, type Reference,
-} from './reference';
+} from '../common';
 
 export type { ImageConfig } from './image-config';
 

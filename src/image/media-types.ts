@@ -3,8 +3,7 @@
  * counterparts, and the OCI descriptor/manifest/index shapes Berth reads and
  * writes.
  */
-import { type Digest, invalidArgument } from '../common';
-import type { Compression } from './compression';
+import { type Compression, type Digest, invalidArgument } from '../common';
 
 export const MediaType = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',

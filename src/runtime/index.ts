@@ -2,6 +2,7 @@ export * from './capabilities';
 export * from './cgroups';
 export * from './sysinfo';
 export * from './spec';
+export * from './resources';
 export * from './user';
 export * from './monitor';
 export * from './k8s-log';
@@ -11,3 +12,5 @@ export * from './seccomp-default';
 export * from './userns';
 export * from './attach';
 export * from './shm';
+// The engine resolves container paths (volume copy-up) with the same rule; it may not import sys.
+export { resolveInRoot } from '../sys';

@@ -32,7 +32,7 @@ function base(over: Partial<SpecOptions> = {}): SpecOptions {
     user: { uid: 0, gid: 0, home: '/root' },
     hostname: 'web1',
     rootfsPath: '/var/lib/berth/c1/rootfs',
-    host: { cgroupMode: 'hybrid', capabilities: ALL_CAPABILITIES, rlimits: HOST_LIMITS },
+    host: { cgroupMode: 'hybrid', capabilities: ALL_CAPABILITIES, rlimits: HOST_LIMITS, cpuset: { cpus: '0-3', mems: '0', ncpu: 4 } },
     ...over,
   };
 }

@@ -4,7 +4,7 @@
  * Contract:
  * - `generateSpec(opts)` returns the config for one container (ociVersion 1.0.2, what
  *   runc 1.1 implements). It is pure given `opts.host`; facts not supplied there
- *   (cgroup mode, bounding capabilities, rlimits) are read from this host, and only
+ *   (cgroup mode, bounding capabilities, rlimits, cpuset) are read from this host, and only
  *   when they matter. Invalid options throw invalid-argument naming the option and
  *   what to do; nothing is silently clamped.
  * - The caller resolves the user first (user.ts `resolveUser`) and passes uid, gid,
@@ -38,15 +38,15 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
-import { invalidArgument } from '../common';
+import { invalidArgument, replaceOrAppendEnv } from '../common';
 import { hostBoundingCapabilities, resolveCapabilities } from './capabilities';
 import { detectCgroupMode, type CgroupMode } from './cgroups';
+import { buildResources, hostCpuset, validateResources, type HostCpuset, type OciLinuxResources, type ResourceOptions } from './resources';
 import { renderSeccomp, type SeccompProfile } from './seccomp';
 
 export const OCI_VERSION = '1.0.2';
 export const DEFAULT_PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
-const MIN_MEMORY = 6 * 1024 * 1024;
 const RLIM_INFINITY = 2n ** 64n - 1n;
 
 export const MASKED_PATHS: readonly string[] = [
@@ -72,39 +72,6 @@ export interface RlimitOption {
   hard: number;
 }
 
-export interface ResourceOptions {
-  /** Bytes; at least 6 MiB. */
-  memory?: number;
-  memoryReservation?: number;
-  /** Memory plus swap, in bytes, as Docker's --memory-swap; -1 = unlimited swap. */
-  memorySwap?: number;
-  cpuShares?: number;
-  cpuQuota?: number;
-  cpuPeriod?: number;
-  /** Docker's --cpus × 1e9; becomes quota over a 100 ms period. */
-  nanoCpus?: number;
-  cpusetCpus?: string;
-  cpusetMems?: string;
-  /** > 0 limits; 0 or -1 means unlimited, as in Docker. */
-  pidsLimit?: number;
-  /** 0-100; -1 or absent leaves the kernel default. */
-  memorySwappiness?: number;
-  oomKillDisable?: boolean;
-  /** 10-1000; 0 leaves the default. */
-  blkioWeight?: number;
-  blkioWeightDevice?: readonly { major: number; minor: number; weight: number }[];
-  throttleReadBpsDevice?: readonly ThrottleDevice[];
-  throttleWriteBpsDevice?: readonly ThrottleDevice[];
-  throttleReadIOPSDevice?: readonly ThrottleDevice[];
-  throttleWriteIOPSDevice?: readonly ThrottleDevice[];
-}
-
-export interface ThrottleDevice {
-  major: number;
-  minor: number;
-  rate: number;
-}
-
 /** A device node to create in the container, with its cgroup access. */
 export interface DeviceOption {
   /** Path inside the container. */
@@ -124,6 +91,7 @@ export interface HostFacts {
   cgroupMode?: CgroupMode;
   capabilities?: readonly string[];
   rlimits?: HostRlimits;
+  cpuset?: HostCpuset;
 }
 
 /** RLIMIT_* → the host's limits; Infinity for unlimited. */
@@ -204,20 +172,7 @@ export interface OciSpec {
     namespaces: Array<{ type: NamespaceType; path?: string }>;
     devices?: Array<{ path: string; type: string; major: number; minor: number; fileMode?: number; uid?: number; gid?: number }>;
     cgroupsPath?: string;
-    resources: {
-      devices: OciDeviceRule[];
-      memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number; disableOOMKiller?: boolean };
-      blockIO?: {
-        weight?: number;
-        weightDevice?: Array<{ major: number; minor: number; weight: number }>;
-        throttleReadBpsDevice?: ThrottleDevice[];
-        throttleWriteBpsDevice?: ThrottleDevice[];
-        throttleReadIOPSDevice?: ThrottleDevice[];
-        throttleWriteIOPSDevice?: ThrottleDevice[];
-      };
-      cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
-      pids?: { limit: number };
-    };
+    resources: { devices: OciDeviceRule[] } & OciLinuxResources;
     maskedPaths: string[];
     readonlyPaths: string[];
     sysctl?: Record<string, string>;
@@ -333,18 +288,6 @@ export function serializeSpec(spec: OciSpec): string {
   return json.replace(new RegExp(`"${marker}(\\d+)"`, 'g'), '$1');
 }
 
-/** Docker's ReplaceOrAppendEnvValues: later values win by key; `KEY` alone unsets. */
-function mergeEnv(defaults: string[], overrides: readonly string[]): string[] {
-  const out = [...defaults];
-  const key = (e: string) => e.split('=')[0] as string;
-  for (const e of overrides) {
-    const i = out.findIndex((d) => key(d) === key(e));
-    if (i >= 0) out[i] = e;
-    else out.push(e);
-  }
-  return out.filter((e) => e.includes('='));
-}
-
 function checkAbsolute(what: string, p: string): void {
   if (!isAbsolute(p)) throw invalidArgument(`${what} ${JSON.stringify(p)} must be an absolute path`);
 }
@@ -375,91 +318,6 @@ function checkInt(what: string, v: number | undefined, min: number, max = Number
   if (v !== undefined && (!Number.isSafeInteger(v) || v < min || v > max)) {
     throw invalidArgument(`invalid ${what} ${v}: it must be a whole number from ${min} to ${max}`);
   }
-}
-
-function buildResources(r: ResourceOptions): Omit<OciSpec['linux']['resources'], 'devices'> {
-  const out: Omit<OciSpec['linux']['resources'], 'devices'> = {};
-  checkInt('memory limit', r.memory, 0);
-  checkInt('memory reservation', r.memoryReservation, 0);
-  checkInt('memory+swap limit', r.memorySwap, -1);
-  if (r.memory !== undefined && r.memory > 0 && r.memory < MIN_MEMORY) {
-    throw invalidArgument('Minimum memory limit allowed is 6MB');
-  }
-  if (r.memorySwap !== undefined && r.memorySwap > 0) {
-    if (!r.memory) throw invalidArgument('You should always set the Memory limit when using Memoryswap limit, see usage');
-    if (r.memorySwap < r.memory) throw invalidArgument('Minimum memoryswap limit should be larger than memory limit, see usage');
-  }
-  if (r.memory && r.memoryReservation && r.memoryReservation > r.memory) {
-    throw invalidArgument('Minimum memory limit can not be less than memory reservation limit, see usage');
-  }
-  const memory: NonNullable<typeof out.memory> = {};
-  if (r.memory) memory.limit = r.memory;
-  if (r.memoryReservation) memory.reservation = r.memoryReservation;
-  if (r.memorySwap !== undefined && r.memorySwap !== 0) memory.swap = r.memorySwap;
-  if (Object.keys(memory).length > 0) out.memory = memory;
-
-  checkInt('cpu shares', r.cpuShares, 0, 262144);
-  checkInt('cpu period', r.cpuPeriod, 0, 1_000_000);
-  checkInt('cpu quota', r.cpuQuota, -1);
-  checkInt('nano cpus', r.nanoCpus, 0);
-  if (r.nanoCpus && r.cpuPeriod) throw invalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
-  if (r.nanoCpus && r.cpuQuota) throw invalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
-  for (const [what, v] of [['cpuset cpus', r.cpusetCpus], ['cpuset mems', r.cpusetMems]] as const) {
-    if (v !== undefined && v !== '' && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(v)) {
-      throw invalidArgument(`invalid ${what} ${JSON.stringify(v)}: use a list like 0-3,5`);
-    }
-  }
-  const cpu: NonNullable<typeof out.cpu> = {};
-  if (r.cpuShares) cpu.shares = r.cpuShares;
-  if (r.nanoCpus) {
-    cpu.period = 100_000;
-    cpu.quota = Math.round((r.nanoCpus * 100_000) / 1e9);
-  }
-  if (r.cpuQuota) cpu.quota = r.cpuQuota;
-  if (r.cpuPeriod) cpu.period = r.cpuPeriod;
-  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
-  if (r.cpusetMems) cpu.mems = r.cpusetMems;
-  if (Object.keys(cpu).length > 0) out.cpu = cpu;
-
-  checkInt('memory swappiness', r.memorySwappiness, -1, 100);
-  if (r.memorySwappiness !== undefined && r.memorySwappiness >= 0) (out.memory ??= {}).swappiness = r.memorySwappiness;
-  if (r.oomKillDisable) (out.memory ??= {}).disableOOMKiller = true;
-
-  checkInt('pids limit', r.pidsLimit, -1);
-  if (r.pidsLimit !== undefined && r.pidsLimit > 0) out.pids = { limit: r.pidsLimit };
-
-  const blk: NonNullable<typeof out.blockIO> = {};
-  if (r.blkioWeight !== undefined && r.blkioWeight !== 0) {
-    if (!Number.isSafeInteger(r.blkioWeight) || r.blkioWeight < 10 || r.blkioWeight > 1000) {
-      throw invalidArgument(`invalid blkio weight ${r.blkioWeight}: range is 10 to 1000`);
-    }
-    blk.weight = r.blkioWeight;
-  }
-  if (r.blkioWeightDevice?.length) {
-    blk.weightDevice = r.blkioWeightDevice.map((d) => {
-      if (!Number.isSafeInteger(d.weight) || d.weight < 10 || d.weight > 1000) {
-        throw invalidArgument(`invalid blkio weight ${d.weight} for device ${d.major}:${d.minor}: range is 10 to 1000`);
-      }
-      return { major: d.major, minor: d.minor, weight: d.weight };
-    });
-  }
-  const throttle = (what: string, list: readonly ThrottleDevice[] | undefined): ThrottleDevice[] | undefined => {
-    if (!list?.length) return undefined;
-    return list.map((d) => {
-      checkInt(what, d.rate, 0);
-      return { major: d.major, minor: d.minor, rate: d.rate };
-    });
-  };
-  const tr = throttle('device read bps', r.throttleReadBpsDevice);
-  const tw = throttle('device write bps', r.throttleWriteBpsDevice);
-  const tri = throttle('device read iops', r.throttleReadIOPSDevice);
-  const twi = throttle('device write iops', r.throttleWriteIOPSDevice);
-  if (tr) blk.throttleReadBpsDevice = tr;
-  if (tw) blk.throttleWriteBpsDevice = tw;
-  if (tri) blk.throttleReadIOPSDevice = tri;
-  if (twi) blk.throttleWriteIOPSDevice = twi;
-  if (Object.keys(blk).length > 0) out.blockIO = blk;
-  return out;
 }
 
 /** Docker's device cgroup rule syntax: `c 1:3 rwm`, `b *:* m`, `a *:* rwm`. */
@@ -616,6 +474,8 @@ export function generateSpec(opts: SpecOptions): OciSpec {
   const host = opts.host ?? {};
   const privileged = opts.capabilities?.privileged ?? false;
   const cgroupMode = host.cgroupMode ?? detectCgroupMode();
+  const resources = opts.resources ?? {};
+  validateResources(resources, host.cpuset ?? hostCpuset());
 
   const ns: Record<NamespaceType, NamespaceMode> = {
     mount: 'private',
@@ -649,7 +509,7 @@ export function generateSpec(opts: SpecOptions): OciSpec {
   const envDefaults = [DEFAULT_PATH_ENV];
   if (opts.hostname !== undefined) envDefaults.push(`HOSTNAME=${opts.hostname}`);
   if (opts.terminal) envDefaults.push('TERM=xterm');
-  let env = mergeEnv(envDefaults, opts.env ?? []);
+  let env = replaceOrAppendEnv(envDefaults, opts.env ?? []);
   if (!env.some((e) => e.startsWith('HOME='))) env = [...env, `HOME=${opts.user.home || '/'}`];
 
   const userMounts = (opts.mounts ?? []).map(userMount);
@@ -684,7 +544,7 @@ export function generateSpec(opts: SpecOptions): OciSpec {
       namespaces,
       resources: {
         devices: privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICE_RULES.map((r) => ({ ...r })),
-        ...buildResources(opts.resources ?? {}),
+        ...buildResources(resources),
       },
       maskedPaths: privileged || opts.systemPaths === 'unconfined' ? [] : [...(opts.maskedPaths ?? MASKED_PATHS)],
       readonlyPaths: privileged || opts.systemPaths === 'unconfined' ? [] : [...(opts.readonlyPaths ?? READONLY_PATHS)],

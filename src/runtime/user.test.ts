@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorKind } from '../common';
-import { resolveInRootfs, resolveUser } from './user';
+import { resolveInRootSync } from '../sys';
+import { resolveUser } from './user';
 
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/sh',
@@ -108,7 +109,7 @@ test('a relative ../../ symlink cannot climb out of the rootfs', (t) => {
   const r = withRootfs(t);
   writeFileSync(join(r, '..', 'passwd'), 'evil:x:0:0::/root:/bin/sh\n');
   symlinkSync('../../passwd', join(r, 'etc/passwd'));
-  assert.equal(resolveInRootfs(r, '/etc/passwd'), join(r, 'passwd'));
+  assert.equal(resolveInRootSync(r, '/etc/passwd'), join(r, 'passwd'));
   assert.throws(() => resolveUser(r, 'evil'), /unable to find user evil/);
 });
 

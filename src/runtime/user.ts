@@ -16,15 +16,15 @@
  *       name, and only when no group was given explicitly (as Docker does);
  *     - ids must lie in 0..2147483647.
  * - The rootfs is untrusted. /etc/passwd and /etc/group are found with
- *   `resolveInRootfs`, which resolves symlinks as if the rootfs were `/` (a link to
+ *   sys `resolveInRootSync`, which resolves symlinks as if the rootfs were `/` (a link to
  *   `/etc/shadow` or `../../..` stays inside), then opened with O_NOFOLLOW|O_NONBLOCK and
  *   read only if they are regular files, at most MAX_DB_BYTES. Missing, non-regular or
  *   unreadable files count as empty.
  * - Synchronous: called once per container start, before runc runs, on small files.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { invalidArgument, isErrno } from '../common';
+import { resolveInRootSync } from '../sys';
 
 export interface ExecUser {
   uid: number;
@@ -48,49 +48,10 @@ interface GroupEntry {
 
 const MAX_ID = 2 ** 31 - 1;
 const MAX_DB_BYTES = 4 * 1024 * 1024;
-// Same bound as the kernel's MAXSYMLINKS.
-const MAX_SYMLINKS = 40;
-
-/**
- * Maps `unsafePath` (interpreted inside the container) to a host path under `rootfs`,
- * resolving every symlink as if `rootfs` were `/`. Never returns a path outside rootfs.
- * Components that do not exist are appended as they are.
- */
-export function resolveInRootfs(rootfs: string, unsafePath: string): string {
-  const done: string[] = [];
-  let todo = unsafePath.split('/').filter((c) => c !== '' && c !== '.');
-  let links = 0;
-  while (todo.length > 0) {
-    const comp = todo.shift() as string;
-    if (comp === '.' || comp === '') continue;
-    if (comp === '..') {
-      done.pop();
-      continue;
-    }
-    const candidate = join(rootfs, ...done, comp);
-    let isLink = false;
-    try {
-      isLink = lstatSync(candidate).isSymbolicLink();
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT') && !isErrno(err, 'ENOTDIR')) throw err;
-    }
-    if (!isLink) {
-      done.push(comp);
-      continue;
-    }
-    if (++links > MAX_SYMLINKS) {
-      throw invalidArgument(`too many levels of symbolic links resolving ${unsafePath} in ${rootfs}`);
-    }
-    const target = readlinkSync(candidate);
-    if (target.startsWith('/')) done.length = 0;
-    todo = [...target.split('/').filter((c) => c !== ''), ...todo];
-  }
-  return join(rootfs, ...done);
-}
 
 /** Reads a regular file inside the rootfs; undefined when absent or not a regular file. */
 function readRootfsFile(rootfs: string, path: string): string | undefined {
-  const host = resolveInRootfs(rootfs, path);
+  const host = resolveInRootSync(rootfs, path);
   let fd: number;
   try {
     // O_NOFOLLOW: the last component could have become a link since resolution.

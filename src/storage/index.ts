@@ -5,3 +5,4 @@ export { VfsSnapshotter } from './vfs';
 export { STORAGE_DRIVERS, storageDriverName, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
 export { ChangeKind, treeTar, type Change } from './changes';
 export { mapTarOwners, type OwnerMap } from './tar-owners';
+export { dirSize } from './dir-size';

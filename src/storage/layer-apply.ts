@@ -5,8 +5,8 @@
  * Contract
  * - `dest` must be an existing, empty directory that nothing else touches while the
  *   apply runs (a fresh temp dir). The checks below rely on being the only writer.
- * - The input may be a plain tar, or gzip-compressed (detected by its 1f 8b magic).
- *   zstd (28 b5 2f fd) is refused with invalid-argument for now.
+ * - The input may be a plain tar, or gzip- or zstd-compressed (detected by magic bytes,
+ *   common/compression.ts); corrupt compressed data is invalid-argument.
  * - Resolves with `diffID` = sha256 of the uncompressed tar bytes (every byte of the
  *   stream, trailing padding included) and `size` = their count.
  * - Fidelity: regular files (streamed), dirs, symlinks, hardlinks, fifos; uid/gid, mode incl. setuid/setgid/sticky, mtimes (dirs set after their
@@ -42,10 +42,9 @@ import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
-import { BerthError, drainOrClose, internal, invalidArgument, isErrno, asDigest, type Digest } from '../common';
-import { lsetxattr, makedev, mknod, S_IFCHR, S_IFIFO } from '../sys';
+import { BerthError, decompressStream, drainOrClose, internal, invalidArgument, isErrno, asDigest, type Digest } from '../common';
+import { lsetxattr, makedev, mknod, S_IFCHR, S_IFIFO, walkInRoot } from '../sys';
 
 export interface ApplyLayerOptions {
   /** Longest accepted entry path or link target, in bytes. Default 4096. */
@@ -71,7 +70,6 @@ const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_META_PREFIX = '.wh..wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
-const MAX_SYMLINK_HOPS = 40; // Linux's MAXSYMLINKS
 const MAX_COMPONENT = 255;
 /**
  * Regular files of at least this many bytes are flushed (fdatasync, in the background)
@@ -106,19 +104,31 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
   });
 
   let hashed = true;
+  // decompressStream passes the input's own error object through; that identity tells
+  // a failing source (internal) from a bad tar (invalid-argument).
+  let sourceError: unknown;
+  input.once('error', (e) => {
+    sourceError = e;
+  });
   const feed = (async () => {
-    const { raw, compressed } = await decompressed(input);
-    hashed = compressed || opts.inputDigest === undefined;
-    for await (const chunk of raw) {
-      const buf = chunk as Buffer;
-      if (hashed) hash.update(buf);
-      size += buf.length;
-      paxTap.push(buf);
-      if (extract.destroyed) break;
-      if (!extract.write(buf)) await drainOrClose(extract);
-      if (extract.destroyed) break;
+    try {
+      const { stream, compression } = await decompressStream(input);
+      hashed = compression !== 'none' || opts.inputDigest === undefined;
+      // Leaving this loop early destroys `stream`, which releases the input.
+      for await (const chunk of stream) {
+        const buf = chunk as Buffer;
+        if (hashed) hash.update(buf);
+        size += buf.length;
+        paxTap.push(buf);
+        if (extract.destroyed) break;
+        if (!extract.write(buf)) await drainOrClose(extract);
+        if (extract.destroyed) break;
+      }
+      if (!extract.destroyed) extract.end(undefined);
+    } catch (e) {
+      if (e !== undefined && e === sourceError) throw new SourceError((e as Error)?.message ?? String(e), { cause: e });
+      throw e;
     }
-    if (!extract.destroyed) extract.end(undefined);
   })();
   // Route a feed failure into the extractor so the entry loop stops too.
   const fed = feed.then(
@@ -155,59 +165,6 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
     throw internal(`applying a layer into ${dest} failed: ${(err as Error).message}`, err);
   }
   return { diffID: asDigest(hash.digest('hex')), size };
-}
-
-/** The input as uncompressed tar bytes; source failures are wrapped in SourceError. */
-async function decompressed(input: Readable): Promise<{ raw: AsyncIterable<unknown>; compressed: boolean }> {
-  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
-  const head: Buffer[] = [];
-  let headLen = 0;
-  let ended = false;
-  const next = async () => {
-    try {
-      return await it.next();
-    } catch (e) {
-      throw new SourceError((e as Error)?.message ?? String(e), { cause: e });
-    }
-  };
-  while (headLen < 4) {
-    const r = await next();
-    if (r.done) {
-      ended = true;
-      break;
-    }
-    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
-    head.push(b);
-    headLen += b.length;
-  }
-  const magic = Buffer.concat(head).subarray(0, 4);
-  // Stopping early (a bad entry) releases the caller's stream instead of leaving it paused.
-  const release = () => it.return?.().catch(() => undefined);
-  const all = (async function* () {
-    try {
-      yield* head;
-      if (ended) return;
-      for (;;) {
-        const r = await next();
-        if (r.done) return;
-        yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
-      }
-    } finally {
-      await release();
-    }
-  })();
-  if (magic.length >= 4 && magic.readUInt32BE(0) === 0x28b52ffd) {
-    await release();
-    throw invalidArgument('zstd layers are not supported yet; re-push the image with gzip or uncompressed layers');
-  }
-  if (magic.length >= 2 && magic[0] === 0x1f && magic[1] === 0x8b) {
-    const gunzip = createGunzip();
-    const src = Readable.from(all);
-    src.on('error', (e) => gunzip.destroy(e));
-    src.pipe(gunzip);
-    return { raw: gunzip, compressed: true };
-  }
-  return { raw: all, compressed: false };
 }
 
 /** Lexically cleans a tar path into components under the root; refuses escapes. */
@@ -421,27 +378,14 @@ class Applier {
   }
 
   /**
-   * Resolves parent components chroot-style: symlinks are followed but interpreted
-   * with `dest` as the root, so the result is a path of real directories inside dest.
+   * Resolves parent components chroot-style (sys walkInRoot: symlinks are followed with
+   * `dest` as the root), so the result is a path of real directories inside dest.
    * Missing directories are created (0755, root-owned, as Docker does) when `create`.
    */
   private async resolveParent(parts: string[], create: boolean): Promise<string> {
-    let resolved: string[] = [];
-    const pending = [...parts];
-    let hops = 0;
-    while (pending.length > 0) {
-      const c = pending.shift()!;
-      if (c === '' || c === '.') continue;
-      if (c === '..') {
-        resolved.pop();
-        continue;
-      }
-      const candidate = [...resolved, c];
-      const rel = candidate.join('/');
-      if (this.dirs.has(rel)) {
-        resolved = candidate;
-        continue;
-      }
+    const path = parts.join('/');
+    return walkInRoot(this.dest, path, async (rel) => {
+      if (this.dirs.has(rel)) return undefined;
       const abs = join(this.dest, rel);
       const st = await lstatOrNull(abs);
       if (!st) {
@@ -449,18 +393,13 @@ class Applier {
         await fsp.mkdir(abs, 0o755);
         this.created.add(rel);
       } else if (st.isSymbolicLink()) {
-        if (++hops > MAX_SYMLINK_HOPS) throw invalidArgument(`layer tar path ${JSON.stringify(parts.join('/'))} crosses too many symlinks`);
-        const target = await fsp.readlink(abs);
-        if (target.startsWith('/')) resolved = [];
-        pending.unshift(...target.split('/'));
-        continue;
+        return fsp.readlink(abs);
       } else if (!st.isDirectory()) {
-        throw invalidArgument(`layer tar path ${JSON.stringify(parts.join('/'))} goes through ${JSON.stringify(rel)}, which is not a directory`);
+        throw invalidArgument(`layer tar path ${JSON.stringify(path)} goes through ${JSON.stringify(rel)}, which is not a directory`);
       }
       this.dirs.add(rel);
-      resolved = candidate;
-    }
-    return resolved.join('/');
+      return undefined;
+    });
   }
 
   /** Clears the final component, whatever it is, without following it. */

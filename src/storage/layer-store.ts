@@ -90,7 +90,7 @@ export class LayerStore {
   }
 
   /**
-   * Unpacks `tar` (plain or gzip) as a child of `parent` (null for a base layer).
+   * Unpacks `tar` (plain, gzip or zstd) as a child of `parent` (null for a base layer).
    * Resolves with the stored layer, new or already present.
    */
   async create(parent: Digest | null, tar: Readable): Promise<LayerInfo> {

@@ -2,3 +2,4 @@ export * from './libc';
 export { mountFrom } from './mount-from';
 export { readMountInfo, parseMountInfo, isMountPoint, type MountInfo } from './mountinfo';
 export { kernelHasX32 } from './abi';
+export { resolveInRoot, resolveInRootSync, walkInRoot, MAX_SYMLINKS, type InspectComponent } from './resolve-in-root';

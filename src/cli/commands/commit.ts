@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { CliContext, ExitError } from '../context';
 import { newCommand, requireArgs } from '../command';
 import { collect } from '../container-options';
-import { normalizeName, validateReference } from '../reference';
+import { fullName, parseReference } from '../../common';
 
 
 /** Docker's bool flag values (`--pause=false`); absent value means true. */
@@ -32,12 +32,12 @@ export function commitCommand(ctx: CliContext, name = 'commit'): Command {
       if (ref) {
         let parsed;
         try {
-          parsed = validateReference(ref);
+          parsed = parseReference(ref);
         } catch (e) {
           throw new ExitError(1, `invalid reference format: ${(e as Error).message}`);
         }
         if (parsed.digest) throw new ExitError(1, 'refusing to create a tag with a digest reference');
-        repo = normalizeName(parsed.name);
+        repo = fullName(parsed);
         tag = parsed.tag;
       }
       const res = await ctx.client.transport.json<{ Id: string }>('POST', '/commit', {

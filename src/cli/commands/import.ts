@@ -5,7 +5,7 @@ import { newCommand, requireArgs } from '../command';
 import { collect } from '../container-options';
 import { ProgressRenderer } from '../progress';
 import { uploadSource } from '../upload';
-import { validateReference } from '../reference';
+import { parseReference } from '../../common';
 
 export function importCommand(ctx: CliContext, name = 'import'): Command {
   const cmd: Command = newCommand(name, 'Import the contents from a tarball to create a filesystem image')
@@ -20,7 +20,7 @@ export function importCommand(ctx: CliContext, name = 'import'): Command {
       if (/^https?:\/\//.test(source)) throw new ExitError(1, 'importing from a URL is not supported by berth yet: download the file and import it');
       if (ref) {
         try {
-          validateReference(ref);
+          parseReference(ref);
         } catch (e) {
           throw new ExitError(1, (e as Error).message);
         }

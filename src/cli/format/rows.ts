@@ -1,7 +1,16 @@
 import type { ContainerSummary, ImageSummary } from '../../wire';
 import { ellipsis } from './table';
 import { humanSize, timeAgo, humanDuration } from './units';
-import { familiarName, splitReference } from '../reference';
+import { familiarName, parseReference, type Reference } from '../../common';
+
+/** A reference from the daemon, or undefined when it does not parse (docker's CLI skips those). */
+function parsedOrUndefined(s: string): Reference | undefined {
+  try {
+    return parseReference(s);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Go's time.Time String() shape: `2024-05-01 10:00:00 +0000 UTC` (local time). */
 export function goTime(d: Date): string {
@@ -91,8 +100,8 @@ export function containerFields(c: ContainerSummary, opts: { trunc: boolean; now
   if (trunc && c.Image) {
     if (c.ImageID && shortenId(c.ImageID) === shortenId(c.Image)) image = shortenId(c.Image);
     else if (c.Image.includes('@')) {
-      const r = splitReference(c.Image);
-      image = familiarName(r.name) + (r.tag ? `:${r.tag}` : '');
+      const r = parsedOrUndefined(c.Image);
+      if (r) image = familiarName(r) + (r.tag ? `:${r.tag}` : '');
     }
   }
   let names = (c.Names ?? []).map((n) => n.replace(/^\//, ''));
@@ -153,21 +162,20 @@ export function imageFields(img: ImageSummary, opts: { trunc: boolean; now?: num
     Containers: img.Containers >= 0 ? String(img.Containers) : 'N/A',
   };
   const rows: Record<string, string>[] = [];
-  const tags = (img.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
-  const digests = (img.RepoDigests ?? []).filter((d) => d !== '<none>@<none>');
+  const tags = (img.RepoTags ?? []).filter((t) => t !== '<none>:<none>').map(parsedOrUndefined).filter((r) => r !== undefined);
+  const digests = (img.RepoDigests ?? []).filter((d) => d !== '<none>@<none>').map(parsedOrUndefined).filter((r) => r !== undefined);
   const digestOf = (repo: string) => {
     if (!opts.digests) return '<none>';
-    const d = digests.find((x) => splitReference(x).name === repo);
-    return d ? splitReference(d).digest ?? '<none>' : '<none>';
+    return digests.find((r) => familiarName(r) === repo)?.digest ?? '<none>';
   };
-  for (const t of tags) {
-    const r = splitReference(t);
-    rows.push({ ...base, Repository: r.name, Tag: r.tag ?? '<none>', Digest: digestOf(r.name) });
+  for (const r of tags) {
+    const name = familiarName(r);
+    rows.push({ ...base, Repository: name, Tag: r.tag ?? '<none>', Digest: digestOf(name) });
   }
-  for (const d of digests) {
-    const r = splitReference(d);
-    if (rows.some((x) => x['Repository'] === r.name)) continue;
-    rows.push({ ...base, Repository: r.name, Tag: '<none>', Digest: opts.digests ? r.digest ?? '<none>' : '<none>' });
+  for (const r of digests) {
+    const name = familiarName(r);
+    if (rows.some((x) => x['Repository'] === name)) continue;
+    rows.push({ ...base, Repository: name, Tag: '<none>', Digest: opts.digests ? r.digest ?? '<none>' : '<none>' });
   }
   if (!rows.length) rows.push({ ...base, Repository: '<none>', Tag: '<none>', Digest: '<none>' });
   return rows;

@@ -1,4 +1,5 @@
-import { type Digest, invalidArgument, isDigest } from '../common';
+import { type Digest, isDigest } from './ids';
+import { invalidArgument } from './errors';
 
 /**
  * A normalized image reference, as Docker's distribution/reference package

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BerthError } from '../common';
+import { BerthError } from './errors';
 import {
   parseReference, familiarName, familiarString, fullName, fullString, withDefaultTag, withTag, type Reference,
 } from './reference';

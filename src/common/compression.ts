@@ -2,12 +2,13 @@
  * Layer and archive compression: detection by magic bytes and streaming
  * decompression of gzip (node's zlib) and zstd (fzstd, a pure-JS streaming
  * decoder: node 20's zlib has no zstd, and the native bindings need build or
- * download steps at install time).
+ * download steps at install time). One module for image/ (archives, blobs) and
+ * storage/ (layer apply), so both accept the same formats.
  */
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecoder } from 'fzstd';
-import { invalidArgument } from '../common';
+import { invalidArgument } from './errors';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -24,8 +25,11 @@ export function detectCompression(head: Buffer): Compression {
 /**
  * Returns the decompressed form of `input`, whatever of none/gzip/zstd it is,
  * and which one it was (known once the first bytes arrived). Streaming, with
- * backpressure; errors of `input` or corrupt compressed data surface as
- * errors of the returned stream (corrupt data as invalid-argument).
+ * backpressure. An error of `input` surfaces, as the same object, as the error of
+ * the returned stream (or of this call, while the head is read), so callers can
+ * tell a failing source from bad data; corrupt or truncated compressed data is an
+ * invalid-argument error of the returned stream. Destroying the returned stream
+ * before its end (a consumer that stops early) releases `input` too.
  */
 export async function decompressStream(input: Readable): Promise<{ stream: Readable; compression: Compression }> {
   const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
@@ -45,12 +49,17 @@ export async function decompressStream(input: Readable): Promise<{ stream: Reada
   const compression = detectCompression(Buffer.concat(head));
   const raw = Readable.from(
     (async function* () {
-      yield* head;
-      if (ended) return;
-      for (;;) {
-        const r = await it.next();
-        if (r.done) return;
-        yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+      try {
+        yield* head;
+        if (ended) return;
+        for (;;) {
+          const r = await it.next();
+          if (r.done) return;
+          yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+        }
+      } finally {
+        // Runs when raw is destroyed early too: the input is not left paused and open.
+        await it.return?.();
       }
     })(),
     { objectMode: false },
@@ -59,14 +68,18 @@ export async function decompressStream(input: Readable): Promise<{ stream: Reada
   const decoder: Transform = compression === 'gzip' ? createGunzip() : new ZstdDecompressStream();
   raw.once('error', (e) => decoder.destroy(e));
   raw.pipe(decoder);
+  let out: Readable = decoder;
   if (compression === 'gzip') {
     // zlib's own errors carry codes like Z_DATA_ERROR; make them a user-facing kind.
-    const out = new Transform({ transform: (c, _e, cb) => cb(null, c) });
-    decoder.once('error', (e: NodeJS.ErrnoException) => out.destroy(e.code?.startsWith('Z_') ? invalidArgument(`gzip data is corrupt or truncated: ${e.message}`, e) : e));
-    decoder.pipe(out);
-    return { stream: out, compression };
+    const mapped = new Transform({ transform: (c, _e, cb) => cb(null, c) });
+    decoder.once('error', (e: NodeJS.ErrnoException) => mapped.destroy(e.code?.startsWith('Z_') ? invalidArgument(`gzip data is corrupt or truncated: ${e.message}`, e) : e));
+    decoder.pipe(mapped);
+    out = mapped;
   }
-  return { stream: decoder, compression };
+  out.once('close', () => {
+    if (!raw.destroyed) raw.destroy();
+  });
+  return { stream: out, compression };
 }
 
 /** A Transform over fzstd's streaming decoder. */

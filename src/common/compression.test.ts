@@ -38,3 +38,29 @@ test('corrupt or truncated compressed data is an invalid-argument error', async 
     await assert.rejects(readAll(stream), (e: Error & { kind?: string }) => e.kind === 'invalid-argument' && /corrupt/.test(e.message));
   }
 });
+
+test('an input error surfaces as the same object; stopping early releases the input', async () => {
+  for (const packed of [data, gzipSync(data)]) {
+    const boom = new Error('disk gone');
+    const failing = Readable.from((async function* () {
+      yield packed.subarray(0, 10_000);
+      throw boom;
+    })());
+    const { stream } = await decompressStream(failing);
+    await assert.rejects(readAll(stream), (e) => e === boom);
+
+    // Endless valid input (gzip members may be concatenated); only an early stop can end it.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const endless = Readable.from((async function* () {
+      try {
+        for (;;) yield packed;
+      } finally {
+        release();
+      }
+    })());
+    const early = await decompressStream(endless);
+    for await (const _ of early.stream) break;
+    await released;
+  }
+});
