@@ -1,4 +1,5 @@
 export * from './libc';
 export { mountFrom } from './mount-from';
+export { mountWithOptions, parseMountOptions, type MountError } from './mount-options';
 export { readMountInfo, parseMountInfo, isMountPoint, type MountInfo } from './mountinfo';
 export { kernelHasX32 } from './abi';
