@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mergeEnv, normalizeSignal, signalNumber } from './containers';
 import { applyChanges } from './images';
 import { checkName, randomName } from './names';
-import { KeyedMutex } from './mutex';
 
 test('signals are accepted in every form docker accepts', () => {
   assert.equal(normalizeSignal('SIGTERM'), 'TERM');
@@ -39,17 +38,3 @@ test('import --change lines set the config', () => {
   assert.throws(() => applyChanges({}, ['FROM x']), /FROM is not a valid change command/);
 });
 
-test('keyed mutex runs one job per key at a time, in order', async () => {
-  const m = new KeyedMutex();
-  const seen: string[] = [];
-  const job = (k: string, tag: string, ms: number) => m.run(k, async () => {
-    seen.push(`start ${tag}`);
-    await new Promise((r) => setTimeout(r, ms));
-    seen.push(`end ${tag}`);
-  });
-  await Promise.all([job('a', 'a1', 20), job('a', 'a2', 1), job('b', 'b1', 5)]);
-  assert.ok(seen.indexOf('end a1') < seen.indexOf('start a2'));
-  assert.ok(seen.indexOf('start b1') < seen.indexOf('end a1'));
-  await assert.rejects(m.run('a', async () => { throw new Error('boom'); }), /boom/);
-  assert.equal(await m.run('a', async () => 7), 7);
-});
