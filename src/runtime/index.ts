@@ -10,3 +10,4 @@ export * from './seccomp-default';
 export * from './userns';
 export * from './attach';
 export * from './shm';
+export * from './processes';
