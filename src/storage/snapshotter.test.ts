@@ -19,7 +19,8 @@ import { LowerView } from './lower-view';
 import { OverlaySnapshotter } from './overlay';
 import type { Snapshotter } from './snapshotter';
 import { makeTar, type FixtureEntry } from './tar-fixtures';
-import { copyView, VfsSnapshotter } from './vfs';
+import { copyTree } from './copy-tree';
+import { VfsSnapshotter } from './vfs';
 
 const PARENT = 'sha256:'.padEnd(71, 'b') as Digest;
 
@@ -168,7 +169,7 @@ function suite(name: string, make: (root: string) => Snapshotter): void {
     await applyLayer(await snap.diff('c1'), diffDir);
     const rebuilt = join(base, 'rebuilt');
     mkdirSync(rebuilt);
-    await copyView(new LowerView([diffDir, top, bottom]), rebuilt);
+    await copyTree(new LowerView([diffDir, top, bottom]), rebuilt);
     const want = snapshotTree(root);
     // The init layer is the runtime's, not part of the changes.
     for (const k of [...want.keys()]) if (/^(\.dockerenv|proc|sys|dev|etc\/(hosts|hostname|resolv\.conf|mtab))(\/|$)/.test(k)) want.delete(k);

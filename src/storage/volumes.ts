@@ -1,29 +1,31 @@
 /**
- * Volumes with Docker's `local` driver semantics.
+ * The volume store: volumes with Docker's `local` driver semantics.
  *
  * Each volume is `<root>/<name>/` holding `volume.json` (metadata) and `_data` (the
  * content, or the mount point when driver options name a filesystem). Containers refer
  * to volumes by name in their records; a volume is "in use" while any container record
  * (running or not) refers to it, as in Docker.
  *
- * Driver options follow the local driver: `type`, `device` and `o` are handed to
- * mount(8) when the first container using the volume starts, and the filesystem is
- * unmounted when the last one stops (so a tmpfs volume's content lives only that long).
+ * Driver options follow the local driver: `type`, `device` and `o` (mount(8)'s option
+ * words) are mounted when the first container using the volume starts, and the
+ * filesystem is unmounted when the last one stops (so a tmpfs volume's content lives
+ * only that long).
  *
- * Lifecycle: `create` (idempotent per name) → `acquire` at each container start →
- * `releaseMount` at its stop → `remove` when nothing refers to it. `init` must run once
- * before use; it reloads metadata and tolerates half-made volume directories.
+ * Lifecycle: `create` (idempotent per name; no name makes an anonymous volume) →
+ * `acquire` at each container start → `releaseMount` at its stop → `remove` when
+ * nothing refers to it. `init` must run once before use; it reloads metadata and
+ * tolerates half-made volume directories.
+ *
+ * The store knows no containers and no events: who uses a volume comes from the
+ * `VolumeUsers` the engine sets, and each create/destroy is reported to the
+ * `onEvent` port it was given.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { conflict, invalidArgument, isErrno, log, notFound } from '../common';
-import { writeJSONAtomic } from '../state';
-import { KeyedMutex } from './mutex';
-
-const run = promisify(execFile);
+import { KeyedMutex, writeJSONAtomic } from '../state';
+import { errnoMessage, isMountPoint, MNT_DETACH, mountWithOptions, umount2, type MountError } from '../sys';
 
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 export const LOCAL_DRIVER = 'local';
@@ -59,6 +61,15 @@ export interface VolumeUsage {
 /** Who refers to a volume: container ids, given by the container side. */
 export type VolumeUsers = (name: string) => string[];
 
+/** Where the store reports what it did: `create` and `destroy` of a volume. */
+export type VolumeEventSink = (action: 'create' | 'destroy', name: string, attributes: Record<string, string>) => void;
+
+export interface VolumeStoreOptions {
+  onEvent?: VolumeEventSink;
+  /** With --userns-remap: the host ids of containers' root, which own each new _data dir. */
+  dataOwner?: { uid: number; gid: number };
+}
+
 export function isAnonymous(v: VolumeRecord): boolean {
   return !!v.labels && ANONYMOUS_LABEL in v.labels;
 }
@@ -72,7 +83,7 @@ export function checkVolumeName(name: string): void {
   }
 }
 
-export class VolumeService {
+export class VolumeStore {
   private readonly volumes = new Map<string, VolumeRecord>();
   private readonly lock = new KeyedMutex();
   /** Running containers per mounted (driver-option) volume. */
@@ -81,9 +92,7 @@ export class VolumeService {
 
   constructor(
     private readonly root: string,
-    private readonly events?: { emit(type: 'volume', action: string, id: string, attributes: Record<string, string>): void },
-    /** With --userns-remap: the host ids of containers' root, which own each new _data dir. */
-    private readonly dataOwner?: { uid: number; gid: number },
+    private readonly opts: VolumeStoreOptions = {},
   ) {}
 
   /** The container side tells who uses what; set once while wiring the engine. */
@@ -126,9 +135,14 @@ export class VolumeService {
     return this.users(name);
   }
 
-  /** Creates the volume, or returns the existing one of that name (as Docker does). */
+  /**
+   * Creates the volume, or returns the existing one of that name (as Docker does).
+   * Without a name it is anonymous: a random 64-hex name and the anonymous label,
+   * which is what `prune` (without `all`) and `rm -v` look for.
+   */
   async create(o: CreateVolumeOptions = {}): Promise<VolumeRecord> {
     const name = o.name || randomBytes(32).toString('hex');
+    const labels = o.name ? o.labels ?? null : { ...(o.labels ?? {}), [ANONYMOUS_LABEL]: '' };
     const driver = o.driver || LOCAL_DRIVER;
     if (driver !== LOCAL_DRIVER) throw notFound(`create ${name}: error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     try {
@@ -144,20 +158,20 @@ export class VolumeService {
         name,
         driver,
         createdAt: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
-        labels: o.labels ?? null,
+        labels,
         options: o.options ?? null,
       };
       const dir = join(this.root, name);
       try {
         await fsp.mkdir(join(dir, '_data'), { recursive: true, mode: 0o755 });
-        if (this.dataOwner) await fsp.chown(join(dir, '_data'), this.dataOwner.uid, this.dataOwner.gid);
+        if (this.opts.dataOwner) await fsp.chown(join(dir, '_data'), this.opts.dataOwner.uid, this.opts.dataOwner.gid);
         await writeJSONAtomic(join(dir, 'volume.json'), v);
       } catch (err) {
         await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
         throw err;
       }
       this.volumes.set(name, v);
-      this.events?.emit('volume', 'create', name, { driver });
+      this.opts.onEvent?.('create', name, { driver });
       return v;
     });
   }
@@ -182,39 +196,19 @@ export class VolumeService {
       await fsp.rm(join(dir, 'volume.json'), { force: true });
       this.volumes.delete(name);
       await fsp.rm(dir, { recursive: true, force: true });
-      this.events?.emit('volume', 'destroy', name, { driver: LOCAL_DRIVER });
+      this.opts.onEvent?.('destroy', name, { driver: LOCAL_DRIVER });
     });
   }
 
-  /**
-   * Removes unused volumes: anonymous ones only unless `all`; `labels` are Docker's
-   * `label=` / `label!=` filters (`k` or `k=v`).
-   */
-  async prune(opts: { all?: boolean; label?: string[]; notLabel?: string[] } = {}): Promise<{ deleted: string[]; spaceReclaimed: number }> {
-    const deleted: string[] = [];
-    let space = 0;
-    for (const v of this.list()) {
-      if (!opts.all && !isAnonymous(v)) continue;
-      if (!(opts.label ?? []).every((l) => labelMatches(v.labels, l))) continue;
-      if ((opts.notLabel ?? []).some((l) => labelMatches(v.labels, l))) continue;
-      if (this.users(v.name).length) continue;
-      const size = await dirSize(this.dataPath(v.name));
-      try {
-        await this.remove(v.name);
-      } catch (err) {
-        log.warn('prune: volume not removed', { name: v.name, error: String(err) });
-        continue;
-      }
-      deleted.push(v.name);
-      space += Math.max(0, size);
-    }
-    return { deleted, spaceReclaimed: space };
+  /** Bytes under the volume's _data, hardlinks counted once (-1 when it cannot be measured). */
+  size(name: string): Promise<number> {
+    return dirSize(this.dataPath(name));
   }
 
   /** Sizes and reference counts for `system df`. */
   async usage(): Promise<VolumeUsage[]> {
     const out: VolumeUsage[] = [];
-    for (const v of this.list()) out.push({ name: v.name, size: await dirSize(this.dataPath(v.name)), refCount: this.users(v.name).length });
+    for (const v of this.list()) out.push({ name: v.name, size: await this.size(v.name), refCount: this.users(v.name).length });
     return out;
   }
 
@@ -228,7 +222,7 @@ export class VolumeService {
     if (!v.options?.type && !v.options?.device) return data;
     await this.lock.run(name, async () => {
       const set = this.active.get(name) ?? new Set<string>();
-      if (!(await isMounted(data))) await this.mountFs(v, data);
+      if (!isMountPoint(data)) this.mountFs(v, data);
       set.add(containerId);
       this.active.set(name, set);
     });
@@ -252,26 +246,37 @@ export class VolumeService {
     });
   }
 
-  private async mountFs(v: VolumeRecord, target: string): Promise<void> {
+  private mountFs(v: VolumeRecord, target: string): void {
     const o = v.options ?? {};
-    const args = ['-t', o.type || 'none'];
     let opts = o.o ?? '';
     if (o.size && o.type === 'tmpfs' && !/(^|,)size=/.test(opts)) opts = opts ? `${opts},size=${o.size}` : `size=${o.size}`;
-    if (opts) args.push('-o', opts);
-    args.push(o.device || o.type || 'none', target);
+    const device = o.device || o.type || 'none';
     try {
-      await run('mount', args);
+      mountWithOptions(device, target, o.type || 'none', opts);
     } catch (err) {
-      const msg = ((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n')[0]!.replace(/^mount: /, '');
-      throw invalidArgument(`error while mounting volume '${this.dataPath(v.name)}': failed to mount local volume: mount ${o.device || o.type}:${target}, flags: ${opts}: ${msg}`, err);
+      throw invalidArgument(`error while mounting volume '${target}': failed to mount local volume: ${describeMountError(err as MountError, target)}`, err);
     }
   }
 
   private async unmountFs(name: string): Promise<void> {
     const data = this.dataPath(name);
-    if (!(await isMounted(data))) return;
-    await run('umount', [data]).catch(async () => run('umount', ['-l', data]));
+    if (!isMountPoint(data)) return;
+    try {
+      umount2(data, 0);
+    } catch {
+      // Busy (a process still has files open there): detach it now, the kernel frees it later.
+      umount2(data, MNT_DETACH);
+    }
   }
+}
+
+/** dockerd's wording for a refused mount: `mount <device>:<target>, flags: 0x…, data: …: <errno text>`. */
+function describeMountError(err: MountError, target: string): string {
+  if (err.step === undefined) return err.message;
+  let out = err.step === 'mount' ? `mount ${err.source}:${target}` : `${err.step} ${target}`;
+  if (err.flags) out += `, flags: 0x${err.flags.toString(16)}`;
+  if (err.data) out += `, data: ${err.data}`;
+  return `${out}: ${errnoMessage(err.errno)}`;
 }
 
 function checkDriverOptions(opts: Record<string, string>): void {
@@ -279,19 +284,6 @@ function checkDriverOptions(opts: Record<string, string>): void {
   if (opts.device && !opts.type) throw new Error('missing required option: "type"');
   if (opts.type && !opts.device && opts.type !== 'tmpfs') throw new Error('missing required option: "device"');
   if ((opts.o ?? '').split(',').includes('bind') && opts.device && !opts.device.startsWith('/')) throw new Error(`invalid bind device path: ${opts.device} must be absolute`);
-}
-
-export function labelMatches(labels: Record<string, string> | null, filter: string): boolean {
-  const i = filter.indexOf('=');
-  const k = i < 0 ? filter : filter.slice(0, i);
-  if (!labels || !(k in labels)) return false;
-  return i < 0 || labels[k] === filter.slice(i + 1);
-}
-
-async function isMounted(path: string): Promise<boolean> {
-  const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-  const esc = path.replace(/[\\ \t\n]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
-  return text.split('\n').some((l) => l.split(' ')[4] === esc);
 }
 
 /** Apparent size of a tree (file sizes, not blocks), hardlinks counted once. */
