@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import type { Digest } from '../common';
-import { isMountPoint, MNT_DETACH, umount2 } from '../sys';
+import { isMountPoint, MNT_DETACH, readMountInfo, umount2 } from '../sys';
 import { ChangeKind, type Change } from './changes';
 import { applyLayer } from './layer-apply';
 import { LowerView } from './lower-view';
@@ -27,10 +27,7 @@ const PARENT = 'sha256:'.padEnd(71, 'b') as Digest;
 function setup(t: { after(fn: () => void): void }, prefix: string): string {
   const base = mkdtempSync(join(tmpdir(), `berth-snap-${prefix}-`));
   t.after(() => {
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').reverse()) {
-      const mp = line.split(' ')[4];
-      if (mp?.startsWith(base)) umount2(mp, MNT_DETACH);
-    }
+    for (const { mountPoint } of readMountInfo().reverse()) if (mountPoint.startsWith(base)) umount2(mountPoint, MNT_DETACH);
     rmSync(base, { recursive: true, force: true });
   });
   return base;
