@@ -10,7 +10,7 @@
  * (nothing would be reclaimed), as dockerd.
  */
 import { checkFilterKeys, filterBool, invalidArgument, log, matchLabelArgs, matchLabelFilters, type FilterArgs } from '../common';
-import { isAnonymous, LOCAL_DRIVER, type CreateVolumeOptions, type VolumeRecord, type VolumeStore, type VolumeUsage } from '../storage';
+import { isAnonymous, type CreateVolumeOptions, type VolumeRecord, type VolumeStore, type VolumeUsage } from '../storage';
 
 const LIST_FILTERS = ['dangling', 'name', 'label', 'driver'];
 const PRUNE_FILTERS = ['label', 'label!', 'all'];
@@ -66,7 +66,7 @@ export class VolumeService {
     const deleted: string[] = [];
     let space = 0;
     for (const v of this.store.list()) {
-      if (v.driver !== LOCAL_DRIVER || (v.options && Object.keys(v.options).length > 0)) continue;
+      if (v.options && Object.keys(v.options).length > 0) continue;
       if (!all && !isAnonymous(v)) continue;
       if (!matchLabelArgs(filters, v.labels)) continue;
       if (this.store.usedBy(v.name).length) continue;

@@ -5,8 +5,8 @@ export { VfsSnapshotter } from './vfs';
 export { STORAGE_DRIVERS, storageDriverName, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
 export { ChangeKind, treeTar, type Change } from './changes';
 export { mapTarOwners, type OwnerMap } from './tar-owners';
-export { copyTree, copyUp, DirTree, type TreeSource } from './copy-tree';
+export { copyUp } from './copy-tree';
 export {
-  VolumeStore, ANONYMOUS_LABEL, LOCAL_DRIVER, isAnonymous, checkVolumeName, dirSize,
+  VolumeStore, isAnonymous, checkVolumeName, dirSize,
   type VolumeRecord, type VolumeUsage, type CreateVolumeOptions, type VolumeUsers, type VolumeEventSink, type VolumeStoreOptions,
 } from './volumes';

@@ -27,8 +27,8 @@ import { conflict, invalidArgument, isErrno, log, notFound } from '../common';
 import { KeyedMutex, writeJSONAtomic } from '../state';
 import { errnoMessage, isMountPoint, MNT_DETACH, mountWithOptions, umount2, type MountError } from '../sys';
 
-export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
-export const LOCAL_DRIVER = 'local';
+const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
+const LOCAL_DRIVER = 'local';
 
 const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const DRIVER_OPTS = new Set(['type', 'device', 'o', 'size']);
