@@ -5,3 +5,4 @@ export * from './streams';
 export * from './env';
 export * from './compression';
 export * from './reference';
+export * from './filters';

@@ -6,16 +6,12 @@
  * record's mount points), `specMounts` at every start, `stopped` after every exit, and
  * `release` at removal.
  */
-import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { posix } from 'node:path';
-import { promisify } from 'node:util';
 import { BerthError, internal, invalidArgument, isErrno, log, notFound } from '../common';
 import { resolveInRoot, type MountOption } from '../runtime';
+import { checkVolumeName, copyUp as copyTreeUp, type VolumeStore } from '../storage';
 import type { ContainerRecord } from './containers';
-import { ANONYMOUS_LABEL, VolumeService, checkVolumeName } from './volumes';
-
-const run = promisify(execFile);
 
 export interface ContainerMounts {
   prepare(rec: ContainerRecord, imageVolumes: readonly string[]): Promise<void>;
@@ -261,7 +257,7 @@ export function tmpfsOptions(user: string[]): string[] {
  */
 export class VolumeMounts implements ContainerMounts {
   constructor(
-    private readonly volumes: VolumeService,
+    private readonly volumes: VolumeStore,
     private readonly containers: () => ContainerRecord[],
   ) {
     volumes.setUsers((name) => this.containers().filter((r) => usesVolume(r, name)).map((r) => r.id));
@@ -318,7 +314,8 @@ export class VolumeMounts implements ContainerMounts {
         const existed = !!name && this.volumes.has(name);
         const v = await this.volumes.create({
           name,
-          labels: m.anonymous ? { ...(m.volumeLabels ?? {}), [ANONYMOUS_LABEL]: '' } : m.volumeLabels ?? null,
+          // No name: the store makes it anonymous (labelled so).
+          labels: m.volumeLabels ?? null,
           options: m.volumeOptions ?? null,
         });
         if (!existed) created.push(v.name);
@@ -434,15 +431,10 @@ async function exists(p: string): Promise<boolean> {
 
 /** Docker's copy-up: an empty volume gets the image's files at the mount point, owners and modes kept. */
 async function copyUp(rootfs: string, destination: string, volumeDir: string): Promise<void> {
-  if ((await fsp.readdir(volumeDir)).length > 0) return;
   const src = await resolveInRoot(rootfs, destination);
-  const st = await fsp.stat(src).catch(() => undefined);
-  if (!st?.isDirectory()) return;
   try {
-    // `src/.` onto the existing dir also gives the volume root the source dir's owner and mode.
-    await run('cp', ['-a', `${src}/.`, `${volumeDir}/`]);
+    await copyTreeUp(src, volumeDir);
   } catch (err) {
-    const msg = ((err as { stderr?: string }).stderr || (err as Error).message).trim();
-    throw internal(`cannot copy the image's content at ${destination} into volume ${volumeDir}: ${msg}`, err);
+    throw internal(`cannot copy the image's content at ${destination} into volume ${volumeDir}: ${(err as Error).message}`, err);
   }
 }

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { normalizeSignal, signalNumber } from './containers';
 import { applyChanges } from './images';
 import { checkName, randomName } from './names';
-import { KeyedMutex } from './mutex';
 
 test('signals are accepted in every form docker accepts', () => {
   assert.equal(normalizeSignal('SIGTERM'), 'TERM');
@@ -35,23 +34,3 @@ test('import --change lines set the config', () => {
   assert.throws(() => applyChanges({}, ['FROM x']), /FROM is not a valid change command/);
 });
 
-test('keyed mutex runs one job per key at a time, in order', async () => {
-  const m = new KeyedMutex();
-  const seen: string[] = [];
-  let releaseA1!: () => void;
-  const a1Held = new Promise<void>((r) => { releaseA1 = r; });
-  const job = (k: string, tag: string, hold: Promise<void>) => m.run(k, async () => {
-    seen.push(`start ${tag}`);
-    await hold;
-    seen.push(`end ${tag}`);
-  });
-  const a = Promise.all([job('a', 'a1', a1Held), job('a', 'a2', Promise.resolve())]);
-  // Another key runs to its end while a1 holds key a; a2 has not started.
-  await job('b', 'b1', Promise.resolve());
-  assert.deepEqual(seen, ['start a1', 'start b1', 'end b1']);
-  releaseA1();
-  await a;
-  assert.deepEqual(seen, ['start a1', 'start b1', 'end b1', 'end a1', 'start a2', 'end a2']);
-  await assert.rejects(m.run('a', async () => { throw new Error('boom'); }), /boom/);
-  assert.equal(await m.run('a', async () => 7), 7);
-});

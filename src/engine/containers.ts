@@ -7,7 +7,6 @@
  * waits for the exit while holding the lock.
  */
 import { EventEmitter } from 'node:events';
-import { execFile } from 'node:child_process';
 import { promises as fsp, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -41,8 +40,9 @@ import {
   cgroupPids,
   cgroupsPath,
   readCgroupSample,
-  readHostCpu,
-  readNetDev,
+  hostCpuSample,
+  listProcesses,
+  netDevOf,
   readOomKills,
   type CgroupSample,
   type NetDevStats,
@@ -70,7 +70,7 @@ import type { ImageService } from './images';
 import { afterCreate, buildSpec, checkHostConfig, discardUnsupportedLimits, initBinaryPath, shareableShmPath } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
 import { checkLogConfig } from './log-config';
-import { KeyedMutex } from './mutex';
+import { KeyedMutex } from '../state';
 import { checkName, randomName } from './names';
 
 export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -854,22 +854,12 @@ export class ContainerService {
     const rec = this.get(ref);
     const read = new Date();
     const live = rec.state.status === 'running' || rec.state.status === 'paused';
-    let hostCpu = { systemNs: 0, onlineCpus: 0 };
-    try {
-      hostCpu = readHostCpu(readFileSync('/proc/stat', 'utf8'));
-    } catch {
-      // no /proc/stat: CPU % cannot be computed and shows 0
-    }
+    const hostCpu = hostCpuSample();
     const out: ContainerStatsSample = { id: rec.id, name: rec.name, read, running: live, systemCpuNs: hostCpu.systemNs, onlineCpus: hostCpu.onlineCpus };
     if (!live) return out;
     out.cgroup = readCgroupSample(this.host.cgroupMode ?? detectCgroupMode(), this.cgroupDirsOf(rec.id));
-    if (rec.state.pid > 0) {
-      try {
-        out.networks = readNetDev(readFileSync(`/proc/${rec.state.pid}/net/dev`, 'utf8'));
-      } catch {
-        // the process just exited: no network figures for this sample
-      }
-    }
+    const networks = rec.state.pid > 0 ? netDevOf(rec.state.pid) : undefined;
+    if (networks) out.networks = networks;
     return out;
   }
 
@@ -878,14 +868,7 @@ export class ContainerService {
     const rec = this.get(ref);
     if (rec.state.status !== 'running' && rec.state.status !== 'paused') throw conflict(`Container ${rec.id} is not running`);
     const pids = new Set(cgroupPids(this.host.cgroupMode ?? detectCgroupMode(), this.cgroupDirsOf(rec.id)));
-    const args = psArgs.split(/\s+/).filter(Boolean);
-    const output = await new Promise<string>((resolve, reject) => {
-      execFile('ps', args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        if (err) reject(invalidArgument(`Error running ps: ${(stderr || err.message).trim()}`));
-        else resolve(stdout);
-      });
-    });
-    const top = parsePsOutput(output, pids);
+    const top = await listProcesses(psArgs, pids);
     this.events.emit('container', 'top', rec.id, { image: rec.image, name: rec.name });
     return top;
   }
@@ -942,22 +925,4 @@ export interface ContainerStatsSample {
   onlineCpus: number;
   cgroup?: CgroupSample;
   networks?: Record<string, NetDevStats>;
-}
-
-/**
- * `ps` output → the rows whose PID is in `pids`. The last column (the command) may
- * contain spaces, so each row is split into at most as many fields as there are titles.
- */
-export function parsePsOutput(output: string, pids: ReadonlySet<number>): { titles: string[]; processes: string[][] } {
-  const lines = output.split('\n').filter((l) => l.trim() !== '');
-  const titles = (lines[0] ?? '').trim().split(/\s+/);
-  const pidIndex = titles.indexOf('PID');
-  if (pidIndex < 0) throw invalidArgument('Couldn\'t find PID field in ps output: keep the PID column in the ps options');
-  const processes: string[][] = [];
-  for (const line of lines.slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    if (fields.length > titles.length) fields.splice(titles.length - 1, fields.length, fields.slice(titles.length - 1).join(' '));
-    if (pids.has(Number(fields[pidIndex]))) processes.push(fields);
-  }
-  return { titles, processes };
 }

@@ -1,207 +1,78 @@
 /**
- * Volumes with Docker's `local` driver semantics.
+ * Volume use cases over the volume store (storage/volumes.ts): what `docker volume`
+ * and the /volumes API ask for, with dockerd's filters and prune rules. Records,
+ * mounts and who-uses-what stay in the store; this adds only the query semantics.
  *
- * Each volume is `<root>/<name>/` holding `volume.json` (metadata) and `_data` (the
- * content, or the mount point when driver options name a filesystem). Containers refer
- * to volumes by name in their records; a volume is "in use" while any container record
- * (running or not) refers to it, as in Docker.
- *
- * Driver options follow the local driver: `type`, `device` and `o` are handed to
- * mount(8) when the first container using the volume starts, and the filesystem is
- * unmounted when the last one stops (so a tmpfs volume's content lives only that long).
- *
- * Lifecycle: `create` (idempotent per name) → `acquire` at each container start →
- * `releaseMount` at its stop → `remove` when nothing refers to it. `init` must run once
- * before use; it reloads metadata and tolerates half-made volume directories.
+ * Filters are Docker's (common/filters.ts): list takes `dangling`, `name`, `label`,
+ * `driver`; prune takes `label`, `label!`, `all`. Prune removes unused anonymous
+ * volumes only, unless `all` is true or the caller asks for the old default
+ * (`allByDefault`, API < 1.42), and never a volume mounted from driver options
+ * (nothing would be reclaimed), as dockerd.
  */
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { promises as fsp, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { conflict, invalidArgument, log, notFound } from '../common';
-import { writeJSONAtomic } from '../state';
-import { dirSize } from '../storage';
-import { KeyedMutex } from './mutex';
+import { checkFilterKeys, filterBool, invalidArgument, log, matchLabelArgs, matchLabelFilters, type FilterArgs } from '../common';
+import { isAnonymous, type CreateVolumeOptions, type VolumeRecord, type VolumeStore, type VolumeUsage } from '../storage';
 
-const run = promisify(execFile);
+const LIST_FILTERS = ['dangling', 'name', 'label', 'driver'];
+const PRUNE_FILTERS = ['label', 'label!', 'all'];
 
-export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
-export const LOCAL_DRIVER = 'local';
-
-const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
-const DRIVER_OPTS = new Set(['type', 'device', 'o', 'size']);
-
-export interface VolumeRecord {
-  name: string;
-  driver: string;
-  /** RFC 3339, seconds precision (Docker's CreatedAt). */
-  createdAt: string;
-  /** null when the creator sent none (Docker shows `null`, not `{}`). */
-  labels: Record<string, string> | null;
-  options: Record<string, string> | null;
-}
-
-export interface CreateVolumeOptions {
-  name?: string;
-  driver?: string;
-  labels?: Record<string, string> | null;
-  options?: Record<string, string> | null;
-}
-
-export interface VolumeUsage {
-  name: string;
-  /** Bytes under _data (-1 when it could not be measured). */
-  size: number;
-  /** Containers that refer to the volume. */
-  refCount: number;
-}
-
-/** Who refers to a volume: container ids, given by the container side. */
-export type VolumeUsers = (name: string) => string[];
-
-export function isAnonymous(v: VolumeRecord): boolean {
-  return !!v.labels && ANONYMOUS_LABEL in v.labels;
-}
-
-/** The volume-name rule of the local driver, with Docker's message. */
-export function checkVolumeName(name: string): void {
-  if (!VALID_NAME.test(name)) {
-    throw invalidArgument(
-      `"${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
-    );
-  }
+export interface VolumePruneReport {
+  /** Names removed, in name order; empty (never null) when nothing was. */
+  deleted: string[];
+  spaceReclaimed: number;
 }
 
 export class VolumeService {
-  private readonly volumes = new Map<string, VolumeRecord>();
-  private readonly lock = new KeyedMutex();
-  /** Running containers per mounted (driver-option) volume. */
-  private readonly active = new Map<string, Set<string>>();
-  private users: VolumeUsers = () => [];
+  constructor(private readonly store: VolumeStore) {}
 
-  constructor(
-    private readonly root: string,
-    private readonly events?: { emit(type: 'volume', action: string, id: string, attributes: Record<string, string>): void },
-    /** With --userns-remap: the host ids of containers' root, which own each new _data dir. */
-    private readonly dataOwner?: { uid: number; gid: number },
-  ) {}
-
-  /** The container side tells who uses what; set once while wiring the engine. */
-  setUsers(users: VolumeUsers): void {
-    this.users = users;
-  }
-
-  async init(): Promise<void> {
-    await fsp.mkdir(this.root, { recursive: true, mode: 0o701 });
-    for (const name of await fsp.readdir(this.root)) {
-      if (name.startsWith('.')) continue;
-      try {
-        const v = JSON.parse(readFileSync(join(this.root, name, 'volume.json'), 'utf8')) as VolumeRecord;
-        this.volumes.set(v.name, v);
-      } catch (err) {
-        log.warn('skipping unreadable volume', { name, error: String(err) });
-      }
-    }
-  }
-
-  dataPath(name: string): string {
-    return join(this.root, name, '_data');
-  }
-
-  list(): VolumeRecord[] {
-    return [...this.volumes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  /** Volumes in name order, filtered. Unknown keys and bad booleans are invalid-argument. */
+  list(filters: FilterArgs = new Map()): VolumeRecord[] {
+    checkFilterKeys(filters, LIST_FILTERS);
+    const dangling = filterBool(filters, 'dangling');
+    const names = filters.get('name') ?? [];
+    const drivers = filters.get('driver') ?? [];
+    return this.store.list().filter((v) => {
+      if (drivers.length && !drivers.includes(v.driver)) return false;
+      if (names.length && !names.some((n) => nameMatches(n, v.name))) return false;
+      if (!matchLabelFilters(filters.get('label'), v.labels)) return false;
+      if (dangling !== undefined && (this.store.usedBy(v.name).length === 0) !== dangling) return false;
+      return true;
+    });
   }
 
   get(name: string): VolumeRecord {
-    const v = this.volumes.get(name);
-    if (!v) throw notFound(`get ${name}: no such volume`);
-    return v;
+    return this.store.get(name);
   }
 
-  has(name: string): boolean {
-    return this.volumes.has(name);
+  /** Where the volume's content is on the host (Docker's Mountpoint). */
+  dataPath(name: string): string {
+    return this.store.dataPath(name);
   }
 
-  usedBy(name: string): string[] {
-    return this.users(name);
+  create(o: CreateVolumeOptions): Promise<VolumeRecord> {
+    return this.store.create(o);
   }
 
-  /** Creates the volume, or returns the existing one of that name (as Docker does). */
-  async create(o: CreateVolumeOptions = {}): Promise<VolumeRecord> {
-    const name = o.name || randomBytes(32).toString('hex');
-    const driver = o.driver || LOCAL_DRIVER;
-    if (driver !== LOCAL_DRIVER) throw notFound(`create ${name}: error looking up volume plugin ${driver}: plugin "${driver}" not found`);
-    try {
-      checkVolumeName(name);
-      checkDriverOptions(o.options ?? {});
-    } catch (err) {
-      throw invalidArgument(`create ${name}: ${(err as Error).message}`, err);
-    }
-    return this.lock.run(name, async () => {
-      const existing = this.volumes.get(name);
-      if (existing) return existing;
-      const v: VolumeRecord = {
-        name,
-        driver,
-        createdAt: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
-        labels: o.labels ?? null,
-        options: o.options ?? null,
-      };
-      const dir = join(this.root, name);
-      try {
-        await fsp.mkdir(join(dir, '_data'), { recursive: true, mode: 0o755 });
-        if (this.dataOwner) await fsp.chown(join(dir, '_data'), this.dataOwner.uid, this.dataOwner.gid);
-        await writeJSONAtomic(join(dir, 'volume.json'), v);
-      } catch (err) {
-        await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
-        throw err;
-      }
-      this.volumes.set(name, v);
-      this.events?.emit('volume', 'create', name, { driver });
-      return v;
-    });
+  remove(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    return this.store.remove(name, { force: opts.force });
   }
 
-  /**
-   * Removes a volume nothing refers to. `force` only makes a missing volume a no-op;
-   * a volume in use is refused either way (Docker's rule). `except` is a container
-   * being removed right now, whose own reference does not count.
-   */
-  async remove(name: string, opts: { force?: boolean; except?: string } = {}): Promise<void> {
-    if (!this.volumes.has(name)) {
-      if (opts.force) return;
-      throw notFound(`get ${name}: no such volume`);
-    }
-    await this.lock.run(name, async () => {
-      if (!this.volumes.has(name)) return;
-      const users = this.users(name).filter((id) => id !== opts.except);
-      if (users.length) throw conflict(`remove ${name}: volume is in use - [${users.join(', ')}]`);
-      await this.unmountFs(name).catch((err) => log.warn('volume unmount failed', { name, error: String(err) }));
-      const dir = join(this.root, name);
-      // Drop the metadata first: a crash mid-delete then leaves no half volume behind.
-      await fsp.rm(join(dir, 'volume.json'), { force: true });
-      this.volumes.delete(name);
-      await fsp.rm(dir, { recursive: true, force: true });
-      this.events?.emit('volume', 'destroy', name, { driver: LOCAL_DRIVER });
-    });
+  usage(): Promise<VolumeUsage[]> {
+    return this.store.usage();
   }
 
-  /**
-   * Removes unused volumes: anonymous ones only unless `all`; `labels` are Docker's
-   * `label=` / `label!=` filters (`k` or `k=v`).
-   */
-  async prune(opts: { all?: boolean; label?: string[]; notLabel?: string[] } = {}): Promise<{ deleted: string[]; spaceReclaimed: number }> {
+  async prune(filters: FilterArgs = new Map(), opts: { allByDefault?: boolean } = {}): Promise<VolumePruneReport> {
+    checkFilterKeys(filters, PRUNE_FILTERS);
+    const all = pruneAll(filters, opts.allByDefault ?? false);
     const deleted: string[] = [];
     let space = 0;
-    for (const v of this.list()) {
-      if (!opts.all && !isAnonymous(v)) continue;
-      if (!(opts.label ?? []).every((l) => labelMatches(v.labels, l))) continue;
-      if ((opts.notLabel ?? []).some((l) => labelMatches(v.labels, l))) continue;
-      if (this.users(v.name).length) continue;
-      const size = await volumeSize(this.dataPath(v.name));
+    for (const v of this.store.list()) {
+      if (v.options && Object.keys(v.options).length > 0) continue;
+      if (!all && !isAnonymous(v)) continue;
+      if (!matchLabelArgs(filters, v.labels)) continue;
+      if (this.store.usedBy(v.name).length) continue;
+      const size = await this.store.size(v.name);
       try {
-        await this.remove(v.name);
+        await this.store.remove(v.name);
       } catch (err) {
         log.warn('prune: volume not removed', { name: v.name, error: String(err) });
         continue;
@@ -211,96 +82,29 @@ export class VolumeService {
     }
     return { deleted, spaceReclaimed: space };
   }
-
-  /** Sizes and reference counts for `system df`. */
-  async usage(): Promise<VolumeUsage[]> {
-    const out: VolumeUsage[] = [];
-    for (const v of this.list()) out.push({ name: v.name, size: await volumeSize(this.dataPath(v.name)), refCount: this.users(v.name).length });
-    return out;
-  }
-
-  /**
-   * A container that uses the volume is starting: mounts the driver-option filesystem
-   * if this is its first user, and returns the host path to bind into the container.
-   */
-  async acquire(name: string, containerId: string): Promise<string> {
-    const v = this.get(name);
-    const data = this.dataPath(name);
-    if (!v.options?.type && !v.options?.device) return data;
-    await this.lock.run(name, async () => {
-      const set = this.active.get(name) ?? new Set<string>();
-      if (!(await isMounted(data))) await this.mountFs(v, data);
-      set.add(containerId);
-      this.active.set(name, set);
-    });
-    return data;
-  }
-
-  /**
-   * The container stopped. When no other running container (per `stillRunning`)
-   * uses the volume, its driver-option filesystem is unmounted.
-   */
-  async releaseMount(name: string, containerId: string, stillRunning: (name: string) => boolean): Promise<void> {
-    const v = this.volumes.get(name);
-    if (!v || (!v.options?.type && !v.options?.device)) return;
-    await this.lock.run(name, async () => {
-      const set = this.active.get(name);
-      set?.delete(containerId);
-      if (set && set.size > 0) return;
-      if (stillRunning(name)) return;
-      this.active.delete(name);
-      await this.unmountFs(name);
-    });
-  }
-
-  private async mountFs(v: VolumeRecord, target: string): Promise<void> {
-    const o = v.options ?? {};
-    const args = ['-t', o.type || 'none'];
-    let opts = o.o ?? '';
-    if (o.size && o.type === 'tmpfs' && !/(^|,)size=/.test(opts)) opts = opts ? `${opts},size=${o.size}` : `size=${o.size}`;
-    if (opts) args.push('-o', opts);
-    args.push(o.device || o.type || 'none', target);
-    try {
-      await run('mount', args);
-    } catch (err) {
-      const msg = ((err as { stderr?: string }).stderr || (err as Error).message).trim().split('\n')[0]!.replace(/^mount: /, '');
-      throw invalidArgument(`error while mounting volume '${this.dataPath(v.name)}': failed to mount local volume: mount ${o.device || o.type}:${target}, flags: ${opts}: ${msg}`, err);
-    }
-  }
-
-  private async unmountFs(name: string): Promise<void> {
-    const data = this.dataPath(name);
-    if (!(await isMounted(data))) return;
-    await run('umount', [data]).catch(async () => run('umount', ['-l', data]));
-  }
 }
 
-function checkDriverOptions(opts: Record<string, string>): void {
-  for (const k of Object.keys(opts)) if (!DRIVER_OPTS.has(k)) throw new Error(`invalid option: "${k}"`);
-  if (opts.device && !opts.type) throw new Error('missing required option: "type"');
-  if (opts.type && !opts.device && opts.type !== 'tmpfs') throw new Error('missing required option: "device"');
-  if ((opts.o ?? '').split(',').includes('bind') && opts.device && !opts.device.startsWith('/')) throw new Error(`invalid bind device path: ${opts.device} must be absolute`);
+/**
+ * The `all` prune filter: at most one boolean word (Go's strconv.ParseBool forms), read
+ * as dockerd reads it; `allByDefault` adds `all=true` first, as dockerd does for API < 1.42.
+ */
+function pruneAll(filters: FilterArgs, allByDefault: boolean): boolean {
+  const values = new Set(filters.get('all') ?? []);
+  if (allByDefault) values.add('true');
+  if (values.size === 0) return false;
+  if (values.size > 1) throw invalidArgument(`invalid filter 'all=[${[...values].join(' ')}]': only one value is expected`);
+  const v = [...values][0]!;
+  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(v)) return false;
+  throw invalidArgument(`invalid filter 'all': strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax`);
 }
 
-export function labelMatches(labels: Record<string, string> | null, filter: string): boolean {
-  const i = filter.indexOf('=');
-  const k = i < 0 ? filter : filter.slice(0, i);
-  if (!labels || !(k in labels)) return false;
-  return i < 0 || labels[k] === filter.slice(i + 1);
-}
-
-async function isMounted(path: string): Promise<boolean> {
-  const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-  const esc = path.replace(/[\\ \t\n]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
-  return text.split('\n').some((l) => l.split(' ')[4] === esc);
-}
-
-/** A volume's size for prune and `system df`; -1 (Docker's "unknown") when it cannot be measured. */
-async function volumeSize(dir: string): Promise<number> {
+/** Docker's `name` filter: the exact name, or a regular expression found in it. */
+function nameMatches(pattern: string, name: string): boolean {
+  if (pattern === name) return true;
   try {
-    return await dirSize(dir);
-  } catch (err) {
-    log.warn('cannot measure volume size', { dir, error: String(err) });
-    return -1;
+    return new RegExp(pattern).test(name);
+  } catch {
+    return false;
   }
 }

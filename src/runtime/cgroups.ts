@@ -33,6 +33,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { invalidArgument, isErrno } from '../common';
+import { parseMountInfo } from '../sys';
 
 export type CgroupMode = 'v1' | 'v2' | 'hybrid';
 
@@ -74,25 +75,16 @@ export function cgroupsPath(parent: string, id: string): string {
   return posix.join('/', ...parentParts, id);
 }
 
-/** Undoes mountinfo's octal escapes (\040 for space and so on). */
-function unescapeMountPath(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
 // cgroup v1 super options that are mount flags, not hierarchy names.
 const NOT_CONTROLLERS = new Set(['rw', 'ro', 'release_agent', 'clone_children', 'noprefix', 'xattr', 'cpuset_v2_mode', 'favordynmods', 'none']);
 
 /** cgroup v1 mounts directly under `root`: mountpoint → its controllers. */
 export function v1Hierarchies(root: string, mountinfo: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  for (const line of mountinfo.split('\n')) {
-    const [pre, post] = line.split(' - ');
-    if (!pre || !post) continue;
-    const mountpoint = unescapeMountPath(pre.split(' ')[4] ?? '');
-    const [fstype, , superOpts] = post.split(' ');
-    if (fstype !== 'cgroup' || dirname(mountpoint) !== root) continue;
-    const ctrls = (superOpts ?? '').split(',').filter((o) => !NOT_CONTROLLERS.has(o.split('=')[0] ?? ''));
-    if (ctrls.length > 0) out.set(mountpoint, ctrls);
+  for (const m of parseMountInfo(mountinfo)) {
+    if (m.fsType !== 'cgroup' || dirname(m.mountPoint) !== root) continue;
+    const ctrls = m.superOptions.split(',').filter((o) => !NOT_CONTROLLERS.has(o.split('=')[0] ?? ''));
+    if (ctrls.length > 0) out.set(m.mountPoint, ctrls);
   }
   return out;
 }

@@ -14,3 +14,4 @@ export * from './attach';
 export * from './shm';
 // The engine resolves container paths (volume copy-up) with the same rule; it may not import sys.
 export { resolveInRoot } from '../sys';
+export * from './processes';

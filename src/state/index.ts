@@ -1,1 +1,2 @@
 export { writeFileAtomic, writeJSONAtomic, readJSON, fsyncDir } from './atomic';
+export { KeyedMutex } from './mutex';

@@ -6,3 +6,8 @@ export { STORAGE_DRIVERS, storageDriverName, type SnapshotInfo, type Snapshotter
 export { ChangeKind, treeTar, type Change } from './changes';
 export { mapTarOwners, type OwnerMap } from './tar-owners';
 export { dirSize } from './dir-size';
+export { copyUp } from './copy-tree';
+export {
+  VolumeStore, isAnonymous, checkVolumeName,
+  type VolumeRecord, type VolumeUsage, type CreateVolumeOptions, type VolumeUsers, type VolumeEventSink, type VolumeStoreOptions,
+} from './volumes';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BerthError, type Digest } from '../common';
 import { needsRoot } from '../common/test-root';
-import { isMountPoint, lgetxattr, MNT_DETACH, umount2 } from '../sys';
+import { isMountPoint, lgetxattr, MNT_DETACH, readMountInfo, umount2 } from '../sys';
 import { applyLayer } from './layer-apply';
 import { LayerStore } from './layer-store';
 import { OverlaySnapshotter } from './overlay';
@@ -21,10 +21,7 @@ interface Ctx {
 function setup(t: { after(fn: () => void): void }): Ctx {
   const base = mkdtempSync(join(tmpdir(), 'berth-overlay-'));
   t.after(() => {
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const mp = line.split(' ')[4];
-      if (mp?.startsWith(base)) umount2(mp, MNT_DETACH);
-    }
+    for (const { mountPoint } of readMountInfo()) if (mountPoint.startsWith(base)) umount2(mountPoint, MNT_DETACH);
     rmSync(base, { recursive: true, force: true });
   });
   return { base, snap: new OverlaySnapshotter(join(base, 'overlay')) };

@@ -13,24 +13,22 @@ import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import type { Digest } from '../common';
 import { needsRoot } from '../common/test-root';
-import { isMountPoint, MNT_DETACH, umount2 } from '../sys';
+import { isMountPoint, MNT_DETACH, readMountInfo, umount2 } from '../sys';
 import { ChangeKind, type Change } from './changes';
 import { applyLayer } from './layer-apply';
 import { LowerView } from './lower-view';
 import { OverlaySnapshotter } from './overlay';
 import type { Snapshotter } from './snapshotter';
 import { makeTar, type FixtureEntry } from './tar-fixtures';
-import { copyView, VfsSnapshotter } from './vfs';
+import { copyTree } from './copy-tree';
+import { VfsSnapshotter } from './vfs';
 
 const PARENT = 'sha256:'.padEnd(71, 'b') as Digest;
 
 function setup(t: { after(fn: () => void): void }, prefix: string): string {
   const base = mkdtempSync(join(tmpdir(), `berth-snap-${prefix}-`));
   t.after(() => {
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n').reverse()) {
-      const mp = line.split(' ')[4];
-      if (mp?.startsWith(base)) umount2(mp, MNT_DETACH);
-    }
+    for (const { mountPoint } of readMountInfo().reverse()) if (mountPoint.startsWith(base)) umount2(mountPoint, MNT_DETACH);
     rmSync(base, { recursive: true, force: true });
   });
   return base;
@@ -171,7 +169,7 @@ function suite(name: string, make: (root: string) => Snapshotter): void {
     await applyLayer(await snap.diff('c1'), diffDir);
     const rebuilt = join(base, 'rebuilt');
     mkdirSync(rebuilt);
-    await copyView(new LowerView([diffDir, top, bottom]), rebuilt);
+    await copyTree(new LowerView([diffDir, top, bottom]), rebuilt);
     const want = snapshotTree(root);
     // The init layer is the runtime's, not part of the changes.
     for (const k of [...want.keys()]) if (/^(\.dockerenv|proc|sys|dev|etc\/(hosts|hostname|resolv\.conf|mtab))(\/|$)/.test(k)) want.delete(k);

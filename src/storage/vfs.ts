@@ -14,16 +14,15 @@
  * tmp/ and renames, so a crash leaves either no snapshot or a complete one.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { alreadyExists, isErrno, notFound, type Digest } from '../common';
-import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys';
+import { alreadyExists, notFound, type Digest } from '../common';
 import { changesTar, naiveChanges, type Change } from './changes';
+import { copyTree } from './copy-tree';
 import { buildInitLayer } from './init-layer';
-import { LowerView, type ViewEntry } from './lower-view';
+import { LowerView } from './lower-view';
 import { checkLowerDirs, listSnapshots, prepareAtomically, readSnapshotInfo, snapshotDir, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
-import { readXattrs } from './tar-writer';
 
 
 export class VfsSnapshotter implements Snapshotter {
@@ -43,7 +42,7 @@ export class VfsSnapshotter implements Snapshotter {
       await fsp.mkdir(join(tmp, 'init'), 0o755);
       await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs), this.opts.rootOwner);
       await fsp.mkdir(join(tmp, 'rootfs'), 0o755);
-      await copyView(new LowerView([join(tmp, 'init'), ...lowerDirs]), join(tmp, 'rootfs'));
+      await copyTree(new LowerView([join(tmp, 'init'), ...lowerDirs]), join(tmp, 'rootfs'));
       const owner = this.opts.rootOwner;
       if (owner) {
         await fsp.chmod(this.root, 0o711);
@@ -123,60 +122,3 @@ export class VfsSnapshotter implements Snapshotter {
   }
 
 }
-
-/**
- * Copies the merged view into the empty dir `dest`: contents, owners, modes, times,
- * xattrs (overlay's own left out), devices, fifos; hardlinked files stay hardlinked.
- */
-export async function copyView(view: LowerView, dest: string): Promise<void> {
-  const root = await view.root();
-  if (!root) return;
-  const links = new Map<string, string>();
-  const dirTimes: Array<[string, number, number]> = [];
-  const walk = async (dir: ViewEntry): Promise<void> => {
-    for (const e of await view.list(dir)) {
-      const to = join(dest, e.rel);
-      const st = e.st;
-      if (st.isDirectory()) {
-        await fsp.mkdir(to, 0o700);
-        await walk(e);
-      } else if (st.isSymbolicLink()) {
-        await fsp.symlink(await fsp.readlink(e.abs), to);
-      } else {
-        const key = `${st.dev}:${st.ino}`;
-        const first = st.nlink > 1 ? links.get(key) : undefined;
-        if (first !== undefined) {
-          await fsp.link(first, to);
-          continue;
-        }
-        if (st.nlink > 1) links.set(key, to);
-        if (st.isFile()) await fsp.copyFile(e.abs, to, fsc.COPYFILE_EXCL | fsc.COPYFILE_FICLONE);
-        else if (st.isFIFO()) mknod(to, S_IFIFO | 0o600, 0);
-        else if (st.isCharacterDevice() || st.isBlockDevice()) mknod(to, (st.isCharacterDevice() ? S_IFCHR : S_IFBLK) | 0o600, BigInt(st.rdev));
-        else continue; // sockets are not copied
-      }
-      await copyMetadata(e.abs, to, st);
-      if (st.isDirectory()) dirTimes.push([to, st.atimeMs / 1000, st.mtimeMs / 1000]);
-    }
-  };
-  await walk(root);
-  await copyMetadata(root.abs, dest, root.st);
-  dirTimes.push([dest, root.st.atimeMs / 1000, root.st.mtimeMs / 1000]);
-  for (const [p, a, m] of dirTimes) await fsp.utimes(p, a, m);
-}
-
-/** chown, xattrs, chmod (chown clears setuid bits and capabilities), then times. */
-async function copyMetadata(from: string, to: string, st: import('node:fs').Stats): Promise<void> {
-  await fsp.lchown(to, st.uid, st.gid);
-  for (const [n, v] of readXattrs(from)) {
-    try {
-      lsetxattr(to, n, v);
-    } catch (e) {
-      if (st.isSymbolicLink() && (isErrno(e, 'EPERM') || isErrno(e, 'ENOTSUP'))) continue;
-      throw e;
-    }
-  }
-  if (!st.isSymbolicLink()) await fsp.chmod(to, st.mode & 0o7777);
-  if (!st.isDirectory()) await fsp.lutimes(to, st.atimeMs / 1000, st.mtimeMs / 1000);
-}
-

@@ -1,5 +1,6 @@
 export * from './libc';
 export { mountFrom } from './mount-from';
+export { mountWithOptions, parseMountOptions, type MountError } from './mount-options';
 export { readMountInfo, parseMountInfo, isMountPoint, type MountInfo } from './mountinfo';
 export { kernelHasX32 } from './abi';
 export { resolveInRoot, resolveInRootSync, walkInRoot, MAX_SYMLINKS, type InspectComponent } from './resolve-in-root';

@@ -13,20 +13,28 @@
  * - `lgetxattr` returns null when the attribute is absent (ENODATA); everything else
  *   throws.
  */
-import { getSystemErrorName } from 'node:util';
+import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 
 // Mount flags from <sys/mount.h>.
 export const MS_RDONLY = 0x1;
 export const MS_NOSUID = 0x2;
 export const MS_NODEV = 0x4;
 export const MS_NOEXEC = 0x8;
+export const MS_SYNCHRONOUS = 0x10;
 export const MS_REMOUNT = 0x20;
+export const MS_MANDLOCK = 0x40;
+export const MS_DIRSYNC = 0x80;
+export const MS_NOATIME = 0x400;
+export const MS_NODIRATIME = 0x800;
 export const MS_BIND = 0x1000;
 export const MS_MOVE = 0x2000;
 export const MS_REC = 0x4000;
+export const MS_UNBINDABLE = 0x20000;
 export const MS_PRIVATE = 0x40000;
 export const MS_SLAVE = 0x80000;
 export const MS_SHARED = 0x100000;
+export const MS_RELATIME = 0x200000;
+export const MS_STRICTATIME = 0x1000000;
 
 // umount2 flags.
 export const MNT_FORCE = 0x1;
@@ -99,6 +107,12 @@ function load(): Libc {
     close: fn('int close(int)'),
   };
   return libc;
+}
+
+/** The C library's wording for an errno ("no such device"), as strerror(3) gives it lower-cased. */
+export function errnoMessage(errno: number): string {
+  const known = getSystemErrorMap().get(-Math.abs(errno));
+  return known ? known[1] : `errno ${errno}`;
 }
 
 /** Builds the error a failed call throws; exported so helpers (mountFrom) can rebuild it. */

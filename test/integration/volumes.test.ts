@@ -223,10 +223,10 @@ test('volume API: create, list filters, inspect, in-use conflict, rm, prune', as
   assert.equal(created.status, 201);
   const anonName: string = created.json.Name;
   assert.match(anonName, ID64);
-  assert.deepEqual(created.json.Labels, { tier: 'db' });
+  assert.deepEqual(created.json.Labels, { tier: 'db', 'com.docker.volume.anonymous': '' }, 'no name: anonymous, as dockerd labels it');
   const again = await d.api('POST', '/v1.45/volumes/create', { Name: anonName, Labels: { other: 'x' } });
   assert.equal(again.status, 201);
-  assert.deepEqual(again.json.Labels, { tier: 'db' }, 'an existing name returns the existing volume');
+  assert.deepEqual(again.json.Labels, created.json.Labels, 'an existing name returns the existing volume');
   assert.equal((await d.api('POST', '/v1.45/volumes/create', { Name: 'bad', DriverOpts: { nope: '1' } })).status, 400);
   assert.equal((await d.api('POST', '/v1.45/volumes/create', { Name: 'bad', Driver: 'nfs-plugin' })).status, 404);
 
@@ -268,11 +268,12 @@ test('volume API: create, list filters, inspect, in-use conflict, rm, prune', as
   writeFileSync(join(volumePath(anonP), 'five'), '12345');
   const pruned = await d.api('POST', '/v1.45/volumes/prune');
   assert.equal(pruned.status, 200);
-  assert.deepEqual(pruned.json.VolumesDeleted, [anonP]);
+  assert.deepEqual(pruned.json.VolumesDeleted, [anonName, anonP].sort(), 'both anonymous volumes, the one made through the API too');
   assert.equal(pruned.json.SpaceReclaimed, 5);
-  assert.deepEqual((await d.api('POST', `/v1.45/volumes/prune?filters=${encodeURIComponent('{"label":{"tier=nothing":true},"all":{"true":true}}')}`)).json, { VolumesDeleted: null, SpaceReclaimed: 0 });
+  assert.deepEqual((await d.api('POST', `/v1.45/volumes/prune?filters=${encodeURIComponent('{"label":{"tier=nothing":true},"all":{"true":true}}')}`)).json, { VolumesDeleted: [], SpaceReclaimed: 0 });
+  await d.dockerOk(['volume', 'create', '--label', 'tier=db', 'named-db']);
   const cli = await d.dockerOk(['volume', 'prune', '-a', '-f', '--filter', 'label=tier=db']);
-  assert.match(cli, new RegExp(`^Deleted Volumes:\\n${anonName}\\n\\nTotal reclaimed space: 0B$`));
+  assert.match(cli, /^Deleted Volumes:\nnamed-db\n\nTotal reclaimed space: 0B$/);
   const all = await d.api('POST', `/v1.41/volumes/prune`);
   assert.ok(all.json.VolumesDeleted.includes('named-unused'), 'before API 1.42 prune takes named volumes too');
   assert.ok((await volumeNames()).includes('apiv1'), 'a volume in use is never pruned');
@@ -300,6 +301,51 @@ print(json.dumps({'labels': got.attrs['Labels'], 'names': names, 'out': out.deco
   const r = await run('python3', ['-c', py], { env: d.env(), timeoutMs: 60_000 });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { labels: { via: 'py' }, names: ['pyvol'], out: 'py\n', missing: 'notfound' });
+});
+
+test('a volume created through the API without a name is anonymous, so prune removes it (docker-py create_volume)', async () => {
+  const py = `
+import docker, json
+api = docker.APIClient(base_url='${d.host}', version='1.45')
+v = api.create_volume()
+named = api.create_volume(name='py-named')
+first = api.prune_volumes()
+second = api.prune_volumes()
+api.remove_volume('py-named')
+print(json.dumps({'name': v['Name'], 'labels': v['Labels'], 'first': first, 'second': second}))
+`;
+  const r = await run('python3', ['-c', py], { env: d.env(), timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.match(out.name, ID64);
+  assert.deepEqual(out.labels, { 'com.docker.volume.anonymous': '' });
+  assert.deepEqual(out.first, { VolumesDeleted: [out.name], SpaceReclaimed: 0 }, 'the named volume stays');
+  assert.deepEqual(out.second, { VolumesDeleted: [], SpaceReclaimed: 0 }, 'nothing left: a list, not null');
+
+  const name = await d.dockerOk(['volume', 'create']);
+  assert.match(name, ID64);
+  assert.equal(await d.dockerOk(['volume', 'prune', '-f']), `Deleted Volumes:\n${name}\n\nTotal reclaimed space: 0B`);
+  assert.equal(await d.dockerOk(['volume', 'prune', '-f']), 'Total reclaimed space: 0B');
+});
+
+test('driver-option volumes: a read-only bind is read-only; a refused mount says what the kernel refused', async () => {
+  const host = join(d.dir, 'ro-bind-src');
+  mkdirSync(host, { recursive: true });
+  writeFileSync(join(host, 'f'), 'host\n');
+  await d.dockerOk(['volume', 'create', '--opt', 'type=none', '--opt', `device=${host}`, '--opt', 'o=bind,ro', 'robind']);
+  const ro = await d.docker(['run', '--rm', '-v', 'robind:/d', 'busybox', 'sh', '-c', 'cat /d/f; touch /d/g']);
+  assert.equal(ro.stdout.trim(), 'host');
+  assert.match(ro.stderr, /Read-only file system/);
+  assert.deepEqual(mountsUnder(volumePath('robind')), [], 'unmounted once the container is gone');
+  await d.dockerOk(['volume', 'rm', 'robind']);
+
+  await d.dockerOk(['volume', 'create', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', '--opt', 'o=size=1m,nosuid,bogus=1', 'badopt']);
+  const bad = await d.docker(['run', '--rm', '-v', 'badopt:/d', 'busybox', 'true']);
+  assert.equal(bad.code, 125);
+  const data = volumePath('badopt');
+  assert.match(bad.stderr, new RegExp(`error while mounting volume '${data}': failed to mount local volume: mount tmpfs:${data}, flags: 0x2, data: size=1m,bogus=1: invalid argument`));
+  assert.deepEqual(mountsUnder(data), []);
+  await d.dockerOk(['volume', 'rm', 'badopt']);
 });
 
 test('a tmpfs volume (driver opts) is mounted while a container uses it and unmounted after', async () => {

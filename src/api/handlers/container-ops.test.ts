@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { errorKind } from '../../common';
-import { parsePsOutput, type ContainerStatsSample } from '../../engine';
+import type { ContainerStatsSample } from '../../engine';
 import { eventJSON, statsJSON, updateOptions } from './container-ops';
 
 const sample = (over: Partial<ContainerStatsSample> = {}): ContainerStatsSample => ({
@@ -69,13 +69,4 @@ test('update body: fields typed, empty restart policy means unchanged', () => {
   assert.equal(o.pidsLimit, undefined);
   assert.deepEqual(updateOptions({ RestartPolicy: { Name: 'always' } }).restartPolicy, { name: 'always', maximumRetryCount: 0 });
   assert.throws(() => updateOptions({ Memory: '1g' }), (e: unknown) => errorKind(e) === 'invalid-argument' && /Memory/.test((e as Error).message));
-});
-
-test('top: rows whose PID is in the container, the command keeps its spaces', () => {
-  const out = 'UID   PID  PPID CMD\nroot  10   1    sh -c sleep  100\nroot  11   10   sleep 100\nroot  99   1    other\n';
-  assert.deepEqual(parsePsOutput(out, new Set([10, 11])), {
-    titles: ['UID', 'PID', 'PPID', 'CMD'],
-    processes: [['root', '10', '1', 'sh -c sleep 100'], ['root', '11', '10', 'sleep 100']],
-  });
-  assert.throws(() => parsePsOutput('USER COMMAND\nroot sh\n', new Set([1])), (e: unknown) => errorKind(e) === 'invalid-argument');
 });

@@ -1,5 +1,4 @@
-import { invalidArgument } from '../../common';
-import { labelMatches, type Engine, type VolumeRecord } from '../../engine';
+import type { Engine, VolumeRecord } from '../../engine';
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qbool, qfilters, readJSONBody, type Router } from '../router';
 import { asObject, checkFields } from '../validate';
@@ -17,36 +16,11 @@ export function volumeJSON(engine: Engine, v: VolumeRecord): Record<string, unkn
   };
 }
 
-const truthy = (s: string) => s === 'true' || s === '1';
-
-function checkFilterKeys(filters: Map<string, string[]>, allowed: string[]): void {
-  for (const k of filters.keys()) if (!allowed.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
-}
-
-function checkBoolFilter(filters: Map<string, string[]>, key: string): void {
-  for (const v of filters.get(key) ?? []) {
-    if (!['true', 'false', '1', '0'].includes(v)) throw invalidArgument(`invalid filter '${key}=${v}'`);
-  }
-}
-
 export function volumeRoutes(router: Router, engine: Engine): void {
   const svc = engine.volumes;
 
   router.add('GET', '/volumes', (ctx) => {
-    const filters = qfilters(ctx.query);
-    checkFilterKeys(filters, ['dangling', 'name', 'label', 'driver']);
-    checkBoolFilter(filters, 'dangling');
-    const dangling = filters.get('dangling') ?? [];
-    const names = filters.get('name') ?? [];
-    const labels = filters.get('label') ?? [];
-    const drivers = filters.get('driver') ?? [];
-    const list = svc.list().filter((v) => {
-      if (dangling.length && dangling.some((d) => truthy(d) !== (svc.usedBy(v.name).length === 0))) return false;
-      if (names.length && !names.some((n) => v.name.includes(n))) return false;
-      if (labels.length && !labels.every((l) => labelMatches(v.labels, l))) return false;
-      if (drivers.length && !drivers.includes(v.driver)) return false;
-      return true;
-    });
+    const list = svc.list(qfilters(ctx.query));
     sendJSON(ctx, 200, { Volumes: list.map((v) => volumeJSON(engine, v)), Warnings: null });
   });
 
@@ -63,13 +37,9 @@ export function volumeRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('POST', '/volumes/prune', async (ctx) => {
-    const filters = qfilters(ctx.query);
-    checkFilterKeys(filters, ['label', 'label!', 'all']);
-    checkBoolFilter(filters, 'all');
     // Before API 1.42 prune took every unused volume; since then only anonymous ones unless all=true.
-    const all = compareVersions(ctx.apiVersion, '1.42') < 0 || (filters.get('all') ?? []).some(truthy);
-    const r = await svc.prune({ all, label: filters.get('label'), notLabel: filters.get('label!') });
-    sendJSON(ctx, 200, { VolumesDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.spaceReclaimed });
+    const r = await svc.prune(qfilters(ctx.query), { allByDefault: compareVersions(ctx.apiVersion, '1.42') < 0 });
+    sendJSON(ctx, 200, { VolumesDeleted: r.deleted, SpaceReclaimed: r.spaceReclaimed });
   });
 
   router.add('GET', '/volumes/{name}', (ctx) => {
