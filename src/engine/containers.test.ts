@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mergeEnv, normalizeSignal, signalNumber } from './containers';
-import { applyChanges } from './images';
+import { applyChanges } from './image-changes';
 import { checkName, randomName } from './names';
 import { KeyedMutex } from './mutex';
 

@@ -258,7 +258,7 @@ function matchesFilters(r: ContainerRecord, filters: Map<string, string[]>): boo
 export async function summaryWithSize(engine: Engine, r: ContainerRecord): Promise<ReturnType<typeof containerSummary> & { SizeRw: number; SizeRootFs: number }> {
   const upper = engine.graphDriverData(r)?.UpperDir;
   const rw = upper ? await engine.images.measureDir(upper) : 0;
-  const img = engine.images.images.get(r.imageId);
+  const img = engine.images.get(r.imageId);
   return { ...containerSummary(r, engine), SizeRw: rw, SizeRootFs: rw + (img?.size ?? 0) };
 }
 

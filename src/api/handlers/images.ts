@@ -2,6 +2,7 @@ import { invalidArgument, notFound, notImplemented } from '../../common';
 import type { Engine } from '../../engine';
 import type { ImageSummary } from '../../wire';
 import { imageInspect, imageSummary } from '../convert';
+import { JSONProgressWriter } from '../progress';
 import { sendJSON, startStream, writeJSONLine } from '../http';
 import { qbool, qfilters, type Context, type Router } from '../router';
 
@@ -75,11 +76,17 @@ export function imageRoutes(router: Router, engine: Engine): void {
     throw invalidArgument('either fromSrc or fromImage must be given');
   });
 
-  // The whole archive is read and checked before the reply starts, so a bad archive is a plain 400.
+  // As dockerd: the reply starts at once (200, JSON progress); a load that fails ends it with an error line.
   router.add('POST', '/images/load', async (ctx) => {
-    const { loaded } = await svc.load(ctx.req);
     startStream(ctx.res!, 'application/json');
-    for (const line of loaded) writeJSONLine(ctx.res!, { stream: `${line}\n` });
+    const out = new JSONProgressWriter(ctx.res!, qbool(ctx.query, 'quiet'));
+    try {
+      await svc.load(ctx.req, out.sink);
+    } catch (err) {
+      out.fail(err, ctx.requestId);
+      // What the client still sends is not read: let it go rather than wait for it.
+      ctx.req.resume();
+    }
     ctx.res!.end();
   });
 
