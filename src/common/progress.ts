@@ -24,11 +24,12 @@ export const ignoreProgress: ProgressSink = () => undefined;
 
 /**
  * Reports bytes flowing through an item as `status` events, at most one per
- * `step` bytes (and always the last), so a fast stream does not flood the sink.
+ * `step` bytes and always the one that reaches `total`, so a fast stream does
+ * not flood the sink. Returns the function to call with each chunk's length.
  */
 export function byteProgress(sink: ProgressSink, id: string, status: string, total: number | undefined, step = 512 * 1024): (n: number) => void {
   let current = 0;
-  let reported = -1;
+  let reported = 0;
   return (n: number) => {
     current += n;
     const done = total !== undefined && current >= total;

@@ -157,12 +157,13 @@ export class IngestSession {
    * registered.
    */
   async complete(images: IngestImage[]): Promise<IngestedImage[]> {
-    const normalized = new Map<Digest, Promise<void>>();
+    // By blob and diffID: a hostile source may give one blob two different diffIDs.
+    const normalized = new Map<string, Promise<void>>();
     const normalize = (blob: Digest, diffID: Digest, what: string): Promise<void> => {
-      let p = normalized.get(blob);
+      let p = normalized.get(`${blob} ${diffID}`);
       if (!p) {
         p = this.normalizeLayerBlob(blob, diffID, what);
-        normalized.set(blob, p);
+        normalized.set(`${blob} ${diffID}`, p);
       }
       return p;
     };

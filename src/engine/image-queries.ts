@@ -20,7 +20,7 @@ export interface HistoryItem {
   Comment: string;
 }
 
-export interface ImageUsage {
+interface ImageUsage {
   image: ImageRecord;
   /** Containers using the image. */
   containers: number;
@@ -90,7 +90,7 @@ export class ImageQueries {
   }
 
   /** Per image: containers using it and bytes shared with other images. */
-  usage(): Map<Digest, ImageUsage> {
+  private usage(): Map<Digest, ImageUsage> {
     const imgs = this.images.list();
     const users = new Map<Digest, number>();
     const chains = new Map<Digest, Digest[]>();

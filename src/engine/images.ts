@@ -33,9 +33,9 @@ import { applyChanges } from './image-changes';
 import { boolFilter, checkFilterNames, labelMatches, parseTimestamp, PRUNE_FILTERS, type ImageFilters } from './image-filters';
 import { chainOf, ImageCollector, type Collected, type Lease } from './image-gc';
 import { ImageIngest, type IngestedImage } from './image-ingest';
-import { dirSize, ImageQueries, type HistoryItem, type ImageListEntry, type ImageUsage } from './image-queries';
+import { dirSize, ImageQueries, type HistoryItem, type ImageListEntry } from './image-queries';
 
-export type { ImageFilters, Lease, HistoryItem, ImageListEntry, ImageUsage };
+export type { ImageFilters, Lease, HistoryItem, ImageListEntry };
 
 export interface ImportOptions {
   repo?: string;
@@ -237,11 +237,6 @@ export class ImageService {
   /** `GET /images/json`; see ImageQueries.list. */
   list(filters: ImageFilters = new Map()): ImageListEntry[] {
     return this.queries.list(filters);
-  }
-
-  /** Per image: containers using it and bytes shared with other images. */
-  usage(): Map<Digest, ImageUsage> {
-    return this.queries.usage();
   }
 
   /** Sum of every stored layer's size: `docker system df`'s LayersSize. */

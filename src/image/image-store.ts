@@ -20,7 +20,7 @@ export interface ImageRecord {
   config: ImageConfig;
   /** config.created, else when the image was first stored. RFC 3339. */
   created: string;
-  /** Sum of the layer sizes, as last reported by setSize (0 until then). */
+  /** Sum of the layer sizes, as recorded by add (0 until then). */
   size: number;
   /** diffIDs from config.rootfs.diff_ids, bottom layer first. */
   layers: Digest[];
@@ -323,16 +323,6 @@ export class ImageStore {
   /** When a tag was last added to the image (undefined if never tagged here). */
   lastTagTime(id: Digest): string | undefined {
     return this.state.images[id]?.lastTagTime;
-  }
-
-  /** Records the image's total layer size (the caller knows the layer store). */
-  async setSize(id: Digest, n: number): Promise<void> {
-    if (!Number.isSafeInteger(n) || n < 0) throw invalidArgument(`image size must be a non-negative integer, got ${n}`);
-    await this.mutate((s) => {
-      const img = s.images[id];
-      if (!img) throw notFound(`No such image: ${id}`);
-      img.size = n;
-    });
   }
 
   /**
