@@ -49,12 +49,17 @@ export class ImageQueries {
   /**
    * `GET /images/json`: images with their usage, filtered like dockerd
    * (dangling, label, reference, before, since, until). With a reference
-   * filter, RepoTags shows only the matching names.
+   * filter, RepoTags shows only the matching names. Without `all`, untagged
+   * images that other images were made from (intermediate images) are left out.
    */
-  list(filters: ImageFilters = new Map()): ImageListEntry[] {
+  list(filters: ImageFilters = new Map(), all = false): ImageListEntry[] {
     checkFilterNames(filters, LIST_FILTERS);
     const usage = this.usage();
     let list = this.images.list();
+    if (!all) {
+      const parents = new Set(list.map((i) => i.parent));
+      list = list.filter((img) => !parents.has(img.id) || this.images.refsOf(img.id).length > 0);
+    }
     const dangling = filters.get('dangling');
     if (dangling?.length) {
       const want = boolFilter('dangling', dangling);

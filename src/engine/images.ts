@@ -235,8 +235,8 @@ export class ImageService {
   // ---- list / history / usage ---------------------------------------------------------
 
   /** `GET /images/json`; see ImageQueries.list. */
-  list(filters: ImageFilters = new Map()): ImageListEntry[] {
-    return this.queries.list(filters);
+  list(filters: ImageFilters = new Map(), all = false): ImageListEntry[] {
+    return this.queries.list(filters, all);
   }
 
   /** Sum of every stored layer's size: `docker system df`'s LayersSize. */
@@ -282,6 +282,13 @@ export class ImageService {
         if (running) throw conflict(`conflict: unable to delete ${familiarString(named)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
         throw conflict(`conflict: unable to remove repository reference "${name}" (must force) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(img.id)}`);
       }
+      // dockerd keeps an image that other images name as parent: the name goes, the image stays (untagged).
+      if (this.childrenOf(img.id).length > 0) {
+        await this.store.untag(named);
+        return [{ Untagged: familiarString(named) }];
+      }
+    } else if (this.childrenOf(img.id).length > 0) {
+      throw conflict(`conflict: unable to delete ${shortId(img.id)} (cannot be forced) - image has dependent child images`);
     }
     const running = users.find((u) => u.running);
     if (running) throw conflict(`conflict: unable to delete ${shortId(img.id)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
@@ -300,7 +307,17 @@ export class ImageService {
     return out;
   }
 
-  /** Forgets an untagged image and collects its blobs and layers; returns docker's Deleted lines and bytes freed. */
+  /** Images made from this one (commit, build, load): while there are any, dockerd keeps it. */
+  private childrenOf(id: Digest): ImageRecord[] {
+    return this.store.list().filter((i) => i.parent === id);
+  }
+
+  /**
+   * Forgets an untagged image and collects its blobs and layers; returns
+   * docker's Deleted lines and bytes freed. With `prune`, its parent goes too
+   * when nothing needs that any more (no name, no container, no other child),
+   * and so on down, as dockerd prunes.
+   */
   private async deleteImage(img: ImageRecord, prune: boolean): Promise<{ items: DeleteResponseItem[]; bytes: number }> {
     await this.store.delete(img.id);
     const items: DeleteResponseItem[] = [{ Deleted: img.id }];
@@ -308,7 +325,14 @@ export class ImageService {
     const freed = await this.gc.collect({ blobs: [img.id, ...img.layers, ...(img.manifestDigest ? [img.manifestDigest] : [])], layers: chainOf(img) });
     const removed = new Set(freed.layers.map((l) => l.chainID));
     for (const c of chainOf(img).reverse()) if (removed.has(c)) items.push({ Deleted: c });
-    return { items, bytes: freed.bytes };
+    let bytes = freed.bytes;
+    const parent = img.parent ? this.store.get(img.parent) : undefined;
+    if (parent && this.store.refsOf(parent.id).length === 0 && this.usedBy(parent.id).length === 0 && this.childrenOf(parent.id).length === 0) {
+      const r = await this.deleteImage(parent, true);
+      items.push(...r.items);
+      bytes += r.bytes;
+    }
+    return { items, bytes };
   }
 
   /**
@@ -325,9 +349,13 @@ export class ImageService {
     const deleted: DeleteResponseItem[] = [];
     let bytes = 0;
     for (const img of this.store.list()) {
+      // Gone already: pruned as the parent of an image deleted before it.
+      if (!this.store.get(img.id)) continue;
       if (this.usedBy(img.id).length > 0) continue;
       const refs = this.store.refsOf(img.id);
       if (danglingOnly && refs.length > 0) continue;
+      // An untagged parent of other images is no dangling image: it goes with its last child.
+      if (refs.length === 0 && this.childrenOf(img.id).length > 0) continue;
       if (until !== undefined && !(Date.parse(img.created) < until)) continue;
       if (!labels.every((l) => labelMatches(img, l))) continue;
       if (notLabels.some((l) => labelMatches(img, l))) continue;
@@ -335,6 +363,7 @@ export class ImageService {
         await this.store.untag(ref);
         deleted.push({ Untagged: familiarString(ref) });
       }
+      if (this.childrenOf(img.id).length > 0) continue;
       const r = await this.deleteImage(img, true);
       deleted.push(...r.items);
       bytes += r.bytes;

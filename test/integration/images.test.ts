@@ -421,7 +421,21 @@ test('history names the local parent images of a committed image, as dockerd doe
   const manifest = JSON.parse((await untar(readFileSync(saved))).get('manifest.json')!.toString()) as { Config: string; Parent?: string }[];
   assert.deepEqual(manifest.map((m) => m.Parent), [undefined, id1]);
   await d.dockerOk(['rm', 'par-1', 'par-2']);
-  await d.dockerOk(['rmi', 'par/two:1', 'par/one:1']);
+
+  // A parent stays while a child names it, as in dockerd: by ID it is refused, by name only untagged,
+  // then hidden from the list (not from -a), no dangling image to prune; it goes with its last child.
+  const byId = await d.docker(['rmi', id1]);
+  assert.equal(byId.code, 1);
+  assert.equal(byId.stderr.trim(), `Error response from daemon: conflict: unable to delete ${id1.slice(7, 19)} (cannot be forced) - image has dependent child images`);
+  assert.equal(await d.dockerOk(['rmi', 'par/one:1']), 'Untagged: par/one:1');
+  assert.ok(!(await d.dockerOk(['images', '-q', '--no-trunc'])).split('\n').includes(id1));
+  assert.ok((await d.dockerOk(['images', '-aq', '--no-trunc'])).split('\n').includes(id1));
+  await d.dockerOk(['image', 'prune', '-f']);
+  assert.deepEqual(await ids(), [id2, id1, bbId]);
+  const gone = (await d.dockerOk(['rmi', 'par/two:1'])).split('\n');
+  assert.deepEqual(gone.filter((l) => /^Deleted: sha256:/.test(l) && [id1, id2].includes(l.slice(9))), [`Deleted: ${id2}`, `Deleted: ${id1}`]);
+  assert.ok((await d.dockerOk(['images', '-aq', '--no-trunc'])).split('\n').includes(bbId), 'the tagged grandparent stays');
+
   assert.equal(await d.dockerOk(['load', '-q', '-i', saved]), 'Loaded image: par/one:1\nLoaded image: par/two:1');
   assert.deepEqual(await ids(), [id2, id1, '<missing>']);
 

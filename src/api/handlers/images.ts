@@ -10,7 +10,7 @@ export function imageRoutes(router: Router, engine: Engine): void {
   const svc = engine.images;
 
   router.add('GET', '/images/json', (ctx) => {
-    const list = svc.list(qfilters(ctx.query));
+    const list = svc.list(qfilters(ctx.query), qbool(ctx.query, 'all'));
     sendJSON(ctx, 200, list.map((e): ImageSummary => ({
       ...imageSummary(engine, e.image),
       RepoTags: e.repoTags,
