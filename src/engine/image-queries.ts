@@ -11,13 +11,18 @@ import type { LayerStore } from '../storage';
 import { boolFilter, checkFilterNames, labelMatches, LIST_FILTERS, matchReference, parseTimestamp, type ImageFilters } from './image-filters';
 import { chainOf } from './image-gc';
 
+/** One step of an image's history, newest first. */
 export interface HistoryItem {
-  Id: string;
-  Created: number;
-  CreatedBy: string;
-  Tags: string[] | null;
-  Size: number;
-  Comment: string;
+  /** The local image this step is the top of; undefined where none is here (dockerd's `<missing>`). */
+  image?: Digest;
+  /** That image's tags. */
+  tags: string[];
+  /** Unix seconds; 0 when unknown. */
+  created: number;
+  createdBy: string;
+  /** Bytes the step's layer holds; 0 for a step that made none. */
+  size: number;
+  comment: string;
 }
 
 interface ImageUsage {
@@ -139,7 +144,7 @@ export class ImageQueries {
    * `docker history`, newest first, as dockerd answers it: the newest row is
    * the image itself, the next its parent image (recorded at commit, build or
    * load), the next that one's parent, and so on while the parent is still
-   * here; every other row is `<missing>`. Each named row carries that image's tags.
+   * here; every other row names none. Each named row carries that image's tags.
    */
   history(name: string): HistoryItem[] {
     const img = this.images.resolve(name);
@@ -150,21 +155,19 @@ export class ImageQueries {
     const items: HistoryItem[] = hist.map((h) => {
       const size = h.empty_layer ? 0 : (sizes[layer++] ?? 0);
       return {
-        Id: '<missing>',
-        Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
-        CreatedBy: h.created_by ?? '',
-        Tags: null,
-        Size: size,
-        Comment: h.comment ?? '',
+        tags: [],
+        created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
+        createdBy: h.created_by ?? '',
+        size,
+        comment: h.comment ?? '',
       };
     });
     items.reverse();
     let named: ImageRecord | undefined = img;
     for (const item of items) {
       if (!named) break;
-      item.Id = named.id;
-      const tags = this.images.tagsOf(named.id);
-      item.Tags = tags.length ? tags : null;
+      item.image = named.id;
+      item.tags = this.images.tagsOf(named.id);
       named = named.parent ? this.images.get(named.parent) : undefined;
     }
     return items;

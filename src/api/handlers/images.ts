@@ -1,6 +1,6 @@
 import { invalidArgument, notFound, notImplemented } from '../../common';
 import type { Engine } from '../../engine';
-import type { ImageSummary } from '../../wire';
+import type { ImageHistoryItem, ImageSummary } from '../../wire';
 import { imageInspect, imageSummary } from '../convert';
 import { JSONProgressWriter } from '../progress';
 import { sendJSON, startStream, writeJSONLine } from '../http';
@@ -33,7 +33,14 @@ export function imageRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('GET', '/images/{name*}/history', (ctx) => {
-    sendJSON(ctx, 200, svc.history(ctx.params[0]!));
+    sendJSON(ctx, 200, svc.history(ctx.params[0]!).map((h): ImageHistoryItem => ({
+      Id: h.image ?? '<missing>',
+      Created: h.created,
+      CreatedBy: h.createdBy,
+      Tags: h.tags.length ? h.tags : null,
+      Size: h.size,
+      Comment: h.comment,
+    })));
   });
 
   router.add('POST', '/images/prune', async (ctx) => {
