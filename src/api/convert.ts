@@ -11,7 +11,7 @@ export interface ContainerSizes {
 export async function containerSizes(engine: Engine, r: ContainerRecord): Promise<ContainerSizes> {
   const upper = engine.graphDriverData(r)?.UpperDir;
   const rw = upper ? await engine.images.measureDir(upper) : 0;
-  const img = engine.images.images.get(r.imageId);
+  const img = engine.images.get(r.imageId);
   return { SizeRw: rw, SizeRootFs: rw + (img?.size ?? 0) };
 }
 
@@ -103,7 +103,7 @@ export function containerSummary(r: ContainerRecord, engine?: Engine): Container
   return {
     Id: r.id,
     Names: [`/${r.name}`],
-    Image: engine && !engine.images.images.get(r.imageId) ? r.imageId : r.image,
+    Image: engine && !engine.images.get(r.imageId) ? r.imageId : r.image,
     ImageID: r.imageId,
     Command: cmd,
     Created: Math.floor(Date.parse(r.created) / 1000),
@@ -118,12 +118,12 @@ export function containerSummary(r: ContainerRecord, engine?: Engine): Container
 }
 
 export function imageSummary(engine: Engine, img: ImageRecord): ImageSummary {
-  const store = engine.images.images;
+  const names = engine.images.namesOf(img.id);
   return {
     Id: img.id,
-    ParentId: '',
-    RepoTags: store.tagsOf(img.id),
-    RepoDigests: store.digestsOf(img.id),
+    ParentId: img.parent ?? '',
+    RepoTags: names.tags,
+    RepoDigests: names.digests,
     Created: Math.floor(Date.parse(img.created) / 1000),
     Size: img.size,
     SharedSize: -1,
@@ -133,14 +133,14 @@ export function imageSummary(engine: Engine, img: ImageRecord): ImageSummary {
 }
 
 export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
-  const store = engine.images.images;
+  const names = engine.images.namesOf(img.id);
   const c = img.config;
   const cfg = c.config ?? {};
   return {
     Id: img.id,
-    RepoTags: store.tagsOf(img.id),
-    RepoDigests: store.digestsOf(img.id),
-    Parent: '',
+    RepoTags: names.tags,
+    RepoDigests: names.digests,
+    Parent: img.parent ?? '',
     Comment: c.history?.at(-1)?.comment ?? '',
     Created: img.created,
     DockerVersion: '',
@@ -172,7 +172,7 @@ export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
     Size: img.size,
     GraphDriver: { Name: engine.snapshots.driver, Data: engine.imageGraphDriverData(img) },
     RootFS: { Type: 'layers', Layers: img.layers },
-    Metadata: { LastTagTime: store.lastTagTime(img.id) ?? '0001-01-01T00:00:00Z' },
+    Metadata: { LastTagTime: names.lastTagTime ?? '0001-01-01T00:00:00Z' },
   };
 }
 

@@ -35,3 +35,20 @@ test('on a TTY lines with an id are redrawn in place', () => {
   r.write({ status: 'Done', id: 'l1' });
   assert.equal(o.text(), 'l1: Waiting\nl2: Waiting\n\x1b[2A\r\x1b[2Kl1: Done\r\x1b[2B');
 });
+
+test('load on a TTY: each layer is one bar redrawn as its bytes grow, then the loaded names', () => {
+  const o = sink();
+  const r = new ProgressRenderer(o.s, true);
+  r.write({ status: 'Loading layer', id: 'aaa', progressDetail: { current: 1, total: 4 } });
+  r.write({ status: 'Loading layer', id: 'bbb', progressDetail: { current: 2, total: 2 } });
+  r.write({ status: 'Loading layer', id: 'aaa', progressDetail: { current: 4, total: 4 } });
+  r.write({ stream: 'Loaded image: x:1\n' });
+  const bar = (cur: number, total: number) => progressBar(cur, total);
+  assert.equal(o.text(), [
+    `aaa: Loading layer ${bar(1, 4)}\n`,
+    `bbb: Loading layer ${bar(2, 2)}\n`,
+    `\x1b[2A\r\x1b[2Kaaa: Loading layer ${bar(4, 4)}\r\x1b[2B`,
+    'Loaded image: x:1\n',
+  ].join(''));
+  assert.equal(bar(1, 4), `[${'='.repeat(12)}>${' '.repeat(37)}] 1B/4B`);
+});

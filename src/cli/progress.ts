@@ -1,15 +1,7 @@
-import type { JSONMessage } from '../wire';
-import { humanSize } from './format/units';
+import { progressBar, type JSONMessage } from '../wire';
 import type { OutStream } from './context';
 
-/** docker's progress bar: `[=====>      ] 1.2MB/4.2MB` (bar 50 wide). */
-export function progressBar(current: number, total: number | undefined, width = 50): string {
-  if (!total || total <= 0) return humanSize(current);
-  const ratio = Math.min(1, Math.max(0, current / total));
-  const filled = Math.floor(ratio * width);
-  const bar = filled >= width ? '='.repeat(width) : '='.repeat(filled) + '>' + ' '.repeat(width - filled - 1);
-  return `[${bar}] ${humanSize(current)}/${humanSize(total)}`;
-}
+export { progressBar };
 
 /**
  * Draws a docker JSON-message stream the way docker's jsonmessage does: on a TTY,

@@ -6,3 +6,4 @@ export * from './env';
 export * from './compression';
 export * from './reference';
 export * from './filters';
+export * from './progress';

@@ -11,10 +11,12 @@
 import { Readable } from 'node:stream';
 import { conflict, invalidArgument, mergeImageEnv, notFound, type Digest } from '../common';
 import { familiarString, parseReference, withDefaultTag, type ContainerConfig, type ImageConfig } from '../image';
-import { treeTar, type Change } from '../storage';
-import type { ContainerRecord } from './containers';
-import type { Engine } from './engine';
-import { applyChanges } from './images';
+import type { Monitor } from '../runtime';
+import { treeTar, type Change, type Snapshotter } from '../storage';
+import type { ContainerRecord, ContainerService } from './containers';
+import type { EventBus } from './events';
+import { applyChanges } from './image-changes';
+import type { ImageService } from './images';
 
 export interface CommitOptions {
   container: string;
@@ -37,8 +39,19 @@ const IMAGE_CONFIG_FIELDS = [
   'Labels', 'StopSignal', 'StopTimeout', 'Shell',
 ] as const;
 
+/** What commit, diff and export work with. */
+export interface CommitDeps {
+  containers: ContainerService;
+  images: ImageService;
+  snapshots: Snapshotter;
+  monitor: Monitor;
+  events: EventBus;
+  /** A container's tar with the owners the container sees (undoes --userns-remap's shift). */
+  ownersAsContainerSees(tar: Readable): Readable;
+}
+
 export class CommitService {
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: CommitDeps) {}
 
   private container(ref: string): ContainerRecord {
     const rec = this.engine.containers.get(ref);
@@ -76,13 +89,12 @@ export class CommitService {
     const ref = o.repo ? referenceOf(o.repo, o.tag) : undefined;
     if (!o.repo && o.tag) throw invalidArgument('invalid reference: a tag was given without a repository');
     const images = this.engine.images;
-    const base = images.images.get(rec.imageId);
+    const base = images.get(rec.imageId);
     if (!base) throw notFound(`No such image: ${rec.imageId} (the image of container ${rec.name} is gone)`);
     const config = this.imageConfig(rec, base.config.config ?? {}, o);
 
     const monitor = this.engine.monitor;
-    const pause = o.pause !== false && rec.state.status === 'running';
-    if (pause) await monitor.pause(rec.id);
+    const pause = o.pause !== false && rec.state.status === 'running' && (await this.pause(rec.id));
     let resumed = !pause;
     const resume = async () => {
       if (!resumed) {
@@ -116,9 +128,7 @@ export class CommitService {
           rootfs: { type: 'layers', diff_ids: [...base.layers, layer.diffID] },
           history,
         };
-        const img = await images.images.create(cfg);
-        await images.images.setSize(img.id, base.size + layer.size);
-        if (ref) await images.images.tag(img.id, ref);
+        const img = await images.create(cfg, { size: base.size + layer.size, parent: base.id, refs: ref ? [ref] : [] });
         return img.id;
       });
       this.engine.events.emit('container', 'commit', rec.id, {
@@ -131,6 +141,21 @@ export class CommitService {
       return id;
     } finally {
       await resume();
+    }
+  }
+
+  /**
+   * Freezes a running container for the commit; false when it has exited
+   * meanwhile (there is nothing left to freeze, as dockerd sees it too).
+   */
+  private async pause(id: string): Promise<boolean> {
+    try {
+      await this.engine.monitor.pause(id);
+      return true;
+    } catch (err) {
+      const st = await this.engine.monitor.state(id).catch(() => undefined);
+      if (st?.status === 'running') throw err;
+      return false;
     }
   }
 

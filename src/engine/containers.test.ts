@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { normalizeSignal, signalNumber } from './containers';
-import { applyChanges } from './images';
+import { applyChanges } from './image-changes';
 import { checkName, randomName } from './names';
 
 test('signals are accepted in every form docker accepts', () => {

@@ -644,7 +644,7 @@ export class ContainerService {
     await fsp.rm(this.dir(rec.id), { recursive: true, force: true });
     this.records.delete(rec.id);
     // Its image was deleted (rmi -f) while it stayed: the layers only it kept go now.
-    if (!this.images.images.get(rec.imageId)) await this.images.collect('all').catch((err) => log.warn('layer collection failed', { error: String(err) }));
+    if (!this.images.get(rec.imageId)) await this.images.collect('all').catch((err) => log.warn('layer collection failed', { error: String(err) }));
     this.events.emit('container', 'destroy', rec.id, { image: rec.image, name: rec.name });
     this.signals.emit(`removed:${rec.id}`);
   }

@@ -20,6 +20,7 @@ import { ContainerService, type ContainerRecord } from './containers';
 import { ExecService } from './exec';
 import { EventBus } from './events';
 import { ImageService, hostArch } from './images';
+import { CommitService } from './commit';
 import { VolumeService } from './volumes';
 import { VolumeMounts } from './container-mounts';
 
@@ -88,10 +89,16 @@ export class Engine {
     return (this.execService ??= new ExecService(this.containers, this.monitor, this.options.execRoot, this.events));
   }
 
+  private commitService?: CommitService;
+  /** A container's filesystem: `docker diff`, `docker export`, `docker commit`. */
+  get commits(): CommitService {
+    return (this.commitService ??= new CommitService(this));
+  }
+
   /** Docker's GraphDriver.Data for a container (overlay2: its dirs; vfs: none, an empty object). */
   graphDriverData(r: ContainerRecord): Record<string, string> {
-    const img = this.images.images.get(r.imageId);
-    return this.snapshots.graphDriverData(r.id, img ? this.images.chain(img).reverse().map((c) => this.images.layers.diffDir(c)) : []) ?? {};
+    const img = this.images.get(r.imageId);
+    return this.snapshots.graphDriverData(r.id, img ? this.images.layerDirs(img) : []) ?? {};
   }
 
   imageGraphDriverData(img: ImageRecord): Record<string, string> | null {
@@ -101,7 +108,7 @@ export class Engine {
   }
 
   private layerDirs(img: ImageRecord): string {
-    return this.images.chain(img).reverse().map((c) => this.images.layers.diffDir(c)).join(':');
+    return this.images.layerDirs(img).join(':');
   }
 
   close(): void {
@@ -131,7 +138,7 @@ export class Engine {
       running: count('running'),
       paused: count('paused'),
       stopped: all.length - count('running') - count('paused'),
-      images: this.images.images.list().length,
+      images: this.images.count(),
       driver: this.snapshots.driver,
       cgroupVersion: this.cgroupMode === 'v2' ? '2' : '1',
       kernelVersion: os.release(),

@@ -1,7 +1,8 @@
 export { Engine, ENGINE_VERSION, type EngineOptions } from './engine';
 export { EventBus, matchesEventFilters, EVENT_FILTER_KEYS, type EngineEvent, type EventFilters } from './events';
 export { ContainerService, normalizeSignal, signalNumber, type ContainerRecord, type ContainerState, type CreateContainerOptions, type WaitCondition } from './containers';
-export { ImageService, applyChanges, hostArch } from './images';
+export { ImageService, hostArch, type HistoryItem, type ImageListEntry, type ImageFilters } from './images';
+export { applyChanges } from './image-changes';
 export { inspectHostConfig } from './container-spec';
 export { DEFAULT_LOG_DRIVER, LOG_DRIVERS } from './log-config';
 export type { LogEntry } from '../runtime';
@@ -11,5 +12,5 @@ export { VolumeService, type VolumePruneReport } from './volumes';
 export { type VolumeRecord, type VolumeUsage, type CreateVolumeOptions } from '../storage';
 export { mountPointsOf, visibleMountPoints, type MountPointRecord } from './container-mounts';
 export { type UpdateOptions, type ContainerStatsSample } from './containers';
-export { CommitService, type CommitOptions } from './commit';
+export { type CommitService, type CommitOptions } from './commit';
 export { ExecService, type ExecRecord, type ExecCreateOptions, type ExecStartOptions, type ExecStreams, type StdinSink } from './exec';

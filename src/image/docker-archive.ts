@@ -24,20 +24,20 @@ export interface ArchiveImage {
    * gzip or zstd blobs: sniff before applying, and check diffIDs while applying.
    */
   layerBlobs: Digest[];
+  /**
+   * The image it was made from (manifest.json's `Parent`, which docker save
+   * writes when it saves both), when that image is in this archive too.
+   */
+  parent?: Digest;
 }
 
-export interface ArchiveContents<T = never> {
+export interface ArchiveContents {
   images: ArchiveImage[];
-  /**
-   * What `unpack` made of the entries it was given, by the content digest of the
-   * entry (a layer blob's digest); settles to undefined where it failed.
-   */
-  unpacked: Map<Digest, Promise<T | undefined>>;
   /** Which layout named the images: manifest.json (docker-archive) or index.json (OCI layout). */
   layout: 'docker' | 'oci';
 }
 
-export interface ReadArchiveOptions<T = never> {
+export interface ReadArchiveOptions {
   /** Called with every blob stored in the content store, so a failed caller can collect them. */
   onBlob?: (d: Digest) => void;
   /** Platform to pick from a multi-platform OCI index. */
@@ -47,15 +47,18 @@ export interface ReadArchiveOptions<T = never> {
    * unpacks layers as they arrive instead of reading them back afterwards). `want`
    * is asked first, with the digest the entry's name gives if any; `run` gets the
    * entry's bytes and must consume them. Its failure does not fail the read (the
-   * entry may be no layer at all): that entry's result is undefined. The entry is
-   * verified and stored as usual either way; callers must check what `run` made
-   * against the manifest before using it. If the read fails, every stream handed
-   * to `run` has ended or failed, so every run settles.
+   * entry may be no layer at all). The entry is verified and stored as usual
+   * either way; callers must check what `run` made against the manifest before
+   * using it. If the read fails, every stream handed to `run` has ended or
+   * failed, so every run settles.
    */
   unpack?: {
     want(named: Digest | undefined): boolean | Promise<boolean>;
-    /** `digest`: the entry's content digest, resolved once it is verified and stored. */
-    run(entry: Readable, digest: Promise<Digest>): Promise<T>;
+    /**
+     * `digest`: the entry's content digest, resolved once it is verified and
+     * stored; `entry`: its name in the archive, the digest that name gives, its size.
+     */
+    run(stream: Readable, digest: Promise<Digest>, entry: { name: string; named?: Digest; size: number }): Promise<unknown>;
   };
 }
 
@@ -65,6 +68,8 @@ export interface ArchiveImageSource {
   /** Familiar `name:tag` strings; may be empty. */
   repoTags: string[];
   layerBlobs: Digest[];
+  /** Written as manifest.json's `Parent` when that image is in the archive too. */
+  parent?: Digest;
 }
 
 /** Entries up to this size are held in memory until manifest.json says what they are. */
@@ -100,7 +105,7 @@ const bad = (msg: string, cause?: unknown) => invalidArgument(`invalid docker ar
  * files remain; blobs already stored stay (they are valid content; garbage
  * collection is the caller's).
  */
-export async function readArchive<T = never>(rawInput: Readable, content: ContentStore, opts: ReadArchiveOptions<T> = {}): Promise<ArchiveContents<T>> {
+export async function readArchive(rawInput: Readable, content: ContentStore, opts: ReadArchiveOptions = {}): Promise<ArchiveContents> {
   let input: Readable;
   try {
     input = (await decompressStream(rawInput)).stream;
@@ -111,7 +116,6 @@ export async function readArchive<T = never>(rawInput: Readable, content: Conten
   const onBlob = opts.onBlob ?? (() => undefined);
   const files = new Map<string, Stored>();
   const links = new Map<string, string>();
-  const unpacked = new Map<Digest, Promise<T | undefined>>();
   let budget = SMALL_BUDGET;
 
   const extract = tar.extract();
@@ -145,9 +149,8 @@ export async function readArchive<T = never>(rawInput: Readable, content: Conten
             try {
               let r: { digest: Digest; size: number };
               if (opts.unpack && (await opts.unpack.want(expected))) {
-                const t = await teeToStore(iter(entry), content, expected, opts.unpack.run);
-                r = t.blob;
-                if (!unpacked.has(r.digest)) unpacked.set(r.digest, t.unpacked);
+                const run = opts.unpack.run;
+                r = await teeToStore(iter(entry), content, expected, (s, d) => run(s, d, { name, size, ...(expected ? { named: expected } : {}) }));
               } else {
                 r = await content.writeStream(Readable.from(iter(entry)), expected);
               }
@@ -248,20 +251,21 @@ export async function readArchive<T = never>(rawInput: Readable, content: Conten
     const configDigest = await toStore(cfgFile, m.Config);
     const layerBlobs: Digest[] = [];
     for (const l of m.Layers) layerBlobs.push(await toStore(lookup(l, 'layer'), l));
-    images.push({ config, configDigest, repoTags: m.RepoTags, layerBlobs });
+    images.push({ config, configDigest, repoTags: m.RepoTags, layerBlobs, ...(m.Parent ? { parent: m.Parent } : {}) });
   }
-  return { images, layout, unpacked };
+  const inArchive = new Set(images.map((i) => i.configDigest));
+  for (const img of images) if (img.parent && !inArchive.has(img.parent)) delete img.parent;
+  return { images, layout };
 }
 
 /**
  * Streams one entry into the content store and into `run` at once, with
  * backpressure from both. When `run` fails (or stops reading) the store still
- * gets every byte. Resolves once the blob is stored; `unpacked` settles when
- * `run` does (undefined if it failed).
+ * gets every byte. Resolves once the blob is stored.
  */
-async function teeToStore<T>(
-  entry: AsyncIterable<Buffer>, content: ContentStore, expected: Digest | undefined, run: (s: Readable, digest: Promise<Digest>) => Promise<T>,
-): Promise<{ blob: { digest: Digest; size: number }; unpacked: Promise<T | undefined> }> {
+async function teeToStore(
+  entry: AsyncIterable<Buffer>, content: ContentStore, expected: Digest | undefined, run: (s: Readable, digest: Promise<Digest>) => Promise<unknown>,
+): Promise<{ digest: Digest; size: number }> {
   // Chunks are gathered into batches of TEE_BATCH bytes, copied once and handed to both sides
   // as they are (object mode): big writes for the file system, no copy per consumer.
   const toBlob = new PassThrough({ objectMode: true, highWaterMark: 2 });
@@ -272,13 +276,13 @@ async function teeToStore<T>(
   let runDone = false;
   const stored = content.writeStream(toBlob, expected);
   stored.catch(() => undefined);
-  const unpacked = (async () => {
+  void (async () => {
     try {
       const digest = stored.then((r) => r.digest);
       digest.catch(() => undefined);
-      return await run(toRun, digest);
+      await run(toRun, digest);
     } catch {
-      return undefined;
+      // The caller learns of run's failure through what run made; the blob is stored regardless.
     } finally {
       runDone = true;
       // Unblocks the pump below if run gave up without reading to the end.
@@ -319,7 +323,7 @@ async function teeToStore<T>(
   try {
     const blob = await stored;
     if (failure) throw failure;
-    return { blob, unpacked };
+    return blob;
   } catch (err) {
     // The caller collects what run made through its own bookkeeping; make sure run ends.
     toRun.destroy();
@@ -331,6 +335,8 @@ interface ManifestEntry {
   Config: string;
   RepoTags: string[];
   Layers: string[];
+  /** The parent image's ID, when docker save wrote both. */
+  Parent?: Digest;
 }
 
 function parseManifest(buf: Buffer): ManifestEntry[] {
@@ -364,7 +370,10 @@ function parseManifest(buf: Buffer): ManifestEntry[] {
         throw bad(`manifest.json entry ${i} has an invalid tag ${JSON.stringify(t)}: expected name:tag`);
       }
     }
-    return { Config: e.Config, RepoTags: tags as string[], Layers: layers as string[] };
+    if (e.Parent !== undefined && e.Parent !== '' && (typeof e.Parent !== 'string' || !isDigest(e.Parent))) {
+      throw bad(`manifest.json entry ${i} has a "Parent" that is not an image ID (sha256:<64 hex>)`);
+    }
+    return { Config: e.Config, RepoTags: tags as string[], Layers: layers as string[], ...(e.Parent ? { Parent: e.Parent as Digest } : {}) };
   });
 }
 
@@ -548,7 +557,8 @@ export async function writeArchive(out: Writable, images: ArchiveImageSource[], 
     for (const ref of refs) {
       index.manifests.push({ ...desc, annotations: { [Annotation.containerdName]: fullString(ref), [Annotation.refName]: ref.tag! } });
     }
-    manifestJSON.push({ Config: path(img.configDigest), RepoTags: refs.map(familiarString), Layers: img.layerBlobs.map(path) });
+    const parent = img.parent && images.some((o) => o.configDigest === img.parent) ? { Parent: img.parent } : {};
+    manifestJSON.push({ Config: path(img.configDigest), RepoTags: refs.map(familiarString), Layers: img.layerBlobs.map(path), ...parent });
     const top = img.layerBlobs[img.layerBlobs.length - 1];
     if (top) for (const ref of refs) (repositories[familiarName(ref)] ??= {})[ref.tag!] = hexOf(top);
   }

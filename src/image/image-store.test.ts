@@ -138,6 +138,32 @@ test('digest references', async () => {
   assert.equal(store.lastTagTime(a.id), undefined);
 });
 
+test('add records images with size, parent and names in one write, or nothing', async () => {
+  const { root, content, store } = fresh();
+  const a = await content.writeBuffer(Buffer.from(JSON.stringify(config(1))));
+  const b = await content.writeBuffer(Buffer.from(JSON.stringify(config(2))));
+  const old = await store.create(config(3), { refs: [parseReference('app:1')] });
+  const bad = await content.writeBuffer('{"not":"a config"}');
+  // One bad entry: nothing of the batch is recorded, not even the good one's names.
+  await assert.rejects(store.add([{ configDigest: a.digest, size: 1, refs: [parseReference('base:1')] }, { configDigest: bad.digest, size: 2 }]), kind('invalid-argument'));
+  await assert.rejects(store.add([{ configDigest: a.digest, refs: [parseReference(`app:1@${sha('m')}`)] }]), kind('invalid-argument', /digest reference/));
+  assert.deepEqual(store.list().map((i) => i.id), [old.id]);
+  assert.equal(store.lookupRef(parseReference('app:1')), old.id);
+
+  const [ra, rb] = await store.add([
+    { configDigest: a.digest, size: 10, refs: [parseReference('base:1')] },
+    { configDigest: b.digest, size: 20, parent: a.digest, refs: [parseReference('app:1')] },
+  ]);
+  assert.deepEqual([ra!.size, ra!.parent, rb!.size, rb!.parent], [10, undefined, 20, a.digest]);
+  assert.equal(store.lookupRef(parseReference('app:1')), b.digest, 'the name moved');
+  assert.deepEqual(store.tagsOf(old.id), []);
+  assert.ok(rb!.lastTagTime);
+  // An image already there keeps its size when none is given; the parent survives a reopen.
+  await store.add([{ configDigest: b.digest }]);
+  const again = new ImageStore(join(root, 'images'), content);
+  assert.deepEqual([again.get(b.digest)?.size, again.get(b.digest)?.parent], [20, a.digest]);
+});
+
 test('untag and delete', async () => {
   const { store } = fresh();
   const a = await store.create(config(1));
@@ -161,8 +187,8 @@ test('state survives a reopen; list is newest first; sizes persist', async () =>
   const b = await store.create(config(2, '2023-01-01T00:00:00Z'));
   await store.tag(a.id, parseReference('old'));
   await store.tag(b.id, parseReference('new:v'));
-  await store.setSize(b.id, 1234);
-  await assert.rejects(store.setSize(b.id, -1), kind('invalid-argument'));
+  await store.add([{ configDigest: b.id, size: 1234 }]);
+  await assert.rejects(store.add([{ configDigest: b.id, size: -1 }]), kind('invalid-argument'));
 
   const again = new ImageStore(join(root, 'images'), content);
   assert.deepEqual(again.list().map((r) => r.id), [b.id, a.id]);

@@ -17,7 +17,7 @@ export interface ImageRecord {
   config: ImageConfig;
   /** config.created, else when the image was first stored. RFC 3339. */
   created: string;
-  /** Sum of the layer sizes, as last reported by setSize (0 until then). */
+  /** Sum of the layer sizes, as recorded by add (0 until then). */
   size: number;
   /** diffIDs from config.rootfs.diff_ids, bottom layer first. */
   layers: Digest[];
@@ -25,6 +25,22 @@ export interface ImageRecord {
   manifestDigest?: Digest;
   /** When a tag was last added to this image (Docker's Metadata.LastTagTime). */
   lastTagTime?: string;
+  /**
+   * The local image this one was made from (commit, build, or a load that
+   * carried the link), as dockerd records it; it may since have been removed.
+   */
+  parent?: Digest;
+}
+
+/** An image to record whose config blob is already in the content store. */
+export interface NewImage {
+  configDigest: Digest;
+  /** Sum of its layer sizes (an image already recorded keeps its size when this is left out). */
+  size?: number;
+  parent?: Digest;
+  manifestDigest?: Digest;
+  /** Names to point at it (moved from any image they named before). */
+  refs?: Reference[];
 }
 
 interface PersistedImage {
@@ -32,6 +48,7 @@ interface PersistedImage {
   size: number;
   manifestDigest?: Digest;
   lastTagTime?: string;
+  parent?: Digest;
 }
 
 interface PersistedState {
@@ -127,37 +144,53 @@ export class ImageStore {
 
   /**
    * Stores `config` as a blob (compact JSON, key order as given) and records
-   * the image. Creating an image that exists returns it (updating
-   * manifestDigest when one is given).
+   * the image as `add` does. Creating an image that exists returns it
+   * (updating what `opts` gives).
    */
-  async create(config: ImageConfig, opts?: { manifestDigest?: Digest }): Promise<ImageRecord> {
+  async create(config: ImageConfig, opts: Omit<NewImage, 'configDigest'> = {}): Promise<ImageRecord> {
     validateConfig(config);
     const { digest } = await this.content.writeBuffer(Buffer.from(JSON.stringify(config)));
-    return this.register(digest, config, opts);
+    const [rec] = await this.add([{ ...opts, configDigest: digest }]);
+    return rec!;
+  }
+
+  /** Records one image whose config blob is in the content store; see `add`. */
+  async createFromBlob(configDigest: Digest, opts: Omit<NewImage, 'configDigest'> = {}): Promise<ImageRecord> {
+    const [rec] = await this.add([{ ...opts, configDigest }]);
+    return rec!;
   }
 
   /**
-   * Records an image whose config blob is already in the content store (pull,
-   * load): the ID is that blob's digest, so its exact bytes are kept.
-   * invalid-argument when the blob is not a valid image config.
+   * Records images whose config blobs are already in the content store (pull,
+   * load: the ID is that blob's digest, so its exact bytes are kept), each with
+   * its size, parent and names, in one write: either every image and name is
+   * recorded or, on failure, none. An image already recorded is updated.
+   * invalid-argument when a blob is not a valid image config or a name is a
+   * tag and digest at once; the store is then unchanged.
    */
-  async createFromBlob(configDigest: Digest, opts?: { manifestDigest?: Digest }): Promise<ImageRecord> {
-    const config = parseConfig(await this.content.readBuffer(configDigest), configDigest);
-    return this.register(configDigest, config, opts);
-  }
-
-  private async register(id: Digest, config: ImageConfig, opts?: { manifestDigest?: Digest }): Promise<ImageRecord> {
+  async add(list: NewImage[]): Promise<ImageRecord[]> {
+    const configs = new Map<Digest, ImageConfig>();
+    for (const n of list) {
+      configs.set(n.configDigest, this.configs.get(n.configDigest) ?? parseConfig(await this.content.readBuffer(n.configDigest), n.configDigest));
+      if (n.size !== undefined && (!Number.isSafeInteger(n.size) || n.size < 0)) throw invalidArgument(`image size must be a non-negative integer, got ${n.size}`);
+      for (const ref of n.refs ?? []) checkTaggable(ref);
+    }
     // Set first: get() needs both the config and the metadata, so readers never see half an image.
-    if (!this.configs.has(id)) this.configs.set(id, structuredClone(config));
+    for (const [id, config] of configs) if (!this.configs.has(id)) this.configs.set(id, structuredClone(config));
+    const now = new Date().toISOString();
     await this.mutate((s) => {
-      const existing = s.images[id];
-      if (existing) {
-        if (opts?.manifestDigest) existing.manifestDigest = opts.manifestDigest;
-      } else {
-        s.images[id] = { added: new Date().toISOString(), size: 0, ...(opts?.manifestDigest ? { manifestDigest: opts.manifestDigest } : {}) };
+      for (const n of list) {
+        const img = (s.images[n.configDigest] ??= { added: now, size: 0 });
+        if (n.size !== undefined) img.size = n.size;
+        if (n.manifestDigest) img.manifestDigest = n.manifestDigest;
+        if (n.parent && n.parent !== n.configDigest) img.parent = n.parent;
+        for (const ref of n.refs ?? []) {
+          s.references[refKey(ref)] = n.configDigest;
+          if (ref.digest === undefined) img.lastTagTime = now;
+        }
       }
     });
-    return this.mustGet(id);
+    return list.map((n) => this.mustGet(n.configDigest));
   }
 
   /** The image with this exact ID, or undefined. */
@@ -173,6 +206,7 @@ export class ImageStore {
       layers: [...config.rootfs.diff_ids],
       ...(meta.manifestDigest ? { manifestDigest: meta.manifestDigest } : {}),
       ...(meta.lastTagTime ? { lastTagTime: meta.lastTagTime } : {}),
+      ...(meta.parent ? { parent: meta.parent } : {}),
     };
   }
 
@@ -240,9 +274,7 @@ export class ImageStore {
    * repository digest (`busybox@sha256:…`, shown as RepoDigests).
    */
   async tag(id: Digest, ref: Reference): Promise<void> {
-    if (ref.tag !== undefined && ref.digest !== undefined) {
-      throw invalidArgument(`refusing to create a tag with a digest reference: ${familiarString(ref)}`);
-    }
+    checkTaggable(ref);
     const key = refKey(ref);
     await this.mutate((s) => {
       const img = s.images[id];
@@ -290,16 +322,6 @@ export class ImageStore {
     return this.state.images[id]?.lastTagTime;
   }
 
-  /** Records the image's total layer size (the caller knows the layer store). */
-  async setSize(id: Digest, n: number): Promise<void> {
-    if (!Number.isSafeInteger(n) || n < 0) throw invalidArgument(`image size must be a non-negative integer, got ${n}`);
-    await this.mutate((s) => {
-      const img = s.images[id];
-      if (!img) throw notFound(`No such image: ${id}`);
-      img.size = n;
-    });
-  }
-
   /**
    * Forgets the image and every reference to it. Metadata only: the config
    * blob and layers stay where they are; removing them is the caller's choice.
@@ -311,6 +333,12 @@ export class ImageStore {
       for (const [key, target] of Object.entries(s.references)) if (target === id) delete s.references[key];
     });
     this.configs.delete(id);
+  }
+}
+
+function checkTaggable(ref: Reference): void {
+  if (ref.tag !== undefined && ref.digest !== undefined) {
+    throw invalidArgument(`refusing to create a tag with a digest reference: ${familiarString(ref)}`);
   }
 }
 

@@ -123,6 +123,18 @@ export interface ContainerSummary {
   SizeRootFs?: number;
 }
 
+/** One row of `GET /images/{name}/history`, newest first. */
+export interface ImageHistoryItem {
+  /** The image this row is the top of, or `<missing>`. */
+  Id: string;
+  /** Unix seconds. */
+  Created: number;
+  CreatedBy: string;
+  Tags: string[] | null;
+  Size: number;
+  Comment: string;
+}
+
 export interface ImageSummary {
   Id: string;
   ParentId: string;

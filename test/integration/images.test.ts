@@ -398,3 +398,112 @@ test('skopeo reads what berth saves (docker-archive and OCI layout)', async () =
   assert.equal(own.code, 0, own.stderr);
   assert.ok(existsSync(join(unpacked, 'oci-layout')));
 });
+
+test('history names the local parent images of a committed image, as dockerd does; save and load keep the link', async () => {
+  await d.makeBusyboxImage();
+  const bbId = await d.dockerOk(['image', 'inspect', '-f', '{{.Id}}', 'busybox']);
+  await d.dockerOk(['run', '--name', 'par-1', 'busybox', 'sh', '-c', 'echo 1 > /one']);
+  const id1 = await d.dockerOk(['commit', 'par-1', 'par/one:1']);
+  await d.dockerOk(['run', '--name', 'par-2', 'par/one:1', 'sh', '-c', 'echo 2 > /two']);
+  const id2 = await d.dockerOk(['commit', 'par-2', 'par/two:1']);
+  const ids = async () => (await d.dockerOk(['history', '-q', '--no-trunc', 'par/two:1'])).split('\n');
+  // busybox was imported: it has no parent, and it has the only history row below the two commits.
+  assert.deepEqual(await ids(), [id2, id1, bbId]);
+  const rows = (await d.api('GET', '/images/par/two:1/history')).json as { Id: string; Tags: string[] | null }[];
+  assert.deepEqual(rows.map((r) => [r.Id, r.Tags]), [[id2, ['par/two:1']], [id1, ['par/one:1']], [bbId, ['busybox:latest']]]);
+  assert.equal(await d.dockerOk(['image', 'inspect', '-f', '{{.Parent}}', 'par/two:1']), id1);
+  const listed = (await d.api('GET', '/images/json')).json as { Id: string; ParentId: string }[];
+  assert.equal(listed.find((i) => i.Id === id2)?.ParentId, id1);
+
+  // Saved together, the link travels in manifest.json's Parent and comes back on load.
+  const saved = join(d.dir, 'parents.tar');
+  await d.dockerOk(['save', '-o', saved, 'par/one:1', 'par/two:1']);
+  const manifest = JSON.parse((await untar(readFileSync(saved))).get('manifest.json')!.toString()) as { Config: string; Parent?: string }[];
+  assert.deepEqual(manifest.map((m) => m.Parent), [undefined, id1]);
+  await d.dockerOk(['rm', 'par-1', 'par-2']);
+
+  // A parent stays while a child names it, as in dockerd: by ID it is refused, by name only untagged,
+  // then hidden from the list (not from -a), no dangling image to prune; it goes with its last child.
+  const byId = await d.docker(['rmi', id1]);
+  assert.equal(byId.code, 1);
+  assert.equal(byId.stderr.trim(), `Error response from daemon: conflict: unable to delete ${id1.slice(7, 19)} (cannot be forced) - image has dependent child images`);
+  assert.equal(await d.dockerOk(['rmi', 'par/one:1']), 'Untagged: par/one:1');
+  assert.ok(!(await d.dockerOk(['images', '-q', '--no-trunc'])).split('\n').includes(id1));
+  assert.ok((await d.dockerOk(['images', '-aq', '--no-trunc'])).split('\n').includes(id1));
+  await d.dockerOk(['image', 'prune', '-f']);
+  assert.deepEqual(await ids(), [id2, id1, bbId]);
+  const gone = (await d.dockerOk(['rmi', 'par/two:1'])).split('\n');
+  assert.deepEqual(gone.filter((l) => /^Deleted: sha256:/.test(l) && [id1, id2].includes(l.slice(9))), [`Deleted: ${id2}`, `Deleted: ${id1}`]);
+  assert.ok((await d.dockerOk(['images', '-aq', '--no-trunc'])).split('\n').includes(bbId), 'the tagged grandparent stays');
+
+  assert.equal(await d.dockerOk(['load', '-q', '-i', saved]), 'Loaded image: par/one:1\nLoaded image: par/two:1');
+  assert.deepEqual(await ids(), [id2, id1, '<missing>']);
+
+  // Loaded alone, the parent is not there to link to: dockerd drops the link too.
+  await d.dockerOk(['save', '-o', saved, 'par/two:1']);
+  await d.dockerOk(['rmi', 'par/two:1', 'par/one:1']);
+  await d.dockerOk(['load', '-q', '-i', saved]);
+  assert.deepEqual(await ids(), [id2, '<missing>', '<missing>']);
+  assert.equal(await d.dockerOk(['image', 'inspect', '-f', '{{.Parent}}', 'par/two:1']), '');
+  await d.dockerOk(['rmi', 'par/two:1']);
+});
+
+test('a load body that is not an archive answers 200 with an error line, docker load fails with it, nothing is kept', async () => {
+  const before = { blobs: blobsOnDisk(), layers: layersOnDisk(), images: await d.dockerOk(['images', '-aq', '--no-trunc']) };
+  const notTar = write('not-a-tar.txt', Buffer.from('this is not a tar archive\n'.repeat(100)));
+  const r = await d.docker(['load', '-i', notTar]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /invalid docker archive: .*not a tar file/);
+  const api = await d.api('POST', '/images/load', readFileSync(notTar), { 'Content-Type': 'application/x-tar' });
+  assert.equal(api.status, 200);
+  assert.equal(api.headers['content-type'], 'application/json');
+  const lines = api.body.trim().split('\n').map((l) => JSON.parse(l) as { error?: string; errorDetail?: { message: string } });
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!.error!, /not a tar file/);
+  assert.deepEqual(lines[0]!.errorDetail, { message: lines[0]!.error });
+  assert.deepEqual(blobsOnDisk(), before.blobs);
+  assert.deepEqual(layersOnDisk(), before.layers);
+  assert.deepEqual(tmpOnDisk(), []);
+  assert.equal(await d.dockerOk(['images', '-aq', '--no-trunc']), before.images);
+});
+
+test('load reports each layer it unpacks as JSON progress unless quiet', async () => {
+  const l1 = await fileLayer({ 'p1.bin': randomBytes(1 << 20) });
+  const l2 = await fileLayer({ 'p2.txt': 'two\n' });
+  const archive = await docker25Archive('prog/app:1', [l1, l2], configFor([l1, l2]));
+  const res = await d.api('POST', '/images/load', archive, { 'Content-Type': 'application/x-tar' });
+  assert.equal(res.status, 200);
+  const lines = res.body.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+  assert.deepEqual(lines.at(-1), { stream: 'Loaded image: prog/app:1\n' });
+  for (const l of [l1, l2]) {
+    const mine = lines.filter((m) => m.id === hexOf(l).slice(0, 12));
+    assert.ok(mine.length > 0, `progress for layer ${hexOf(l).slice(0, 12)}`);
+    assert.ok(mine.every((m) => m.status === 'Loading layer' && m.progressDetail.total === l.length && typeof m.progress === 'string'));
+    assert.equal(mine.at(-1)!.progressDetail.current, l.length);
+  }
+  await d.dockerOk(['rmi', 'prog/app:1']);
+  const quiet = await d.api('POST', '/images/load?quiet=1', archive, { 'Content-Type': 'application/x-tar' });
+  assert.deepEqual(quiet.body.trim().split('\n').map((l) => JSON.parse(l)), [{ stream: 'Loaded image: prog/app:1\n' }]);
+  await d.dockerOk(['rmi', 'prog/app:1']);
+});
+
+test('commit with pause of a container that exited before berthd noticed commits it unpaused', async () => {
+  await d.makeBusyboxImage();
+  await d.dockerOk(['run', '-d', '--name', 'gone-mid-commit', 'busybox', 'sh', '-c', 'echo data > /made; exec sleep 1000']);
+  const pid = Number(await d.dockerOk(['inspect', '-f', '{{.State.Pid}}', 'gone-mid-commit']));
+  const conmon = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
+  // conmon stopped: the container's process dies, but no exit is reported, so berthd still has it running.
+  process.kill(conmon, 'SIGSTOP');
+  try {
+    process.kill(pid, 'SIGKILL');
+    assert.equal(await d.dockerOk(['inspect', '-f', '{{.State.Status}}', 'gone-mid-commit']), 'running');
+    const id = await d.dockerOk(['commit', 'gone-mid-commit', 'gone:1']);
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+  } finally {
+    process.kill(conmon, 'SIGCONT');
+  }
+  assert.equal(await d.dockerOk(['run', '--rm', 'gone:1', 'cat', '/made']), 'data');
+  await d.dockerOk(['wait', 'gone-mid-commit']);
+  await d.dockerOk(['rm', 'gone-mid-commit']);
+  await d.dockerOk(['rmi', 'gone:1']);
+});

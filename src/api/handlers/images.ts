@@ -1,7 +1,8 @@
 import { invalidArgument, notFound, notImplemented } from '../../common';
 import type { Engine } from '../../engine';
-import type { ImageSummary } from '../../wire';
+import type { ImageHistoryItem, ImageSummary } from '../../wire';
 import { imageInspect, imageSummary } from '../convert';
+import { JSONProgressWriter } from '../progress';
 import { sendJSON, startStream, writeJSONLine } from '../http';
 import { qbool, qfilters, type Context, type Router } from '../router';
 
@@ -9,7 +10,7 @@ export function imageRoutes(router: Router, engine: Engine): void {
   const svc = engine.images;
 
   router.add('GET', '/images/json', (ctx) => {
-    const list = svc.list(qfilters(ctx.query));
+    const list = svc.list(qfilters(ctx.query), qbool(ctx.query, 'all'));
     sendJSON(ctx, 200, list.map((e): ImageSummary => ({
       ...imageSummary(engine, e.image),
       RepoTags: e.repoTags,
@@ -32,7 +33,14 @@ export function imageRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('GET', '/images/{name*}/history', (ctx) => {
-    sendJSON(ctx, 200, svc.history(ctx.params[0]!));
+    sendJSON(ctx, 200, svc.history(ctx.params[0]!).map((h): ImageHistoryItem => ({
+      Id: h.image ?? '<missing>',
+      Created: h.created,
+      CreatedBy: h.createdBy,
+      Tags: h.tags.length ? h.tags : null,
+      Size: h.size,
+      Comment: h.comment,
+    })));
   });
 
   router.add('POST', '/images/prune', async (ctx) => {
@@ -75,11 +83,17 @@ export function imageRoutes(router: Router, engine: Engine): void {
     throw invalidArgument('either fromSrc or fromImage must be given');
   });
 
-  // The whole archive is read and checked before the reply starts, so a bad archive is a plain 400.
+  // As dockerd: the reply starts at once (200, JSON progress); a load that fails ends it with an error line.
   router.add('POST', '/images/load', async (ctx) => {
-    const { loaded } = await svc.load(ctx.req);
     startStream(ctx.res!, 'application/json');
-    for (const line of loaded) writeJSONLine(ctx.res!, { stream: `${line}\n` });
+    const out = new JSONProgressWriter(ctx.res!, qbool(ctx.query, 'quiet'));
+    try {
+      await svc.load(ctx.req, out.sink);
+    } catch (err) {
+      out.fail(err, ctx.requestId);
+      // What the client still sends is not read: let it go rather than wait for it.
+      ctx.req.resume();
+    }
     ctx.res!.end();
   });
 

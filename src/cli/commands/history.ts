@@ -1,19 +1,11 @@
 import { Command } from 'commander';
+import type { ImageHistoryItem } from '../../wire';
 import { CliContext } from '../context';
 import { newCommand, requireExactArgs } from '../command';
 import { renderRows } from '../format/list';
 import { shortenId, goTime } from '../format/rows';
 import { ellipsis } from '../format/table';
 import { humanSize, timeAgo } from '../format/units';
-
-interface HistoryItem {
-  Id: string;
-  Created: number;
-  CreatedBy: string;
-  Tags: string[] | null;
-  Size: number;
-  Comment: string;
-}
 
 const HEADERS: Record<string, string> = {
   ID: 'IMAGE',
@@ -38,7 +30,7 @@ export function historyCommand(ctx: CliContext, name = 'history'): Command {
     .action(async (args: string[], f: { format?: string; human: boolean; trunc: boolean; quiet?: boolean }) => {
       requireExactArgs(cmd, args, 1);
       const image = args[0]!;
-      const items = await ctx.client.transport.json<HistoryItem[]>('GET', `/images/${image.split('/').map(encodeURIComponent).join('/')}/history`);
+      const items = await ctx.client.transport.json<ImageHistoryItem[]>('GET', `/images/${image.split('/').map(encodeURIComponent).join('/')}/history`);
       const trunc = f.trunc !== false;
       const human = f.human !== false;
       const rows = items.map((h) => {

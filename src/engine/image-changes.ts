@@ -1,0 +1,58 @@
+/** Dockerfile-style `--change` lines, as `docker commit` and `docker import` apply them. */
+import { invalidArgument, replaceOrAppendEnv } from '../common';
+import type { ContainerConfig } from '../image';
+
+/** Applies Dockerfile-style `--change` lines (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, STOPSIGNAL). */
+export function applyChanges(base: ContainerConfig, changes: string[]): ContainerConfig {
+  const cfg: ContainerConfig = { ...base };
+  for (const raw of changes) {
+    const m = /^\s*(\w+)\s+([\s\S]*)$/.exec(raw);
+    if (!m) throw invalidArgument(`invalid change "${raw}": expected an instruction and its arguments, e.g. CMD ["sh"]`);
+    const instr = m[1]!.toUpperCase();
+    const arg = m[2]!.trim();
+    const list = (): string[] => {
+      if (arg.startsWith('[')) {
+        try {
+          const v = JSON.parse(arg) as unknown;
+          if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+        } catch {
+          // not JSON: shell form below
+        }
+      }
+      return ['/bin/sh', '-c', arg];
+    };
+    switch (instr) {
+      case 'CMD': cfg.Cmd = list(); break;
+      case 'ENTRYPOINT': cfg.Entrypoint = list(); break;
+      case 'WORKDIR': cfg.WorkingDir = arg; break;
+      case 'USER': cfg.User = arg; break;
+      case 'STOPSIGNAL': cfg.StopSignal = arg; break;
+      case 'ENV': {
+        const pairs = arg.includes('=') ? [...arg.matchAll(/(\S+?)=("(?:[^"\\]|\\.)*"|\S*)/g)].map((p) => [p[1]!, p[2]!.replace(/^"|"$/g, '')]) : [[arg.split(/\s+/)[0]!, arg.split(/\s+/).slice(1).join(' ')]];
+        cfg.Env = replaceOrAppendEnv(cfg.Env ?? [], pairs.map(([k, v]) => `${k}=${v}`));
+        break;
+      }
+      case 'LABEL': {
+        const labels = { ...(cfg.Labels ?? {}) };
+        for (const p of arg.matchAll(/(\S+?)=("(?:[^"\\]|\\.)*"|\S*)/g)) labels[p[1]!.replace(/^"|"$/g, '')] = p[2]!.replace(/^"|"$/g, '');
+        cfg.Labels = labels;
+        break;
+      }
+      case 'EXPOSE': {
+        const ports = { ...(cfg.ExposedPorts ?? {}) };
+        for (const p of arg.split(/\s+/)) ports[p.includes('/') ? p : `${p}/tcp`] = {};
+        cfg.ExposedPorts = ports;
+        break;
+      }
+      case 'VOLUME': {
+        const vols = { ...(cfg.Volumes ?? {}) };
+        for (const v of arg.startsWith('[') ? list() : arg.split(/\s+/)) vols[v] = {};
+        cfg.Volumes = vols;
+        break;
+      }
+      default:
+        throw invalidArgument(`${instr} is not a valid change command`);
+    }
+  }
+  return cfg;
+}
