@@ -15,7 +15,7 @@ import { promises as fsp, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import {
-  BerthError, conflict, internal, invalidArgument, notFound, shortId, type Digest,
+  BerthError, checkFilterKeys, conflict, filterBool, internal, invalidArgument, matchLabelArgs, matchLabelFilters, notFound, shortId, type Digest,
 } from '../common';
 import {
   ContentStore,
@@ -506,16 +506,14 @@ export class ImageService {
    * filter, RepoTags shows only the matching names.
    */
   list(filters: ImageFilters = new Map()): { image: ImageRecord; repoTags: string[]; repoDigests: string[]; containers: number; sharedSize: number }[] {
-    for (const k of filters.keys()) if (!LIST_FILTERS.has(k)) throw invalidArgument(`invalid filter '${k}'`);
+    checkFilterKeys(filters, LIST_FILTERS);
     const usage = this.usage();
     let list = this.images.list();
-    const dangling = filters.get('dangling');
-    if (dangling?.length) {
-      const want = boolFilter('dangling', dangling);
+    const want = filterBool(filters, 'dangling');
+    if (want !== undefined) {
       list = list.filter((img) => (this.images.tagsOf(img.id).length === 0 && this.images.digestsOf(img.id).length === 0) === want);
     }
-    const labels = filters.get('label');
-    if (labels?.length) list = list.filter((img) => labels.every((l) => labelMatches(img, l)));
+    list = list.filter((img) => matchLabelFilters(filters.get('label'), img.config.config?.Labels));
     for (const key of ['before', 'since'] as const) {
       const v = filters.get(key);
       if (!v?.length) continue;
@@ -679,11 +677,9 @@ export class ImageService {
    * `until` narrow the set. Then collects every unreferenced blob and layer.
    */
   async prune(filters: ImageFilters = new Map()): Promise<{ ImagesDeleted: DeleteResponseItem[] | null; SpaceReclaimed: number }> {
-    for (const k of filters.keys()) if (!PRUNE_FILTERS.has(k)) throw invalidArgument(`invalid filter '${k}'`);
-    const danglingOnly = filters.get('dangling')?.length ? boolFilter('dangling', filters.get('dangling')!) : true;
+    checkFilterKeys(filters, PRUNE_FILTERS);
+    const danglingOnly = filterBool(filters, 'dangling') ?? true;
     const until = filters.get('until')?.length ? parseTimestamp(filters.get('until')![0]!) : undefined;
-    const labels = filters.get('label') ?? [];
-    const notLabels = filters.get('label!') ?? [];
     const deleted: DeleteResponseItem[] = [];
     let bytes = 0;
     for (const img of this.images.list()) {
@@ -691,8 +687,7 @@ export class ImageService {
       const refs = this.images.refsOf(img.id);
       if (danglingOnly && refs.length > 0) continue;
       if (until !== undefined && !(Date.parse(img.created) < until)) continue;
-      if (!labels.every((l) => labelMatches(img, l))) continue;
-      if (notLabels.some((l) => labelMatches(img, l))) continue;
+      if (!matchLabelArgs(filters, img.config.config?.Labels)) continue;
       for (const ref of refs) {
         await this.images.untag(ref);
         deleted.push({ Untagged: familiarString(ref) });
@@ -758,20 +753,6 @@ async function readHead(path: string, n: number): Promise<Buffer> {
 
 function statSizeSync(path: string): number {
   return statSync(path).size;
-}
-
-function boolFilter(name: string, values: string[]): boolean {
-  const v = values[0]!.toLowerCase();
-  if (v === 'true' || v === '1') return true;
-  if (v === 'false' || v === '0') return false;
-  throw invalidArgument(`invalid filter '${name}=${values[0]}': use true or false`);
-}
-
-function labelMatches(img: ImageRecord, filter: string): boolean {
-  const labels = img.config.config?.Labels ?? {};
-  const eq = filter.indexOf('=');
-  if (eq < 0) return Object.prototype.hasOwnProperty.call(labels, filter);
-  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
 }
 
 /** Docker's `until`/`since` values: RFC 3339 times, unix seconds (with fraction), or durations like `10m` before now. */

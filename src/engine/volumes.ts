@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { conflict, invalidArgument, isErrno, log, notFound } from '../common';
+import { conflict, invalidArgument, isErrno, log, matchLabelArgs, notFound } from '../common';
 import { writeJSONAtomic } from '../state';
 import { KeyedMutex } from './mutex';
 
@@ -195,8 +195,7 @@ export class VolumeService {
     let space = 0;
     for (const v of this.list()) {
       if (!opts.all && !isAnonymous(v)) continue;
-      if (!(opts.label ?? []).every((l) => labelMatches(v.labels, l))) continue;
-      if ((opts.notLabel ?? []).some((l) => labelMatches(v.labels, l))) continue;
+      if (!matchLabelArgs(new Map([['label', opts.label ?? []], ['label!', opts.notLabel ?? []]]), v.labels)) continue;
       if (this.users(v.name).length) continue;
       const size = await dirSize(this.dataPath(v.name));
       try {
@@ -279,13 +278,6 @@ function checkDriverOptions(opts: Record<string, string>): void {
   if (opts.device && !opts.type) throw new Error('missing required option: "type"');
   if (opts.type && !opts.device && opts.type !== 'tmpfs') throw new Error('missing required option: "device"');
   if ((opts.o ?? '').split(',').includes('bind') && opts.device && !opts.device.startsWith('/')) throw new Error(`invalid bind device path: ${opts.device} must be absolute`);
-}
-
-export function labelMatches(labels: Record<string, string> | null, filter: string): boolean {
-  const i = filter.indexOf('=');
-  const k = i < 0 ? filter : filter.slice(0, i);
-  if (!labels || !(k in labels)) return false;
-  return i < 0 || labels[k] === filter.slice(i + 1);
 }
 
 async function isMounted(path: string): Promise<boolean> {

@@ -3,7 +3,7 @@
  * stream. Handlers translate Docker's fields and shapes; the engine does the work.
  */
 import os from 'node:os';
-import { invalidArgument } from '../../common';
+import { checkFilterKeys, invalidArgument } from '../../common';
 import { EVENT_FILTER_KEYS, matchesEventFilters, type ContainerStatsSample, type Engine, type EngineEvent, type UpdateOptions } from '../../engine';
 import { sendEmpty, sendJSON, startStream } from '../http';
 import { qbool, qfilters, readJSONBody, type Context, type Router } from '../router';
@@ -68,7 +68,7 @@ export function containerOpsRoutes(router: Router, engine: Engine): void {
 
   router.add('GET', '/events', async (ctx) => {
     const filters = qfilters(ctx.query);
-    for (const k of filters.keys()) if (!EVENT_FILTER_KEYS.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+    checkFilterKeys(filters, EVENT_FILTER_KEYS);
     const now = BigInt(Date.now()) * 1_000_000n;
     const since = qtimestamp(ctx, 'since');
     const until = qtimestamp(ctx, 'until');

