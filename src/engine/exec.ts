@@ -59,9 +59,9 @@ export interface StdinSink {
   onDrain?: () => void;
 }
 
+/** How to start an exec; whether it has a TTY was fixed at create, as in dockerd. */
 export interface ExecStartOptions {
   detach?: boolean;
-  tty?: boolean;
   consoleSize?: [number, number] | null;
 }
 
@@ -130,7 +130,7 @@ export class ExecService {
     const rec = this.containers.get(x.containerId);
     x.started = true;
     const dir = this.dir(x.id);
-    const tty = !!(o.tty ?? x.options.tty);
+    const tty = !!x.options.tty;
     let started: { pid: number; exited: Promise<number> };
     try {
       await fsp.mkdir(dir, { recursive: true });

@@ -6,9 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useDaemon } from './harness';
+import { run, useDaemon } from './harness';
 
 const d = useDaemon();
+
+/** Run a docker-py script; it prints one JSON document. */
+async function py(script: string): Promise<any> {
+  const r = await run('python3', ['-c', `import docker, json, sys\nc = docker.DockerClient(base_url='${d.host}')\n${script}`], { env: d.env(), timeoutMs: 60_000 });
+  assert.equal(r.code, 0, `python failed (${r.code}):\n${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
 
 const lines = (s: string) => s.split('\n').filter(Boolean).sort();
 
@@ -46,4 +53,19 @@ test('label filters: every label=… must match, for containers, images, volumes
   await d.dockerOk(['rm', 'lf-both', 'lf-one']);
   await d.dockerOk(['rmi', 'lf-img:both', 'lf-img:one']);
   await d.dockerOk(['volume', 'rm', 'lf-vboth', 'lf-vone']);
+});
+
+test('exec: the TTY is the one given at create; Tty in the start body only frames the stream (docker-py sends false)', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'ex-tty', 'busybox', 'sleep', '300']);
+  const got = await py(`
+ex = c.api.exec_create('ex-tty', ['sh', '-c', 'echo out; echo err >&2; [ -t 1 ] && echo tty'], tty=True)
+viaPy = c.api.exec_start(ex['Id']).decode()
+plain = c.api.exec_create('ex-tty', ['sh', '-c', 'echo out; echo err >&2; [ -t 1 ] || echo notty'])
+demux = c.api.exec_start(plain['Id'], demux=True)
+print(json.dumps({'tty': viaPy, 'code': c.api.exec_inspect(ex['Id'])['ExitCode'], 'out': demux[0].decode(), 'err': demux[1].decode()}))
+`);
+  assert.deepEqual(got, { tty: 'out\r\nerr\r\ntty\r\n', code: 0, out: 'out\nnotty\n', err: 'err\n' });
+  // The docker CLI sends the same Tty to both: a terminal, CRLF line ends.
+  assert.equal(await d.dockerOk(['exec', '-t', 'ex-tty', 'sh', '-c', 'echo a; [ -t 0 ] && echo t']), 'a\r\nt');
+  await d.dockerOk(['rm', '-f', 'ex-tty']);
 });

@@ -41,31 +41,33 @@ export function execRoutes(router: Router, engine: Engine): void {
     const body = asObject(ctx.socket ? await readUpgradeBody(ctx) : await readJSONBody(ctx, 'exec start config'), 'exec start config');
     const id = ctx.params[0]!;
     const x = engine.execs.checkStart(id);
-    const tty = typeof body.Tty === 'boolean' ? body.Tty : !!x.options.tty;
-    const size = consoleSize(body.ConsoleSize);
+    // As in dockerd: the process got its TTY (or none) at create; Tty here only picks the
+    // stream's framing (raw, which carries no stderr, or multiplexed) and whether ConsoleSize counts.
+    const raw = body.Tty === true;
+    const size = raw ? consoleSize(body.ConsoleSize) : null;
     if (body.Detach) {
-      await engine.execs.start(id, { detach: true, tty, consoleSize: size }, undefined);
+      await engine.execs.start(id, { detach: true, consoleSize: size }, undefined);
       if (ctx.res) sendEmpty(ctx, 200);
       else ctx.socket?.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
-    const contentType = tty || compareVersions(ctx.apiVersion, '1.42') < 0 ? RAW_STREAM : MULTIPLEXED;
+    const contentType = raw || compareVersions(ctx.apiVersion, '1.42') < 0 ? RAW_STREAM : MULTIPLEXED;
     const out = hijack(ctx, contentType);
     const input = out.input;
     if (input && x.options.attachStdin) input.pause();
     const write = (e: LogEntry) => {
-      if ((e.stream === 'stdout' && !x.options.attachStdout) || (e.stream === 'stderr' && !x.options.attachStderr)) return;
-      out.write(tty ? e.data : frame(e.stream === 'stdout' ? StreamType.Stdout : StreamType.Stderr, e.data));
+      if ((e.stream === 'stdout' && !x.options.attachStdout) || (e.stream === 'stderr' && (!x.options.attachStderr || raw))) return;
+      out.write(raw ? e.data : frame(e.stream === 'stdout' ? StreamType.Stdout : StreamType.Stderr, e.data));
     };
     try {
-      await engine.execs.start(id, { tty, consoleSize: size }, {
+      await engine.execs.start(id, { consoleSize: size }, {
         output: write,
         stdin: input ? (sink) => pumpStdin(input, ctx.head, sink) : undefined,
       }, ctx.abort);
     } catch (err) {
       // Like dockerd: the stream has begun, so the error is its last words; the exit code is in /exec/{id}/json.
       const msg = `${err instanceof Error ? err.message : String(err)}\r\n`;
-      out.write(tty ? Buffer.from(msg) : frame(StreamType.Stdout, msg));
+      out.write(raw ? Buffer.from(msg) : frame(StreamType.Stdout, msg));
     } finally {
       out.end();
     }
