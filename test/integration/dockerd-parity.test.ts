@@ -69,3 +69,16 @@ print(json.dumps({'tty': viaPy, 'code': c.api.exec_inspect(ex['Id'])['ExitCode']
   assert.equal(await d.dockerOk(['exec', '-t', 'ex-tty', 'sh', '-c', 'echo a; [ -t 0 ] && echo t']), 'a\r\nt');
   await d.dockerOk(['rm', '-f', 'ex-tty']);
 });
+
+test('exec of a binary that cannot be started exits 126 with the runtime\'s message; run keeps 127', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'ex-missing', 'busybox', 'sleep', '300']);
+  const missing = await d.docker(['exec', 'ex-missing', 'nosuch']);
+  assert.equal(missing.code, 126, missing.stderr + missing.stdout);
+  assert.match(missing.stdout + missing.stderr, /^OCI runtime exec failed: exec failed: unable to start container process: exec: "nosuch": executable file not found in \$PATH/);
+  const dir = await d.docker(['exec', 'ex-missing', '/etc']);
+  assert.equal(dir.code, 126);
+  assert.match(dir.stdout + dir.stderr, /OCI runtime exec failed: .*\/etc.*permission denied/);
+  const ran = await d.docker(['run', '--rm', 'busybox', 'nosuch']);
+  assert.equal(ran.code, 127);
+  await d.dockerOk(['rm', '-f', 'ex-missing']);
+});
