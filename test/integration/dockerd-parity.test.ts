@@ -82,3 +82,18 @@ test('exec of a binary that cannot be started exits 126 with the runtime\'s mess
   assert.equal(ran.code, 127);
   await d.dockerOk(['rm', '-f', 'ex-missing']);
 });
+
+test('attach with stream=0 replays the logs (logs=1) or nothing, then ends, even on an exited container', async () => {
+  await d.dockerOk(['run', '--name', 'at-exited', 'busybox', 'sh', '-c', 'echo out; echo err >&2']);
+  const got = await py(`
+print(json.dumps({'logs': c.api.attach('at-exited', logs=True).decode(), 'none': c.api.attach('at-exited').decode(),
+                  'stdout': c.api.attach('at-exited', stderr=False, logs=True).decode()}))
+`);
+  assert.deepEqual(got, { logs: 'out\nerr\n', none: '', stdout: 'out\n' });
+  const plain = await d.api('POST', '/v1.45/containers/at-exited/attach?logs=1&stdout=1&stderr=1');
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers['content-type'], 'application/vnd.docker.multiplexed-stream');
+  // Two frames: [stream, 0, 0, 0, size32] + data.
+  assert.equal(plain.body, '\x01\x00\x00\x00\x00\x00\x00\x04out\n\x02\x00\x00\x00\x00\x00\x00\x04err\n');
+  await d.dockerOk(['rm', 'at-exited']);
+});

@@ -153,7 +153,9 @@ export function containerRoutes(router: Router, engine: Engine): void {
       });
     };
     try {
-      await svc.attach(rec.id, write, ctx.abort, connectStdin);
+      // As dockerd: stream defaults to off; without it, attach only replays the logs (if asked) and ends.
+      if (qbool(ctx.query, 'stream')) await svc.attach(rec.id, write, ctx.abort, connectStdin, qbool(ctx.query, 'logs'));
+      else if (qbool(ctx.query, 'logs')) await svc.logs(rec.id, {}, write, ctx.abort);
     } finally {
       done = true;
       stdinSock?.close();
