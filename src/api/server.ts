@@ -18,6 +18,7 @@ import { execRoutes } from './handlers/exec';
 import { containerOpsRoutes } from './handlers/container-ops';
 import { changesRoutes } from './handlers/changes';
 import { imageRoutes } from './handlers/images';
+import { swarmRoutes } from './handlers/swarm';
 import { systemRoutes } from './handlers/system';
 import { volumeRoutes } from './handlers/volumes';
 import { Router, type Context } from './router';
@@ -38,6 +39,7 @@ export function buildRouter(engine: Engine): Router {
   containerOpsRoutes(router, engine);
   changesRoutes(router, engine);
   volumeRoutes(router, engine);
+  swarmRoutes(router);
   return router;
 }
 

@@ -97,3 +97,35 @@ print(json.dumps({'logs': c.api.attach('at-exited', logs=True).decode(), 'none':
   assert.equal(plain.body, '\x01\x00\x00\x00\x00\x00\x00\x04out\n\x02\x00\x00\x00\x00\x00\x00\x04err\n');
   await d.dockerOk(['rm', 'at-exited']);
 });
+
+test('swarm endpoints answer 503 as dockerd outside a swarm; plugins list empty', async () => {
+  const nodes = await d.docker(['node', 'ls']);
+  assert.equal(nodes.code, 1);
+  assert.equal(nodes.stderr.trim(), 'Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
+  const leave = await d.docker(['swarm', 'leave']);
+  assert.equal(leave.code, 1);
+  assert.equal(leave.stderr.trim(), 'Error response from daemon: This node is not part of a swarm');
+  for (const [method, path] of [['GET', '/swarm'], ['GET', '/swarm/unlockkey'], ['GET', '/services'], ['GET', '/tasks'], ['GET', '/secrets'], ['GET', '/configs'], ['GET', '/nodes/x'], ['DELETE', '/services/x']] as const) {
+    const r = await d.api(method, `/v1.45${path}`);
+    assert.equal(r.status, 503, `${method} ${path}`);
+    assert.match((r.json as { message: string }).message, /^This node is not a swarm manager\./);
+  }
+  assert.equal((await d.api('POST', '/v1.45/swarm/leave?force=1')).status, 503);
+  assert.equal(await d.dockerOk(['plugin', 'ls', '--format', '{{.Name}}']), '');
+  const plugins = await d.api('GET', '/v1.45/plugins');
+  assert.equal(plugins.status, 200);
+  assert.deepEqual(plugins.json, []);
+  assert.equal((await d.api('GET', `/v1.45/plugins?filters=${encodeURIComponent('{"colour":{"x":true}}')}`)).status, 400);
+  const inspect = await d.docker(['plugin', 'inspect', 'nope']);
+  assert.equal(inspect.code, 1);
+  assert.match(inspect.stderr, /plugin "nope" not found/);
+  const got = await py(`
+try:
+    c.swarm.reload()
+    swarm = 'joined'
+except docker.errors.APIError as e:
+    swarm = e.status_code
+print(json.dumps({'plugins': c.plugins.list(), 'swarm': swarm}))
+`);
+  assert.deepEqual(got, { plugins: [], swarm: 503 });
+});
