@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { invalidArgument, notFound, parseFilterArgs, type FilterArgs } from '../common';
 import { API_VERSION, MIN_API_VERSION } from '../wire';
-import { parseJSON } from './validate';
+import { foldFieldNames, parseJSON, type Spec } from './validate';
 
 export interface Context {
   req: IncomingMessage;
@@ -97,8 +97,11 @@ export function qfilters(q: URLSearchParams): FilterArgs {
 
 const MAX_JSON_BODY = 16 << 20;
 
-/** Reads a JSON request body (at most 16 MiB). */
-export async function readJSONBody(ctx: Context, what: string): Promise<unknown> {
+/**
+ * Reads a JSON request body (at most 16 MiB) whose fields are those of `shape`,
+ * matched regardless of case as dockerd does (see foldFieldNames).
+ */
+export async function readJSONBody(ctx: Context, what: string, shape: Record<string, Spec>): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of ctx.req) {
@@ -106,5 +109,5 @@ export async function readJSONBody(ctx: Context, what: string): Promise<unknown>
     if (size > MAX_JSON_BODY) throw invalidArgument(`${what} is larger than ${MAX_JSON_BODY} bytes`);
     chunks.push(c as Buffer);
   }
-  return parseJSON(Buffer.concat(chunks), what);
+  return foldFieldNames(parseJSON(Buffer.concat(chunks), what), shape);
 }

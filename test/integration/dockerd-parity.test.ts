@@ -129,3 +129,31 @@ print(json.dumps({'plugins': c.plugins.list(), 'swarm': swarm}))
 `);
   assert.deepEqual(got, { plugins: [], swarm: 503 });
 });
+
+test('request field names match regardless of case, as dockerd decodes them; maps keep their keys', async () => {
+  const created = await d.api('POST', '/v1.45/containers/create?name=fold-case', {
+    image: 'busybox', cmd: ['sleep', '300'], labels: { 'Mixed.Case': 'v' },
+    hostconfig: { memory: 64 << 20, restartpolicy: { name: 'on-failure', maximumretrycount: 2 }, sysctls: { 'net.ipv4.ip_forward': '1' } },
+  });
+  assert.equal(created.status, 201, created.body);
+  const ins = await d.inspect('fold-case');
+  assert.equal(ins.Config.Image, 'busybox');
+  assert.deepEqual(ins.Config.Cmd, ['sleep', '300']);
+  assert.deepEqual(ins.Config.Labels, { 'Mixed.Case': 'v' });
+  assert.equal(ins.HostConfig.Memory, 64 << 20);
+  assert.deepEqual(ins.HostConfig.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 2 });
+  assert.deepEqual(ins.HostConfig.Sysctls, { 'net.ipv4.ip_forward': '1' });
+  await d.dockerOk(['start', 'fold-case']);
+  const exec = await d.api('POST', '/v1.45/containers/fold-case/exec', { cmd: ['echo', 'hi'], attachstdout: true });
+  assert.equal(exec.status, 201, exec.body);
+  const execInfo = (await d.api('GET', `/v1.45/exec/${(exec.json as { Id: string }).Id}/json`)).json as { OpenStdout: boolean; ProcessConfig: { entrypoint: string; arguments: string[] } };
+  assert.deepEqual([execInfo.OpenStdout, execInfo.ProcessConfig.entrypoint, execInfo.ProcessConfig.arguments], [true, 'echo', ['hi']]);
+  const upd = await d.api('POST', '/v1.45/containers/fold-case/update', { MEMORY: 96 << 20, memoryswap: -1 });
+  assert.equal(upd.status, 200, upd.body);
+  assert.equal((await d.inspect('fold-case')).HostConfig.Memory, 96 << 20);
+  const vol = await d.api('POST', '/v1.45/volumes/create', { name: 'fold-vol', labels: { Tier: 'x' } });
+  assert.equal(vol.status, 201, vol.body);
+  assert.deepEqual((vol.json as { Labels: unknown }).Labels, { Tier: 'x' });
+  await d.dockerOk(['rm', '-f', 'fold-case']);
+  await d.dockerOk(['volume', 'rm', 'fold-vol']);
+});

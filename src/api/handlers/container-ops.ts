@@ -7,7 +7,7 @@ import { checkFilterKeys, invalidArgument } from '../../common';
 import { EVENT_FILTER_KEYS, matchesEventFilters, type ContainerStatsSample, type Engine, type EngineEvent, type UpdateOptions } from '../../engine';
 import { sendEmpty, sendJSON, startStream } from '../http';
 import { qbool, qfilters, readJSONBody, type Context, type Router } from '../router';
-import { asObject } from '../validate';
+import { UPDATE_CONFIG, asObject } from '../validate';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -25,7 +25,7 @@ export function containerOpsRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('POST', '/containers/{id}/update', async (ctx) => {
-    const body = asObject(await readJSONBody(ctx, 'update config'), 'update config');
+    const body = asObject(await readJSONBody(ctx, 'update config', UPDATE_CONFIG), 'update config');
     const warnings = await svc.update(ctx.params[0]!, updateOptions(body));
     sendJSON(ctx, 200, { Warnings: warnings });
   });

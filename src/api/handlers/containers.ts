@@ -5,13 +5,13 @@ import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateRespons
 import { containerInspect, containerSummary } from '../convert';
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qbool, qfilters, qint, readJSONBody, type Context, type Router } from '../router';
-import { CONTAINER_CONFIG, HOST_CONFIG, asObject, checkFields } from '../validate';
+import { CONTAINER_CONFIG, CONTAINER_CREATE, HOST_CONFIG, asObject, checkFields } from '../validate';
 
 export function containerRoutes(router: Router, engine: Engine): void {
   const svc = engine.containers;
 
   router.add('POST', '/containers/create', async (ctx) => {
-    const body = asObject(await readJSONBody(ctx, 'container config'), 'container config');
+    const body = asObject(await readJSONBody(ctx, 'container config', CONTAINER_CREATE), 'container config');
     checkFields('container config', body, CONTAINER_CONFIG);
     const hostConfig = asObject(body.HostConfig ?? undefined, 'HostConfig');
     checkFields('HostConfig', hostConfig, HOST_CONFIG);

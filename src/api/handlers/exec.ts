@@ -8,17 +8,19 @@ import type { Engine, ExecRecord, LogEntry } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame } from '../../wire';
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qint, readJSONBody, type Context, type Router } from '../router';
-import { asObject, checkFields, parseJSON } from '../validate';
+import { asObject, checkFields, foldFieldNames, parseJSON, type Spec } from '../validate';
 import { hijack, pumpStdin } from './containers';
 
-const EXEC_CONFIG = {
+const EXEC_CONFIG: Record<string, Spec> = {
   AttachStdin: 'boolean', AttachStdout: 'boolean', AttachStderr: 'boolean', ConsoleSize: 'any', DetachKeys: 'string', Tty: 'boolean',
   Env: 'string[]', Cmd: 'string|string[]', Privileged: 'boolean', User: 'string', WorkingDir: 'string', Detach: 'boolean',
-} as const;
+};
+
+const EXEC_START_CONFIG: Record<string, Spec> = { Detach: 'boolean', Tty: 'boolean', ConsoleSize: 'any' };
 
 export function execRoutes(router: Router, engine: Engine): void {
   router.add('POST', '/containers/{id}/exec', async (ctx) => {
-    const body = asObject(await readJSONBody(ctx, 'exec config'), 'exec config');
+    const body = asObject(await readJSONBody(ctx, 'exec config', EXEC_CONFIG), 'exec config');
     checkFields('exec config', body, EXEC_CONFIG);
     const cmd = typeof body.Cmd === 'string' ? [body.Cmd] : (body.Cmd as string[] | null | undefined) ?? [];
     const x = engine.execs.create(ctx.params[0]!, {
@@ -38,7 +40,8 @@ export function execRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('POST', '/exec/{id}/start', async (ctx) => {
-    const body = asObject(ctx.socket ? await readUpgradeBody(ctx) : await readJSONBody(ctx, 'exec start config'), 'exec start config');
+    const body = asObject(ctx.socket ? await readUpgradeBody(ctx) : await readJSONBody(ctx, 'exec start config', EXEC_START_CONFIG), 'exec start config');
+    checkFields('exec start config', body, EXEC_START_CONFIG);
     const id = ctx.params[0]!;
     const x = engine.execs.checkStart(id);
     // As in dockerd: the process got its TTY (or none) at create; Tty here only picks the
@@ -147,5 +150,5 @@ async function readUpgradeBody(ctx: Context): Promise<unknown> {
   }
   ctx.head = buf.subarray(len);
   if (len === 0) return {};
-  return parseJSON(buf.subarray(0, len), 'exec start config');
+  return foldFieldNames(parseJSON(buf.subarray(0, len), 'exec start config'), EXEC_START_CONFIG);
 }
