@@ -108,6 +108,8 @@ interface HostConfigFields {
   CpuShares?: number;
   CpuPeriod?: number;
   CpuQuota?: number;
+  CpuRealtimePeriod?: number;
+  CpuRealtimeRuntime?: number;
   CpusetCpus?: string;
   CpusetMems?: string;
   BlkioWeight?: number;
@@ -413,6 +415,8 @@ function specOptions(
       cpuShares: hc.CpuShares ?? 0,
       cpuPeriod: hc.CpuPeriod ?? 0,
       cpuQuota: hc.CpuQuota ?? 0,
+      cpuRealtimePeriod: hc.CpuRealtimePeriod ?? 0,
+      cpuRealtimeRuntime: hc.CpuRealtimeRuntime ?? 0,
       cpusetCpus: hc.CpusetCpus ?? '',
       cpusetMems: hc.CpusetMems ?? '',
       pidsLimit: hc.PidsLimit ?? 0,

@@ -83,6 +83,13 @@ export interface ResourceOptions {
   cpuPeriod?: number;
   /** Docker's --cpus × 1e9; becomes quota over a 100 ms period. */
   nanoCpus?: number;
+  /**
+   * Real-time group scheduling (cgroup v1 cpu.rt_period_us / cpu.rt_runtime_us), in µs;
+   * 0 leaves the kernel's. A runtime above 0 needs budget in the parent cgroups, which
+   * berthd does not give, so runc refuses it at start, as with dockerd's defaults.
+   */
+  cpuRealtimePeriod?: number;
+  cpuRealtimeRuntime?: number;
   cpusetCpus?: string;
   cpusetMems?: string;
   /** > 0 limits; 0 or -1 means unlimited, as in Docker. */
@@ -215,7 +222,7 @@ export interface OciSpec {
         throttleReadIOPSDevice?: ThrottleDevice[];
         throttleWriteIOPSDevice?: ThrottleDevice[];
       };
-      cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+      cpu?: { shares?: number; quota?: number; period?: number; realtimePeriod?: number; realtimeRuntime?: number; cpus?: string; mems?: string };
       pids?: { limit: number };
     };
     maskedPaths: string[];
@@ -404,6 +411,11 @@ function buildResources(r: ResourceOptions): Omit<OciSpec['linux']['resources'],
   checkInt('nano cpus', r.nanoCpus, 0);
   if (r.nanoCpus && r.cpuPeriod) throw invalidArgument('Conflicting options: Nano CPUs and CPU Period cannot both be set');
   if (r.nanoCpus && r.cpuQuota) throw invalidArgument('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  checkInt('cpu real-time period', r.cpuRealtimePeriod, 0);
+  checkInt('cpu real-time runtime', r.cpuRealtimeRuntime, -1);
+  if (r.cpuRealtimePeriod && r.cpuRealtimeRuntime && r.cpuRealtimeRuntime > r.cpuRealtimePeriod) {
+    throw invalidArgument('cpu real-time runtime cannot be higher than cpu real-time period');
+  }
   for (const [what, v] of [['cpuset cpus', r.cpusetCpus], ['cpuset mems', r.cpusetMems]] as const) {
     if (v !== undefined && v !== '' && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(v)) {
       throw invalidArgument(`invalid ${what} ${JSON.stringify(v)}: use a list like 0-3,5`);
@@ -417,6 +429,8 @@ function buildResources(r: ResourceOptions): Omit<OciSpec['linux']['resources'],
   }
   if (r.cpuQuota) cpu.quota = r.cpuQuota;
   if (r.cpuPeriod) cpu.period = r.cpuPeriod;
+  if (r.cpuRealtimePeriod) cpu.realtimePeriod = r.cpuRealtimePeriod;
+  if (r.cpuRealtimeRuntime) cpu.realtimeRuntime = r.cpuRealtimeRuntime;
   if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
   if (r.cpusetMems) cpu.mems = r.cpusetMems;
   if (Object.keys(cpu).length > 0) out.cpu = cpu;

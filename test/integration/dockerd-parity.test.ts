@@ -6,7 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { run, useDaemon } from './harness';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cgroupDirs, run, useDaemon } from './harness';
 
 const d = useDaemon();
 
@@ -156,4 +158,21 @@ test('request field names match regardless of case, as dockerd decodes them; map
   assert.deepEqual((vol.json as { Labels: unknown }).Labels, { Tier: 'x' });
   await d.dockerOk(['rm', '-f', 'fold-case']);
   await d.dockerOk(['volume', 'rm', 'fold-vol']);
+});
+
+test('docker-py\'s CPURealtimePeriod reaches the container\'s cgroup; a runtime above the period is refused as dockerd does', async () => {
+  const got = await py(`
+ct = c.containers.run('busybox', ['sleep', '300'], detach=True, name='rt-py', cpu_rt_period=500000)
+try:
+    c.containers.create('busybox', ['true'], cpu_rt_period=1000, cpu_rt_runtime=2000)
+    refused = None
+except docker.errors.APIError as e:
+    refused = [e.status_code, e.explanation]
+print(json.dumps({'id': ct.id, 'period': c.api.inspect_container(ct.id)['HostConfig']['CpuRealtimePeriod'], 'refused': refused}))
+`);
+  assert.deepEqual([got.period, got.refused], [500000, [400, 'cpu real-time runtime cannot be higher than cpu real-time period']]);
+  const cpu = cgroupDirs(got.id).find((dir) => dir.startsWith('/sys/fs/cgroup/cpu/') || dir.startsWith('/sys/fs/cgroup/cpu,'));
+  assert.ok(cpu, `no cpu cgroup for ${got.id}`);
+  assert.equal(readFileSync(join(cpu, 'cpu.rt_period_us'), 'utf8').trim(), '500000');
+  await d.dockerOk(['rm', '-f', 'rt-py']);
 });
