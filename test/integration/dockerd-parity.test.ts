@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupDirs, run, useDaemon } from './harness';
+import { cgroupDirs, rawSocket, run, useDaemon } from './harness';
 
 const d = useDaemon();
 
@@ -175,4 +175,10 @@ print(json.dumps({'id': ct.id, 'period': c.api.inspect_container(ct.id)['HostCon
   assert.ok(cpu, `no cpu cgroup for ${got.id}`);
   assert.equal(readFileSync(join(cpu, 'cpu.rt_period_us'), 'utf8').trim(), '500000');
   await d.dockerOk(['rm', '-f', 'rt-py']);
+});
+
+test('an Upgrade request to an endpoint that does not stream is a 400 that says so, not a 500', async () => {
+  const reply = await rawSocket(d.sock, 'GET /v1.45/containers/json HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n', { waitMs: 10_000 });
+  assert.match(reply, /^HTTP\/1\.1 400 /);
+  assert.match(reply, /"message":"\/v1\.45\/containers\/json does not upgrade connections: send the request without an Upgrade header"/);
 });

@@ -3,7 +3,7 @@
  * stream. Handlers translate Docker's fields and shapes; the engine does the work.
  */
 import os from 'node:os';
-import { checkFilterKeys, invalidArgument } from '../../common';
+import { checkFilterKeys, errorKind, invalidArgument } from '../../common';
 import { EVENT_FILTER_KEYS, matchesEventFilters, type ContainerStatsSample, type Engine, type EngineEvent, type UpdateOptions } from '../../engine';
 import { sendEmpty, sendJSON, startStream } from '../http';
 import { qbool, qfilters, readJSONBody, type Context, type Router } from '../router';
@@ -57,8 +57,10 @@ export function containerOpsRoutes(router: Router, engine: Engine): void {
       let cur: ContainerStatsSample;
       try {
         cur = svc.stats(id);
-      } catch {
-        break; // removed
+      } catch (err) {
+        // The container was removed: the stream ends. Anything else is the request's failure.
+        if (errorKind(err) === 'not-found') break;
+        throw err;
       }
       res.write(JSON.stringify(statsJSON(cur, pre, hostMem)) + '\n');
       pre = cur;
