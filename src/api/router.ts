@@ -4,9 +4,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { invalidArgument, notFound } from '../common';
+import { invalidArgument, notFound, parseFilterArgs, type FilterArgs } from '../common';
 import { API_VERSION, MIN_API_VERSION } from '../wire';
-import { parseJSON } from './validate';
+import { foldFieldNames, parseJSON, type Spec } from './validate';
 
 export interface Context {
   req: IncomingMessage;
@@ -90,25 +90,18 @@ export function qint(q: URLSearchParams, name: string): number | undefined {
   return n;
 }
 
-/** `filters={"status":{"exited":true}}` or the old `{"status":["exited"]}` → key → values. */
-export function qfilters(q: URLSearchParams): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  const raw = q.get('filters');
-  if (!raw) return out;
-  const v = parseJSON(Buffer.from(raw), 'filters');
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidArgument('invalid filters: expected a JSON object such as {"status":{"running":true}}');
-  for (const [k, vals] of Object.entries(v)) {
-    if (Array.isArray(vals)) out.set(k, vals.map(String));
-    else if (typeof vals === 'object' && vals !== null) out.set(k, Object.entries(vals).filter(([, b]) => b).map(([s]) => s));
-    else throw invalidArgument(`invalid filters: the value of "${k}" must be an object or an array`);
-  }
-  return out;
+/** The `filters` query parameter (see common/filters.ts). */
+export function qfilters(q: URLSearchParams): FilterArgs {
+  return parseFilterArgs(q.get('filters'));
 }
 
 const MAX_JSON_BODY = 16 << 20;
 
-/** Reads a JSON request body (at most 16 MiB). */
-export async function readJSONBody(ctx: Context, what: string): Promise<unknown> {
+/**
+ * Reads a JSON request body (at most 16 MiB) whose fields are those of `shape`,
+ * matched regardless of case as dockerd does (see foldFieldNames).
+ */
+export async function readJSONBody(ctx: Context, what: string, shape: Record<string, Spec>): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of ctx.req) {
@@ -116,5 +109,5 @@ export async function readJSONBody(ctx: Context, what: string): Promise<unknown>
     if (size > MAX_JSON_BODY) throw invalidArgument(`${what} is larger than ${MAX_JSON_BODY} bytes`);
     chunks.push(c as Buffer);
   }
-  return parseJSON(Buffer.concat(chunks), what);
+  return foldFieldNames(parseJSON(Buffer.concat(chunks), what), shape);
 }

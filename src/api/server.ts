@@ -18,6 +18,7 @@ import { execRoutes } from './handlers/exec';
 import { containerOpsRoutes } from './handlers/container-ops';
 import { changesRoutes } from './handlers/changes';
 import { imageRoutes } from './handlers/images';
+import { swarmRoutes } from './handlers/swarm';
 import { systemRoutes } from './handlers/system';
 import { volumeRoutes } from './handlers/volumes';
 import { Router, type Context } from './router';
@@ -38,6 +39,7 @@ export function buildRouter(engine: Engine): Router {
   containerOpsRoutes(router, engine);
   changesRoutes(router, engine);
   volumeRoutes(router, engine);
+  swarmRoutes(router);
   return router;
 }
 
@@ -70,7 +72,7 @@ export class ApiServer {
       return;
     }
     const m = /^tcp:\/\/([^:]*):(\d+)$/.exec(address);
-    if (!m) throw new Error(`unsupported listen address ${address}: use unix:///path or tcp://host:port`);
+    if (!m) throw invalidArgument(`unsupported listen address ${address}: use unix:///path or tcp://host:port`);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(Number(m[2]), m[1] || '127.0.0.1', () => resolve());
@@ -121,7 +123,7 @@ export class ApiServer {
       const { ctx, path } = this.context(req, abort);
       requestId = ctx.requestId;
       const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
-      if (!/\/(attach|start)$/.test(path)) throw Object.assign(new Error('this endpoint does not upgrade connections'), {});
+      if (!/\/(attach|start)$/.test(path)) throw invalidArgument(`${path} does not upgrade connections: send the request without an Upgrade header`);
       await handler({ ...ctx, socket, head, params, apiVersion });
     } catch (err) {
       const { status, body } = errorBody(err, requestId);

@@ -22,8 +22,6 @@ const NO_NETWORK = 'containers have no network of their own yet (loopback only)'
 /** HostConfig field → why it is not applied. */
 const HOST_CONFIG_UNAPPLIED: Record<string, string> = {
   CgroupParent: "every container's cgroup is under /berth",
-  CpuRealtimePeriod: 'real-time CPU time is not given to containers',
-  CpuRealtimeRuntime: 'real-time CPU time is not given to containers',
   KernelMemory: 'kernel memory limits are not set (runc ignores them)',
   KernelMemoryTCP: 'kernel TCP memory limits are not set',
   CpuCount: 'it is a Windows option',

@@ -111,6 +111,8 @@ interface HostConfigFields {
   CpuShares?: number;
   CpuPeriod?: number;
   CpuQuota?: number;
+  CpuRealtimePeriod?: number;
+  CpuRealtimeRuntime?: number;
   CpusetCpus?: string;
   CpusetMems?: string;
   BlkioWeight?: number;
@@ -373,6 +375,8 @@ function specOptions(
       cpuShares: hc.CpuShares ?? 0,
       cpuPeriod: hc.CpuPeriod ?? 0,
       cpuQuota: hc.CpuQuota ?? 0,
+      cpuRealtimePeriod: hc.CpuRealtimePeriod ?? 0,
+      cpuRealtimeRuntime: hc.CpuRealtimeRuntime ?? 0,
       cpusetCpus: hc.CpusetCpus ?? '',
       cpusetMems: hc.CpusetMems ?? '',
       pidsLimit: hc.PidsLimit ?? 0,

@@ -669,12 +669,15 @@ export class ContainerService {
     await this.followUntilExit(rec, end, (e) => inWindow(e) && write(e), abort);
   }
 
-  /** Streams output written from now on until the container's next exit (attach). */
-  async attach(ref: string, write: (e: LogEntry) => void, abort: AbortSignal, onFollowing?: () => void): Promise<void> {
+  /**
+   * Streams output written from now on until the container's next exit (attach);
+   * with `withLogs`, everything logged so far first, with nothing lost between.
+   */
+  async attach(ref: string, write: (e: LogEntry) => void, abort: AbortSignal, onFollowing?: () => void, withLogs = false): Promise<void> {
     const rec = this.get(ref);
     // A container that is not running yet (or any more) streams its next run, as
     // `docker start -a` expects: it attaches first and starts afterwards.
-    const offset = await logSize(rec.logPath);
+    const offset = withLogs ? 0 : await logSize(rec.logPath);
     // Input may be sent from here on: its answer lands past `offset`.
     onFollowing?.();
     await this.followUntilExit(rec, offset, write, abort);

@@ -8,6 +8,7 @@
  * `destroy` event (emitted after the record is gone) still carries them.
  */
 import { EventEmitter } from 'node:events';
+import { matchLabelFilters, type FilterArgs } from '../common';
 import type { ContainerEvents } from './containers';
 
 export type EventType = 'container' | 'image' | 'volume' | 'network' | 'daemon';
@@ -22,7 +23,7 @@ export interface EngineEvent {
 }
 
 /** Docker's event filters: key → accepted values (any value of a key may match; every key must match). */
-export type EventFilters = Map<string, string[]>;
+export type EventFilters = FilterArgs;
 
 export const EVENT_FILTER_KEYS = ['type', 'container', 'image', 'event', 'label', 'volume', 'network', 'daemon', 'scope'];
 
@@ -88,11 +89,7 @@ export function matchesEventFilters(e: EngineEvent, filters: EventFilters): bool
         break;
       }
       case 'label':
-        // Every label filter must match, as Docker's MatchKVList does.
-        ok = values.every((v) => {
-          const i = v.indexOf('=');
-          return i < 0 ? v in e.attributes : e.attributes[v.slice(0, i)] === v.slice(i + 1);
-        });
+        ok = matchLabelFilters(values, e.attributes);
         break;
       case 'volume':
       case 'network':

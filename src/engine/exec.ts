@@ -59,9 +59,9 @@ export interface StdinSink {
   onDrain?: () => void;
 }
 
+/** How to start an exec; whether it has a TTY was fixed at create, as in dockerd. */
 export interface ExecStartOptions {
   detach?: boolean;
-  tty?: boolean;
   consoleSize?: [number, number] | null;
 }
 
@@ -123,14 +123,15 @@ export class ExecService {
   /**
    * Starts the process. Detached: resolves once it runs. Attached: streams its
    * output until it exits (or `abort`), then resolves. A process that cannot be
-   * started rejects (exit code 126/127/… recorded as Docker does).
+   * started rejects and gets exit code 126, whatever the reason, as dockerd of
+   * API 1.45 records it (a missing binary too; 127 is `run`'s answer).
    */
   async start(id: string, o: ExecStartOptions, streams: ExecStreams | undefined, abort?: AbortSignal): Promise<void> {
     const x = this.checkStart(id);
     const rec = this.containers.get(x.containerId);
     x.started = true;
     const dir = this.dir(x.id);
-    const tty = !!(o.tty ?? x.options.tty);
+    const tty = !!x.options.tty;
     let started: { pid: number; exited: Promise<number> };
     try {
       await fsp.mkdir(dir, { recursive: true });
@@ -138,8 +139,7 @@ export class ExecService {
       await fsp.writeFile(join(dir, 'process.json'), JSON.stringify(proc));
       started = await this.monitor.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin });
     } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      x.exitCode = /executable file not found|no such file or directory/.test(msg) ? 127 : 126;
+      x.exitCode = 126;
       x.finishedAt = Date.now();
       await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
       throw err;

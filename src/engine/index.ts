@@ -10,6 +10,7 @@ export type { ImageRecord } from '../image';
 export { familiarString, parseReference } from '../image';
 export { VolumeService, type VolumePruneReport } from './volumes';
 export { type VolumeRecord, type VolumeUsage, type CreateVolumeOptions } from '../storage';
+export { queryContainers, type ContainerQuery } from './container-filters';
 export { mountPointsOf, visibleMountPoints, type MountPointRecord } from './container-mounts';
 export { type UpdateOptions, type ContainerStatsSample } from './containers';
 export { type CommitService, type CommitOptions } from './commit';

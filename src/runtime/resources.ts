@@ -39,6 +39,13 @@ export interface ResourceOptions {
   cpuPeriod?: number;
   /** Docker's --cpus × 1e9; becomes quota over a 100 ms period. */
   nanoCpus?: number;
+  /**
+   * Real-time group scheduling (cgroup v1 cpu.rt_period_us / cpu.rt_runtime_us), in µs;
+   * 0 leaves the kernel's. A runtime above 0 needs budget in the parent cgroups, which
+   * berthd does not give, so runc refuses it at start, as with dockerd's defaults.
+   */
+  cpuRealtimePeriod?: number;
+  cpuRealtimeRuntime?: number;
   cpusetCpus?: string;
   cpusetMems?: string;
   /** > 0 limits; 0 or -1 means unlimited, as in Docker. */
@@ -72,7 +79,7 @@ export interface OciLinuxResources {
     throttleReadIOPSDevice?: ThrottleDevice[];
     throttleWriteIOPSDevice?: ThrottleDevice[];
   };
-  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  cpu?: { shares?: number; quota?: number; period?: number; realtimePeriod?: number; realtimeRuntime?: number; cpus?: string; mems?: string };
   pids?: { limit: number };
 }
 
@@ -194,6 +201,11 @@ export function validateResources(r: ResourceOptions, host: HostCpuset, opts: { 
     throw invalidArgument('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
   }
   if (quota > 0 && quota < 1000) throw invalidArgument('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+  checkInt('CpuRealtimePeriod', r.cpuRealtimePeriod, 0);
+  checkInt('CpuRealtimeRuntime', r.cpuRealtimeRuntime, -1);
+  if ((r.cpuRealtimePeriod ?? 0) > 0 && (r.cpuRealtimeRuntime ?? 0) > (r.cpuRealtimePeriod ?? 0)) {
+    throw invalidArgument('cpu real-time runtime cannot be higher than cpu real-time period');
+  }
 
   checkCpuset('cpus', r.cpusetCpus, host.cpus);
   checkCpuset('mems', r.cpusetMems, host.mems);
@@ -232,6 +244,8 @@ export function buildResources(r: ResourceOptions): OciLinuxResources {
   }
   if (r.cpuQuota) cpu.quota = r.cpuQuota;
   if (r.cpuPeriod) cpu.period = r.cpuPeriod;
+  if (r.cpuRealtimePeriod) cpu.realtimePeriod = r.cpuRealtimePeriod;
+  if (r.cpuRealtimeRuntime) cpu.realtimeRuntime = r.cpuRealtimeRuntime;
   if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
   if (r.cpusetMems) cpu.mems = r.cpusetMems;
   if (Object.keys(cpu).length > 0) out.cpu = cpu;

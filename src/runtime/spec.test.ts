@@ -206,6 +206,9 @@ test('resources: memory, cpu, pids with Docker validation', () => {
   assert.throws(() => generateSpec(base({ resources: { memory: 64 << 20, memorySwap: 32 << 20 } })), isInvalid(/memoryswap/));
   assert.throws(() => generateSpec(base({ resources: { nanoCpus: 1e9, cpuQuota: 50000 } })), isInvalid(/Conflicting options/));
   assert.throws(() => generateSpec(base({ resources: { cpusetCpus: 'a-b' } })), isInvalid(/cpuset/));
+  assert.deepEqual(generateSpec(base({ resources: { cpuRealtimePeriod: 500000, cpuRealtimeRuntime: 1000 } })).linux.resources.cpu, { realtimePeriod: 500000, realtimeRuntime: 1000 });
+  assert.throws(() => generateSpec(base({ resources: { cpuRealtimePeriod: 1000, cpuRealtimeRuntime: 2000 } })), isInvalid(/^cpu real-time runtime cannot be higher than cpu real-time period$/));
+  assert.throws(() => generateSpec(base({ resources: { cpuRealtimePeriod: -5 } })), isInvalid(/^invalid CpuRealtimePeriod -5: /));
 });
 
 test('sysctl: namespaced ones only, and not with host namespaces', () => {

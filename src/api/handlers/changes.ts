@@ -4,7 +4,7 @@ import { invalidArgument } from '../../common';
 import type { Engine } from '../../engine';
 import { sendJSON, startStream } from '../http';
 import { qbool, type Context, type Router } from '../router';
-import { CONTAINER_CONFIG, checkFields, parseJSON } from '../validate';
+import { CONTAINER_CONFIG, checkFields, foldFieldNames, parseJSON } from '../validate';
 
 const MAX_CONFIG_BODY = 1 << 20;
 
@@ -52,7 +52,7 @@ async function readOptionalConfig(ctx: Context): Promise<Record<string, unknown>
   }
   const body = Buffer.concat(chunks);
   if (body.toString('utf8').trim() === '') return null;
-  const v = parseJSON(body, 'commit config');
+  const v = foldFieldNames(parseJSON(body, 'commit config'), CONTAINER_CONFIG);
   if (v === null) return null;
   if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgument('commit config must be a JSON object (a container Config)');
   checkFields('commit config', v as Record<string, unknown>, CONTAINER_CONFIG);

@@ -3,11 +3,11 @@
  * stream. Handlers translate Docker's fields and shapes; the engine does the work.
  */
 import os from 'node:os';
-import { invalidArgument } from '../../common';
+import { checkFilterKeys, errorKind, invalidArgument } from '../../common';
 import { EVENT_FILTER_KEYS, matchesEventFilters, type ContainerStatsSample, type Engine, type EngineEvent, type UpdateOptions } from '../../engine';
 import { sendEmpty, sendJSON, startStream } from '../http';
 import { qbool, qfilters, readJSONBody, type Context, type Router } from '../router';
-import { asObject } from '../validate';
+import { UPDATE_CONFIG, asObject } from '../validate';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -25,7 +25,7 @@ export function containerOpsRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('POST', '/containers/{id}/update', async (ctx) => {
-    const body = asObject(await readJSONBody(ctx, 'update config'), 'update config');
+    const body = asObject(await readJSONBody(ctx, 'update config', UPDATE_CONFIG), 'update config');
     const warnings = await svc.update(ctx.params[0]!, updateOptions(body));
     sendJSON(ctx, 200, { Warnings: warnings });
   });
@@ -57,8 +57,10 @@ export function containerOpsRoutes(router: Router, engine: Engine): void {
       let cur: ContainerStatsSample;
       try {
         cur = svc.stats(id);
-      } catch {
-        break; // removed
+      } catch (err) {
+        // The container was removed: the stream ends. Anything else is the request's failure.
+        if (errorKind(err) === 'not-found') break;
+        throw err;
       }
       res.write(JSON.stringify(statsJSON(cur, pre, hostMem)) + '\n');
       pre = cur;
@@ -68,7 +70,7 @@ export function containerOpsRoutes(router: Router, engine: Engine): void {
 
   router.add('GET', '/events', async (ctx) => {
     const filters = qfilters(ctx.query);
-    for (const k of filters.keys()) if (!EVENT_FILTER_KEYS.includes(k)) throw invalidArgument(`invalid filter '${k}'`);
+    checkFilterKeys(filters, EVENT_FILTER_KEYS);
     const now = BigInt(Date.now()) * 1_000_000n;
     const since = qtimestamp(ctx, 'since');
     const until = qtimestamp(ctx, 'until');

@@ -1,18 +1,18 @@
 import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../../common';
-import { mountPointsOf, normalizeSignal, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
+import { normalizeSignal, queryContainers, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
 import { containerInspect, containerSizes, containerSummary, type ContainerSizes } from '../convert';
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qbool, qfilters, qint, readJSONBody, type Context, type Router } from '../router';
-import { CONTAINER_CONFIG, HOST_CONFIG, asObject, checkFields } from '../validate';
+import { CONTAINER_CONFIG, CONTAINER_CREATE, HOST_CONFIG, asObject, checkFields } from '../validate';
 import { unappliedOptions } from '../unapplied-options';
 
 export function containerRoutes(router: Router, engine: Engine): void {
   const svc = engine.containers;
 
   router.add('POST', '/containers/create', async (ctx) => {
-    const body = asObject(await readJSONBody(ctx, 'container config'), 'container config');
+    const body = asObject(await readJSONBody(ctx, 'container config', CONTAINER_CREATE), 'container config');
     checkFields('container config', body, CONTAINER_CONFIG);
     const hostConfig = asObject(body.HostConfig ?? undefined, 'HostConfig');
     checkFields('HostConfig', hostConfig, HOST_CONFIG);
@@ -49,18 +49,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('GET', '/containers/json', async (ctx) => {
-    const all = qbool(ctx.query, 'all');
-    const limit = qint(ctx.query, 'limit');
-    const filters = qfilters(ctx.query);
-    let list = svc.list().filter((r) => (all || limit !== undefined && limit > 0 || filters.has('status') || filters.has('exited') ? true : r.state.status === 'running' || r.state.status === 'paused'));
-    // before/since name a container; resolve it once (an unknown one is a 404, as in Docker).
-    const createdOf = (key: string) => filters.get(key)?.filter(Boolean).map((v) => svc.get(v).created);
-    const before = createdOf('before');
-    const since = createdOf('since');
-    if (before?.length) list = list.filter((r) => before.every((t) => r.created < t));
-    if (since?.length) list = list.filter((r) => since.every((t) => r.created > t));
-    list = list.filter((r) => matchesFilters(r, filters));
-    if (limit !== undefined && limit > 0) list = list.slice(0, limit);
+    const list = queryContainers(svc, { all: qbool(ctx.query, 'all'), limit: qint(ctx.query, 'limit'), filters: qfilters(ctx.query) });
     if (qbool(ctx.query, 'size')) sendJSON(ctx, 200, await Promise.all(list.map((r) => summaryWithSize(engine, r))));
     else sendJSON(ctx, 200, list.map((r) => containerSummary(r, engine)));
   });
@@ -167,7 +156,9 @@ export function containerRoutes(router: Router, engine: Engine): void {
       });
     };
     try {
-      await svc.attach(rec.id, write, ctx.abort, connectStdin);
+      // As dockerd: stream defaults to off; without it, attach only replays the logs (if asked) and ends.
+      if (qbool(ctx.query, 'stream')) await svc.attach(rec.id, write, ctx.abort, connectStdin, qbool(ctx.query, 'logs'));
+      else if (qbool(ctx.query, 'logs')) await svc.logs(rec.id, {}, write, ctx.abort);
     } finally {
       done = true;
       stdinSock?.close();
@@ -226,51 +217,7 @@ function qtime(ctx: Context, name: string): number | undefined {
   return n;
 }
 
-function matchesFilters(r: ContainerRecord, filters: Map<string, string[]>): boolean {
-  for (const [key, values] of filters) {
-    if (values.length === 0) continue;
-    const ok = values.some((v) => {
-      switch (key) {
-        case 'id': return r.id.startsWith(v);
-        case 'name': return userRegExp(v).test(`/${r.name}`);
-        case 'status': return r.state.status === v;
-        case 'exited': return r.state.status === 'exited' && String(r.state.exitCode) === v;
-        case 'label': {
-          const [k, val] = v.split(/=(.*)/s);
-          const labels = r.config.Labels ?? {};
-          return val === undefined ? k! in labels : labels[k!] === val;
-        }
-        case 'ancestor': return r.image === v || r.imageId === v || r.imageId.startsWith(`sha256:${v}`) || r.image === `${v}:latest`;
-        case 'before': case 'since': return true;
-        case 'volume': return mountPointsOf(r).some((m) => m.destination === v || m.name === v || m.source === v);
-        case 'network': return networkMode(r) === v;
-        // No health checks, tasks, published or exposed ports yet: only the "none" answers match.
-        case 'health': return v === 'none';
-        case 'is-task': return v === 'false';
-        case 'isolation': return v === 'default';
-        case 'publish': case 'expose': return false;
-        default: throw invalidArgument(`invalid filter '${key}'`);
-      }
-    });
-    if (!ok) return false;
-  }
-  return true;
-}
-
 /** The summary with SizeRw (the writable layer) and SizeRootFs (that plus the image), as `ps -s` and `system df` show. */
 export async function summaryWithSize(engine: Engine, r: ContainerRecord): Promise<ReturnType<typeof containerSummary> & ContainerSizes> {
   return { ...containerSummary(r, engine), ...(await containerSizes(engine, r)) };
-}
-
-function networkMode(r: ContainerRecord): string {
-  const mode = r.hostConfig.NetworkMode;
-  return typeof mode === 'string' && mode !== '' && mode !== 'default' ? mode : 'bridge';
-}
-
-function userRegExp(pattern: string): RegExp {
-  try {
-    return new RegExp(pattern);
-  } catch (err) {
-    throw invalidArgument(`invalid name filter ${JSON.stringify(pattern)}: ${(err as Error).message}`);
-  }
 }

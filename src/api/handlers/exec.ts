@@ -8,17 +8,19 @@ import type { Engine, ExecRecord, LogEntry } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame } from '../../wire';
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qint, readJSONBody, type Context, type Router } from '../router';
-import { asObject, checkFields, parseJSON } from '../validate';
+import { asObject, checkFields, foldFieldNames, parseJSON, type Spec } from '../validate';
 import { hijack, pumpStdin } from './containers';
 
-const EXEC_CONFIG = {
+const EXEC_CONFIG: Record<string, Spec> = {
   AttachStdin: 'boolean', AttachStdout: 'boolean', AttachStderr: 'boolean', ConsoleSize: 'any', DetachKeys: 'string', Tty: 'boolean',
   Env: 'string[]', Cmd: 'string|string[]', Privileged: 'boolean', User: 'string', WorkingDir: 'string', Detach: 'boolean',
-} as const;
+};
+
+const EXEC_START_CONFIG: Record<string, Spec> = { Detach: 'boolean', Tty: 'boolean', ConsoleSize: 'any' };
 
 export function execRoutes(router: Router, engine: Engine): void {
   router.add('POST', '/containers/{id}/exec', async (ctx) => {
-    const body = asObject(await readJSONBody(ctx, 'exec config'), 'exec config');
+    const body = asObject(await readJSONBody(ctx, 'exec config', EXEC_CONFIG), 'exec config');
     checkFields('exec config', body, EXEC_CONFIG);
     const cmd = typeof body.Cmd === 'string' ? [body.Cmd] : (body.Cmd as string[] | null | undefined) ?? [];
     const x = engine.execs.create(ctx.params[0]!, {
@@ -38,34 +40,37 @@ export function execRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('POST', '/exec/{id}/start', async (ctx) => {
-    const body = asObject(ctx.socket ? await readUpgradeBody(ctx) : await readJSONBody(ctx, 'exec start config'), 'exec start config');
+    const body = asObject(ctx.socket ? await readUpgradeBody(ctx) : await readJSONBody(ctx, 'exec start config', EXEC_START_CONFIG), 'exec start config');
+    checkFields('exec start config', body, EXEC_START_CONFIG);
     const id = ctx.params[0]!;
     const x = engine.execs.checkStart(id);
-    const tty = typeof body.Tty === 'boolean' ? body.Tty : !!x.options.tty;
-    const size = consoleSize(body.ConsoleSize);
+    // As in dockerd: the process got its TTY (or none) at create; Tty here only picks the
+    // stream's framing (raw, which carries no stderr, or multiplexed) and whether ConsoleSize counts.
+    const raw = body.Tty === true;
+    const size = raw ? consoleSize(body.ConsoleSize) : null;
     if (body.Detach) {
-      await engine.execs.start(id, { detach: true, tty, consoleSize: size }, undefined);
+      await engine.execs.start(id, { detach: true, consoleSize: size }, undefined);
       if (ctx.res) sendEmpty(ctx, 200);
       else ctx.socket?.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
-    const contentType = tty || compareVersions(ctx.apiVersion, '1.42') < 0 ? RAW_STREAM : MULTIPLEXED;
+    const contentType = raw || compareVersions(ctx.apiVersion, '1.42') < 0 ? RAW_STREAM : MULTIPLEXED;
     const out = hijack(ctx, contentType);
     const input = out.input;
     if (input && x.options.attachStdin) input.pause();
     const write = (e: LogEntry) => {
-      if ((e.stream === 'stdout' && !x.options.attachStdout) || (e.stream === 'stderr' && !x.options.attachStderr)) return;
-      out.write(tty ? e.data : frame(e.stream === 'stdout' ? StreamType.Stdout : StreamType.Stderr, e.data));
+      if ((e.stream === 'stdout' && !x.options.attachStdout) || (e.stream === 'stderr' && (!x.options.attachStderr || raw))) return;
+      out.write(raw ? e.data : frame(e.stream === 'stdout' ? StreamType.Stdout : StreamType.Stderr, e.data));
     };
     try {
-      await engine.execs.start(id, { tty, consoleSize: size }, {
+      await engine.execs.start(id, { consoleSize: size }, {
         output: write,
         stdin: input ? (sink) => pumpStdin(input, ctx.head, sink) : undefined,
       }, ctx.abort);
     } catch (err) {
       // Like dockerd: the stream has begun, so the error is its last words; the exit code is in /exec/{id}/json.
       const msg = `${err instanceof Error ? err.message : String(err)}\r\n`;
-      out.write(tty ? Buffer.from(msg) : frame(StreamType.Stdout, msg));
+      out.write(raw ? Buffer.from(msg) : frame(StreamType.Stdout, msg));
     } finally {
       out.end();
     }
@@ -145,5 +150,5 @@ async function readUpgradeBody(ctx: Context): Promise<unknown> {
   }
   ctx.head = buf.subarray(len);
   if (len === 0) return {};
-  return parseJSON(buf.subarray(0, len), 'exec start config');
+  return foldFieldNames(parseJSON(buf.subarray(0, len), 'exec start config'), EXEC_START_CONFIG);
 }

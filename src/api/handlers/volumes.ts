@@ -1,7 +1,7 @@
 import type { Engine, VolumeRecord } from '../../engine';
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qbool, qfilters, readJSONBody, type Router } from '../router';
-import { asObject, checkFields } from '../validate';
+import { asObject, checkFields, type Spec } from '../validate';
 
 /** Docker's Volume object. UsageData is left to /system/df, as dockerd does. */
 export function volumeJSON(engine: Engine, v: VolumeRecord): Record<string, unknown> {
@@ -16,6 +16,8 @@ export function volumeJSON(engine: Engine, v: VolumeRecord): Record<string, unkn
   };
 }
 
+const VOLUME_CONFIG: Record<string, Spec> = { Name: 'string', Driver: 'string', DriverOpts: 'string-map', Labels: 'string-map', ClusterVolumeSpec: 'object' };
+
 export function volumeRoutes(router: Router, engine: Engine): void {
   const svc = engine.volumes;
 
@@ -25,8 +27,8 @@ export function volumeRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('POST', '/volumes/create', async (ctx) => {
-    const body = asObject(await readJSONBody(ctx, 'volume config'), 'volume config');
-    checkFields('volume config', body, { Name: 'string', Driver: 'string', DriverOpts: 'string-map', Labels: 'string-map' });
+    const body = asObject(await readJSONBody(ctx, 'volume config', VOLUME_CONFIG), 'volume config');
+    checkFields('volume config', body, VOLUME_CONFIG);
     const v = await svc.create({
       name: (body.Name as string | undefined) || undefined,
       driver: (body.Driver as string | undefined) || undefined,
