@@ -1,5 +1,5 @@
 /** Engine records → Docker Engine API shapes. */
-import { inspectHostConfig, visibleMountPoints, type ContainerRecord, type Engine, type ImageRecord } from '../engine';
+import { containerConfigOf, settledSettings, type ContainerRecord, type ContainerSpec, type Engine, type ImageRecord } from '../engine';
 import { humanDuration, type ContainerInspect, type ContainerSummary, type ImageInspect, type ImageSummary, type MountPoint } from '../wire';
 
 const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused';
@@ -31,23 +31,16 @@ export function containerInspect(engine: Engine, r: ContainerRecord): ContainerI
     LogPath: r.logPath,
     Name: `/${r.name}`,
     RestartCount: r.restartCount,
-    Driver: engine.snapshots.driver,
+    Driver: engine.storageDriver,
     Platform: 'linux',
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: {
-      NetworkMode: 'none',
-      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
-      LogConfig: { Type: 'json-file', Config: {} },
-      ...inspectHostConfig(r.hostConfig, engine.cgroupMode),
-      // The CLI sends an empty LogConfig; clients such as docker-py read the effective driver here.
-      ...(!(r.hostConfig.LogConfig as { Type?: string } | undefined)?.Type ? { LogConfig: { Type: 'json-file', Config: {} } } : {}),
-    },
-    GraphDriver: { Name: engine.snapshots.driver, Data: engine.snapshots.driver === 'vfs' ? null : engine.graphDriverData(r) },
+    HostConfig: inspectHostConfig(r.spec, engine.cgroupMode),
+    GraphDriver: { Name: engine.storageDriver, Data: engine.graphDriverData(r) },
     Mounts: mountPoints(r),
-    Config: { ...r.config, AttachStdin: !!r.config.AttachStdin, AttachStdout: !!r.config.AttachStdout, AttachStderr: !!r.config.AttachStderr },
+    Config: containerConfigOf(r.spec),
     NetworkSettings: {
       Bridge: '',
       SandboxID: '',
@@ -60,6 +53,91 @@ export function containerInspect(engine: Engine, r: ContainerRecord): ContainerI
       MacAddress: '',
       Networks: { none: { NetworkID: 'none', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' } },
     },
+  };
+}
+
+/**
+ * HostConfig as `docker inspect` shows it: every field Docker's has, from the spec,
+ * with the values the engine settles (IPC mode, shm size, cgroup namespace mode, swap
+ * default, masked and read-only paths) and the client's own wording where the spec
+ * keeps it (Binds, Mounts, Tmpfs, VolumesFrom, SecurityOpt).
+ */
+export function inspectHostConfig(spec: ContainerSpec, cgroupMode: Engine['cgroupMode']): Record<string, unknown> {
+  const { resources: r, security: sec, namespaces: ns, network: net, process: p, echo } = spec;
+  const settled = settledSettings(spec, cgroupMode);
+  const throttle = (list: ContainerSpec['resources']['blkioDeviceReadBps']) => list.map((d) => ({ Path: d.path, Rate: d.rate }));
+  return {
+    Binds: echo.binds ?? null,
+    ContainerIDFile: '',
+    // The CLI sends an empty LogConfig; clients such as docker-py read the effective driver here.
+    LogConfig: spec.logConfig.type ? { Type: spec.logConfig.type, Config: spec.logConfig.config } : { Type: 'json-file', Config: {} },
+    NetworkMode: net.mode ?? 'none',
+    PortBindings: net.portBindings
+      ? Object.fromEntries(Object.entries(net.portBindings).map(([k, v]) => [k, v && v.map((b) => ({ HostIp: b.hostIp, HostPort: b.hostPort }))]))
+      : {},
+    RestartPolicy: { Name: spec.restartPolicy.name, MaximumRetryCount: spec.restartPolicy.maximumRetryCount },
+    AutoRemove: spec.autoRemove,
+    VolumeDriver: '',
+    VolumesFrom: echo.volumesFrom ?? null,
+    ...(p.consoleSize ? { ConsoleSize: p.consoleSize } : {}),
+    CapAdd: sec.capAdd,
+    CapDrop: sec.capDrop,
+    CgroupnsMode: settled.cgroupnsMode,
+    Dns: net.dns,
+    DnsOptions: net.dnsOptions,
+    DnsSearch: net.dnsSearch,
+    ExtraHosts: net.extraHosts,
+    GroupAdd: sec.groupAdd,
+    IpcMode: settled.ipcMode,
+    Cgroup: '',
+    Links: net.links,
+    OomScoreAdj: sec.oomScoreAdj,
+    PidMode: ns.pid,
+    Privileged: sec.privileged,
+    PublishAllPorts: net.publishAllPorts,
+    ReadonlyRootfs: sec.readonlyRootfs,
+    SecurityOpt: echo.securityOpt ?? null,
+    ...(echo.tmpfs !== undefined ? { Tmpfs: echo.tmpfs } : {}),
+    UTSMode: ns.uts,
+    UsernsMode: ns.userns,
+    ShmSize: settled.shmSize,
+    ...(sec.sysctls ? { Sysctls: sec.sysctls } : {}),
+    Runtime: 'runc',
+    Isolation: '',
+    CpuShares: r.cpuShares,
+    Memory: r.memory,
+    NanoCpus: r.nanoCpus,
+    CgroupParent: '',
+    BlkioWeight: r.blkioWeight,
+    BlkioWeightDevice: r.blkioWeightDevice.map((d) => ({ Path: d.path, Weight: d.weight })),
+    BlkioDeviceReadBps: throttle(r.blkioDeviceReadBps),
+    BlkioDeviceWriteBps: throttle(r.blkioDeviceWriteBps),
+    BlkioDeviceReadIOps: throttle(r.blkioDeviceReadIOps),
+    BlkioDeviceWriteIOps: throttle(r.blkioDeviceWriteIOps),
+    CpuPeriod: r.cpuPeriod,
+    CpuQuota: r.cpuQuota,
+    CpuRealtimePeriod: r.cpuRealtimePeriod,
+    CpuRealtimeRuntime: r.cpuRealtimeRuntime,
+    CpusetCpus: r.cpusetCpus,
+    CpusetMems: r.cpusetMems,
+    Devices: r.devices.map((d) => ({ PathOnHost: d.pathOnHost, PathInContainer: d.pathInContainer, CgroupPermissions: d.cgroupPermissions })),
+    DeviceCgroupRules: r.deviceCgroupRules,
+    DeviceRequests: null,
+    MemoryReservation: r.memoryReservation,
+    MemorySwap: settled.memorySwap,
+    MemorySwappiness: r.memorySwappiness,
+    OomKillDisable: r.oomKillDisable === null && cgroupMode !== 'v2' ? false : r.oomKillDisable,
+    PidsLimit: r.pidsLimit === 0 ? null : r.pidsLimit,
+    Ulimits: r.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+    CpuCount: 0,
+    CpuPercent: 0,
+    IOMaximumIOps: 0,
+    IOMaximumBandwidth: 0,
+    ...(echo.mounts !== undefined ? { Mounts: echo.mounts } : {}),
+    MaskedPaths: settled.maskedPaths,
+    ReadonlyPaths: settled.readonlyPaths,
+    ...(p.init !== null ? { Init: p.init } : {}),
+    ...(echo.ignored ?? {}),
   };
 }
 
@@ -87,12 +165,12 @@ export function containerSummary(r: ContainerRecord, engine?: Engine): Container
   return {
     Id: r.id,
     Names: [`/${r.name}`],
-    Image: engine && !engine.images.images.get(r.imageId) ? r.imageId : r.image,
+    Image: engine && !engine.hasImage(r.imageId) ? r.imageId : r.image,
     ImageID: r.imageId,
     Command: cmd,
     Created: Math.floor(Date.parse(r.created) / 1000),
     Ports: [],
-    Labels: r.config.Labels ?? {},
+    Labels: r.spec.labels,
     State: r.state.status,
     Status: containerStatusText(r),
     HostConfig: { NetworkMode: 'none' },
@@ -154,7 +232,7 @@ export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
     ...(c.variant ? { Variant: c.variant } : {}),
     Os: c.os,
     Size: img.size,
-    GraphDriver: { Name: engine.snapshots.driver, Data: engine.imageGraphDriverData(img) },
+    GraphDriver: { Name: engine.storageDriver, Data: engine.imageGraphDriverData(img) },
     RootFS: { Type: 'layers', Layers: img.layers },
     Metadata: { LastTagTime: store.lastTagTime(img.id) ?? '0001-01-01T00:00:00Z' },
   };
@@ -162,7 +240,7 @@ export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
 
 /** Docker's MountPoint list: volumes carry Name and Driver, binds and tmpfs do not. */
 export function mountPoints(r: ContainerRecord): MountPoint[] {
-  return visibleMountPoints(r).map((m) => ({
+  return r.mountPoints.filter((m) => !m.hidden).map((m) => ({
     Type: m.type,
     ...(m.type === 'volume' ? { Name: m.name ?? '' } : {}),
     Source: m.source,

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergeEnv, normalizeSignal, signalNumber } from './containers';
+import { mergeEnv } from './containers';
+import { normalizeSignal, signalNumber } from './signals';
 import { applyChanges } from './images';
 import { checkName, randomName } from './names';
 import { KeyedMutex } from './mutex';

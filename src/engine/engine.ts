@@ -11,12 +11,17 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { invalidArgument } from '../common';
+import { invalidArgument, type Digest } from '../common';
 import { ContentStore, ImageStore, type ImageRecord } from '../image';
-import { Monitor, detectCgroupMode, idShifter, idUnshifter, rootPair, type CgroupMode, type IdMappings } from '../runtime';
+import { LoopbackNetwork } from '../network';
+import { Monitor, detectCgroupMode, hostBoundingCapabilities, idShifter, idUnshifter, readHostRlimits, rootPair, type CgroupMode, type IdMappings } from '../runtime';
 import { writeFileAtomic } from '../state';
 import { LayerStore, mapTarOwners, OverlaySnapshotter, VfsSnapshotter, storageDriverName, type Snapshotter } from '../storage';
-import { ContainerService, type ContainerRecord } from './containers';
+import type { ContainerRecord } from './container-model';
+import { MonitorRuntime, type ContainerRuntime } from './container-runtime';
+import { ContainerStore, type LegacySpecReader } from './container-store';
+import { ContainerService, type ContainerImages } from './containers';
+import { CommitService } from './commit';
 import { ExecService } from './exec';
 import { EventBus } from './events';
 import { ImageService, hostArch } from './images';
@@ -35,6 +40,11 @@ export interface EngineOptions {
    * layers unpacked once per mapping, owners shifted.
    */
   userns?: IdMappings;
+  /**
+   * Reads the Docker JSON that container records kept before the engine had its own
+   * model (version 1); api/ provides it. Without it such records are skipped.
+   */
+  legacyContainerSpec?: LegacySpecReader;
 }
 
 export const ENGINE_VERSION = '0.1.0';
@@ -45,7 +55,9 @@ export class Engine {
     readonly images: ImageService,
     readonly containers: ContainerService,
     readonly events: EventBus,
-    readonly monitor: Monitor,
+    private readonly monitor: Monitor,
+    /** The runtime port every container service goes through. */
+    readonly runtime: ContainerRuntime,
     readonly cgroupMode: CgroupMode,
     readonly snapshots: Snapshotter,
     /** Stable per data root, like dockerd's engine ID. */
@@ -69,28 +81,65 @@ export class Engine {
     const snapshots: Snapshotter = driver === 'vfs' ? new VfsSnapshotter(join(dataRoot, 'vfs'), snapOpts) : new OverlaySnapshotter(join(dataRoot, 'overlay'), snapOpts);
     const monitor = new Monitor({ execRoot, runc: opts.runc, conmon: opts.conmon });
     await monitor.init();
+    const cgroupMode = detectCgroupMode();
+    const runtime = new MonitorRuntime(monitor, execRoot, cgroupMode);
+    await runtime.init();
     const events = new EventBus();
     let containers: ContainerService | undefined;
     const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id), () => containers!.layersInUse());
     const volumes = new VolumeService(join(dataRoot, 'volumes'), events, owner);
     await volumes.init();
-    containers = new ContainerService(dataRoot, execRoot, images, snapshots, monitor, events, new VolumeMounts(volumes, () => containers!.list()));
-    if (userns) containers.useUserns(userns);
+    containers = new ContainerService({
+      store: new ContainerStore(dataRoot, opts.legacyContainerSpec),
+      images: containerImages(images),
+      snapshots,
+      runtime,
+      events,
+      network: new LoopbackNetwork(),
+      mounts: new VolumeMounts(volumes, () => containers!.list()),
+      // Read once: the spec generator would otherwise read /proc on every start.
+      host: { cgroupMode, capabilities: hostBoundingCapabilities(), rlimits: readHostRlimits() },
+      ...(userns ? { userns } : {}),
+    });
     events.describe = (type, id) => (type === 'container' ? containers!.eventLabels(id) : undefined);
     await containers.init();
-    return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, detectCgroupMode(), snapshots, await engineId(dataRoot), volumes);
+    return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, runtime, cgroupMode, snapshots, await engineId(dataRoot), volumes);
   }
 
   private execService?: ExecService;
   /** Exec instances (`docker exec`), created on first use. */
   get execs(): ExecService {
-    return (this.execService ??= new ExecService(this.containers, this.monitor, this.options.execRoot, this.events));
+    return (this.execService ??= new ExecService(this.containers, this.runtime, this.options.execRoot, this.events));
   }
 
-  /** Docker's GraphDriver.Data for a container (overlay2: its dirs; vfs: none, an empty object). */
-  graphDriverData(r: ContainerRecord): Record<string, string> {
+  private commitService?: CommitService;
+  /** diff, export and commit of containers. */
+  get commits(): CommitService {
+    return (this.commitService ??= new CommitService(this));
+  }
+
+  /** The storage driver's name (overlay2, vfs), as Docker's Driver fields show it. */
+  get storageDriver(): string {
+    return this.snapshots.driver;
+  }
+
+  /** Whether an image with this id exists (a container's image may have been removed with rmi -f). */
+  hasImage(id: Digest): boolean {
+    return !!this.images.images.get(id);
+  }
+
+  /** Docker's GraphDriver.Data for a container (overlay2: its dirs; vfs: null). */
+  graphDriverData(r: ContainerRecord): Record<string, string> | null {
+    if (this.snapshots.driver === 'vfs') return null;
     const img = this.images.images.get(r.imageId);
     return this.snapshots.graphDriverData(r.id, img ? this.images.chain(img).reverse().map((c) => this.images.layers.diffDir(c)) : []) ?? {};
+  }
+
+  /** Bytes in the container's writable layer, and that plus its image (Docker's SizeRw, SizeRootFs). */
+  async containerSize(r: ContainerRecord): Promise<{ rw: number; rootFs: number }> {
+    const upper = this.snapshots.graphDriverData(r.id, [])?.UpperDir;
+    const rw = upper ? await this.images.measureDir(upper) : 0;
+    return { rw, rootFs: rw + (this.images.images.get(r.imageId)?.size ?? 0) };
   }
 
   imageGraphDriverData(img: ImageRecord): Record<string, string> | null {
@@ -147,6 +196,19 @@ export class Engine {
       userns: !!this.options.userns,
     };
   }
+}
+
+/** The image service as the container service needs it. */
+function containerImages(images: ImageService): ContainerImages {
+  return {
+    resolve: (ref) => images.resolve(ref),
+    rootLayers: async (img) => {
+      const top = images.chain(img).at(-1) ?? null;
+      return { top, lowers: top ? await images.layers.linkChain(top) : [] };
+    },
+    has: (id) => !!images.images.get(id),
+    collectUnused: async () => void (await images.collect('all')),
+  };
 }
 
 function osName(): string {

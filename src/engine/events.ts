@@ -8,7 +8,7 @@
  * `destroy` event (emitted after the record is gone) still carries them.
  */
 import { EventEmitter } from 'node:events';
-import type { ContainerEvents } from './containers';
+import type { ContainerEvents } from './container-model';
 
 export type EventType = 'container' | 'image' | 'volume' | 'network' | 'daemon';
 

@@ -16,11 +16,13 @@
  * output has been streamed; the record stays until the container is removed or
  * it is older than EXEC_RECORD_TTL_MS after the process exited.
  */
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, internal, invalidArgument, log, newContainerId, notFound } from '../common';
-import { AttachSocket, LogFollower, hostBoundingCapabilities, resizeTerminal, resolveGroups, resolveUser, type LogEntry, type Monitor } from '../runtime';
-import { mergeEnv, type ContainerEvents, type ContainerRecord, type ContainerService } from './containers';
+import { AttachSocket, LogFollower, hostBoundingCapabilities, resizeTerminal, resolveGroups, resolveUser, type LogEntry } from '../runtime';
+import type { ContainerEvents, ContainerRecord } from './container-model';
+import type { ContainerRuntime, StdinSink } from './container-runtime';
+import { mergeEnv, type ContainerService } from './containers';
 
 const EXEC_RECORD_TTL_MS = 10 * 60_000;
 
@@ -50,15 +52,6 @@ export interface ExecRecord {
   finishedAt?: number;
 }
 
-/** Where the exec's stdin goes: conmon's attach socket. */
-export interface StdinSink {
-  /** False when the caller should pause its input until onDrain. */
-  write(data: Buffer): boolean;
-  /** EOF for the process's stdin. */
-  end(): void;
-  onDrain?: () => void;
-}
-
 export interface ExecStartOptions {
   detach?: boolean;
   tty?: boolean;
@@ -77,7 +70,7 @@ export class ExecService {
 
   constructor(
     private readonly containers: ContainerService,
-    private readonly monitor: Monitor,
+    private readonly runtime: ContainerRuntime,
     private readonly execRoot: string,
     private readonly events?: ContainerEvents,
   ) {}
@@ -136,7 +129,7 @@ export class ExecService {
       await fsp.mkdir(dir, { recursive: true });
       const proc = this.processSpec(rec, x, tty, o.consoleSize ?? x.options.consoleSize ?? null);
       await fsp.writeFile(join(dir, 'process.json'), JSON.stringify(proc));
-      started = await this.monitor.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin });
+      started = await this.runtime.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin });
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       x.exitCode = /executable file not found|no such file or directory/.test(msg) ? 127 : 126;
@@ -211,7 +204,7 @@ export class ExecService {
   private processSpec(rec: ContainerRecord, x: ExecRecord, tty: boolean, consoleSize: [number, number] | null): Record<string, unknown> {
     let spec: { process?: Record<string, unknown>; root?: { path?: string } };
     try {
-      spec = JSON.parse(readFileSync(join(this.execRoot, 'containers', rec.id, 'config.json'), 'utf8')) as typeof spec;
+      spec = this.runtime.specOf(rec.id) as unknown as typeof spec;
     } catch (err) {
       throw internal(`cannot read the runtime config of container ${rec.id}: ${err instanceof Error ? err.message : String(err)}`, err);
     }
@@ -223,10 +216,10 @@ export class ExecService {
     const rootfs = spec.root?.path;
     if (x.options.user && rootfs) {
       const u = resolveUser(rootfs, x.options.user);
-      const groupAdd = (rec.hostConfig.GroupAdd as string[] | null | undefined) ?? [];
+      const groupAdd = rec.spec.security.groupAdd ?? [];
       proc.user = { uid: u.uid, gid: u.gid, additionalGids: [...new Set([...u.additionalGids, ...resolveGroups(rootfs, groupAdd)])] };
       // HOME follows the exec's user unless the container's config set it.
-      if (!rec.config.Env.some((e) => e.startsWith('HOME='))) env = mergeEnv(env, [`HOME=${u.home}`]);
+      if (!rec.spec.process.env.some((e) => e.startsWith('HOME='))) env = mergeEnv(env, [`HOME=${u.home}`]);
     }
     if (tty && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
     proc.env = mergeEnv(env, x.options.env ?? []);

@@ -1,47 +1,17 @@
 import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../../common';
-import { mountPointsOf, normalizeSignal, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
+import { type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
 import { containerInspect, containerSummary } from '../convert';
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qbool, qfilters, qint, readJSONBody, type Context, type Router } from '../router';
-import { CONTAINER_CONFIG, HOST_CONFIG, asObject, checkFields } from '../validate';
+import { createRequest } from '../container-request';
 
 export function containerRoutes(router: Router, engine: Engine): void {
   const svc = engine.containers;
 
   router.add('POST', '/containers/create', async (ctx) => {
-    const body = asObject(await readJSONBody(ctx, 'container config'), 'container config');
-    checkFields('container config', body, CONTAINER_CONFIG);
-    const hostConfig = asObject(body.HostConfig ?? undefined, 'HostConfig');
-    checkFields('HostConfig', hostConfig, HOST_CONFIG);
-    if (typeof body.Image !== 'string' || body.Image === '') throw invalidArgument('no image specified: set the Image field');
-    // dockerd checks these at create, so a container that could never start or stop is not made.
-    if (typeof body.StopSignal === 'string' && body.StopSignal !== '') normalizeSignal(body.StopSignal);
-    if (typeof body.WorkingDir === 'string' && body.WorkingDir !== '' && !body.WorkingDir.startsWith('/')) {
-      throw invalidArgument(`the working directory '${body.WorkingDir}' is invalid, it needs to be an absolute path`);
-    }
-    const list = (v: unknown): string[] | null | undefined => (typeof v === 'string' ? [v] : (v as string[] | null | undefined));
-    const { HostConfig: _h, NetworkingConfig: _n, ...config } = body;
-    const rec = await svc.create({
-      name: ctx.query.get('name') || undefined,
-      image: body.Image,
-      cmd: list(body.Cmd),
-      entrypoint: list(body.Entrypoint),
-      env: body.Env as string[] | null | undefined,
-      workingDir: body.WorkingDir as string | undefined,
-      user: body.User as string | undefined,
-      hostname: body.Hostname as string | undefined,
-      domainname: body.Domainname as string | undefined,
-      labels: body.Labels as Record<string, string> | undefined,
-      tty: body.Tty as boolean | undefined,
-      openStdin: body.OpenStdin as boolean | undefined,
-      stopSignal: body.StopSignal as string | undefined,
-      stopTimeout: body.StopTimeout as number | undefined,
-      autoRemove: hostConfig.AutoRemove as boolean | undefined,
-      rawConfig: config,
-      rawHostConfig: hostConfig,
-    });
+    const rec = await svc.create(createRequest(await readJSONBody(ctx, 'container config'), ctx.query.get('name') || undefined));
     const reply: ContainerCreateResponse = { Id: rec.id, Warnings: [] };
     sendJSON(ctx, 201, reply);
   });
@@ -126,7 +96,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     if (tail !== undefined && Number.isNaN(tail)) throw invalidArgument(`invalid tail value ${JSON.stringify(tailRaw)}: use a number or "all"`);
     const timestamps = qbool(ctx.query, 'timestamps');
     const res = ctx.res!;
-    const tty = rec.config.Tty;
+    const tty = rec.spec.process.tty;
     res.writeHead(200, { 'Content-Type': tty ? RAW_STREAM : compareVersions(ctx.apiVersion, '1.42') >= 0 ? MULTIPLEXED : RAW_STREAM });
     res.flushHeaders();
     await svc.logs(rec.id, { follow: qbool(ctx.query, 'follow'), tail, since: qtime(ctx, 'since'), until: qtime(ctx, 'until') }, (e) => {
@@ -141,7 +111,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     const rec = svc.get(ctx.params[0]!);
     const stdout = qbool(ctx.query, 'stdout');
     const stderr = qbool(ctx.query, 'stderr');
-    const tty = rec.config.Tty;
+    const tty = rec.spec.process.tty;
     const contentType = tty || compareVersions(ctx.apiVersion, '1.42') < 0 ? RAW_STREAM : MULTIPLEXED;
     const out = hijack(ctx, contentType);
     const write = (e: LogEntry) => {
@@ -150,7 +120,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     };
     let done = false;
     let stdinSock: { close(): void } | undefined;
-    const input = out.input && qbool(ctx.query, 'stdin') && rec.config.OpenStdin ? out.input : undefined;
+    const input = out.input && qbool(ctx.query, 'stdin') && rec.spec.process.openStdin ? out.input : undefined;
     input?.pause();
     const connectStdin = () => {
       if (!input) return;
@@ -234,12 +204,12 @@ function matchesFilters(r: ContainerRecord, filters: Map<string, string[]>): boo
         case 'exited': return r.state.status === 'exited' && String(r.state.exitCode) === v;
         case 'label': {
           const [k, val] = v.split(/=(.*)/s);
-          const labels = r.config.Labels ?? {};
+          const labels = r.spec.labels;
           return val === undefined ? k! in labels : labels[k!] === val;
         }
         case 'ancestor': return r.image === v || r.imageId === v || r.imageId.startsWith(`sha256:${v}`) || r.image === `${v}:latest`;
         case 'before': case 'since': return true;
-        case 'volume': return mountPointsOf(r).some((m) => m.destination === v || m.name === v || m.source === v);
+        case 'volume': return r.mountPoints.some((m) => m.destination === v || m.name === v || m.source === v);
         case 'network': return networkMode(r) === v;
         // No health checks, tasks, published or exposed ports yet: only the "none" answers match.
         case 'health': return v === 'none';
@@ -256,15 +226,13 @@ function matchesFilters(r: ContainerRecord, filters: Map<string, string[]>): boo
 
 /** The summary with SizeRw (the writable layer) and SizeRootFs (that plus the image), as `ps -s` and `system df` show. */
 export async function summaryWithSize(engine: Engine, r: ContainerRecord): Promise<ReturnType<typeof containerSummary> & { SizeRw: number; SizeRootFs: number }> {
-  const upper = engine.graphDriverData(r)?.UpperDir;
-  const rw = upper ? await engine.images.measureDir(upper) : 0;
-  const img = engine.images.images.get(r.imageId);
-  return { ...containerSummary(r, engine), SizeRw: rw, SizeRootFs: rw + (img?.size ?? 0) };
+  const size = await engine.containerSize(r);
+  return { ...containerSummary(r, engine), SizeRw: size.rw, SizeRootFs: size.rootFs };
 }
 
 function networkMode(r: ContainerRecord): string {
-  const mode = r.hostConfig.NetworkMode;
-  return typeof mode === 'string' && mode !== '' && mode !== 'default' ? mode : 'bridge';
+  const mode = r.spec.network.mode;
+  return mode !== undefined && mode !== '' && mode !== 'default' ? mode : 'bridge';
 }
 
 function userRegExp(pattern: string): RegExp {
