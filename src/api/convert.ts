@@ -180,12 +180,12 @@ export function containerSummary(r: ContainerRecord, engine?: Engine): Container
 }
 
 export function imageSummary(engine: Engine, img: ImageRecord): ImageSummary {
-  const store = engine.images.images;
+  const names = engine.imageNames(img.id);
   return {
     Id: img.id,
     ParentId: '',
-    RepoTags: store.tagsOf(img.id),
-    RepoDigests: store.digestsOf(img.id),
+    RepoTags: names.tags,
+    RepoDigests: names.digests,
     Created: Math.floor(Date.parse(img.created) / 1000),
     Size: img.size,
     SharedSize: -1,
@@ -195,13 +195,13 @@ export function imageSummary(engine: Engine, img: ImageRecord): ImageSummary {
 }
 
 export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
-  const store = engine.images.images;
+  const names = engine.imageNames(img.id);
   const c = img.config;
   const cfg = c.config ?? {};
   return {
     Id: img.id,
-    RepoTags: store.tagsOf(img.id),
-    RepoDigests: store.digestsOf(img.id),
+    RepoTags: names.tags,
+    RepoDigests: names.digests,
     Parent: '',
     Comment: c.history?.at(-1)?.comment ?? '',
     Created: img.created,
@@ -234,7 +234,7 @@ export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
     Size: img.size,
     GraphDriver: { Name: engine.storageDriver, Data: engine.imageGraphDriverData(img) },
     RootFS: { Type: 'layers', Layers: img.layers },
-    Metadata: { LastTagTime: store.lastTagTime(img.id) ?? '0001-01-01T00:00:00Z' },
+    Metadata: { LastTagTime: names.lastTagTime ?? '0001-01-01T00:00:00Z' },
   };
 }
 

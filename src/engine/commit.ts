@@ -12,8 +12,11 @@ import { Readable } from 'node:stream';
 import { conflict, invalidArgument, notFound, type Digest } from '../common';
 import { familiarString, parseReference, withDefaultTag, type ContainerConfig, type ImageConfig } from '../image';
 import { treeTar, type Change } from '../storage';
-import type { ContainerRecord, ContainerSpec } from './container-model';
-import type { Engine } from './engine';
+import type { Snapshotter } from '../storage';
+import type { ContainerEvents, ContainerRecord, ContainerSpec } from './container-model';
+import type { ContainerRuntime } from './container-runtime';
+import type { ContainerStore } from './container-store';
+import type { ImageService } from './images';
 import { applyChanges } from './images';
 
 export interface CommitOptions {
@@ -78,8 +81,18 @@ const IMAGE_CONFIG_FIELDS = [
   'Labels', 'StopSignal', 'StopTimeout', 'Shell',
 ] as const;
 
+export interface CommitDeps {
+  containers: Pick<ContainerStore, 'get'>;
+  images: ImageService;
+  snapshots: Snapshotter;
+  runtime: ContainerRuntime;
+  events: ContainerEvents;
+  /** A tar of the container's files with the owners the container sees (see Engine). */
+  ownersAsContainerSees(tar: Readable): Readable;
+}
+
 export class CommitService {
-  constructor(private readonly engine: Engine) {}
+  constructor(private readonly engine: CommitDeps) {}
 
   private container(ref: string): ContainerRecord {
     const rec = this.engine.containers.get(ref);

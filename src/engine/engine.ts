@@ -59,7 +59,7 @@ export class Engine {
     /** The runtime port every container service goes through. */
     readonly runtime: ContainerRuntime,
     readonly cgroupMode: CgroupMode,
-    readonly snapshots: Snapshotter,
+    private readonly snapshots: Snapshotter,
     /** Stable per data root, like dockerd's engine ID. */
     readonly id: string,
     readonly volumes: VolumeService,
@@ -115,7 +115,14 @@ export class Engine {
   private commitService?: CommitService;
   /** diff, export and commit of containers. */
   get commits(): CommitService {
-    return (this.commitService ??= new CommitService(this));
+    return (this.commitService ??= new CommitService({
+      containers: this.containers,
+      images: this.images,
+      snapshots: this.snapshots,
+      runtime: this.runtime,
+      events: this.events,
+      ownersAsContainerSees: (tar) => this.ownersAsContainerSees(tar),
+    }));
   }
 
   /** The storage driver's name (overlay2, vfs), as Docker's Driver fields show it. */
@@ -126,6 +133,13 @@ export class Engine {
   /** Whether an image with this id exists (a container's image may have been removed with rmi -f). */
   hasImage(id: Digest): boolean {
     return !!this.images.images.get(id);
+  }
+
+  /** The names an image goes by: repo:tag references, repo@digest references, and when it was last tagged. */
+  imageNames(id: Digest): { tags: string[]; digests: string[]; lastTagTime?: string } {
+    const store = this.images.images;
+    const lastTagTime = store.lastTagTime(id);
+    return { tags: store.tagsOf(id), digests: store.digestsOf(id), ...(lastTagTime ? { lastTagTime } : {}) };
   }
 
   /** Docker's GraphDriver.Data for a container (overlay2: its dirs; vfs: null). */

@@ -1,7 +1,7 @@
 /** A container's filesystem: `docker diff`, `docker export`, `docker commit`. */
 import { pipeline } from 'node:stream/promises';
 import { invalidArgument } from '../../common';
-import { CommitService, type Engine } from '../../engine';
+import type { Engine } from '../../engine';
 import { sendJSON, startStream } from '../http';
 import { qbool, type Context, type Router } from '../router';
 import { CONTAINER_CONFIG, checkFields, parseJSON } from '../validate';
@@ -9,7 +9,7 @@ import { CONTAINER_CONFIG, checkFields, parseJSON } from '../validate';
 const MAX_CONFIG_BODY = 1 << 20;
 
 export function changesRoutes(router: Router, engine: Engine): void {
-  const svc = new CommitService(engine);
+  const svc = engine.commits;
 
   router.add('GET', '/containers/{id}/changes', async (ctx) => {
     const changes = await svc.changes(ctx.params[0]!);
