@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, beforeEach, test } from 'node:test';
 import { BERTHD, run, useDaemonWithArgs } from './harness';
 
 const d = useDaemonWithArgs(['--userns-remap=default']);
@@ -19,8 +19,10 @@ after(() => rmSync(shared, { recursive: true, force: true }));
 
 let start = 0;
 let size = 0;
-before(() => {
-  // berthd created the user and its range at start-up if they were missing.
+// Read before each test, not in a before() hook: node does not order it after the harness's
+// own before(), which starts berthd (the one that creates the user and its range when missing).
+beforeEach(() => {
+  if (size) return;
   const line = readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith('berth-remap:'));
   assert.ok(line, 'berth-remap has a range in /etc/subuid');
   [, start, size] = line.split(':').map(Number) as [number, number, number];
