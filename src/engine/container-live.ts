@@ -66,7 +66,7 @@ export class LiveOps {
   /**
    * Changes resource limits (Docker's update semantics: an absent or zero field keeps
    * its value) and the restart policy. A running or paused container gets them at
-   * once through `runc update`; the record's HostConfig keeps them for later starts.
+   * once through the runtime; the spec keeps them for later starts.
    */
   update(ref: string, u: UpdateOptions): Promise<string[]> {
     const rec = this.store.get(ref);
