@@ -5,7 +5,7 @@
  * are announced to `watchExits` on a later tick, as a real monitor's would be.
  */
 import type { ExecProcessOptions, OciSpec, RuncStatus } from '../runtime';
-import type { ContainerRuntime, RuntimeCreateOptions, StdinConnection } from './container-runtime';
+import type { ContainerRuntime, ExecProcess, RuntimeCreateOptions, StdinConnection } from './container-runtime';
 import { signalNumber } from './signals';
 
 interface FakeContainer {
@@ -157,7 +157,7 @@ export class FakeRuntime implements ContainerRuntime {
     return this.get(id).options.spec;
   }
 
-  async exec(o: ExecProcessOptions): Promise<{ pid: number; exited: Promise<number> }> {
+  async exec(o: ExecProcessOptions): Promise<ExecProcess> {
     throw new Error(`the fake runtime cannot exec in ${o.containerId}`);
   }
 }

@@ -89,8 +89,22 @@ export interface ContainerRuntime {
   resize(id: string, height: number, width: number): void;
   /** The OCI spec the container was created with. */
   specOf(id: string): OciSpec;
-  /** Runs one more process in a running container (see Monitor.exec). */
-  exec(o: ExecProcessOptions): Promise<{ pid: number; exited: Promise<number> }>;
+  /**
+   * Runs one more process in a running container (see Monitor.exec: `o.dir` holds its
+   * process.json and receives its log). Resolves once it runs.
+   */
+  exec(o: ExecProcessOptions): Promise<ExecProcess>;
+}
+
+/** A process started by `exec`. */
+export interface ExecProcess {
+  pid: number;
+  /** Its exit code. */
+  exited: Promise<number>;
+  /** Its stdin, when started with `stdin`. */
+  openStdin(): StdinConnection;
+  /** Resizes its terminal; a no-op without one. */
+  resize(height: number, width: number): void;
 }
 
 /** The runtime of berthd: one conmon per container, runc under it. */
@@ -181,7 +195,8 @@ export class MonitorRuntime implements ContainerRuntime {
     return JSON.parse(readFileSync(join(this.bundle(id), 'config.json'), 'utf8')) as OciSpec;
   }
 
-  exec(o: ExecProcessOptions): Promise<{ pid: number; exited: Promise<number> }> {
-    return this.monitor.exec(o);
+  async exec(o: ExecProcessOptions): Promise<ExecProcess> {
+    const { pid, exited } = await this.monitor.exec(o);
+    return { pid, exited, openStdin: () => AttachSocket.connect(o.dir), resize: (h, w) => void resizeTerminal(o.dir, h, w) };
   }
 }

@@ -19,9 +19,9 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, internal, invalidArgument, log, newContainerId, notFound } from '../common';
-import { AttachSocket, LogFollower, hostBoundingCapabilities, resizeTerminal, resolveGroups, resolveUser, type LogEntry } from '../runtime';
+import { LogFollower, hostBoundingCapabilities, resolveGroups, resolveUser, type LogEntry } from '../runtime';
 import type { ContainerEvents, ContainerRecord } from './container-model';
-import type { ContainerRuntime, StdinSink } from './container-runtime';
+import type { ContainerRuntime, ExecProcess, StdinConnection, StdinSink } from './container-runtime';
 import { mergeEnv, type ContainerService } from './containers';
 
 const EXEC_RECORD_TTL_MS = 10 * 60_000;
@@ -67,6 +67,8 @@ export interface ExecStreams {
 
 export class ExecService {
   private readonly execs = new Map<string, ExecRecord>();
+  /** The processes of running execs. */
+  private readonly processes = new Map<string, ExecProcess>();
 
   constructor(
     private readonly containers: ContainerService,
@@ -124,7 +126,7 @@ export class ExecService {
     x.started = true;
     const dir = this.dir(x.id);
     const tty = !!(o.tty ?? x.options.tty);
-    let started: { pid: number; exited: Promise<number> };
+    let started: ExecProcess;
     try {
       await fsp.mkdir(dir, { recursive: true });
       const proc = this.processSpec(rec, x, tty, o.consoleSize ?? x.options.consoleSize ?? null);
@@ -139,11 +141,12 @@ export class ExecService {
     }
     x.running = true;
     x.pid = started.pid;
+    this.processes.set(x.id, started);
     this.events?.emit('container', `exec_start: ${x.options.cmd.join(' ')}`, rec.id, { image: rec.image, name: rec.name, execID: x.id });
-    let stdin: AttachSocket | undefined;
+    let stdin: StdinConnection | undefined;
     if (x.options.attachStdin && streams?.stdin && !o.detach) {
       try {
-        stdin = AttachSocket.connect(dir);
+        stdin = started.openStdin();
         streams.stdin(stdin);
       } catch (err) {
         log.warn('cannot attach to exec stdin', { id: x.id, error: String(err) });
@@ -175,7 +178,7 @@ export class ExecService {
   resize(id: string, height: number, width: number): void {
     const x = this.get(id);
     if (!x.running) throw conflict(`Exec ${id} is not running`);
-    if (x.options.tty) resizeTerminal(this.dir(id), height, width);
+    if (x.options.tty) this.processes.get(id)?.resize(height, width);
   }
 
   /** Forgets the execs of a removed container. */
@@ -184,6 +187,7 @@ export class ExecService {
   }
 
   private finish(x: ExecRecord, code: number): void {
+    this.processes.delete(x.id);
     x.running = false;
     x.exitCode = code;
     x.finishedAt = Date.now();

@@ -3,7 +3,7 @@ export { EventBus, matchesEventFilters, EVENT_FILTER_KEYS, type EngineEvent, typ
 export * from './container-model';
 export { ContainerService, mergeEnv, type ContainerImages, type CreateRequest, type ContainerServiceOptions } from './containers';
 export { ContainerStore, upgradeRecord, type LegacySpecReader } from './container-store';
-export { MonitorRuntime, type ContainerRuntime, type RuntimeCreateOptions, type StdinConnection, type StdinSink } from './container-runtime';
+export { MonitorRuntime, type ContainerRuntime, type ExecProcess, type RuntimeCreateOptions, type StdinConnection, type StdinSink } from './container-runtime';
 export type { ContainerNetwork, NetworkAttachment } from './container-network';
 export { normalizeSignal, signalNumber } from './signals';
 export { settledSettings, type SettledSettings } from './container-spec';
