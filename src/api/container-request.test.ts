@@ -81,6 +81,15 @@ test('create body → spec: fields, mounts in one list, checks with dockerd\'s w
   assert.throws(() => createRequest({ Image: 'x', HostConfig: { VolumesFrom: ['a:rx'] } }, undefined), invalid(/invalid volumes-from specification: a:rx/));
 });
 
+test('hostile keys in maps stay plain keys', () => {
+  const body = JSON.parse('{"Image":"x","HostConfig":{"PortBindings":{"__proto__":[{"HostPort":"1"}]}},"NetworkingConfig":{"EndpointsConfig":{"__proto__":{"Aliases":["a"]}}}}');
+  const { spec } = createRequest(body, undefined);
+  assert.equal(Object.getPrototypeOf(spec.network.endpoints), Object.prototype);
+  assert.deepEqual(Object.keys(spec.network.endpoints), ['__proto__']);
+  assert.equal(Object.getPrototypeOf(spec.network.portBindings), Object.prototype);
+  assert.deepEqual(Object.keys(spec.network.portBindings ?? {}), ['__proto__']);
+});
+
 test('inspect renders the spec back as the client sent it', () => {
   const hc = { Binds: ['/h:/b:ro'], Mounts: [{ Type: 'bind', Source: '/s', Target: '/m', ReadOnly: true, BindOptions: { Propagation: 'rslave' } }], Tmpfs: { '/t': 'size=1m,exec' }, Memory: 10 << 20, PidsLimit: 0, CapAdd: ['CAP_KILL'], SecurityOpt: ['no-new-privileges:true'], Init: true, Runtime: 'runc' };
   const out = inspectHostConfig(specFromDocker({ Image: 'busybox' }, hc), 'hybrid');

@@ -39,15 +39,17 @@ export function createRequest(body: unknown, name: string | undefined): { name?:
   }
   const spec = specFromDocker(config, hostConfig);
   const endpoints = asObject(asObject(config.NetworkingConfig ?? undefined, 'NetworkingConfig').EndpointsConfig ?? undefined, 'EndpointsConfig');
-  for (const [net, ep] of Object.entries(endpoints)) {
-    const e = asObject(ep ?? undefined, `EndpointsConfig[${JSON.stringify(net)}]`);
-    spec.network.endpoints[net] = {
-      aliases: strings(e.Aliases),
-      links: strings(e.Links),
-      ...(typeof e.MacAddress === 'string' && e.MacAddress ? { macAddress: e.MacAddress } : {}),
-      ...ipam(e.IPAMConfig),
-    };
-  }
+  spec.network.endpoints = Object.fromEntries(
+    Object.entries(endpoints).map(([net, ep]) => {
+      const e = asObject(ep ?? undefined, `EndpointsConfig[${JSON.stringify(net)}]`);
+      return [net, {
+        aliases: strings(e.Aliases),
+        links: strings(e.Links),
+        ...(typeof e.MacAddress === 'string' && e.MacAddress ? { macAddress: e.MacAddress } : {}),
+        ...ipam(e.IPAMConfig),
+      }];
+    }),
+  );
   return { ...(name ? { name } : {}), spec };
 }
 
@@ -194,11 +196,13 @@ function restartPolicy(v: unknown): RestartPolicy {
 
 function portBindings(v: unknown): ContainerSpec['network']['portBindings'] {
   if (!v || typeof v !== 'object') return null;
-  const out: NonNullable<ContainerSpec['network']['portBindings']> = {};
-  for (const [port, bs] of Object.entries(v as Record<string, Json[] | null>)) {
-    out[port] = bs === null ? null : bs.map((b) => ({ hostIp: typeof b.HostIp === 'string' ? b.HostIp : '', hostPort: typeof b.HostPort === 'string' ? b.HostPort : '' }));
-  }
-  return out;
+  // fromEntries: a key such as "__proto__" stays a plain key.
+  return Object.fromEntries(
+    Object.entries(v as Record<string, Json[] | null>).map(([port, bs]) => [
+      port,
+      bs === null ? null : bs.map((b) => ({ hostIp: typeof b.HostIp === 'string' ? b.HostIp : '', hostPort: typeof b.HostPort === 'string' ? b.HostPort : '' })),
+    ]),
+  );
 }
 
 // ---- security options ------------------------------------------------------
