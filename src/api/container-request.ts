@@ -7,11 +7,14 @@
  * `specFromDocker` is also how records written before the model (their config was
  * this JSON) are upgraded: berthd hands it to the engine for that.
  */
-import { posix } from 'node:path';
 import { invalidArgument, notFound } from '../common';
 import {
+  PROPAGATIONS,
   checkVolumeName,
+  cleanPath,
   defaultSpec,
+  mountError,
+  notAbsolute,
   normalizeSignal,
   tmpfsOptions,
   type ContainerSpec,
@@ -257,16 +260,7 @@ export function securityOpts(list: readonly string[]): SecurityFields {
 
 // ---- mounts ------------------------------------------------------------------
 
-const PROPAGATIONS = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
-
 const badSpec = (raw: string, why?: string) => invalidArgument(`invalid volume specification: '${raw}'${why ? `: ${why}` : ''}`);
-const mountError = (type: string, why: string) => invalidArgument(`invalid mount config for type "${type}": ${why}`);
-const notAbsolute = (p: string) => `invalid mount path: '${p}' mount path must be absolute`;
-
-function cleanPath(p: string): string {
-  const n = posix.normalize(p);
-  return n.length > 1 ? n.replace(/\/+$/, '') : n;
-}
 
 function volumeName(name: string): void {
   try {

@@ -33,12 +33,15 @@ export const NO_MOUNTS: ContainerMounts = {
   release: async () => undefined,
 };
 
-const PROPAGATIONS = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
+/** Mount propagation modes Linux and Docker know. */
+export const PROPAGATIONS: ReadonlySet<string> = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
 
-const mountError = (type: string, why: string) => invalidArgument(`invalid mount config for type "${type}": ${why}`);
-const notAbsolute = (p: string) => `invalid mount path: '${p}' mount path must be absolute`;
+/** Docker's words for a bad mount, and for a mount path that is not absolute. */
+export const mountError = (type: string, why: string) => invalidArgument(`invalid mount config for type "${type}": ${why}`);
+export const notAbsolute = (p: string) => `invalid mount path: '${p}' mount path must be absolute`;
 
-function cleanPath(p: string): string {
+/** A mount path normalized, without a trailing '/'. */
+export function cleanPath(p: string): string {
   const n = posix.normalize(p);
   return n.length > 1 ? n.replace(/\/+$/, '') : n;
 }

@@ -7,7 +7,7 @@ export { MonitorRuntime, type ContainerRuntime, type ExecProcess, type RuntimeCr
 export type { ContainerNetwork, NetworkAttachment } from './container-network';
 export { normalizeSignal, signalNumber } from './signals';
 export { settledSettings, type SettledSettings } from './container-spec';
-export { tmpfsOptions } from './container-mounts';
+export { PROPAGATIONS, cleanPath, mountError, notAbsolute, tmpfsOptions } from './container-mounts';
 export { ImageService, applyChanges, hostArch } from './images';
 export type { LogEntry } from '../runtime';
 export type { ImageRecord } from '../image';
