@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { checkImports, repoSources } from './layering';
+import { checkImports, findCycles, repoSources } from './layering';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -13,4 +13,8 @@ test('every import under src/, test/ and bench/ follows the layer table', () => 
     assert.ok(paths.has(p), `${p} was not read: is ROOT (${ROOT}) the repository?`);
   }
   assert.deepEqual(checkImports(files).map((v) => v.message), []);
+});
+
+test('no import cycles between files anywhere under src/, test/ and bench/', () => {
+  assert.deepEqual(findCycles(repoSources(ROOT)), []);
 });

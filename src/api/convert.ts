@@ -1,5 +1,5 @@
 /** Engine records → Docker Engine API shapes. */
-import { DEFAULT_LOG_DRIVER, inspectHostConfig, visibleMountPoints, type ContainerRecord, type Engine, type ImageRecord } from '../engine';
+import { containerConfigOf, DEFAULT_LOG_DRIVER, settledSettings, type ContainerRecord, type ContainerSpec, type Engine, type ImageRecord } from '../engine';
 import { humanDuration, type ContainerInspect, type ContainerSummary, type ImageInspect, type ImageSummary, type MountPoint } from '../wire';
 
 /** SizeRw: bytes in the container's writable layer; SizeRootFs: that plus its image's layers. */
@@ -9,10 +9,8 @@ export interface ContainerSizes {
 }
 
 export async function containerSizes(engine: Engine, r: ContainerRecord): Promise<ContainerSizes> {
-  const upper = engine.graphDriverData(r)?.UpperDir;
-  const rw = upper ? await engine.images.measureDir(upper) : 0;
-  const img = engine.images.get(r.imageId);
-  return { SizeRw: rw, SizeRootFs: rw + (img?.size ?? 0) };
+  const size = await engine.containerSize(r);
+  return { SizeRw: size.rw, SizeRootFs: size.rootFs };
 }
 
 const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused';
@@ -20,7 +18,6 @@ const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.
 /** `sizes` only when the client asked for them (`?size=1`): dockerd leaves both fields out otherwise. */
 export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: ContainerSizes): ContainerInspect {
   const s = r.state;
-  const logConfig = r.hostConfig.LogConfig as { Type?: string; Config?: Record<string, string> | null } | undefined;
   return {
     Id: r.id,
     Created: r.created,
@@ -46,24 +43,17 @@ export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: Con
     LogPath: r.logPath,
     Name: `/${r.name}`,
     RestartCount: r.restartCount,
-    Driver: engine.snapshots.driver,
+    Driver: engine.storageDriver,
     Platform: 'linux',
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: {
-      NetworkMode: 'none',
-      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
-      LogConfig: { Type: DEFAULT_LOG_DRIVER, Config: {} },
-      ...inspectHostConfig(r.hostConfig, engine.cgroupMode),
-      // Containers created before create filled in the default driver: show the driver they got.
-      ...(!logConfig?.Type ? { LogConfig: { Type: DEFAULT_LOG_DRIVER, Config: logConfig?.Config ?? {} } } : {}),
-    },
-    GraphDriver: { Name: engine.snapshots.driver, Data: engine.snapshots.driver === 'vfs' ? null : engine.graphDriverData(r) },
+    HostConfig: inspectHostConfig(r.spec, engine.cgroupMode),
+    GraphDriver: { Name: engine.storageDriver, Data: engine.graphDriverData(r) },
     ...sizes,
     Mounts: mountPoints(r),
-    Config: { ...r.config, AttachStdin: !!r.config.AttachStdin, AttachStdout: !!r.config.AttachStdout, AttachStderr: !!r.config.AttachStderr },
+    Config: containerConfigOf(r.spec),
     NetworkSettings: {
       Bridge: '',
       SandboxID: '',
@@ -76,6 +66,91 @@ export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: Con
       MacAddress: '',
       Networks: { none: { NetworkID: 'none', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' } },
     },
+  };
+}
+
+/**
+ * HostConfig as `docker inspect` shows it: every field Docker's has, from the spec,
+ * with the values the engine settles (IPC mode, shm size, cgroup namespace mode, swap
+ * default, masked and read-only paths) and the client's own wording where the spec
+ * keeps it (Binds, Mounts, Tmpfs, VolumesFrom, SecurityOpt).
+ */
+export function inspectHostConfig(spec: ContainerSpec, cgroupMode: Engine['cgroupMode']): Record<string, unknown> {
+  const { resources: r, security: sec, namespaces: ns, network: net, process: p, echo } = spec;
+  const settled = settledSettings(spec, cgroupMode);
+  const throttle = (list: ContainerSpec['resources']['blkioDeviceReadBps']) => list.map((d) => ({ Path: d.path, Rate: d.rate }));
+  return {
+    Binds: echo.binds ?? null,
+    ContainerIDFile: '',
+    // Create fills in the default driver; records made before it did show the driver they got.
+    LogConfig: { Type: spec.logConfig.type || DEFAULT_LOG_DRIVER, Config: spec.logConfig.config },
+    NetworkMode: net.mode ?? 'none',
+    PortBindings: net.portBindings
+      ? Object.fromEntries(Object.entries(net.portBindings).map(([k, v]) => [k, v && v.map((b) => ({ HostIp: b.hostIp, HostPort: b.hostPort }))]))
+      : {},
+    RestartPolicy: { Name: spec.restartPolicy.name, MaximumRetryCount: spec.restartPolicy.maximumRetryCount },
+    AutoRemove: spec.autoRemove,
+    VolumeDriver: '',
+    VolumesFrom: echo.volumesFrom ?? null,
+    ...(p.consoleSize ? { ConsoleSize: p.consoleSize } : {}),
+    CapAdd: sec.capAdd,
+    CapDrop: sec.capDrop,
+    CgroupnsMode: settled.cgroupnsMode,
+    Dns: net.dns,
+    DnsOptions: net.dnsOptions,
+    DnsSearch: net.dnsSearch,
+    ExtraHosts: net.extraHosts,
+    GroupAdd: sec.groupAdd,
+    IpcMode: settled.ipcMode,
+    Cgroup: '',
+    Links: net.links,
+    OomScoreAdj: sec.oomScoreAdj,
+    PidMode: ns.pid,
+    Privileged: sec.privileged,
+    PublishAllPorts: net.publishAllPorts,
+    ReadonlyRootfs: sec.readonlyRootfs,
+    SecurityOpt: echo.securityOpt ?? null,
+    ...(echo.tmpfs !== undefined ? { Tmpfs: echo.tmpfs } : {}),
+    UTSMode: ns.uts,
+    UsernsMode: ns.userns,
+    ShmSize: settled.shmSize,
+    ...(sec.sysctls ? { Sysctls: sec.sysctls } : {}),
+    Runtime: 'runc',
+    Isolation: '',
+    CpuShares: r.cpuShares,
+    Memory: r.memory,
+    NanoCpus: r.nanoCpus,
+    CgroupParent: '',
+    BlkioWeight: r.blkioWeight,
+    BlkioWeightDevice: r.blkioWeightDevice.map((d) => ({ Path: d.path, Weight: d.weight })),
+    BlkioDeviceReadBps: throttle(r.blkioDeviceReadBps),
+    BlkioDeviceWriteBps: throttle(r.blkioDeviceWriteBps),
+    BlkioDeviceReadIOps: throttle(r.blkioDeviceReadIOps),
+    BlkioDeviceWriteIOps: throttle(r.blkioDeviceWriteIOps),
+    CpuPeriod: r.cpuPeriod,
+    CpuQuota: r.cpuQuota,
+    CpuRealtimePeriod: r.cpuRealtimePeriod,
+    CpuRealtimeRuntime: r.cpuRealtimeRuntime,
+    CpusetCpus: r.cpusetCpus,
+    CpusetMems: r.cpusetMems,
+    Devices: r.devices.map((d) => ({ PathOnHost: d.pathOnHost, PathInContainer: d.pathInContainer, CgroupPermissions: d.cgroupPermissions })),
+    DeviceCgroupRules: r.deviceCgroupRules,
+    DeviceRequests: null,
+    MemoryReservation: r.memoryReservation,
+    MemorySwap: settled.memorySwap,
+    MemorySwappiness: r.memorySwappiness,
+    OomKillDisable: r.oomKillDisable === null && cgroupMode !== 'v2' ? false : r.oomKillDisable,
+    PidsLimit: r.pidsLimit === 0 ? null : r.pidsLimit,
+    Ulimits: r.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+    CpuCount: 0,
+    CpuPercent: 0,
+    IOMaximumIOps: 0,
+    IOMaximumBandwidth: 0,
+    ...(echo.mounts !== undefined ? { Mounts: echo.mounts } : {}),
+    MaskedPaths: settled.maskedPaths,
+    ReadonlyPaths: settled.readonlyPaths,
+    ...(p.init !== null ? { Init: p.init } : {}),
+    ...(echo.ignored ?? {}),
   };
 }
 
@@ -103,12 +178,12 @@ export function containerSummary(r: ContainerRecord, engine?: Engine): Container
   return {
     Id: r.id,
     Names: [`/${r.name}`],
-    Image: engine && !engine.images.get(r.imageId) ? r.imageId : r.image,
+    Image: engine && !engine.hasImage(r.imageId) ? r.imageId : r.image,
     ImageID: r.imageId,
     Command: cmd,
     Created: Math.floor(Date.parse(r.created) / 1000),
     Ports: [],
-    Labels: r.config.Labels ?? {},
+    Labels: r.spec.labels,
     State: r.state.status,
     Status: containerStatusText(r),
     HostConfig: { NetworkMode: 'none' },
@@ -118,7 +193,7 @@ export function containerSummary(r: ContainerRecord, engine?: Engine): Container
 }
 
 export function imageSummary(engine: Engine, img: ImageRecord): ImageSummary {
-  const names = engine.images.namesOf(img.id);
+  const names = engine.imageNames(img.id);
   return {
     Id: img.id,
     ParentId: img.parent ?? '',
@@ -133,7 +208,7 @@ export function imageSummary(engine: Engine, img: ImageRecord): ImageSummary {
 }
 
 export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
-  const names = engine.images.namesOf(img.id);
+  const names = engine.imageNames(img.id);
   const c = img.config;
   const cfg = c.config ?? {};
   return {
@@ -170,7 +245,7 @@ export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
     ...(c.variant ? { Variant: c.variant } : {}),
     Os: c.os,
     Size: img.size,
-    GraphDriver: { Name: engine.snapshots.driver, Data: engine.imageGraphDriverData(img) },
+    GraphDriver: { Name: engine.storageDriver, Data: engine.imageGraphDriverData(img) },
     RootFS: { Type: 'layers', Layers: img.layers },
     Metadata: { LastTagTime: names.lastTagTime ?? '0001-01-01T00:00:00Z' },
   };
@@ -178,7 +253,7 @@ export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
 
 /** Docker's MountPoint list: volumes carry Name and Driver, binds and tmpfs do not. */
 export function mountPoints(r: ContainerRecord): MountPoint[] {
-  return visibleMountPoints(r).map((m) => ({
+  return r.mountPoints.filter((m) => !m.hidden).map((m) => ({
     Type: m.type,
     ...(m.type === 'volume' ? { Name: m.name ?? '' } : {}),
     Source: m.source,

@@ -1,2 +1,3 @@
 export { ApiServer, buildRouter } from './server';
 export { STATUS, statusOf } from './errors';
+export { specFromDocker } from './container-request';

@@ -4,7 +4,7 @@
  */
 import { promises as fsp, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ApiServer } from '../api';
+import { ApiServer, specFromDocker } from '../api';
 import { log, setLogLevel } from '../common';
 import { Engine } from '../engine';
 import { setupRemap } from '../runtime';
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     log.info('user namespace remapping on', { uidMap: userns.uids, gidMap: userns.gids });
   }
   await writePidfile(f.pidfile);
-  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, ...(userns ? { userns } : {}) });
+  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, ...(userns ? { userns } : {}) });
   const servers: ApiServer[] = [];
   for (const h of f.hosts) {
     const s = new ApiServer(engine);

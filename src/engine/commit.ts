@@ -11,12 +11,13 @@
 import { Readable } from 'node:stream';
 import { conflict, invalidArgument, mergeImageEnv, notFound, type Digest } from '../common';
 import { familiarString, parseReference, withDefaultTag, type ContainerConfig, type ImageConfig } from '../image';
-import type { Monitor } from '../runtime';
-import { treeTar, type Change, type Snapshotter } from '../storage';
-import type { ContainerRecord, ContainerService } from './containers';
-import type { EventBus } from './events';
-import { applyChanges } from './image-changes';
+import { treeTar, type Change } from '../storage';
+import type { Snapshotter } from '../storage';
+import type { ContainerEvents, ContainerRecord, ContainerSpec } from './container-model';
+import type { ContainerRuntime } from './container-runtime';
+import type { ContainerStore } from './container-store';
 import type { ImageService } from './images';
+import { applyChanges } from './image-changes';
 
 export interface CommitOptions {
   container: string;
@@ -32,21 +33,61 @@ export interface CommitOptions {
   config?: Record<string, unknown> | null;
 }
 
-/** The container config fields an image config keeps (Docker's container.Config). */
+/**
+ * A container's settings in the image config's shape (Docker's container.Config):
+ * what a committed image keeps, and what inspect shows as Config.
+ */
+export function containerConfigOf(spec: ContainerSpec): ContainerConfig {
+  const p = spec.process;
+  const h = spec.healthCheck;
+  const is = spec.imageSettings;
+  const n = spec.network;
+  const nonzero = (k: string, v: number) => (v ? { [k]: v } : {});
+  return {
+    Hostname: spec.hostname,
+    Domainname: spec.domainname,
+    User: p.user,
+    AttachStdin: p.attachStdin,
+    AttachStdout: p.attachStdout,
+    AttachStderr: p.attachStderr,
+    ...(n.exposedPorts ? { ExposedPorts: Object.fromEntries(n.exposedPorts.map((k) => [k, {}])) } : {}),
+    Tty: p.tty,
+    OpenStdin: p.openStdin,
+    StdinOnce: p.stdinOnce,
+    Env: p.env,
+    Cmd: p.cmd,
+    ...(h
+      ? { Healthcheck: { Test: h.test, ...nonzero('Interval', h.interval), ...nonzero('Timeout', h.timeout), ...nonzero('StartPeriod', h.startPeriod), ...nonzero('StartInterval', h.startInterval), ...nonzero('Retries', h.retries) } }
+      : {}),
+    ...(is.argsEscaped !== undefined ? { ArgsEscaped: is.argsEscaped } : {}),
+    Image: spec.image,
+    Volumes: spec.volumes ? Object.fromEntries(spec.volumes.map((k) => [k, {}])) : null,
+    WorkingDir: p.workingDir,
+    Entrypoint: p.entrypoint,
+    ...(n.disabled !== undefined ? { NetworkDisabled: n.disabled } : {}),
+    ...(n.macAddress ? { MacAddress: n.macAddress } : {}),
+    OnBuild: is.onBuild ?? null,
+    Labels: spec.labels,
+    ...(p.stopSignal ? { StopSignal: p.stopSignal } : {}),
+    ...(p.stopTimeout !== undefined ? { StopTimeout: p.stopTimeout } : {}),
+    ...(is.shell ? { Shell: is.shell } : {}),
+  };
+}
+
+/** The container config fields a commit's request body may set (Docker's container.Config). */
 const IMAGE_CONFIG_FIELDS = [
   'Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts', 'Tty', 'OpenStdin',
   'StdinOnce', 'Env', 'Cmd', 'Healthcheck', 'ArgsEscaped', 'Image', 'Volumes', 'WorkingDir', 'Entrypoint', 'OnBuild',
   'Labels', 'StopSignal', 'StopTimeout', 'Shell',
 ] as const;
 
-/** What commit, diff and export work with. */
 export interface CommitDeps {
-  containers: ContainerService;
+  containers: Pick<ContainerStore, 'get'>;
   images: ImageService;
   snapshots: Snapshotter;
-  monitor: Monitor;
-  events: EventBus;
-  /** A container's tar with the owners the container sees (undoes --userns-remap's shift). */
+  runtime: ContainerRuntime;
+  events: ContainerEvents;
+  /** A tar of the container's files with the owners the container sees (see Engine). */
   ownersAsContainerSees(tar: Readable): Readable;
 }
 
@@ -93,13 +134,13 @@ export class CommitService {
     if (!base) throw notFound(`No such image: ${rec.imageId} (the image of container ${rec.name} is gone)`);
     const config = this.imageConfig(rec, base.config.config ?? {}, o);
 
-    const monitor = this.engine.monitor;
+    const runtime = this.engine.runtime;
     const pause = o.pause !== false && rec.state.status === 'running' && (await this.pause(rec.id));
     let resumed = !pause;
     const resume = async () => {
       if (!resumed) {
         resumed = true;
-        await monitor.resume(rec.id);
+        await runtime.resume(rec.id);
       }
     };
     try {
@@ -113,7 +154,7 @@ export class CommitService {
           {
             created: now,
             ...(o.author ? { author: o.author } : {}),
-            created_by: (rec.config.Cmd ?? []).join(' '),
+            created_by: (rec.spec.process.cmd ?? []).join(' '),
             ...(o.comment ? { comment: o.comment } : {}),
           },
         ];
@@ -150,10 +191,10 @@ export class CommitService {
    */
   private async pause(id: string): Promise<boolean> {
     try {
-      await this.engine.monitor.pause(id);
+      await this.engine.runtime.pause(id);
       return true;
     } catch (err) {
-      const st = await this.engine.monitor.state(id).catch(() => undefined);
+      const st = await this.engine.runtime.state(id).catch(() => undefined);
       if (st?.status === 'running') throw err;
       return false;
     }
@@ -161,12 +202,10 @@ export class CommitService {
 
   /** The image's config, then the container's, then the request body's, then `changes`. */
   private imageConfig(rec: ContainerRecord, imageCfg: ContainerConfig, o: CommitOptions): ContainerConfig {
-    const fromContainer: ContainerConfig = {};
-    const rc = rec.config as Record<string, unknown>;
-    for (const f of IMAGE_CONFIG_FIELDS) if (rc[f] !== undefined) (fromContainer as Record<string, unknown>)[f] = structuredClone(rc[f]);
+    const fromContainer = structuredClone(containerConfigOf(rec.spec));
     let cfg: ContainerConfig = { ...structuredClone(imageCfg), ...fromContainer };
-    cfg.ExposedPorts = { ...(imageCfg.ExposedPorts ?? {}), ...((rc.ExposedPorts as object | undefined) ?? {}) };
-    cfg.Volumes = { ...(imageCfg.Volumes ?? {}), ...((rc.Volumes as object | undefined) ?? {}) };
+    cfg.ExposedPorts = { ...(imageCfg.ExposedPorts ?? {}), ...(fromContainer.ExposedPorts ?? {}) };
+    cfg.Volumes = { ...(imageCfg.Volumes ?? {}), ...(fromContainer.Volumes ?? {}) };
     if (Object.keys(cfg.ExposedPorts).length === 0) delete cfg.ExposedPorts;
     if (Object.keys(cfg.Volumes).length === 0) cfg.Volumes = null;
     if (o.config) cfg = mergeUserConfig(o.config, cfg);

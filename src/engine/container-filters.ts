@@ -5,8 +5,8 @@
  * query into FilterArgs; everything else happens here.
  */
 import { checkFilterKeys, filterBool, invalidArgument, matchLabelFilters, type FilterArgs } from '../common';
-import { mountPointsOf } from './container-mounts';
-import type { ContainerRecord, ContainerService } from './containers';
+import type { ContainerRecord } from './container-model';
+import type { ContainerService } from './containers';
 
 export interface ContainerQuery {
   /** Stopped containers too (implied by a limit, a status or an exited filter). */
@@ -46,7 +46,7 @@ export function queryContainers(svc: ContainerService, q: ContainerQuery): Conta
 }
 
 function matches(r: ContainerRecord, filters: FilterArgs): boolean {
-  if (!matchLabelFilters(filters.get('label'), r.config.Labels)) return false;
+  if (!matchLabelFilters(filters.get('label'), r.spec.labels)) return false;
   for (const [key, values] of filters) {
     if (values.length === 0) continue;
     const ok = values.some((v) => {
@@ -56,7 +56,7 @@ function matches(r: ContainerRecord, filters: FilterArgs): boolean {
         case 'status': return r.state.status === v;
         case 'exited': return r.state.status === 'exited' && r.state.exitCode === Number(v);
         case 'ancestor': return r.image === v || r.imageId === v || r.imageId.startsWith(`sha256:${v}`) || r.image === `${v}:latest`;
-        case 'volume': return mountPointsOf(r).some((m) => m.destination === v || m.name === v || m.source === v);
+        case 'volume': return r.mountPoints.some((m) => m.destination === v || m.name === v || m.source === v);
         case 'network': return networkMode(r) === v;
         // No health checks, published or exposed ports yet: only the "none" answers match.
         case 'health': return v === 'none';
@@ -72,8 +72,8 @@ function matches(r: ContainerRecord, filters: FilterArgs): boolean {
 }
 
 function networkMode(r: ContainerRecord): string {
-  const mode = r.hostConfig.NetworkMode;
-  return typeof mode === 'string' && mode !== '' && mode !== 'default' ? mode : 'bridge';
+  const mode = r.spec.network.mode;
+  return mode !== undefined && mode !== '' && mode !== 'default' ? mode : 'bridge';
 }
 
 function userRegExp(pattern: string): RegExp {

@@ -1,17 +1,17 @@
 /**
- * A container's volumes, bind mounts and tmpfs mounts (Docker's HostConfig.Binds,
- * HostConfig.Mounts, HostConfig.Tmpfs and the image's VOLUME list).
+ * A container's volumes, bind mounts and tmpfs mounts: the spec's `mounts`,
+ * `volumesFrom` and `volumes`, and the image's VOLUME list.
  *
- * ContainerService calls `prepare` once at create (validate, create volumes, fill the
- * record's mount points), `specMounts` at every start, `stopped` after every exit, and
- * `release` at removal.
+ * ContainerService calls `prepare` once at create (check, create volumes, fill the
+ * record's `mountPoints`), `specMounts` at every start, `stopped` after every exit,
+ * and `release` at removal.
  */
 import { promises as fsp } from 'node:fs';
 import { posix } from 'node:path';
 import { BerthError, internal, invalidArgument, isErrno, log, notFound } from '../common';
 import { resolveInRoot, type MountOption } from '../runtime';
-import { checkVolumeName, copyUp as copyTreeUp, type VolumeStore } from '../storage';
-import type { ContainerRecord } from './containers';
+import { copyUp as copyTreeUp, type VolumeStore } from '../storage';
+import type { ContainerRecord, MountRequest } from './container-model';
 
 export interface ContainerMounts {
   prepare(rec: ContainerRecord, imageVolumes: readonly string[]): Promise<void>;
@@ -29,199 +29,17 @@ export const NO_MOUNTS: ContainerMounts = {
   release: async () => undefined,
 };
 
-/** One mount of a container, as kept in its record (Docker's MountPoint, our words). */
-export interface MountPointRecord {
-  type: 'volume' | 'bind' | 'tmpfs';
-  destination: string;
-  /** Host path for binds; the volume's data dir for volumes; '' for tmpfs. */
-  source: string;
-  /** Volume name. */
-  name?: string;
-  driver?: string;
-  /** Docker's Mode text (`z`, `ro`, `ro,Z` …) shown by inspect. */
-  mode: string;
-  rw: boolean;
-  /** As shown by inspect; binds default to rprivate, volumes show ''. */
-  propagation: string;
-  /** Fill an empty volume with the image's content at the destination. */
-  copyData?: boolean;
-  /** Created for this container: `rm -v` removes it. */
-  anonymous?: boolean;
-  /** `-v` binds create a missing host directory; `--mount` binds refuse it. */
-  createSource?: boolean;
-  tmpfsOptions?: string[];
-  /** HostConfig.Tmpfs mounts are not listed by inspect's Mounts. */
-  hidden?: boolean;
-}
+/** Mount propagation modes Linux and Docker know. */
+export const PROPAGATIONS: ReadonlySet<string> = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
 
-type WithMounts = ContainerRecord & { mountPoints?: MountPointRecord[] };
+/** Docker's words for a bad mount, and for a mount path that is not absolute. */
+export const mountError = (type: string, why: string) => invalidArgument(`invalid mount config for type "${type}": ${why}`);
+export const notAbsolute = (p: string) => `invalid mount path: '${p}' mount path must be absolute`;
 
-/** The container's mount points (empty for containers made before volumes existed). */
-export function mountPointsOf(rec: ContainerRecord): MountPointRecord[] {
-  return (rec as WithMounts).mountPoints ?? [];
-}
-
-/** Docker's inspect/summary `Mounts` entries, in our words. */
-export function visibleMountPoints(rec: ContainerRecord): MountPointRecord[] {
-  return mountPointsOf(rec).filter((m) => !m.hidden);
-}
-
-const PROPAGATIONS = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
-
-const spec = (raw: string, why?: string) => invalidArgument(`invalid volume specification: '${raw}'${why ? `: ${why}` : ''}`);
-const mountError = (type: string, why: string) => invalidArgument(`invalid mount config for type "${type}": ${why}`);
-const notAbsolute = (p: string) => `invalid mount path: '${p}' mount path must be absolute`;
-
-function cleanPath(p: string): string {
+/** A mount path normalized, without a trailing '/'. */
+export function cleanPath(p: string): string {
   const n = posix.normalize(p);
   return n.length > 1 ? n.replace(/\/+$/, '') : n;
-}
-
-/** `rw|ro`, `z|Z`, `nocopy`, one propagation: each at most once (Docker's linux mode rules). */
-function parseMode(raw: string, mode: string, type: 'bind' | 'volume'): { rw: boolean; propagation: string; nocopy: boolean } {
-  let rw: boolean | undefined;
-  let label = false;
-  let propagation = '';
-  let nocopy = false;
-  const bad = () => spec(raw, `invalid mode: ${mode}`);
-  for (const m of mode.split(',')) {
-    if (m === 'rw' || m === 'ro') {
-      if (rw !== undefined) throw bad();
-      rw = m === 'rw';
-    } else if (m === 'z' || m === 'Z') {
-      if (label) throw bad();
-      label = true;
-    } else if (m === 'nocopy') {
-      if (nocopy || type === 'bind') throw bad();
-      nocopy = true;
-    } else if (PROPAGATIONS.has(m)) {
-      if (propagation || type === 'volume') throw bad();
-      propagation = m;
-    } else throw bad();
-  }
-  return { rw: rw ?? true, propagation, nocopy };
-}
-
-/** One `HostConfig.Binds` entry: `/host:/ctr[:mode]`, `name:/ctr[:mode]` or `/ctr`. */
-export function parseBind(raw: string): MountPointRecord {
-  const parts = raw.split(':');
-  if (parts.length > 3 || parts.some((p) => p === '')) throw spec(raw);
-  let source = '';
-  let dest: string;
-  let mode = '';
-  if (parts.length === 1) dest = parts[0]!;
-  else {
-    source = parts[0]!;
-    dest = parts[1]!;
-    mode = parts[2] ?? '';
-  }
-  const type = source.startsWith('/') ? 'bind' : 'volume';
-  if (!dest.startsWith('/')) throw spec(raw, `invalid mount config for type "${type}": ${notAbsolute(dest)}`);
-  const destination = cleanPath(dest);
-  if (destination === '/') throw spec(raw, `invalid mount config for type "${type}": invalid specification: destination can't be '/'`);
-  const m = mode ? parseMode(raw, mode, type) : { rw: true, propagation: '', nocopy: false };
-  if (type === 'bind') {
-    return { type, source: cleanPath(source), destination, mode, rw: m.rw, propagation: m.propagation || 'rprivate', createSource: true };
-  }
-  if (source) {
-    try {
-      checkVolumeName(source);
-    } catch (err) {
-      throw invalidArgument(`create ${source}: ${(err as Error).message}`, err);
-    }
-  }
-  return {
-    type,
-    source: '',
-    ...(source ? { name: source } : {}),
-    destination,
-    // Docker shows `z` for a local-driver volume given without a mode.
-    mode: mode || (source ? 'z' : ''),
-    rw: m.rw,
-    propagation: '',
-    copyData: !m.nocopy,
-    ...(source ? {} : { anonymous: true }),
-  };
-}
-
-interface ApiMount {
-  Type?: unknown;
-  Source?: unknown;
-  Target?: unknown;
-  ReadOnly?: unknown;
-  BindOptions?: { Propagation?: unknown; CreateMountpoint?: unknown } | null;
-  VolumeOptions?: { NoCopy?: unknown; Labels?: unknown; DriverConfig?: { Name?: unknown; Options?: unknown } | null } | null;
-  TmpfsOptions?: { SizeBytes?: unknown; Mode?: unknown } | null;
-}
-
-export interface ParsedMount extends MountPointRecord {
-  volumeLabels?: Record<string, string>;
-  volumeOptions?: Record<string, string>;
-}
-
-/** One `HostConfig.Mounts` entry (`--mount`). Bind sources are checked by the caller. */
-export function parseApiMount(m: ApiMount): ParsedMount {
-  const type = typeof m.Type === 'string' ? m.Type : '';
-  if (!['bind', 'volume', 'tmpfs'].includes(type)) throw mountError(type, 'mount type unknown');
-  const t = type as 'bind' | 'volume' | 'tmpfs';
-  const target = typeof m.Target === 'string' ? m.Target : '';
-  const source = typeof m.Source === 'string' ? m.Source : '';
-  if (!target) throw mountError(t, 'field Target must not be empty');
-  if (!target.startsWith('/')) throw mountError(t, notAbsolute(target));
-  const destination = cleanPath(target);
-  if (destination === '/') throw mountError(t, "invalid specification: destination can't be '/'");
-  const rw = m.ReadOnly !== true;
-  const notAllowed = (f: string) => mountError(t, `field ${f} must not be specified`);
-  if (t === 'bind') {
-    if (m.VolumeOptions) throw notAllowed('VolumeOptions');
-    if (m.TmpfsOptions) throw notAllowed('TmpfsOptions');
-    if (!source) throw mountError(t, 'field Source must not be empty');
-    if (!source.startsWith('/')) throw mountError(t, notAbsolute(source));
-    const prop = typeof m.BindOptions?.Propagation === 'string' ? m.BindOptions.Propagation : '';
-    if (prop && !PROPAGATIONS.has(prop)) throw mountError(t, `invalid propagation mode: ${prop}`);
-    return { type: t, source: cleanPath(source), destination, mode: '', rw, propagation: prop || 'rprivate', createSource: m.BindOptions?.CreateMountpoint === true };
-  }
-  if (t === 'volume') {
-    if (m.BindOptions) throw notAllowed('BindOptions');
-    if (m.TmpfsOptions) throw notAllowed('TmpfsOptions');
-    if (source) {
-      try {
-        checkVolumeName(source);
-      } catch (err) {
-        throw invalidArgument(`create ${source}: ${(err as Error).message}`, err);
-      }
-    }
-    const vo = m.VolumeOptions ?? {};
-    const driver = typeof vo.DriverConfig?.Name === 'string' ? vo.DriverConfig.Name : '';
-    if (driver && driver !== 'local') throw notFound(`${source ? `create ${source}: ` : ''}error looking up volume plugin ${driver}: plugin "${driver}" not found`);
-    return {
-      type: t,
-      source: '',
-      ...(source ? { name: source } : { anonymous: true }),
-      destination,
-      mode: 'z',
-      rw,
-      propagation: '',
-      copyData: vo.NoCopy !== true,
-      ...(vo.Labels && typeof vo.Labels === 'object' ? { volumeLabels: vo.Labels as Record<string, string> } : {}),
-      ...(vo.DriverConfig?.Options && typeof vo.DriverConfig.Options === 'object' ? { volumeOptions: vo.DriverConfig.Options as Record<string, string> } : {}),
-    };
-  }
-  if (source) throw notAllowed('Source');
-  if (m.BindOptions) throw notAllowed('BindOptions');
-  if (m.VolumeOptions) throw notAllowed('VolumeOptions');
-  const data: string[] = [];
-  const size = m.TmpfsOptions?.SizeBytes;
-  if (size !== undefined && size !== null) {
-    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) throw mountError(t, 'invalid tmpfs size: SizeBytes must be a whole number of bytes');
-    if (size > 0) data.push(size % 1024 === 0 ? `size=${size / 1024}k` : `size=${size}`);
-  }
-  const mode = m.TmpfsOptions?.Mode;
-  if (mode !== undefined && mode !== null && mode !== 0) {
-    if (typeof mode !== 'number' || !Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw mountError(t, 'invalid tmpfs mode: Mode must be a file mode such as 1777 (octal)');
-    data.push(`mode=${mode.toString(8)}`);
-  }
-  return { type: t, source: '', destination, mode: '', rw, propagation: '', tmpfsOptions: tmpfsOptions([...data, ...(rw ? [] : ['ro'])]) };
 }
 
 const TMPFS_FLAGS = new Set(['rw', 'ro', 'exec', 'noexec', 'suid', 'nosuid', 'dev', 'nodev', 'atime', 'noatime', 'diratime', 'nodiratime', 'relatime', 'norelatime', 'strictatime', 'nostrictatime', 'sync', 'async', 'dirsync', 'mand', 'nomand', ...PROPAGATIONS]);
@@ -264,40 +82,23 @@ export class VolumeMounts implements ContainerMounts {
   }
 
   async prepare(rec: ContainerRecord, imageVolumes: readonly string[]): Promise<void> {
-    const hc = rec.hostConfig;
-    const parsed: ParsedMount[] = [];
+    const parsed: MountRequest[] = [];
     const taken = new Set<string>();
-    const add = (m: ParsedMount) => {
+    for (const m of rec.spec.mounts) {
       if (taken.has(m.destination)) throw invalidArgument(`Duplicate mount point: ${m.destination}`);
+      if (m.type === 'bind' && !m.createSource && !(await exists(m.source))) throw mountError('bind', `bind source path does not exist: ${m.source}`);
       taken.add(m.destination);
-      parsed.push(m);
-    };
-    for (const b of (hc.Binds as string[] | null | undefined) ?? []) add(parseBind(b));
-    const apiMounts = hc.Mounts;
-    if (apiMounts !== undefined && apiMounts !== null && !Array.isArray(apiMounts)) throw invalidArgument('invalid HostConfig: field Mounts must be an array of mount objects');
-    for (const m of (apiMounts as ApiMount[] | undefined) ?? []) {
-      if (typeof m !== 'object' || m === null) throw invalidArgument('invalid HostConfig: each entry of Mounts must be an object');
-      const p = parseApiMount(m);
-      if (p.type === 'bind' && !p.createSource && !(await exists(p.source))) throw mountError('bind', `bind source path does not exist: ${p.source}`);
-      add(p);
-    }
-    const tmpfs = hc.Tmpfs as Record<string, unknown> | null | undefined;
-    for (const [dest, opts] of Object.entries(tmpfs ?? {})) {
-      if (typeof opts !== 'string') throw invalidArgument(`invalid HostConfig: the options of tmpfs mount ${dest} must be a string`);
-      if (!dest.startsWith('/')) throw invalidArgument(`invalid tmpfs mount: ${notAbsolute(dest)}`);
-      const destination = cleanPath(dest);
-      add({ type: 'tmpfs', source: '', destination, mode: '', rw: true, propagation: '', hidden: true, tmpfsOptions: tmpfsOptions(opts ? opts.split(',') : []) });
+      parsed.push({ ...m });
     }
     // --volumes-from: the other container's volumes and binds, where nothing above mounts.
-    for (const m of this.volumesFrom(rec, hc.VolumesFrom)) {
+    for (const m of this.volumesFrom(rec)) {
       if (taken.has(m.destination)) continue;
       taken.add(m.destination);
       parsed.push(m);
     }
-    // Anonymous volumes for VOLUME paths of the image and Config.Volumes, unless mounted already.
-    const requested = Object.keys((rec.config.Volumes as Record<string, unknown> | null | undefined) ?? {});
-    for (const v of [...imageVolumes, ...requested]) {
-      if (!v.startsWith('/')) throw spec(v, `invalid mount config for type "volume": ${notAbsolute(v)}`);
+    // Anonymous volumes for VOLUME paths of the image and the spec, unless mounted already.
+    for (const v of [...imageVolumes, ...(rec.spec.volumes ?? [])]) {
+      if (!v.startsWith('/')) throw invalidArgument(`invalid volume specification: '${v}': invalid mount config for type "volume": ${notAbsolute(v)}`);
       const destination = cleanPath(v);
       if (taken.has(destination)) continue;
       taken.add(destination);
@@ -327,27 +128,21 @@ export class VolumeMounts implements ContainerMounts {
       for (const n of created) await this.volumes.remove(n, { force: true, except: rec.id }).catch(() => undefined);
       throw err;
     }
-    (rec as WithMounts).mountPoints = parsed.map(({ volumeLabels: _l, volumeOptions: _o, ...mp }) => mp);
+    rec.mountPoints = parsed.map(({ volumeLabels: _l, volumeOptions: _o, ...mp }) => mp);
   }
 
   /**
-   * `HostConfig.VolumesFrom` entries (`CONTAINER[:ro|rw]`): that container's volume and
-   * bind mounts at the same places; `ro`/`rw` overrides each mount's own mode. They are
-   * shared, not owned: `rm -v` of this container leaves them.
+   * The spec's `volumesFrom`: that container's volume and bind mounts at the same
+   * places; `ro`/`rw` overrides each mount's own mode. They are shared, not owned:
+   * `rm -v` of this container leaves them.
    */
-  private volumesFrom(rec: ContainerRecord, raw: unknown): ParsedMount[] {
-    if (raw === undefined || raw === null) return [];
-    if (!Array.isArray(raw) || raw.some((v) => typeof v !== 'string')) throw invalidArgument('invalid HostConfig: field VolumesFrom must be an array of strings');
-    const out: ParsedMount[] = [];
-    for (const entry of raw as string[]) {
-      const [ref = '', mode, ...extra] = entry.split(':');
-      if (ref === '' || extra.length > 0 || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
-        throw invalidArgument(`invalid volumes-from specification: ${entry}: use CONTAINER[:ro|rw]`);
-      }
+  private volumesFrom(rec: ContainerRecord): MountRequest[] {
+    const out: MountRequest[] = [];
+    for (const { container: ref, mode } of rec.spec.volumesFrom) {
       const all = this.containers().filter((r) => r.id !== rec.id);
       const src = all.find((r) => r.id === ref || r.name === ref.replace(/^\//, '')) ?? onlyOne(all.filter((r) => /^[0-9a-f]+$/.test(ref) && r.id.startsWith(ref)));
       if (!src) throw notFound(`No such container: ${ref}`);
-      for (const m of mountPointsOf(src)) {
+      for (const m of src.mountPoints) {
         if (m.type === 'tmpfs') continue;
         const rw = mode === undefined ? m.rw : mode === 'rw';
         out.push({ ...m, rw, mode: mode ?? m.mode, anonymous: false, copyData: false, createSource: m.type === 'bind' });
@@ -360,7 +155,7 @@ export class VolumeMounts implements ContainerMounts {
     const out: MountOption[] = [];
     const acquired: string[] = [];
     try {
-      for (const m of mountPointsOf(rec)) {
+      for (const m of rec.mountPoints) {
         if (m.type === 'tmpfs') {
           out.push({ type: 'tmpfs', destination: m.destination, options: m.tmpfsOptions ?? tmpfsOptions([]) });
           continue;
@@ -386,7 +181,7 @@ export class VolumeMounts implements ContainerMounts {
   }
 
   async stopped(rec: ContainerRecord): Promise<void> {
-    for (const m of mountPointsOf(rec)) {
+    for (const m of rec.mountPoints) {
       if (m.type !== 'volume' || !m.name) continue;
       await this.volumes.releaseMount(m.name, rec.id, (name) => this.otherRunning(rec, name)).catch((err) => log.warn('volume unmount failed', { name: m.name, error: String(err) }));
     }
@@ -395,7 +190,7 @@ export class VolumeMounts implements ContainerMounts {
   async release(rec: ContainerRecord, removeVolumes: boolean): Promise<void> {
     await this.stopped(rec);
     if (!removeVolumes) return;
-    for (const m of mountPointsOf(rec)) {
+    for (const m of rec.mountPoints) {
       if (m.type !== 'volume' || !m.anonymous || !m.name) continue;
       try {
         await this.volumes.remove(m.name, { force: true, except: rec.id });
@@ -416,7 +211,7 @@ function onlyOne<T>(list: T[]): T | undefined {
 }
 
 function usesVolume(r: ContainerRecord, name: string): boolean {
-  return mountPointsOf(r).some((m) => m.type === 'volume' && m.name === name);
+  return r.mountPoints.some((m) => m.type === 'volume' && m.name === name);
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -1,15 +1,15 @@
 /**
- * From a container's record (Docker's Config and HostConfig) to the OCI runtime spec
- * that runc gets. `checkHostConfig` runs at create time so a bad option is refused
- * before anything exists; `buildSpec` runs at every start.
+ * From a container's record (its `ContainerSpec`) to the OCI runtime spec that runc
+ * gets. `checkSpec` runs at create time so a bad option is refused before anything
+ * exists; `buildSpec` runs at every start.
  *
  * Contract:
  * - Both go through `specOptions`, so create refuses exactly what start would: the
  *   check builds a throwaway spec (with placeholders for what only exists at start:
  *   the rootfs, the user, the processes of `container:X` targets).
- * - Namespace modes: PidMode '' | host | container:X; IpcMode '' | private | shareable |
- *   none | host | container:X; UTSMode '' | host; NetworkMode host | container:X (any
- *   other value is a private network namespace); UsernsMode '' | host; CgroupnsMode
+ * - Namespace modes: pid '' | host | container:X; ipc '' | private | shareable |
+ *   none | host | container:X; uts '' | host; network mode host | container:X (any
+ *   other value is a private network namespace); userns '' | host; cgroupns
  *   '' | private | host ('' = private on a cgroup v2 host, host otherwise).
  *   `container:X` joins /proc/<pid>/ns/<type> of X, which must be running (conflict,
  *   409, otherwise). A shareable container's /dev/shm is a tmpfs on the host
@@ -17,19 +17,19 @@
  *   private one is refused, as in Docker.
  * - With the host's network and no hostname of its own, the container keeps the host's
  *   name (the spec sets none; HOSTNAME is the host's); with container:X it takes X's.
- * - Security: Privileged, CapAdd/CapDrop, SecurityOpt (no-new-privileges[:bool|=bool],
- *   seccomp=unconfined|<profile JSON>, systempaths=unconfined, apparmor=… and label=…
- *   accepted and ignored: this host has neither), ReadonlyRootfs, MaskedPaths,
- *   ReadonlyPaths, Sysctls, Ulimits, OomScoreAdj, ShmSize, GroupAdd, Init (tini bound
- *   read-only at /sbin/docker-init and put in front of the command, as Docker does).
- *   The default seccomp profile is Docker's, rendered for the container's capabilities.
- * - Resources: Memory, MemoryReservation, MemorySwap (Docker's default: twice Memory),
- *   MemorySwappiness, OomKillDisable, NanoCpus, CpuShares, CpuPeriod, CpuQuota,
- *   CpusetCpus, CpusetMems (checked against this host's CPUs/nodes), BlkioWeight,
- *   BlkioWeightDevice, BlkioDevice{Read,Write}{Bps,IOps}, PidsLimit, Devices,
- *   DeviceCgroupRules. Device paths are stat'ed on the host.
+ * - Security: privileged, capAdd/capDrop, noNewPrivileges, seccomp (default |
+ *   unconfined | a profile's JSON, parsed here), systemPathsUnconfined, readonlyRootfs,
+ *   maskedPaths, readonlyPaths, sysctls, ulimits, oomScoreAdj, shmSize, groupAdd, init
+ *   (tini bound read-only at /sbin/docker-init and put in front of the command, as
+ *   Docker does). The default seccomp profile is Docker's, rendered for the
+ *   container's capabilities.
+ * - Resources: memory, memoryReservation, memorySwap (Docker's default: twice memory),
+ *   memorySwappiness, oomKillDisable, nanoCpus, cpuShares, cpuPeriod, cpuQuota,
+ *   cpusetCpus, cpusetMems (checked against this host's CPUs/nodes), blkioWeight,
+ *   blkioWeightDevice, blkioDevice{Read,Write}{Bps,IOps}, pidsLimit, devices,
+ *   deviceCgroupRules. Device paths are stat'ed on the host.
  * - User namespaces: with the daemon's --userns-remap (`userns` mappings given), every
- *   container gets a user namespace of its own unless UsernsMode is host. As in Docker,
+ *   container gets a user namespace of its own unless its userns mode is host. As in Docker,
  *   such a container cannot be privileged nor share the host's network or PID
  *   namespace (invalid-argument with Docker's words: use --userns host for those).
  */
@@ -45,7 +45,6 @@ import {
   READONLY_PATHS,
   cgroupsPath,
   detectCgroupMode,
-  discardUnsupported,
   effectiveMemorySwap,
   ensureBlkioWeight,
   generateSpec,
@@ -61,12 +60,10 @@ import {
   type NamespaceType,
   type OciSpec,
   type RlimitOption,
-  type SeccompProfile,
   type SpecOptions,
-  type SysInfo,
   type ThrottleDevice,
 } from '../runtime';
-import type { ContainerRecord } from './containers';
+import type { ContainerRecord, ContainerSpec, ThrottleSetting } from './container-model';
 
 export interface SpecContext {
   host: HostFacts;
@@ -81,51 +78,6 @@ export interface SpecContext {
   userns?: IdMappings;
 }
 
-/** The HostConfig fields read here, as Docker's API names and types them. */
-interface HostConfigFields {
-  Privileged?: boolean;
-  CapAdd?: string[] | null;
-  CapDrop?: string[] | null;
-  ReadonlyRootfs?: boolean;
-  Init?: boolean | null;
-  GroupAdd?: string[] | null;
-  SecurityOpt?: string[] | null;
-  Sysctls?: Record<string, string> | null;
-  Ulimits?: Array<{ Name?: string; Soft?: number; Hard?: number }> | null;
-  OomScoreAdj?: number;
-  ShmSize?: number;
-  MaskedPaths?: string[] | null;
-  ReadonlyPaths?: string[] | null;
-  PidMode?: string;
-  IpcMode?: string;
-  UTSMode?: string;
-  NetworkMode?: string;
-  UsernsMode?: string;
-  CgroupnsMode?: string;
-  Memory?: number;
-  MemoryReservation?: number;
-  MemorySwap?: number;
-  MemorySwappiness?: number | null;
-  OomKillDisable?: boolean | null;
-  NanoCpus?: number;
-  CpuShares?: number;
-  CpuPeriod?: number;
-  CpuQuota?: number;
-  CpuRealtimePeriod?: number;
-  CpuRealtimeRuntime?: number;
-  CpusetCpus?: string;
-  CpusetMems?: string;
-  BlkioWeight?: number;
-  BlkioWeightDevice?: Array<{ Path?: string; Weight?: number }> | null;
-  BlkioDeviceReadBps?: Array<{ Path?: string; Rate?: number }> | null;
-  BlkioDeviceWriteBps?: Array<{ Path?: string; Rate?: number }> | null;
-  BlkioDeviceReadIOps?: Array<{ Path?: string; Rate?: number }> | null;
-  BlkioDeviceWriteIOps?: Array<{ Path?: string; Rate?: number }> | null;
-  PidsLimit?: number | null;
-  Devices?: Array<{ PathOnHost?: string; PathInContainer?: string; CgroupPermissions?: string }> | null;
-  DeviceCgroupRules?: string[] | null;
-}
-
 /** Where `--init` comes from: the static tini from the tini package, or docker's name for it. */
 const INIT_CANDIDATES = ['/usr/bin/tini-static', '/usr/bin/docker-init', '/usr/libexec/docker/docker-init', '/usr/bin/tini'];
 export const INIT_PATH_IN_CONTAINER = '/sbin/docker-init';
@@ -136,59 +88,11 @@ export function initBinaryPath(): string | undefined {
   if (initBinary === undefined) initBinary = INIT_CANDIDATES.find((p) => existsSync(p)) ?? null;
   return initBinary ?? undefined;
 }
+
 function findInit(): string {
   const path = initBinaryPath();
   if (!path) throw invalidArgument(`--init needs tini on the daemon's host (looked for ${INIT_CANDIDATES.join(', ')}); install the tini package`);
   return path;
-}
-
-interface SecurityOpts {
-  noNewPrivileges: boolean;
-  seccomp: 'default' | 'unconfined' | SeccompProfile;
-  systemPathsUnconfined: boolean;
-}
-
-const parseBool = (opt: string, v: string): boolean => {
-  if (/^(1|t|true)$/i.test(v)) return true;
-  if (/^(0|f|false)$/i.test(v)) return false;
-  throw invalidArgument(`invalid --security-opt 2: "${opt}"`);
-};
-
-/** Docker's SecurityOpt strings (`key=value`, or the older `key:value`). */
-export function parseSecurityOpts(list: readonly string[]): SecurityOpts {
-  const out: SecurityOpts = { noNewPrivileges: false, seccomp: 'default', systemPathsUnconfined: false };
-  for (const opt of list) {
-    if (opt === 'no-new-privileges') {
-      out.noNewPrivileges = true;
-      continue;
-    }
-    const eq = opt.indexOf('=');
-    const colon = opt.indexOf(':');
-    const sep = eq >= 0 && (colon < 0 || eq < colon) ? eq : colon;
-    if (sep < 0) throw invalidArgument(`invalid --security-opt 1: "${opt}"`);
-    const key = opt.slice(0, sep);
-    const value = opt.slice(sep + 1);
-    switch (key) {
-      case 'no-new-privileges':
-        out.noNewPrivileges = parseBool(opt, value);
-        break;
-      case 'seccomp':
-        out.seccomp = value === 'unconfined' ? 'unconfined' : parseSeccompProfile(value);
-        break;
-      case 'systempaths':
-        if (value !== 'unconfined') throw invalidArgument(`invalid --security-opt 2: "${opt}": systempaths only takes unconfined`);
-        out.systemPathsUnconfined = true;
-        break;
-      case 'apparmor':
-      case 'label':
-      case 'writable-cgroups':
-        // No AppArmor or SELinux on this host; cgroup writability follows --privileged.
-        break;
-      default:
-        throw invalidArgument(`invalid --security-opt 2: "${opt}"`);
-    }
-  }
-  return out;
 }
 
 type Lookup = ((ref: string) => ContainerRecord) | undefined;
@@ -224,16 +128,48 @@ export function shareableShmPath(rec: Pick<ContainerRecord, 'hostsPath'>): strin
   return join(dirname(rec.hostsPath), 'shm');
 }
 
-function namespaces(hc: HostConfigFields, host: HostFacts, self: string | undefined, lookup: Lookup, selfShm?: string): Namespaces {
+/** The cgroup namespace a container gets: its own, or on a cgroup v1 host by default the host's. */
+function effectiveCgroupns(spec: ContainerSpec, cgroupMode: HostFacts['cgroupMode']): 'host' | 'private' {
+  const m = spec.namespaces.cgroupns;
+  if (m === 'host' || m === 'private') return m;
+  return (cgroupMode ?? detectCgroupMode()) === 'v2' ? 'private' : 'host';
+}
+
+/** The values the engine settles for what a spec leaves to it, as inspect shows them. */
+export interface SettledSettings {
+  ipcMode: string;
+  shmSize: number;
+  cgroupnsMode: 'host' | 'private';
+  memorySwap: number;
+  /** null: none (privileged or systempaths=unconfined). */
+  maskedPaths: string[] | null;
+  readonlyPaths: string[] | null;
+}
+
+export function settledSettings(spec: ContainerSpec, cgroupMode: HostFacts['cgroupMode']): SettledSettings {
+  const unmasked = spec.security.privileged || spec.security.systemPathsUnconfined;
+  const r = spec.resources;
+  return {
+    ipcMode: spec.namespaces.ipc || 'private',
+    shmSize: r.shmSize || DEFAULT_SHM_SIZE,
+    cgroupnsMode: effectiveCgroupns(spec, cgroupMode),
+    memorySwap: effectiveMemorySwap(r.memory, r.memorySwap),
+    maskedPaths: unmasked ? null : spec.security.maskedPaths ?? [...MASKED_PATHS],
+    readonlyPaths: unmasked ? null : spec.security.readonlyPaths ?? [...READONLY_PATHS],
+  };
+}
+
+function namespaces(spec: ContainerSpec, host: HostFacts, self: string | undefined, lookup: Lookup, selfShm?: string): Namespaces {
   const modes: Partial<Record<NamespaceType, NamespaceMode>> = {};
   const out: Namespaces = { modes };
+  const ns = spec.namespaces;
 
-  const pid = hc.PidMode ?? '';
+  const pid = ns.pid;
   if (pid === 'host') modes.pid = 'host';
   else if (pid.startsWith('container:')) modes.pid = joinNs(target('pid', pid, self, lookup), 'pid');
   else if (pid !== '' && pid !== 'private') throw invalidArgument(`invalid PID mode: ${pid}`);
 
-  const ipc = hc.IpcMode ?? '';
+  const ipc = ns.ipc;
   if (ipc === 'host') modes.ipc = 'host';
   else if (ipc === 'none') out.shm = 'none';
   else if (ipc === 'shareable') {
@@ -243,7 +179,7 @@ function namespaces(hc: HostConfigFields, host: HostFacts, self: string | undefi
     const t = target('ipc', ipc, self, lookup);
     modes.ipc = joinNs(t, 'ipc');
     if (t) {
-      if ((t.hostConfig as HostConfigFields).IpcMode !== 'shareable') {
+      if (t.spec.namespaces.ipc !== 'shareable') {
         throw conflict(`cannot join IPC of container ${t.id}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
       }
       out.shm = { bind: shareableShmPath(t) };
@@ -252,11 +188,11 @@ function namespaces(hc: HostConfigFields, host: HostFacts, self: string | undefi
     throw invalidArgument(`invalid IPC mode: ${ipc}: use private, shareable, none, host or container:NAME`);
   }
 
-  const uts = hc.UTSMode ?? '';
+  const uts = ns.uts;
   if (uts === 'host') modes.uts = 'host';
   else if (uts !== '' && uts !== 'private') throw invalidArgument(`invalid UTS mode: ${uts}`);
 
-  const net = hc.NetworkMode ?? '';
+  const net = spec.network.mode ?? '';
   if (net === 'host') modes.network = 'host';
   else if (net.startsWith('container:')) {
     const t = target('network', net, self, lookup);
@@ -264,48 +200,43 @@ function namespaces(hc: HostConfigFields, host: HostFacts, self: string | undefi
     if (t) out.netTarget = t;
   }
 
-  const userns = hc.UsernsMode ?? '';
+  const userns = ns.userns;
   if (userns !== '' && userns !== 'host') {
     throw invalidArgument(`invalid USER mode: ${userns}: only "host" is supported (user namespace remapping is a daemon option)`);
   }
 
-  const cgroupns = hc.CgroupnsMode ?? '';
-  if (cgroupns === 'host') modes.cgroup = 'host';
-  else if (cgroupns === 'private') modes.cgroup = 'private';
-  else if (cgroupns !== '') throw invalidArgument(`invalid cgroup namespace mode: ${cgroupns}: use host or private`);
-  else modes.cgroup = (host.cgroupMode ?? detectCgroupMode()) === 'v2' ? 'private' : 'host';
+  const cgroupns = ns.cgroupns;
+  if (cgroupns !== '' && cgroupns !== 'host' && cgroupns !== 'private') throw invalidArgument(`invalid cgroup namespace mode: ${cgroupns}: use host or private`);
+  modes.cgroup = effectiveCgroupns(spec, host.cgroupMode);
   return out;
 }
 
-function throttle(what: string, list: HostConfigFields['BlkioDeviceReadBps']): ThrottleDevice[] | undefined {
-  if (!list?.length) return undefined;
-  return list.map((d) => {
-    const dev = blockDevice(what, d.Path);
-    return { ...dev, rate: d.Rate ?? 0 };
-  });
+function throttle(what: string, list: readonly ThrottleSetting[]): ThrottleDevice[] | undefined {
+  if (!list.length) return undefined;
+  return list.map((d) => ({ ...blockDevice(what, d.path), rate: d.rate }));
 }
 
-function blockDevice(what: string, path: string | undefined): { major: number; minor: number } {
+function blockDevice(what: string, path: string): { major: number; minor: number } {
   if (!path) throw invalidArgument(`${what}: each entry needs the Path of a block device`);
   const [d] = hostDevice(path);
   if (!d || d.type !== 'b') throw invalidArgument(`${what}: ${path} is not a block device`);
   return { major: d.major, minor: d.minor };
 }
 
-function devices(hc: HostConfigFields): DeviceOption[] {
-  if (hc.Privileged) return hostDevices();
+function devices(spec: ContainerSpec): DeviceOption[] {
+  if (spec.security.privileged) return hostDevices();
   const out: DeviceOption[] = [];
-  for (const d of hc.Devices ?? []) {
-    if (!d.PathOnHost) throw invalidArgument('each device needs PathOnHost');
-    out.push(...hostDevice(d.PathOnHost, d.PathInContainer || d.PathOnHost, d.CgroupPermissions || 'rwm'));
+  for (const d of spec.resources.devices) {
+    if (!d.pathOnHost) throw invalidArgument('each device needs PathOnHost');
+    out.push(...hostDevice(d.pathOnHost, d.pathInContainer || d.pathOnHost, d.cgroupPermissions || 'rwm'));
   }
   return out;
 }
 
-function rlimits(hc: HostConfigFields): RlimitOption[] {
-  return (hc.Ulimits ?? []).map((u) => {
-    if (!u.Name) throw invalidArgument('each ulimit needs a Name, such as nofile');
-    return { type: u.Name, soft: u.Soft ?? 0, hard: u.Hard ?? 0 };
+function rlimits(spec: ContainerSpec): RlimitOption[] {
+  return spec.resources.ulimits.map((u) => {
+    if (!u.name) throw invalidArgument('each ulimit needs a Name, such as nofile');
+    return { type: u.name, soft: u.soft, hard: u.hard };
   });
 }
 
@@ -314,80 +245,82 @@ function rlimits(hc: HostConfigFields): RlimitOption[] {
  * create: then the rootfs, user and targets of container:X modes are placeholders.
  */
 function specOptions(
-  rec: Pick<ContainerRecord, 'path' | 'args' | 'config' | 'hostConfig' | 'id' | 'hostnamePath' | 'hostsPath' | 'resolvConfPath'>,
+  rec: Pick<ContainerRecord, 'path' | 'args' | 'spec' | 'id' | 'hostnamePath' | 'hostsPath' | 'resolvConfPath'>,
   host: HostFacts,
   run: SpecContext | undefined,
 ): SpecOptions {
-  const hc = rec.hostConfig as HostConfigFields;
-  const ns = namespaces(hc, host, rec.id, run?.lookup, run ? shareableShmPath(rec) : undefined);
-  const sec = parseSecurityOpts(hc.SecurityOpt ?? []);
-  if (hc.ShmSize !== undefined && hc.ShmSize < 0) throw invalidArgument('SHM size can not be less than 0');
-  if (hc.OomScoreAdj !== undefined && (hc.OomScoreAdj < -1000 || hc.OomScoreAdj > 1000)) {
-    throw invalidArgument(`Invalid value ${hc.OomScoreAdj}, range for oom score adj is [-1000, 1000]`);
+  const spec = rec.spec;
+  const res = spec.resources;
+  const sec = spec.security;
+  const ns = namespaces(spec, host, rec.id, run?.lookup, run ? shareableShmPath(rec) : undefined);
+  const seccomp = sec.seccomp === 'default' || sec.seccomp === 'unconfined' ? sec.seccomp : parseSeccompProfile(sec.seccomp.profile);
+  if (res.shmSize < 0) throw invalidArgument('SHM size can not be less than 0');
+  if (sec.oomScoreAdj < -1000 || sec.oomScoreAdj > 1000) {
+    throw invalidArgument(`Invalid value ${sec.oomScoreAdj}, range for oom score adj is [-1000, 1000]`);
   }
 
   let args = [rec.path, ...rec.args];
   const extraMounts: MountOption[] = [];
-  if (hc.Init) {
+  if (spec.process.init) {
     extraMounts.push({ type: 'bind', source: findInit(), destination: INIT_PATH_IN_CONTAINER, readonly: true });
     args = [INIT_PATH_IN_CONTAINER, '--', ...args];
   }
 
   const user = run?.user ?? { uid: 0, gid: 0 };
-  const groupAdd = hc.GroupAdd ?? [];
+  const groupAdd = sec.groupAdd ?? [];
   const additionalGids = run
     ? [...(user.additionalGids ?? []), ...resolveGroups(run.rootfs, groupAdd)]
     : groupAdd.map((g) => (/^\d+$/.test(g) ? Number(g) : 0));
 
   // Docker's hostname rules for shared network namespaces.
-  let hostname: string | undefined = rec.config.Hostname;
-  const env = [...rec.config.Env];
-  const defaultHostname = rec.config.Hostname === rec.id.slice(0, 12);
+  let hostname: string | undefined = spec.hostname;
+  const env = [...spec.process.env];
+  const defaultHostname = spec.hostname === rec.id.slice(0, 12);
   if (ns.modes.network === 'host' && defaultHostname) {
     hostname = undefined;
     env.unshift(`HOSTNAME=${osHostname()}`);
   } else if (ns.netTarget && defaultHostname) {
-    hostname = ns.netTarget.config.Hostname;
+    hostname = ns.netTarget.spec.hostname;
   }
 
-  const memory = hc.Memory ?? 0;
-  const memorySwap = effectiveMemorySwap(memory, hc.MemorySwap ?? 0);
+  const memory = res.memory;
+  const memorySwap = effectiveMemorySwap(memory, res.memorySwap);
 
   const opts: SpecOptions = {
     args,
     env,
-    cwd: rec.config.WorkingDir || '/',
+    cwd: spec.process.workingDir || '/',
     user: { ...user, additionalGids },
     ...(hostname !== undefined ? { hostname } : {}),
     rootfsPath: run?.rootfs ?? '/',
-    terminal: rec.config.Tty,
-    readonlyRootfs: !!hc.ReadonlyRootfs,
-    capabilities: { add: hc.CapAdd ?? [], drop: hc.CapDrop ?? [], privileged: !!hc.Privileged },
+    terminal: spec.process.tty,
+    readonlyRootfs: sec.readonlyRootfs,
+    capabilities: { add: sec.capAdd ?? [], drop: sec.capDrop ?? [], privileged: sec.privileged },
     namespaces: ns.modes,
     cgroupsPath: cgroupsPath('/berth', rec.id),
     resources: {
       memory,
-      memoryReservation: hc.MemoryReservation ?? 0,
+      memoryReservation: res.memoryReservation,
       memorySwap,
-      ...(hc.MemorySwappiness !== undefined && hc.MemorySwappiness !== null ? { memorySwappiness: hc.MemorySwappiness } : {}),
-      oomKillDisable: !!hc.OomKillDisable,
-      nanoCpus: hc.NanoCpus ?? 0,
-      cpuShares: hc.CpuShares ?? 0,
-      cpuPeriod: hc.CpuPeriod ?? 0,
-      cpuQuota: hc.CpuQuota ?? 0,
-      cpuRealtimePeriod: hc.CpuRealtimePeriod ?? 0,
-      cpuRealtimeRuntime: hc.CpuRealtimeRuntime ?? 0,
-      cpusetCpus: hc.CpusetCpus ?? '',
-      cpusetMems: hc.CpusetMems ?? '',
-      pidsLimit: hc.PidsLimit ?? 0,
-      blkioWeight: hc.BlkioWeight ?? 0,
-      blkioWeightDevice: (hc.BlkioWeightDevice ?? []).map((d) => ({ ...blockDevice('blkio weight device', d.Path), weight: d.Weight ?? 0 })),
-      throttleReadBpsDevice: throttle('device read bps', hc.BlkioDeviceReadBps),
-      throttleWriteBpsDevice: throttle('device write bps', hc.BlkioDeviceWriteBps),
-      throttleReadIOPSDevice: throttle('device read iops', hc.BlkioDeviceReadIOps),
-      throttleWriteIOPSDevice: throttle('device write iops', hc.BlkioDeviceWriteIOps),
+      ...(res.memorySwappiness !== null ? { memorySwappiness: res.memorySwappiness } : {}),
+      oomKillDisable: !!res.oomKillDisable,
+      nanoCpus: res.nanoCpus,
+      cpuShares: res.cpuShares,
+      cpuPeriod: res.cpuPeriod,
+      cpuQuota: res.cpuQuota,
+      cpuRealtimePeriod: res.cpuRealtimePeriod,
+      cpuRealtimeRuntime: res.cpuRealtimeRuntime,
+      cpusetCpus: res.cpusetCpus,
+      cpusetMems: res.cpusetMems,
+      pidsLimit: res.pidsLimit ?? 0,
+      blkioWeight: res.blkioWeight,
+      blkioWeightDevice: res.blkioWeightDevice.map((d) => ({ ...blockDevice('blkio weight device', d.path), weight: d.weight })),
+      throttleReadBpsDevice: throttle('device read bps', res.blkioDeviceReadBps),
+      throttleWriteBpsDevice: throttle('device write bps', res.blkioDeviceWriteBps),
+      throttleReadIOPSDevice: throttle('device read iops', res.blkioDeviceReadIOps),
+      throttleWriteIOPSDevice: throttle('device write iops', res.blkioDeviceWriteIOps),
     },
-    ...(hc.ShmSize ? { shmSize: hc.ShmSize } : {}),
+    ...(res.shmSize ? { shmSize: res.shmSize } : {}),
     ...(ns.shm ? { shm: ns.shm } : {}),
     mounts: [
       { type: 'bind', source: rec.hostnamePath, destination: '/etc/hostname' },
@@ -396,77 +329,58 @@ function specOptions(
       ...extraMounts,
       ...(run?.mounts ?? []),
     ],
-    rlimits: rlimits(hc),
+    rlimits: rlimits(spec),
     noNewPrivileges: sec.noNewPrivileges,
-    ...(hc.OomScoreAdj !== undefined ? { oomScoreAdj: hc.OomScoreAdj } : {}),
-    ...(hc.Sysctls ? { sysctl: hc.Sysctls } : {}),
-    ...(sec.seccomp === 'unconfined' ? {} : { seccompProfile: sec.seccomp === 'default' ? DEFAULT_SECCOMP_PROFILE : sec.seccomp }),
-    devices: devices(hc),
-    deviceCgroupRules: hc.DeviceCgroupRules ?? [],
+    oomScoreAdj: sec.oomScoreAdj,
+    ...(sec.sysctls ? { sysctl: sec.sysctls } : {}),
+    ...(seccomp === 'unconfined' ? {} : { seccompProfile: seccomp === 'default' ? DEFAULT_SECCOMP_PROFILE : seccomp }),
+    devices: devices(spec),
+    deviceCgroupRules: res.deviceCgroupRules ?? [],
     ...(sec.systemPathsUnconfined ? { systemPaths: 'unconfined' as const } : {}),
-    ...(hc.MaskedPaths ? { maskedPaths: hc.MaskedPaths } : {}),
-    ...(hc.ReadonlyPaths ? { readonlyPaths: hc.ReadonlyPaths } : {}),
+    ...(sec.maskedPaths ? { maskedPaths: sec.maskedPaths } : {}),
+    ...(sec.readonlyPaths ? { readonlyPaths: sec.readonlyPaths } : {}),
     host,
   };
   return opts;
 }
 
 /** Whether the container gets a user namespace: the daemon remaps and the container did not opt out. */
-function remapped(hc: HostConfigFields, userns: IdMappings | undefined): userns is IdMappings {
-  return !!userns && hc.UsernsMode !== 'host';
+function remapped(spec: ContainerSpec, userns: IdMappings | undefined): userns is IdMappings {
+  return !!userns && spec.namespaces.userns !== 'host';
 }
 
 /** What Docker refuses in a user namespace; the fix is --userns host. */
-function checkUserns(hc: HostConfigFields, userns: IdMappings | undefined): void {
-  if (!remapped(hc, userns)) return;
-  if (hc.Privileged) throw invalidArgument('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
-  if (hc.NetworkMode === 'host') throw invalidArgument("cannot share the host's network namespace when user namespaces are enabled");
-  if (hc.PidMode === 'host') throw invalidArgument('cannot share the host PID namespace when user namespaces are enabled');
+function checkUserns(spec: ContainerSpec, userns: IdMappings | undefined): void {
+  if (!remapped(spec, userns)) return;
+  if (spec.security.privileged) throw invalidArgument('privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode');
+  if (spec.network.mode === 'host') throw invalidArgument("cannot share the host's network namespace when user namespaces are enabled");
+  if (spec.namespaces.pid === 'host') throw invalidArgument('cannot share the host PID namespace when user namespaces are enabled');
 }
 
-/** Refuses HostConfig options this host cannot honour; invalid-argument naming the option. */
-export function checkHostConfig(hostConfig: ContainerRecord['hostConfig'], host: HostFacts, userns?: IdMappings): void {
-  checkUserns(hostConfig as HostConfigFields, userns);
+/** Refuses settings this host cannot honour; invalid-argument naming the option. */
+export function checkSpec(spec: ContainerSpec, host: HostFacts, userns?: IdMappings): void {
+  checkUserns(spec, userns);
   const placeholder = {
     id: 'create-check' as ContainerRecord['id'],
     path: '/bin/true',
     args: [],
-    config: { Env: [], Hostname: 'check', WorkingDir: '/', Tty: false } as unknown as ContainerRecord['config'],
-    hostConfig,
+    spec: { ...spec, hostname: 'check', process: { ...spec.process, env: [], workingDir: '/', tty: false } },
     hostnamePath: '/etc/hostname',
     hostsPath: '/etc/hosts',
     resolvConfPath: '/etc/resolv.conf',
   };
-  const opts = specOptions(placeholder, host, undefined);
-  generateSpec(opts);
-}
-
-/** HostConfig's names of the limits `discardUnsupported` handles (its names, capitalised). */
-const DISCARDABLE = [
-  'Memory', 'MemorySwap', 'MemoryReservation', 'MemorySwappiness', 'OomKillDisable', 'PidsLimit', 'NanoCpus', 'CpuShares',
-  'CpuPeriod', 'CpuQuota', 'CpusetCpus', 'CpusetMems', 'BlkioWeight', 'BlkioWeightDevice', 'BlkioDeviceReadBps',
-  'BlkioDeviceWriteBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteIOps',
-] as const;
-
-/**
- * dockerd's treatment of limits this host lacks, on the HostConfig as sent: each one the
- * host cannot apply is reset in `hostConfig` (so inspect shows what really applies) and
- * named in the returned warnings, which create answers with.
- */
-export function discardUnsupportedLimits(hostConfig: ContainerRecord['hostConfig'], info: SysInfo): string[] {
-  const camel = (k: string) => k[0]!.toLowerCase() + k.slice(1);
-  const r: Record<string, unknown> = {};
-  for (const k of DISCARDABLE) if (hostConfig[k] !== undefined) r[camel(k)] = hostConfig[k];
-  const warnings = discardUnsupported(r, info);
-  for (const k of DISCARDABLE) if (r[camel(k)] !== undefined) hostConfig[k] = r[camel(k)];
-  return warnings;
+  generateSpec(specOptions(placeholder, host, undefined));
 }
 
 export function buildSpec(rec: ContainerRecord, ctx: SpecContext): OciSpec {
-  const hc = rec.hostConfig as HostConfigFields;
-  checkUserns(hc, ctx.userns);
+  checkUserns(rec.spec, ctx.userns);
   const spec = generateSpec(specOptions(rec, ctx.host, ctx));
-  return remapped(hc, ctx.userns) ? applyUserNamespace(spec, ctx.userns) : spec;
+  // The client's terminal size at create (docker run -t): the TTY starts with it, before any resize call.
+  const cs = rec.spec.process.consoleSize;
+  if (rec.spec.process.tty && cs && cs.every((n) => Number.isInteger(n) && n > 0)) {
+    (spec.process as { consoleSize?: { height: number; width: number } }).consoleSize = { height: cs[0], width: cs[1] };
+  }
+  return remapped(rec.spec, ctx.userns) ? applyUserNamespace(spec, ctx.userns) : spec;
 }
 
 /**
@@ -475,44 +389,6 @@ export function buildSpec(rec: ContainerRecord, ctx: SpecContext): OciSpec {
  * the kernel has no plain weight file. A no-op when runc already wrote it.
  */
 export function afterCreate(rec: ContainerRecord, host: HostFacts): void {
-  const weight = (rec.hostConfig as HostConfigFields).BlkioWeight ?? 0;
+  const weight = rec.spec.resources.blkioWeight;
   if (weight) ensureBlkioWeight(host.cgroupMode ?? detectCgroupMode(), cgroupsPath('/berth', rec.id), weight);
-}
-
-/**
- * HostConfig as `docker inspect` shows it: Docker's zero values for every resource
- * field, then what the client sent, then the values the daemon settles (IPC mode, shm
- * size, cgroup namespace mode, swap default, masked and read-only paths).
- */
-export function inspectHostConfig(hostConfig: ContainerRecord['hostConfig'], cgroupMode: HostFacts['cgroupMode']): Record<string, unknown> {
-  const hc = hostConfig as HostConfigFields & Record<string, unknown>;
-  const sec = (() => {
-    try {
-      return parseSecurityOpts(hc.SecurityOpt ?? []);
-    } catch {
-      return undefined;
-    }
-  })();
-  const unmasked = !!hc.Privileged || !!sec?.systemPathsUnconfined;
-  const memory = hc.Memory ?? 0;
-  return {
-    Binds: null, ContainerIDFile: '', PortBindings: {}, AutoRemove: false, VolumeDriver: '', VolumesFrom: null,
-    CapAdd: null, CapDrop: null, Dns: [], DnsOptions: [], DnsSearch: [], ExtraHosts: null, GroupAdd: null, Links: null,
-    OomScoreAdj: 0, PidMode: '', Privileged: false, PublishAllPorts: false, ReadonlyRootfs: false, SecurityOpt: null,
-    UTSMode: '', UsernsMode: '', Runtime: 'runc', Isolation: '', Cgroup: '', CgroupParent: '',
-    CpuShares: 0, Memory: 0, NanoCpus: 0, BlkioWeight: 0, BlkioWeightDevice: [], BlkioDeviceReadBps: [], BlkioDeviceWriteBps: [],
-    BlkioDeviceReadIOps: [], BlkioDeviceWriteIOps: [], CpuPeriod: 0, CpuQuota: 0, CpuRealtimePeriod: 0, CpuRealtimeRuntime: 0,
-    CpusetCpus: '', CpusetMems: '', Devices: [], DeviceCgroupRules: null, DeviceRequests: null, MemoryReservation: 0,
-    MemorySwappiness: null, OomKillDisable: cgroupMode === 'v2' ? null : false, PidsLimit: null, Ulimits: [], CpuCount: 0, CpuPercent: 0,
-    IOMaximumIOps: 0, IOMaximumBandwidth: 0,
-    ...hc,
-    IpcMode: hc.IpcMode || 'private',
-    ShmSize: hc.ShmSize || DEFAULT_SHM_SIZE,
-    CgroupnsMode: hc.CgroupnsMode || ((cgroupMode ?? detectCgroupMode()) === 'v2' ? 'private' : 'host'),
-    MemorySwap: effectiveMemorySwap(memory, hc.MemorySwap ?? 0),
-    ...(hc.OomKillDisable === null && cgroupMode !== 'v2' ? { OomKillDisable: false } : {}),
-    ...(hc.PidsLimit === 0 ? { PidsLimit: null } : {}),
-    MaskedPaths: unmasked ? null : hc.MaskedPaths ?? [...MASKED_PATHS],
-    ReadonlyPaths: unmasked ? null : hc.ReadonlyPaths ?? [...READONLY_PATHS],
-  };
 }

@@ -11,16 +11,20 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { invalidArgument } from '../common';
+import { invalidArgument, type Digest } from '../common';
 import { ContentStore, ImageStore, type ImageRecord } from '../image';
-import { Monitor, detectCgroupMode, idShifter, sysInfoWarnings, idUnshifter, rootPair, type CgroupMode, type IdMappings } from '../runtime';
+import { LoopbackNetwork } from '../network';
+import { Monitor, detectCgroupMode, hostBoundingCapabilities, idShifter, idUnshifter, readHostRlimits, rootPair, sysInfoWarnings, type CgroupMode, type IdMappings } from '../runtime';
 import { writeFileAtomic } from '../state';
 import { LayerStore, mapTarOwners, OverlaySnapshotter, VfsSnapshotter, VolumeStore, storageDriverName, type Snapshotter } from '../storage';
-import { ContainerService, type ContainerRecord } from './containers';
+import type { ContainerRecord } from './container-model';
+import { MonitorRuntime, type ContainerRuntime } from './container-runtime';
+import { ContainerStore, type LegacySpecReader } from './container-store';
+import { ContainerService, type ContainerImages } from './containers';
+import { CommitService } from './commit';
 import { ExecService } from './exec';
 import { EventBus } from './events';
 import { ImageService, hostArch } from './images';
-import { CommitService } from './commit';
 import { VolumeService } from './volumes';
 import { VolumeMounts } from './container-mounts';
 
@@ -36,6 +40,11 @@ export interface EngineOptions {
    * layers unpacked once per mapping, owners shifted.
    */
   userns?: IdMappings;
+  /**
+   * Reads the Docker JSON that container records kept before the engine had its own
+   * model (version 1); api/ provides it. Without it such records are skipped.
+   */
+  legacyContainerSpec?: LegacySpecReader;
 }
 
 export const ENGINE_VERSION = '0.1.0';
@@ -46,9 +55,11 @@ export class Engine {
     readonly images: ImageService,
     readonly containers: ContainerService,
     readonly events: EventBus,
-    readonly monitor: Monitor,
+    private readonly monitor: Monitor,
+    /** The runtime port every container service goes through. */
+    readonly runtime: ContainerRuntime,
     readonly cgroupMode: CgroupMode,
-    readonly snapshots: Snapshotter,
+    private readonly snapshots: Snapshotter,
     /** Stable per data root, like dockerd's engine ID. */
     readonly id: string,
     readonly volumes: VolumeService,
@@ -70,35 +81,78 @@ export class Engine {
     const snapshots: Snapshotter = driver === 'vfs' ? new VfsSnapshotter(join(dataRoot, 'vfs'), snapOpts) : new OverlaySnapshotter(join(dataRoot, 'overlay'), snapOpts);
     const monitor = new Monitor({ execRoot, runc: opts.runc, conmon: opts.conmon });
     await monitor.init();
+    const cgroupMode = detectCgroupMode();
+    const runtime = new MonitorRuntime(monitor, execRoot, cgroupMode);
+    await runtime.init();
     const events = new EventBus();
     let containers: ContainerService | undefined;
     const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id), () => containers!.layersInUse());
     const volumeStore = new VolumeStore(join(dataRoot, 'volumes'), { dataOwner: owner, onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs) });
     await volumeStore.init();
     const volumes = new VolumeService(volumeStore);
-    containers = new ContainerService(dataRoot, execRoot, images, snapshots, monitor, events, new VolumeMounts(volumeStore, () => containers!.list()));
-    if (userns) containers.useUserns(userns);
+    containers = new ContainerService({
+      store: new ContainerStore(dataRoot, opts.legacyContainerSpec),
+      images: containerImages(images),
+      snapshots,
+      runtime,
+      events,
+      network: new LoopbackNetwork(),
+      mounts: new VolumeMounts(volumeStore, () => containers!.list()),
+      // Read once: the spec generator would otherwise read /proc on every start.
+      host: { cgroupMode, capabilities: hostBoundingCapabilities(), rlimits: readHostRlimits() },
+      ...(userns ? { userns } : {}),
+    });
     events.describe = (type, id) => (type === 'container' ? containers!.eventLabels(id) : undefined);
     await containers.init();
-    return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, detectCgroupMode(), snapshots, await engineId(dataRoot), volumes);
+    return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, runtime, cgroupMode, snapshots, await engineId(dataRoot), volumes);
   }
 
   private execService?: ExecService;
   /** Exec instances (`docker exec`), created on first use. */
   get execs(): ExecService {
-    return (this.execService ??= new ExecService(this.containers, this.monitor, this.options.execRoot, this.events));
+    return (this.execService ??= new ExecService(this.containers, this.runtime, this.options.execRoot, this.events));
   }
 
   private commitService?: CommitService;
-  /** A container's filesystem: `docker diff`, `docker export`, `docker commit`. */
+  /** diff, export and commit of containers. */
   get commits(): CommitService {
-    return (this.commitService ??= new CommitService(this));
+    return (this.commitService ??= new CommitService({
+      containers: this.containers,
+      images: this.images,
+      snapshots: this.snapshots,
+      runtime: this.runtime,
+      events: this.events,
+      ownersAsContainerSees: (tar) => this.ownersAsContainerSees(tar),
+    }));
   }
 
-  /** Docker's GraphDriver.Data for a container (overlay2: its dirs; vfs: none, an empty object). */
-  graphDriverData(r: ContainerRecord): Record<string, string> {
+  /** The storage driver's name (overlay2, vfs), as Docker's Driver fields show it. */
+  get storageDriver(): string {
+    return this.snapshots.driver;
+  }
+
+  /** Whether an image with this id exists (a container's image may have been removed with rmi -f). */
+  hasImage(id: Digest): boolean {
+    return !!this.images.get(id);
+  }
+
+  /** The names an image goes by: repo:tag references, repo@digest references, and when it was last tagged. */
+  imageNames(id: Digest): { tags: string[]; digests: string[]; lastTagTime?: string } {
+    return this.images.namesOf(id);
+  }
+
+  /** Docker's GraphDriver.Data for a container (overlay2: its dirs; vfs: null). */
+  graphDriverData(r: ContainerRecord): Record<string, string> | null {
+    if (this.snapshots.driver === 'vfs') return null;
     const img = this.images.get(r.imageId);
     return this.snapshots.graphDriverData(r.id, img ? this.images.layerDirs(img) : []) ?? {};
+  }
+
+  /** Bytes in the container's writable layer, and that plus its image (Docker's SizeRw, SizeRootFs). */
+  async containerSize(r: ContainerRecord): Promise<{ rw: number; rootFs: number }> {
+    const upper = this.snapshots.graphDriverData(r.id, [])?.UpperDir;
+    const rw = upper ? await this.images.measureDir(upper) : 0;
+    return { rw, rootFs: rw + (this.images.get(r.imageId)?.size ?? 0) };
   }
 
   imageGraphDriverData(img: ImageRecord): Record<string, string> | null {
@@ -163,6 +217,16 @@ export class Engine {
       warnings: sysInfoWarnings(this.containers.sysinfo),
     };
   }
+}
+
+/** The image service as the container service needs it. */
+function containerImages(images: ImageService): ContainerImages {
+  return {
+    resolve: (ref) => images.resolve(ref),
+    rootLayers: (img) => images.rootLayers(img),
+    has: (id) => !!images.get(id),
+    collectUnused: async () => void (await images.collect('all')),
+  };
 }
 
 function osName(): string {

@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { matchLabelFilters, type FilterArgs } from '../common';
-import type { ContainerEvents } from './containers';
+import type { ContainerEvents } from './container-model';
 
 export type EventType = 'container' | 'image' | 'volume' | 'network' | 'daemon';
 

@@ -16,11 +16,13 @@
  * output has been streamed; the record stays until the container is removed or
  * it is older than EXEC_RECORD_TTL_MS after the process exited.
  */
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, internal, invalidArgument, log, newContainerId, notFound, replaceOrAppendEnv } from '../common';
-import { AttachSocket, LogFollower, hostBoundingCapabilities, resizeTerminal, resolveGroups, resolveUser, type LogEntry, type Monitor } from '../runtime';
-import { type ContainerEvents, type ContainerRecord, type ContainerService } from './containers';
+import { LogFollower, hostBoundingCapabilities, resolveGroups, resolveUser, type LogEntry } from '../runtime';
+import type { ContainerEvents, ContainerRecord } from './container-model';
+import type { ContainerRuntime, ExecProcess, StdinConnection, StdinSink } from './container-runtime';
+import type { ContainerService } from './containers';
 
 const EXEC_RECORD_TTL_MS = 10 * 60_000;
 
@@ -50,15 +52,6 @@ export interface ExecRecord {
   finishedAt?: number;
 }
 
-/** Where the exec's stdin goes: conmon's attach socket. */
-export interface StdinSink {
-  /** False when the caller should pause its input until onDrain. */
-  write(data: Buffer): boolean;
-  /** EOF for the process's stdin. */
-  end(): void;
-  onDrain?: () => void;
-}
-
 /** How to start an exec; whether it has a TTY was fixed at create, as in dockerd. */
 export interface ExecStartOptions {
   detach?: boolean;
@@ -74,10 +67,12 @@ export interface ExecStreams {
 
 export class ExecService {
   private readonly execs = new Map<string, ExecRecord>();
+  /** The processes of running execs. */
+  private readonly processes = new Map<string, ExecProcess>();
 
   constructor(
     private readonly containers: ContainerService,
-    private readonly monitor: Monitor,
+    private readonly runtime: ContainerRuntime,
     private readonly execRoot: string,
     private readonly events?: ContainerEvents,
   ) {}
@@ -132,12 +127,12 @@ export class ExecService {
     x.started = true;
     const dir = this.dir(x.id);
     const tty = !!x.options.tty;
-    let started: { pid: number; exited: Promise<number> };
+    let started: ExecProcess;
     try {
       await fsp.mkdir(dir, { recursive: true });
       const proc = this.processSpec(rec, x, tty, o.consoleSize ?? x.options.consoleSize ?? null);
       await fsp.writeFile(join(dir, 'process.json'), JSON.stringify(proc));
-      started = await this.monitor.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin });
+      started = await this.runtime.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin });
     } catch (err) {
       x.exitCode = 126;
       x.finishedAt = Date.now();
@@ -146,11 +141,12 @@ export class ExecService {
     }
     x.running = true;
     x.pid = started.pid;
+    this.processes.set(x.id, started);
     this.events?.emit('container', `exec_start: ${x.options.cmd.join(' ')}`, rec.id, { image: rec.image, name: rec.name, execID: x.id });
-    let stdin: AttachSocket | undefined;
+    let stdin: StdinConnection | undefined;
     if (x.options.attachStdin && streams?.stdin && !o.detach) {
       try {
-        stdin = AttachSocket.connect(dir);
+        stdin = started.openStdin();
         streams.stdin(stdin);
       } catch (err) {
         log.warn('cannot attach to exec stdin', { id: x.id, error: String(err) });
@@ -182,7 +178,7 @@ export class ExecService {
   resize(id: string, height: number, width: number): void {
     const x = this.get(id);
     if (!x.running) throw conflict(`Exec ${id} is not running`);
-    if (x.options.tty) resizeTerminal(this.dir(id), height, width);
+    if (x.options.tty) this.processes.get(id)?.resize(height, width);
   }
 
   /** Forgets the execs of a removed container. */
@@ -191,6 +187,7 @@ export class ExecService {
   }
 
   private finish(x: ExecRecord, code: number): void {
+    this.processes.delete(x.id);
     x.running = false;
     x.exitCode = code;
     x.finishedAt = Date.now();
@@ -211,7 +208,7 @@ export class ExecService {
   private processSpec(rec: ContainerRecord, x: ExecRecord, tty: boolean, consoleSize: [number, number] | null): Record<string, unknown> {
     let spec: { process?: Record<string, unknown>; root?: { path?: string } };
     try {
-      spec = JSON.parse(readFileSync(join(this.execRoot, 'containers', rec.id, 'config.json'), 'utf8')) as typeof spec;
+      spec = this.runtime.specOf(rec.id) as unknown as typeof spec;
     } catch (err) {
       throw internal(`cannot read the runtime config of container ${rec.id}: ${err instanceof Error ? err.message : String(err)}`, err);
     }
@@ -223,10 +220,10 @@ export class ExecService {
     const rootfs = spec.root?.path;
     if (x.options.user && rootfs) {
       const u = resolveUser(rootfs, x.options.user);
-      const groupAdd = (rec.hostConfig.GroupAdd as string[] | null | undefined) ?? [];
+      const groupAdd = rec.spec.security.groupAdd ?? [];
       proc.user = { uid: u.uid, gid: u.gid, additionalGids: [...new Set([...u.additionalGids, ...resolveGroups(rootfs, groupAdd)])] };
       // HOME follows the exec's user unless the container's config set it.
-      if (!rec.config.Env.some((e) => e.startsWith('HOME='))) env = replaceOrAppendEnv(env, [`HOME=${u.home}`]);
+      if (!rec.spec.process.env.some((e) => e.startsWith('HOME='))) env = replaceOrAppendEnv(env, [`HOME=${u.home}`]);
     }
     if (tty && !env.some((e) => e.startsWith('TERM='))) env = [...env, 'TERM=xterm'];
     proc.env = replaceOrAppendEnv(env, x.options.env ?? []);

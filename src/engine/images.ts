@@ -102,6 +102,12 @@ export class ImageService {
     return chainOf(img).reverse().map((c) => this.layers.diffDir(c));
   }
 
+  /** The top layer under a new container's root (null for none) and its chain's directories, for the snapshotter. */
+  async rootLayers(img: ImageRecord): Promise<{ top: Digest | null; lowers: string[] }> {
+    const top = chainOf(img).at(-1) ?? null;
+    return { top, lowers: top ? await this.layers.linkChain(top) : [] };
+  }
+
   // ---- leases, garbage collection, new images ----------------------------------------
 
   /** Runs fn under a lease that is released (collecting what no image uses) afterwards. */

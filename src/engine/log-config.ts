@@ -15,6 +15,7 @@
  * The built-in options `mode` and `max-buffer-size` are checked as dockerd checks them.
  */
 import { invalidArgument } from '../common';
+import type { LogConfig } from './container-model';
 
 export const DEFAULT_LOG_DRIVER = 'json-file';
 
@@ -25,15 +26,11 @@ export const LOG_DRIVERS = ['json-file', 'k8s-file'] as const;
 const FILE_OPTIONS = new Set(['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag']);
 const BUILT_IN = new Set(['mode', 'max-buffer-size']);
 
-export interface LogConfigRecord {
-  Type: string;
-  Config: Record<string, string>;
-}
-
-export function checkLogConfig(raw: { Type?: unknown; Config?: unknown } | null | undefined): { logConfig: LogConfigRecord; warnings: string[] } {
-  const type = typeof raw?.Type === 'string' && raw.Type !== '' ? raw.Type : DEFAULT_LOG_DRIVER;
-  const config = { ...((raw?.Config as Record<string, string> | null | undefined) ?? {}) };
-  const logConfig = { Type: type, Config: config };
+/** The configuration a container gets (its type filled in) and the warnings for create. */
+export function checkLogConfig(given: LogConfig): { logConfig: LogConfig; warnings: string[] } {
+  const type = given.type || DEFAULT_LOG_DRIVER;
+  const config = { ...given.config };
+  const logConfig = { type, config };
   if (type === 'none') return { logConfig, warnings: ["log driver none is not applied: the container's output is still kept in its log"] };
   const mode = config.mode ?? '';
   if (!['', 'blocking', 'non-blocking'].includes(mode)) throw invalidArgument(`logger: logging mode not supported: ${mode}`);

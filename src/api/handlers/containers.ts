@@ -1,49 +1,23 @@
 import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../../common';
-import { normalizeSignal, queryContainers, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
+import { queryContainers, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
 import { containerInspect, containerSizes, containerSummary, type ContainerSizes } from '../convert';
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qbool, qfilters, qint, readJSONBody, type Context, type Router } from '../router';
-import { CONTAINER_CONFIG, CONTAINER_CREATE, HOST_CONFIG, asObject, checkFields } from '../validate';
+import { CONTAINER_CREATE } from '../validate';
 import { unappliedOptions } from '../unapplied-options';
+import { createRequest } from '../container-request';
 
 export function containerRoutes(router: Router, engine: Engine): void {
   const svc = engine.containers;
 
   router.add('POST', '/containers/create', async (ctx) => {
-    const body = asObject(await readJSONBody(ctx, 'container config', CONTAINER_CREATE), 'container config');
-    checkFields('container config', body, CONTAINER_CONFIG);
-    const hostConfig = asObject(body.HostConfig ?? undefined, 'HostConfig');
-    checkFields('HostConfig', hostConfig, HOST_CONFIG);
-    if (typeof body.Image !== 'string' || body.Image === '') throw invalidArgument('no image specified: set the Image field');
-    // dockerd checks these at create, so a container that could never start or stop is not made.
-    if (typeof body.StopSignal === 'string' && body.StopSignal !== '') normalizeSignal(body.StopSignal);
-    if (typeof body.WorkingDir === 'string' && body.WorkingDir !== '' && !body.WorkingDir.startsWith('/')) {
-      throw invalidArgument(`the working directory '${body.WorkingDir}' is invalid, it needs to be an absolute path`);
-    }
-    const unapplied = unappliedOptions(body, hostConfig);
-    const list = (v: unknown): string[] | null | undefined => (typeof v === 'string' ? [v] : (v as string[] | null | undefined));
-    const { HostConfig: _h, NetworkingConfig: _n, ...config } = body;
-    const { record: rec, warnings } = await svc.create({
-      name: ctx.query.get('name') || undefined,
-      image: body.Image,
-      cmd: list(body.Cmd),
-      entrypoint: list(body.Entrypoint),
-      env: body.Env as string[] | null | undefined,
-      workingDir: body.WorkingDir as string | undefined,
-      user: body.User as string | undefined,
-      hostname: body.Hostname as string | undefined,
-      domainname: body.Domainname as string | undefined,
-      labels: body.Labels as Record<string, string> | undefined,
-      tty: body.Tty as boolean | undefined,
-      openStdin: body.OpenStdin as boolean | undefined,
-      stopSignal: body.StopSignal as string | undefined,
-      stopTimeout: body.StopTimeout as number | undefined,
-      autoRemove: hostConfig.AutoRemove as boolean | undefined,
-      rawConfig: config,
-      rawHostConfig: hostConfig,
-    });
+    const body = await readJSONBody(ctx, 'container config', CONTAINER_CREATE);
+    const request = createRequest(body, ctx.query.get('name') || undefined);
+    const b = body as Record<string, unknown>;
+    const unapplied = unappliedOptions(b, (b.HostConfig ?? {}) as Record<string, unknown>);
+    const { record: rec, warnings } = await svc.create(request);
     const reply: ContainerCreateResponse = { Id: rec.id, Warnings: [...warnings, ...unapplied] };
     sendJSON(ctx, 201, reply);
   });
@@ -118,7 +92,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     if (tail !== undefined && Number.isNaN(tail)) throw invalidArgument(`invalid tail value ${JSON.stringify(tailRaw)}: use a number or "all"`);
     const timestamps = qbool(ctx.query, 'timestamps');
     const res = ctx.res!;
-    const tty = rec.config.Tty;
+    const tty = rec.spec.process.tty;
     res.writeHead(200, { 'Content-Type': tty ? RAW_STREAM : compareVersions(ctx.apiVersion, '1.42') >= 0 ? MULTIPLEXED : RAW_STREAM });
     res.flushHeaders();
     await svc.logs(rec.id, { follow: qbool(ctx.query, 'follow'), tail, since: qtime(ctx, 'since'), until: qtime(ctx, 'until') }, (e) => {
@@ -133,7 +107,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     const rec = svc.get(ctx.params[0]!);
     const stdout = qbool(ctx.query, 'stdout');
     const stderr = qbool(ctx.query, 'stderr');
-    const tty = rec.config.Tty;
+    const tty = rec.spec.process.tty;
     const contentType = tty || compareVersions(ctx.apiVersion, '1.42') < 0 ? RAW_STREAM : MULTIPLEXED;
     const out = hijack(ctx, contentType);
     const write = (e: LogEntry) => {
@@ -142,7 +116,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     };
     let done = false;
     let stdinSock: { close(): void } | undefined;
-    const input = out.input && qbool(ctx.query, 'stdin') && rec.config.OpenStdin ? out.input : undefined;
+    const input = out.input && qbool(ctx.query, 'stdin') && rec.spec.process.openStdin ? out.input : undefined;
     input?.pause();
     const connectStdin = () => {
       if (!input) return;

@@ -1,0 +1,99 @@
+/**
+ * A container's I/O: its log (`logs`), output from now on (`attach`), its stdin
+ * and its terminal size. Output is what the runtime logged, followed as it grows,
+ * so a client never misses what was written before it read.
+ */
+import { log } from '../common';
+import { LogFollower, logSize, readLog, type LogEntry } from '../runtime';
+import type { ContainerRecord } from './container-model';
+import type { ContainerRuntime, StdinConnection } from './container-runtime';
+import type { ContainerStore } from './container-store';
+
+export class ContainerIO {
+  constructor(
+    private readonly store: ContainerStore,
+    private readonly runtime: ContainerRuntime,
+  ) {}
+
+  /**
+   * Writes the container's log entries: everything, or the last `tail`, then
+   * (with follow) new ones until the container stops or `abort` fires.
+   */
+  async logs(ref: string, opts: { follow?: boolean; tail?: number; since?: number; until?: number }, write: (e: LogEntry) => void, abort: AbortSignal): Promise<void> {
+    const rec = this.store.get(ref);
+    const { entries, end } = await readLog(rec.logPath);
+    const inWindow = (e: LogEntry) => {
+      const t = Date.parse(e.time) / 1000;
+      return (opts.since === undefined || t >= opts.since) && (opts.until === undefined || t <= opts.until);
+    };
+    let shown = entries.filter(inWindow);
+    if (opts.tail !== undefined && opts.tail >= 0) shown = opts.tail === 0 ? [] : shown.slice(-opts.tail);
+    for (const e of shown) write(e);
+    if (!opts.follow || rec.state.status !== 'running' || abort.aborted) return;
+    await this.followUntilExit(rec, end, (e) => inWindow(e) && write(e), abort);
+  }
+
+  /**
+   * Streams output written from now on until the container's next exit (attach);
+   * with `withLogs`, everything logged so far first, with nothing lost between.
+   */
+  async attach(ref: string, write: (e: LogEntry) => void, abort: AbortSignal, onFollowing?: () => void, withLogs = false): Promise<void> {
+    const rec = this.store.get(ref);
+    // A container that is not running yet (or any more) streams its next run, as
+    // `docker start -a` expects: it attaches first and starts afterwards.
+    const offset = withLogs ? 0 : await logSize(rec.logPath);
+    // Input may be sent from here on: its answer lands past `offset`.
+    onFollowing?.();
+    await this.followUntilExit(rec, offset, write, abort);
+  }
+
+  /**
+   * Connects to the container's stdin: now when it runs, else at its next start,
+   * before its process runs. Undefined when the container was not created with
+   * openStdin, or `abort` fired first. The caller closes the connection; ending it
+   * closes the container's stdin when stdinOnce.
+   */
+  async openStdin(ref: string, abort: AbortSignal): Promise<StdinConnection | undefined> {
+    const rec = this.store.get(ref);
+    if (!rec.spec.process.openStdin || abort.aborted) return undefined;
+    const connect = (): StdinConnection | undefined => {
+      try {
+        return this.runtime.openStdin(rec.id);
+      } catch (err) {
+        log.warn('cannot attach to container stdin', { id: rec.id, error: String(err) });
+        return undefined;
+      }
+    };
+    if (rec.state.status === 'running' || rec.state.status === 'paused') return connect();
+    return await new Promise<StdinConnection | undefined>((resolve) => {
+      const onAbort = () => {
+        off();
+        resolve(undefined);
+      };
+      const off = this.store.once('created', rec.id, () => {
+        abort.removeEventListener('abort', onAbort);
+        resolve(connect());
+      });
+      abort.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Resizes the container's TTY; a no-op without TTY or when not running. */
+  resize(ref: string, height: number, width: number): void {
+    const rec = this.store.get(ref);
+    if (!rec.spec.process.tty || rec.state.status !== 'running') return;
+    this.runtime.resize(rec.id, height, width);
+  }
+
+  private async followUntilExit(rec: ContainerRecord, offset: number, write: (e: LogEntry) => void, abort: AbortSignal): Promise<void> {
+    const exited = this.store.nextExit(rec.id);
+    const follower = new LogFollower(rec.logPath, offset, write);
+    const aborted = new Promise<void>((resolve) => {
+      if (abort.aborted) resolve();
+      abort.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await Promise.race([exited, aborted]);
+    if (abort.aborted) follower.stop();
+    else await follower.drain();
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * An in-memory ContainerRuntime for unit tests: no processes, no root. A container's
+ * "process" runs from `start` until a test ends it (`exit`) or a signal it does not
+ * ignore arrives (exit code 128 + the signal's number, as a shell reports it). Exits
+ * are announced to `watchExits` on a later tick, as a real monitor's would be.
+ */
+import type { ExecProcessOptions, OciSpec, RuncStatus } from '../runtime';
+import type { ContainerRuntime, ExecProcess, RuntimeCreateOptions, StdinConnection } from './container-runtime';
+import { signalNumber } from './signals';
+
+interface FakeContainer {
+  options: RuntimeCreateOptions;
+  status: RuncStatus;
+  pid: number;
+  exit?: { code: number; at: Date };
+  monitorAlive: boolean;
+  resources: object[];
+  /** A signal sent while frozen, delivered at the thaw. */
+  pending?: string;
+}
+
+export class FakeRuntime implements ContainerRuntime {
+  private readonly containers = new Map<string, FakeContainer>();
+  private readonly onExit: ((id: string) => void)[] = [];
+  private nextPid = 1000;
+  /** Signals each container's process ignores (its "trap"). */
+  readonly ignored = new Map<string, Set<string>>();
+  /** Every call, in order, as `method id` (for tests of what the services ask). */
+  readonly calls: string[] = [];
+  /** Makes the next `create` of this id fail with the message, as runc would. */
+  readonly failCreate = new Map<string, string>();
+
+  private get(id: string): FakeContainer {
+    const c = this.containers.get(id);
+    if (!c) throw new Error(`container ${id} does not exist`);
+    return c;
+  }
+
+  /** The container's process exits by itself with `code`. */
+  exit(id: string, code: number): void {
+    const c = this.get(id);
+    if (c.status !== 'running' && c.status !== 'paused') throw new Error(`container ${id} is not running`);
+    c.status = 'stopped';
+    c.exit = { code, at: new Date() };
+    setImmediate(() => this.onExit.forEach((f) => f(id)));
+  }
+
+  /** The monitor dies with the container and records nothing (a killed conmon). */
+  loseMonitor(id: string): void {
+    const c = this.get(id);
+    c.status = 'stopped';
+    c.monitorAlive = false;
+  }
+
+  /** The resources given to `update`, oldest first. */
+  updates(id: string): object[] {
+    return this.get(id).resources;
+  }
+
+  watchExits(onExit: (id: string) => void): void {
+    this.onExit.push(onExit);
+  }
+
+  async create(o: RuntimeCreateOptions): Promise<number> {
+    this.calls.push(`create ${o.id}`);
+    const fail = this.failCreate.get(o.id);
+    if (fail !== undefined) {
+      this.failCreate.delete(o.id);
+      throw new Error(fail);
+    }
+    const pid = this.nextPid++;
+    this.containers.set(o.id, { options: o, status: 'created', pid, monitorAlive: true, resources: [] });
+    return pid;
+  }
+
+  async start(id: string): Promise<void> {
+    this.calls.push(`start ${id}`);
+    const c = this.get(id);
+    if (c.status !== 'created') throw new Error(`cannot start a container that is ${c.status}`);
+    c.status = 'running';
+  }
+
+  async kill(id: string, signal: string, _all?: boolean): Promise<void> {
+    this.calls.push(`kill ${id} ${signal}`);
+    const c = this.get(id);
+    if (c.status !== 'running' && c.status !== 'paused') throw new Error('container not running');
+    if (signal !== 'KILL' && this.ignored.get(id)?.has(signal)) return;
+    if (c.status === 'paused' && signal !== 'KILL') {
+      c.pending = signal;
+      return;
+    }
+    this.exit(id, 128 + signalNumber(signal));
+  }
+
+  killProcess(pid: number): void {
+    this.calls.push(`killProcess ${pid}`);
+    for (const [id, c] of this.containers) if (c.pid === pid && (c.status === 'running' || c.status === 'paused')) this.exit(id, 137);
+  }
+
+  async pause(id: string): Promise<void> {
+    this.calls.push(`pause ${id}`);
+    const c = this.get(id);
+    if (c.status !== 'running') throw new Error('container not running');
+    c.status = 'paused';
+  }
+
+  async resume(id: string): Promise<void> {
+    this.calls.push(`resume ${id}`);
+    const c = this.get(id);
+    if (c.status !== 'paused') throw new Error('container not paused');
+    c.status = 'running';
+    if (c.pending) this.exit(id, 128 + signalNumber(c.pending));
+  }
+
+  async update(id: string, resources: object): Promise<void> {
+    const c = this.get(id);
+    if (c.status !== 'running' && c.status !== 'paused') throw new Error('container not running');
+    c.resources.push(resources);
+  }
+
+  async state(id: string): Promise<{ status: RuncStatus; pid: number } | undefined> {
+    const c = this.containers.get(id);
+    return c && { status: c.status, pid: c.status === 'stopped' ? 0 : c.pid };
+  }
+
+  async exitCode(id: string): Promise<{ code: number; at: Date } | undefined> {
+    return this.containers.get(id)?.exit;
+  }
+
+  async monitorAlive(id: string): Promise<boolean> {
+    const c = this.containers.get(id);
+    return !!c && c.monitorAlive && !c.exit;
+  }
+
+  known(id: string): boolean {
+    return this.containers.has(id);
+  }
+
+  async delete(id: string): Promise<void> {
+    this.calls.push(`delete ${id}`);
+    this.containers.delete(id);
+  }
+
+  async discard(id: string): Promise<void> {
+    this.calls.push(`discard ${id}`);
+    this.containers.delete(id);
+  }
+
+  oomKilled(_id: string): boolean {
+    return false;
+  }
+
+  openStdin(id: string): StdinConnection {
+    throw new Error(`the fake runtime has no stdin for ${id}`);
+  }
+
+  resize(id: string, height: number, width: number): void {
+    this.calls.push(`resize ${id} ${height}x${width}`);
+  }
+
+  specOf(id: string): OciSpec {
+    return this.get(id).options.spec;
+  }
+
+  async exec(o: ExecProcessOptions): Promise<ExecProcess> {
+    throw new Error(`the fake runtime cannot exec in ${o.containerId}`);
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The runtime port: what the container, exec and commit services need from the
+ * processes under them. `MonitorRuntime` is the real one (conmon + runc, bundles
+ * under `<execRoot>/containers/<id>/`); container-runtime-fake.ts is an in-memory one
+ * for unit tests.
+ *
+ * Contract:
+ * - `create` prepares the container with its OCI spec and returns the pid of its
+ *   process, which does not run its command before `start`. A leftover runtime state
+ *   of the same id is removed first.
+ * - An exit is recorded by the runtime (`exitCode` answers from then on) and
+ *   announced through `watchExits`; the services may also poll `exitCode` and
+ *   `monitorAlive` for exits that were never announced.
+ * - `kill`, `pause`, `resume`, `update` reject with the runtime's message when the
+ *   runtime refuses (not running, …).
+ * - `delete` forgets the runtime's state of a stopped container; `discard` also
+ *   removes everything the runtime keeps for it (bundle, sockets). Both are no-ops
+ *   for an unknown id.
+ */
+import { promises as fsp, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isErrno } from '../common';
+import {
+  AttachSocket,
+  cgroupDirs,
+  cgroupsPath,
+  detectCgroupMode,
+  readOomKills,
+  resizeTerminal,
+  serializeSpec,
+  type CgroupMode,
+  type ExecProcessOptions,
+  type Monitor,
+  type OciSpec,
+  type RuncStatus,
+} from '../runtime';
+
+/** Where a process's stdin goes (conmon's attach socket in the real runtime). */
+export interface StdinSink {
+  /** False when the caller should pause its input until onDrain. */
+  write(data: Buffer): boolean;
+  /** EOF for the process's stdin. */
+  end(): void;
+  onDrain?: () => void;
+}
+
+/** A connection to a container's stdin; the caller closes it. */
+export interface StdinConnection extends StdinSink {
+  close(): void;
+}
+
+export interface RuntimeCreateOptions {
+  id: string;
+  name: string;
+  spec: OciSpec;
+  /** Written in the k8s-file format: `TIME STREAM F|P text`. */
+  logPath: string;
+  tty: boolean;
+  /** Keep stdin open for `openStdin` clients. */
+  stdin: boolean;
+  /** Close that stdin when the first client that wrote to it disconnects. */
+  stdinOnce: boolean;
+}
+
+export interface ContainerRuntime {
+  /** Calls `onExit` with a container's id whenever an exit of it is recorded. */
+  watchExits(onExit: (id: string) => void): void;
+  create(o: RuntimeCreateOptions): Promise<number>;
+  start(id: string): Promise<void>;
+  /** `signal` as runc names it (TERM, KILL, 10 …); `all` signals every process. */
+  kill(id: string, signal: string, all?: boolean): Promise<void>;
+  /**
+   * SIGKILL straight to a container's init process, past the runtime: for a container
+   * the runtime cannot signal (its PID namespace dies with its init). A process that is
+   * gone already is no error.
+   */
+  killProcess(pid: number): void;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  /** Changes the cgroup limits of a running or paused container (OCI linux.resources fields). */
+  update(id: string, resources: object): Promise<void>;
+  state(id: string): Promise<{ status: RuncStatus; pid: number } | undefined>;
+  /** The recorded exit, once there is one. */
+  exitCode(id: string): Promise<{ code: number; at: Date } | undefined>;
+  /** Whether the process that watches the container (and records its exit) is alive. */
+  monitorAlive(id: string): Promise<boolean>;
+  /** Whether the runtime has state for the container. */
+  known(id: string): boolean;
+  delete(id: string): Promise<void>;
+  discard(id: string): Promise<void>;
+  /** Whether the kernel OOM-killed a process of the container since it started. */
+  oomKilled(id: string): boolean;
+  /** The container's stdin, while it is created or running with `stdin`. */
+  openStdin(id: string): StdinConnection;
+  /** Resizes the container's terminal; a no-op without one. */
+  resize(id: string, height: number, width: number): void;
+  /** The OCI spec the container was created with. */
+  specOf(id: string): OciSpec;
+  /**
+   * Runs one more process in a running container (see Monitor.exec: `o.dir` holds its
+   * process.json and receives its log). Resolves once it runs.
+   */
+  exec(o: ExecProcessOptions): Promise<ExecProcess>;
+}
+
+/** A process started by `exec`. */
+export interface ExecProcess {
+  pid: number;
+  /** Its exit code. */
+  exited: Promise<number>;
+  /** Its stdin, when started with `stdin`. */
+  openStdin(): StdinConnection;
+  /** Resizes its terminal; a no-op without one. */
+  resize(height: number, width: number): void;
+}
+
+/** The runtime of berthd: one conmon per container, runc under it. */
+export class MonitorRuntime implements ContainerRuntime {
+  constructor(
+    private readonly monitor: Monitor,
+    private readonly execRoot: string,
+    private readonly cgroupMode: CgroupMode = detectCgroupMode(),
+  ) {}
+
+  private bundle(id: string): string {
+    return join(this.execRoot, 'containers', id);
+  }
+
+  async init(): Promise<void> {
+    await fsp.mkdir(join(this.execRoot, 'containers'), { recursive: true });
+  }
+
+  watchExits(onExit: (id: string) => void): void {
+    this.monitor.watchExits(onExit);
+  }
+
+  async create(o: RuntimeCreateOptions): Promise<number> {
+    const bundle = this.bundle(o.id);
+    await fsp.mkdir(bundle, { recursive: true });
+    await fsp.writeFile(join(bundle, 'config.json'), serializeSpec(o.spec));
+    if (this.monitor.known(o.id)) await this.monitor.remove(o.id); // a stale runc state would block create
+    return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce });
+  }
+
+  start(id: string): Promise<void> {
+    return this.monitor.start(id);
+  }
+
+  kill(id: string, signal: string, all = false): Promise<void> {
+    return this.monitor.kill(id, signal, all);
+  }
+
+  killProcess(pid: number): void {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (err) {
+      if (!isErrno(err, 'ESRCH')) throw err;
+    }
+  }
+
+  pause(id: string): Promise<void> {
+    return this.monitor.pause(id);
+  }
+
+  resume(id: string): Promise<void> {
+    return this.monitor.resume(id);
+  }
+
+  update(id: string, resources: object): Promise<void> {
+    return this.monitor.update(id, resources);
+  }
+
+  state(id: string): Promise<{ status: RuncStatus; pid: number } | undefined> {
+    return this.monitor.state(id);
+  }
+
+  exitCode(id: string): Promise<{ code: number; at: Date } | undefined> {
+    return this.monitor.exitCode(id);
+  }
+
+  async monitorAlive(id: string): Promise<boolean> {
+    return (await this.monitor.conmonPid(this.bundle(id))) !== undefined;
+  }
+
+  known(id: string): boolean {
+    return this.monitor.known(id);
+  }
+
+  delete(id: string): Promise<void> {
+    return this.monitor.remove(id);
+  }
+
+  async discard(id: string): Promise<void> {
+    await Promise.all([this.monitor.known(id) ? this.monitor.remove(id) : undefined, fsp.rm(this.bundle(id), { recursive: true, force: true })]);
+  }
+
+  oomKilled(id: string): boolean {
+    return readOomKills(this.cgroupMode, cgroupDirs(this.cgroupMode, cgroupsPath('/berth', id))) > 0;
+  }
+
+  openStdin(id: string): StdinConnection {
+    return AttachSocket.connect(this.bundle(id));
+  }
+
+  resize(id: string, height: number, width: number): void {
+    resizeTerminal(this.bundle(id), height, width);
+  }
+
+  specOf(id: string): OciSpec {
+    return JSON.parse(readFileSync(join(this.bundle(id), 'config.json'), 'utf8')) as OciSpec;
+  }
+
+  async exec(o: ExecProcessOptions): Promise<ExecProcess> {
+    const { pid, exited } = await this.monitor.exec(o);
+    return { pid, exited, openStdin: () => AttachSocket.connect(o.dir), resize: (h, w) => void resizeTerminal(o.dir, h, w) };
+  }
+}

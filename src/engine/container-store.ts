@@ -1,0 +1,150 @@
+/**
+ * The container records: `<dataRoot>/containers/<id>/container.json`, one per
+ * container, held in memory while berthd runs, and the notifications the container
+ * services wait on (created, exited, removed).
+ *
+ * Contract:
+ * - `load` reads every record; one written by an older berthd is upgraded to
+ *   `CONTAINER_RECORD_VERSION` (and rewritten on its next save). Version 1 (no
+ *   `version` field) kept Docker's request JSON as `config`/`hostConfig`: it needs the
+ *   `LegacySpecReader` the engine was given; without one such records are skipped
+ *   with a warning, as unreadable ones are.
+ * - `get` finds a record by full id, name (with or without '/') or unique id prefix;
+ *   not-found and ambiguous prefixes throw (404 / 400 wording of dockerd).
+ */
+import { EventEmitter } from 'node:events';
+import { promises as fsp, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { invalidArgument, log, notFound, type ContainerId } from '../common';
+import { writeJSONAtomic } from '../state';
+import { CONTAINER_RECORD_VERSION, type ContainerRecord, type ContainerSpec, type MountPointRecord } from './container-model';
+
+/** Version 1 records' Docker Config and HostConfig → the spec (api/ provides it). */
+export type LegacySpecReader = (config: Record<string, unknown>, hostConfig: Record<string, unknown>) => ContainerSpec;
+
+export class ContainerStore {
+  private readonly records = new Map<ContainerId, ContainerRecord>();
+  /** 'created:<id>' once runc created it, 'exit:<id>' after each exit is recorded, 'removed:<id>' after removal. */
+  private readonly signals = new EventEmitter();
+
+  constructor(
+    private readonly dataRoot: string,
+    private readonly legacy?: LegacySpecReader,
+  ) {
+    this.signals.setMaxListeners(0);
+  }
+
+  dir(id: string): string {
+    return join(this.dataRoot, 'containers', id);
+  }
+
+  async load(): Promise<void> {
+    await fsp.mkdir(join(this.dataRoot, 'containers'), { recursive: true });
+    for (const id of readdirSync(join(this.dataRoot, 'containers'))) {
+      try {
+        const rec = upgradeRecord(JSON.parse(readFileSync(join(this.dir(id), 'container.json'), 'utf8')) as Record<string, unknown>, this.legacy);
+        this.records.set(rec.id, rec);
+      } catch (err) {
+        log.warn('skipping unreadable container record', { id, error: String(err) });
+      }
+    }
+  }
+
+  /**
+   * Writes the record. Its state changes on every start and exit; what conmon and runc
+   * keep lets the engine correct it after a crash, so only the first write (at
+   * create) waits for the disk.
+   */
+  async save(rec: ContainerRecord, durable = false): Promise<void> {
+    await writeJSONAtomic(join(this.dir(rec.id), 'container.json'), rec, { durable });
+  }
+
+  get(ref: string): ContainerRecord {
+    const byId = this.records.get(ref as ContainerId);
+    if (byId) return byId;
+    const name = ref.replace(/^\//, '');
+    for (const r of this.records.values()) if (r.name === name) return r;
+    if (/^[a-f0-9]+$/.test(ref)) {
+      const matches = [...this.records.values()].filter((r) => r.id.startsWith(ref));
+      if (matches.length === 1) return matches[0]!;
+      if (matches.length > 1) throw invalidArgument(`multiple containers found with provided prefix: ${ref}`);
+    }
+    throw notFound(`No such container: ${ref}`);
+  }
+
+  /** By exact id, or undefined. */
+  find(id: string): ContainerRecord | undefined {
+    return this.records.get(id as ContainerId);
+  }
+
+  has(id: string): boolean {
+    return this.records.has(id as ContainerId);
+  }
+
+  /** Newest first. */
+  list(): ContainerRecord[] {
+    return [...this.records.values()].sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
+  }
+
+  /** The id of the container using `name`, if any. */
+  nameTaken(name: string): string | undefined {
+    for (const r of this.records.values()) if (r.name === name) return r.id;
+    return undefined;
+  }
+
+  add(rec: ContainerRecord): void {
+    this.records.set(rec.id, rec);
+  }
+
+  delete(id: string): void {
+    this.records.delete(id as ContainerId);
+  }
+
+  // ---- notifications --------------------------------------------------------
+
+  emit(what: 'created' | 'removed', id: string): void;
+  emit(what: 'exit', id: string, code: number): void;
+  emit(what: string, id: string, code?: number): void {
+    this.signals.emit(`${what}:${id}`, code);
+  }
+
+  once(what: 'created' | 'exit' | 'removed', id: string, fn: () => void): () => void {
+    this.signals.once(`${what}:${id}`, fn);
+    return () => this.signals.off(`${what}:${id}`, fn);
+  }
+
+  /** True at the container's next exit (or removal); false after `timeoutMs`, never without one. */
+  nextExit(id: string, timeoutMs?: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (v: boolean) => {
+        offExit();
+        offRemoved();
+        if (timer) clearTimeout(timer);
+        resolve(v);
+      };
+      const offExit = this.once('exit', id, () => done(true));
+      const offRemoved = this.once('removed', id, () => done(true));
+      const timer = timeoutMs !== undefined ? setTimeout(() => done(false), timeoutMs) : undefined;
+    });
+  }
+}
+
+/** Version 1: the record as berthd wrote it before the model. */
+interface RecordV1 {
+  config: Record<string, unknown>;
+  hostConfig: Record<string, unknown>;
+  mountPoints?: MountPointRecord[];
+}
+
+/**
+ * A record as read from disk → the current version. The v1 config was already the
+ * effective one (the image's settings merged in), so it carries over as it is.
+ */
+export function upgradeRecord(raw: Record<string, unknown>, legacy: LegacySpecReader | undefined): ContainerRecord {
+  if (raw.version === CONTAINER_RECORD_VERSION) return raw as unknown as ContainerRecord;
+  if (raw.version !== undefined) throw invalidArgument(`container record version ${String(raw.version)} is newer than this berthd understands (${CONTAINER_RECORD_VERSION})`);
+  if (!legacy) throw invalidArgument('container record of version 1 and no reader for it was given');
+  const { config, hostConfig, mountPoints, ...rest } = raw as unknown as RecordV1 & Record<string, unknown>;
+  const spec = legacy(config, hostConfig);
+  return { ...(rest as unknown as Omit<ContainerRecord, 'version' | 'spec' | 'mountPoints'>), version: CONTAINER_RECORD_VERSION, spec, mountPoints: mountPoints ?? [] };
+}

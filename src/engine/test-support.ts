@@ -1,0 +1,37 @@
+/**
+ * Builders for unit tests of the engine: a spec or record from the defaults with the
+ * sections a test cares about replaced field by field.
+ */
+import type { ContainerId } from '../common';
+import { CONTAINER_RECORD_VERSION, defaultSpec, type ContainerRecord, type ContainerSpec } from './container-model';
+
+type Sections = 'process' | 'resources' | 'security' | 'namespaces' | 'network';
+export type SpecOverrides = { [K in Sections]?: Partial<ContainerSpec[K]> } & Partial<Omit<ContainerSpec, Sections>>;
+
+export function specWith(over: SpecOverrides = {}, image = 'busybox'): ContainerSpec {
+  const base = defaultSpec(image);
+  const { process, resources, security, namespaces, network, ...rest } = over;
+  return {
+    ...base,
+    ...rest,
+    process: { ...base.process, ...process },
+    resources: { ...base.resources, ...resources },
+    security: { ...base.security, ...security },
+    namespaces: { ...base.namespaces, ...namespaces },
+    network: { ...base.network, ...network },
+  };
+}
+
+/** A running container's record with `over` applied to its spec. */
+export function recordWith(over: SpecOverrides = {}, rec: Partial<ContainerRecord> = {}): ContainerRecord {
+  const id = (rec.id ?? 'a'.repeat(64)) as ContainerId;
+  return {
+    version: CONTAINER_RECORD_VERSION,
+    id, name: 'c', created: '', image: 'busybox', imageId: 'sha256:x' as ContainerRecord['imageId'], path: 'sh', args: ['-c', 'true'],
+    spec: specWith({ hostname: id.slice(0, 12), ...over }),
+    mountPoints: [],
+    state: { status: 'running', pid: 4242, exitCode: 0, error: '', oomKilled: false, startedAt: '', finishedAt: '' },
+    restartCount: 0, logPath: '/l', hostnamePath: '/h', hostsPath: '/hs', resolvConfPath: '/r',
+    ...rec,
+  };
+}

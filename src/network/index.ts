@@ -1,0 +1,1 @@
+export { LoopbackNetwork, containerResolvConf, type LoopbackAttachment, type NetworkFiles } from './loopback';
