@@ -28,6 +28,21 @@ export class BerthError extends Error {
   }
 }
 
+/**
+ * Content that does not hash to the digest it was given under (a blob, a layer, a
+ * manifest): invalid-argument, with both digests for callers that name the source.
+ */
+export class DigestMismatchError extends BerthError {
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+    message = `content digest mismatch: expected ${expected}, got ${actual}`,
+  ) {
+    super('invalid-argument', message);
+    this.name = 'DigestMismatchError';
+  }
+}
+
 export const invalidArgument = (msg: string, cause?: unknown) => new BerthError('invalid-argument', msg, { cause });
 export const notFound = (msg: string, cause?: unknown) => new BerthError('not-found', msg, { cause });
 export const alreadyExists = (msg: string, cause?: unknown) => new BerthError('already-exists', msg, { cause });

@@ -214,14 +214,14 @@ export class CommitService {
 }
 
 function referenceOf(repo: string, tag?: string) {
+  let r;
   try {
-    const r = parseReference(tag ? `${repo}:${tag}` : repo);
-    if (r.digest) throw invalidArgument(`refusing to create a tag with a digest reference`);
-    return withDefaultTag(r);
+    r = parseReference(tag ? `${repo}:${tag}` : repo);
   } catch (e) {
-    if (e instanceof Error && /digest reference/.test(e.message)) throw e;
     throw invalidArgument(`invalid reference format: repository name (${repo}) must be lowercase and valid`, e);
   }
+  if (r.digest) throw invalidArgument(`refusing to create a tag with a digest reference`);
+  return withDefaultTag(r);
 }
 
 const isEmpty = (v: unknown) =>

@@ -177,7 +177,7 @@ test('remove: refused while running unless forced; waiters on "removed" are answ
   try {
     const rec = await t.create();
     await t.svc.start(rec.id);
-    await assert.rejects(t.svc.remove(rec.id, false), kind('conflict', /You cannot remove a running container/));
+    await assert.rejects(t.svc.remove(rec.id, false), kind('conflict', /^cannot remove container "\/[^"]+": container is running: stop the container before removing or force remove$/));
     const removed = t.svc.wait(rec.id, 'removed');
     await t.svc.remove(rec.id, true);
     assert.equal(await removed, 137);

@@ -522,7 +522,10 @@ export class ContainerService {
     return this.lock.run(rec.id, async () => {
       if (!this.store.has(rec.id)) throw notFound(`No such container: ${ref}`);
       if (isLive(rec)) {
-        if (!force) throw conflict(`You cannot remove a running container ${rec.id}. Stop the container before attempting removal or force remove`);
+        if (!force) {
+          const why = rec.state.status === 'paused' ? 'container is paused and must be unpaused first' : 'container is running: stop the container before removing or force remove';
+          throw conflict(`cannot remove container "/${rec.name}": ${why}`);
+        }
         const failure = await this.killHard(rec, () => this.events.emit('container', 'kill', rec.id, { image: rec.image, name: rec.name, signal: '9' }));
         if (failure) throw internal(`cannot remove container "/${rec.name}": could not kill: ${failure}`);
       }

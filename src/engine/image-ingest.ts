@@ -24,7 +24,7 @@
 import { promises as fsp } from 'node:fs';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import {
-  BerthError, byteProgress, decompressStream, detectCompression, hexOf, internal, invalidArgument, parseReference, type Digest, type ProgressSink, type Reference,
+  BerthError, byteProgress, decompressStream, detectCompression, DigestMismatchError, hexOf, internal, invalidArgument, parseReference, type Digest, type ProgressSink, type Reference,
 } from '../common';
 import type { ContentStore, ImageConfig, ImageStore } from '../image';
 import { chainIDOf, type LayerInfo, type LayerStore } from '../storage';
@@ -258,7 +258,7 @@ export class IngestSession {
     try {
       await this.content.writeStream(stream, diffID);
     } catch (err) {
-      if (err instanceof BerthError && err.kind === 'invalid-argument' && /digest mismatch/.test(err.message)) {
+      if (err instanceof DigestMismatchError) {
         throw this.bad(`${what} uncompresses to content that does not match diffID ${diffID} in the image config; the ${this.source} is corrupt`, err);
       }
       if (err instanceof BerthError) throw this.bad(`${what}: ${err.message}`, err);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { asDigest, type Digest, hexOf, invalidArgument, isDigest, isErrno, notFound } from '../common';
+import { asDigest, DigestMismatchError, type Digest, hexOf, invalidArgument, isDigest, isErrno, notFound } from '../common';
 import { fsyncDir } from '../state';
 
 /**
@@ -80,7 +80,7 @@ export class ContentStore {
       }
       const digest = asDigest(hash.digest('hex'));
       if (expected !== undefined && digest !== expected) {
-        throw invalidArgument(`content digest mismatch: expected ${expected}, got ${digest} (${size} bytes); the source is corrupt or truncated`);
+        throw new DigestMismatchError(expected, digest, `content digest mismatch: expected ${expected}, got ${digest} (${size} bytes); the source is corrupt or truncated`);
       }
       const final = join(this.blobDir, hexOf(digest));
       if (await exists(final)) {

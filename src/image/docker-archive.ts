@@ -2,14 +2,16 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
 import * as tar from 'tar-stream';
-import { asDigest, BerthError, decompressStream, type Digest, drainOrClose, errorMessage, hexOf, invalidArgument, isDigest } from '../common';
+import {
+  asDigest, BerthError, decompressStream, DigestMismatchError, type Digest, drainOrClose, errorMessage, familiarName, familiarString, fullString,
+  hexOf, invalidArgument, isDigest, parseReference, type Reference,
+} from '../common';
 import type { ContentStore } from './content-store';
 import type { ImageConfig } from './image-config';
 import { parseConfig } from './image-store';
 import {
   Annotation, MediaType, isIndexType, isManifestType, layerCompression, type Descriptor, type Index, type Manifest,
 } from './media-types';
-import { familiarName, familiarString, fullString, parseReference, type Reference } from '../common';
 
 /** One image found in an archive; its config and layer blobs are in the content store. */
 export interface ArchiveImage {
@@ -157,7 +159,7 @@ export async function readArchive(rawInput: Readable, content: ContentStore, opt
               onBlob(r.digest);
               files.set(name, { kind: 'blob', digest: r.digest, size: r.size });
             } catch (err) {
-              if (err instanceof BerthError && /digest mismatch/.test(err.message)) {
+              if (err instanceof DigestMismatchError) {
                 throw bad(`${name} does not match its digest name; the archive is corrupt`, err);
               }
               throw err;
@@ -228,7 +230,7 @@ export async function readArchive(rawInput: Readable, content: ContentStore, opt
       Object.assign(f, { kind: 'blob', digest, size: f.buf.length, buf: undefined });
       return digest;
     } catch (err) {
-      if (err instanceof BerthError && /digest mismatch/.test(err.message)) {
+      if (err instanceof DigestMismatchError) {
         throw bad(`${name} does not match its digest name; the archive is corrupt`, err);
       }
       throw err;

@@ -321,7 +321,7 @@ test('bad input through the docker CLI: unknown image and container, taken and i
   // rm of a running container without force: 409 and it keeps running.
   const rm = await d.docker(['rm', 'taken']);
   assert.equal(rm.code, 1);
-  assert.match(rm.stderr, /container is running|cannot remove a running container/i);
+  assert.equal(rm.stderr, 'Error response from daemon: cannot remove container "/taken": container is running: stop the container before removing or force remove\n');
   const rmApi = await d.api('DELETE', `/containers/${first}`);
   assert.equal(rmApi.status, 409);
   assert.equal((await d.inspect('taken')).State.Running, true);
