@@ -5,3 +5,4 @@ export * from './image-store';
 export * from './docker-archive';
 export * from './compression';
 export * from './media-types';
+export * from './registry';
