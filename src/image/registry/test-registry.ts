@@ -33,22 +33,34 @@ export function freePort(): Promise<number> {
   });
 }
 
+export interface RegistryAuthOptions {
+  /** An htpasswd file's content (bcrypt entries): Basic auth. */
+  htpasswd?: string;
+  /** Docker token auth: tokens are JWTs from `realm`, signed by a key whose certificate is in the PEM `rootCertBundle`. */
+  token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
+}
+
 /**
- * Starts docker-registry and resolves once GET /v2/ answers. `htpasswd` is
- * the content of an htpasswd file (bcrypt entries) to require Basic auth.
- * Fails, never skips, when the binary is missing: these tests need it.
+ * Starts docker-registry and resolves once GET /v2/ answers, with no auth,
+ * Basic auth or token auth. Fails, never skips, when the binary is missing:
+ * these tests need it.
  */
-export async function startRegistry(opts: { htpasswd?: string } = {}): Promise<TestRegistry> {
+export async function startRegistry(opts: RegistryAuthOptions = {}): Promise<TestRegistry> {
   if (!existsSync(REGISTRY_BINARY)) {
     throw new Error(`${REGISTRY_BINARY} not found: install Debian's docker-registry package (the CNCF distribution registry) to run these tests`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'berth-registry-'));
   for (let tries = 0; ; tries++) {
     const port = await freePort();
-    const auth = opts.htpasswd !== undefined
-      ? `auth:\n  htpasswd:\n    realm: berth-test\n    path: ${join(dir, 'htpasswd')}\n`
-      : '';
-    if (opts.htpasswd !== undefined) writeFileSync(join(dir, 'htpasswd'), opts.htpasswd);
+    let auth = '';
+    if (opts.htpasswd !== undefined) {
+      writeFileSync(join(dir, 'htpasswd'), opts.htpasswd);
+      auth = `auth:\n  htpasswd:\n    realm: berth-test\n    path: ${join(dir, 'htpasswd')}\n`;
+    } else if (opts.token) {
+      writeFileSync(join(dir, 'token-roots.pem'), opts.token.rootCertBundle);
+      const t = opts.token;
+      auth = `auth:\n  token:\n    realm: ${t.realm}\n    service: ${t.service}\n    issuer: ${t.issuer}\n    rootcertbundle: ${join(dir, 'token-roots.pem')}\n`;
+    }
     writeFileSync(join(dir, 'config.yml'), [
       'version: 0.1',
       'log:',
