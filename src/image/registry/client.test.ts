@@ -75,6 +75,15 @@ describe('against docker-registry', () => {
     assert.ok(back.equals(data));
   });
 
+  test('an empty blob uploads whole and chunked', async () => {
+    const repo = client.repository({ domain: reg.domain, path: 'blobs/empty' }, { push: true });
+    const empty = Buffer.alloc(0);
+    await repo.uploadBlob(sha(empty), 0, Readable.from([]));
+    await repo.uploadBlob(sha(empty), 0, Readable.from([]), { chunkSize: 10 });
+    assert.equal(await repo.blobExists(sha(empty), 0), true);
+    assert.equal((await repo.fetchBlobBytes({ mediaType: 'x/y', digest: sha(empty), size: 0 })).length, 0);
+  });
+
   test('an upload whose source does not match its digest or size is refused and not stored', async () => {
     const repo = client.repository({ domain: reg.domain, path: 'blobs/bad' }, { push: true });
     const data = randomBytes(5000);

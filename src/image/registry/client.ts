@@ -101,6 +101,11 @@ export interface LoginResult {
   identityToken?: string;
 }
 
+/** Layers a pull downloads at once, as dockerd does (`max-concurrent-downloads`). */
+export const DEFAULT_PULL_CONCURRENCY = 3;
+/** Layers a push uploads at once, as dockerd does (`max-concurrent-uploads`). */
+export const DEFAULT_PUSH_CONCURRENCY = 5;
+
 const DEFAULT_MAX_MANIFEST = 4 << 20;
 const MAX_TAGS_PAGE = 4 << 20;
 const MAX_BLOB_BYTES_DEFAULT = 16 << 20;
@@ -145,16 +150,10 @@ export class RegistryClient {
   async checkLogin(domain: string, credentials: Credentials): Promise<LoginResult> {
     const session = new RegistrySession(this.agents, this.endpoint(domain), credentials);
     const v2 = session.url('/v2/');
-    await session.ping().catch((err: unknown) => {
+    try {
+      await session.login();
+    } catch (err) {
       throw loginFailure(v2, err);
-    });
-    if (session.authKind === 'bearer') {
-      // Ask for a refresh token, so the CLI can keep that instead of the password.
-      try {
-        await session.fetchToken(session.bearerChallenge!, [], true);
-      } catch (err) {
-        throw loginFailure(v2, err);
-      }
     }
     const res = await session.request({ method: 'GET', target: v2 });
     const status = res.statusCode ?? 0;
@@ -391,7 +390,8 @@ export class RemoteRepository {
     if (status === 201) return true;
     if (status === 202) {
       const loc = res.headers.location;
-      if (loc) await this.cancelUpload(new URL(loc, url));
+      const at = loc ? parseUrl(loc, url) : undefined;
+      if (at) await this.cancelUpload(at);
       return false;
     }
     throw errorFromResponse(status, res.headers, body, { request: `POST ${url.href}` });
@@ -411,7 +411,7 @@ export class RemoteRepository {
     const what = `blob ${digest} for ${this.display}`;
     const startUrl = this.session.url(this.path('blobs', 'uploads/'));
     const start = await this.session.request({ method: 'POST', target: startUrl });
-    let location = await this.nextLocation(start, 202, `POST ${startUrl.href}`);
+    let location = await this.nextLocation(start, 202, 'POST', startUrl);
     const hash = createHash('sha256');
     let sent = 0;
     const check = (): void => {
@@ -454,7 +454,7 @@ export class RemoteRepository {
             headers: { 'content-type': 'application/octet-stream', 'content-range': `${sent}-${sent + chunk.length - 1}` },
           });
           const range = firstHeader(res.headers.range);
-          location = await this.nextLocation(res, 202, `PATCH ${location.href}`);
+          location = await this.nextLocation(res, 202, 'PATCH', location);
           sent += chunk.length;
           const m = range ? /^(?:bytes=)?0-(\d+)$/.exec(range) : null;
           if (range && (!m || Number(m[1]) !== sent - 1)) {
@@ -475,14 +475,15 @@ export class RemoteRepository {
   }
 
   /** The Location of an upload-session answer with status `want`; otherwise the registry's error. */
-  private async nextLocation(res: IncomingMessage, want: number, request: string): Promise<URL> {
+  private async nextLocation(res: IncomingMessage, want: number, method: string, url: URL): Promise<URL> {
+    const request = `${method} ${url.href}`;
     const status = res.statusCode ?? 0;
     const body = await readErrorBody(res);
     if (status !== want) throw errorFromResponse(status, res.headers, body, { request });
     const loc = res.headers.location;
     if (!loc) throw new RegistryError('unavailable', `${request}: the registry gave no upload Location`, status);
-    const next = new URL(loc, this.session.url('/'));
-    if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new RegistryError('unavailable', `${request}: invalid upload Location ${JSON.stringify(loc)}`, status);
+    const next = parseUrl(loc, url);
+    if (!next || (next.protocol !== 'http:' && next.protocol !== 'https:')) throw new RegistryError('unavailable', `${request}: invalid upload Location ${JSON.stringify(loc)}`, status);
     return next;
   }
 
@@ -609,8 +610,18 @@ async function* chunks(stream: Readable, size: number): AsyncGenerator<Buffer> {
   if (n > 0) yield Buffer.concat(parts, n);
 }
 
+/** Worth another try: no answer at all, or a gateway or server that is briefly down. */
 function isTransient(err: unknown): boolean {
-  return err instanceof RegistryError && err.status === 0 && err.kind === 'unavailable';
+  return err instanceof RegistryError && (err.status === 0 || err.status === 502 || err.status === 503 || err.status === 504) && err.kind === 'unavailable';
+}
+
+/** `s` resolved against `base`, or undefined when it is no URL (a hostile header). */
+export function parseUrl(s: string, base: URL): URL | undefined {
+  try {
+    return new URL(s, base);
+  } catch {
+    return undefined;
+  }
 }
 
 const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -112,6 +112,25 @@ describe('blob verification', () => {
   });
 });
 
+test('a 503 is retried a bounded number of times; redirect loops and unusable locations fail', async () => {
+  let calls = 0;
+  const s = await registry({
+    [`x/blobs/${desc.digest}`]: (_q, res) => {
+      if (++calls === 1) return void res.writeHead(503).end();
+      res.end(data);
+    },
+    [`down/blobs/${desc.digest}`]: (_q, res) => res.writeHead(503, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAVAILABLE","message":"maintenance"}]}'),
+    [`loop/blobs/${desc.digest}`]: (req, res) => res.writeHead(302, { location: req.url! }).end(),
+    [`weird/blobs/${desc.digest}`]: (_q, res) => res.writeHead(302, { location: 'http://[zz' }).end(),
+  });
+  assert.ok((await readAll(client.repository({ domain: s.domain, path: 'x' }).fetchBlob(desc))).equals(data));
+  assert.equal(calls, 2);
+  await assert.rejects(readAll(client.repository({ domain: s.domain, path: 'down' }).fetchBlob(desc)), kind('unavailable', /unavailable: maintenance/));
+  assert.equal(s.log.filter((l) => l.line.includes('/down/')).length, 4, 'one try and three retries');
+  await assert.rejects(readAll(client.repository({ domain: s.domain, path: 'loop' }).fetchBlob(desc)), kind('unavailable', /stopped after 10 redirects/));
+  await assert.rejects(readAll(client.repository({ domain: s.domain, path: 'weird' }).fetchBlob(desc)), kind('unavailable', /redirected to an unusable location/));
+});
+
 describe('manifests', () => {
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2, mediaType: MediaType.ociManifest,

@@ -100,10 +100,15 @@ export class RegistrySession {
           discard(res);
           throw new RegistryError('unavailable', `${req.method} ${url.href}: stopped after ${MAX_REDIRECTS} redirects`, status);
         }
-        const next = new URL(res.headers.location, url);
+        let next: URL | undefined;
+        try {
+          next = new URL(res.headers.location, url);
+        } catch {
+          next = undefined;
+        }
         res.destroy();
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-          throw new RegistryError('unavailable', `${req.method} ${url.href}: redirected to an unsupported URL scheme ${next.protocol}`, status);
+        if (!next || (next.protocol !== 'http:' && next.protocol !== 'https:')) {
+          throw new RegistryError('unavailable', `${req.method} ${url.href}: redirected to an unusable location ${JSON.stringify(res.headers.location.slice(0, 256))}`, status);
         }
         url = next;
         continue;
@@ -173,11 +178,24 @@ export class RegistrySession {
   }
 
   /**
+   * For `docker login`: pings, and under the token flow gets a token (and
+   * a refresh token when the server issues one) with no scopes, which later
+   * requests of this session use.
+   */
+  async login(): Promise<void> {
+    await this.ping();
+    const auth = this.auth;
+    if (auth?.kind === 'bearer' && !(this.credentials && 'registryToken' in this.credentials)) {
+      this.token = await this.fetchToken(auth.challenge, [...this.scopes].sort(), true);
+    }
+  }
+
+  /**
    * Gets a token from the realm: OAuth2 refresh-token POST for an identity
    * token, else GET with the service and scopes (and Basic credentials when
    * given). `login` asks for a refresh token as well.
    */
-  async fetchToken(challenge: Challenge, scopes: string[], login: boolean): Promise<Token> {
+  private async fetchToken(challenge: Challenge, scopes: string[], login: boolean): Promise<Token> {
     const realm = this.realmOf(challenge);
     const service = challenge.params.service;
     const c = this.credentials;
@@ -226,15 +244,6 @@ export class RegistrySession {
     const life = typeof o.expires_in === 'number' && Number.isFinite(o.expires_in) ? Math.max(o.expires_in, MIN_TOKEN_SECONDS) : MIN_TOKEN_SECONDS;
     // Renew a little early so a token does not expire in flight.
     return { value, expiresAt: Date.now() + (life - 10) * 1000, scopes: scopes.join(' ') };
-  }
-
-  /** The bearer challenge the registry gave, after the ping. */
-  get bearerChallenge(): Challenge | undefined {
-    return this.auth?.kind === 'bearer' ? this.auth.challenge : undefined;
-  }
-
-  get authKind(): 'none' | 'basic' | 'bearer' | undefined {
-    return this.auth?.kind;
   }
 
   private realmOf(challenge: Challenge): URL {
