@@ -361,7 +361,8 @@ export class RemoteRepository {
     if (!isDigest(digest)) throw invalidArgument(`invalid blob digest ${JSON.stringify(digest)}`);
     const url = this.session.url(this.path('blobs', digest));
     const res = await this.session.request({ method: 'HEAD', target: url, followRedirects: true });
-    discard(res);
+    // A HEAD answer has no body, whatever its Content-Length says.
+    res.resume();
     const status = res.statusCode ?? 0;
     if (status === 404) return false;
     if (status !== 200) throw errorFromResponse(status, res.headers, undefined, { request: `HEAD ${url.href}` });

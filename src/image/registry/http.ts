@@ -145,8 +145,14 @@ export async function readErrorBody(res: IncomingMessage, max = 64 * 1024): Prom
   return Buffer.concat(chunks);
 }
 
-/** Drops a response we do not read, so its socket can be reused or closed. */
+/**
+ * Drops a response we do not read: a small declared body is drained so the
+ * connection can be reused, anything else closes the connection (a hostile
+ * server could stream forever).
+ */
 export function discard(res: IncomingMessage): void {
-  res.resume();
   res.once('error', () => undefined);
+  const len = Number(res.headers['content-length']);
+  if (res.complete || (Number.isFinite(len) && len <= 64 * 1024)) res.resume();
+  else res.destroy();
 }
