@@ -9,3 +9,4 @@ export * from './image-config';
 export * from './image-store';
 export * from './docker-archive';
 export * from './media-types';
+export * from './registry';
