@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Digest } from '../../common';
 import { MediaType, type Descriptor } from '../media-types';
-import { parseReference } from '../reference';
+import { parseReference } from '../../common';
 import { RegistryClient } from './client';
 import { startRegistry, freePort, type TestRegistry } from './test-registry';
 

@@ -13,10 +13,10 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Readable, Transform } from 'node:stream';
 import {
-  asDigest, BerthError, failedPrecondition, invalidArgument, isDigest, type Digest,
+  asDigest, BerthError, DigestMismatchError, failedPrecondition, invalidArgument, isDigest, type Digest,
 } from '../../common';
 import type { Descriptor, Index, Manifest, Platform } from '../media-types';
-import { familiarName, familiarString, isValidTag, type Reference } from '../reference';
+import { familiarName, familiarString, isValidTag, type Reference } from '../../common';
 import { repositoryScope, type Credentials } from './auth';
 import { resolveEndpoint, type RegistryEndpoint } from './endpoint';
 import { errorFromResponse, firstHeader, RegistryError, statusText } from './errors';
@@ -245,11 +245,11 @@ export class RemoteRepository {
     const raw = await readBody(res, this.client.maxManifestBytes, `manifest for ${display}`);
     const digest = asDigest(createHash('sha256').update(raw).digest('hex'));
     if (byDigest && digest !== reference) {
-      throw invalidArgument(`manifest for ${display}: digest mismatch: expected ${reference}, received ${digest}`);
+      throw new DigestMismatchError(reference, digest, `manifest for ${display}: digest mismatch: expected ${reference}, received ${digest}`);
     }
     const header = firstHeader(res.headers['docker-content-digest'])?.trim();
     if (header && header.startsWith('sha256:') && header !== digest) {
-      throw invalidArgument(`manifest for ${display}: digest mismatch: the registry's Docker-Content-Digest is ${header} but the manifest received hashes to ${digest}`);
+      throw new DigestMismatchError(header, digest, `manifest for ${display}: digest mismatch: the registry's Docker-Content-Digest is ${header} but the manifest received hashes to ${digest}`);
     }
     const parsed = parseManifest(raw, firstHeader(res.headers['content-type']), `manifest for ${display}`);
     return parsed.kind === 'index'
@@ -329,7 +329,7 @@ export class RemoteRepository {
       break;
     }
     const actual = asDigest(hash.digest('hex'));
-    if (actual !== desc.digest) throw invalidArgument(`${what}: digest mismatch: expected ${desc.digest}, received ${actual}`);
+    if (actual !== desc.digest) throw new DigestMismatchError(desc.digest, actual, `${what}: digest mismatch: expected ${desc.digest}, received ${actual}`);
   }
 
   /** The blob's GET response, asking for bytes from `from` on. Its status is 200, or 206 starting at `from`. */
@@ -418,7 +418,7 @@ export class RemoteRepository {
     const check = (): void => {
       if (sent !== size) throw invalidArgument(`${what}: size mismatch: expected ${size} bytes, the source gave ${sent}`);
       const actual = asDigest(hash.digest('hex'));
-      if (actual !== digest) throw invalidArgument(`${what}: digest mismatch: expected ${digest}, received ${actual}`);
+      if (actual !== digest) throw new DigestMismatchError(digest, actual, `${what}: digest mismatch: expected ${digest}, received ${actual}`);
     };
     try {
       if (opts.chunkSize === undefined) {

@@ -5,7 +5,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { invalidArgument } from '../../common';
-import { DEFAULT_DOMAIN, isValidDomain } from '../reference';
+import { DEFAULT_DOMAIN, isValidDomain } from '../../common';
 
 /** The host that serves Docker Hub's registry API. */
 export const DOCKER_HUB_REGISTRY_HOST = 'registry-1.docker.io';

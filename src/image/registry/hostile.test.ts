@@ -9,7 +9,7 @@ import type http from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Digest } from '../../common';
 import { MediaType } from '../media-types';
-import { parseReference } from '../reference';
+import { parseReference } from '../../common';
 import { RegistryClient } from './client';
 import { startServer, type TestServer } from './test-registry';
 

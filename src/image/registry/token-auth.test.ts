@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Digest } from '../../common';
 import { MediaType } from '../media-types';
-import { parseReference } from '../reference';
+import { parseReference } from '../../common';
 import { RegistryClient } from './client';
 import { startRegistry, startServer, type TestRegistry, type TestServer } from './test-registry';
 
