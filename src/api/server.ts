@@ -19,6 +19,7 @@ import { containerOpsRoutes } from './handlers/container-ops';
 import { changesRoutes } from './handlers/changes';
 import { imageRoutes } from './handlers/images';
 import { swarmRoutes } from './handlers/swarm';
+import { distributionRoutes } from './handlers/distribution';
 import { systemRoutes } from './handlers/system';
 import { volumeRoutes } from './handlers/volumes';
 import { Router, type Context } from './router';
@@ -34,6 +35,7 @@ export function buildRouter(engine: Engine): Router {
   const router = new Router();
   systemRoutes(router, engine);
   imageRoutes(router, engine);
+  distributionRoutes(router, engine);
   containerRoutes(router, engine);
   execRoutes(router, engine);
   containerOpsRoutes(router, engine);

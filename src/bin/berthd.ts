@@ -19,6 +19,7 @@ interface Flags {
   logLevel?: string;
   configFile: string;
   usernsRemap?: string;
+  insecureRegistries: string[];
 }
 
 const USAGE = `Usage: berthd [OPTIONS]
@@ -35,11 +36,12 @@ Options:
   -l, --log-level string     Set the logging level (debug, info, warn, error, fatal) (default "info")
       --config-file string   Daemon configuration file (default "/etc/berth/daemon.json")
       --userns-remap string  User/Group setting for user namespaces: default or USER[:GROUP]
+      --insecure-registry list  Registries (host[:port] or CIDR) to reach over plain HTTP; loopback ones always are
   -v, --version              Print version information and quit
 `;
 
 function parseFlags(argv: string[]): Flags {
-  const f: Flags = { hosts: [], dataRoot: '/var/lib/berth', execRoot: '/run/berth', pidfile: '/run/berth.pid', configFile: '/etc/berth/daemon.json' };
+  const f: Flags = { hosts: [], dataRoot: '/var/lib/berth', execRoot: '/run/berth', pidfile: '/run/berth.pid', configFile: '/etc/berth/daemon.json', insecureRegistries: [] };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let val: string | undefined;
@@ -64,6 +66,7 @@ function parseFlags(argv: string[]): Flags {
       case '-l': case '--log-level': f.logLevel = next(); break;
       case '--config-file': f.configFile = next(); break;
       case '--userns-remap': f.usernsRemap = next(); break;
+      case '--insecure-registry': f.insecureRegistries.push(next()); break;
       case '-D': case '--debug': f.logLevel = 'debug'; break;
       case '-v': case '--version': process.stdout.write('Berth version 0.1.0\n'); process.exit(0); break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
@@ -93,6 +96,11 @@ function applyConfigFile(f: Flags, explicit: Set<string>): void {
   if (!explicit.has('pidfile') && typeof cfg.pidfile === 'string') f.pidfile = cfg.pidfile;
   if (!f.storageDriver && typeof cfg['storage-driver'] === 'string') f.storageDriver = cfg['storage-driver'];
   if (!f.logLevel && typeof cfg['log-level'] === 'string') f.logLevel = cfg['log-level'];
+  const insecure = cfg['insecure-registries'];
+  if (insecure !== undefined) {
+    if (!Array.isArray(insecure) || !insecure.every((x) => typeof x === 'string')) fail(`${f.configFile}: "insecure-registries" must be a list of host[:port] or CIDR strings`);
+    f.insecureRegistries.push(...insecure);
+  }
   if (f.usernsRemap === undefined && cfg['userns-remap'] !== undefined) {
     if (typeof cfg['userns-remap'] !== 'string') fail(`${f.configFile}: "userns-remap" must be a string such as "default" or "USER:GROUP"`);
     f.usernsRemap = cfg['userns-remap'];
@@ -136,7 +144,7 @@ async function main(): Promise<void> {
     log.info('user namespace remapping on', { uidMap: userns.uids, gidMap: userns.gids });
   }
   await writePidfile(f.pidfile);
-  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, ...(userns ? { userns } : {}) });
+  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, ...(userns ? { userns } : {}) });
   const servers: ApiServer[] = [];
   for (const h of f.hosts) {
     const s = new ApiServer(engine);

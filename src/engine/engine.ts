@@ -12,7 +12,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, type Digest } from '../common';
-import { ContentStore, ImageStore, type ImageRecord } from '../image';
+import { ContentStore, ImageStore, RegistryClient, type ImageRecord } from '../image';
 import { LoopbackNetwork } from '../network';
 import { Monitor, detectCgroupMode, hostBoundingCapabilities, idShifter, idUnshifter, readHostRlimits, rootPair, sysInfoWarnings, type CgroupMode, type IdMappings } from '../runtime';
 import { writeFileAtomic } from '../state';
@@ -45,6 +45,8 @@ export interface EngineOptions {
    * model (version 1); api/ provides it. Without it such records are skipped.
    */
   legacyContainerSpec?: LegacySpecReader;
+  /** Registries reached over plain HTTP besides loopback ones (dockerd's --insecure-registry). */
+  insecureRegistries?: string[];
 }
 
 export const ENGINE_VERSION = '0.1.0';
@@ -86,7 +88,8 @@ export class Engine {
     await runtime.init();
     const events = new EventBus();
     let containers: ContainerService | undefined;
-    const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id), () => containers!.layersInUse());
+    const registry = new RegistryClient({ insecureRegistries: opts.insecureRegistries ?? [], userAgent: `berth/${ENGINE_VERSION}` });
+    const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id), () => containers!.layersInUse(), registry);
     const volumeStore = new VolumeStore(join(dataRoot, 'volumes'), { dataOwner: owner, onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs) });
     await volumeStore.init();
     const volumes = new VolumeService(volumeStore);

@@ -107,8 +107,8 @@ export class ImageIngest {
    * Starts an ingest. `source` names what is read in error messages (`image
    * archive`: "invalid image archive: …"). Always `close` the session.
    */
-  begin(source: string, progress: ProgressSink): IngestSession {
-    return new IngestSession(this.content, this.images, this.layers, this.gc, source, progress);
+  begin(source: string, progress: ProgressSink, unpackStatus = 'Loading layer'): IngestSession {
+    return new IngestSession(this.content, this.images, this.layers, this.gc, source, progress, unpackStatus);
   }
 }
 
@@ -125,6 +125,8 @@ export class IngestSession {
     private readonly gc: ImageCollector,
     private readonly source: string,
     private readonly progress: ProgressSink,
+    /** The status word of a layer being unpacked (`Loading layer` for load, `Extracting` for pull). */
+    private readonly unpackStatus = 'Loading layer',
   ) {
     this.lease = gc.lease();
   }
@@ -321,7 +323,7 @@ export class IngestSession {
 
   /** `src` unchanged, reporting its bytes as the `Loading layer` progress of item `id`. */
   private counted(src: Readable, id: string, total: number | undefined): Readable {
-    const report = byteProgress(this.progress, id, 'Loading layer', total);
+    const report = byteProgress(this.progress, id, this.unpackStatus, total);
     const t = new Transform({
       highWaterMark: 1 << 20,
       transform(chunk: Buffer, _enc, cb) {

@@ -18,6 +18,7 @@ import {
 import {
   ContentStore,
   ImageStore,
+  RegistryClient,
   familiarName,
   familiarString,
   parseReference,
@@ -32,6 +33,7 @@ import { LayerStore, dirSize, type LayerInfo } from '../storage';
 import { applyChanges } from './image-changes';
 import { parseTimestamp, PRUNE_FILTERS, type ImageFilters } from './image-filters';
 import { chainOf, ImageCollector, type Collected, type Lease } from './image-gc';
+import { ImageDistribution } from './image-distribution';
 import { ImageIngest, type IngestedImage } from './image-ingest';
 import { ImageQueries, type HistoryItem, type ImageListEntry } from './image-queries';
 
@@ -63,11 +65,16 @@ export class ImageService {
     private readonly usedBy: (imageId: Digest) => { id: string; running: boolean }[],
     /** The top layer (chainID) under each container: kept, with its ancestors, even once no image names it. */
     containerLayers: () => Promise<Digest[]> = async () => [],
+    registry: RegistryClient = new RegistryClient(),
   ) {
     this.gc = new ImageCollector(content, store, layers, containerLayers);
     this.ingest = new ImageIngest(content, store, layers, this.gc);
     this.queries = new ImageQueries(content, store, layers, usedBy);
+    this.distribution = new ImageDistribution(registry, content, store, layers, this.ingest);
   }
+
+  /** Pull and push (`docker pull`, `docker push`). */
+  readonly distribution: ImageDistribution;
 
   // ---- lookups -----------------------------------------------------------------
 

@@ -20,3 +20,5 @@ export { queryContainers, type ContainerQuery } from './container-filters';
 export { type UpdateOptions, type ContainerStatsSample } from './container-live';
 export { type CommitService, containerConfigOf, type CommitOptions } from './commit';
 export { ExecService, type ExecRecord, type ExecCreateOptions, type ExecStartOptions, type ExecStreams } from './exec';
+export { pullReference, type ImageDistribution, type PullOptions, type PullPlan, type PushOptions } from './image-distribution';
+export type { Credentials } from '../image';

@@ -1,8 +1,9 @@
 import { invalidArgument, notFound, notImplemented } from '../../common';
-import type { Engine } from '../../engine';
+import { parseReference, pullReference, type Engine } from '../../engine';
 import type { ImageHistoryItem, ImageSummary } from '../../wire';
 import { imageInspect, imageSummary } from '../convert';
 import { JSONProgressWriter } from '../progress';
+import { registryCredentials } from '../registry-auth';
 import { sendJSON, startStream, writeJSONLine } from '../http';
 import { qbool, qfilters, type Context, type Router } from '../router';
 
@@ -76,12 +77,53 @@ export function imageRoutes(router: Router, engine: Engine): void {
       return;
     }
     if (fromSrc) throw notImplemented('importing from a URL is not supported: download the tar and import it from stdin');
-    if (fromImage) {
-      const name = fromImage.replace(/^docker\.io\/(library\/)?/, '') + (ctx.query.get('tag') ? `:${ctx.query.get('tag')}` : '');
-      throw notFound(`pull access denied for ${name}, repository does not exist or may require 'docker login': no registry is configured in this engine yet`);
-    }
+    if (fromImage) return pull(ctx, fromImage);
     throw invalidArgument('either fromSrc or fromImage must be given');
   });
+
+  router.add('POST', '/images/{name*}/push', async (ctx) => {
+    const credentials = registryCredentials(ctx.req.headers['x-registry-auth']);
+    const push = svc.distribution.preparePush(ctx.params[0]!, ctx.query.get('tag') || undefined, credentials ? { credentials } : {});
+    await streamProgress(ctx, (sink) => push.run(sink));
+  });
+
+  /**
+   * `docker pull`: the first manifest is resolved before the reply starts, so an
+   * unknown name or platform is answered with its status, as dockerd does; later
+   * failures end the progress stream with an error line. No tag and no digest pulls
+   * every tag of the repository.
+   */
+  async function pull(ctx: Context, fromImage: string): Promise<void> {
+    const credentials = registryCredentials(ctx.req.headers['x-registry-auth']);
+    const tag = ctx.query.get('tag') || undefined;
+    const platform = ctx.query.get('platform') || undefined;
+    const opts = { ...(platform ? { platform } : {}), ...(credentials ? { credentials } : {}) };
+    const base = parseReference(fromImage);
+    const dist = svc.distribution;
+    const refs = tag || base.tag || base.digest
+      ? [pullReference(fromImage, tag)]
+      : (await dist.remoteTags(base, credentials)).map((t) => pullReference(fromImage, t));
+    if (refs.length === 0) throw notFound(`no tags found for ${fromImage}`);
+    const first = await dist.resolvePull(refs[0]!, opts);
+    await streamProgress(ctx, async (sink) => {
+      for (const [i, ref] of refs.entries()) {
+        const plan = i === 0 ? first : await dist.resolvePull(ref, opts);
+        await plan.run(sink);
+      }
+    });
+  }
+
+  /** A 200 JSON progress reply for `op`; its failure becomes the stream's error line. */
+  async function streamProgress(ctx: Context, op: (sink: JSONProgressWriter['sink']) => Promise<unknown>): Promise<void> {
+    startStream(ctx.res!, 'application/json');
+    const out = new JSONProgressWriter(ctx.res!);
+    try {
+      await op(out.sink);
+    } catch (err) {
+      out.fail(err, ctx.requestId);
+    }
+    ctx.res!.end();
+  }
 
   // As dockerd: the reply starts at once (200, JSON progress); a load that fails ends it with an error line.
   router.add('POST', '/images/load', async (ctx) => {

@@ -1,0 +1,142 @@
+/**
+ * Pull and push through the docker CLI against Debian's docker-registry (the CNCF
+ * distribution registry) started on 127.0.0.1, and skopeo as the other peer.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { startRegistry, type TestRegistry } from '../../src/image/registry/test-registry';
+import { run, useDaemon } from './harness';
+
+const d = useDaemon();
+let reg: TestRegistry;
+
+before(async () => {
+  reg = await startRegistry();
+});
+after(async () => {
+  await reg?.stop();
+});
+
+test('push to a registry, rmi, pull back: same image, RepoDigests filled, the container runs', async () => {
+  const name = `${reg.domain}/tools/busybox`;
+  await d.dockerOk(['tag', 'busybox', `${name}:v1`]);
+  const push = await d.docker(['push', `${name}:v1`], { timeoutMs: 60_000 });
+  assert.equal(push.code, 0, push.stderr);
+  assert.match(push.stdout, new RegExp(`The push refers to repository \\[${reg.domain}/tools/busybox\\]`));
+  assert.match(push.stdout, /[0-9a-f]{12}: Pushed/);
+  const pushed = /v1: digest: (sha256:[0-9a-f]{64}) size: (\d+)/.exec(push.stdout);
+  assert.ok(pushed, push.stdout);
+  const id = await d.dockerOk(['inspect', '-f', '{{.Id}}', `${name}:v1`]);
+
+  // Pushed again: nothing to send, the same manifest digest.
+  const again = await d.dockerOk(['push', `${name}:v1`], { timeoutMs: 60_000 });
+  assert.match(again, /Layer already exists/);
+  assert.match(again, new RegExp(`v1: digest: ${pushed[1]} size: ${pushed[2]}`));
+
+  await d.dockerOk(['rmi', `${name}:v1`]);
+  const pull = await d.docker(['pull', `${name}:v1`], { timeoutMs: 60_000 });
+  assert.equal(pull.code, 0, pull.stderr);
+  assert.match(pull.stdout, /v1: Pulling from tools\/busybox/);
+  assert.match(pull.stdout, new RegExp(`Digest: ${pushed[1]}`));
+  assert.match(pull.stdout, new RegExp(`Status: Downloaded newer image for ${name}:v1`));
+  assert.equal(pull.stdout.trim().split('\n').at(-1), `${name}:v1`);
+  assert.equal(await d.dockerOk(['inspect', '-f', '{{.Id}}', `${name}:v1`]), id);
+  assert.equal(await d.dockerOk(['inspect', '-f', '{{json .RepoDigests}}', `${name}:v1`]), JSON.stringify([`${name}@${pushed[1]}`]));
+  assert.equal(await d.dockerOk(['run', '--rm', `${name}:v1`, 'echo', 'pulled']), 'pulled');
+
+  const upToDate = await d.dockerOk(['pull', `${name}:v1`], { timeoutMs: 60_000 });
+  assert.match(upToDate, new RegExp(`Status: Image is up to date for ${name}:v1`));
+  // By digest, too.
+  const byDigest = await d.docker(['pull', `${name}@${pushed[1]}`], { timeoutMs: 60_000 });
+  assert.equal(byDigest.code, 0, byDigest.stderr);
+  // The same image under a second repository of the same registry: its layers are mounted, not sent.
+  await d.dockerOk(['tag', `${name}:v1`, `${reg.domain}/other/copy:v1`]);
+  const mounted = await d.dockerOk(['push', `${reg.domain}/other/copy:v1`], { timeoutMs: 60_000 });
+  assert.match(mounted, /[0-9a-f]{12}: Mounted from tools\/busybox\n/);
+});
+
+test('docker run of a missing image pulls it, as the CLI does on a 404', async () => {
+  const name = `${reg.domain}/auto/busybox:latest`;
+  await d.dockerOk(['tag', 'busybox', name]);
+  await d.dockerOk(['push', name], { timeoutMs: 60_000 });
+  await d.dockerOk(['rmi', name]);
+  const r = await d.docker(['run', '--rm', name, 'echo', 'hello'], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'hello\n');
+  assert.match(r.stderr, new RegExp(`Unable to find image '${name}' locally`));
+});
+
+test('pull errors: unknown tag, unknown repository, unreachable registry; nothing is left behind', async () => {
+  const before = readdirSync(join(d.dataRoot, 'blobs', 'sha256')).length;
+  const tag = await d.docker(['pull', `${reg.domain}/tools/busybox:nope`], { timeoutMs: 30_000 });
+  assert.equal(tag.code, 1);
+  assert.match(tag.stderr, new RegExp(`Error response from daemon: manifest for ${reg.domain}/tools/busybox:nope not found: manifest unknown`));
+  const repo = await d.docker(['pull', `${reg.domain}/no/such:latest`], { timeoutMs: 30_000 });
+  assert.equal(repo.code, 1);
+  assert.match(repo.stderr, /Error response from daemon: .*(not found|unknown)/);
+  const down = await d.docker(['pull', '127.0.0.1:1/x:latest'], { timeoutMs: 30_000 });
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /connect: connection refused/);
+  assert.equal(readdirSync(join(d.dataRoot, 'blobs', 'sha256')).length, before);
+});
+
+test('skopeo copies an OCI image with a gzip layer into the registry; berth pulls and runs it', async () => {
+  // An OCI layout made here: busybox's rootfs as one gzip layer.
+  const layout = mkdtempSync(join(tmpdir(), 'berth-oci-'));
+  try {
+    const plain = readFileSync(d.busyboxTar());
+    const gz = gzipSync(plain);
+    const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const blobs = join(layout, 'blobs', 'sha256');
+    mkdirSync(blobs, { recursive: true });
+    const put = (b: Buffer) => {
+      writeFileSync(join(blobs, sha(b).slice(7)), b);
+      return sha(b);
+    };
+    const config = Buffer.from(JSON.stringify({
+      architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'], Env: ['FROM_SKOPEO=1'] },
+      rootfs: { type: 'layers', diff_ids: [sha(plain)] }, history: [{ created_by: 'test' }],
+    }));
+    const manifest = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: put(gz), size: gz.length }],
+    }));
+    const mdigest = put(manifest);
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(layout, 'index.json'), JSON.stringify({
+      schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: mdigest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }],
+    }));
+    const copy = await run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:v1`, `docker://${reg.domain}/from/skopeo:v1`], { timeoutMs: 60_000 });
+    assert.equal(copy.code, 0, copy.stderr);
+    const pull = await d.docker(['pull', `${reg.domain}/from/skopeo:v1`], { timeoutMs: 60_000 });
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.match(pull.stdout, new RegExp(`Digest: ${mdigest}`));
+    assert.equal(await d.dockerOk(['run', '--rm', `${reg.domain}/from/skopeo:v1`, 'sh', '-c', 'echo $FROM_SKOPEO']), '1');
+
+    // What Berth pushes, skopeo reads back.
+    await d.dockerOk(['tag', 'busybox', `${reg.domain}/for/skopeo:v2`]);
+    await d.dockerOk(['push', `${reg.domain}/for/skopeo:v2`], { timeoutMs: 60_000 });
+    const inspect = await run('skopeo', ['inspect', '--tls-verify=false', `docker://${reg.domain}/for/skopeo:v2`], { timeoutMs: 60_000 });
+    assert.equal(inspect.code, 0, inspect.stderr);
+    const info = JSON.parse(inspect.stdout);
+    assert.equal(info.Architecture, 'amd64');
+    assert.equal(info.Layers.length, 1);
+  } finally {
+    rmSync(layout, { recursive: true, force: true });
+  }
+});
+
+test('GET /distribution/{name}/json answers the descriptor and platforms', async () => {
+  const name = `${reg.domain}/tools/busybox:v1`;
+  const r = await d.api('GET', `/distribution/${name}/json`);
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(r.json.Descriptor.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+  assert.match(r.json.Descriptor.digest, /^sha256:[0-9a-f]{64}$/);
+  assert.deepEqual(r.json.Platforms, [{ architecture: 'amd64', os: 'linux' }]);
+});
