@@ -15,6 +15,7 @@ const ALLOWED: Record<string, string[]> = {
   storage: ['state', 'sys', 'common'],
   runtime: ['state', 'sys', 'common'],
   network: ['state', 'sys', 'common'],
+  registry: ['image', 'state', 'sys', 'common'],
   state: ['sys', 'common'],
   sys: ['common'],
   wire: ['common'],
