@@ -44,6 +44,7 @@ export interface RegistryAddress {
 const DEFAULT_MAX_MANIFEST = 4 * 1024 * 1024;
 const DEFAULT_UPLOAD_TIMEOUT = 60 * 60 * 1000;
 const JSON_TYPE = 'application/json';
+const EMPTY_DIGESTS = new Set(['sha256', 'sha512'].map((alg) => `${alg}:${createHash(alg).digest('hex')}`));
 
 type Route =
   | { kind: 'base' }
@@ -127,9 +128,13 @@ export class RegistryServer {
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     try {
       if (this.auth) await this.authenticate(req);
-      const url = new URL(req.url ?? '/', 'http://registry.invalid');
-      const route = matchRoute(url.pathname);
-      if (!route) throw new RegistryError(404, 'UNSUPPORTED', `no such endpoint: ${url.pathname}`);
+      const raw = req.url ?? '/';
+      const q = raw.indexOf('?');
+      // The path is matched as sent: URL parsing would fold `a/../b` into `b` rather than refuse it.
+      const path = q < 0 ? raw : raw.slice(0, q);
+      const url = new URL(q < 0 ? '/' : raw.slice(q), 'http://registry.invalid');
+      const route = matchRoute(path);
+      if (!route) throw new RegistryError(404, 'UNSUPPORTED', `no such endpoint: ${path}`);
       if ('name' in route && !isValidRepositoryName(route.name)) throw nameInvalid(route.name);
       await this.dispatch(route, req, res, url);
     } catch (err) {
@@ -327,7 +332,9 @@ export class RegistryServer {
     const from = url.searchParams.get('from');
     if (mount !== null) {
       const d = requireDigest(mount);
-      if (from !== null && isValidRepositoryName(from) && (await this.storage.repoBlobSize(from, d)) !== undefined) {
+      // Without `from` any stored copy will do (the spec lets a registry treat it as optional).
+      const source = from === null ? await this.storage.blobSize(d) : isValidRepositoryName(from) ? await this.storage.repoBlobSize(from, d) : undefined;
+      if (source !== undefined) {
         await this.storage.linkBlob(name, d);
         req.resume();
         return sendEmpty(res, 201, { Location: `/v2/${name}/blobs/${d.digest}`, 'Docker-Content-Digest': d.digest });
@@ -335,8 +342,8 @@ export class RegistryServer {
       // Not mountable: start an ordinary upload, as the spec asks.
     } else {
       const digest = url.searchParams.get('digest');
-      // A POST ?digest= without a body is a client starting a session the long way round.
-      if (digest !== null && hasBody(req)) {
+      // A POST ?digest= without a body starts a session, unless the blob is the empty one.
+      if (digest !== null && (hasBody(req) || EMPTY_DIGESTS.has(digest))) {
         const d = requireDigest(digest);
         await this.storage.putBlob(name, req, d);
         return sendEmpty(res, 201, { Location: `/v2/${name}/blobs/${d.digest}`, 'Docker-Content-Digest': d.digest });
@@ -363,7 +370,7 @@ export class RegistryServer {
         return sendEmpty(res, 204);
       case 'PATCH': {
         const range = parseContentRange(req.headers['content-range']);
-        const s = await this.storage.appendUpload(name, id, req, range, contentLength(req));
+        const s = await withLocation(location, this.storage.appendUpload(name, id, req, range, contentLength(req)));
         return sendEmpty(res, 202, { Location: location, Range: rangeOf(s.size), 'Docker-Upload-UUID': id });
       }
       case 'PUT': {
@@ -374,10 +381,22 @@ export class RegistryServer {
         const withChunk = hasBody(req);
         const range = parseContentRange(req.headers['content-range']);
         if (!withChunk) req.resume();
-        await this.storage.finishUpload(name, id, d, withChunk ? req : undefined, withChunk ? range : undefined, length);
+        await withLocation(location, this.storage.finishUpload(name, id, d, withChunk ? req : undefined, withChunk ? range : undefined, length));
         return sendEmpty(res, 201, { Location: `/v2/${name}/blobs/${d.digest}`, 'Docker-Content-Digest': d.digest });
       }
     }
+  }
+}
+
+/** A 416 on a chunk also says where the session is, so the client can ask for its status and resume. */
+async function withLocation<T>(location: string, p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof RegistryError && err.status === 416) {
+      throw new RegistryError(err.status, err.code, err.message, err.detail, { ...err.headers, Location: location });
+    }
+    throw err;
   }
 }
 
@@ -441,7 +460,8 @@ function parseContentRange(h: string | undefined): ChunkRange | undefined {
 /**
  * A single `bytes=` range (RFC 9110 §14.1.2) resolved against `size`. Several
  * ranges or a malformed header are ignored (the whole blob is sent), which the
- * RFC allows.
+ * RFC allows; a range that starts past the end or ends before it starts is
+ * unsatisfiable (the OCI conformance suite expects 416 for both).
  */
 export function parseRange(h: string | undefined, size: number): ChunkRange | 'unsatisfiable' | undefined {
   if (h === undefined) return undefined;
@@ -453,8 +473,7 @@ export function parseRange(h: string | undefined, size: number): ChunkRange | 'u
     return { start: Math.max(0, size - suffix), end: size - 1 };
   }
   const start = Number(m[1]);
-  if (m[2] !== '' && Number(m[2]) < start) return undefined;
-  if (start >= size) return 'unsatisfiable';
+  if (start >= size || (m[2] !== '' && Number(m[2]) < start)) return 'unsatisfiable';
   const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   return { start, end };
 }
