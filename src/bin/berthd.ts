@@ -3,11 +3,13 @@
  *   berthd -H unix:///run/berth/berth.sock --data-root /var/lib/berth --exec-root /run/berth --pidfile /run/berth.pid
  */
 import { promises as fsp, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ApiServer } from '../api';
 import { log, setLogLevel } from '../common';
 import { Engine } from '../engine';
 import { setupRemap } from '../runtime';
+import { RegistryServer } from '../registry';
+import { parseHostPort } from './registry-command';
 
 interface Flags {
   hosts: string[];
@@ -19,6 +21,7 @@ interface Flags {
   logLevel?: string;
   configFile: string;
   usernsRemap?: string;
+  registry?: { host: string; port: number; root?: string; htpasswd?: string };
 }
 
 const USAGE = `Usage: berthd [OPTIONS]
@@ -93,6 +96,18 @@ function applyConfigFile(f: Flags, explicit: Set<string>): void {
   if (!explicit.has('pidfile') && typeof cfg.pidfile === 'string') f.pidfile = cfg.pidfile;
   if (!f.storageDriver && typeof cfg['storage-driver'] === 'string') f.storageDriver = cfg['storage-driver'];
   if (!f.logLevel && typeof cfg['log-level'] === 'string') f.logLevel = cfg['log-level'];
+  const reg = cfg['berth-registry'];
+  if (reg !== undefined) {
+    // {"berth-registry": {"addr": "127.0.0.1:5000", "root": DIR, "htpasswd": FILE}}: an embedded registry beside the API.
+    const bad = (why: string) => fail(`${f.configFile}: "berth-registry" ${why}`);
+    if (typeof reg !== 'object' || reg === null || Array.isArray(reg)) bad('must be an object such as {"addr": "127.0.0.1:5000"}');
+    const r = reg as Record<string, unknown>;
+    for (const k of Object.keys(r)) if (!['addr', 'root', 'htpasswd'].includes(k)) bad(`has an unknown key "${k}"; known are addr, root, htpasswd`);
+    for (const k of ['addr', 'root', 'htpasswd']) if (r[k] !== undefined && typeof r[k] !== 'string') bad(`.${k} must be a string`);
+    const addr = parseHostPort((r.addr as string | undefined) ?? '127.0.0.1:5000');
+    if (!addr) bad('.addr must be HOST:PORT');
+    f.registry = { ...addr!, root: r.root as string | undefined, htpasswd: r.htpasswd as string | undefined };
+  }
   if (f.usernsRemap === undefined && cfg['userns-remap'] !== undefined) {
     if (typeof cfg['userns-remap'] !== 'string') fail(`${f.configFile}: "userns-remap" must be a string such as "default" or "USER:GROUP"`);
     f.usernsRemap = cfg['userns-remap'];
@@ -137,6 +152,14 @@ async function main(): Promise<void> {
   }
   await writePidfile(f.pidfile);
   const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, ...(userns ? { userns } : {}) });
+  // The registry starts before the API listens, so a daemon that answers /_ping serves it too.
+  let registry: RegistryServer | undefined;
+  if (f.registry) {
+    const root = f.registry.root ?? join(f.dataRoot, 'registry');
+    registry = new RegistryServer({ root, htpasswd: f.registry.htpasswd });
+    const a = await registry.start(f.registry);
+    log.info('registry listening', { address: `${a.host}:${a.port}`, root });
+  }
   const servers: ApiServer[] = [];
   for (const h of f.hosts) {
     const s = new ApiServer(engine);
@@ -152,7 +175,7 @@ async function main(): Promise<void> {
     // Containers keep running under conmon; only the API goes away.
     log.info('shutting down; containers keep running', { signal: sig });
     engine.close();
-    await Promise.race([Promise.all(servers.map((s) => s.close())), new Promise((r) => setTimeout(r, 2000))]);
+    await Promise.race([Promise.all([...servers.map((s) => s.close()), registry?.close()]), new Promise((r) => setTimeout(r, 2000))]);
     await fsp.rm(f.pidfile, { force: true });
     for (const h of f.hosts) if (h.startsWith('unix://')) await fsp.rm(h.slice(7), { force: true });
     process.exit(0);

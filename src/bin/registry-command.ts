@@ -58,16 +58,15 @@ export async function runRegistryCommand(argv: string[], io: RegistryCommandIO):
     io.stderr.write(`berth registry: unknown command ${JSON.stringify(sub)}\nSee 'berth registry --help'.\n`);
     return 125;
   }
-  const addr = typeof flags.addr === 'string' ? flags.addr : '127.0.0.1:5000';
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
-  if (!m || Number(m[3]) > 65535) {
-    io.stderr.write(`berth registry serve: --addr must be HOST:PORT, not ${JSON.stringify(addr)}\n`);
+  const addr = parseHostPort(typeof flags.addr === 'string' ? flags.addr : '127.0.0.1:5000');
+  if (!addr) {
+    io.stderr.write(`berth registry serve: --addr must be HOST:PORT, not ${JSON.stringify(flags.addr)}\n`);
     return 125;
   }
   const server = new RegistryServer({ root, htpasswd: typeof flags.htpasswd === 'string' ? flags.htpasswd : undefined });
   let bound;
   try {
-    bound = await server.start({ host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) });
+    bound = await server.start(addr);
   } catch (err) {
     io.stderr.write(`berth registry serve: ${(err as Error).message}\n`);
     return 1;
@@ -83,6 +82,13 @@ export async function runRegistryCommand(argv: string[], io: RegistryCommandIO):
   });
   await server.close();
   return 0;
+}
+
+/** `HOST:PORT` or `[V6]:PORT`; an empty host means 127.0.0.1. Undefined when malformed. */
+export function parseHostPort(addr: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
+  if (!m || Number(m[3]) > 65535) return undefined;
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port: Number(m[3]) };
 }
 
 function parseFlags(args: string[], known: string[]): Record<string, string | true> {
