@@ -23,6 +23,7 @@ Commands:
   gc      Remove blobs no manifest references; run it while the registry is stopped
             --root DIR         Storage directory (required)
             --dry-run          Only list what would be removed
+            --force            Run even though a registry is serving DIR
 `;
 
 /** Runs the command; resolves with the exit code (serve resolves when a signal stops it). */
@@ -34,7 +35,7 @@ export async function runRegistryCommand(argv: string[], io: RegistryCommandIO):
   }
   let flags: Record<string, string | true>;
   try {
-    flags = parseFlags(rest, sub === 'gc' ? ['root', 'dry-run'] : ['addr', 'root', 'htpasswd']);
+    flags = parseFlags(rest, sub === 'gc' ? ['root', 'dry-run', 'force'] : ['addr', 'root', 'htpasswd']);
   } catch (err) {
     io.stderr.write(`berth registry ${sub}: ${(err as Error).message}\nSee 'berth registry --help'.\n`);
     return 125;
@@ -49,7 +50,13 @@ export async function runRegistryCommand(argv: string[], io: RegistryCommandIO):
     return 125;
   }
   if (sub === 'gc') {
-    const r = await collectGarbage(root, { dryRun: flags['dry-run'] === true });
+    let r;
+    try {
+      r = await collectGarbage(root, { dryRun: flags['dry-run'] === true, force: flags.force === true });
+    } catch (err) {
+      io.stderr.write(`berth registry gc: ${(err as Error).message}\n`);
+      return 1;
+    }
     for (const d of r.removed) io.stdout.write(`${flags['dry-run'] ? 'would remove' : 'removed'} ${d}\n`);
     io.stdout.write(`${r.removed.length} blobs, ${r.bytes} bytes${flags['dry-run'] ? ' would be freed' : ' freed'}\n`);
     return 0;
@@ -93,7 +100,7 @@ export function parseHostPort(addr: string): { host: string; port: number } | un
 
 function parseFlags(args: string[], known: string[]): Record<string, string | true> {
   const out: Record<string, string | true> = {};
-  const boolean = new Set(['dry-run', 'help']);
+  const boolean = new Set(['dry-run', 'force', 'help']);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '-h' || a === '--help') {

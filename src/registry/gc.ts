@@ -1,4 +1,6 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isErrno } from '../common';
 import { parseManifest } from './manifest';
 import { RegistryError } from './errors';
 import type { ParsedDigest } from './names';
@@ -19,7 +21,11 @@ export interface GcResult {
  * Run it while the registry is stopped: a blob pushed but not yet referenced by
  * a manifest looks exactly like garbage, so a push in progress would lose it.
  */
-export async function collectGarbage(root: string, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
+export async function collectGarbage(root: string, opts: { dryRun?: boolean; force?: boolean } = {}): Promise<GcResult> {
+  const server = servingPid(root);
+  if (server !== undefined && !opts.force && !opts.dryRun) {
+    throw new Error(`a registry (pid ${server}) is serving ${root}; stop it before gc, or force it and risk losing blobs being pushed`);
+  }
   const store = new RegistryStorage(root);
   await store.init();
   const marked = new Set<string>();
@@ -55,4 +61,26 @@ export async function collectGarbage(root: string, opts: { dryRun?: boolean } = 
     }
   }
   return { removed: removed.map((d) => d.digest), bytes };
+}
+
+/** The file a running RegistryServer keeps in its root, holding its pid. */
+export const PID_FILE = 'serving.pid';
+
+/** The pid of a live process serving `root`, if any (a stale file from a crash is ignored). */
+export function servingPid(root: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(join(root, PID_FILE), 'utf8'), 10);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    if (isErrno(err, 'ESRCH')) return undefined;
+    return pid;
+  }
 }

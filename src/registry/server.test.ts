@@ -1,6 +1,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
@@ -607,7 +607,15 @@ describe('registry persistence, upload expiry and gc', () => {
       // Untag a's image: the index still names it, so it must stay.
       await reg.request('/v2/gc/a/manifests/v1', { method: 'DELETE' });
       await reg.request(`/v2/gc/b/manifests/${b.manifestDigest}`, { method: 'DELETE' });
+      // A copy of the registry's pid file, as another process serving the root would leave it.
+      const pidFile = join(reg.root, 'serving.pid');
+      const held = readFileSync(pidFile, 'utf8');
       await reg.server.close();
+      assert.ok(!existsSync(pidFile), 'close removes the pid file');
+      writeFileSync(pidFile, held);
+      await assert.rejects(collectGarbage(reg.root), /is serving/);
+      writeFileSync(pidFile, '999999999\n');
+      assert.ok((await collectGarbage(reg.root, { dryRun: true })).removed.length > 0, 'a stale pid file does not block gc');
 
       const dry = await collectGarbage(reg.root, { dryRun: true });
       const expected = [b.manifestDigest, b.configDigest, b.layerDigest, shared, orphan].sort();
@@ -625,6 +633,7 @@ describe('registry persistence, upload expiry and gc', () => {
       assert.deepEqual((await reg.request(`/v2/gc/a/manifests/${a.manifestDigest}`)).body, a.bytes);
       assert.deepEqual((await reg.request(`/v2/gc/a/blobs/${a.layerDigest}`)).body, a.layer);
       assert.equal((await reg.request(`/v2/gc/a/blobs/${orphan}`, { method: 'HEAD' })).status, 404, 'links to removed blobs go too');
+      await reg.server.close();
       assert.deepEqual((await collectGarbage(reg.root)).removed, [], 'a second run finds nothing');
     } finally {
       await reg.stop();

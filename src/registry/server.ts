@@ -11,11 +11,14 @@
  *   await s.close();
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { log } from '../common';
+import { writeFileAtomic } from '../state';
+import { PID_FILE } from './gc';
 import { RegistryError, digestInvalid, manifestInvalid, nameInvalid, unsupported } from './errors';
 import { Htpasswd } from './htpasswd';
 import { parseManifest, type ManifestDescriptor } from './manifest';
@@ -103,6 +106,8 @@ export class RegistryServer {
       });
     });
     this.server = server;
+    // Lets `berth registry gc` see that the root is in use.
+    await writeFileAtomic(join(this.opts.root, PID_FILE), `${process.pid}\n`, { durable: false });
     this.sweeper = setInterval(() => {
       this.storage.sweepUploads(this.uploadTimeout).catch((err: unknown) => log.warn('registry: upload sweep failed', { error: String(err) }));
     }, Math.min(this.uploadTimeout, 10 * 60 * 1000));
@@ -118,6 +123,7 @@ export class RegistryServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
+    await fsp.rm(join(this.opts.root, PID_FILE), { force: true });
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

@@ -158,6 +158,10 @@ describe('berth registry serve with skopeo', () => {
         assert.equal(`sha256:${sha(bytes)}`, d);
       }
 
+      const busy = await run(BERTH, ['registry', 'gc', '--root', root]);
+      assert.equal(busy.code, 1, 'gc refuses a root that a registry is serving');
+      assert.match(busy.stderr, /is serving/);
+
       const tags = JSON.parse((await skopeo(['list-tags', '--tls-verify=false', `docker://127.0.0.1:${server.port}/berth/skopeo`])).stdout);
       assert.deepEqual(tags.Tags, ['v1']);
     } finally {
