@@ -158,6 +158,15 @@ describe('berth registry serve with skopeo', () => {
         assert.equal(`sha256:${sha(bytes)}`, d);
       }
 
+      // Registry to registry within one server: skopeo mounts the blobs across repositories.
+      const mounted = `docker://127.0.0.1:${server.port}/berth/mounted:v1`;
+      await skopeo(['copy', '--src-tls-verify=false', '--dest-tls-verify=false', ref2, mounted]);
+      assert.equal(JSON.parse((await skopeo(['inspect', '--tls-verify=false', mounted])).stdout).Digest, src.manifestDigest);
+      await skopeo(['delete', '--tls-verify=false', mounted]);
+      const gone = await run(SKOPEO, ['inspect', '--tls-verify=false', mounted], { timeoutMs: 60_000 });
+      assert.notEqual(gone.code, 0, 'the deleted manifest is gone');
+      assert.match(gone.stderr, /manifest unknown/i);
+
       const busy = await run(BERTH, ['registry', 'gc', '--root', root]);
       assert.equal(busy.code, 1, 'gc refuses a root that a registry is serving');
       assert.match(busy.stderr, /is serving/);
