@@ -453,7 +453,7 @@ export class RegistryStorage {
     await fsp.unlink(this.revisionLink(name, d));
   }
 
-  /** The repository's tags in lexical order. */
+  /** The repository's tags, sorted (see lexical). */
   async listTags(name: string): Promise<string[]> {
     return (await readdirOrEmpty(join(this.repoDir(name), '_manifests', 'tags'))).filter(isValidTagName).sort(lexical);
   }
@@ -514,11 +514,13 @@ export function rangeOf(size: number): string {
   return `0-${Math.max(size - 1, 0)}`;
 }
 
-/** Case-insensitive order, ties broken by the exact string, as the spec's "lexical order" asks. */
+/**
+ * The order of tag and catalog listings: plain code-point order. The spec's prose
+ * says "lexical (case-insensitive alphanumeric)", but its conformance suite and
+ * the reference registry both sort bytewise, and `last` paging only works when
+ * client and server agree; names are lowercase anyway, so only tags can differ.
+ */
 export function lexical(a: string, b: string): number {
-  const la = a.toLowerCase();
-  const lb = b.toLowerCase();
-  if (la !== lb) return la < lb ? -1 : 1;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
