@@ -16,7 +16,9 @@ export type RegistryErrorCode =
   | 'UNAUTHORIZED'
   | 'DENIED'
   | 'UNSUPPORTED'
-  | 'TOOMANYREQUESTS';
+  | 'TOOMANYREQUESTS'
+  // Not in the spec's table, which covers 4xx only: the code of a 500.
+  | 'UNKNOWN';
 
 export class RegistryError extends Error {
   constructor(

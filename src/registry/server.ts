@@ -149,7 +149,8 @@ export class RegistryServer {
   }
 
   private fail(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
-    if (res.headersSent) {
+    // A client that went away mid-transfer needs no answer (and is not a server fault to log).
+    if (res.headersSent || res.destroyed || req.socket.destroyed) {
       res.destroy();
       return;
     }
@@ -158,7 +159,7 @@ export class RegistryServer {
       e = err;
     } else {
       log.error('registry: request failed', { method: req.method, url: req.url, error: String(err), stack: (err as Error)?.stack });
-      e = new RegistryError(500, 'UNSUPPORTED', 'internal error');
+      e = new RegistryError(500, 'UNKNOWN', 'internal error; see the registry log');
     }
     for (const [k, v] of Object.entries(e.headers ?? {})) res.setHeader(k, v);
     // An unread request body would be parsed as the next request; close the connection instead.
