@@ -245,7 +245,7 @@ export class RegistryServer {
 
   private async resolveManifest(name: string, reference: string) {
     await this.storage.requireRepository(name);
-    const d = referenceDigest(name, reference) ?? (await this.storage.resolveTag(name, reference));
+    const d = referenceDigest(reference) ?? (await this.storage.resolveTag(name, reference));
     const m = d && (await this.storage.manifestByDigest(name, d));
     if (!m) throw new RegistryError(404, 'MANIFEST_UNKNOWN', 'manifest unknown to registry', { name, reference });
     return m;
@@ -264,7 +264,7 @@ export class RegistryServer {
   }
 
   private async putManifest(name: string, reference: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const byDigest = referenceDigest(name, reference);
+    const byDigest = referenceDigest(reference);
     if (!byDigest && !isValidTagName(reference)) throw manifestInvalid(`invalid tag ${JSON.stringify(reference)}`, { reference });
     const bytes = await readBounded(req, this.maxManifest);
     const info = parseManifest(bytes, req.headers['content-type']);
@@ -296,7 +296,7 @@ export class RegistryServer {
 
   private async deleteManifest(name: string, reference: string, res: http.ServerResponse): Promise<void> {
     await this.storage.requireRepository(name);
-    const d = referenceDigest(name, reference);
+    const d = referenceDigest(reference);
     if (d) await this.storage.deleteManifest(name, d);
     else await this.storage.deleteTag(name, reference);
     sendEmpty(res, 202);
@@ -430,7 +430,7 @@ function requireDigest(s: string): ParsedDigest {
 }
 
 /** The digest a manifest reference names, undefined for a tag; DIGEST_INVALID for a malformed digest. */
-function referenceDigest(_name: string, reference: string): ParsedDigest | undefined {
+function referenceDigest(reference: string): ParsedDigest | undefined {
   if (reference.includes(':') || looksLikeDigest(reference)) return requireDigest(reference);
   if (!isValidTagName(reference)) throw new RegistryError(404, 'MANIFEST_UNKNOWN', 'manifest unknown to registry', { reference });
   return undefined;
