@@ -42,6 +42,7 @@ export const LAYER_TABLE: Readonly<Record<string, readonly string[]>> = {
   storage: ['state', 'sys', 'common'],
   runtime: ['state', 'sys', 'common'],
   network: ['state', 'sys', 'common'],
+  registry: ['image', 'state', 'sys', 'common'],
   state: ['sys', 'common'],
   sys: ['common'],
   wire: ['common'],

@@ -3,11 +3,13 @@
  *   berthd -H unix:///run/berth/berth.sock --data-root /var/lib/berth --exec-root /run/berth --pidfile /run/berth.pid
  */
 import { promises as fsp, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ApiServer, specFromDocker } from '../api';
 import { log, setLogLevel } from '../common';
 import { Engine } from '../engine';
 import { setupRemap } from '../runtime';
+import { RegistryServer } from '../registry';
+import { parseHostPort } from './registry-command';
 
 interface Flags {
   hosts: string[];
@@ -20,6 +22,7 @@ interface Flags {
   configFile: string;
   usernsRemap?: string;
   insecureRegistries: string[];
+  registry?: { host: string; port: number; root?: string; htpasswd?: string };
 }
 
 const USAGE = `Usage: berthd [OPTIONS]
@@ -101,6 +104,18 @@ function applyConfigFile(f: Flags, explicit: Set<string>): void {
     if (!Array.isArray(insecure) || !insecure.every((x) => typeof x === 'string')) fail(`${f.configFile}: "insecure-registries" must be a list of host[:port] or CIDR strings`);
     f.insecureRegistries.push(...insecure);
   }
+  const reg = cfg['berth-registry'];
+  if (reg !== undefined) {
+    // {"berth-registry": {"addr": "127.0.0.1:5000", "root": DIR, "htpasswd": FILE}}: an embedded registry beside the API.
+    const bad = (why: string) => fail(`${f.configFile}: "berth-registry" ${why}`);
+    if (typeof reg !== 'object' || reg === null || Array.isArray(reg)) bad('must be an object such as {"addr": "127.0.0.1:5000"}');
+    const r = reg as Record<string, unknown>;
+    for (const k of Object.keys(r)) if (!['addr', 'root', 'htpasswd'].includes(k)) bad(`has an unknown key "${k}"; known are addr, root, htpasswd`);
+    for (const k of ['addr', 'root', 'htpasswd']) if (r[k] !== undefined && typeof r[k] !== 'string') bad(`.${k} must be a string`);
+    const addr = parseHostPort((r.addr as string | undefined) ?? '127.0.0.1:5000');
+    if (!addr) bad('.addr must be HOST:PORT');
+    f.registry = { ...addr!, root: r.root as string | undefined, htpasswd: r.htpasswd as string | undefined };
+  }
   if (f.usernsRemap === undefined && cfg['userns-remap'] !== undefined) {
     if (typeof cfg['userns-remap'] !== 'string') fail(`${f.configFile}: "userns-remap" must be a string such as "default" or "USER:GROUP"`);
     f.usernsRemap = cfg['userns-remap'];
@@ -145,6 +160,14 @@ async function main(): Promise<void> {
   }
   await writePidfile(f.pidfile);
   const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, ...(userns ? { userns } : {}) });
+  // The registry starts before the API listens, so a daemon that answers /_ping serves it too.
+  let registry: RegistryServer | undefined;
+  if (f.registry) {
+    const root = f.registry.root ?? join(f.dataRoot, 'registry');
+    registry = new RegistryServer({ root, htpasswd: f.registry.htpasswd });
+    const a = await registry.start(f.registry);
+    log.info('registry listening', { address: `${a.host}:${a.port}`, root });
+  }
   const servers: ApiServer[] = [];
   for (const h of f.hosts) {
     const s = new ApiServer(engine);
@@ -160,7 +183,7 @@ async function main(): Promise<void> {
     // Containers keep running under conmon; only the API goes away.
     log.info('shutting down; containers keep running', { signal: sig });
     engine.close();
-    await Promise.race([Promise.all(servers.map((s) => s.close())), new Promise((r) => setTimeout(r, 2000))]);
+    await Promise.race([Promise.all([...servers.map((s) => s.close()), registry?.close()]), new Promise((r) => setTimeout(r, 2000))]);
     await fsp.rm(f.pidfile, { force: true });
     for (const h of f.hosts) if (h.startsWith('unix://')) await fsp.rm(h.slice(7), { force: true });
     process.exit(0);
