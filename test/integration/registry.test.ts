@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { startRegistry, type TestRegistry } from '../../src/image/registry/test-registry';
-import { run, useDaemon } from './harness';
+import { spawn } from 'node:child_process';
+import bcrypt from 'bcryptjs';
+import { BERTH, run, useDaemon } from './harness';
 
 const d = useDaemon();
 let reg: TestRegistry;
@@ -139,4 +141,47 @@ test('GET /distribution/{name}/json answers the descriptor and platforms', async
   assert.equal(r.json.Descriptor.mediaType, 'application/vnd.oci.image.manifest.v1+json');
   assert.match(r.json.Descriptor.digest, /^sha256:[0-9a-f]{64}$/);
   assert.deepEqual(r.json.Platforms, [{ architecture: 'amd64', os: 'linux' }]);
+});
+
+test('Berth\'s own registry with htpasswd: docker login, push, pull; wrong or missing credentials refused', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'berth-own-registry-'));
+  const htpasswd = join(root, 'htpasswd');
+  writeFileSync(htpasswd, `alice:${bcrypt.hashSync('s3cret', 6)}\n`);
+  const serve = spawn(BERTH, ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', join(root, 'data'), '--htpasswd', htpasswd], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const addr = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      serve.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /listening on (\S+)\n/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      serve.once('exit', (code) => reject(new Error(`berth registry serve exited with ${code}`)));
+    });
+    const name = `${addr}/team/busybox:v1`;
+    await d.dockerOk(['tag', 'busybox', name]);
+    const anonymous = await d.docker(['push', name], { timeoutMs: 60_000 });
+    assert.notEqual(anonymous.code, 0);
+    assert.match(anonymous.stdout + anonymous.stderr, /unauthorized|authentication required|denied/i);
+    const wrong = await d.docker(['login', addr, '-u', 'alice', '--password-stdin'], { input: 'nope\n', timeoutMs: 30_000 });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /Error response from daemon: login attempt to http:\/\/127\.0\.0\.1:\d+\/v2\/ failed with status: 401 Unauthorized/);
+    const login = await d.docker(['login', addr, '-u', 'alice', '--password-stdin'], { input: 's3cret\n', timeoutMs: 30_000 });
+    assert.equal(login.code, 0, login.stderr);
+    assert.match(login.stdout, /Login Succeeded/);
+    const push = await d.docker(['push', name], { timeoutMs: 60_000 });
+    assert.equal(push.code, 0, push.stderr);
+    assert.match(push.stdout, /v1: digest: sha256:[0-9a-f]{64} size: \d+/);
+    await d.dockerOk(['rmi', name]);
+    const pull = await d.docker(['pull', name], { timeoutMs: 60_000 });
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.equal(await d.dockerOk(['run', '--rm', name, 'echo', 'from-berth-registry']), 'from-berth-registry');
+    await d.dockerOk(['logout', addr]);
+    await d.dockerOk(['rmi', name]);
+    const denied = await d.docker(['pull', name], { timeoutMs: 60_000 });
+    assert.equal(denied.code, 1);
+  } finally {
+    serve.kill('SIGTERM');
+    rmSync(root, { recursive: true, force: true });
+  }
 });
