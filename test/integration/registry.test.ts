@@ -5,11 +5,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { startRegistry, type TestRegistry } from '../../src/image/registry/test-registry';
+import { startRegistry, startServer, type TestRegistry } from '../../src/image/registry/test-registry';
 import { spawn } from 'node:child_process';
 import bcrypt from 'bcryptjs';
 import { BERTH, run, useDaemon } from './harness';
@@ -183,5 +184,57 @@ test('Berth\'s own registry with htpasswd: docker login, push, pull; wrong or mi
   } finally {
     serve.kill('SIGTERM');
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a registry that serves a layer not matching its digest, or answers 429: the pull fails with a clear message and leaves nothing', async () => {
+  // A layer no image here has, so that it must be downloaded.
+  const src = mkdtempSync(join(tmpdir(), 'berth-layer-'));
+  writeFileSync(join(src, 'data'), randomBytes(256 * 1024));
+  const plain = spawnSync('tar', ['-C', src, '-cf', '-', '.']).stdout as Buffer;
+  rmSync(src, { recursive: true, force: true });
+  const layer = gzipSync(plain);
+  const bad = Buffer.from(layer);
+  bad[bad.length - 100] ^= 0xff;
+  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha(plain)] } }));
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha(config), size: config.length },
+    layers: [{ mediaType: 'application/vnd.docker.image.rootfs.diff.tar.gzip', digest: sha(layer), size: layer.length }],
+  }));
+  const server = await startServer((req, res): void => {
+    const url = req.url ?? '';
+    if (url === '/v2/') {
+      res.end('{}');
+    } else if (url.startsWith('/v2/busy/manifests/')) {
+      res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '30' });
+      res.end('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
+    } else if (url.startsWith('/v2/bad/manifests/')) {
+      res.writeHead(200, { 'Content-Type': 'application/vnd.docker.distribution.manifest.v2+json', 'Docker-Content-Digest': sha(manifest) });
+      res.end(manifest);
+    } else if (url === `/v2/bad/blobs/${sha(config)}`) {
+      res.end(config);
+    } else if (url === `/v2/bad/blobs/${sha(layer)}`) {
+      // The layer, with one byte changed.
+      res.end(bad);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  try {
+    const blobs = readdirSync(join(d.dataRoot, 'blobs', 'sha256')).length;
+    const layers = readdirSync(join(d.dataRoot, 'layers')).length;
+    const mismatch = await d.docker(['pull', `${server.domain}/bad:v1`], { timeoutMs: 60_000 });
+    assert.equal(mismatch.code, 1);
+    assert.match(mismatch.stderr, new RegExp(`digest mismatch: expected ${sha(layer)}, received sha256:[0-9a-f]{64}`));
+    assert.equal((await d.docker(['inspect', `${server.domain}/bad:v1`])).code, 1);
+    assert.equal(readdirSync(join(d.dataRoot, 'blobs', 'sha256')).length, blobs);
+    assert.equal(readdirSync(join(d.dataRoot, 'layers')).length, layers);
+    const limited = await d.docker(['pull', `${server.domain}/busy:v1`], { timeoutMs: 60_000 });
+    assert.equal(limited.code, 1);
+    assert.match(limited.stderr, /rate-limited by the registry.*retry after 30 seconds/);
+  } finally {
+    await server.close();
   }
 });
