@@ -3,10 +3,36 @@
  * "process" runs from `start` until a test ends it (`exit`) or a signal it does not
  * ignore arrives (exit code 128 + the signal's number, as a shell reports it). Exits
  * are announced to `watchExits` on a later tick, as a real monitor's would be.
+ *
+ * `exec` stands in for `conmon --exec` + `runc exec`: it reads the process.json in the
+ * exec's directory when the process "starts" (as runc does), refuses a container that is
+ * not running, and keeps the process (a `FakeExec`) until a test ends it with `exit`; its
+ * `write` appends to the exec's log in conmon's k8s-file format. The container's exit
+ * kills its execs (137), as the end of its PID namespace would.
  */
+import { appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ExecProcessOptions, OciSpec, RuncStatus } from '../runtime';
 import type { ContainerRuntime, ExecProcess, RuntimeCreateOptions, StdinConnection } from './container-runtime';
 import { signalNumber } from './signals';
+
+/** A process started by the fake's `exec`. */
+export interface FakeExec {
+  options: ExecProcessOptions;
+  /** The OCI process object read from process.json when it started. */
+  process: Record<string, unknown>;
+  pid: number;
+  /** Null while it runs. */
+  exitCode: number | null;
+  /** `HxW` of every resize asked of it (a no-op without a terminal, as in conmon). */
+  resizes: string[];
+  /** What was written to its stdin, and whether stdin was ended. */
+  stdin: { data: Buffer[]; ended: boolean };
+  /** The process writes `text` (a full line) on `stream`. */
+  write(stream: 'stdout' | 'stderr', text: string): void;
+  /** The process exits with `code`. */
+  exit(code: number): void;
+}
 
 interface FakeContainer {
   options: RuntimeCreateOptions;
@@ -29,6 +55,11 @@ export class FakeRuntime implements ContainerRuntime {
   readonly calls: string[] = [];
   /** Makes the next `create` of this id fail with the message, as runc would. */
   readonly failCreate = new Map<string, string>();
+  /** Makes the `exec` of this exec id fail with the message, as runc exec would. */
+  readonly failExec = new Map<string, string>();
+  /** Processes started by `exec`, by exec id. */
+  readonly execs = new Map<string, FakeExec>();
+  private readonly execWaiters = new Map<string, ((x: FakeExec) => void)[]>();
 
   private get(id: string): FakeContainer {
     const c = this.containers.get(id);
@@ -42,7 +73,15 @@ export class FakeRuntime implements ContainerRuntime {
     if (c.status !== 'running' && c.status !== 'paused') throw new Error(`container ${id} is not running`);
     c.status = 'stopped';
     c.exit = { code, at: new Date() };
+    for (const x of this.execs.values()) if (x.options.containerId === id && x.exitCode === null) x.exit(137);
     setImmediate(() => this.onExit.forEach((f) => f(id)));
+  }
+
+  /** Resolves with the exec's process once `exec` has started it (at once if it has). */
+  execStarted(execId: string): Promise<FakeExec> {
+    const x = this.execs.get(execId);
+    if (x) return Promise.resolve(x);
+    return new Promise((resolve) => this.execWaiters.set(execId, [...(this.execWaiters.get(execId) ?? []), resolve]));
   }
 
   /** The monitor dies with the container and records nothing (a killed conmon). */
@@ -163,6 +202,42 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   async exec(o: ExecProcessOptions): Promise<ExecProcess> {
-    throw new Error(`the fake runtime cannot exec in ${o.containerId}`);
+    this.calls.push(`exec ${o.containerId} ${o.execId}`);
+    const c = this.get(o.containerId);
+    if (c.status !== 'running') throw new Error(`cannot exec in a ${c.status} container`);
+    const process = JSON.parse(readFileSync(join(o.dir, 'process.json'), 'utf8')) as Record<string, unknown>;
+    const fail = this.failExec.get(o.execId);
+    if (fail !== undefined) {
+      this.failExec.delete(o.execId);
+      throw new Error(fail);
+    }
+    let exited!: (code: number) => void;
+    const done = new Promise<number>((resolve) => (exited = resolve));
+    const x: FakeExec = {
+      options: o,
+      process,
+      pid: this.nextPid++,
+      exitCode: null,
+      resizes: [],
+      stdin: { data: [], ended: false },
+      write: (stream, text) => appendFileSync(join(o.dir, 'log'), `${new Date().toISOString()} ${stream} F ${text}\n`),
+      exit: (code) => {
+        if (x.exitCode !== null) return;
+        x.exitCode = code;
+        exited(code);
+      },
+    };
+    this.execs.set(o.execId, x);
+    this.execWaiters.get(o.execId)?.forEach((f) => f(x));
+    this.execWaiters.delete(o.execId);
+    return {
+      pid: x.pid,
+      exited: done,
+      openStdin: () => {
+        if (!o.stdin) throw new Error(`exec ${o.execId} has no stdin`);
+        return { write: (data) => (x.stdin.data.push(Buffer.from(data)), true), end: () => void (x.stdin.ended = true), close: () => undefined };
+      },
+      resize: (h, w) => void x.resizes.push(`${h}x${w}`),
+    };
   }
 }
