@@ -4,7 +4,7 @@
  * so a client never misses what was written before it read.
  */
 import { log } from '../common';
-import { LogFollower, logSize, readLog, type LogEntry } from '../runtime';
+import { LogFollower, logSize, scanLog, tailStart, type LogEntry } from '../runtime';
 import type { ContainerRecord } from './container-model';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
 import type { ContainerStore } from './container-store';
@@ -19,16 +19,36 @@ export class ContainerIO {
    * Writes the container's log entries: everything, or the last `tail`, then
    * (with follow) new ones until the container stops or `abort` fires.
    */
-  async logs(ref: string, opts: { follow?: boolean; tail?: number; since?: number; until?: number }, write: (e: LogEntry) => void, abort: AbortSignal): Promise<void> {
+  /**
+   * The log (`docker logs`), then with `follow` what comes until the container exits.
+   * `pace` is awaited between blocks of a large log, so a slow reader holds it back.
+   */
+  async logs(
+    ref: string, opts: { follow?: boolean; tail?: number; since?: number; until?: number }, write: (e: LogEntry) => void, abort: AbortSignal, pace?: () => Promise<void>,
+  ): Promise<void> {
     const rec = this.store.get(ref);
-    const { entries, end } = await readLog(rec.logPath);
     const inWindow = (e: LogEntry) => {
       const t = Date.parse(e.time) / 1000;
       return (opts.since === undefined || t >= opts.since) && (opts.until === undefined || t <= opts.until);
     };
-    let shown = entries.filter(inWindow);
-    if (opts.tail !== undefined && opts.tail >= 0) shown = opts.tail === 0 ? [] : shown.slice(-opts.tail);
-    for (const e of shown) write(e);
+    const tail = opts.tail !== undefined && opts.tail >= 0 ? opts.tail : undefined;
+    let end: number;
+    if (tail !== undefined && (opts.since !== undefined || opts.until !== undefined)) {
+      // The tail of what the time window selects: read the window, keep its last lines.
+      const shown: LogEntry[] = [];
+      end = await scanLog(rec.logPath, 0, (e) => {
+        if (!inWindow(e)) return;
+        shown.push(e);
+        // Trimmed now and then, not on every line.
+        if (shown.length > 2 * tail + 1024) shown.splice(0, shown.length - tail);
+      }, Number.POSITIVE_INFINITY);
+      for (const e of tail === 0 ? [] : shown.slice(-tail)) write(e);
+    } else {
+      // Streamed from where the last `tail` lines start (found reading backward), never held whole.
+      const size = await logSize(rec.logPath);
+      const start = tail === undefined ? 0 : await tailStart(rec.logPath, tail, size);
+      end = await scanLog(rec.logPath, start, (e) => inWindow(e) && write(e), size, pace);
+    }
     if (!opts.follow || rec.state.status !== 'running' || abort.aborted) return;
     await this.followUntilExit(rec, end, (e) => inWindow(e) && write(e), abort);
   }

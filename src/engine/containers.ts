@@ -553,8 +553,10 @@ export class ContainerService {
 
   // ---- I/O and live operations (container-io.ts, container-live.ts) ----------
 
-  logs(ref: string, opts: { follow?: boolean; tail?: number; since?: number; until?: number }, write: (e: LogEntry) => void, abort: AbortSignal): Promise<void> {
-    return this.io.logs(ref, opts, write, abort);
+  logs(
+    ref: string, opts: { follow?: boolean; tail?: number; since?: number; until?: number }, write: (e: LogEntry) => void, abort: AbortSignal, pace?: () => Promise<void>,
+  ): Promise<void> {
+    return this.io.logs(ref, opts, write, abort, pace);
   }
 
   /** With `withLogs`, everything logged so far first, with nothing lost between. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, appendFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LogFollower, parseLogLine, readLog, type LogEntry } from './k8s-log';
+import { LogFollower, parseLogLine, readLog, scanLog, tailStart, type LogEntry } from './k8s-log';
 
 test('full and partial k8s-file lines', () => {
   const f = parseLogLine(Buffer.from('2026-11-23T15:14:03.737710848+00:00 stdout F hi there'))!;
@@ -40,4 +40,30 @@ test('LogFollower delivers lines appended later, then drains', async (t) => {
   appendFileSync(path, '2026-01-01T00:00:00.2+00:00 stdout F new\n');
   await f.drain();
   assert.deepEqual(got.map((e) => e.data.toString()), ['new\n']);
+});
+
+test('tailStart finds where the last n lines begin, reading backward across blocks; P records go with their line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-log-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'log');
+  const rec = (i: number, tag = 'F', text = `line ${i}`) => `2026-01-01T00:00:00.${i}+00:00 stdout ${tag} ${text}\n`;
+  // Enough records to span many 64 KiB blocks, a long line split in P records, and an unfinished last record.
+  let body = '';
+  for (let i = 0; i < 5000; i++) body += rec(i, 'F', `line ${i} ${'x'.repeat(i % 97)}`);
+  body += rec(5000, 'P', 'part one, ') + rec(5000, 'P', 'part two, ') + rec(5000, 'F', 'the end');
+  writeFileSync(path, body + '2026-01-01T00:00:01.0+00:00 stdout F unfinish');
+  const size = Buffer.byteLength(body) + Buffer.byteLength('2026-01-01T00:00:01.0+00:00 stdout F unfinish');
+  const linesFrom = async (start: number) => {
+    const out: string[] = [];
+    await scanLog(path, start, (e) => out.push(e.data.toString()), size);
+    return out.join('').split('\n').filter(Boolean);
+  };
+  assert.deepEqual(await linesFrom(await tailStart(path, 1, size)), ['part one, part two, the end']);
+  const three = await linesFrom(await tailStart(path, 3, size));
+  assert.deepEqual(three.map((l) => l.split(' ').slice(0, 2).join(' ')), ['line 4998', 'line 4999', 'part one,']);
+  assert.equal((await linesFrom(await tailStart(path, 2000, size))).length, 2000);
+  // More lines asked for than there are: from the start.
+  assert.equal(await tailStart(path, 100000, size), 0);
+  assert.equal(await tailStart(path, 0, size), size);
+  assert.equal(await tailStart(join(dir, 'missing'), 5, 0), 0);
 });

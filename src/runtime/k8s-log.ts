@@ -44,33 +44,102 @@ class LineSplitter {
 
 /** Every entry of a log file from byte `offset` on, and the offset after the last complete line. */
 export async function readLog(path: string, offset = 0): Promise<{ entries: LogEntry[]; end: number }> {
+  const entries: LogEntry[] = [];
+  const end = await scanLog(path, offset, (e) => entries.push(e));
+  return { entries, end };
+}
+
+/**
+ * Calls `each` for every entry of complete lines from byte `offset` up to `limit`
+ * (the whole file when absent), reading in blocks so that a large log is never held
+ * in memory, and awaits `afterBlock` after each block; resolves with the offset
+ * after the last complete line it read. A missing file has no entries.
+ */
+export async function scanLog(
+  path: string, offset: number, each: (e: LogEntry) => void, limit = Number.POSITIVE_INFINITY, afterBlock?: () => Promise<void>,
+): Promise<number> {
   let fh;
   try {
     fh = await fsp.open(path, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], end: offset };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return offset;
     throw err;
   }
   try {
-    const entries: LogEntry[] = [];
     const split = new LineSplitter();
-    const buf = Buffer.alloc(1 << 16);
+    const buf = Buffer.alloc(1 << 20);
     let pos = offset;
     let consumed = offset;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+    while (pos < limit) {
+      const want = Math.min(buf.length, limit - pos);
+      const { bytesRead } = await fh.read(buf, 0, want, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
       for (const line of split.push(Buffer.from(buf.subarray(0, bytesRead)))) {
         consumed += line.length + 1;
         const e = parseLogLine(line);
-        if (e) entries.push(e);
+        if (e) each(e);
       }
+      // The reader's chance to push back (a slow client) before the next block.
+      await afterBlock?.();
     }
-    return { entries, end: consumed };
+    return consumed;
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The offset at which the last `n` lines the container wrote start, reading the file
+ * backward from `end` in blocks: a line is one `F` record and the `P` records before
+ * it (a long line conmon split). Lines after `end`, and an unfinished last record,
+ * are not counted. 0 when the log holds `n` lines or fewer.
+ */
+export async function tailStart(path: string, n: number, end: number): Promise<number> {
+  if (n <= 0) return end;
+  let fh;
+  try {
+    fh = await fsp.open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+  try {
+    // `buf` holds the file's bytes [pos, pos + buf.length); records after `recEnd` (the
+    // newline ending the latest record not yet counted) are done with and dropped.
+    let buf = Buffer.alloc(0);
+    let pos = end;
+    let recEnd: number | undefined;
+    let seen = 0;
+    // The record from `start` to `recEnd`: true once it is the (n+1)-th full line from the end.
+    const count = (start: number): boolean => isFullLine(buf.subarray(start - pos, recEnd! - pos)) && ++seen > n;
+    while (pos > 0) {
+      const size = Math.min(1 << 16, pos);
+      const chunk = Buffer.alloc(size);
+      const { bytesRead } = await fh.read(chunk, 0, size, pos - size);
+      if (bytesRead !== size) break;
+      pos -= size;
+      buf = Buffer.concat([chunk, buf]);
+      for (let i = size - 1; i >= 0; i--) {
+        if (buf[i] !== 0x0a) continue;
+        const nl = pos + i;
+        if (recEnd !== undefined && count(nl + 1)) return recEnd + 1;
+        recEnd = nl;
+      }
+      if (recEnd !== undefined) buf = buf.subarray(0, recEnd - pos);
+    }
+    if (recEnd !== undefined && pos === 0 && count(0)) return recEnd + 1;
+    return 0;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Whether a k8s-file record ends a line (`TIME STREAM F …`). */
+function isFullLine(line: Buffer): boolean {
+  const s1 = line.indexOf(0x20);
+  const s2 = s1 < 0 ? -1 : line.indexOf(0x20, s1 + 1);
+  return s2 > 0 && line[s2 + 1] === 0x46;
 }
 
 export async function logSize(path: string): Promise<number> {

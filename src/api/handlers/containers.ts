@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { invalidArgument } from '../../common';
 import { queryContainers, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
@@ -95,11 +96,13 @@ export function containerRoutes(router: Router, engine: Engine): void {
     const tty = rec.spec.process.tty;
     res.writeHead(200, { 'Content-Type': tty ? RAW_STREAM : compareVersions(ctx.apiVersion, '1.42') >= 0 ? MULTIPLEXED : RAW_STREAM });
     res.flushHeaders();
+    const out = new BatchedWriter(res);
     await svc.logs(rec.id, { follow: qbool(ctx.query, 'follow'), tail, since: qtime(ctx, 'since'), until: qtime(ctx, 'until') }, (e) => {
       if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) return;
       const data = timestamps ? Buffer.concat([Buffer.from(`${e.time} `), e.data]) : e.data;
-      res.write(tty ? data : frame(e.stream === 'stdout' ? StreamType.Stdout : StreamType.Stderr, data));
-    }, ctx.abort);
+      out.push(tty ? data : frame(e.stream === 'stdout' ? StreamType.Stdout : StreamType.Stderr, data));
+    }, ctx.abort, () => out.drained());
+    await out.drained();
     res.end();
   });
 
@@ -149,6 +152,47 @@ export interface HijackedStream {
 }
 
 /** Switches the connection to a raw stream: 101 for Upgrade requests, 200 otherwise. */
+/**
+ * Writes many small frames (log lines) as few large writes: pushed frames go out
+ * together on the next turn of the event loop, or when `drained` is awaited, which
+ * also waits while the client is behind.
+ */
+class BatchedWriter {
+  private pending: Buffer[] = [];
+  private scheduled = false;
+
+  constructor(private readonly res: ServerResponse) {}
+
+  push(b: Buffer): void {
+    this.pending.push(b);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): boolean {
+    this.scheduled = false;
+    if (this.pending.length === 0 || !this.res.writable) return true;
+    const chunk = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    this.pending = [];
+    return this.res.write(chunk);
+  }
+
+  async drained(): Promise<void> {
+    if (this.flush() || !this.res.writable) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
+      this.res.once('drain', done);
+      this.res.once('close', done);
+    });
+  }
+}
+
 export function hijack(ctx: Context, contentType: string): HijackedStream {
   if (ctx.socket) {
     const sock = ctx.socket;
