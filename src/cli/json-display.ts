@@ -76,8 +76,9 @@ export class JSONMessageDisplay {
     this.tty = opts.tty ?? !!out.isTTY;
   }
 
+  /** The terminal's width as docker reads it: what the terminal says (even 0), 200 when it cannot say. */
   private width(): number {
-    return this.out.columns && this.out.columns > 0 ? this.out.columns : 200;
+    return typeof this.out.columns === 'number' ? this.out.columns : 200;
   }
 
   write(m: Message): void {
