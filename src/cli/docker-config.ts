@@ -168,6 +168,9 @@ export class DockerConfig {
     if (a.email) entry.email = a.email;
     if (a.identitytoken) entry.identitytoken = a.identitytoken;
     if (a.registrytoken) entry.registrytoken = a.registrytoken;
+    // Unchanged credentials leave the file (and the warning) alone, as docker's file store does.
+    const before = this.auths()[server];
+    if (before && JSON.stringify(before) === JSON.stringify(entry)) return;
     this.auths()[server] = entry;
     this.save();
     if (a.password && !this.warned) {

@@ -105,13 +105,13 @@ test('push, rmi, pull: berth prints what docker prints for the same operation (n
     assert.equal(x.stdout, y.stdout, args.join(' '));
   }
   // Errors: the daemon's message, exit 1, and docker's own checks.
-  for (const args of [['pull', `${a}:nope`], ['pull', a], ['pull', '-a', `${a}:v1`], ['pull', 'Bad:Name']]) {
+  for (const args of [['pull', `${a}:nope`], ['pull', a], ['pull', '-a', `${a}:v1`], ['pull', 'Bad:Name'], ['pull'], ['pull', a, a], ['push', `${a}@${digest}`]]) {
     const x = await d.berth(args, { timeoutMs: 60_000 });
     const y = await d.docker(args, { timeoutMs: 60_000 });
     assert.equal(x.code, 1, args.join(' '));
     assert.equal(x.code, y.code, args.join(' '));
     assert.equal(x.stdout, y.stdout, args.join(' '));
-    assert.equal(x.stderr, y.stderr, args.join(' '));
+    assert.equal(x.stderr, y.stderr.replace(/\bdocker\b/g, 'berth'), args.join(' '));
   }
 });
 
@@ -179,6 +179,15 @@ test('login and logout write config.json as docker does; pull and push use the s
     const written = readFileSync(join(berthCfg, 'config.json'), 'utf8');
     assert.equal(written, `{\n\t"auths": {\n\t\t"${addr}": {\n\t\t\t"auth": "${Buffer.from('alice:s3cret').toString('base64')}"\n\t\t}\n\t}\n}`);
     assert.equal(written, readFileSync(join(dockerCfg, 'config.json'), 'utf8'));
+
+    // Logged in already: the stored credentials are tried, the file left as it was.
+    const storedB = await d.berth(['login', addr], asBerth);
+    const storedD = await d.docker(['login', addr], asDocker);
+    assert.equal(storedB.code, 0, storedB.stderr);
+    assert.equal(storedB.stdout, storedD.stdout);
+    assert.equal(storedB.stderr, storedD.stderr.replace(/\bdocker\b/g, 'berth'));
+    assert.match(storedB.stderr, /^Authenticating with existing credentials\.\.\. \[Username: alice\]\n/);
+    assert.equal(readFileSync(join(berthCfg, 'config.json'), 'utf8'), written);
 
     const push = await d.berth(['push', name], asBerth);
     assert.equal(push.code, 0, push.stderr);

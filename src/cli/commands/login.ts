@@ -59,11 +59,12 @@ async function loginAndStore(ctx: CliContext, config: DockerConfig, auth: AuthCo
 
 export function loginCommand(ctx: CliContext): Command {
   const cmd: Command = newCommand('login', 'Authenticate to a registry')
-    .argument('[server]', 'SERVER')
+    .argument('[server]', '[SERVER]')
     .option('-u, --username <string>', 'Username')
     .option('-p, --password <string>', 'Password or Personal Access Token (PAT)')
     .option('--password-stdin', 'Take the Password or Personal Access Token (PAT) from stdin')
     .action(async (server: string | undefined, f: LoginFlags) => {
+      requireMaxArgs(cmd, cmd.args, 1);
       if (f.passwordStdin) {
         if (f.password !== undefined) throw new ExitError(1, 'conflicting options: cannot specify both --password and --password-stdin');
         if (f.username === undefined) throw new ExitError(1, 'the --password-stdin option requires --username to be set');
@@ -82,7 +83,7 @@ export function loginCommand(ctx: CliContext): Command {
         const stored = config.get(address);
         if (stored.username && stored.password) {
           ctx.err(`Authenticating with existing credentials... [Username: ${stored.username}]\n`);
-          ctx.err("\ni Info → To login with a different account, run 'docker logout' followed by 'docker login'\n\n\n");
+          ctx.err("\n Info -> To login with a different account, run 'berth logout' followed by 'berth login'\n\n\n");
           try {
             const status = await loginAndStore(ctx, config, { username: stored.username, password: stored.password, serveraddress: address });
             ctx.out(`${status}\n`);
@@ -114,9 +115,9 @@ export function loginCommand(ctx: CliContext): Command {
 
 export function logoutCommand(ctx: CliContext): Command {
   const cmd: Command = newCommand('logout', 'Log out from a registry')
-    .argument('[server]', 'SERVER')
-    .action(async (server: string | undefined, _f: unknown, self: Command) => {
-      requireMaxArgs(cmd, self.args, 1);
+    .argument('[server]', '[SERVER]')
+    .action(async (server: string | undefined) => {
+      requireMaxArgs(cmd, cmd.args, 1);
       const config = new DockerConfig(ctx.io.env, (t) => ctx.err(t));
       const address = server || INDEX_SERVER;
       const host = server ? convertToHostname(address) : address;

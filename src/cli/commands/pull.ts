@@ -35,7 +35,7 @@ export function pullCommand(ctx: CliContext, name = 'pull'): Command {
     .option('--platform <string>', 'Set platform if server is multi-platform capable', ctx.io.env.DOCKER_DEFAULT_PLATFORM || undefined)
     .option('-q, --quiet', 'Suppress verbose output')
     .action(async (remote: string | undefined, f: { allTags?: boolean; platform?: string; quiet?: boolean }) => {
-      requireExactArgs(cmd, remote ? [remote] : [], 1);
+      requireExactArgs(cmd, cmd.args, 1);
       let ref = parseReference(remote!);
       const nameOnly = ref.tag === undefined && ref.digest === undefined;
       if (f.allTags && !nameOnly) throw new ExitError(1, "tag can't be used with --all-tags/-a");

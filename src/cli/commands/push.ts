@@ -11,7 +11,7 @@ export function pushCommand(ctx: CliContext, name = 'push'): Command {
     .option('-a, --all-tags', 'Push all tags of an image to the repository')
     .option('-q, --quiet', 'Suppress verbose output')
     .action(async (remote: string | undefined, f: { allTags?: boolean; quiet?: boolean }) => {
-      requireExactArgs(cmd, remote ? [remote] : [], 1);
+      requireExactArgs(cmd, cmd.args, 1);
       let ref = parseReference(remote!);
       const nameOnly = ref.tag === undefined && ref.digest === undefined;
       if (f.allTags && !nameOnly) throw new ExitError(1, "tag can't be used with --all-tags/-a");
