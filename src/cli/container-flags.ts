@@ -4,7 +4,8 @@ import { ClientError } from '../client';
 import { CliContext, ExitError } from './context';
 import { ContainerFlags, buildCreateRequest, collect } from './container-options';
 import { commandPath } from './command';
-import { familiarString, parseReference, withDefaultTag } from '../common';
+import { familiarString, parseReference, withDefaultTag, type Reference } from '../common';
+import { pullReference } from './commands/pull';
 
 /** The flags `run` and `create` share, with docker's names. */
 export function addContainerFlags(cmd: Command): Command {
@@ -25,6 +26,8 @@ export function addContainerFlags(cmd: Command): Command {
     .option('--name <string>', 'Assign a name to the container')
     .option('--network, --net <network>', 'Connect a container to a network')
     .option('--platform <string>', 'Set platform if server is multi-platform capable')
+    .option('--pull <string>', 'Pull image before creating ("always", "missing", "never")', 'missing')
+    .option('-q, --quiet', 'Suppress the pull output')
     .option('--privileged', 'Give extended privileges to this container')
     .option('-p, --publish <list>', "Publish a container's port(s) to the host", collect, [])
     .option('--read-only', "Mount the container's root filesystem as read only")
@@ -107,10 +110,15 @@ export function reportText(cmd: Command, message: string, withHelp = true): stri
 
 /**
  * Builds the create body and creates the container, as docker's createContainer:
- * a 404 prints `Unable to find image 'X' locally` (Berth pulls nothing yet) and fails.
- * Flag errors end with 125. Daemon errors are thrown as they are.
+ * `--pull always` pulls first; with `missing` (the default) a 404 for the image prints
+ * `Unable to find image 'X' locally`, pulls with progress on stderr and creates again;
+ * with `never` the 404 is the error. Flag errors end with 125. Daemon errors are thrown as they are.
  */
 export async function createFromFlags(ctx: CliContext, cmd: Command, image: string, args: string[], f: ContainerFlags): Promise<string> {
+  const pull = f.pull ?? 'missing';
+  if (!['always', 'missing', 'never', ''].includes(pull)) {
+    throw new ExitError(125, reportText(cmd, `invalid pull option: '${pull}': must be one of "always", "missing" or "never"`));
+  }
   let body;
   try {
     const envFiles = (f.envFile ?? []).map((p) => readFileSync(p, 'utf8'));
@@ -119,20 +127,25 @@ export async function createFromFlags(ctx: CliContext, cmd: Command, image: stri
   } catch (e) {
     throw new ExitError(125, reportText(cmd, (e as Error).message));
   }
+  // Only a name can be pulled; an image ID (or a prefix of one) never is.
+  let ref: Reference | undefined;
+  try {
+    ref = withDefaultTag(parseReference(image));
+  } catch {
+    ref = undefined;
+  }
+  const pullIt = (r: Reference) => pullReference(ctx, r, { platform: f.platform, out: f.quiet ? undefined : ctx.io.stderr });
+  if (pull === 'always' && ref) await pullIt(ref);
+  const create = () => ctx.client.containerCreate(body, { name: f.name, platform: f.platform });
   let res;
   try {
-    res = await ctx.client.containerCreate(body, { name: f.name, platform: f.platform });
+    res = await create();
   } catch (e) {
-    if (e instanceof ClientError && e.status === 404 && /image/i.test(e.message)) {
-      let shown = image;
-      try {
-        shown = familiarString(withDefaultTag(parseReference(image)));
-      } catch {
-        // not a name (an image ID): shown as typed
-      }
-      ctx.err(`Unable to find image '${shown}' locally\n`);
-    }
-    throw e;
+    if (!(e instanceof ClientError && e.status === 404 && /image/i.test(e.message))) throw e;
+    if (!ref || pull !== 'missing') throw e;
+    if (!f.quiet) ctx.err(`Unable to find image '${familiarString(ref)}' locally\n`);
+    await pullIt(ref);
+    res = await create();
   }
   for (const w of res.Warnings ?? []) ctx.err(`WARNING: ${w}\n`);
   return res.Id;

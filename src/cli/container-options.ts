@@ -30,6 +30,10 @@ export interface ContainerFlags {
   stopSignal?: string;
   stopTimeout?: string;
   platform?: string;
+  /** `--pull`: always, missing (default) or never. */
+  pull?: string;
+  /** `-q`: no pull progress. */
+  quiet?: boolean;
   memory?: string;
   cpus?: string;
   detachKeys?: string;

@@ -48,6 +48,10 @@ function fakeDaemon(opts: { startError?: { status: number; message: string }; ex
           created.push(JSON.parse(body.toString()));
           return sendJSON(res, 201, { Id: ID, Warnings: ['memory limit ignored'] });
         }
+        if (url.startsWith('/v1.45/images/create?fromImage=')) {
+          const name = new URL(url, 'http://x').searchParams.get('fromImage');
+          return sendJSON(res, 404, { message: `pull access denied for ${name}, repository does not exist or may require 'docker login'` });
+        }
         if (url.startsWith(`/v1.45/containers/${ID}/wait`)) {
           res.writeHead(200, { 'Content-Type': 'application/json' });
           res.flushHeaders();
@@ -133,15 +137,21 @@ test('run -d prints the full id and does not attach', async () => {
   }
 });
 
-test('run with a missing image says so and exits 125', async () => {
+test('run with a missing image tries a pull (the pull error is the error), or with --pull never fails at once; exits 125', async () => {
   const peer = await startPeer(fakeDaemon({ createStatus: [404, { message: 'No such image: nope:latest' }] }).handlers);
   try {
     const r = await berth(peer, ['run', 'nope']);
     assert.equal(r.code, 125);
     assert.equal(
       r.stderr,
-      "Unable to find image 'nope:latest' locally\nberth: Error response from daemon: No such image: nope:latest\n\nRun 'berth run --help' for more information\n",
+      "Unable to find image 'nope:latest' locally\nberth: Error response from daemon: pull access denied for nope, repository does not exist or may require 'docker login'\n\nRun 'berth run --help' for more information\n",
     );
+    const never = await berth(peer, ['run', '--pull', 'never', 'nope']);
+    assert.equal(never.code, 125);
+    assert.equal(never.stderr, "berth: Error response from daemon: No such image: nope:latest\n\nRun 'berth run --help' for more information\n");
+    const bad = await berth(peer, ['run', '--pull', 'sometimes', 'nope']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /invalid pull option: 'sometimes': must be one of "always", "missing" or "never"/);
   } finally {
     await peer.close();
   }
@@ -176,9 +186,9 @@ test('create prints the id; a missing image is a plain daemon error (exit 1, as 
   }
   const missing = await startPeer(fakeDaemon({ createStatus: [404, { message: 'No such image: x:latest' }] }).handlers);
   try {
-    const r = await berth(missing, ['create', 'x']);
+    const r = await berth(missing, ['create', '--pull', 'never', 'x']);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, "Unable to find image 'x:latest' locally\nError response from daemon: No such image: x:latest\n");
+    assert.equal(r.stderr, 'Error response from daemon: No such image: x:latest\n');
   } finally {
     await missing.close();
   }

@@ -36,6 +36,9 @@ import { volumeCommand } from './commands/volume';
 import { commitCommand } from './commands/commit';
 import { diffCommand } from './commands/diff';
 import { exportCommand } from './commands/export';
+import { pullCommand } from './commands/pull';
+import { pushCommand } from './commands/push';
+import { loginCommand, logoutCommand } from './commands/login';
 
 function group(name: string, description: string): Command {
   return new Command(name)
@@ -70,6 +73,7 @@ export function buildProgram(ctx: CliContext): Command {
   ];
   for (const make of top) program.addCommand(make(ctx));
   for (const make of [commitCommand, diffCommand, exportCommand]) program.addCommand(make(ctx));
+  for (const make of [pullCommand, pushCommand, loginCommand, logoutCommand]) program.addCommand(make(ctx));
 
   const container = group('container', 'Manage containers');
   container.addCommand(psCommand(ctx, 'ls').alias('ps').alias('list'));
@@ -97,6 +101,8 @@ export function buildProgram(ctx: CliContext): Command {
   image.addCommand(saveCommand(ctx));
   image.addCommand(historyCommand(ctx));
   image.addCommand(imagePruneCommand(ctx));
+  image.addCommand(pullCommand(ctx));
+  image.addCommand(pushCommand(ctx));
   image.addCommand(tagCommand(ctx));
   image.addCommand(rmiCommand(ctx, 'rm').alias('remove'));
   program.addCommand(image);

@@ -214,6 +214,31 @@ export class EngineClient {
     });
   }
 
+  /**
+   * `POST /images/create?fromImage=`: pull from a registry. `tag` is a tag or a digest;
+   * none pulls every tag. `registryAuth` is the X-Registry-Auth header value.
+   * The reply is a JSON progress stream; errors before it are thrown.
+   */
+  imagePull(fromImage: string, opts: { tag?: string; platform?: string; registryAuth?: string } = {}): Promise<http.IncomingMessage> {
+    return this.transport.request('POST', '/images/create', {
+      query: { fromImage, tag: opts.tag || undefined, platform: opts.platform || undefined },
+      headers: opts.registryAuth ? { 'X-Registry-Auth': opts.registryAuth } : {},
+    });
+  }
+
+  /** `POST /images/{name}/push`: an empty `tag` pushes every local tag of the repository. */
+  imagePush(name: string, opts: { tag?: string; registryAuth?: string } = {}): Promise<http.IncomingMessage> {
+    return this.transport.request('POST', `/images/${name.split('/').map(enc).join('/')}/push`, {
+      query: { tag: opts.tag ?? '' },
+      headers: opts.registryAuth ? { 'X-Registry-Auth': opts.registryAuth } : {},
+    });
+  }
+
+  /** `POST /auth`: checks credentials against a registry. */
+  registryLogin(auth: { username?: string; password?: string; serveraddress?: string; identitytoken?: string }): Promise<{ Status: string; IdentityToken?: string }> {
+    return this.transport.json('POST', '/auth', { body: auth });
+  }
+
   /** `POST /images/load`: the body is a docker-archive/OCI tar; the reply is JSON lines (or text). */
   imageLoad(source: Readable | Buffer, opts: { quiet?: boolean } = {}): Promise<http.IncomingMessage> {
     return this.transport.request('POST', '/images/load', {

@@ -102,9 +102,13 @@ test('run: exit codes, stdout and stderr apart, and the same output as docker ru
   const missing = await d.berth(['run', '--rm', 'busybox', 'no-such-binary']);
   assert.equal(missing.code, 127);
   assert.match(missing.stderr, /executable file not found in \$PATH/);
-  const noImage = await d.berth(['run', '--rm', 'no-such-image:1', 'true']);
+  const noImage = await same(['run', '--pull', 'never', '--rm', 'no-such-image:1', 'true']);
   assert.equal(noImage.code, 125);
   assert.match(noImage.stderr, /No such image: no-such-image:1/);
+  // By default a missing image is pulled first; this one exists nowhere (and Docker Hub is out of reach).
+  const pulled = await d.berth(['run', '--rm', 'no-such-image:1', 'true'], { timeoutMs: 60_000 });
+  assert.equal(pulled.code, 125);
+  assert.match(pulled.stderr, /^Unable to find image 'no-such-image:1' locally\nberth: Error response from daemon: /);
   const badName = await same(['run', '--name', 'a b', 'busybox', 'true']);
   assert.equal(badName.code, 125);
 
