@@ -6,7 +6,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ApiServer, specFromDocker } from '../api';
 import { log, setLogLevel } from '../common';
-import { Engine } from '../engine';
+import { checkLogConfig, DEFAULT_LOG_DRIVER, Engine } from '../engine';
 import { setupRemap } from '../runtime';
 import { RegistryServer } from '../registry';
 import { parseHostPort } from './registry-command';
@@ -22,6 +22,8 @@ interface Flags {
   configFile: string;
   usernsRemap?: string;
   insecureRegistries: string[];
+  logDriver?: string;
+  logOpts: Record<string, string>;
   registry?: { host: string; port: number; root?: string; htpasswd?: string };
 }
 
@@ -40,11 +42,13 @@ Options:
       --config-file string   Daemon configuration file (default "/etc/berth/daemon.json")
       --userns-remap string  User/Group setting for user namespaces: default or USER[:GROUP]
       --insecure-registry list  Registries (host[:port] or CIDR) to reach over plain HTTP; loopback ones always are
+      --log-driver string    Default driver for container logs (default "json-file")
+      --log-opt map          Default log driver options (KEY=VALUE)
   -v, --version              Print version information and quit
 `;
 
 function parseFlags(argv: string[]): Flags {
-  const f: Flags = { hosts: [], dataRoot: '/var/lib/berth', execRoot: '/run/berth', pidfile: '/run/berth.pid', configFile: '/etc/berth/daemon.json', insecureRegistries: [] };
+  const f: Flags = { hosts: [], dataRoot: '/var/lib/berth', execRoot: '/run/berth', pidfile: '/run/berth.pid', configFile: '/etc/berth/daemon.json', insecureRegistries: [], logOpts: {} };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let val: string | undefined;
@@ -70,6 +74,14 @@ function parseFlags(argv: string[]): Flags {
       case '--config-file': f.configFile = next(); break;
       case '--userns-remap': f.usernsRemap = next(); break;
       case '--insecure-registry': f.insecureRegistries.push(next()); break;
+      case '--log-driver': f.logDriver = next(); break;
+      case '--log-opt': {
+        const kv = next();
+        const eq = kv.indexOf('=');
+        if (eq <= 0) fail(`invalid --log-opt ${JSON.stringify(kv)}: use KEY=VALUE`);
+        f.logOpts[kv.slice(0, eq)] = kv.slice(eq + 1);
+        break;
+      }
       case '-D': case '--debug': f.logLevel = 'debug'; break;
       case '-v': case '--version': process.stdout.write('Berth version 0.1.0\n'); process.exit(0); break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
@@ -103,6 +115,17 @@ function applyConfigFile(f: Flags, explicit: Set<string>): void {
   if (insecure !== undefined) {
     if (!Array.isArray(insecure) || !insecure.every((x) => typeof x === 'string')) fail(`${f.configFile}: "insecure-registries" must be a list of host[:port] or CIDR strings`);
     f.insecureRegistries.push(...insecure);
+  }
+  if (!f.logDriver && cfg['log-driver'] !== undefined) {
+    if (typeof cfg['log-driver'] !== 'string') fail(`${f.configFile}: "log-driver" must be a string such as "json-file"`);
+    f.logDriver = cfg['log-driver'];
+  }
+  const logOpts = cfg['log-opts'];
+  if (logOpts !== undefined) {
+    if (typeof logOpts !== 'object' || logOpts === null || Array.isArray(logOpts) || !Object.values(logOpts).every((v) => typeof v === 'string')) {
+      fail(`${f.configFile}: "log-opts" must be an object of strings such as {"max-size": "10m"}`);
+    }
+    f.logOpts = { ...(logOpts as Record<string, string>), ...f.logOpts };
   }
   const reg = cfg['berth-registry'];
   if (reg !== undefined) {
@@ -158,8 +181,14 @@ async function main(): Promise<void> {
     }
     log.info('user namespace remapping on', { uidMap: userns.uids, gidMap: userns.gids });
   }
+  let logDefaults;
+  try {
+    logDefaults = checkLogConfig({ type: f.logDriver ?? DEFAULT_LOG_DRIVER, config: f.logOpts }).logConfig;
+  } catch (err) {
+    fail(`invalid default log configuration: ${(err as Error).message}`);
+  }
   await writePidfile(f.pidfile);
-  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, ...(userns ? { userns } : {}) });
+  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, logDefaults, ...(userns ? { userns } : {}) });
   // The registry starts before the API listens, so a daemon that answers /_ping serves it too.
   let registry: RegistryServer | undefined;
   if (f.registry) {

@@ -3,9 +3,10 @@
  * and its terminal size. Output is what the runtime logged, followed as it grows,
  * so a client never misses what was written before it read.
  */
-import { log } from '../common';
+import { log, notImplemented } from '../common';
 import { LogFollower, logSize, scanLog, tailStart, type LogEntry } from '../runtime';
 import type { ContainerRecord } from './container-model';
+import { logsReadable, UNREADABLE_LOG } from './log-config';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
 import type { ContainerStore } from './container-store';
 
@@ -27,6 +28,7 @@ export class ContainerIO {
     ref: string, opts: { follow?: boolean; tail?: number; since?: number; until?: number }, write: (e: LogEntry) => void, abort: AbortSignal, pace?: () => Promise<void>,
   ): Promise<void> {
     const rec = this.store.get(ref);
+    if (!logsReadable(rec.spec.logConfig)) throw notImplemented(UNREADABLE_LOG);
     const inWindow = (e: LogEntry) => {
       const t = Date.parse(e.time) / 1000;
       return (opts.since === undefined || t >= opts.since) && (opts.until === undefined || t <= opts.until);

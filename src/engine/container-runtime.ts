@@ -55,6 +55,8 @@ export interface RuntimeCreateOptions {
   spec: OciSpec;
   /** Written in the k8s-file format: `TIME STREAM F|P text`. */
   logPath: string;
+  /** Bytes the log may reach before it is started afresh, keeping the newest lines. */
+  logSizeMax?: number;
   tty: boolean;
   /** Keep stdin open for `openStdin` clients. */
   stdin: boolean;
@@ -139,7 +141,7 @@ export class MonitorRuntime implements ContainerRuntime {
     await fsp.mkdir(bundle, { recursive: true });
     await fsp.writeFile(join(bundle, 'config.json'), serializeSpec(o.spec));
     if (this.monitor.known(o.id)) await this.monitor.remove(o.id); // a stale runc state would block create
-    return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce });
+    return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, ...(o.logSizeMax ? { logSizeMax: o.logSizeMax } : {}), tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce });
   }
 
   start(id: string): Promise<void> {

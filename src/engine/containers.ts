@@ -34,13 +34,13 @@ import { KeyedMutex } from '../state';
 import type { Snapshotter } from '../storage';
 import { afterCreate, buildSpec, checkSpec, initBinaryPath, shareableShmPath } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
-import { CONTAINER_RECORD_VERSION, ZERO_TIME, isLive, type ContainerEvents, type ContainerRecord, type ContainerSpec, type WaitCondition } from './container-model';
+import { CONTAINER_RECORD_VERSION, ZERO_TIME, isLive, type ContainerEvents, type ContainerRecord, type ContainerSpec, type LogConfig, type WaitCondition } from './container-model';
 import type { ContainerNetwork } from './container-network';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
 import type { ContainerStore } from './container-store';
 import { ContainerIO } from './container-io';
 import { LiveOps, type ContainerStatsSample, type UpdateOptions } from './container-live';
-import { checkLogConfig } from './log-config';
+import { checkLogConfig, DEFAULT_LOG_DRIVER, logSizeLimit } from './log-config';
 import { checkName, randomName } from './names';
 import { normalizeSignal, signalNumber } from './signals';
 
@@ -77,6 +77,8 @@ export interface ContainerServiceOptions {
   lostMonitorSweepMs?: number;
   /** The cgroup controls the host offers; probed when not given. */
   sysinfo?: SysInfo;
+  /** The daemon's default log driver and options (daemon.json `log-driver`, `log-opts`). */
+  logDefaults?: LogConfig;
 }
 
 /** How long stop waits for an exit after a signal it could not send (dockerd's 2 s). */
@@ -102,6 +104,8 @@ export class ContainerService {
   readonly sysinfo: SysInfo;
   /** The `--init` binary's version (docker-init in `docker version`), read by init(). */
   initVersion: ToolVersion | undefined;
+  /** The log configuration a container gets when its own names no driver. */
+  readonly logDefaults: LogConfig;
 
   constructor(o: ContainerServiceOptions) {
     this.store = o.store;
@@ -115,6 +119,7 @@ export class ContainerService {
     this.userns = o.userns;
     this.sweepMs = o.lostMonitorSweepMs ?? LOST_MONITOR_SWEEP_MS;
     this.sysinfo = o.sysinfo ?? detectSysInfo();
+    this.logDefaults = o.logDefaults ?? { type: DEFAULT_LOG_DRIVER, config: {} };
     this.io = new ContainerIO(o.store, o.runtime);
     this.live = new LiveOps(o.store, o.runtime, this.lock, o.events, o.host, this.sysinfo);
   }
@@ -203,7 +208,7 @@ export class ContainerService {
     if (argv.length === 0) throw invalidArgument('No command specified');
     const resources = { ...req0.resources };
     const warnings = discardUnsupported(resources, this.sysinfo);
-    const logs = checkLogConfig(req0.logConfig);
+    const logs = checkLogConfig(req0.logConfig, this.logDefaults);
     warnings.push(...logs.warnings);
     checkSpec({ ...req0, resources }, this.host, this.userns);
     const id = newContainerId();
@@ -294,7 +299,8 @@ export class ContainerService {
         ...(this.userns ? { userns: this.userns } : {}),
       });
       const p = rec.spec.process;
-      const pid = await this.runtime.create({ id: rec.id, name: rec.name, spec, logPath: rec.logPath, tty: p.tty, stdin: p.openStdin, stdinOnce: p.stdinOnce });
+      const logSizeMax = logSizeLimit(rec.spec.logConfig);
+      const pid = await this.runtime.create({ id: rec.id, name: rec.name, spec, logPath: rec.logPath, ...(logSizeMax ? { logSizeMax } : {}), tty: p.tty, stdin: p.openStdin, stdinOnce: p.stdinOnce });
       // Stdin attaches connect now, before the process runs, so no input is early.
       this.store.emit('created', rec.id);
       afterCreate(rec, this.host);

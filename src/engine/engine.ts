@@ -47,6 +47,8 @@ export interface EngineOptions {
   legacyContainerSpec?: LegacySpecReader;
   /** Registries reached over plain HTTP besides loopback ones (dockerd's --insecure-registry). */
   insecureRegistries?: string[];
+  /** The log driver and options containers get by default (dockerd's --log-driver, --log-opt). */
+  logDefaults?: { type: string; config: Record<string, string> };
 }
 
 export const ENGINE_VERSION = '0.1.0';
@@ -104,6 +106,7 @@ export class Engine {
       // Read once: the spec generator would otherwise read /proc on every start.
       host: { cgroupMode, capabilities: hostBoundingCapabilities(), rlimits: readHostRlimits() },
       ...(userns ? { userns } : {}),
+      ...(opts.logDefaults ? { logDefaults: opts.logDefaults } : {}),
     });
     events.describe = (type, id) => (type === 'container' ? containers!.eventLabels(id) : undefined);
     await containers.init();
@@ -210,6 +213,8 @@ export class Engine {
       version: ENGINE_VERSION,
       /** Containers run in user namespaces (--userns-remap). */
       userns: !!this.options.userns,
+      /** The log driver containers get by default. */
+      logDriver: this.containers.logDefaults.type,
       /** The cgroup controls this host offers (probed once at start). */
       sysinfo: this.containers.sysinfo,
       /** runc's and conmon's versions, read at start. */

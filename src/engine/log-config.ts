@@ -1,51 +1,95 @@
 /**
  * A container's log configuration (Docker's HostConfig.LogConfig), checked at create.
  *
- * Berth has one way to keep a container's output: conmon writes it to the container's
- * log file (in conmon's k8s-file layout), and `logs` and attach read it back through
- * the API. Clients know a driver by its name: docker-py's `containers.run` returns the
- * output only for json-file (or journald), so that is the name Berth's driver answers to:
- * - `json-file` is the daemon's default: an empty Type becomes it, as dockerd fills in
- *   its default; the Config is kept as given (`{}` when absent). Its options are checked
- *   with dockerd's rule for json-file; none of them is applied (no rotation, no labels
- *   in the log), and create says so in a warning naming them.
- * - `k8s-file` (the layout's own name, as podman calls it) is accepted as the same driver.
- * - `none` is accepted; the output is still kept, and a warning says so.
- * - any other driver is refused with dockerd's words (invalid-argument).
- * The built-in options `mode` and `max-buffer-size` are checked as dockerd checks them.
+ * Berth keeps a container's output one way: conmon writes it to the container's log
+ * file in the k8s-file layout (`TIME STREAM F|P text` lines), also while berthd is
+ * down, and `logs` and attach read it back through the API. Drivers are names for that
+ * file, as Podman does it: docker-py's `containers.run` returns the output only for
+ * json-file (or journald), so json-file is what the default driver is called. The
+ * choice against writing Docker's JSON lines: conmon can write k8s-file while no
+ * daemon runs, which JSON lines would need berthd for; shippers that parse Docker's
+ * JSON files are the cost, and the file's layout is documented here for them.
+ *
+ * Contract
+ * - Drivers: `json-file` (the default), `local`, `k8s-file` and `none`. A container
+ *   without a Type gets the daemon's default driver and, for options it does not set,
+ *   the daemon's default options (daemon.json `log-driver` / `log-opts`). Any other
+ *   driver is refused with dockerd's words (invalid-argument), as is an option the
+ *   driver does not know.
+ * - `max-size` bounds the file: conmon starts it afresh past that size (keeping the
+ *   newest lines, never leaving a half-written file), while the container runs and
+ *   while berthd is down. `max-file`, `compress` and the label/env/tag options are
+ *   accepted and not applied; create warns about them by name.
+ * - `none`: the output is kept in the file for attach, but `logs` refuses with
+ *   dockerd's message, as dockerd does for a driver that cannot be read.
+ * - The built-in options `mode` and `max-buffer-size` are checked as dockerd checks them.
  */
 import { invalidArgument } from '../common';
 import type { LogConfig } from './container-model';
 
 export const DEFAULT_LOG_DRIVER = 'json-file';
 
-/** The log drivers `docker info` lists: what a container's LogConfig.Type may name and gets. */
-export const LOG_DRIVERS = ['json-file', 'k8s-file'] as const;
+/** The log drivers `docker info` lists: what a container's LogConfig.Type may name. */
+export const LOG_DRIVERS = ['json-file', 'local', 'k8s-file', 'none'] as const;
 
-// dockerd's json-file options, plus its built-in ones for every driver.
-const FILE_OPTIONS = new Set(['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag']);
+/** Each driver's options, as dockerd's drivers accept them. */
+const DRIVER_OPTIONS: Record<string, ReadonlySet<string>> = {
+  'json-file': new Set(['max-file', 'max-size', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag']),
+  local: new Set(['max-file', 'max-size', 'compress']),
+  'k8s-file': new Set(['max-size', 'tag']),
+  none: new Set(),
+};
 const BUILT_IN = new Set(['mode', 'max-buffer-size']);
+/** Options that take effect; every other known one is accepted with a warning. */
+const APPLIED = new Set(['max-size', 'mode', 'max-buffer-size']);
 
-/** The configuration a container gets (its type filled in) and the warnings for create. */
-export function checkLogConfig(given: LogConfig): { logConfig: LogConfig; warnings: string[] } {
-  const type = given.type || DEFAULT_LOG_DRIVER;
-  const config = { ...given.config };
+/** The message `logs` answers for a container whose driver cannot be read. */
+export const UNREADABLE_LOG = 'configured logging driver does not support reading';
+
+/**
+ * The configuration a container gets (its type and default options filled in) and the
+ * warnings for create. `defaults` is the daemon's default configuration.
+ */
+export function checkLogConfig(given: LogConfig, defaults: LogConfig = { type: DEFAULT_LOG_DRIVER, config: {} }): { logConfig: LogConfig; warnings: string[] } {
+  const type = given.type || defaults.type || DEFAULT_LOG_DRIVER;
+  const config = type === defaults.type ? { ...defaults.config, ...given.config } : { ...given.config };
   const logConfig = { type, config };
-  if (type === 'none') return { logConfig, warnings: ["log driver none is not applied: the container's output is still kept in its log"] };
   const mode = config.mode ?? '';
   if (!['', 'blocking', 'non-blocking'].includes(mode)) throw invalidArgument(`logger: logging mode not supported: ${mode}`);
   if ('max-buffer-size' in config && mode !== 'non-blocking') {
     throw invalidArgument("logger: max-buffer-size option is only supported with 'mode=non-blocking'");
   }
-  if (!(LOG_DRIVERS as readonly string[]).includes(type)) throw invalidArgument(`logger: no log driver named '${type}' is registered`);
+  const known = DRIVER_OPTIONS[type];
+  if (!known) throw invalidArgument(`logger: no log driver named '${type}' is registered`);
   const unapplied: string[] = [];
   for (const key of Object.keys(config)) {
     if (BUILT_IN.has(key)) continue;
-    if (!FILE_OPTIONS.has(key)) throw invalidArgument(`unknown log opt '${key}' for ${type} log driver`);
-    unapplied.push(key);
+    if (!known.has(key)) throw invalidArgument(`unknown log opt '${key}' for ${type} log driver`);
+    if (!APPLIED.has(key)) unapplied.push(key);
   }
-  const warnings = unapplied.length
-    ? [`log options not applied: ${unapplied.join(', ')}: the container's log is kept whole until the container is removed`]
-    : [];
+  if (config['max-size'] !== undefined) parseSize(config['max-size']);
+  const warnings = unapplied.length ? [`log options not applied: ${unapplied.join(', ')}: the container's log is one file, bounded by max-size`] : [];
   return { logConfig, warnings };
+}
+
+/** Whether `logs` can read what a container with this configuration wrote. */
+export function logsReadable(c: LogConfig): boolean {
+  return c.type !== 'none';
+}
+
+/** The bytes `max-size` allows the container's log file, or undefined for no bound. */
+export function logSizeLimit(c: LogConfig): number | undefined {
+  const v = c.config['max-size'];
+  if (v === undefined || v === '' || v === '-1') return undefined;
+  return parseSize(v);
+}
+
+/** Docker's size strings: `100`, `10k`, `20m`, `1g` (binary units, as dockerd's RAMInBytes). */
+function parseSize(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(v.trim());
+  if (!m) throw invalidArgument(`invalid value for max-size: ${v}: use a size such as 10m`);
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  const bytes = Math.floor(Number(m[1]) * unit);
+  if (bytes <= 0) throw invalidArgument(`invalid value for max-size: ${v}: it must be more than 0`);
+  return bytes;
 }

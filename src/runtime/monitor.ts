@@ -30,6 +30,11 @@ export interface CreateOptions {
   bundle: string;
   /** Written in the k8s-file format: `TIME STREAM F|P text`. */
   logPath: string;
+  /**
+   * Bytes the log may reach; conmon then starts it afresh (through a temp file and a
+   * rename, so a reader never sees it half-written), keeping the newest lines.
+   */
+  logSizeMax?: number;
   /** Give the container a pseudo-terminal; its output is logged as stdout. */
   tty?: boolean;
   /** Keep the container's stdin open for attach-socket clients (OpenStdin). */
@@ -123,6 +128,7 @@ export class Monitor {
       '--exit-dir', this.exitDir,
       '--socket-dir-path', this.socketDir,
       '-l', `k8s-file:${o.logPath}`,
+      ...(o.logSizeMax ? ['--log-size-max', String(o.logSizeMax)] : []),
       '--conmon-pidfile', join(o.bundle, 'conmon.pid'),
       '--runtime-arg', `--root=${this.runcRoot}`,
       '--log-level', 'error',

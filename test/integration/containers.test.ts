@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ID64, run, useDaemon, waitFor } from './harness';
 
@@ -281,18 +281,28 @@ test('logs: stdout/stderr separation, --tail, -t timestamps', async () => {
   }
 });
 
-test('log drivers: json-file by default (conmon\'s file, read through the API), k8s-file its other name, options kept and flagged, unknown ones refused as dockerd does', async () => {
-  const def = await d.docker(['run', '--name', 'lc-def', '--log-opt', 'max-size=1m', 'busybox', 'echo', 'hello']);
+test('log drivers: json-file by default (conmon\'s file, read through the API), local and k8s-file, none refuses logs, unknown ones refused as dockerd does', async () => {
+  const def = await d.docker(['run', '--name', 'lc-def', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=3', 'busybox', 'echo', 'hello']);
   assert.equal(def.code, 0, def.stderr);
-  assert.equal(def.stderr, "WARNING: log options not applied: max-size: the container's log is kept whole until the container is removed\n");
-  assert.deepEqual((await d.inspect('lc-def')).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m' } });
-  const json = await d.docker(['run', '--name', 'lc-json', '--log-driver', 'k8s-file', 'busybox', 'echo', 'hi']);
-  assert.equal(json.code, 0, json.stderr);
-  assert.equal(json.stderr, '');
-  assert.deepEqual((await d.inspect('lc-json')).HostConfig.LogConfig, { Type: 'k8s-file', Config: {} });
-  assert.equal(await d.dockerOk(['logs', 'lc-json']), 'hi');
+  assert.equal(def.stderr, "WARNING: log options not applied: max-file: the container's log is one file, bounded by max-size\n");
+  assert.deepEqual((await d.inspect('lc-def')).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '3' } });
+  for (const driver of ['k8s-file', 'local']) {
+    const r = await d.docker(['run', '--name', `lc-${driver}`, '--log-driver', driver, 'busybox', 'echo', 'hi']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.deepEqual((await d.inspect(`lc-${driver}`)).HostConfig.LogConfig, { Type: driver, Config: {} });
+    assert.equal(await d.dockerOk(['logs', `lc-${driver}`]), 'hi');
+  }
   const plain = await d.dockerOk(['create', 'busybox', 'true']);
   assert.deepEqual((await d.inspect(plain)).HostConfig.LogConfig, { Type: 'json-file', Config: {} });
+
+  // none: the output still reaches an attached client, but logs cannot be read.
+  const none = await d.docker(['run', '--name', 'lc-none', '--log-driver', 'none', 'busybox', 'echo', 'attached']);
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal(none.stdout, 'attached\n');
+  const noLogs = await d.docker(['logs', 'lc-none']);
+  assert.equal(noLogs.code, 1);
+  assert.equal(noLogs.stderr, 'Error response from daemon: configured logging driver does not support reading\n');
 
   const unknown = await d.docker(['run', '--rm', '--log-driver', 'asdf', 'busybox', 'true']);
   assert.equal(unknown.code, 125);
@@ -303,7 +313,19 @@ test('log drivers: json-file by default (conmon\'s file, read through the API), 
   const badMode = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { LogConfig: { Type: '', Config: { mode: 'fast' } } } });
   assert.equal(badMode.status, 400);
   assert.equal(badMode.json.message, 'logger: logging mode not supported: fast');
-  await d.dockerOk(['rm', 'lc-def', 'lc-json', plain]);
+  await d.dockerOk(['rm', 'lc-def', 'lc-k8s-file', 'lc-local', 'lc-none', plain]);
+});
+
+test('--log-opt max-size bounds the log file while the container writes; the newest lines stay readable', async () => {
+  const id = await d.dockerOk(['run', '-d', '--log-opt', 'max-size=64k', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 5000 ]; do i=$((i+1)); echo "line $i padding padding padding padding"; done; echo done-writing']);
+  assert.equal(await d.dockerOk(['wait', id], { timeoutMs: 60_000 }), '0');
+  const logPath = (await d.inspect(id)).LogPath as string;
+  assert.ok(statSync(logPath).size <= 64 * 1024, `the log is ${statSync(logPath).size} bytes`);
+  const lines = (await d.dockerOk(['logs', id])).split('\n');
+  assert.equal(lines.at(-1), 'done-writing');
+  assert.ok(lines.length < 5000, 'older lines were dropped');
+  assert.equal(await d.dockerOk(['logs', '--tail', '2', id]), 'line 5000 padding padding padding padding\ndone-writing');
+  await d.dockerOk(['rm', id]);
 });
 
 test('logs -f follows and ends when the container exits', async () => {

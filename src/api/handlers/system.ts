@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { DEFAULT_LOG_DRIVER, LOG_DRIVERS, type Engine } from '../../engine';
+import { LOG_DRIVERS, type Engine } from '../../engine';
 import { API_VERSION, MIN_API_VERSION, type SystemInfo, type VersionResponse } from '../../wire';
 import type { Router } from '../router';
 import { sendJSON } from '../http';
@@ -106,7 +106,7 @@ export function systemRoutes(router: Router, engine: Engine): void {
       NFd: 0,
       NGoroutines: 0,
       SystemTime: new Date().toISOString(),
-      LoggingDriver: DEFAULT_LOG_DRIVER,
+      LoggingDriver: i.logDriver,
       CgroupDriver: 'cgroupfs',
       CgroupVersion: i.cgroupVersion,
       NEventsListener: 0,

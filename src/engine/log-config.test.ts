@@ -1,0 +1,28 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkLogConfig, logSizeLimit, logsReadable } from './log-config';
+
+test('log config: the daemon default fills the type and the options a container leaves out', () => {
+  const defaults = { type: 'local', config: { 'max-size': '10m', 'max-file': '2' } };
+  assert.deepEqual(checkLogConfig({ type: '', config: { 'max-size': '1m' } }, defaults).logConfig, { type: 'local', config: { 'max-size': '1m', 'max-file': '2' } });
+  // Another driver named: the daemon's options are not its own.
+  assert.deepEqual(checkLogConfig({ type: 'json-file', config: {} }, defaults).logConfig, { type: 'json-file', config: {} });
+  assert.deepEqual(checkLogConfig({ type: '', config: {} }).logConfig, { type: 'json-file', config: {} });
+});
+
+test('log config: options per driver, warnings for the ones not applied, sizes in Docker\'s units', () => {
+  assert.deepEqual(checkLogConfig({ type: 'json-file', config: { 'max-size': '5m', labels: 'a' } }).warnings, [
+    "log options not applied: labels: the container's log is one file, bounded by max-size",
+  ]);
+  assert.deepEqual(checkLogConfig({ type: 'k8s-file', config: { 'max-size': '5m' } }).warnings, []);
+  assert.throws(() => checkLogConfig({ type: 'local', config: { labels: 'a' } }), { message: "unknown log opt 'labels' for local log driver" });
+  assert.throws(() => checkLogConfig({ type: 'none', config: { 'max-size': '1m' } }), { message: "unknown log opt 'max-size' for none log driver" });
+  assert.throws(() => checkLogConfig({ type: 'syslog', config: {} }), { message: "logger: no log driver named 'syslog' is registered" });
+  assert.throws(() => checkLogConfig({ type: 'json-file', config: { 'max-size': 'lots' } }), { message: 'invalid value for max-size: lots: use a size such as 10m' });
+  assert.equal(logSizeLimit({ type: 'json-file', config: { 'max-size': '64k' } }), 64 * 1024);
+  assert.equal(logSizeLimit({ type: 'json-file', config: { 'max-size': '1.5m' } }), 1.5 * 1024 * 1024);
+  assert.equal(logSizeLimit({ type: 'json-file', config: {} }), undefined);
+  assert.equal(logSizeLimit({ type: 'json-file', config: { 'max-size': '-1' } }), undefined);
+  assert.equal(logsReadable({ type: 'none', config: {} }), false);
+  assert.equal(logsReadable({ type: 'local', config: {} }), true);
+});
