@@ -21,7 +21,7 @@ const LOOP = 'trap "exit 9" TERM; trap "echo got-usr1" USR1; echo traps-set; whi
 async function same(args: string[], what = args.join(' ')): Promise<RunResult> {
   let a = await d.docker(args);
   let b = await d.berth(args);
-  for (let i = 0; i < 2 && b.stdout !== a.stdout && /second|minute/.test(a.stdout); i++) {
+  for (let i = 0; i < 5 && b.stdout !== a.stdout && /second|minute/.test(a.stdout); i++) {
     a = await d.docker(args);
     b = await d.berth(args);
   }

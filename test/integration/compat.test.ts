@@ -57,7 +57,7 @@ ct = c.containers.run('busybox', ['sh', '-c', 'trap "exit 5" TERM; echo ready; e
                       detach=True, name='pyc', environment={'K': 'v'}, hostname='pyhost', working_dir='/tmp')
 first = ct.status
 for _ in range(100):
-    if b'ready' in ct.logs(): break
+    if b'warn' in ct.logs(): break
     time.sleep(0.05)
 ct.reload()
 running = [ct.status, ct.attrs['State']['Running'], ct.attrs['Config']['Hostname'], 'K=v' in ct.attrs['Config']['Env'], ct.attrs['Config']['WorkingDir']]
