@@ -238,3 +238,68 @@ test('a registry that serves a layer not matching its digest, or answers 429: th
     await server.close();
   }
 });
+
+test('skopeo pushes a Docker schema 2 image and a two-platform index; berth pulls the amd64 one, and --platform picks the other', async () => {
+  const layout = mkdtempSync(join(tmpdir(), 'berth-oci-index-'));
+  try {
+    const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const blobs = join(layout, 'blobs', 'sha256');
+    mkdirSync(blobs, { recursive: true });
+    const put = (b: Buffer) => {
+      writeFileSync(join(blobs, sha(b).slice(7)), b);
+      return sha(b);
+    };
+    const plain = readFileSync(d.busyboxTar());
+    const gz = gzipSync(plain);
+    const layerDigest = put(gz);
+    const image = (arch: string) => {
+      const config = Buffer.from(JSON.stringify({
+        architecture: arch, os: 'linux', config: { Env: [`ARCH=${arch}`] }, rootfs: { type: 'layers', diff_ids: [sha(plain)] },
+      }));
+      const manifest = Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigest, size: gz.length }],
+      }));
+      return { config, manifest, digest: put(manifest) };
+    };
+    const amd = image('amd64');
+    const arm = image('arm64');
+    const index = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: arm.digest, size: arm.manifest.length, platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } },
+        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: amd.digest, size: amd.manifest.length, platform: { architecture: 'amd64', os: 'linux' } },
+      ],
+    }));
+    const indexDigest = put(index);
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(layout, 'index.json'), JSON.stringify({
+      schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: index.length, annotations: { 'org.opencontainers.image.ref.name': 'multi' } }],
+    }));
+    const all = await run('skopeo', ['copy', '--all', '--preserve-digests', '--dest-tls-verify=false', `oci:${layout}:multi`, `docker://${reg.domain}/multi/arch:v1`], { timeoutMs: 60_000 });
+    assert.equal(all.code, 0, all.stderr);
+    const pull = await d.docker(['pull', `${reg.domain}/multi/arch:v1`], { timeoutMs: 60_000 });
+    assert.equal(pull.code, 0, pull.stderr);
+    // The repo digest is the index's, as dockerd records it; the image is the amd64 one.
+    assert.match(pull.stdout, new RegExp(`Digest: ${indexDigest}`));
+    assert.equal(await d.dockerOk(['inspect', '-f', '{{.Id}} {{.Architecture}}', `${reg.domain}/multi/arch:v1`]), `${sha(amd.config)} amd64`);
+    const arm64 = await d.docker(['pull', '--platform', 'linux/arm64', `${reg.domain}/multi/arch:v1`], { timeoutMs: 60_000 });
+    assert.equal(arm64.code, 0, arm64.stderr);
+    assert.equal(await d.dockerOk(['inspect', '-f', '{{.Id}} {{.Architecture}}', `${reg.domain}/multi/arch:v1`]), `${sha(arm.config)} arm64`);
+    const none = await d.docker(['pull', '--platform', 'linux/s390x', `${reg.domain}/multi/arch:v1`], { timeoutMs: 60_000 });
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no matching manifest for linux\/s390x in the manifest list entries/);
+
+    // Docker schema 2, as skopeo converts it.
+    const v2s2 = await run('skopeo', ['copy', '--format', 'v2s2', '--dest-tls-verify=false', `oci:${layout}:multi`, `docker://${reg.domain}/schema2/img:v1`], { timeoutMs: 60_000 });
+    assert.equal(v2s2.code, 0, v2s2.stderr);
+    const raw = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.domain}/schema2/img:v1`], { timeoutMs: 60_000 });
+    assert.equal(JSON.parse(raw.stdout).mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+    const p2 = await d.docker(['pull', `${reg.domain}/schema2/img:v1`], { timeoutMs: 60_000 });
+    assert.equal(p2.code, 0, p2.stderr);
+    assert.equal(await d.dockerOk(['run', '--rm', `${reg.domain}/schema2/img:v1`, 'sh', '-c', 'echo $ARCH']), 'amd64');
+  } finally {
+    rmSync(layout, { recursive: true, force: true });
+  }
+});
