@@ -28,6 +28,20 @@ export async function pullReference(ctx: CliContext, ref: Reference, opts: { all
   await new JSONMessageDisplay(opts.out ?? discard).run(res);
 }
 
+/**
+ * The reference a pull or push names, as the docker CLI reads it: with --all-tags it
+ * must carry no tag; otherwise a bare name means `latest`, which is said unless quiet.
+ */
+export function commandReference(ctx: CliContext, remote: string, f: { allTags?: boolean; quiet?: boolean }): Reference {
+  const ref = parseReference(remote);
+  const nameOnly = ref.tag === undefined && ref.digest === undefined;
+  if (f.allTags && !nameOnly) throw new ExitError(1, "tag can't be used with --all-tags/-a");
+  if (f.allTags || !nameOnly) return ref;
+  const tagged = withDefaultTag(ref);
+  if (!f.quiet) ctx.out(`Using default tag: ${tagged.tag}\n`);
+  return tagged;
+}
+
 export function pullCommand(ctx: CliContext, name = 'pull'): Command {
   const cmd: Command = newCommand(name, 'Download an image from a registry')
     .argument('[name]', 'NAME[:TAG|@DIGEST]')
@@ -36,13 +50,7 @@ export function pullCommand(ctx: CliContext, name = 'pull'): Command {
     .option('-q, --quiet', 'Suppress verbose output')
     .action(async (remote: string | undefined, f: { allTags?: boolean; platform?: string; quiet?: boolean }) => {
       requireExactArgs(cmd, cmd.args, 1);
-      let ref = parseReference(remote!);
-      const nameOnly = ref.tag === undefined && ref.digest === undefined;
-      if (f.allTags && !nameOnly) throw new ExitError(1, "tag can't be used with --all-tags/-a");
-      if (!f.allTags && nameOnly) {
-        ref = withDefaultTag(ref);
-        if (!f.quiet) ctx.out(`Using default tag: ${ref.tag}\n`);
-      }
+      const ref = commandReference(ctx, remote!, f);
       await pullReference(ctx, ref, { all: f.allTags, platform: f.platform, out: f.quiet ? undefined : ctx.io.stdout });
       ctx.out(`${fullString(ref)}\n`);
     });

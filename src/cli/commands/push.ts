@@ -1,9 +1,9 @@
 import { Command } from 'commander';
-import { familiarName, fullString, parseReference, withDefaultTag } from '../../common';
+import { familiarName, fullString } from '../../common';
 import { CliContext, ExitError } from '../context';
 import { newCommand, requireExactArgs } from '../command';
 import { JSONMessageDisplay } from '../json-display';
-import { registryAuthFor } from './pull';
+import { commandReference, registryAuthFor } from './pull';
 
 export function pushCommand(ctx: CliContext, name = 'push'): Command {
   const cmd: Command = newCommand(name, 'Upload an image to a registry')
@@ -12,13 +12,7 @@ export function pushCommand(ctx: CliContext, name = 'push'): Command {
     .option('-q, --quiet', 'Suppress verbose output')
     .action(async (remote: string | undefined, f: { allTags?: boolean; quiet?: boolean }) => {
       requireExactArgs(cmd, cmd.args, 1);
-      let ref = parseReference(remote!);
-      const nameOnly = ref.tag === undefined && ref.digest === undefined;
-      if (f.allTags && !nameOnly) throw new ExitError(1, "tag can't be used with --all-tags/-a");
-      if (!f.allTags && nameOnly) {
-        ref = withDefaultTag(ref);
-        if (!f.quiet) ctx.out(`Using default tag: ${ref.tag}\n`);
-      }
+      const ref = commandReference(ctx, remote!, f);
       if (ref.digest !== undefined) throw new ExitError(1, 'cannot push a digest reference');
       const res = await ctx.client.imagePush(familiarName(ref), { tag: f.allTags ? '' : ref.tag, registryAuth: registryAuthFor(ctx, ref) });
       if (f.quiet) {
