@@ -551,3 +551,25 @@ export const ID64 = /^[0-9a-f]{64}$/;
 export function useDaemonWithArgs(extraArgs: string[], opts: { image?: boolean } = {}): Daemon {
   return useDaemon({ ...opts, args: extraArgs });
 }
+
+/**
+ * `berth registry serve` on 127.0.0.1 with a free port, Basic auth for `user:password`
+ * from an htpasswd file under `root`; resolves once it says where it listens.
+ */
+export async function startBerthRegistry(root: string, user: string, password: string): Promise<{ addr: string; stop(): void }> {
+  const htpasswd = join(root, 'htpasswd');
+  // bcryptjs is a dependency of the registry itself.
+  const bcrypt = (await import('bcryptjs')).default;
+  writeFileSync(htpasswd, `${user}:${bcrypt.hashSync(password, 6)}\n`);
+  const serve = spawn(BERTH, ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', join(root, 'data'), '--htpasswd', htpasswd], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const addr = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    serve.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (\S+)\n/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    serve.once('exit', (code) => reject(new Error(`berth registry serve exited with ${code}`)));
+  });
+  return { addr, stop: () => void serve.kill('SIGTERM') };
+}

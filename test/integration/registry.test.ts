@@ -11,9 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { startRegistry, startServer, type TestRegistry } from '../../src/image/registry/test-registry';
-import { spawn } from 'node:child_process';
-import bcrypt from 'bcryptjs';
-import { BERTH, run, useDaemon } from './harness';
+import { run, startBerthRegistry, useDaemon } from './harness';
 
 const d = useDaemon();
 let reg: TestRegistry;
@@ -146,19 +144,9 @@ test('GET /distribution/{name}/json answers the descriptor and platforms', async
 
 test('Berth\'s own registry with htpasswd: docker login, push, pull; wrong or missing credentials refused', async () => {
   const root = mkdtempSync(join(tmpdir(), 'berth-own-registry-'));
-  const htpasswd = join(root, 'htpasswd');
-  writeFileSync(htpasswd, `alice:${bcrypt.hashSync('s3cret', 6)}\n`);
-  const serve = spawn(BERTH, ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', join(root, 'data'), '--htpasswd', htpasswd], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const registry = await startBerthRegistry(root, 'alice', 's3cret');
   try {
-    const addr = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      serve.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /listening on (\S+)\n/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      serve.once('exit', (code) => reject(new Error(`berth registry serve exited with ${code}`)));
-    });
+    const { addr } = registry;
     const name = `${addr}/team/busybox:v1`;
     await d.dockerOk(['tag', 'busybox', name]);
     const anonymous = await d.docker(['push', name], { timeoutMs: 60_000 });
@@ -182,7 +170,7 @@ test('Berth\'s own registry with htpasswd: docker login, push, pull; wrong or mi
     const denied = await d.docker(['pull', name], { timeoutMs: 60_000 });
     assert.equal(denied.code, 1);
   } finally {
-    serve.kill('SIGTERM');
+    registry.stop();
     rmSync(root, { recursive: true, force: true });
   }
 });
