@@ -88,6 +88,44 @@ for (const how of ['SIGKILL', 'SIGTERM'] as const) {
   });
 }
 
+test('kill -9 of berthd during an attached run, a logs -f and an exec: the container and the exec live on, nothing is lost, attach works again', async () => {
+  // An attached client: the daemon dies under it; the container does not.
+  const attached = d.dockerStream(['run', '-i', '--name', 'held', 'busybox', 'sh', '-c', `echo started; ${COUNTER}`]);
+  await waitFor('the attached run to print', () => attached.output().includes('started'));
+  const id = await d.dockerOk(['inspect', '-f', '{{.Id}}', 'held']);
+  const pid = (await d.inspect(id)).State.Pid as number;
+  const follow = d.dockerStream(['logs', '-f', id]);
+  await waitFor('logs -f to follow', () => follow.output().split('\n').filter(Boolean).length >= 3);
+  // An exec that outlives the daemon: it writes a file after a gate the test opens later.
+  const exec = d.dockerStream(['exec', id, 'sh', '-c', `${GATE}; echo exec-done > /tmp/exec-mark`]);
+  const execPid = await waitFor('the exec to run', async () => {
+    const top = await d.docker(['top', id, '-o', 'pid,args']);
+    const line = top.stdout.split('\n').find((l) => l.includes('/tmp/gate') && !l.includes(' top '));
+    return line ? Number(line.trim().split(/\s+/)[0]) : undefined;
+  });
+
+  await d.kill();
+  // Each client sees its stream end; none hangs.
+  await attached.done;
+  await follow.done;
+  await exec.done;
+  assert.ok(alive(pid), 'the container survived the daemon');
+  openGate(execPid as number);
+
+  await d.start();
+  assert.equal((await d.inspect(id)).State.Running, true);
+  assert.equal(await d.dockerOk(['exec', id, 'cat', '/tmp/exec-mark']), 'exec-done', 'the exec ran to its end while berthd was down');
+  const lines = (await d.dockerOk(['logs', id])).split('\n').filter(Boolean);
+  assert.equal(lines[0], 'started');
+  assertConsecutive(lines.slice(1).map(Number));
+  // attach streams the running container again.
+  const again = d.dockerStream(['attach', '--no-stdin', id]);
+  const seen = lines.length;
+  await waitFor('attach to stream new lines', () => again.output().split('\n').filter(Boolean).some((l) => Number(l) > seen));
+  await again.stop();
+  await d.dockerOk(['rm', '-f', id]);
+});
+
 test('containers that exited while berthd was down show their real exit code; --rm ones are removed', async () => {
   const ex = await d.dockerOk(['run', '-d', '--name', 'exits-7', 'busybox', 'sh', '-c', `${GATE}; echo done; exit 7`]);
   const rm = await d.dockerOk(['run', '-d', '--rm', '--name', 'rm-while-down', 'busybox', 'sh', '-c', `${GATE}; exit 5`]);
