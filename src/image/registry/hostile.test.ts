@@ -61,6 +61,18 @@ describe('blob verification', () => {
       kind('invalid-argument', `blob ${desc.digest} of ${s.domain}/x: digest mismatch: expected ${desc.digest}, received ${sha(wrong)}`));
   });
 
+  test('with verify: false the bytes are left to the caller to hash; sizes are still checked', async () => {
+    const wrong = Buffer.from(data);
+    wrong[500] ^= 1;
+    const s = await registry({
+      [`x/blobs/${desc.digest}`]: (_q, res) => res.end(wrong),
+      [`y/blobs/${desc.digest}`]: (_q, res) => res.end(Buffer.concat([data, Buffer.from('tail')])),
+    });
+    const back = await readAll(client.repository({ domain: s.domain, path: 'x' }).fetchBlob(desc, { verify: false }));
+    assert.ok(back.equals(wrong));
+    await assert.rejects(readAll(client.repository({ domain: s.domain, path: 'y' }).fetchBlob(desc, { verify: false })), kind('invalid-argument', /the registry sends 100004 bytes, the descriptor says 100000/));
+  });
+
   test('more bytes than the descriptor says fail at once', async () => {
     const s = await registry({ [`x/blobs/${desc.digest}`]: (_q, res) => res.end(Buffer.concat([data, Buffer.from('tail')])) });
     const repo = client.repository({ domain: s.domain, path: 'x' });
