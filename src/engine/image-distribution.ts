@@ -26,7 +26,7 @@
  */
 import { PassThrough, type Readable } from 'node:stream';
 import {
-  familiarName, familiarString, hexOf, invalidArgument, notFound, parseReference, withDefaultTag,
+  DigestMismatchError, familiarName, familiarString, hexOf, invalidArgument, notFound, parseReference, withDefaultTag,
   type Digest, type ProgressSink, type Reference,
 } from '../common';
 import {
@@ -204,6 +204,9 @@ export class ImageDistribution {
       await stored;
     } catch (err) {
       body.destroy();
+      if (err instanceof DigestMismatchError) {
+        throw new DigestMismatchError(err.expected, err.actual, `layer ${id}: digest mismatch: expected ${err.expected}, received ${err.actual}; the registry sent other content than its manifest names`);
+      }
       throw err;
     }
     progress({ kind: 'status', id, status: 'Verifying Checksum' });
