@@ -291,3 +291,26 @@ test('skopeo pushes a Docker schema 2 image and a two-platform index; berth pull
     rmSync(layout, { recursive: true, force: true });
   }
 });
+
+test('an image saved by dockerd, loaded and pushed twice: the same manifest and layer digests both times; pulled back it runs', async () => {
+  const fixture = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'dockerd-save.tar');
+  assert.equal(await d.dockerOk(['load', '-q', '-i', fixture]), 'Loaded image: fixture/dockerd:v1');
+  const name = `${reg.domain}/from/dockerd:v1`;
+  await d.dockerOk(['tag', 'fixture/dockerd:v1', name]);
+  const first = await d.dockerOk(['push', name], { timeoutMs: 60_000 });
+  const digest = /v1: digest: (sha256:[0-9a-f]{64})/.exec(first)?.[1];
+  assert.ok(digest, first);
+  const manifest = async () => JSON.parse((await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${name}`])).stdout);
+  const m1 = await manifest();
+  // Pushed again to a fresh repository of the same image: byte-identical manifest, same layers.
+  const again = `${reg.domain}/from/dockerd-again:v1`;
+  await d.dockerOk(['tag', 'fixture/dockerd:v1', again]);
+  const second = await d.dockerOk(['push', again], { timeoutMs: 60_000 });
+  assert.match(second, new RegExp(`v1: digest: ${digest} `));
+  const m2 = JSON.parse((await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${again}`])).stdout);
+  assert.deepEqual(m2, m1);
+  await d.dockerOk(['rmi', 'fixture/dockerd:v1', name, again]);
+  await d.dockerOk(['pull', name], { timeoutMs: 60_000 });
+  // The image has files only: busybox is bound in to read them.
+  assert.equal(await d.dockerOk(['run', '--rm', '-v', '/usr/bin/busybox:/busybox:ro', name, '/busybox', 'cat', '/etc/motd']), "made by dockerd for berth's tests");
+});
