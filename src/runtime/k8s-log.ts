@@ -13,20 +13,38 @@ export interface LogEntry {
   data: Buffer;
 }
 
+/** One record, without its newline. */
 export function parseLogLine(line: Buffer): LogEntry | undefined {
-  const s1 = line.indexOf(0x20);
-  const s2 = s1 < 0 ? -1 : line.indexOf(0x20, s1 + 1);
-  const s3 = s2 < 0 ? -1 : line.indexOf(0x20, s2 + 1);
-  if (s3 < 0 && !(s2 > 0 && line.length === s2 + 2)) return undefined;
-  const stream = line.subarray(s1 + 1, s2).toString();
-  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
-  const tag = line.subarray(s2 + 1, s2 + 2).toString();
-  const text = s3 < 0 ? Buffer.alloc(0) : line.subarray(s3 + 1);
-  const time = line.subarray(0, s1).toString().replace(/\+00:00$/, 'Z');
-  return { time, stream, data: tag === 'F' ? Buffer.concat([text, Buffer.from('\n')]) : Buffer.from(text) };
+  return parseRecord(Buffer.concat([line, NEWLINE]));
 }
 
-/** Splits bytes into complete lines, keeping an unfinished tail for the next push. */
+const NEWLINE = Buffer.from('\n');
+const SPACE = 0x20;
+
+/**
+ * One record with its trailing newline. The entry's data is a view of `rec` (no copy):
+ * for a full line the text and that newline, for a partial one the text alone.
+ */
+function parseRecord(rec: Buffer): LogEntry | undefined {
+  const end = rec.length - 1;
+  const s1 = rec.indexOf(SPACE);
+  if (s1 < 0 || s1 >= end) return undefined;
+  const s2 = rec.indexOf(SPACE, s1 + 1);
+  // `stdout` or `stderr`: six bytes, told apart by the fourth.
+  if (s2 !== s1 + 7 || rec[s1 + 1] !== 0x73 || rec[s1 + 2] !== 0x74 || rec[s1 + 3] !== 0x64) return undefined;
+  const which = rec[s1 + 4];
+  const stream = which === 0x6f && rec[s1 + 5] === 0x75 && rec[s1 + 6] === 0x74 ? 'stdout' : which === 0x65 && rec[s1 + 5] === 0x72 && rec[s1 + 6] === 0x72 ? 'stderr' : undefined;
+  if (!stream) return undefined;
+  const tag = rec[s2 + 1];
+  const textStart = rec[s2 + 2] === SPACE ? s2 + 3 : s2 + 2;
+  if (textStart > end + 1 || (textStart === s2 + 2 && s2 + 2 !== end)) return undefined;
+  // conmon writes UTC as +00:00; the API shows it as Z.
+  const utc = s1 >= 6 && rec.toString('latin1', s1 - 6, s1) === '+00:00';
+  const time = utc ? `${rec.toString('latin1', 0, s1 - 6)}Z` : rec.toString('latin1', 0, s1);
+  return { time, stream, data: tag === 0x46 ? rec.subarray(textStart) : rec.subarray(textStart, end) };
+}
+
+/** Splits bytes into complete records (each with its newline), keeping an unfinished tail for the next push. */
 class LineSplitter {
   private rest: Buffer = Buffer.alloc(0);
   push(chunk: Buffer): Buffer[] {
@@ -34,7 +52,7 @@ class LineSplitter {
     const lines: Buffer[] = [];
     let start = 0;
     for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, start)) {
-      lines.push(buf.subarray(start, i));
+      lines.push(buf.subarray(start, i + 1));
       start = i + 1;
     }
     this.rest = Buffer.from(buf.subarray(start));
@@ -75,9 +93,9 @@ export async function scanLog(
       const { bytesRead } = await fh.read(buf, 0, want, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
-      for (const line of split.push(Buffer.from(buf.subarray(0, bytesRead)))) {
-        consumed += line.length + 1;
-        const e = parseLogLine(line);
+      for (const rec of split.push(Buffer.from(buf.subarray(0, bytesRead)))) {
+        consumed += rec.length;
+        const e = parseRecord(rec);
         if (e) each(e);
       }
       // The reader's chance to push back (a slow client) before the next block.
