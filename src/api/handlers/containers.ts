@@ -77,6 +77,11 @@ export function containerRoutes(router: Router, engine: Engine): void {
     }
   });
 
+  router.add('POST', '/containers/{id}/rename', async (ctx) => {
+    await svc.rename(ctx.params[0]!, ctx.query.get('name') ?? '');
+    sendEmpty(ctx, 204);
+  });
+
   router.add('DELETE', '/containers/{id}', async (ctx) => {
     await svc.remove(ctx.params[0]!, qbool(ctx.query, 'force'), qbool(ctx.query, 'v'));
     sendEmpty(ctx, 204);
