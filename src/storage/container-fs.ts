@@ -29,7 +29,8 @@
  *   created O_NOFOLLOW on the last component, which narrows but does not close that
  *   window (dockerd has the same one on the paths it resolves outside a chroot).
  *
- * Failures: a missing path → null (stat, tar); hostile or
+ * Failures: a missing path → null (stat, tar); a path ending in `/` that is not a
+ * directory → invalid-argument (lstat's ENOTDIR); hostile or
  * corrupt tars and refused writes → invalid-argument; disk errors → internal.
  */
 import { randomBytes } from 'node:crypto';
@@ -140,12 +141,16 @@ export class ContainerFs {
 
   private async lookup(path: string): Promise<{ cpath: string; st: Stats } | null> {
     const cpath = await this.resolve(path, ContainerFs.followsLast(path));
+    let st: Stats;
     try {
-      return { cpath, st: await fsp.lstat(this.hostOf(cpath).host) };
+      st = await fsp.lstat(this.hostOf(cpath).host);
     } catch (err) {
       if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return null;
       throw err;
     }
+    // As lstat(2) answers for `file/`: a trailing slash asks for a directory.
+    if (ContainerFs.followsLast(path) && !st.isDirectory()) throw invalidArgument(`lstat ${path}: not a directory`);
+    return { cpath, st };
   }
 
   /** The tar of `path` (GET /archive) with its stat, or null when it does not exist. */
