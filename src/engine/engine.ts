@@ -47,6 +47,8 @@ export interface EngineOptions {
   legacyContainerSpec?: LegacySpecReader;
   /** Registries reached over plain HTTP besides loopback ones (dockerd's --insecure-registry). */
   insecureRegistries?: string[];
+  /** Detach keys of attach and exec streams that name none (daemon.json `detach-keys`); ctrl-p,ctrl-q when absent. */
+  detachKeys?: string;
 }
 
 export const ENGINE_VERSION = '0.1.0';
