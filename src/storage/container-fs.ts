@@ -34,13 +34,13 @@
  * corrupt tars and refused writes → invalid-argument; disk errors → internal.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, openSync, promises as fsp, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { BerthError, decompressStream, drainOrClose, internal, invalidArgument, isErrno } from '../common';
 import { mknod, S_IFIFO, walkInRoot } from '../sys';
-import { endOfArchive, entryChunks, headerFor } from './tar-writer';
+import { encodeHeader, endOfArchive, headerFor, padding } from './tar-writer';
 
 /** A volume or bind mount of the container, as cp sees it. */
 export interface FsMount {
@@ -103,6 +103,46 @@ export class ContainerFs {
   }
 
   /**
+   * An open handle on the directory holding the resolved container path `cpath`, and the
+   * name to use below it. The handle is reached one component at a time, none of them
+   * followed if it is a symlink, from the root filesystem or the mount's source; a
+   * directory swapped for a link since `cpath` was resolved makes this fail instead of
+   * leading elsewhere. A mount point itself is located in its source's host directory.
+   */
+  async locate(cpath: string): Promise<{ dir: DirHandle; name: string }> {
+    const p = posix.normalize(`/${cpath}`);
+    const mount = this.mounts.find((m) => m.destination === p);
+    if (mount) return { dir: openBeneath(posix.dirname(mount.source), [], p), name: posix.basename(mount.source) };
+    if (p === '/') return { dir: openBeneath(this.rootfs, [], p), name: '.' };
+    const { root, rel } = this.anchor(posix.dirname(p));
+    return { dir: openBeneath(root, rel, p), name: posix.basename(p) };
+  }
+
+  /** The host directory a resolved container path starts from, and the components below it. */
+  private anchor(cpath: string): { root: string; rel: string[] } {
+    const p = posix.normalize(`/${cpath}`);
+    for (const m of this.mounts) {
+      if (p === m.destination) return { root: m.source, rel: [] };
+      if (m.destination === '/' || p.startsWith(`${m.destination}/`)) return { root: m.source, rel: comps(p.slice(m.destination.length)) };
+    }
+    return { root: this.rootfs, rel: comps(p) };
+  }
+
+  /** lstat of a resolved container path through a located handle; null when absent. */
+  async lstatAt(cpath: string): Promise<Stats | null> {
+    const { dir, name } = await this.locate(cpath).catch((err: unknown) => {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return { dir: null, name: '' };
+      throw err;
+    });
+    if (!dir) return null;
+    try {
+      return await lstatOrNull(dir.at(name));
+    } finally {
+      dir.close();
+    }
+  }
+
+  /**
    * The container path `path` stands for, every symlink resolved inside the container
    * (the last one too when `followLast`); always absolute and clean.
    */
@@ -141,13 +181,8 @@ export class ContainerFs {
 
   private async lookup(path: string): Promise<{ cpath: string; st: Stats } | null> {
     const cpath = await this.resolve(path, ContainerFs.followsLast(path));
-    let st: Stats;
-    try {
-      st = await fsp.lstat(this.hostOf(cpath).host);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return null;
-      throw err;
-    }
+    const st = await this.lstatAt(cpath);
+    if (!st) return null;
     // As lstat(2) answers for `file/`: a trailing slash asks for a directory.
     if (ContainerFs.followsLast(path) && !st.isDirectory()) throw invalidArgument(`lstat ${path}: not a directory`);
     return { cpath, st };
@@ -161,28 +196,51 @@ export class ContainerFs {
     const rebase = dockerBase(path) === '/' ? '.' : dockerBase(path);
     const links = new Map<string, string>();
     const self = this;
-    async function* entry(cpath: string, name: string): AsyncGenerator<Buffer> {
-      const host = self.hostOf(cpath).host;
-      let st: Stats;
-      try {
-        st = await fsp.lstat(host);
-      } catch (err) {
-        if (isErrno(err, 'ENOENT')) return; // removed while we walked
-        throw err;
-      }
-      const h = await headerFor(host, st, name, links);
+    // One entry: `abs` is a handle path (/proc/self/fd/N/name), so nothing in it is followed.
+    async function* entry(abs: string, cpath: string, name: string): AsyncGenerator<Buffer> {
+      const st = await lstatOrNull(abs);
+      if (!st) return; // removed while we walked
+      const h = await headerFor(abs, st, name, links);
       if (!h) return;
-      yield* entryChunks(h, host);
+      yield encodeHeader(h);
+      if (h.type === 'file' && h.size > 0) {
+        yield* fileChunks(abs, st);
+        yield padding(h.size);
+      }
       if (!st.isDirectory()) return;
-      for (const child of (await fsp.readdir(host)).sort()) yield* entry(posix.join(cpath, child), `${name}/${child}`);
+      const dir = openDirNoFollow(abs, cpath);
+      try {
+        for (const child of (await fsp.readdir(dir.path())).sort()) {
+          const ccpath = posix.join(cpath, child);
+          if (self.isMountPoint(ccpath)) {
+            const loc = await self.locate(ccpath);
+            try {
+              yield* entry(loc.dir.at(loc.name), ccpath, `${name}/${child}`);
+            } finally {
+              loc.dir.close();
+            }
+          } else {
+            yield* entry(dir.at(child), ccpath, `${name}/${child}`);
+          }
+        }
+      } finally {
+        dir.close();
+      }
     }
+    // Located before the answer starts, so that a path that moved fails the request, not the stream.
+    const loc = await self.locate(found.cpath);
     const stream = Readable.from(
       (async function* () {
-        yield* entry(found.cpath, rebase);
+        try {
+          yield* entry(loc.dir.at(loc.name), found.cpath, rebase);
+        } finally {
+          loc.dir.close();
+        }
         yield endOfArchive();
       })(),
       { objectMode: false },
     );
+    stream.once('close', () => loc.dir.close());
     return { stat, stream };
   }
 
@@ -226,6 +284,8 @@ export class ContainerFs {
       extract.destroy();
       await feed;
       if (err instanceof BerthError) throw err;
+      // What a process of the container changing the tree under the copy looks like.
+      if (['ENOTDIR', 'ELOOP', 'EEXIST', 'ENOENT'].some((c) => isErrno(err, c))) throw invalidArgument(`copying into ${dest} failed: the tree changed while it was being copied: ${(err as Error).message}`, err);
       if (isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT') || isErrno(err, 'EIO')) throw internal(`copying into ${dest} failed: ${(err as Error).message}`, err);
       if ((err as { code?: string }).code === undefined) throw invalidArgument(`the archive to copy is truncated or corrupt: ${(err as Error).message}`, err);
       throw internal(`copying into ${dest} failed: ${(err as Error).message}`, err);
@@ -247,8 +307,8 @@ class Extractor {
   /** Container paths known to be real directories. */
   private readonly dirs = new Set<string>();
   private readonly dirTimes = new Map<string, { atime: number; mtime: number }>();
-  /** Temporary names not yet renamed into place (removed on failure). */
-  private readonly temps = new Set<string>();
+  /** Temporary names not yet renamed into place (removed on failure), with the handle of their directory. */
+  private readonly temps = new Map<string, DirHandle>();
   private readonly maxPath: number;
 
   constructor(
@@ -268,27 +328,38 @@ class Extractor {
     const cpath = posix.join(parent, base);
     const refusal = this.fs.writeRefusal(cpath);
     if (refusal) throw invalidArgument(refusal);
-    const { host } = this.fs.hostOf(cpath);
-    const existing = await lstatOrNull(host);
     const isDir = h.type === 'directory';
-    if (existing && this.opts.noOverwriteDirNonDir) {
-      if (existing.isDirectory() && !isDir) throw invalidArgument(`cannot overwrite directory "${cpath}" with non-directory "${h.name}"`);
-      if (!existing.isDirectory() && isDir) throw invalidArgument(`cannot overwrite non-directory "${cpath}" with directory "${h.name}"`);
-    }
     if (this.fs.isMountPoint(cpath) && !isDir) throw invalidArgument(`cannot replace the mount point ${cpath} with a ${h.type}`);
+    const { dir, name } = await this.fs.locate(cpath);
+    try {
+      const abs = dir.at(name);
+      const existing = await lstatOrNull(abs);
+      if (existing && this.opts.noOverwriteDirNonDir) {
+        if (existing.isDirectory() && !isDir) throw invalidArgument(`cannot overwrite directory "${cpath}" with non-directory "${h.name}"`);
+        if (!existing.isDirectory() && isDir) throw invalidArgument(`cannot overwrite non-directory "${cpath}" with directory "${h.name}"`);
+      }
+      await this.make(entry, dir, name, cpath, existing);
+    } finally {
+      if (![...this.temps.values()].includes(dir)) dir.close();
+    }
+  }
+
+  private async make(entry: Entry, dir: DirHandle, name: string, cpath: string, existing: Stats | null): Promise<void> {
+    const h = entry.header;
+    const abs = dir.at(name);
     switch (h.type) {
       case 'directory':
         if (!existing?.isDirectory()) {
-          if (existing) await fsp.rm(host, { recursive: true, force: true });
-          await fsp.mkdir(host, 0o700);
+          if (existing) await fsp.rm(abs, { recursive: true, force: true });
+          await fsp.mkdir(abs, 0o700);
         }
         this.dirs.add(cpath);
-        await this.setOwnerAndMode(host, h, false);
-        this.dirTimes.set(host, times(h));
+        await this.setOwnerAndMode(abs, h, false);
+        this.dirTimes.set(cpath, times(h));
         return;
       case 'file':
       case 'contiguous-file':
-        await this.place(host, existing, async (tmp) => {
+        await this.place(dir, name, existing, async (tmp) => {
           await writeFile(entry, tmp);
           await this.setOwnerAndMode(tmp, h, false);
           const t = times(h);
@@ -298,7 +369,7 @@ class Extractor {
       case 'symlink': {
         const target = h.linkname ?? '';
         if (target === '' || target.includes('\0') || Buffer.byteLength(target) > this.maxPath) throw invalidArgument(`the archive's symlink ${JSON.stringify(h.name)} has an invalid target`);
-        await this.place(host, existing, async (tmp) => {
+        await this.place(dir, name, existing, async (tmp) => {
           await fsp.symlink(target, tmp);
           await this.setOwnerAndMode(tmp, h, true);
           const t = times(h);
@@ -311,15 +382,21 @@ class Extractor {
         const tbase = tparts[tparts.length - 1];
         if (tbase === undefined) throw invalidArgument(`the archive's hardlink ${JSON.stringify(h.name)} points at the destination itself`);
         const tparent = await this.resolveParent([...this.destParts(), ...tparts.slice(0, -1)], false);
-        const thost = this.fs.hostOf(posix.join(tparent, tbase)).host;
-        const tst = await lstatOrNull(thost);
-        if (!tst || tst.isDirectory()) throw invalidArgument(`the archive's hardlink ${JSON.stringify(h.name)} points at ${JSON.stringify(h.linkname)}, which is not a file the archive holds`);
-        if (existing && existing.ino === tst.ino && existing.dev === tst.dev) return;
-        await this.place(host, existing, (tmp) => fsp.link(thost, tmp));
+        const target = await this.fs.locate(posix.join(tparent, tbase));
+        try {
+          const tabs = target.dir.at(target.name);
+          const tst = await lstatOrNull(tabs);
+          if (!tst || tst.isDirectory()) throw invalidArgument(`the archive's hardlink ${JSON.stringify(h.name)} points at ${JSON.stringify(h.linkname)}, which is not a file the archive holds`);
+          if (existing && existing.ino === tst.ino && existing.dev === tst.dev) return;
+          // link(2) does not follow a symlink it is given as the old name.
+          await this.place(dir, name, existing, (tmp) => fsp.link(tabs, tmp));
+        } finally {
+          target.dir.close();
+        }
         return;
       }
       case 'fifo':
-        await this.place(host, existing, async (tmp) => {
+        await this.place(dir, name, existing, async (tmp) => {
           mknod(tmp, S_IFIFO | 0o600, 0);
           await this.setOwnerAndMode(tmp, h, false);
         });
@@ -333,30 +410,42 @@ class Extractor {
   }
 
   async finish(): Promise<void> {
-    for (const [host, t] of this.dirTimes) {
-      const st = await lstatOrNull(host);
-      if (st?.isDirectory()) await fsp.lutimes(host, t.atime, t.mtime);
+    for (const [cpath, t] of this.dirTimes) {
+      const { dir, name } = await this.fs.locate(cpath);
+      try {
+        const st = await lstatOrNull(dir.at(name));
+        if (st?.isDirectory()) await fsp.lutimes(dir.at(name), t.atime, t.mtime);
+      } finally {
+        dir.close();
+      }
     }
   }
 
   async cleanup(): Promise<void> {
-    for (const t of this.temps) await fsp.rm(t, { force: true, recursive: true }).catch(() => undefined);
+    for (const [tmp, dir] of this.temps) {
+      await fsp.rm(tmp, { force: true, recursive: true }).catch(() => undefined);
+      dir.close();
+    }
+    this.temps.clear();
   }
 
   private destParts(): string[] {
     return this.dest.split('/').filter((c) => c !== '');
   }
 
-  /** Builds the entry under a temporary name beside `host`, then renames it into place. */
-  private async place(host: string, existing: Stats | null, build: (tmp: string) => Promise<void>): Promise<void> {
-    const tmp = join(posix.dirname(host), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
-    this.temps.add(tmp);
-    await build(tmp);
-    if (existing?.isDirectory()) await fsp.rm(host, { recursive: true, force: true });
-    await fsp.rename(tmp, host);
-    // rename(2) of two names of one inode does nothing: the temporary name stays.
-    await fsp.rm(tmp, { force: true });
-    this.temps.delete(tmp);
+  /** Builds the entry under a temporary name in `dir`, then renames it to `name`. */
+  private async place(dir: DirHandle, name: string, existing: Stats | null, build: (tmp: string) => Promise<void>): Promise<void> {
+    const tmp = dir.at(`${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+    this.temps.set(tmp, dir);
+    try {
+      await build(tmp);
+      if (existing?.isDirectory()) await fsp.rm(dir.at(name), { recursive: true, force: true });
+      await fsp.rename(tmp, dir.at(name));
+      // rename(2) of two names of one inode does nothing: the temporary name stays.
+      await fsp.rm(tmp, { force: true });
+    } finally {
+      if (!(await lstatOrNull(tmp))) this.temps.delete(tmp);
+    }
   }
 
   private async setOwnerAndMode(abs: string, h: tarStream.Header, isLink: boolean): Promise<void> {
@@ -368,24 +457,29 @@ class Extractor {
   /**
    * The container path of the directory `parts` names, resolved inside the container;
    * missing directories are created (0755) when `create`, anything else in the way is
-   * refused.
+   * refused. Every look and every mkdir goes through a located handle.
    */
   private async resolveParent(parts: string[], create: boolean): Promise<string> {
     const path = parts.join('/');
     const rel = await walkInRoot(this.fs.rootfs, path, async (r) => {
       const cpath = `/${r}`;
       if (this.dirs.has(cpath)) return undefined;
-      const { host } = this.fs.hostOf(cpath);
-      const st = await lstatOrNull(host);
-      if (!st) {
-        if (!create) throw invalidArgument(`the archive refers to ${cpath}, which does not exist`);
-        const refusal = this.fs.writeRefusal(cpath);
-        if (refusal) throw invalidArgument(refusal);
-        await fsp.mkdir(host, 0o755);
-      } else if (st.isSymbolicLink()) {
-        return fsp.readlink(host);
-      } else if (!st.isDirectory()) {
-        throw invalidArgument(`cannot copy to ${JSON.stringify(`/${path}`)}: ${cpath} is not a directory`);
+      const { dir, name } = await this.fs.locate(cpath);
+      try {
+        const abs = dir.at(name);
+        const st = await lstatOrNull(abs);
+        if (!st) {
+          if (!create) throw invalidArgument(`the archive refers to ${cpath}, which does not exist`);
+          const refusal = this.fs.writeRefusal(cpath);
+          if (refusal) throw invalidArgument(refusal);
+          await fsp.mkdir(abs, 0o755);
+        } else if (st.isSymbolicLink()) {
+          return await fsp.readlink(abs);
+        } else if (!st.isDirectory()) {
+          throw invalidArgument(`cannot copy to ${JSON.stringify(`/${path}`)}: ${cpath} is not a directory`);
+        }
+      } finally {
+        dir.close();
       }
       this.dirs.add(cpath);
       return undefined;
@@ -472,3 +566,83 @@ export function goFileMode(st: Stats): number {
 
 /** Whether a Go os.FileMode is a directory. */
 export const isGoDir = (mode: number): boolean => mode >= 2 ** 31;
+
+/** Linux's O_PATH (Node does not export it): a handle for path walks, not for I/O. */
+const O_PATH = 0o10000000;
+
+/**
+ * An open directory. Paths below it go through /proc/self/fd/N, which the kernel
+ * resolves to this very directory whatever happens to the names that led to it.
+ */
+export interface DirHandle {
+  /** The path of `name` in this directory; its last component is what callers must not follow. */
+  at(name: string): string;
+  path(): string;
+  close(): void;
+}
+
+function handle(fd: number): DirHandle {
+  let open = true;
+  return {
+    at: (name) => `/proc/self/fd/${fd}/${name}`,
+    path: () => `/proc/self/fd/${fd}`,
+    close: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+/** Opens `root` (a trusted host path), then each of `rel`, refusing symlinks on the way. */
+function openBeneath(root: string, rel: readonly string[], what: string): DirHandle {
+  let fd = openSync(root, O_PATH | fsc.O_DIRECTORY);
+  try {
+    for (const c of rel) {
+      const next = openSync(`/proc/self/fd/${fd}/${c}`, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+      closeSync(fd);
+      fd = next;
+    }
+  } catch (err) {
+    closeSync(fd);
+    // ENOTDIR: a component is not a directory (any more), a symlink included.
+    if (isErrno(err, 'ENOTDIR') || isErrno(err, 'ELOOP')) (err as Error).message = `${(err as Error).message} (locating ${what})`;
+    throw err;
+  }
+  return handle(fd);
+}
+
+/** Opens the directory at the handle path `abs` without following it. */
+function openDirNoFollow(abs: string, what: string): DirHandle {
+  try {
+    return handle(openSync(abs, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW));
+  } catch (err) {
+    if (isErrno(err, 'ENOTDIR') || isErrno(err, 'ELOOP')) throw invalidArgument(`${what} changed while it was being copied: try again`, err);
+    throw err;
+  }
+}
+
+/**
+ * The contents of the regular file at the handle path `abs` that `st` described: opened
+ * without following, and refused if it is no longer that file or no longer that size.
+ */
+async function* fileChunks(abs: string, st: Stats): AsyncGenerator<Buffer> {
+  const fh = await fsp.open(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  try {
+    const now = await fh.stat();
+    if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) throw invalidArgument(`a file changed while it was being copied: try again`);
+    let left = st.size;
+    while (left > 0) {
+      const buf = Buffer.allocUnsafe(Math.min(left, 256 * 1024));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) throw invalidArgument('a file shrank while it was being copied; retry when nothing writes to it');
+      left -= bytesRead;
+      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+function comps(p: string): string[] {
+  return p.split('/').filter((c) => c !== '' && c !== '.');
+}

@@ -200,3 +200,27 @@ print(json.dumps({'ok': ok, 'stat': stat, 'content': content, 'uid': m.uid, 'mod
   assert.match(tar.stdout, /65534\/65534/);
   await d.dockerOk(['rm', 'cp-py']);
 });
+
+test('a container that swaps a directory for a symlink to / while cp runs never makes cp read or write the host', async () => {
+  const secret = join(d.dir, 'race-secret');
+  writeFileSync(secret, 'HOST\n');
+  const inner = `/d${d.dir}`;
+  await d.dockerOk(['run', '-d', '--name', 'cp-race', 'busybox', 'sh', '-c',
+    `mkdir -p ${inner} && echo INNER > ${inner}/race-secret && echo ready && while true; do mv /d /d.real; ln -s / /d; sleep 0.001; rm /d; mv /d.real /d; sleep 0.001; done`]);
+  await d.waitForLog('cp-race', 'ready');
+  const stage = join(d.dir, 'race-stage');
+  mkdirSync(stage);
+  writeFileSync(join(stage, 'race-secret'), 'EVIL\n');
+  const tar = await run('tar', ['-C', stage, '-cf', join(d.dir, 'race.tar'), 'race-secret']);
+  assert.equal(tar.code, 0, tar.stderr);
+  const body = readFileSync(join(d.dir, 'race.tar'));
+  for (let i = 0; i < 150; i++) {
+    // A copy may fail (the tree changed under it), mid-stream too; it must never carry the host's file.
+    const got = await d.api('GET', `/containers/cp-race/archive?path=${encodeURIComponent(`/d${secret}`)}`).catch(() => undefined);
+    assert.ok(!got?.body.includes('HOST'), 'cp never reads the host file');
+    await d.api('PUT', `/containers/cp-race/archive?path=${encodeURIComponent(inner)}`, body);
+    assert.equal(readFileSync(secret, 'utf8'), 'HOST\n', 'cp never writes the host file');
+  }
+  assert.equal((await d.api('GET', '/_ping')).status, 200);
+  await d.dockerOk(['rm', '-f', 'cp-race']);
+});
