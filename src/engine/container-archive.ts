@@ -16,10 +16,14 @@
  *   "extraction point is not a directory"; read-only mounts and roots are refused as
  *   dockerd refuses them.
  * - Events: `archive-path` after a GET is served, `extract-to-dir` after a PUT.
+ * - Crash safety: a PUT makes each file under a temporary name and renames it into
+ *   place; the names go to `<container dir>/cp-journal` first, and what a crash left
+ *   behind is removed by `recover` (berthd start) or before the next copy.
  */
-import { posix } from 'node:path';
+import { existsSync, promises as fsp } from 'node:fs';
+import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
-import { invalidArgument, log, notFound } from '../common';
+import { invalidArgument, isErrno, log, notFound } from '../common';
 import { resolveUser } from '../runtime';
 import type { KeyedMutex } from '../state';
 import { ContainerFs, isGoDir, type PathStat, type Snapshotter } from '../storage';
@@ -88,9 +92,34 @@ export class ContainerArchive {
         const u = resolveUser(fs.rootfs, rec.spec.process.user);
         owner = { uid: u.uid, gid: u.gid };
       }
-      await fs.extract(input, dest, { noOverwriteDirNonDir: req.noOverwriteDirNonDir, ...(owner ? { owner } : {}) });
+      // The journal names every temporary file before it exists: after a crash (kill -9
+      // mid-copy) the next look at this container removes what the copy left half-made.
+      const journal = await fsp.open(this.journalPath(rec), 'a', 0o600);
+      try {
+        await fs.extract(input, dest, {
+          noOverwriteDirNonDir: req.noOverwriteDirNonDir,
+          ...(owner ? { owner } : {}),
+          journal: async (tempPath) => void (await journal.write(`${tempPath}\n`)),
+        });
+      } finally {
+        await journal.close();
+        await fsp.rm(this.journalPath(rec), { force: true });
+      }
     });
     this.events.emit('container', 'extract-to-dir', rec.id, { image: rec.image, name: rec.name });
+  }
+
+  /**
+   * Removes what a copy interrupted by a crash left half-made in the container (see
+   * put). berthd runs it for every container at start; every copy runs it first too.
+   */
+  async recover(rec: ContainerRecord): Promise<void> {
+    if (!existsSync(this.journalPath(rec))) return;
+    await this.withFs(rec, async () => undefined);
+  }
+
+  private journalPath(rec: ContainerRecord): string {
+    return join(this.store.dir(rec.id), 'cp-journal');
   }
 
   private withFs<T>(rec: ContainerRecord, fn: (fs: ContainerFs) => Promise<T>): Promise<T> {
@@ -102,11 +131,27 @@ export class ContainerArchive {
         const mounts = rec.mountPoints
           .filter((m) => m.type === 'volume' || m.type === 'bind')
           .map((m) => ({ destination: m.destination, source: m.source, rw: m.rw }));
-        return await fn(new ContainerFs(rootfs, mounts, rec.spec.security.readonlyRootfs));
+        const fs = new ContainerFs(rootfs, mounts, rec.spec.security.readonlyRootfs);
+        await this.removeLeftovers(rec, fs);
+        return await fn(fs);
       } finally {
         if (!live && !isLive(rec)) await this.snapshots.unmount(rec.id).catch((err) => log.warn('unmount after cp failed', { id: rec.id, error: String(err) }));
       }
     });
+  }
+
+  private async removeLeftovers(rec: ContainerRecord, fs: ContainerFs): Promise<void> {
+    let text: string;
+    try {
+      text = await fsp.readFile(this.journalPath(rec), 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw err;
+    }
+    const paths = text.split('\n').filter(Boolean);
+    await fs.removeLeftovers(paths);
+    await fsp.rm(this.journalPath(rec), { force: true });
+    log.info('removed what an interrupted cp left in the container', { id: rec.id, files: paths.length });
   }
 
   private refuseTmpfs(rec: ContainerRecord, cpath: string): void {

@@ -67,6 +67,11 @@ export interface ExtractOptions {
   owner?: { uid: number; gid: number };
   /** Longest entry name or link target, in bytes. Default 4096. */
   maxPathLength?: number;
+  /**
+   * Told the container path of each temporary name before it is made, so that one a
+   * crash leaves behind can be removed later (removeLeftovers).
+   */
+  journal?: (tempPath: string) => Promise<void>;
 }
 
 const MAX_COMPONENT = 255;
@@ -294,6 +299,24 @@ export class ContainerFs {
     }
   }
 
+  /**
+   * Removes temporary names an extraction left behind (its journal's lines), each only
+   * if it is still one of ours by name and not a directory.
+   */
+  async removeLeftovers(tempPaths: readonly string[]): Promise<void> {
+    for (const p of tempPaths) {
+      if (!posix.basename(p).startsWith(TEMP_PREFIX) || !p.startsWith('/')) continue;
+      const loc = await this.locate(p).catch(() => undefined);
+      if (!loc) continue;
+      try {
+        const st = await lstatOrNull(loc.dir.at(loc.name));
+        if (st && !st.isDirectory()) await fsp.unlink(loc.dir.at(loc.name));
+      } finally {
+        loc.dir.close();
+      }
+    }
+  }
+
   /** Whether a write at the resolved container path `cpath` is allowed; the refusal, as dockerd words it. */
   writeRefusal(cpath: string): string | undefined {
     const { mount } = this.hostOf(cpath);
@@ -350,7 +373,7 @@ class Extractor {
     switch (h.type) {
       case 'directory':
         if (!existing?.isDirectory()) {
-          if (existing) await fsp.rm(abs, { recursive: true, force: true });
+          if (existing) await removeTree(dir, name);
           await fsp.mkdir(abs, 0o700);
         }
         this.dirs.add(cpath);
@@ -359,7 +382,7 @@ class Extractor {
         return;
       case 'file':
       case 'contiguous-file':
-        await this.place(dir, name, existing, async (tmp) => {
+        await this.place(dir, cpath, name, existing, async (tmp) => {
           await writeFile(entry, tmp);
           await this.setOwnerAndMode(tmp, h, false);
           const t = times(h);
@@ -369,7 +392,7 @@ class Extractor {
       case 'symlink': {
         const target = h.linkname ?? '';
         if (target === '' || target.includes('\0') || Buffer.byteLength(target) > this.maxPath) throw invalidArgument(`the archive's symlink ${JSON.stringify(h.name)} has an invalid target`);
-        await this.place(dir, name, existing, async (tmp) => {
+        await this.place(dir, cpath, name, existing, async (tmp) => {
           await fsp.symlink(target, tmp);
           await this.setOwnerAndMode(tmp, h, true);
           const t = times(h);
@@ -389,14 +412,14 @@ class Extractor {
           if (!tst || tst.isDirectory()) throw invalidArgument(`the archive's hardlink ${JSON.stringify(h.name)} points at ${JSON.stringify(h.linkname)}, which is not a file the archive holds`);
           if (existing && existing.ino === tst.ino && existing.dev === tst.dev) return;
           // link(2) does not follow a symlink it is given as the old name.
-          await this.place(dir, name, existing, (tmp) => fsp.link(tabs, tmp));
+          await this.place(dir, cpath, name, existing, (tmp) => fsp.link(tabs, tmp));
         } finally {
           target.dir.close();
         }
         return;
       }
       case 'fifo':
-        await this.place(dir, name, existing, async (tmp) => {
+        await this.place(dir, cpath, name, existing, async (tmp) => {
           mknod(tmp, S_IFIFO | 0o600, 0);
           await this.setOwnerAndMode(tmp, h, false);
         });
@@ -423,7 +446,7 @@ class Extractor {
 
   async cleanup(): Promise<void> {
     for (const [tmp, dir] of this.temps) {
-      await fsp.rm(tmp, { force: true, recursive: true }).catch(() => undefined);
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
       dir.close();
     }
     this.temps.clear();
@@ -434,12 +457,14 @@ class Extractor {
   }
 
   /** Builds the entry under a temporary name in `dir`, then renames it to `name`. */
-  private async place(dir: DirHandle, name: string, existing: Stats | null, build: (tmp: string) => Promise<void>): Promise<void> {
-    const tmp = dir.at(`${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+  private async place(dir: DirHandle, cpath: string, name: string, existing: Stats | null, build: (tmp: string) => Promise<void>): Promise<void> {
+    const tmpName = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`;
+    await this.opts.journal?.(posix.join(posix.dirname(cpath), tmpName));
+    const tmp = dir.at(tmpName);
     this.temps.set(tmp, dir);
     try {
       await build(tmp);
-      if (existing?.isDirectory()) await fsp.rm(dir.at(name), { recursive: true, force: true });
+      if (existing?.isDirectory()) await removeTree(dir, name);
       await fsp.rename(tmp, dir.at(name));
       // rename(2) of two names of one inode does nothing: the temporary name stays.
       await fsp.rm(tmp, { force: true });
@@ -641,6 +666,30 @@ async function* fileChunks(abs: string, st: Stats): AsyncGenerator<Buffer> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Removes `name` in `dir` and, for a directory, everything below it, each level through
+ * a handle opened without following: a directory swapped for a link meanwhile is refused,
+ * never descended into.
+ */
+async function removeTree(dir: DirHandle, name: string): Promise<void> {
+  const abs = dir.at(name);
+  const st = await lstatOrNull(abs);
+  if (!st) return;
+  if (!st.isDirectory()) {
+    await fsp.unlink(abs).catch((err: unknown) => {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    });
+    return;
+  }
+  const sub = openDirNoFollow(abs, name);
+  try {
+    for (const child of await fsp.readdir(sub.path())) await removeTree(sub, child);
+  } finally {
+    sub.close();
+  }
+  await fsp.rmdir(abs);
 }
 
 function comps(p: string): string[] {

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, useDaemon } from './harness';
+import { run, useDaemon, waitFor } from './harness';
+import http from 'node:http';
 
 const d = useDaemon();
 
@@ -178,8 +179,20 @@ raw = b''.join(stream)
 with tarfile.open(fileobj=io.BytesIO(raw)) as t:
     m = t.getmember('hello.txt')
     content = t.extractfile(m).read().decode()
-print(json.dumps({'ok': ok, 'stat': stat, 'content': content, 'uid': m.uid, 'mode': m.mode}))
+b2 = io.BytesIO()
+with tarfile.open(fileobj=b2, mode='w') as t:
+    i = tarfile.TarInfo('dir'); data = b'now a file\\n'; i.size = len(data)
+    t.addfile(i, io.BytesIO(data))
+refused = c.api._put(c.api._url('/containers/cp-py/archive'), params={'path': '/tmp', 'noOverwriteDirNonDir': 'true'}, data=b2.getvalue()).status_code
+replaced = ctr.put_archive('/tmp', b2.getvalue())
+s2, _ = ctr.get_archive('/tmp/dir')
+with tarfile.open(fileobj=io.BytesIO(b''.join(s2))) as t:
+    now = t.extractfile(t.getmember('dir')).read().decode()
+print(json.dumps({'ok': ok, 'stat': stat, 'content': content, 'uid': m.uid, 'mode': m.mode, 'refused': refused, 'replaced': replaced, 'now': now}))
 `);
+  assert.equal(r.refused, 400, 'noOverwriteDirNonDir keeps a directory from becoming a file');
+  assert.equal(r.replaced, true);
+  assert.equal(r.now, 'now a file\n');
   assert.equal(r.ok, true);
   assert.equal(r.content, 'hi there\n');
   assert.equal(r.uid, 1234);
@@ -188,10 +201,10 @@ print(json.dumps({'ok': ok, 'stat': stat, 'content': content, 'uid': m.uid, 'mod
   assert.equal(r.stat.size, 9);
   assert.equal(r.stat.mode, 0o640);
   assert.equal(r.stat.linkTarget, '');
-  const head = await d.api('HEAD', '/containers/cp-py/archive?path=/tmp/dir');
+  const head = await d.api('HEAD', '/containers/cp-py/archive?path=/etc/');
   assert.equal(head.status, 200);
   const dirStat = JSON.parse(Buffer.from(String(head.headers['x-docker-container-path-stat']), 'base64').toString());
-  assert.equal(dirStat.name, 'dir');
+  assert.equal(dirStat.name, 'etc');
   assert.equal(dirStat.mode, 2 ** 31 + 0o755);
 
   const src = hostTree();
@@ -223,4 +236,44 @@ test('a container that swaps a directory for a symlink to / while cp runs never 
   }
   assert.equal((await d.api('GET', '/_ping')).status, 200);
   await d.dockerOk(['rm', '-f', 'cp-race']);
+});
+
+test('kill -9 of berthd in the middle of a cp leaves nothing half-copied once berthd is back', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'cp-kill', 'busybox', 'sleep', '1000']);
+  const pid = (await d.inspect('cp-kill')).State.Pid as number;
+  // One 64 MiB file, of which only the first MiB is sent before berthd dies.
+  const size = 64 << 20;
+  const header = Buffer.alloc(512);
+  const field = (off: number, len: number, v: string) => header.write(v.padEnd(len, '\0').slice(0, len), off, 'latin1');
+  field(0, 100, 'big.bin');
+  field(100, 8, '0000644');
+  field(108, 8, '0000000');
+  field(116, 8, '0000000');
+  field(124, 12, size.toString(8).padStart(11, '0'));
+  field(136, 12, '00000000000');
+  field(156, 1, '0');
+  field(257, 6, 'ustar');
+  field(263, 2, '00');
+  header.fill(' ', 148, 156);
+  let sum = 0;
+  for (const b of header) sum += b;
+  field(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
+  const req = http.request({ socketPath: d.sock, method: 'PUT', path: '/containers/cp-kill/archive?path=/tmp', headers: { 'Content-Type': 'application/x-tar' } });
+  req.on('error', () => undefined);
+  req.write(header);
+  req.write(Buffer.alloc(1 << 20, 'x'));
+  const temps = () => readdirSync(`/proc/${pid}/root/tmp`).filter((n) => n.startsWith('.berth-cp-'));
+  await waitFor('the copy to be under way', () => temps().length > 0);
+  await d.kill();
+  req.destroy();
+  assert.ok(temps().length > 0, 'the half-made file is there while berthd is down');
+  await d.start();
+  assert.deepEqual(temps(), [], 'berthd removed the half-made file at start');
+  assert.ok(!existsSync(`/proc/${pid}/root/tmp/big.bin`));
+  assert.equal(await d.dockerOk(['inspect', '-f', '{{.State.Status}}', 'cp-kill']), 'running');
+  // A copy works as before.
+  const src = hostTree();
+  await d.dockerOk(['cp', join(src, 'file.txt'), 'cp-kill:/tmp/']);
+  assert.equal(await d.dockerOk(['exec', 'cp-kill', 'cat', '/tmp/file.txt']), 'hello file');
+  await d.dockerOk(['rm', '-f', 'cp-kill']);
 });
