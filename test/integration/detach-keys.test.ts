@@ -4,11 +4,18 @@
  * keep the container alive when the client goes); without one, or for API clients,
  * berthd watches the stream for the request's `detachKeys` (ctrl-p,ctrl-q by default).
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DOCKER, run, useDaemon, waitFor } from './harness';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DOCKER, run, useDaemon, useDaemonWithArgs, waitFor } from './harness';
 
 const d = useDaemon();
+// A second daemon whose daemon.json sets another default sequence.
+const configDir = mkdtempSync('/tmp/bi-dk-');
+writeFileSync(join(configDir, 'daemon.json'), JSON.stringify({ 'detach-keys': 'ctrl-x,x' }));
+const withDefault = useDaemonWithArgs(['--config-file', join(configDir, 'daemon.json')]);
+after(() => rmSync(configDir, { recursive: true, force: true }));
 
 /** A docker command in a pseudo-terminal; `keys` are typed once the CLI runs, the terminal stays open a while after. */
 function inPty(args: string, keys: string) {
@@ -66,4 +73,34 @@ print(json.dumps({'bad': bad.status_code}))
   await waitFor('both lines in the logs', async () => (await d.dockerOk(['logs', 'dk-api'])) === 'got:one\ngot:two');
   assert.equal(await status('dk-api'), 'running');
   await d.dockerOk(['rm', '-f', 'dk-api']);
+});
+
+test('start -ai: the detach keys leave the restarted container running', async () => {
+  await d.dockerOk(['create', '-it', '--name', 'dk-start', 'busybox', 'sh']);
+  const r = await inPty('start -ai dk-start', '\x10\x11');
+  // As for run: the CLI detaches quietly and exits 0.
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(await status('dk-start'), 'running');
+  await d.dockerOk(['rm', '-f', 'dk-start']);
+});
+
+test('daemon.json detach-keys is the default sequence of attach streams that name none', async () => {
+  await withDefault.dockerOk(['run', '-d', '-i', '--name', 'dk-conf', 'busybox', 'sh', '-c', 'while read l; do echo "got:$l"; done']);
+  const script = `import docker
+c = docker.DockerClient(base_url='${withDefault.host}')
+s = c.api.attach_socket('dk-conf', params={'stdin': 1, 'stdout': 1, 'stream': 1})._sock
+s.sendall(b'one\\n\\x10\\x11two\\n\\x18xdropped\\n')
+s.settimeout(10)
+while s.recv(4096):
+    pass
+`;
+  const r = await run('python3', ['-c', script], { env: withDefault.env(), timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.stderr);
+  // ctrl-p ctrl-q is plain input under this daemon's default; ctrl-x x detaches.
+  await waitFor('the lines before the sequence', async () => (await withDefault.dockerOk(['logs', 'dk-conf'])).startsWith('got:one'));
+  const logs = await withDefault.dockerOk(['logs', 'dk-conf']);
+  assert.match(logs, /two/);
+  assert.doesNotMatch(logs, /dropped/);
+  assert.equal(await withDefault.dockerOk(['inspect', '-f', '{{.State.Status}}', 'dk-conf']), 'running');
+  await withDefault.dockerOk(['rm', '-f', 'dk-conf']);
 });
