@@ -24,9 +24,9 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, isErrno, log, notFound } from '../common';
-import { resolveUser } from '../runtime';
+import { idShifter, idUnshifter, resolveUser, type IdMappings } from '../runtime';
 import type { KeyedMutex } from '../state';
-import { ContainerFs, isGoDir, type PathStat, type Snapshotter } from '../storage';
+import { ContainerFs, isGoDir, mapTarOwners, type PathStat, type Snapshotter } from '../storage';
 import { isLive, type ContainerEvents, type ContainerRecord } from './container-model';
 import type { ContainerStore } from './container-store';
 
@@ -45,6 +45,8 @@ export class ContainerArchive {
     private readonly snapshots: Snapshotter,
     private readonly lock: KeyedMutex,
     private readonly events: ContainerEvents,
+    /** berthd's --userns-remap: files on disk belong to shifted ids. */
+    private readonly userns?: IdMappings,
   ) {}
 
   async stat(ref: string, path: string): Promise<PathStat> {
@@ -67,9 +69,11 @@ export class ContainerArchive {
       this.refuseTmpfs(rec, await fs.resolve(path, false));
       const got = await fs.tar(path);
       if (!got) throw fileNotFound(path, ref);
+      const tar = this.ownersAsContainerSees(got.stream);
       try {
-        await consume(got.stat, got.stream);
+        await consume(got.stat, tar);
       } finally {
+        tar.destroy();
         got.stream.destroy();
       }
     });
@@ -99,6 +103,7 @@ export class ContainerArchive {
         await fs.extract(input, dest, {
           noOverwriteDirNonDir: req.noOverwriteDirNonDir,
           ...(owner ? { owner } : {}),
+          ...(this.userns ? { idShift: idShifter(this.userns) } : {}),
           journal: async (tempPath) => void (await journal.write(`${tempPath}\n`)),
         });
       } finally {
@@ -116,6 +121,15 @@ export class ContainerArchive {
   async recover(rec: ContainerRecord): Promise<void> {
     if (!existsSync(this.journalPath(rec))) return;
     await this.withFs(rec, async () => undefined);
+  }
+
+  /** With --userns-remap, the tar's owners shifted back to the ids the container sees. */
+  private ownersAsContainerSees(tar: Readable): Readable {
+    if (!this.userns) return tar;
+    const back = idUnshifter(this.userns);
+    const out = mapTarOwners({ uid: (id) => back({ uid: id, gid: 0 }).uid, gid: (id) => back({ uid: 0, gid: id }).gid });
+    tar.on('error', (e) => out.destroy(e));
+    return tar.pipe(out);
   }
 
   private journalPath(rec: ContainerRecord): string {

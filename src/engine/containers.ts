@@ -124,7 +124,7 @@ export class ContainerService {
     this.sysinfo = o.sysinfo ?? detectSysInfo();
     this.io = new ContainerIO(o.store, o.runtime);
     this.live = new LiveOps(o.store, o.runtime, this.lock, o.events, o.host, this.sysinfo);
-    this.archive = new ContainerArchive(o.store, o.snapshots, this.lock, o.events);
+    this.archive = new ContainerArchive(o.store, o.snapshots, this.lock, o.events, o.userns);
   }
 
   /** Loads every record and reconciles it with what the runtime reports. */

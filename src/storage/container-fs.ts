@@ -63,8 +63,10 @@ export interface PathStat {
 export interface ExtractOptions {
   /** Refuse to replace a directory with a non-directory or the reverse (dockerd's noOverwriteDirNonDir). */
   noOverwriteDirNonDir: boolean;
-  /** Owner of every extracted entry (copyUIDGID); the tar's owners when absent. */
+  /** Owner of every extracted entry (copyUIDGID), as the container sees it; the tar's owners when absent. */
   owner?: { uid: number; gid: number };
+  /** Container ids → host ids (user-namespace remapping); identity when absent. */
+  idShift?: (owner: { uid: number; gid: number }) => { uid: number; gid: number };
   /** Longest entry name or link target, in bytes. Default 4096. */
   maxPathLength?: number;
   /**
@@ -475,7 +477,8 @@ class Extractor {
 
   private async setOwnerAndMode(abs: string, h: tarStream.Header, isLink: boolean): Promise<void> {
     const owner = this.opts.owner ?? { uid: paxNumber(h, 'uid') ?? h.uid ?? 0, gid: paxNumber(h, 'gid') ?? h.gid ?? 0 };
-    await fsp.lchown(abs, owner.uid, owner.gid);
+    const host = this.opts.idShift ? this.opts.idShift(owner) : owner;
+    await fsp.lchown(abs, host.uid, host.gid);
     if (!isLink) await fsp.chmod(abs, (h.mode ?? 0o644) & 0o7777);
   }
 
@@ -498,6 +501,11 @@ class Extractor {
           const refusal = this.fs.writeRefusal(cpath);
           if (refusal) throw invalidArgument(refusal);
           await fsp.mkdir(abs, 0o755);
+          // Made for the copy: root's, as the container sees root.
+          if (this.opts.idShift) {
+            const root = this.opts.idShift({ uid: 0, gid: 0 });
+            await fsp.lchown(abs, root.uid, root.gid);
+          }
         } else if (st.isSymbolicLink()) {
           return await fsp.readlink(abs);
         } else if (!st.isDirectory()) {
