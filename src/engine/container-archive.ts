@@ -17,7 +17,8 @@
  *   dockerd refuses them.
  * - Events: `archive-path` after a GET is served, `extract-to-dir` after a PUT.
  * - Crash safety: a PUT makes each file under a temporary name and renames it into
- *   place; the names go to `<container dir>/cp-journal` first, and what a crash left
+ *   place; the directories that get such names go to `<container dir>/cp-journal`
+ *   first, and what a crash left
  *   behind is removed by `recover` (berthd start) or before the next copy.
  */
 import { existsSync, promises as fsp } from 'node:fs';
@@ -96,7 +97,7 @@ export class ContainerArchive {
         const u = resolveUser(fs.rootfs, rec.spec.process.user);
         owner = { uid: u.uid, gid: u.gid };
       }
-      // The journal names every temporary file before it exists: after a crash (kill -9
+      // The journal names each directory before a temporary file is made in it: after a crash (kill -9
       // mid-copy) the next look at this container removes what the copy left half-made.
       const journal = await fsp.open(this.journalPath(rec), 'a', 0o600);
       try {
@@ -104,7 +105,7 @@ export class ContainerArchive {
           noOverwriteDirNonDir: req.noOverwriteDirNonDir,
           ...(owner ? { owner } : {}),
           ...(this.userns ? { idShift: idShifter(this.userns) } : {}),
-          journal: async (tempPath) => void (await journal.write(`${tempPath}\n`)),
+          journal: async (dirPath) => void (await journal.write(`${dirPath}\n`)),
         });
       } finally {
         await journal.close();

@@ -104,9 +104,13 @@ test('extract: files land in place (volumes included) and nothing escapes the ro
   assert.equal(ro.writeRefusal('/etc/x'), 'container rootfs is marked read-only');
 });
 
-test('removeLeftovers removes only temporary names', needsRoot('files owned by root'), async (t) => {
-  const { fs, rootfs } = setup(t);
+test('removeLeftovers removes only temporary names, in the directories named', async (t) => {
+  const { fs, rootfs, volume } = setup(t);
   writeFileSync(join(rootfs, 'etc', '.berth-cp-abc'), 'half');
-  await fs.removeLeftovers(['/etc/.berth-cp-abc', '/etc/hostname', 'relative/.berth-cp-x']);
+  writeFileSync(join(volume, '.berth-cp-def'), 'half');
+  mkdirSync(join(rootfs, '.berth-cp-dir'));
+  await fs.removeLeftovers(['/etc', '/data', '/', '/missing', 'relative']);
   assert.deepEqual(readdirSync(join(rootfs, 'etc')), ['hostname']);
+  assert.deepEqual(readdirSync(volume), ['in-volume']);
+  assert.ok(readdirSync(rootfs).includes('.berth-cp-dir'), 'a directory is never ours');
 });

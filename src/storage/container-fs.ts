@@ -70,10 +70,11 @@ export interface ExtractOptions {
   /** Longest entry name or link target, in bytes. Default 4096. */
   maxPathLength?: number;
   /**
-   * Told the container path of each temporary name before it is made, so that one a
-   * crash leaves behind can be removed later (removeLeftovers).
+   * Told, once per directory and before the first temporary name is made in it, the
+   * container path of each directory that gets temporary names, so that those a crash
+   * leaves behind can be removed later (removeLeftovers).
    */
-  journal?: (tempPath: string) => Promise<void>;
+  journal?: (dirPath: string) => Promise<void>;
 }
 
 const MAX_COMPONENT = 255;
@@ -302,18 +303,26 @@ export class ContainerFs {
   }
 
   /**
-   * Removes temporary names an extraction left behind (its journal's lines), each only
-   * if it is still one of ours by name and not a directory.
+   * Removes the temporary names an extraction left behind in the directories its journal
+   * named: entries whose name is ours and that are not directories.
    */
-  async removeLeftovers(tempPaths: readonly string[]): Promise<void> {
-    for (const p of tempPaths) {
-      if (!posix.basename(p).startsWith(TEMP_PREFIX) || !p.startsWith('/')) continue;
+  async removeLeftovers(dirPaths: readonly string[]): Promise<void> {
+    for (const p of new Set(dirPaths)) {
+      if (!p.startsWith('/')) continue;
       const loc = await this.locate(p).catch(() => undefined);
       if (!loc) continue;
+      let sub: DirHandle | undefined;
       try {
         const st = await lstatOrNull(loc.dir.at(loc.name));
-        if (st && !st.isDirectory()) await fsp.unlink(loc.dir.at(loc.name));
+        if (!st?.isDirectory()) continue;
+        sub = openDirNoFollow(loc.dir.at(loc.name), p);
+        for (const n of await fsp.readdir(sub.path())) {
+          if (!n.startsWith(TEMP_PREFIX)) continue;
+          const nst = await lstatOrNull(sub.at(n));
+          if (nst && !nst.isDirectory()) await fsp.unlink(sub.at(n));
+        }
       } finally {
+        sub?.close();
         loc.dir.close();
       }
     }
@@ -334,6 +343,8 @@ class Extractor {
   private readonly dirTimes = new Map<string, { atime: number; mtime: number }>();
   /** Temporary names not yet renamed into place (removed on failure), with the handle of their directory. */
   private readonly temps = new Map<string, DirHandle>();
+  /** Directories already named in the journal. */
+  private readonly journalled = new Set<string>();
   private readonly maxPath: number;
 
   constructor(
@@ -414,7 +425,7 @@ class Extractor {
           if (!tst || tst.isDirectory()) throw invalidArgument(`the archive's hardlink ${JSON.stringify(h.name)} points at ${JSON.stringify(h.linkname)}, which is not a file the archive holds`);
           if (existing && existing.ino === tst.ino && existing.dev === tst.dev) return;
           // link(2) does not follow a symlink it is given as the old name.
-          await this.place(dir, cpath, name, existing, (tmp) => fsp.link(tabs, tmp));
+          await this.place(dir, cpath, name, existing, (tmp) => fsp.link(tabs, tmp), true);
         } finally {
           target.dir.close();
         }
@@ -459,20 +470,20 @@ class Extractor {
   }
 
   /** Builds the entry under a temporary name in `dir`, then renames it to `name`. */
-  private async place(dir: DirHandle, cpath: string, name: string, existing: Stats | null, build: (tmp: string) => Promise<void>): Promise<void> {
-    const tmpName = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`;
-    await this.opts.journal?.(posix.join(posix.dirname(cpath), tmpName));
-    const tmp = dir.at(tmpName);
-    this.temps.set(tmp, dir);
-    try {
-      await build(tmp);
-      if (existing?.isDirectory()) await removeTree(dir, name);
-      await fsp.rename(tmp, dir.at(name));
-      // rename(2) of two names of one inode does nothing: the temporary name stays.
-      await fsp.rm(tmp, { force: true });
-    } finally {
-      if (!(await lstatOrNull(tmp))) this.temps.delete(tmp);
+  private async place(dir: DirHandle, cpath: string, name: string, existing: Stats | null, build: (tmp: string) => Promise<void>, sameInodePossible = false): Promise<void> {
+    const parent = posix.dirname(cpath);
+    if (this.opts.journal && !this.journalled.has(parent)) {
+      await this.opts.journal(parent);
+      this.journalled.add(parent);
     }
+    const tmp = dir.at(`${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+    this.temps.set(tmp, dir);
+    await build(tmp);
+    if (existing?.isDirectory()) await removeTree(dir, name);
+    await fsp.rename(tmp, dir.at(name));
+    // rename(2) of two names of one inode does nothing: the temporary name stays.
+    if (sameInodePossible) await fsp.rm(tmp, { force: true });
+    this.temps.delete(tmp);
   }
 
   private async setOwnerAndMode(abs: string, h: tarStream.Header, isLink: boolean): Promise<void> {
