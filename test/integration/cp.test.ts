@@ -29,6 +29,7 @@ function hostTree(): string {
 }
 
 test('cp into and out of a running container: files, directories, /. and - tar streams', async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
   const src = hostTree();
   await d.dockerOk(['run', '-d', '--name', 'cp-run', 'busybox', 'sleep', '1000']);
   await d.dockerOk(['cp', join(src, 'file.txt'), 'cp-run:/tmp/']);
@@ -56,6 +57,9 @@ test('cp into and out of a running container: files, directories, /. and - tar s
   const tarIn = await run('sh', ['-c', `tar -C ${src} -c file.txt tree | docker -H ${d.host} cp - cp-run:/root`], { env: d.env() });
   assert.equal(tarIn.code, 0, tarIn.stderr);
   assert.equal(await d.dockerOk(['exec', 'cp-run', 'cat', '/root/tree/a', '/root/file.txt']), 'A\nhello file');
+  const events = await d.dockerOk(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'container=cp-run', '--format', '{{.Action}}']);
+  assert.ok(events.split('\n').includes('extract-to-dir'), events);
+  assert.ok(events.split('\n').includes('archive-path'), events);
   await d.dockerOk(['rm', '-f', 'cp-run']);
 });
 
@@ -77,6 +81,15 @@ test('cp errors: a missing source, a missing destination directory, a file where
   const noPath = await d.api('GET', '/containers/cp-err/archive');
   assert.equal(noPath.status, 400);
   await d.dockerOk(['rm', 'cp-err']);
+  await d.dockerOk(['create', '--name', 'cp-ro', '--read-only', '-v', 'cp-ro-vol:/ro:ro', 'busybox', 'true']);
+  const roRoot = await d.docker(['cp', join(src, 'file.txt'), 'cp-ro:/tmp/']);
+  assert.equal(roRoot.code, 1);
+  assert.match(roRoot.stderr, /container rootfs is marked read-only/);
+  const roVol = await d.docker(['cp', join(src, 'file.txt'), 'cp-ro:/ro/']);
+  assert.equal(roVol.code, 1);
+  assert.match(roVol.stderr, /mounted volume is marked read-only/);
+  await d.dockerOk(['rm', '-v', 'cp-ro']);
+  await d.docker(['volume', 'rm', 'cp-ro-vol']);
 });
 
 test('cp to and from a stopped and a never-started container; nothing stays mounted', async () => {
