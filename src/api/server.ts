@@ -22,6 +22,8 @@ import { swarmRoutes } from './handlers/swarm';
 import { distributionRoutes } from './handlers/distribution';
 import { systemRoutes } from './handlers/system';
 import { volumeRoutes } from './handlers/volumes';
+import { archiveRoutes } from './handlers/archive';
+import { pruneRoutes } from './handlers/prune';
 import { Router, type Context } from './router';
 
 const COMMON_HEADERS: Record<string, string> = {
@@ -41,7 +43,10 @@ export function buildRouter(engine: Engine): Router {
   containerOpsRoutes(router, engine);
   changesRoutes(router, engine);
   volumeRoutes(router, engine);
+  archiveRoutes(router, engine);
   swarmRoutes(router);
+  // Last: the network and build-cache stand-ins give way to real routes.
+  pruneRoutes(router, engine);
   return router;
 }
 

@@ -4,7 +4,7 @@
  */
 import { promises as fsp, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ApiServer, specFromDocker } from '../api';
+import { ApiServer, parseDetachKeys, specFromDocker } from '../api';
 import { log, setLogLevel } from '../common';
 import { checkLogConfig, DEFAULT_LOG_DRIVER, Engine } from '../engine';
 import { setupRemap } from '../runtime';
@@ -24,6 +24,7 @@ interface Flags {
   insecureRegistries: string[];
   logDriver?: string;
   logOpts: Record<string, string>;
+  detachKeys?: string;
   registry?: { host: string; port: number; root?: string; htpasswd?: string };
 }
 
@@ -139,6 +140,16 @@ function applyConfigFile(f: Flags, explicit: Set<string>): void {
     if (!addr) bad('.addr must be HOST:PORT');
     f.registry = { ...addr!, root: r.root as string | undefined, htpasswd: r.htpasswd as string | undefined };
   }
+  const keys = cfg['detach-keys'];
+  if (keys !== undefined) {
+    if (typeof keys !== 'string') fail(`${f.configFile}: "detach-keys" must be a string such as "ctrl-p,ctrl-q"`);
+    try {
+      parseDetachKeys(keys as string);
+    } catch (err) {
+      fail(`${f.configFile}: "detach-keys": ${(err as Error).message}`);
+    }
+    f.detachKeys = keys as string;
+  }
   if (f.usernsRemap === undefined && cfg['userns-remap'] !== undefined) {
     if (typeof cfg['userns-remap'] !== 'string') fail(`${f.configFile}: "userns-remap" must be a string such as "default" or "USER:GROUP"`);
     f.usernsRemap = cfg['userns-remap'];
@@ -188,7 +199,7 @@ async function main(): Promise<void> {
     fail(`invalid default log configuration: ${(err as Error).message}`);
   }
   await writePidfile(f.pidfile);
-  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, logDefaults, ...(userns ? { userns } : {}) });
+  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, logDefaults, ...(f.detachKeys ? { detachKeys: f.detachKeys } : {}), ...(userns ? { userns } : {}) });
   // The registry starts before the API listens, so a daemon that answers /_ping serves it too.
   let registry: RegistryServer | undefined;
   if (f.registry) {

@@ -12,18 +12,22 @@
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import {
   BerthError,
+  checkFilterKeys,
   conflict,
   internal,
   invalidArgument,
   log,
+  matchLabelArgs,
   mergeImageEnv,
   newContainerId,
   notFound,
   notModified,
   type ContainerId,
   type Digest,
+  type FilterArgs,
 } from '../common';
 import { familiarString, parseReference, withDefaultTag, type ImageRecord } from '../image';
 import {
@@ -39,9 +43,11 @@ import type { ContainerNetwork } from './container-network';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
 import type { ContainerStore } from './container-store';
 import { ContainerIO } from './container-io';
+import { ContainerArchive, type ExtractRequest, type PathStat } from './container-archive';
 import { LiveOps, type ContainerStatsSample, type UpdateOptions } from './container-live';
 import { checkLogConfig, DEFAULT_LOG_DRIVER, logSizeLimit } from './log-config';
 import { checkName, randomName } from './names';
+import { parseTimestamp } from './image-filters';
 import { normalizeSignal, signalNumber } from './signals';
 
 /** What the container service needs of images. */
@@ -99,6 +105,7 @@ export class ContainerService {
   private readonly lock = new KeyedMutex();
   private readonly io: ContainerIO;
   private readonly live: LiveOps;
+  private readonly archive: ContainerArchive;
   private readonly sweepMs: number;
   /** The cgroup controls this host offers, probed once (`docker info` shows the missing ones). */
   readonly sysinfo: SysInfo;
@@ -122,6 +129,7 @@ export class ContainerService {
     this.logDefaults = o.logDefaults ?? { type: DEFAULT_LOG_DRIVER, config: {} };
     this.io = new ContainerIO(o.store, o.runtime);
     this.live = new LiveOps(o.store, o.runtime, this.lock, o.events, o.host, this.sysinfo);
+    this.archive = new ContainerArchive(o.store, o.snapshots, this.lock, o.events, o.userns);
   }
 
   /** Loads every record and reconciles it with what the runtime reports. */
@@ -135,6 +143,7 @@ export class ContainerService {
     for (const rec of this.store.list()) {
       if (rec.state.status === 'removing') await this.removeNow(rec).catch((err) => log.warn('removal failed', { id: rec.id, error: String(err) }));
       else if (isLive(rec)) await this.reconcile(rec);
+      if (this.store.has(rec.id)) await this.archive.recover(rec).catch((err) => log.warn('cannot clean up after an interrupted cp', { id: rec.id, error: String(err) }));
     }
   }
 
@@ -519,6 +528,78 @@ export class ContainerService {
       });
       abort?.addEventListener('abort', onAbort);
     });
+  }
+
+  // ---- rename / prune -------------------------------------------------------
+
+  /** dockerd's rename: the new name must be free and differ from the old one; a `rename` event. */
+  rename(ref: string, newName: string): Promise<void> {
+    const rec = this.get(ref.trim());
+    if (newName.replace(/^\//, '') === '') throw invalidArgument('Neither old nor new names may be empty');
+    return this.lock.run(rec.id, async () => {
+      let name: string;
+      try {
+        name = checkName(newName);
+      } catch (err) {
+        throw invalidArgument(`Error when allocating new name: ${errorText(err)}`, err);
+      }
+      if (name === rec.name) throw invalidArgument('Renaming a container with the same name as its current name');
+      const taken = this.store.nameTaken(name);
+      if (taken) throw conflict(`Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${taken}". You have to remove (or rename) that container to be able to reuse that name.`);
+      const oldName = rec.name;
+      rec.name = name;
+      try {
+        await this.store.save(rec);
+      } catch (err) {
+        rec.name = oldName;
+        throw err;
+      }
+      this.events.emit('container', 'rename', rec.id, { image: rec.image, name, oldName: `/${oldName}` });
+    });
+  }
+
+  /**
+   * `POST /containers/prune`: removes every container that is not running and passes
+   * `until` (created before) and `label`/`label!`; `sizeOf` measures what each frees.
+   */
+  async prune(filters: FilterArgs, sizeOf: (r: ContainerRecord) => Promise<number>): Promise<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }> {
+    checkFilterKeys(filters, ['until', 'label', 'label!']);
+    const untilValues = filters.get('until') ?? [];
+    if (untilValues.length > 1) throw invalidArgument('more than one until filter specified');
+    const until = untilValues.length ? parseTimestamp(untilValues[0]!) : undefined;
+    const deleted: string[] = [];
+    let bytes = 0;
+    for (const rec of this.store.list()) {
+      if (isLive(rec) || rec.state.status === 'removing') continue;
+      if (until !== undefined && !(Date.parse(rec.created) < until)) continue;
+      if (!matchLabelArgs(filters, rec.spec.labels)) continue;
+      const size = await sizeOf(rec).catch(() => 0);
+      try {
+        await this.remove(rec.id, false);
+      } catch (err) {
+        // Started or removed meanwhile: not ours to prune any more.
+        log.warn('prune: container not removed', { id: rec.id, error: errorText(err) });
+        continue;
+      }
+      deleted.push(rec.id);
+      bytes += size;
+    }
+    this.events.emit('container', 'prune', '', { reclaimed: String(bytes) });
+    return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: bytes };
+  }
+
+  // ---- cp (container-archive.ts) ----------------------------------------------
+
+  statPath(ref: string, path: string): Promise<PathStat> {
+    return this.archive.stat(ref, path);
+  }
+
+  archivePath(ref: string, path: string, consume: (stat: PathStat, tar: Readable) => Promise<void>): Promise<void> {
+    return this.archive.get(ref, path, consume);
+  }
+
+  extractToDir(ref: string, path: string, input: Readable, req: ExtractRequest): Promise<void> {
+    return this.archive.put(ref, path, input, req);
   }
 
   // ---- remove --------------------------------------------------------------

@@ -49,6 +49,8 @@ export interface EngineOptions {
   insecureRegistries?: string[];
   /** The log driver and options containers get by default (dockerd's --log-driver, --log-opt). */
   logDefaults?: { type: string; config: Record<string, string> };
+  /** Detach keys of attach and exec streams that name none (daemon.json `detach-keys`); ctrl-p,ctrl-q when absent. */
+  detachKeys?: string;
 }
 
 export const ENGINE_VERSION = '0.1.0';

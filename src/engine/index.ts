@@ -22,3 +22,4 @@ export { type CommitService, containerConfigOf, type CommitOptions } from './com
 export { ExecService, type ExecRecord, type ExecCreateOptions, type ExecStartOptions, type ExecStreams } from './exec';
 export { pullReference, type ImageDistribution, type PullOptions, type PullPlan, type PushOptions } from './image-distribution';
 export type { Credentials } from '../image';
+export type { PathStat, ExtractRequest } from './container-archive';

@@ -11,3 +11,4 @@ export {
   VolumeStore, isAnonymous, checkVolumeName,
   type VolumeRecord, type VolumeUsage, type CreateVolumeOptions, type VolumeUsers, type VolumeEventSink, type VolumeStoreOptions,
 } from './volumes';
+export { ContainerFs, dockerBase, goFileMode, isGoDir, type FsMount, type PathStat, type ExtractOptions } from './container-fs';

@@ -172,3 +172,20 @@ test('an unknown remap user stops berthd at start with a clear message', async (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('docker cp with --userns-remap: copied-in files are root\'s inside (the range\'s on the host), copied-out ones root\'s in the tar', async () => {
+  const id = (await d.dockerOk(['run', '-d', 'busybox', 'sleep', '60'])).trim();
+  try {
+    const pid = Number((await d.dockerOk(['inspect', '-f', '{{.State.Pid}}', id])).trim());
+    const src = join(shared, 'cp-src');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    writeFileSync(join(src, 'sub', 'f'), 'copied\n');
+    await d.dockerOk(['cp', src, `${id}:/tmp/new/`]);
+    assert.equal(await d.dockerOk(['exec', id, 'stat', '-c', '%u:%g', '/tmp/new/sub/f']), '0:0');
+    assert.equal(statSync(`/proc/${pid}/root/tmp/new/sub/f`).uid, start);
+    const out = await run('sh', ['-c', `docker -H ${d.host} cp ${id}:/tmp/new/sub/f - | tar -tv --numeric-owner`], { env: d.env() });
+    assert.match(out.stdout, /\b0\/0\b/);
+  } finally {
+    await d.docker(['rm', '-f', id]);
+  }
+});

@@ -9,6 +9,7 @@ import { compareVersions, qbool, qfilters, qint, readJSONBody, type Context, typ
 import { CONTAINER_CREATE } from '../validate';
 import { unappliedOptions } from '../unapplied-options';
 import { createRequest } from '../container-request';
+import { DEFAULT_DETACH_KEYS, EscapeFilter, parseDetachKeys } from '../detach-keys';
 
 export function containerRoutes(router: Router, engine: Engine): void {
   const svc = engine.containers;
@@ -78,6 +79,11 @@ export function containerRoutes(router: Router, engine: Engine): void {
     }
   });
 
+  router.add('POST', '/containers/{id}/rename', async (ctx) => {
+    await svc.rename(ctx.params[0]!, ctx.query.get('name') ?? '');
+    sendEmpty(ctx, 204);
+  });
+
   router.add('DELETE', '/containers/{id}', async (ctx) => {
     await svc.remove(ctx.params[0]!, qbool(ctx.query, 'force'), qbool(ctx.query, 'v'));
     sendEmpty(ctx, 204);
@@ -114,6 +120,8 @@ export function containerRoutes(router: Router, engine: Engine): void {
     const stderr = qbool(ctx.query, 'stderr');
     const tty = rec.spec.process.tty;
     const contentType = tty || compareVersions(ctx.apiVersion, '1.42') < 0 ? RAW_STREAM : MULTIPLEXED;
+    // Checked before the stream starts: a bad sequence is a 400, as in dockerd.
+    const keys = detachKeysOf(ctx.query.get('detachKeys'), engine);
     const out = hijack(ctx, contentType);
     const write = (e: LogEntry) => {
       if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) return;
@@ -123,6 +131,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     let stdinSock: { close(): void } | undefined;
     const input = out.input && qbool(ctx.query, 'stdin') && rec.spec.process.openStdin ? out.input : undefined;
     input?.pause();
+    const detached = new AbortController();
     const connectStdin = () => {
       if (!input) return;
       // The end of the client's input closes the container's stdin only with StdinOnce
@@ -131,12 +140,13 @@ export function containerRoutes(router: Router, engine: Engine): void {
         if (!sink) return void input.resume();
         if (done) return sink.close();
         stdinSock = sink;
-        pumpStdin(input, ctx.head, sink);
+        pumpStdin(input, ctx.head, sink, { keys, onDetach: () => detached.abort() });
       });
     };
+    const abort = AbortSignal.any([ctx.abort, detached.signal]);
     try {
       // As dockerd: stream defaults to off; without it, attach only replays the logs (if asked) and ends.
-      if (qbool(ctx.query, 'stream')) await svc.attach(rec.id, write, ctx.abort, connectStdin, qbool(ctx.query, 'logs'));
+      if (qbool(ctx.query, 'stream')) await svc.attach(rec.id, write, abort, connectStdin, qbool(ctx.query, 'logs'));
       else if (qbool(ctx.query, 'logs')) await svc.logs(rec.id, {}, write, ctx.abort);
     } finally {
       done = true;
@@ -218,15 +228,45 @@ function dropInput(): void {
  * Feeds a hijacked connection's input to a process's stdin, pausing the client
  * while the sink is full; the client's half-close ends the stdin.
  */
-export function pumpStdin(input: Duplex, head: Buffer | undefined, sink: StdinSink): void {
+export function pumpStdin(input: Duplex, head: Buffer | undefined, sink: StdinSink, detach?: Detach): void {
   input.off('data', dropInput);
-  if (head?.length) sink.write(head);
-  input.on('data', (d: Buffer) => {
-    if (!sink.write(d)) input.pause();
-  });
+  const filter = detach ? new EscapeFilter(detach.keys) : undefined;
+  let detached = false;
+  const feed = (d: Buffer): boolean => {
+    if (detached) return true;
+    const pass = filter ? filter.push(d) : d;
+    const more = pass.length === 0 || sink.write(pass);
+    if (filter?.detached) {
+      // As dockerd: the client's stream ends, the process keeps running and its stdin stays open.
+      detached = true;
+      input.off('data', onData);
+      input.resume();
+      detach!.onDetach();
+    }
+    return more;
+  };
+  const onData = (d: Buffer) => {
+    if (!feed(d)) input.pause();
+  };
+  if (head?.length) feed(head);
+  if (detached) return;
+  input.on('data', onData);
   sink.onDrain = () => input.resume();
-  input.once('end', () => sink.end());
+  input.once('end', () => {
+    if (!detached) sink.end();
+  });
   input.resume();
+}
+
+/** The detach keys of an attached stdin and what to do when they are typed. */
+export interface Detach {
+  keys: Buffer;
+  onDetach: () => void;
+}
+
+/** The request's `detachKeys` (or the exec's), else the daemon's default, as bytes. */
+export function detachKeysOf(requested: string | null | undefined, engine: Engine): Buffer {
+  return parseDetachKeys(requested || engine.options.detachKeys || DEFAULT_DETACH_KEYS);
 }
 
 function qtime(ctx: Context, name: string): number | undefined {

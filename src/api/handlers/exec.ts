@@ -9,7 +9,8 @@ import { MULTIPLEXED, RAW_STREAM, StreamType, frame } from '../../wire';
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qint, readJSONBody, type Context, type Router } from '../router';
 import { asObject, checkFields, foldFieldNames, parseJSON, type Spec } from '../validate';
-import { hijack, pumpStdin } from './containers';
+import { detachKeysOf, hijack, pumpStdin } from './containers';
+import { parseDetachKeys } from '../detach-keys';
 
 const EXEC_CONFIG: Record<string, Spec> = {
   AttachStdin: 'boolean', AttachStdout: 'boolean', AttachStderr: 'boolean', ConsoleSize: 'any', DetachKeys: 'string', Tty: 'boolean',
@@ -33,7 +34,7 @@ export function execRoutes(router: Router, engine: Engine): void {
       attachStdin: !!body.AttachStdin,
       attachStdout: !!body.AttachStdout,
       attachStderr: !!body.AttachStderr,
-      detachKeys: body.DetachKeys as string | undefined,
+      detachKeys: checkedKeys(body.DetachKeys as string | undefined),
       consoleSize: consoleSize(body.ConsoleSize),
     });
     sendJSON(ctx, 201, { Id: x.id });
@@ -62,11 +63,13 @@ export function execRoutes(router: Router, engine: Engine): void {
       if ((e.stream === 'stdout' && !x.options.attachStdout) || (e.stream === 'stderr' && (!x.options.attachStderr || raw))) return;
       out.write(raw ? e.data : frame(e.stream === 'stdout' ? StreamType.Stdout : StreamType.Stderr, e.data));
     };
+    const detached = new AbortController();
+    const keys = input && x.options.attachStdin ? detachKeysOf(x.options.detachKeys, engine) : undefined;
     try {
       await engine.execs.start(id, { consoleSize: size }, {
         output: write,
-        stdin: input ? (sink) => pumpStdin(input, ctx.head, sink) : undefined,
-      }, ctx.abort);
+        stdin: input ? (sink) => pumpStdin(input, ctx.head, sink, { keys: keys!, onDetach: () => detached.abort() }) : undefined,
+      }, AbortSignal.any([ctx.abort, detached.signal]));
     } catch (err) {
       // Like dockerd: the stream has begun, so the error is its last words; the exit code is in /exec/{id}/json.
       const msg = `${err instanceof Error ? err.message : String(err)}\r\n`;
@@ -151,4 +154,10 @@ async function readUpgradeBody(ctx: Context): Promise<unknown> {
   ctx.head = buf.subarray(len);
   if (len === 0) return {};
   return foldFieldNames(parseJSON(buf.subarray(0, len), 'exec start config'), EXEC_START_CONFIG);
+}
+
+/** DetachKeys of an exec create, checked at once as dockerd does (400 for a bad one). */
+function checkedKeys(keys: string | undefined): string | undefined {
+  if (keys) parseDetachKeys(keys);
+  return keys || undefined;
 }
