@@ -18,22 +18,17 @@
 // the bytes the registry stored (what went over the wire) are reported too. Medians over the runs.
 // Without --berth-sock a berthd is started on temporary roots and stopped at the end. Loopback only.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import * as tar from 'tar-stream';
+import { dockerCli, startBerthd as startBerthdIn, writeLayerArchive, type Target } from './kit';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const IMAGE = 'berth-bench/registry:latest';
 
-interface Target {
-  name: string;
-  host: string;
-}
 
 const { values } = parseArgs({
   options: {
@@ -67,18 +62,7 @@ let berthd: ChildProcess | undefined;
 const registries = new Set<ChildProcess>();
 const log = (s: string) => process.stderr.write(`[registry-bench] ${s}\n`);
 
-function docker(t: Target, args: string[]): { code: number; out: string; err: string; ms: number } {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(values.docker!, ['-H', t.host, ...args], { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  return { code: r.status ?? -1, out: r.stdout ?? '', err: r.stderr ?? '', ms };
-}
-
-function mustDocker(t: Target, args: string[]) {
-  const r = docker(t, args);
-  if (r.code !== 0) throw new Error(`${t.name}: docker ${args.join(' ')} exited ${r.code}: ${r.err.trim()}`);
-  return r;
-}
+const { docker, must: mustDocker } = dockerCli(values.docker!);
 
 /** Deterministic incompressible bytes: the AES-256-CTR keystream of a key derived from the seed. */
 function keystream(seed: string, label: string) {
@@ -88,70 +72,12 @@ function keystream(seed: string, label: string) {
   return (n: number) => c.update(n === zeros.length ? zeros : zeros.subarray(0, n));
 }
 
-/** Writes a docker-archive (classic layout) of `layers` layers, one file each; returns its path and the layer bytes. */
-async function makeFixture(): Promise<{ file: string; bytes: number; layerBytes: number; diffIDs: string[] }> {
-  const per = Math.floor((sizeMB * 1e6) / layers);
-  const layerTars: { path: string; digest: string }[] = [];
-  let layerBytes = 0;
-  for (let i = 0; i < layers; i++) {
-    const p = path.join(work, `layer${i}.tar`);
-    const pack = tar.pack();
-    const hash = createHash('sha256');
-    const out = fs.createWriteStream(p);
-    pack.on('data', (c: unknown) => {
-      hash.update(c as Buffer);
-    });
-    pack.pipe(out);
-    const next = keystream(values.seed!, `layer ${i}`);
-    const entry = pack.entry({ name: `data/layer${i}.bin`, size: per, mode: 0o644, mtime: new Date(0) });
-    for (let done = 0; done < per; ) {
-      const n = Math.min(1 << 20, per - done);
-      if (!entry.write(next(n))) await new Promise<void>((r) => entry.once('drain', () => r()));
-      done += n;
-    }
-    entry.end(() => undefined);
-    pack.finalize();
-    await new Promise<void>((r) => out.once('finish', () => r()));
-    layerTars.push({ path: p, digest: `sha256:${hash.digest('hex')}` });
-    layerBytes += fs.statSync(p).size;
-  }
-  const created = new Date(0).toISOString();
-  const config = Buffer.from(JSON.stringify({
-    architecture: 'amd64', os: 'linux', created,
-    config: { Cmd: ['/data'] },
-    rootfs: { type: 'layers', diff_ids: layerTars.map((l) => l.digest) },
-    history: layerTars.map((_, i) => ({ created, created_by: `bench layer ${i}` })),
-  }));
-  const cfgHex = createHash('sha256').update(config).digest('hex');
-  const file = path.join(work, 'fixture.tar');
-  const pack = tar.pack();
-  const out = fs.createWriteStream(file);
-  pack.pipe(out);
-  const add = (name: string, buf: Buffer) => new Promise<void>((res, rej) => pack.entry({ name, mode: 0o644, mtime: new Date(0) }, buf, (e) => (e ? rej(e) : res())));
-  for (const l of layerTars) {
-    const size = fs.statSync(l.path).size;
-    await new Promise<void>((res, rej) => {
-      const sink = pack.entry({ name: `${l.digest.slice(7)}/layer.tar`, size, mode: 0o644, mtime: new Date(0) }, (e) => (e ? rej(e) : res()));
-      fs.createReadStream(l.path).pipe(sink);
-    });
-    fs.rmSync(l.path);
-  }
-  await add(`${cfgHex}.json`, config);
-  await add('manifest.json', Buffer.from(JSON.stringify([{ Config: `${cfgHex}.json`, RepoTags: [IMAGE], Layers: layerTars.map((l) => `${l.digest.slice(7)}/layer.tar`) }])));
-  pack.finalize();
-  await new Promise<void>((r) => out.once('close', () => r()));
-  flushFile(file);
-  return { file, bytes: fs.statSync(file).size, layerBytes, diffIDs: layerTars.map((l) => l.digest) };
-}
-
-/** The bench's own file goes to disk before a daemon reads it (see images.ts). */
-function flushFile(file: string): void {
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+/** The image: `layers` layers of one file each, the same bytes and timestamps every run. */
+function makeFixture() {
+  return writeLayerArchive({
+    work, image: IMAGE, layers, bytesPerLayer: Math.floor((sizeMB * 1e6) / layers),
+    source: (i) => keystream(values.seed!, `layer ${i}`), created: new Date(0),
+  });
 }
 
 function freePort(): Promise<number> {
@@ -233,14 +159,9 @@ function duBytes(dir: string): number {
 }
 
 async function startBerthd(): Promise<Target> {
-  const sock = path.join(work, 'berth.sock');
-  berthd = spawn(path.join(REPO_ROOT, 'bin', 'berthd'), ['-H', `unix://${sock}`, '--data-root', path.join(work, 'data'), '--exec-root', path.join(work, 'exec'), '--pidfile', path.join(work, 'berthd.pid')], { stdio: ['ignore', 'ignore', fs.openSync(path.join(work, 'berthd.log'), 'a')] });
-  const t: Target = { name: 'berthd', host: `unix://${sock}` };
-  for (let i = 0; i < 200; i++) {
-    if (fs.existsSync(sock) && docker(t, ['version']).code === 0) return t;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`berthd did not start; see ${path.join(work, 'berthd.log')}`);
+  const b = await startBerthdIn(work, docker);
+  berthd = b.proc;
+  return b.target;
 }
 
 /** Removes every tag of every image the bench made (name berth-bench/registry or 127.0.0.1:*\/bench-*), by id. */
