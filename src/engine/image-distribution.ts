@@ -24,10 +24,10 @@
  * `Preparing`, `Pushing`, `Pushed`, `Layer already exists`, `Mounted from …` and
  * `TAG: digest: D size: N` with an aux record for push.
  */
-import { PassThrough, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
-  DigestMismatchError, familiarName, familiarString, hexOf, invalidArgument, notFound, parseReference, withDefaultTag,
-  type Digest, type ProgressSink, type Reference,
+  byteProgress, DigestMismatchError, familiarName, familiarString, hexOf, invalidArgument, notFound, parseReference, withDefaultTag,
+  tee, type Digest, type ProgressSink, type Reference,
 } from '../common';
 import {
   DEFAULT_PULL_CONCURRENCY, DEFAULT_PUSH_CONCURRENCY, MediaType, formatPlatform, hostPlatform, mapLimit, normalizePlatform, parseConfig, parsePlatform,
@@ -172,25 +172,9 @@ export class ImageDistribution {
   /** One layer: verified into the content store and unpacked in the same pass. */
   private async download(repo: RemoteRepository, layer: Descriptor, session: ReturnType<ImageIngest['begin']>, progress: ProgressSink): Promise<void> {
     const id = short(layer.digest);
-    let current = 0;
-    let reported = 0;
-    const onBytes = (n: number) => {
-      current += n;
-      // At most one event per 512 KiB, and the last one.
-      if (current - reported < 512 * 1024 && current < layer.size) return;
-      reported = current;
-      progress({ kind: 'status', id, status: 'Downloading', current, total: layer.size });
-    };
     // The content store hashes the stream and rejects a mismatch: the client need not hash it too.
-    const body = repo.fetchBlob(layer, { onBytes, verify: false });
-    const toStore = new PassThrough({ highWaterMark: 1 << 20 });
-    const toUnpack = new PassThrough({ highWaterMark: 1 << 20 });
-    body.once('error', (e) => {
-      toStore.destroy(e);
-      toUnpack.destroy(e);
-    });
-    body.pipe(toStore);
-    body.pipe(toUnpack);
+    const body = repo.fetchBlob(layer, { onBytes: byteProgress(progress, id, 'Downloading', layer.size), verify: false });
+    const [toStore, toUnpack] = tee(body);
     session.receive.onBlob(layer.digest);
     this.saw(repo, layer.digest);
     const stored = this.content.writeStream(toStore, layer.digest);
@@ -271,21 +255,13 @@ export class ImageDistribution {
         this.saw(repo, l.digest);
         return;
       }
-      let sent = 0;
-      let reported = 0;
-      const onBytes = (n: number) => {
-        sent += n;
-        if (sent - reported < 512 * 1024 && sent < l.size) return;
-        reported = sent;
-        progress({ kind: 'status', id, status: 'Pushing', current: sent, total: l.size });
-      };
-      await repo.uploadBlob(l.digest, l.size, await this.layerSource(img, l, i), { onBytes });
+      await repo.uploadBlob(l.digest, l.size, await this.layerSource(img, l, i), { onBytes: byteProgress(progress, id, 'Pushing', l.size) });
       say('Pushed', id);
       this.saw(repo, l.digest);
     });
     if (!(await repo.blobExists(img.id))) {
       const cfg = await this.content.readBuffer(img.id);
-      await repo.uploadBlob(img.id, cfg.length, readableOf(cfg));
+      await repo.uploadBlob(img.id, cfg.length, Readable.from([cfg]));
     }
     const tag = ref.tag ?? 'latest';
     const digest = await repo.putManifest(tag, m.mediaType, m.raw);
@@ -335,12 +311,6 @@ export class ImageDistribution {
     if (diffID && (await this.content.has(diffID))) return this.content.openRead(diffID, { highWaterMark: 1 << 20 });
     throw notFound(`layer ${l.digest} of image ${img.id} is not in the content store`);
   }
-}
-
-function readableOf(buf: Buffer): Readable {
-  const p = new PassThrough();
-  p.end(buf);
-  return p;
 }
 
 /** `localhost:5000/x`, `docker.io/library/busybox` as dockerd prints the target repository. */

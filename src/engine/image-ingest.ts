@@ -22,9 +22,9 @@
  * Progress: one `Loading layer` item per layer unpacked, with bytes read.
  */
 import { promises as fsp } from 'node:fs';
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import {
-  BerthError, byteProgress, decompressStream, detectCompression, DigestMismatchError, hexOf, internal, invalidArgument, parseReference, type Digest, type ProgressSink, type Reference,
+  BerthError, byteProgress, decompressStream, detectCompression, DigestMismatchError, hexOf, tee, internal, invalidArgument, parseReference, type Digest, type ProgressSink, type Reference,
 } from '../common';
 import type { ContentStore, ImageConfig, ImageStore } from '../image';
 import { chainIDOf, type LayerInfo, type LayerStore } from '../storage';
@@ -75,14 +75,7 @@ export class ImageIngest {
    */
   async addLayer(parent: Digest | null, tar: Readable, lease: Lease): Promise<LayerInfo> {
     const { stream } = await decompressStream(tar);
-    const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
-    const toLayer = new PassThrough({ highWaterMark: 1 << 20 });
-    stream.once('error', (e) => {
-      toBlob.destroy(e);
-      toLayer.destroy(e);
-    });
-    stream.pipe(toBlob);
-    stream.pipe(toLayer);
+    const [toBlob, toLayer] = tee(stream);
     const blob = this.content.writeStream(toBlob).then((r) => {
       lease.blobs.add(r.digest);
       return r;
