@@ -4,23 +4,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorKind } from '../common';
-import { notFound, type Digest } from '../common';
-import type { ImageRecord } from '../image';
 import { ALL_CAPABILITIES, type HostFacts } from '../runtime';
 import { VfsSnapshotter } from '../storage';
 import { FakeRuntime } from './container-runtime-fake';
 import { ContainerStore } from './container-store';
-import { ContainerService, type ContainerImages } from './containers';
-import { specWith, type SpecOverrides } from './test-support';
+import { ContainerService } from './containers';
+import { oneImage, specWith, testImage, type SpecOverrides } from './test-support';
 
 const host: HostFacts = { cgroupMode: 'v2', capabilities: ALL_CAPABILITIES, rlimits: {} };
-const IMAGE = {
-  id: ('sha256:' + '1'.repeat(64)) as Digest,
-  config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: { Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'], StopSignal: 'SIGQUIT', Labels: { from: 'image' } } },
-  created: '2026-01-01T00:00:00Z',
-  size: 0,
-  layers: [],
-} as unknown as ImageRecord;
+const IMAGE = testImage({ Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'], StopSignal: 'SIGQUIT', Labels: { from: 'image' } });
 
 /** A container service over the fake runtime, a vfs snapshotter in a temp dir and recording ports. */
 async function setup() {
@@ -28,15 +20,7 @@ async function setup() {
   const runtime = new FakeRuntime();
   const events: string[] = [];
   const network: string[] = [];
-  const images: ContainerImages = {
-    resolve: (ref) => {
-      if (ref !== 'busybox') throw notFound(`no image ${ref}`);
-      return IMAGE;
-    },
-    rootLayers: async () => ({ top: null, lowers: [] }),
-    has: () => true,
-    collectUnused: async () => undefined,
-  };
+  const images = oneImage(IMAGE);
   const svc = new ContainerService({
     store: new ContainerStore(join(root, 'data')),
     images,
@@ -261,7 +245,7 @@ test('records survive a restart of the service; a lost running container is mark
     // A new service over the same data root and a runtime that knows nothing of it.
     const again = new ContainerService({
       store: new ContainerStore(join(t.root, 'data')),
-      images: { resolve: () => IMAGE, rootLayers: async () => ({ top: null, lowers: [] }), has: () => true, collectUnused: async () => undefined },
+      images: oneImage(IMAGE),
       snapshots: new VfsSnapshotter(join(t.root, 'vfs')),
       runtime: new FakeRuntime(),
       events: { emit: () => undefined },

@@ -3,25 +3,18 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorKind, notFound, type Digest } from '../common';
-import type { ImageRecord } from '../image';
+import { errorKind } from '../common';
 import { ALL_CAPABILITIES, type HostFacts, type LogEntry } from '../runtime';
 import { VfsSnapshotter } from '../storage';
 import type { StdinSink } from './container-runtime';
 import { FakeRuntime, type FakeExec } from './container-runtime-fake';
 import { ContainerStore } from './container-store';
-import { ContainerService, type ContainerImages } from './containers';
+import { ContainerService } from './containers';
 import { ExecService, type ExecStartOptions } from './exec';
-import { specWith, type SpecOverrides } from './test-support';
+import { oneImage, specWith, testImage, type SpecOverrides } from './test-support';
 
 const host: HostFacts = { cgroupMode: 'v2', capabilities: ALL_CAPABILITIES, rlimits: {} };
-const IMAGE = {
-  id: ('sha256:' + '1'.repeat(64)) as Digest,
-  config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: { Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'] } },
-  created: '2026-01-01T00:00:00Z',
-  size: 0,
-  layers: [],
-} as unknown as ImageRecord;
+const IMAGE = testImage({ Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'] });
 
 /**
  * An exec service over a container service on the fake runtime (see container-lifecycle.test.ts),
@@ -36,15 +29,7 @@ async function setup() {
     events.push(`${action} ${id.slice(0, 4)}${attrs.exitCode !== undefined ? ` ${attrs.exitCode}` : ''}`);
     if (action === 'exec_die' && attrs.execID) dying.get(attrs.execID)?.(attrs.exitCode!);
   };
-  const images: ContainerImages = {
-    resolve: (ref) => {
-      if (ref !== 'busybox') throw notFound(`no image ${ref}`);
-      return IMAGE;
-    },
-    rootLayers: async () => ({ top: null, lowers: [] }),
-    has: () => true,
-    collectUnused: async () => undefined,
-  };
+  const images = oneImage(IMAGE);
   const containers = new ContainerService({
     store: new ContainerStore(join(root, 'data')),
     images,

@@ -2,7 +2,9 @@
  * Builders for unit tests of the engine: a spec or record from the defaults with the
  * sections a test cares about replaced field by field.
  */
-import type { ContainerId } from '../common';
+import { notFound, type ContainerId, type Digest } from '../common';
+import type { ImageRecord } from '../image';
+import type { ContainerImages } from './containers';
 import { CONTAINER_RECORD_VERSION, defaultSpec, type ContainerRecord, type ContainerSpec } from './container-model';
 
 type Sections = 'process' | 'resources' | 'security' | 'namespaces' | 'network';
@@ -33,5 +35,29 @@ export function recordWith(over: SpecOverrides = {}, rec: Partial<ContainerRecor
     state: { status: 'running', pid: 4242, exitCode: 0, error: '', oomKilled: false, startedAt: '', finishedAt: '' },
     restartCount: 0, logPath: '/l', hostnamePath: '/h', hostsPath: '/hs', resolvConfPath: '/r',
     ...rec,
+  };
+}
+
+/** An image record with no layers and the given config (`Env`, `Cmd` …), named `busybox` in tests. */
+export function testImage(config: Record<string, unknown>): ImageRecord {
+  return {
+    id: ('sha256:' + '1'.repeat(64)) as Digest,
+    config: { architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config },
+    created: '2026-01-01T00:00:00Z',
+    size: 0,
+    layers: [],
+  } as unknown as ImageRecord;
+}
+
+/** The image port of a container service that knows one image, `busybox`, with no layers. */
+export function oneImage(img: ImageRecord): ContainerImages {
+  return {
+    resolve: (ref) => {
+      if (ref !== 'busybox') throw notFound(`no image ${ref}`);
+      return img;
+    },
+    rootLayers: async () => ({ top: null, lowers: [] }),
+    has: () => true,
+    collectUnused: async () => undefined,
   };
 }
