@@ -1,25 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Digest } from '../../common';
 import { MediaType, type Descriptor } from '../media-types';
 import { parseReference } from '../../common';
 import { RegistryClient } from './client';
-import { startRegistry, freePort, type TestRegistry } from './test-registry';
+import { startRegistry, freePort, type TestRegistry, kind, readAll, sha } from './test-registry';
 
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
-const kind = (k: string, msg?: string | RegExp) => (e: Error & { kind?: string }) => {
-  assert.equal(e.kind, k, e.message);
-  if (typeof msg === 'string') assert.equal(e.message, msg);
-  else if (msg) assert.match(e.message, msg);
-  return true;
-};
-async function readAll(r: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of r) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
 
 /** An htpasswd entry for berth / s3cret-pass (bcrypt, cost 5), made once with libxcrypt's crypt(3). */
 const HTPASSWD = 'berth:$2b$05$berthtestsaltberthtese3qhZFsKRyZTF4oFupXLVlcklhHRMVVK\n';

@@ -4,27 +4,13 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import type { Readable } from 'node:stream';
-import type { Digest } from '../../common';
 import { MediaType } from '../media-types';
 import { parseReference } from '../../common';
 import { RegistryClient } from './client';
-import { startServer, type TestServer } from './test-registry';
+import { startServer, type TestServer, kind, readAll, sha } from './test-registry';
 
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
-const kind = (k: string, msg?: string | RegExp) => (e: Error & { kind?: string }) => {
-  assert.equal(e.kind, k, e.message);
-  if (typeof msg === 'string') assert.equal(e.message, msg);
-  else if (msg) assert.match(e.message, msg);
-  return true;
-};
-async function readAll(r: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of r) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
 
 const servers: TestServer[] = [];
 const client = new RegistryClient({ retryDelayMs: 1 });

@@ -4,6 +4,10 @@
  * tiny HTTP server for answers a correct registry never gives (wrong bytes,
  * schema 1, dropped connections). Both listen on loopback only.
  */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Digest } from '../../common';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -164,4 +168,22 @@ export async function startServer(handler: (req: http.IncomingMessage, res: http
       server.close(() => r());
     }),
   };
+}
+
+/** The sha256 digest of bytes. */
+export const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
+
+/** An assert.rejects/throws matcher: a BerthError of kind `k`, its message equal to or matching `msg`. */
+export const kind = (k: string, msg?: string | RegExp) => (e: Error & { kind?: string }) => {
+  assert.equal(e.kind, k, e.message);
+  if (typeof msg === 'string') assert.equal(e.message, msg);
+  else if (msg) assert.match(e.message, msg);
+  return true;
+};
+
+/** Everything a stream gives, as one buffer. */
+export async function readAll(r: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of r) parts.push(c as Buffer);
+  return Buffer.concat(parts);
 }

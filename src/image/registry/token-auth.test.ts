@@ -8,24 +8,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { randomBytes, sign, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { Digest } from '../../common';
 import { MediaType } from '../media-types';
 import { parseReference } from '../../common';
 import { RegistryClient } from './client';
-import { startRegistry, startServer, type TestRegistry, type TestServer } from './test-registry';
+import { startRegistry, startServer, type TestRegistry, type TestServer, kind, sha } from './test-registry';
 
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
-const kind = (k: string, msg?: string | RegExp) => (e: Error & { kind?: string }) => {
-  assert.equal(e.kind, k, e.message);
-  if (typeof msg === 'string') assert.equal(e.message, msg);
-  else if (msg) assert.match(e.message, msg);
-  return true;
-};
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
 const SERVICE = 'berth-test-registry';
