@@ -5,15 +5,25 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { startRegistry, startServer, type TestRegistry } from '../../src/image/registry/test-registry';
+import { sha, startRegistry, startServer, type TestRegistry } from '../../src/image/registry/test-registry';
 import { run, startBerthRegistry, useDaemon } from './harness';
 
 const d = useDaemon();
+
+/** Writes blobs into an OCI layout's blobs/sha256 and returns each one's digest. */
+function blobWriter(layout: string): (b: Buffer) => string {
+  const blobs = join(layout, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  return (b) => {
+    writeFileSync(join(blobs, sha(b).slice(7)), b);
+    return sha(b);
+  };
+}
 let reg: TestRegistry;
 
 before(async () => {
@@ -92,13 +102,7 @@ test('skopeo copies an OCI image with a gzip layer into the registry; berth pull
   try {
     const plain = readFileSync(d.busyboxTar());
     const gz = gzipSync(plain);
-    const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-    const blobs = join(layout, 'blobs', 'sha256');
-    mkdirSync(blobs, { recursive: true });
-    const put = (b: Buffer) => {
-      writeFileSync(join(blobs, sha(b).slice(7)), b);
-      return sha(b);
-    };
+    const put = blobWriter(layout);
     const config = Buffer.from(JSON.stringify({
       architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'], Env: ['FROM_SKOPEO=1'] },
       rootfs: { type: 'layers', diff_ids: [sha(plain)] }, history: [{ created_by: 'test' }],
@@ -184,7 +188,6 @@ test('a registry that serves a layer not matching its digest, or answers 429: th
   const layer = gzipSync(plain);
   const bad = Buffer.from(layer);
   bad[bad.length - 100] ^= 0xff;
-  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha(plain)] } }));
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -230,13 +233,7 @@ test('a registry that serves a layer not matching its digest, or answers 429: th
 test('skopeo pushes a Docker schema 2 image and a two-platform index; berth pulls the amd64 one, and --platform picks the other', async () => {
   const layout = mkdtempSync(join(tmpdir(), 'berth-oci-index-'));
   try {
-    const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-    const blobs = join(layout, 'blobs', 'sha256');
-    mkdirSync(blobs, { recursive: true });
-    const put = (b: Buffer) => {
-      writeFileSync(join(blobs, sha(b).slice(7)), b);
-      return sha(b);
-    };
+    const put = blobWriter(layout);
     const plain = readFileSync(d.busyboxTar());
     const gz = gzipSync(plain);
     const layerDigest = put(gz);
