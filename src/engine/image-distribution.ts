@@ -63,6 +63,9 @@ export function pullReference(name: string, tag?: string): Reference {
   return tag.startsWith('sha256:') ? parseReference(`${name}@${tag}`) : parseReference(`${name}:${tag}`);
 }
 
+/** Blobs whose repository is remembered for cross-repository mounts. */
+const SEEN_BLOBS_MAX = 10_000;
+
 /** Bytes a config may have (a manifest's bound is the client's). */
 const MAX_CONFIG_BYTES = 8 << 20;
 
@@ -270,7 +273,11 @@ export class ImageDistribution {
   }
 
   private saw(repo: RemoteRepository, digest: Digest): void {
-    this.seen.set(`${repo.name.domain} ${digest}`, repo.name.path);
+    const key = `${repo.name.domain} ${digest}`;
+    // Newest last; the oldest go past a bound, so a long-running daemon does not grow the map forever.
+    this.seen.delete(key);
+    this.seen.set(key, repo.name.path);
+    if (this.seen.size > SEEN_BLOBS_MAX) this.seen.delete(this.seen.keys().next().value!);
   }
 
   /** The manifest the image was pulled with, when it is kept and describes this image. */

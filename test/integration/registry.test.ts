@@ -144,6 +144,9 @@ test('GET /distribution/{name}/json answers the descriptor and platforms', async
   assert.equal(r.json.Descriptor.mediaType, 'application/vnd.oci.image.manifest.v1+json');
   assert.match(r.json.Descriptor.digest, /^sha256:[0-9a-f]{64}$/);
   assert.deepEqual(r.json.Platforms, [{ architecture: 'amd64', os: 'linux' }]);
+  const bad = await d.api('POST', '/auth', { username: 'u', password: 'p', serveraddress: 'not a host!' });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.message, 'invalid registry address "not a host!": use HOST[:PORT], e.g. 127.0.0.1:5000');
 });
 
 test('Berth\'s own registry with htpasswd: docker login, push, pull; wrong or missing credentials refused', async () => {

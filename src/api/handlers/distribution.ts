@@ -36,6 +36,10 @@ export function distributionRoutes(router: Router, engine: Engine): void {
 function registryDomain(address: string): string {
   if (HUB_ADDRESSES.has(address)) return 'docker.io';
   const host = address.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  // The reference grammar checks the host (and port) the same way a pull would.
-  return parseReference(`${host}/x`).domain;
+  try {
+    // The reference grammar checks the host (and port) the same way a pull would.
+    return parseReference(`${host}/x`).domain;
+  } catch (err) {
+    throw invalidArgument(`invalid registry address ${JSON.stringify(address)}: use HOST[:PORT], e.g. 127.0.0.1:5000`, err);
+  }
 }
