@@ -10,6 +10,17 @@ import { logsReadable, UNREADABLE_LOG } from './log-config';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
 import type { ContainerStore } from './container-store';
 
+export interface LogsOptions {
+  follow?: boolean;
+  /** The last this many lines only. */
+  tail?: number;
+  /** Unix seconds. */
+  since?: number;
+  until?: number;
+  /** Called once the log is known to be readable, before the first entry (a caller's reply can start then). */
+  onStart?: () => void;
+}
+
 export class ContainerIO {
   constructor(
     private readonly store: ContainerStore,
@@ -25,10 +36,11 @@ export class ContainerIO {
    * `pace` is awaited between blocks of a large log, so a slow reader holds it back.
    */
   async logs(
-    ref: string, opts: { follow?: boolean; tail?: number; since?: number; until?: number }, write: (e: LogEntry) => void, abort: AbortSignal, pace?: () => Promise<void>,
+    ref: string, opts: LogsOptions, write: (e: LogEntry) => void, abort: AbortSignal, pace?: () => Promise<void>,
   ): Promise<void> {
     const rec = this.store.get(ref);
     if (!logsReadable(rec.spec.logConfig)) throw notImplemented(UNREADABLE_LOG);
+    opts.onStart?.();
     const inWindow = (e: LogEntry) => {
       const t = Date.parse(e.time) / 1000;
       return (opts.since === undefined || t >= opts.since) && (opts.until === undefined || t <= opts.until);

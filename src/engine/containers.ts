@@ -42,7 +42,7 @@ import { CONTAINER_RECORD_VERSION, ZERO_TIME, isLive, type ContainerEvents, type
 import type { ContainerNetwork } from './container-network';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
 import type { ContainerStore } from './container-store';
-import { ContainerIO } from './container-io';
+import { ContainerIO, type LogsOptions } from './container-io';
 import { ContainerArchive, type ExtractRequest, type PathStat } from './container-archive';
 import { LiveOps, type ContainerStatsSample, type UpdateOptions } from './container-live';
 import { checkLogConfig, DEFAULT_LOG_DRIVER, logSizeLimit } from './log-config';
@@ -641,7 +641,7 @@ export class ContainerService {
   // ---- I/O and live operations (container-io.ts, container-live.ts) ----------
 
   logs(
-    ref: string, opts: { follow?: boolean; tail?: number; since?: number; until?: number }, write: (e: LogEntry) => void, abort: AbortSignal, pace?: () => Promise<void>,
+    ref: string, opts: LogsOptions, write: (e: LogEntry) => void, abort: AbortSignal, pace?: () => Promise<void>,
   ): Promise<void> {
     return this.io.logs(ref, opts, write, abort, pace);
   }

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { invalidArgument, notImplemented } from '../../common';
-import { logsReadable, queryContainers, UNREADABLE_LOG, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
+import { invalidArgument } from '../../common';
+import { queryContainers, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
 import { containerInspect, containerSizes, containerSummary, type ContainerSizes } from '../convert';
 import { sendEmpty, sendJSON } from '../http';
@@ -98,14 +98,15 @@ export function containerRoutes(router: Router, engine: Engine): void {
     const tail = !tailRaw || tailRaw === 'all' ? undefined : Number.parseInt(tailRaw, 10);
     if (tail !== undefined && Number.isNaN(tail)) throw invalidArgument(`invalid tail value ${JSON.stringify(tailRaw)}: use a number or "all"`);
     const timestamps = qbool(ctx.query, 'timestamps');
-    // Refused before the 200 goes out, so the client sees the reason.
-    if (!logsReadable(rec.spec.logConfig)) throw notImplemented(UNREADABLE_LOG);
     const res = ctx.res!;
     const tty = rec.spec.process.tty;
-    res.writeHead(200, { 'Content-Type': tty ? RAW_STREAM : compareVersions(ctx.apiVersion, '1.42') >= 0 ? MULTIPLEXED : RAW_STREAM });
-    res.flushHeaders();
+    // The 200 goes out once the engine has accepted the request, so a refusal keeps its status.
+    const start = () => {
+      res.writeHead(200, { 'Content-Type': tty ? RAW_STREAM : compareVersions(ctx.apiVersion, '1.42') >= 0 ? MULTIPLEXED : RAW_STREAM });
+      res.flushHeaders();
+    };
     const out = new BatchedWriter(res);
-    await svc.logs(rec.id, { follow: qbool(ctx.query, 'follow'), tail, since: qtime(ctx, 'since'), until: qtime(ctx, 'until') }, (e) => {
+    await svc.logs(rec.id, { follow: qbool(ctx.query, 'follow'), tail, since: qtime(ctx, 'since'), until: qtime(ctx, 'until'), onStart: start }, (e) => {
       if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) return;
       const data = timestamps ? Buffer.concat([Buffer.from(`${e.time} `), e.data]) : e.data;
       out.push(tty ? data : frame(e.stream === 'stdout' ? StreamType.Stdout : StreamType.Stderr, data));
