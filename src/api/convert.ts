@@ -13,7 +13,8 @@ export async function containerSizes(engine: Engine, r: ContainerRecord): Promis
   return { SizeRw: size.rw, SizeRootFs: size.rootFs };
 }
 
-const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused';
+/** As dockerd: a container waiting to restart counts as running. */
+const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting';
 
 /** `sizes` only when the client asked for them (`?size=1`): dockerd leaves both fields out otherwise. */
 export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: ContainerSizes): ContainerInspect {
@@ -35,6 +36,15 @@ export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: Con
       Error: s.error,
       StartedAt: s.startedAt,
       FinishedAt: s.finishedAt,
+      ...(s.health
+        ? {
+            Health: {
+              Status: s.health.status,
+              FailingStreak: s.health.failingStreak,
+              Log: s.health.log.map((l) => ({ Start: l.start, End: l.end, ExitCode: l.exitCode, Output: l.output })),
+            },
+          }
+        : {}),
     },
     Image: r.imageId,
     ResolvConfPath: r.resolvConfPath,
@@ -158,7 +168,10 @@ export function containerStatusText(r: ContainerRecord, now = Date.now()): strin
   const s = r.state;
   switch (s.status) {
     case 'running':
+      if (s.health) return `Up ${humanDuration(now - Date.parse(s.startedAt))} (${s.health.status === 'starting' ? 'health: starting' : s.health.status})`;
       return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+    case 'restarting':
+      return `Restarting (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
     case 'paused':
       return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
     case 'exited':

@@ -65,7 +65,5 @@ export function unappliedOptions(config: Fields, hostConfig: Fields): string[] {
     else if (/^writable-cgroups[=:](1|t|true)$/i.test(opt) && !hostConfig.Privileged) note(`security option ${opt}`, 'cgroups are writable only with --privileged');
   }
   for (const [field, why] of Object.entries(CONFIG_UNAPPLIED)) if (set(config[field])) note(field, why);
-  const health = config.Healthcheck as { Test?: unknown } | null | undefined;
-  if (Array.isArray(health?.Test) && health.Test.length > 0 && health.Test[0] !== 'NONE') note('Healthcheck', 'health checks are not run');
   return warnings;
 }

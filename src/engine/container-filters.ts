@@ -34,7 +34,7 @@ export function queryContainers(svc: ContainerService, q: ContainerQuery): Conta
   const isTask = filterBool(filters, 'is-task');
   const limit = q.limit !== undefined && q.limit > 0 ? q.limit : undefined;
   const all = q.all || limit !== undefined || filters.has('status') || filters.has('exited');
-  let list = svc.list().filter((r) => all || r.state.status === 'running' || r.state.status === 'paused');
+  let list = svc.list().filter((r) => all || r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting');
   // before/since name a container; resolve it once (an unknown one is a 404, as in Docker).
   const createdOf = (key: string) => filters.get(key)?.filter(Boolean).map((v) => svc.get(v).created);
   const before = createdOf('before');
@@ -58,9 +58,9 @@ function matches(r: ContainerRecord, filters: FilterArgs): boolean {
         case 'ancestor': return r.image === v || r.imageId === v || r.imageId.startsWith(`sha256:${v}`) || r.image === `${v}:latest`;
         case 'volume': return r.mountPoints.some((m) => m.destination === v || m.name === v || m.source === v);
         case 'network': return networkMode(r) === v;
-        // No health checks, published or exposed ports yet: only the "none" answers match.
-        case 'health': return v === 'none';
+        case 'health': return (r.state.health?.status ?? 'none') === v;
         case 'isolation': return v === 'default';
+        // No published or exposed ports yet.
         case 'publish': case 'expose': return false;
         // Matched above (label: all values at once) or in queryContainers.
         default: return true;

@@ -49,6 +49,8 @@ import { checkLogConfig, DEFAULT_LOG_DRIVER, logSizeLimit } from './log-config';
 import { checkName, randomName } from './names';
 import { parseTimestamp } from './image-filters';
 import { normalizeSignal, signalNumber } from './signals';
+import { checkRestartPolicy, policyWantsRestart, RESTART_INITIAL_DELAY_MS, RestartManager } from './restart-manager';
+import { mergeHealthCheck } from './health-monitor';
 
 /** What the container service needs of images. */
 export interface ContainerImages {
@@ -113,6 +115,8 @@ export class ContainerService {
   initVersion: ToolVersion | undefined;
   /** The log configuration a container gets when its own names no driver. */
   readonly logDefaults: LogConfig;
+  /** Restart policies: decides at each exit, and starts the container again after its back-off. */
+  readonly restarts: RestartManager;
 
   constructor(o: ContainerServiceOptions) {
     this.store = o.store;
@@ -130,6 +134,7 @@ export class ContainerService {
     this.io = new ContainerIO(o.store, o.runtime);
     this.live = new LiveOps(o.store, o.runtime, this.lock, o.events, o.host, this.sysinfo);
     this.archive = new ContainerArchive(o.store, o.snapshots, this.lock, o.events, o.userns);
+    this.restarts = new RestartManager((id) => void this.restartByPolicy(id));
   }
 
   /** Loads every record and reconciles it with what the runtime reports. */
@@ -145,6 +150,44 @@ export class ContainerService {
       else if (isLive(rec)) await this.reconcile(rec);
       if (this.store.has(rec.id)) await this.archive.recover(rec).catch((err) => log.warn('cannot clean up after an interrupted cp', { id: rec.id, error: String(err) }));
     }
+    this.restartAtInit();
+  }
+
+  /**
+   * Restart policies when berthd starts: a restart that was waiting for its back-off when
+   * berthd went down happens now (its count already taken); a container that was down
+   * and whose policy brings it back when the daemon starts (always; unless-stopped not
+   * stopped by hand) starts with its count reset, as dockerd does.
+   */
+  private restartAtInit(): void {
+    for (const rec of this.store.list()) {
+      if (rec.state.status === 'restarting') {
+        this.restarts.schedule(rec.id, RESTART_INITIAL_DELAY_MS);
+      } else if (rec.state.status === 'exited' && rec.state.startedAt !== ZERO_TIME && !this.restarts.isPending(rec.id)) {
+        const p = rec.spec.restartPolicy;
+        if (p.name === 'on-failure' && rec.manuallyStopped) continue;
+        if (!policyWantsRestart(p, rec.state.exitCode, rec.restartCount, !!rec.manuallyStopped)) continue;
+        rec.restartCount = 0;
+        rec.state.status = 'restarting';
+        this.restarts.schedule(rec.id, 0);
+      }
+    }
+  }
+
+  /** The policy's restart, once the back-off has passed; a container stopped or removed meanwhile stays so. */
+  private async restartByPolicy(id: string): Promise<void> {
+    const rec = this.store.find(id);
+    if (!rec) return;
+    await this.lock.run(rec.id, async () => {
+      if (rec.state.status !== 'restarting' || !this.store.has(rec.id)) return;
+      try {
+        await this.startLocked(rec);
+      } catch (err) {
+        log.warn('restart by policy failed', { id: rec.id, error: errorText(err) });
+        if (rec.state.status === 'restarting') rec.state.status = 'exited';
+        await this.store.save(rec).catch(() => undefined);
+      }
+    });
   }
 
   private async reconcile(rec: ContainerRecord): Promise<void> {
@@ -217,6 +260,7 @@ export class ContainerService {
     if (argv.length === 0) throw invalidArgument('No command specified');
     const resources = { ...req0.resources };
     const warnings = discardUnsupported(resources, this.sysinfo);
+    checkRestartPolicy(req0.restartPolicy, req0.autoRemove);
     const logs = checkLogConfig(req0.logConfig, this.logDefaults);
     warnings.push(...logs.warnings);
     checkSpec({ ...req0, resources }, this.host, this.userns);
@@ -236,6 +280,7 @@ export class ContainerService {
         workingDir: p.workingDir || ic.WorkingDir || '',
         ...(stopSignal ? { stopSignal } : {}),
       },
+      healthCheck: mergeHealthCheck(req0.healthCheck, ic.Healthcheck),
       hostname: req0.hostname || id.slice(0, 12),
       labels: { ...(ic.Labels ?? {}), ...req0.labels },
     };
@@ -278,9 +323,18 @@ export class ContainerService {
 
   // ---- start ---------------------------------------------------------------
 
+  /** A user's start: the restart policy acts again from its first delay and its count is reset. */
   start(ref: string): Promise<void> {
     const rec = this.get(ref);
-    return this.lock.run(rec.id, () => this.startLocked(rec));
+    return this.lock.run(rec.id, async () => {
+      if (rec.state.status === 'restarting') throw notModified('container already started');
+      if (!isLive(rec) && rec.state.status !== 'removing') {
+        this.restarts.reset(rec.id);
+        rec.restartCount = 0;
+        rec.manuallyStopped = false;
+      }
+      await this.startLocked(rec);
+    });
   }
 
   private async startLocked(rec: ContainerRecord): Promise<void> {
@@ -388,7 +442,7 @@ export class ContainerService {
     const finish = this.finishExit(rec, code, at, error).finally(() => this.finishing.delete(rec.id));
     this.finishing.set(rec.id, finish);
     await finish;
-    if (rec.spec.autoRemove) {
+    if (rec.spec.autoRemove && rec.state.status !== 'restarting') {
       await this.lock.run(rec.id, () => this.removeNow(rec)).catch((err) => log.warn('auto-remove failed', { id: rec.id, error: String(err) }));
     }
   }
@@ -411,7 +465,9 @@ export class ContainerService {
     this.releaseShm(rec);
     await this.mounts.stopped(rec).catch((err) => log.warn('volume unmount failed', { id: rec.id, error: String(err) }));
     await this.network.tearDown(rec.id).catch((err) => log.warn('network teardown failed', { id: rec.id, error: String(err) }));
-    rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode: code, error, oomKilled, finishedAt: at.toISOString() };
+    const ranMs = at.getTime() - Date.parse(rec.state.startedAt);
+    const restartIn = this.restarts.onExit(rec, code, Number.isFinite(ranMs) ? ranMs : 0);
+    rec.state = { ...rec.state, status: restartIn === undefined ? 'exited' : 'restarting', pid: 0, exitCode: code, error, oomKilled, finishedAt: at.toISOString() };
     await this.store.save(rec).catch((err) => log.error('cannot save container state', { id: rec.id, error: String(err) }));
     if (rec.state.oomKilled) this.events.emit('container', 'oom', rec.id, { image: rec.image, name: rec.name });
     this.events.emit('container', 'die', rec.id, { exitCode: String(code), image: rec.image, name: rec.name });
@@ -433,15 +489,34 @@ export class ContainerService {
   stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
     const rec = this.get(ref);
     return this.lock.run(rec.id, async () => {
-      if (!isLive(rec)) throw notModified('container already stopped');
-      await this.stopLocked(rec, timeoutSec, signal);
+      if (rec.state.status === 'restarting') await this.endRestarting(rec);
+      else if (!isLive(rec)) throw notModified('container already stopped');
+      else await this.stopLocked(rec, timeoutSec, signal);
       this.events.emit('container', 'stop', rec.id, { image: rec.image, name: rec.name });
     });
+  }
+
+  /** A stop or kill of a container waiting to restart: it stays down, with the exit it had. */
+  private async endRestarting(rec: ContainerRecord): Promise<void> {
+    this.restarts.cancelNext(rec.id);
+    rec.state.status = 'exited';
+    rec.manuallyStopped = true;
+    await this.store.save(rec).catch((err) => log.warn('cannot save container state', { id: rec.id, error: String(err) }));
+  }
+
+  /** A user stops or kills the container: dockerd's ExitOnNext and HasBeenManuallyStopped. */
+  private async stoppedByUser(rec: ContainerRecord, signal: string): Promise<void> {
+    const own = rec.spec.process.stopSignal;
+    if (!own || signal === 'KILL' || normalizeSignal(own) === signal) this.restarts.cancelNext(rec.id);
+    if (rec.manuallyStopped) return;
+    rec.manuallyStopped = true;
+    await this.store.save(rec).catch((err) => log.warn('cannot save container state', { id: rec.id, error: String(err) }));
   }
 
   private async stopLocked(rec: ContainerRecord, timeoutSec?: number, signal?: string): Promise<void> {
     const t = timeoutSec ?? rec.spec.process.stopTimeout ?? 10;
     const sig = signal || rec.spec.process.stopSignal || 'SIGTERM';
+    await this.stoppedByUser(rec, normalizeSignal(sig));
     const signalError = await this.runtime.kill(rec.id, normalizeSignal(sig)).then(() => undefined, (err: unknown) => err);
     await this.thawAfterSignal(rec);
     // As dockerd: a stop signal that could not be sent leaves a short grace, not the whole timeout.
@@ -477,7 +552,13 @@ export class ContainerService {
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const rec = this.get(ref);
     const sig = normalizeSignal(signal);
+    if (rec.state.status === 'restarting') {
+      await this.lock.run(rec.id, () => this.endRestarting(rec));
+      this.events.emit('container', 'kill', rec.id, { image: rec.image, name: rec.name, signal: String(signalNumber(sig)) });
+      return;
+    }
     if (!isLive(rec)) throw conflict(`Cannot kill container: ${ref}: Container ${rec.id} is not running`);
+    await this.stoppedByUser(rec, sig);
     const exited = sig === 'KILL' ? this.store.nextExit(rec.id, 30_000) : undefined;
     await this.runtime.kill(rec.id, sig, sig === 'KILL');
     await this.thawAfterSignal(rec);
@@ -503,9 +584,9 @@ export class ContainerService {
   async restart(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
     const rec = this.get(ref);
     await this.lock.run(rec.id, async () => {
-      if (isLive(rec)) await this.stopLocked(rec, timeoutSec, signal);
+      if (rec.state.status === 'restarting') await this.endRestarting(rec);
+      else if (isLive(rec)) await this.stopLocked(rec, timeoutSec, signal);
     });
-    rec.restartCount = 0;
     await this.start(rec.id);
     this.events.emit('container', 'restart', rec.id, { image: rec.image, name: rec.name });
   }
@@ -608,7 +689,10 @@ export class ContainerService {
     const rec = this.get(ref);
     return this.lock.run(rec.id, async () => {
       if (!this.store.has(rec.id)) throw notFound(`No such container: ${ref}`);
-      if (isLive(rec)) {
+      if (rec.state.status === 'restarting') {
+        if (!force) throw conflict(`cannot remove container "/${rec.name}": container is restarting: stop the container before removing or force remove`);
+        this.restarts.cancelNext(rec.id);
+      } else if (isLive(rec)) {
         if (!force) {
           const why = rec.state.status === 'paused' ? 'container is paused and must be unpaused first' : 'container is running: stop the container before removing or force remove';
           throw conflict(`cannot remove container "/${rec.name}": ${why}`);
@@ -622,6 +706,7 @@ export class ContainerService {
 
   private async removeNow(rec: ContainerRecord, removeVolumes = false): Promise<void> {
     if (!this.store.has(rec.id)) return;
+    this.restarts.forget(rec.id);
     rec.state.status = 'removing';
     await this.store.save(rec).catch(() => undefined);
     await Promise.all([this.runtime.discard(rec.id), this.snapshots.remove(rec.id)]);

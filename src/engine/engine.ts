@@ -27,6 +27,7 @@ import { EventBus } from './events';
 import { ImageService, hostArch } from './images';
 import { VolumeService } from './volumes';
 import { VolumeMounts } from './container-mounts';
+import { HealthMonitor } from './health-monitor';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -97,8 +98,9 @@ export class Engine {
     const volumeStore = new VolumeStore(join(dataRoot, 'volumes'), { dataOwner: owner, onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs) });
     await volumeStore.init();
     const volumes = new VolumeService(volumeStore);
+    const store = new ContainerStore(dataRoot, opts.legacyContainerSpec);
     containers = new ContainerService({
-      store: new ContainerStore(dataRoot, opts.legacyContainerSpec),
+      store,
       images: containerImages(images),
       snapshots,
       runtime,
@@ -112,8 +114,22 @@ export class Engine {
     });
     events.describe = (type, id) => (type === 'container' ? containers!.eventLabels(id) : undefined);
     await containers.init();
-    return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, runtime, cgroupMode, snapshots, await engineId(dataRoot), volumes);
+    const engine = new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, runtime, cgroupMode, snapshots, await engineId(dataRoot), volumes);
+    engine.health = new HealthMonitor({
+      find: (id) => store.find(id),
+      list: () => store.list(),
+      execs: () => engine.execs,
+      save: (rec) => store.save(rec),
+      events,
+      killProcess: (pid) => runtime.killProcess(pid),
+    });
+    engine.health.follow((fn) => events.subscribe(fn));
+    engine.health.adoptRunning();
+    return engine;
   }
+
+  /** Health checks of running containers (set by open). */
+  health?: HealthMonitor;
 
   private execService?: ExecService;
   /** Exec instances (`docker exec`), created on first use. */
@@ -174,6 +190,8 @@ export class Engine {
   }
 
   close(): void {
+    this.containers.restarts.dispose();
+    this.health?.dispose();
     this.monitor.close();
   }
 
