@@ -19,7 +19,7 @@
  */
 import { log } from '../common';
 import type { ContainerEvents, ContainerRecord, HealthCheck, HealthResult, HealthState } from './container-model';
-import type { ExecService } from './exec';
+import type { LogEntry } from '../runtime';
 
 const NS_PER_MS = 1_000_000;
 export const HEALTH_DEFAULTS = { intervalMs: 30_000, timeoutMs: 30_000, startPeriodMs: 0, startIntervalMs: 5_000, retries: 3 };
@@ -70,10 +70,17 @@ export function goDuration(ms: number): string {
   return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${s}s`;
 }
 
+/** What probes need of the exec service (exec.ts), without importing it. */
+export interface ProbeExecs {
+  create(ref: string, o: { cmd: string[]; attachStdout: boolean; attachStderr: boolean }): { id: string; pid: number };
+  start(id: string, o: object, streams: { output(e: LogEntry): void }, abort: AbortSignal): Promise<void>;
+  get(id: string): { exitCode: number | null };
+}
+
 export interface HealthMonitorDeps {
   find(id: string): ContainerRecord | undefined;
   list(): ContainerRecord[];
-  execs(): ExecService;
+  execs(): ProbeExecs;
   save(rec: ContainerRecord): Promise<void>;
   events: ContainerEvents;
   /** SIGKILL to a host pid (a probe past its timeout). */
