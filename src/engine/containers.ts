@@ -50,7 +50,7 @@ import { checkName, randomName } from './names';
 import { parseTimestamp } from './image-filters';
 import { normalizeSignal, signalNumber } from './signals';
 import { checkRestartPolicy, policyWantsRestart, RESTART_INITIAL_DELAY_MS, RestartManager } from './restart-manager';
-import { mergeHealthCheck } from './health-monitor';
+import { checkHealthCheck, mergeHealthCheck } from './health-monitor';
 
 /** What the container service needs of images. */
 export interface ContainerImages {
@@ -261,6 +261,7 @@ export class ContainerService {
     const resources = { ...req0.resources };
     const warnings = discardUnsupported(resources, this.sysinfo);
     checkRestartPolicy(req0.restartPolicy, req0.autoRemove);
+    checkHealthCheck(req0.healthCheck);
     const logs = checkLogConfig(req0.logConfig, this.logDefaults);
     warnings.push(...logs.warnings);
     checkSpec({ ...req0, resources }, this.host, this.userns);

@@ -17,7 +17,7 @@
  * - When berthd starts again, running containers are re-armed with the status they had
  *   (dockerd resets it to starting; keeping it spares clients a false "starting").
  */
-import { log } from '../common';
+import { invalidArgument, log } from '../common';
 import type { ContainerEvents, ContainerRecord, HealthCheck, HealthResult, HealthState } from './container-model';
 import type { LogEntry } from '../runtime';
 
@@ -52,6 +52,14 @@ export function mergeHealthCheck(own: HealthCheck | null, image: ImageHealthchec
     startInterval: own.startInterval || fromImage.startInterval,
     retries: own.retries || fromImage.retries,
   };
+}
+
+/** dockerd's limits on a check's fields, in its words: durations of at least 1 ms (or 0 for the default). */
+export function checkHealthCheck(h: HealthCheck | null): void {
+  if (!h) return;
+  const fields: [string, number][] = [['Interval', h.interval], ['Timeout', h.timeout], ['StartPeriod', h.startPeriod], ['StartInterval', h.startInterval]];
+  for (const [name, v] of fields) if (v !== 0 && v < NS_PER_MS) throw invalidArgument(`${name} in Healthcheck cannot be less than 1ms`);
+  if (h.retries < 0) throw invalidArgument('Retries in Healthcheck cannot be negative');
 }
 
 /** The check a container runs, or undefined for none (no test, or NONE). */

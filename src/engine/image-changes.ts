@@ -2,7 +2,7 @@
 import { invalidArgument, replaceOrAppendEnv } from '../common';
 import type { ContainerConfig } from '../image';
 
-/** Applies Dockerfile-style `--change` lines (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, STOPSIGNAL). */
+/** Applies Dockerfile-style `--change` lines (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, STOPSIGNAL, HEALTHCHECK). */
 export function applyChanges(base: ContainerConfig, changes: string[]): ContainerConfig {
   const cfg: ContainerConfig = { ...base };
   for (const raw of changes) {
@@ -50,9 +50,52 @@ export function applyChanges(base: ContainerConfig, changes: string[]): Containe
         cfg.Volumes = vols;
         break;
       }
+      case 'HEALTHCHECK': cfg.Healthcheck = healthcheck(arg); break;
       default:
         throw invalidArgument(`${instr} is not a valid change command`);
     }
   }
   return cfg;
+}
+
+/** `HEALTHCHECK [--interval=D …] CMD …` or `HEALTHCHECK NONE`, as the Dockerfile instruction. */
+function healthcheck(arg: string): NonNullable<ContainerConfig['Healthcheck']> {
+  if (/^NONE$/i.test(arg)) return { Test: ['NONE'] };
+  const out: NonNullable<ContainerConfig['Healthcheck']> = {};
+  let rest = arg;
+  for (let m = /^--([a-z-]+)=(\S+)\s+/.exec(rest); m; m = /^--([a-z-]+)=(\S+)\s+/.exec(rest)) {
+    rest = rest.slice(m[0].length);
+    const [, flag, value] = m as unknown as [string, string, string];
+    if (flag === 'retries') {
+      if (!/^\d+$/.test(value)) throw invalidArgument(`invalid value for --retries: ${value}`);
+      out.Retries = Number(value);
+      continue;
+    }
+    const key = ({ interval: 'Interval', timeout: 'Timeout', 'start-period': 'StartPeriod', 'start-interval': 'StartInterval' } as const)[flag as 'interval'];
+    if (!key) throw invalidArgument(`unknown flag: --${flag}`);
+    out[key] = parseGoDuration(value);
+  }
+  const m = /^CMD\s+([\s\S]+)$/i.exec(rest);
+  if (!m) throw invalidArgument('Unknown type "" in HEALTHCHECK (try CMD)');
+  const cmd = m[1]!.trim();
+  let test: string[] = ['CMD-SHELL', cmd];
+  if (cmd.startsWith('[')) {
+    try {
+      const v = JSON.parse(cmd) as unknown;
+      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) test = ['CMD', ...(v as string[])];
+    } catch {
+      // shell form
+    }
+  }
+  return { Test: test, ...out };
+}
+
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** Go's duration syntax (`1m30s`, `200ms`) → nanoseconds. */
+export function parseGoDuration(text: string): number {
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+  if (text === '0') return 0;
+  if (!parts.length || parts.map((p) => p[0]).join('') !== text) throw invalidArgument(`time: invalid duration "${text}"`);
+  return Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_NS[p[2]!]!, 0));
 }
