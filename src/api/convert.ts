@@ -253,6 +253,7 @@ export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
       Labels: cfg.Labels ?? null,
       ...(cfg.StopSignal ? { StopSignal: cfg.StopSignal } : {}),
       ...(cfg.ExposedPorts ? { ExposedPorts: cfg.ExposedPorts } : {}),
+      ...(cfg.Healthcheck ? { Healthcheck: cfg.Healthcheck } : {}),
     },
     Architecture: c.architecture,
     ...(c.variant ? { Variant: c.variant } : {}),
