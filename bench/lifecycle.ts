@@ -1,6 +1,7 @@
 // Container-lifecycle bench: `exec CTR true`, `logs` and `logs --tail 100` of a large log,
 // and `docker cp` of a directory into and out of a running container, on berthd and on a
 // peer daemon (dockerd) in one run, through the real docker CLI over local unix sockets.
+// Runs alternate between the daemons so that both see the same load.
 //
 //   node dist/bench/lifecycle.js [--peer unix://PATH --peer-name dockerd] [--runs 20] [--log-mb 100] [--cp-mb 100]
 //
@@ -80,57 +81,69 @@ interface Result {
   cpOutMBps: number;
 }
 
-async function measure(t: Target, tree: string, work: string): Promise<Result> {
-  ensureImage(t);
-  for (const n of ['lb-exec', 'lb-log']) docker(t, ['rm', '-f', n]);
-  must(t, ['run', '-d', '--name', 'lb-exec', 'busybox', 'sleep', '3600']);
-  for (let i = 0; i < 3; i++) must(t, ['exec', 'lb-exec', 'true']);
-  const execs: number[] = [];
-  for (let i = 0; i < runs; i++) execs.push(must(t, ['exec', 'lb-exec', 'true']).ms);
-  const execMedianMs = median(execs);
-  say(`${t.name}: exec true median ${execMedianMs.toFixed(1)} ms`);
+/** Each measure alternates between the daemons run by run, so both see the same load on a shared machine. */
+async function measureAll(targets: Target[], tree: string, work: string): Promise<Record<string, Result>> {
+  const each = async <T>(f: (t: Target) => Promise<T> | T): Promise<void> => {
+    for (const t of targets) await f(t);
+  };
+  const samples = new Map<string, Record<string, number[]>>(targets.map((t) => [t.name, {}]));
+  const add = (t: Target, key: string, v: number) => ((samples.get(t.name)![key] ??= []).push(v));
+  await each((t) => {
+    ensureImage(t);
+    for (const n of ['lb-exec', 'lb-log']) docker(t, ['rm', '-f', n]);
+    must(t, ['run', '-d', '--name', 'lb-exec', 'busybox', 'sleep', '3600']);
+    for (let i = 0; i < 3; i++) must(t, ['exec', 'lb-exec', 'true']);
+  });
+  for (let i = 0; i < runs; i++) await each((t) => add(t, 'exec', must(t, ['exec', 'lb-exec', 'true']).ms));
 
   // 100-byte lines (99 characters and a newline) until the log holds `logMb` MB of output.
   const lines = Math.floor((logMb * 1024 * 1024) / 100);
   const line = 'x'.repeat(91);
-  must(t, ['run', '-d', '--name', 'lb-log', 'busybox', 'sh', '-c', `yes ${line} | head -n ${lines} | sed 's/^/${'l'.repeat(8)}/'`]);
-  must(t, ['wait', 'lb-log']);
-  await timedCount(t, ['logs', 'lb-log']);
-  const logRuns: { ms: number; bytes: number }[] = [];
-  for (let i = 0; i < 3; i++) logRuns.push(await timedCount(t, ['logs', 'lb-log']));
-  const logsMs = median(logRuns.map((r) => r.ms));
-  const logBytes = logRuns[0]!.bytes;
-  const logsMBps = logBytes / 1048576 / (logsMs / 1000);
-  say(`${t.name}: logs of ${(logBytes / 1048576).toFixed(1)} MB: ${logsMs.toFixed(0)} ms (${logsMBps.toFixed(1)} MB/s)`);
-  const tails: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    const r = await timedCount(t, ['logs', '--tail', '100', 'lb-log']);
-    if (r.bytes !== 100 * 100) throw new Error(`${t.name}: logs --tail 100 gave ${r.bytes} bytes`);
-    tails.push(r.ms);
-  }
-  const tailMs = median(tails);
-  say(`${t.name}: logs --tail 100 median ${tailMs.toFixed(1)} ms`);
-
-  const ins: number[] = [];
-  const outs: number[] = [];
+  await each((t) => {
+    must(t, ['run', '-d', '--name', 'lb-log', 'busybox', 'sh', '-c', `yes ${line} | head -n ${lines} | sed 's/^/${'l'.repeat(8)}/'`]);
+    must(t, ['wait', 'lb-log']);
+  });
+  await each((t) => timedCount(t, ['logs', 'lb-log']));
+  const logBytes = new Map<string, number>();
   for (let i = 0; i < 3; i++) {
-    must(t, ['exec', 'lb-exec', 'rm', '-rf', '/tmp/tree']);
-    ins.push(must(t, ['cp', tree, 'lb-exec:/tmp/tree']).ms);
-    const out = path.join(work, `out-${t.name}-${i}`);
-    outs.push(must(t, ['cp', 'lb-exec:/tmp/tree', out]).ms);
-    const n = spawnSync('du', ['-sb', out], { encoding: 'utf8' }).stdout.split('\t')[0];
-    if (Number(n) < cpMb * 1024 * 1024 * 0.99) throw new Error(`${t.name}: cp out copied only ${n} bytes`);
-    fs.rmSync(out, { recursive: true, force: true });
+    await each(async (t) => {
+      const r = await timedCount(t, ['logs', 'lb-log']);
+      logBytes.set(t.name, r.bytes);
+      add(t, 'logs', r.ms);
+    });
   }
-  const cpInMs = median(ins);
-  const cpOutMs = median(outs);
-  const result: Result = {
-    execMedianMs, logsMs, logsMBps, logBytes, tailMs,
-    cpInMs, cpInMBps: cpMb / (cpInMs / 1000), cpOutMs, cpOutMBps: cpMb / (cpOutMs / 1000),
-  };
-  say(`${t.name}: cp in ${cpInMs.toFixed(0)} ms (${result.cpInMBps.toFixed(1)} MB/s), out ${cpOutMs.toFixed(0)} ms (${result.cpOutMBps.toFixed(1)} MB/s)`);
-  must(t, ['rm', '-f', 'lb-exec', 'lb-log']);
-  return result;
+  for (let i = 0; i < 10; i++) {
+    await each(async (t) => {
+      const r = await timedCount(t, ['logs', '--tail', '100', 'lb-log']);
+      if (r.bytes !== 100 * 100) throw new Error(`${t.name}: logs --tail 100 gave ${r.bytes} bytes`);
+      add(t, 'tail', r.ms);
+    });
+  }
+  for (let i = 0; i < 3; i++) {
+    await each((t) => {
+      must(t, ['exec', 'lb-exec', 'rm', '-rf', '/tmp/tree']);
+      add(t, 'cpIn', must(t, ['cp', tree, 'lb-exec:/tmp/tree']).ms);
+      const out = path.join(work, `out-${t.name}-${i}`);
+      add(t, 'cpOut', must(t, ['cp', 'lb-exec:/tmp/tree', out]).ms);
+      const n = spawnSync('du', ['-sb', out], { encoding: 'utf8' }).stdout.split('\t')[0];
+      if (Number(n) < cpMb * 1024 * 1024 * 0.99) throw new Error(`${t.name}: cp out copied only ${n} bytes`);
+      fs.rmSync(out, { recursive: true, force: true });
+    });
+  }
+  await each((t) => void must(t, ['rm', '-f', 'lb-exec', 'lb-log']));
+  const results: Record<string, Result> = {};
+  for (const t of targets) {
+    const s = samples.get(t.name)!;
+    const m = (k: string) => median(s[k]!);
+    const bytes = logBytes.get(t.name)!;
+    const r: Result = {
+      execMedianMs: m('exec'), logsMs: m('logs'), logsMBps: bytes / 1048576 / (m('logs') / 1000), logBytes: bytes, tailMs: m('tail'),
+      cpInMs: m('cpIn'), cpInMBps: cpMb / (m('cpIn') / 1000), cpOutMs: m('cpOut'), cpOutMBps: cpMb / (m('cpOut') / 1000),
+    };
+    say(`${t.name}: exec ${r.execMedianMs.toFixed(1)} ms; logs ${(bytes / 1048576).toFixed(1)} MB in ${r.logsMs.toFixed(0)} ms; tail ${r.tailMs.toFixed(1)} ms; cp in ${r.cpInMs.toFixed(0)} ms, out ${r.cpOutMs.toFixed(0)} ms`);
+    results[t.name] = r;
+  }
+  return results;
 }
 
 async function main(): Promise<void> {
@@ -138,7 +151,7 @@ async function main(): Promise<void> {
   const tree = path.join(work, 'tree');
   makeTree(tree, cpMb);
   spawnSync('sync');
-  const results: Record<string, Result> = {};
+  let results: Record<string, Result> = {};
   let proc: import('node:child_process').ChildProcess | undefined;
   try {
     let berth: Target;
@@ -148,15 +161,13 @@ async function main(): Promise<void> {
       berth = s.target;
       proc = s.proc;
     }
-    results.berthd = await measure(berth, tree, work);
+    const targets = [berth, ...(opt.peer ? [{ name: opt['peer-name']!, host: opt.peer }] : [])];
+    results = await measureAll(targets, tree, work);
+  } finally {
     if (proc) {
       proc.kill('SIGTERM');
       await new Promise((r) => proc!.once('exit', r));
-      proc = undefined;
     }
-    if (opt.peer) results[opt['peer-name']!] = await measure({ name: opt['peer-name']!, host: opt.peer }, tree, work);
-  } finally {
-    if (proc) proc.kill('SIGTERM');
     // The berthd bench containers were removed; its roots go with the work dir.
     spawnSync('sh', ['-c', `grep -o ' ${work}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`]);
     fs.rmSync(work, { recursive: true, force: true });
