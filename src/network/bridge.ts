@@ -165,6 +165,7 @@ export class BridgeNetworking {
   async init(): Promise<void> {
     await fsp.mkdir(join(this.dir, 'endpoints'), { recursive: true });
     await fsp.mkdir(this.netnsDir, { recursive: true });
+    await fsp.mkdir(this.netavark.configDir, { recursive: true });
     for (const f of await fsp.readdir(this.dir)) {
       if (!f.endsWith('.json')) continue;
       const r = await readJSON<NetworkRecord>(join(this.dir, f)).catch(() => undefined);
@@ -261,6 +262,16 @@ export class BridgeNetworking {
     await Promise.all([...this.pending.values()]);
     await this.serial(async () => {
       for (const id of [...this.anchors.keys()]) if (!this.inUse(id)) await this.dropAnchor(id);
+      // Anchors whose setup failed half-way.
+      for (const f of await fsp.readdir(this.netnsDir).catch(() => [] as string[])) {
+        if (!f.startsWith('anchor-')) continue;
+        const id = f.slice('anchor-'.length);
+        if (this.inUse(id)) continue;
+        const net = this.networks.get(id);
+        const path = join(this.netnsDir, f);
+        if (net) await this.netavark.teardown(path, this.anchorRequest(net)).catch(() => undefined);
+        await removeNetns(path);
+      }
     });
   }
 
@@ -328,8 +339,9 @@ export class BridgeNetworking {
     if (mode !== '' && mode !== 'default' && mode !== 'none' && mode !== 'host' && !mode.startsWith('container:')) names.add(mode);
     for (const name of names) {
       if (BUILTIN.includes(name) && name !== 'bridge') continue;
-      if (name === 'bridge' && !this.byName('bridge')) throw notFound('network bridge not found');
-      const net = this.get(name);
+      // 400, not 404: the docker CLI takes a 404 from create for a missing image and tries a pull.
+      const net = this.find(name);
+      if (!net) throw invalidArgument(`network ${name} not found`);
       const e = req.endpoints[name] ?? (name === 'bridge' ? req.endpoints.default : undefined);
       if (e?.ipv4Address) {
         if (!net.ipamConfigured) throw invalidArgument('user specified IP address is supported on user defined networks only');
@@ -438,6 +450,8 @@ export class BridgeNetworking {
       ipv6_enabled: false,
       internal: net.internal,
       dns_enabled: net.dns,
+      // Docker keeps bridge networks from reaching each other.
+      options: { isolate: 'true' },
       ipam_options: { driver: 'host-local' },
     };
   }
