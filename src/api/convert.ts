@@ -1,5 +1,6 @@
 /** Engine records → Docker Engine API shapes. */
 import { containerConfigOf, DEFAULT_LOG_DRIVER, settledSettings, type ContainerRecord, type ContainerSpec, type Engine, type ImageRecord } from '../engine';
+import { networkModeOf, networkSettings, summaryNetworks, summaryPorts } from './network-convert';
 import { humanDuration, type ContainerInspect, type ContainerSummary, type ImageInspect, type ImageSummary, type MountPoint } from '../wire';
 
 /** SizeRw: bytes in the container's writable layer; SizeRootFs: that plus its image's layers. */
@@ -59,23 +60,12 @@ export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: Con
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: inspectHostConfig(r.spec, engine.cgroupMode),
+    HostConfig: { ...inspectHostConfig(r.spec, engine.cgroupMode), NetworkMode: networkModeOf(engine, r) },
     GraphDriver: { Name: engine.storageDriver, Data: engine.graphDriverData(r) },
     ...sizes,
     Mounts: mountPoints(r),
     Config: containerConfigOf(r.spec),
-    NetworkSettings: {
-      Bridge: '',
-      SandboxID: '',
-      HairpinMode: false,
-      Ports: {},
-      SandboxKey: '',
-      IPAddress: '',
-      IPPrefixLen: 0,
-      Gateway: '',
-      MacAddress: '',
-      Networks: { none: { NetworkID: 'none', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' } },
-    },
+    NetworkSettings: networkSettings(engine, r),
   };
 }
 
@@ -195,12 +185,12 @@ export function containerSummary(r: ContainerRecord, engine?: Engine): Container
     ImageID: r.imageId,
     Command: cmd,
     Created: Math.floor(Date.parse(r.created) / 1000),
-    Ports: [],
+    Ports: summaryPorts(r, engine),
     Labels: r.spec.labels,
     State: r.state.status,
     Status: containerStatusText(r),
-    HostConfig: { NetworkMode: 'none' },
-    NetworkSettings: { Networks: {} },
+    HostConfig: { NetworkMode: networkModeOf(engine, r) },
+    NetworkSettings: summaryNetworks(engine, r),
     Mounts: mountPoints(r),
   };
 }

@@ -22,6 +22,7 @@ import { swarmRoutes } from './handlers/swarm';
 import { distributionRoutes } from './handlers/distribution';
 import { systemRoutes } from './handlers/system';
 import { volumeRoutes } from './handlers/volumes';
+import { networkRoutes } from './handlers/networks';
 import { archiveRoutes } from './handlers/archive';
 import { pruneRoutes } from './handlers/prune';
 import { Router, type Context } from './router';
@@ -43,6 +44,7 @@ export function buildRouter(engine: Engine): Router {
   containerOpsRoutes(router, engine);
   changesRoutes(router, engine);
   volumeRoutes(router, engine);
+  networkRoutes(router, engine);
   archiveRoutes(router, engine);
   swarmRoutes(router);
   // Last: the network and build-cache stand-ins give way to real routes.

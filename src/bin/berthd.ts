@@ -26,6 +26,9 @@ interface Flags {
   logOpts: Record<string, string>;
   detachKeys?: string;
   registry?: { host: string; port: number; root?: string; htpasswd?: string };
+  bridge?: string;
+  bip?: string;
+  pools: { base: string; size: number }[];
 }
 
 const USAGE = `Usage: berthd [OPTIONS]
@@ -45,11 +48,14 @@ Options:
       --insecure-registry list  Registries (host[:port] or CIDR) to reach over plain HTTP; loopback ones always are
       --log-driver string    Default driver for container logs (default "json-file")
       --log-opt map          Default log driver options (KEY=VALUE)
+  -b, --bridge string        Bridge device of the default network (default "berth0"); "none" turns it off
+      --bip string           The default bridge's address and prefix, such as 172.17.0.1/16
+      --default-address-pool pool-options  Default address pools for networks (base=CIDR,size=N)
   -v, --version              Print version information and quit
 `;
 
 function parseFlags(argv: string[]): Flags {
-  const f: Flags = { hosts: [], dataRoot: '/var/lib/berth', execRoot: '/run/berth', pidfile: '/run/berth.pid', configFile: '/etc/berth/daemon.json', insecureRegistries: [], logOpts: {} };
+  const f: Flags = { hosts: [], dataRoot: '/var/lib/berth', execRoot: '/run/berth', pidfile: '/run/berth.pid', configFile: '/etc/berth/daemon.json', insecureRegistries: [], logOpts: {}, pools: [] };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let val: string | undefined;
@@ -83,6 +89,9 @@ function parseFlags(argv: string[]): Flags {
         f.logOpts[kv.slice(0, eq)] = kv.slice(eq + 1);
         break;
       }
+      case '-b': case '--bridge': f.bridge = next(); break;
+      case '--bip': f.bip = next(); break;
+      case '--default-address-pool': f.pools.push(parsePool(next())); break;
       case '-D': case '--debug': f.logLevel = 'debug'; break;
       case '-v': case '--version': process.stdout.write('Berth version 0.1.0\n'); process.exit(0); break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
@@ -90,6 +99,16 @@ function parseFlags(argv: string[]): Flags {
     }
   }
   return f;
+}
+
+/** `base=10.10.0.0/16,size=24` (dockerd's --default-address-pool). */
+function parsePool(v: string): { base: string; size: number } {
+  const kv = Object.fromEntries(v.split(',').map((p) => p.split('=') as [string, string]));
+  const size = Number(kv.size);
+  if (!kv.base || !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(kv.base) || !Number.isInteger(size) || size < 1 || size > 30) {
+    fail(`invalid --default-address-pool ${JSON.stringify(v)}: use base=CIDR,size=PREFIX such as base=10.10.0.0/16,size=24`);
+  }
+  return { base: kv.base, size };
 }
 
 function fail(msg: string): never {
@@ -139,6 +158,13 @@ function applyConfigFile(f: Flags, explicit: Set<string>): void {
     const addr = parseHostPort((r.addr as string | undefined) ?? '127.0.0.1:5000');
     if (!addr) bad('.addr must be HOST:PORT');
     f.registry = { ...addr!, root: r.root as string | undefined, htpasswd: r.htpasswd as string | undefined };
+  }
+  if (!f.bridge && typeof cfg.bridge === 'string') f.bridge = cfg.bridge;
+  if (!f.bip && typeof cfg.bip === 'string') f.bip = cfg.bip;
+  const pools = cfg['default-address-pools'];
+  if (f.pools.length === 0 && pools !== undefined) {
+    if (!Array.isArray(pools)) fail(`${f.configFile}: "default-address-pools" must be a list such as [{"base": "10.10.0.0/16", "size": 24}]`);
+    f.pools = (pools as { base?: unknown; size?: unknown }[]).map((p) => parsePool(`base=${String(p.base)},size=${String(p.size)}`));
   }
   const keys = cfg['detach-keys'];
   if (keys !== undefined) {
@@ -199,7 +225,8 @@ async function main(): Promise<void> {
     fail(`invalid default log configuration: ${(err as Error).message}`);
   }
   await writePidfile(f.pidfile);
-  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, logDefaults, ...(f.detachKeys ? { detachKeys: f.detachKeys } : {}), ...(userns ? { userns } : {}) });
+  const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, logDefaults, ...(f.detachKeys ? { detachKeys: f.detachKeys } : {}), ...(userns ? { userns } : {}),
+    network: { ...(f.bridge ? { bridgeName: f.bridge } : {}), ...(f.bip ? { bip: f.bip } : {}), ...(f.pools.length ? { pools: f.pools } : {}) } });
   // The registry starts before the API listens, so a daemon that answers /_ping serves it too.
   let registry: RegistryServer | undefined;
   if (f.registry) {
@@ -222,7 +249,7 @@ async function main(): Promise<void> {
     stopping = true;
     // Containers keep running under conmon; only the API goes away.
     log.info('shutting down; containers keep running', { signal: sig });
-    engine.close();
+    await Promise.race([engine.shutdown(), new Promise((r) => setTimeout(r, 5000))]).catch((err) => log.warn('engine shutdown failed', { error: String(err) }));
     await Promise.race([Promise.all([...servers.map((s) => s.close()), registry?.close()]), new Promise((r) => setTimeout(r, 2000))]);
     await fsp.rm(f.pidfile, { force: true });
     for (const h of f.hosts) if (h.startsWith('unix://')) await fsp.rm(h.slice(7), { force: true });

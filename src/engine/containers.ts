@@ -38,7 +38,7 @@ import { KeyedMutex } from '../state';
 import type { Snapshotter } from '../storage';
 import { afterCreate, buildSpec, checkSpec, initBinaryPath, shareableShmPath } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
-import { CONTAINER_RECORD_VERSION, ZERO_TIME, isLive, type ContainerEvents, type ContainerRecord, type ContainerSpec, type LogConfig, type WaitCondition } from './container-model';
+import { CONTAINER_RECORD_VERSION, ZERO_TIME, isLive, type ContainerEvents, type EndpointConfig, type ContainerRecord, type ContainerSpec, type LogConfig, type WaitCondition } from './container-model';
 import type { ContainerNetwork } from './container-network';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
 import type { ContainerStore } from './container-store';
@@ -150,6 +150,7 @@ export class ContainerService {
       else if (isLive(rec)) await this.reconcile(rec);
       if (this.store.has(rec.id)) await this.archive.recover(rec).catch((err) => log.warn('cannot clean up after an interrupted cp', { id: rec.id, error: String(err) }));
     }
+    await this.network.recover?.(new Set(this.store.list().filter(isLive).map((r) => r.id)));
     this.restartAtInit();
   }
 
@@ -265,6 +266,7 @@ export class ContainerService {
     const logs = checkLogConfig(req0.logConfig, this.logDefaults);
     warnings.push(...logs.warnings);
     checkSpec({ ...req0, resources }, this.host, this.userns);
+    this.network.check?.(req0.network);
     const id = newContainerId();
     for (const e of p.env) if (e.startsWith('=') || e === '') throw invalidArgument(`invalid environment variable: ${e}`);
     const stopSignal = p.stopSignal || ic.StopSignal;
@@ -344,15 +346,20 @@ export class ContainerService {
     if (rec.state.status === 'removing') throw conflict(`cannot start container ${rec.id}: it is being removed`);
     try {
       const rootfs = await this.snapshots.mount(rec.id);
-      const [mounts] = await Promise.all([
+      const [mounts, net] = await Promise.all([
         this.mounts.specMounts(rec, rootfs),
         this.network.setUp({
           containerId: rec.id,
           hostname: rec.spec.hostname,
           files: { hostname: rec.hostnamePath, hosts: rec.hostsPath, resolvConf: rec.resolvConfPath },
           ...(this.userns ? { owner: rootPair(this.userns) } : {}),
+          name: rec.name,
+          domainname: rec.spec.domainname,
+          network: rec.spec.network,
         }),
       ]);
+      // netavark wires the namespace while runc creates the container; a failure waits for the start.
+      const wired = net?.ready?.then(() => undefined, (err: unknown) => err);
       if (rec.spec.namespaces.ipc === 'shareable') mountShm(shareableShmPath(rec), rec.spec.resources.shmSize || DEFAULT_SHM_SIZE);
       const spec = buildSpec(rec, {
         host: this.host,
@@ -361,6 +368,7 @@ export class ContainerService {
         mounts,
         lookup: (ref) => this.get(ref),
         ...(this.userns ? { userns: this.userns } : {}),
+        ...(net?.netns ? { netns: net.netns } : {}),
       });
       const p = rec.spec.process;
       const logSizeMax = logSizeLimit(rec.spec.logConfig);
@@ -368,6 +376,8 @@ export class ContainerService {
       // Stdin attaches connect now, before the process runs, so no input is early.
       this.store.emit('created', rec.id);
       afterCreate(rec, this.host);
+      const wireError = await wired;
+      if (wireError) throw wireError;
       await this.runtime.start(rec.id);
       rec.state = { ...rec.state, status: 'running', pid, exitCode: 0, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: ZERO_TIME };
       await this.store.save(rec);
@@ -609,6 +619,26 @@ export class ContainerService {
         resolve(rec.state.exitCode);
       });
       abort?.addEventListener('abort', onAbort);
+    });
+  }
+
+  // ---- networks (networks.ts) -------------------------------------------------
+
+  /** Adds (or with null removes) a network of the container's configuration: network connect and disconnect. */
+  setNetworkEndpoint(id: string, network: string, endpoint: EndpointConfig | null): Promise<void> {
+    const rec = this.get(id);
+    return this.lock.run(rec.id, async () => {
+      const net = rec.spec.network;
+      const endpoints = { ...net.endpoints };
+      const mode = net.mode ?? '';
+      if (endpoint) endpoints[network] = endpoint;
+      else {
+        delete endpoints[network];
+        const primary = mode === '' || mode === 'default' ? 'bridge' : mode;
+        if (primary === network) net.mode = Object.keys(endpoints)[0] ?? 'none';
+      }
+      net.endpoints = endpoints;
+      await this.store.save(rec);
     });
   }
 

@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, type Digest } from '../common';
 import { ContentStore, ImageStore, RegistryClient, type ImageRecord } from '../image';
-import { LoopbackNetwork } from '../network';
+import { AARDVARK_CANDIDATES, BridgeNetworking, LoopbackNetwork, NETAVARK_CANDIDATES, findBinary } from '../network';
 import { Monitor, detectCgroupMode, hostBoundingCapabilities, idShifter, idUnshifter, readHostRlimits, rootPair, sysInfoWarnings, type CgroupMode, type IdMappings } from '../runtime';
 import { writeFileAtomic } from '../state';
 import { LayerStore, mapTarOwners, OverlaySnapshotter, VfsSnapshotter, VolumeStore, storageDriverName, type Snapshotter } from '../storage';
@@ -28,6 +28,8 @@ import { ImageService, hostArch } from './images';
 import { VolumeService } from './volumes';
 import { VolumeMounts } from './container-mounts';
 import { HealthMonitor } from './health-monitor';
+import { NetworkService } from './networks';
+import type { ContainerNetwork } from './container-network';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -52,6 +54,11 @@ export interface EngineOptions {
   logDefaults?: { type: string; config: Record<string, string> };
   /** Detach keys of attach and exec streams that name none (daemon.json `detach-keys`); ctrl-p,ctrl-q when absent. */
   detachKeys?: string;
+  /**
+   * Networking (dockerd's -b/--bridge, --bip, --default-address-pool). Bridge networks
+   * need netavark; `loopbackOnly` (or no netavark on the host) gives containers loopback only.
+   */
+  network?: { bridgeName?: string; bip?: string; pools?: { base: string; size: number }[]; loopbackOnly?: boolean };
 }
 
 export const ENGINE_VERSION = '0.1.0';
@@ -93,6 +100,21 @@ export class Engine {
     await runtime.init();
     const events = new EventBus();
     let containers: ContainerService | undefined;
+    const netavark = opts.network?.loopbackOnly ? undefined : findBinary(NETAVARK_CANDIDATES);
+    const bridge = netavark
+      ? new BridgeNetworking({
+          dataRoot,
+          execRoot,
+          netavark,
+          aardvark: findBinary(AARDVARK_CANDIDATES),
+          ...(opts.network?.bridgeName ? { bridgeName: opts.network.bridgeName } : {}),
+          ...(opts.network?.bip ? { bip: opts.network.bip } : {}),
+          ...(opts.network?.pools ? { pools: opts.network.pools } : {}),
+          onEvent: (action, id, attrs) => events.emit('network', action, id, attrs),
+        })
+      : undefined;
+    await bridge?.init();
+    const network: ContainerNetwork = bridge ?? new LoopbackNetwork();
     const registry = new RegistryClient({ insecureRegistries: opts.insecureRegistries ?? [], userAgent: `berth/${ENGINE_VERSION}` });
     const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id), () => containers!.layersInUse(), registry);
     const volumeStore = new VolumeStore(join(dataRoot, 'volumes'), { dataOwner: owner, onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs) });
@@ -105,7 +127,7 @@ export class Engine {
       snapshots,
       runtime,
       events,
-      network: new LoopbackNetwork(),
+      network,
       mounts: new VolumeMounts(volumeStore, () => containers!.list()),
       // Read once: the spec generator would otherwise read /proc on every start.
       host: { cgroupMode, capabilities: hostBoundingCapabilities(), rlimits: readHostRlimits() },
@@ -125,7 +147,17 @@ export class Engine {
     });
     engine.health.follow((fn) => events.subscribe(fn));
     engine.health.adoptRunning();
+    if (bridge) engine.networks = new NetworkService(bridge, containers);
     return engine;
+  }
+
+  /** `docker network …`; absent when the host has no netavark (containers get loopback only). */
+  networks: NetworkService | undefined;
+
+  /** What must finish before the daemon exits: queued network teardowns, unused bridges. */
+  async shutdown(): Promise<void> {
+    await this.networks?.bridge.close();
+    this.close();
   }
 
   /** Health checks of running containers (set by open). */

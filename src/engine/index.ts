@@ -23,3 +23,5 @@ export { ExecService, type ExecRecord, type ExecCreateOptions, type ExecStartOpt
 export { pullReference, type ImageDistribution, type PullOptions, type PullPlan, type PushOptions } from './image-distribution';
 export type { Credentials } from '../image';
 export type { PathStat, ExtractRequest } from './container-archive';
+export { NetworkService, NETWORK_FILTER_KEYS, type NetworkCreateOptions, type NetworkAttachmentView } from './networks';
+export type { NetworkRecord, EndpointState, PortMapping } from '../network';

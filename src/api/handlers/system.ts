@@ -91,7 +91,7 @@ export function systemRoutes(router: Router, engine: Engine): void {
       Images: i.images,
       Driver: i.driver,
       DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
-      Plugins: { Volume: ['local'], Network: ['none', 'host'], Log: [...LOG_DRIVERS] },
+      Plugins: { Volume: ['local'], Network: engine.networks ? ['bridge', 'host', 'null'] : ['none', 'host'], Log: [...LOG_DRIVERS] },
       MemoryLimit: i.sysinfo.memoryLimit,
       SwapLimit: i.sysinfo.swapLimit,
       KernelMemoryTCP: i.sysinfo.kernelMemoryTCP,
