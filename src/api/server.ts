@@ -22,6 +22,7 @@ import { swarmRoutes } from './handlers/swarm';
 import { distributionRoutes } from './handlers/distribution';
 import { systemRoutes } from './handlers/system';
 import { volumeRoutes } from './handlers/volumes';
+import { buildRoutes } from './handlers/build';
 import { archiveRoutes } from './handlers/archive';
 import { pruneRoutes } from './handlers/prune';
 import { Router, type Context } from './router';
@@ -45,6 +46,7 @@ export function buildRouter(engine: Engine): Router {
   volumeRoutes(router, engine);
   archiveRoutes(router, engine);
   swarmRoutes(router);
+  buildRoutes(router, engine);
   // Last: the network and build-cache stand-ins give way to real routes.
   pruneRoutes(router, engine);
   return router;

@@ -12,3 +12,4 @@ export {
   type VolumeRecord, type VolumeUsage, type CreateVolumeOptions, type VolumeUsers, type VolumeEventSink, type VolumeStoreOptions,
 } from './volumes';
 export { ContainerFs, dockerBase, goFileMode, isGoDir, type FsMount, type PathStat, type ExtractOptions } from './container-fs';
+export { resolveInRoot } from '../sys';

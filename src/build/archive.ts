@@ -1,0 +1,197 @@
+/**
+ * Unpacking hostile tars into a directory we own (a build context, an ADDed archive):
+ * every entry's name is cleaned and must stay below the destination, no component
+ * above an entry may be a symlink (so a link in the archive can never redirect a
+ * later entry outside), hardlinks must point at regular files already unpacked
+ * here, and device nodes are skipped. Compression (gzip, zstd, bzip2, xz) is detected
+ * by its magic bytes.
+ */
+import { spawn } from 'node:child_process';
+import { constants as fsc, promises as fsp } from 'node:fs';
+import { join, posix } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import * as tarStream from 'tar-stream';
+import { decompressStream, invalidArgument } from '../common';
+
+export interface UnpackOptions {
+  /** Owner for every entry (ADD gives root unless --chown); undefined keeps the archive's. */
+  owner?: { uid: number; gid: number };
+  /** Called for each entry's relative path; false skips it. */
+  filter?(rel: string): boolean;
+}
+
+/** Reads the first bytes of a stream, giving them back with the whole stream. */
+async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const chunks: Buffer[] = [];
+  let len = 0;
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let done = false;
+  while (len < n) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    chunks.push(r.value);
+    len += r.value.length;
+  }
+  const head = Buffer.concat(chunks);
+  const stream = Readable.from(
+    (async function* () {
+      yield head;
+      if (done) return;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    })(),
+    { objectMode: false },
+  );
+  return { head, stream };
+}
+
+const BZIP2 = Buffer.from('BZh');
+const XZ = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+
+/** The plain tar of a possibly compressed stream (gzip, zstd, bzip2, xz). */
+export async function decompressAny(input: Readable): Promise<{ stream: Readable; head: Buffer }> {
+  const { head, stream } = await peek(input, 262);
+  const tool = head.subarray(0, 3).equals(BZIP2) ? 'bzip2' : head.subarray(0, 6).equals(XZ) ? 'xz' : undefined;
+  if (tool) {
+    const p = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    stream.pipe(p.stdin);
+    p.stdin.on('error', () => undefined);
+    const out = new PassThrough();
+    p.stdout.pipe(out, { end: false });
+    p.on('close', (code) => {
+      if (code === 0) out.end();
+      else out.destroy(invalidArgument(`the ${tool} data is corrupt (${tool} exited with ${code})`));
+    });
+    p.on('error', (e) => out.destroy(e));
+    const dec = await peek(out, 262);
+    return { stream: dec.stream, head: dec.head };
+  }
+  const d = await decompressStream(stream);
+  const p2 = await peek(d.stream, 262);
+  return { stream: p2.stream, head: p2.head };
+}
+
+/** Whether these bytes start a tar archive (ustar or old v7 with a valid checksum). */
+export function looksLikeTar(head: Buffer): boolean {
+  if (head.length < 512) return false;
+  if (head.subarray(257, 262).toString('latin1') === 'ustar') return true;
+  const stored = parseInt(head.subarray(148, 156).toString('latin1').replace(/\0.*$/, '').trim(), 8);
+  if (!Number.isFinite(stored)) return false;
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : head[i]!;
+  return sum === stored;
+}
+
+/** Cleans an archive entry's name; undefined when it climbs out or is empty. */
+export function cleanEntryName(name: string): string | undefined {
+  const n = posix.normalize('/' + name).slice(1).replace(/\/+$/, '');
+  if (n === '' || n === '.') return undefined;
+  if (n.split('/').includes('..')) return undefined;
+  return n;
+}
+
+async function checkParents(dest: string, rel: string): Promise<void> {
+  const parts = rel.split('/');
+  let cur = dest;
+  for (let i = 0; i < parts.length - 1; i++) {
+    cur = join(cur, parts[i]!);
+    let st;
+    try {
+      st = await fsp.lstat(cur);
+    } catch {
+      await fsp.mkdir(cur, { mode: 0o755 });
+      continue;
+    }
+    if (!st.isDirectory()) throw invalidArgument(`archive entry ${rel} lies below ${parts.slice(0, i + 1).join('/')}, which is not a directory in the archive`);
+  }
+}
+
+/** Unpacks a (possibly compressed) tar into `dest`, which must exist. */
+export async function unpackTar(input: Readable, dest: string, o: UnpackOptions = {}): Promise<number> {
+  const { stream } = await decompressAny(input);
+  const ex = tarStream.extract();
+  const pump = new Promise<void>((resolve, reject) => {
+    stream.on('error', (e) => {
+      ex.destroy(e);
+      reject(e);
+    });
+    stream.pipe(ex);
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+  });
+  let count = 0;
+  const dirTimes: Array<[string, Date]> = [];
+  for await (const entry of ex) {
+    const h = entry.header;
+    const rel = cleanEntryName(h.name);
+    const skip = async () => {
+      entry.resume();
+      await new Promise<void>((r) => entry.on('end', r));
+    };
+    if (!rel || (o.filter && !o.filter(rel))) {
+      await skip();
+      continue;
+    }
+    await checkParents(dest, rel);
+    const path = join(dest, rel);
+    const uid = o.owner?.uid ?? h.uid ?? 0;
+    const gid = o.owner?.gid ?? h.gid ?? 0;
+    const mode = (h.mode ?? 0o644) & 0o7777;
+    const mtime = h.mtime ?? new Date();
+    const existing = await fsp.lstat(path).catch(() => undefined);
+    if (existing && !(existing.isDirectory() && h.type === 'directory')) await fsp.rm(path, { recursive: true, force: true });
+    switch (h.type) {
+      case 'directory':
+        if (!existing?.isDirectory()) await fsp.mkdir(path, { mode });
+        await fsp.chmod(path, mode);
+        await fsp.lchown(path, uid, gid);
+        dirTimes.push([path, mtime]);
+        await skip();
+        break;
+      case 'file':
+      case 'contiguous-file': {
+        const fh = await fsp.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        try {
+          for await (const c of entry as AsyncIterable<Buffer>) await fh.write(c);
+          await fh.chown(uid, gid);
+          await fh.chmod(mode);
+          await fh.utimes(mtime, mtime);
+        } finally {
+          await fh.close();
+        }
+        break;
+      }
+      case 'symlink':
+        await fsp.symlink(h.linkname ?? '', path);
+        await fsp.lchown(path, uid, gid);
+        await fsp.lutimes(path, mtime, mtime).catch(() => undefined);
+        await skip();
+        break;
+      case 'link': {
+        const target = cleanEntryName(h.linkname ?? '');
+        if (!target) throw invalidArgument(`archive entry ${rel} is a hard link to ${h.linkname}, outside the archive`);
+        await checkParents(dest, target);
+        const tst = await fsp.lstat(join(dest, target)).catch(() => undefined);
+        if (!tst?.isFile()) throw invalidArgument(`archive entry ${rel} is a hard link to ${target}, which is no regular file unpacked before it`);
+        await fsp.link(join(dest, target), path);
+        await skip();
+        break;
+      }
+      default:
+        // devices, fifos and the rest are not part of a build
+        await skip();
+        continue;
+    }
+    count++;
+  }
+  await pump;
+  for (const [p, t] of dirTimes.reverse()) await fsp.utimes(p, t, t).catch(() => undefined);
+  return count;
+}
+
