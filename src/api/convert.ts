@@ -240,6 +240,8 @@ export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
       Labels: cfg.Labels ?? null,
       ...(cfg.StopSignal ? { StopSignal: cfg.StopSignal } : {}),
       ...(cfg.ExposedPorts ? { ExposedPorts: cfg.ExposedPorts } : {}),
+      ...(cfg.Healthcheck ? { Healthcheck: cfg.Healthcheck } : {}),
+      ...(cfg.Shell ? { Shell: cfg.Shell } : {}),
     },
     Architecture: c.architecture,
     ...(c.variant ? { Variant: c.variant } : {}),

@@ -125,9 +125,29 @@ export async function unpackTar(input: Readable, dest: string, o: UnpackOptions 
     ex.on('finish', resolve);
     ex.on('error', reject);
   });
+  // Go's tar writer, unclosed (the docker CLI's context with a Dockerfile from outside
+  // it), ends without the last entry's padding or the end blocks: like Go's reader,
+  // an end between entries is the end of the archive.
+  let inEntry = false;
+  const tolerated = (e: unknown) => !inEntry && e instanceof Error && e.message === 'Unexpected end of data';
+  const settled = pump.then(() => undefined, (e: unknown) => e);
   let count = 0;
   const dirTimes: Array<[string, Date]> = [];
+  try {
+    count = await unpackEntries(ex, dest, o, dirTimes, (v) => (inEntry = v));
+  } catch (e) {
+    if (!tolerated(e)) throw e;
+  }
+  const pumpErr = await settled;
+  if (pumpErr !== undefined && !tolerated(pumpErr)) throw pumpErr;
+  for (const [p, t] of dirTimes.reverse()) await fsp.utimes(p, t, t).catch(() => undefined);
+  return count;
+}
+
+async function unpackEntries(ex: tarStream.Extract, dest: string, o: UnpackOptions, dirTimes: Array<[string, Date]>, busy: (v: boolean) => void): Promise<number> {
+  let count = 0;
   for await (const entry of ex) {
+    busy(true);
     const h = entry.header;
     const rel = cleanEntryName(h.name);
     const skip = async () => {
@@ -136,6 +156,7 @@ export async function unpackTar(input: Readable, dest: string, o: UnpackOptions 
     };
     if (!rel || (o.filter && !o.filter(rel))) {
       await skip();
+      busy(false);
       continue;
     }
     await checkParents(dest, rel);
@@ -186,12 +207,12 @@ export async function unpackTar(input: Readable, dest: string, o: UnpackOptions 
       default:
         // devices, fifos and the rest are not part of a build
         await skip();
+        busy(false);
         continue;
     }
     count++;
+    busy(false);
   }
-  await pump;
-  for (const [p, t] of dirTimes.reverse()) await fsp.utimes(p, t, t).catch(() => undefined);
   return count;
 }
 

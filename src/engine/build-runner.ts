@@ -57,7 +57,7 @@ export class EngineStepRunner implements StepRunner {
     if (change.kind === 'run') return this.runAndCommit(base, change.step, config);
     const key = `build-${randomBytes(16).toString('hex')}`;
     const root = base ? await images.rootLayers(base) : { top: null, lowers: [] };
-    await this.d.snapshots.prepare(key, root.top, root.lowers);
+    await this.d.snapshots.prepare(key, root.top, root.lowers, { noInit: true });
     try {
       const rootfs = await this.d.snapshots.mount(key);
       await change.apply(rootfs);
@@ -134,7 +134,7 @@ export class EngineStepRunner implements StepRunner {
     const rec = this.record(image);
     const key = `build-view-${randomBytes(16).toString('hex')}`;
     const root = await this.d.images.rootLayers(rec);
-    await this.d.snapshots.prepare(key, root.top, root.lowers);
+    await this.d.snapshots.prepare(key, root.top, root.lowers, { noInit: true });
     const path = await this.d.snapshots.mount(key).catch(async (e: unknown) => {
       await this.d.snapshots.remove(key).catch(() => undefined);
       throw e;
