@@ -7,7 +7,11 @@
  * by its magic bytes.
  */
 import { spawn } from 'node:child_process';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync, closeSync, constants as fsc, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, promises as fsp,
+  rmSync, symlinkSync, writeSync,
+} from 'node:fs';
 import { join, posix } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
@@ -18,6 +22,8 @@ export interface UnpackOptions {
   owner?: { uid: number; gid: number };
   /** Called for each entry's relative path; false skips it. */
   filter?(rel: string): boolean;
+  /** Filled with each regular file's sha256 (hex), by relative path. */
+  digests?: Map<string, string>;
 }
 
 /** Reads the first bytes of a stream, giving them back with the whole stream. */
@@ -96,19 +102,28 @@ export function cleanEntryName(name: string): string | undefined {
   return n;
 }
 
-async function checkParents(dest: string, rel: string): Promise<void> {
+/**
+ * Makes the parents of `rel` below `dest` (0755), refusing any that is not a real
+ * directory. `known` remembers the directories already checked; a replaced entry
+ * clears it.
+ */
+function checkParents(dest: string, rel: string, known: Set<string>): void {
   const parts = rel.split('/');
-  let cur = dest;
+  let sub = '';
   for (let i = 0; i < parts.length - 1; i++) {
-    cur = join(cur, parts[i]!);
+    sub = sub ? `${sub}/${parts[i]!}` : parts[i]!;
+    if (known.has(sub)) continue;
+    const cur = join(dest, sub);
     let st;
     try {
-      st = await fsp.lstat(cur);
+      st = lstatSync(cur);
     } catch {
-      await fsp.mkdir(cur, { mode: 0o755 });
+      mkdirSync(cur, { mode: 0o755 });
+      known.add(sub);
       continue;
     }
-    if (!st.isDirectory()) throw invalidArgument(`archive entry ${rel} lies below ${parts.slice(0, i + 1).join('/')}, which is not a directory in the archive`);
+    if (!st.isDirectory()) throw invalidArgument(`archive entry ${rel} lies below ${sub}, which is not a directory in the archive`);
+    known.add(sub);
   }
 }
 
@@ -146,67 +161,95 @@ export async function unpackTar(input: Readable, dest: string, o: UnpackOptions 
 
 async function unpackEntries(ex: tarStream.Extract, dest: string, o: UnpackOptions, dirTimes: Array<[string, Date]>, busy: (v: boolean) => void): Promise<number> {
   let count = 0;
+  const known = new Set<string>();
+  // Small files are many in a build context: plain synchronous calls cost far less
+  // than a round trip through the thread pool for each of them.
   for await (const entry of ex) {
     busy(true);
     const h = entry.header;
     const rel = cleanEntryName(h.name);
-    const skip = async () => {
+    const drain = async () => {
       entry.resume();
       await new Promise<void>((r) => entry.on('end', r));
     };
     if (!rel || (o.filter && !o.filter(rel))) {
-      await skip();
+      await drain();
       busy(false);
       continue;
     }
-    await checkParents(dest, rel);
+    checkParents(dest, rel, known);
     const path = join(dest, rel);
     const uid = o.owner?.uid ?? h.uid ?? 0;
     const gid = o.owner?.gid ?? h.gid ?? 0;
     const mode = (h.mode ?? 0o644) & 0o7777;
     const mtime = h.mtime ?? new Date();
-    const existing = await fsp.lstat(path).catch(() => undefined);
-    if (existing && !(existing.isDirectory() && h.type === 'directory')) await fsp.rm(path, { recursive: true, force: true });
+    let existing;
+    try {
+      existing = lstatSync(path);
+    } catch {
+      existing = undefined;
+    }
+    if (existing && !(existing.isDirectory() && h.type === 'directory')) {
+      rmSync(path, { recursive: true, force: true });
+      known.clear();
+    }
     switch (h.type) {
       case 'directory':
-        if (!existing?.isDirectory()) await fsp.mkdir(path, { mode });
-        await fsp.chmod(path, mode);
-        await fsp.lchown(path, uid, gid);
+        if (!existing?.isDirectory()) mkdirSync(path, { mode });
+        chmodSync(path, mode);
+        lchownSync(path, uid, gid);
+        known.add(rel);
         dirTimes.push([path, mtime]);
-        await skip();
+        await drain();
         break;
       case 'file':
       case 'contiguous-file': {
-        const fh = await fsp.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        const hash = createHash('sha256');
+        const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
         try {
-          for await (const c of entry as AsyncIterable<Buffer>) await fh.write(c);
-          await fh.chown(uid, gid);
-          await fh.chmod(mode);
-          await fh.utimes(mtime, mtime);
+          for await (const c of entry as AsyncIterable<Buffer>) {
+            hash.update(c);
+            for (let off = 0; off < c.length; ) off += writeSync(fd, c, off);
+          }
+          fchownSync(fd, uid, gid);
+          fchmodSync(fd, mode);
+          futimesSync(fd, mtime, mtime);
         } finally {
-          await fh.close();
+          closeSync(fd);
         }
+        o.digests?.set(rel, hash.digest('hex'));
         break;
       }
       case 'symlink':
-        await fsp.symlink(h.linkname ?? '', path);
-        await fsp.lchown(path, uid, gid);
-        await fsp.lutimes(path, mtime, mtime).catch(() => undefined);
-        await skip();
+        symlinkSync(h.linkname ?? '', path);
+        lchownSync(path, uid, gid);
+        try {
+          lutimesSync(path, mtime, mtime);
+        } catch {
+          // not every filesystem keeps link times
+        }
+        await drain();
         break;
       case 'link': {
         const target = cleanEntryName(h.linkname ?? '');
         if (!target) throw invalidArgument(`archive entry ${rel} is a hard link to ${h.linkname}, outside the archive`);
-        await checkParents(dest, target);
-        const tst = await fsp.lstat(join(dest, target)).catch(() => undefined);
+        checkParents(dest, target, known);
+        let tst;
+        try {
+          tst = lstatSync(join(dest, target));
+        } catch {
+          tst = undefined;
+        }
         if (!tst?.isFile()) throw invalidArgument(`archive entry ${rel} is a hard link to ${target}, which is no regular file unpacked before it`);
-        await fsp.link(join(dest, target), path);
-        await skip();
+        linkSync(join(dest, target), path);
+        const d = o.digests?.get(target);
+        if (d) o.digests!.set(rel, d);
+        await drain();
         break;
       }
       default:
         // devices, fifos and the rest are not part of a build
-        await skip();
+        await drain();
         busy(false);
         continue;
     }
@@ -215,4 +258,3 @@ async function unpackEntries(ex: tarStream.Extract, dest: string, o: UnpackOptio
   }
   return count;
 }
-

@@ -650,7 +650,7 @@ export class Builder {
       if (sources.length + heredocFiles.length > 1 && !dest.endsWith('/')) {
         throw invalidArgument(`When using ${n.keyword} with more than one source file, the destination must be a directory and end with a /`);
       }
-      const sum = fromImage ? `image ${fromImage.id} ${sources.map((s) => s.rel).join(' ')}` : await contentChecksum(sources);
+      const sum = fromImage ? `image ${fromImage.id} ${sources.map((s) => s.rel).join(' ')}` : await contentChecksum(sources, { root: b.ctx.dir, digests: b.ctx.digests });
       const flagsText = [f.get('chown') ?? '', chmod ?? '', f.all('exclude').join(',')].join(' ');
       const hsum = heredocFiles.map((h) => `${h.name}:${h.content}`).join('\0');
       const kind = sources.length + heredocFiles.length > 1 ? 'multi' : sources[0] && !fromImage ? 'file' : 'file';

@@ -5,8 +5,8 @@
  * leads out of it), wildcards, and content checksums for the cache.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
-import { join, posix } from 'node:path';
+import { createReadStream, lstatSync, promises as fsp, readdirSync, readlinkSync } from 'node:fs';
+import { join, posix, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { invalidArgument, notFound } from '../common';
 import { resolveInRoot } from '../storage';
@@ -19,6 +19,8 @@ export class BuildContext {
     readonly dir: string,
     readonly dockerfile: string,
     readonly dockerfileName: string,
+    /** sha256 of each regular file as unpacked, by path relative to `dir`. */
+    readonly digests = new Map<string, string>(),
   ) {}
 
   /**
@@ -38,7 +40,8 @@ export class BuildContext {
         const text = Buffer.concat(chunks).toString('utf8');
         return new BuildContext(dir, text, 'Dockerfile');
       }
-      if (head.length > 0) await unpackTar(stream, dir, {});
+      const digests = new Map<string, string>();
+      if (head.length > 0) await unpackTar(stream, dir, { digests });
       else for await (const _ of stream) void _;
       const rel = cleanEntryName(name);
       if (!rel) throw invalidArgument(`Cannot locate specified Dockerfile: ${name}`);
@@ -49,7 +52,7 @@ export class BuildContext {
       } catch {
         throw invalidArgument(`Cannot locate specified Dockerfile: ${name}`);
       }
-      const ctx = new BuildContext(dir, text, rel);
+      const ctx = new BuildContext(dir, text, rel, digests);
       await ctx.applyIgnore(rel);
       return ctx;
     } catch (err) {
@@ -140,20 +143,22 @@ export class BuildContext {
  * A digest of files as COPY would copy them: names, types, modes, link targets and
  * contents (owners are not: COPY gives root or --chown's), for the cache key.
  */
-export async function contentChecksum(sources: { host: string; rel: string }[]): Promise<string> {
+export async function contentChecksum(sources: { host: string; rel: string }[], known?: { root: string; digests: Map<string, string> }): Promise<string> {
   const h = createHash('sha256');
   const file = async (p: string) => {
+    const d = known?.digests.get(relative(known.root, p));
+    if (d) return d;
     const fh = createHash('sha256');
     for await (const c of createReadStream(p)) fh.update(c as Buffer);
     return fh.digest('hex');
   };
   const walk = async (host: string, rel: string) => {
-    const st = await fsp.lstat(host);
+    const st = lstatSync(host);
     const mode = st.mode.toString(8);
-    if (st.isSymbolicLink()) h.update(`L ${rel} ${mode} ${await fsp.readlink(host)}\n`);
+    if (st.isSymbolicLink()) h.update(`L ${rel} ${mode} ${readlinkSync(host)}\n`);
     else if (st.isDirectory()) {
       h.update(`D ${rel} ${mode}\n`);
-      const names = (await fsp.readdir(host)).sort();
+      const names = readdirSync(host).sort();
       for (const n of names) await walk(join(host, n), `${rel}/${n}`);
     } else if (st.isFile()) h.update(`F ${rel} ${mode} ${st.size} ${await file(host)}\n`);
     else h.update(`O ${rel} ${mode}\n`);

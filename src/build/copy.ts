@@ -4,7 +4,10 @@
  * root's etc), files are created without following a link at their own name, and
  * sources come from directories already resolved inside the context or an image.
  */
-import { constants as fsc, createReadStream, promises as fsp } from 'node:fs';
+import {
+  chmodSync, constants as fsc, copyFileSync, createReadStream, lchownSync, lstatSync, lutimesSync, mkdirSync, promises as fsp, readdirSync,
+  readlinkSync, rmSync, symlinkSync, utimesSync, type Stats,
+} from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { invalidArgument } from '../common';
 import { resolveInRoot } from '../storage';
@@ -82,41 +85,58 @@ export async function mkdirIn(root: string, dir: string, owner: Owner, mode = 0o
 }
 
 async function copyFile(src: string, dst: string, srcMode: number, o: CopyOptions, owner: Owner, mtime: Date): Promise<void> {
-  const existing = await fsp.lstat(dst).catch(() => undefined);
-  if (existing) await fsp.rm(dst, { recursive: true, force: true });
-  await fsp.copyFile(src, dst, fsc.COPYFILE_EXCL);
-  await fsp.lchown(dst, owner.uid, owner.gid);
-  await fsp.chmod(dst, o.chmod ?? srcMode & 0o7777);
-  await fsp.utimes(dst, mtime, mtime);
+  copyFileNow(src, dst, srcMode, o, owner, mtime);
+}
+
+/** Synchronous: a build copies many small files, and a thread-pool round trip per call costs more than the call. */
+function copyFileNow(src: string, dst: string, srcMode: number, o: CopyOptions, owner: Owner, mtime: Date): void {
+  const existing = lstatOrUndefined(dst);
+  if (existing) rmSync(dst, { recursive: true, force: true });
+  copyFileSync(src, dst, fsc.COPYFILE_EXCL);
+  lchownSync(dst, owner.uid, owner.gid);
+  chmodSync(dst, o.chmod ?? srcMode & 0o7777);
+  utimesSync(dst, mtime, mtime);
+}
+
+function lstatOrUndefined(p: string): Stats | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
 }
 
 async function copyTree(root: string, srcDir: string, dstDir: string, containerDir: string, o: CopyOptions, owner: Owner, rel: string): Promise<void> {
-  const entries = await fsp.readdir(srcDir, { withFileTypes: true });
+  const entries = readdirSync(srcDir, { withFileTypes: true });
   for (const e of entries) {
     const r = rel ? `${rel}/${e.name}` : e.name;
     if (o.exclude?.(r)) continue;
     const src = join(srcDir, e.name);
-    const st = await fsp.lstat(src);
+    const st = lstatSync(src);
     const cPath = posix.join(containerDir, e.name);
     let dst = join(dstDir, e.name);
     if (st.isDirectory()) {
-      const ex = await fsp.lstat(dst).catch(() => undefined);
+      const ex = lstatOrUndefined(dst);
+      // A link in the image where the source has a directory is followed, inside the root.
       if (ex?.isSymbolicLink()) dst = await resolveInRoot(root, cPath);
-      const ex2 = ex?.isSymbolicLink() ? await fsp.lstat(dst).catch(() => undefined) : ex;
-      if (ex2 && !ex2.isDirectory()) await fsp.rm(dst, { force: true });
-      if (!ex2?.isDirectory()) await fsp.mkdir(dst, { mode: st.mode & 0o7777 });
-      await fsp.lchown(dst, owner.uid, owner.gid);
-      await fsp.chmod(dst, o.chmod ?? st.mode & 0o7777);
+      const ex2 = ex?.isSymbolicLink() ? lstatOrUndefined(dst) : ex;
+      if (ex2 && !ex2.isDirectory()) rmSync(dst, { force: true });
+      if (!ex2?.isDirectory()) mkdirSync(dst, { mode: st.mode & 0o7777 });
+      lchownSync(dst, owner.uid, owner.gid);
+      chmodSync(dst, o.chmod ?? st.mode & 0o7777);
       await copyTree(root, src, dst, cPath, o, owner, r);
-      await fsp.utimes(dst, st.mtime, st.mtime);
+      utimesSync(dst, st.mtime, st.mtime);
     } else if (st.isSymbolicLink()) {
-      const ex = await fsp.lstat(dst).catch(() => undefined);
-      if (ex) await fsp.rm(dst, { recursive: true, force: true });
-      await fsp.symlink(await fsp.readlink(src), dst);
-      await fsp.lchown(dst, owner.uid, owner.gid);
-      await fsp.lutimes(dst, st.mtime, st.mtime).catch(() => undefined);
+      if (lstatOrUndefined(dst)) rmSync(dst, { recursive: true, force: true });
+      symlinkSync(readlinkSync(src), dst);
+      lchownSync(dst, owner.uid, owner.gid);
+      try {
+        lutimesSync(dst, st.mtime, st.mtime);
+      } catch {
+        // not every filesystem keeps link times
+      }
     } else if (st.isFile()) {
-      await copyFile(src, dst, st.mode, o, owner, st.mtime);
+      copyFileNow(src, dst, st.mode, o, owner, st.mtime);
     }
   }
 }

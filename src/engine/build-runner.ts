@@ -6,6 +6,7 @@
  * `docker commit` does.
  */
 import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { BerthError, log, parseReference, type Digest } from '../common';
 import { RunFailed, type BuildImage, type LayerChange, type RunStep, type StepRunner } from '../build';
@@ -22,6 +23,8 @@ export interface BuildRunnerDeps {
   containers: ContainerService;
   snapshots: Snapshotter;
   ownersAsContainerSees(tar: Readable): Readable;
+  /** With --userns-remap, container layers are unpacked again (owners shifted) instead of moved. */
+  userns: boolean;
 }
 
 export class EngineStepRunner implements StepRunner {
@@ -61,21 +64,34 @@ export class EngineStepRunner implements StepRunner {
     try {
       const rootfs = await this.d.snapshots.mount(key);
       await change.apply(rootfs);
-      return await this.commitSnapshot(key, base, config);
+      return await this.commitSnapshot(key, base, config, true);
     } finally {
       await this.d.snapshots.remove(key).catch((e: unknown) => log.warn('cannot remove build snapshot', { key, error: String(e) }));
     }
   }
 
-  private async commitSnapshot(key: string, base: ImageRecord | undefined, config: (layerAdded: boolean) => Omit<ImageConfig, 'rootfs'>): Promise<BuildImage> {
-    const changes = await this.d.snapshots.changes(key);
-    if (changes.length === 0) return this.create(base, null, config(false));
+  private async commitSnapshot(key: string, base: ImageRecord | undefined, config: (layerAdded: boolean) => Omit<ImageConfig, 'rootfs'>, adopt: boolean): Promise<BuildImage> {
+    if (!(await this.changed(key))) return this.create(base, null, config(false));
     const images = this.d.images;
+    const snaps = this.d.snapshots;
     return images.withLease(async (lease) => {
       const parentChain = base ? images.chain(base).at(-1) ?? null : null;
-      const layer = await images.addLayer(parentChain, this.d.ownersAsContainerSees(await this.d.snapshots.diff(key)), lease);
+      let layer;
+      if (snaps.driver === 'overlay2' && adopt) {
+        // The upper dir is the layer, in the layer store's form already: it is moved, not
+        // unpacked again (the tar, read from the upper dir, goes to the content store).
+        await snaps.unmount(key);
+        layer = await images.addLayerFromDir(parentChain, this.d.ownersAsContainerSees(await snaps.diff(key)), snaps.upperDir(key), lease);
+      } else layer = await images.addLayer(parentChain, this.d.ownersAsContainerSees(await snaps.diff(key)), lease);
       return this.create(base, layer, config(true));
     });
+  }
+
+  /** Whether the snapshot has changes: with overlay, whether its upper dir has anything (no walk of the layers). */
+  private async changed(key: string): Promise<boolean> {
+    const snaps = this.d.snapshots;
+    if (snaps.driver === 'overlay2') return (await fsp.readdir(snaps.upperDir(key))).length > 0;
+    return (await snaps.changes(key)).length > 0;
   }
 
   private async create(base: ImageRecord | undefined, layer: { diffID: Digest; size: number } | null, cfg: Omit<ImageConfig, 'rootfs'>): Promise<BuildImage> {
@@ -121,7 +137,7 @@ export class EngineStepRunner implements StepRunner {
       const code = await c.wait(id);
       await attached;
       if (code !== 0) throw new RunFailed(code, id);
-      const img = await this.commitSnapshot(id, base, config);
+      const img = await this.commitSnapshot(id, base, config, !this.d.userns && !step.keepOnSuccess);
       ok = true;
       return img;
     } finally {
@@ -149,3 +165,4 @@ export class EngineStepRunner implements StepRunner {
     }
   }
 }
+

@@ -144,6 +144,7 @@ export class Engine {
       containers: this.containers,
       snapshots: this.snapshots,
       ownersAsContainerSees: (tar) => this.ownersAsContainerSees(tar),
+      userns: !!this.options.userns,
     }), this.images));
   }
 
