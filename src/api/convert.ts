@@ -244,6 +244,7 @@ export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
       ...(cfg.StopSignal ? { StopSignal: cfg.StopSignal } : {}),
       ...(cfg.ExposedPorts ? { ExposedPorts: cfg.ExposedPorts } : {}),
       ...(cfg.Healthcheck ? { Healthcheck: cfg.Healthcheck } : {}),
+      ...(cfg.Shell ? { Shell: cfg.Shell } : {}),
     },
     Architecture: c.architecture,
     ...(c.variant ? { Variant: c.variant } : {}),

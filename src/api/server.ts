@@ -23,6 +23,7 @@ import { distributionRoutes } from './handlers/distribution';
 import { systemRoutes } from './handlers/system';
 import { volumeRoutes } from './handlers/volumes';
 import { networkRoutes } from './handlers/networks';
+import { buildRoutes } from './handlers/build';
 import { archiveRoutes } from './handlers/archive';
 import { pruneRoutes } from './handlers/prune';
 import { Router, type Context } from './router';
@@ -47,6 +48,7 @@ export function buildRouter(engine: Engine): Router {
   networkRoutes(router, engine);
   archiveRoutes(router, engine);
   swarmRoutes(router);
+  buildRoutes(router, engine);
   // Last: the network and build-cache stand-ins give way to real routes.
   pruneRoutes(router, engine);
   return router;

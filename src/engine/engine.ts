@@ -22,6 +22,8 @@ import { MonitorRuntime, type ContainerRuntime } from './container-runtime';
 import { ContainerStore, type LegacySpecReader } from './container-store';
 import { ContainerService, type ContainerImages } from './containers';
 import { CommitService } from './commit';
+import { BuildService } from './builds';
+import { EngineStepRunner } from './build-runner';
 import { ExecService } from './exec';
 import { EventBus } from './events';
 import { ImageService, hostArch } from './images';
@@ -180,6 +182,18 @@ export class Engine {
       events: this.events,
       ownersAsContainerSees: (tar) => this.ownersAsContainerSees(tar),
     }));
+  }
+
+  private buildService?: BuildService;
+  /** Dockerfile builds (`docker build`) and the build cache. */
+  get builds(): BuildService {
+    return (this.buildService ??= new BuildService(this.options.dataRoot, new EngineStepRunner({
+      images: this.images,
+      containers: this.containers,
+      snapshots: this.snapshots,
+      ownersAsContainerSees: (tar) => this.ownersAsContainerSees(tar),
+      userns: !!this.options.userns,
+    }), this.images));
   }
 
   /** The storage driver's name (overlay2, vfs), as Docker's Driver fields show it. */
