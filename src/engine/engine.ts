@@ -12,8 +12,8 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, type Digest } from '../common';
-import { ContentStore, ImageStore, RegistryClient, type ImageRecord } from '../image';
-import { LoopbackNetwork } from '../network';
+import { ContentStore, ImageStore, loadRegistryMirrors, RegistryClient, type ImageRecord } from '../image';
+import { CniNetwork, LoopbackNetwork } from '../network';
 import { Monitor, detectCgroupMode, hostBoundingCapabilities, idShifter, idUnshifter, readHostRlimits, rootPair, sysInfoWarnings, type CgroupMode, type IdMappings } from '../runtime';
 import { writeFileAtomic } from '../state';
 import { LayerStore, mapTarOwners, OverlaySnapshotter, VfsSnapshotter, VolumeStore, storageDriverName, type Snapshotter } from '../storage';
@@ -27,6 +27,7 @@ import { EventBus } from './events';
 import { ImageService, hostArch } from './images';
 import { VolumeService } from './volumes';
 import { VolumeMounts } from './container-mounts';
+import type { PodNetwork } from './pod-network';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -51,6 +52,10 @@ export interface EngineOptions {
   logDefaults?: { type: string; config: Record<string, string> };
   /** Detach keys of attach and exec streams that name none (daemon.json `detach-keys`); ctrl-p,ctrl-q when absent. */
   detachKeys?: string;
+  /** Registry mirrors in containerd's hosts.toml layout (berthd --registry-config DIR). */
+  registryConfigDir?: string;
+  /** The CNI configuration and plugin directories of pod networks (CRI sandboxes). */
+  cni?: { confDir: string; binDir: string };
 }
 
 export const ENGINE_VERSION = '0.1.0';
@@ -92,7 +97,8 @@ export class Engine {
     await runtime.init();
     const events = new EventBus();
     let containers: ContainerService | undefined;
-    const registry = new RegistryClient({ insecureRegistries: opts.insecureRegistries ?? [], userAgent: `berth/${ENGINE_VERSION}` });
+    const mirrors = opts.registryConfigDir ? loadRegistryMirrors(opts.registryConfigDir) : new Map<string, string>();
+    const registry = new RegistryClient({ insecureRegistries: opts.insecureRegistries ?? [], mirrors, userAgent: `berth/${ENGINE_VERSION}` });
     const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id), () => containers!.layersInUse(), registry);
     const volumeStore = new VolumeStore(join(dataRoot, 'volumes'), { dataOwner: owner, onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs) });
     await volumeStore.init();
@@ -113,6 +119,13 @@ export class Engine {
     events.describe = (type, id) => (type === 'container' ? containers!.eventLabels(id) : undefined);
     await containers.init();
     return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, runtime, cgroupMode, snapshots, await engineId(dataRoot), volumes);
+  }
+
+  private cniNetwork?: PodNetwork;
+  /** Pod sandboxes' networks (CNI), for the CRI server. */
+  get podNetwork(): PodNetwork {
+    const cni = this.options.cni ?? { confDir: '/etc/cni/net.d', binDir: '/usr/lib/cni' };
+    return (this.cniNetwork ??= new CniNetwork(cni.confDir, cni.binDir, join(this.options.dataRoot, 'cni')));
   }
 
   private execService?: ExecService;

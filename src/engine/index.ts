@@ -23,3 +23,4 @@ export { ExecService, type ExecRecord, type ExecCreateOptions, type ExecStartOpt
 export { pullReference, type ImageDistribution, type PullOptions, type PullPlan, type PushOptions } from './image-distribution';
 export type { Credentials } from '../image';
 export type { PathStat, ExtractRequest } from './container-archive';
+export type { PodNetwork, PodNetworkAttachment, PodPortMapping } from './pod-network';
