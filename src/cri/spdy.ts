@@ -30,6 +30,7 @@ const T_HEADERS = 8;
 const T_WINDOW_UPDATE = 9;
 const FLAG_FIN = 0x01;
 const MAX_DATA = 32 * 1024;
+const DEBUG = !!process.env.BERTH_SPDY_DEBUG;
 
 /** Header names of the spec's dictionary, each as a length-prefixed string, then its tail of common values. */
 const DICT_NAMES = [
@@ -229,6 +230,7 @@ export class SpdySession extends EventEmitter {
 
   private async handle(f: Buffer): Promise<void> {
     if (this.closed) return;
+    if (DEBUG) process.stderr.write(`spdy < ${f.subarray(0, 24).toString('hex')} (${f.length})\n`);
     const flags = f[4]!;
     const data = f.subarray(8);
     if (!(f[0]! & 0x80)) {
@@ -290,20 +292,21 @@ export class SpdySession extends EventEmitter {
       this.deflateStarted = true;
       const cmf = 0x78;
       let flg = 0x20; // FDICT
-      flg += 31 - ((cmf * 256 + flg) % 31);
+      flg += (31 - ((cmf * 256 + flg) % 31)) % 31;
       const dictId = Buffer.alloc(4);
       dictId.writeUInt32BE(adler32(SPDY_DICTIONARY));
       parts.push(Buffer.from([cmf, flg]), dictId);
     }
-    for (let off = 0; off < raw.length || off === 0; off += 0xffff) {
+    for (let off = 0; off < raw.length; off += 0xffff) {
       const chunk = raw.subarray(off, off + 0xffff);
       const hdr = Buffer.alloc(5);
       hdr[0] = 0; // BFINAL 0, BTYPE 00 (stored)
       hdr.writeUInt16LE(chunk.length, 1);
       hdr.writeUInt16LE(~chunk.length & 0xffff, 3);
       parts.push(hdr, chunk);
-      if (raw.length === 0) break;
     }
+    // An empty stored block, as a sync flush ends one: inflaters hand out what they hold when they reach it.
+    parts.push(Buffer.from([0, 0, 0, 0xff, 0xff]));
     return Buffer.concat(parts);
   }
 
@@ -336,6 +339,7 @@ export class SpdySession extends EventEmitter {
     h.writeUInt16BE(type, 2);
     h.writeUInt32BE(data.length, 4);
     h[4] = flags;
+    if (DEBUG) process.stderr.write(`spdy > ${Buffer.concat([h, data]).subarray(0, 40).toString('hex')}\n`);
     this.socket.write(Buffer.concat([h, data]));
   }
 }
