@@ -18,7 +18,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { BerthError, invalidArgument, log, notFound } from '../common';
-import { defaultSpec, type ContainerRecord, type ContainerSpec, type Engine, type MountRequest } from '../engine';
+import { defaultSpec, pullReference, type ContainerRecord, type ContainerSpec, type Engine, type MountRequest } from '../engine';
 import { CriError, GRPC } from './errors';
 import { CriStore, type ContainerEntry, type Msg, type SandboxEntry } from './store';
 
@@ -334,7 +334,6 @@ export class CriRuntime {
     } catch {
       /* pull it */
     }
-    const { pullReference } = await import('../engine');
     const plan = await this.engine.images.distribution.resolvePull(pullReference(ref));
     await plan.run(() => undefined);
   }
@@ -560,10 +559,22 @@ export class CriRuntime {
     this.store.saveContainer(c);
   }
 
-  reopenContainerLog(id: string): void {
+  /** Has the monitor reopen the log, and answers once the file is there again (the monitor does it asynchronously). */
+  async reopenContainerLog(id: string): Promise<void> {
     const c = this.container(id);
     if (!this.running(c.id)) throw new CriError(GRPC.FAILED_PRECONDITION, `container ${c.id} is not running`);
     this.engine.containers.reopenLog(c.id);
+    const path = this.record(c.id)?.logPath;
+    if (!path) return;
+    for (let i = 0; i < 200; i++) {
+      try {
+        await fsp.access(path);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    throw new CriError(GRPC.UNKNOWN, `the monitor of container ${c.id} did not reopen its log ${path}`);
   }
 
   /** Runs a command in the container and collects its output; on timeout the process is killed. */

@@ -142,7 +142,7 @@ export class CriServer {
       ListContainers: (req) => ({ containers: rt.listContainers(req.filter ?? undefined) }),
       ContainerStatus: (req) => rt.containerStatus(req.container_id, !!req.verbose),
       UpdateContainerResources: async (req) => (await rt.updateContainerResources(req.container_id, req.linux ?? undefined), {}),
-      ReopenContainerLog: (req) => (rt.reopenContainerLog(req.container_id), {}),
+      ReopenContainerLog: async (req) => (await rt.reopenContainerLog(req.container_id), {}),
       ExecSync: async (req) => {
         const r = await rt.execSync(req.container_id, req.cmd ?? [], Number(req.timeout ?? 0));
         return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
