@@ -36,6 +36,7 @@ export const LAYER_TABLE: Readonly<Record<string, readonly string[]>> = {
   cli: ['client', 'wire', 'common'],
   client: ['wire', 'common'],
   api: ['engine', 'wire', 'common'],
+  cri: ['engine', 'wire', 'common'],
   engine: ['build', 'image', 'storage', 'runtime', 'network', 'state', 'common'],
   build: ['image', 'storage', 'common'],
   image: ['state', 'sys', 'common'],

@@ -5,6 +5,7 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ApiServer, parseDetachKeys, specFromDocker } from '../api';
+import { CriServer } from '../cri';
 import { log, setLogLevel } from '../common';
 import { checkLogConfig, DEFAULT_LOG_DRIVER, Engine } from '../engine';
 import { setupRemap } from '../runtime';
@@ -29,6 +30,11 @@ interface Flags {
   bridge?: string;
   bip?: string;
   pools: { base: string; size: number }[];
+  criSocket?: string;
+  podInfraImage: string;
+  cniConfDir: string;
+  cniBinDir: string;
+  registryConfig?: string;
 }
 
 const USAGE = `Usage: berthd [OPTIONS]
@@ -51,11 +57,16 @@ Options:
   -b, --bridge string        Bridge device of the default network (default "berth0"); "none" turns it off
       --bip string           The default bridge's address and prefix, such as 172.17.0.1/16
       --default-address-pool pool-options  Default address pools for networks (base=CIDR,size=N)
+      --cri-socket string    Also serve the Kubernetes CRI (v1) on this unix socket
+      --pod-infra-image string  Image of pod sandboxes' infra container (default "registry.k8s.io/pause:3.6")
+      --cni-conf-dir string  CNI network configurations of pods (default "/etc/cni/net.d")
+      --cni-bin-dir string   CNI plugin binaries (default "/usr/lib/cni")
+      --registry-config string  Registry mirrors in containerd's hosts.toml layout (DIR/<registry>/hosts.toml)
   -v, --version              Print version information and quit
 `;
 
 function parseFlags(argv: string[]): Flags {
-  const f: Flags = { hosts: [], dataRoot: '/var/lib/berth', execRoot: '/run/berth', pidfile: '/run/berth.pid', configFile: '/etc/berth/daemon.json', insecureRegistries: [], logOpts: {}, pools: [] };
+  const f: Flags = { hosts: [], dataRoot: '/var/lib/berth', execRoot: '/run/berth', pidfile: '/run/berth.pid', configFile: '/etc/berth/daemon.json', insecureRegistries: [], logOpts: {}, pools: [], podInfraImage: 'registry.k8s.io/pause:3.6', cniConfDir: '/etc/cni/net.d', cniBinDir: '/usr/lib/cni' };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let val: string | undefined;
@@ -82,6 +93,11 @@ function parseFlags(argv: string[]): Flags {
       case '--userns-remap': f.usernsRemap = next(); break;
       case '--insecure-registry': f.insecureRegistries.push(next()); break;
       case '--log-driver': f.logDriver = next(); break;
+      case '--cri-socket': f.criSocket = next().replace(/^unix:\/\//, ''); break;
+      case '--pod-infra-image': f.podInfraImage = next(); break;
+      case '--cni-conf-dir': f.cniConfDir = next(); break;
+      case '--cni-bin-dir': f.cniBinDir = next(); break;
+      case '--registry-config': f.registryConfig = next(); break;
       case '--log-opt': {
         const kv = next();
         const eq = kv.indexOf('=');
@@ -226,7 +242,8 @@ async function main(): Promise<void> {
   }
   await writePidfile(f.pidfile);
   const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, logDefaults, ...(f.detachKeys ? { detachKeys: f.detachKeys } : {}), ...(userns ? { userns } : {}),
-    network: { ...(f.bridge ? { bridgeName: f.bridge } : {}), ...(f.bip ? { bip: f.bip } : {}), ...(f.pools.length ? { pools: f.pools } : {}) } });
+    network: { ...(f.bridge ? { bridgeName: f.bridge } : {}), ...(f.bip ? { bip: f.bip } : {}), ...(f.pools.length ? { pools: f.pools } : {}) },
+    ...(f.registryConfig ? { registryConfigDir: f.registryConfig } : {}), cni: { confDir: f.cniConfDir, binDir: f.cniBinDir } });
   // The registry starts before the API listens, so a daemon that answers /_ping serves it too.
   let registry: RegistryServer | undefined;
   if (f.registry) {
@@ -242,6 +259,11 @@ async function main(): Promise<void> {
     servers.push(s);
     log.info('API listening', { address: h });
   }
+  let cri: CriServer | undefined;
+  if (f.criSocket) {
+    cri = new CriServer(engine, { socket: f.criSocket, podInfraImage: f.podInfraImage });
+    await cri.start();
+  }
   log.info('Daemon has completed initialization', { version: '0.1.0', dataRoot: f.dataRoot, execRoot: f.execRoot });
   let stopping = false;
   const shutdown = async (sig: string) => {
@@ -250,7 +272,7 @@ async function main(): Promise<void> {
     // Containers keep running under conmon; only the API goes away.
     log.info('shutting down; containers keep running', { signal: sig });
     await Promise.race([engine.shutdown(), new Promise((r) => setTimeout(r, 5000))]).catch((err) => log.warn('engine shutdown failed', { error: String(err) }));
-    await Promise.race([Promise.all([...servers.map((s) => s.close()), registry?.close()]), new Promise((r) => setTimeout(r, 2000))]);
+    await Promise.race([Promise.all([...servers.map((s) => s.close()), registry?.close(), cri?.close()]), new Promise((r) => setTimeout(r, 2000))]);
     await fsp.rm(f.pidfile, { force: true });
     for (const h of f.hosts) if (h.startsWith('unix://')) await fsp.rm(h.slice(7), { force: true });
     process.exit(0);

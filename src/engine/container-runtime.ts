@@ -27,6 +27,7 @@ import {
   detectCgroupMode,
   readOomKills,
   resizeTerminal,
+  reopenLogFile,
   serializeSpec,
   type CgroupMode,
   type ExecProcessOptions,
@@ -96,6 +97,8 @@ export interface ContainerRuntime {
   openStdin(id: string): StdinConnection;
   /** Resizes the container's terminal; a no-op without one. */
   resize(id: string, height: number, width: number): void;
+  /** Makes the monitor reopen the container's log file; false when it could not be asked. */
+  reopenLog?(id: string): boolean;
   /** The OCI spec the container was created with. */
   specOf(id: string): OciSpec;
   /**
@@ -206,6 +209,10 @@ export class MonitorRuntime implements ContainerRuntime {
 
   resize(id: string, height: number, width: number): void {
     resizeTerminal(this.bundle(id), height, width);
+  }
+
+  reopenLog(id: string): boolean {
+    return reopenLogFile(this.bundle(id));
   }
 
   specOf(id: string): OciSpec {

@@ -11,7 +11,7 @@
  * while holding the lock.
  */
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   BerthError,
@@ -67,6 +67,8 @@ export interface ContainerImages {
 export interface CreateRequest {
   name?: string;
   spec: ContainerSpec;
+  /** Where the monitor writes the output (k8s-file lines); `<container dir>/container.log` when absent (CRI sets its own). */
+  logPath?: string;
 }
 
 export interface ContainerServiceOptions {
@@ -301,7 +303,7 @@ export class ContainerService {
       mountPoints: [],
       state: { status: 'created', pid: 0, exitCode: 0, error: '', oomKilled: false, startedAt: ZERO_TIME, finishedAt: ZERO_TIME },
       restartCount: 0,
-      logPath: join(dir, 'container.log'),
+      logPath: req.logPath ?? join(dir, 'container.log'),
       hostnamePath: join(dir, 'hostname'),
       hostsPath: join(dir, 'hosts'),
       resolvConfPath: join(dir, 'resolv.conf'),
@@ -310,6 +312,7 @@ export class ContainerService {
     this.store.add(rec);
     try {
       await fsp.mkdir(dir, { recursive: true });
+      if (req.logPath) await fsp.mkdir(dirname(req.logPath), { recursive: true });
       const root = await this.images.rootLayers(img);
       await this.snapshots.prepare(id, root.top, root.lowers);
       await this.mounts.prepare(rec, Object.keys(ic.Volumes ?? {}));
@@ -769,6 +772,13 @@ export class ContainerService {
 
   openStdin(ref: string, abort: AbortSignal): Promise<StdinConnection | undefined> {
     return this.io.openStdin(ref, abort);
+  }
+
+  /** Reopens the log file of a running container (the CRI's ReopenContainerLog). */
+  reopenLog(ref: string): void {
+    const rec = this.get(ref);
+    if (rec.state.status !== 'running') throw conflict(`container ${rec.id} is not running`);
+    if (!this.runtime.reopenLog?.(rec.id)) throw internal(`cannot ask the monitor of container ${rec.id} to reopen its log`);
   }
 
   resize(ref: string, height: number, width: number): void {

@@ -12,8 +12,8 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, type Digest } from '../common';
-import { ContentStore, ImageStore, RegistryClient, type ImageRecord } from '../image';
-import { AARDVARK_CANDIDATES, BridgeNetworking, LoopbackNetwork, NETAVARK_CANDIDATES, findBinary } from '../network';
+import { ContentStore, ImageStore, loadRegistryMirrors, RegistryClient, type ImageRecord } from '../image';
+import { AARDVARK_CANDIDATES, BridgeNetworking, CniNetwork, LoopbackNetwork, NETAVARK_CANDIDATES, findBinary } from '../network';
 import { Monitor, detectCgroupMode, hostBoundingCapabilities, idShifter, idUnshifter, readHostRlimits, rootPair, sysInfoWarnings, type CgroupMode, type IdMappings } from '../runtime';
 import { writeFileAtomic } from '../state';
 import { LayerStore, mapTarOwners, OverlaySnapshotter, VfsSnapshotter, VolumeStore, storageDriverName, type Snapshotter } from '../storage';
@@ -32,6 +32,7 @@ import { VolumeMounts } from './container-mounts';
 import { HealthMonitor } from './health-monitor';
 import { NetworkService } from './networks';
 import type { ContainerNetwork } from './container-network';
+import type { PodNetwork } from './pod-network';
 
 export interface EngineOptions {
   dataRoot: string;
@@ -61,6 +62,10 @@ export interface EngineOptions {
    * need netavark; `loopbackOnly` (or no netavark on the host) gives containers loopback only.
    */
   network?: { bridgeName?: string; bip?: string; pools?: { base: string; size: number }[]; loopbackOnly?: boolean };
+  /** Registry mirrors in containerd's hosts.toml layout (berthd --registry-config DIR). */
+  registryConfigDir?: string;
+  /** The CNI configuration and plugin directories of pod networks (CRI sandboxes). */
+  cni?: { confDir: string; binDir: string };
 }
 
 export const ENGINE_VERSION = '0.1.0';
@@ -117,7 +122,8 @@ export class Engine {
       : undefined;
     await bridge?.init();
     const network: ContainerNetwork = bridge ?? new LoopbackNetwork();
-    const registry = new RegistryClient({ insecureRegistries: opts.insecureRegistries ?? [], userAgent: `berth/${ENGINE_VERSION}` });
+    const mirrors = opts.registryConfigDir ? loadRegistryMirrors(opts.registryConfigDir) : new Map<string, string>();
+    const registry = new RegistryClient({ insecureRegistries: opts.insecureRegistries ?? [], mirrors, userAgent: `berth/${ENGINE_VERSION}` });
     const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id), () => containers!.layersInUse(), registry);
     const volumeStore = new VolumeStore(join(dataRoot, 'volumes'), { dataOwner: owner, onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs) });
     await volumeStore.init();
@@ -164,6 +170,13 @@ export class Engine {
 
   /** Health checks of running containers (set by open). */
   health?: HealthMonitor;
+
+  private cniNetwork?: PodNetwork;
+  /** Pod sandboxes' networks (CNI), for the CRI server. */
+  get podNetwork(): PodNetwork {
+    const cni = this.options.cni ?? { confDir: '/etc/cni/net.d', binDir: '/usr/lib/cni' };
+    return (this.cniNetwork ??= new CniNetwork(cni.confDir, cni.binDir, join(this.options.dataRoot, 'cni')));
+  }
 
   private execService?: ExecService;
   /** Exec instances (`docker exec`), created on first use. */

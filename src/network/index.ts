@@ -6,3 +6,4 @@ export {
 export { AARDVARK_CANDIDATES, NETAVARK_CANDIDATES, findBinary } from './netavark';
 export { portMappings, parsePortKey, type PortMapping } from './ports';
 export { parseCIDR, formatCIDR } from './ipnet';
+export { CniNetwork, type CniAttachment, type CniPortMapping, type CniResult } from './cni';

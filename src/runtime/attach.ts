@@ -184,7 +184,16 @@ export class AttachSocket {
  * Asks conmon to resize the container's TTY. False when no conmon listens on the
  * fifo (the container is not running).
  */
+/** Asks conmon to reopen the container's log file (after it was moved away, as a log rotator does). */
+export function reopenLogFile(dir: string): boolean {
+  return writeCtl(dir, '2 0 0\n');
+}
+
 export function resizeTerminal(dir: string, height: number, width: number): boolean {
+  return writeCtl(dir, `1 ${Math.trunc(height)} ${Math.trunc(width)}\n`);
+}
+
+function writeCtl(dir: string, message: string): boolean {
   let fd: number;
   try {
     fd = openSync(join(dir, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
@@ -192,7 +201,7 @@ export function resizeTerminal(dir: string, height: number, width: number): bool
     return false;
   }
   try {
-    writeSync(fd, `1 ${Math.trunc(height)} ${Math.trunc(width)}\n`);
+    writeSync(fd, message);
     return true;
   } catch {
     return false;

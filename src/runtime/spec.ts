@@ -177,6 +177,8 @@ export interface OciSpec {
     readonlyPaths: string[];
     sysctl?: Record<string, string>;
     seccomp?: object;
+    /** shared or slave when a bind mount propagates (runc makes the root that, so propagation reaches the host). */
+    rootfsPropagation?: string;
   };
 }
 
@@ -554,6 +556,10 @@ export function generateSpec(opts: SpecOptions): OciSpec {
   if (opts.hostname !== undefined && ns.uts === 'private') spec.hostname = opts.hostname;
   if (opts.rlimits && opts.rlimits.length > 0) spec.process.rlimits = validateRlimits(opts.rlimits, host.rlimits);
   if (opts.oomScoreAdj !== undefined) spec.process.oomScoreAdj = opts.oomScoreAdj;
+  // As dockerd does: a shared bind mount needs a shared root, a slave one a slave root.
+  const propagations = (opts.mounts ?? []).flatMap((m) => (m.type === 'bind' && m.propagation ? [m.propagation] : []));
+  if (propagations.some((p) => p === 'shared' || p === 'rshared')) spec.linux.rootfsPropagation = 'rshared';
+  else if (propagations.some((p) => p === 'slave' || p === 'rslave')) spec.linux.rootfsPropagation = 'rslave';
   if (opts.cgroupsPath !== undefined) {
     checkAbsolute('cgroups path', opts.cgroupsPath);
     spec.linux.cgroupsPath = opts.cgroupsPath;

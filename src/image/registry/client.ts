@@ -27,6 +27,8 @@ import { RegistrySession } from './session';
 export interface RegistryClientOptions {
   /** Registries reached over plain HTTP besides loopback ones: `host`, `host:port` or a CIDR range. */
   insecureRegistries?: readonly string[];
+  /** Registry host → the base URL its content comes from instead (hosts.toml mirrors). */
+  mirrors?: ReadonlyMap<string, string>;
   userAgent?: string;
   /** Idle time on a connection before it fails, in milliseconds (default 60 s). */
   idleTimeoutMs?: number;
@@ -120,6 +122,7 @@ const MAX_BLOB_BYTES_DEFAULT = 16 << 20;
 export class RegistryClient {
   private readonly agents: HttpAgents;
   private readonly insecure: readonly string[];
+  private readonly mirrors: ReadonlyMap<string, string>;
   readonly maxManifestBytes: number;
   readonly blobRetries: number;
   readonly retryDelayMs: number;
@@ -127,6 +130,7 @@ export class RegistryClient {
   constructor(opts: RegistryClientOptions = {}) {
     this.agents = newAgents(opts.idleTimeoutMs ?? 60_000, opts.userAgent ?? 'berth');
     this.insecure = opts.insecureRegistries ?? [];
+    this.mirrors = opts.mirrors ?? new Map();
     this.maxManifestBytes = opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST;
     this.blobRetries = opts.blobRetries ?? 3;
     this.retryDelayMs = opts.retryDelayMs ?? 100;
@@ -134,6 +138,8 @@ export class RegistryClient {
 
   /** Where `domain` is reached (scheme and host). */
   endpoint(domain: string): RegistryEndpoint {
+    const mirror = this.mirrors.get(domain);
+    if (mirror) return { domain, base: mirror, plainHttp: mirror.startsWith('http:') };
     return resolveEndpoint(domain, this.insecure);
   }
 

@@ -11,3 +11,4 @@ export {
   hostPlatform, parsePlatform, normalizePlatform, formatPlatform, selectPlatform, parseManifest, MANIFEST_ACCEPT, SCHEMA1_TYPES,
   type ParsedManifest,
 } from './manifest';
+export { loadRegistryMirrors, parseHostsToml, type RegistryMirrors } from './hosts-config';

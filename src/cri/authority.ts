@@ -1,0 +1,147 @@
+/**
+ * Go gRPC clients of the kubelet's era (crictl, critest 1.26) send the unix socket's
+ * path as the HTTP/2 `:authority` (`/run/berth/cri.sock`); Node's HTTP/2 server
+ * (nghttp2) refuses such a request with PROTOCOL_ERROR, since `/` cannot appear in an
+ * authority. Every connection to the CRI socket therefore passes through this
+ * filter: frames from the client are forwarded as they are, except header blocks,
+ * which are decoded (HPACK, with the client's dynamic table), given the authority
+ * `localhost` when theirs is not a valid one, and encoded again for the server (with
+ * a table of our own). Frames from the server go back untouched.
+ */
+import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+// hpack.js has no type declarations: the few calls made here are typed below.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const hpack = require('hpack.js') as HpackModule;
+
+interface HeaderField {
+  name: string;
+  value: string;
+}
+interface HpackModule {
+  decompressor: { create(o: { table: { size: number } }): { write(b: Buffer): void; execute(): void; read(): HeaderField | null } };
+  compressor: { create(o: { table: { size: number } }): { write(h: HeaderField[]): void; read(): Buffer | null } };
+}
+
+const PREFACE_LEN = 24;
+const T_HEADERS = 0x1;
+const T_CONTINUATION = 0x9;
+const F_END_STREAM = 0x1;
+const F_END_HEADERS = 0x4;
+const F_PADDED = 0x8;
+const F_PRIORITY = 0x20;
+const MAX_FRAME = 16384;
+const VALID_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:%[\]@]*$/;
+
+export function authorityFilter(socket: Socket): Duplex {
+  const decoder = hpack.decompressor.create({ table: { size: 4096 } });
+  const encoder = hpack.compressor.create({ table: { size: 4096 } });
+  let pending: Buffer = Buffer.alloc(0);
+  let prefaceLeft = PREFACE_LEN;
+  // A header block being collected: its stream, flags, priority bytes and fragments.
+  let block: { stream: number; flags: number; priority: Buffer | null; parts: Buffer[] } | null = null;
+
+  const out = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end();
+      cb();
+    },
+    destroy(err, cb) {
+      socket.destroy();
+      cb(err);
+    },
+  });
+
+  const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
+    const h = Buffer.alloc(9);
+    h.writeUIntBE(payload.length, 0, 3);
+    h[3] = type;
+    h[4] = flags;
+    h.writeUInt32BE(stream & 0x7fffffff, 5);
+    return Buffer.concat([h, payload]);
+  };
+
+  const reencode = (b: NonNullable<typeof block>): Buffer => {
+    decoder.write(Buffer.concat(b.parts));
+    decoder.execute();
+    const fields: HeaderField[] = [];
+    for (let f = decoder.read(); f; f = decoder.read()) fields.push({ name: f.name, value: f.value });
+    for (const f of fields) if (f.name === ':authority' && !VALID_AUTHORITY.test(f.value)) f.value = 'localhost';
+    encoder.write(fields);
+    const chunks: Buffer[] = [];
+    for (let c = encoder.read(); c; c = encoder.read()) chunks.push(c);
+    let body = Buffer.concat(chunks);
+    const frames: Buffer[] = [];
+    let first = true;
+    do {
+      const room = MAX_FRAME - (first && b.priority ? 5 : 0);
+      const part = body.subarray(0, room);
+      body = body.subarray(part.length);
+      const last = body.length === 0;
+      if (first) {
+        const flags = (b.flags & F_END_STREAM) | (b.priority ? F_PRIORITY : 0) | (last ? F_END_HEADERS : 0);
+        frames.push(frame(T_HEADERS, flags, b.stream, b.priority ? Buffer.concat([b.priority, part]) : part));
+      } else frames.push(frame(T_CONTINUATION, last ? F_END_HEADERS : 0, b.stream, part));
+      first = false;
+    } while (body.length);
+    return Buffer.concat(frames);
+  };
+
+  socket.on('data', (d: Buffer) => {
+    const outs: Buffer[] = [];
+    pending = pending.length ? Buffer.concat([pending, d]) : d;
+    if (prefaceLeft > 0) {
+      const n = Math.min(prefaceLeft, pending.length);
+      outs.push(pending.subarray(0, n));
+      pending = pending.subarray(n);
+      prefaceLeft -= n;
+    }
+    try {
+      while (prefaceLeft === 0 && pending.length >= 9) {
+        const len = pending.readUIntBE(0, 3);
+        if (pending.length < 9 + len) break;
+        const type = pending[3]!;
+        const flags = pending[4]!;
+        const stream = pending.readUInt32BE(5) & 0x7fffffff;
+        const whole = pending.subarray(0, 9 + len);
+        let payload = pending.subarray(9, 9 + len);
+        pending = pending.subarray(9 + len);
+        if (type === T_HEADERS) {
+          let priority: Buffer | null = null;
+          if (flags & F_PADDED) {
+            const pad = payload[0]!;
+            payload = payload.subarray(1, payload.length - pad);
+          }
+          if (flags & F_PRIORITY) {
+            priority = Buffer.from(payload.subarray(0, 5));
+            payload = payload.subarray(5);
+          }
+          block = { stream, flags, priority, parts: [Buffer.from(payload)] };
+        } else if (type === T_CONTINUATION && block) {
+          block.parts.push(Buffer.from(payload));
+        } else {
+          outs.push(whole);
+          continue;
+        }
+        if (flags & F_END_HEADERS) {
+          outs.push(reencode(block));
+          block = null;
+        }
+      }
+    } catch (err) {
+      out.destroy(err as Error);
+      return;
+    }
+    if (outs.length && !out.push(Buffer.concat(outs))) socket.pause();
+  });
+  socket.on('end', () => out.push(null));
+  socket.on('error', (err) => out.destroy(err));
+  socket.on('close', () => out.destroy());
+  return out;
+}

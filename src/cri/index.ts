@@ -1,0 +1,2 @@
+export { CriServer, type CriServerOptions } from './server';
+export { SpdySession, SpdyStream, SPDY_DICTIONARY } from './spdy';

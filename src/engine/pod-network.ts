@@ -1,0 +1,30 @@
+/**
+ * The pod-network port: how a CRI pod sandbox's network namespace is attached to the
+ * node's pod network (network/cni.ts runs the CNI plugins). The CRI layer calls it
+ * once the sandbox's infra container runs in a namespace of its own (network mode
+ * 'none'), and releases it when the sandbox stops or is removed.
+ */
+export interface PodPortMapping {
+  hostPort: number;
+  containerPort: number;
+  protocol: string;
+  hostIP?: string;
+}
+
+export interface PodNetworkAttachment {
+  id: string;
+  /** /proc/<pid>/ns/net of the infra process; '' when it is gone. */
+  netns: string;
+  podName?: string;
+  podNamespace?: string;
+  podUid?: string;
+  portMappings?: PodPortMapping[];
+}
+
+export interface PodNetwork {
+  /** Whether a pod network is configured. */
+  ready(): Promise<boolean>;
+  add(a: PodNetworkAttachment): Promise<{ ips: string[]; network: string }>;
+  remove(id: string, netns: string): Promise<void>;
+  addresses(id: string): Promise<string[]>;
+}

@@ -1,0 +1,219 @@
+/**
+ * Pod networks through CNI plugins, the way a kubelet's runtime drives them: the
+ * first `.conflist` (in name order) of the configuration directory is the pod
+ * network; each of its plugins is executed from the plugin directory with the CNI_*
+ * environment and its configuration on stdin (ADD in list order, each given the
+ * previous result; DEL in reverse order). A loopback plugin brings `lo` up first.
+ *
+ * Contract:
+ * - `add` attaches the network namespace `netns` (a /proc/<pid>/ns/net path) as
+ *   `eth0` and returns the pod's addresses. The result is kept in `stateDir` so that
+ *   `remove` can release the address and port mappings after a daemon restart, or
+ *   when the namespace is gone (then CNI_NETNS is empty, as the spec allows).
+ * - Port mappings are passed as the `portMappings` capability to plugins that declare
+ *   it (portmap).
+ * - A plugin failure is reported with the plugin's own message; a failed add is
+ *   undone with a del before the error is thrown.
+ */
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { internal, invalidArgument } from '../common';
+
+export interface CniPortMapping {
+  hostPort: number;
+  containerPort: number;
+  /** tcp, udp, sctp (lower case). */
+  protocol: string;
+  hostIP?: string;
+}
+
+export interface CniAttachment {
+  /** The sandbox id (CNI_CONTAINERID). */
+  id: string;
+  /** /proc/<pid>/ns/net of the pod's infra process; '' once it is gone (del only). */
+  netns: string;
+  /** K8S_POD_* arguments. */
+  podName?: string;
+  podNamespace?: string;
+  podUid?: string;
+  portMappings?: CniPortMapping[];
+}
+
+export interface CniResult {
+  /** Addresses without prefix length, IPv4 first. */
+  ips: string[];
+  /** The network's name (of the conflist). */
+  network: string;
+}
+
+interface NetConfList {
+  cniVersion: string;
+  name: string;
+  plugins: Record<string, unknown>[];
+}
+
+interface Kept {
+  list: NetConfList;
+  args: CniAttachment;
+  results: unknown[];
+}
+
+export class CniNetwork {
+  constructor(
+    readonly confDir: string,
+    readonly binDir: string,
+    private readonly stateDir: string,
+  ) {}
+
+  /** The pod network's configuration (the first .conflist in name order), or why there is none. */
+  async config(): Promise<NetConfList> {
+    let names: string[];
+    try {
+      names = (await fsp.readdir(this.confDir)).filter((n) => n.endsWith('.conflist')).sort();
+    } catch {
+      names = [];
+    }
+    if (!names.length) throw invalidArgument(`cni config uninitialized: no .conflist network configuration in ${this.confDir}`);
+    const file = join(this.confDir, names[0]!);
+    let list: NetConfList;
+    try {
+      list = JSON.parse(await fsp.readFile(file, 'utf8')) as NetConfList;
+    } catch (err) {
+      throw invalidArgument(`cni config ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (!list || typeof list.name !== 'string' || !Array.isArray(list.plugins) || !list.plugins.length) {
+      throw invalidArgument(`cni config ${file} needs a name and a non-empty plugins list`);
+    }
+    list.cniVersion ||= '0.4.0';
+    return list;
+  }
+
+  /** Whether a pod network is configured (for the runtime's NetworkReady condition). */
+  async ready(): Promise<boolean> {
+    try {
+      await this.config();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async add(a: CniAttachment): Promise<CniResult> {
+    const list = await this.config();
+    const kept: Kept = { list, args: a, results: [] };
+    await fsp.mkdir(this.stateDir, { recursive: true });
+    try {
+      await this.invoke('ADD', { cniVersion: list.cniVersion, name: 'cni-loopback', type: 'loopback' }, a, 'lo');
+      let prev: unknown;
+      for (const plugin of list.plugins) {
+        prev = await this.invoke('ADD', this.pluginConf(list, plugin, a, prev), a, 'eth0');
+        kept.results.push(prev);
+      }
+      await fsp.writeFile(this.keptPath(a.id), JSON.stringify(kept));
+      return { ips: addressesOf(prev), network: list.name };
+    } catch (err) {
+      await this.del(kept).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Releases what `add` set up; a sandbox never attached (or already released) is no error. */
+  async remove(id: string, netns: string): Promise<void> {
+    let kept: Kept;
+    try {
+      kept = JSON.parse(await fsp.readFile(this.keptPath(id), 'utf8')) as Kept;
+    } catch {
+      return;
+    }
+    await this.del({ ...kept, args: { ...kept.args, netns } });
+    await fsp.rm(this.keptPath(id), { force: true });
+  }
+
+  /** The addresses `add` returned for a sandbox, if it is attached. */
+  async addresses(id: string): Promise<string[]> {
+    try {
+      const kept = JSON.parse(await fsp.readFile(this.keptPath(id), 'utf8')) as Kept;
+      return addressesOf(kept.results[kept.results.length - 1]);
+    } catch {
+      return [];
+    }
+  }
+
+  private async del(k: Kept): Promise<void> {
+    const plugins = k.list.plugins;
+    let firstErr: unknown;
+    for (let i = plugins.length - 1; i >= 0; i--) {
+      try {
+        await this.invoke('DEL', this.pluginConf(k.list, plugins[i]!, k.args, k.results[k.results.length - 1]), k.args, 'eth0');
+      } catch (err) {
+        firstErr ??= err;
+      }
+    }
+    if (firstErr) throw firstErr;
+  }
+
+  private keptPath(id: string): string {
+    return join(this.stateDir, `${id}.json`);
+  }
+
+  private pluginConf(list: NetConfList, plugin: Record<string, unknown>, a: CniAttachment, prev: unknown): Record<string, unknown> {
+    const conf: Record<string, unknown> = { ...plugin, cniVersion: list.cniVersion, name: list.name };
+    if (prev !== undefined) conf.prevResult = prev;
+    const caps = (plugin.capabilities ?? {}) as Record<string, boolean>;
+    if (caps.portMappings && a.portMappings?.length) {
+      conf.runtimeConfig = { ...((plugin.runtimeConfig as object) ?? {}), portMappings: a.portMappings };
+    }
+    return conf;
+  }
+
+  private invoke(command: 'ADD' | 'DEL', conf: Record<string, unknown>, a: CniAttachment, ifname: string): Promise<unknown> {
+    const type = String(conf.type ?? '');
+    if (!/^[A-Za-z0-9_.-]+$/.test(type)) return Promise.reject(invalidArgument(`cni plugin type ${JSON.stringify(type)} is not a plugin name`));
+    const args = ['IgnoreUnknown=1'];
+    if (a.podNamespace) args.push(`K8S_POD_NAMESPACE=${a.podNamespace}`);
+    if (a.podName) args.push(`K8S_POD_NAME=${a.podName}`);
+    args.push(`K8S_POD_INFRA_CONTAINER_ID=${a.id}`);
+    if (a.podUid) args.push(`K8S_POD_UID=${a.podUid}`);
+    const env = {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: a.id,
+      CNI_NETNS: a.netns,
+      CNI_IFNAME: ifname,
+      CNI_PATH: this.binDir,
+      CNI_ARGS: args.join(';'),
+    };
+    return new Promise((resolve, reject) => {
+      const child = execFile(join(this.binDir, type), [], { env, timeout: 60_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+        if (err) {
+          let msg = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `failed to find plugin "${type}" in path [${this.binDir}]` : '';
+          try {
+            const e = JSON.parse(stdout) as { msg?: string; details?: string };
+            if (e.msg) msg = e.details ? `${e.msg}: ${e.details}` : e.msg;
+          } catch {
+            /* not JSON */
+          }
+          reject(internal(`plugin type="${type}" failed (${command.toLowerCase()}): ${msg || stderr.trim() || err.message}`));
+          return;
+        }
+        if (command === 'DEL' || !stdout.trim()) return resolve(undefined);
+        try {
+          resolve(JSON.parse(stdout));
+        } catch {
+          reject(internal(`plugin type="${type}" printed a result that is not JSON: ${stdout.slice(0, 200)}`));
+        }
+      });
+      child.stdin?.end(JSON.stringify(conf));
+    });
+  }
+}
+
+function addressesOf(result: unknown): string[] {
+  const r = result as { ips?: { address?: string }[]; ip4?: { ip?: string }; ip6?: { ip?: string } } | undefined;
+  const out: string[] = [];
+  for (const ip of r?.ips ?? []) if (ip.address) out.push(ip.address.split('/')[0]!);
+  if (r?.ip4?.ip) out.push(r.ip4.ip.split('/')[0]!);
+  if (r?.ip6?.ip) out.push(r.ip6.ip.split('/')[0]!);
+  return out.sort((x, y) => Number(x.includes(':')) - Number(y.includes(':')));
+}
