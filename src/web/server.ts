@@ -161,6 +161,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     if (url.pathname === '/dashboard/config' && req.method === 'GET') {
       return sendJSON(res, 200, { readOnly, engine: client.address.url });
     }
+    // What the dashboard costs the engine right now: engine stats streams open, pages watching.
+    if (url.pathname === '/dashboard/status' && req.method === 'GET') {
+      return sendJSON(res, 200, { statsStreams: hub.upstreams(), sockets: wss.clients.size, rss: process.memoryUsage().rss });
+    }
     const asset = assets.get(url.pathname);
     if (asset && (req.method === 'GET' || req.method === 'HEAD')) {
       res.writeHead(200, { ...securityHeaders(), 'Content-Type': asset.type, 'Content-Length': asset.body.length });
