@@ -221,10 +221,10 @@ function LogsTab({ id, tty }: { id: string; tty: boolean }) {
       if (buf.length > MAX_LINES) buf.splice(0, buf.length - MAX_LINES);
       if (!scheduled) {
         scheduled = true;
-        requestAnimationFrame(() => {
+        setTimeout(() => {
           scheduled = false;
           setLines([...buf]);
-        });
+        }, 50);
       }
     };
     const demux = new Demux();

@@ -141,11 +141,11 @@ function useStats(ids: string[]): Map<string, StatsSample> {
         else latest.set(id, s);
         if (!pending) {
           pending = true;
-          // one render per animation frame, however many containers report
-          requestAnimationFrame(() => {
+          // at most one render per 50 ms, however many containers report (timers, not animation frames: those stop in a background tab)
+          setTimeout(() => {
             pending = false;
             setStats(new Map(latest));
-          });
+          }, 50);
         }
       }),
     );

@@ -19,10 +19,10 @@ export function EventsView() {
       if (buf.length > 2000) buf.pop();
       if (!scheduled) {
         scheduled = true;
-        requestAnimationFrame(() => {
+        setTimeout(() => {
           scheduled = false;
           setEvents([...buf]);
-        });
+        }, 50);
       }
     }, ac.signal).catch((e) => { if (!ac.signal.aborted) setErr(e.message); });
     return () => ac.abort();

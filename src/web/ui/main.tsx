@@ -17,6 +17,8 @@ function useRoute(): string[] {
   useEffect(() => {
     const on = () => set(read());
     addEventListener('hashchange', on);
+    // the hash may have changed between the first render and this effect
+    on();
     return () => removeEventListener('hashchange', on);
   }, []);
   return r;
