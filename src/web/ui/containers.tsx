@@ -131,9 +131,12 @@ export function PortLinks({ ports }: { ports: Row['ports'] }) {
 
 function useStats(ids: string[]): Map<string, StatsSample> {
   const [stats, setStats] = useState(new Map<string, StatsSample>());
+  // kept across re-subscriptions, so a row does not blank when another container starts
+  const kept = useRef(new Map<string, StatsSample>());
   const key = ids.join(',');
   useEffect(() => {
-    const latest = new Map<string, StatsSample>();
+    const latest = kept.current;
+    for (const id of [...latest.keys()]) if (!ids.includes(id)) latest.delete(id);
     let pending = false;
     const offs = ids.map((id) =>
       statsFeed.watch(id, (s) => {
@@ -141,11 +144,11 @@ function useStats(ids: string[]): Map<string, StatsSample> {
         else latest.set(id, s);
         if (!pending) {
           pending = true;
-          // at most one render per 50 ms, however many containers report (timers, not animation frames: those stop in a background tab)
+          // at most one render per 250 ms, however many containers report (timers, not animation frames: those stop in a background tab)
           setTimeout(() => {
             pending = false;
             setStats(new Map(latest));
-          }, 50);
+          }, 250);
         }
       }),
     );
