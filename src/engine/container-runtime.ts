@@ -19,7 +19,7 @@
  */
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isErrno } from '../common';
+import { isErrno, traceSpan, traceStart } from '../common';
 import {
   AttachSocket,
   cgroupDirs,
@@ -138,9 +138,11 @@ export class MonitorRuntime implements ContainerRuntime {
 
   async create(o: RuntimeCreateOptions): Promise<number> {
     const bundle = this.bundle(o.id);
+    const t0 = traceStart();
     await fsp.mkdir(bundle, { recursive: true });
     await fsp.writeFile(join(bundle, 'config.json'), serializeSpec(o.spec));
     if (this.monitor.known(o.id)) await this.monitor.remove(o.id); // a stale runc state would block create
+    traceSpan(o.id, 'bundle write', t0);
     return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, ...(o.logSizeMax ? { logSizeMax: o.logSizeMax } : {}), tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce });
   }
 

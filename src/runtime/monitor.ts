@@ -16,7 +16,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, failedPrecondition, internal, isErrno, log } from '../common';
+import { BerthError, failedPrecondition, internal, isErrno, log, traceSpan, traceStart } from '../common';
 
 export interface MonitorOptions {
   execRoot: string;
@@ -135,6 +135,7 @@ export class Monitor {
       ...(o.tty ? ['-t'] : []),
       ...(o.stdin ? ['-i', ...(o.stdinOnce ? [] : ['--leave-stdin-open'])] : []),
     ];
+    const tSpawn = traceStart();
     const child = spawn(this.conmon, args, {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
@@ -143,6 +144,8 @@ export class Monitor {
       detached: true,
     });
     child.unref();
+    const tSpawned = traceStart();
+    traceSpan(o.id, 'conmon spawn (node spawn call)', tSpawn, tSpawned);
     return await new Promise<number>((resolve, reject) => {
       let sync = '';
       let stderr = '';
@@ -153,7 +156,10 @@ export class Monitor {
         sync += d.toString();
         const msg = parseSync(sync);
         if (!msg) return;
-        if (msg.data > 0) resolve(msg.data);
+        if (msg.data > 0) {
+          traceSpan(o.id, 'conmon + runc create (until pid)', tSpawned);
+          resolve(msg.data);
+        }
         else reject(runtimeError(msg.message ?? `conmon reported ${msg.data}`));
         sp.removeAllListeners('data');
         (sp as NodeJS.ReadableStream & { destroy(): void }).destroy();
