@@ -295,7 +295,7 @@ function readProc(pid: number): Proc | undefined {
   }
 }
 
-function listProcs(): Map<number, Proc> {
+export function listProcs(): Map<number, Proc> {
   const m = new Map<number, Proc>();
   for (const n of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(n)) continue;
@@ -344,11 +344,11 @@ function procKb(file: string, key: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-function rssKb(pid: number): number {
+export function rssKb(pid: number): number {
   return procKb(`/proc/${pid}/status`, 'VmRSS') ?? 0;
 }
 
-function pssKb(pid: number): number {
+export function pssKb(pid: number): number {
   const v = procKb(`/proc/${pid}/smaps_rollup`, 'Pss');
   if (v !== undefined) return v;
   // Older kernels: add up smaps.
@@ -483,7 +483,7 @@ function isStaticElf(file: string): boolean {
   return true;
 }
 
-function writeBusyboxRootfsTar(busybox: string, out: string): void {
+export function writeBusyboxRootfsTar(busybox: string, out: string): void {
   if (!fs.existsSync(busybox)) throw new Error(`${busybox} not found: apt-get install busybox-static`);
   if (!isStaticElf(busybox)) throw new Error(`${busybox} is dynamically linked: apt-get install busybox-static`);
   const parts: Buffer[] = [];
@@ -556,7 +556,7 @@ function tieTokensFor(pid: number): string[] {
   return [...tokens];
 }
 
-function hasToken(cmdline: string[], tokens: string[]): boolean {
+export function hasToken(cmdline: string[], tokens: string[]): boolean {
   const text = cmdline.join(' ');
   return tokens.some((t) => {
     let i = text.indexOf(t);
@@ -648,7 +648,7 @@ async function sampleMemoryStable(t: Target, containerPids: number[], n = 3, gap
 // ---------------------------------------------------------------------------------------------
 // Stats
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -753,7 +753,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 /** Lazily unmounts every mount at or below dir (deepest first); true if none remain. */
-function unmountUnder(dir: string): boolean {
+export function unmountUnder(dir: string): boolean {
   const under = () => {
     const out: string[] = [];
     try {

@@ -5,7 +5,7 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ApiServer, parseDetachKeys, specFromDocker } from '../api';
-import { log, setLogLevel } from '../common';
+import { log, setLogLevel, traceSpan, traceStart } from '../common';
 import { checkLogConfig, DEFAULT_LOG_DRIVER, Engine } from '../engine';
 import { setupRemap } from '../runtime';
 import { RegistryServer } from '../registry';
@@ -199,6 +199,7 @@ async function main(): Promise<void> {
     fail(`invalid default log configuration: ${(err as Error).message}`);
   }
   await writePidfile(f.pidfile);
+  const tOpen = traceStart();
   const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, logDefaults, ...(f.detachKeys ? { detachKeys: f.detachKeys } : {}), ...(userns ? { userns } : {}) });
   // The registry starts before the API listens, so a daemon that answers /_ping serves it too.
   let registry: RegistryServer | undefined;
@@ -215,6 +216,8 @@ async function main(): Promise<void> {
     servers.push(s);
     log.info('API listening', { address: h });
   }
+  traceSpan('init', 'engine open + listen', tOpen);
+  traceSpan('init', 'since process start', 0);
   log.info('Daemon has completed initialization', { version: '0.1.0', dataRoot: f.dataRoot, execRoot: f.execRoot });
   let stopping = false;
   const shutdown = async (sig: string) => {

@@ -137,17 +137,21 @@ export class ContainerService {
 
   /** Loads every record and reconciles it with what the runtime reports. */
   async init(): Promise<void> {
+    const tLoad = traceStart();
     await this.store.load();
+    traceSpan('init', 'container records load', tLoad);
     const init = initBinaryPath();
     if (init) this.initVersion = await toolVersion(init);
     this.runtime.watchExits((id) => void this.checkExit(id as ContainerId));
     // A monitor that dies (killed, OOM) leaves no exit: look for such containers now and then.
     setInterval(() => void this.sweepLostMonitors(), this.sweepMs).unref();
+    const tAdopt = traceStart();
     for (const rec of this.store.list()) {
       if (rec.state.status === 'removing') await this.removeNow(rec).catch((err) => log.warn('removal failed', { id: rec.id, error: String(err) }));
       else if (isLive(rec)) await this.reconcile(rec);
       if (this.store.has(rec.id)) await this.archive.recover(rec).catch((err) => log.warn('cannot clean up after an interrupted cp', { id: rec.id, error: String(err) }));
     }
+    traceSpan('init', 'containers reconciled', tAdopt);
   }
 
   private async reconcile(rec: ContainerRecord): Promise<void> {
