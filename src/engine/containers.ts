@@ -397,7 +397,8 @@ export class ContainerService {
     this.sweeping = true;
     try {
       for (const rec of this.store.list()) {
-        if (isLive(rec)) await this.checkExit(rec.id).catch(() => undefined);
+        // A live monitor records the exit itself; only a dead one needs the full check.
+        if (isLive(rec) && !(await this.runtime.monitorAlive(rec.id).catch(() => false))) await this.checkExit(rec.id).catch(() => undefined);
       }
     } finally {
       this.sweeping = false;
