@@ -6,7 +6,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ApiServer, parseDetachKeys, specFromDocker } from '../api';
 import { CriServer } from '../cri';
-import { log, setLogLevel } from '../common';
+import { log, setLogLevel, traceSpan, traceStart } from '../common';
 import { checkLogConfig, DEFAULT_LOG_DRIVER, Engine } from '../engine';
 import { setupRemap } from '../runtime';
 import { RegistryServer } from '../registry';
@@ -241,6 +241,7 @@ async function main(): Promise<void> {
     fail(`invalid default log configuration: ${(err as Error).message}`);
   }
   await writePidfile(f.pidfile);
+  const tOpen = traceStart();
   const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, logDefaults, ...(f.detachKeys ? { detachKeys: f.detachKeys } : {}), ...(userns ? { userns } : {}),
     network: { ...(f.bridge ? { bridgeName: f.bridge } : {}), ...(f.bip ? { bip: f.bip } : {}), ...(f.pools.length ? { pools: f.pools } : {}) },
     ...(f.registryConfig ? { registryConfigDir: f.registryConfig } : {}), cni: { confDir: f.cniConfDir, binDir: f.cniBinDir } });
@@ -264,6 +265,8 @@ async function main(): Promise<void> {
     cri = new CriServer(engine, { socket: f.criSocket, podInfraImage: f.podInfraImage });
     await cri.start();
   }
+  traceSpan('init', 'engine open + listen', tOpen);
+  traceSpan('init', 'since process start', 0);
   log.info('Daemon has completed initialization', { version: '0.1.0', dataRoot: f.dataRoot, execRoot: f.execRoot });
   let stopping = false;
   const shutdown = async (sig: string) => {

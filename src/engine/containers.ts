@@ -25,6 +25,9 @@ import {
   newContainerId,
   notFound,
   notModified,
+  traceSince,
+  traceSpan,
+  traceStart,
   type ContainerId,
   type Digest,
   type FilterArgs,
@@ -141,12 +144,15 @@ export class ContainerService {
 
   /** Loads every record and reconciles it with what the runtime reports. */
   async init(): Promise<void> {
+    const tLoad = traceStart();
     await this.store.load();
+    traceSpan('init', 'container records load', tLoad);
     const init = initBinaryPath();
     if (init) this.initVersion = await toolVersion(init);
     this.runtime.watchExits((id) => void this.checkExit(id as ContainerId));
     // A monitor that dies (killed, OOM) leaves no exit: look for such containers now and then.
     setInterval(() => void this.sweepLostMonitors(), this.sweepMs).unref();
+    const tAdopt = traceStart();
     for (const rec of this.store.list()) {
       if (rec.state.status === 'removing') await this.removeNow(rec).catch((err) => log.warn('removal failed', { id: rec.id, error: String(err) }));
       else if (isLive(rec)) await this.reconcile(rec);
@@ -154,6 +160,7 @@ export class ContainerService {
     }
     await this.network.recover?.(new Set(this.store.list().filter(isLive).map((r) => r.id)));
     this.restartAtInit();
+    traceSpan('init', 'containers reconciled', tAdopt);
   }
 
   /**
@@ -248,6 +255,7 @@ export class ContainerService {
     if (taken) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${taken}". You have to remove (or rename) that container to be able to reuse that name.`);
     const req0 = req.spec;
     let img: ImageRecord;
+    const tResolve = traceStart();
     try {
       img = this.images.resolve(req0.image);
     } catch (err) {
@@ -310,13 +318,18 @@ export class ContainerService {
     };
     // Claim the name before any await so two concurrent creates cannot both take it.
     this.store.add(rec);
+    traceSpan(id, 'image resolve + spec', tResolve);
     try {
+      const tPrepare = traceStart();
       await fsp.mkdir(dir, { recursive: true });
       if (req.logPath) await fsp.mkdir(dirname(req.logPath), { recursive: true });
       const root = await this.images.rootLayers(img);
       await this.snapshots.prepare(id, root.top, root.lowers);
       await this.mounts.prepare(rec, Object.keys(ic.Volumes ?? {}));
+      const tSave = traceStart();
+      traceSpan(id, 'snapshot prepare', tPrepare, tSave);
       await this.store.save(rec, true);
+      traceSpan(id, 'record save (create)', tSave);
     } catch (err) {
       this.store.delete(id);
       await this.snapshots.remove(id).catch(() => undefined);
@@ -348,7 +361,10 @@ export class ContainerService {
     if (isLive(rec)) throw notModified('container already started');
     if (rec.state.status === 'removing') throw conflict(`cannot start container ${rec.id}: it is being removed`);
     try {
+      const tMount = traceStart();
       const rootfs = await this.snapshots.mount(rec.id);
+      traceSpan(rec.id, 'snapshot mount', tMount);
+      const tSetup = traceStart();
       const [mounts, net] = await Promise.all([
         this.mounts.specMounts(rec, rootfs),
         this.network.setUp({
@@ -364,6 +380,8 @@ export class ContainerService {
       // netavark wires the namespace while runc creates the container; a failure waits for the start.
       const wired = net?.ready?.then(() => undefined, (err: unknown) => err);
       if (rec.spec.namespaces.ipc === 'shareable') mountShm(shareableShmPath(rec), rec.spec.resources.shmSize || DEFAULT_SHM_SIZE);
+      const tSpec = traceStart();
+      traceSpan(rec.id, 'volumes + network', tSetup, tSpec);
       const spec = buildSpec(rec, {
         host: this.host,
         rootfs,
@@ -373,17 +391,24 @@ export class ContainerService {
         ...(this.userns ? { userns: this.userns } : {}),
         ...(net?.netns ? { netns: net.netns } : {}),
       });
+      traceSpan(rec.id, 'spec render', tSpec);
       const p = rec.spec.process;
       const logSizeMax = logSizeLimit(rec.spec.logConfig);
+      const tCreate = traceStart();
       const pid = await this.runtime.create({ id: rec.id, name: rec.name, spec, logPath: rec.logPath, ...(logSizeMax ? { logSizeMax } : {}), tty: p.tty, stdin: p.openStdin, stdinOnce: p.stdinOnce });
       // Stdin attaches connect now, before the process runs, so no input is early.
       this.store.emit('created', rec.id);
       afterCreate(rec, this.host);
       const wireError = await wired;
       if (wireError) throw wireError;
+      const tStart = traceStart();
+      traceSpan(rec.id, 'runtime create (total)', tCreate, tStart);
       await this.runtime.start(rec.id);
+      const tSave = traceStart();
+      traceSpan(rec.id, 'start (exec fifo)', tStart, tSave);
       rec.state = { ...rec.state, status: 'running', pid, exitCode: 0, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: ZERO_TIME };
       await this.store.save(rec);
+      traceSpan(rec.id, 'record save (start)', tSave);
     } catch (err) {
       await this.runtime.delete(rec.id).catch(() => undefined);
       await this.snapshots.unmount(rec.id).catch(() => undefined);
@@ -419,6 +444,7 @@ export class ContainerService {
     if (!rec || !isLive(rec)) return false;
     const exit = await this.runtime.exitCode(id);
     if (exit) {
+      traceSince(id, 'exit noticed (since exit file mtime)', exit.at.getTime());
       await this.recordExit(rec, exit.code, exit.at, '');
       return true;
     }
@@ -439,7 +465,8 @@ export class ContainerService {
     this.sweeping = true;
     try {
       for (const rec of this.store.list()) {
-        if (isLive(rec)) await this.checkExit(rec.id).catch(() => undefined);
+        // A live monitor records the exit itself; only a dead one needs the full check.
+        if (isLive(rec) && !(await this.runtime.monitorAlive(rec.id).catch(() => false))) await this.checkExit(rec.id).catch(() => undefined);
       }
     } finally {
       this.sweeping = false;
@@ -453,9 +480,11 @@ export class ContainerService {
     const inFlight = this.finishing.get(rec.id);
     if (inFlight) return inFlight;
     if (!isLive(rec)) return;
+    const tFinish = traceStart();
     const finish = this.finishExit(rec, code, at, error).finally(() => this.finishing.delete(rec.id));
     this.finishing.set(rec.id, finish);
     await finish;
+    traceSpan(rec.id, 'exit cleanup (runc delete, unmount, record)', tFinish);
     if (rec.spec.autoRemove && rec.state.status !== 'restarting') {
       await this.lock.run(rec.id, () => this.removeNow(rec)).catch((err) => log.warn('auto-remove failed', { id: rec.id, error: String(err) }));
     }
@@ -741,6 +770,7 @@ export class ContainerService {
   private async removeNow(rec: ContainerRecord, removeVolumes = false): Promise<void> {
     if (!this.store.has(rec.id)) return;
     this.restarts.forget(rec.id);
+    const tRemove = traceStart();
     rec.state.status = 'removing';
     await this.store.save(rec).catch(() => undefined);
     await Promise.all([this.runtime.discard(rec.id), this.snapshots.remove(rec.id)]);
@@ -753,6 +783,7 @@ export class ContainerService {
     this.store.delete(rec.id);
     // Its image was deleted (rmi -f) while it stayed: the layers only it kept go now.
     if (!this.images.has(rec.imageId)) await this.images.collectUnused().catch((err) => log.warn('layer collection failed', { error: String(err) }));
+    traceSpan(rec.id, 'remove', tRemove);
     this.events.emit('container', 'destroy', rec.id, { image: rec.image, name: rec.name });
     this.store.emit('removed', rec.id);
   }

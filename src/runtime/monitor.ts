@@ -16,7 +16,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, failedPrecondition, internal, isErrno, log } from '../common';
+import { BerthError, failedPrecondition, internal, isErrno, log, traceSpan, traceStart } from '../common';
 
 export interface MonitorOptions {
   execRoot: string;
@@ -135,6 +135,7 @@ export class Monitor {
       ...(o.tty ? ['-t'] : []),
       ...(o.stdin ? ['-i', ...(o.stdinOnce ? [] : ['--leave-stdin-open'])] : []),
     ];
+    const tSpawn = traceStart();
     const child = spawn(this.conmon, args, {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
@@ -143,6 +144,8 @@ export class Monitor {
       detached: true,
     });
     child.unref();
+    const tSpawned = traceStart();
+    traceSpan(o.id, 'conmon spawn (node spawn call)', tSpawn, tSpawned);
     return await new Promise<number>((resolve, reject) => {
       let sync = '';
       let stderr = '';
@@ -153,7 +156,10 @@ export class Monitor {
         sync += d.toString();
         const msg = parseSync(sync);
         if (!msg) return;
-        if (msg.data > 0) resolve(msg.data);
+        if (msg.data > 0) {
+          traceSpan(o.id, 'conmon + runc create (until pid)', tSpawned);
+          resolve(msg.data);
+        }
         else reject(runtimeError(msg.message ?? `conmon reported ${msg.data}`));
         sp.removeAllListeners('data');
         (sp as NodeJS.ReadableStream & { destroy(): void }).destroy();
@@ -203,6 +209,8 @@ export class Monitor {
 
   /** runc's view; undefined when runc does not know the container. */
   async state(id: string): Promise<{ status: RuncStatus; pid: number } | undefined> {
+    const quick = await this.stateFromFiles(id);
+    if (quick) return quick;
     try {
       const out = await this.runcCmd(['state', id]);
       const s = JSON.parse(out) as { status: RuncStatus; pid: number };
@@ -212,6 +220,48 @@ export class Monitor {
       if (!this.known(id)) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * What `runc state` answers, worked out in-process from runc's state.json the way runc
+   * does it (init pid alive with the recorded start time; exec.fifo present → created;
+   * freezer FROZEN → paused), without a runc process: adopting 500 containers at start
+   * would otherwise spawn 500 runc. Undefined when anything is unusual (no state file,
+   * an unreadable freezer, a freeze in progress): the caller then asks runc.
+   */
+  private async stateFromFiles(id: string): Promise<{ status: RuncStatus; pid: number } | undefined> {
+    const dir = join(this.runcRoot, id);
+    let st: { init_process_pid?: number; init_process_start?: number | string; cgroup_paths?: Record<string, string> };
+    try {
+      st = JSON.parse(await fsp.readFile(join(dir, 'state.json'), 'utf8')) as typeof st;
+    } catch {
+      return undefined;
+    }
+    const pid = st.init_process_pid;
+    if (!pid || st.init_process_start === undefined) return undefined;
+    let stat: string;
+    try {
+      stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+    } catch (err) {
+      return isErrno(err, 'ENOENT') || isErrno(err, 'ESRCH') ? { status: 'stopped', pid: 0 } : undefined;
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (f[0] === 'Z' || f[0] === 'X' || f[19] !== String(st.init_process_start)) return { status: 'stopped', pid: 0 };
+    if (existsSync(join(dir, 'exec.fifo'))) return { status: 'created', pid };
+    const cg = st.cgroup_paths ?? {};
+    let frozen: boolean;
+    try {
+      if (cg.freezer) {
+        const v = (await fsp.readFile(join(cg.freezer, 'freezer.state'), 'utf8')).trim();
+        if (v !== 'FROZEN' && v !== 'THAWED') return undefined;
+        frozen = v === 'FROZEN';
+      } else if (cg['']) {
+        frozen = (await fsp.readFile(join(cg[''], 'cgroup.freeze'), 'utf8')).trim() === '1';
+      } else return undefined;
+    } catch {
+      return undefined;
+    }
+    return { status: frozen ? 'paused' : 'running', pid };
   }
 
   /** Whether runc still keeps state for the container (a cheap check before remove()). */

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { invalidArgument } from '../../common';
+import { invalidArgument, traceSpan, traceStart } from '../../common';
 import { queryContainers, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
 import { containerInspect, containerSizes, containerSummary, type ContainerSizes } from '../convert';
@@ -15,11 +15,14 @@ export function containerRoutes(router: Router, engine: Engine): void {
   const svc = engine.containers;
 
   router.add('POST', '/containers/create', async (ctx) => {
+    const t0 = traceStart();
     const body = await readJSONBody(ctx, 'container config', CONTAINER_CREATE);
     const request = createRequest(body, ctx.query.get('name') || undefined);
     const b = body as Record<string, unknown>;
     const unapplied = unappliedOptions(b, (b.HostConfig ?? {}) as Record<string, unknown>);
+    const t1 = traceStart();
     const { record: rec, warnings } = await svc.create(request);
+    traceSpan(rec.id, 'request parse', t0, t1);
     const reply: ContainerCreateResponse = { Id: rec.id, Warnings: [...warnings, ...unapplied] };
     sendJSON(ctx, 201, reply);
   });
