@@ -153,7 +153,7 @@ test('an exit under a policy: die, restarting for the back-off, then start again
     await until('running a third time', () => t.events.length === 6);
     assert.equal(rec.restartCount, 2);
     t.runtime.exit(rec.id, 3);
-    await until('down for good', () => rec.state.status === 'exited');
+    await until('down for good', () => rec.state.status === 'exited' && t.events.length === 7);
     assert.equal(rec.restartCount, 2);
     assert.deepEqual(t.events, ['create', 'start', 'die', 'start', 'die', 'start', 'die']);
     // A manual start resets the count.
