@@ -375,6 +375,7 @@ export class ContainerService {
           name: rec.name,
           domainname: rec.spec.domainname,
           network: rec.spec.network,
+          ...(this.userns && rec.spec.namespaces.userns !== 'host' ? { namespaceByRuntime: true } : {}),
         }),
       ]);
       // netavark wires the namespace while runc creates the container; a failure waits for the start.
@@ -401,6 +402,7 @@ export class ContainerService {
       afterCreate(rec, this.host);
       const wireError = await wired;
       if (wireError) throw wireError;
+      if (net?.adopt) await net.adopt(pid);
       const tStart = traceStart();
       traceSpan(rec.id, 'runtime create (total)', tCreate, tStart);
       await this.runtime.start(rec.id);

@@ -28,7 +28,7 @@ import { readJSON, writeJSONAtomic } from '../state';
 import { hostResolvConf, hostsFile, LOOPBACK_HOSTS, resolvConf, writeFiles, type HostsEntry } from './files';
 import { contains, DEFAULT_POOLS, formatCIDR, formatIPv4, hostRoutes, lastAddress, overlaps, parseCIDR, parseIPv4, pickSubnet, type Subnet } from './ipnet';
 import { Netavark, type NetavarkNetwork, type NetavarkRequest } from './netavark';
-import { createNetns, isNetns, removeNetns } from './netns';
+import { createNetns, isNetns, keepNetns, removeNetns } from './netns';
 import { freePort, portFree, portMappings, type PortMapping } from './ports';
 
 export interface NetworkRecord {
@@ -98,6 +98,8 @@ export interface BridgeAttachment {
   name?: string;
   domainname?: string;
   network?: NetworkRequest;
+  /** runc makes the namespace (inside the container's user namespace); `adopt` wires it. */
+  namespaceByRuntime?: boolean;
 }
 
 export interface NetworkSetUp {
@@ -105,6 +107,8 @@ export interface NetworkSetUp {
   netns?: string;
   /** Settles when netavark has wired the namespace; start the process only after. */
   ready?: Promise<void>;
+  /** For a namespace runc made (a remapped container's): keep it at our path, then wire it. */
+  adopt?: (pid: number) => Promise<void>;
 }
 
 export interface BridgeOptions {
@@ -389,11 +393,19 @@ export class BridgeNetworking {
     try {
       await Promise.all([
         writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile([...extra, ...links], { ip: first.ip, names }), resolvConf: resolvText }, a.owner),
-        createNetns(state.netns),
+        a.namespaceByRuntime ? undefined : createNetns(state.netns),
       ]);
     } catch (err) {
       await this.tearDown(a.containerId).catch(() => undefined);
       throw err;
+    }
+    if (a.namespaceByRuntime) {
+      return {
+        adopt: async (pid) => {
+          await keepNetns(`/proc/${pid}/ns/net`, state.netns);
+          await this.wire(state, req.dns ?? []);
+        },
+      };
     }
     const ready = this.wire(state, req.dns ?? []);
     return { netns: state.netns, ready };
