@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorKind } from '../common';
-import { applyChanges, parseGoDuration } from './image-changes';
+import { errorKind, parseGoDuration } from '../common';
+import { applyChanges } from './image-changes';
 
 test('HEALTHCHECK changes: options, exec and shell forms, NONE; Go durations', () => {
   assert.deepEqual(applyChanges({}, ['HEALTHCHECK --interval=200ms --timeout=1m30s --start-period=2s --start-interval=500ms --retries=4 CMD ["probe", "-x"]']).Healthcheck, {
