@@ -3,7 +3,7 @@
  * `<RFC3339Nano time> <stdout|stderr> <F|P> <text>`, where F ends a line
  * (a newline was written) and P is a partial line (no newline yet).
  */
-import { closeSync, openSync, promises as fsp, readSync, statSync, watch } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readSync, statSync, watch } from 'node:fs';
 
 export interface LogEntry {
   /** RFC 3339 with nanoseconds, in UTC (`…Z`) when conmon wrote +00:00. */
@@ -76,26 +76,26 @@ export async function readLog(path: string, offset = 0): Promise<{ entries: LogE
 export async function scanLog(
   path: string, offset: number, each: (e: LogEntry) => void, limit = Number.POSITIVE_INFINITY, afterBlock?: () => Promise<void>,
 ): Promise<number> {
-  // A span of one block (a tail, a small log) is read synchronously: a thread-pool hop
-  // per open, read and close cost more than the reads themselves.
-  const small = limit - offset <= SCAN_BLOCK;
-  let fh: fsp.FileHandle | undefined;
-  let fd: number | undefined;
+  // The file is opened synchronously, and a span of one block (a tail, what a follower
+  // finds new, a small log) read so too: a thread-pool hop per open, read and close
+  // cost more than the reads themselves. Larger spans are read in the background.
+  let fd: number;
   try {
-    if (small) fd = openSync(path, 'r');
-    else fh = await fsp.open(path, 'r');
+    fd = openSync(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return offset;
     throw err;
   }
   try {
+    const stop = Math.min(limit, fstatSync(fd).size);
+    const small = stop - offset <= SCAN_BLOCK;
     const split = new LineSplitter();
-    const buf = Buffer.allocUnsafe(small ? Math.max(0, limit - offset) : SCAN_BLOCK);
+    const buf = Buffer.allocUnsafe(small ? Math.max(1 << 16, stop - offset) : SCAN_BLOCK);
     let pos = offset;
     let consumed = offset;
     while (pos < limit) {
       const want = Math.min(buf.length, limit - pos);
-      const bytesRead = fd !== undefined ? readSync(fd, buf, 0, want, pos) : (await fh!.read(buf, 0, want, pos)).bytesRead;
+      const bytesRead = small ? readSync(fd, buf, 0, want, pos) : await readAsync(fd, buf, want, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
       for (const rec of split.push(Buffer.from(buf.subarray(0, bytesRead)))) {
@@ -108,9 +108,12 @@ export async function scanLog(
     }
     return consumed;
   } finally {
-    if (fd !== undefined) closeSync(fd);
-    else await fh!.close();
+    closeSync(fd);
   }
+}
+
+function readAsync(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 const SCAN_BLOCK = 1 << 20;
