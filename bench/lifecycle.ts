@@ -112,7 +112,7 @@ async function measureAll(targets: Target[], tree: string, work: string): Promis
       add(t, 'logs', r.ms);
     });
   }
-  for (let i = 0; i < 10; i++) {
+  for (let i = 0; i < runs; i++) {
     await each(async (t) => {
       const r = await timedCount(t, ['logs', '--tail', '100', 'lb-log']);
       if (r.bytes !== 100 * 100) throw new Error(`${t.name}: logs --tail 100 gave ${r.bytes} bytes`);

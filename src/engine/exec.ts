@@ -16,7 +16,7 @@
  * output has been streamed; the record stays until the container is removed or
  * it is older than EXEC_RECORD_TTL_MS after the process exited.
  */
-import { promises as fsp } from 'node:fs';
+import { mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, internal, invalidArgument, log, newContainerId, notFound, replaceOrAppendEnv } from '../common';
 import { LogFollower, hostBoundingCapabilities, resolveGroups, resolveUser, type LogEntry } from '../runtime';
@@ -129,9 +129,10 @@ export class ExecService {
     const tty = !!x.options.tty;
     let started: ExecProcess;
     try {
-      await fsp.mkdir(dir, { recursive: true });
+      // Synchronous: two small writes cost less than their thread-pool round trips on this hot path.
+      mkdirSync(dir, { recursive: true });
       const proc = this.processSpec(rec, x, tty, o.consoleSize ?? x.options.consoleSize ?? null);
-      await fsp.writeFile(join(dir, 'process.json'), JSON.stringify(proc));
+      writeFileSync(join(dir, 'process.json'), JSON.stringify(proc));
       started = await this.runtime.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin });
     } catch (err) {
       x.exitCode = 126;

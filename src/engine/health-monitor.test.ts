@@ -55,7 +55,7 @@ async function setup(imageCheck?: Record<string, unknown>) {
   const seen = new Set<string>();
   /** The next probe the monitor starts. */
   const nextProbe = async (): Promise<FakeExec> => {
-    for (let i = 0; i < 2000; i++) {
+    for (let i = 0; i < 4000; i++) {
       const x = [...runtime.execs.values()].find((e) => !seen.has(e.options.execId));
       if (x) {
         seen.add(x.options.execId);
@@ -66,7 +66,7 @@ async function setup(imageCheck?: Record<string, unknown>) {
     throw new Error('no probe started');
   };
   const until = async (what: string, pred: () => boolean) => {
-    for (let i = 0; i < 2000 && !pred(); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 4000 && !pred(); i++) await new Promise((r) => setTimeout(r, 5));
     assert.ok(pred(), `timed out waiting for ${what}`);
   };
   const done = () => {

@@ -1,5 +1,5 @@
 /** Dockerfile-style `--change` lines, as `docker commit` and `docker import` apply them. */
-import { invalidArgument, replaceOrAppendEnv } from '../common';
+import { invalidArgument, parseGoDuration, replaceOrAppendEnv } from '../common';
 import type { ContainerConfig } from '../image';
 
 /** Applies Dockerfile-style `--change` lines (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, STOPSIGNAL, HEALTHCHECK). */
@@ -88,14 +88,4 @@ function healthcheck(arg: string): NonNullable<ContainerConfig['Healthcheck']> {
     }
   }
   return { Test: test, ...out };
-}
-
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-
-/** Go's duration syntax (`1m30s`, `200ms`) → nanoseconds. */
-export function parseGoDuration(text: string): number {
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
-  if (text === '0') return 0;
-  if (!parts.length || parts.map((p) => p[0]).join('') !== text) throw invalidArgument(`time: invalid duration "${text}"`);
-  return Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_NS[p[2]!]!, 0));
 }

@@ -125,7 +125,7 @@ async function setup(root = mkdtempSync(join(tmpdir(), 'berth-restart-')), runti
   return { root, runtime, events, svc, create, done: () => (svc.restarts.dispose(), rmSync(root, { recursive: true, force: true })) };
 }
 
-async function until(what: string, pred: () => boolean, ms = 5000): Promise<void> {
+async function until(what: string, pred: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   while (!pred()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

@@ -34,7 +34,7 @@
  * corrupt tars and refused writes → invalid-argument; disk errors → internal.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants as fsc, fstatSync, lchownSync, lstatSync, lutimesSync, openSync, promises as fsp, readSync, renameSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, lstatSync, openSync, promises as fsp, readSync, renameSync, writeSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
@@ -348,6 +348,9 @@ class Extractor {
   private readonly temps = new Map<string, DirHandle>();
   /** Directories already named in the journal. */
   private readonly journalled = new Set<string>();
+  /** Temporary names: a random stem per extraction and a counter (made with O_EXCL, so a clash fails, never overwrites). */
+  private readonly tempStem = `${randomBytes(6).toString('hex')}-`;
+  private tempCount = 0;
   /** Handles of the directories entries were made in, by container path (see parentOf). */
   private readonly parents = new Map<string, DirHandle>();
   private readonly maxPath: number;
@@ -430,10 +433,14 @@ class Extractor {
       case 'file':
       case 'contiguous-file':
         await this.place(dir, cpath, name, existing, async (tmp) => {
-          await writeFile(entry, tmp);
-          this.setOwnerAndMode(tmp, h, false);
-          const t = times(h);
-          lutimesSync(tmp, t.atime, t.mtime);
+          // Owner, mode and times through the open file: no more path lookups than the open.
+          await writeFile(entry, tmp, (fd) => {
+            const host = this.hostOwner(h);
+            fchownSync(fd, host.uid, host.gid);
+            fchmodSync(fd, (h.mode ?? 0o644) & 0o7777);
+            const t = times(h);
+            futimesSync(fd, t.atime, t.mtime);
+          });
         });
         return;
       case 'symlink': {
@@ -510,7 +517,7 @@ class Extractor {
       await this.opts.journal(parent);
       this.journalled.add(parent);
     }
-    const tmp = dir.at(`${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
+    const tmp = dir.at(`${TEMP_PREFIX}${this.tempStem}${(this.tempCount++).toString(36)}`);
     this.temps.set(tmp, dir);
     await build(tmp);
     if (existing?.isDirectory()) await removeTree(dir, name);
@@ -521,9 +528,13 @@ class Extractor {
   }
 
   /** Synchronous, as the other metadata calls of an extraction: each is a short system call, and a thread-pool round trip per call made a copy of many small files several times slower. */
-  private setOwnerAndMode(abs: string, h: tarStream.Header, isLink: boolean): void {
+  private hostOwner(h: tarStream.Header): { uid: number; gid: number } {
     const owner = this.opts.owner ?? { uid: paxNumber(h, 'uid') ?? h.uid ?? 0, gid: paxNumber(h, 'gid') ?? h.gid ?? 0 };
-    const host = this.opts.idShift ? this.opts.idShift(owner) : owner;
+    return this.opts.idShift ? this.opts.idShift(owner) : owner;
+  }
+
+  private setOwnerAndMode(abs: string, h: tarStream.Header, isLink: boolean): void {
+    const host = this.hostOwner(h);
     lchownSync(abs, host.uid, host.gid);
     if (!isLink) chmodSync(abs, (h.mode ?? 0o644) & 0o7777);
   }
@@ -586,7 +597,7 @@ function cleanName(name: string, maxLen: number): string[] {
 }
 
 /** The entry's bytes into a new file; written synchronously chunk by chunk (to the page cache: short calls). */
-async function writeFile(entry: Entry, abs: string): Promise<void> {
+async function writeFile(entry: Entry, abs: string, finish: (fd: number) => void): Promise<void> {
   const fd = openSync(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {
     for await (const chunk of entry) {
@@ -594,6 +605,7 @@ async function writeFile(entry: Entry, abs: string): Promise<void> {
       let off = 0;
       while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     }
+    finish(fd);
   } finally {
     closeSync(fd);
   }

@@ -103,3 +103,23 @@ test('health checks go on after berthd is killed and started again', async () =>
   assert.equal((await health(id))!.Status, 'healthy');
   await d.dockerOk(['rm', id]);
 });
+
+test('berth run --health-* and --restart; berth ps shows the health', async () => {
+  const r = await d.berth(['run', '-d', '--name', 'berth-hc', '--health-cmd', 'true', '--health-interval', '200ms', 'busybox', 'sleep', '600']);
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  await waitFor('healthy', async () => (await health(id))?.Status === 'healthy', 20_000, 100);
+  const ps = await d.berth(['ps', '--filter', 'health=healthy', '--format', '{{.Names}} {{.Status}}']);
+  assert.equal(ps.code, 0, ps.stderr);
+  assert.match(ps.stdout.trim(), /^berth-hc Up .+ \(healthy\)$/);
+  const bad = await d.berth(['run', '-d', '--no-healthcheck', '--health-cmd', 'true', 'busybox', 'true']);
+  assert.equal(bad.code, 125);
+  assert.match(bad.stderr, /--no-healthcheck conflicts with --health-\* options/);
+  const f = await d.berth(['run', '-d', '--restart', 'on-failure:1', 'busybox', 'sh', '-c', 'exit 2']);
+  assert.equal(f.code, 0, f.stderr);
+  await waitFor('one restart, then down', async () => {
+    const st = await d.inspect(f.stdout.trim());
+    return st.RestartCount === 1 && st.State.Status === 'exited';
+  }, 20_000, 100);
+  await d.dockerOk(['rm', '-f', id, f.stdout.trim()]);
+});
