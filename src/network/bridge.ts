@@ -88,6 +88,7 @@ export interface NetworkRequest {
   links: string[] | null;
   macAddress?: string;
   disabled?: boolean;
+  primaryDetached?: boolean;
 }
 
 export interface BridgeAttachment {
@@ -379,6 +380,11 @@ export class BridgeNetworking {
       return {};
     }
     const state = await this.serial(() => this.allocate(a, req));
+    if (!state) {
+      // Disconnected from every network: loopback only.
+      await writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile(extra), resolvConf: resolvConf(resolv, { nameservers: req.dns, search: req.dnsSearch, options: req.dnsOptions }) }, a.owner);
+      return {};
+    }
     const first = state.endpoints[0]!;
     const firstNet = this.networks.get(first.networkId)!;
     const names = a.domainname ? [`${a.hostname}.${a.domainname}`, a.hostname] : [a.hostname];
@@ -572,15 +578,17 @@ export class BridgeNetworking {
     return out;
   }
 
-  private async allocate(a: BridgeAttachment, req: NetworkRequest): Promise<EndpointState> {
+  private async allocate(a: BridgeAttachment, req: NetworkRequest): Promise<EndpointState | undefined> {
     const primary = this.primaryNetwork(req.mode);
     if (!primary) throw notFound(`network ${req.mode} not found`);
-    const nets: NetworkRecord[] = [primary];
+    const nets: NetworkRecord[] = req.primaryDetached ? [] : [primary];
     for (const name of Object.keys(req.endpoints)) {
       const n = this.get(name === 'default' ? 'bridge' : name);
       if (n.driver !== 'bridge') continue;
+      if (req.primaryDetached && n.id === primary.id) continue;
       if (!nets.some((x) => x.id === n.id)) nets.push(n);
     }
+    if (nets.length === 0) return undefined;
     const short = a.containerId.slice(0, 12);
     const endpoints: Endpoint[] = [];
     nets.forEach((net, i) => {
@@ -601,7 +609,7 @@ export class BridgeNetworking {
     });
     const state: EndpointState = { containerId: a.containerId, containerName: a.name ?? short, netns: join(this.netnsDir, a.containerId), ports: [], endpoints };
     state.ports = await this.allocatePorts(portMappings(req), state.containerName, endpoints[0]!.endpointId);
-    if (state.ports.length) state.portsNetwork = primary.id;
+    if (state.ports.length) state.portsNetwork = nets[0]!.id;
     this.states.set(a.containerId, state);
     // The record goes to disk before netavark does anything: a crash leaves something to undo.
     await writeJSONAtomic(this.endpointFile(a.containerId), state, { durable: false });
@@ -642,7 +650,8 @@ export class BridgeNetworking {
 
   async tearDown(containerId: string): Promise<void> {
     const state = this.states.get(containerId);
-    if (!state) return this.pending.get(containerId);
+    // Already queued (exit, then removal): the removal does not wait for netavark.
+    if (!state) return;
     this.states.delete(containerId);
     const job = (async () => {
       await this.netavark.teardown(state.netns, this.request(state, state.endpoints)).catch((err) => {
