@@ -379,7 +379,9 @@ export class BridgeNetworking {
       await writeFiles(a.files, { hostname: hostnameText, hosts: hosts + extra.map((e) => `${e.ip}\t${e.names.join(' ')}\n`).join(''), resolvConf: resolvConf(resolv, { nameservers: req.dns, search: req.dnsSearch, options: req.dnsOptions }) }, a.owner);
       return {};
     }
-    const state = await this.serial(() => this.allocate(a, req));
+    // A second setUp of a container already set up (idempotent): its files again, nothing new wired.
+    const had = this.states.get(a.containerId);
+    const state = had ?? (await this.serial(() => this.allocate(a, req)));
     if (!state) {
       // Disconnected from every network: loopback only.
       await writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile(extra), resolvConf: resolvConf(resolv, { nameservers: req.dns, search: req.dnsSearch, options: req.dnsOptions }) }, a.owner);
@@ -401,6 +403,7 @@ export class BridgeNetworking {
       await this.tearDown(a.containerId).catch(() => undefined);
       throw err;
     }
+    if (had) return { netns: state.netns, ready: Promise.resolve() };
     const ready = this.wire(state, req.dns ?? []);
     return { netns: state.netns, ready };
   }
