@@ -252,14 +252,36 @@ export class BridgeNetworking {
         }
         if (net) await this.netavark.teardown(path, this.anchorRequest(net)).catch(() => undefined);
         await removeNetns(path);
-      } else if (!this.states.has(f)) {
+      } else if (![...this.states.values()].some((st) => st.netns === path)) {
         await removeNetns(path);
       }
     }
   }
 
+  /**
+   * A namespace made ahead of need: making one (a process spawn) is off the start's path.
+   * The spare's file names no container; `recover` removes a spare a crash left.
+   */
+  private spare: Promise<string> | undefined;
+
+  private takeNetns(): Promise<string> {
+    const ns = this.spare ?? this.makeNetns();
+    this.spare = ns.then(() => this.makeNetns());
+    this.spare.catch(() => (this.spare = undefined));
+    return ns;
+  }
+
+  private async makeNetns(): Promise<string> {
+    const path = join(this.netnsDir, `ns-${randomBytes(8).toString('hex')}`);
+    await createNetns(path);
+    return path;
+  }
+
   /** Waits for queued teardowns; removes anchors of networks no container uses. */
   async close(): Promise<void> {
+    const spare = await this.spare?.catch(() => undefined);
+    this.spare = undefined;
+    if (spare) await removeNetns(spare);
     await Promise.all([...this.pending.values()]);
     await this.serial(async () => {
       for (const id of [...this.anchors.keys()]) if (!this.inUse(id)) await this.dropAnchor(id);
@@ -397,7 +419,6 @@ export class BridgeNetworking {
     try {
       await Promise.all([
         writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile([...extra, ...links], { ip: first.ip, names }), resolvConf: resolvText }, a.owner),
-        createNetns(state.netns),
       ]);
     } catch (err) {
       await this.tearDown(a.containerId).catch(() => undefined);
@@ -610,8 +631,13 @@ export class BridgeNetworking {
       };
       endpoints.push(e);
     });
-    const state: EndpointState = { containerId: a.containerId, containerName: a.name ?? short, netns: join(this.netnsDir, a.containerId), ports: [], endpoints };
-    state.ports = await this.allocatePorts(portMappings(req), state.containerName, endpoints[0]!.endpointId);
+    const state: EndpointState = { containerId: a.containerId, containerName: a.name ?? short, netns: await this.takeNetns(), ports: [], endpoints };
+    try {
+      state.ports = await this.allocatePorts(portMappings(req), state.containerName, endpoints[0]!.endpointId);
+    } catch (err) {
+      await removeNetns(state.netns);
+      throw err;
+    }
     if (state.ports.length) state.portsNetwork = nets[0]!.id;
     this.states.set(a.containerId, state);
     // The record goes to disk before netavark does anything: a crash leaves something to undo.
