@@ -17,6 +17,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '20' },
     warmups: { type: 'string', default: '3' },
     peer: { type: 'string' },
+    'peer-name': { type: 'string' },
     docker: { type: 'string', default: '/usr/local/bin/docker' },
     bridge: { type: 'string', default: 'bbench0' },
     bip: { type: 'string', default: '10.250.0.1/24' },
@@ -31,23 +32,30 @@ const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length -
 
 function ensureImage(t: Target, work: string): void {
   if (docker(t, ['image', 'inspect', 'busybox:latest']).code === 0) return;
+  const tar = path.join(work, 'busybox.tar');
+  if (fs.existsSync(tar)) {
+    must(t, ['import', tar, 'busybox:latest']);
+    return;
+  }
   const root = path.join(work, 'rootfs');
   fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
   for (const d of ['etc', 'tmp', 'proc', 'sys', 'dev', 'root']) fs.mkdirSync(path.join(root, d), { recursive: true });
   fs.copyFileSync('/usr/bin/busybox', path.join(root, 'bin', 'busybox'));
   for (const a of ['sh', 'true', 'sleep', 'echo']) fs.symlinkSync('busybox', path.join(root, 'bin', a));
   fs.writeFileSync(path.join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  const tar = path.join(work, 'busybox.tar');
   spawnSync('tar', ['-C', root, '-cf', tar, '.']);
   must(t, ['import', tar, 'busybox:latest']);
 }
 
-function measure(t: Target): { bridge: number[]; none: number[] } {
-  const out = { bridge: [] as number[], none: [] as number[] };
+/** Every round runs each target on the bridge and with --network none, so load changes hit all alike. */
+function measure(targets: Target[]): Map<string, { bridge: number[]; none: number[] }> {
+  const out = new Map(targets.map((t) => [t.name, { bridge: [] as number[], none: [] as number[] }]));
   for (let i = 0; i < warmups + runs; i++) {
-    for (const mode of ['bridge', 'none'] as const) {
-      const r = must(t, ['run', '--rm', '--network', mode, 'busybox:latest', 'true']);
-      if (i >= warmups) out[mode].push(r.ms);
+    for (const t of targets) {
+      for (const mode of ['bridge', 'none'] as const) {
+        const r = must(t, ['run', '--rm', '--network', mode, 'busybox:latest', 'true']);
+        if (i >= warmups) out.get(t.name)![mode].push(r.ms);
+      }
     }
   }
   return out;
@@ -73,20 +81,19 @@ async function main(): Promise<void> {
   try {
     for (let i = 0; i < 200 && !(fs.existsSync(sock) && docker(t, ['version']).code === 0); i++) await new Promise((r) => setTimeout(r, 100));
     ensureImage(t, work);
-    report('berthd', measure(t));
+    const targets = [t];
+    if (values.peer) {
+      const peer: Target = { name: values['peer-name'] ?? 'peer', host: values.peer };
+      ensureImage(peer, work);
+      targets.push(peer);
+    }
+    for (const [name, m] of measure(targets)) report(name, m);
   } finally {
     const exited = new Promise((r) => berthd.once('exit', r));
     berthd.kill('SIGTERM');
     await exited;
     spawnSync('sh', ['-c', `grep -o ' ${work}[^ ]*' /proc/self/mountinfo | xargs -r -n1 umount -l`]);
     fs.rmSync(work, { recursive: true, force: true });
-  }
-  if (values.peer) {
-    const peer: Target = { name: 'peer', host: values.peer };
-    const pw = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-netbench-peer-'));
-    ensureImage(peer, pw);
-    report('peer', measure(peer));
-    fs.rmSync(pw, { recursive: true, force: true });
   }
 }
 

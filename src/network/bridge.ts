@@ -17,8 +17,9 @@
  *   stay up between containers (as docker0 does) and a container's setup and teardown
  *   only add or remove its own veth and rules. The anchor goes with the network, or at
  *   shutdown when no container uses the network.
- * - Addresses and host ports are released when netavark's teardown is queued: its calls
- *   run in order, so a later setup never meets the old veth.
+ * - Addresses and host ports are released once netavark's teardown is done; the engine
+ *   does not wait for it (a removal returns at once). netavark calls for different
+ *   containers run side by side; a network's anchor calls run alone.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
@@ -128,6 +129,13 @@ export const DEFAULT_BRIDGE = 'berth0';
 const BUILTIN = ['bridge', 'host', 'none'];
 const newId = () => randomBytes(32).toString('hex');
 
+/**
+ * The name netavark knows a network by. netavark names its iptables chains and aardvark-dns
+ * files after it, so it must be unique on the host: every daemon has a network called
+ * "bridge", and two of them must not share chains.
+ */
+export const netavarkName = (net: Pick<NetworkRecord, 'id'>) => `berth-${net.id.slice(0, 12)}`;
+
 /** dockerd's MAC from an IPv4 address: 02:42 and the address's four bytes. */
 export function macFor(ip: string): string {
   const n = parseIPv4(ip) ?? 0;
@@ -143,6 +151,10 @@ export class BridgeNetworking {
   private readonly states = new Map<string, EndpointState>();
   /** Teardowns queued, by container id: a new setup of the container waits for its own. */
   private readonly pending = new Map<string, Promise<void>>();
+  /** Endpoints being torn down: their addresses and host ports stay taken until netavark is done. */
+  private readonly draining = new Map<string, EndpointState>();
+  /** Each container's last address per network: a restart gets it back when it is free. */
+  private readonly lastIps = new Map<string, string>();
   /** Networks whose anchor is up (or being set up). */
   private readonly anchors = new Map<string, Promise<void>>();
   private lock: Promise<unknown> = Promise.resolve();
@@ -250,7 +262,7 @@ export class BridgeNetworking {
           this.anchors.set(net.id, Promise.resolve());
           continue;
         }
-        if (net) await this.netavark.teardown(path, this.anchorRequest(net)).catch(() => undefined);
+        if (net) await this.netavark.teardown(path, this.anchorRequest(net), true).catch(() => undefined);
         await removeNetns(path);
       } else if (![...this.states.values()].some((st) => st.netns === path)) {
         await removeNetns(path);
@@ -292,7 +304,7 @@ export class BridgeNetworking {
         if (this.inUse(id)) continue;
         const net = this.networks.get(id);
         const path = join(this.netnsDir, f);
-        if (net) await this.netavark.teardown(path, this.anchorRequest(net)).catch(() => undefined);
+        if (net) await this.netavark.teardown(path, this.anchorRequest(net), true).catch(() => undefined);
         await removeNetns(path);
       }
     });
@@ -456,8 +468,8 @@ export class BridgeNetworking {
     for (const e of endpoints) {
       const net = this.networks.get(e.networkId);
       if (!net) continue;
-      networks[net.name] = { static_ips: [e.ip], aliases: e.aliases, interface_name: e.ifname, static_mac: e.mac };
-      info[net.name] = this.netavarkNetwork(net);
+      networks[netavarkName(net)] = { static_ips: [e.ip], aliases: e.aliases, interface_name: e.ifname, static_mac: e.mac };
+      info[netavarkName(net)] = this.netavarkNetwork(net);
       if (state.portsNetwork === net.id) withPorts = true;
     }
     return {
@@ -472,7 +484,7 @@ export class BridgeNetworking {
 
   private netavarkNetwork(net: NetworkRecord): NetavarkNetwork {
     return {
-      name: net.name,
+      name: netavarkName(net),
       id: net.id,
       driver: 'bridge',
       network_interface: net.bridge,
@@ -505,8 +517,8 @@ export class BridgeNetworking {
       container_id: `anchor-${net.id}`,
       container_name: `berth-anchor-${net.id.slice(0, 12)}`,
       port_mappings: [],
-      networks: { [net.name]: { static_ips: [formatIPv4(ip)], aliases: [], interface_name: 'eth0' } },
-      network_info: { [net.name]: this.netavarkNetwork(net) },
+      networks: { [netavarkName(net)]: { static_ips: [formatIPv4(ip)], aliases: [], interface_name: 'eth0' } },
+      network_info: { [netavarkName(net)]: this.netavarkNetwork(net) },
     };
   }
 
@@ -518,7 +530,7 @@ export class BridgeNetworking {
     const p = (async () => {
       if (await isNetns(path)) return;
       await createNetns(path);
-      await this.netavark.setup(path, this.anchorRequest(net));
+      await this.netavark.setup(path, this.anchorRequest(net), true);
     })();
     this.anchors.set(net.id, p);
     p.catch(() => this.anchors.delete(net.id));
@@ -533,7 +545,7 @@ export class BridgeNetworking {
     if (!net) return;
     const path = this.anchorPath(net);
     if (!(await isNetns(path))) return;
-    await this.netavark.teardown(path, this.anchorRequest(net)).catch((err) => log.warn('anchor teardown failed', { network: net.name, error: String(err) }));
+    await this.netavark.teardown(path, this.anchorRequest(net), true).catch((err) => log.warn('anchor teardown failed', { network: net.name, error: String(err) }));
     await removeNetns(path);
   }
 
@@ -541,11 +553,11 @@ export class BridgeNetworking {
 
   private usedIps(networkId: string): Set<number> {
     const used = new Set<number>();
-    for (const s of this.states.values()) for (const e of s.endpoints) if (e.networkId === networkId) used.add(parseIPv4(e.ip)!);
+    for (const s of [...this.states.values(), ...this.draining.values()]) for (const e of s.endpoints) if (e.networkId === networkId) used.add(parseIPv4(e.ip)!);
     return used;
   }
 
-  private allocateIp(net: NetworkRecord, wanted?: string): string {
+  private allocateIp(net: NetworkRecord, wanted?: string, containerId?: string): string {
     const subnet = parseCIDR(net.subnet)!;
     const used = this.usedIps(net.id);
     const gw = parseIPv4(net.gateway);
@@ -557,6 +569,8 @@ export class BridgeNetworking {
       return wanted;
     }
     const range = net.ipRange ? parseCIDR(net.ipRange)! : subnet;
+    const last = containerId ? parseIPv4(this.lastIps.get(`${containerId}/${net.id}`) ?? '') : undefined;
+    if (last !== undefined && contains(range, last) && !used.has(last) && last !== gw && last !== anchor && last !== subnet.base && last !== lastAddress(subnet)) return formatIPv4(last);
     for (let ip = range.base; ip <= lastAddress(range); ip++) {
       if (ip === subnet.base || ip === lastAddress(subnet) || ip === gw || ip === anchor || used.has(ip)) continue;
       return formatIPv4(ip);
@@ -566,7 +580,7 @@ export class BridgeNetworking {
 
   private portsInUse(): PortMapping[] {
     const out: PortMapping[] = [];
-    for (const s of this.states.values()) out.push(...s.ports);
+    for (const s of [...this.states.values(), ...this.draining.values()]) out.push(...s.ports);
     return out;
   }
 
@@ -617,7 +631,7 @@ export class BridgeNetworking {
     const endpoints: Endpoint[] = [];
     nets.forEach((net, i) => {
       const cfg = req.endpoints[net.name] ?? req.endpoints[net.id] ?? (i === 0 ? req.endpoints[req.mode ?? ''] ?? req.endpoints.default : undefined);
-      const ip = this.allocateIp(net, cfg?.ipv4Address);
+      const ip = this.allocateIp(net, cfg?.ipv4Address, a.containerId);
       const e: Endpoint = {
         networkId: net.id,
         endpointId: newId(),
@@ -682,6 +696,8 @@ export class BridgeNetworking {
     // Already queued (exit, then removal): the removal does not wait for netavark.
     if (!state) return;
     this.states.delete(containerId);
+    const drainKey = `${containerId}/${state.netns}`;
+    this.draining.set(drainKey, state);
     const job = (async () => {
       await this.netavark.teardown(state.netns, this.request(state, state.endpoints)).catch((err) => {
         // A setup that never ran leaves nothing to undo; anything else is worth a line.
@@ -695,6 +711,10 @@ export class BridgeNetworking {
       }
     })();
     const done = job.finally(() => {
+      this.draining.delete(drainKey);
+      for (const e of state.endpoints) this.lastIps.set(`${containerId}/${e.networkId}`, e.ip);
+      // Bounded: the oldest memories go first.
+      while (this.lastIps.size > 4096) this.lastIps.delete(this.lastIps.keys().next().value!);
       if (this.pending.get(containerId) === done) this.pending.delete(containerId);
     });
     this.pending.set(containerId, done);
