@@ -443,14 +443,10 @@ export class BridgeNetworking {
 
   /** Anchors, then the container's own setup: one netavark call per network. */
   private async wire(state: EndpointState, dns: string[]): Promise<void> {
-    const calls: Promise<unknown>[] = [];
-    for (const e of state.endpoints) {
-      const net = this.networks.get(e.networkId)!;
-      calls.push(this.ensureAnchor(net));
-      calls.push(this.netavark.setup(state.netns, this.request(state, [e], dns)));
-    }
     try {
-      await Promise.all(calls);
+      // The anchor first: it makes the bridge and its chains, which a container's setup must not race.
+      await Promise.all(state.endpoints.map((e) => this.ensureAnchor(this.networks.get(e.networkId)!)));
+      await Promise.all(state.endpoints.map((e) => this.netavark.setup(state.netns, this.request(state, [e], dns))));
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       throw new BerthError('internal', `failed to set up container networking: ${msg}`, { cause: err });
@@ -870,7 +866,8 @@ export class BridgeNetworking {
       state.endpoints.push(e);
       await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
       try {
-        await Promise.all([this.ensureAnchor(net), this.netavark.setup(state.netns, this.request(state, [e]))]);
+        await this.ensureAnchor(net);
+        await this.netavark.setup(state.netns, this.request(state, [e]));
       } catch (err) {
         state.endpoints = state.endpoints.filter((x) => x !== e);
         await this.netavark.teardown(state.netns, this.request(state, [e])).catch(() => undefined);
