@@ -86,6 +86,9 @@ test('published ports: -p HOST:CTR reachable on 127.0.0.1 and the bridge address
   const random = /80\/tcp -> 127\.0\.0\.1:(\d+)/.exec(port);
   assert.ok(random, port);
   assert.equal(hostFetch(`http://127.0.0.1:${random![1]}/`).out, 'web1');
+  assert.equal(await d.dockerOk(['ps', '--filter', 'publish=80', '--format', '{{.Names}}']), 'web1');
+  assert.equal(await d.dockerOk(['ps', '--filter', 'publish=81/udp', '--format', '{{.Names}}']), 'web1');
+  assert.equal(await d.dockerOk(['ps', '--filter', 'publish=82', '--format', '{{.Names}}']), '');
   const ps = await d.dockerOk(['ps', '--filter', 'name=web1', '--format', '{{.Ports}}']);
   assert.ok(ps.includes(`0.0.0.0:${hp}->80/tcp`), ps);
   const ins = await d.inspect('web1');
@@ -158,6 +161,7 @@ test('a user network: containers reach each other by name, alias and short id; D
   const rm = await d.api('DELETE', '/networks/front');
   assert.equal(rm.status, 403);
   assert.match(rm.json.message, /has active endpoints/);
+  assert.equal(await d.dockerOk(['ps', '--filter', 'network=front', '--format', '{{.Names}}']), 'srv');
   const ls = await d.dockerOk(['network', 'ls', '--filter', 'label=tier=web', '--format', '{{.Name}}']);
   assert.equal(ls, 'front');
   await d.dockerOk(['rm', '-f', 'srv']);
@@ -206,6 +210,12 @@ test('network create: subnet, gateway, ip-range, --ip, bridge name; bad input re
   assert.equal(pre.status, 403);
   await d.dockerOk(['network', 'rm', 'fixed']);
   assert.notEqual(spawnSync('ip', ['link', 'show', `bn${x}`]).status, 0, 'the bridge goes with the network');
+  // --internal: no way out (no default route), yet containers on it reach each other.
+  await d.dockerOk(['network', 'create', '--internal', 'inside']);
+  const routes = await d.dockerOk(['run', '--rm', '--network', 'inside', 'busybox', 'ip', 'route']);
+  assert.ok(!routes.includes('default'), routes);
+  assert.equal(JSON.parse(await d.dockerOk(['network', 'inspect', 'inside']))[0].Internal, true);
+  await d.dockerOk(['network', 'rm', 'inside']);
   await d.dockerOk(['network', 'create', 'unused1']);
   const pruned = await d.dockerOk(['network', 'prune', '-f']);
   assert.ok(pruned.includes('unused1'), pruned);
