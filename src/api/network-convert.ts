@@ -40,8 +40,8 @@ function portsMap(r: ContainerRecord, engine: Engine): Record<string, { HostIp: 
   for (const m of engine.networks?.bridge.stateOf(r.id)?.ports ?? []) {
     const key = `${m.containerPort}/${m.protocol}`;
     const list = out[key] ?? [];
-    if (m.hostIp) list.push({ HostIp: m.hostIp, HostPort: String(m.hostPort) });
-    else list.push({ HostIp: '0.0.0.0', HostPort: String(m.hostPort) }, { HostIp: '::', HostPort: String(m.hostPort) });
+    // IPv4 only: the stack forwards no IPv6 (dockerd would add a "::" binding).
+    list.push({ HostIp: m.hostIp || '0.0.0.0', HostPort: String(m.hostPort) });
     out[key] = list;
   }
   return out;

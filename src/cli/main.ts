@@ -33,6 +33,7 @@ import { topCommand } from './commands/top';
 import { updateCommand } from './commands/update';
 import { eventsCommand } from './commands/events';
 import { volumeCommand } from './commands/volume';
+import { networkCommand, portCommand } from './commands/network';
 import { commitCommand } from './commands/commit';
 import { diffCommand } from './commands/diff';
 import { exportCommand } from './commands/export';
@@ -113,6 +114,8 @@ export function buildProgram(ctx: CliContext): Command {
   system.addCommand(systemDfCommand(ctx));
   program.addCommand(system);
   program.addCommand(volumeCommand(ctx));
+  program.addCommand(networkCommand(ctx));
+  program.addCommand(portCommand(ctx));
 
   // help and version output must go through our streams in every subcommand too
   const wire = (c: Command) => {

@@ -207,6 +207,8 @@ export interface NetworkConfig {
   links: string[] | null;
   macAddress?: string;
   disabled?: boolean;
+  /** The network `mode` names was disconnected (network disconnect): the container is not on it. */
+  primaryDetached?: boolean;
 }
 
 export interface RestartPolicy {

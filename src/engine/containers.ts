@@ -665,11 +665,13 @@ export class ContainerService {
       const net = rec.spec.network;
       const endpoints = { ...net.endpoints };
       const mode = net.mode ?? '';
-      if (endpoint) endpoints[network] = endpoint;
-      else {
+      const primary = mode === '' || mode === 'default' ? 'bridge' : mode;
+      if (endpoint) {
+        endpoints[network] = endpoint;
+        if (primary === network) delete net.primaryDetached;
+      } else {
         delete endpoints[network];
-        const primary = mode === '' || mode === 'default' ? 'bridge' : mode;
-        if (primary === network) net.mode = Object.keys(endpoints)[0] ?? 'none';
+        if (primary === network) net.primaryDetached = true;
       }
       net.endpoints = endpoints;
       await this.store.save(rec);

@@ -103,7 +103,7 @@ export class NetworkService {
       out.push({ network: n, name: n?.name ?? name, config: net.endpoints[raw] ?? net.endpoints[name], endpoint: n ? state?.endpoints.find((e) => e.networkId === n.id) : undefined });
     };
     if (mode.startsWith('container:')) return out;
-    add(mode === '' || mode === 'default' ? 'bridge' : mode);
+    if (!net.primaryDetached) add(mode === '' || mode === 'default' ? 'bridge' : mode);
     for (const name of Object.keys(net.endpoints)) add(name);
     // Networks connected while running (connect keeps them in the record too).
     for (const e of state?.endpoints ?? []) {

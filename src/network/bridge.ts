@@ -17,8 +17,9 @@
  *   stay up between containers (as docker0 does) and a container's setup and teardown
  *   only add or remove its own veth and rules. The anchor goes with the network, or at
  *   shutdown when no container uses the network.
- * - Addresses and host ports are released when netavark's teardown is queued: its calls
- *   run in order, so a later setup never meets the old veth.
+ * - Addresses and host ports are released once netavark's teardown is done; the engine
+ *   does not wait for it (a removal returns at once). netavark calls for different
+ *   containers run side by side; a network's anchor calls run alone.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
@@ -88,6 +89,7 @@ export interface NetworkRequest {
   links: string[] | null;
   macAddress?: string;
   disabled?: boolean;
+  primaryDetached?: boolean;
 }
 
 export interface BridgeAttachment {
@@ -131,6 +133,13 @@ export const DEFAULT_BRIDGE = 'berth0';
 const BUILTIN = ['bridge', 'host', 'none'];
 const newId = () => randomBytes(32).toString('hex');
 
+/**
+ * The name netavark knows a network by. netavark names its iptables chains and aardvark-dns
+ * files after it, so it must be unique on the host: every daemon has a network called
+ * "bridge", and two of them must not share chains.
+ */
+export const netavarkName = (net: Pick<NetworkRecord, 'id'>) => `berth-${net.id.slice(0, 12)}`;
+
 /** dockerd's MAC from an IPv4 address: 02:42 and the address's four bytes. */
 export function macFor(ip: string): string {
   const n = parseIPv4(ip) ?? 0;
@@ -146,6 +155,10 @@ export class BridgeNetworking {
   private readonly states = new Map<string, EndpointState>();
   /** Teardowns queued, by container id: a new setup of the container waits for its own. */
   private readonly pending = new Map<string, Promise<void>>();
+  /** Endpoints being torn down: their addresses and host ports stay taken until netavark is done. */
+  private readonly draining = new Map<string, EndpointState>();
+  /** Each container's last address per network: a restart gets it back when it is free. */
+  private readonly lastIps = new Map<string, string>();
   /** Networks whose anchor is up (or being set up). */
   private readonly anchors = new Map<string, Promise<void>>();
   private lock: Promise<unknown> = Promise.resolve();
@@ -253,16 +266,38 @@ export class BridgeNetworking {
           this.anchors.set(net.id, Promise.resolve());
           continue;
         }
-        if (net) await this.netavark.teardown(path, this.anchorRequest(net)).catch(() => undefined);
+        if (net) await this.netavark.teardown(path, this.anchorRequest(net), true).catch(() => undefined);
         await removeNetns(path);
-      } else if (!this.states.has(f)) {
+      } else if (![...this.states.values()].some((st) => st.netns === path)) {
         await removeNetns(path);
       }
     }
   }
 
+  /**
+   * A namespace made ahead of need: making one (a process spawn) is off the start's path.
+   * The spare's file names no container; `recover` removes a spare a crash left.
+   */
+  private spare: Promise<string> | undefined;
+
+  private takeNetns(): Promise<string> {
+    const ns = this.spare ?? this.makeNetns();
+    this.spare = ns.then(() => this.makeNetns());
+    this.spare.catch(() => (this.spare = undefined));
+    return ns;
+  }
+
+  private async makeNetns(): Promise<string> {
+    const path = join(this.netnsDir, `ns-${randomBytes(8).toString('hex')}`);
+    await createNetns(path);
+    return path;
+  }
+
   /** Waits for queued teardowns; removes anchors of networks no container uses. */
   async close(): Promise<void> {
+    const spare = await this.spare?.catch(() => undefined);
+    this.spare = undefined;
+    if (spare) await removeNetns(spare);
     await Promise.all([...this.pending.values()]);
     await this.serial(async () => {
       for (const id of [...this.anchors.keys()]) if (!this.inUse(id)) await this.dropAnchor(id);
@@ -273,7 +308,7 @@ export class BridgeNetworking {
         if (this.inUse(id)) continue;
         const net = this.networks.get(id);
         const path = join(this.netnsDir, f);
-        if (net) await this.netavark.teardown(path, this.anchorRequest(net)).catch(() => undefined);
+        if (net) await this.netavark.teardown(path, this.anchorRequest(net), true).catch(() => undefined);
         await removeNetns(path);
       }
     });
@@ -382,7 +417,14 @@ export class BridgeNetworking {
       await writeFiles(a.files, { hostname: hostnameText, hosts: hosts + extra.map((e) => `${e.ip}\t${e.names.join(' ')}\n`).join(''), resolvConf: resolvConf(resolv, { nameservers: req.dns, search: req.dnsSearch, options: req.dnsOptions }) }, a.owner);
       return {};
     }
-    const state = await this.serial(() => this.allocate(a, req));
+    // A second setUp of a container already set up (idempotent): its files again, nothing new wired.
+    const had = this.states.get(a.containerId);
+    const state = had ?? (await this.serial(() => this.allocate(a, req)));
+    if (!state) {
+      // Disconnected from every network: loopback only.
+      await writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile(extra), resolvConf: resolvConf(resolv, { nameservers: req.dns, search: req.dnsSearch, options: req.dnsOptions }) }, a.owner);
+      return {};
+    }
     const first = state.endpoints[0]!;
     const firstNet = this.networks.get(first.networkId)!;
     const names = a.domainname ? [`${a.hostname}.${a.domainname}`, a.hostname] : [a.hostname];
@@ -393,12 +435,12 @@ export class BridgeNetworking {
     try {
       await Promise.all([
         writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile([...extra, ...links], { ip: first.ip, names }), resolvConf: resolvText }, a.owner),
-        a.namespaceByRuntime ? undefined : createNetns(state.netns),
       ]);
     } catch (err) {
       await this.tearDown(a.containerId).catch(() => undefined);
       throw err;
     }
+    if (had) return { netns: state.netns, ready: Promise.resolve() };
     if (a.namespaceByRuntime) {
       return {
         adopt: async (pid) => {
@@ -413,14 +455,10 @@ export class BridgeNetworking {
 
   /** Anchors, then the container's own setup: one netavark call per network. */
   private async wire(state: EndpointState, dns: string[]): Promise<void> {
-    const calls: Promise<unknown>[] = [];
-    for (const e of state.endpoints) {
-      const net = this.networks.get(e.networkId)!;
-      calls.push(this.ensureAnchor(net));
-      calls.push(this.netavark.setup(state.netns, this.request(state, [e], dns)));
-    }
     try {
-      await Promise.all(calls);
+      // The anchor first: it makes the bridge and its chains, which a container's setup must not race.
+      await Promise.all(state.endpoints.map((e) => this.ensureAnchor(this.networks.get(e.networkId)!)));
+      await Promise.all(state.endpoints.map((e) => this.netavark.setup(state.netns, this.request(state, [e], dns))));
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       throw new BerthError('internal', `failed to set up container networking: ${msg}`, { cause: err });
@@ -438,8 +476,8 @@ export class BridgeNetworking {
     for (const e of endpoints) {
       const net = this.networks.get(e.networkId);
       if (!net) continue;
-      networks[net.name] = { static_ips: [e.ip], aliases: e.aliases, interface_name: e.ifname, static_mac: e.mac };
-      info[net.name] = this.netavarkNetwork(net);
+      networks[netavarkName(net)] = { static_ips: [e.ip], aliases: e.aliases, interface_name: e.ifname, static_mac: e.mac };
+      info[netavarkName(net)] = this.netavarkNetwork(net);
       if (state.portsNetwork === net.id) withPorts = true;
     }
     return {
@@ -454,7 +492,7 @@ export class BridgeNetworking {
 
   private netavarkNetwork(net: NetworkRecord): NetavarkNetwork {
     return {
-      name: net.name,
+      name: netavarkName(net),
       id: net.id,
       driver: 'bridge',
       network_interface: net.bridge,
@@ -487,8 +525,8 @@ export class BridgeNetworking {
       container_id: `anchor-${net.id}`,
       container_name: `berth-anchor-${net.id.slice(0, 12)}`,
       port_mappings: [],
-      networks: { [net.name]: { static_ips: [formatIPv4(ip)], aliases: [], interface_name: 'eth0' } },
-      network_info: { [net.name]: this.netavarkNetwork(net) },
+      networks: { [netavarkName(net)]: { static_ips: [formatIPv4(ip)], aliases: [], interface_name: 'eth0' } },
+      network_info: { [netavarkName(net)]: this.netavarkNetwork(net) },
     };
   }
 
@@ -500,7 +538,7 @@ export class BridgeNetworking {
     const p = (async () => {
       if (await isNetns(path)) return;
       await createNetns(path);
-      await this.netavark.setup(path, this.anchorRequest(net));
+      await this.netavark.setup(path, this.anchorRequest(net), true);
     })();
     this.anchors.set(net.id, p);
     p.catch(() => this.anchors.delete(net.id));
@@ -515,7 +553,7 @@ export class BridgeNetworking {
     if (!net) return;
     const path = this.anchorPath(net);
     if (!(await isNetns(path))) return;
-    await this.netavark.teardown(path, this.anchorRequest(net)).catch((err) => log.warn('anchor teardown failed', { network: net.name, error: String(err) }));
+    await this.netavark.teardown(path, this.anchorRequest(net), true).catch((err) => log.warn('anchor teardown failed', { network: net.name, error: String(err) }));
     await removeNetns(path);
   }
 
@@ -523,11 +561,11 @@ export class BridgeNetworking {
 
   private usedIps(networkId: string): Set<number> {
     const used = new Set<number>();
-    for (const s of this.states.values()) for (const e of s.endpoints) if (e.networkId === networkId) used.add(parseIPv4(e.ip)!);
+    for (const s of [...this.states.values(), ...this.draining.values()]) for (const e of s.endpoints) if (e.networkId === networkId) used.add(parseIPv4(e.ip)!);
     return used;
   }
 
-  private allocateIp(net: NetworkRecord, wanted?: string): string {
+  private allocateIp(net: NetworkRecord, wanted?: string, containerId?: string): string {
     const subnet = parseCIDR(net.subnet)!;
     const used = this.usedIps(net.id);
     const gw = parseIPv4(net.gateway);
@@ -539,6 +577,8 @@ export class BridgeNetworking {
       return wanted;
     }
     const range = net.ipRange ? parseCIDR(net.ipRange)! : subnet;
+    const last = containerId ? parseIPv4(this.lastIps.get(`${containerId}/${net.id}`) ?? '') : undefined;
+    if (last !== undefined && contains(range, last) && !used.has(last) && last !== gw && last !== anchor && last !== subnet.base && last !== lastAddress(subnet)) return formatIPv4(last);
     for (let ip = range.base; ip <= lastAddress(range); ip++) {
       if (ip === subnet.base || ip === lastAddress(subnet) || ip === gw || ip === anchor || used.has(ip)) continue;
       return formatIPv4(ip);
@@ -548,7 +588,7 @@ export class BridgeNetworking {
 
   private portsInUse(): PortMapping[] {
     const out: PortMapping[] = [];
-    for (const s of this.states.values()) out.push(...s.ports);
+    for (const s of [...this.states.values(), ...this.draining.values()]) out.push(...s.ports);
     return out;
   }
 
@@ -584,20 +624,22 @@ export class BridgeNetworking {
     return out;
   }
 
-  private async allocate(a: BridgeAttachment, req: NetworkRequest): Promise<EndpointState> {
+  private async allocate(a: BridgeAttachment, req: NetworkRequest): Promise<EndpointState | undefined> {
     const primary = this.primaryNetwork(req.mode);
     if (!primary) throw notFound(`network ${req.mode} not found`);
-    const nets: NetworkRecord[] = [primary];
+    const nets: NetworkRecord[] = req.primaryDetached ? [] : [primary];
     for (const name of Object.keys(req.endpoints)) {
       const n = this.get(name === 'default' ? 'bridge' : name);
       if (n.driver !== 'bridge') continue;
+      if (req.primaryDetached && n.id === primary.id) continue;
       if (!nets.some((x) => x.id === n.id)) nets.push(n);
     }
+    if (nets.length === 0) return undefined;
     const short = a.containerId.slice(0, 12);
     const endpoints: Endpoint[] = [];
     nets.forEach((net, i) => {
       const cfg = req.endpoints[net.name] ?? req.endpoints[net.id] ?? (i === 0 ? req.endpoints[req.mode ?? ''] ?? req.endpoints.default : undefined);
-      const ip = this.allocateIp(net, cfg?.ipv4Address);
+      const ip = this.allocateIp(net, cfg?.ipv4Address, a.containerId);
       const e: Endpoint = {
         networkId: net.id,
         endpointId: newId(),
@@ -611,9 +653,14 @@ export class BridgeNetworking {
       };
       endpoints.push(e);
     });
-    const state: EndpointState = { containerId: a.containerId, containerName: a.name ?? short, netns: join(this.netnsDir, a.containerId), ports: [], endpoints };
-    state.ports = await this.allocatePorts(portMappings(req), state.containerName, endpoints[0]!.endpointId);
-    if (state.ports.length) state.portsNetwork = primary.id;
+    const state: EndpointState = { containerId: a.containerId, containerName: a.name ?? short, netns: a.namespaceByRuntime ? join(this.netnsDir, `ns-${randomBytes(8).toString('hex')}`) : await this.takeNetns(), ports: [], endpoints };
+    try {
+      state.ports = await this.allocatePorts(portMappings(req), state.containerName, endpoints[0]!.endpointId);
+    } catch (err) {
+      await removeNetns(state.netns);
+      throw err;
+    }
+    if (state.ports.length) state.portsNetwork = nets[0]!.id;
     this.states.set(a.containerId, state);
     // The record goes to disk before netavark does anything: a crash leaves something to undo.
     await writeJSONAtomic(this.endpointFile(a.containerId), state, { durable: false });
@@ -654,8 +701,11 @@ export class BridgeNetworking {
 
   async tearDown(containerId: string): Promise<void> {
     const state = this.states.get(containerId);
-    if (!state) return this.pending.get(containerId);
+    // Already queued (exit, then removal): the removal does not wait for netavark.
+    if (!state) return;
     this.states.delete(containerId);
+    const drainKey = `${containerId}/${state.netns}`;
+    this.draining.set(drainKey, state);
     const job = (async () => {
       await this.netavark.teardown(state.netns, this.request(state, state.endpoints)).catch((err) => {
         // A setup that never ran leaves nothing to undo; anything else is worth a line.
@@ -669,6 +719,10 @@ export class BridgeNetworking {
       }
     })();
     const done = job.finally(() => {
+      this.draining.delete(drainKey);
+      for (const e of state.endpoints) this.lastIps.set(`${containerId}/${e.networkId}`, e.ip);
+      // Bounded: the oldest memories go first.
+      while (this.lastIps.size > 4096) this.lastIps.delete(this.lastIps.keys().next().value!);
       if (this.pending.get(containerId) === done) this.pending.delete(containerId);
     });
     this.pending.set(containerId, done);
@@ -824,7 +878,8 @@ export class BridgeNetworking {
       state.endpoints.push(e);
       await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
       try {
-        await Promise.all([this.ensureAnchor(net), this.netavark.setup(state.netns, this.request(state, [e]))]);
+        await this.ensureAnchor(net);
+        await this.netavark.setup(state.netns, this.request(state, [e]));
       } catch (err) {
         state.endpoints = state.endpoints.filter((x) => x !== e);
         await this.netavark.teardown(state.netns, this.request(state, [e])).catch(() => undefined);

@@ -55,8 +55,14 @@ export interface NetavarkResult {
 }
 
 export class Netavark {
-  /** Calls run one at a time: netavark's firewall and DNS updates are not safe to interleave. */
-  private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Calls for different containers run side by side (netavark waits on the xtables lock and
+   * locks aardvark's config itself); `exclusive` calls (a network's anchor, which makes or
+   * removes the bridge and its chains) wait for everything before them and hold off what
+   * comes after.
+   */
+  private exclusiveTail: Promise<unknown> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     readonly binary: string,
@@ -65,17 +71,25 @@ export class Netavark {
     readonly aardvark?: string,
   ) {}
 
-  setup(netns: string, req: NetavarkRequest): Promise<NetavarkResult> {
-    return this.call('setup', netns, req).then((out) => JSON.parse(out || '{}') as NetavarkResult);
+  setup(netns: string, req: NetavarkRequest, exclusive = false): Promise<NetavarkResult> {
+    return this.call('setup', netns, req, exclusive).then((out) => JSON.parse(out || '{}') as NetavarkResult);
   }
 
-  async teardown(netns: string, req: NetavarkRequest): Promise<void> {
-    await this.call('teardown', netns, req);
+  async teardown(netns: string, req: NetavarkRequest, exclusive = false): Promise<void> {
+    await this.call('teardown', netns, req, exclusive);
   }
 
-  private call(cmd: 'setup' | 'teardown', netns: string, req: NetavarkRequest): Promise<string> {
-    const next = this.queue.then(() => this.exec(cmd, netns, req));
-    this.queue = next.catch(() => undefined);
+  private call(cmd: 'setup' | 'teardown', netns: string, req: NetavarkRequest, exclusive: boolean): Promise<string> {
+    const settled = (p: Promise<unknown>) => p.then(() => undefined, () => undefined);
+    if (exclusive) {
+      const before = [settled(this.exclusiveTail), ...[...this.inFlight].map(settled)];
+      const next = Promise.all(before).then(() => this.exec(cmd, netns, req));
+      this.exclusiveTail = next;
+      return next;
+    }
+    const next = settled(this.exclusiveTail).then(() => this.exec(cmd, netns, req));
+    this.inFlight.add(next);
+    void settled(next).then(() => this.inFlight.delete(next));
     return next;
   }
 

@@ -58,8 +58,9 @@ test('kill -9 and restart: containers keep address, ports and DNS; networks and 
   writeFileSync(join(d.dataRoot, 'networks', 'endpoints', `${fake}.json`), JSON.stringify(state));
   const req = {
     container_id: fake, container_name: 'ghost', port_mappings: [],
-    networks: { keep: { static_ips: [fakeIp], aliases: [], interface_name: 'eth0' } },
-    network_info: { keep: { name: 'keep', id: netRec.id, driver: 'bridge', network_interface: netRec.bridge, subnets: [{ subnet: netRec.subnet, gateway: netRec.gateway }], ipv6_enabled: false, internal: false, dns_enabled: false, ipam_options: { driver: 'host-local' } } },
+    // netavark knows a network as berth-<id12> (network/bridge.ts netavarkName).
+    networks: { [`berth-${netRec.id.slice(0, 12)}`]: { static_ips: [fakeIp], aliases: [], interface_name: 'eth0' } },
+    network_info: { [`berth-${netRec.id.slice(0, 12)}`]: { name: `berth-${netRec.id.slice(0, 12)}`, id: netRec.id, driver: 'bridge', network_interface: netRec.bridge, subnets: [{ subnet: netRec.subnet, gateway: netRec.gateway }], ipv6_enabled: false, internal: false, dns_enabled: false, ipam_options: { driver: 'host-local' } } },
   };
   const setup = spawnSync(NETAVARK, ['--config', join(d.execRoot, 'netavark'), 'setup', ns], { input: JSON.stringify(req), encoding: 'utf8' });
   assert.equal(setup.status, 0, setup.stdout + setup.stderr);

@@ -62,9 +62,10 @@ test('--network none has only loopback; host shares the host\'s interfaces', asy
 
 test('a container reaches a listener on the host through the gateway', async () => {
   const x = d.net!.x;
+  // The default bridge (and its gateway address) is up once a container used it.
+  await d.dockerOk(['run', '--rm', 'busybox', 'true']);
   const srv = createServer((s) => s.end('from-host\n'));
   await new Promise<void>((r) => srv.listen(0, `10.${x}.0.1`, r));
-  // The bridge exists once a container used it (the previous tests).
   const port = (srv.address() as AddressInfo).port;
   try {
     const out = await d.dockerOk(['run', '--rm', 'busybox', 'sh', '-c', `nc 10.${x}.0.1 ${port} </dev/null`]);
@@ -85,6 +86,9 @@ test('published ports: -p HOST:CTR reachable on 127.0.0.1 and the bridge address
   const random = /80\/tcp -> 127\.0\.0\.1:(\d+)/.exec(port);
   assert.ok(random, port);
   assert.equal(hostFetch(`http://127.0.0.1:${random![1]}/`).out, 'web1');
+  assert.equal(await d.dockerOk(['ps', '--filter', 'publish=80', '--format', '{{.Names}}']), 'web1');
+  assert.equal(await d.dockerOk(['ps', '--filter', 'publish=81/udp', '--format', '{{.Names}}']), 'web1');
+  assert.equal(await d.dockerOk(['ps', '--filter', 'publish=82', '--format', '{{.Names}}']), '');
   const ps = await d.dockerOk(['ps', '--filter', 'name=web1', '--format', '{{.Ports}}']);
   assert.ok(ps.includes(`0.0.0.0:${hp}->80/tcp`), ps);
   const ins = await d.inspect('web1');
@@ -157,6 +161,7 @@ test('a user network: containers reach each other by name, alias and short id; D
   const rm = await d.api('DELETE', '/networks/front');
   assert.equal(rm.status, 403);
   assert.match(rm.json.message, /has active endpoints/);
+  assert.equal(await d.dockerOk(['ps', '--filter', 'network=front', '--format', '{{.Names}}']), 'srv');
   const ls = await d.dockerOk(['network', 'ls', '--filter', 'label=tier=web', '--format', '{{.Name}}']);
   assert.equal(ls, 'front');
   await d.dockerOk(['rm', '-f', 'srv']);
@@ -205,6 +210,12 @@ test('network create: subnet, gateway, ip-range, --ip, bridge name; bad input re
   assert.equal(pre.status, 403);
   await d.dockerOk(['network', 'rm', 'fixed']);
   assert.notEqual(spawnSync('ip', ['link', 'show', `bn${x}`]).status, 0, 'the bridge goes with the network');
+  // --internal: no way out (no default route), yet containers on it reach each other.
+  await d.dockerOk(['network', 'create', '--internal', 'inside']);
+  const routes = await d.dockerOk(['run', '--rm', '--network', 'inside', 'busybox', 'ip', 'route']);
+  assert.ok(!routes.includes('default'), routes);
+  assert.equal(JSON.parse(await d.dockerOk(['network', 'inspect', 'inside']))[0].Internal, true);
+  await d.dockerOk(['network', 'rm', 'inside']);
   await d.dockerOk(['network', 'create', 'unused1']);
   const pruned = await d.dockerOk(['network', 'prune', '-f']);
   assert.ok(pruned.includes('unused1'), pruned);
@@ -230,4 +241,34 @@ test('--dns, --dns-search, --dns-option, --add-host with host-gateway, --hostnam
   }, 20_000, 200);
   assert.equal(viaLink?.out, 'linked');
   await d.dockerOk(['rm', '-f', 'linked']);
+});
+
+test('berth network … and berth port print what docker prints', async () => {
+  const same = async (args: string[]) => {
+    const a = await d.dockerOk(args);
+    const b = await d.berth(args);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(b.stdout.trim(), a, `berth ${args.join(' ')}`);
+    return a;
+  };
+  const created = await d.berth(['network', 'create', '--label', 'k=v', 'bcli']);
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(created.stdout.trim(), /^[0-9a-f]{64}$/);
+  await same(['network', 'ls']);
+  await same(['network', 'ls', '-q', '--filter', 'label=k=v']);
+  await same(['network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Internal}}', '--no-trunc']);
+  await same(['network', 'inspect', '-f', '{{.Name}} {{.Driver}} {{json .Labels}}', 'bcli']);
+  const hp = 22000 + d.net!.x * 10;
+  await serve('bport', ['--network', 'bcli', '-p', `${hp}:80`, '-p', '127.0.0.1::81/udp']);
+  await same(['port', 'bport']);
+  await same(['port', 'bport', '80']);
+  const missing = await d.berth(['port', 'bport', '99']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /No public port '99\/tcp' published for bport/);
+  await d.dockerOk(['rm', '-f', 'bport']);
+  const rm = await d.berth(['network', 'rm', 'bcli']);
+  assert.equal(rm.stdout, 'bcli\n');
+  const gone = await d.berth(['network', 'inspect', 'bcli']);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /network bcli not found/);
 });
