@@ -7,3 +7,4 @@ export * from './compression';
 export * from './reference';
 export * from './filters';
 export * from './progress';
+export * from './dockerignore';
