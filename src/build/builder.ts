@@ -170,12 +170,20 @@ export class Builder {
       final = await this.runner.commit(null, null, () => ({ architecture: arch(), os: 'linux', created: new Date().toISOString(), config: { Env: [`PATH=${this.runner.defaultPath}`] }, history: [] }));
     }
     if (Object.keys(o.labels).length > 0) {
+      // --label: one more (cached) step on the target's image.
       const base = final;
-      final = await this.runner.commit(base, null, () => ({
-        ...withoutRootfs(base.config),
-        created: new Date().toISOString(),
-        config: { ...base.config.config, Labels: { ...(base.config.config?.Labels ?? {}), ...o.labels } },
-      }));
+      const key = BuildCache.key(base.id, `--label ${JSON.stringify(o.labels)}`);
+      const hit = o.noCache ? undefined : await this.cache.get(key, (i) => !!this.runner.getImage(i));
+      if (hit) final = this.runner.getImage(hit)!;
+      else {
+        final = await this.runner.commit(base, null, () => ({
+          ...withoutRootfs(base.config),
+          created: new Date().toISOString(),
+          config: { ...base.config.config, Labels: { ...(base.config.config?.Labels ?? {}), ...o.labels } },
+        }));
+        await this.cache.put(key, final.id, `--label ${JSON.stringify(o.labels)}`);
+        await this.cache.save();
+      }
     }
     const unused = Object.keys(o.buildArgs).filter((k) => !consumed.has(k) && !PROXY_ARGS.includes(k)).sort();
     if (unused.length && !o.quiet) out.stream(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);

@@ -334,3 +334,33 @@ test('docker-compose build (docker-py) builds and tags the service image', async
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(await d.dockerOk(['run', '--rm', 'composed:1']), 'composed');
 });
+
+test('berth build: same flags, a step view with cached and done steps, errors with the step\'s exit code', async () => {
+  const ctx = context({
+    'Dockerfile': 'FROM busybox\nARG WHO\nCOPY app.txt /app.txt\nRUN echo "$WHO" > /who\nCMD ["cat", "/app.txt", "/who"]\n',
+    'app.txt': 'app\n',
+    '.dockerignore': 'ignored.txt\n',
+    'ignored.txt': 'no\n',
+  });
+  const iid = join(d.dir, 'berth-iid');
+  const first = await d.berth(['build', '-t', 'berth-built:1', '-t', 'berth-built:2', '--build-arg', 'WHO=berth', '--label', 'via=berth', '--iidfile', iid, ctx], { timeoutMs: 120_000 });
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  assert.match(first.stdout, /Step 3\/5 : COPY app\.txt \/app\.txt/);
+  assert.match(first.stdout, / \[DONE \d+\.\d\ds\] Step 4\/5: RUN echo "\$WHO" > \/who\n/);
+  assert.match(first.stdout, /Successfully tagged berth-built:2/);
+  assert.equal(await d.dockerOk(['run', '--rm', 'berth-built:1']), 'app\nberth');
+  assert.match(readFileSync(iid, 'utf8'), /^sha256:[0-9a-f]{64}$/);
+  assert.equal((await imageInspect('berth-built:2')).Config.Labels.via, 'berth');
+  assert.equal(await d.dockerOk(['run', '--rm', 'berth-built:1', 'ls', '/']).then((o) => o.includes('ignored.txt')), false);
+  const again = await d.berth(['build', '--build-arg', 'WHO=berth', '--label', 'via=berth', ctx], { timeoutMs: 120_000 });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, / \[CACHED \d+\.\d\ds\] Step 3\/5: COPY app\.txt \/app\.txt\n/);
+  assert.match(again.stdout, / \[CACHED \d+\.\d\ds\] Step 4\/5: RUN/);
+  const q = await d.berth(['build', '-q', '--build-arg', 'WHO=berth', '--label', 'via=berth', ctx], { timeoutMs: 120_000 });
+  assert.equal(q.stdout.trim(), readFileSync(iid, 'utf8'));
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN exit 5\n');
+  const fail = await d.berth(['build', ctx], { timeoutMs: 120_000 });
+  assert.equal(fail.code, 5);
+  assert.match(fail.stdout, /\[FAILED \d+\.\d\ds\] Step 2\/2: RUN exit 5/);
+  assert.match(fail.stderr, /The command '\/bin\/sh -c exit 5' returned a non-zero code: 5/);
+});
