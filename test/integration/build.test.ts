@@ -101,6 +101,14 @@ test('a rebuild is fully cached; changing one copied file rebuilds exactly the s
   assert.deepEqual(usingCache(await buildOk([ctx])), [false, true, true, true, false, false]);
   // --no-cache runs everything
   assert.deepEqual(usingCache(await buildOk(['--no-cache', ctx])), [false, false, false, false, false, false]);
+  // with the cache pruned, --cache-from finds the steps in the image's own chain
+  const base = builtId(await buildOk(['-t', 'cache:1', ctx]));
+  assert.equal((await d.api('POST', '/build/prune')).status, 200);
+  const from = await buildOk(['--cache-from', 'cache:1', ctx]);
+  assert.deepEqual(usingCache(from), [false, true, true, true, true, true]);
+  assert.equal(builtId(from), base);
+  assert.equal((await d.api('POST', '/build/prune')).status, 200);
+  assert.deepEqual(usingCache(await buildOk([ctx])), [false, false, false, false, false, false]);
   // no intermediate container is left behind
   assert.equal(await d.dockerOk(['ps', '-aq']), '');
 });
