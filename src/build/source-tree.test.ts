@@ -61,6 +61,27 @@ test('a tar without its end blocks (Go writer not closed) still loads', async ()
   assert.equal(t.readText('Dockerfile'), 'FROM x\n');
 });
 
+test('long names: the ustar prefix and PAX records; big files spill to disk', async () => {
+  const mid = `${'d'.repeat(90)}/${'e'.repeat(40)}`;
+  const long = `${'a'.repeat(120)}/${'b'.repeat(150)}/file.txt`;
+  const spill = mkdtempSync(join(tmpdir(), 'memtree-spill-'));
+  try {
+    const t = new MemTree(spill);
+    const big = 'x'.repeat(3 << 20);
+    await t.load(Readable.from([await tarOf([{ name: mid, data: 'mid' }, { name: long, data: 'long' }, { name: 'big.bin', data: big }])]));
+    assert.equal(t.readText(mid), 'mid');
+    assert.equal(t.readText(long), 'long');
+    assert.equal(t.readText('big.bin')?.length, big.length);
+    assert.equal(readdirSync(spill).length, 1);
+  } finally {
+    rmSync(spill, { recursive: true, force: true });
+  }
+  await assert.rejects(async () => {
+    const t = new MemTree(tmpdir());
+    await t.load(Readable.from([Buffer.alloc(512, 7)]));
+  }, /not a valid tar/);
+});
+
 test('a link loop is an error, not a hang', async () => {
   const t = await tree([{ name: 'a', type: 'symlink', linkname: 'b' }, { name: 'b', type: 'symlink', linkname: 'a' }]);
   assert.throws(() => t.resolve('a'), /too many levels of symbolic links/);

@@ -16,7 +16,6 @@ import {
 } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import * as tarStream from 'tar-stream';
 import { globRegExp, hasWildcard, invalidArgument, notFound } from '../common';
 import { resolveInRoot } from '../storage';
 import { cleanEntryName } from './archive';
@@ -136,96 +135,60 @@ export class MemTree implements SourceTree {
 
   constructor(private readonly spillDir: string) {}
 
-  /** Reads a tar (already decompressed) into the tree: hostile names are dropped, entries below links refused. */
+  /**
+   * Reads a tar (already decompressed) into the tree: hostile names are dropped,
+   * entries below links refused. The archive is parsed here, synchronously chunk by
+   * chunk (ustar, PAX and GNU long names): a context is mostly small files, and a
+   * promise per entry and per chunk would cost more than the parse.
+   */
   async load(tar: Readable): Promise<void> {
-    const ex = tarStream.extract();
-    let inEntry = false;
-    const pump = new Promise<void>((resolve, reject) => {
-      tar.on('error', (e) => {
-        ex.destroy(e);
-        reject(e);
-      });
-      tar.pipe(ex);
-      ex.on('finish', resolve);
-      ex.on('error', reject);
-    }).then(() => undefined, (e: unknown) => e);
-    // Go's unclosed tar writer (the docker CLI adding a Dockerfile from outside the
-    // context) stops without the last padding: an end between entries is the end.
-    const tolerated = (e: unknown) => !inEntry && e instanceof Error && e.message === 'Unexpected end of data';
-    try {
-      for await (const entry of ex) {
-        inEntry = true;
-        await this.loadEntry(entry as unknown as Readable & { header: tarStream.Header });
-        inEntry = false;
-      }
-    } catch (e) {
-      if (!tolerated(e)) throw e;
-    }
-    const err = await pump;
-    if (err !== undefined && !tolerated(err)) throw err;
+    const p = new TarParser((h, data, spill) => this.addEntry(h, data, spill), (size) => this.newSpill(size));
+    for await (const chunk of tar) p.push(chunk as Buffer);
+    p.end();
   }
 
-  private async loadEntry(entry: Readable & { header: tarStream.Header }): Promise<void> {
-    const h = entry.header;
-    const drain = async () => {
-      entry.resume();
-      await new Promise<void>((r) => entry.on('end', r));
-    };
+  private newSpill(_size: number): { path: string; fd: number } {
+    mkdirSync(this.spillDir, { recursive: true, mode: 0o700 });
+    const path = join(this.spillDir, String(this.spills++));
+    return { path, fd: openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, 0o600) };
+  }
+
+  private addEntry(h: TarEntryHeader, data: Buffer | undefined, spill: { path: string; sha: string } | undefined): void {
     const rel = cleanEntryName(h.name);
-    if (!rel) return drain();
-    const mode = (h.mode ?? 0o644) & 0o7777;
-    const mtime = h.mtime ?? new Date();
+    if (!rel) return;
+    const mode = h.mode & 0o7777;
+    const mtime = new Date(h.mtime * 1000);
     switch (h.type) {
-      case 'directory': {
+      case 'dir': {
         const e = this.entries.get(rel);
         if (e?.kind === 'dir') {
           e.mode = mode;
           e.mtime = mtime;
-        } else this.put(rel, { kind: 'dir', mode, mtime, size: 0 });
-        return drain();
-      }
-      case 'file':
-      case 'contiguous-file': {
-        this.checkParents(rel);
-        const hash = createHash('sha256');
-        const size = h.size ?? 0;
-        let data: Buffer | undefined;
-        let spill: string | undefined;
-        if (size > SPILL_AT) {
-          mkdirSync(this.spillDir, { recursive: true, mode: 0o700 });
-          spill = join(this.spillDir, String(this.spills++));
-          const fd = openSync(spill, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, 0o600);
-          try {
-            for await (const c of entry as AsyncIterable<Buffer>) {
-              hash.update(c);
-              for (let off = 0; off < c.length; ) off += writeSync(fd, c, off);
-            }
-          } finally {
-            closeSync(fd);
-          }
         } else {
-          const chunks: Buffer[] = [];
-          for await (const c of entry as AsyncIterable<Buffer>) chunks.push(c);
-          data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-          hash.update(data);
+          this.checkParents(rel);
+          this.put(rel, { kind: 'dir', mode, mtime, size: 0 });
         }
-        this.put(rel, { kind: 'file', mode, mtime, size, ...(data ? { data } : {}), ...(spill ? { spill } : {}), sha: hash.digest('hex') });
+        return;
+      }
+      case 'file': {
+        this.checkParents(rel);
+        const sha = spill ? spill.sha : createHash('sha256').update(data ?? Buffer.alloc(0)).digest('hex');
+        this.put(rel, { kind: 'file', mode, mtime, size: h.size, ...(data ? { data } : {}), ...(spill ? { spill: spill.path } : {}), sha });
         return;
       }
       case 'symlink':
         this.checkParents(rel);
-        this.put(rel, { kind: 'symlink', mode: 0o777, mtime, size: 0, link: h.linkname ?? '' });
-        return drain();
+        this.put(rel, { kind: 'symlink', mode: 0o777, mtime, size: 0, link: h.linkname });
+        return;
       case 'link': {
-        const target = cleanEntryName(h.linkname ?? '');
+        const target = cleanEntryName(h.linkname);
         const t = target ? this.entries.get(target) : undefined;
         if (!t || t.kind !== 'file') throw invalidArgument(`archive entry ${rel} is a hard link to ${h.linkname}, which is no regular file before it in the archive`);
         this.checkParents(rel);
         this.put(rel, { ...t });
-        return drain();
+        return;
       }
       default:
-        return drain();
     }
   }
 
@@ -408,4 +371,185 @@ export async function treeChecksum(tree: SourceTree, sources: Source[]): Promise
     await walk(s.key, '.');
   }
   return h.digest('hex');
+}
+
+interface TarEntryHeader {
+  name: string;
+  type: 'file' | 'dir' | 'symlink' | 'link' | 'other';
+  mode: number;
+  size: number;
+  mtime: number;
+  linkname: string;
+}
+
+const BLOCK = 512;
+
+/** Reads an octal (or base-256) numeric header field. */
+function tarNumber(b: Buffer, off: number, len: number): number {
+  if (b[off]! & 0x80) {
+    let v = 0;
+    for (let i = off + 1; i < off + len; i++) v = v * 256 + b[i]!;
+    return v;
+  }
+  const t = b.toString('latin1', off, off + len).replace(/\0.*$/s, '').trim();
+  return t === '' ? 0 : parseInt(t, 8);
+}
+
+const tarString = (b: Buffer, off: number, len: number) => {
+  const end = b.indexOf(0, off);
+  return b.toString('utf8', off, end < 0 || end > off + len ? off + len : end);
+};
+
+/**
+ * A streaming tar parser: push() chunks, end() at the end of input. Entries of regular
+ * files up to 1 MiB arrive with their bytes; bigger ones are written to a spill file
+ * (`spill` gives an open fd) as they arrive. An input that stops between entries is
+ * complete (Go's unclosed tar writer leaves out the last padding and the end blocks).
+ */
+class TarParser {
+  private buf: Buffer = Buffer.alloc(0);
+  private state: 'header' | 'data' | 'pad' | 'done' = 'header';
+  private header: TarEntryHeader | undefined;
+  private left = 0;
+  private pad = 0;
+  private chunks: Buffer[] = [];
+  private spillFile: { path: string; fd: number } | undefined;
+  private hash: ReturnType<typeof createHash> | undefined;
+  private pax: Record<string, string> = {};
+  private longName: string | undefined;
+  private longLink: string | undefined;
+  /** The data of a metadata entry (PAX, GNU long name) being read. */
+  private meta: 'pax' | 'L' | 'K' | 'skip' | undefined;
+
+  constructor(
+    private readonly onEntry: (h: TarEntryHeader, data: Buffer | undefined, spill: { path: string; sha: string } | undefined) => void,
+    private readonly spill: (size: number) => { path: string; fd: number },
+  ) {}
+
+  push(chunk: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    let off = 0;
+    while (this.state !== 'done') {
+      if (this.state === 'header') {
+        if (this.buf.length - off < BLOCK) break;
+        this.readHeader(this.buf.subarray(off, off + BLOCK));
+        off += BLOCK;
+      } else if (this.state === 'data') {
+        const n = Math.min(this.left, this.buf.length - off);
+        if (n === 0 && this.left > 0) break;
+        this.takeData(this.buf.subarray(off, off + n));
+        off += n;
+        this.left -= n;
+        if (this.left === 0) this.finishEntry();
+      } else {
+        const n = Math.min(this.pad, this.buf.length - off);
+        off += n;
+        this.pad -= n;
+        if (this.pad > 0) break;
+        this.state = 'header';
+      }
+    }
+    // Copy the rest: the chunk may be reused by its producer.
+    this.buf = this.state === 'done' ? Buffer.alloc(0) : Buffer.from(this.buf.subarray(off));
+  }
+
+  end(): void {
+    if (this.state === 'data' && this.left > 0) throw invalidArgument('the build context is not a valid tar: it ends in the middle of an entry');
+    if (this.state === 'header' && this.buf.length > 0 && this.buf.some((b) => b !== 0)) throw invalidArgument('the build context is not a valid tar: it ends in the middle of a header');
+    if (this.spillFile) closeSync(this.spillFile.fd);
+  }
+
+  private readHeader(b: Buffer): void {
+    if (b.every((x) => x === 0)) {
+      // an end block (the second one, or the rest of the input, changes nothing)
+      return;
+    }
+    let sum = 0;
+    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : b[i]!;
+    if (sum !== tarNumber(b, 148, 8)) throw invalidArgument('the build context is not a valid tar: a header checksum does not match');
+    const flag = String.fromCharCode(b[156]!);
+    const size = tarNumber(b, 124, 12);
+    const ustar = b.toString('latin1', 257, 263) === 'ustar\0';
+    const prefix = ustar ? tarString(b, 345, 155) : '';
+    let name = tarString(b, 0, 100);
+    if (prefix) name = `${prefix}/${name}`;
+    this.left = size;
+    this.pad = (BLOCK - (size % BLOCK)) % BLOCK;
+    if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
+      this.meta = flag === 'x' ? 'pax' : flag === 'g' ? 'skip' : flag;
+      this.chunks = [];
+      this.header = undefined;
+      this.enterData();
+      return;
+    }
+    this.meta = undefined;
+    const type: TarEntryHeader['type'] = flag === '0' || flag === '\0' || flag === '7' ? 'file' : flag === '5' ? 'dir' : flag === '2' ? 'symlink' : flag === '1' ? 'link' : 'other';
+    const h: TarEntryHeader = {
+      name: this.pax.path ?? this.longName ?? name,
+      type,
+      mode: tarNumber(b, 100, 8),
+      size: this.pax.size !== undefined ? Number(this.pax.size) : size,
+      mtime: this.pax.mtime !== undefined ? Math.floor(Number(this.pax.mtime)) : tarNumber(b, 136, 12),
+      linkname: this.pax.linkpath ?? this.longLink ?? tarString(b, 157, 100),
+    };
+    if (h.size !== size) {
+      this.left = h.size;
+      this.pad = (BLOCK - (h.size % BLOCK)) % BLOCK;
+    }
+    this.pax = {};
+    this.longName = undefined;
+    this.longLink = undefined;
+    this.header = h;
+    this.chunks = [];
+    this.hash = undefined;
+    if (h.type === 'file' && h.size > SPILL_AT) {
+      this.spillFile = this.spill(h.size);
+      this.hash = createHash('sha256');
+    }
+    this.enterData();
+  }
+
+  private enterData(): void {
+    if (this.left > 0) this.state = 'data';
+    else this.finishEntry();
+  }
+
+  private takeData(d: Buffer): void {
+    if (this.meta === 'skip') return;
+    if (this.spillFile) {
+      this.hash!.update(d);
+      for (let o = 0; o < d.length; ) o += writeSync(this.spillFile.fd, d, o);
+      return;
+    }
+    if (this.meta || this.header?.type === 'file') this.chunks.push(Buffer.from(d));
+  }
+
+  private finishEntry(): void {
+    this.state = this.pad > 0 ? 'pad' : 'header';
+    if (this.meta) {
+      const text = Buffer.concat(this.chunks).toString('utf8');
+      if (this.meta === 'pax') {
+        for (const rec of text.split('\n')) {
+          const m = /^\d+ ([^=]+)=(.*)$/s.exec(rec);
+          if (m) this.pax[m[1]!] = m[2]!;
+        }
+      } else if (this.meta === 'L') this.longName = text.replace(/\0+$/, '');
+      else if (this.meta === 'K') this.longLink = text.replace(/\0+$/, '');
+      this.meta = undefined;
+      this.chunks = [];
+      return;
+    }
+    const h = this.header!;
+    this.header = undefined;
+    if (this.spillFile) {
+      closeSync(this.spillFile.fd);
+      const spill = { path: this.spillFile.path, sha: this.hash!.digest('hex') };
+      this.spillFile = undefined;
+      this.onEntry(h, undefined, spill);
+      return;
+    }
+    const data = h.type === 'file' ? (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)) : undefined;
+    this.chunks = [];
+    this.onEntry(h, data, undefined);
+  }
 }
