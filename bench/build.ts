@@ -8,10 +8,14 @@
 // The context: a Dockerfile with a few RUN steps around a COPY of --files small files. Per daemon,
 // per run: a cold build (--no-cache), a fully cached rebuild, and a rebuild after one copied file
 // changed (the COPY and the steps after it run again). Wall time of the CLI; medians printed.
+// API CACHED: the cached build again through the API alone with a ready-made context tar
+// (the daemon's own time: the CLI's walk and tar of the context, the same for every daemon,
+// is left out).
 // Without --berth-sock a berthd is started on temporary roots and stopped at the end.
 
 import type { ChildProcess } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
+import * as http from 'node:http';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -83,6 +87,27 @@ function importBase(t: Target): void {
   must(t, ['import', tarFile, BASE]);
 }
 
+/**
+ * A fully cached build through the API alone (the context tar made once beforehand):
+ * the daemon's own time, without the CLI walking and tarring the context.
+ */
+function apiBuild(t: Target, tarFile: string): Promise<number> {
+  const body = fs.readFileSync(tarFile);
+  const t0 = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: t.host.replace(/^unix:\/\//, ''), method: 'POST', path: `/v1.41/build?t=${encodeURIComponent(IMAGE)}`, headers: { 'Content-Type': 'application/x-tar', 'Content-Length': body.length } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        if (res.statusCode !== 200 || text.includes('errorDetail')) reject(new Error(`${t.name}: API build failed: ${res.statusCode} ${text}`));
+        else resolve(Number(process.hrtime.bigint() - t0) / 1e6);
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 function stepsRun(out: string): number {
   return out.split(/(?=Step \d+\/\d+ : )/).filter((s) => s.startsWith('Step') && !s.startsWith('Step 1/') && !s.includes('Using cache')).length;
 }
@@ -93,7 +118,8 @@ async function main(): Promise<void> {
   if (values.peer) targets.push({ name: values['peer-name']!, host: values.peer });
   const ctx = makeContext();
   const changed = path.join(ctx, 'files', 'f0.txt');
-  const rows: string[][] = [['DAEMON', 'COLD s', 'CACHED s', 'ONE FILE s', 'STEPS RUN (cold/cached/one file)']];
+  const rows: string[][] = [['DAEMON', 'COLD s', 'CACHED s', 'ONE FILE s', 'API CACHED s', 'STEPS RUN (cold/cached/one file)']];
+  const tarFile = path.join(work, 'context.tar');
   for (const t of targets) {
     importBase(t);
     const cold: number[] = [];
@@ -111,11 +137,17 @@ async function main(): Promise<void> {
       one.push(o.ms);
       steps = `${stepsRun(c.out)}/${stepsRun(h.out)}/${stepsRun(o.out)}`;
     }
+    // the daemon alone: the same (cached) build through the API with a ready-made context tar
+    const tr = spawnSync('tar', ['-C', ctx, '-cf', tarFile, '.']);
+    if (tr.status !== 0) throw new Error(`tar failed: ${tr.stderr}`);
+    await apiBuild(t, tarFile);
+    const api: number[] = [];
+    for (let i = 0; i < runs; i++) api.push(await apiBuild(t, tarFile));
     const count = must(t, ['run', '--rm', IMAGE]).out.trim();
     process.stderr.write(`${t.name}: the image lists ${count} lines of files\n`);
     docker(t, ['rmi', IMAGE]);
     docker(t, ['image', 'prune', '-f']);
-    rows.push([t.name, (median(cold) / 1000).toFixed(2), (median(cached) / 1000).toFixed(2), (median(one) / 1000).toFixed(2), steps]);
+    rows.push([t.name, (median(cold) / 1000).toFixed(2), (median(cached) / 1000).toFixed(2), (median(one) / 1000).toFixed(2), (median(api) / 1000).toFixed(3), steps]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(widths[i]! + 2)).join('').trimEnd() + '\n');

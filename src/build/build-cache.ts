@@ -37,6 +37,8 @@ export interface CacheUsageRecord {
 export class BuildCache {
   private entries = new Map<string, CacheEntry>();
   private loaded = false;
+  /** New entries since the last save (use counts alone do not make a write). */
+  private dirty = false;
   private saving: Promise<void> = Promise.resolve();
   private readonly locks = new Map<string, Promise<void>>();
 
@@ -64,6 +66,7 @@ export class BuildCache {
     if (!e) return undefined;
     if (!exists(e.image)) {
       this.entries.delete(key);
+      this.dirty = true;
       return undefined;
     }
     e.lastUsed = new Date().toISOString();
@@ -75,10 +78,13 @@ export class BuildCache {
     await this.load();
     const now = new Date().toISOString();
     this.entries.set(key, { image, created: now, lastUsed: now, usage: 1, description });
+    this.dirty = true;
   }
 
-  /** Writes the index (after a build). */
+  /** Writes the index (after a build) when entries were added or removed. */
   save(): Promise<void> {
+    if (!this.dirty) return this.saving;
+    this.dirty = false;
     this.saving = this.saving.then(async () => {
       await fsp.mkdir(this.root, { recursive: true, mode: 0o700 });
       const tmp = join(this.root, `.index.${randomBytes(4).toString('hex')}`);
@@ -144,6 +150,7 @@ export class BuildCache {
     await this.load();
     const ids = [...this.entries.keys()].map((k) => k.slice(0, 25));
     this.entries.clear();
+    this.dirty = true;
     let bytes = 0;
     const mounts = join(this.root, 'mounts');
     for (const n of await fsp.readdir(mounts).catch(() => [] as string[])) {

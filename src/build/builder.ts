@@ -13,9 +13,10 @@ import { posix } from 'node:path';
 import { BerthError, invalidArgument, notFound, shortId, type Digest } from '../common';
 import type { ContainerConfig, HistoryEntry, ImageConfig } from '../image';
 import { BuildCache } from './build-cache';
-import { BuildContext, contentChecksum } from './context';
+import type { BuildContext } from './context';
+import { DiskTree, treeChecksum, type Source, type SourceTree } from './source-tree';
 import { copyInto, mkdirIn, resolveOwner, writeFileIn } from './copy';
-import { IgnoreMatcher } from './dockerignore';
+import { IgnoreMatcher } from '../common';
 import { exposedPorts, parseDuration, parseFlags, parseKeyValues, parseMount, PROXY_ARGS, words, type MountSpec } from './instructions';
 import { jsonForm, parseDockerfile, parseError, splitFlags, type Node } from './parser';
 import { expandHeredoc, LexError, processWord, type Lookup } from './shell-lex';
@@ -169,12 +170,20 @@ export class Builder {
       final = await this.runner.commit(null, null, () => ({ architecture: arch(), os: 'linux', created: new Date().toISOString(), config: { Env: [`PATH=${this.runner.defaultPath}`] }, history: [] }));
     }
     if (Object.keys(o.labels).length > 0) {
+      // --label: one more (cached) step on the target's image.
       const base = final;
-      final = await this.runner.commit(base, null, () => ({
-        ...withoutRootfs(base.config),
-        created: new Date().toISOString(),
-        config: { ...base.config.config, Labels: { ...(base.config.config?.Labels ?? {}), ...o.labels } },
-      }));
+      const key = BuildCache.key(base.id, `--label ${JSON.stringify(o.labels)}`);
+      const hit = o.noCache ? undefined : await this.cache.get(key, (i) => !!this.runner.getImage(i));
+      if (hit) final = this.runner.getImage(hit)!;
+      else {
+        final = await this.runner.commit(base, null, () => ({
+          ...withoutRootfs(base.config),
+          created: new Date().toISOString(),
+          config: { ...base.config.config, Labels: { ...(base.config.config?.Labels ?? {}), ...o.labels } },
+        }));
+        await this.cache.put(key, final.id, `--label ${JSON.stringify(o.labels)}`);
+        await this.cache.save();
+      }
     }
     const unused = Object.keys(o.buildArgs).filter((k) => !consumed.has(k) && !PROXY_ARGS.includes(k)).sort();
     if (unused.length && !o.quiet) out.stream(`[Warning] One or more build-args [${unused.join(' ')}] were not consumed\n`);
@@ -572,15 +581,15 @@ export class Builder {
       return { type: 'bind', source: dir, target, readonly: m.readonly };
     }
     // bind: from the context, a stage or an image
-    let root = b.ctx.dir;
+    let root: string;
     if (m.from) {
       const img = await this.sourceImage(m.from, b);
       const v = await this.runner.view(img);
       releases.push(() => v.release());
       root = v.path;
-    }
-    const src = (await BuildContext.sources(root, m.source ?? '/', m.from ? 'image' : 'context'))[0]!;
-    return { type: 'bind', source: src.host, target, readonly: true };
+    } else root = await b.ctx.dir();
+    const src = (await new DiskTree(root).sources(m.source ?? '/'))[0]!;
+    return { type: 'bind', source: src.key, target, readonly: true };
   }
 
   /** The image `--from=` names: an earlier stage (by name or index) or an image. */
@@ -631,26 +640,26 @@ export class Builder {
     const excludes = f.all('exclude').map((p) => new IgnoreMatcher([p]));
     const exclude = excludes.length ? (rel: string) => excludes.some((m) => m.ignores(rel)) : undefined;
     // Resolve sources now (for the key), copy them in the step.
-    let root = b.ctx.dir;
+    let tree: SourceTree = b.ctx.tree;
     let release: (() => Promise<void>) | undefined;
     let fromImage: BuildImage | undefined;
     if (f.has('from')) {
       fromImage = await this.sourceImage(f.get('from')!, b);
       const v = await this.runner.view(fromImage);
-      root = v.path;
+      tree = new DiskTree(v.path);
       release = () => v.release();
     }
     try {
-      const sources: { host: string; rel: string }[] = [];
+      const sources: Source[] = [];
       for (const s of srcs) {
-        const found = await BuildContext.sources(root, s, fromImage ? 'image' : 'context');
+        const found = tree instanceof DiskTree ? await tree.sources(s) : b.ctx.tree.sources(s);
         if (found.length === 0) throw notFound(`${n.keyword} failed: no source files were specified`);
         sources.push(...found);
       }
       if (sources.length + heredocFiles.length > 1 && !dest.endsWith('/')) {
         throw invalidArgument(`When using ${n.keyword} with more than one source file, the destination must be a directory and end with a /`);
       }
-      const sum = fromImage ? `image ${fromImage.id} ${sources.map((s) => s.rel).join(' ')}` : await contentChecksum(sources, { root: b.ctx.dir, digests: b.ctx.digests });
+      const sum = fromImage ? `image ${fromImage.id} ${sources.map((s) => s.rel).join(' ')}` : await treeChecksum(tree, sources);
       const flagsText = [f.get('chown') ?? '', chmod ?? '', f.all('exclude').join(',')].join(' ');
       const hsum = heredocFiles.map((h) => `${h.name}:${h.content}`).join('\0');
       const kind = sources.length + heredocFiles.length > 1 ? 'multi' : sources[0] && !fromImage ? 'file' : 'file';
@@ -660,7 +669,7 @@ export class Builder {
       await this.fileStep(st, b, keyText, createdBy, async (rootfs) => {
         const owner = chown ? await resolveOwner(rootfs, chown) : undefined;
         if (sources.length) {
-          await copyInto(rootfs, sources, dest, {
+          await copyInto(rootfs, tree, sources, dest, {
             ...(owner ? { owner } : {}),
             ...(chmod ? { chmod: parseInt(chmod, 8) } : {}),
             extractArchives: isAdd,

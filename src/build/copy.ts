@@ -4,14 +4,12 @@
  * root's etc), files are created without following a link at their own name, and
  * sources come from directories already resolved inside the context or an image.
  */
-import {
-  chmodSync, constants as fsc, copyFileSync, createReadStream, lchownSync, lstatSync, lutimesSync, mkdirSync, promises as fsp, readdirSync,
-  readlinkSync, rmSync, symlinkSync, utimesSync, type Stats,
-} from 'node:fs';
+import { chmodSync, constants as fsc, lchownSync, lstatSync, lutimesSync, mkdirSync, promises as fsp, rmSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { invalidArgument } from '../common';
 import { resolveInRoot } from '../storage';
 import { decompressAny, looksLikeTar, unpackTar } from './archive';
+import type { Source, SourceTree } from './source-tree';
 
 export interface Owner {
   uid: number;
@@ -29,37 +27,39 @@ export interface CopyOptions {
   exclude?: (rel: string) => boolean;
 }
 
-/** Copies `sources` (host paths) to `dest` (an absolute path in the container) under `root`. */
-export async function copyInto(root: string, sources: { host: string; rel: string }[], dest: string, o: CopyOptions): Promise<void> {
+/** Copies `sources` of `tree` to `dest` (an absolute path in the container) under `root`. */
+export async function copyInto(root: string, tree: SourceTree, sources: Source[], dest: string, o: CopyOptions): Promise<void> {
   const owner = o.owner ?? { uid: 0, gid: 0 };
   const destIsDir = dest.endsWith('/') || sources.length > 1;
   const destPath = posix.normalize(dest);
   for (const s of sources) {
-    const st = await fsp.stat(s.host);
-    if (st.isDirectory()) {
+    const st = tree.lstat(s.key);
+    if (!st) continue;
+    if (st.kind === 'dir') {
       const target = await mkdirIn(root, destPath, owner);
-      await copyTree(root, s.host, target, destPath, o, owner, '');
+      await copyTree(root, tree, s.key, target, destPath, o, owner, '');
       continue;
     }
-    if (o.extractArchives && (await isArchive(s.host))) {
+    if (o.extractArchives && st.kind === 'file' && (await isArchive(tree, s.key))) {
       const target = await mkdirIn(root, destPath, owner);
-      await unpackTar(createReadStream(s.host), target, { owner: o.owner });
+      await unpackTar(tree.open(s.key), target, { owner: o.owner });
       continue;
     }
     let containerPath = destPath;
-    if (destIsDir) containerPath = posix.join(destPath, basename(s.rel || s.host));
+    const name = basename(s.rel || s.key);
+    if (destIsDir) containerPath = posix.join(destPath, name);
     else {
       const existing = await fsp.stat(await resolveInRoot(root, destPath)).catch(() => undefined);
-      if (existing?.isDirectory()) containerPath = posix.join(destPath, basename(s.rel || s.host));
+      if (existing?.isDirectory()) containerPath = posix.join(destPath, name);
     }
     const parent = await mkdirIn(root, posix.dirname(containerPath), owner);
-    await copyFile(s.host, join(parent, posix.basename(containerPath)), st.mode, o, owner, st.mtime);
+    copyFileNow(tree, s.key, join(parent, posix.basename(containerPath)), st.mode, o, owner, st.mtime);
   }
 }
 
-async function isArchive(path: string): Promise<boolean> {
+async function isArchive(tree: SourceTree, key: string): Promise<boolean> {
   try {
-    const { head, stream } = await decompressAny(createReadStream(path, { end: 1 << 20 }));
+    const { head, stream } = await decompressAny(tree.open(key));
     stream.destroy();
     return looksLikeTar(head);
   } catch {
@@ -84,15 +84,11 @@ export async function mkdirIn(root: string, dir: string, owner: Owner, mode = 0o
   return again;
 }
 
-async function copyFile(src: string, dst: string, srcMode: number, o: CopyOptions, owner: Owner, mtime: Date): Promise<void> {
-  copyFileNow(src, dst, srcMode, o, owner, mtime);
-}
-
 /** Synchronous: a build copies many small files, and a thread-pool round trip per call costs more than the call. */
-function copyFileNow(src: string, dst: string, srcMode: number, o: CopyOptions, owner: Owner, mtime: Date): void {
+function copyFileNow(tree: SourceTree, key: string, dst: string, srcMode: number, o: CopyOptions, owner: Owner, mtime: Date): void {
   const existing = lstatOrUndefined(dst);
   if (existing) rmSync(dst, { recursive: true, force: true });
-  copyFileSync(src, dst, fsc.COPYFILE_EXCL);
+  tree.copyTo(key, dst);
   lchownSync(dst, owner.uid, owner.gid);
   chmodSync(dst, o.chmod ?? srcMode & 0o7777);
   utimesSync(dst, mtime, mtime);
@@ -106,37 +102,37 @@ function lstatOrUndefined(p: string): Stats | undefined {
   }
 }
 
-async function copyTree(root: string, srcDir: string, dstDir: string, containerDir: string, o: CopyOptions, owner: Owner, rel: string): Promise<void> {
-  const entries = readdirSync(srcDir, { withFileTypes: true });
-  for (const e of entries) {
-    const r = rel ? `${rel}/${e.name}` : e.name;
+async function copyTree(root: string, tree: SourceTree, srcDir: string, dstDir: string, containerDir: string, o: CopyOptions, owner: Owner, rel: string): Promise<void> {
+  for (const name of tree.readdir(srcDir)) {
+    const r = rel ? `${rel}/${name}` : name;
     if (o.exclude?.(r)) continue;
-    const src = join(srcDir, e.name);
-    const st = lstatSync(src);
-    const cPath = posix.join(containerDir, e.name);
-    let dst = join(dstDir, e.name);
-    if (st.isDirectory()) {
+    const src = tree.join(srcDir, name);
+    const st = tree.lstat(src);
+    if (!st) continue;
+    const cPath = posix.join(containerDir, name);
+    let dst = join(dstDir, name);
+    if (st.kind === 'dir') {
       const ex = lstatOrUndefined(dst);
       // A link in the image where the source has a directory is followed, inside the root.
       if (ex?.isSymbolicLink()) dst = await resolveInRoot(root, cPath);
       const ex2 = ex?.isSymbolicLink() ? lstatOrUndefined(dst) : ex;
       if (ex2 && !ex2.isDirectory()) rmSync(dst, { force: true });
-      if (!ex2?.isDirectory()) mkdirSync(dst, { mode: st.mode & 0o7777 });
+      if (!ex2?.isDirectory()) mkdirSync(dst, { mode: st.mode });
       lchownSync(dst, owner.uid, owner.gid);
-      chmodSync(dst, o.chmod ?? st.mode & 0o7777);
-      await copyTree(root, src, dst, cPath, o, owner, r);
+      chmodSync(dst, o.chmod ?? st.mode);
+      await copyTree(root, tree, src, dst, cPath, o, owner, r);
       utimesSync(dst, st.mtime, st.mtime);
-    } else if (st.isSymbolicLink()) {
+    } else if (st.kind === 'symlink') {
       if (lstatOrUndefined(dst)) rmSync(dst, { recursive: true, force: true });
-      symlinkSync(readlinkSync(src), dst);
+      symlinkSync(tree.readlink(src), dst);
       lchownSync(dst, owner.uid, owner.gid);
       try {
         lutimesSync(dst, st.mtime, st.mtime);
       } catch {
         // not every filesystem keeps link times
       }
-    } else if (st.isFile()) {
-      copyFileNow(src, dst, st.mode, o, owner, st.mtime);
+    } else if (st.kind === 'file') {
+      copyFileNow(tree, src, dst, st.mode, o, owner, st.mtime);
     }
   }
 }

@@ -8,6 +8,7 @@ import { versionCommand, CLIENT_VERSION } from './commands/version';
 import { infoCommand } from './commands/info';
 import { importCommand } from './commands/import';
 import { loadCommand } from './commands/load';
+import { buildCommand } from './commands/build';
 import { saveCommand } from './commands/save';
 import { historyCommand } from './commands/history';
 import { imagePruneCommand } from './commands/image-prune';
@@ -73,6 +74,7 @@ export function buildProgram(ctx: CliContext): Command {
     rmCommand, inspectCommand, imagesCommand, importCommand, loadCommand, saveCommand, historyCommand, tagCommand, rmiCommand, versionCommand, infoCommand,
   ];
   for (const make of top) program.addCommand(make(ctx));
+  program.addCommand(buildCommand(ctx));
   for (const make of [commitCommand, diffCommand, exportCommand]) program.addCommand(make(ctx));
   for (const make of [pullCommand, pushCommand, loginCommand, logoutCommand]) program.addCommand(make(ctx));
 
@@ -97,6 +99,7 @@ export function buildProgram(ctx: CliContext): Command {
   const image = group('image', 'Manage images');
   image.addCommand(imagesCommand(ctx, 'ls').alias('list'));
   image.addCommand(imageInspectCommand(ctx));
+  image.addCommand(buildCommand(ctx));
   image.addCommand(importCommand(ctx));
   image.addCommand(loadCommand(ctx));
   image.addCommand(saveCommand(ctx));

@@ -9,3 +9,4 @@ export * from './filters';
 export * from './progress';
 export * from './trace';
 export * from './go-duration';
+export * from './dockerignore';

@@ -159,9 +159,11 @@ export class EngineStepRunner implements StepRunner {
   }
 
   async tag(id: Digest, refs: string[]): Promise<void> {
+    const has = new Set(this.d.images.namesOf(id).tags);
     for (const r of refs) {
       parseReference(r);
-      await this.d.images.tag(id, r);
+      // Already this image's name (a rebuild that changed nothing): no store write.
+      if (!has.has(r)) await this.d.images.tag(id, r);
     }
   }
 }

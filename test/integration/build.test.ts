@@ -101,6 +101,14 @@ test('a rebuild is fully cached; changing one copied file rebuilds exactly the s
   assert.deepEqual(usingCache(await buildOk([ctx])), [false, true, true, true, false, false]);
   // --no-cache runs everything
   assert.deepEqual(usingCache(await buildOk(['--no-cache', ctx])), [false, false, false, false, false, false]);
+  // with the cache pruned, --cache-from finds the steps in the image's own chain
+  const base = builtId(await buildOk(['-t', 'cache:1', ctx]));
+  assert.equal((await d.api('POST', '/build/prune')).status, 200);
+  const from = await buildOk(['--cache-from', 'cache:1', ctx]);
+  assert.deepEqual(usingCache(from), [false, true, true, true, true, true]);
+  assert.equal(builtId(from), base);
+  assert.equal((await d.api('POST', '/build/prune')).status, 200);
+  assert.deepEqual(usingCache(await buildOk([ctx])), [false, false, false, false, false, false]);
   // no intermediate container is left behind
   assert.equal(await d.dockerOk(['ps', '-aq']), '');
 });
@@ -333,4 +341,34 @@ test('docker-compose build (docker-py) builds and tags the service image', async
   const r = await run('docker-compose', ['-f', join(ctx, 'docker-compose.yml'), 'build'], { env: { ...d.env(), COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' }, timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(await d.dockerOk(['run', '--rm', 'composed:1']), 'composed');
+});
+
+test('berth build: same flags, a step view with cached and done steps, errors with the step\'s exit code', async () => {
+  const ctx = context({
+    'Dockerfile': 'FROM busybox\nARG WHO\nCOPY app.txt /app.txt\nRUN echo "$WHO" > /who\nCMD ["cat", "/app.txt", "/who"]\n',
+    'app.txt': 'app\n',
+    '.dockerignore': 'ignored.txt\n',
+    'ignored.txt': 'no\n',
+  });
+  const iid = join(d.dir, 'berth-iid');
+  const first = await d.berth(['build', '-t', 'berth-built:1', '-t', 'berth-built:2', '--build-arg', 'WHO=berth', '--label', 'via=berth', '--iidfile', iid, ctx], { timeoutMs: 120_000 });
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  assert.match(first.stdout, /Step 3\/5 : COPY app\.txt \/app\.txt/);
+  assert.match(first.stdout, / \[DONE \d+\.\d\ds\] Step 4\/5: RUN echo "\$WHO" > \/who\n/);
+  assert.match(first.stdout, /Successfully tagged berth-built:2/);
+  assert.equal(await d.dockerOk(['run', '--rm', 'berth-built:1']), 'app\nberth');
+  assert.match(readFileSync(iid, 'utf8'), /^sha256:[0-9a-f]{64}$/);
+  assert.equal((await imageInspect('berth-built:2')).Config.Labels.via, 'berth');
+  assert.equal(await d.dockerOk(['run', '--rm', 'berth-built:1', 'ls', '/']).then((o) => o.includes('ignored.txt')), false);
+  const again = await d.berth(['build', '--build-arg', 'WHO=berth', '--label', 'via=berth', ctx], { timeoutMs: 120_000 });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, / \[CACHED \d+\.\d\ds\] Step 3\/5: COPY app\.txt \/app\.txt\n/);
+  assert.match(again.stdout, / \[CACHED \d+\.\d\ds\] Step 4\/5: RUN/);
+  const q = await d.berth(['build', '-q', '--build-arg', 'WHO=berth', '--label', 'via=berth', ctx], { timeoutMs: 120_000 });
+  assert.equal(q.stdout.trim(), readFileSync(iid, 'utf8'));
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN exit 5\n');
+  const fail = await d.berth(['build', ctx], { timeoutMs: 120_000 });
+  assert.equal(fail.code, 5);
+  assert.match(fail.stdout, /\[FAILED \d+\.\d\ds\] Step 2\/2: RUN exit 5/);
+  assert.match(fail.stderr, /The command '\/bin\/sh -c exit 5' returned a non-zero code: 5/);
 });
