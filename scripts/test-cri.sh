@@ -71,6 +71,13 @@ cleanup() {
     while read -r id; do curl -fsS -X DELETE --unix-socket "$RIG/berth.sock" "http://x/containers/$id?force=1" >/dev/null 2>&1; done
   kill "$BERTHD" 2>/dev/null; wait "$BERTHD" 2>/dev/null
   ip link del crit0 2>/dev/null
+  # portmap's shared chains, once no pod's chain is left in them.
+  if ! iptables -t nat -S 2>/dev/null | grep -q -- '-N CNI-DN-'; then
+    iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT 2>/dev/null
+    iptables -t nat -D OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT 2>/dev/null
+    iptables -t nat -D POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ 2>/dev/null
+    for ch in CNI-HOSTPORT-DNAT CNI-HOSTPORT-MASQ CNI-HOSTPORT-SETMARK; do iptables -t nat -F "$ch" 2>/dev/null; iptables -t nat -X "$ch" 2>/dev/null; done
+  fi
   grep -o " $RIG[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -rf "$RIG"
 }

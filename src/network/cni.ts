@@ -107,7 +107,8 @@ export class CniNetwork {
       await this.invoke('ADD', { cniVersion: list.cniVersion, name: 'cni-loopback', type: 'loopback' }, a, 'lo');
       let prev: unknown;
       for (const plugin of list.plugins) {
-        prev = await this.invoke('ADD', this.pluginConf(list, plugin, a, prev), a, 'eth0');
+        // A plugin that prints no result passes the previous one on.
+        prev = (await this.invoke('ADD', this.pluginConf(list, plugin, a, prev), a, 'eth0')) ?? prev;
         kept.results.push(prev);
       }
       await fsp.writeFile(this.keptPath(a.id), JSON.stringify(kept));
