@@ -32,13 +32,20 @@ function imageUser(img: ImageRecord): { uid: Msg | null; username: string } {
 export class CriImages {
   constructor(private readonly engine: Engine) {}
 
+  /** An image by name or id; one without any name (removed while a container used it) is gone for the CRI. */
   private find(ref: string): ImageRecord | undefined {
     if (!ref) return undefined;
     try {
-      return this.engine.images.resolve(ref);
+      const img = this.engine.images.resolve(ref);
+      return this.named(img) ? img : undefined;
     } catch {
       return undefined;
     }
+  }
+
+  private named(img: ImageRecord): boolean {
+    const n = this.engine.images.namesOf(img.id);
+    return n.tags.length > 0 || n.digests.length > 0;
   }
 
   private describe(img: ImageRecord): Msg {
@@ -59,7 +66,7 @@ export class CriImages {
     if (filter?.image?.image && !want) return [];
     return this.engine.images
       .list(new Map(), false)
-      .filter((e) => !want || e.image.id === want.id)
+      .filter((e) => (!want || e.image.id === want.id) && this.named(e.image))
       .map((e) => this.describe(e.image));
   }
 
@@ -78,9 +85,14 @@ export class CriImages {
     return id;
   }
 
+  /** Removes the image; one that a running container still uses loses its names and stays for it. */
   async remove(ref: string): Promise<void> {
     const img = this.find(ref);
     if (!img) return;
+    if (this.engine.containers.usersOfImage(img.id).some((u) => u.running)) {
+      await this.engine.images.untagAll(img.id);
+      return;
+    }
     await this.engine.images.remove(img.id, true);
   }
 
