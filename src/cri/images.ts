@@ -3,7 +3,7 @@
  * uses): names are shown fully qualified (`docker.io/library/busybox:1.36`), ids are
  * the image config's digest, pulls go through the registry client (mirrors included).
  */
-import { fullString, parseReference } from '../common';
+import { errorKind, fullString, parseReference } from '../common';
 import { pullReference, type Engine, type ImageRecord } from '../engine';
 import type { Msg } from './store';
 
@@ -78,7 +78,20 @@ export class CriImages {
     return { image: this.describe(img), info };
   }
 
-  async pull(ref: string, auth: Msg | undefined): Promise<string> {
+  /** Pulls of one reference at the same time share one transfer (concurrent pulls of one image race in the store). */
+  private readonly pulling = new Map<string, Promise<string>>();
+
+  pull(ref: string, auth: Msg | undefined): Promise<string> {
+    const key = `${ref}\0${JSON.stringify(auth ?? null)}`;
+    let p = this.pulling.get(key);
+    if (!p) {
+      p = this.pullOnce(ref, auth).finally(() => this.pulling.delete(key));
+      this.pulling.set(key, p);
+    }
+    return p;
+  }
+
+  private async pullOnce(ref: string, auth: Msg | undefined): Promise<string> {
     const credentials = credentialsOf(auth);
     const plan = await this.engine.images.distribution.resolvePull(pullReference(ref), credentials ? { credentials } : {});
     const { id } = await plan.run(() => undefined);
@@ -89,11 +102,13 @@ export class CriImages {
   async remove(ref: string): Promise<void> {
     const img = this.find(ref);
     if (!img) return;
-    if (this.engine.containers.usersOfImage(img.id).some((u) => u.running)) {
-      await this.engine.images.untagAll(img.id);
-      return;
+    try {
+      if (this.engine.containers.usersOfImage(img.id).some((u) => u.running)) await this.engine.images.untagAll(img.id);
+      else await this.engine.images.remove(img.id, true);
+    } catch (err) {
+      // Removed meanwhile by another call: RemoveImage is idempotent.
+      if (errorKind(err) !== 'not-found') throw err;
     }
-    await this.engine.images.remove(img.id, true);
   }
 
   async fsInfo(): Promise<Msg[]> {
