@@ -254,11 +254,16 @@ export class CriRuntime {
     });
   }
 
+  /** Stops a container if it runs; with no grace period, one SIGKILL (as the kubelet's timeout 0 means). */
   private async stopQuietly(id: string, timeout: number): Promise<void> {
     const rec = this.record(id);
     if (!rec || (rec.state.status !== 'running' && rec.state.status !== 'paused')) return;
     try {
-      await this.engine.containers.stop(id, timeout);
+      if (timeout > 0) await this.engine.containers.stop(id, timeout);
+      else {
+        await this.engine.containers.kill(id, 'SIGKILL');
+        await this.engine.containers.wait(id, 'not-running');
+      }
     } catch (err) {
       if (this.record(id)?.state.status === 'running') throw err;
     }
