@@ -56,7 +56,7 @@ for h in registry.k8s.io gcr.io; do
 done
 
 SOCK=$RIG/cri.sock
-"$REPO/bin/berthd" -H "unix://$RIG/berth.sock" --data-root "$RIG/data" --exec-root "$RIG/exec" --pidfile "$RIG/berthd.pid" \
+"$REPO/bin/berthd" ${BERTHD_FLAGS:-} -H "unix://$RIG/berth.sock" --data-root "$RIG/data" --exec-root "$RIG/exec" --pidfile "$RIG/berthd.pid" \
   --cri-socket "$SOCK" --pod-infra-image "$REGISTRY/pause:3.6" --cni-conf-dir "$RIG/net.d" --cni-bin-dir /usr/lib/cni \
   --registry-config "$RIG/hosts" > "$RIG/berthd.log" 2>&1 &
 BERTHD=$!
@@ -89,7 +89,7 @@ OUT=$RIG/run.log
 CRITEST="$CRITEST" CRICTL="$CRICTL" REPORT_DIR="$WORK/reports/$(date -u +%Y%m%dT%H%M%SZ)" "$TOOLS/run.sh" "unix://$SOCK" 2>&1 | tee "$OUT"
 last=$(tail -n 1 "$OUT")
 if [ "${BENCHMARK:-0}" = 1 ]; then
-  grep -q 'critest exit code 0' "$OUT" || { echo "test:cri: the benchmark failed" >&2; exit 1; }
+  grep -q 'critest exit code 0' "$OUT" || { echo "test:cri: the benchmark failed (berthd log: $WORK/berthd-last.log)" >&2; cp "$RIG/berthd.log" "$WORK/berthd-last.log"; exit 1; }
   exit 0
 fi
 case "$last" in

@@ -80,12 +80,23 @@ export class CriImages {
 
   /** Pulls of one reference at the same time share one transfer (concurrent pulls of one image race in the store). */
   private readonly pulling = new Map<string, Promise<string>>();
+  /**
+   * Pulls and removals run one at a time: a removal collects blobs that a pull running
+   * beside it has found present and is about to use.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
 
   pull(ref: string, auth: Msg | undefined): Promise<string> {
     const key = `${ref}\0${JSON.stringify(auth ?? null)}`;
     let p = this.pulling.get(key);
     if (!p) {
-      p = this.pullOnce(ref, auth).finally(() => this.pulling.delete(key));
+      p = this.serial(() => this.pullOnce(ref, auth)).finally(() => this.pulling.delete(key));
       this.pulling.set(key, p);
     }
     return p;
@@ -99,7 +110,11 @@ export class CriImages {
   }
 
   /** Removes the image; one that a running container still uses loses its names and stays for it. */
-  async remove(ref: string): Promise<void> {
+  remove(ref: string): Promise<void> {
+    return this.serial(() => this.removeNow(ref));
+  }
+
+  private async removeNow(ref: string): Promise<void> {
     const img = this.find(ref);
     if (!img) return;
     try {

@@ -262,7 +262,16 @@ export class CriRuntime {
       if (timeout > 0) await this.engine.containers.stop(id, timeout);
       else {
         await this.engine.containers.kill(id, 'SIGKILL');
-        await this.engine.containers.wait(id, 'not-running');
+        // The exit normally follows at once; if it is not seen, the engine's stop looks for it.
+        const ac = new AbortController();
+        const timer = setTimeout(() => ac.abort(), 5000);
+        try {
+          await this.engine.containers.wait(id, 'not-running', ac.signal);
+        } catch {
+          if (this.record(id)?.state.status === 'running') await this.engine.containers.stop(id, 0);
+        } finally {
+          clearTimeout(timer);
+        }
       }
     } catch (err) {
       if (this.record(id)?.state.status === 'running') throw err;
