@@ -56,7 +56,7 @@ for h in registry.k8s.io gcr.io; do
 done
 
 SOCK=$RIG/cri.sock
-"$REPO/bin/berthd" -H "unix://$RIG/berth.sock" --data-root "$RIG/data" --exec-root "$RIG/exec" --pidfile "$RIG/berthd.pid" \
+"$REPO/bin/berthd" ${BERTHD_FLAGS:-} -H "unix://$RIG/berth.sock" --data-root "$RIG/data" --exec-root "$RIG/exec" --pidfile "$RIG/berthd.pid" \
   --cri-socket "$SOCK" --pod-infra-image "$REGISTRY/pause:3.6" --cni-conf-dir "$RIG/net.d" --cni-bin-dir /usr/lib/cni \
   --registry-config "$RIG/hosts" > "$RIG/berthd.log" 2>&1 &
 BERTHD=$!
@@ -71,6 +71,13 @@ cleanup() {
     while read -r id; do curl -fsS -X DELETE --unix-socket "$RIG/berth.sock" "http://x/containers/$id?force=1" >/dev/null 2>&1; done
   kill "$BERTHD" 2>/dev/null; wait "$BERTHD" 2>/dev/null
   ip link del crit0 2>/dev/null
+  # portmap's shared chains, once no pod's chain is left in them.
+  if ! iptables -t nat -S 2>/dev/null | grep -q -- '-N CNI-DN-'; then
+    iptables -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT 2>/dev/null
+    iptables -t nat -D OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT 2>/dev/null
+    iptables -t nat -D POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ 2>/dev/null
+    for ch in CNI-HOSTPORT-DNAT CNI-HOSTPORT-MASQ CNI-HOSTPORT-SETMARK; do iptables -t nat -F "$ch" 2>/dev/null; iptables -t nat -X "$ch" 2>/dev/null; done
+  fi
   grep -o " $RIG[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -rf "$RIG"
 }
@@ -82,7 +89,7 @@ OUT=$RIG/run.log
 CRITEST="$CRITEST" CRICTL="$CRICTL" REPORT_DIR="$WORK/reports/$(date -u +%Y%m%dT%H%M%SZ)" "$TOOLS/run.sh" "unix://$SOCK" 2>&1 | tee "$OUT"
 last=$(tail -n 1 "$OUT")
 if [ "${BENCHMARK:-0}" = 1 ]; then
-  grep -q 'critest exit code 0' "$OUT" || { echo "test:cri: the benchmark failed" >&2; exit 1; }
+  grep -q 'critest exit code 0' "$OUT" || { echo "test:cri: the benchmark failed (berthd log: $WORK/berthd-last.log)" >&2; cp "$RIG/berthd.log" "$WORK/berthd-last.log"; exit 1; }
   exit 0
 fi
 case "$last" in

@@ -3,7 +3,7 @@
  * uses): names are shown fully qualified (`docker.io/library/busybox:1.36`), ids are
  * the image config's digest, pulls go through the registry client (mirrors included).
  */
-import { fullString, parseReference } from '../common';
+import { errorKind, fullString, parseReference } from '../common';
 import { pullReference, type Engine, type ImageRecord } from '../engine';
 import type { Msg } from './store';
 
@@ -32,13 +32,20 @@ function imageUser(img: ImageRecord): { uid: Msg | null; username: string } {
 export class CriImages {
   constructor(private readonly engine: Engine) {}
 
+  /** An image by name or id; one without any name (removed while a container used it) is gone for the CRI. */
   private find(ref: string): ImageRecord | undefined {
     if (!ref) return undefined;
     try {
-      return this.engine.images.resolve(ref);
+      const img = this.engine.images.resolve(ref);
+      return this.named(img) ? img : undefined;
     } catch {
       return undefined;
     }
+  }
+
+  private named(img: ImageRecord): boolean {
+    const n = this.engine.images.namesOf(img.id);
+    return n.tags.length > 0 || n.digests.length > 0;
   }
 
   private describe(img: ImageRecord): Msg {
@@ -59,7 +66,7 @@ export class CriImages {
     if (filter?.image?.image && !want) return [];
     return this.engine.images
       .list(new Map(), false)
-      .filter((e) => !want || e.image.id === want.id)
+      .filter((e) => (!want || e.image.id === want.id) && this.named(e.image))
       .map((e) => this.describe(e.image));
   }
 
@@ -71,17 +78,52 @@ export class CriImages {
     return { image: this.describe(img), info };
   }
 
-  async pull(ref: string, auth: Msg | undefined): Promise<string> {
+  /** Pulls of one reference at the same time share one transfer (concurrent pulls of one image race in the store). */
+  private readonly pulling = new Map<string, Promise<string>>();
+  /**
+   * Pulls and removals run one at a time: a removal collects blobs that a pull running
+   * beside it has found present and is about to use.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  pull(ref: string, auth: Msg | undefined): Promise<string> {
+    const key = `${ref}\0${JSON.stringify(auth ?? null)}`;
+    let p = this.pulling.get(key);
+    if (!p) {
+      p = this.serial(() => this.pullOnce(ref, auth)).finally(() => this.pulling.delete(key));
+      this.pulling.set(key, p);
+    }
+    return p;
+  }
+
+  private async pullOnce(ref: string, auth: Msg | undefined): Promise<string> {
     const credentials = credentialsOf(auth);
     const plan = await this.engine.images.distribution.resolvePull(pullReference(ref), credentials ? { credentials } : {});
     const { id } = await plan.run(() => undefined);
     return id;
   }
 
-  async remove(ref: string): Promise<void> {
+  /** Removes the image; one that a running container still uses loses its names and stays for it. */
+  remove(ref: string): Promise<void> {
+    return this.serial(() => this.removeNow(ref));
+  }
+
+  private async removeNow(ref: string): Promise<void> {
     const img = this.find(ref);
     if (!img) return;
-    await this.engine.images.remove(img.id, true);
+    try {
+      if (this.engine.containers.usersOfImage(img.id).some((u) => u.running)) await this.engine.images.untagAll(img.id);
+      else await this.engine.images.remove(img.id, true);
+    } catch (err) {
+      // Removed meanwhile by another call: RemoveImage is idempotent.
+      if (errorKind(err) !== 'not-found') throw err;
+    }
   }
 
   async fsInfo(): Promise<Msg[]> {

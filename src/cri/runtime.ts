@@ -41,6 +41,8 @@ export const LABEL_SANDBOX = 'io.kubernetes.sandbox.id';
 
 export interface CriRuntimeOptions {
   podInfraImage: string;
+  /** Pulls an image by reference (the image service's, which shares concurrent pulls). */
+  pull?: (ref: string) => Promise<string>;
 }
 
 const nowNs = () => Date.now() * 1e6;
@@ -160,6 +162,7 @@ export class CriRuntime {
     if (sc.run_as_user) spec.process.user = String(sc.run_as_user.value) + (sc.run_as_group ? `:${sc.run_as_group.value}` : '');
     spec.security.noNewPrivileges = true;
     spec.resources.shmSize = 64 << 20;
+    if (linux.cgroup_parent) spec.cgroupParent = linux.cgroup_parent;
 
     const name = `k8s_POD_${nameSafe(md.name)}_${nameSafe(md.namespace ?? '')}_${nameSafe(md.uid ?? '')}_${md.attempt ?? 0}`;
     const { record } = await this.engine.containers.create({ name, spec });
@@ -251,11 +254,25 @@ export class CriRuntime {
     });
   }
 
+  /** Stops a container if it runs; with no grace period, one SIGKILL (as the kubelet's timeout 0 means). */
   private async stopQuietly(id: string, timeout: number): Promise<void> {
     const rec = this.record(id);
     if (!rec || (rec.state.status !== 'running' && rec.state.status !== 'paused')) return;
     try {
-      await this.engine.containers.stop(id, timeout);
+      if (timeout > 0) await this.engine.containers.stop(id, timeout);
+      else {
+        await this.engine.containers.kill(id, 'SIGKILL');
+        // The exit normally follows at once; if it is not seen, the engine's stop looks for it.
+        const ac = new AbortController();
+        const timer = setTimeout(() => ac.abort(), 5000);
+        try {
+          await this.engine.containers.wait(id, 'not-running', ac.signal);
+        } catch {
+          if (this.record(id)?.state.status === 'running') await this.engine.containers.stop(id, 0);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
     } catch (err) {
       if (this.record(id)?.state.status === 'running') throw err;
     }
@@ -327,6 +344,15 @@ export class CriRuntime {
 
   // ---- containers ------------------------------------------------------------
 
+  private async pullImage(ref: string): Promise<void> {
+    if (this.opts.pull) {
+      await this.opts.pull(ref);
+      return;
+    }
+    const plan = await this.engine.images.distribution.resolvePull(pullReference(ref));
+    await plan.run(() => undefined);
+  }
+
   private async ensureImage(ref: string): Promise<void> {
     try {
       this.engine.images.resolve(ref);
@@ -334,8 +360,7 @@ export class CriRuntime {
     } catch {
       /* pull it */
     }
-    const plan = await this.engine.images.distribution.resolvePull(pullReference(ref));
-    await plan.run(() => undefined);
+    await this.pullImage(ref);
   }
 
   async createContainer(sandboxId: string, config: Msg, sandboxConfig: Msg | undefined): Promise<string> {
@@ -410,8 +435,10 @@ export class CriRuntime {
     if (sc.masked_paths?.length) sec.maskedPaths = [...sc.masked_paths];
     if (sc.readonly_paths?.length) sec.readonlyPaths = [...sc.readonly_paths];
 
-    // Resources.
+    // Resources, under the pod's cgroup.
     applyResources(spec, linux.resources);
+    const parent = s.config.linux?.cgroup_parent || sandboxConfig?.linux?.cgroup_parent;
+    if (parent) spec.cgroupParent = parent;
 
     // Devices and mounts.
     for (const d of config.devices ?? []) {

@@ -48,8 +48,8 @@ export class CriServer {
     private readonly engine: Engine,
     private readonly opts: CriServerOptions,
   ) {
-    this.runtime = new CriRuntime(engine, { podInfraImage: opts.podInfraImage });
     this.images = new CriImages(engine);
+    this.runtime = new CriRuntime(engine, { podInfraImage: opts.podInfraImage, pull: (ref) => this.images.pull(ref, undefined) });
     this.streaming = new StreamingServer(engine, this.runtime);
   }
 

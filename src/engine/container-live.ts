@@ -6,7 +6,6 @@ import { conflict, invalidArgument } from '../common';
 import {
   cgroupDirs,
   cgroupPids,
-  cgroupsPath,
   detectCgroupMode,
   discardUnsupported,
   hostCpuSample,
@@ -24,8 +23,9 @@ import {
   type SysInfo,
 } from '../runtime';
 import type { KeyedMutex } from '../state';
-import { isLive, type ContainerEvents, type RestartPolicy } from './container-model';
+import { isLive, type ContainerEvents, type ContainerRecord, type RestartPolicy } from './container-model';
 import { checkRestartPolicy } from './restart-manager';
+import { containerCgroupsPath } from './container-spec';
 import type { ContainerRuntime } from './container-runtime';
 import type { ContainerStore } from './container-store';
 
@@ -43,8 +43,8 @@ export class LiveOps {
     this.cgroupMode = host.cgroupMode ?? detectCgroupMode();
   }
 
-  private cgroupDirsOf(id: string): Record<string, string> {
-    return cgroupDirs(this.cgroupMode, cgroupsPath('/berth', id));
+  private cgroupDirsOf(rec: ContainerRecord): Record<string, string> {
+    return cgroupDirs(this.cgroupMode, containerCgroupsPath(rec));
   }
 
   pause(ref: string): Promise<void> {
@@ -124,7 +124,7 @@ export class LiveOps {
     const hostCpu = hostCpuSample();
     const out: ContainerStatsSample = { id: rec.id, name: rec.name, read, running: live, systemCpuNs: hostCpu.systemNs, onlineCpus: hostCpu.onlineCpus };
     if (!live) return out;
-    out.cgroup = readCgroupSample(this.cgroupMode, this.cgroupDirsOf(rec.id));
+    out.cgroup = readCgroupSample(this.cgroupMode, this.cgroupDirsOf(rec));
     const networks = rec.state.pid > 0 ? netDevOf(rec.state.pid) : undefined;
     if (networks) out.networks = networks;
     return out;
@@ -134,7 +134,7 @@ export class LiveOps {
   async top(ref: string, psArgs = '-ef'): Promise<{ titles: string[]; processes: string[][] }> {
     const rec = this.store.get(ref);
     if (rec.state.status !== 'running' && rec.state.status !== 'paused') throw conflict(`Container ${rec.id} is not running`);
-    const pids = new Set(cgroupPids(this.cgroupMode, this.cgroupDirsOf(rec.id)));
+    const pids = new Set(cgroupPids(this.cgroupMode, this.cgroupDirsOf(rec)));
     const top = await listProcesses(psArgs, pids);
     this.events.emit('container', 'top', rec.id, { image: rec.image, name: rec.name });
     return top;

@@ -277,6 +277,8 @@ export interface ContainerSpec {
   logConfig: LogConfig;
   /** Remove the container (and its anonymous volumes) when it exits. */
   autoRemove: boolean;
+  /** The cgroup the container's cgroup is made under (a CRI pod's); undefined = /berth. */
+  cgroupParent?: string;
   imageSettings: ImageSettings;
   echo: RequestEcho;
 }

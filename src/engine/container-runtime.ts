@@ -219,7 +219,13 @@ export class MonitorRuntime implements ContainerRuntime {
   }
 
   oomKilled(id: string): boolean {
-    return readOomKills(this.cgroupMode, cgroupDirs(this.cgroupMode, cgroupsPath('/berth', id))) > 0;
+    let path = cgroupsPath('/berth', id);
+    try {
+      path = this.specOf(id).linux.cgroupsPath ?? path;
+    } catch {
+      /* no bundle: the default place */
+    }
+    return readOomKills(this.cgroupMode, cgroupDirs(this.cgroupMode, path)) > 0;
   }
 
   openStdin(id: string): StdinConnection {

@@ -300,7 +300,7 @@ function specOptions(
     readonlyRootfs: sec.readonlyRootfs,
     capabilities: { add: sec.capAdd ?? [], drop: sec.capDrop ?? [], privileged: sec.privileged },
     namespaces: ns.modes,
-    cgroupsPath: cgroupsPath('/berth', rec.id),
+    cgroupsPath: containerCgroupsPath(rec),
     resources: {
       memory,
       memoryReservation: res.memoryReservation,
@@ -391,7 +391,12 @@ export function buildSpec(rec: ContainerRecord, ctx: SpecContext): OciSpec {
  * `runc create`, before `runc start`): the block I/O weight lands in the BFQ file when
  * the kernel has no plain weight file. A no-op when runc already wrote it.
  */
+/** The container's cgroup: under its spec's parent (a CRI pod's), else /berth. */
+export function containerCgroupsPath(rec: Pick<ContainerRecord, 'id' | 'spec'>): string {
+  return cgroupsPath(rec.spec.cgroupParent || '/berth', rec.id);
+}
+
 export function afterCreate(rec: ContainerRecord, host: HostFacts): void {
   const weight = rec.spec.resources.blkioWeight;
-  if (weight) ensureBlkioWeight(host.cgroupMode ?? detectCgroupMode(), cgroupsPath('/berth', rec.id), weight);
+  if (weight) ensureBlkioWeight(host.cgroupMode ?? detectCgroupMode(), containerCgroupsPath(rec), weight);
 }

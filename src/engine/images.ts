@@ -330,6 +330,14 @@ export class ImageService {
     return out;
   }
 
+  /**
+   * Drops every name of an image and keeps the image (the CRI's RemoveImage of an image a
+   * running container still uses: the names go, the container keeps its layers).
+   */
+  async untagAll(id: Digest): Promise<void> {
+    for (const ref of this.store.refsOf(id)) await this.store.untag(ref);
+  }
+
   /** Images made from this one (commit, build, load): while there are any, dockerd keeps it. */
   private childrenOf(id: Digest): ImageRecord[] {
     return this.store.list().filter((i) => i.parent === id);

@@ -104,12 +104,19 @@ export class CniNetwork {
     const kept: Kept = { list, args: a, results: [] };
     await fsp.mkdir(this.stateDir, { recursive: true });
     try {
-      await this.invoke('ADD', { cniVersion: list.cniVersion, name: 'cni-loopback', type: 'loopback' }, a, 'lo');
+      // Loopback is independent of the pod network's chain: both go at once.
+      const lo = this.invoke('ADD', { cniVersion: list.cniVersion, name: 'cni-loopback', type: 'loopback' }, a, 'lo');
       let prev: unknown;
-      for (const plugin of list.plugins) {
-        prev = await this.invoke('ADD', this.pluginConf(list, plugin, a, prev), a, 'eth0');
-        kept.results.push(prev);
+      try {
+        for (const plugin of list.plugins) {
+          // A plugin that prints no result passes the previous one on.
+          prev = (await this.invoke('ADD', this.pluginConf(list, plugin, a, prev), a, 'eth0')) ?? prev;
+          kept.results.push(prev);
+        }
+      } finally {
+        await lo.catch(() => undefined);
       }
+      await lo;
       await fsp.writeFile(this.keptPath(a.id), JSON.stringify(kept));
       return { ips: addressesOf(prev), network: list.name };
     } catch (err) {

@@ -100,6 +100,19 @@ function get(port: number, path: string): Promise<string> {
   });
 }
 
+/** portmap's shared iptables chains, once no pod's own chain is left in them. */
+async function removePortmapChains(): Promise<void> {
+  const nat = await run('iptables', ['-t', 'nat', '-S']);
+  if (nat.code !== 0 || nat.stdout.includes('-N CNI-DN-')) return;
+  await run('iptables', ['-t', 'nat', '-D', 'PREROUTING', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'CNI-HOSTPORT-DNAT']);
+  await run('iptables', ['-t', 'nat', '-D', 'OUTPUT', '-m', 'addrtype', '--dst-type', 'LOCAL', '-j', 'CNI-HOSTPORT-DNAT']);
+  await run('iptables', ['-t', 'nat', '-D', 'POSTROUTING', '-m', 'comment', '--comment', 'CNI portfwd requiring masquerade', '-j', 'CNI-HOSTPORT-MASQ']);
+  for (const ch of ['CNI-HOSTPORT-DNAT', 'CNI-HOSTPORT-MASQ', 'CNI-HOSTPORT-SETMARK']) {
+    await run('iptables', ['-t', 'nat', '-F', ch]);
+    await run('iptables', ['-t', 'nat', '-X', ch]);
+  }
+}
+
 before(async () => {
   crictl = locateCrictl();
   mkdirSync(join(cri, 'net.d'));
@@ -123,6 +136,7 @@ after(async () => {
   }
   await d.cleanup();
   await run('ip', ['link', 'del', bridge]);
+  await removePortmapChains();
   rmSync(cri, { recursive: true, force: true });
 }, { timeout: 120_000 });
 
