@@ -71,7 +71,7 @@ test('the container table appears, then follows a container starting and stoppin
 
 test('the container view draws CPU, memory, network and I/O charts from live stats', async () => {
   // some CPU, not a whole core: the machine is shared
-  const id = (await d.dockerOk(['run', '-d', '--name', 'charted', 'busybox', 'sh', '-c', 'while true; do i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; sleep 0.2; done'])).trim();
+  const id = (await d.dockerOk(['run', '-d', '--name', 'charted', '--memory', '64m', 'busybox', 'sh', '-c', 'while true; do i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; sleep 0.2; done'])).trim();
   const page = await open(`containers/${id}/stats`);
   const points = () => page.$$eval('.chart', (cs: any[]) => cs.map((c) => `${c.id}=${c.getAttribute('data-points')}`).join(' '));
   try {
