@@ -23,6 +23,8 @@ const opt = (name: string, def: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1]! : def;
 };
 const N = Number(opt('containers', '100'));
+/** Screenshots of the views, per engine, for a look at what loaded. */
+const SHOTS = path.join(REPO, 'test-artifacts', 'dashboard-bench', opt('host', '') ? 'engine' : 'berthd');
 const DOCKER = opt('docker', '/usr/local/bin/docker');
 const CHROMIUM = opt('chromium', '/usr/bin/chromium');
 const say = (s: string) => process.stderr.write(`[dashboard-bench] ${s}\n`);
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
         const name = `dash-bench-${j}`;
         names.push(name);
         batch.push(new Promise<void>((res, rej) => {
-          const p = spawn(DOCKER, ['-H', target.host, 'run', '-d', '--name', name, 'busybox:latest', 'sleep', '3600'], { stdio: 'ignore' });
+          const p = spawn(DOCKER, ['-H', target.host, 'run', '-d', '--name', name, 'busybox:latest', 'sh', '-c', 'echo started; exec sleep 3600'], { stdio: 'ignore' });
           p.on('exit', (c) => (c === 0 ? res() : rej(new Error(`docker run ${name} exited ${c}`))));
         }));
       }
@@ -84,7 +86,9 @@ async function main(): Promise<void> {
     await page.setViewport({ width: 1280, height: 900 });
     const tNav = Date.now();
     await page.goto(url);
-    await page.waitForFunction((n: number) => document.querySelectorAll('#containers tbody tr[data-state="running"]').length >= n, { timeout: 30_000 }, N);
+    await page.waitForFunction((n: number) => document.querySelectorAll('#containers tbody tr[data-state="running"]').length >= n, { timeout: 30_000 }, N).catch(async (e) => {
+      throw new Error(`the table did not show ${N} running rows; the page says: ${await page.$eval('body', (b: any) => b.innerText.slice(0, 400)).catch(() => '?')}`, { cause: e });
+    });
     const rowsMs = Date.now() - tNav;
     await page.waitForFunction((n: number) => [...document.querySelectorAll('#containers tbody tr td.mem')].filter((td: any) => /\d/.test(td.textContent ?? '')).length >= n, { timeout: 60_000 }, N);
     const statsMs = Date.now() - tNav;
@@ -103,6 +107,7 @@ async function main(): Promise<void> {
     const rssTable = rss();
     const id = must(target, ['inspect', '-f', '{{.Id}}', names[0]!]).out.trim();
     const view = await browser.newPage();
+    await view.setViewport({ width: 1280, height: 720 });
     view.on('pageerror', (e) => errors.push(String(e)));
     await view.goto(`${origin}/#/containers/${id}/stats`, { waitUntil: 'domcontentloaded', timeout: 60_000 });
     await view.waitForFunction(() => Number(document.querySelector('#chart-cpu')?.getAttribute('data-points')) >= 3, { timeout: 30_000 });
@@ -117,13 +122,13 @@ async function main(): Promise<void> {
     // the main views load against this engine
     const views: [string, string][] = [
       [`containers/${id}/config`, '.config table.kv'],
-      [`containers/${id}/logs`, '#logs'],
-      [`containers/${id}/top`, '#top'],
+      [`containers/${id}/logs`, '#logs > div'],
+      [`containers/${id}/top`, '#top tbody tr'],
       ['images', '#images tbody tr'],
-      ['volumes', '#volumes'],
-      ['networks', '#net-diagram'],
-      ['events', '#events'],
-      ['system', '#api-version'],
+      ['volumes', '#volumes[data-loaded]'],
+      ['networks', '#networks[data-loaded]'],
+      ['events', '#events li'],
+      ['system', '#df .bar'],
     ];
     for (const [hash, sel] of views) {
       const t = Date.now();
@@ -131,6 +136,8 @@ async function main(): Promise<void> {
       const ok = await view.waitForSelector(sel, { timeout: 10_000 }).then(() => true, () => false);
       const err = await view.$eval('main', (m) => [...m.querySelectorAll('.error')].map((e: any) => e.textContent).join('; ')).catch(() => '');
       say(`view ${hash}: ${ok ? 'loaded' : 'DID NOT LOAD'} in ${Date.now() - t} ms${err ? ` (page says: ${err})` : ''}`);
+      fs.mkdirSync(SHOTS, { recursive: true });
+      await view.screenshot({ path: path.join(SHOTS, `${hash.replace(/\/[0-9a-f]{64}/, '').replace(/\//g, '-')}.png`) as `${string}.png` });
     }
     say(errors.length ? `page errors: ${errors.join(' | ')}` : 'no page errors');
   } finally {
