@@ -6,7 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'puppeteer-core';
-import { GATE, openGate, useDaemon, waitFor } from './harness';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BERTH, GATE, openGate, useDaemon, waitFor } from './harness';
 import { DashboardProc, launchBrowser, screenshot, startDashboard } from './dashboard-kit';
 
 // These run inside the page (page.evaluate / waitFor callbacks), where the DOM exists.
@@ -197,6 +200,47 @@ test('read-only mode hides every change and the engine refuses a stop the page f
     await page.close();
   } finally {
     await ro.stop();
+  }
+});
+
+test('an image is pulled from the page with a progress bar per layer, then removed', async () => {
+  const root = mkdtempSync('/tmp/dash-reg-');
+  const reg = spawn(BERTH, ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', join(root, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    let out = '';
+    reg.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    const addr = await waitFor('the registry to listen', () => /listening on (\S+)\n/.exec(out)?.[1] ?? '', 20_000);
+    const ref = `${addr}/dash/pulled:1`;
+    // a layer of its own on top of busybox's, so the pull downloads one layer and finds the other
+    await d.dockerOk(['run', '--name', 'layer-maker', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/blob bs=1024 count=512 2>/dev/null']);
+    await d.dockerOk(['commit', 'layer-maker', ref]);
+    await d.dockerOk(['rm', 'layer-maker']);
+    await d.dockerOk(['push', ref], { timeoutMs: 60_000 });
+    await d.dockerOk(['rmi', ref]);
+    const page = await open('images');
+    await page.waitForSelector('#pull-ref');
+    const seen = new Set<string>();
+    page.on('response', (r) => { if (r.url().includes('/api/images/create')) seen.add(`${r.request().method()} ${r.status()}`); });
+    await page.type('#pull-ref', ref);
+    await page.$eval('form.pull', (f: any) => f.requestSubmit());
+    await page.waitForSelector('.layers-progress .layer progress', { timeout: 30_000 });
+    await page.waitForSelector(`#images tr[data-image="${ref}"]`, { timeout: 30_000 });
+    const bars = await page.$$eval('.layers-progress .layer', (ls: any[]) => ls.map((l) => ({ id: l.querySelector('code').textContent, value: Number(l.querySelector('progress').value), max: Number(l.querySelector('progress').max), status: l.textContent })));
+    assert.equal(bars.length, 2, `a bar per layer: ${JSON.stringify(bars)}`);
+    assert.ok(bars.some((b) => /Pull complete/.test(b.status)) && bars.some((b) => /Already exists/.test(b.status)), JSON.stringify(bars));
+    for (const b of bars) {
+      assert.match(b.id, /^[0-9a-f]{12}$/);
+      assert.equal(b.value, b.max, `layer ${b.id} complete: ${b.status}`);
+    }
+    assert.deepEqual([...seen], ['POST 200']);
+    await screenshot(page, 'images-pull');
+    await page.$eval(`#images tr[data-image="${ref}"] .act-remove`, (b: any) => b.click());
+    await page.waitForFunction((sel: string) => !document.querySelector(sel), { timeout: 15_000 }, `#images tr[data-image="${ref}"]`);
+    assert.notEqual((await d.docker(['image', 'inspect', ref])).code, 0);
+    await page.close();
+  } finally {
+    reg.kill('SIGTERM');
+    rmSync(root, { recursive: true, force: true });
   }
 });
 
