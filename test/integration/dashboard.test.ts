@@ -137,6 +137,13 @@ test('a container is created and started from the run form, then removed from th
   const page = await open('images');
   await page.waitForSelector('#images tr[data-image="busybox:latest"] .act-run', { timeout: 10_000 });
   await screenshot(page, 'images');
+  // one image: its layers and history
+  await page.goto(`${dash.origin}/#/images/busybox%3Alatest`);
+  await page.waitForSelector('#history tbody tr', { timeout: 10_000 });
+  assert.match(await page.$eval('ol.layers', (o: any) => o.textContent), /sha256:[0-9a-f]{64}/);
+  await screenshot(page, 'image-detail');
+  await page.goto(`${dash.origin}/#/images`);
+  await page.waitForSelector('#images tr[data-image="busybox:latest"] .act-run', { timeout: 10_000 });
   await page.click('#images tr[data-image="busybox:latest"] .act-run');
   await page.waitForSelector('#run-form');
   await page.type('#run-form input[name=name]', 'from-form');
@@ -163,12 +170,20 @@ test('a container is created and started from the run form, then removed from th
   await page.close();
 });
 
-test('the other views load: volumes, networks (with or without /networks), events, system', async () => {
+test('the other views load: volumes (create, remove), networks (with or without /networks), events, system', async () => {
   await d.dockerOk(['volume', 'create', 'dash-vol']);
   await d.dockerOk(['run', '-d', '--name', 'vol-user', '-v', 'dash-vol:/data', 'busybox', 'sleep', '1000']);
   const page = await open('volumes');
   await page.waitForFunction(() => /vol-user/.test(document.querySelector('#volumes tr[data-volume="dash-vol"]')?.textContent ?? ''), { timeout: 10_000 });
   await screenshot(page, 'volumes');
+  // create and remove a volume from the page
+  await page.type('#volume-name', 'made-in-page');
+  await page.$eval('#volume-name', (i: any) => i.form.requestSubmit());
+  await page.waitForSelector('#volumes tr[data-volume="made-in-page"]', { timeout: 10_000 });
+  assert.equal((await d.docker(['volume', 'inspect', 'made-in-page'])).code, 0);
+  await page.$eval('#volumes tr[data-volume="made-in-page"] .act-remove', (b: any) => b.click());
+  await page.waitForFunction(() => !document.querySelector('#volumes tr[data-volume="made-in-page"]'), { timeout: 10_000 });
+  assert.notEqual((await d.docker(['volume', 'inspect', 'made-in-page'])).code, 0);
   await page.goto(`${dash.origin}/#/networks`);
   await page.waitForSelector('#net-diagram', { timeout: 10_000 });
   await screenshot(page, 'networks');
