@@ -1,20 +1,11 @@
-import v8 from 'node:v8';
-
 const argv = process.argv.slice(2);
 const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, signals: process };
 // `berth registry …` runs a registry in this process rather than talking to berthd, so cli/ (an API client) never sees it.
 // `berth dashboard` serves a web UI in this process; it is an API client of its own (src/web).
-// Each command loads only its own code: the dashboard is a long-lived process kept small.
+// Each command loads only its own code: the dashboard is a long-lived process kept small (see bin/berth).
 const run = argv[0] === 'registry' ? import('./registry-command').then((m) => m.runRegistryCommand(argv.slice(1), io))
-  : dashboardArgs(argv) ? runDashboard(dashboardArgs(argv)!)
+  : dashboardArgs(argv) ? import('./dashboard-command').then((m) => m.runDashboardCommand(dashboardArgs(argv)!, io))
   : import('../cli').then((m) => m.runCli(argv, io));
-
-function runDashboard(args: string[]): Promise<number> {
-  // A small young generation: the dashboard's allocations are short-lived stream chunks, and V8's
-  // default semi-space lets RSS grow by tens of MB for them.
-  v8.setFlagsFromString('--max-semi-space-size=2');
-  return import('./dashboard-command').then((m) => m.runDashboardCommand(args, io));
-}
 
 /** `dashboard …` or `-H HOST dashboard …`: the arguments for the dashboard command, host first. */
 function dashboardArgs(a: string[]): string[] | undefined {

@@ -3,7 +3,7 @@
  * in this process until SIGINT/SIGTERM. bin/ dispatches it before the API-client CLI.
  */
 import { EngineClient, resolveHost } from '../client';
-import { startDashboard } from '../web';
+import { negotiateVersion, startDashboard } from '../web';
 
 export interface DashboardCommandIO {
   stdout: NodeJS.WritableStream;
@@ -63,7 +63,8 @@ export async function runDashboardCommand(argv: string[], io: DashboardCommandIO
   let client: EngineClient;
   try {
     listen = parseAddr(addr);
-    client = new EngineClient(resolveHost(host, io.env), { userAgent: 'Berth-Dashboard/0.1.0 (linux)' });
+    const address = resolveHost(host, io.env);
+    client = new EngineClient(address, { userAgent: 'Berth-Dashboard/0.1.0 (linux)', apiVersion: await negotiateVersion(address) });
   } catch (e) {
     io.stderr.write(`berth dashboard: ${(e as Error).message}\n`);
     return 125;
@@ -76,7 +77,7 @@ export async function runDashboardCommand(argv: string[], io: DashboardCommandIO
     return 1;
   }
   if (!LOOPBACK.test(listen.host)) io.stderr.write(`berth dashboard: warning: listening on ${listen.host}, not loopback: anyone who can reach it and has the token controls the engine\n`);
-  io.stdout.write(`Berth dashboard for ${client.address.url}${readOnly ? ' (read-only)' : ''}\nOpen: ${d.url}\n`);
+  io.stdout.write(`Berth dashboard for ${client.address.url} (API ${client.transport.apiVersion})${readOnly ? ' (read-only)' : ''}\nOpen: ${d.url}\n`);
   await new Promise<void>((res) => {
     io.signals.once('SIGINT', res);
     io.signals.once('SIGTERM', res);

@@ -15,6 +15,9 @@ let ro: DashboardProc;
 let running = '';
 
 before(async () => {
+  // the harness's before() may still be starting the daemon and importing busybox
+  await waitFor('the test daemon', () => d.ping(), 60_000);
+  await d.makeBusyboxImage();
   dash = await startDashboard(d);
   ro = await startDashboard(d, ['--read-only']);
   running = (await d.dockerOk(['run', '-d', '--name', 'sec-run', 'busybox', 'sleep', '1000'])).trim();

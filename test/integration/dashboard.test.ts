@@ -6,7 +6,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'puppeteer-core';
-import { GATE, openGate, useDaemon, waitFor } from './harness';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BERTH, GATE, openGate, useDaemon, waitFor } from './harness';
 import { DashboardProc, launchBrowser, screenshot, startDashboard } from './dashboard-kit';
 
 // These run inside the page (page.evaluate / waitFor callbacks), where the DOM exists.
@@ -71,7 +74,7 @@ test('the container table appears, then follows a container starting and stoppin
 
 test('the container view draws CPU, memory, network and I/O charts from live stats', async () => {
   // some CPU, not a whole core: the machine is shared
-  const id = (await d.dockerOk(['run', '-d', '--name', 'charted', 'busybox', 'sh', '-c', 'while true; do i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; sleep 0.2; done'])).trim();
+  const id = (await d.dockerOk(['run', '-d', '--name', 'charted', '--memory', '64m', 'busybox', 'sh', '-c', 'while true; do i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; sleep 0.2; done'])).trim();
   const page = await open(`containers/${id}/stats`);
   const points = () => page.$$eval('.chart', (cs: any[]) => cs.map((c) => `${c.id}=${c.getAttribute('data-points')}`).join(' '));
   try {
@@ -134,6 +137,13 @@ test('a container is created and started from the run form, then removed from th
   const page = await open('images');
   await page.waitForSelector('#images tr[data-image="busybox:latest"] .act-run', { timeout: 10_000 });
   await screenshot(page, 'images');
+  // one image: its layers and history
+  await page.goto(`${dash.origin}/#/images/busybox%3Alatest`);
+  await page.waitForSelector('#history tbody tr', { timeout: 10_000 });
+  assert.match(await page.$eval('ol.layers', (o: any) => o.textContent), /sha256:[0-9a-f]{64}/);
+  await screenshot(page, 'image-detail');
+  await page.goto(`${dash.origin}/#/images`);
+  await page.waitForSelector('#images tr[data-image="busybox:latest"] .act-run', { timeout: 10_000 });
   await page.click('#images tr[data-image="busybox:latest"] .act-run');
   await page.waitForSelector('#run-form');
   await page.type('#run-form input[name=name]', 'from-form');
@@ -160,12 +170,20 @@ test('a container is created and started from the run form, then removed from th
   await page.close();
 });
 
-test('the other views load: volumes, networks (with or without /networks), events, system', async () => {
+test('the other views load: volumes (create, remove), networks (with or without /networks), events, system', async () => {
   await d.dockerOk(['volume', 'create', 'dash-vol']);
   await d.dockerOk(['run', '-d', '--name', 'vol-user', '-v', 'dash-vol:/data', 'busybox', 'sleep', '1000']);
   const page = await open('volumes');
   await page.waitForFunction(() => /vol-user/.test(document.querySelector('#volumes tr[data-volume="dash-vol"]')?.textContent ?? ''), { timeout: 10_000 });
   await screenshot(page, 'volumes');
+  // create and remove a volume from the page
+  await page.type('#volume-name', 'made-in-page');
+  await page.$eval('#volume-name', (i: any) => i.form.requestSubmit());
+  await page.waitForSelector('#volumes tr[data-volume="made-in-page"]', { timeout: 10_000 });
+  assert.equal((await d.docker(['volume', 'inspect', 'made-in-page'])).code, 0);
+  await page.$eval('#volumes tr[data-volume="made-in-page"] .act-remove', (b: any) => b.click());
+  await page.waitForFunction(() => !document.querySelector('#volumes tr[data-volume="made-in-page"]'), { timeout: 10_000 });
+  assert.notEqual((await d.docker(['volume', 'inspect', 'made-in-page'])).code, 0);
   await page.goto(`${dash.origin}/#/networks`);
   await page.waitForSelector('#net-diagram', { timeout: 10_000 });
   await screenshot(page, 'networks');
@@ -197,6 +215,47 @@ test('read-only mode hides every change and the engine refuses a stop the page f
     await page.close();
   } finally {
     await ro.stop();
+  }
+});
+
+test('an image is pulled from the page with a progress bar per layer, then removed', async () => {
+  const root = mkdtempSync('/tmp/dash-reg-');
+  const reg = spawn(BERTH, ['registry', 'serve', '--addr', '127.0.0.1:0', '--root', join(root, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    let out = '';
+    reg.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    const addr = await waitFor('the registry to listen', () => /listening on (\S+)\n/.exec(out)?.[1] ?? '', 20_000);
+    const ref = `${addr}/dash/pulled:1`;
+    // a layer of its own on top of busybox's, so the pull downloads one layer and finds the other
+    await d.dockerOk(['run', '--name', 'layer-maker', 'busybox', 'sh', '-c', 'dd if=/dev/zero of=/blob bs=1024 count=512 2>/dev/null']);
+    await d.dockerOk(['commit', 'layer-maker', ref]);
+    await d.dockerOk(['rm', 'layer-maker']);
+    await d.dockerOk(['push', ref], { timeoutMs: 60_000 });
+    await d.dockerOk(['rmi', ref]);
+    const page = await open('images');
+    await page.waitForSelector('#pull-ref');
+    const seen = new Set<string>();
+    page.on('response', (r) => { if (r.url().includes('/api/images/create')) seen.add(`${r.request().method()} ${r.status()}`); });
+    await page.type('#pull-ref', ref);
+    await page.$eval('form.pull', (f: any) => f.requestSubmit());
+    await page.waitForSelector('.layers-progress .layer progress', { timeout: 30_000 });
+    await page.waitForSelector(`#images tr[data-image="${ref}"]`, { timeout: 30_000 });
+    const bars = await page.$$eval('.layers-progress .layer', (ls: any[]) => ls.map((l) => ({ id: l.querySelector('code').textContent, value: Number(l.querySelector('progress').value), max: Number(l.querySelector('progress').max), status: l.textContent })));
+    assert.equal(bars.length, 2, `a bar per layer: ${JSON.stringify(bars)}`);
+    assert.ok(bars.some((b) => /Pull complete/.test(b.status)) && bars.some((b) => /Already exists/.test(b.status)), JSON.stringify(bars));
+    for (const b of bars) {
+      assert.match(b.id, /^[0-9a-f]{12}$/);
+      assert.equal(b.value, b.max, `layer ${b.id} complete: ${b.status}`);
+    }
+    assert.deepEqual([...seen], ['POST 200']);
+    await screenshot(page, 'images-pull');
+    await page.$eval(`#images tr[data-image="${ref}"] .act-remove`, (b: any) => b.click());
+    await page.waitForFunction((sel: string) => !document.querySelector(sel), { timeout: 15_000 }, `#images tr[data-image="${ref}"]`);
+    assert.notEqual((await d.docker(['image', 'inspect', ref])).code, 0);
+    await page.close();
+  } finally {
+    reg.kill('SIGTERM');
+    rmSync(root, { recursive: true, force: true });
   }
 });
 

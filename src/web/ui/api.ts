@@ -174,7 +174,7 @@ export function bytes(n: number | undefined): string {
     n /= 1000;
     i++;
   }
-  return `${n < 10 && i > 0 ? n.toFixed(1) : Math.round(n)} ${u[i]}`;
+  return `${n < 10 && (i > 0 || n % 1 !== 0) ? n.toFixed(1) : Math.round(n)} ${u[i]}`;
 }
 
 export function ago(seconds: number): string {

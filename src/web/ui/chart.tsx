@@ -19,8 +19,9 @@ export function Chart({ id, title, series, data, fmt }: { id: string; title: str
       title,
       width: Math.max(300, (el.current!.clientWidth || 480) - 8),
       height: 180,
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-      axes: [{}, { values: (_u, vals) => vals.map((v) => fmt(v)), size: 70 }],
+      // the last two minutes, newest on the right
+      scales: { x: { time: true, range: (_u, _min, max) => [max - 120, max] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      axes: [{ space: 90, values: (_u, vals) => vals.map((v) => new Date(v * 1000).toTimeString().slice(0, 8)) }, { values: (_u, vals) => vals.map((v) => fmt(v)), size: 70 }],
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, dash: s.dash, value: (_u: uPlot, v: number | null) => (v == null ? '—' : fmt(v)) }))],
     };
     plot.current = new uPlot(opts, data as uPlot.AlignedData, el.current!);

@@ -57,7 +57,7 @@ export function ContainerView({ id, tab, config }: { id: string; tab: string; co
           </a>
         ))}
       </div>
-      {tab === 'stats' && <StatsTab id={c.Id} running={c.State.Running} />}
+      {tab === 'stats' && <StatsTab id={c.Id} running={c.State.Running} limited={(c.HostConfig?.Memory ?? 0) > 0} />}
       {tab === 'config' && <ConfigTab c={c} />}
       {tab === 'logs' && <LogsTab id={c.Id} tty={c.Config.Tty} />}
       {tab === 'terminal' && !config.readOnly && (c.State.Running ? <TerminalTab id={c.Id} /> : <p class="empty">The container is not running.</p>)}
@@ -69,7 +69,8 @@ export function ContainerView({ id, tab, config }: { id: string; tab: string; co
 const WINDOW = 300;
 
 /** Live charts: one stats subscription feeds all four (the server shares it with the table). */
-function StatsTab({ id, running }: { id: string; running: boolean }) {
+/** The memory limit line is drawn when the container has one (without, the engine reports the host's memory). */
+function StatsTab({ id, running, limited }: { id: string; running: boolean; limited: boolean }) {
   const [data, setData] = useState({ cpu: [[], []] as number[][], mem: [[], [], []] as number[][], net: [[], [], []] as number[][], blk: [[], [], []] as number[][] });
   useEffect(() => {
     const t: number[] = [], cpu: number[] = [], mem: number[] = [], lim: number[] = [], rx: number[] = [], tx: number[] = [], br: number[] = [], bw: number[] = [];
@@ -83,7 +84,7 @@ function StatsTab({ id, running }: { id: string; running: boolean }) {
       t.push(sec);
       cpu.push(s.cpu);
       mem.push(s.mem);
-      lim.push(s.limit > 0 && s.limit < 2 ** 60 ? s.limit : NaN);
+      lim.push(limited && s.limit > 0 && s.limit < 2 ** 60 ? s.limit : NaN);
       rx.push(rate(s.rx, prev?.rx));
       tx.push(rate(s.tx, prev?.tx));
       br.push(rate(s.br, prev?.br));
@@ -93,7 +94,7 @@ function StatsTab({ id, running }: { id: string; running: boolean }) {
       const limit = lim.map((v) => (Number.isNaN(v) ? (null as unknown as number) : v));
       setData({ cpu: [[...t], [...cpu]], mem: [[...t], [...mem], limit], net: [[...t], [...rx], [...tx]], blk: [[...t], [...br], [...bw]] });
     });
-  }, [id]);
+  }, [id, limited]);
   const rate = (v: number) => `${bytes(v)}/s`;
   return (
     <div class="charts">

@@ -93,7 +93,14 @@ function useLiveContainers(): { rows: Map<string, Row>; error: string } {
         commit();
         listed = true;
         for (const id of early.splice(0)) refresh(id);
-        for (const c of list) if (c.State === 'running') refresh(c.Id);
+        // uptime needs StartedAt (inspect); read it a few at a time so the browser's six
+        // connections stay free for what the user clicks
+        const queue = list.filter((c) => c.State === 'running').map((c) => c.Id as string);
+        const next = (): Promise<void> | undefined => {
+          const id = queue.shift();
+          return id === undefined || ac.signal.aborted ? undefined : refresh(id).then(next);
+        };
+        for (let i = 0; i < 3; i++) next();
       },
       (e) => setError(e.message),
     );

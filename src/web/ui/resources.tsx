@@ -4,12 +4,12 @@ import { ApiError, call, Config, getJSON } from './api';
 const name = (c: any) => (c.Names?.[0] ?? c.Id.slice(0, 12)).replace(/^\//, '');
 
 export function VolumesView({ config }: { config: Config }) {
-  const [vols, setVols] = useState<any[]>([]);
+  const [vols, setVols] = useState<any[] | undefined>();
   const [users, setUsers] = useState(new Map<string, string[]>());
   const [err, setErr] = useState('');
   const [newName, setNewName] = useState('');
   const load = () => {
-    getJSON('/api/volumes').then((r) => setVols(r.Volumes ?? []), (e) => setErr(e.message));
+    getJSON('/api/volumes').then((r) => setVols(r.Volumes ?? []), (e) => { setVols([]); setErr(e.message); });
     getJSON('/api/containers/json?all=1').then((cs: any[]) => {
       const m = new Map<string, string[]>();
       for (const c of cs) for (const mt of c.Mounts ?? []) if (mt.Type === 'volume' && mt.Name) m.set(mt.Name, [...(m.get(mt.Name) ?? []), name(c)]);
@@ -38,7 +38,7 @@ export function VolumesView({ config }: { config: Config }) {
   };
   return (
     <section>
-      <h1>Volumes <small>{vols.length}</small></h1>
+      <h1>Volumes <small>{vols?.length}</small></h1>
       {!config.readOnly && (
         <form class="toolbar" onSubmit={create}>
           <input id="volume-name" placeholder="new volume name (empty: random)" value={newName} onInput={(e) => setNewName((e.target as HTMLInputElement).value)} />
@@ -46,10 +46,10 @@ export function VolumesView({ config }: { config: Config }) {
         </form>
       )}
       {err && <div class="error" onClick={() => setErr('')}>{err}</div>}
-      <table class="grid" id="volumes">
+      <table class="grid" id="volumes" data-loaded={vols ? '1' : undefined}>
         <thead><tr><th>Name</th><th>Driver</th><th>Mountpoint</th><th>Used by</th><th></th></tr></thead>
         <tbody>
-          {vols.map((v) => (
+          {(vols ?? []).map((v) => (
             <tr data-volume={v.Name}>
               <td>{v.Name}</td><td>{v.Driver}</td><td><code>{v.Mountpoint}</code></td>
               <td>{(users.get(v.Name) ?? []).join(', ') || <span class="dim">none</span>}</td>
@@ -74,6 +74,7 @@ interface Net {
 export function NetworksView({ config }: { config: Config }) {
   const [nets, setNets] = useState<Net[]>([]);
   const [missing, setMissing] = useState(false);
+  const [loaded, setLoaded] = useState(false);
   const [err, setErr] = useState('');
   const [newName, setNewName] = useState('');
   const load = async () => {
@@ -95,6 +96,7 @@ export function NetworksView({ config }: { config: Config }) {
           m.get(nn)!.containers.push({ name: name(c), ip: v.IPAddress ?? '', id: c.Id });
         }
       setNets([...m.values()].sort((a, b) => a.name.localeCompare(b.name)));
+      setLoaded(true);
     } catch (e: any) {
       setErr(e.message);
     }
@@ -132,7 +134,7 @@ export function NetworksView({ config }: { config: Config }) {
         </form>
       )}
       {err && <div class="error" onClick={() => setErr('')}>{err}</div>}
-      <table class="grid" id="networks">
+      <table class="grid" id="networks" data-loaded={loaded ? '1' : undefined}>
         <thead><tr><th>Name</th><th>Driver</th><th>Subnet</th><th>Containers</th><th></th></tr></thead>
         <tbody>
           {nets.map((n) => (
