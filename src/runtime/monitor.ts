@@ -15,6 +15,7 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isErrno, log, traceSpan, traceStart } from '../common';
 
@@ -185,8 +186,39 @@ export class Monitor {
     if (!(await releaseExecFifo(join(this.runcRoot, id, 'exec.fifo')))) await this.runcCmd(['start', id]);
   }
 
+  /**
+   * `runc kill`. A running container's init is signalled in-process, as runc would do it,
+   * without a runc process: after checking through runc's state file that the pid is still
+   * the container's init. `all` (every process of the container) is done that way only for
+   * SIGKILL of a container with a PID namespace of its own, where the kernel kills the whole
+   * namespace with its init. Anything else (paused, host PID namespace, an unknown signal
+   * name) goes to runc, which gives runc's own errors too.
+   */
   async kill(id: string, signal: string | number, all = false): Promise<void> {
+    const sig = signalNumber(signal);
+    if (sig !== undefined && (!all || (sig === osConstants.signals.SIGKILL && (await this.ownPidNamespace(id))))) {
+      const st = await this.stateFromFiles(id);
+      if (st?.status === 'running') {
+        try {
+          process.kill(st.pid, sig);
+          return;
+        } catch (err) {
+          if (!isErrno(err, 'ESRCH')) throw err;
+          // it exited meanwhile: runc reports that as runc does
+        }
+      }
+    }
     await this.runcCmd(['kill', ...(all ? ['--all'] : []), id, String(signal)]);
+  }
+
+  /** Whether runc's state says the container has a PID namespace of its own (not joined, not the host's). */
+  private async ownPidNamespace(id: string): Promise<boolean> {
+    try {
+      const st = JSON.parse(await fsp.readFile(join(this.runcRoot, id, 'state.json'), 'utf8')) as { config?: { namespaces?: { type?: string; path?: string }[] } };
+      return (st.config?.namespaces ?? []).some((n) => n.type === 'NEWPID' && !n.path);
+    } catch {
+      return false;
+    }
   }
 
   /** Freezes every process of the container (runc pause: the freezer cgroup). */
@@ -487,6 +519,14 @@ function cleanRuncMessage(stderr: string): string {
 
 function runtimeError(message: string): BerthError {
   return internal(`OCI runtime create failed: ${cleanRuncMessage(message)}`);
+}
+
+/** A signal as runc takes it (`KILL`, `SIGTERM`, `9`) as a number; undefined when unknown. */
+export function signalNumber(signal: string | number): number | undefined {
+  if (typeof signal === 'number') return Number.isInteger(signal) && signal > 0 && signal < 65 ? signal : undefined;
+  if (/^\d+$/.test(signal)) return signalNumber(Number(signal));
+  const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+  return (osConstants.signals as Record<string, number>)[name];
 }
 
 /** Whether a process exists and is not a zombie. */
