@@ -8,3 +8,4 @@ export * from './reference';
 export * from './filters';
 export * from './progress';
 export * from './trace';
+export * from './concurrency';
