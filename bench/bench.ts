@@ -18,7 +18,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { measureRunc, type RuncBaseline } from './runc-baseline';
+import { RuncBench, type RuncBaseline } from './runc-baseline';
 import { phaseTable, readTrace, type TraceLine } from './trace-phases';
 
 // ---------------------------------------------------------------------------------------------
@@ -808,12 +808,13 @@ function series(samples: number[], failures: number): Series {
 }
 
 /** `n` timed runs of `args` after `warm` untimed ones; the failures are counted, not timed. */
-async function timedSeries(t: Target, o: Options, what: string, n: number, warm: number, args: () => string[]): Promise<Series> {
+async function timedSeries(t: Target, o: Options, what: string, n: number, warm: number, args: () => string[], after?: (warm: boolean) => Promise<void>): Promise<Series> {
   const xs: number[] = [];
   let failures = 0;
   const end = Date.now() + o.phaseTimeoutMs;
   for (let i = 0; i < n + warm && Date.now() < end; i++) {
     const r = await docker(t, o, args());
+    await after?.(i < warm);
     if (r.code !== 0) {
       failures++;
       if (failures === 1) log(`${t.name}: ${cmdError(what, r).message}`);
@@ -843,8 +844,7 @@ interface TargetResult {
   execMs?: Series;
   /** Per phase of the timed `run --rm`s, as berthd's BERTH_TRACE saw them (own berthd only). */
   phases?: { phase: string; n: number; median: number; min: number; max: number }[];
-  /** The config.json of a running container (own berthd only): the bare-runc baseline's. */
-  ociConfig?: Record<string, unknown>;
+
   /** `docker version` against the daemon: the CLI's own start-up plus two trivial API calls. */
   cliFloorMs?: { samples: number[]; median: number };
   /** What is left once every bench container was removed (and, for a berthd of our own, once it stopped). */
@@ -904,6 +904,9 @@ async function inspectState(t: Target, o: Options, ids: string[]): Promise<{ run
     });
 }
 
+/** Bare runc sampled beside the berth target (see benchTarget). */
+let runcBench: RuncBench | undefined;
+
 async function benchTarget(t: Target, o: Options, runId: string, tmp: string): Promise<TargetResult> {
   const res: TargetResult = { name: t.name, ok: false, pid: t.pid, tieTokens: t.tieTokens };
   const ver = await docker(t, o, ['version', '--format', '{{.Server.Version}}'], 30_000);
@@ -919,6 +922,31 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
   }
 
   res.imageImported = await ensureImage(t, o, tmp);
+
+  // Bare runc beside berthd: one bare sample right after each berthd sample, so that both
+  // see the same machine load. Its config.json is that of a berthd container when we can read it.
+  let bare: RuncBench | undefined;
+  if (t.key === 'berth') {
+    let config: Record<string, unknown> | undefined;
+    if (t.own) {
+      const c = await docker(t, o, ['run', '-d', '--label', `${LABEL}=${runId}`, o.image, 'sleep', '600']);
+      const id = c.stdout.trim().split('\n').pop() ?? '';
+      if (c.code === 0 && id) {
+        const full = await docker(t, o, ['inspect', '--format', '{{.Id}}', id]);
+        try {
+          config = JSON.parse(fs.readFileSync(path.join(t.own.execRoot, 'containers', full.stdout.trim(), 'config.json'), 'utf8'));
+        } catch (e) {
+          log(`${t.name}: cannot read the container's config.json: ${errMsg(e)}`);
+        }
+        await docker(t, o, ['rm', '-f', id]);
+      }
+    }
+    const tar = path.join(tmp, 'busybox-rootfs.tar');
+    if (!fs.existsSync(tar)) writeBusyboxRootfsTar(o.busybox, tar);
+    bare = new RuncBench(path.join(tmp, 'bare'), tar, config);
+    runcBench = bare;
+    onCleanup('bare runc', () => bare!.close());
+  }
 
   await sleep(1000);
   const idle = await sampleMemoryStable(t, []);
@@ -945,6 +973,7 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
   let lastErr = '';
   for (let i = 0; i < total && Date.now() < phaseEnd; i++) {
     const r = await docker(t, o, ['run', '--rm', '--label', `${LABEL}=${runId}`, o.image, 'true']);
+    await bare?.run(i < o.warmups);
     if (r.code !== 0) {
       lastErr = cmdError('docker run --rm', r).message;
       if (i >= o.warmups) failures++;
@@ -969,7 +998,7 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
     const lines: TraceLine[] = readTrace(t.own.traceFile, traceFrom);
     res.phases = phaseTable(lines);
   }
-  res.runNoneLatencyMs = await timedSeries(t, o, 'run --rm --network none', o.runs, 1, () => ['run', '--rm', '--network', 'none', '--label', `${LABEL}=${runId}`, o.image, 'true']);
+  res.runNoneLatencyMs = await timedSeries(t, o, 'run --rm --network none', o.runs, 1, () => ['run', '--rm', '--network', 'none', '--label', `${LABEL}=${runId}`, o.image, 'true'], bare && ((w) => bare!.run(w)));
 
   // 1b. create + start of a detached container, then exec in one
   {
@@ -986,6 +1015,7 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
       const st = await docker(t, o, ['start', id]);
       if (st.code !== 0) { fails++; log(`${t.name}: ${cmdError('start', st).message}`); continue; }
       if (i >= 1) xs.push(c.ms + st.ms);
+      await bare?.createStart(i < 1);
     }
     if (xs.length) {
       res.createStartMs = series(xs, fails);
@@ -993,15 +1023,7 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
     }
     const target = made[made.length - 1];
     if (target) {
-      res.execMs = await timedSeries(t, o, 'exec true', o.runs, 2, () => ['exec', target, 'true']);
-      if (t.own) {
-        const full = await docker(t, o, ['inspect', '--format', '{{.Id}}', target]);
-        try {
-          res.ociConfig = JSON.parse(fs.readFileSync(path.join(t.own.execRoot, 'containers', full.stdout.trim(), 'config.json'), 'utf8'));
-        } catch (e) {
-          log(`${t.name}: cannot read the container's config.json: ${errMsg(e)}`);
-        }
-      }
+      res.execMs = await timedSeries(t, o, 'exec true', o.runs, 2, () => ['exec', target, 'true'], bare && ((w) => bare!.exec(w)));
     }
     if (made.length) await docker(t, o, ['rm', '-f', ...made], 120_000);
     made.length = 0;
@@ -1233,18 +1255,13 @@ async function main(): Promise<number> {
     // Stop our own berthd before measuring the peer, so it does not share the machine.
     const own = cleanups.find((c) => c.name === 'stop berthd');
     for (const c of cleanups.filter((c) => c.name.startsWith('containers on '))) { dropCleanup(c); await c.fn().catch(() => {}); }
+    const bareCleanup = cleanups.find((c) => c.name === 'bare runc');
+    if (bareCleanup) { dropCleanup(bareCleanup); await bareCleanup.fn().catch((e) => log(`bare runc: ${errMsg(e)}`)); }
     if (own) { dropCleanup(own); await own.fn().catch((e) => log(`stop berthd: ${errMsg(e)}`)); }
   }
 
-  // The physical floor: bare runc on the same rootfs (with berthd's config.json when we have one).
-  let runcBase: RuncBaseline | undefined;
-  try {
-    const tar = path.join(tmp, 'busybox-rootfs.tar');
-    if (!fs.existsSync(tar)) writeBusyboxRootfsTar(o.busybox, tar);
-    runcBase = await measureRunc(tmp, tar, results[0]?.ociConfig, o.runs, log);
-  } catch (e) {
-    log(`bare runc baseline FAILED: ${errMsg(e)}`);
-  }
+  // The physical floor, sampled beside berthd's (bare runc on the same rootfs, berthd's config.json).
+  const runcBase: RuncBaseline | undefined = runcBench?.result.runMs.length ? runcBench.result : undefined;
 
   // Peer
   if (o.peer) {

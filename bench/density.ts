@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { RuncBench } from './runc-baseline';
 import { phaseTable, readTrace } from './trace-phases';
 import { hasToken, listProcs, median, pssKb, rssKb, unmountUnder, writeBusyboxRootfsTar } from './bench';
 
@@ -207,6 +208,15 @@ async function main(): Promise<Record<string, unknown>> {
   await sleep(1000);
   const idleRss = rssKb(berthdPid);
   const idleFds = fdCount(berthdPid);
+  // The physical cost at 0 and at N running: bare runc run of the same rootfs (runc spec's config).
+  const bare = new RuncBench(path.join(work, 'bare'), tar, undefined);
+  const bareAt = async (): Promise<number> => {
+    const from = bare.result.runMs.length;
+    await bare.run(true);
+    for (let i = 0; i < 7; i++) await bare.run();
+    return median(bare.result.runMs.slice(from));
+  };
+  const bare0 = await bareAt();
 
   // 1. N × run -d, one after the other
   const runMs: number[] = [];
@@ -223,6 +233,9 @@ async function main(): Promise<Record<string, unknown>> {
   }
   const n = ids.length;
   const startAllS = (Date.now() - t0) / 1000;
+  const bareN = await bareAt();
+  await bare.close();
+  log(`bare runc run: ${bare0.toFixed(1)} ms with none running, ${bareN.toFixed(1)} ms with ${n}`);
   const early = median(runMs.slice(5, 15));
   const late = median(runMs.slice(-10));
   log(`${n} started in ${startAllS.toFixed(1)} s; run -d 6th–15th median ${early.toFixed(1)} ms, last 10 ${late.toFixed(1)} ms`);
@@ -244,10 +257,16 @@ async function main(): Promise<Record<string, unknown>> {
   const cms = conmons();
   const conmonPss = cms.reduce((s, p) => s + pssKb(p), 0);
   const conmonRss = cms.reduce((s, p) => s + rssKb(p), 0);
+  const traceAt = fs.statSync(traceFile).size;
   const ps = await timedMedian(['ps'], 10);
   const psCount = (await must(['ps', '-q'])).out.split(/\s+/).filter(Boolean).length;
   const inspect = await timedMedian(['inspect', ids[Math.floor(n / 2)]!], 10);
   const fdsLoaded = fdCount(berthdPid);
+  // berthd's own share of those (the HTTP handler's time), apart from the CLI's.
+  const http = readTrace(traceFile, traceAt).filter((l) => l.key === 'http');
+  const serverMs = (re: RegExp) => median(http.filter((l) => re.test(l.phase)).map((l) => l.ms));
+  const psServerMs = serverMs(/^GET \/v[\d.]+\/containers\/json$/);
+  const inspectServerMs = serverMs(/^GET \/v[\d.]+\/containers\/[0-9a-f]+\/json$/);
   log(`with ${n}: berthd RSS ${(rss / 1024).toFixed(1)} MiB PSS ${(pss / 1024).toFixed(1)} MiB, ${cms.length} conmons PSS ${(conmonPss / 1024).toFixed(1)} MiB, ps ${ps.median.toFixed(1)} ms (${psCount} listed), inspect ${inspect.median.toFixed(1)} ms, fds ${fdsLoaded}`);
 
   // 3. kill -9 and restart
@@ -261,6 +280,7 @@ async function main(): Promise<Record<string, unknown>> {
   const adopted = ids.filter((id) => listed.has(id)).length;
   const running = (await must(['inspect', '--format', '{{.State.Running}}', ...ids.slice(-20)])).out.split('\n').filter((l) => l === 'true').length;
   const restartRss = rssKb(berthdPid);
+  const initSpans = readTrace(traceFile, 0).filter((l) => l.key === 'init').slice(-4).map((l) => `${l.phase} ${l.ms.toFixed(0)} ms`);
   log(`restart after kill -9: docker ps answered ${psAnswerMs} ms after the kill (berthd up in ${restartUp} ms), ${adopted}/${n} listed running, last 20 inspect running: ${running}`);
 
   // 4. remove all
@@ -289,9 +309,10 @@ async function main(): Promise<Record<string, unknown>> {
     runDms: { early6to15Median: early, last10Median: late, ratio: late / early, all: runMs.map((x) => Math.round(x)) },
     berthd: { idleRssMiB: kib(idleRss), rssMiB: kib(rss), pssMiB: kib(pss), fds: fdsLoaded },
     conmons: { count: cms.length, pssMiBTotal: kib(conmonPss), rssMiBTotal: kib(conmonRss), perContainerPssKiB: Math.round(conmonPss / Math.max(1, cms.length)), perContainerRssKiB: Math.round(conmonRss / Math.max(1, cms.length)) },
-    ps: { ...ps, listed: psCount },
-    inspect,
-    restart: { psAnsweredMsAfterKill: psAnswerMs, berthdUpMs: restartUp, adopted, lastRunning: running, rssMiB: kib(restartRss) },
+    ps: { ...ps, listed: psCount, serverMedianMs: psServerMs },
+    inspect: { ...inspect, serverMedianMs: inspectServerMs },
+    restart: { psAnsweredMsAfterKill: psAnswerMs, berthdUpMs: restartUp, adopted, lastRunning: running, rssMiB: kib(restartRss), initSpans },
+    bareRuncRunMs: { atZero: bare0, atN: bareN },
     rmAllSeconds: rmS,
     left,
   };
@@ -311,8 +332,11 @@ main()
         `  ${r.started} x run -d, one at a time: ${r.startAllSeconds.toFixed(1)} s; 6th-15th median ${r.runDms.early6to15Median.toFixed(1)} ms, last 10 median ${r.runDms.last10Median.toFixed(1)} ms (${r.runDms.ratio.toFixed(2)}x; target <= 1.2x)`,
         `  berthd RSS idle ${r.berthd.idleRssMiB} MiB, with all running ${r.berthd.rssMiB} MiB (PSS ${r.berthd.pssMiB}; target RSS <= 150), fds ${r.berthd.fds}`,
         `  conmon: ${r.conmons.count}, per container RSS ${r.conmons.perContainerRssKiB} KiB, PSS ${r.conmons.perContainerPssKiB} KiB`,
-        `  docker ps: median ${r.ps.median.toFixed(1)} ms [${r.ps.min.toFixed(1)}-${r.ps.max.toFixed(1)}] (target <= 50), ${r.ps.listed} listed`,
-        `  docker inspect: median ${r.inspect.median.toFixed(1)} ms [${r.inspect.min.toFixed(1)}-${r.inspect.max.toFixed(1)}] (target <= 20)`,
+        `  docker ps: median ${r.ps.median.toFixed(1)} ms [${r.ps.min.toFixed(1)}-${r.ps.max.toFixed(1)}] (target <= 50), ${r.ps.listed} listed; berthd's handler ${r.ps.serverMedianMs.toFixed(1)} ms`,
+        `  docker inspect: median ${r.inspect.median.toFixed(1)} ms [${r.inspect.min.toFixed(1)}-${r.inspect.max.toFixed(1)}] (target <= 20); berthd's handler ${r.inspect.serverMedianMs.toFixed(2)} ms`,
+        `  bare runc run (same rootfs, runc spec config): ${r.bareRuncRunMs.atZero.toFixed(1)} ms with none running, ${r.bareRuncRunMs.atN.toFixed(1)} ms with ${r.started}`,
+        `  berthd's phases, 6th-15th -> last 10 (ms): ${r.phases.map((p: any) => `${p.phase} ${p.early.toFixed(1)}->${p.late?.toFixed(1)}`).join('; ')}`,
+        `  restart spans: ${r.restart.initSpans.join('; ')}`,
         `  kill -9 + restart: docker ps answered ${r.restart.psAnsweredMsAfterKill} ms after the kill (target <= 2000), ${r.restart.adopted}/${r.started} adopted, berthd RSS ${r.restart.rssMiB} MiB`,
         `  rm -f of all (batches of 50): ${r.rmAllSeconds.toFixed(1)} s`,
         `  left after removal: ${JSON.stringify(r.left)}`,

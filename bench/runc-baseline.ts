@@ -1,6 +1,7 @@
 // The physical floor of a container start on this machine: bare runc (no daemon, no CLI, no
 // monitor) running the same rootfs with the same config.json a berthd wrote, timed from spawn
-// to exit. Used by bench.ts as the baseline of its ratios.
+// to exit. bench.ts takes one bare sample right after each daemon sample (run, create+start,
+// exec), so both see the same machine load: the ratios stay fair on a busy machine.
 
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -46,12 +47,12 @@ function timed(file: string, args: string[], errFd: number, timeoutMs: number): 
 }
 
 /**
- * A bundle under `dir` with the rootfs unpacked from `rootfsTar` and `config` (a berthd
+ * A bundle in `dir` with the rootfs unpacked from `rootfsTar` and `config` (a berthd
  * container's config.json, or undefined for `runc spec`'s) made standalone: the rootfs is
  * the bundle's, bind mounts of the daemon's files, hooks and namespace paths are dropped,
  * and the cgroup is the bench's own.
  */
-export function makeBundle(dir: string, rootfsTar: string, config: Record<string, any> | undefined, runc: string): string {
+function makeBundle(dir: string, rootfsTar: string, config: Record<string, any> | undefined, runc: string, args: string[]): void {
   const rootfs = path.join(dir, 'rootfs');
   fs.mkdirSync(rootfs, { recursive: true });
   const x = spawnSync('tar', ['-xf', rootfsTar, '-C', rootfs], { encoding: 'utf8' });
@@ -69,65 +70,86 @@ export function makeBundle(dir: string, rootfsTar: string, config: Record<string
   }
   spec.root = { path: rootfs, readonly: false };
   spec.process.terminal = false;
-  spec.process.args = ['true'];
+  spec.process.args = args;
   spec.linux = spec.linux ?? {};
   spec.linux.cgroupsPath = `/berth-bench-runc/${path.basename(dir)}`;
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec));
-  return dir;
 }
 
-function setArgs(bundle: string, args: string[]): void {
-  const f = path.join(bundle, 'config.json');
-  const spec = JSON.parse(fs.readFileSync(f, 'utf8'));
-  spec.process.args = args;
-  fs.writeFileSync(f, JSON.stringify(spec));
-}
+/** Bare runc on bundles of the bench's rootfs; one sample per call. close() leaves no container, state or cgroup. */
+export class RuncBench {
+  readonly result: RuncBaseline;
+  private readonly root: string;
+  private readonly errFile: string;
+  private readonly errFd: number;
+  private readonly oneShot: string;
+  private readonly sleeper: string;
+  private execId?: string;
+  private n = 0;
 
-/** Times bare runc on a bundle made by makeBundle; leaves no container, state or cgroup behind. */
-export async function measureRunc(work: string, rootfsTar: string, config: Record<string, any> | undefined, runs: number, log: (m: string) => void): Promise<RuncBaseline> {
-  const runc = which('runc');
-  const dir = path.join(work, 'runc-bundle');
-  const root = path.join(work, 'runc-root');
-  fs.mkdirSync(root, { recursive: true });
-  makeBundle(dir, rootfsTar, config, runc);
-  const errFile = path.join(work, 'runc-stderr.log');
-  const errFd = fs.openSync(errFile, 'a');
-  const rc = (args: string[], timeoutMs = 30_000) => timed(runc, [`--root=${root}`, ...args], errFd, timeoutMs);
-  const res: RuncBaseline = { runc, configFrom: config ? 'berthd container config.json' : 'runc spec default (no seccomp)', runMs: [], createStartMs: [], execMs: [] };
-  const fail = (what: string) => new Error(`bare ${what} failed; see ${errFile}: ${fs.readFileSync(errFile, 'utf8').trim().split('\n').slice(-2).join(' | ')}`);
-  const ids: string[] = [];
-  try {
-    setArgs(dir, ['true']);
-    for (let i = 0; i < runs + 2; i++) {
-      const id = `bench-run-${process.pid}-${i}`;
-      const r = await rc(['run', '-b', dir, id]);
-      if (r.code !== 0) throw fail('runc run');
-      if (i >= 2) res.runMs.push(r.ms);
+  constructor(work: string, rootfsTar: string, config: Record<string, any> | undefined) {
+    const runc = which('runc');
+    this.root = path.join(work, 'runc-root');
+    fs.mkdirSync(this.root, { recursive: true });
+    this.oneShot = path.join(work, 'runc-true');
+    this.sleeper = path.join(work, 'runc-sleep');
+    makeBundle(this.oneShot, rootfsTar, config, runc, ['true']);
+    makeBundle(this.sleeper, rootfsTar, config, runc, ['sleep', '600']);
+    this.errFile = path.join(work, 'runc-stderr.log');
+    this.errFd = fs.openSync(this.errFile, 'a');
+    this.result = { runc, configFrom: config ? 'berthd container config.json' : 'runc spec default (no seccomp)', runMs: [], createStartMs: [], execMs: [] };
+  }
+
+  private rc(args: string[]) {
+    return timed(this.result.runc, [`--root=${this.root}`, ...args], this.errFd, 60_000);
+  }
+
+  private fail(what: string): Error {
+    return new Error(`bare ${what} failed; see ${this.errFile}: ${fs.readFileSync(this.errFile, 'utf8').trim().split('\n').slice(-2).join(' | ')}`);
+  }
+
+  /** One `runc run` of `true`; recorded unless `warm`. */
+  async run(warm = false): Promise<void> {
+    const r = await this.rc(['run', '-b', this.oneShot, `bench-run-${process.pid}-${this.n++}`]);
+    if (r.code !== 0) throw this.fail('runc run');
+    if (!warm) this.result.runMs.push(r.ms);
+  }
+
+  /** One `runc create` + `runc start` of `sleep` (then deleted, untimed). */
+  async createStart(warm = false): Promise<void> {
+    const id = `bench-cs-${process.pid}-${this.n++}`;
+    try {
+      const c = await this.rc(['create', '-b', this.sleeper, id]);
+      if (c.code !== 0) throw this.fail('runc create');
+      const s = await this.rc(['start', id]);
+      if (s.code !== 0) throw this.fail('runc start');
+      if (!warm) this.result.createStartMs.push(c.ms + s.ms);
+    } finally {
+      await this.rc(['delete', '--force', id]);
     }
-    setArgs(dir, ['sleep', '600']);
-    for (let i = 0; i < Math.min(runs, 10) + 1; i++) {
-      const id = `bench-cs-${process.pid}-${i}`;
-      ids.push(id);
-      const c = await rc(['create', '-b', dir, id]);
-      if (c.code !== 0) throw fail('runc create');
-      const s = await rc(['start', id]);
-      if (s.code !== 0) throw fail('runc start');
-      if (i >= 1) res.createStartMs.push(c.ms + s.ms);
-      await rc(['delete', '--force', id]);
-      ids.pop();
+  }
+
+  /** One `runc exec ID true` in a container of its own (started at the first call). */
+  async exec(warm = false): Promise<void> {
+    if (!this.execId) {
+      const id = `bench-exec-${process.pid}`;
+      const d = await this.rc(['run', '-d', '-b', this.sleeper, id]);
+      if (d.code !== 0) throw this.fail('runc run -d');
+      this.execId = id;
     }
-    const id = `bench-exec-${process.pid}`;
-    ids.push(id);
-    const d = await rc(['run', '-d', '-b', dir, id]);
-    if (d.code !== 0) throw fail('runc run -d');
-    for (let i = 0; i < runs + 2; i++) {
-      const e = await rc(['exec', id, 'true']);
-      if (e.code !== 0) throw fail('runc exec');
-      if (i >= 2) res.execMs.push(e.ms);
+    const e = await this.rc(['exec', this.execId, 'true']);
+    if (e.code !== 0) throw this.fail('runc exec');
+    if (!warm) this.result.execMs.push(e.ms);
+  }
+
+  async close(): Promise<void> {
+    if (this.execId) await this.rc(['delete', '--force', this.execId]);
+    this.execId = undefined;
+    try {
+      fs.closeSync(this.errFd);
+    } catch {
+      /* closed */
     }
-  } finally {
-    for (const id of ids) await rc(['delete', '--force', id]);
-    fs.closeSync(errFd);
     // runc delete removes each container's cgroup, not the parent the bench named.
     const cg = '/sys/fs/cgroup';
     for (const d of [cg, ...fs.readdirSync(cg).map((c) => path.join(cg, c))]) {
@@ -137,7 +159,5 @@ export async function measureRunc(work: string, rootfsTar: string, config: Recor
         /* not there, or not a cgroup hierarchy */
       }
     }
-    log(`bare runc: ${res.runMs.length} runs, ${res.createStartMs.length} create+start, ${res.execMs.length} execs (config: ${res.configFrom})`);
   }
-  return res;
 }

@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
-import { invalidArgument, log, traceSpan, traceStart } from '../common';
+import { invalidArgument, log, TRACING, traceSpan, traceStart } from '../common';
 import { ENGINE_VERSION, type Engine } from '../engine';
 import { API_VERSION } from '../wire';
 import { errorBody, writeError } from './errors';
@@ -119,7 +119,7 @@ export class ApiServer {
       const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
       const t0 = traceStart();
       await handler({ ...ctx, res, params, apiVersion });
-      traceSpan('http', `${req.method} ${path}`, t0);
+      if (TRACING) traceSpan('http', `${req.method} ${path}`, t0);
     } catch (err) {
       // The client went away (mid-body, mid-stream): nobody to answer, and not a daemon error.
       if (abort.signal.aborted) return log.debug('client went away', { requestId, error: String(err) });
@@ -139,7 +139,7 @@ export class ApiServer {
       if (!/\/(attach|start)$/.test(path)) throw invalidArgument(`${path} does not upgrade connections: send the request without an Upgrade header`);
       const t0 = traceStart();
       await handler({ ...ctx, socket, head, params, apiVersion });
-      traceSpan('http', `${req.method} ${path} (upgraded)`, t0);
+      if (TRACING) traceSpan('http', `${req.method} ${path} (upgraded)`, t0);
     } catch (err) {
       const { status, body } = errorBody(err, requestId);
       if (socket.writable) {

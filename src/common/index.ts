@@ -10,3 +10,4 @@ export * from './progress';
 export * from './trace';
 export * from './go-duration';
 export * from './dockerignore';
+export * from './concurrency';

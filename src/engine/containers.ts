@@ -17,6 +17,7 @@ import {
   BerthError,
   checkFilterKeys,
   conflict,
+  forEachLimit,
   internal,
   invalidArgument,
   log,
@@ -153,11 +154,15 @@ export class ContainerService {
     // A monitor that dies (killed, OOM) leaves no exit: look for such containers now and then.
     setInterval(() => void this.sweepLostMonitors(), this.sweepMs).unref();
     const tAdopt = traceStart();
+    // Removals first, one at a time (one may collect image layers); then the rest, independent
+    // of one another, several at a time so that hundreds are adopted in a fraction of a second.
     for (const rec of this.store.list()) {
       if (rec.state.status === 'removing') await this.removeNow(rec).catch((err) => log.warn('removal failed', { id: rec.id, error: String(err) }));
-      else if (isLive(rec)) await this.reconcile(rec);
-      if (this.store.has(rec.id)) await this.archive.recover(rec).catch((err) => log.warn('cannot clean up after an interrupted cp', { id: rec.id, error: String(err) }));
     }
+    await forEachLimit(this.store.list(), 16, async (rec) => {
+      if (isLive(rec)) await this.reconcile(rec);
+      if (this.store.has(rec.id)) await this.archive.recover(rec).catch((err) => log.warn('cannot clean up after an interrupted cp', { id: rec.id, error: String(err) }));
+    });
     await this.network.recover?.(new Set(this.store.list().filter(isLive).map((r) => r.id)));
     this.restartAtInit();
     traceSpan('init', 'containers reconciled', tAdopt);

@@ -18,7 +18,7 @@
  */
 import { mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, internal, invalidArgument, log, newContainerId, notFound, replaceOrAppendEnv } from '../common';
+import { conflict, internal, invalidArgument, log, newContainerId, notFound, replaceOrAppendEnv, traceSpan, traceStart } from '../common';
 import { LogFollower, hostBoundingCapabilities, resolveGroups, resolveUser, type LogEntry } from '../runtime';
 import type { ContainerEvents, ContainerRecord } from './container-model';
 import type { ContainerRuntime, ExecProcess, StdinConnection, StdinSink } from './container-runtime';
@@ -130,10 +130,14 @@ export class ExecService {
     let started: ExecProcess;
     try {
       // Synchronous: two small writes cost less than their thread-pool round trips on this hot path.
+      const t0 = traceStart();
       mkdirSync(dir, { recursive: true });
       const proc = this.processSpec(rec, x, tty, o.consoleSize ?? x.options.consoleSize ?? null);
       writeFileSync(join(dir, 'process.json'), JSON.stringify(proc));
-      started = await this.runtime.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin });
+      const t1 = traceStart();
+      traceSpan(x.id, 'exec: process.json', t0, t1);
+      started = await this.runtime.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin, attached: !o.detach && !!streams });
+      traceSpan(x.id, 'exec: conmon + runc exec (until pid)', t1);
     } catch (err) {
       x.exitCode = 126;
       x.finishedAt = Date.now();
@@ -169,9 +173,13 @@ export class ExecService {
       if (abort?.aborted) resolve();
       abort?.addEventListener('abort', () => resolve(), { once: true });
     });
+    const tRun = traceStart();
     await Promise.race([finished, aborted]);
+    const tDrain = traceStart();
+    traceSpan(x.id, 'exec: running until exit known', tRun, tDrain);
     if (abort?.aborted && x.running) follower.stop();
     else await follower.drain();
+    traceSpan(x.id, 'exec: output drained', tDrain);
     stdin?.close();
     void finished.then(() => fsp.rm(dir, { recursive: true, force: true })).catch(() => undefined);
   }

@@ -57,3 +57,15 @@ test('state() answers from runc state files as runc would, and asks runc when un
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('signalNumber reads signals as runc takes them', async () => {
+  const { signalNumber } = await import('./monitor');
+  assert.equal(signalNumber('KILL'), 9);
+  assert.equal(signalNumber('SIGTERM'), 15);
+  assert.equal(signalNumber('term'), 15);
+  assert.equal(signalNumber('10'), 10);
+  assert.equal(signalNumber(2), 2);
+  assert.equal(signalNumber('NOSUCH'), undefined);
+  assert.equal(signalNumber('0'), undefined);
+  assert.equal(signalNumber(99), undefined);
+});
