@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { filterQuery, matchRoute } from './allow-list';
+import { bodyProblem, filterQuery, matchRoute } from './allow-list';
 
 test('allowed calls map to the same API path, ids and image references re-encoded', () => {
   assert.equal(matchRoute('GET', '/containers/json')?.apiPath, '/containers/json');
@@ -49,4 +49,16 @@ test('only the route\'s own query parameters pass', () => {
   assert.deepEqual(filterQuery(m.route, new URLSearchParams('follow=1&tail=5&details=1&x=y')), { follow: '1', tail: '5' });
   const k = matchRoute('POST', '/containers/x/kill')!;
   assert.deepEqual(filterQuery(k.route, new URLSearchParams('signal=HUP&signal=TERM&force=1')), { signal: ['HUP', 'TERM'] });
+});
+
+test('a create body may hold what the run form sends, and nothing that widens the container', () => {
+  const create = matchRoute('POST', '/containers/create')!.route;
+  assert.equal(bodyProblem(create, { Image: 'busybox', Cmd: ['sh'], Env: ['A=1'], ExposedPorts: { '80/tcp': {} }, HostConfig: { PortBindings: {}, Binds: ['v:/d'] } }), undefined);
+  assert.match(bodyProblem(create, { Image: 'x', HostConfig: { Privileged: true } })!, /HostConfig.Privileged/);
+  assert.match(bodyProblem(create, { Image: 'x', HostConfig: { PidMode: 'host' } })!, /HostConfig.PidMode/);
+  assert.match(bodyProblem(create, { Image: 'x', HostConfig: 'x' })!, /HostConfig must be an object/);
+  assert.match(bodyProblem(create, { Image: 'x', Entrypoint: ['/bin/sh'], User: '0' })!, /Entrypoint/);
+  assert.match(bodyProblem(create, [1])!, /JSON object/);
+  assert.match(bodyProblem(matchRoute('POST', '/volumes/create')!.route, { Name: 'v', Driver: 'local', DriverOpts: { device: '/' } })!, /Driver/);
+  assert.equal(bodyProblem(matchRoute('POST', '/volumes/create')!.route, { Name: 'v' }), undefined);
 });

@@ -20,7 +20,17 @@ export interface Route {
   mutating: boolean;
   /** The request carries a JSON body (bounded in size) to pass on. */
   body?: boolean;
+  /**
+   * The only fields the body may have ('HostConfig.X' for one level down): the page's forms
+   * need no more, so a page cannot ask for a privileged container or host namespaces.
+   */
+  fields?: readonly string[];
 }
+
+const CREATE_FIELDS = [
+  'Image', 'Cmd', 'Env', 'ExposedPorts', 'Labels', 'Tty', 'OpenStdin', 'WorkingDir', 'HostConfig',
+  'HostConfig.PortBindings', 'HostConfig.Binds', 'HostConfig.RestartPolicy',
+] as const;
 
 const CONTAINER_ACTIONS = ['start', 'stop', 'restart', 'pause', 'unpause', 'kill'] as const;
 
@@ -34,7 +44,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', pattern: '/containers/{id}/json', query: ['size'], mutating: false },
   { method: 'GET', pattern: '/containers/{id}/top', query: ['ps_args'], mutating: false },
   { method: 'GET', pattern: '/containers/{id}/logs', query: ['follow', 'stdout', 'stderr', 'timestamps', 'tail', 'since', 'until'], mutating: false },
-  { method: 'POST', pattern: '/containers/create', query: ['name'], mutating: true, body: true },
+  { method: 'POST', pattern: '/containers/create', query: ['name'], mutating: true, body: true, fields: CREATE_FIELDS },
   ...CONTAINER_ACTIONS.map((a): Route => ({ method: 'POST', pattern: `/containers/{id}/${a}`, query: a === 'kill' ? ['signal'] : a === 'stop' || a === 'restart' ? ['t'] : [], mutating: true })),
   { method: 'DELETE', pattern: '/containers/{id}', query: ['force', 'v'], mutating: true },
   { method: 'GET', pattern: '/images/json', query: ['all', 'filters'], mutating: false },
@@ -44,10 +54,10 @@ export const ROUTES: readonly Route[] = [
   { method: 'DELETE', pattern: '/images/{name*}', query: ['force', 'noprune'], mutating: true },
   { method: 'POST', pattern: '/images/prune', query: ['filters'], mutating: true },
   { method: 'GET', pattern: '/volumes', query: ['filters'], mutating: false },
-  { method: 'POST', pattern: '/volumes/create', query: [], mutating: true, body: true },
+  { method: 'POST', pattern: '/volumes/create', query: [], mutating: true, body: true, fields: ['Name', 'Labels'] },
   { method: 'DELETE', pattern: '/volumes/{id}', query: ['force'], mutating: true },
   { method: 'GET', pattern: '/networks', query: ['filters'], mutating: false },
-  { method: 'POST', pattern: '/networks/create', query: [], mutating: true, body: true },
+  { method: 'POST', pattern: '/networks/create', query: [], mutating: true, body: true, fields: ['Name', 'Labels'] },
   { method: 'DELETE', pattern: '/networks/{id}', query: [], mutating: true },
 ];
 
@@ -115,4 +125,24 @@ export function filterQuery(route: Route, params: URLSearchParams): Record<strin
     else if (vs.length > 1) out[k] = vs;
   }
   return out;
+}
+
+/** Why the body is refused (a field the route does not allow, or not an object), or undefined. */
+export function bodyProblem(route: Route, body: unknown): string | undefined {
+  if (!route.fields) return undefined;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the request body must be a JSON object';
+  const allowed = new Set(route.fields);
+  const check = (obj: Record<string, unknown>, prefix: string): string | undefined => {
+    for (const [k, v] of Object.entries(obj)) {
+      const key = prefix + k;
+      if (!allowed.has(key)) return `the dashboard does not pass ${key} on to the engine`;
+      if (!prefix && [...allowed].some((a) => a.startsWith(`${key}.`)) && v !== null && v !== undefined) {
+        if (typeof v !== 'object' || Array.isArray(v)) return `${key} must be an object`;
+        const inner = check(v as Record<string, unknown>, `${key}.`);
+        if (inner) return inner;
+      }
+    }
+    return undefined;
+  };
+  return check(body as Record<string, unknown>, '');
 }

@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { WebSocketServer, WebSocket } from 'ws';
 import { ClientError, EngineClient } from '../client';
-import { filterQuery, matchRoute } from './allow-list';
+import { bodyProblem, filterQuery, matchRoute } from './allow-list';
 import { allowedHosts, hostOriginProblem, newToken, securityHeaders, tokenCookie, tokenSource } from './security';
 import { StatsHub, StatsMessage } from './stats-hub';
 import { bridgeExec } from './terminal';
@@ -103,11 +103,14 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     let body: Buffer | undefined;
     if (m.route.body) {
       body = await readBody(req);
+      let parsed: unknown;
       try {
-        JSON.parse(body.toString('utf8') || 'null');
+        parsed = JSON.parse(body.toString('utf8') || 'null');
       } catch {
         return sendJSON(res, 400, { message: 'the request body is not JSON' });
       }
+      const problem = bodyProblem(m.route, parsed);
+      if (problem) return sendJSON(res, 400, { message: problem });
     } else {
       req.resume();
     }

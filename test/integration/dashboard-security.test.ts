@@ -112,6 +112,10 @@ test('only allow-listed API calls pass; others and path tricks get 404 from the 
   }
   const bad = await request(dash, 'POST', '/api/containers/create', { ...auth(dash), 'Content-Type': 'application/json' }, '{not json');
   assert.equal(bad.status, 400);
+  const priv = await request(dash, 'POST', '/api/containers/create?name=sec-priv', { ...auth(dash), 'Content-Type': 'application/json' }, JSON.stringify({ Image: 'busybox', HostConfig: { Privileged: true } }));
+  assert.equal(priv.status, 400);
+  assert.match(JSON.parse(priv.body).message, /HostConfig.Privileged/);
+  assert.notEqual((await d.docker(['inspect', 'sec-priv'])).code, 0, 'nothing was created');
   const missing = await request(dash, 'GET', '/api/containers/no-such-thing/json', auth(dash));
   assert.equal(missing.status, 404);
   assert.match(JSON.parse(missing.body).message, /No such container/);

@@ -85,7 +85,10 @@ function useLiveContainers(): { rows: Map<string, Row>; error: string } {
       if (!listed) early.push(id);
       else refresh(id);
     }, ac.signal);
-    events.catch((e) => { if (!ac.signal.aborted) setError(`event stream: ${e.message}`); });
+    events.then(
+      () => { if (!ac.signal.aborted) setError('the engine closed the event stream: reload the page to follow changes again'); },
+      (e) => { if (!ac.signal.aborted) setError(`event stream: ${e.message}`); },
+    );
     // the stream's headers are in once fetch resolves; reading the list after that misses nothing
     getJSON('/api/containers/json?all=1').then(
       (list: any[]) => {
