@@ -424,6 +424,7 @@ export class BridgeNetworking {
       const net = this.find(name);
       if (!net) throw invalidArgument(`network ${name} not found`);
       const e = req.endpoints[name] ?? (name === 'bridge' ? req.endpoints.default : undefined);
+      if (name === 'bridge' && e?.aliases?.length) throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
       if (e?.ipv4Address) {
         if (!net.ipamConfigured) throw invalidArgument('user specified IP address is supported on user defined networks only');
         const ip = parseIPv4(e.ipv4Address);
