@@ -30,6 +30,12 @@ export interface NetworkAttachment {
 export interface NetworkSetUp {
   netns?: string;
   ready?: Promise<void>;
+  /**
+   * Instead of `netns`: the network is wired into the namespace runc makes, once the
+   * container's init (`pid`) exists. For user-namespaced containers, whose /sys mount
+   * needs a network namespace their user namespace owns.
+   */
+  attach?: (pid: number) => Promise<void>;
 }
 
 export interface ContainerNetwork {

@@ -304,7 +304,7 @@ export class ContainerService {
         }),
       ]);
       // netavark wires the namespace while runc creates the container; a failure waits for the start.
-      const wired = net?.ready?.then(() => undefined, (err: unknown) => err);
+      let wired = net?.ready?.then(() => undefined, (err: unknown) => err);
       if (rec.spec.namespaces.ipc === 'shareable') mountShm(shareableShmPath(rec), rec.spec.resources.shmSize || DEFAULT_SHM_SIZE);
       const spec = buildSpec(rec, {
         host: this.host,
@@ -318,6 +318,8 @@ export class ContainerService {
       const p = rec.spec.process;
       const logSizeMax = logSizeLimit(rec.spec.logConfig);
       const pid = await this.runtime.create({ id: rec.id, name: rec.name, spec, logPath: rec.logPath, ...(logSizeMax ? { logSizeMax } : {}), tty: p.tty, stdin: p.openStdin, stdinOnce: p.stdinOnce });
+      // A network wired into the namespace runc made (user-namespaced containers).
+      if (net?.attach) wired = net.attach(pid).then(() => undefined, (err: unknown) => err);
       // Stdin attaches connect now, before the process runs, so no input is early.
       this.store.emit('created', rec.id);
       afterCreate(rec, this.host);

@@ -30,6 +30,7 @@ import { hostResolvConf, hostsFile, LOOPBACK_HOSTS, resolvConf, writeFiles, type
 import { contains, DEFAULT_POOLS, formatCIDR, formatIPv4, hostRoutes, lastAddress, overlaps, parseCIDR, parseIPv4, pickSubnet, type Subnet } from './ipnet';
 import { Netavark, type NetavarkNetwork, type NetavarkRequest } from './netavark';
 import { createNetns, isNetns, removeNetns } from './netns';
+import { mount, MS_BIND } from '../sys';
 import { CLAIMS_DIR, otherClaims, removeClaim, writeClaim } from './claims';
 import { freePort, portFree, portMappings, type PortMapping } from './ports';
 
@@ -108,6 +109,8 @@ export interface NetworkSetUp {
   netns?: string;
   /** Settles when netavark has wired the namespace; start the process only after. */
   ready?: Promise<void>;
+  /** For user-namespaced containers: wires the namespace runc made for the container's init. */
+  attach?: (pid: number) => Promise<void>;
 }
 
 export interface BridgeOptions {
@@ -484,6 +487,18 @@ export class BridgeNetworking {
       throw err;
     }
     if (had) return { netns: state.netns, ready: Promise.resolve() };
+    if (a.owner) {
+      // Remapped root: the container makes its own network namespace (its /sys mount needs
+      // one its user namespace owns); ours is then a bind mount of it, for netavark and teardown.
+      await removeNetns(state.netns);
+      await fsp.writeFile(state.netns, '');
+      return {
+        attach: async (pid: number) => {
+          mount(`/proc/${pid}/ns/net`, state.netns, null, MS_BIND, null);
+          await this.wire(state, req.dns ?? []);
+        },
+      };
+    }
     const ready = this.wire(state, req.dns ?? []);
     return { netns: state.netns, ready };
   }
