@@ -33,6 +33,8 @@ if (netavark && process.getuid?.() === 0) {
       network,
       hostnameAddress: (a) => bridge.stateOf(a.containerId)?.endpoints[0]?.ip ?? null,
       cleanup: async () => {
+        // Whatever a failed case left: its endpoints, then the anchor and the spare.
+        await bridge.recover(new Set());
         await bridge.close();
         rmSync(dir, { recursive: true, force: true });
       },

@@ -25,19 +25,17 @@ export interface NetworkAttachment {
   domainname?: string;
   /** What the container asked for; absent = loopback only. */
   network?: NetworkConfig;
-  /**
-   * The container has a user namespace of its own (--userns-remap): its network
-   * namespace must belong to that user namespace (or it cannot mount sysfs), so runc
-   * makes it and the implementation wires it through `adopt` once the process exists.
-   */
-  namespaceByRuntime?: boolean;
 }
 
 export interface NetworkSetUp {
   netns?: string;
   ready?: Promise<void>;
-  /** With `namespaceByRuntime`: keeps and wires the namespace of the created container's process. */
-  adopt?: (pid: number) => Promise<void>;
+  /**
+   * Instead of `netns`: the network is wired into the namespace runc makes, once the
+   * container's init (`pid`) exists. For user-namespaced containers, whose /sys mount
+   * needs a network namespace their user namespace owns.
+   */
+  attach?: (pid: number) => Promise<void>;
 }
 
 export interface ContainerNetwork {

@@ -380,11 +380,10 @@ export class ContainerService {
           name: rec.name,
           domainname: rec.spec.domainname,
           network: rec.spec.network,
-          ...(this.userns && rec.spec.namespaces.userns !== 'host' ? { namespaceByRuntime: true } : {}),
         }),
       ]);
       // netavark wires the namespace while runc creates the container; a failure waits for the start.
-      const wired = net?.ready?.then(() => undefined, (err: unknown) => err);
+      let wired = net?.ready?.then(() => undefined, (err: unknown) => err);
       if (rec.spec.namespaces.ipc === 'shareable') mountShm(shareableShmPath(rec), rec.spec.resources.shmSize || DEFAULT_SHM_SIZE);
       const tSpec = traceStart();
       traceSpan(rec.id, 'volumes + network', tSetup, tSpec);
@@ -402,12 +401,13 @@ export class ContainerService {
       const logSizeMax = logSizeLimit(rec.spec.logConfig);
       const tCreate = traceStart();
       const pid = await this.runtime.create({ id: rec.id, name: rec.name, spec, logPath: rec.logPath, ...(logSizeMax ? { logSizeMax } : {}), tty: p.tty, stdin: p.openStdin, stdinOnce: p.stdinOnce });
+      // A network wired into the namespace runc made (user-namespaced containers).
+      if (net?.attach) wired = net.attach(pid).then(() => undefined, (err: unknown) => err);
       // Stdin attaches connect now, before the process runs, so no input is early.
       this.store.emit('created', rec.id);
       afterCreate(rec, this.host);
       const wireError = await wired;
       if (wireError) throw wireError;
-      if (net?.adopt) await net.adopt(pid);
       const tStart = traceStart();
       traceSpan(rec.id, 'runtime create (total)', tCreate, tStart);
       await this.runtime.start(rec.id);

@@ -29,7 +29,9 @@ import { readJSON, writeJSONAtomic } from '../state';
 import { hostResolvConf, hostsFile, LOOPBACK_HOSTS, resolvConf, writeFiles, type HostsEntry } from './files';
 import { contains, DEFAULT_POOLS, formatCIDR, formatIPv4, hostRoutes, lastAddress, overlaps, parseCIDR, parseIPv4, pickSubnet, type Subnet } from './ipnet';
 import { Netavark, type NetavarkNetwork, type NetavarkRequest } from './netavark';
-import { createNetns, isNetns, keepNetns, removeNetns } from './netns';
+import { createNetns, isNetns, removeNetns } from './netns';
+import { mount, MS_BIND } from '../sys';
+import { CLAIMS_DIR, otherClaims, removeClaim, writeClaim } from './claims';
 import { freePort, portFree, portMappings, type PortMapping } from './ports';
 
 export interface NetworkRecord {
@@ -100,8 +102,6 @@ export interface BridgeAttachment {
   name?: string;
   domainname?: string;
   network?: NetworkRequest;
-  /** runc makes the namespace (inside the container's user namespace); `adopt` wires it. */
-  namespaceByRuntime?: boolean;
 }
 
 export interface NetworkSetUp {
@@ -109,8 +109,8 @@ export interface NetworkSetUp {
   netns?: string;
   /** Settles when netavark has wired the namespace; start the process only after. */
   ready?: Promise<void>;
-  /** For a namespace runc made (a remapped container's): keep it at our path, then wire it. */
-  adopt?: (pid: number) => Promise<void>;
+  /** For user-namespaced containers: wires the namespace runc made for the container's init. */
+  attach?: (pid: number) => Promise<void>;
 }
 
 export interface BridgeOptions {
@@ -127,6 +127,8 @@ export interface BridgeOptions {
   /** Network events: create, destroy, connect, disconnect. */
   onEvent?: (action: string, id: string, attrs: Record<string, string>) => void;
   hostResolvConf?: string;
+  /** Where daemons record their bridges and subnets (claims.ts). */
+  claimsDir?: string;
 }
 
 export const DEFAULT_BRIDGE = 'berth0';
@@ -203,24 +205,64 @@ export class BridgeNetworking {
     return { id: newId(), name, created: new Date().toISOString(), driver: 'bridge', bridge: '', subnet: '', gateway: '', internal: false, attachable: false, labels: {}, options: {}, dns: false, ipamConfigured: false };
   }
 
+  private claimsDir(): string {
+    return this.o.claimsDir ?? CLAIMS_DIR;
+  }
+
+  /** What other live daemons hold: their bridge devices and subnets. */
+  private othersHold(): { devices: Map<string, number>; subnets: Subnet[] } {
+    const devices = new Map<string, number>();
+    const subnets: Subnet[] = [];
+    for (const c of otherClaims(this.o.dataRoot, this.claimsDir())) {
+      for (const d of c.devices) devices.set(d, c.pid);
+      for (const sn of c.subnets) {
+        const p = parseCIDR(sn);
+        if (p) subnets.push(p);
+      }
+    }
+    return { devices, subnets };
+  }
+
+  /** Records this daemon's bridges and subnets for the other daemons of the host. */
+  private async claim(): Promise<void> {
+    const bridges = [...this.networks.values()].filter((n) => n.driver === 'bridge');
+    await writeClaim({ pid: process.pid, dataRoot: this.o.dataRoot, devices: bridges.map((n) => n.bridge), subnets: bridges.map((n) => n.subnet) }, this.claimsDir())
+      .catch((err) => log.warn('cannot record the bridges of this daemon', { error: String(err) }));
+  }
+
   private async initDefaultBridge(): Promise<void> {
+    await this.pickDefaultBridge();
+    await this.claim();
+  }
+
+  private async pickDefaultBridge(): Promise<void> {
     const old = this.byName('bridge');
-    const device = this.o.bridgeName ?? DEFAULT_BRIDGE;
+    const others = this.othersHold();
+    let device = this.o.bridgeName ?? DEFAULT_BRIDGE;
     if (device === 'none') {
       if (old && !this.inUse(old.id)) await this.deleteRecord(old);
       return;
     }
     if (old && this.inUse(old.id)) return; // containers run on it: keep it as it is
+    if (others.devices.has(device)) {
+      if (this.o.bridgeName) throw invalidArgument(`bridge ${device} is in use by another berthd (pid ${others.devices.get(device)}); give this daemon its own with -b/--bridge and --bip`);
+      // Another daemon has berth0: this one takes berth1, berth2…
+      let n = 1;
+      while (others.devices.has(`berth${n}`)) n++;
+      device = `berth${n}`;
+      log.warn('the default bridge device is in use by another berthd: using another', { bridge: device });
+    }
     let subnet: Subnet;
     let gateway: string;
     if (this.o.bip) {
       const c = parseCIDR(this.o.bip, true);
       if (!c || c.address === c.base) throw invalidArgument(`invalid --bip ${JSON.stringify(this.o.bip)}: use the bridge's address and prefix, such as 172.17.0.1/16`);
+      if (others.subnets.some((t) => overlaps(t, c))) throw invalidArgument(`--bip ${this.o.bip} overlaps a network of another berthd on this host`);
       subnet = c;
       gateway = formatIPv4(c.address);
     } else {
       const reuse = old && old.bridge === device ? parseCIDR(old.subnet) : undefined;
-      const taken = [...this.userSubnets(), ...hostRoutes([device]).map((r) => r.subnet)];
+      const taken = [...this.userSubnets(), ...others.subnets, ...hostRoutes([device]).map((r) => r.subnet)];
       const s = reuse && !taken.some((t) => overlaps(t, reuse)) ? reuse : pickSubnet(this.o.pools?.length ? this.o.pools : DEFAULT_POOLS, taken);
       if (!s) throw invalidArgument('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
       subnet = s;
@@ -295,6 +337,9 @@ export class BridgeNetworking {
 
   /** Waits for queued teardowns; removes anchors of networks no container uses. */
   async close(): Promise<void> {
+    // Containers that keep running keep their networks: the record stays (with a dead pid it
+    // no longer holds anything for the others, as a crashed daemon's).
+    if (this.states.size === 0) await removeClaim(this.o.dataRoot, this.claimsDir()).catch(() => undefined);
     const spare = await this.spare?.catch(() => undefined);
     this.spare = undefined;
     if (spare) await removeNetns(spare);
@@ -382,6 +427,7 @@ export class BridgeNetworking {
       const net = this.find(name);
       if (!net) throw invalidArgument(`network ${name} not found`);
       const e = req.endpoints[name] ?? (name === 'bridge' ? req.endpoints.default : undefined);
+      if (name === 'bridge' && e?.aliases?.length) throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
       if (e?.ipv4Address) {
         if (!net.ipamConfigured) throw invalidArgument('user specified IP address is supported on user defined networks only');
         const ip = parseIPv4(e.ipv4Address);
@@ -441,10 +487,14 @@ export class BridgeNetworking {
       throw err;
     }
     if (had) return { netns: state.netns, ready: Promise.resolve() };
-    if (a.namespaceByRuntime) {
+    if (a.owner) {
+      // Remapped root: the container makes its own network namespace (its /sys mount needs
+      // one its user namespace owns); ours is then a bind mount of it, for netavark and teardown.
+      await removeNetns(state.netns);
+      await fsp.writeFile(state.netns, '');
       return {
-        adopt: async (pid) => {
-          await keepNetns(`/proc/${pid}/ns/net`, state.netns);
+        attach: async (pid: number) => {
+          mount(`/proc/${pid}/ns/net`, state.netns, null, MS_BIND, null);
           await this.wire(state, req.dns ?? []);
         },
       };
@@ -653,7 +703,7 @@ export class BridgeNetworking {
       };
       endpoints.push(e);
     });
-    const state: EndpointState = { containerId: a.containerId, containerName: a.name ?? short, netns: a.namespaceByRuntime ? join(this.netnsDir, `ns-${randomBytes(8).toString('hex')}`) : await this.takeNetns(), ports: [], endpoints };
+    const state: EndpointState = { containerId: a.containerId, containerName: a.name ?? short, netns: await this.takeNetns(), ports: [], endpoints };
     try {
       state.ports = await this.allocatePorts(portMappings(req), state.containerName, endpoints[0]!.endpointId);
     } catch (err) {
@@ -762,6 +812,7 @@ export class BridgeNetworking {
         if (driver === 'host' || driver === 'null') throw new BerthError('forbidden', `only one instance of "${driver}" network is allowed`);
         throw notFound(`plugin "${driver}" not found`);
       }
+      const others = this.othersHold();
       const taken = [...this.networks.values()].filter((n) => n.driver === 'bridge' && n.subnet).map((n) => parseCIDR(n.subnet)!);
       let subnet: Subnet;
       if (o.subnet) {
@@ -769,11 +820,12 @@ export class BridgeNetworking {
         if (!s) throw invalidArgument(`invalid subnet ${o.subnet} : invalid CIDR address: ${o.subnet}`);
         if (s.address !== s.base) throw invalidArgument(`invalid subnet ${o.subnet}: it should be ${formatCIDR(s)}`);
         if (taken.some((t) => overlaps(t, s))) throw new BerthError('forbidden', 'invalid pool request: Pool overlaps with other one on this address space');
+        if (others.subnets.some((t) => overlaps(t, s))) throw new BerthError('forbidden', 'invalid pool request: Pool overlaps with a network of another berthd on this host');
         subnet = s;
       } else {
         if (o.gateway || o.ipRange) throw invalidArgument('ip-range and gateway need a subnet (--subnet)');
         const ours = [...this.networks.values()].map((n) => n.bridge).filter(Boolean);
-        const s = pickSubnet(this.o.pools?.length ? this.o.pools : DEFAULT_POOLS, [...taken, ...hostRoutes(ours).map((r) => r.subnet)]);
+        const s = pickSubnet(this.o.pools?.length ? this.o.pools : DEFAULT_POOLS, [...taken, ...others.subnets, ...hostRoutes(ours).map((r) => r.subnet)]);
         if (!s) throw new BerthError('forbidden', 'all predefined address pools have been fully subnetted');
         subnet = s;
       }
@@ -796,7 +848,7 @@ export class BridgeNetworking {
       const options = { ...(o.options ?? {}) };
       const bridge = options['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`;
       if (bridge.length > 15) throw invalidArgument(`bridge name ${bridge} is longer than 15 characters`);
-      if ([...this.networks.values()].some((n) => n.bridge === bridge)) throw conflict(`bridge name ${bridge} is already used by another network`);
+      if ([...this.networks.values()].some((n) => n.bridge === bridge) || others.devices.has(bridge)) throw conflict(`bridge name ${bridge} is already used by another network`);
       const rec: NetworkRecord = {
         id,
         name: o.name,
@@ -814,6 +866,7 @@ export class BridgeNetworking {
         ipamConfigured: !!o.subnet,
       };
       await this.save(rec);
+      await this.claim();
       this.o.onEvent?.('create', id, { name: rec.name, type: 'bridge' });
       return { id, warning: '' };
     });
@@ -827,6 +880,7 @@ export class BridgeNetworking {
       await Promise.all([...this.pending.values()]);
       await this.dropAnchor(n.id);
       await this.deleteRecord(n);
+      await this.claim();
       this.o.onEvent?.('destroy', n.id, { name: n.name, type: 'bridge' });
     });
   }

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { mount, umount2, MNT_DETACH, MS_BIND } from '../sys';
+import { umount2, MNT_DETACH } from '../sys';
 
 const run = promisify(execFile);
 
@@ -17,14 +17,6 @@ export async function createNetns(path: string): Promise<void> {
   await fsp.writeFile(path, '', { flag: 'w' });
   // util-linux unshare bind-mounts the new namespace onto the file and exits.
   await run('unshare', [`--net=${path}`, 'true']);
-}
-
-/** Keeps an existing namespace (a process's `/proc/PID/ns/net`) open at `path`. */
-export async function keepNetns(source: string, path: string): Promise<void> {
-  await fsp.mkdir(dirname(path), { recursive: true });
-  if (await isNetns(path)) return;
-  await fsp.writeFile(path, '', { flag: 'w' });
-  mount(source, path, null, MS_BIND, null);
 }
 
 export async function isNetns(path: string): Promise<boolean> {

@@ -206,6 +206,10 @@ test('network create: subnet, gateway, ip-range, --ip, bridge name; bad input re
   const onBridge = await d.docker(['run', '--rm', '--ip', `10.${x}.0.50`, 'busybox', 'true']);
   assert.notEqual(onBridge.code, 0);
   assert.match(onBridge.stderr, /user specified IP address is supported on user defined networks only/);
+  // (the docker CLI refuses this itself; the API answers dockerd's 400)
+  const alias = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], NetworkingConfig: { EndpointsConfig: { bridge: { Aliases: ['x'] } } } });
+  assert.equal(alias.status, 400);
+  assert.match(alias.json.message, /network-scoped alias is supported only for containers in user defined networks/);
   const pre = await d.api('DELETE', '/networks/bridge');
   assert.equal(pre.status, 403);
   await d.dockerOk(['network', 'rm', 'fixed']);
