@@ -18,6 +18,8 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { RuncBench, type RuncBaseline } from './runc-baseline';
+import { phaseTable, readTrace, type TraceLine } from './trace-phases';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -38,6 +40,7 @@ interface Options {
   runs: number;
   warmups: number;
   containers: number;
+  clients: number;
   docker: string;
   busybox: string;
   json: boolean;
@@ -68,7 +71,8 @@ Workload
                              busybox with 'docker import' when a daemon lacks it)
   --runs N                   timed 'docker run --rm IMG true' runs (default 20)
   --warmups N                untimed runs first (default 2)
-  --containers N             concurrent containers (default 20)
+  --containers N             containers started with run -d (default 20)
+  --clients N                docker CLI processes starting them at once, each in turn (default 4)
 Other
   --docker PATH              docker CLI (default /usr/local/bin/docker, else docker in PATH)
   --busybox PATH             static busybox for the image (default /usr/bin/busybox)
@@ -100,6 +104,7 @@ function parseOptions(argv: string[]): Options {
       runs: { type: 'string' },
       warmups: { type: 'string' },
       containers: { type: 'string' },
+      clients: { type: 'string' },
       docker: { type: 'string' },
       busybox: { type: 'string' },
       json: { type: 'boolean' },
@@ -136,6 +141,7 @@ function parseOptions(argv: string[]): Options {
     runs: int('runs', values.runs, 20, 1, 10000),
     warmups: int('warmups', values.warmups, 2, 0, 100),
     containers: int('containers', values.containers, 20, 1, 500),
+    clients: int('clients', values.clients, 4, 1, 500),
     docker: values.docker ?? defaultDocker,
     busybox: values.busybox ?? '/usr/bin/busybox',
     json: values.json ?? false,
@@ -264,6 +270,14 @@ interface Proc {
   cmdline: string[];
 }
 
+function fileSize(f: string): number {
+  try {
+    return fs.statSync(f).size;
+  } catch {
+    return 0;
+  }
+}
+
 function readProc(pid: number): Proc | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -281,7 +295,7 @@ function readProc(pid: number): Proc | undefined {
   }
 }
 
-function listProcs(): Map<number, Proc> {
+export function listProcs(): Map<number, Proc> {
   const m = new Map<number, Proc>();
   for (const n of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(n)) continue;
@@ -330,11 +344,11 @@ function procKb(file: string, key: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-function rssKb(pid: number): number {
+export function rssKb(pid: number): number {
   return procKb(`/proc/${pid}/status`, 'VmRSS') ?? 0;
 }
 
-function pssKb(pid: number): number {
+export function pssKb(pid: number): number {
   const v = procKb(`/proc/${pid}/smaps_rollup`, 'Pss');
   if (v !== undefined) return v;
   // Older kernels: add up smaps.
@@ -469,7 +483,7 @@ function isStaticElf(file: string): boolean {
   return true;
 }
 
-function writeBusyboxRootfsTar(busybox: string, out: string): void {
+export function writeBusyboxRootfsTar(busybox: string, out: string): void {
   if (!fs.existsSync(busybox)) throw new Error(`${busybox} not found: apt-get install busybox-static`);
   if (!isStaticElf(busybox)) throw new Error(`${busybox} is dynamically linked: apt-get install busybox-static`);
   const parts: Buffer[] = [];
@@ -494,6 +508,8 @@ interface Target {
   pid: number;
   /** Paths whose presence in a helper's command line ties it to this daemon. */
   tieTokens: string[];
+  /** Set when the bench started the daemon (a berthd): its exec root and trace file. */
+  own?: OwnDaemon;
 }
 
 function resolvePid(what: string, sock: string, pid?: number, pidfile?: string): number {
@@ -540,7 +556,7 @@ function tieTokensFor(pid: number): string[] {
   return [...tokens];
 }
 
-function hasToken(cmdline: string[], tokens: string[]): boolean {
+export function hasToken(cmdline: string[], tokens: string[]): boolean {
   const text = cmdline.join(' ');
   return tokens.some((t) => {
     let i = text.indexOf(t);
@@ -632,7 +648,7 @@ async function sampleMemoryStable(t: Target, containerPids: number[], n = 3, gap
 // ---------------------------------------------------------------------------------------------
 // Stats
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -654,6 +670,8 @@ interface OwnDaemon {
   pid: number;
   dir: string;
   execRoot: string;
+  /** BERTH_TRACE file of the berthd (phase timing). */
+  traceFile: string;
 }
 
 async function startBerthd(o: Options, runId: string): Promise<OwnDaemon> {
@@ -669,13 +687,14 @@ async function startBerthd(o: Options, runId: string): Promise<OwnDaemon> {
   const logFd = fs.openSync(logFile, 'a');
   const args = ['-H', `unix://${sock}`, '--data-root', dataRoot, '--exec-root', execRoot, '--pidfile', pidfile];
   log(`starting ${o.berthd} ${args.join(' ')}`);
-  const ch = spawn(o.berthd, args, { stdio: ['ignore', logFd, logFd], detached: true, cwd: REPO_ROOT });
+  const traceFile = path.join(dir, 'trace.jsonl');
+  const ch = spawn(o.berthd, args, { stdio: ['ignore', logFd, logFd], detached: true, cwd: REPO_ROOT, env: { ...process.env, BERTH_TRACE: traceFile } });
   fs.closeSync(logFd);
   let exited = false;
   ch.on('exit', () => { exited = true; });
   ch.on('error', () => { exited = true; });
   const pgid = ch.pid;
-  const own: OwnDaemon = { sock, pid: ch.pid ?? -1, dir, execRoot };
+  const own: OwnDaemon = { sock, pid: ch.pid ?? -1, dir, execRoot, traceFile };
   const keptLog = path.join(os.tmpdir(), `berth-bench-${runId}-berthd.log`);
   onCleanup('stop berthd', () => stopOwnBerthd(own, pgid, () => exited, logFile, keptLog));
   const deadline = Date.now() + 60_000;
@@ -734,7 +753,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 /** Lazily unmounts every mount at or below dir (deepest first); true if none remain. */
-function unmountUnder(dir: string): boolean {
+export function unmountUnder(dir: string): boolean {
   const under = () => {
     const out: string[] = [];
     try {
@@ -776,6 +795,38 @@ function mountsUnder(dirs: string[]): string[] {
 // ---------------------------------------------------------------------------------------------
 // The measurements
 
+interface Series {
+  samples: number[];
+  failures: number;
+  median: number;
+  min: number;
+  max: number;
+}
+
+function series(samples: number[], failures: number): Series {
+  return { samples: samples.map((x) => Math.round(x * 10) / 10), failures, median: median(samples), min: Math.min(...samples), max: Math.max(...samples) };
+}
+
+/** `n` timed runs of `args` after `warm` untimed ones; the failures are counted, not timed. */
+async function timedSeries(t: Target, o: Options, what: string, n: number, warm: number, args: () => string[], after?: (warm: boolean) => Promise<void>): Promise<Series> {
+  const xs: number[] = [];
+  let failures = 0;
+  const end = Date.now() + o.phaseTimeoutMs;
+  for (let i = 0; i < n + warm && Date.now() < end; i++) {
+    const r = await docker(t, o, args());
+    await after?.(i < warm);
+    if (r.code !== 0) {
+      failures++;
+      if (failures === 1) log(`${t.name}: ${cmdError(what, r).message}`);
+      if (failures >= 3 && xs.length === 0) throw new Error(`${t.name}: ${what} keeps failing`);
+    } else if (i >= warm) xs.push(r.ms);
+  }
+  if (xs.length === 0) throw new Error(`${t.name}: no successful ${what}`);
+  const s = series(xs, failures);
+  log(`${t.name}: ${what} median ${s.median.toFixed(1)} ms (${s.min.toFixed(1)}–${s.max.toFixed(1)}, ${xs.length} runs)`);
+  return s;
+}
+
 interface TargetResult {
   name: string;
   ok: boolean;
@@ -785,6 +836,15 @@ interface TargetResult {
   tieTokens?: string[];
   imageImported?: boolean;
   runLatencyMs?: { samples: number[]; failures: number; median: number; p90: number; min: number; max: number; mean: number };
+  /** The same with `--network none`. */
+  runNoneLatencyMs?: Series;
+  /** `docker create` + `docker start` (detached `sleep`), summed: until the API says it runs. */
+  createStartMs?: Series;
+  /** `docker exec CTR true`. */
+  execMs?: Series;
+  /** Per phase of the timed `run --rm`s, as berthd's BERTH_TRACE saw them (own berthd only). */
+  phases?: { phase: string; n: number; median: number; min: number; max: number }[];
+
   /** `docker version` against the daemon: the CLI's own start-up plus two trivial API calls. */
   cliFloorMs?: { samples: number[]; median: number };
   /** What is left once every bench container was removed (and, for a berthd of our own, once it stopped). */
@@ -844,6 +904,9 @@ async function inspectState(t: Target, o: Options, ids: string[]): Promise<{ run
     });
 }
 
+/** Bare runc sampled beside the berth target (see benchTarget). */
+let runcBench: RuncBench | undefined;
+
 async function benchTarget(t: Target, o: Options, runId: string, tmp: string): Promise<TargetResult> {
   const res: TargetResult = { name: t.name, ok: false, pid: t.pid, tieTokens: t.tieTokens };
   const ver = await docker(t, o, ['version', '--format', '{{.Server.Version}}'], 30_000);
@@ -859,6 +922,31 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
   }
 
   res.imageImported = await ensureImage(t, o, tmp);
+
+  // Bare runc beside berthd: one bare sample right after each berthd sample, so that both
+  // see the same machine load. Its config.json is that of a berthd container when we can read it.
+  let bare: RuncBench | undefined;
+  if (t.key === 'berth') {
+    let config: Record<string, unknown> | undefined;
+    if (t.own) {
+      const c = await docker(t, o, ['run', '-d', '--label', `${LABEL}=${runId}`, o.image, 'sleep', '600']);
+      const id = c.stdout.trim().split('\n').pop() ?? '';
+      if (c.code === 0 && id) {
+        const full = await docker(t, o, ['inspect', '--format', '{{.Id}}', id]);
+        try {
+          config = JSON.parse(fs.readFileSync(path.join(t.own.execRoot, 'containers', full.stdout.trim(), 'config.json'), 'utf8'));
+        } catch (e) {
+          log(`${t.name}: cannot read the container's config.json: ${errMsg(e)}`);
+        }
+        await docker(t, o, ['rm', '-f', id]);
+      }
+    }
+    const tar = path.join(tmp, 'busybox-rootfs.tar');
+    if (!fs.existsSync(tar)) writeBusyboxRootfsTar(o.busybox, tar);
+    bare = new RuncBench(path.join(tmp, 'bare'), tar, config);
+    runcBench = bare;
+    onCleanup('bare runc', () => bare!.close());
+  }
 
   await sleep(1000);
   const idle = await sampleMemoryStable(t, []);
@@ -877,6 +965,7 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
   log(`${t.name}: idle daemon RSS ${mib(idle.daemonRssKb)} MiB (stack ${mib(idle.stackRssKb)} MiB)`);
 
   // 1. run --rm latency
+  const traceFrom = t.own ? fileSize(t.own.traceFile) : 0;
   const samples: number[] = [];
   let failures = 0;
   const phaseEnd = Date.now() + o.phaseTimeoutMs;
@@ -884,6 +973,7 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
   let lastErr = '';
   for (let i = 0; i < total && Date.now() < phaseEnd; i++) {
     const r = await docker(t, o, ['run', '--rm', '--label', `${LABEL}=${runId}`, o.image, 'true']);
+    await bare?.run(i < o.warmups);
     if (r.code !== 0) {
       lastErr = cmdError('docker run --rm', r).message;
       if (i >= o.warmups) failures++;
@@ -904,6 +994,41 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
     mean: samples.reduce((a, b) => a + b, 0) / samples.length,
   };
   log(`${t.name}: run --rm median ${res.runLatencyMs.median.toFixed(1)} ms, p90 ${res.runLatencyMs.p90.toFixed(1)} ms (${samples.length} runs, ${failures} failed)`);
+  if (t.own) {
+    const lines: TraceLine[] = readTrace(t.own.traceFile, traceFrom);
+    res.phases = phaseTable(lines);
+  }
+  res.runNoneLatencyMs = await timedSeries(t, o, 'run --rm --network none', o.runs, 1, () => ['run', '--rm', '--network', 'none', '--label', `${LABEL}=${runId}`, o.image, 'true'], bare && ((w) => bare!.run(w)));
+
+  // 1b. create + start of a detached container, then exec in one
+  {
+    const made: string[] = [];
+    const g = onCleanup(`containers on ${t.name} (create/start)`, () => removeContainers(t, o, made, runId));
+    const xs: number[] = [];
+    let fails = 0;
+    const n = Math.min(o.runs, 10);
+    for (let i = 0; i < n + 1; i++) {
+      const c = await docker(t, o, ['create', '--label', `${LABEL}=${runId}`, o.image, 'sleep', '600']);
+      const id = c.stdout.trim().split('\n').pop() ?? '';
+      if (c.code !== 0 || !id) { fails++; log(`${t.name}: ${cmdError('create', c).message}`); continue; }
+      made.push(id);
+      const st = await docker(t, o, ['start', id]);
+      if (st.code !== 0) { fails++; log(`${t.name}: ${cmdError('start', st).message}`); continue; }
+      if (i >= 1) xs.push(c.ms + st.ms);
+      await bare?.createStart(i < 1);
+    }
+    if (xs.length) {
+      res.createStartMs = series(xs, fails);
+      log(`${t.name}: create + start median ${res.createStartMs.median.toFixed(1)} ms (${res.createStartMs.min.toFixed(1)}–${res.createStartMs.max.toFixed(1)})`);
+    }
+    const target = made[made.length - 1];
+    if (target) {
+      res.execMs = await timedSeries(t, o, 'exec true', o.runs, 2, () => ['exec', target, 'true'], bare && ((w) => bare!.exec(w)));
+    }
+    if (made.length) await docker(t, o, ['rm', '-f', ...made], 120_000);
+    made.length = 0;
+    dropCleanup(g);
+  }
 
   // 2. concurrent run -d, then rm -f
   await sleep(1000);
@@ -912,10 +1037,15 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
   const guard = onCleanup(`containers on ${t.name}`, () => removeContainers(t, o, ids, runId));
   const n = o.containers;
   const t0 = process.hrtime.bigint();
-  const starts = await Promise.all(
-    Array.from({ length: n }, (_, i) =>
-      docker(t, o, ['run', '-d', '--label', `${LABEL}=${runId}`, '--name', `berth-bench-${runId}-${i}`, o.image, 'sleep', '600']),
-    ),
+  // `clients` CLI processes at a time, each starting its share in turn.
+  const starts: CmdResult[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(o.clients, n) }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        starts[i] = await docker(t, o, ['run', '-d', '--label', `${LABEL}=${runId}`, '--name', `berth-bench-${runId}-${i}`, o.image, 'sleep', '600']);
+      }
+    }),
   );
   const startWall = Number(process.hrtime.bigint() - t0) / 1e6;
   const errors: string[] = [];
@@ -933,7 +1063,7 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
   }
   const running = states.filter((s) => s.running).length;
   res.start = { n, wallMs: startWall, failures: n - ids.length, running, errors: errors.slice(0, 3) };
-  log(`${t.name}: ${n} concurrent run -d: ${startWall.toFixed(0)} ms, ${ids.length} started, ${running} running`);
+  log(`${t.name}: ${n} run -d from ${Math.min(o.clients, n)} clients: ${startWall.toFixed(0)} ms, ${ids.length} started, ${running} running`);
   if (ids.length === 0) throw new Error(`${t.name}: no container started: ${errors[0] ?? ''}`);
 
   // 3./4. memory with containers running
@@ -992,14 +1122,55 @@ function mib(kb: number): string {
 
 interface Row { metric: string; get: (r: TargetResult) => number | undefined; fmt: (v: number) => string; show?: (r: TargetResult) => string }
 
+function fmtS(xs: number[]): string {
+  return xs.length ? `${median(xs).toFixed(1)} [${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}]` : '-';
+}
+
+function phaseLines(ph: NonNullable<TargetResult['phases']>): string {
+  const w = Math.max(...ph.map((p) => p.phase.length));
+  return ph.map((p) => `  ${p.phase.padEnd(w)}  ${p.median.toFixed(2).padStart(8)}  [${p.min.toFixed(2)}–${p.max.toFixed(2)}]  n=${p.n}`).join('\n');
+}
+
+/** Each target of issue 14 that this run measures, with its figure and whether it is met. */
+function targetRows(results: (TargetResult | undefined)[], rb: RuncBaseline | undefined, o: Options): { name: string; value: string; ok?: boolean }[] {
+  const b = results[0]?.ok ? results[0] : undefined;
+  const peer = results[1]?.ok ? results[1] : undefined;
+  const rows: { name: string; value: string; ok?: boolean }[] = [];
+  const ratio = (what: string, s: { median: number; min: number; max: number } | undefined, base: number[] | undefined, limit: number) => {
+    if (!s || !base || !base.length) return;
+    const m = median(base);
+    rows.push({ name: `${what} <= ${limit}x bare runc`, value: `${s.median.toFixed(1)} ms [${s.min.toFixed(1)}–${s.max.toFixed(1)}] / ${m.toFixed(1)} ms = ${(s.median / m).toFixed(2)}x${peer ? '' : ''}`, ok: s.median <= limit * m });
+  };
+  if (b) {
+    ratio('run --rm (default network)', b.runLatencyMs, rb?.runMs, 3);
+    ratio('run --rm --network none', b.runNoneLatencyMs, rb?.runMs, 3);
+    ratio('create + start until running', b.createStartMs, rb?.createStartMs, 2);
+    ratio('exec true', b.execMs, rb?.execMs, 2);
+    if (b.start) rows.push({ name: `${o.containers} x run -d from ${o.clients} clients <= 0.6 s`, value: `${(b.start.wallMs / 1000).toFixed(2)} s`, ok: o.containers === 20 ? b.start.wallMs <= 600 : undefined });
+    if (b.rm) rows.push({ name: `rm -f of the ${b.rm.n} <= 0.2 s`, value: `${(b.rm.wallMs / 1000).toFixed(2)} s`, ok: b.rm.n === 20 ? b.rm.wallMs <= 200 : undefined });
+    if (b.memory) {
+      rows.push({ name: 'berthd idle RSS <= 50 MiB', value: `${mib(b.memory.idle.daemonRssKb)} MiB (PSS ${mib(b.memory.idle.daemonPssKb)})`, ok: b.memory.idle.daemonRssKb <= 50 * 1024 });
+      rows.push({ name: 'per running container (conmon + berthd share), RSS <= 2.0 MiB', value: `RSS ${(b.memory.perContainerRssKb / 1024).toFixed(2)} MiB, PSS ${(b.memory.perContainerPssKb / 1024).toFixed(2)} MiB`, ok: b.memory.perContainerRssKb <= 2048 });
+    }
+  }
+  if (peer && b) {
+    const r = (x?: number, y?: number) => (x !== undefined && y !== undefined ? `${(x / y).toFixed(2)}x` : '-');
+    rows.push({ name: `against ${o.peerName} (berth / peer, medians)`, value: `run --rm ${r(b.runLatencyMs?.median, peer.runLatencyMs?.median)}, --network none ${r(b.runNoneLatencyMs?.median, peer.runNoneLatencyMs?.median)}, create+start ${r(b.createStartMs?.median, peer.createStartMs?.median)}, exec ${r(b.execMs?.median, peer.execMs?.median)}, run -d x${o.containers} ${r(b.start?.wallMs, peer.start?.wallMs)}, rm -f ${r(b.rm?.wallMs, peer.rm?.wallMs)}` });
+  }
+  return rows;
+}
+
 const ROWS: Row[] = [
   { metric: 'run --rm true: median (ms)', get: (r) => r.runLatencyMs?.median, fmt: (v) => v.toFixed(1) },
   { metric: 'run --rm true: p90 (ms)', get: (r) => r.runLatencyMs?.p90, fmt: (v) => v.toFixed(1) },
   { metric: 'run --rm true: failed runs', get: (r) => r.runLatencyMs?.failures, fmt: (v) => String(v) },
+  { metric: 'run --rm --network none true: median (ms)', get: (r) => r.runNoneLatencyMs?.median, fmt: (v) => v.toFixed(1) },
+  { metric: 'create + start (sleep) until running: median (ms)', get: (r) => r.createStartMs?.median, fmt: (v) => v.toFixed(1) },
+  { metric: 'exec CTR true: median (ms)', get: (r) => r.execMs?.median, fmt: (v) => v.toFixed(1) },
   { metric: 'docker version (CLI floor): median (ms)', get: (r) => r.cliFloorMs?.median, fmt: (v) => v.toFixed(1) },
   { metric: 'run --rm minus CLI floor (ms)', get: (r) => (r.runLatencyMs && r.cliFloorMs ? r.runLatencyMs.median - r.cliFloorMs.median : undefined), fmt: (v) => v.toFixed(1) },
-  { metric: 'N concurrent run -d: wall (ms)', get: (r) => r.start?.wallMs, fmt: (v) => v.toFixed(0) },
-  { metric: 'N concurrent run -d: failed', get: (r) => r.start?.failures, fmt: (v) => String(v) },
+  { metric: 'N run -d from the clients: wall (ms)', get: (r) => r.start?.wallMs, fmt: (v) => v.toFixed(0) },
+  { metric: 'N run -d: failed', get: (r) => r.start?.failures, fmt: (v) => String(v) },
   { metric: 'rm -f of all N: wall (ms)', get: (r) => r.rm?.wallMs, fmt: (v) => v.toFixed(0) },
   { metric: 'daemon RSS idle (MiB)', get: (r) => r.memory?.idle.daemonRssKb, fmt: (v) => mib(v) },
   { metric: 'daemon RSS, N running (MiB)', get: (r) => r.memory?.withContainers.daemonRssKb, fmt: (v) => mib(v) },
@@ -1065,16 +1236,17 @@ async function main(): Promise<number> {
     try {
       let sock: string;
       let pid: number;
+      let own: OwnDaemon | undefined;
       if (o.berthSock) {
         sock = o.berthSock;
         pid = resolvePid('berth', sock, o.berthPid, o.berthPidfile);
       } else {
-        const d = await startBerthd(o, runId);
-        sock = d.sock;
-        pid = d.pid;
+        own = await startBerthd(o, runId);
+        sock = own.sock;
+        pid = own.pid;
       }
       if (!pidAlive(pid)) throw new Error(`berth pid ${pid} is not running`);
-      const t: Target = { key: 'berth', name: o.berthName, sock, host: `unix://${sock}`, pid, tieTokens: tieTokensFor(pid) };
+      const t: Target = { key: 'berth', name: o.berthName, sock, host: `unix://${sock}`, pid, tieTokens: tieTokensFor(pid), ...(own ? { own } : {}) };
       results[0] = await benchTarget(t, o, runId, tmp);
     } catch (e) {
       log(`${o.berthName}: FAILED: ${errMsg(e)}`);
@@ -1083,8 +1255,13 @@ async function main(): Promise<number> {
     // Stop our own berthd before measuring the peer, so it does not share the machine.
     const own = cleanups.find((c) => c.name === 'stop berthd');
     for (const c of cleanups.filter((c) => c.name.startsWith('containers on '))) { dropCleanup(c); await c.fn().catch(() => {}); }
+    const bareCleanup = cleanups.find((c) => c.name === 'bare runc');
+    if (bareCleanup) { dropCleanup(bareCleanup); await bareCleanup.fn().catch((e) => log(`bare runc: ${errMsg(e)}`)); }
     if (own) { dropCleanup(own); await own.fn().catch((e) => log(`stop berthd: ${errMsg(e)}`)); }
   }
+
+  // The physical floor, sampled beside berthd's (bare runc on the same rootfs, berthd's config.json).
+  const runcBase: RuncBaseline | undefined = runcBench?.result.runMs.length ? runcBench.result : undefined;
 
   // Peer
   if (o.peer) {
@@ -1109,6 +1286,8 @@ async function main(): Promise<number> {
     runs: o.runs,
     warmups: o.warmups,
     containers: o.containers,
+    runcBaseline: runcBase ? { ...runcBase, runMedian: median(runcBase.runMs), createStartMedian: median(runcBase.createStartMs), execMedian: median(runcBase.execMs) } : null,
+    targets: targetRows(results, runcBase, o),
     berth: results[0] ?? null,
     ownBerthdLeftoverProcesses: ownBerthdLeftovers ?? null,
     peer: results[1] ?? null,
@@ -1123,6 +1302,11 @@ async function main(): Promise<number> {
       ...results.map((r, i) => (r ? `${names[i]}: ${r.ok ? `server ${r.server}, pid ${r.pid}` : `ERROR ${(r.error ?? '').split('\n')[0]}`}` : '')).filter(Boolean),
       '',
       table(results, names, o.containers),
+      '',
+      ...(runcBase ? [`bare runc (${runcBase.configFrom}): run ${fmtS(runcBase.runMs)}; create+start ${fmtS(runcBase.createStartMs)}; exec ${fmtS(runcBase.execMs)} (ms: median [min–max])`, ''] : []),
+      ...(results[0]?.phases ? ['berthd phases of the timed run --rm (BERTH_TRACE, ms):', phaseLines(results[0].phases), ''] : []),
+      'targets (issue 14):',
+      ...out.targets.map((r) => `  ${r.ok === undefined ? '   ' : r.ok ? 'ok ' : 'NO '} ${r.name}: ${r.value}`),
       '',
       ...(ownBerthdLeftovers !== undefined ? [`processes left by our berthd after it stopped: ${ownBerthdLeftovers.length ? ownBerthdLeftovers.join(', ') : 'none'}`, ''] : []),
       'ratio = ' + names[0] + ' / ' + names[1] + '; lower is better everywhere. Per-container overhead = (helpers + daemon+children growth) / N.',

@@ -18,7 +18,7 @@ say() { echo "[images-with-dockerd] $*" >&2; }
 
 . bench/private-dockerd.sh
 start_private_dockerd
-npm run build >/tmp/bench-img-build.log 2>&1 || [ -f dist/bench/images.js ] || { say "build failed, see /tmp/bench-img-build.log"; exit 1; }
+[ -n "${BENCH_NO_BUILD:-}" ] || npm run build >/tmp/bench-img-build.log 2>&1 || [ -f dist/bench/images.js ] || { say "build failed, see /tmp/bench-img-build.log"; exit 1; }
 if [ "${1:-}" != --roundtrip ]; then
   node dist/bench/images.js --peer "unix://$SOCK" --peer-name dockerd --docker "$CLI" "$@"
   exit

@@ -75,6 +75,8 @@ export interface ArchiveOptions {
   source: (i: number) => (n: number) => Buffer;
   /** Timestamps in the archive and the config; fixed ones make the image the same every time. */
   created: Date;
+  /** How many files layer `i` splits its bytes into (default 1): many small files cost per file. */
+  files?: (i: number) => number;
 }
 
 /**
@@ -94,13 +96,18 @@ export async function writeLayerArchive(o: ArchiveOptions): Promise<{ file: stri
     });
     pack.pipe(out);
     const next = o.source(i);
-    const entry = pack.entry({ name: `data/layer${i}.bin`, size: o.bytesPerLayer, mode: 0o644, mtime: o.created });
-    for (let done = 0; done < o.bytesPerLayer; ) {
-      const n = Math.min(1 << 20, o.bytesPerLayer - done);
-      if (!entry.write(next(n))) await new Promise<void>((r) => entry.once('drain', () => r()));
-      done += n;
+    const files = Math.max(1, o.files?.(i) ?? 1);
+    if (files > 1) await new Promise<void>((res, rej) => pack.entry({ name: `data/layer${i}/`, type: 'directory', mode: 0o755, mtime: o.created }, (e) => (e ? rej(e) : res())));
+    for (let f = 0; f < files; f++) {
+      const size = Math.floor(o.bytesPerLayer / files) + (f === 0 ? o.bytesPerLayer % files : 0);
+      const entry = pack.entry({ name: files > 1 ? `data/layer${i}/f${f}.bin` : `data/layer${i}.bin`, size, mode: 0o644, mtime: o.created });
+      for (let done = 0; done < size; ) {
+        const n = Math.min(1 << 20, size - done);
+        if (!entry.write(next(n))) await new Promise<void>((r) => entry.once('drain', () => r()));
+        done += n;
+      }
+      await new Promise<void>((res, rej) => entry.end((e?: Error | null) => (e ? rej(e) : res())));
     }
-    entry.end(() => undefined);
     pack.finalize();
     await new Promise<void>((r) => out.once('finish', () => r()));
     layerTars.push({ path: p, digest: `sha256:${hash.digest('hex')}` });

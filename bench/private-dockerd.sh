@@ -33,7 +33,7 @@ start_private_dockerd() {
   mkdir -p "$DATA" "$EXEC"
   # 127.0.0.0/8 registries are insecure (plain HTTP) for dockerd by default: no --insecure-registry.
   dockerd -H "unix://$SOCK" --data-root "$DATA" --exec-root "$EXEC" --pidfile "$PIDFILE" \
-    --iptables=false --ip-masq=false --bridge=none --storage-driver overlay2 >"$LOG" 2>&1 </dev/null &
+    ${DOCKERD_NET_ARGS:---iptables=false --ip-masq=false --bridge=none} --storage-driver overlay2 >"$LOG" 2>&1 </dev/null &
   for _ in $(seq 600); do
     if [ -S "$SOCK" ] && timeout 5 "$CLI" -H "unix://$SOCK" version >/dev/null 2>&1; then break; fi
     sleep 0.1

@@ -56,7 +56,7 @@ for h in registry.k8s.io gcr.io; do
 done
 
 SOCK=$RIG/cri.sock
-"$REPO/bin/berthd" ${BERTHD_FLAGS:-} -H "unix://$RIG/berth.sock" --data-root "$RIG/data" --exec-root "$RIG/exec" --pidfile "$RIG/berthd.pid" \
+"$REPO/bin/berthd" ${BERTHD_FLAGS:-} --bridge none -H "unix://$RIG/berth.sock" --data-root "$RIG/data" --exec-root "$RIG/exec" --pidfile "$RIG/berthd.pid" \
   --cri-socket "$SOCK" --pod-infra-image "$REGISTRY/pause:3.6" --cni-conf-dir "$RIG/net.d" --cni-bin-dir /usr/lib/cni \
   --registry-config "$RIG/hosts" > "$RIG/berthd.log" 2>&1 &
 BERTHD=$!

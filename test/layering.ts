@@ -34,6 +34,7 @@ import { join, posix, relative } from 'node:path';
 export const LAYER_TABLE: Readonly<Record<string, readonly string[]>> = {
   bin: ['*'],
   cli: ['client', 'wire', 'common'],
+  web: ['client', 'wire', 'common'],
   client: ['wire', 'common'],
   api: ['engine', 'wire', 'common'],
   cri: ['engine', 'wire', 'common'],

@@ -1,5 +1,6 @@
 /** Engine records → Docker Engine API shapes. */
 import { containerConfigOf, DEFAULT_LOG_DRIVER, settledSettings, type ContainerRecord, type ContainerSpec, type Engine, type ImageRecord } from '../engine';
+import { networkModeOf, networkSettings, summaryNetworks, summaryPorts } from './network-convert';
 import { humanDuration, type ContainerInspect, type ContainerSummary, type ImageInspect, type ImageSummary, type MountPoint } from '../wire';
 
 /** SizeRw: bytes in the container's writable layer; SizeRootFs: that plus its image's layers. */
@@ -13,7 +14,8 @@ export async function containerSizes(engine: Engine, r: ContainerRecord): Promis
   return { SizeRw: size.rw, SizeRootFs: size.rootFs };
 }
 
-const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused';
+/** As dockerd: a container waiting to restart counts as running. */
+const running = (r: ContainerRecord) => r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting';
 
 /** `sizes` only when the client asked for them (`?size=1`): dockerd leaves both fields out otherwise. */
 export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: ContainerSizes): ContainerInspect {
@@ -35,6 +37,15 @@ export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: Con
       Error: s.error,
       StartedAt: s.startedAt,
       FinishedAt: s.finishedAt,
+      ...(s.health
+        ? {
+            Health: {
+              Status: s.health.status,
+              FailingStreak: s.health.failingStreak,
+              Log: s.health.log.map((l) => ({ Start: l.start, End: l.end, ExitCode: l.exitCode, Output: l.output })),
+            },
+          }
+        : {}),
     },
     Image: r.imageId,
     ResolvConfPath: r.resolvConfPath,
@@ -49,23 +60,12 @@ export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: Con
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: inspectHostConfig(r.spec, engine.cgroupMode),
+    HostConfig: { ...inspectHostConfig(r.spec, engine.cgroupMode), NetworkMode: networkModeOf(engine, r) },
     GraphDriver: { Name: engine.storageDriver, Data: engine.graphDriverData(r) },
     ...sizes,
     Mounts: mountPoints(r),
     Config: containerConfigOf(r.spec),
-    NetworkSettings: {
-      Bridge: '',
-      SandboxID: '',
-      HairpinMode: false,
-      Ports: {},
-      SandboxKey: '',
-      IPAddress: '',
-      IPPrefixLen: 0,
-      Gateway: '',
-      MacAddress: '',
-      Networks: { none: { NetworkID: 'none', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' } },
-    },
+    NetworkSettings: networkSettings(engine, r),
   };
 }
 
@@ -158,7 +158,10 @@ export function containerStatusText(r: ContainerRecord, now = Date.now()): strin
   const s = r.state;
   switch (s.status) {
     case 'running':
+      if (s.health) return `Up ${humanDuration(now - Date.parse(s.startedAt))} (${s.health.status === 'starting' ? 'health: starting' : s.health.status})`;
       return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+    case 'restarting':
+      return `Restarting (${s.exitCode}) ${humanDuration(now - Date.parse(s.finishedAt))} ago`;
     case 'paused':
       return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
     case 'exited':
@@ -182,12 +185,12 @@ export function containerSummary(r: ContainerRecord, engine?: Engine): Container
     ImageID: r.imageId,
     Command: cmd,
     Created: Math.floor(Date.parse(r.created) / 1000),
-    Ports: [],
+    Ports: summaryPorts(r, engine),
     Labels: r.spec.labels,
     State: r.state.status,
     Status: containerStatusText(r),
-    HostConfig: { NetworkMode: 'none' },
-    NetworkSettings: { Networks: {} },
+    HostConfig: { NetworkMode: networkModeOf(engine, r) },
+    NetworkSettings: summaryNetworks(engine, r),
     Mounts: mountPoints(r),
   };
 }
@@ -240,6 +243,8 @@ export function imageInspect(engine: Engine, img: ImageRecord): ImageInspect {
       Labels: cfg.Labels ?? null,
       ...(cfg.StopSignal ? { StopSignal: cfg.StopSignal } : {}),
       ...(cfg.ExposedPorts ? { ExposedPorts: cfg.ExposedPorts } : {}),
+      ...(cfg.Healthcheck ? { Healthcheck: cfg.Healthcheck } : {}),
+      ...(cfg.Shell ? { Shell: cfg.Shell } : {}),
     },
     Architecture: c.architecture,
     ...(c.variant ? { Variant: c.variant } : {}),

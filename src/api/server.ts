@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
-import { invalidArgument, log } from '../common';
+import { invalidArgument, log, TRACING, traceSpan, traceStart } from '../common';
 import { ENGINE_VERSION, type Engine } from '../engine';
 import { API_VERSION } from '../wire';
 import { errorBody, writeError } from './errors';
@@ -22,6 +22,8 @@ import { swarmRoutes } from './handlers/swarm';
 import { distributionRoutes } from './handlers/distribution';
 import { systemRoutes } from './handlers/system';
 import { volumeRoutes } from './handlers/volumes';
+import { networkRoutes } from './handlers/networks';
+import { buildRoutes } from './handlers/build';
 import { archiveRoutes } from './handlers/archive';
 import { pruneRoutes } from './handlers/prune';
 import { Router, type Context } from './router';
@@ -43,8 +45,10 @@ export function buildRouter(engine: Engine): Router {
   containerOpsRoutes(router, engine);
   changesRoutes(router, engine);
   volumeRoutes(router, engine);
+  networkRoutes(router, engine);
   archiveRoutes(router, engine);
   swarmRoutes(router);
+  buildRoutes(router, engine);
   // Last: the network and build-cache stand-ins give way to real routes.
   pruneRoutes(router, engine);
   return router;
@@ -113,7 +117,9 @@ export class ApiServer {
       const { ctx, path } = this.context(req, abort);
       requestId = ctx.requestId;
       const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
+      const t0 = traceStart();
       await handler({ ...ctx, res, params, apiVersion });
+      if (TRACING) traceSpan('http', `${req.method} ${path}`, t0);
     } catch (err) {
       // The client went away (mid-body, mid-stream): nobody to answer, and not a daemon error.
       if (abort.signal.aborted) return log.debug('client went away', { requestId, error: String(err) });
@@ -131,7 +137,9 @@ export class ApiServer {
       requestId = ctx.requestId;
       const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
       if (!/\/(attach|start)$/.test(path)) throw invalidArgument(`${path} does not upgrade connections: send the request without an Upgrade header`);
+      const t0 = traceStart();
       await handler({ ...ctx, socket, head, params, apiVersion });
+      if (TRACING) traceSpan('http', `${req.method} ${path} (upgraded)`, t0);
     } catch (err) {
       const { status, body } = errorBody(err, requestId);
       if (socket.writable) {

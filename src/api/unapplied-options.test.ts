@@ -11,12 +11,10 @@ test('zero values say nothing; each option set and not applied says so once', ()
   assert.deepEqual(unappliedOptions({ MacAddress: '02:42:ac:11:00:02' }, {
     PortBindings: { '80/tcp': [{ HostPort: '8080' }] }, VolumeDriver: 'nfs', CpuPercent: 50, SecurityOpt: ['apparmor=unconfined', 'writable-cgroups=true'],
   }), [
-    'PortBindings is not applied: containers have no network of their own yet (loopback only)',
     'VolumeDriver is not applied: only the local volume driver exists',
     'linux does not support CPU percent. Percent discarded.',
     'security option apparmor=unconfined is not applied: Berth sets no AppArmor or SELinux profile',
     'security option writable-cgroups=true is not applied: cgroups are writable only with --privileged',
-    'MacAddress is not applied: containers have no network of their own yet (loopback only)',
   ]);
   assert.deepEqual(unappliedOptions({}, { SecurityOpt: ['writable-cgroups=true'], Privileged: true }), []);
 });

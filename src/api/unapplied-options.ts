@@ -17,26 +17,15 @@ const set = (v: unknown): boolean =>
   v !== undefined && v !== null && v !== '' && v !== 0 && v !== false &&
   !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
 
-const NO_NETWORK = 'containers have no network of their own yet (loopback only)';
-
 /** HostConfig field → why it is not applied. */
 const HOST_CONFIG_UNAPPLIED: Record<string, string> = {
   CgroupParent: "every container's cgroup is under /berth",
   KernelMemory: 'kernel memory limits are not set (runc ignores them)',
   KernelMemoryTCP: 'kernel TCP memory limits are not set',
   CpuCount: 'it is a Windows option',
-  Links: NO_NETWORK,
-  PortBindings: NO_NETWORK,
-  PublishAllPorts: NO_NETWORK,
-  Dns: "the container's resolv.conf is the host's",
-  DnsOptions: "the container's resolv.conf is the host's",
-  DnsSearch: "the container's resolv.conf is the host's",
-  ExtraHosts: "the container's /etc/hosts lists only localhost",
 };
 
-const CONFIG_UNAPPLIED: Record<string, string> = {
-  MacAddress: NO_NETWORK,
-};
+const CONFIG_UNAPPLIED: Record<string, string> = {};
 
 export function unappliedOptions(config: Fields, hostConfig: Fields): string[] {
   const runtime = hostConfig.Runtime;
@@ -65,7 +54,5 @@ export function unappliedOptions(config: Fields, hostConfig: Fields): string[] {
     else if (/^writable-cgroups[=:](1|t|true)$/i.test(opt) && !hostConfig.Privileged) note(`security option ${opt}`, 'cgroups are writable only with --privileged');
   }
   for (const [field, why] of Object.entries(CONFIG_UNAPPLIED)) if (set(config[field])) note(field, why);
-  const health = config.Healthcheck as { Test?: unknown } | null | undefined;
-  if (Array.isArray(health?.Test) && health.Test.length > 0 && health.Test[0] !== 'NONE') note('Healthcheck', 'health checks are not run');
   return warnings;
 }

@@ -6,7 +6,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ApiServer, parseDetachKeys, specFromDocker } from '../api';
 import { CriServer } from '../cri';
-import { log, setLogLevel } from '../common';
+import { log, setLogLevel, traceSpan, traceStart } from '../common';
 import { checkLogConfig, DEFAULT_LOG_DRIVER, Engine } from '../engine';
 import { setupRemap } from '../runtime';
 import { RegistryServer } from '../registry';
@@ -27,6 +27,9 @@ interface Flags {
   logOpts: Record<string, string>;
   detachKeys?: string;
   registry?: { host: string; port: number; root?: string; htpasswd?: string };
+  bridge?: string;
+  bip?: string;
+  pools: { base: string; size: number }[];
   criSocket?: string;
   podInfraImage: string;
   cniConfDir: string;
@@ -51,6 +54,9 @@ Options:
       --insecure-registry list  Registries (host[:port] or CIDR) to reach over plain HTTP; loopback ones always are
       --log-driver string    Default driver for container logs (default "json-file")
       --log-opt map          Default log driver options (KEY=VALUE)
+  -b, --bridge string        Bridge device of the default network (default "berth0"); "none" turns it off
+      --bip string           The default bridge's address and prefix, such as 172.17.0.1/16
+      --default-address-pool pool-options  Default address pools for networks (base=CIDR,size=N)
       --cri-socket string    Also serve the Kubernetes CRI (v1) on this unix socket
       --pod-infra-image string  Image of pod sandboxes' infra container (default "registry.k8s.io/pause:3.6")
       --cni-conf-dir string  CNI network configurations of pods (default "/etc/cni/net.d")
@@ -60,7 +66,7 @@ Options:
 `;
 
 function parseFlags(argv: string[]): Flags {
-  const f: Flags = { hosts: [], dataRoot: '/var/lib/berth', execRoot: '/run/berth', pidfile: '/run/berth.pid', configFile: '/etc/berth/daemon.json', insecureRegistries: [], logOpts: {}, podInfraImage: 'registry.k8s.io/pause:3.6', cniConfDir: '/etc/cni/net.d', cniBinDir: '/usr/lib/cni' };
+  const f: Flags = { hosts: [], dataRoot: '/var/lib/berth', execRoot: '/run/berth', pidfile: '/run/berth.pid', configFile: '/etc/berth/daemon.json', insecureRegistries: [], logOpts: {}, pools: [], podInfraImage: 'registry.k8s.io/pause:3.6', cniConfDir: '/etc/cni/net.d', cniBinDir: '/usr/lib/cni' };
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
     let val: string | undefined;
@@ -99,6 +105,9 @@ function parseFlags(argv: string[]): Flags {
         f.logOpts[kv.slice(0, eq)] = kv.slice(eq + 1);
         break;
       }
+      case '-b': case '--bridge': f.bridge = next(); break;
+      case '--bip': f.bip = next(); break;
+      case '--default-address-pool': f.pools.push(parsePool(next())); break;
       case '-D': case '--debug': f.logLevel = 'debug'; break;
       case '-v': case '--version': process.stdout.write('Berth version 0.1.0\n'); process.exit(0); break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
@@ -106,6 +115,16 @@ function parseFlags(argv: string[]): Flags {
     }
   }
   return f;
+}
+
+/** `base=10.10.0.0/16,size=24` (dockerd's --default-address-pool). */
+function parsePool(v: string): { base: string; size: number } {
+  const kv = Object.fromEntries(v.split(',').map((p) => p.split('=') as [string, string]));
+  const size = Number(kv.size);
+  if (!kv.base || !/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(kv.base) || !Number.isInteger(size) || size < 1 || size > 30) {
+    fail(`invalid --default-address-pool ${JSON.stringify(v)}: use base=CIDR,size=PREFIX such as base=10.10.0.0/16,size=24`);
+  }
+  return { base: kv.base, size };
 }
 
 function fail(msg: string): never {
@@ -155,6 +174,13 @@ function applyConfigFile(f: Flags, explicit: Set<string>): void {
     const addr = parseHostPort((r.addr as string | undefined) ?? '127.0.0.1:5000');
     if (!addr) bad('.addr must be HOST:PORT');
     f.registry = { ...addr!, root: r.root as string | undefined, htpasswd: r.htpasswd as string | undefined };
+  }
+  if (!f.bridge && typeof cfg.bridge === 'string') f.bridge = cfg.bridge;
+  if (!f.bip && typeof cfg.bip === 'string') f.bip = cfg.bip;
+  const pools = cfg['default-address-pools'];
+  if (f.pools.length === 0 && pools !== undefined) {
+    if (!Array.isArray(pools)) fail(`${f.configFile}: "default-address-pools" must be a list such as [{"base": "10.10.0.0/16", "size": 24}]`);
+    f.pools = (pools as { base?: unknown; size?: unknown }[]).map((p) => parsePool(`base=${String(p.base)},size=${String(p.size)}`));
   }
   const keys = cfg['detach-keys'];
   if (keys !== undefined) {
@@ -215,7 +241,9 @@ async function main(): Promise<void> {
     fail(`invalid default log configuration: ${(err as Error).message}`);
   }
   await writePidfile(f.pidfile);
+  const tOpen = traceStart();
   const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, logDefaults, ...(f.detachKeys ? { detachKeys: f.detachKeys } : {}), ...(userns ? { userns } : {}),
+    network: { ...(f.bridge ? { bridgeName: f.bridge } : {}), ...(f.bip ? { bip: f.bip } : {}), ...(f.pools.length ? { pools: f.pools } : {}) },
     ...(f.registryConfig ? { registryConfigDir: f.registryConfig } : {}), cni: { confDir: f.cniConfDir, binDir: f.cniBinDir } });
   // The registry starts before the API listens, so a daemon that answers /_ping serves it too.
   let registry: RegistryServer | undefined;
@@ -237,6 +265,8 @@ async function main(): Promise<void> {
     cri = new CriServer(engine, { socket: f.criSocket, podInfraImage: f.podInfraImage });
     await cri.start();
   }
+  traceSpan('init', 'engine open + listen', tOpen);
+  traceSpan('init', 'since process start', 0);
   log.info('Daemon has completed initialization', { version: '0.1.0', dataRoot: f.dataRoot, execRoot: f.execRoot });
   let stopping = false;
   const shutdown = async (sig: string) => {
@@ -244,7 +274,7 @@ async function main(): Promise<void> {
     stopping = true;
     // Containers keep running under conmon; only the API goes away.
     log.info('shutting down; containers keep running', { signal: sig });
-    engine.close();
+    await Promise.race([engine.shutdown(), new Promise((r) => setTimeout(r, 5000))]).catch((err) => log.warn('engine shutdown failed', { error: String(err) }));
     await Promise.race([Promise.all([...servers.map((s) => s.close()), registry?.close(), cri?.close()]), new Promise((r) => setTimeout(r, 2000))]);
     await fsp.rm(f.pidfile, { force: true });
     for (const h of f.hosts) if (h.startsWith('unix://')) await fsp.rm(h.slice(7), { force: true });

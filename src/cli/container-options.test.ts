@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildCreateRequest, parseDevice, parseEnv, parseEnvFile, parseFilters, parseMemory, parsePublish, parseRestart, parseThrottleDevice, parseUlimit, parseWeightDevice } from './container-options';
+import { buildCreateRequest, healthcheckOf, parseDevice, parseEnv, parseEnvFile, parseFilters, parseMemory, parsePublish, parseRestart, parseThrottleDevice, parseUlimit, parseWeightDevice } from './container-options';
 
 test('-e takes K=V as is and fills a bare K from our environment', () => {
   assert.deepEqual(parseEnv(['A=1', 'B=', 'HOME', 'UNSET_X'], { HOME: '/root' }), ['A=1', 'B=', 'HOME=/root', 'UNSET_X']);
@@ -114,4 +114,15 @@ test('isolation flag errors read like docker\'s', () => {
   assert.throws(() => buildCreateRequest('a', [], { pidsLimit: 'x' }, {}), /invalid argument "x" for "--pids-limit" flag/);
   assert.throws(() => buildCreateRequest('a', [], { cgroupns: 'shared' }, {}), /invalid cgroup namespace mode/);
   assert.throws(() => buildCreateRequest('a', [], { oomScoreAdj: '2000' }, {}), /Valid values are from -1000 to 1000/);
+});
+
+test('--health-* flags and --no-healthcheck build the Healthcheck as the docker CLI does', () => {
+  assert.deepEqual(healthcheckOf({ healthCmd: 'curl -f localhost', healthInterval: '2s', healthRetries: '3', healthcheck: true }), {
+    Healthcheck: { Test: ['CMD-SHELL', 'curl -f localhost'], Interval: 2e9, Timeout: 0, StartPeriod: 0, StartInterval: 0, Retries: 3 },
+  });
+  assert.deepEqual(healthcheckOf({ healthcheck: true }), {});
+  assert.deepEqual(healthcheckOf({ healthcheck: false }), { Healthcheck: { Test: ['NONE'] } });
+  assert.throws(() => healthcheckOf({ healthcheck: false, healthCmd: 'true' }), /--no-healthcheck conflicts with --health-\* options/);
+  assert.throws(() => healthcheckOf({ healthInterval: '-1s' }), /--health-interval cannot be negative/);
+  assert.throws(() => healthcheckOf({ healthTimeout: 'soon' }), /invalid argument "soon" for "--health-timeout" flag/);
 });

@@ -1,4 +1,5 @@
 import type { ContainerCreateRequest, HostConfig } from '../wire';
+import { parseGoDuration } from '../common';
 
 /** Flags shared by `run` and `create`, as commander hands them over. */
 export interface ContainerFlags {
@@ -29,6 +30,14 @@ export interface ContainerFlags {
   capDrop?: string[];
   stopSignal?: string;
   stopTimeout?: string;
+  healthCmd?: string;
+  healthInterval?: string;
+  healthTimeout?: string;
+  healthRetries?: string;
+  healthStartPeriod?: string;
+  healthStartInterval?: string;
+  /** commander's `--no-healthcheck`: false when given. */
+  healthcheck?: boolean;
   platform?: string;
   /** `--pull`: always, missing (default) or never. */
   pull?: string;
@@ -377,8 +386,46 @@ export function buildCreateRequest(
     Labels: labels,
     StopSignal: f.stopSignal,
     StopTimeout: stopTimeout,
+    ...healthcheckOf(f),
     HostConfig: host,
     NetworkingConfig: { EndpointsConfig: {} },
+  };
+}
+
+/** The docker CLI's Healthcheck from the --health-* flags and --no-healthcheck (with its messages). */
+export function healthcheckOf(f: ContainerFlags): { Healthcheck?: Record<string, unknown> } {
+  const any = [f.healthCmd, f.healthInterval, f.healthTimeout, f.healthRetries, f.healthStartPeriod, f.healthStartInterval].some((v) => v !== undefined);
+  if (f.healthcheck === false) {
+    if (any) throw new Error('--no-healthcheck conflicts with --health-* options');
+    return { Healthcheck: { Test: ['NONE'] } };
+  }
+  if (!any) return {};
+  const duration = (flag: string, v: string | undefined): number => {
+    if (v === undefined) return 0;
+    let n: number;
+    try {
+      n = parseGoDuration(v);
+    } catch (e) {
+      throw new Error(`invalid argument "${v}" for "--${flag}" flag: ${(e as Error).message}`);
+    }
+    if (n < 0) throw new Error(`--${flag} cannot be negative`);
+    return n;
+  };
+  let retries = 0;
+  if (f.healthRetries !== undefined) {
+    retries = Number(f.healthRetries);
+    if (!Number.isInteger(retries)) throw new Error(`invalid argument "${f.healthRetries}" for "--health-retries" flag: strconv.ParseInt: parsing "${f.healthRetries}": invalid syntax`);
+    if (retries < 0) throw new Error('--health-retries cannot be negative');
+  }
+  return {
+    Healthcheck: {
+      Test: f.healthCmd ? ['CMD-SHELL', f.healthCmd] : [],
+      Interval: duration('health-interval', f.healthInterval),
+      Timeout: duration('health-timeout', f.healthTimeout),
+      StartPeriod: duration('health-start-period', f.healthStartPeriod),
+      StartInterval: duration('health-start-interval', f.healthStartInterval),
+      Retries: retries,
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import { versionCommand, CLIENT_VERSION } from './commands/version';
 import { infoCommand } from './commands/info';
 import { importCommand } from './commands/import';
 import { loadCommand } from './commands/load';
+import { buildCommand } from './commands/build';
 import { saveCommand } from './commands/save';
 import { historyCommand } from './commands/history';
 import { imagePruneCommand } from './commands/image-prune';
@@ -33,6 +34,7 @@ import { topCommand } from './commands/top';
 import { updateCommand } from './commands/update';
 import { eventsCommand } from './commands/events';
 import { volumeCommand } from './commands/volume';
+import { networkCommand, portCommand } from './commands/network';
 import { commitCommand } from './commands/commit';
 import { diffCommand } from './commands/diff';
 import { exportCommand } from './commands/export';
@@ -72,6 +74,7 @@ export function buildProgram(ctx: CliContext): Command {
     rmCommand, inspectCommand, imagesCommand, importCommand, loadCommand, saveCommand, historyCommand, tagCommand, rmiCommand, versionCommand, infoCommand,
   ];
   for (const make of top) program.addCommand(make(ctx));
+  program.addCommand(buildCommand(ctx));
   for (const make of [commitCommand, diffCommand, exportCommand]) program.addCommand(make(ctx));
   for (const make of [pullCommand, pushCommand, loginCommand, logoutCommand]) program.addCommand(make(ctx));
 
@@ -96,6 +99,7 @@ export function buildProgram(ctx: CliContext): Command {
   const image = group('image', 'Manage images');
   image.addCommand(imagesCommand(ctx, 'ls').alias('list'));
   image.addCommand(imageInspectCommand(ctx));
+  image.addCommand(buildCommand(ctx));
   image.addCommand(importCommand(ctx));
   image.addCommand(loadCommand(ctx));
   image.addCommand(saveCommand(ctx));
@@ -113,6 +117,8 @@ export function buildProgram(ctx: CliContext): Command {
   system.addCommand(systemDfCommand(ctx));
   program.addCommand(system);
   program.addCommand(volumeCommand(ctx));
+  program.addCommand(networkCommand(ctx));
+  program.addCommand(portCommand(ctx));
 
   // help and version output must go through our streams in every subcommand too
   const wire = (c: Command) => {

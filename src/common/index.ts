@@ -7,3 +7,7 @@ export * from './compression';
 export * from './reference';
 export * from './filters';
 export * from './progress';
+export * from './trace';
+export * from './go-duration';
+export * from './dockerignore';
+export * from './concurrency';

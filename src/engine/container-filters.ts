@@ -34,7 +34,7 @@ export function queryContainers(svc: ContainerService, q: ContainerQuery): Conta
   const isTask = filterBool(filters, 'is-task');
   const limit = q.limit !== undefined && q.limit > 0 ? q.limit : undefined;
   const all = q.all || limit !== undefined || filters.has('status') || filters.has('exited');
-  let list = svc.list().filter((r) => all || r.state.status === 'running' || r.state.status === 'paused');
+  let list = svc.list().filter((r) => all || r.state.status === 'running' || r.state.status === 'paused' || r.state.status === 'restarting');
   // before/since name a container; resolve it once (an unknown one is a 404, as in Docker).
   const createdOf = (key: string) => filters.get(key)?.filter(Boolean).map((v) => svc.get(v).created);
   const before = createdOf('before');
@@ -57,11 +57,11 @@ function matches(r: ContainerRecord, filters: FilterArgs): boolean {
         case 'exited': return r.state.status === 'exited' && r.state.exitCode === Number(v);
         case 'ancestor': return r.image === v || r.imageId === v || r.imageId.startsWith(`sha256:${v}`) || r.image === `${v}:latest`;
         case 'volume': return r.mountPoints.some((m) => m.destination === v || m.name === v || m.source === v);
-        case 'network': return networkMode(r) === v;
-        // No health checks, published or exposed ports yet: only the "none" answers match.
-        case 'health': return v === 'none';
+        case 'network': return networkMode(r) === v || Object.keys(r.spec.network.endpoints).includes(v);
+        case 'health': return (r.state.health?.status ?? 'none') === v;
         case 'isolation': return v === 'default';
-        case 'publish': case 'expose': return false;
+        case 'publish': return portMatches(Object.keys(r.spec.network.portBindings ?? {}), v);
+        case 'expose': return portMatches(r.spec.network.exposedPorts ?? [], v);
         // Matched above (label: all values at once) or in queryContainers.
         default: return true;
       }
@@ -69,6 +69,17 @@ function matches(r: ContainerRecord, filters: FilterArgs): boolean {
     if (!ok) return false;
   }
   return true;
+}
+
+/** `80`, `80/udp`, `8000-8080/tcp` against port keys such as `80/tcp`. */
+function portMatches(keys: readonly string[], filter: string): boolean {
+  const [range = '', proto] = filter.split('/');
+  const [lo, hi = lo] = range.split('-').map(Number);
+  return keys.some((k) => {
+    const [p, kp = 'tcp'] = k.split('/');
+    const n = Number(p);
+    return n >= lo! && n <= hi! && (!proto || proto === kp);
+  });
 }
 
 function networkMode(r: ContainerRecord): string {

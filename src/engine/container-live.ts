@@ -24,6 +24,7 @@ import {
 } from '../runtime';
 import type { KeyedMutex } from '../state';
 import { isLive, type ContainerEvents, type ContainerRecord, type RestartPolicy } from './container-model';
+import { checkRestartPolicy } from './restart-manager';
 import { containerCgroupsPath } from './container-spec';
 import type { ContainerRuntime } from './container-runtime';
 import type { ContainerStore } from './container-store';
@@ -88,8 +89,7 @@ export class LiveOps {
       const { restartPolicy: policy, ...resources } = change;
       const { merged, oci } = updateResources(current, resources, this.host.cpuset ?? hostCpuset());
       if (policy) {
-        if (!['', 'no', 'always', 'unless-stopped', 'on-failure'].includes(policy.name)) throw invalidArgument(`invalid restart policy '${policy.name}': use no, always, unless-stopped or on-failure`);
-        if (policy.name !== 'on-failure' && (policy.maximumRetryCount ?? 0) !== 0) throw invalidArgument(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
+        checkRestartPolicy(policy);
         if (policy.name && policy.name !== 'no' && rec.spec.autoRemove) throw invalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
       }
       const changesResources = Object.values(resources).some((v) => v !== undefined);

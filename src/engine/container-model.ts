@@ -207,6 +207,8 @@ export interface NetworkConfig {
   links: string[] | null;
   macAddress?: string;
   disabled?: boolean;
+  /** The network `mode` names was disconnected (network disconnect): the container is not on it. */
+  primaryDetached?: boolean;
 }
 
 export interface RestartPolicy {
@@ -281,6 +283,25 @@ export interface ContainerSpec {
   echo: RequestEcho;
 }
 
+/** One health probe's result (Docker's HealthcheckResult). */
+export interface HealthResult {
+  /** RFC 3339 times. */
+  start: string;
+  end: string;
+  /** 0 healthy, 1 unhealthy; -1 when the probe could not run or timed out. */
+  exitCode: number;
+  /** stdout and stderr, at most 4096 bytes. */
+  output: string;
+}
+
+/** The health of a container with a health check (Docker's State.Health). */
+export interface HealthState {
+  status: 'starting' | 'healthy' | 'unhealthy';
+  failingStreak: number;
+  /** The last five results, oldest first. */
+  log: HealthResult[];
+}
+
 export interface ContainerState {
   status: ContainerStatus;
   pid: number;
@@ -289,6 +310,8 @@ export interface ContainerState {
   oomKilled: boolean;
   startedAt: string;
   finishedAt: string;
+  /** Set while a health check is configured and the container has started. */
+  health?: HealthState;
 }
 
 /** The durable record of one container (`<dataRoot>/containers/<id>/container.json`). */
@@ -306,7 +329,13 @@ export interface ContainerRecord {
   spec: ContainerSpec;
   mountPoints: MountPointRecord[];
   state: ContainerState;
+  /** Restarts by its restart policy since its last manual start. */
   restartCount: number;
+  /**
+   * Stopped or killed by a user since its last manual start: `unless-stopped` then
+   * stays down, even when berthd starts again (dockerd's HasBeenManuallyStopped).
+   */
+  manuallyStopped?: boolean;
   logPath: string;
   hostnamePath: string;
   hostsPath: string;

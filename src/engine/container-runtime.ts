@@ -19,7 +19,7 @@
  */
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isErrno } from '../common';
+import { isErrno, traceSpan, traceStart } from '../common';
 import {
   AttachSocket,
   cgroupDirs,
@@ -140,10 +140,13 @@ export class MonitorRuntime implements ContainerRuntime {
   }
 
   async create(o: RuntimeCreateOptions): Promise<number> {
+    this.conmons.delete(o.id);
     const bundle = this.bundle(o.id);
+    const t0 = traceStart();
     await fsp.mkdir(bundle, { recursive: true });
     await fsp.writeFile(join(bundle, 'config.json'), serializeSpec(o.spec));
     if (this.monitor.known(o.id)) await this.monitor.remove(o.id); // a stale runc state would block create
+    traceSpan(o.id, 'bundle write', t0);
     return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, ...(o.logSizeMax ? { logSizeMax: o.logSizeMax } : {}), tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce });
   }
 
@@ -183,8 +186,23 @@ export class MonitorRuntime implements ContainerRuntime {
     return this.monitor.exitCode(id);
   }
 
+  /** conmon of each container as last seen alive: pid and start time (so a reused pid is not taken for it). */
+  private readonly conmons = new Map<string, { pid: number; start: string }>();
+
+  /**
+   * The services ask this of every running container every few seconds: after the first
+   * look at conmon.pid, one read of /proc/PID/stat (no file system, no thread pool) answers.
+   */
   async monitorAlive(id: string): Promise<boolean> {
-    return (await this.monitor.conmonPid(this.bundle(id))) !== undefined;
+    const seen = this.conmons.get(id);
+    if (seen && procStartTime(seen.pid) === seen.start) return true;
+    this.conmons.delete(id);
+    const pid = await this.monitor.conmonPid(this.bundle(id));
+    if (pid === undefined) return false;
+    const start = procStartTime(pid);
+    if (start === undefined) return false;
+    this.conmons.set(id, { pid, start });
+    return true;
   }
 
   known(id: string): boolean {
@@ -196,6 +214,7 @@ export class MonitorRuntime implements ContainerRuntime {
   }
 
   async discard(id: string): Promise<void> {
+    this.conmons.delete(id);
     await Promise.all([this.monitor.known(id) ? this.monitor.remove(id) : undefined, fsp.rm(this.bundle(id), { recursive: true, force: true })]);
   }
 
@@ -229,4 +248,16 @@ export class MonitorRuntime implements ContainerRuntime {
     const { pid, exited } = await this.monitor.exec(o);
     return { pid, exited, openStdin: () => AttachSocket.connect(o.dir), resize: (h, w) => void resizeTerminal(o.dir, h, w) };
   }
+}
+
+/** A live (not zombie) process's start time in clock ticks since boot, from /proc; undefined when it is gone. */
+function procStartTime(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return f[0] === 'Z' || f[0] === 'X' ? undefined : f[19];
 }

@@ -76,6 +76,8 @@ export interface SpecContext {
   lookup(ref: string): ContainerRecord;
   /** The daemon's --userns-remap mappings, if any. */
   userns?: IdMappings;
+  /** A network namespace the container-network port made for the container. */
+  netns?: string;
 }
 
 /** Where `--init` comes from: the static tini from the tini package, or docker's name for it. */
@@ -253,6 +255,7 @@ function specOptions(
   const res = spec.resources;
   const sec = spec.security;
   const ns = namespaces(spec, host, rec.id, run?.lookup, run ? shareableShmPath(rec) : undefined);
+  if (run?.netns) ns.modes.network = { path: run.netns };
   const seccomp = sec.seccomp === 'default' || sec.seccomp === 'unconfined' ? sec.seccomp : parseSeccompProfile(sec.seccomp.profile);
   if (res.shmSize < 0) throw invalidArgument('SHM size can not be less than 0');
   if (sec.oomScoreAdj < -1000 || sec.oomScoreAdj > 1000) {

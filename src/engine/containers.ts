@@ -17,6 +17,7 @@ import {
   BerthError,
   checkFilterKeys,
   conflict,
+  forEachLimit,
   internal,
   invalidArgument,
   log,
@@ -25,6 +26,9 @@ import {
   newContainerId,
   notFound,
   notModified,
+  traceSince,
+  traceSpan,
+  traceStart,
   type ContainerId,
   type Digest,
   type FilterArgs,
@@ -38,7 +42,7 @@ import { KeyedMutex } from '../state';
 import type { Snapshotter } from '../storage';
 import { afterCreate, buildSpec, checkSpec, initBinaryPath, shareableShmPath } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
-import { CONTAINER_RECORD_VERSION, ZERO_TIME, isLive, type ContainerEvents, type ContainerRecord, type ContainerSpec, type LogConfig, type WaitCondition } from './container-model';
+import { CONTAINER_RECORD_VERSION, ZERO_TIME, isLive, type ContainerEvents, type EndpointConfig, type ContainerRecord, type ContainerSpec, type LogConfig, type WaitCondition } from './container-model';
 import type { ContainerNetwork } from './container-network';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
 import type { ContainerStore } from './container-store';
@@ -49,6 +53,8 @@ import { checkLogConfig, DEFAULT_LOG_DRIVER, logSizeLimit } from './log-config';
 import { checkName, randomName } from './names';
 import { parseTimestamp } from './image-filters';
 import { normalizeSignal, signalNumber } from './signals';
+import { checkRestartPolicy, policyWantsRestart, RESTART_INITIAL_DELAY_MS, RestartManager } from './restart-manager';
+import { checkHealthCheck, mergeHealthCheck } from './health-monitor';
 
 /** What the container service needs of images. */
 export interface ContainerImages {
@@ -115,6 +121,8 @@ export class ContainerService {
   initVersion: ToolVersion | undefined;
   /** The log configuration a container gets when its own names no driver. */
   readonly logDefaults: LogConfig;
+  /** Restart policies: decides at each exit, and starts the container again after its back-off. */
+  readonly restarts: RestartManager;
 
   constructor(o: ContainerServiceOptions) {
     this.store = o.store;
@@ -132,21 +140,69 @@ export class ContainerService {
     this.io = new ContainerIO(o.store, o.runtime);
     this.live = new LiveOps(o.store, o.runtime, this.lock, o.events, o.host, this.sysinfo);
     this.archive = new ContainerArchive(o.store, o.snapshots, this.lock, o.events, o.userns);
+    this.restarts = new RestartManager((id) => void this.restartByPolicy(id));
   }
 
   /** Loads every record and reconciles it with what the runtime reports. */
   async init(): Promise<void> {
+    const tLoad = traceStart();
     await this.store.load();
+    traceSpan('init', 'container records load', tLoad);
     const init = initBinaryPath();
     if (init) this.initVersion = await toolVersion(init);
     this.runtime.watchExits((id) => void this.checkExit(id as ContainerId));
     // A monitor that dies (killed, OOM) leaves no exit: look for such containers now and then.
     setInterval(() => void this.sweepLostMonitors(), this.sweepMs).unref();
+    const tAdopt = traceStart();
+    // Removals first, one at a time (one may collect image layers); then the rest, independent
+    // of one another, several at a time so that hundreds are adopted in a fraction of a second.
     for (const rec of this.store.list()) {
       if (rec.state.status === 'removing') await this.removeNow(rec).catch((err) => log.warn('removal failed', { id: rec.id, error: String(err) }));
-      else if (isLive(rec)) await this.reconcile(rec);
-      if (this.store.has(rec.id)) await this.archive.recover(rec).catch((err) => log.warn('cannot clean up after an interrupted cp', { id: rec.id, error: String(err) }));
     }
+    await forEachLimit(this.store.list(), 16, async (rec) => {
+      if (isLive(rec)) await this.reconcile(rec);
+      if (this.store.has(rec.id)) await this.archive.recover(rec).catch((err) => log.warn('cannot clean up after an interrupted cp', { id: rec.id, error: String(err) }));
+    });
+    await this.network.recover?.(new Set(this.store.list().filter(isLive).map((r) => r.id)));
+    this.restartAtInit();
+    traceSpan('init', 'containers reconciled', tAdopt);
+  }
+
+  /**
+   * Restart policies when berthd starts: a restart that was waiting for its back-off when
+   * berthd went down happens now (its count already taken); a container that was down
+   * and whose policy brings it back when the daemon starts (always; unless-stopped not
+   * stopped by hand) starts with its count reset, as dockerd does.
+   */
+  private restartAtInit(): void {
+    for (const rec of this.store.list()) {
+      if (rec.state.status === 'restarting') {
+        this.restarts.schedule(rec.id, RESTART_INITIAL_DELAY_MS);
+      } else if (rec.state.status === 'exited' && rec.state.startedAt !== ZERO_TIME && !this.restarts.isPending(rec.id)) {
+        const p = rec.spec.restartPolicy;
+        if (p.name === 'on-failure' && rec.manuallyStopped) continue;
+        if (!policyWantsRestart(p, rec.state.exitCode, rec.restartCount, !!rec.manuallyStopped)) continue;
+        rec.restartCount = 0;
+        rec.state.status = 'restarting';
+        this.restarts.schedule(rec.id, 0);
+      }
+    }
+  }
+
+  /** The policy's restart, once the back-off has passed; a container stopped or removed meanwhile stays so. */
+  private async restartByPolicy(id: string): Promise<void> {
+    const rec = this.store.find(id);
+    if (!rec) return;
+    await this.lock.run(rec.id, async () => {
+      if (rec.state.status !== 'restarting' || !this.store.has(rec.id)) return;
+      try {
+        await this.startLocked(rec);
+      } catch (err) {
+        log.warn('restart by policy failed', { id: rec.id, error: errorText(err) });
+        if (rec.state.status === 'restarting') rec.state.status = 'exited';
+        await this.store.save(rec).catch(() => undefined);
+      }
+    });
   }
 
   private async reconcile(rec: ContainerRecord): Promise<void> {
@@ -204,6 +260,7 @@ export class ContainerService {
     if (taken) throw conflict(`Conflict. The container name "/${name}" is already in use by container "${taken}". You have to remove (or rename) that container to be able to reuse that name.`);
     const req0 = req.spec;
     let img: ImageRecord;
+    const tResolve = traceStart();
     try {
       img = this.images.resolve(req0.image);
     } catch (err) {
@@ -219,9 +276,12 @@ export class ContainerService {
     if (argv.length === 0) throw invalidArgument('No command specified');
     const resources = { ...req0.resources };
     const warnings = discardUnsupported(resources, this.sysinfo);
+    checkRestartPolicy(req0.restartPolicy, req0.autoRemove);
+    checkHealthCheck(req0.healthCheck);
     const logs = checkLogConfig(req0.logConfig, this.logDefaults);
     warnings.push(...logs.warnings);
     checkSpec({ ...req0, resources }, this.host, this.userns);
+    this.network.check?.(req0.network);
     const id = newContainerId();
     for (const e of p.env) if (e.startsWith('=') || e === '') throw invalidArgument(`invalid environment variable: ${e}`);
     const stopSignal = p.stopSignal || ic.StopSignal;
@@ -238,6 +298,7 @@ export class ContainerService {
         workingDir: p.workingDir || ic.WorkingDir || '',
         ...(stopSignal ? { stopSignal } : {}),
       },
+      healthCheck: mergeHealthCheck(req0.healthCheck, ic.Healthcheck),
       hostname: req0.hostname || id.slice(0, 12),
       labels: { ...(ic.Labels ?? {}), ...req0.labels },
     };
@@ -262,13 +323,18 @@ export class ContainerService {
     };
     // Claim the name before any await so two concurrent creates cannot both take it.
     this.store.add(rec);
+    traceSpan(id, 'image resolve + spec', tResolve);
     try {
+      const tPrepare = traceStart();
       await fsp.mkdir(dir, { recursive: true });
       if (req.logPath) await fsp.mkdir(dirname(req.logPath), { recursive: true });
       const root = await this.images.rootLayers(img);
       await this.snapshots.prepare(id, root.top, root.lowers);
       await this.mounts.prepare(rec, Object.keys(ic.Volumes ?? {}));
+      const tSave = traceStart();
+      traceSpan(id, 'snapshot prepare', tPrepare, tSave);
       await this.store.save(rec, true);
+      traceSpan(id, 'record save (create)', tSave);
     } catch (err) {
       this.store.delete(id);
       await this.snapshots.remove(id).catch(() => undefined);
@@ -281,9 +347,18 @@ export class ContainerService {
 
   // ---- start ---------------------------------------------------------------
 
+  /** A user's start: the restart policy acts again from its first delay and its count is reset. */
   start(ref: string): Promise<void> {
     const rec = this.get(ref);
-    return this.lock.run(rec.id, () => this.startLocked(rec));
+    return this.lock.run(rec.id, async () => {
+      if (rec.state.status === 'restarting') throw notModified('container already started');
+      if (!isLive(rec) && rec.state.status !== 'removing') {
+        this.restarts.reset(rec.id);
+        rec.restartCount = 0;
+        rec.manuallyStopped = false;
+      }
+      await this.startLocked(rec);
+    });
   }
 
   private async startLocked(rec: ContainerRecord): Promise<void> {
@@ -291,17 +366,28 @@ export class ContainerService {
     if (isLive(rec)) throw notModified('container already started');
     if (rec.state.status === 'removing') throw conflict(`cannot start container ${rec.id}: it is being removed`);
     try {
+      const tMount = traceStart();
       const rootfs = await this.snapshots.mount(rec.id);
-      const [mounts] = await Promise.all([
+      traceSpan(rec.id, 'snapshot mount', tMount);
+      const tSetup = traceStart();
+      const [mounts, net] = await Promise.all([
         this.mounts.specMounts(rec, rootfs),
         this.network.setUp({
           containerId: rec.id,
           hostname: rec.spec.hostname,
           files: { hostname: rec.hostnamePath, hosts: rec.hostsPath, resolvConf: rec.resolvConfPath },
           ...(this.userns ? { owner: rootPair(this.userns) } : {}),
+          name: rec.name,
+          domainname: rec.spec.domainname,
+          network: rec.spec.network,
+          ...(this.userns && rec.spec.namespaces.userns !== 'host' ? { namespaceByRuntime: true } : {}),
         }),
       ]);
+      // netavark wires the namespace while runc creates the container; a failure waits for the start.
+      const wired = net?.ready?.then(() => undefined, (err: unknown) => err);
       if (rec.spec.namespaces.ipc === 'shareable') mountShm(shareableShmPath(rec), rec.spec.resources.shmSize || DEFAULT_SHM_SIZE);
+      const tSpec = traceStart();
+      traceSpan(rec.id, 'volumes + network', tSetup, tSpec);
       const spec = buildSpec(rec, {
         host: this.host,
         rootfs,
@@ -309,16 +395,27 @@ export class ContainerService {
         mounts,
         lookup: (ref) => this.get(ref),
         ...(this.userns ? { userns: this.userns } : {}),
+        ...(net?.netns ? { netns: net.netns } : {}),
       });
+      traceSpan(rec.id, 'spec render', tSpec);
       const p = rec.spec.process;
       const logSizeMax = logSizeLimit(rec.spec.logConfig);
+      const tCreate = traceStart();
       const pid = await this.runtime.create({ id: rec.id, name: rec.name, spec, logPath: rec.logPath, ...(logSizeMax ? { logSizeMax } : {}), tty: p.tty, stdin: p.openStdin, stdinOnce: p.stdinOnce });
       // Stdin attaches connect now, before the process runs, so no input is early.
       this.store.emit('created', rec.id);
       afterCreate(rec, this.host);
+      const wireError = await wired;
+      if (wireError) throw wireError;
+      if (net?.adopt) await net.adopt(pid);
+      const tStart = traceStart();
+      traceSpan(rec.id, 'runtime create (total)', tCreate, tStart);
       await this.runtime.start(rec.id);
+      const tSave = traceStart();
+      traceSpan(rec.id, 'start (exec fifo)', tStart, tSave);
       rec.state = { ...rec.state, status: 'running', pid, exitCode: 0, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: ZERO_TIME };
       await this.store.save(rec);
+      traceSpan(rec.id, 'record save (start)', tSave);
     } catch (err) {
       await this.runtime.delete(rec.id).catch(() => undefined);
       await this.snapshots.unmount(rec.id).catch(() => undefined);
@@ -354,6 +451,7 @@ export class ContainerService {
     if (!rec || !isLive(rec)) return false;
     const exit = await this.runtime.exitCode(id);
     if (exit) {
+      traceSince(id, 'exit noticed (since exit file mtime)', exit.at.getTime());
       await this.recordExit(rec, exit.code, exit.at, '');
       return true;
     }
@@ -374,7 +472,8 @@ export class ContainerService {
     this.sweeping = true;
     try {
       for (const rec of this.store.list()) {
-        if (isLive(rec)) await this.checkExit(rec.id).catch(() => undefined);
+        // A live monitor records the exit itself; only a dead one needs the full check.
+        if (isLive(rec) && !(await this.runtime.monitorAlive(rec.id).catch(() => false))) await this.checkExit(rec.id).catch(() => undefined);
       }
     } finally {
       this.sweeping = false;
@@ -388,10 +487,12 @@ export class ContainerService {
     const inFlight = this.finishing.get(rec.id);
     if (inFlight) return inFlight;
     if (!isLive(rec)) return;
+    const tFinish = traceStart();
     const finish = this.finishExit(rec, code, at, error).finally(() => this.finishing.delete(rec.id));
     this.finishing.set(rec.id, finish);
     await finish;
-    if (rec.spec.autoRemove) {
+    traceSpan(rec.id, 'exit cleanup (runc delete, unmount, record)', tFinish);
+    if (rec.spec.autoRemove && rec.state.status !== 'restarting') {
       await this.lock.run(rec.id, () => this.removeNow(rec)).catch((err) => log.warn('auto-remove failed', { id: rec.id, error: String(err) }));
     }
   }
@@ -414,7 +515,9 @@ export class ContainerService {
     this.releaseShm(rec);
     await this.mounts.stopped(rec).catch((err) => log.warn('volume unmount failed', { id: rec.id, error: String(err) }));
     await this.network.tearDown(rec.id).catch((err) => log.warn('network teardown failed', { id: rec.id, error: String(err) }));
-    rec.state = { ...rec.state, status: 'exited', pid: 0, exitCode: code, error, oomKilled, finishedAt: at.toISOString() };
+    const ranMs = at.getTime() - Date.parse(rec.state.startedAt);
+    const restartIn = this.restarts.onExit(rec, code, Number.isFinite(ranMs) ? ranMs : 0);
+    rec.state = { ...rec.state, status: restartIn === undefined ? 'exited' : 'restarting', pid: 0, exitCode: code, error, oomKilled, finishedAt: at.toISOString() };
     await this.store.save(rec).catch((err) => log.error('cannot save container state', { id: rec.id, error: String(err) }));
     if (rec.state.oomKilled) this.events.emit('container', 'oom', rec.id, { image: rec.image, name: rec.name });
     this.events.emit('container', 'die', rec.id, { exitCode: String(code), image: rec.image, name: rec.name });
@@ -436,15 +539,34 @@ export class ContainerService {
   stop(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
     const rec = this.get(ref);
     return this.lock.run(rec.id, async () => {
-      if (!isLive(rec)) throw notModified('container already stopped');
-      await this.stopLocked(rec, timeoutSec, signal);
+      if (rec.state.status === 'restarting') await this.endRestarting(rec);
+      else if (!isLive(rec)) throw notModified('container already stopped');
+      else await this.stopLocked(rec, timeoutSec, signal);
       this.events.emit('container', 'stop', rec.id, { image: rec.image, name: rec.name });
     });
+  }
+
+  /** A stop or kill of a container waiting to restart: it stays down, with the exit it had. */
+  private async endRestarting(rec: ContainerRecord): Promise<void> {
+    this.restarts.cancelNext(rec.id);
+    rec.state.status = 'exited';
+    rec.manuallyStopped = true;
+    await this.store.save(rec).catch((err) => log.warn('cannot save container state', { id: rec.id, error: String(err) }));
+  }
+
+  /** A user stops or kills the container: dockerd's ExitOnNext and HasBeenManuallyStopped. */
+  private async stoppedByUser(rec: ContainerRecord, signal: string): Promise<void> {
+    const own = rec.spec.process.stopSignal;
+    if (!own || signal === 'KILL' || normalizeSignal(own) === signal) this.restarts.cancelNext(rec.id);
+    if (rec.manuallyStopped) return;
+    rec.manuallyStopped = true;
+    await this.store.save(rec).catch((err) => log.warn('cannot save container state', { id: rec.id, error: String(err) }));
   }
 
   private async stopLocked(rec: ContainerRecord, timeoutSec?: number, signal?: string): Promise<void> {
     const t = timeoutSec ?? rec.spec.process.stopTimeout ?? 10;
     const sig = signal || rec.spec.process.stopSignal || 'SIGTERM';
+    await this.stoppedByUser(rec, normalizeSignal(sig));
     const signalError = await this.runtime.kill(rec.id, normalizeSignal(sig)).then(() => undefined, (err: unknown) => err);
     await this.thawAfterSignal(rec);
     // As dockerd: a stop signal that could not be sent leaves a short grace, not the whole timeout.
@@ -480,7 +602,13 @@ export class ContainerService {
   async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
     const rec = this.get(ref);
     const sig = normalizeSignal(signal);
+    if (rec.state.status === 'restarting') {
+      await this.lock.run(rec.id, () => this.endRestarting(rec));
+      this.events.emit('container', 'kill', rec.id, { image: rec.image, name: rec.name, signal: String(signalNumber(sig)) });
+      return;
+    }
     if (!isLive(rec)) throw conflict(`Cannot kill container: ${ref}: Container ${rec.id} is not running`);
+    await this.stoppedByUser(rec, sig);
     const exited = sig === 'KILL' ? this.store.nextExit(rec.id, 30_000) : undefined;
     await this.runtime.kill(rec.id, sig, sig === 'KILL');
     await this.thawAfterSignal(rec);
@@ -506,9 +634,9 @@ export class ContainerService {
   async restart(ref: string, timeoutSec?: number, signal?: string): Promise<void> {
     const rec = this.get(ref);
     await this.lock.run(rec.id, async () => {
-      if (isLive(rec)) await this.stopLocked(rec, timeoutSec, signal);
+      if (rec.state.status === 'restarting') await this.endRestarting(rec);
+      else if (isLive(rec)) await this.stopLocked(rec, timeoutSec, signal);
     });
-    rec.restartCount = 0;
     await this.start(rec.id);
     this.events.emit('container', 'restart', rec.id, { image: rec.image, name: rec.name });
   }
@@ -530,6 +658,28 @@ export class ContainerService {
         resolve(rec.state.exitCode);
       });
       abort?.addEventListener('abort', onAbort);
+    });
+  }
+
+  // ---- networks (networks.ts) -------------------------------------------------
+
+  /** Adds (or with null removes) a network of the container's configuration: network connect and disconnect. */
+  setNetworkEndpoint(id: string, network: string, endpoint: EndpointConfig | null): Promise<void> {
+    const rec = this.get(id);
+    return this.lock.run(rec.id, async () => {
+      const net = rec.spec.network;
+      const endpoints = { ...net.endpoints };
+      const mode = net.mode ?? '';
+      const primary = mode === '' || mode === 'default' ? 'bridge' : mode;
+      if (endpoint) {
+        endpoints[network] = endpoint;
+        if (primary === network) delete net.primaryDetached;
+      } else {
+        delete endpoints[network];
+        if (primary === network) net.primaryDetached = true;
+      }
+      net.endpoints = endpoints;
+      await this.store.save(rec);
     });
   }
 
@@ -611,7 +761,10 @@ export class ContainerService {
     const rec = this.get(ref);
     return this.lock.run(rec.id, async () => {
       if (!this.store.has(rec.id)) throw notFound(`No such container: ${ref}`);
-      if (isLive(rec)) {
+      if (rec.state.status === 'restarting') {
+        if (!force) throw conflict(`cannot remove container "/${rec.name}": container is restarting: stop the container before removing or force remove`);
+        this.restarts.cancelNext(rec.id);
+      } else if (isLive(rec)) {
         if (!force) {
           const why = rec.state.status === 'paused' ? 'container is paused and must be unpaused first' : 'container is running: stop the container before removing or force remove';
           throw conflict(`cannot remove container "/${rec.name}": ${why}`);
@@ -625,6 +778,8 @@ export class ContainerService {
 
   private async removeNow(rec: ContainerRecord, removeVolumes = false): Promise<void> {
     if (!this.store.has(rec.id)) return;
+    this.restarts.forget(rec.id);
+    const tRemove = traceStart();
     rec.state.status = 'removing';
     await this.store.save(rec).catch(() => undefined);
     await Promise.all([this.runtime.discard(rec.id), this.snapshots.remove(rec.id)]);
@@ -637,6 +792,7 @@ export class ContainerService {
     this.store.delete(rec.id);
     // Its image was deleted (rmi -f) while it stayed: the layers only it kept go now.
     if (!this.images.has(rec.imageId)) await this.images.collectUnused().catch((err) => log.warn('layer collection failed', { error: String(err) }));
+    traceSpan(rec.id, 'remove', tRemove);
     this.events.emit('container', 'destroy', rec.id, { image: rec.image, name: rec.name });
     this.store.emit('removed', rec.id);
   }

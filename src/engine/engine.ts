@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, type Digest } from '../common';
 import { ContentStore, ImageStore, loadRegistryMirrors, RegistryClient, type ImageRecord } from '../image';
-import { CniNetwork, LoopbackNetwork } from '../network';
+import { AARDVARK_CANDIDATES, BridgeNetworking, CniNetwork, LoopbackNetwork, NETAVARK_CANDIDATES, findBinary } from '../network';
 import { Monitor, detectCgroupMode, hostBoundingCapabilities, idShifter, idUnshifter, readHostRlimits, rootPair, sysInfoWarnings, type CgroupMode, type IdMappings } from '../runtime';
 import { writeFileAtomic } from '../state';
 import { LayerStore, mapTarOwners, OverlaySnapshotter, VfsSnapshotter, VolumeStore, storageDriverName, type Snapshotter } from '../storage';
@@ -22,11 +22,16 @@ import { MonitorRuntime, type ContainerRuntime } from './container-runtime';
 import { ContainerStore, type LegacySpecReader } from './container-store';
 import { ContainerService, type ContainerImages } from './containers';
 import { CommitService } from './commit';
+import { BuildService } from './builds';
+import { EngineStepRunner } from './build-runner';
 import { ExecService } from './exec';
 import { EventBus } from './events';
 import { ImageService, hostArch } from './images';
 import { VolumeService } from './volumes';
 import { VolumeMounts } from './container-mounts';
+import { HealthMonitor } from './health-monitor';
+import { NetworkService } from './networks';
+import type { ContainerNetwork } from './container-network';
 import type { PodNetwork } from './pod-network';
 
 export interface EngineOptions {
@@ -52,6 +57,11 @@ export interface EngineOptions {
   logDefaults?: { type: string; config: Record<string, string> };
   /** Detach keys of attach and exec streams that name none (daemon.json `detach-keys`); ctrl-p,ctrl-q when absent. */
   detachKeys?: string;
+  /**
+   * Networking (dockerd's -b/--bridge, --bip, --default-address-pool). Bridge networks
+   * need netavark; `loopbackOnly` (or no netavark on the host) gives containers loopback only.
+   */
+  network?: { bridgeName?: string; bip?: string; pools?: { base: string; size: number }[]; loopbackOnly?: boolean };
   /** Registry mirrors in containerd's hosts.toml layout (berthd --registry-config DIR). */
   registryConfigDir?: string;
   /** The CNI configuration and plugin directories of pod networks (CRI sandboxes). */
@@ -97,19 +107,35 @@ export class Engine {
     await runtime.init();
     const events = new EventBus();
     let containers: ContainerService | undefined;
+    const netavark = opts.network?.loopbackOnly ? undefined : findBinary(NETAVARK_CANDIDATES);
+    const bridge = netavark
+      ? new BridgeNetworking({
+          dataRoot,
+          execRoot,
+          netavark,
+          aardvark: findBinary(AARDVARK_CANDIDATES),
+          ...(opts.network?.bridgeName ? { bridgeName: opts.network.bridgeName } : {}),
+          ...(opts.network?.bip ? { bip: opts.network.bip } : {}),
+          ...(opts.network?.pools ? { pools: opts.network.pools } : {}),
+          onEvent: (action, id, attrs) => events.emit('network', action, id, attrs),
+        })
+      : undefined;
+    await bridge?.init();
+    const network: ContainerNetwork = bridge ?? new LoopbackNetwork();
     const mirrors = opts.registryConfigDir ? loadRegistryMirrors(opts.registryConfigDir) : new Map<string, string>();
     const registry = new RegistryClient({ insecureRegistries: opts.insecureRegistries ?? [], mirrors, userAgent: `berth/${ENGINE_VERSION}` });
     const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id), () => containers!.layersInUse(), registry);
     const volumeStore = new VolumeStore(join(dataRoot, 'volumes'), { dataOwner: owner, onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs) });
     await volumeStore.init();
     const volumes = new VolumeService(volumeStore);
+    const store = new ContainerStore(dataRoot, opts.legacyContainerSpec);
     containers = new ContainerService({
-      store: new ContainerStore(dataRoot, opts.legacyContainerSpec),
+      store,
       images: containerImages(images),
       snapshots,
       runtime,
       events,
-      network: new LoopbackNetwork(),
+      network,
       mounts: new VolumeMounts(volumeStore, () => containers!.list()),
       // Read once: the spec generator would otherwise read /proc on every start.
       host: { cgroupMode, capabilities: hostBoundingCapabilities(), rlimits: readHostRlimits() },
@@ -118,8 +144,32 @@ export class Engine {
     });
     events.describe = (type, id) => (type === 'container' ? containers!.eventLabels(id) : undefined);
     await containers.init();
-    return new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, runtime, cgroupMode, snapshots, await engineId(dataRoot), volumes);
+    const engine = new Engine({ ...opts, dataRoot, execRoot }, images, containers, events, monitor, runtime, cgroupMode, snapshots, await engineId(dataRoot), volumes);
+    engine.health = new HealthMonitor({
+      find: (id) => store.find(id),
+      list: () => store.list(),
+      execs: () => engine.execs,
+      save: (rec) => store.save(rec),
+      events,
+      killProcess: (pid) => runtime.killProcess(pid),
+    });
+    engine.health.follow((fn) => events.subscribe(fn));
+    engine.health.adoptRunning();
+    if (bridge) engine.networks = new NetworkService(bridge, containers);
+    return engine;
   }
+
+  /** `docker network …`; absent when the host has no netavark (containers get loopback only). */
+  networks: NetworkService | undefined;
+
+  /** What must finish before the daemon exits: queued network teardowns, unused bridges. */
+  async shutdown(): Promise<void> {
+    await this.networks?.bridge.close();
+    this.close();
+  }
+
+  /** Health checks of running containers (set by open). */
+  health?: HealthMonitor;
 
   private cniNetwork?: PodNetwork;
   /** Pod sandboxes' networks (CNI), for the CRI server. */
@@ -145,6 +195,18 @@ export class Engine {
       events: this.events,
       ownersAsContainerSees: (tar) => this.ownersAsContainerSees(tar),
     }));
+  }
+
+  private buildService?: BuildService;
+  /** Dockerfile builds (`docker build`) and the build cache. */
+  get builds(): BuildService {
+    return (this.buildService ??= new BuildService(this.options.dataRoot, new EngineStepRunner({
+      images: this.images,
+      containers: this.containers,
+      snapshots: this.snapshots,
+      ownersAsContainerSees: (tar) => this.ownersAsContainerSees(tar),
+      userns: !!this.options.userns,
+    }), this.images));
   }
 
   /** The storage driver's name (overlay2, vfs), as Docker's Driver fields show it. */
@@ -187,6 +249,8 @@ export class Engine {
   }
 
   close(): void {
+    this.containers.restarts.dispose();
+    this.health?.dispose();
     this.monitor.close();
   }
 

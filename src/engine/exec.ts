@@ -16,9 +16,9 @@
  * output has been streamed; the record stays until the container is removed or
  * it is older than EXEC_RECORD_TTL_MS after the process exited.
  */
-import { promises as fsp } from 'node:fs';
+import { mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, internal, invalidArgument, log, newContainerId, notFound, replaceOrAppendEnv } from '../common';
+import { conflict, internal, invalidArgument, log, newContainerId, notFound, replaceOrAppendEnv, traceSpan, traceStart } from '../common';
 import { LogFollower, hostBoundingCapabilities, resolveGroups, resolveUser, type LogEntry } from '../runtime';
 import type { ContainerEvents, ContainerRecord } from './container-model';
 import type { ContainerRuntime, ExecProcess, StdinConnection, StdinSink } from './container-runtime';
@@ -129,10 +129,15 @@ export class ExecService {
     const tty = !!x.options.tty;
     let started: ExecProcess;
     try {
-      await fsp.mkdir(dir, { recursive: true });
+      // Synchronous: two small writes cost less than their thread-pool round trips on this hot path.
+      const t0 = traceStart();
+      mkdirSync(dir, { recursive: true });
       const proc = this.processSpec(rec, x, tty, o.consoleSize ?? x.options.consoleSize ?? null);
-      await fsp.writeFile(join(dir, 'process.json'), JSON.stringify(proc));
-      started = await this.runtime.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin });
+      writeFileSync(join(dir, 'process.json'), JSON.stringify(proc));
+      const t1 = traceStart();
+      traceSpan(x.id, 'exec: process.json', t0, t1);
+      started = await this.runtime.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin, attached: !o.detach && !!streams });
+      traceSpan(x.id, 'exec: conmon + runc exec (until pid)', t1);
     } catch (err) {
       x.exitCode = 126;
       x.finishedAt = Date.now();
@@ -168,9 +173,13 @@ export class ExecService {
       if (abort?.aborted) resolve();
       abort?.addEventListener('abort', () => resolve(), { once: true });
     });
+    const tRun = traceStart();
     await Promise.race([finished, aborted]);
+    const tDrain = traceStart();
+    traceSpan(x.id, 'exec: running until exit known', tRun, tDrain);
     if (abort?.aborted && x.running) follower.stop();
     else await follower.drain();
+    traceSpan(x.id, 'exec: output drained', tDrain);
     stdin?.close();
     void finished.then(() => fsp.rm(dir, { recursive: true, force: true })).catch(() => undefined);
   }

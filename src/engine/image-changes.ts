@@ -1,8 +1,8 @@
 /** Dockerfile-style `--change` lines, as `docker commit` and `docker import` apply them. */
-import { invalidArgument, replaceOrAppendEnv } from '../common';
+import { invalidArgument, parseGoDuration, replaceOrAppendEnv } from '../common';
 import type { ContainerConfig } from '../image';
 
-/** Applies Dockerfile-style `--change` lines (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, STOPSIGNAL). */
+/** Applies Dockerfile-style `--change` lines (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, STOPSIGNAL, HEALTHCHECK). */
 export function applyChanges(base: ContainerConfig, changes: string[]): ContainerConfig {
   const cfg: ContainerConfig = { ...base };
   for (const raw of changes) {
@@ -50,9 +50,42 @@ export function applyChanges(base: ContainerConfig, changes: string[]): Containe
         cfg.Volumes = vols;
         break;
       }
+      case 'HEALTHCHECK': cfg.Healthcheck = healthcheck(arg); break;
       default:
         throw invalidArgument(`${instr} is not a valid change command`);
     }
   }
   return cfg;
+}
+
+/** `HEALTHCHECK [--interval=D …] CMD …` or `HEALTHCHECK NONE`, as the Dockerfile instruction. */
+function healthcheck(arg: string): NonNullable<ContainerConfig['Healthcheck']> {
+  if (/^NONE$/i.test(arg)) return { Test: ['NONE'] };
+  const out: NonNullable<ContainerConfig['Healthcheck']> = {};
+  let rest = arg;
+  for (let m = /^--([a-z-]+)=(\S+)\s+/.exec(rest); m; m = /^--([a-z-]+)=(\S+)\s+/.exec(rest)) {
+    rest = rest.slice(m[0].length);
+    const [, flag, value] = m as unknown as [string, string, string];
+    if (flag === 'retries') {
+      if (!/^\d+$/.test(value)) throw invalidArgument(`invalid value for --retries: ${value}`);
+      out.Retries = Number(value);
+      continue;
+    }
+    const key = ({ interval: 'Interval', timeout: 'Timeout', 'start-period': 'StartPeriod', 'start-interval': 'StartInterval' } as const)[flag as 'interval'];
+    if (!key) throw invalidArgument(`unknown flag: --${flag}`);
+    out[key] = parseGoDuration(value);
+  }
+  const m = /^CMD\s+([\s\S]+)$/i.exec(rest);
+  if (!m) throw invalidArgument('Unknown type "" in HEALTHCHECK (try CMD)');
+  const cmd = m[1]!.trim();
+  let test: string[] = ['CMD-SHELL', cmd];
+  if (cmd.startsWith('[')) {
+    try {
+      const v = JSON.parse(cmd) as unknown;
+      if (Array.isArray(v) && v.every((x) => typeof x === 'string')) test = ['CMD', ...(v as string[])];
+    } catch {
+      // shell form
+    }
+  }
+  return { Test: test, ...out };
 }

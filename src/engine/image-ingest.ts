@@ -97,6 +97,19 @@ export class ImageIngest {
   }
 
   /**
+   * addLayer for changes that are already unpacked in overlay form (a build step's
+   * snapshot upper dir, which is given up): the tar goes to the content store only,
+   * and the directory is moved into the layer store instead of unpacked again.
+   */
+  async addLayerFromDir(parent: Digest | null, tar: Readable, dir: string, lease: Lease): Promise<LayerInfo> {
+    const blob = await this.content.writeStream(tar);
+    lease.blobs.add(blob.digest);
+    const info = await this.layers.commit(await this.layers.prepareFromDir(dir, blob.digest), parent);
+    lease.layers.add(info.chainID);
+    return info;
+  }
+
+  /**
    * Starts an ingest. `source` names what is read in error messages (`image
    * archive`: "invalid image archive: …"). Always `close` the session.
    */

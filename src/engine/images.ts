@@ -132,6 +132,11 @@ export class ImageService {
     return this.ingest.addLayer(parent, tar, lease);
   }
 
+  /** A layer from a directory already unpacked in overlay form; see ImageIngest.addLayerFromDir. */
+  addLayerFromDir(parent: Digest | null, tar: Readable, dir: string, lease: Lease): Promise<LayerInfo> {
+    return this.ingest.addLayerFromDir(parent, tar, dir, lease);
+  }
+
   /**
    * Records a new image from a config whose layers exist (held by the caller's
    * lease), with its size, parent and names, in one write.

@@ -23,4 +23,7 @@ export { ExecService, type ExecRecord, type ExecCreateOptions, type ExecStartOpt
 export { pullReference, type ImageDistribution, type PullOptions, type PullPlan, type PushOptions } from './image-distribution';
 export type { Credentials } from '../image';
 export type { PathStat, ExtractRequest } from './container-archive';
+export { NetworkService, NETWORK_FILTER_KEYS, type NetworkCreateOptions, type NetworkAttachmentView } from './networks';
+export type { NetworkRecord, EndpointState, PortMapping } from '../network';
+export { BuildService, type BuildRequest, type BuildOptions, type BuildOutput, type CacheUsageRecord } from './builds';
 export type { PodNetwork, PodNetworkAttachment, PodPortMapping } from './pod-network';

@@ -3,7 +3,7 @@
  * `<RFC3339Nano time> <stdout|stderr> <F|P> <text>`, where F ends a line
  * (a newline was written) and P is a partial line (no newline yet).
  */
-import { promises as fsp, watch } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readSync, statSync, watch } from 'node:fs';
 
 export interface LogEntry {
   /** RFC 3339 with nanoseconds, in UTC (`…Z`) when conmon wrote +00:00. */
@@ -76,21 +76,26 @@ export async function readLog(path: string, offset = 0): Promise<{ entries: LogE
 export async function scanLog(
   path: string, offset: number, each: (e: LogEntry) => void, limit = Number.POSITIVE_INFINITY, afterBlock?: () => Promise<void>,
 ): Promise<number> {
-  let fh;
+  // The file is opened synchronously, and a span of one block (a tail, what a follower
+  // finds new, a small log) read so too: a thread-pool hop per open, read and close
+  // cost more than the reads themselves. Larger spans are read in the background.
+  let fd: number;
   try {
-    fh = await fsp.open(path, 'r');
+    fd = openSync(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return offset;
     throw err;
   }
   try {
+    const stop = Math.min(limit, fstatSync(fd).size);
+    const small = stop - offset <= SCAN_BLOCK;
     const split = new LineSplitter();
-    const buf = Buffer.alloc(1 << 20);
+    const buf = Buffer.allocUnsafe(small ? Math.max(1 << 16, stop - offset) : SCAN_BLOCK);
     let pos = offset;
     let consumed = offset;
     while (pos < limit) {
       const want = Math.min(buf.length, limit - pos);
-      const { bytesRead } = await fh.read(buf, 0, want, pos);
+      const bytesRead = small ? readSync(fd, buf, 0, want, pos) : await readAsync(fd, buf, want, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
       for (const rec of split.push(Buffer.from(buf.subarray(0, bytesRead)))) {
@@ -103,9 +108,15 @@ export async function scanLog(
     }
     return consumed;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
+
+function readAsync(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+const SCAN_BLOCK = 1 << 20;
 
 /**
  * The offset at which the last `n` lines the container wrote start, reading the file
@@ -115,9 +126,11 @@ export async function scanLog(
  */
 export async function tailStart(path: string, n: number, end: number): Promise<number> {
   if (n <= 0) return end;
-  let fh;
+  // Synchronous reads of 64 KiB blocks (a tail is usually one or two), with a turn of the
+  // event loop every 16 blocks when many lines are asked for.
+  let fd: number;
   try {
-    fh = await fsp.open(path, 'r');
+    fd = openSync(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
     throw err;
@@ -131,10 +144,12 @@ export async function tailStart(path: string, n: number, end: number): Promise<n
     let seen = 0;
     // The record from `start` to `recEnd`: true once it is the (n+1)-th full line from the end.
     const count = (start: number): boolean => isFullLine(buf.subarray(start - pos, recEnd! - pos)) && ++seen > n;
+    let blocks = 0;
     while (pos > 0) {
+      if (++blocks % 16 === 0) await new Promise<void>((r) => setImmediate(r));
       const size = Math.min(1 << 16, pos);
-      const chunk = Buffer.alloc(size);
-      const { bytesRead } = await fh.read(chunk, 0, size, pos - size);
+      const chunk = Buffer.allocUnsafe(size);
+      const bytesRead = readSync(fd, chunk, 0, size, pos - size);
       if (bytesRead !== size) break;
       pos -= size;
       buf = Buffer.concat([chunk, buf]);
@@ -149,7 +164,7 @@ export async function tailStart(path: string, n: number, end: number): Promise<n
     if (recEnd !== undefined && pos === 0 && count(0)) return recEnd + 1;
     return 0;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -162,7 +177,7 @@ function isFullLine(line: Buffer): boolean {
 
 export async function logSize(path: string): Promise<number> {
   try {
-    return (await fsp.stat(path)).size;
+    return statSync(path).size;
   } catch {
     return 0;
   }

@@ -16,3 +16,56 @@ test('execFailure tells a missing command from one that cannot be executed', () 
   assert.equal(execFailure('exec /etc: is a directory'), 'not-executable');
   assert.equal(execFailure('cgroup: cannot write'), undefined);
 });
+
+test('state() answers from runc state files as runc would, and asks runc when unsure', async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { spawnSync } = await import('node:child_process');
+  const { Monitor } = await import('./monitor');
+  const root = mkdtempSync(join(tmpdir(), 'berth-monitor-state-'));
+  try {
+    // runc here is /bin/false: any fallback to it shows as a rejection.
+    const m = new Monitor({ execRoot: root, runc: '/bin/false', conmon: '/bin/false' });
+    const self = readFileSync('/proc/self/stat', 'utf8');
+    const start = self.slice(self.lastIndexOf(')') + 2).split(' ')[19]!;
+    const freezer = join(root, 'freezer');
+    mkdirSync(freezer);
+    const put = (id: string, pid: number, startTime: string, freezerState: string, fifo = false) => {
+      const dir = join(root, 'runc', id);
+      mkdirSync(join(freezer, id), { recursive: true });
+      writeFileSync(join(freezer, id, 'freezer.state'), `${freezerState}\n`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'state.json'), JSON.stringify({ id, init_process_pid: pid, init_process_start: Number(startTime), cgroup_paths: { freezer: join(freezer, id) } }));
+      if (fifo) writeFileSync(join(dir, 'exec.fifo'), '');
+    };
+    put('running', process.pid, start, 'THAWED');
+    put('created', process.pid, start, 'THAWED', true);
+    put('paused', process.pid, start, 'FROZEN');
+    put('reused', process.pid, String(Number(start) + 1), 'THAWED');
+    const dead = spawnSync('/bin/true').pid!;
+    put('dead', dead, start, 'THAWED');
+    put('freezing', process.pid, start, 'FREEZING');
+    assert.deepEqual(await m.state('running'), { status: 'running', pid: process.pid });
+    assert.deepEqual(await m.state('created'), { status: 'created', pid: process.pid });
+    assert.deepEqual(await m.state('paused'), { status: 'paused', pid: process.pid });
+    assert.equal((await m.state('reused'))?.status, 'stopped');
+    assert.equal((await m.state('dead'))?.status, 'stopped');
+    await assert.rejects(m.state('freezing'), /runc state failed/);
+    assert.equal(await m.state('unknown'), undefined);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('signalNumber reads signals as runc takes them', async () => {
+  const { signalNumber } = await import('./monitor');
+  assert.equal(signalNumber('KILL'), 9);
+  assert.equal(signalNumber('SIGTERM'), 15);
+  assert.equal(signalNumber('term'), 15);
+  assert.equal(signalNumber('10'), 10);
+  assert.equal(signalNumber(2), 2);
+  assert.equal(signalNumber('NOSUCH'), undefined);
+  assert.equal(signalNumber('0'), undefined);
+  assert.equal(signalNumber(99), undefined);
+});

@@ -14,9 +14,10 @@
  * start() → [kill()] → the exit file appears → remove() (runc delete).
  */
 import { spawn, execFile } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { BerthError, failedPrecondition, internal, isErrno, log } from '../common';
+import { BerthError, failedPrecondition, internal, isErrno, log, traceSpan, traceStart } from '../common';
 
 export interface MonitorOptions {
   execRoot: string;
@@ -51,6 +52,12 @@ export interface ExecProcessOptions {
   dir: string;
   tty?: boolean;
   stdin?: boolean;
+  /**
+   * Someone streams the process's output now and it need not outlive berthd (not a
+   * detached exec): without a terminal or stdin it then runs under `runc exec` straight
+   * from berthd, without a conmon.
+   */
+  attached?: boolean;
 }
 
 /** A helper program's version and commit as its `--version` prints them. */
@@ -135,6 +142,7 @@ export class Monitor {
       ...(o.tty ? ['-t'] : []),
       ...(o.stdin ? ['-i', ...(o.stdinOnce ? [] : ['--leave-stdin-open'])] : []),
     ];
+    const tSpawn = traceStart();
     const child = spawn(this.conmon, args, {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
@@ -143,6 +151,8 @@ export class Monitor {
       detached: true,
     });
     child.unref();
+    const tSpawned = traceStart();
+    traceSpan(o.id, 'conmon spawn (node spawn call)', tSpawn, tSpawned);
     return await new Promise<number>((resolve, reject) => {
       let sync = '';
       let stderr = '';
@@ -153,7 +163,10 @@ export class Monitor {
         sync += d.toString();
         const msg = parseSync(sync);
         if (!msg) return;
-        if (msg.data > 0) resolve(msg.data);
+        if (msg.data > 0) {
+          traceSpan(o.id, 'conmon + runc create (until pid)', tSpawned);
+          resolve(msg.data);
+        }
         else reject(runtimeError(msg.message ?? `conmon reported ${msg.data}`));
         sp.removeAllListeners('data');
         (sp as NodeJS.ReadableStream & { destroy(): void }).destroy();
@@ -179,8 +192,39 @@ export class Monitor {
     if (!(await releaseExecFifo(join(this.runcRoot, id, 'exec.fifo')))) await this.runcCmd(['start', id]);
   }
 
+  /**
+   * `runc kill`. A running container's init is signalled in-process, as runc would do it,
+   * without a runc process: after checking through runc's state file that the pid is still
+   * the container's init. `all` (every process of the container) is done that way only for
+   * SIGKILL of a container with a PID namespace of its own, where the kernel kills the whole
+   * namespace with its init. Anything else (paused, host PID namespace, an unknown signal
+   * name) goes to runc, which gives runc's own errors too.
+   */
   async kill(id: string, signal: string | number, all = false): Promise<void> {
+    const sig = signalNumber(signal);
+    if (sig !== undefined && (!all || (sig === osConstants.signals.SIGKILL && (await this.ownPidNamespace(id))))) {
+      const st = await this.stateFromFiles(id);
+      if (st?.status === 'running') {
+        try {
+          process.kill(st.pid, sig);
+          return;
+        } catch (err) {
+          if (!isErrno(err, 'ESRCH')) throw err;
+          // it exited meanwhile: runc reports that as runc does
+        }
+      }
+    }
     await this.runcCmd(['kill', ...(all ? ['--all'] : []), id, String(signal)]);
+  }
+
+  /** Whether runc's state says the container has a PID namespace of its own (not joined, not the host's). */
+  private async ownPidNamespace(id: string): Promise<boolean> {
+    try {
+      const st = JSON.parse(await fsp.readFile(join(this.runcRoot, id, 'state.json'), 'utf8')) as { config?: { namespaces?: { type?: string; path?: string }[] } };
+      return (st.config?.namespaces ?? []).some((n) => n.type === 'NEWPID' && !n.path);
+    } catch {
+      return false;
+    }
   }
 
   /** Freezes every process of the container (runc pause: the freezer cgroup). */
@@ -203,6 +247,8 @@ export class Monitor {
 
   /** runc's view; undefined when runc does not know the container. */
   async state(id: string): Promise<{ status: RuncStatus; pid: number } | undefined> {
+    const quick = await this.stateFromFiles(id);
+    if (quick) return quick;
     try {
       const out = await this.runcCmd(['state', id]);
       const s = JSON.parse(out) as { status: RuncStatus; pid: number };
@@ -212,6 +258,48 @@ export class Monitor {
       if (!this.known(id)) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * What `runc state` answers, worked out in-process from runc's state.json the way runc
+   * does it (init pid alive with the recorded start time; exec.fifo present → created;
+   * freezer FROZEN → paused), without a runc process: adopting 500 containers at start
+   * would otherwise spawn 500 runc. Undefined when anything is unusual (no state file,
+   * an unreadable freezer, a freeze in progress): the caller then asks runc.
+   */
+  private async stateFromFiles(id: string): Promise<{ status: RuncStatus; pid: number } | undefined> {
+    const dir = join(this.runcRoot, id);
+    let st: { init_process_pid?: number; init_process_start?: number | string; cgroup_paths?: Record<string, string> };
+    try {
+      st = JSON.parse(await fsp.readFile(join(dir, 'state.json'), 'utf8')) as typeof st;
+    } catch {
+      return undefined;
+    }
+    const pid = st.init_process_pid;
+    if (!pid || st.init_process_start === undefined) return undefined;
+    let stat: string;
+    try {
+      stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8');
+    } catch (err) {
+      return isErrno(err, 'ENOENT') || isErrno(err, 'ESRCH') ? { status: 'stopped', pid: 0 } : undefined;
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (f[0] === 'Z' || f[0] === 'X' || f[19] !== String(st.init_process_start)) return { status: 'stopped', pid: 0 };
+    if (existsSync(join(dir, 'exec.fifo'))) return { status: 'created', pid };
+    const cg = st.cgroup_paths ?? {};
+    let frozen: boolean;
+    try {
+      if (cg.freezer) {
+        const v = (await fsp.readFile(join(cg.freezer, 'freezer.state'), 'utf8')).trim();
+        if (v !== 'FROZEN' && v !== 'THAWED') return undefined;
+        frozen = v === 'FROZEN';
+      } else if (cg['']) {
+        frozen = (await fsp.readFile(join(cg[''], 'cgroup.freeze'), 'utf8')).trim() === '1';
+      } else return undefined;
+    } catch {
+      return undefined;
+    }
+    return { status: frozen ? 'paused' : 'running', pid };
   }
 
   /** Whether runc still keeps state for the container (a cheap check before remove()). */
@@ -281,6 +369,7 @@ export class Monitor {
    * message when the process cannot be started.
    */
   async exec(o: ExecProcessOptions): Promise<{ pid: number; exited: Promise<number> }> {
+    if (o.attached && !o.tty && !o.stdin) return this.execDirect(o);
     const args = [
       '--api-version', '1',
       '-c', o.containerId, '-u', o.execId,
@@ -347,6 +436,81 @@ export class Monitor {
       return Number.isNaN(code) ? 255 : code;
     })();
     return { pid: first.data, exited };
+  }
+
+  /**
+   * `runc exec` as berthd's own child, for an attached process without a terminal or
+   * stdin: one process less than conmon's way. Its output goes into `<dir>/log` in
+   * conmon's k8s-file format, so readers do not tell the two apart; its exit code is
+   * runc's (the process's status, 128+N for a signal). Resolves once runc has written the
+   * pid file (the process runs); rejects with runc's message when it never ran.
+   */
+  private async execDirect(o: ExecProcessOptions): Promise<{ pid: number; exited: Promise<number> }> {
+    const pidFile = join(o.dir, 'pid');
+    const logFd = openSync(join(o.dir, 'log'), 'a');
+    const child = spawn(this.runc, [`--root=${this.runcRoot}`, 'exec', '--process', join(o.dir, 'process.json'), '--pid-file', pidFile, o.containerId], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      detached: true,
+    });
+    let errText = '';
+    const record = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      if (stream === 'stderr' && errText.length < 1 << 16) errText += chunk.toString();
+      const time = new Date().toISOString();
+      const full = Buffer.from(`${time} ${stream} F `);
+      const parts: Buffer[] = [];
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+        parts.push(full, chunk.subarray(start, nl + 1));
+        start = nl + 1;
+      }
+      if (start < chunk.length) parts.push(Buffer.from(`${time} ${stream} P `), chunk.subarray(start), NL);
+      try {
+        writeSync(logFd, Buffer.concat(parts));
+      } catch (err) {
+        log.warn('cannot write exec output', { dir: o.dir, error: String(err) });
+      }
+    };
+    child.stdout!.on('data', record('stdout'));
+    child.stderr!.on('data', record('stderr'));
+    const exited = new Promise<number>((resolve) => {
+      child.on('error', (err) => {
+        errText += `cannot run runc (${this.runc}): ${err.message}`;
+      });
+      child.on('close', (code, signal) => {
+        closeSync(logFd);
+        resolve(code ?? 128 + (signal ? signalNumber(signal) ?? 0 : 0));
+      });
+    });
+    const pid = await new Promise<number | undefined>((resolve) => {
+      let done = false;
+      const watcher = watch(o.dir, () => check());
+      watcher.on('error', () => undefined);
+      const finish = (v: number | undefined) => {
+        if (done) return;
+        done = true;
+        watcher.close();
+        resolve(v);
+      };
+      const check = () => {
+        try {
+          const n = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
+          if (n > 0) finish(n);
+        } catch {
+          // not written yet
+        }
+      };
+      check();
+      void exited.then(() => {
+        check();
+        finish(undefined);
+      });
+    });
+    if (pid === undefined) {
+      const code = await exited;
+      throw internal(`OCI runtime exec failed: ${cleanRuncMessage(errText) || `runc exec exited with ${code} before the process started`}`);
+    }
+    return { pid, exited };
   }
 
   private runcCmd(args: string[], input?: string): Promise<string> {
@@ -437,6 +601,16 @@ function cleanRuncMessage(stderr: string): string {
 
 function runtimeError(message: string): BerthError {
   return internal(`OCI runtime create failed: ${cleanRuncMessage(message)}`);
+}
+
+const NL = Buffer.from('\n');
+
+/** A signal as runc takes it (`KILL`, `SIGTERM`, `9`) as a number; undefined when unknown. */
+export function signalNumber(signal: string | number): number | undefined {
+  if (typeof signal === 'number') return Number.isInteger(signal) && signal > 0 && signal < 65 ? signal : undefined;
+  if (/^\d+$/.test(signal)) return signalNumber(Number(signal));
+  const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+  return (osConstants.signals as Record<string, number>)[name];
 }
 
 /** Whether a process exists and is not a zombie. */

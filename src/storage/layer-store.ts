@@ -41,6 +41,7 @@ import type { Readable } from 'node:stream';
 import { asDigest, conflict, hexOf, internal, invalidArgument, isDigest, isErrno, notFound, BerthError, type Digest } from '../common';
 import { syncfs } from '../sys';
 import { applyLayer, type ApplyLayerOptions } from './layer-apply';
+import { dirSize } from './dir-size';
 
 export interface LayerInfo {
   chainID: Digest;
@@ -117,6 +118,23 @@ export class LayerStore {
       await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
       if (e instanceof BerthError) throw e;
       throw internal(`creating a layer in ${this.root} failed: ${(e as Error).message}`, e);
+    }
+  }
+
+  /**
+   * `prepare` for a directory already in overlay form that the caller gives up (a
+   * builder's snapshot upper dir, unmounted, on the same filesystem): it is moved in,
+   * not unpacked again. `diffID` is the digest of the caller's tar of the same
+   * changes; the caller vouches that they match.
+   */
+  async prepareFromDir(dir: string, diffID: Digest): Promise<PreparedLayer> {
+    const tmp = await fsp.mkdtemp(join(this.root, 'tmp', 'new-'));
+    try {
+      await fsp.rename(dir, join(tmp, 'diff'));
+      return { dir: tmp, diffID, size: await dirSize(join(tmp, 'diff')) };
+    } catch (e) {
+      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      throw internal(`moving ${dir} into the layer store failed: ${(e as Error).message}`, e);
     }
   }
 

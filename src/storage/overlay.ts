@@ -38,7 +38,7 @@ import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, umou
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView } from './lower-view';
-import { checkLowerDirs, listSnapshots, prepareAtomically, readSnapshotInfo, snapshotDir, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
+import { checkLowerDirs, listSnapshots, prepareAtomically, readSnapshotInfo, snapshotDir, type PrepareOptions, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
 
 /** A mount the caller can perform: mount(source, target, type, 0, options.join(',')). */
 export interface Mount {
@@ -59,7 +59,7 @@ export class OverlaySnapshotter implements Snapshotter {
     private readonly opts: SnapshotterOptions = {},
   ) {}
 
-  async prepare(key: string, parentChainID: Digest | null, lowerDirs: string[]): Promise<void> {
+  async prepare(key: string, parentChainID: Digest | null, lowerDirs: string[], opts: PrepareOptions = {}): Promise<void> {
     this.dir(key);
     for (const d of lowerDirs) {
       if (!isAbsolute(d) || /[,:\\]/.test(d)) throw invalidArgument(`lower dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path without ',', ':' or '\\'`);
@@ -70,7 +70,7 @@ export class OverlaySnapshotter implements Snapshotter {
     const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
     await prepareAtomically(this.root, this.dir(key), info, async (tmp) => {
       await Promise.all(['upper', 'work', 'merged', 'init'].map((d) => fsp.mkdir(join(tmp, d), 0o755)));
-      await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs), this.opts.rootOwner);
+      if (!opts.noInit) await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs), this.opts.rootOwner);
       const owner = this.opts.rootOwner;
       if (owner) {
         await fsp.chmod(this.root, 0o711);

@@ -41,6 +41,12 @@ export interface SnapshotInfo {
 }
 
 /** A read-only look at the snapshot's whole tree; call release() when done. */
+/** Options of prepare. */
+export interface PrepareOptions {
+  /** Leave the init layer empty: a root for the builder's file steps and views, not for a container. */
+  noInit?: boolean;
+}
+
 export interface SnapshotView {
   path: string;
   release(): Promise<void>;
@@ -51,7 +57,7 @@ export interface Snapshotter {
   readonly driver: string;
   readonly root: string;
 
-  prepare(key: string, parentChainID: Digest | null, lowerDirs: string[]): Promise<void>;
+  prepare(key: string, parentChainID: Digest | null, lowerDirs: string[], opts?: PrepareOptions): Promise<void>;
   info(key: string): Promise<SnapshotInfo>;
   /** Keys of all prepared snapshots. */
   list(): Promise<string[]>;

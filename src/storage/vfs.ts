@@ -22,7 +22,7 @@ import { changesTar, naiveChanges, type Change } from './changes';
 import { copyTree } from './copy-tree';
 import { buildInitLayer } from './init-layer';
 import { LowerView } from './lower-view';
-import { checkLowerDirs, listSnapshots, prepareAtomically, readSnapshotInfo, snapshotDir, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
+import { checkLowerDirs, listSnapshots, prepareAtomically, readSnapshotInfo, snapshotDir, type PrepareOptions, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
 
 
 export class VfsSnapshotter implements Snapshotter {
@@ -33,14 +33,14 @@ export class VfsSnapshotter implements Snapshotter {
     private readonly opts: SnapshotterOptions = {},
   ) {}
 
-  async prepare(key: string, parentChainID: Digest | null, lowerDirs: string[]): Promise<void> {
+  async prepare(key: string, parentChainID: Digest | null, lowerDirs: string[], opts: PrepareOptions = {}): Promise<void> {
     this.dir(key);
     await checkLowerDirs(key, lowerDirs);
     if (await this.tryInfo(key)) throw alreadyExists(`snapshot ${key} already exists; remove it first`);
     const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
     await prepareAtomically(this.root, this.dir(key), info, async (tmp) => {
       await fsp.mkdir(join(tmp, 'init'), 0o755);
-      await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs), this.opts.rootOwner);
+      if (!opts.noInit) await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs), this.opts.rootOwner);
       await fsp.mkdir(join(tmp, 'rootfs'), 0o755);
       await copyTree(new LowerView([join(tmp, 'init'), ...lowerDirs]), join(tmp, 'rootfs'));
       const owner = this.opts.rootOwner;

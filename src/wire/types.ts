@@ -66,6 +66,11 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  Health?: {
+    Status: 'none' | 'starting' | 'healthy' | 'unhealthy';
+    FailingStreak: number;
+    Log: { Start: string; End: string; ExitCode: number; Output: string }[];
+  };
 }
 
 export interface MountPoint {

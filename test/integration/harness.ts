@@ -12,7 +12,7 @@
  */
 import { after, afterEach, before } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, rmdirSync, writeFileSync, mkdirSync, copyFileSync, symlinkSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, mkdirSync, copyFileSync, symlinkSync, openSync, closeSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
@@ -26,8 +26,44 @@ export const BUSYBOX = '/usr/bin/busybox';
 export const APPLETS = [
   'sh', 'echo', 'cat', 'sleep', 'ls', 'ps', 'hostname', 'id', 'true', 'false', 'env', 'pwd', 'grep', 'head',
   'tail', 'wc', 'readlink', 'stat', 'mount', 'trap', 'kill', 'seq', 'date', 'printf', 'test', 'touch', 'rm',
-  'mkdir', 'whoami', 'tr', 'cut', 'sed', 'uname', 'yes', 'dd',
+  'mkdir', 'whoami', 'tr', 'cut', 'sed', 'uname', 'yes', 'dd', 'httpd', 'wget', 'ip', 'nslookup', 'nc', 'ifconfig',
 ];
+
+/**
+ * A private /16 for one test daemon's networks (10.X.0.0/16, X in 100–199), claimed
+ * with a file under /tmp/berth-test-nets so concurrent test processes never share one,
+ * and never one the host already routes. The default bridge is bt<X> on 10.X.0.1/24;
+ * user networks come from the rest of the /16.
+ */
+export function claimTestNet(): { x: number; args: string[]; release(): void } {
+  const dir = '/tmp/berth-test-nets';
+  mkdirSync(dir, { recursive: true });
+  let routes = '';
+  try { routes = readFileSync('/proc/net/route', 'utf8'); } catch { /* none */ }
+  const routed = (x: number) => routes.split('\n').slice(1).some((l) => {
+    const f = l.trim().split(/\s+/);
+    if (f.length < 8 || f[7] === '00000000') return false;
+    const dest = Number.parseInt(f[1]!, 16);
+    return (dest & 255) === 10 && ((dest >>> 8) & 255) === x;
+  });
+  const start = 100 + Math.floor(Math.random() * 100);
+  for (let i = 0; i < 100; i++) {
+    const x = 100 + ((start - 100 + i) % 100);
+    if (routed(x)) continue;
+    const file = join(dir, String(x));
+    try {
+      const old = Number(readFileSync(file, 'utf8'));
+      try { process.kill(old, 0); continue; } catch { rmSync(file, { force: true }); }
+    } catch { /* free */ }
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+    } catch {
+      continue;
+    }
+    return { x, args: ['--bridge', `bt${x}`, '--bip', `10.${x}.0.1/24`, '--default-address-pool', `base=10.${x}.0.0/16,size=24`], release: () => rmSync(file, { force: true }) };
+  }
+  throw new Error('no free test network');
+}
 
 export interface RunResult {
   code: number | null;
@@ -264,8 +300,15 @@ export class Daemon {
   readonly seenIds = new Set<string>();
   failed = false;
 
+  /** This daemon's private networks (see claimTestNet); the flags are in extraArgs unless the test gave its own. */
+  readonly net: { x: number; args: string[]; release(): void } | undefined;
+
   /** `extraArgs`: more berthd flags, e.g. `--storage-driver vfs`. */
   constructor(readonly extraArgs: string[] = []) {
+    if (!extraArgs.some((a) => a === '-b' || a.startsWith('--bridge') || a.startsWith('--bip'))) {
+      this.net = claimTestNet();
+      this.extraArgs = [...extraArgs, ...this.net.args];
+    }
     // /tmp/bi-XXXXXX/s.sock: well under the 108-byte sun_path limit.
     this.dir = mkdtempSync('/tmp/bi-');
     this.sock = join(this.dir, 's.sock');
@@ -504,6 +547,7 @@ export class Daemon {
       process.stderr.write(`\n[harness] temp dir: ${this.dir}\n[harness] cleanup notes: ${problems.join('; ') || 'none'}\n[harness] berthd log:\n${this.log()}\n`);
     }
     if (!process.env.BERTH_TEST_KEEP) await fsp.rm(this.dir, { recursive: true, force: true }).catch((e) => process.stderr.write(`[harness] rm ${this.dir}: ${e}\n`));
+    this.net?.release();
   }
 }
 

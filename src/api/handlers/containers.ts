@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { invalidArgument } from '../../common';
+import { invalidArgument, traceSpan, traceStart } from '../../common';
 import { queryContainers, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
 import { containerInspect, containerSizes, containerSummary, type ContainerSizes } from '../convert';
@@ -15,11 +15,14 @@ export function containerRoutes(router: Router, engine: Engine): void {
   const svc = engine.containers;
 
   router.add('POST', '/containers/create', async (ctx) => {
+    const t0 = traceStart();
     const body = await readJSONBody(ctx, 'container config', CONTAINER_CREATE);
     const request = createRequest(body, ctx.query.get('name') || undefined);
     const b = body as Record<string, unknown>;
     const unapplied = unappliedOptions(b, (b.HostConfig ?? {}) as Record<string, unknown>);
+    const t1 = traceStart();
     const { record: rec, warnings } = await svc.create(request);
+    traceSpan(rec.id, 'request parse', t0, t1);
     const reply: ContainerCreateResponse = { Id: rec.id, Warnings: [...warnings, ...unapplied] };
     sendJSON(ctx, 201, reply);
   });
@@ -108,8 +111,8 @@ export function containerRoutes(router: Router, engine: Engine): void {
     const out = new BatchedWriter(res);
     await svc.logs(rec.id, { follow: qbool(ctx.query, 'follow'), tail, since: qtime(ctx, 'since'), until: qtime(ctx, 'until'), onStart: start }, (e) => {
       if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) return;
-      const data = timestamps ? Buffer.concat([Buffer.from(`${e.time} `), e.data]) : e.data;
-      out.push(tty ? data : frame(e.stream === 'stdout' ? StreamType.Stdout : StreamType.Stderr, data));
+      if (timestamps) out.pushEntry(tty ? undefined : streamType(e.stream), Buffer.from(`${e.time} `));
+      out.pushEntry(tty ? undefined : streamType(e.stream), e.data);
     }, ctx.abort, () => out.drained());
     await out.drained();
     res.end();
@@ -171,13 +174,28 @@ export interface HijackedStream {
  * also waits while the client is behind.
  */
 class BatchedWriter {
-  private pending: Buffer[] = [];
+  /** Runs of payloads of one stream, each sent as one frame (none for a TTY's raw stream). */
+  private pending: { type: StreamType | undefined; parts: Buffer[]; size: number }[] = [];
+  private bytes = 0;
   private scheduled = false;
 
   constructor(private readonly res: ServerResponse) {}
 
-  push(b: Buffer): void {
-    this.pending.push(b);
+  /**
+   * Queues `data` of `type` (undefined: raw, no frame). Consecutive lines of one stream
+   * share a frame, as a client reading the multiplexed stream cannot tell: a large log
+   * then costs both ends a header per block, not per line.
+   */
+  pushEntry(type: StreamType | undefined, data: Buffer): void {
+    const last = this.pending[this.pending.length - 1];
+    if (last && last.type === type && last.size < MAX_FRAME) {
+      last.parts.push(data);
+      last.size += data.length;
+    } else {
+      this.pending.push({ type, parts: [data], size: data.length });
+      if (type !== undefined) this.bytes += 8;
+    }
+    this.bytes += data.length;
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -187,8 +205,19 @@ class BatchedWriter {
   private flush(): boolean {
     this.scheduled = false;
     if (this.pending.length === 0 || !this.res.writable) return true;
-    const chunk = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending);
+    const chunk = Buffer.allocUnsafe(this.bytes);
+    let off = 0;
+    for (const run of this.pending) {
+      if (run.type !== undefined) {
+        chunk.fill(0, off, off + 8);
+        chunk[off] = run.type;
+        chunk.writeUInt32BE(run.size, off + 4);
+        off += 8;
+      }
+      for (const p of run.parts) off += p.copy(chunk, off);
+    }
     this.pending = [];
+    this.bytes = 0;
     return this.res.write(chunk);
   }
 
@@ -205,6 +234,10 @@ class BatchedWriter {
     });
   }
 }
+
+const MAX_FRAME = 1 << 20;
+
+const streamType = (s: 'stdout' | 'stderr'): StreamType => (s === 'stdout' ? StreamType.Stdout : StreamType.Stderr);
 
 export function hijack(ctx: Context, contentType: string): HijackedStream {
   if (ctx.socket) {

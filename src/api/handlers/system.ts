@@ -1,3 +1,4 @@
+import { buildCacheUsage } from './build';
 import os from 'node:os';
 import { LOG_DRIVERS, type Engine } from '../../engine';
 import { API_VERSION, MIN_API_VERSION, type SystemInfo, type VersionResponse } from '../../wire';
@@ -76,7 +77,7 @@ export function systemRoutes(router: Router, engine: Engine): void {
         UsageData: { Size: usage.get(v.name)?.size ?? -1, RefCount: usage.get(v.name)?.refCount ?? 0 },
       }));
     }
-    if (want('build-cache')) body.BuildCache = [];
+    if (want('build-cache')) body.BuildCache = await buildCacheUsage(engine);
     sendJSON(ctx, 200, body);
   });
 
@@ -91,7 +92,7 @@ export function systemRoutes(router: Router, engine: Engine): void {
       Images: i.images,
       Driver: i.driver,
       DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']],
-      Plugins: { Volume: ['local'], Network: ['none', 'host'], Log: [...LOG_DRIVERS] },
+      Plugins: { Volume: ['local'], Network: engine.networks ? ['bridge', 'host', 'null'] : ['none', 'host'], Log: [...LOG_DRIVERS] },
       MemoryLimit: i.sysinfo.memoryLimit,
       SwapLimit: i.sysinfo.swapLimit,
       KernelMemoryTCP: i.sysinfo.kernelMemoryTCP,

@@ -1,0 +1,90 @@
+/**
+ * The builder's port to the engine: what it needs of images and containers without
+ * importing them. engine/build-runner.ts implements it with real containers and the
+ * image and layer stores.
+ *
+ * Every step ends in an image (as dockerd's legacy builder does): `commit` records a
+ * new image whose parent is the previous step's, with at most one new layer made by
+ * running a command in a container (`run`) or by changing files in a writable root
+ * (`files`). A change that leaves the filesystem as it was adds no layer: the history
+ * entry then says `empty_layer`.
+ */
+import type { Digest } from '../common';
+import type { ContainerConfig, ImageConfig } from '../image';
+
+export interface BuildImage {
+  id: Digest;
+  config: ImageConfig;
+}
+
+/** A mount for a RUN step's container. */
+export type RunMount =
+  | { type: 'bind'; source: string; target: string; readonly: boolean }
+  | { type: 'tmpfs'; target: string; size?: number };
+
+/** Limits and settings of a RUN step's container (the build request's). */
+export interface RunSettings {
+  /** '' = the engine's default; none, host, or a network name. */
+  network: string;
+  extraHosts: string[];
+  shmSize: number;
+  ulimits: { name: string; soft: number; hard: number }[];
+  memory: number;
+  memorySwap: number;
+  cpuShares: number;
+  cpuPeriod: number;
+  cpuQuota: number;
+  cpusetCpus: string;
+  cpusetMems: string;
+}
+
+export interface RunStep {
+  /** The whole argv (shell words included). */
+  argv: string[];
+  env: string[];
+  user: string;
+  workingDir: string;
+  settings: RunSettings;
+  mounts: RunMount[];
+  /** The container's output as it comes. */
+  output(chunk: Buffer, stream: 'stdout' | 'stderr'): void;
+  /** Called with the container's id once it exists (for " ---> Running in …"). */
+  started?(containerId: string): void;
+  /** Keep the container after a failure (dockerd's --rm=false / --force-rm=false). */
+  keepOnFailure?: boolean;
+  /** Keep the container after success (--rm=false). */
+  keepOnSuccess?: boolean;
+}
+
+export type LayerChange =
+  | { kind: 'run'; step: RunStep }
+  /** Changes a writable root (the parent's files) in place; `root` is its path on the host. */
+  | { kind: 'files'; apply(root: string): Promise<void> };
+
+/** A RUN whose command exited non-zero. */
+export class RunFailed extends Error {
+  constructor(readonly exitCode: number, readonly containerId: string) {
+    super(`exit code ${exitCode}`);
+  }
+}
+
+export interface StepRunner {
+  /** The local image a FROM or --from names; undefined when there is none. */
+  findImage(ref: string): BuildImage | undefined;
+  /** The image with this ID, or undefined when it was removed. */
+  getImage(id: Digest): BuildImage | undefined;
+  /**
+   * A new image above `parent` (null: from scratch): `change` makes its layer, then
+   * `config(layerAdded)` gives its config (history included, diff_ids not: they are
+   * the parent's plus the new layer's, filled in here).
+   */
+  commit(parent: BuildImage | null, change: LayerChange | null, config: (layerAdded: boolean) => Omit<ImageConfig, 'rootfs'>): Promise<BuildImage>;
+  /** A read-only view of an image's files (COPY --from, RUN --mount from=…). */
+  view(image: BuildImage): Promise<{ path: string; release(): Promise<void> }>;
+  /** Gives the image these names (`repo:tag`), moving them from other images. */
+  tag(id: Digest, refs: string[]): Promise<void>;
+  /** The engine's default PATH for images from scratch and for RUN. */
+  readonly defaultPath: string;
+}
+
+export type { ContainerConfig, ImageConfig };

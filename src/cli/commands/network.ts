@@ -1,0 +1,245 @@
+import { Command } from 'commander';
+import { ClientError, encodeFilters } from '../../client';
+import { CliContext, ExitError } from '../context';
+import { daemonErrorText, forEachArg, newCommand, requireArgs, requireExactArgs, requireMaxArgs } from '../command';
+import { collect, parseFilters } from '../container-options';
+import { renderRows } from '../format/list';
+import { renderInspect } from './inspect';
+
+/** Docker's Network object as the API sends it (the fields the CLI shows). */
+interface Network {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: string;
+  Driver: string;
+  EnableIPv6: boolean;
+  Internal: boolean;
+  Labels: Record<string, string> | null;
+}
+
+const NETWORK_HEADERS: Record<string, string> = {
+  ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT',
+};
+const NETWORKS_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
+const enc = encodeURIComponent;
+
+function networkFields(n: Network, noTrunc: boolean): Record<string, string> {
+  const labels = n.Labels ?? {};
+  return {
+    ID: noTrunc ? n.Id : n.Id.slice(0, 12),
+    Name: n.Name,
+    Driver: n.Driver,
+    Scope: n.Scope,
+    IPv6: String(n.EnableIPv6),
+    Internal: String(n.Internal),
+    Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(','),
+    CreatedAt: n.Created,
+  };
+}
+
+function filtersOf(entries: string[] | undefined): Record<string, string[]> {
+  try {
+    return parseFilters(entries ?? []);
+  } catch (e) {
+    throw new ExitError(1, (e as Error).message);
+  }
+}
+
+function toMap(entries: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of entries) {
+    const i = e.indexOf('=');
+    out[i < 0 ? e : e.slice(0, i)] = i < 0 ? '' : e.slice(i + 1);
+  }
+  return out;
+}
+
+function createCommand(ctx: CliContext): Command {
+  const cmd: Command = newCommand('create', 'Create a network')
+    .argument('[name...]', 'NETWORK')
+    .option('-d, --driver <string>', 'Driver to manage the Network', 'bridge')
+    .option('--subnet <strings>', 'Subnet in CIDR format that represents a network segment', collect, [])
+    .option('--gateway <strings>', 'IPv4 or IPv6 Gateway for the master subnet', collect, [])
+    .option('--ip-range <strings>', 'Allocate container ip from a sub-range', collect, [])
+    .option('--internal', 'Restrict external access to the network')
+    .option('--attachable', 'Enable manual container attachment')
+    .option('--ipv6', 'Enable or disable IPv6 networking')
+    .option('--label <list>', 'Set metadata on a network', collect, [])
+    .option('-o, --opt <map>', 'Set driver specific options', collect, [])
+    .action(async (names: string[], f: { driver: string; subnet: string[]; gateway: string[]; ipRange: string[]; internal?: boolean; attachable?: boolean; ipv6?: boolean; label: string[]; opt: string[] }) => {
+      requireExactArgs(cmd, names, 1);
+      if (f.gateway.length > f.subnet.length || f.ipRange.length > f.subnet.length) throw new ExitError(1, 'every ip-range or gateway must have a corresponding subnet');
+      const config = f.subnet.map((s, i) => ({ Subnet: s, ...(f.gateway[i] ? { Gateway: f.gateway[i] } : {}), ...(f.ipRange[i] ? { IPRange: f.ipRange[i] } : {}) }));
+      const body = {
+        Name: names[0],
+        Driver: f.driver,
+        IPAM: { Driver: 'default', Config: config, Options: {} },
+        Internal: !!f.internal,
+        Attachable: !!f.attachable,
+        ...(f.ipv6 ? { EnableIPv6: true } : {}),
+        Options: toMap(f.opt),
+        Labels: toMap(f.label),
+      };
+      const r = await ctx.client.transport.json<{ Id: string; Warning?: string }>('POST', '/networks/create', { body });
+      if (r.Warning) ctx.err(`${r.Warning}\n`);
+      ctx.out(`${r.Id}\n`);
+    });
+  return cmd;
+}
+
+function lsCommand(ctx: CliContext): Command {
+  return newCommand('ls', 'List networks')
+    .alias('list')
+    .option('-f, --filter <filter>', "Provide filter values (e.g. 'driver=bridge')", collect, [])
+    .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template")
+    .option('--no-trunc', 'Do not truncate the output')
+    .option('-q, --quiet', 'Only display network IDs')
+    .action(async (f: { filter: string[]; format?: string; trunc?: boolean; quiet?: boolean }) => {
+      const list = await ctx.client.transport.json<Network[]>('GET', '/networks', { query: { filters: encodeFilters(filtersOf(f.filter)) } });
+      const rows = list.slice().sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0)).map((n) => networkFields(n, f.trunc === false));
+      let format = f.format;
+      if (f.quiet) format = '{{.ID}}';
+      else if (!format || format === 'table') format = NETWORKS_TABLE;
+      ctx.out(renderRows(rows, format, NETWORK_HEADERS));
+    });
+}
+
+function inspectCommand(ctx: CliContext): Command {
+  const cmd: Command = newCommand('inspect', 'Display detailed information on one or more networks')
+    .argument('[networks...]', 'NETWORK')
+    .option('-f, --format <string>', 'Format output using a custom template')
+    .option('-v, --verbose', 'Verbose output for diagnostics')
+    .action(async (names: string[], f: { format?: string }) => {
+      requireArgs(cmd, names, 1);
+      const found: unknown[] = [];
+      const errors: string[] = [];
+      for (const n of names) {
+        try {
+          found.push(await ctx.client.transport.json('GET', `/networks/${enc(n)}`));
+        } catch (e) {
+          if (!(e instanceof ClientError && e.status === 404)) throw e;
+          errors.push(daemonErrorText(e));
+        }
+      }
+      if (found.length || !f.format) ctx.out(renderInspect(found, f.format));
+      if (errors.length) throw new ExitError(1, errors.join('\n'));
+    });
+  return cmd;
+}
+
+function rmCommand(ctx: CliContext): Command {
+  const cmd: Command = newCommand('rm', 'Remove one or more networks')
+    .alias('remove')
+    .argument('[networks...]', 'NETWORK')
+    .option('-f, --force', 'Do not error if the network does not exist')
+    .action(async (names: string[], f: { force?: boolean }) => {
+      requireArgs(cmd, names, 1);
+      await forEachArg(names, async (n) => {
+        try {
+          await ctx.client.transport.call('DELETE', `/networks/${enc(n)}`);
+        } catch (e) {
+          if (f.force && e instanceof ClientError && e.status === 404) return;
+          throw e;
+        }
+        ctx.out(`${n}\n`);
+      });
+    });
+  return cmd;
+}
+
+function pruneCommand(ctx: CliContext): Command {
+  return newCommand('prune', 'Remove all unused networks')
+    .option('--filter <filter>', "Provide filter values (e.g. 'until=<timestamp>')", collect, [])
+    .option('-f, --force', 'Do not prompt for confirmation')
+    .action(async (f: { filter: string[]; force?: boolean }) => {
+      if (!f.force) {
+        ctx.out('WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ');
+        const line = await new Promise<string>((resolve) => {
+          let buf = '';
+          const stdin = ctx.io.stdin;
+          const onData = (c: Buffer | string) => {
+            buf += c.toString();
+            if (buf.includes('\n')) done();
+          };
+          const done = () => {
+            stdin.off('data', onData);
+            stdin.off('end', done);
+            stdin.pause();
+            resolve(buf.split('\n')[0]!.trim());
+          };
+          stdin.on('data', onData);
+          stdin.on('end', done);
+          stdin.resume();
+        });
+        if (!/^y(es)?$/i.test(line)) return;
+      }
+      const r = await ctx.client.transport.json<{ NetworksDeleted: string[] | null }>('POST', '/networks/prune', { query: { filters: encodeFilters(filtersOf(f.filter)) } });
+      if (r.NetworksDeleted?.length) ctx.out(`Deleted Networks:\n${r.NetworksDeleted.join('\n')}\n\n`);
+    });
+}
+
+function connectCommand(ctx: CliContext): Command {
+  const cmd: Command = newCommand('connect', 'Connect a container to a network')
+    .argument('[args...]', 'NETWORK CONTAINER')
+    .option('--alias <strings>', 'Add network-scoped alias for the container', collect, [])
+    .option('--ip <string>', 'IPv4 address (e.g., "172.30.100.104")')
+    .option('--link <list>', 'Add link to another container', collect, [])
+    .action(async (args: string[], f: { alias: string[]; ip?: string; link: string[] }) => {
+      requireExactArgs(cmd, args, 2);
+      const body = {
+        Container: args[1],
+        EndpointConfig: { Aliases: f.alias.length ? f.alias : null, Links: f.link.length ? f.link : null, ...(f.ip ? { IPAMConfig: { IPv4Address: f.ip } } : {}) },
+      };
+      await ctx.client.transport.call('POST', `/networks/${enc(args[0]!)}/connect`, { body });
+    });
+  return cmd;
+}
+
+function disconnectCommand(ctx: CliContext): Command {
+  const cmd: Command = newCommand('disconnect', 'Disconnect a container from a network')
+    .argument('[args...]', 'NETWORK CONTAINER')
+    .option('-f, --force', 'Force the container to disconnect from a network')
+    .action(async (args: string[], f: { force?: boolean }) => {
+      requireExactArgs(cmd, args, 2);
+      await ctx.client.transport.call('POST', `/networks/${enc(args[0]!)}/disconnect`, { body: { Container: args[1], Force: !!f.force } });
+    });
+  return cmd;
+}
+
+/** `berth network …`: create, connect, disconnect, inspect, ls, prune, rm, as docker's. */
+export function networkCommand(ctx: CliContext): Command {
+  const group = new Command('network')
+    .description('Manage networks')
+    .helpOption('--help', 'Print usage')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({ outputError: () => undefined });
+  for (const make of [connectCommand, createCommand, disconnectCommand, inspectCommand, lsCommand, pruneCommand, rmCommand]) group.addCommand(make(ctx));
+  return group;
+}
+
+/** `berth port CONTAINER [PRIVATE_PORT[/PROTO]]`: the published ports, as docker port prints them. */
+export function portCommand(ctx: CliContext): Command {
+  const cmd: Command = newCommand('port', 'List port mappings or a specific mapping for the container')
+    .argument('[args...]', 'CONTAINER [PRIVATE_PORT[/PROTO]]')
+    .action(async (args: string[]) => {
+      requireArgs(cmd, args, 1);
+      requireMaxArgs(cmd, args, 2);
+      const c = await ctx.client.transport.json<{ NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null } }>('GET', `/containers/${enc(args[0]!)}/json`);
+      const ports = c.NetworkSettings.Ports ?? {};
+      const show = (b: { HostIp: string; HostPort: string }) => `${b.HostIp.includes(':') ? `[${b.HostIp}]` : b.HostIp}:${b.HostPort}`;
+      if (args[1]) {
+        const [p, proto = 'tcp'] = args[1].split('/');
+        const binds = ports[`${p}/${proto}`];
+        if (!binds?.length) throw new ExitError(1, `Error: No public port '${p}/${proto}' published for ${args[0]}`);
+        ctx.out(binds.map((b) => `${show(b)}\n`).join(''));
+        return;
+      }
+      const keys = Object.keys(ports).sort((a, b) => Number(a.split('/')[0]) - Number(b.split('/')[0]) || a.localeCompare(b));
+      let out = '';
+      for (const k of keys) for (const b of ports[k] ?? []) out += `${k} -> ${show(b)}\n`;
+      ctx.out(out);
+    });
+  return cmd;
+}

@@ -1,0 +1,925 @@
+/**
+ * Berth's networks: the default `bridge`, `host` and `none`, and user-defined bridge
+ * networks; the container-network port over them. Berth owns the model (networks,
+ * endpoints, addresses, published ports) on disk; netavark wires it (netavark.ts).
+ *
+ * Contract:
+ * - Networks live in `<data-root>/networks/<id>.json`; each container with a network
+ *   has `<data-root>/networks/endpoints/<container id>.json`, written before netavark
+ *   is asked for anything and removed only after netavark tore it down: after a crash
+ *   the file says what to undo (`recover`).
+ * - A container's namespace is a file under `<exec-root>/netns/` (netns.ts). `setUp`
+ *   makes it, chooses addresses and host ports, writes the files and returns at once
+ *   with the path and a `ready` promise for netavark's work, so runc creates the
+ *   container while netavark wires the namespace.
+ * - Each bridge network in use keeps an anchor: a namespace of its own attached to the
+ *   bridge at the highest address of the subnet, so the bridge and its firewall chains
+ *   stay up between containers (as docker0 does) and a container's setup and teardown
+ *   only add or remove its own veth and rules. The anchor goes with the network, or at
+ *   shutdown when no container uses the network.
+ * - Addresses and host ports are released once netavark's teardown is done; the engine
+ *   does not wait for it (a removal returns at once). netavark calls for different
+ *   containers run side by side; a network's anchor calls run alone.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BerthError, conflict, invalidArgument, log, notFound, type FilterArgs, checkFilterKeys, matchLabelArgs } from '../common';
+import { readJSON, writeJSONAtomic } from '../state';
+import { hostResolvConf, hostsFile, LOOPBACK_HOSTS, resolvConf, writeFiles, type HostsEntry } from './files';
+import { contains, DEFAULT_POOLS, formatCIDR, formatIPv4, hostRoutes, lastAddress, overlaps, parseCIDR, parseIPv4, pickSubnet, type Subnet } from './ipnet';
+import { Netavark, type NetavarkNetwork, type NetavarkRequest } from './netavark';
+import { createNetns, isNetns, keepNetns, removeNetns } from './netns';
+import { freePort, portFree, portMappings, type PortMapping } from './ports';
+
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  created: string;
+  driver: 'bridge' | 'host' | 'null';
+  /** Bridge device ('' for host and null). */
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  ipRange?: string;
+  internal: boolean;
+  attachable: boolean;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  /** Embedded DNS (aardvark-dns): user-defined networks only. */
+  dns: boolean;
+  /** The user gave the IPAM config (subnet…): --ip is allowed. */
+  ipamConfigured: boolean;
+}
+
+export interface Endpoint {
+  networkId: string;
+  endpointId: string;
+  ip: string;
+  prefix: number;
+  gateway: string;
+  mac: string;
+  ifname: string;
+  aliases: string[];
+  /** Given with --ip: kept across restarts. */
+  staticIp?: string;
+}
+
+export interface EndpointState {
+  containerId: string;
+  containerName: string;
+  netns: string;
+  ports: PortMapping[];
+  /** The network whose netavark call carries the port mappings. */
+  portsNetwork?: string;
+  endpoints: Endpoint[];
+}
+
+/** What the engine tells about a container's network (ContainerSpec.network, in the network layer's words). */
+export interface NetworkRequest {
+  mode?: string;
+  endpoints: Record<string, { aliases: string[] | null; links?: string[] | null; ipv4Address?: string; macAddress?: string }>;
+  exposedPorts: string[] | null;
+  portBindings: Record<string, { hostIp: string; hostPort: string }[] | null> | null;
+  publishAllPorts: boolean;
+  dns: string[] | null;
+  dnsOptions: string[] | null;
+  dnsSearch: string[] | null;
+  extraHosts: string[] | null;
+  links: string[] | null;
+  macAddress?: string;
+  disabled?: boolean;
+  primaryDetached?: boolean;
+}
+
+export interface BridgeAttachment {
+  containerId: string;
+  hostname: string;
+  files: { hostname: string; hosts: string; resolvConf: string };
+  owner?: { uid: number; gid: number };
+  name?: string;
+  domainname?: string;
+  network?: NetworkRequest;
+  /** runc makes the namespace (inside the container's user namespace); `adopt` wires it. */
+  namespaceByRuntime?: boolean;
+}
+
+export interface NetworkSetUp {
+  /** The namespace runc joins. */
+  netns?: string;
+  /** Settles when netavark has wired the namespace; start the process only after. */
+  ready?: Promise<void>;
+  /** For a namespace runc made (a remapped container's): keep it at our path, then wire it. */
+  adopt?: (pid: number) => Promise<void>;
+}
+
+export interface BridgeOptions {
+  dataRoot: string;
+  execRoot: string;
+  netavark: string;
+  aardvark?: string;
+  /** Bridge device of the default network (dockerd's -b); 'none' turns it off. */
+  bridgeName?: string;
+  /** Gateway address and prefix of the default bridge (dockerd's --bip). */
+  bip?: string;
+  /** Where networks without a subnet get theirs (dockerd's --default-address-pool). */
+  pools?: { base: string; size: number }[];
+  /** Network events: create, destroy, connect, disconnect. */
+  onEvent?: (action: string, id: string, attrs: Record<string, string>) => void;
+  hostResolvConf?: string;
+}
+
+export const DEFAULT_BRIDGE = 'berth0';
+const BUILTIN = ['bridge', 'host', 'none'];
+const newId = () => randomBytes(32).toString('hex');
+
+/**
+ * The name netavark knows a network by. netavark names its iptables chains and aardvark-dns
+ * files after it, so it must be unique on the host: every daemon has a network called
+ * "bridge", and two of them must not share chains.
+ */
+export const netavarkName = (net: Pick<NetworkRecord, 'id'>) => `berth-${net.id.slice(0, 12)}`;
+
+/** dockerd's MAC from an IPv4 address: 02:42 and the address's four bytes. */
+export function macFor(ip: string): string {
+  const n = parseIPv4(ip) ?? 0;
+  return ['02', '42', ...[n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+export class BridgeNetworking {
+  private readonly dir: string;
+  private readonly netnsDir: string;
+  private readonly netavark: Netavark;
+  private networks = new Map<string, NetworkRecord>();
+  /** Live endpoints of containers, by container id. */
+  private readonly states = new Map<string, EndpointState>();
+  /** Teardowns queued, by container id: a new setup of the container waits for its own. */
+  private readonly pending = new Map<string, Promise<void>>();
+  /** Endpoints being torn down: their addresses and host ports stay taken until netavark is done. */
+  private readonly draining = new Map<string, EndpointState>();
+  /** Each container's last address per network: a restart gets it back when it is free. */
+  private readonly lastIps = new Map<string, string>();
+  /** Networks whose anchor is up (or being set up). */
+  private readonly anchors = new Map<string, Promise<void>>();
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: BridgeOptions) {
+    this.dir = join(o.dataRoot, 'networks');
+    this.netnsDir = join(o.execRoot, 'netns');
+    this.netavark = new Netavark(o.netavark, join(o.execRoot, 'netavark'), o.aardvark);
+  }
+
+  /** Serializes changes to the model (addresses, ports, networks). */
+  private serial<T>(fn: () => Promise<T> | T): Promise<T> {
+    const next = this.lock.then(fn, fn);
+    this.lock = next.catch(() => undefined);
+    return next;
+  }
+
+  // ---- start ------------------------------------------------------------------
+
+  /** Loads networks and endpoints, and sets up the builtin networks. */
+  async init(): Promise<void> {
+    await fsp.mkdir(join(this.dir, 'endpoints'), { recursive: true });
+    await fsp.mkdir(this.netnsDir, { recursive: true });
+    await fsp.mkdir(this.netavark.configDir, { recursive: true });
+    for (const f of await fsp.readdir(this.dir)) {
+      if (!f.endsWith('.json')) continue;
+      const r = await readJSON<NetworkRecord>(join(this.dir, f)).catch(() => undefined);
+      if (r) this.networks.set(r.id, r);
+    }
+    for (const f of await fsp.readdir(join(this.dir, 'endpoints'))) {
+      if (!f.endsWith('.json')) continue;
+      const s = await readJSON<EndpointState>(join(this.dir, 'endpoints', f)).catch(() => undefined);
+      if (s) this.states.set(s.containerId, s);
+    }
+    for (const name of ['host', 'none']) {
+      if (!this.byName(name)) await this.save({ ...this.blank(name), driver: name === 'host' ? 'host' : 'null' });
+    }
+    await this.initDefaultBridge();
+  }
+
+  private blank(name: string): NetworkRecord {
+    return { id: newId(), name, created: new Date().toISOString(), driver: 'bridge', bridge: '', subnet: '', gateway: '', internal: false, attachable: false, labels: {}, options: {}, dns: false, ipamConfigured: false };
+  }
+
+  private async initDefaultBridge(): Promise<void> {
+    const old = this.byName('bridge');
+    const device = this.o.bridgeName ?? DEFAULT_BRIDGE;
+    if (device === 'none') {
+      if (old && !this.inUse(old.id)) await this.deleteRecord(old);
+      return;
+    }
+    if (old && this.inUse(old.id)) return; // containers run on it: keep it as it is
+    let subnet: Subnet;
+    let gateway: string;
+    if (this.o.bip) {
+      const c = parseCIDR(this.o.bip, true);
+      if (!c || c.address === c.base) throw invalidArgument(`invalid --bip ${JSON.stringify(this.o.bip)}: use the bridge's address and prefix, such as 172.17.0.1/16`);
+      subnet = c;
+      gateway = formatIPv4(c.address);
+    } else {
+      const reuse = old && old.bridge === device ? parseCIDR(old.subnet) : undefined;
+      const taken = [...this.userSubnets(), ...hostRoutes([device]).map((r) => r.subnet)];
+      const s = reuse && !taken.some((t) => overlaps(t, reuse)) ? reuse : pickSubnet(this.o.pools?.length ? this.o.pools : DEFAULT_POOLS, taken);
+      if (!s) throw invalidArgument('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+      subnet = s;
+      gateway = formatIPv4(s.base + 1);
+    }
+    const rec: NetworkRecord = {
+      ...(old ?? this.blank('bridge')),
+      bridge: device,
+      subnet: formatCIDR(subnet),
+      gateway,
+      options: {
+        'com.docker.network.bridge.default_bridge': 'true',
+        'com.docker.network.bridge.enable_icc': 'true',
+        'com.docker.network.bridge.enable_ip_masquerade': 'true',
+        'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+        'com.docker.network.bridge.name': device,
+        'com.docker.network.driver.mtu': '1500',
+      },
+    };
+    await this.save(rec);
+  }
+
+  private userSubnets(): Subnet[] {
+    return [...this.networks.values()].filter((n) => n.driver === 'bridge' && n.name !== 'bridge' && n.subnet).map((n) => parseCIDR(n.subnet)!).filter(Boolean);
+  }
+
+  /**
+   * After the engine knows which containers still run: tears down what belongs to
+   * containers that do not (crashes, exits while berthd was away), and anchors of
+   * networks nobody uses.
+   */
+  async recover(live: ReadonlySet<string>): Promise<void> {
+    for (const s of [...this.states.values()]) {
+      if (live.has(s.containerId)) continue;
+      await this.tearDown(s.containerId).catch((err) => log.warn('network cleanup failed', { id: s.containerId, error: String(err) }));
+    }
+    await Promise.all([...this.pending.values()]);
+    for (const f of await fsp.readdir(this.netnsDir).catch(() => [] as string[])) {
+      const path = join(this.netnsDir, f);
+      if (f.startsWith('anchor-')) {
+        const net = this.networks.get(f.slice('anchor-'.length));
+        if (net && this.inUse(net.id)) {
+          this.anchors.set(net.id, Promise.resolve());
+          continue;
+        }
+        if (net) await this.netavark.teardown(path, this.anchorRequest(net), true).catch(() => undefined);
+        await removeNetns(path);
+      } else if (![...this.states.values()].some((st) => st.netns === path)) {
+        await removeNetns(path);
+      }
+    }
+  }
+
+  /**
+   * A namespace made ahead of need: making one (a process spawn) is off the start's path.
+   * The spare's file names no container; `recover` removes a spare a crash left.
+   */
+  private spare: Promise<string> | undefined;
+
+  private takeNetns(): Promise<string> {
+    const ns = this.spare ?? this.makeNetns();
+    this.spare = ns.then(() => this.makeNetns());
+    this.spare.catch(() => (this.spare = undefined));
+    return ns;
+  }
+
+  private async makeNetns(): Promise<string> {
+    const path = join(this.netnsDir, `ns-${randomBytes(8).toString('hex')}`);
+    await createNetns(path);
+    return path;
+  }
+
+  /** Waits for queued teardowns; removes anchors of networks no container uses. */
+  async close(): Promise<void> {
+    const spare = await this.spare?.catch(() => undefined);
+    this.spare = undefined;
+    if (spare) await removeNetns(spare);
+    await Promise.all([...this.pending.values()]);
+    await this.serial(async () => {
+      for (const id of [...this.anchors.keys()]) if (!this.inUse(id)) await this.dropAnchor(id);
+      // Anchors whose setup failed half-way.
+      for (const f of await fsp.readdir(this.netnsDir).catch(() => [] as string[])) {
+        if (!f.startsWith('anchor-')) continue;
+        const id = f.slice('anchor-'.length);
+        if (this.inUse(id)) continue;
+        const net = this.networks.get(id);
+        const path = join(this.netnsDir, f);
+        if (net) await this.netavark.teardown(path, this.anchorRequest(net), true).catch(() => undefined);
+        await removeNetns(path);
+      }
+    });
+  }
+
+  // ---- lookups --------------------------------------------------------------
+
+  private byName(name: string): NetworkRecord | undefined {
+    for (const n of this.networks.values()) if (n.name === name) return n;
+    return undefined;
+  }
+
+  /** By name, full id or unique id prefix (dockerd's order). */
+  find(ref: string): NetworkRecord | undefined {
+    const byName = this.byName(ref);
+    if (byName) return byName;
+    const full = this.networks.get(ref);
+    if (full) return full;
+    if (ref.length === 0) return undefined;
+    const hits = [...this.networks.values()].filter((n) => n.id.startsWith(ref));
+    if (hits.length > 1) throw invalidArgument(`network ${ref} is ambiguous (${hits.length} matches found based on ID prefix)`);
+    return hits[0];
+  }
+
+  get(ref: string): NetworkRecord {
+    const n = this.find(ref);
+    if (!n) throw notFound(`network ${ref} not found`);
+    return n;
+  }
+
+  list(): NetworkRecord[] {
+    return [...this.networks.values()].sort((a, b) => a.created.localeCompare(b.created));
+  }
+
+  private inUse(networkId: string): boolean {
+    for (const s of this.states.values()) if (s.endpoints.some((e) => e.networkId === networkId)) return true;
+    return false;
+  }
+
+  /** Containers with an endpoint on the network. */
+  containersOn(networkId: string): { state: EndpointState; endpoint: Endpoint }[] {
+    const out: { state: EndpointState; endpoint: Endpoint }[] = [];
+    for (const s of this.states.values()) for (const e of s.endpoints) if (e.networkId === networkId) out.push({ state: s, endpoint: e });
+    return out;
+  }
+
+  /** A running container's endpoints and ports. */
+  stateOf(containerId: string): EndpointState | undefined {
+    return this.states.get(containerId);
+  }
+
+  /** The network a container's mode names (undefined for none, host, container:X). */
+  primaryNetwork(mode: string | undefined): NetworkRecord | undefined {
+    const m = mode ?? '';
+    if (m === 'none' || m === 'host' || m.startsWith('container:')) return undefined;
+    if (m === '' || m === 'default' || m === 'bridge') return this.byName('bridge');
+    return this.find(m);
+  }
+
+  // ---- create-time checks ------------------------------------------------------
+
+  /** What dockerd refuses at create: an unknown network, bad ports, --ip where it cannot be. */
+  check(req: NetworkRequest): void {
+    portMappings(req);
+    const mode = req.mode ?? '';
+    const names = new Set(Object.keys(req.endpoints).map((n) => (n === 'default' ? 'bridge' : n)));
+    if (mode !== '' && mode !== 'default' && mode !== 'none' && mode !== 'host' && !mode.startsWith('container:')) names.add(mode);
+    for (const name of names) {
+      if (BUILTIN.includes(name) && name !== 'bridge') continue;
+      // 400, not 404: the docker CLI takes a 404 from create for a missing image and tries a pull.
+      const net = this.find(name);
+      if (!net) throw invalidArgument(`network ${name} not found`);
+      const e = req.endpoints[name] ?? (name === 'bridge' ? req.endpoints.default : undefined);
+      if (e?.ipv4Address) {
+        if (!net.ipamConfigured) throw invalidArgument('user specified IP address is supported on user defined networks only');
+        const ip = parseIPv4(e.ipv4Address);
+        if (ip === undefined) throw invalidArgument(`invalid IPv4 address: ${e.ipv4Address}`);
+        if (!contains(parseCIDR(net.subnet)!, ip)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${e.ipv4Address}`);
+      }
+    }
+    if ((mode === 'none' || mode === 'host' || mode.startsWith('container:')) && (req.portBindings && Object.keys(req.portBindings).length)) {
+      if (mode !== 'none') throw invalidArgument('conflicting options: port publishing and the container type network mode');
+    }
+  }
+
+  // ---- the container-network port ------------------------------------------------
+
+  async setUp(a: BridgeAttachment): Promise<NetworkSetUp> {
+    await this.pending.get(a.containerId);
+    const req = a.network;
+    const mode = req?.mode ?? '';
+    const resolv = await hostResolvConf(this.o.hostResolvConf);
+    const hostnameText = `${a.hostname}\n`;
+    const extra = this.extraHosts(req);
+    if (!req || req.disabled || mode === 'none' || mode.startsWith('container:') || false) {
+      await writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile(extra), resolvConf: resolvConf(resolv, { nameservers: req?.dns, search: req?.dnsSearch, options: req?.dnsOptions }) }, a.owner);
+      return {};
+    }
+    if (mode === 'host') {
+      let hosts = LOOPBACK_HOSTS;
+      try {
+        hosts = readFileSync('/etc/hosts', 'utf8');
+      } catch {
+        // keep the loopback names
+      }
+      await writeFiles(a.files, { hostname: hostnameText, hosts: hosts + extra.map((e) => `${e.ip}\t${e.names.join(' ')}\n`).join(''), resolvConf: resolvConf(resolv, { nameservers: req.dns, search: req.dnsSearch, options: req.dnsOptions }) }, a.owner);
+      return {};
+    }
+    // A second setUp of a container already set up (idempotent): its files again, nothing new wired.
+    const had = this.states.get(a.containerId);
+    const state = had ?? (await this.serial(() => this.allocate(a, req)));
+    if (!state) {
+      // Disconnected from every network: loopback only.
+      await writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile(extra), resolvConf: resolvConf(resolv, { nameservers: req.dns, search: req.dnsSearch, options: req.dnsOptions }) }, a.owner);
+      return {};
+    }
+    const first = state.endpoints[0]!;
+    const firstNet = this.networks.get(first.networkId)!;
+    const names = a.domainname ? [`${a.hostname}.${a.domainname}`, a.hostname] : [a.hostname];
+    const links = this.linkHosts(req);
+    const resolvText = firstNet.dns
+      ? resolvConf(resolv, { nameservers: [first.gateway], search: req.dnsSearch, options: req.dnsOptions })
+      : resolvConf(resolv, { nameservers: req.dns, search: req.dnsSearch, options: req.dnsOptions });
+    try {
+      await Promise.all([
+        writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile([...extra, ...links], { ip: first.ip, names }), resolvConf: resolvText }, a.owner),
+      ]);
+    } catch (err) {
+      await this.tearDown(a.containerId).catch(() => undefined);
+      throw err;
+    }
+    if (had) return { netns: state.netns, ready: Promise.resolve() };
+    if (a.namespaceByRuntime) {
+      return {
+        adopt: async (pid) => {
+          await keepNetns(`/proc/${pid}/ns/net`, state.netns);
+          await this.wire(state, req.dns ?? []);
+        },
+      };
+    }
+    const ready = this.wire(state, req.dns ?? []);
+    return { netns: state.netns, ready };
+  }
+
+  /** Anchors, then the container's own setup: one netavark call per network. */
+  private async wire(state: EndpointState, dns: string[]): Promise<void> {
+    try {
+      // The anchor first: it makes the bridge and its chains, which a container's setup must not race.
+      await Promise.all(state.endpoints.map((e) => this.ensureAnchor(this.networks.get(e.networkId)!)));
+      await Promise.all(state.endpoints.map((e) => this.netavark.setup(state.netns, this.request(state, [e], dns))));
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new BerthError('internal', `failed to set up container networking: ${msg}`, { cause: err });
+    }
+    for (const e of state.endpoints) {
+      const net = this.networks.get(e.networkId)!;
+      this.o.onEvent?.('connect', net.id, { container: state.containerId, name: net.name, type: 'bridge' });
+    }
+  }
+
+  private request(state: EndpointState, endpoints: Endpoint[], dns: string[] = []): NetavarkRequest {
+    const networks: NetavarkRequest['networks'] = {};
+    const info: NetavarkRequest['network_info'] = {};
+    let withPorts = false;
+    for (const e of endpoints) {
+      const net = this.networks.get(e.networkId);
+      if (!net) continue;
+      networks[netavarkName(net)] = { static_ips: [e.ip], aliases: e.aliases, interface_name: e.ifname, static_mac: e.mac };
+      info[netavarkName(net)] = this.netavarkNetwork(net);
+      if (state.portsNetwork === net.id) withPorts = true;
+    }
+    return {
+      container_id: state.containerId,
+      container_name: state.containerName,
+      port_mappings: withPorts ? state.ports.map((p) => ({ host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol })) : [],
+      networks,
+      network_info: info,
+      ...(dns.length ? { dns_servers: dns } : {}),
+    };
+  }
+
+  private netavarkNetwork(net: NetworkRecord): NetavarkNetwork {
+    return {
+      name: netavarkName(net),
+      id: net.id,
+      driver: 'bridge',
+      network_interface: net.bridge,
+      subnets: [{ subnet: net.subnet, gateway: net.gateway }],
+      ipv6_enabled: false,
+      internal: net.internal,
+      dns_enabled: net.dns,
+      // Docker keeps bridge networks from reaching each other.
+      options: { isolate: 'true' },
+      ipam_options: { driver: 'host-local' },
+    };
+  }
+
+  // ---- anchors -------------------------------------------------------------
+
+  private anchorPath(net: NetworkRecord): string {
+    return join(this.netnsDir, `anchor-${net.id}`);
+  }
+
+  /** The anchor's address: the highest host address of the subnet (none for subnets under /29). */
+  private anchorIp(net: NetworkRecord): number | undefined {
+    const s = parseCIDR(net.subnet);
+    if (!s || s.prefix > 29) return undefined;
+    return lastAddress(s) - 1;
+  }
+
+  private anchorRequest(net: NetworkRecord): NetavarkRequest {
+    const ip = this.anchorIp(net)!;
+    return {
+      container_id: `anchor-${net.id}`,
+      container_name: `berth-anchor-${net.id.slice(0, 12)}`,
+      port_mappings: [],
+      networks: { [netavarkName(net)]: { static_ips: [formatIPv4(ip)], aliases: [], interface_name: 'eth0' } },
+      network_info: { [netavarkName(net)]: this.netavarkNetwork(net) },
+    };
+  }
+
+  private ensureAnchor(net: NetworkRecord): Promise<void> {
+    const have = this.anchors.get(net.id);
+    if (have) return have;
+    if (this.anchorIp(net) === undefined) return Promise.resolve();
+    const path = this.anchorPath(net);
+    const p = (async () => {
+      if (await isNetns(path)) return;
+      await createNetns(path);
+      await this.netavark.setup(path, this.anchorRequest(net), true);
+    })();
+    this.anchors.set(net.id, p);
+    p.catch(() => this.anchors.delete(net.id));
+    return p;
+  }
+
+  private async dropAnchor(networkId: string): Promise<void> {
+    const p = this.anchors.get(networkId);
+    this.anchors.delete(networkId);
+    const net = this.networks.get(networkId);
+    await p?.catch(() => undefined);
+    if (!net) return;
+    const path = this.anchorPath(net);
+    if (!(await isNetns(path))) return;
+    await this.netavark.teardown(path, this.anchorRequest(net), true).catch((err) => log.warn('anchor teardown failed', { network: net.name, error: String(err) }));
+    await removeNetns(path);
+  }
+
+  // ---- addresses and ports -----------------------------------------------------
+
+  private usedIps(networkId: string): Set<number> {
+    const used = new Set<number>();
+    for (const s of [...this.states.values(), ...this.draining.values()]) for (const e of s.endpoints) if (e.networkId === networkId) used.add(parseIPv4(e.ip)!);
+    return used;
+  }
+
+  private allocateIp(net: NetworkRecord, wanted?: string, containerId?: string): string {
+    const subnet = parseCIDR(net.subnet)!;
+    const used = this.usedIps(net.id);
+    const gw = parseIPv4(net.gateway);
+    const anchor = this.anchorIp(net);
+    if (wanted) {
+      const ip = parseIPv4(wanted);
+      if (ip === undefined || !contains(subnet, ip)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${wanted}`);
+      if (used.has(ip) || ip === gw || ip === anchor || ip === subnet.base || ip === lastAddress(subnet)) throw conflict(`failed to set up container networking: Address already in use`);
+      return wanted;
+    }
+    const range = net.ipRange ? parseCIDR(net.ipRange)! : subnet;
+    const last = containerId ? parseIPv4(this.lastIps.get(`${containerId}/${net.id}`) ?? '') : undefined;
+    if (last !== undefined && contains(range, last) && !used.has(last) && last !== gw && last !== anchor && last !== subnet.base && last !== lastAddress(subnet)) return formatIPv4(last);
+    for (let ip = range.base; ip <= lastAddress(range); ip++) {
+      if (ip === subnet.base || ip === lastAddress(subnet) || ip === gw || ip === anchor || used.has(ip)) continue;
+      return formatIPv4(ip);
+    }
+    throw new BerthError('unavailable', `no available IPv4 addresses on this network's address pools: ${net.name} (${net.id})`);
+  }
+
+  private portsInUse(): PortMapping[] {
+    const out: PortMapping[] = [];
+    for (const s of [...this.states.values(), ...this.draining.values()]) out.push(...s.ports);
+    return out;
+  }
+
+  private async allocatePorts(wanted: PortMapping[], containerName: string, endpointId: string): Promise<PortMapping[]> {
+    const used = this.portsInUse();
+    const out: PortMapping[] = [];
+    const clash = (p: PortMapping, port: number) =>
+      [...used, ...out].some((u) => u.protocol === p.protocol && u.hostPort === port && (u.hostIp === '' || p.hostIp === '' || u.hostIp === p.hostIp));
+    const fail = (why: string) => new BerthError('internal', `driver failed programming external connectivity on endpoint ${containerName} (${endpointId}): ${why}`);
+    for (const p of wanted) {
+      const shown = `${p.hostIp || '0.0.0.0'}`;
+      if (p.hostPort) {
+        if (clash(p, p.hostPort)) throw fail(`Bind for ${shown}:${p.hostPort} failed: port is already allocated`);
+        if (!(await portFree(p.protocol, p.hostIp, p.hostPort))) {
+          throw fail(`failed to bind port ${shown}:${p.hostPort}/${p.protocol}: Error starting userland proxy: listen ${p.protocol}4 ${shown}:${p.hostPort}: bind: address already in use`);
+        }
+        out.push({ containerPort: p.containerPort, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort });
+        continue;
+      }
+      let port = 0;
+      if (p.hostRange) {
+        for (let c = p.hostRange[0]; c <= p.hostRange[1] && !port; c++) if (!clash(p, c) && (await portFree(p.protocol, p.hostIp, c))) port = c;
+        if (!port) throw fail(`Bind for ${shown}:${p.hostRange[0]}-${p.hostRange[1]} failed: port is already allocated`);
+      } else {
+        for (let i = 0; i < 20 && !port; i++) {
+          const c = await freePort(p.protocol, p.hostIp);
+          if (!clash(p, c)) port = c;
+        }
+        if (!port) throw fail('no free host port');
+      }
+      out.push({ containerPort: p.containerPort, protocol: p.protocol, hostIp: p.hostIp, hostPort: port });
+    }
+    return out;
+  }
+
+  private async allocate(a: BridgeAttachment, req: NetworkRequest): Promise<EndpointState | undefined> {
+    const primary = this.primaryNetwork(req.mode);
+    if (!primary) throw notFound(`network ${req.mode} not found`);
+    const nets: NetworkRecord[] = req.primaryDetached ? [] : [primary];
+    for (const name of Object.keys(req.endpoints)) {
+      const n = this.get(name === 'default' ? 'bridge' : name);
+      if (n.driver !== 'bridge') continue;
+      if (req.primaryDetached && n.id === primary.id) continue;
+      if (!nets.some((x) => x.id === n.id)) nets.push(n);
+    }
+    if (nets.length === 0) return undefined;
+    const short = a.containerId.slice(0, 12);
+    const endpoints: Endpoint[] = [];
+    nets.forEach((net, i) => {
+      const cfg = req.endpoints[net.name] ?? req.endpoints[net.id] ?? (i === 0 ? req.endpoints[req.mode ?? ''] ?? req.endpoints.default : undefined);
+      const ip = this.allocateIp(net, cfg?.ipv4Address, a.containerId);
+      const e: Endpoint = {
+        networkId: net.id,
+        endpointId: newId(),
+        ip,
+        prefix: parseCIDR(net.subnet)!.prefix,
+        gateway: net.gateway,
+        mac: (i === 0 ? req.macAddress : undefined) || cfg?.macAddress || macFor(ip),
+        ifname: `eth${i}`,
+        aliases: net.dns ? [...new Set([...(cfg?.aliases ?? []), short])] : [],
+        ...(cfg?.ipv4Address ? { staticIp: cfg.ipv4Address } : {}),
+      };
+      endpoints.push(e);
+    });
+    const state: EndpointState = { containerId: a.containerId, containerName: a.name ?? short, netns: a.namespaceByRuntime ? join(this.netnsDir, `ns-${randomBytes(8).toString('hex')}`) : await this.takeNetns(), ports: [], endpoints };
+    try {
+      state.ports = await this.allocatePorts(portMappings(req), state.containerName, endpoints[0]!.endpointId);
+    } catch (err) {
+      await removeNetns(state.netns);
+      throw err;
+    }
+    if (state.ports.length) state.portsNetwork = nets[0]!.id;
+    this.states.set(a.containerId, state);
+    // The record goes to disk before netavark does anything: a crash leaves something to undo.
+    await writeJSONAtomic(this.endpointFile(a.containerId), state, { durable: false });
+    return state;
+  }
+
+  private endpointFile(containerId: string): string {
+    return join(this.dir, 'endpoints', `${containerId}.json`);
+  }
+
+  /** --add-host lines; host-gateway is the default bridge's gateway. */
+  private extraHosts(req: NetworkRequest | undefined): HostsEntry[] {
+    const out: HostsEntry[] = [];
+    for (const line of req?.extraHosts ?? []) {
+      const i = line.indexOf(':');
+      if (i <= 0) continue;
+      let ip = line.slice(i + 1);
+      if (ip === 'host-gateway') ip = this.byName('bridge')?.gateway ?? '127.0.0.1';
+      out.push({ ip, names: [line.slice(0, i)] });
+    }
+    return out;
+  }
+
+  /** --link name:alias on the default bridge: hosts lines for running containers. */
+  private linkHosts(req: NetworkRequest): HostsEntry[] {
+    const out: HostsEntry[] = [];
+    for (const link of req.links ?? []) {
+      const [target, alias] = link.split(':');
+      const name = (target ?? '').replace(/^\//, '');
+      const s = [...this.states.values()].find((x) => x.containerName === name || x.containerId.startsWith(name));
+      const e = s?.endpoints[0];
+      if (!s || !e) continue;
+      const a = (alias ?? name).split('/').pop()!;
+      out.push({ ip: e.ip, names: [...new Set([a, s.containerId.slice(0, 12), s.containerName])] });
+    }
+    return out;
+  }
+
+  async tearDown(containerId: string): Promise<void> {
+    const state = this.states.get(containerId);
+    // Already queued (exit, then removal): the removal does not wait for netavark.
+    if (!state) return;
+    this.states.delete(containerId);
+    const drainKey = `${containerId}/${state.netns}`;
+    this.draining.set(drainKey, state);
+    const job = (async () => {
+      await this.netavark.teardown(state.netns, this.request(state, state.endpoints)).catch((err) => {
+        // A setup that never ran leaves nothing to undo; anything else is worth a line.
+        if (!/No such file|does not exist|not found|No such device/i.test(String(err))) log.warn('network teardown failed', { id: containerId, error: String(err) });
+      });
+      await removeNetns(state.netns);
+      await fsp.rm(this.endpointFile(containerId), { force: true });
+      for (const e of state.endpoints) {
+        const net = this.networks.get(e.networkId);
+        if (net) this.o.onEvent?.('disconnect', net.id, { container: containerId, name: net.name, type: 'bridge' });
+      }
+    })();
+    const done = job.finally(() => {
+      this.draining.delete(drainKey);
+      for (const e of state.endpoints) this.lastIps.set(`${containerId}/${e.networkId}`, e.ip);
+      // Bounded: the oldest memories go first.
+      while (this.lastIps.size > 4096) this.lastIps.delete(this.lastIps.keys().next().value!);
+      if (this.pending.get(containerId) === done) this.pending.delete(containerId);
+    });
+    this.pending.set(containerId, done);
+  }
+
+  // ---- network management --------------------------------------------------------
+
+  private async save(n: NetworkRecord): Promise<void> {
+    await writeJSONAtomic(join(this.dir, `${n.id}.json`), n);
+    this.networks.set(n.id, n);
+  }
+
+  private async deleteRecord(n: NetworkRecord): Promise<void> {
+    await fsp.rm(join(this.dir, `${n.id}.json`), { force: true });
+    this.networks.delete(n.id);
+  }
+
+  create(o: {
+    name: string;
+    driver?: string;
+    subnet?: string;
+    gateway?: string;
+    ipRange?: string;
+    internal?: boolean;
+    attachable?: boolean;
+    labels?: Record<string, string>;
+    options?: Record<string, string>;
+    checkDuplicate?: boolean;
+  }): Promise<{ id: string; warning: string }> {
+    return this.serial(async () => {
+      if (!o.name) throw invalidArgument('network name is required');
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(o.name)) throw invalidArgument(`invalid network name "${o.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      const driver = o.driver || 'bridge';
+      if (BUILTIN.includes(o.name)) throw new BerthError('forbidden', `${o.name} is a pre-defined network and cannot be created`);
+      if (this.byName(o.name)) throw conflict(`network with name ${o.name} already exists`);
+      if (driver !== 'bridge') {
+        if (driver === 'host' || driver === 'null') throw new BerthError('forbidden', `only one instance of "${driver}" network is allowed`);
+        throw notFound(`plugin "${driver}" not found`);
+      }
+      const taken = [...this.networks.values()].filter((n) => n.driver === 'bridge' && n.subnet).map((n) => parseCIDR(n.subnet)!);
+      let subnet: Subnet;
+      if (o.subnet) {
+        const s = parseCIDR(o.subnet, true);
+        if (!s) throw invalidArgument(`invalid subnet ${o.subnet} : invalid CIDR address: ${o.subnet}`);
+        if (s.address !== s.base) throw invalidArgument(`invalid subnet ${o.subnet}: it should be ${formatCIDR(s)}`);
+        if (taken.some((t) => overlaps(t, s))) throw new BerthError('forbidden', 'invalid pool request: Pool overlaps with other one on this address space');
+        subnet = s;
+      } else {
+        if (o.gateway || o.ipRange) throw invalidArgument('ip-range and gateway need a subnet (--subnet)');
+        const ours = [...this.networks.values()].map((n) => n.bridge).filter(Boolean);
+        const s = pickSubnet(this.o.pools?.length ? this.o.pools : DEFAULT_POOLS, [...taken, ...hostRoutes(ours).map((r) => r.subnet)]);
+        if (!s) throw new BerthError('forbidden', 'all predefined address pools have been fully subnetted');
+        subnet = s;
+      }
+      if (subnet.prefix > 30) throw invalidArgument(`invalid subnet ${formatCIDR(subnet)}: it leaves no address for containers`);
+      let gateway = formatIPv4(subnet.base + 1);
+      if (o.gateway) {
+        const g = parseIPv4(o.gateway);
+        if (g === undefined) throw invalidArgument(`invalid gateway address ${o.gateway}`);
+        if (!contains(subnet, g)) throw new BerthError('forbidden', `no matching subnet for gateway ${o.gateway}`);
+        gateway = o.gateway;
+      }
+      let ipRange: string | undefined;
+      if (o.ipRange) {
+        const r = parseCIDR(o.ipRange, true);
+        if (!r) throw invalidArgument(`invalid CIDR address: ${o.ipRange}`);
+        if (!contains(subnet, r.base) || r.prefix < subnet.prefix) throw new BerthError('forbidden', `no matching subnet for range ${o.ipRange}`);
+        ipRange = formatCIDR(r);
+      }
+      const id = newId();
+      const options = { ...(o.options ?? {}) };
+      const bridge = options['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`;
+      if (bridge.length > 15) throw invalidArgument(`bridge name ${bridge} is longer than 15 characters`);
+      if ([...this.networks.values()].some((n) => n.bridge === bridge)) throw conflict(`bridge name ${bridge} is already used by another network`);
+      const rec: NetworkRecord = {
+        id,
+        name: o.name,
+        created: new Date().toISOString(),
+        driver: 'bridge',
+        bridge,
+        subnet: formatCIDR(subnet),
+        gateway,
+        ...(ipRange ? { ipRange } : {}),
+        internal: !!o.internal,
+        attachable: !!o.attachable,
+        labels: o.labels ?? {},
+        options,
+        dns: true,
+        ipamConfigured: !!o.subnet,
+      };
+      await this.save(rec);
+      this.o.onEvent?.('create', id, { name: rec.name, type: 'bridge' });
+      return { id, warning: '' };
+    });
+  }
+
+  remove(ref: string): Promise<void> {
+    return this.serial(async () => {
+      const n = this.get(ref);
+      if (BUILTIN.includes(n.name)) throw new BerthError('forbidden', `${n.name} is a pre-defined network and cannot be removed`);
+      if (this.inUse(n.id)) throw new BerthError('forbidden', `error while removing network: network ${n.name} id ${n.id} has active endpoints`);
+      await Promise.all([...this.pending.values()]);
+      await this.dropAnchor(n.id);
+      await this.deleteRecord(n);
+      this.o.onEvent?.('destroy', n.id, { name: n.name, type: 'bridge' });
+    });
+  }
+
+  /** Removes unused user-defined networks; `until` and `label` filters as dockerd. */
+  async prune(filters: FilterArgs, used: (networkId: string) => boolean): Promise<string[]> {
+    checkFilterKeys(filters, ['until', 'label', 'label!']);
+    const until = filters.get('until')?.[0];
+    const limit = until ? parseUntil(until) : undefined;
+    const removed: string[] = [];
+    for (const n of this.list()) {
+      if (BUILTIN.includes(n.name) || this.inUse(n.id) || used(n.id)) continue;
+      if (limit !== undefined && !(Date.parse(n.created) < limit)) continue;
+      if (!matchLabelArgs(filters, n.labels)) continue;
+      try {
+        await this.remove(n.id);
+        removed.push(n.name);
+      } catch (err) {
+        log.warn('network prune: not removed', { network: n.name, error: String(err) });
+      }
+    }
+    return removed;
+  }
+
+  /** Attaches a running container to another network (docker network connect). */
+  connect(containerId: string, ref: string, cfg: { aliases?: string[] | null; ipv4Address?: string; macAddress?: string }): Promise<void> {
+    return this.serial(async () => {
+      const state = this.states.get(containerId);
+      const net = this.get(ref);
+      if (!state) throw conflict(`container ${containerId} is not connected to a bridge network it can join ${net.name} from`);
+      if (state.endpoints.some((e) => e.networkId === net.id)) throw new BerthError('forbidden', `endpoint with name ${state.containerName} already exists in network ${net.name}`);
+      if (net.driver !== 'bridge') throw new BerthError('forbidden', `container cannot be disconnected from host network or connected to host network`);
+      if (cfg.ipv4Address && !net.ipamConfigured) throw invalidArgument('user specified IP address is supported on user defined networks only');
+      const ip = this.allocateIp(net, cfg.ipv4Address);
+      const used = new Set(state.endpoints.map((e) => e.ifname));
+      let i = 0;
+      while (used.has(`eth${i}`)) i++;
+      const e: Endpoint = {
+        networkId: net.id,
+        endpointId: newId(),
+        ip,
+        prefix: parseCIDR(net.subnet)!.prefix,
+        gateway: net.gateway,
+        mac: cfg.macAddress || macFor(ip),
+        ifname: `eth${i}`,
+        aliases: net.dns ? [...new Set([...(cfg.aliases ?? []), containerId.slice(0, 12)])] : [],
+        ...(cfg.ipv4Address ? { staticIp: cfg.ipv4Address } : {}),
+      };
+      state.endpoints.push(e);
+      await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
+      try {
+        await this.ensureAnchor(net);
+        await this.netavark.setup(state.netns, this.request(state, [e]));
+      } catch (err) {
+        state.endpoints = state.endpoints.filter((x) => x !== e);
+        await this.netavark.teardown(state.netns, this.request(state, [e])).catch(() => undefined);
+        await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
+        throw err;
+      }
+      this.o.onEvent?.('connect', net.id, { container: containerId, name: net.name, type: 'bridge' });
+    });
+  }
+
+  /** Detaches a running container from a network. */
+  disconnect(containerId: string, ref: string): Promise<void> {
+    return this.serial(async () => {
+      const net = this.get(ref);
+      const state = this.states.get(containerId);
+      const e = state?.endpoints.find((x) => x.networkId === net.id);
+      if (!state || !e) throw new BerthError('forbidden', `container ${containerId} is not connected to network ${net.name}`);
+      const carriesPorts = state.portsNetwork === net.id;
+      await this.netavark.teardown(state.netns, this.request(state, [e])).catch((err) => log.warn('disconnect teardown failed', { error: String(err) }));
+      state.endpoints = state.endpoints.filter((x) => x !== e);
+      if (carriesPorts) {
+        state.ports = [];
+        delete state.portsNetwork;
+      }
+      if (state.endpoints.length === 0) {
+        // Nothing left: the namespace keeps loopback only, as with --network none.
+        state.endpoints = [];
+      }
+      await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
+      this.o.onEvent?.('disconnect', net.id, { container: containerId, name: net.name, type: 'bridge' });
+    });
+  }
+}
+
+function parseUntil(v: string): number {
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const m = /^(\d+)(h|m|s)$/.exec(v);
+  if (m) return Date.now() - Number(m[1]) * { h: 3600_000, m: 60_000, s: 1000 }[m[2] as 'h' | 'm' | 's'];
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw invalidArgument(`invalid until filter: ${v}`);
+  return t;
+}
+

@@ -1,0 +1,122 @@
+/**
+ * netavark, the network stack under Berth's networks: one `setup` or `teardown` call
+ * per container namespace with the whole picture as JSON on stdin (which networks,
+ * which addresses, which ports). netavark makes the bridge, the veth pair, the
+ * addresses and routes, the iptables NAT and port forwarding rules, and starts
+ * aardvark-dns for networks with DNS. Berth decides every address; netavark only wires.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export const NETAVARK_CANDIDATES = ['/usr/lib/podman/netavark', '/usr/libexec/podman/netavark', '/usr/local/lib/podman/netavark'];
+export const AARDVARK_CANDIDATES = ['/usr/lib/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns', '/usr/local/lib/podman/aardvark-dns'];
+
+export function findBinary(candidates: readonly string[]): string | undefined {
+  return candidates.find((p) => existsSync(p));
+}
+
+/** A network as netavark reads it (Podman's network JSON). */
+export interface NetavarkNetwork {
+  name: string;
+  id: string;
+  driver: 'bridge';
+  network_interface: string;
+  subnets: { subnet: string; gateway?: string }[];
+  ipv6_enabled: boolean;
+  internal: boolean;
+  dns_enabled: boolean;
+  options?: Record<string, string>;
+  ipam_options: { driver: 'host-local' };
+}
+
+export interface NetavarkPort {
+  host_ip: string;
+  container_port: number;
+  host_port: number;
+  range: number;
+  protocol: string;
+}
+
+export interface NetavarkRequest {
+  container_id: string;
+  container_name: string;
+  port_mappings: NetavarkPort[];
+  networks: Record<string, { static_ips: string[]; aliases: string[]; interface_name: string; static_mac?: string }>;
+  network_info: Record<string, NetavarkNetwork>;
+  dns_servers?: string[];
+}
+
+export interface NetavarkResult {
+  [network: string]: {
+    interfaces: Record<string, { mac_address: string; subnets?: { ipnet: string; gateway?: string }[] }>;
+    dns_server_ips?: string[];
+    dns_search_domains?: string[];
+  };
+}
+
+export class Netavark {
+  /**
+   * Calls for different containers run side by side (netavark waits on the xtables lock and
+   * locks aardvark's config itself); `exclusive` calls (a network's anchor, which makes or
+   * removes the bridge and its chains) wait for everything before them and hold off what
+   * comes after.
+   */
+  private exclusiveTail: Promise<unknown> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly binary: string,
+    /** netavark's own state (aardvark-dns config) lives here. */
+    readonly configDir: string,
+    readonly aardvark?: string,
+  ) {}
+
+  setup(netns: string, req: NetavarkRequest, exclusive = false): Promise<NetavarkResult> {
+    return this.call('setup', netns, req, exclusive).then((out) => JSON.parse(out || '{}') as NetavarkResult);
+  }
+
+  async teardown(netns: string, req: NetavarkRequest, exclusive = false): Promise<void> {
+    await this.call('teardown', netns, req, exclusive);
+  }
+
+  private call(cmd: 'setup' | 'teardown', netns: string, req: NetavarkRequest, exclusive: boolean): Promise<string> {
+    const settled = (p: Promise<unknown>) => p.then(() => undefined, () => undefined);
+    if (exclusive) {
+      const before = [settled(this.exclusiveTail), ...[...this.inFlight].map(settled)];
+      const next = Promise.all(before).then(() => this.exec(cmd, netns, req));
+      this.exclusiveTail = next;
+      return next;
+    }
+    const next = settled(this.exclusiveTail).then(() => this.exec(cmd, netns, req));
+    this.inFlight.add(next);
+    void settled(next).then(() => this.inFlight.delete(next));
+    return next;
+  }
+
+  private exec(cmd: string, netns: string, req: NetavarkRequest): Promise<string> {
+    const args = ['--config', this.configDir, ...(this.aardvark ? ['--aardvark-binary', this.aardvark] : []), cmd, netns];
+    return new Promise((resolve, reject) => {
+      const p = spawn(this.binary, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'error' } });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      p.stdout.on('data', (c: Buffer) => out.push(c));
+      p.stderr.on('data', (c: Buffer) => err.push(c));
+      p.on('error', reject);
+      p.on('close', (code) => {
+        const stdout = Buffer.concat(out).toString();
+        if (code === 0) return resolve(stdout);
+        // netavark reports failures as {"error": "..."} on stdout.
+        let msg = '';
+        try {
+          msg = (JSON.parse(stdout) as { error?: string }).error ?? '';
+        } catch {
+          msg = stdout.trim();
+        }
+        const stderr = Buffer.concat(err).toString().split('\n').filter((l) => l && !l.includes('syslog')).join('; ');
+        reject(new Error(`netavark ${cmd}: ${msg || stderr || `exit ${code}`}`));
+      });
+      p.stdin.on('error', () => undefined);
+      p.stdin.end(JSON.stringify(req));
+    });
+  }
+}

@@ -1,0 +1,374 @@
+// Dockerfile builds end to end: the real docker CLI (legacy builder, DOCKER_BUILDKIT=0)
+// and docker-compose against a real berthd; the built images are run and inspected.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import * as tar from 'tar-stream';
+import { useDaemon, run, type RunResult } from './harness';
+
+const d = useDaemon();
+const ENV = { DOCKER_BUILDKIT: '0' };
+
+function context(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(d.dir, 'ctx-'));
+  for (const [name, data] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), data);
+  }
+  return dir;
+}
+
+const build = (args: string[], opts: { input?: string | Buffer } = {}): Promise<RunResult> =>
+  d.docker(['build', ...args], { env: ENV, timeoutMs: 120_000, ...opts });
+
+async function buildOk(args: string[], opts: { input?: string | Buffer } = {}): Promise<string> {
+  const r = await build(args, opts);
+  assert.equal(r.code, 0, `docker build ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+const imageInspect = async (ref: string) => JSON.parse(await d.dockerOk(['image', 'inspect', ref]))[0];
+const builtId = (out: string) => /Successfully built ([0-9a-f]{12})/.exec(out)?.[1];
+const usingCache = (out: string) => out.split(/(?=Step \d+\/\d+ : )/).filter((s) => s.startsWith('Step')).map((s) => s.includes(' ---> Using cache'));
+
+test('a build with every metadata instruction: the image runs, and inspect and history show what Docker writes', async () => {
+  const ctx = context({
+    'Dockerfile': [
+      'FROM busybox',
+      'LABEL org.test.a="one two" b=2',
+      'ENV GREETING=hello NAME=berth',
+      'ENV OLD legacy form value',
+      'ARG VERSION=1.0',
+      'WORKDIR /app',
+      'COPY hello.txt ./',
+      'RUN echo "$GREETING $NAME $VERSION" > /app/built.txt && mkdir -p /data',
+      'EXPOSE 8080 53/udp',
+      'VOLUME /data',
+      'USER 1000:1000',
+      'STOPSIGNAL SIGUSR1',
+      'HEALTHCHECK --interval=5s --retries=2 CMD ["true"]',
+      'ENTRYPOINT ["cat"]',
+      'CMD ["/app/built.txt", "/app/hello.txt"]',
+    ].join('\n'),
+    'hello.txt': 'from the context\n',
+  });
+  const out = await buildOk(['-t', 'meta:1', '-t', 'meta:2', '--build-arg', 'VERSION=2.5', '--label', 'extra=yes', ctx]);
+  assert.match(out, /Step 1\/15 : FROM busybox\n ---> [0-9a-f]{12}\n/);
+  assert.match(out, /Step 8\/15 : RUN echo "\$GREETING \$NAME \$VERSION" > \/app\/built.txt && mkdir -p \/data\n ---> Running in [0-9a-f]{12}\n/);
+  assert.match(out, /Successfully tagged meta:1\nSuccessfully tagged meta:2\n/);
+  const run1 = await d.dockerOk(['run', '--rm', 'meta:1']);
+  assert.equal(run1, 'hello berth 2.5\nfrom the context');
+  const cfg = (await imageInspect('meta:2')).Config;
+  assert.deepEqual(cfg.Entrypoint, ['cat']);
+  assert.deepEqual(cfg.Cmd, ['/app/built.txt', '/app/hello.txt']);
+  assert.equal(cfg.WorkingDir, '/app');
+  assert.equal(cfg.User, '1000:1000');
+  assert.equal(cfg.StopSignal, 'SIGUSR1');
+  assert.deepEqual(cfg.ExposedPorts, { '8080/tcp': {}, '53/udp': {} });
+  assert.deepEqual(cfg.Volumes, { '/data': {} });
+  assert.deepEqual(cfg.Labels, { 'org.test.a': 'one two', b: '2', extra: 'yes' });
+  assert.ok(cfg.Env.includes('GREETING=hello') && cfg.Env.includes('OLD=legacy form value'));
+  assert.ok(!cfg.Env.some((e: string) => e.startsWith('VERSION=')), 'ARG values stay out of the image env');
+  assert.deepEqual(cfg.Healthcheck, { Test: ['CMD', 'true'], Interval: 5e9, Retries: 2 });
+  // history: metadata steps are empty layers, RUN and COPY add layers; build args shown on RUN
+  const hist = (await d.dockerOk(['history', '--no-trunc', '--format', '{{.CreatedBy}}|{{.Size}}', 'meta:1'])).split('\n');
+  assert.ok(hist.some((h) => /^\|1 VERSION=2\.5 \/bin\/sh -c echo/.test(h)), hist.join('\n'));
+  assert.ok(hist.some((h) => /#\(nop\)\s+ENV GREETING=hello NAME=berth\|0B/.test(h)), hist.join('\n'));
+  const img = JSON.parse(await d.dockerOk(['image', 'inspect', 'meta:1', '--format', '{{json .RootFS.Layers}}']));
+  assert.equal(img.length, 4, 'busybox + WORKDIR + COPY + RUN');
+});
+
+test('a rebuild is fully cached; changing one copied file rebuilds exactly the steps from that COPY on', async () => {
+  const ctx = context({
+    'Dockerfile': 'FROM busybox\nRUN echo one > /one\nCOPY a.txt /a.txt\nRUN cat /a.txt > /copy\nCOPY b.txt /b.txt\nCMD ["cat", "/copy"]\n',
+    'a.txt': 'first\n',
+    'b.txt': 'bee\n',
+  });
+  const first = await buildOk(['-t', 'cache:1', ctx]);
+  assert.deepEqual(usingCache(first), [false, false, false, false, false, false]);
+  const second = await buildOk(['-t', 'cache:1', ctx]);
+  assert.deepEqual(usingCache(second), [false, true, true, true, true, true]);
+  assert.equal(builtId(second), builtId(first));
+  writeFileSync(join(ctx, 'a.txt'), 'second\n');
+  const third = await buildOk(['-t', 'cache:1', ctx]);
+  assert.deepEqual(usingCache(third), [false, true, false, false, false, false]);
+  assert.equal(await d.dockerOk(['run', '--rm', 'cache:1']), 'second');
+  // a mode change is a change too
+  spawnSync('chmod', ['755', join(ctx, 'b.txt')]);
+  assert.deepEqual(usingCache(await buildOk([ctx])), [false, true, true, true, false, false]);
+  // --no-cache runs everything
+  assert.deepEqual(usingCache(await buildOk(['--no-cache', ctx])), [false, false, false, false, false, false]);
+  // with the cache pruned, --cache-from finds the steps in the image's own chain
+  const base = builtId(await buildOk(['-t', 'cache:1', ctx]));
+  assert.equal((await d.api('POST', '/build/prune')).status, 200);
+  const from = await buildOk(['--cache-from', 'cache:1', ctx]);
+  assert.deepEqual(usingCache(from), [false, true, true, true, true, true]);
+  assert.equal(builtId(from), base);
+  assert.equal((await d.api('POST', '/build/prune')).status, 200);
+  assert.deepEqual(usingCache(await buildOk([ctx])), [false, false, false, false, false, false]);
+  // no intermediate container is left behind
+  assert.equal(await d.dockerOk(['ps', '-aq']), '');
+});
+
+test('multi-stage: --target, stages by name and index, only needed stages built, the final image holds only what was copied', async () => {
+  const ctx = context({
+    'Dockerfile': [
+      'ARG BASE=busybox',
+      'FROM ${BASE} AS builder',
+      'RUN mkdir /out && echo artefact > /out/a && echo junk > /junk',
+      'FROM $BASE AS never',
+      'RUN echo NEVER-BUILT',
+      'FROM scratch AS final',
+      'COPY --from=builder /out/a /a',
+      'FROM busybox AS check',
+      'COPY --from=0 /out /from-index',
+      'COPY --from=final / /final/',
+      'CMD ["ls", "-A", "/final", "/from-index"]',
+    ].join('\n'),
+  });
+  const out = await buildOk(['-t', 'ms:check', ctx]);
+  assert.doesNotMatch(out, /NEVER-BUILT/);
+  assert.equal(await d.dockerOk(['run', '--rm', 'ms:check']), '/final:\na\n\n/from-index:\na');
+  const target = await buildOk(['--target', 'final', '-t', 'ms:final', ctx]);
+  assert.doesNotMatch(target, /NEVER-BUILT|COPY --from=0/);
+  const layers = JSON.parse(await d.dockerOk(['image', 'inspect', 'ms:final', '--format', '{{json .RootFS.Layers}}']));
+  assert.equal(layers.length, 1);
+  const missing = await build(['--target', 'nope', ctx]);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /target stage "nope" could not be found/);
+});
+
+test('RUN --mount=type=cache keeps its files between builds; bind and tmpfs mounts are not committed', async () => {
+  const ctx = context({
+    'Dockerfile': [
+      'FROM busybox',
+      'RUN --mount=type=cache,target=/var/cache/t,id=tcache sh -c \'echo run >> /var/cache/t/log; wc -l < /var/cache/t/log > /count\'',
+      'RUN --mount=type=bind,source=data,target=/mnt cat /mnt/file > /from-bind',
+      'RUN --mount=type=tmpfs,target=/scratch sh -c \'echo x > /scratch/x; test -f /scratch/x\'',
+      'RUN --network=none sh -c \'echo networkless > /net\'',
+      'CMD ["cat", "/count", "/from-bind"]',
+    ].join('\n'),
+    'data/file': 'bound\n',
+  });
+  await buildOk(['--no-cache', '-t', 'mnt:1', ctx]);
+  assert.equal(await d.dockerOk(['run', '--rm', 'mnt:1']), '1\nbound');
+  await buildOk(['--no-cache', '-t', 'mnt:1', ctx]);
+  assert.equal(await d.dockerOk(['run', '--rm', 'mnt:1']), '2\nbound');
+  assert.equal(await d.dockerOk(['run', '--rm', 'mnt:1', 'sh', '-c', 'ls -A /scratch /var/cache/t; cat /net']), '/scratch:\n\n/var/cache/t:\nnetworkless');
+  // the cache mount is build cache: system df shows it, prune removes it
+  const df = JSON.parse((await d.api('GET', '/system/df?type=build-cache')).body);
+  assert.ok(df.BuildCache.some((r: { Type: string }) => r.Type === 'exec.cachemount'));
+  const pruned = JSON.parse((await d.api('POST', '/build/prune')).body);
+  assert.ok(pruned.CachesDeleted.length > 0);
+  await buildOk(['--no-cache', '-t', 'mnt:1', ctx]);
+  assert.equal(await d.dockerOk(['run', '--rm', 'mnt:1']), '1\nbound');
+});
+
+test('heredocs, SHELL, ONBUILD triggers and ENTRYPOINT resetting an inherited CMD', async () => {
+  const parent = context({
+    'Dockerfile': 'FROM busybox\nCMD ["echo", "parent"]\nONBUILD RUN echo triggered > /trigger\n',
+  });
+  await buildOk(['-t', 'onbuild:parent', parent]);
+  const ctx = context({
+    'Dockerfile': [
+      '# syntax=docker/dockerfile:1',
+      'FROM onbuild:parent',
+      'ARG WHO=heredoc',
+      'RUN <<EOF',
+      'echo "hello $WHO" > /greeting',
+      'EOF',
+      'COPY <<-EOT /etc/app.conf',
+      '\twho=${WHO}',
+      '\tEOT',
+      'COPY <<"RAW" /raw.txt',
+      'keep $WHO',
+      'RAW',
+      'SHELL ["/bin/sh", "-ec"]',
+      'RUN echo shell-form > /shell',
+      'ENTRYPOINT ["cat"]',
+    ].join('\n'),
+  });
+  await buildOk(['-t', 'hd:1', ctx]);
+  assert.equal(await d.dockerOk(['run', '--rm', 'hd:1', '/greeting', '/etc/app.conf', '/raw.txt', '/shell', '/trigger']), 'hello heredoc\nwho=heredoc\nkeep $WHO\nshell-form\ntriggered');
+  const cfg = (await imageInspect('hd:1')).Config;
+  assert.equal(cfg.Cmd, null);
+  assert.equal(cfg.OnBuild, null);
+  assert.deepEqual(cfg.Shell, ['/bin/sh', '-ec']);
+});
+
+test('COPY and ADD rules: wildcards, directories, --chown/--chmod, --exclude, .dockerignore with exceptions, ADD extracts local archives', async () => {
+  const dir = mkdtempSync(join(d.dir, 'tarsrc-'));
+  writeFileSync(join(dir, 'inside.txt'), 'from the archive\n');
+  spawnSync('tar', ['-C', dir, '-czf', join(dir, '..', 'arch.tgz'), 'inside.txt']);
+  const ctx = context({
+    'Dockerfile': [
+      'FROM busybox',
+      'COPY *.txt /txt/',
+      'COPY src /src',
+      'COPY --chown=65534:65534 --chmod=600 one.txt /owned',
+      'COPY --exclude=*.skip src/ /filtered/',
+      'COPY . /all/',
+      'ADD arch.tgz /unpacked/',
+      'ADD plain.bin /plain.bin',
+      'CMD ["sh"]',
+    ].join('\n'),
+    '.dockerignore': 'secret*\nlogs\n!logs/keep.log\n',
+    'one.txt': '1\n',
+    'two.txt': '2\n',
+    'src/a/b.c': 'code\n',
+    'src/x.skip': 'skip\n',
+    'secret.key': 'hidden\n',
+    'logs/drop.log': 'drop\n',
+    'logs/keep.log': 'keep\n',
+    'plain.bin': 'not an archive\n',
+  });
+  spawnSync('cp', [join(dir, '..', 'arch.tgz'), join(ctx, 'arch.tgz')]);
+  await buildOk(['-t', 'copy:1', ctx]);
+  const sh = (c: string) => d.dockerOk(['run', '--rm', 'copy:1', 'sh', '-c', c]);
+  assert.equal(await sh('ls /txt'), 'one.txt\ntwo.txt');
+  assert.equal(await sh('cat /src/a/b.c'), 'code');
+  assert.equal(await sh('stat -c "%u:%g %a" /owned'), '65534:65534 600');
+  assert.equal(await sh('ls -A /filtered'), 'a');
+  assert.equal(await sh('ls -A /all | tr "\\n" " "'), '.dockerignore Dockerfile arch.tgz logs one.txt plain.bin src two.txt');
+  assert.equal(await sh('ls /all/logs'), 'keep.log');
+  assert.equal(await sh('cat /unpacked/inside.txt /plain.bin'), 'from the archive\nnot an archive');
+});
+
+test('contexts from stdin: a Dockerfile alone, a compressed tar; -f outside the context; -q and --iidfile', async () => {
+  const alone = await buildOk(['-t', 'stdin:1', '-'], { input: 'FROM busybox\nRUN echo from-stdin > /s\n' });
+  assert.match(alone, /Successfully tagged stdin:1/);
+  assert.equal(await d.dockerOk(['run', '--rm', 'stdin:1', 'cat', '/s']), 'from-stdin');
+
+  const pack = tar.pack();
+  pack.entry({ name: 'Dockerfile' }, 'FROM busybox\nCOPY f /f\n');
+  pack.entry({ name: 'f' }, 'gzipped context\n');
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
+  await buildOk(['-t', 'stdin:2', '-'], { input: gzipSync(Buffer.concat(chunks)) });
+  assert.equal(await d.dockerOk(['run', '--rm', 'stdin:2', 'cat', '/f']), 'gzipped context');
+
+  const ctx = context({ 'data.txt': 'outside dockerfile\n' });
+  const elsewhere = mkdtempSync(join(d.dir, 'df-'));
+  writeFileSync(join(elsewhere, 'My.Dockerfile'), 'FROM busybox\nCOPY data.txt /\n');
+  const iid = join(d.dir, 'iid');
+  const q = await buildOk(['-q', '--iidfile', iid, '-f', join(elsewhere, 'My.Dockerfile'), ctx]);
+  // dockerd's quiet stream is the ID and a newline, which the CLI writes to --iidfile as it is
+  const id = readFileSync(iid, 'utf8').trim();
+  assert.match(id, /^sha256:[0-9a-f]{64}$/);
+  assert.equal(q.trim(), id);
+  assert.equal(await d.dockerOk(['run', '--rm', id, 'cat', '/data.txt']), 'outside dockerfile');
+});
+
+test('errors: a failing RUN gives its output and exit code; parse errors name the line; missing files, URLs and bad flags are refused', async () => {
+  const fail = await build(['-'], { input: 'FROM busybox\nRUN echo before-failing && exit 7\n' });
+  assert.equal(fail.code, 7);
+  assert.match(fail.stdout, /before-failing/);
+  assert.match(fail.stderr, /The command '\/bin\/sh -c echo before-failing && exit 7' returned a non-zero code: 7/);
+  assert.equal(await d.dockerOk(['ps', '-aq']), '', 'the failed step\'s container is removed');
+
+  const cases: [string, RegExp][] = [
+    ['FROM busybox\nRUN true\nNOPE x\n', /dockerfile parse error on line 3: unknown instruction: NOPE/],
+    ['FROM busybox\nRUN <<EOF\necho\n', /line 2: unterminated heredoc/],
+    ['FROM busybox\nENV A=${B\n', /line 2: .*missing '}'/],
+    ['FROM busybox\nCOPY --bogus=1 a b\n', /Unknown flag: bogus/],
+    ['FROM busybox\nSHELL sh -c\n', /SHELL requires the arguments to be in JSON form/],
+    ['FROM busybox\nCOPY missing.txt /x\n', /file not found in build context or excluded by \.dockerignore: stat missing\.txt: file does not exist/],
+    ['FROM busybox\nADD http://127.0.0.1:9/file /f\n', /remote URLs are not fetched/],
+    ['FROM no-such-image:1\n', /pull access denied for no-such-image/],
+    ['RUN true\n', /no build stage in current context/],
+    ['FROM busybox\nEXPOSE abc\n', /invalid containerPort: abc/],
+  ];
+  for (const [df, re] of cases) {
+    const r = await build(['-'], { input: df });
+    assert.equal(r.code, 1, `${df}: ${r.stderr}`);
+    assert.match(r.stderr, re, df);
+  }
+});
+
+test('a hostile context never reads or writes outside the context or the container root', async () => {
+  const secret = join(d.dir, 'host-secret.txt');
+  writeFileSync(secret, 'HOST SECRET\n');
+  const ctx = context({
+    'Dockerfile': [
+      'FROM busybox',
+      'COPY link-out /via-link',
+      'COPY ../../../../' + secret.slice(1) + ' /dotdot',
+      'COPY dir-link/ /via-dir-link/',
+      'RUN mkdir -p /etc/target && ln -s / /escape',
+      'COPY a.txt /escape/tmp/landed',
+      'COPY a.txt ../../../../tmp/build-dotdot-dest',
+      'CMD ["sh"]',
+    ].join('\n'),
+    'a.txt': 'a\n',
+  });
+  // links that point out of the context resolve inside it: the secret path is absent there
+  symlinkSync(secret, join(ctx, 'link-out'));
+  symlinkSync('/', join(ctx, 'dir-link'));
+  const r = await build([ctx]);
+  assert.notEqual(r.code, 0);
+  assert.doesNotMatch(r.stdout + r.stderr, /HOST SECRET/);
+  assert.match(r.stderr, /file not found in build context/);
+  // the same context with the reading steps removed: writes through links stay in the container
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN ln -s / /escape\nCOPY a.txt /escape/tmp/landed\nCOPY a.txt ../../../../tmp/build-dotdot-dest\n');
+  await buildOk(['-t', 'hostile:1', ctx]);
+  assert.ok(!existsSync('/tmp/landed') && !existsSync('/tmp/build-dotdot-dest'));
+  assert.equal(await d.dockerOk(['run', '--rm', 'hostile:1', 'cat', '/tmp/landed', '/tmp/build-dotdot-dest']), 'a\na');
+  // a raw context tar with entries that climb out and links followed by files
+  const pack = tar.pack();
+  pack.entry({ name: 'Dockerfile' }, 'FROM busybox\nCOPY . /ctx/\n');
+  pack.entry({ name: '../../../../tmp/build-tar-escape' }, 'escaped\n');
+  pack.entry({ name: 'up', type: 'symlink', linkname: '/tmp' });
+  pack.entry({ name: 'up/build-tar-through-link' }, 'through link\n');
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
+  const res = await d.api('POST', '/build', Buffer.concat(chunks), { 'Content-Type': 'application/x-tar' }, 60_000);
+  assert.equal(res.status, 200);
+  assert.match(res.body, /errorDetail/);
+  assert.ok(!existsSync('/tmp/build-tar-escape') && !existsSync('/tmp/build-tar-through-link'));
+  rmSync(secret);
+});
+
+test('docker-compose build (docker-py) builds and tags the service image', async () => {
+  const ctx = context({
+    'docker-compose.yml': 'version: "3"\nservices:\n  web:\n    build:\n      context: ./app\n      args:\n        MSG: composed\n    image: composed:1\n',
+    'app/Dockerfile': 'FROM busybox\nARG MSG\nRUN echo $MSG > /msg\nCMD ["cat", "/msg"]\n',
+  });
+  const r = await run('docker-compose', ['-f', join(ctx, 'docker-compose.yml'), 'build'], { env: { ...d.env(), COMPOSE_DOCKER_CLI_BUILD: '0', DOCKER_BUILDKIT: '0' }, timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(await d.dockerOk(['run', '--rm', 'composed:1']), 'composed');
+});
+
+test('berth build: same flags, a step view with cached and done steps, errors with the step\'s exit code', async () => {
+  const ctx = context({
+    'Dockerfile': 'FROM busybox\nARG WHO\nCOPY app.txt /app.txt\nRUN echo "$WHO" > /who\nCMD ["cat", "/app.txt", "/who"]\n',
+    'app.txt': 'app\n',
+    '.dockerignore': 'ignored.txt\n',
+    'ignored.txt': 'no\n',
+  });
+  const iid = join(d.dir, 'berth-iid');
+  const first = await d.berth(['build', '-t', 'berth-built:1', '-t', 'berth-built:2', '--build-arg', 'WHO=berth', '--label', 'via=berth', '--iidfile', iid, ctx], { timeoutMs: 120_000 });
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  assert.match(first.stdout, /Step 3\/5 : COPY app\.txt \/app\.txt/);
+  assert.match(first.stdout, / \[DONE \d+\.\d\ds\] Step 4\/5: RUN echo "\$WHO" > \/who\n/);
+  assert.match(first.stdout, /Successfully tagged berth-built:2/);
+  assert.equal(await d.dockerOk(['run', '--rm', 'berth-built:1']), 'app\nberth');
+  assert.match(readFileSync(iid, 'utf8'), /^sha256:[0-9a-f]{64}$/);
+  assert.equal((await imageInspect('berth-built:2')).Config.Labels.via, 'berth');
+  assert.equal(await d.dockerOk(['run', '--rm', 'berth-built:1', 'ls', '/']).then((o) => o.includes('ignored.txt')), false);
+  const again = await d.berth(['build', '--build-arg', 'WHO=berth', '--label', 'via=berth', ctx], { timeoutMs: 120_000 });
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, / \[CACHED \d+\.\d\ds\] Step 3\/5: COPY app\.txt \/app\.txt\n/);
+  assert.match(again.stdout, / \[CACHED \d+\.\d\ds\] Step 4\/5: RUN/);
+  const q = await d.berth(['build', '-q', '--build-arg', 'WHO=berth', '--label', 'via=berth', ctx], { timeoutMs: 120_000 });
+  assert.equal(q.stdout.trim(), readFileSync(iid, 'utf8'));
+  writeFileSync(join(ctx, 'Dockerfile'), 'FROM busybox\nRUN exit 5\n');
+  const fail = await d.berth(['build', ctx], { timeoutMs: 120_000 });
+  assert.equal(fail.code, 5);
+  assert.match(fail.stdout, /\[FAILED \d+\.\d\ds\] Step 2\/2: RUN exit 5/);
+  assert.match(fail.stderr, /The command '\/bin\/sh -c exit 5' returned a non-zero code: 5/);
+});

@@ -1,0 +1,274 @@
+// Container networking end to end: the default bridge, published ports, user networks
+// with DNS, isolation, the network API, driven by the real docker CLI against a real
+// berthd (netavark underneath). Every address is on this daemon's private bridge and /16.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { httpStream, useDaemon, waitFor } from './harness';
+
+const d = useDaemon();
+
+/** busybox httpd serving a page that names the container. */
+async function serve(name: string, args: string[] = [], page = name): Promise<string> {
+  return d.dockerOk(['run', '-d', '--name', name, ...args, 'busybox', 'sh', '-c', `mkdir -p /www && echo ${page} > /www/index.html && exec httpd -f -p 80 -h /www`]);
+}
+
+/** A wget from a throwaway container; returns stdout or the failure. (`exit $?` keeps sh as PID 1: timeout's SIGTERM would not stop a PID 1 wget.) */
+async function fetchFrom(args: string[], url: string): Promise<{ code: number; out: string }> {
+  const r = await d.docker(['run', '--rm', ...args, 'busybox', 'sh', '-c', `timeout 5 wget -q -O- ${url}; exit $?`], { timeoutMs: 30_000 });
+  return { code: r.code ?? -1, out: r.stdout.trim() + r.stderr.trim() };
+}
+
+function hostFetch(url: string): { code: number; out: string } {
+  const r = spawnSync('curl', ['-s', '-m', '5', url], { encoding: 'utf8' });
+  return { code: r.status ?? -1, out: (r.stdout ?? '').trim() };
+}
+
+test('the default bridge: an address, a route and NetworkSettings as dockerd fills them', async () => {
+  const id = await d.dockerOk(['run', '-d', '--name', 'b1', 'busybox', 'sleep', '300']);
+  const ins = await d.inspect(id);
+  const ns = ins.NetworkSettings;
+  const x = d.net!.x;
+  assert.match(ns.IPAddress, new RegExp(`^10\\.${x}\\.0\\.\\d+$`));
+  assert.equal(ns.Gateway, `10.${x}.0.1`);
+  assert.equal(ns.IPPrefixLen, 24);
+  assert.match(ns.MacAddress, /^02:42:/);
+  const br = ns.Networks.bridge;
+  assert.equal(br.IPAddress, ns.IPAddress);
+  assert.match(br.NetworkID, /^[0-9a-f]{64}$/);
+  assert.match(br.EndpointID, /^[0-9a-f]{64}$/);
+  assert.equal(ins.HostConfig.NetworkMode, 'bridge');
+  const inside = await d.dockerOk(['exec', 'b1', 'sh', '-c', 'ip -4 addr show eth0; ip route']);
+  assert.ok(inside.includes(`${ns.IPAddress}/24`), inside);
+  assert.ok(inside.includes(`default via 10.${x}.0.1`), inside);
+  const hosts = await d.dockerOk(['exec', 'b1', 'cat', '/etc/hosts']);
+  assert.ok(hosts.includes(`${ns.IPAddress}\t${id.slice(0, 12)}`), hosts);
+  // The bridge device is this daemon's own, not docker0.
+  const link = spawnSync('ip', ['-4', 'addr', 'show', `bt${x}`], { encoding: 'utf8' }).stdout;
+  assert.ok(link.includes(`10.${x}.0.1/24`), link);
+  const netIns = JSON.parse(await d.dockerOk(['network', 'inspect', 'bridge']))[0];
+  assert.equal(netIns.Containers[id].IPv4Address, `${ns.IPAddress}/24`);
+  assert.equal(netIns.Options['com.docker.network.bridge.name'], `bt${x}`);
+  await d.dockerOk(['rm', '-f', 'b1']);
+});
+
+test('--network none has only loopback; host shares the host\'s interfaces', async () => {
+  const out = await d.dockerOk(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net']);
+  assert.deepEqual(out.split(/\s+/).filter(Boolean), ['lo']);
+  const hostOut = await d.dockerOk(['run', '--rm', '--network', 'host', 'busybox', 'sh', '-c', 'ls /sys/class/net']);
+  assert.ok(hostOut.split(/\s+/).includes(`bt${d.net!.x}`), hostOut);
+});
+
+test('a container reaches a listener on the host through the gateway', async () => {
+  const x = d.net!.x;
+  // The default bridge (and its gateway address) is up once a container used it.
+  await d.dockerOk(['run', '--rm', 'busybox', 'true']);
+  const srv = createServer((s) => s.end('from-host\n'));
+  await new Promise<void>((r) => srv.listen(0, `10.${x}.0.1`, r));
+  const port = (srv.address() as AddressInfo).port;
+  try {
+    const out = await d.dockerOk(['run', '--rm', 'busybox', 'sh', '-c', `nc 10.${x}.0.1 ${port} </dev/null`]);
+    assert.equal(out, 'from-host');
+  } finally {
+    srv.close();
+  }
+});
+
+test('published ports: -p HOST:CTR reachable on 127.0.0.1 and the bridge address; port, ps and inspect show them', async () => {
+  const hp = 20000 + d.net!.x * 10;
+  await serve('web1', ['-p', `${hp}:80`, '-p', `127.0.0.1::80`, '-p', `${hp + 1}:81/udp`]);
+  await waitFor('the published port to answer', () => hostFetch(`http://127.0.0.1:${hp}/`).out === 'web1', 15_000, 100);
+  assert.equal(hostFetch(`http://10.${d.net!.x}.0.1:${hp}/`).out, 'web1');
+  const port = await d.dockerOk(['port', 'web1']);
+  assert.ok(port.includes(`80/tcp -> 0.0.0.0:${hp}`), port);
+  assert.ok(port.includes(`81/udp -> 0.0.0.0:${hp + 1}`), port);
+  const random = /80\/tcp -> 127\.0\.0\.1:(\d+)/.exec(port);
+  assert.ok(random, port);
+  assert.equal(hostFetch(`http://127.0.0.1:${random![1]}/`).out, 'web1');
+  assert.equal(await d.dockerOk(['ps', '--filter', 'publish=80', '--format', '{{.Names}}']), 'web1');
+  assert.equal(await d.dockerOk(['ps', '--filter', 'publish=81/udp', '--format', '{{.Names}}']), 'web1');
+  assert.equal(await d.dockerOk(['ps', '--filter', 'publish=82', '--format', '{{.Names}}']), '');
+  const ps = await d.dockerOk(['ps', '--filter', 'name=web1', '--format', '{{.Ports}}']);
+  assert.ok(ps.includes(`0.0.0.0:${hp}->80/tcp`), ps);
+  const ins = await d.inspect('web1');
+  assert.deepEqual(ins.HostConfig.PortBindings['80/tcp'].map((b: any) => b.HostPort).sort(), ['', String(hp)].sort());
+  assert.ok(ins.NetworkSettings.Ports['80/tcp'].some((b: any) => b.HostPort === String(hp)));
+
+  // The same host port again: a clear error and no container left running.
+  const r = await d.docker(['run', '-d', '--name', 'web2', '-p', `${hp}:80`, 'busybox', 'sleep', '100']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, new RegExp(`Bind for 0\\.0\\.0\\.0:${hp} failed: port is already allocated`));
+  const st = JSON.parse(await d.dockerOk(['inspect', 'web2']))[0].State;
+  assert.equal(st.Running, false);
+  await d.dockerOk(['rm', '-f', 'web2']);
+
+  // A host process holding the port: refused too.
+  const holder = createServer();
+  await new Promise<void>((res) => holder.listen(hp + 5, '0.0.0.0', res));
+  try {
+    const r2 = await d.docker(['run', '--rm', '-p', `${hp + 5}:80`, 'busybox', 'true']);
+    assert.notEqual(r2.code, 0);
+    assert.match(r2.stderr, /address already in use/);
+  } finally {
+    holder.close();
+  }
+  await d.dockerOk(['rm', '-f', 'web1']);
+  assert.notEqual(hostFetch(`http://127.0.0.1:${hp}/`).out, 'web1', 'the port is closed once the container is gone');
+});
+
+test('-P publishes every exposed port on a random host port', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'pall', '--expose', '80', '--expose', '90', '-P', 'busybox', 'sh', '-c', 'mkdir /www; echo pall > /www/index.html; exec httpd -f -p 80 -h /www']);
+  const port = await d.dockerOk(['port', 'pall', '80']);
+  const m = /0\.0\.0\.0:(\d+)/.exec(port);
+  assert.ok(m, port);
+  await waitFor('-P port to answer', () => hostFetch(`http://127.0.0.1:${m![1]}/`).out === 'pall', 15_000, 100);
+  assert.match(await d.dockerOk(['port', 'pall', '90']), /0\.0\.0\.0:\d+/);
+  await d.dockerOk(['rm', '-f', 'pall']);
+});
+
+test('a user network: containers reach each other by name, alias and short id; DNS answers only there', async () => {
+  const events = httpStream(d.sock, 'GET', '/events?filters=' + encodeURIComponent(JSON.stringify({ type: ['network'] })));
+  await d.dockerOk(['network', 'create', 'front', '--label', 'tier=web']);
+  await d.dockerOk(['network', 'create', 'back']);
+  const id = await serve('srv', ['--network', 'front', '--network-alias', 'www']);
+  const short = id.slice(0, 12);
+  for (const host of ['srv', 'www', short]) {
+    await waitFor(`wget http://${host}/`, async () => (await fetchFrom(['--network', 'front'], `http://${host}/`)).out === 'srv', 20_000, 200);
+  }
+  // Another network does not resolve it, nor reach its address.
+  const ip = (await d.inspect('srv')).NetworkSettings.Networks.front.IPAddress;
+  assert.ok(ip);
+  const fromBack = await fetchFrom(['--network', 'back'], 'http://srv/');
+  assert.notEqual(fromBack.code, 0, fromBack.out);
+  const byIp = await fetchFrom(['--network', 'back'], `http://${ip}/`);
+  assert.notEqual(byIp.out, 'srv', 'networks are isolated');
+  // The default bridge has no DNS between containers.
+  const fromBridge = await fetchFrom([], 'http://srv/');
+  assert.notEqual(fromBridge.code, 0);
+
+  // connect a running container to a second network with an alias, then disconnect it.
+  await d.dockerOk(['network', 'connect', '--alias', 'api', 'back', 'srv']);
+  await waitFor('the alias on back', async () => (await fetchFrom(['--network', 'back'], 'http://api/')).out === 'srv', 20_000, 200);
+  const nets = Object.keys((await d.inspect('srv')).NetworkSettings.Networks).sort();
+  assert.deepEqual(nets, ['back', 'front']);
+  const backIns = JSON.parse(await d.dockerOk(['network', 'inspect', 'back']))[0];
+  assert.ok(backIns.Containers[id], JSON.stringify(backIns.Containers));
+  await d.dockerOk(['network', 'disconnect', 'back', 'srv']);
+  assert.notEqual((await fetchFrom(['--network', 'back'], 'http://api/')).code, 0);
+
+  // rm refuses a network in use, with dockerd's status and words.
+  const rm = await d.api('DELETE', '/networks/front');
+  assert.equal(rm.status, 403);
+  assert.match(rm.json.message, /has active endpoints/);
+  assert.equal(await d.dockerOk(['ps', '--filter', 'network=front', '--format', '{{.Names}}']), 'srv');
+  const ls = await d.dockerOk(['network', 'ls', '--filter', 'label=tier=web', '--format', '{{.Name}}']);
+  assert.equal(ls, 'front');
+  await d.dockerOk(['rm', '-f', 'srv']);
+  const left = JSON.parse(await d.dockerOk(['network', 'inspect', 'back']))[0].Containers;
+  assert.deepEqual(left, {}, JSON.stringify(await d.dockerOk(['ps', '-a'])));
+  await d.dockerOk(['network', 'rm', 'front', 'back']);
+  await waitFor('network events', () => {
+    const out = events.output();
+    return ['"create"', '"connect"', '"disconnect"', '"destroy"'].every((a) => out.includes(a));
+  }, 10_000, 100);
+  events.stop();
+});
+
+test('network create: subnet, gateway, ip-range, --ip, bridge name; bad input refused with dockerd\'s statuses', async () => {
+  const x = d.net!.x;
+  await d.dockerOk(['network', 'create', '--subnet', `10.${x}.200.0/24`, '--gateway', `10.${x}.200.254`, '--ip-range', `10.${x}.200.128/25`, '-o', `com.docker.network.bridge.name=bn${x}`, 'fixed']);
+  const ins = JSON.parse(await d.dockerOk(['network', 'inspect', 'fixed']))[0];
+  assert.deepEqual(ins.IPAM.Config, [{ Subnet: `10.${x}.200.0/24`, Gateway: `10.${x}.200.254`, IPRange: `10.${x}.200.128/25` }]);
+  const auto = await d.dockerOk(['run', '--rm', '--network', 'fixed', 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0']);
+  assert.ok(auto.includes(`10.${x}.200.128/24`), auto);
+  const fixed = await d.dockerOk(['run', '--rm', '--network', 'fixed', '--ip', `10.${x}.200.7`, '--mac-address', '02:42:de:ad:be:ef', 'busybox', 'sh', '-c', 'ip -o link show eth0; ip -4 -o addr show eth0']);
+  assert.ok(fixed.includes(`10.${x}.200.7/24`), fixed);
+  assert.ok(fixed.includes('02:42:de:ad:be:ef'), fixed);
+  assert.ok(spawnSync('ip', ['link', 'show', `bn${x}`]).status === 0, 'the bridge has the name asked for');
+
+  const overlap = await d.api('POST', '/networks/create', { Name: 'ov', IPAM: { Config: [{ Subnet: `10.${x}.200.0/25` }] } });
+  assert.equal(overlap.status, 403);
+  assert.match(overlap.json.message, /Pool overlaps with other one on this address space/);
+  const dup = await d.api('POST', '/networks/create', { Name: 'fixed' });
+  assert.equal(dup.status, 409);
+  assert.match(dup.json.message, /network with name fixed already exists/);
+  const gw = await d.api('POST', '/networks/create', { Name: 'gw', IPAM: { Config: [{ Subnet: `10.${x}.201.0/24`, Gateway: `10.${x}.9.1` }] } });
+  assert.equal(gw.status, 403);
+  assert.match(gw.json.message, /no matching subnet for gateway/);
+  assert.equal((await d.api('GET', '/networks/nosuch')).status, 404);
+  const unknown = await d.docker(['run', '--rm', '--network', 'nosuch', 'busybox', 'true']);
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /network nosuch not found/);
+  const outside = await d.docker(['run', '--rm', '--network', 'fixed', '--ip', '192.0.2.9', 'busybox', 'true']);
+  assert.notEqual(outside.code, 0);
+  assert.match(outside.stderr, /no configured subnet or ip-range contain the IP address 192\.0\.2\.9/);
+  const onBridge = await d.docker(['run', '--rm', '--ip', `10.${x}.0.50`, 'busybox', 'true']);
+  assert.notEqual(onBridge.code, 0);
+  assert.match(onBridge.stderr, /user specified IP address is supported on user defined networks only/);
+  const pre = await d.api('DELETE', '/networks/bridge');
+  assert.equal(pre.status, 403);
+  await d.dockerOk(['network', 'rm', 'fixed']);
+  assert.notEqual(spawnSync('ip', ['link', 'show', `bn${x}`]).status, 0, 'the bridge goes with the network');
+  // --internal: no way out (no default route), yet containers on it reach each other.
+  await d.dockerOk(['network', 'create', '--internal', 'inside']);
+  const routes = await d.dockerOk(['run', '--rm', '--network', 'inside', 'busybox', 'ip', 'route']);
+  assert.ok(!routes.includes('default'), routes);
+  assert.equal(JSON.parse(await d.dockerOk(['network', 'inspect', 'inside']))[0].Internal, true);
+  await d.dockerOk(['network', 'rm', 'inside']);
+  await d.dockerOk(['network', 'create', 'unused1']);
+  const pruned = await d.dockerOk(['network', 'prune', '-f']);
+  assert.ok(pruned.includes('unused1'), pruned);
+});
+
+test('--dns, --dns-search, --dns-option, --add-host with host-gateway, --hostname, --domainname, --link', async () => {
+  const x = d.net!.x;
+  const out = await d.dockerOk([
+    'run', '--rm', '--dns', '10.9.9.9', '--dns-search', 'example.test', '--dns-option', 'ndots:2', '--add-host', 'db:10.1.2.3', '--add-host', 'gw:host-gateway',
+    '--hostname', 'box', '--domainname', 'example.test', 'busybox', 'sh', '-c', 'cat /etc/resolv.conf /etc/hosts; hostname',
+  ]);
+  assert.match(out, /nameserver 10\.9\.9\.9/);
+  assert.match(out, /search example\.test/);
+  assert.match(out, /options ndots:2/);
+  assert.match(out, /10\.1\.2\.3\tdb/);
+  assert.ok(out.includes(`10.${x}.0.1\tgw`), out);
+  assert.match(out, /\tbox\.example\.test box\n/);
+  assert.ok(out.trim().endsWith('box'), out);
+  await serve('linked');
+  const viaLink = await waitFor('wget through --link', async () => {
+    const r = await fetchFrom(['--link', 'linked:lk'], 'http://lk/');
+    return r.out === 'linked' ? r : undefined;
+  }, 20_000, 200);
+  assert.equal(viaLink?.out, 'linked');
+  await d.dockerOk(['rm', '-f', 'linked']);
+});
+
+test('berth network … and berth port print what docker prints', async () => {
+  const same = async (args: string[]) => {
+    const a = await d.dockerOk(args);
+    const b = await d.berth(args);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(b.stdout.trim(), a, `berth ${args.join(' ')}`);
+    return a;
+  };
+  const created = await d.berth(['network', 'create', '--label', 'k=v', 'bcli']);
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(created.stdout.trim(), /^[0-9a-f]{64}$/);
+  await same(['network', 'ls']);
+  await same(['network', 'ls', '-q', '--filter', 'label=k=v']);
+  await same(['network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Internal}}', '--no-trunc']);
+  await same(['network', 'inspect', '-f', '{{.Name}} {{.Driver}} {{json .Labels}}', 'bcli']);
+  const hp = 22000 + d.net!.x * 10;
+  await serve('bport', ['--network', 'bcli', '-p', `${hp}:80`, '-p', '127.0.0.1::81/udp']);
+  await same(['port', 'bport']);
+  await same(['port', 'bport', '80']);
+  const missing = await d.berth(['port', 'bport', '99']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /No public port '99\/tcp' published for bport/);
+  await d.dockerOk(['rm', '-f', 'bport']);
+  const rm = await d.berth(['network', 'rm', 'bcli']);
+  assert.equal(rm.stdout, 'bcli\n');
+  const gone = await d.berth(['network', 'inspect', 'bcli']);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /network bcli not found/);
+});
