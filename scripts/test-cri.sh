@@ -7,6 +7,7 @@
 #                       cri-tools source archive (default /work/shared/tools/critest)
 #        CRI_WORK       scratch directory (default /tmp/berth-critest)
 #        PARALLEL       critest --parallel N (default 1)   BENCHMARK=1  the benchmark specs instead
+#        KEEP_REGISTRY=1  leave the registry running when this run started it
 #
 # Steps: build critest when missing; start the kit's registry on 127.0.0.1:5055 and fill it with
 # the look-alike images (once); start berthd on private roots with --cri-socket, a CNI config dir
@@ -31,10 +32,15 @@ if [ -z "${CRITEST:-}" ]; then
 fi
 CRICTL=$(dirname "$CRITEST")/crictl
 
-# The registry and its images: started once, reused while it runs.
-if ! curl -fsS "http://$REGISTRY/v2/pause/tags/list" 2>/dev/null | grep -q '3.6'; then
+# The registry and its images: reused when one runs; else started here (its images are made once,
+# they stay in the kit's registry storage) and stopped at the end unless KEEP_REGISTRY=1.
+STARTED_REGISTRY=0
+if ! curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1; then
   "$TOOLS/rig.sh" registry || exit 1
-  WORK="$WORK/images" "$TOOLS/make-images.sh" "$REGISTRY" || exit 1
+  STARTED_REGISTRY=1
+fi
+if ! curl -fsS "http://$REGISTRY/v2/pause/tags/list" 2>/dev/null | grep -q '3.6'; then
+  WORK="$WORK/images" "$TOOLS/make-images.sh" "$REGISTRY" || { [ "$STARTED_REGISTRY" = 1 ] && "$TOOLS/rig.sh" down; exit 1; }
 fi
 
 RIG=$(mktemp -d "$WORK/rig.XXXXXX")
@@ -56,7 +62,7 @@ for h in registry.k8s.io gcr.io; do
 done
 
 SOCK=$RIG/cri.sock
-"$REPO/bin/berthd" ${BERTHD_FLAGS:-} -H "unix://$RIG/berth.sock" --data-root "$RIG/data" --exec-root "$RIG/exec" --pidfile "$RIG/berthd.pid" \
+"$REPO/bin/berthd" ${BERTHD_FLAGS:-} --bridge none -H "unix://$RIG/berth.sock" --data-root "$RIG/data" --exec-root "$RIG/exec" --pidfile "$RIG/berthd.pid" \
   --cri-socket "$SOCK" --pod-infra-image "$REGISTRY/pause:3.6" --cni-conf-dir "$RIG/net.d" --cni-bin-dir /usr/lib/cni \
   --registry-config "$RIG/hosts" > "$RIG/berthd.log" 2>&1 &
 BERTHD=$!
@@ -80,6 +86,7 @@ cleanup() {
   fi
   grep -o " $RIG[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -rf "$RIG"
+  if [ "$STARTED_REGISTRY" = 1 ] && [ "${KEEP_REGISTRY:-0}" != 1 ]; then "$TOOLS/rig.sh" down >/dev/null 2>&1; fi
 }
 trap cleanup EXIT
 for _ in $(seq 1 200); do [ -S "$SOCK" ] && break; kill -0 "$BERTHD" 2>/dev/null || break; sleep 0.1; done

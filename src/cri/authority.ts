@@ -11,7 +11,6 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 // hpack.js has no type declarations: the few calls made here are typed below.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const hpack = require('hpack.js') as HpackModule;
 
 interface HeaderField {

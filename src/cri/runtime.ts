@@ -247,8 +247,9 @@ export class CriRuntime {
     await this.locked(s.id, async () => {
       const members = [...this.store.containers.values()].filter((c) => c.sandboxId === s.id);
       await Promise.all(members.map((c) => this.stopQuietly(c.id, 0)));
-      await this.teardownNetwork(s);
-      await this.stopQuietly(s.id, 0);
+      // The network is released while the pause container is killed: a plugin that finds the
+      // namespace gone has nothing left to undo in it (its interfaces went with it).
+      await Promise.all([this.teardownNetwork(s), this.stopQuietly(s.id, 0)]);
       s.stopped = true;
       this.store.saveSandbox(s);
     });

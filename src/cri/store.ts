@@ -21,7 +21,8 @@ function writeFileAtomicSync(path: string, text: string): void {
 }
 
 /** Proto messages as @grpc/proto-loader hands them over (keepCase, defaults). */
-export type Msg = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- decoded protobuf messages are checked field by field where read
+export type Msg = Record<string, any>;
 
 export interface SandboxEntry {
   id: string;
