@@ -4,7 +4,8 @@
 #
 #   env: CRITEST        a critest binary (crictl and ginkgo beside it); built when not given
 #        CRITEST_TOOLS  the offline critest kit: build.sh, rig.sh, make-images.sh, run.sh and the
-#                       cri-tools source archive (default /work/shared/tools/critest)
+#                       cri-tools source archive (default ../shared/tools/critest beside the
+#                       repository, else /work/shared/tools/critest)
 #        CRI_WORK       scratch directory (default /tmp/berth-critest)
 #        PARALLEL       critest --parallel N (default 1)   BENCHMARK=1  the benchmark specs instead
 #        KEEP_REGISTRY=1  leave the registry running when this run started it
@@ -17,7 +18,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
-TOOLS=${CRITEST_TOOLS:-/work/shared/tools/critest}
+KIT=$REPO/../shared/tools/critest
+[ -d "$KIT" ] || KIT=/work/shared/tools/critest
+TOOLS=${CRITEST_TOOLS:-$KIT}
 WORK=${CRI_WORK:-/tmp/berth-critest}
 REGISTRY=127.0.0.1:5055
 for f in build.sh rig.sh make-images.sh run.sh; do

@@ -12,9 +12,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { BUSYBOX, Daemon, run, waitFor, type RunResult } from './harness';
+import { BUSYBOX, Daemon, REPO, run, waitFor, type RunResult } from './harness';
 
-const TOOLS = process.env.CRITEST_TOOLS ?? '/work/shared/tools/critest';
+const TOOLS = process.env.CRITEST_TOOLS ?? [join(REPO, '..', 'shared', 'tools', 'critest'), '/work/shared/tools/critest'].find((d) => existsSync(d)) ?? '/work/shared/tools/critest';
 const BUILT = '/tmp/berth-critest/bin/crictl';
 
 function locateCrictl(): string {
