@@ -13,6 +13,25 @@ export function renderInspect(objects: unknown[], format?: string): string {
   return JSON.stringify(objects, null, 4) + '\n';
 }
 
+/**
+ * `docker volume inspect`, `docker network inspect`: each name fetched from `pathOf(name)`,
+ * what was found printed, a 404 reported in the daemon's words (exit 1 at the end).
+ */
+export async function inspectEach(ctx: CliContext, names: string[], pathOf: (name: string) => string, format?: string): Promise<void> {
+  const found: unknown[] = [];
+  const errors: string[] = [];
+  for (const n of names) {
+    try {
+      found.push(await ctx.client.transport.json('GET', pathOf(n)));
+    } catch (e) {
+      if (!(e instanceof ClientError && e.status === 404)) throw e;
+      errors.push(daemonErrorText(e));
+    }
+  }
+  if (found.length || !format) ctx.out(renderInspect(found, format));
+  if (errors.length) throw new ExitError(1, errors.join('\n'));
+}
+
 type Kind = 'container' | 'image';
 
 /**

@@ -1,10 +1,10 @@
 import { Command } from 'commander';
 import { ClientError, encodeFilters } from '../../client';
 import { CliContext, ExitError } from '../context';
-import { daemonErrorText, forEachArg, newCommand, requireArgs, requireExactArgs, requireMaxArgs } from '../command';
+import { forEachArg, newCommand, requireArgs, requireExactArgs, requireMaxArgs } from '../command';
 import { collect, parseFilters } from '../container-options';
 import { renderRows } from '../format/list';
-import { renderInspect } from './inspect';
+import { inspectEach } from './inspect';
 
 /** Docker's Network object as the API sends it (the fields the CLI shows). */
 interface Network {
@@ -112,18 +112,7 @@ function inspectCommand(ctx: CliContext): Command {
     .option('-v, --verbose', 'Verbose output for diagnostics')
     .action(async (names: string[], f: { format?: string }) => {
       requireArgs(cmd, names, 1);
-      const found: unknown[] = [];
-      const errors: string[] = [];
-      for (const n of names) {
-        try {
-          found.push(await ctx.client.transport.json('GET', `/networks/${enc(n)}`));
-        } catch (e) {
-          if (!(e instanceof ClientError && e.status === 404)) throw e;
-          errors.push(daemonErrorText(e));
-        }
-      }
-      if (found.length || !f.format) ctx.out(renderInspect(found, f.format));
-      if (errors.length) throw new ExitError(1, errors.join('\n'));
+      await inspectEach(ctx, names, (n) => `/networks/${enc(n)}`, f.format);
     });
   return cmd;
 }

@@ -1,10 +1,10 @@
 import { Command } from 'commander';
-import { ClientError, encodeFilters } from '../../client';
+import { encodeFilters } from '../../client';
 import { CliContext, ExitError } from '../context';
-import { newCommand, requireArgs, requireMaxArgs, forEachArg, daemonErrorText } from '../command';
+import { newCommand, requireArgs, requireMaxArgs, forEachArg } from '../command';
 import { collect, parseFilters } from '../container-options';
 import { renderRows } from '../format/list';
-import { renderInspect } from './inspect';
+import { inspectEach } from './inspect';
 import { humanSize } from '../format/units';
 
 /** Docker's Volume object as the API sends it. */
@@ -104,18 +104,7 @@ function inspectCommand(ctx: CliContext): Command {
     .option('-f, --format <string>', 'Format output using a custom template')
     .action(async (names: string[], f: { format?: string }) => {
       requireArgs(cmd, names, 1);
-      const found: unknown[] = [];
-      const errors: string[] = [];
-      for (const n of names) {
-        try {
-          found.push(await ctx.client.transport.json('GET', `/volumes/${enc(n)}`));
-        } catch (e) {
-          if (!(e instanceof ClientError && e.status === 404)) throw e;
-          errors.push(daemonErrorText(e));
-        }
-      }
-      if (found.length || !f.format) ctx.out(renderInspect(found, f.format));
-      if (errors.length) throw new ExitError(1, errors.join('\n'));
+      await inspectEach(ctx, names, (n) => `/volumes/${enc(n)}`, f.format);
     });
   return cmd;
 }
