@@ -90,6 +90,16 @@ export interface HttpResult {
   json: any;
 }
 
+/** Whether a process with this pid exists (signal 0). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Run a program, collect its output, kill it (SIGKILL) after the timeout. Never rejects. */

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { GATE, mountsUnder, openGate, run, useDaemon, waitFor } from './harness';
+import { GATE, mountsUnder, openGate, run, useDaemon, waitFor, alive } from './harness';
 
 const d = useDaemon();
 
@@ -16,15 +16,6 @@ const now = () => Math.floor(Date.now() / 1000);
 async function actions(id: string, since: number): Promise<string[]> {
   const out = await d.dockerOk(['events', '--since', String(since), '--until', String(now() + 1), '--filter', `container=${id}`, '--format', '{{.Action}}']);
   return out.split('\n').filter(Boolean);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 test('on-failure:2 restarts a failing container twice, then it stays exited; die and start events as dockerd', async () => {

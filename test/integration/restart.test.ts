@@ -8,21 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BERTHD, Daemon, GATE, httpStream, ID64, openGate, run, useDaemon, waitFor } from './harness';
+import { BERTHD, Daemon, GATE, httpStream, ID64, openGate, run, useDaemon, waitFor, alive } from './harness';
 
 const d = useDaemon();
 
 /** Writes 1, 2, 3, … one a line every 100 ms; exits 3 on TERM. */
 const COUNTER = 'trap "exit 3" TERM; i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function logLines(id: string): Promise<number[]> {
   const out = await d.dockerOk(['logs', id]);
