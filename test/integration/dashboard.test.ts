@@ -133,6 +133,38 @@ test('the terminal runs a command in the container and shows its output', async 
   await page.close();
 });
 
+test('the terminal tells the exec its size, and again when the page is resized', async () => {
+  const id = (await d.dockerOk(['run', '-d', '--name', 'sized', 'busybox', 'sleep', '1000'])).trim();
+  const page = await open(`containers/${id}/terminal`);
+  await page.waitForFunction(() => /connected/.test(document.querySelector('#term-status')?.textContent ?? ''), { timeout: 15_000 });
+  const screen = () => page.evaluate(() => {
+    const b = (window as any).__berthTerm.buffer.active;
+    let s = '';
+    for (let i = 0; i < b.length; i++) s += b.getLine(i).translateToString(true) + '\n';
+    return s;
+  });
+  const termSize = () => page.evaluate(() => [(window as any).__berthTerm.rows, (window as any).__berthTerm.cols] as [number, number]);
+  // `stty size` prints "rows cols"; the marker keeps the typed command's echo from matching
+  let k = 0;
+  const sttySize = async () => {
+    const n = ++k;
+    await page.keyboard.type(`echo size$((${n}+0))=$(busybox stty size)\n`);
+    let seen = '';
+    const m = await waitFor(`stty size #${n} in the terminal`, async () => new RegExp(`size${n}=(\\d+) (\\d+)`).exec((seen = await screen())), 15_000).catch((e) => {
+      throw new Error(`${e.message}; the terminal shows:\n${seen.trim()}`);
+    });
+    return [Number(m![1]), Number(m![2])] as [number, number];
+  };
+  const first = await termSize();
+  assert.ok(first[0] > 5 && first[1] > 20, `terminal ${first}`);
+  assert.deepEqual(await sttySize(), first);
+  await page.setViewport({ width: 900, height: 500 });
+  const second: [number, number] = await waitFor('the terminal to fit the smaller page', async () => { const s = await termSize(); return s[0] < first[0] && s[1] < first[1] ? s : undefined; }, 10_000) as [number, number];
+  assert.deepEqual(await waitFor('the new size to reach the exec', async () => { const s = await sttySize(); return s[0] === second[0] && s[1] === second[1] ? s : undefined; }, 20_000, 500), second);
+  await page.close();
+  await d.dockerOk(['rm', '-f', 'sized']);
+});
+
 test('a container is created and started from the run form, then removed from the table', async () => {
   const page = await open('images');
   await page.waitForSelector('#images tr[data-image="busybox:latest"] .act-run', { timeout: 10_000 });
