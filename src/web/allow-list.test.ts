@@ -62,3 +62,25 @@ test('a create body may hold what the run form sends, and nothing that widens th
   assert.match(bodyProblem(matchRoute('POST', '/volumes/create')!.route, { Name: 'v', Driver: 'local', DriverOpts: { device: '/' } })!, /Driver/);
   assert.equal(bodyProblem(matchRoute('POST', '/volumes/create')!.route, { Name: 'v' }), undefined);
 });
+
+test('networks: list, inspect, remove by id; create only a bridge with name, labels, internal and one subnet/gateway', () => {
+  assert.equal(matchRoute('GET', '/networks')?.apiPath, '/networks');
+  assert.equal(matchRoute('GET', '/networks/front')?.apiPath, '/networks/front');
+  assert.equal(matchRoute('GET', '/networks/front')?.route.mutating, false);
+  assert.equal(matchRoute('DELETE', '/networks/front')?.route.mutating, true);
+  for (const [m, p] of [['POST', '/networks/front/connect'], ['POST', '/networks/front/disconnect'], ['POST', '/networks/prune'], ['GET', '/networks/a%2Fb']]) assert.equal(matchRoute(m!, p!), undefined, `${m} ${p}`);
+  const create = matchRoute('POST', '/networks/create')!.route;
+  assert.equal(create.mutating, true);
+  assert.equal(bodyProblem(create, { Name: 'n' }), undefined);
+  assert.equal(bodyProblem(create, { Name: 'n', Driver: 'bridge', Internal: true, Labels: { a: 'b' }, IPAM: { Config: [{ Subnet: '10.1.2.0/24', Gateway: '10.1.2.1' }] } }), undefined);
+  assert.match(bodyProblem(create, { Name: 'n', Driver: 'macvlan' })!, /bridge/);
+  assert.match(bodyProblem(create, { Name: 'n', Options: { 'com.docker.network.bridge.name': 'eth0' } })!, /Options/);
+  assert.match(bodyProblem(create, { Name: 'n', EnableIPv6: true })!, /EnableIPv6/);
+  assert.match(bodyProblem(create, { Name: 'n', IPAM: { Driver: 'x' } })!, /IPAM.Driver/);
+  assert.match(bodyProblem(create, { Name: 'n', IPAM: { Config: [{ Subnet: '10.1.0.0/24', IPRange: '10.1.0.0/25' }] } })!, /IPAM.Config.IPRange/);
+  assert.match(bodyProblem(create, { Name: 'n', IPAM: { Config: [{ Subnet: '10.1.0.0/24' }, { Subnet: '10.2.0.0/24' }] } })!, /at most one/);
+  assert.match(bodyProblem(create, { Name: 'n', IPAM: { Config: [{ Subnet: 5 }] } })!, /string/);
+  assert.match(bodyProblem(create, { Name: 'n', Internal: 'yes' })!, /Internal/);
+  assert.match(bodyProblem(create, { Name: 'n', Labels: { a: 1 } })!, /Labels/);
+  assert.match(bodyProblem(create, { Driver: 'bridge' })!, /Name/);
+});

@@ -25,12 +25,42 @@ export interface Route {
    * need no more, so a page cannot ask for a privileged container or host namespaces.
    */
   fields?: readonly string[];
+  /** A further check of the body's values (after `fields`): why it is refused, or undefined. */
+  check?: (body: Record<string, unknown>) => string | undefined;
 }
 
 const CREATE_FIELDS = [
   'Image', 'Cmd', 'Env', 'ExposedPorts', 'Labels', 'Tty', 'OpenStdin', 'WorkingDir', 'HostConfig',
   'HostConfig.PortBindings', 'HostConfig.Binds', 'HostConfig.RestartPolicy',
 ] as const;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A network the page may create: a bridge (the driver may be left out), optionally internal,
+ * with string labels and at most one IPAM config of Subnet and Gateway (strings); nothing
+ * else (no driver options, no IPv6, no attachable or ingress flags).
+ */
+function networkCreateProblem(b: Record<string, unknown>): string | undefined {
+  if (typeof b.Name !== 'string' || b.Name === '') return 'Name must be a non-empty string';
+  if (b.Driver !== undefined && b.Driver !== 'bridge') return 'the dashboard creates bridge networks only (Driver "bridge")';
+  if (b.Internal !== undefined && typeof b.Internal !== 'boolean') return 'Internal must be true or false';
+  if (b.Labels !== undefined && (!isPlainObject(b.Labels) || Object.values(b.Labels).some((v) => typeof v !== 'string'))) return 'Labels must map names to strings';
+  if (b.IPAM !== undefined) {
+    const ipam = b.IPAM as Record<string, unknown>;
+    const cfg = ipam.Config;
+    if (cfg === undefined) return undefined;
+    if (!Array.isArray(cfg) || cfg.length > 1) return 'IPAM.Config must be a list of at most one subnet';
+    for (const c of cfg) {
+      if (!isPlainObject(c)) return 'IPAM.Config entries must be objects';
+      for (const [k, v] of Object.entries(c)) {
+        if (k !== 'Subnet' && k !== 'Gateway') return `the dashboard does not pass IPAM.Config.${k} on to the engine`;
+        if (typeof v !== 'string') return `IPAM.Config.${k} must be a string`;
+      }
+    }
+  }
+  return undefined;
+}
 
 const CONTAINER_ACTIONS = ['start', 'stop', 'restart', 'pause', 'unpause', 'kill'] as const;
 
@@ -57,7 +87,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', pattern: '/volumes/create', query: [], mutating: true, body: true, fields: ['Name', 'Labels'] },
   { method: 'DELETE', pattern: '/volumes/{id}', query: ['force'], mutating: true },
   { method: 'GET', pattern: '/networks', query: ['filters'], mutating: false },
-  { method: 'POST', pattern: '/networks/create', query: [], mutating: true, body: true, fields: ['Name', 'Labels'] },
+  { method: 'GET', pattern: '/networks/{id}', query: [], mutating: false },
+  { method: 'POST', pattern: '/networks/create', query: [], mutating: true, body: true, fields: ['Name', 'Driver', 'Labels', 'Internal', 'IPAM', 'IPAM.Config'], check: networkCreateProblem },
   { method: 'DELETE', pattern: '/networks/{id}', query: [], mutating: true },
 ];
 
@@ -144,5 +175,5 @@ export function bodyProblem(route: Route, body: unknown): string | undefined {
     }
     return undefined;
   };
-  return check(body as Record<string, unknown>, '');
+  return check(body as Record<string, unknown>, '') ?? route.check?.(body as Record<string, unknown>);
 }

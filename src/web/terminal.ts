@@ -2,7 +2,8 @@
  * The browser terminal: `exec -it sh` in a container, bridged to a WebSocket.
  *
  * The page sends keystrokes as binary messages and `{"resize":[cols,rows]}` as text;
- * the exec's TTY output comes back as binary messages. The command is fixed (sh), so
+ * the exec's TTY output comes back as binary messages. The exec is created and started
+ * with the page's size (ConsoleSize), later sizes go to POST /exec/{id}/resize. The command is fixed (sh), so
  * the page cannot choose what runs. Closing either side ends the other.
  */
 import type { WebSocket } from 'ws';
@@ -16,6 +17,14 @@ export function bridgeExec(ws: WebSocket, client: EngineClient, containerId: str
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(containerId)) return fail('no such container');
   const pending: (Buffer | string)[] = [];
   let size: [number, number] | undefined;
+  // The page sends its size as soon as the socket opens: the exec is created once it came
+  // (or after a short wait), so the TTY has that size from its first byte. A resize call
+  // that reaches the engine before the process runs would be dropped.
+  let sized: () => void = () => undefined;
+  const firstSize = new Promise<void>((r) => {
+    sized = r;
+    setTimeout(r, 1000).unref();
+  });
   let execId: string | undefined;
   let socket: import('node:stream').Duplex | undefined;
   const resize = () => {
@@ -28,6 +37,7 @@ export function bridgeExec(ws: WebSocket, client: EngineClient, containerId: str
         const m = JSON.parse(String(data)) as { resize?: unknown };
         if (Array.isArray(m.resize) && m.resize.length === 2 && m.resize.every((n) => Number.isInteger(n) && n > 0 && n < 10000)) {
           size = [m.resize[0] as number, m.resize[1] as number];
+          sized();
           resize();
         }
       } catch {
@@ -41,11 +51,13 @@ export function bridgeExec(ws: WebSocket, client: EngineClient, containerId: str
   });
   ws.on('close', () => socket?.destroy());
   (async () => {
+    await firstSize;
+    if (ws.readyState !== ws.OPEN) return;
     const created = await client.transport.json<{ Id: string }>('POST', `/containers/${encodeURIComponent(containerId)}/exec`, {
       body: { AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true, Cmd: ['sh'], Env: ['TERM=xterm-256color'], ConsoleSize: size ? [size[1], size[0]] : undefined },
     });
     execId = created.Id;
-    const h = await client.transport.hijack('POST', `/exec/${execId}/start`, { body: { Detach: false, Tty: true }, headers: { 'Content-Type': 'application/json' } });
+    const h = await client.transport.hijack('POST', `/exec/${execId}/start`, { body: { Detach: false, Tty: true, ConsoleSize: size ? [size[1], size[0]] : undefined }, headers: { 'Content-Type': 'application/json' } });
     if (ws.readyState !== ws.OPEN) {
       h.socket.destroy();
       return;

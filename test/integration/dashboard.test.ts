@@ -133,6 +133,38 @@ test('the terminal runs a command in the container and shows its output', async 
   await page.close();
 });
 
+test('the terminal tells the exec its size, and again when the page is resized', async () => {
+  const id = (await d.dockerOk(['run', '-d', '--name', 'sized', 'busybox', 'sleep', '1000'])).trim();
+  const page = await open(`containers/${id}/terminal`);
+  await page.waitForFunction(() => /connected/.test(document.querySelector('#term-status')?.textContent ?? ''), { timeout: 15_000 });
+  const screen = () => page.evaluate(() => {
+    const b = (window as any).__berthTerm.buffer.active;
+    let s = '';
+    for (let i = 0; i < b.length; i++) s += b.getLine(i).translateToString(true) + '\n';
+    return s;
+  });
+  const termSize = () => page.evaluate(() => [(window as any).__berthTerm.rows, (window as any).__berthTerm.cols] as [number, number]);
+  // `stty size` prints "rows cols"; the marker keeps the typed command's echo from matching
+  let k = 0;
+  const sttySize = async () => {
+    const n = ++k;
+    await page.keyboard.type(`echo size$((${n}+0))=$(busybox stty size)\n`);
+    let seen = '';
+    const m = await waitFor(`stty size #${n} in the terminal`, async () => new RegExp(`size${n}=(\\d+) (\\d+)`).exec((seen = await screen())), 15_000).catch((e) => {
+      throw new Error(`${e.message}; the terminal shows:\n${seen.trim()}`);
+    });
+    return [Number(m![1]), Number(m![2])] as [number, number];
+  };
+  const first = await termSize();
+  assert.ok(first[0] > 5 && first[1] > 20, `terminal ${first}`);
+  assert.deepEqual(await sttySize(), first);
+  await page.setViewport({ width: 900, height: 500 });
+  const second: [number, number] = await waitFor('the terminal to fit the smaller page', async () => { const s = await termSize(); return s[0] < first[0] && s[1] < first[1] ? s : undefined; }, 10_000) as [number, number];
+  assert.deepEqual(await waitFor('the new size to reach the exec', async () => { const s = await sttySize(); return s[0] === second[0] && s[1] === second[1] ? s : undefined; }, 20_000, 500), second);
+  await page.close();
+  await d.dockerOk(['rm', '-f', 'sized']);
+});
+
 test('a container is created and started from the run form, then removed from the table', async () => {
   const page = await open('images');
   await page.waitForSelector('#images tr[data-image="busybox:latest"] .act-run', { timeout: 10_000 });
@@ -170,7 +202,7 @@ test('a container is created and started from the run form, then removed from th
   await page.close();
 });
 
-test('the other views load: volumes (create, remove), networks (with or without /networks), events, system', async () => {
+test('the other views load: volumes (create, remove), events, system', async () => {
   await d.dockerOk(['volume', 'create', 'dash-vol']);
   await d.dockerOk(['run', '-d', '--name', 'vol-user', '-v', 'dash-vol:/data', 'busybox', 'sleep', '1000']);
   const page = await open('volumes');
@@ -184,9 +216,6 @@ test('the other views load: volumes (create, remove), networks (with or without 
   await page.$eval('#volumes tr[data-volume="made-in-page"] .act-remove', (b: any) => b.click());
   await page.waitForFunction(() => !document.querySelector('#volumes tr[data-volume="made-in-page"]'), { timeout: 10_000 });
   assert.notEqual((await d.docker(['volume', 'inspect', 'made-in-page'])).code, 0);
-  await page.goto(`${dash.origin}/#/networks`);
-  await page.waitForSelector('#net-diagram', { timeout: 10_000 });
-  await screenshot(page, 'networks');
   await page.goto(`${dash.origin}/#/events`);
   await page.waitForFunction(() => /vol-user/.test(document.querySelector('#events')?.textContent ?? ''), { timeout: 10_000 });
   await screenshot(page, 'events');
@@ -197,6 +226,83 @@ test('the other views load: volumes (create, remove), networks (with or without 
   await page.close();
 });
 
+test('networks: the view lists each network with its containers, in the table and the diagram; one is created and removed from the page', async () => {
+  const x = d.net!.x;
+  await d.dockerOk(['network', 'create', '--subnet', `10.${x}.210.0/24`, 'dash-net']);
+  await d.dockerOk(['run', '-d', '--name', 'net-member', '--network', 'dash-net', 'busybox', 'sleep', '1000']);
+  const ip = (await d.inspect('net-member')).NetworkSettings.Networks['dash-net'].IPAddress as string;
+  assert.match(ip, new RegExp(`^10\\.${x}\\.210\\.\\d+$`));
+  const page = await open('networks');
+  await page.waitForSelector('#networks tr[data-network="dash-net"] [data-container="net-member"]', { timeout: 10_000 });
+  const cells = await page.$eval('#networks tr[data-network="dash-net"]', (tr: any) => [...tr.querySelectorAll('td')].map((td: any) => td.textContent));
+  assert.equal(cells[1], 'bridge');
+  assert.equal(cells[2], `10.${x}.210.0/24`);
+  assert.equal(cells[3], `net-member (${ip})`);
+  assert.ok(await page.$('#networks tr[data-network="bridge"]'), 'the default bridge is listed');
+  assert.equal(await page.$('#networks tr[data-network="bridge"] .act-remove'), null, 'the default bridge has no remove button');
+  // the diagram: a box per network and container, a line between them
+  await page.waitForSelector('#net-diagram g[data-network="dash-net"]');
+  await page.waitForSelector('#net-diagram g[data-container="net-member"]');
+  await page.waitForSelector('#net-diagram line[data-link="dash-net|net-member"]');
+  await screenshot(page, 'networks');
+  // create one from the page, with a subnet and gateway, internal
+  await page.type('#network-name', 'made-in-page-net');
+  await page.type('#network-subnet', `10.${x}.211.0/24`);
+  await page.type('#network-gateway', `10.${x}.211.254`);
+  await page.click('#network-internal');
+  await page.$eval('#network-name', (i: any) => i.form.requestSubmit());
+  try {
+    await page.waitForSelector('#networks tr[data-network="made-in-page-net"]', { timeout: 10_000 });
+  } catch (e) {
+    throw new Error(`the network did not appear; page shows: ${await page.$eval('main', (m: any) => m.innerText.slice(0, 600))}`, { cause: e });
+  }
+  const made = JSON.parse(await d.dockerOk(['network', 'inspect', 'made-in-page-net']))[0];
+  assert.equal(made.Driver, 'bridge');
+  assert.equal(made.Internal, true);
+  assert.deepEqual(made.IPAM.Config.map((c: any) => [c.Subnet, c.Gateway]), [[`10.${x}.211.0/24`, `10.${x}.211.254`]]);
+  // remove it from the page: a confirmation is asked (and accepted)
+  const asked: string[] = [];
+  page.on('dialog', (dlg) => void asked.push(dlg.message()));
+  await page.$eval('#networks tr[data-network="made-in-page-net"] .act-remove', (b: any) => b.click());
+  await page.waitForFunction(() => !document.querySelector('#networks tr[data-network="made-in-page-net"]'), { timeout: 10_000 });
+  assert.deepEqual(asked, ['Remove network made-in-page-net?']);
+  assert.notEqual((await d.docker(['network', 'inspect', 'made-in-page-net'])).code, 0);
+  // what the page may not ask for is refused before it reaches the engine
+  const refused = await page.evaluate(async () => {
+    const r = await fetch('/api/networks/create', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ Name: 'sneaky', Driver: 'bridge', Options: { 'com.docker.network.bridge.name': 'eth0' } }) });
+    return r.status;
+  });
+  assert.equal(refused, 400);
+  assert.notEqual((await d.docker(['network', 'inspect', 'sneaky'])).code, 0);
+  await page.close();
+  await d.dockerOk(['rm', '-f', 'net-member']);
+  await d.dockerOk(['network', 'rm', 'dash-net']);
+});
+
+test('a published port shows as a link to the host address and port', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'web-served', '-p', '127.0.0.1::80', 'busybox', 'sh', '-c', 'mkdir -p /www && echo served-by-busybox > /www/index.html && exec httpd -f -p 80 -h /www']);
+  const binding = (await d.inspect('web-served')).NetworkSettings.Ports['80/tcp'][0];
+  assert.equal(binding.HostIp, '127.0.0.1');
+  assert.match(binding.HostPort, /^\d+$/);
+  const page = await open();
+  const link = `${row('web-served', 'running')} .ports a`;
+  await page.waitForSelector(link, { timeout: 10_000 });
+  assert.equal(await page.$eval(link, (a: any) => a.getAttribute('href')), `http://127.0.0.1:${binding.HostPort}/`);
+  assert.equal(await page.$eval(link, (a: any) => a.textContent), `${binding.HostPort}→80/tcp`);
+  // the link leads to the container's server
+  const body = await waitFor('the container\'s httpd to answer', async () => {
+    try {
+      const r = await fetch(`http://127.0.0.1:${binding.HostPort}/`);
+      return r.status === 200 ? await r.text() : '';
+    } catch {
+      return '';
+    }
+  }, 15_000, 200);
+  assert.equal(body, 'served-by-busybox\n');
+  await page.close();
+  await d.dockerOk(['rm', '-f', 'web-served']);
+});
+
 test('read-only mode hides every change and the engine refuses a stop the page forces', async () => {
   const ro = await startDashboard(d, ['--read-only']);
   try {
@@ -204,6 +310,12 @@ test('read-only mode hides every change and the engine refuses a stop the page f
     const page = await open('', ro);
     await page.waitForSelector(row('ro-target', 'running'), { timeout: 10_000 });
     assert.equal(await page.$$eval('#containers button', (b) => b.length), 0, 'no action buttons');
+    await page.goto(`${ro.origin}/#/networks`);
+    await page.waitForSelector('#networks[data-loaded] tr[data-network="bridge"]', { timeout: 10_000 });
+    assert.equal(await page.$('#network-name'), null, 'no create form');
+    assert.equal(await page.$$eval('#networks button', (b) => b.length), 0, 'no remove buttons');
+    const create = await page.evaluate(async () => (await fetch('/api/networks/create', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ Name: 'ro-net' }) })).status);
+    assert.equal(create, 403);
     await page.goto(`${ro.origin}/#/containers/${id}`);
     await page.waitForSelector('#tab-stats');
     assert.equal(await page.$('#tab-terminal'), null, 'no terminal tab');

@@ -77,6 +77,9 @@ export function NetworksView({ config }: { config: Config }) {
   const [loaded, setLoaded] = useState(false);
   const [err, setErr] = useState('');
   const [newName, setNewName] = useState('');
+  const [subnet, setSubnet] = useState('');
+  const [gateway, setGateway] = useState('');
+  const [internal, setInternal] = useState(false);
   const load = async () => {
     try {
       const cs: any[] = await getJSON('/api/containers/json?all=1');
@@ -107,8 +110,12 @@ export function NetworksView({ config }: { config: Config }) {
   const create = async (e: Event) => {
     e.preventDefault();
     try {
-      await call('POST', '/api/networks/create', { Name: newName.trim() });
+      const ipam = subnet.trim() ? { Config: [{ Subnet: subnet.trim(), ...(gateway.trim() ? { Gateway: gateway.trim() } : {}) }] } : undefined;
+      await call('POST', '/api/networks/create', { Name: newName.trim(), Driver: 'bridge', ...(ipam ? { IPAM: ipam } : {}), ...(internal ? { Internal: true } : {}) });
       setNewName('');
+      setSubnet('');
+      setGateway('');
+      setInternal(false);
       load();
     } catch (x: any) {
       setErr(x.message);
@@ -129,7 +136,10 @@ export function NetworksView({ config }: { config: Config }) {
       {missing && <div class="note">This engine does not list networks (/networks answered 404); shown are the networks its containers report.</div>}
       {!config.readOnly && !missing && (
         <form class="toolbar" onSubmit={create}>
-          <input id="network-name" placeholder="new network name" value={newName} onInput={(e) => setNewName((e.target as HTMLInputElement).value)} />
+          <input id="network-name" placeholder="new network name" required value={newName} onInput={(e) => setNewName((e.target as HTMLInputElement).value)} />
+          <input id="network-subnet" placeholder="subnet (optional), 10.1.2.0/24" value={subnet} onInput={(e) => setSubnet((e.target as HTMLInputElement).value)} />
+          <input id="network-gateway" placeholder="gateway (optional)" value={gateway} onInput={(e) => setGateway((e.target as HTMLInputElement).value)} />
+          <label><input id="network-internal" type="checkbox" checked={internal} onChange={(e) => setInternal((e.target as HTMLInputElement).checked)} /> internal</label>
           <button>Create</button>
         </form>
       )}
@@ -138,9 +148,11 @@ export function NetworksView({ config }: { config: Config }) {
         <thead><tr><th>Name</th><th>Driver</th><th>Subnet</th><th>Containers</th><th></th></tr></thead>
         <tbody>
           {nets.map((n) => (
-            <tr>
+            <tr data-network={n.name}>
               <td>{n.name}</td><td>{n.driver ?? '—'}</td><td>{n.subnet ?? '—'}</td>
-              <td>{n.containers.map((c) => `${c.name}${c.ip ? ` (${c.ip})` : ''}`).join(', ') || <span class="dim">none</span>}</td>
+              <td class="members">
+                {n.containers.length ? n.containers.map((c, i) => <span data-container={c.name}>{i ? ', ' : ''}{c.name}{c.ip ? ` (${c.ip})` : ''}</span>) : <span class="dim">none</span>}
+              </td>
               <td>{!config.readOnly && n.id && !['bridge', 'host', 'none'].includes(n.name) && <button class="act-remove" onClick={() => remove(n)}>remove</button>}</td>
             </tr>
           ))}
@@ -165,17 +177,17 @@ function Diagram({ nets }: { nets: Net[] }) {
       {nets.map((n, i) =>
         n.containers.map((c) => {
           const j = cids.indexOf(c.id);
-          return <line x1="170" y1={ny(i) + 11} x2="440" y2={cy(j) + 11} class="link" />;
+          return <line x1="170" y1={ny(i) + 11} x2="440" y2={cy(j) + 11} class="link" data-link={`${n.name}|${c.name}`} />;
         }),
       )}
       {nets.map((n, i) => (
-        <g>
+        <g data-network={n.name}>
           <rect x="10" y={ny(i)} width="160" height="22" rx="4" class="net" />
           <text x="18" y={ny(i) + 15}>{n.name}</text>
         </g>
       ))}
       {cids.map((id, j) => (
-        <g>
+        <g data-container={containers.get(id)}>
           <rect x="440" y={cy(j)} width="190" height="22" rx="11" class="ctr" />
           <text x="452" y={cy(j) + 15}>{containers.get(id)}</text>
         </g>
