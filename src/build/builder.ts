@@ -9,7 +9,9 @@
  * the same time are shown one after another (a later stage's lines are held until
  * the stages before it are done).
  */
-import { posix } from 'node:path';
+import { promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import { BerthError, invalidArgument, notFound, shortId, type Digest } from '../common';
 import type { ContainerConfig, HistoryEntry, ImageConfig } from '../image';
 import { BuildCache } from './build-cache';
@@ -501,6 +503,7 @@ export class Builder {
     const mounts = f.all('mount').map(parseMount);
     let argv: string[];
     let shownCmd: string;
+    let shebang: { name: string; content: string } | undefined;
     const j = n.heredocs.length ? undefined : jsonForm(n.rest);
     if (j) {
       argv = j;
@@ -510,8 +513,16 @@ export class Builder {
       const only = /^<<-?["']?([A-Za-z0-9_.-]+)["']?$/.exec(n.rest.trim());
       if (only && n.heredocs.length === 1) script = n.heredocs[0]!.content;
       else if (n.heredocs.length) script = `${n.rest}\n${n.heredocs.map((h) => `${h.content}${h.name}\n`).join('')}`;
-      argv = [...st.shell, script];
-      shownCmd = argv.join(' ');
+      if (only && n.heredocs.length === 1 && script.startsWith('#!')) {
+        // As BuildKit does: a script with its own interpreter line is written to a file
+        // and executed, so the kernel runs that interpreter (with its flags).
+        shebang = { name: n.heredocs[0]!.name, content: script };
+        argv = [`/dev/pipes/${shebang.name}`];
+        shownCmd = script;
+      } else {
+        argv = [...st.shell, script];
+        shownCmd = argv.join(' ');
+      }
     }
     // Declared ARGs with values reach RUN's environment and its history and cache key.
     const env = new Map((st.config.Env ?? []).map((e) => [e.split('=')[0]!, e] as [string, string]));
@@ -525,7 +536,7 @@ export class Builder {
     for (const k of PROXY_ARGS) if (o.buildArgs[k] != null && !env.has(k) && !st.args.has(k)) runEnv.push(`${k}=${o.buildArgs[k]}`);
     if (!runEnv.some((e) => e.startsWith('PATH='))) runEnv.unshift(`PATH=${this.runner.defaultPath}`);
     const createdBy = argPairs.length ? `|${argPairs.length} ${argPairs.join(' ')} ${shownCmd}` : shownCmd;
-    const keyText = `RUN ${JSON.stringify(argv)}\n${argPairs.join('\n')}\n${JSON.stringify(mounts)}\n${network ?? ''}\n${JSON.stringify(st.config)}`;
+    const keyText = `RUN ${JSON.stringify(argv)}${shebang ? `\n${JSON.stringify(shebang.content)}` : ''}\n${argPairs.join('\n')}\n${JSON.stringify(mounts)}\n${network ?? ''}\n${JSON.stringify(st.config)}`;
     const { key, hit } = await this.fromCache(st, b, keyText);
     if (hit) return;
     const releases: Array<() => Promise<void>> = [];
@@ -533,6 +544,15 @@ export class Builder {
     try {
       const runMounts: RunMount[] = [];
       for (const m of mounts) runMounts.push(await this.runMount(m, st, b, releases, exclusive));
+      if (shebang) {
+        const dir = await fsp.mkdtemp(join(tmpdir(), 'berth-heredoc-'));
+        releases.push(() => fsp.rm(dir, { recursive: true, force: true }));
+        await fsp.chmod(dir, 0o755);
+        const file = join(dir, 'script');
+        await fsp.writeFile(file, shebang.content, { mode: 0o755 });
+        await fsp.chmod(file, 0o755);
+        runMounts.push({ type: 'bind', source: file, target: argv[0]!, readonly: true });
+      }
       const settings = { ...o.settings, ...(network === 'none' ? { network: 'none' } : network === 'host' ? { network: 'host' } : {}) };
       const withLocks = async (ids: string[], fn: () => Promise<BuildImage>): Promise<BuildImage> =>
         ids.length ? this.cache.exclusive(ids[0]!, () => withLocks(ids.slice(1), fn)) : fn();
@@ -576,7 +596,15 @@ export class Builder {
     if (m.type === 'cache') {
       const id = m.id ?? target;
       if (m.from) throw invalidArgument('RUN --mount=type=cache,from=… is not supported by this builder');
-      const dir = await this.cache.mountDir(id, { uid: m.uid ?? 0, gid: m.gid ?? 0 }, m.mode ?? 0o755);
+      const owner = { uid: m.uid ?? 0, gid: m.gid ?? 0 };
+      if (m.sharing === 'private') {
+        // Its own directory when another step holds the cache now (BuildKit's private).
+        const p = await this.cache.privateMountDir(id, owner, m.mode ?? 0o755);
+        releases.push(p.release);
+        return { type: 'bind', source: p.dir, target, readonly: m.readonly };
+      }
+      const dir = await this.cache.mountDir(id, owner, m.mode ?? 0o755);
+      releases.push(this.cache.use(id));
       if (m.sharing !== 'shared') exclusive.push(id);
       return { type: 'bind', source: dir, target, readonly: m.readonly };
     }
