@@ -417,11 +417,15 @@ export class Builder {
   }
 
   /** Looks the step up in the cache; on a hit the stage moves to the cached image. */
-  private async fromCache(st: StageState, b: StageBuild, keyText: string): Promise<{ key: string; hit: boolean }> {
+  private async fromCache(st: StageState, b: StageBuild, keyText: string, createdBy: string): Promise<{ key: string; hit: boolean }> {
     const key = BuildCache.key(st.image?.id ?? null, keyText);
     if (!this.cacheable(b)) return { key, hit: false };
     let id = await this.cache.get(key, (i) => !!this.runner.getImage(i));
     if (!id && b.o.cacheFrom.length) id = this.fromCacheSources(st, b, keyText);
+    if (!id && b.o.cacheFrom.length) {
+      id = (await this.fromCacheHistory(st, b, keyText, createdBy))?.id;
+      if (id) await this.cache.put(key, id, keyText.split('\n')[0]!);
+    }
     if (!id) return { key, hit: false };
     const img = this.runner.getImage(id)!;
     this.adopt(st, img);
@@ -441,6 +445,38 @@ export class Builder {
         if (stepKey === want && (parentId ?? null) === (st.image?.id ?? null)) return img.id;
         img = parentId ? this.runner.getImage(parentId) : undefined;
       }
+    }
+    return undefined;
+  }
+
+  /**
+   * --cache-from with images that lack Berth's step records (loaded from elsewhere): as
+   * the legacy builder does, an image whose history and layers begin with the current
+   * parent's and whose next history entry is this step's gives the step; a new image is
+   * made from the parent and that layer.
+   */
+  private async fromCacheHistory(st: StageState, b: StageBuild, keyText: string, createdBy: string): Promise<BuildImage | undefined> {
+    const parentHist = st.image?.config.history ?? [];
+    const parentLayers = st.image?.config.rootfs?.diff_ids ?? [];
+    for (const ref of b.o.cacheFrom) {
+      const cand = this.runner.findImage(ref);
+      if (!cand) continue;
+      const hist = cand.config.history ?? [];
+      const layers = cand.config.rootfs?.diff_ids ?? [];
+      if (hist.length <= parentHist.length || layers.length < parentLayers.length) continue;
+      if (!parentHist.every((h, i) => hist[i]!.created_by === h.created_by && !!hist[i]!.empty_layer === !!h.empty_layer)) continue;
+      if (!parentLayers.every((l, i) => layers[i] === l)) continue;
+      const next = hist[parentHist.length]!;
+      if (next.created_by !== createdBy) continue;
+      const empty = !!next.empty_layer;
+      if (!empty && layers.length <= parentLayers.length) continue;
+      const cfg = this.configFor(st, createdBy, empty, keyText);
+      // The step's original times: the image made again is the one that was built.
+      if (next.created) {
+        cfg.created = next.created;
+        (cfg.history as HistoryEntry[]).at(-1)!.created = next.created;
+      }
+      return this.runner.reuse(st.image, cand, empty ? null : parentLayers.length, cfg);
     }
     return undefined;
   }
@@ -470,7 +506,7 @@ export class Builder {
 
   private async metaStep(st: StageState, b: StageBuild, keyText: string, createdBy: string): Promise<void> {
     const wanted = structuredClone(st.config);
-    const { key, hit } = await this.fromCache(st, b, `${keyText}\n${JSON.stringify(wanted)}`);
+    const { key, hit } = await this.fromCache(st, b, `${keyText}\n${JSON.stringify(wanted)}`, createdBy);
     if (hit) return;
     st.config = wanted;
     const img = await this.runner.commit(st.image, null, () => this.configFor(st, createdBy, true, `${keyText}\n${JSON.stringify(wanted)}`));
@@ -486,7 +522,7 @@ export class Builder {
   private async fileStep(st: StageState, b: StageBuild, keyText: string, createdBy: string, apply: (root: string) => Promise<void>): Promise<void> {
     const wanted = structuredClone(st.config);
     const fullKey = `${keyText}\n${JSON.stringify(wanted)}`;
-    const { key, hit } = await this.fromCache(st, b, fullKey);
+    const { key, hit } = await this.fromCache(st, b, fullKey, createdBy);
     if (hit) return;
     st.config = wanted;
     const img = await this.runner.commit(st.image, { kind: 'files', apply }, (added) => this.configFor(st, createdBy, !added, fullKey));
@@ -537,7 +573,7 @@ export class Builder {
     if (!runEnv.some((e) => e.startsWith('PATH='))) runEnv.unshift(`PATH=${this.runner.defaultPath}`);
     const createdBy = argPairs.length ? `|${argPairs.length} ${argPairs.join(' ')} ${shownCmd}` : shownCmd;
     const keyText = `RUN ${JSON.stringify(argv)}${shebang ? `\n${JSON.stringify(shebang.content)}` : ''}\n${argPairs.join('\n')}\n${JSON.stringify(mounts)}\n${network ?? ''}\n${JSON.stringify(st.config)}`;
-    const { key, hit } = await this.fromCache(st, b, keyText);
+    const { key, hit } = await this.fromCache(st, b, keyText, createdBy);
     if (hit) return;
     const releases: Array<() => Promise<void>> = [];
     const exclusive: string[] = [];

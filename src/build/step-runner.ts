@@ -79,6 +79,11 @@ export interface StepRunner {
    * the parent's plus the new layer's, filled in here).
    */
   commit(parent: BuildImage | null, change: LayerChange | null, config: (layerAdded: boolean) => Omit<ImageConfig, 'rootfs'>): Promise<BuildImage>;
+  /**
+   * A new image above `parent` whose layer, if any, the store holds already: `source`'s
+   * layer number `layer` (--cache-from with an image loaded from elsewhere); null: none.
+   */
+  reuse(parent: BuildImage | null, source: BuildImage, layer: number | null, config: Omit<ImageConfig, 'rootfs'>): Promise<BuildImage>;
   /** A read-only view of an image's files (COPY --from, RUN --mount from=…). */
   view(image: BuildImage): Promise<{ path: string; release(): Promise<void> }>;
   /** Gives the image these names (`repo:tag`), moving them from other images. */

@@ -146,6 +146,16 @@ export class EngineStepRunner implements StepRunner {
     }
   }
 
+  async reuse(parent: BuildImage | null, source: BuildImage, layer: number | null, config: Omit<ImageConfig, 'rootfs'>): Promise<BuildImage> {
+    const base = parent ? this.record(parent) : undefined;
+    if (layer === null) return this.create(base, null, config);
+    const src = this.record(source);
+    const diffID = src.layers[layer];
+    if (!diffID) throw new BerthError('not-found', `image ${src.id} has no layer ${layer}`);
+    const sizes = this.d.images.history(src.id).reverse().filter((h, i) => !src.config.history?.[i]?.empty_layer).map((h) => h.size);
+    return this.create(base, { diffID, size: sizes[layer] ?? 0 }, config);
+  }
+
   async view(image: BuildImage): Promise<{ path: string; release(): Promise<void> }> {
     const rec = this.record(image);
     const key = `build-view-${randomBytes(16).toString('hex')}`;

@@ -442,3 +442,33 @@ test('RUN --mount=type=cache: sharing=private gives a concurrent build its own d
   const after = seen(later)!;
   assert.ok(after.includes('r') && after.length === 2 && (after.includes('p') || after.includes('q')), String(after));
 });
+
+test('--cache-from an image that was saved, removed and loaded back: its history gives the steps, as the legacy builder does', async () => {
+  const ctx = context({
+    'Dockerfile': [
+      'FROM busybox',
+      'ENV MODE=hist',
+      'COPY a.txt /a.txt',
+      'RUN echo "$MODE $(cat /a.txt)" > /b.txt',
+      'CMD ["cat", "/b.txt"]',
+    ].join('\n'),
+    'a.txt': 'loaded',
+  });
+  const first = builtId(await buildOk(['-t', 'hist:1', ctx]));
+  const tarFile = join(d.dir, 'hist.tar');
+  await d.dockerOk(['save', '-o', tarFile, 'hist:1']);
+  await d.dockerOk(['rmi', 'hist:1']);
+  assert.equal((await d.api('POST', '/build/prune')).status, 200);
+  await d.dockerOk(['load', '-i', tarFile]);
+  // without --cache-from nothing is cached (the intermediate images went with rmi)
+  const hist = await imageInspect('hist:1');
+  assert.equal(hist.Parent, '');
+  const again = await buildOk(['--cache-from', 'hist:1', ctx]);
+  assert.deepEqual(usingCache(again), [false, true, true, true, true], again);
+  assert.equal(builtId(again), first);
+  assert.equal(await d.dockerOk(['run', '--rm', builtId(again)!]), 'hist loaded');
+  // a changed file: the COPY and the steps after it run
+  writeFileSync(join(ctx, 'a.txt'), 'changed');
+  const changed = await buildOk(['--cache-from', 'hist:1', ctx]);
+  assert.deepEqual(usingCache(changed), [false, true, false, false, false]);
+});
