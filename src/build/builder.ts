@@ -22,7 +22,7 @@ import { IgnoreMatcher } from '../common';
 import { exposedPorts, parseDuration, parseFlags, parseKeyValues, parseMount, PROXY_ARGS, words, type MountSpec } from './instructions';
 import { jsonForm, parseDockerfile, parseError, splitFlags, type Node } from './parser';
 import { expandHeredoc, LexError, processWord, type Lookup } from './shell-lex';
-import { RunFailed, type BuildImage, type RunMount, type RunSettings, type StepRunner } from './step-runner';
+import { RunFailed, type BuildImage, type OwnerMap, type RunMount, type RunSettings, type StepRunner } from './step-runner';
 
 export interface BuildOptions {
   tags: string[];
@@ -398,8 +398,8 @@ export class Builder {
         if (!w) throw invalidArgument('WORKDIR requires exactly one argument');
         const dir = posix.resolve(st.config.WorkingDir || '/', w);
         st.config.WorkingDir = dir;
-        return this.fileStep(st, b, `WORKDIR ${dir}`, `/bin/sh -c #(nop) WORKDIR ${dir}`, async (root) => {
-          await mkdirIn(root, dir, { uid: 0, gid: 0 });
+        return this.fileStep(st, b, `WORKDIR ${dir}`, `/bin/sh -c #(nop) WORKDIR ${dir}`, async (root, onDisk) => {
+          await mkdirIn(root, dir, onDisk({ uid: 0, gid: 0 }));
         });
       }
       case 'RUN':
@@ -519,7 +519,7 @@ export class Builder {
     b.say(` ---> ${shortId(img.id)}\n`);
   }
 
-  private async fileStep(st: StageState, b: StageBuild, keyText: string, createdBy: string, apply: (root: string) => Promise<void>): Promise<void> {
+  private async fileStep(st: StageState, b: StageBuild, keyText: string, createdBy: string, apply: (root: string, onDisk: OwnerMap) => Promise<void>): Promise<void> {
     const wanted = structuredClone(st.config);
     const fullKey = `${keyText}\n${JSON.stringify(wanted)}`;
     const { key, hit } = await this.fromCache(st, b, fullKey, createdBy);
@@ -730,19 +730,20 @@ export class Builder {
       const keyText = `${n.keyword} ${flagsText} ${sum} ${hsum} ${dest}`;
       const createdBy = `/bin/sh -c #(nop) ${n.keyword} ${kind}:${BuildCache.key(null, sum + hsum).slice(0, 64)} in ${dest} `;
       const chown = f.get('chown');
-      await this.fileStep(st, b, keyText, createdBy, async (rootfs) => {
+      await this.fileStep(st, b, keyText, createdBy, async (rootfs, onDisk) => {
         const owner = chown ? await resolveOwner(rootfs, chown) : undefined;
         if (sources.length) {
           await copyInto(rootfs, tree, sources, dest, {
             ...(owner ? { owner } : {}),
             ...(chmod ? { chmod: parseInt(chmod, 8) } : {}),
             extractArchives: isAdd,
+            onDisk,
             ...(exclude ? { exclude } : {}),
           });
         }
         for (const h of heredocFiles) {
           const path = dest.endsWith('/') ? posix.join(dest, h.name) : dest;
-          await writeFileIn(rootfs, path, h.content, owner ?? { uid: 0, gid: 0 }, chmod ? parseInt(chmod, 8) : 0o644);
+          await writeFileIn(rootfs, path, h.content, onDisk(owner ?? { uid: 0, gid: 0 }), chmod ? parseInt(chmod, 8) : 0o644);
         }
       });
     } finally {

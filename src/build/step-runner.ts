@@ -58,8 +58,15 @@ export interface RunStep {
 
 export type LayerChange =
   | { kind: 'run'; step: RunStep }
-  /** Changes a writable root (the parent's files) in place; `root` is its path on the host. */
-  | { kind: 'files'; apply(root: string): Promise<void> };
+  /**
+   * Changes a writable root (the parent's files) in place; `root` is its path on the
+   * host. Files get the owners `onDisk` gives for the owners the container should see
+   * (with --userns-remap, shifted into the remapped range; else unchanged).
+   */
+  | { kind: 'files'; apply(root: string, onDisk: OwnerMap): Promise<void> };
+
+/** An owner as a container sees it → the owner written on disk. */
+export type OwnerMap = (o: { uid: number; gid: number }) => { uid: number; gid: number };
 
 /** A RUN whose command exited non-zero. */
 export class RunFailed extends Error {

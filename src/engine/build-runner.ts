@@ -25,6 +25,8 @@ export interface BuildRunnerDeps {
   ownersAsContainerSees(tar: Readable): Readable;
   /** With --userns-remap, container layers are unpacked again (owners shifted) instead of moved. */
   userns: boolean;
+  /** With --userns-remap, a container's owner → the host owner on disk (COPY and ADD write these). */
+  ownerOnDisk?: (o: { uid: number; gid: number }) => { uid: number; gid: number };
 }
 
 export class EngineStepRunner implements StepRunner {
@@ -63,7 +65,7 @@ export class EngineStepRunner implements StepRunner {
     await this.d.snapshots.prepare(key, root.top, root.lowers, { noInit: true });
     try {
       const rootfs = await this.d.snapshots.mount(key);
-      await change.apply(rootfs);
+      await change.apply(rootfs, this.d.ownerOnDisk ?? ((o) => o));
       return await this.commitSnapshot(key, base, config, true);
     } finally {
       await this.d.snapshots.remove(key).catch((e: unknown) => log.warn('cannot remove build snapshot', { key, error: String(e) }));
