@@ -20,6 +20,8 @@ import { decompressStream, invalidArgument } from '../common';
 export interface UnpackOptions {
   /** Owner for every entry (ADD gives root unless --chown); undefined keeps the archive's. */
   owner?: { uid: number; gid: number };
+  /** Maps each owner (the archive's or `owner`) to the one written on disk (--userns-remap). */
+  mapOwner?(o: { uid: number; gid: number }): { uid: number; gid: number };
   /** Called for each entry's relative path; false skips it. */
   filter?(rel: string): boolean;
   /** Filled with each regular file's sha256 (hex), by relative path. */
@@ -179,8 +181,8 @@ async function unpackEntries(ex: tarStream.Extract, dest: string, o: UnpackOptio
     }
     checkParents(dest, rel, known);
     const path = join(dest, rel);
-    const uid = o.owner?.uid ?? h.uid ?? 0;
-    const gid = o.owner?.gid ?? h.gid ?? 0;
+    const want = { uid: o.owner?.uid ?? h.uid ?? 0, gid: o.owner?.gid ?? h.gid ?? 0 };
+    const { uid, gid } = o.mapOwner ? o.mapOwner(want) : want;
     const mode = (h.mode ?? 0o644) & 0o7777;
     const mtime = h.mtime ?? new Date();
     let existing;

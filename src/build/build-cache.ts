@@ -41,6 +41,8 @@ export class BuildCache {
   private dirty = false;
   private saving: Promise<void> = Promise.resolve();
   private readonly locks = new Map<string, Promise<void>>();
+  /** Cache mounts steps hold now (any sharing mode), with how many. */
+  private readonly inUse = new Map<string, number>();
 
   constructor(readonly root: string) {}
 
@@ -107,6 +109,33 @@ export class BuildCache {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     return dir;
+  }
+
+  /** Marks the cache mount `id` in use until the returned function is called. */
+  use(id: string): () => Promise<void> {
+    this.inUse.set(id, (this.inUse.get(id) ?? 0) + 1);
+    let done = false;
+    return async () => {
+      if (done) return;
+      done = true;
+      const n = (this.inUse.get(id) ?? 1) - 1;
+      if (n > 0) this.inUse.set(id, n);
+      else this.inUse.delete(id);
+    };
+  }
+
+  /**
+   * sharing=private: the cache's own directory when no other step has it, else a new
+   * empty directory for this step alone, removed when it is released.
+   */
+  async privateMountDir(id: string, owner: { uid: number; gid: number }, mode: number): Promise<{ dir: string; release(): Promise<void> }> {
+    const main = await this.mountDir(id, owner, mode);
+    if (!this.inUse.has(id)) return { dir: main, release: this.use(id) };
+    const dir = `${main}.private-${randomBytes(6).toString('hex')}`;
+    await fsp.mkdir(dir, { mode });
+    await fsp.chown(dir, owner.uid, owner.gid);
+    await fsp.chmod(dir, mode);
+    return { dir, release: () => fsp.rm(dir, { recursive: true, force: true }) };
   }
 
   /** Runs fn while holding the cache mount `id` alone (sharing=locked|private). */

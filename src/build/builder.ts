@@ -9,7 +9,9 @@
  * the same time are shown one after another (a later stage's lines are held until
  * the stages before it are done).
  */
-import { posix } from 'node:path';
+import { promises as fsp } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import { BerthError, invalidArgument, notFound, shortId, type Digest } from '../common';
 import type { ContainerConfig, HistoryEntry, ImageConfig } from '../image';
 import { BuildCache } from './build-cache';
@@ -20,7 +22,7 @@ import { IgnoreMatcher } from '../common';
 import { exposedPorts, parseDuration, parseFlags, parseKeyValues, parseMount, PROXY_ARGS, words, type MountSpec } from './instructions';
 import { jsonForm, parseDockerfile, parseError, splitFlags, type Node } from './parser';
 import { expandHeredoc, LexError, processWord, type Lookup } from './shell-lex';
-import { RunFailed, type BuildImage, type RunMount, type RunSettings, type StepRunner } from './step-runner';
+import { RunFailed, type BuildImage, type OwnerMap, type RunMount, type RunSettings, type StepRunner } from './step-runner';
 
 export interface BuildOptions {
   tags: string[];
@@ -396,8 +398,8 @@ export class Builder {
         if (!w) throw invalidArgument('WORKDIR requires exactly one argument');
         const dir = posix.resolve(st.config.WorkingDir || '/', w);
         st.config.WorkingDir = dir;
-        return this.fileStep(st, b, `WORKDIR ${dir}`, `/bin/sh -c #(nop) WORKDIR ${dir}`, async (root) => {
-          await mkdirIn(root, dir, { uid: 0, gid: 0 });
+        return this.fileStep(st, b, `WORKDIR ${dir}`, `/bin/sh -c #(nop) WORKDIR ${dir}`, async (root, onDisk) => {
+          await mkdirIn(root, dir, onDisk({ uid: 0, gid: 0 }));
         });
       }
       case 'RUN':
@@ -415,11 +417,15 @@ export class Builder {
   }
 
   /** Looks the step up in the cache; on a hit the stage moves to the cached image. */
-  private async fromCache(st: StageState, b: StageBuild, keyText: string): Promise<{ key: string; hit: boolean }> {
+  private async fromCache(st: StageState, b: StageBuild, keyText: string, createdBy: string): Promise<{ key: string; hit: boolean }> {
     const key = BuildCache.key(st.image?.id ?? null, keyText);
     if (!this.cacheable(b)) return { key, hit: false };
     let id = await this.cache.get(key, (i) => !!this.runner.getImage(i));
     if (!id && b.o.cacheFrom.length) id = this.fromCacheSources(st, b, keyText);
+    if (!id && b.o.cacheFrom.length) {
+      id = (await this.fromCacheHistory(st, b, keyText, createdBy))?.id;
+      if (id) await this.cache.put(key, id, keyText.split('\n')[0]!);
+    }
     if (!id) return { key, hit: false };
     const img = this.runner.getImage(id)!;
     this.adopt(st, img);
@@ -439,6 +445,38 @@ export class Builder {
         if (stepKey === want && (parentId ?? null) === (st.image?.id ?? null)) return img.id;
         img = parentId ? this.runner.getImage(parentId) : undefined;
       }
+    }
+    return undefined;
+  }
+
+  /**
+   * --cache-from with images that lack Berth's step records (loaded from elsewhere): as
+   * the legacy builder does, an image whose history and layers begin with the current
+   * parent's and whose next history entry is this step's gives the step; a new image is
+   * made from the parent and that layer.
+   */
+  private async fromCacheHistory(st: StageState, b: StageBuild, keyText: string, createdBy: string): Promise<BuildImage | undefined> {
+    const parentHist = st.image?.config.history ?? [];
+    const parentLayers = st.image?.config.rootfs?.diff_ids ?? [];
+    for (const ref of b.o.cacheFrom) {
+      const cand = this.runner.findImage(ref);
+      if (!cand) continue;
+      const hist = cand.config.history ?? [];
+      const layers = cand.config.rootfs?.diff_ids ?? [];
+      if (hist.length <= parentHist.length || layers.length < parentLayers.length) continue;
+      if (!parentHist.every((h, i) => hist[i]!.created_by === h.created_by && !!hist[i]!.empty_layer === !!h.empty_layer)) continue;
+      if (!parentLayers.every((l, i) => layers[i] === l)) continue;
+      const next = hist[parentHist.length]!;
+      if (next.created_by !== createdBy) continue;
+      const empty = !!next.empty_layer;
+      if (!empty && layers.length <= parentLayers.length) continue;
+      const cfg = this.configFor(st, createdBy, empty, keyText);
+      // The step's original times: the image made again is the one that was built.
+      if (next.created) {
+        cfg.created = next.created;
+        (cfg.history as HistoryEntry[]).at(-1)!.created = next.created;
+      }
+      return this.runner.reuse(st.image, cand, empty ? null : parentLayers.length, cfg);
     }
     return undefined;
   }
@@ -468,7 +506,7 @@ export class Builder {
 
   private async metaStep(st: StageState, b: StageBuild, keyText: string, createdBy: string): Promise<void> {
     const wanted = structuredClone(st.config);
-    const { key, hit } = await this.fromCache(st, b, `${keyText}\n${JSON.stringify(wanted)}`);
+    const { key, hit } = await this.fromCache(st, b, `${keyText}\n${JSON.stringify(wanted)}`, createdBy);
     if (hit) return;
     st.config = wanted;
     const img = await this.runner.commit(st.image, null, () => this.configFor(st, createdBy, true, `${keyText}\n${JSON.stringify(wanted)}`));
@@ -481,10 +519,10 @@ export class Builder {
     b.say(` ---> ${shortId(img.id)}\n`);
   }
 
-  private async fileStep(st: StageState, b: StageBuild, keyText: string, createdBy: string, apply: (root: string) => Promise<void>): Promise<void> {
+  private async fileStep(st: StageState, b: StageBuild, keyText: string, createdBy: string, apply: (root: string, onDisk: OwnerMap) => Promise<void>): Promise<void> {
     const wanted = structuredClone(st.config);
     const fullKey = `${keyText}\n${JSON.stringify(wanted)}`;
-    const { key, hit } = await this.fromCache(st, b, fullKey);
+    const { key, hit } = await this.fromCache(st, b, fullKey, createdBy);
     if (hit) return;
     st.config = wanted;
     const img = await this.runner.commit(st.image, { kind: 'files', apply }, (added) => this.configFor(st, createdBy, !added, fullKey));
@@ -501,6 +539,7 @@ export class Builder {
     const mounts = f.all('mount').map(parseMount);
     let argv: string[];
     let shownCmd: string;
+    let shebang: { name: string; content: string } | undefined;
     const j = n.heredocs.length ? undefined : jsonForm(n.rest);
     if (j) {
       argv = j;
@@ -510,8 +549,16 @@ export class Builder {
       const only = /^<<-?["']?([A-Za-z0-9_.-]+)["']?$/.exec(n.rest.trim());
       if (only && n.heredocs.length === 1) script = n.heredocs[0]!.content;
       else if (n.heredocs.length) script = `${n.rest}\n${n.heredocs.map((h) => `${h.content}${h.name}\n`).join('')}`;
-      argv = [...st.shell, script];
-      shownCmd = argv.join(' ');
+      if (only && n.heredocs.length === 1 && script.startsWith('#!')) {
+        // As BuildKit does: a script with its own interpreter line is written to a file
+        // and executed, so the kernel runs that interpreter (with its flags).
+        shebang = { name: n.heredocs[0]!.name, content: script };
+        argv = [`/dev/pipes/${shebang.name}`];
+        shownCmd = script;
+      } else {
+        argv = [...st.shell, script];
+        shownCmd = argv.join(' ');
+      }
     }
     // Declared ARGs with values reach RUN's environment and its history and cache key.
     const env = new Map((st.config.Env ?? []).map((e) => [e.split('=')[0]!, e] as [string, string]));
@@ -525,14 +572,23 @@ export class Builder {
     for (const k of PROXY_ARGS) if (o.buildArgs[k] != null && !env.has(k) && !st.args.has(k)) runEnv.push(`${k}=${o.buildArgs[k]}`);
     if (!runEnv.some((e) => e.startsWith('PATH='))) runEnv.unshift(`PATH=${this.runner.defaultPath}`);
     const createdBy = argPairs.length ? `|${argPairs.length} ${argPairs.join(' ')} ${shownCmd}` : shownCmd;
-    const keyText = `RUN ${JSON.stringify(argv)}\n${argPairs.join('\n')}\n${JSON.stringify(mounts)}\n${network ?? ''}\n${JSON.stringify(st.config)}`;
-    const { key, hit } = await this.fromCache(st, b, keyText);
+    const keyText = `RUN ${JSON.stringify(argv)}${shebang ? `\n${JSON.stringify(shebang.content)}` : ''}\n${argPairs.join('\n')}\n${JSON.stringify(mounts)}\n${network ?? ''}\n${JSON.stringify(st.config)}`;
+    const { key, hit } = await this.fromCache(st, b, keyText, createdBy);
     if (hit) return;
     const releases: Array<() => Promise<void>> = [];
     const exclusive: string[] = [];
     try {
       const runMounts: RunMount[] = [];
       for (const m of mounts) runMounts.push(await this.runMount(m, st, b, releases, exclusive));
+      if (shebang) {
+        const dir = await fsp.mkdtemp(join(tmpdir(), 'berth-heredoc-'));
+        releases.push(() => fsp.rm(dir, { recursive: true, force: true }));
+        await fsp.chmod(dir, 0o755);
+        const file = join(dir, 'script');
+        await fsp.writeFile(file, shebang.content, { mode: 0o755 });
+        await fsp.chmod(file, 0o755);
+        runMounts.push({ type: 'bind', source: file, target: argv[0]!, readonly: true });
+      }
       const settings = { ...o.settings, ...(network === 'none' ? { network: 'none' } : network === 'host' ? { network: 'host' } : {}) };
       const withLocks = async (ids: string[], fn: () => Promise<BuildImage>): Promise<BuildImage> =>
         ids.length ? this.cache.exclusive(ids[0]!, () => withLocks(ids.slice(1), fn)) : fn();
@@ -576,7 +632,15 @@ export class Builder {
     if (m.type === 'cache') {
       const id = m.id ?? target;
       if (m.from) throw invalidArgument('RUN --mount=type=cache,from=… is not supported by this builder');
-      const dir = await this.cache.mountDir(id, { uid: m.uid ?? 0, gid: m.gid ?? 0 }, m.mode ?? 0o755);
+      const owner = { uid: m.uid ?? 0, gid: m.gid ?? 0 };
+      if (m.sharing === 'private') {
+        // Its own directory when another step holds the cache now (BuildKit's private).
+        const p = await this.cache.privateMountDir(id, owner, m.mode ?? 0o755);
+        releases.push(p.release);
+        return { type: 'bind', source: p.dir, target, readonly: m.readonly };
+      }
+      const dir = await this.cache.mountDir(id, owner, m.mode ?? 0o755);
+      releases.push(this.cache.use(id));
       if (m.sharing !== 'shared') exclusive.push(id);
       return { type: 'bind', source: dir, target, readonly: m.readonly };
     }
@@ -666,19 +730,20 @@ export class Builder {
       const keyText = `${n.keyword} ${flagsText} ${sum} ${hsum} ${dest}`;
       const createdBy = `/bin/sh -c #(nop) ${n.keyword} ${kind}:${BuildCache.key(null, sum + hsum).slice(0, 64)} in ${dest} `;
       const chown = f.get('chown');
-      await this.fileStep(st, b, keyText, createdBy, async (rootfs) => {
+      await this.fileStep(st, b, keyText, createdBy, async (rootfs, onDisk) => {
         const owner = chown ? await resolveOwner(rootfs, chown) : undefined;
         if (sources.length) {
           await copyInto(rootfs, tree, sources, dest, {
             ...(owner ? { owner } : {}),
             ...(chmod ? { chmod: parseInt(chmod, 8) } : {}),
             extractArchives: isAdd,
+            onDisk,
             ...(exclude ? { exclude } : {}),
           });
         }
         for (const h of heredocFiles) {
           const path = dest.endsWith('/') ? posix.join(dest, h.name) : dest;
-          await writeFileIn(rootfs, path, h.content, owner ?? { uid: 0, gid: 0 }, chmod ? parseInt(chmod, 8) : 0o644);
+          await writeFileIn(rootfs, path, h.content, onDisk(owner ?? { uid: 0, gid: 0 }), chmod ? parseInt(chmod, 8) : 0o644);
         }
       });
     } finally {

@@ -23,13 +23,15 @@ export interface CopyOptions {
   chmod?: number;
   /** ADD: local tar archives are unpacked into the destination. */
   extractArchives?: boolean;
+  /** Maps an owner the container should see to the one written on disk (--userns-remap). */
+  onDisk?(o: Owner): Owner;
   /** --exclude patterns (matched against paths relative to each source). */
   exclude?: (rel: string) => boolean;
 }
 
 /** Copies `sources` of `tree` to `dest` (an absolute path in the container) under `root`. */
 export async function copyInto(root: string, tree: SourceTree, sources: Source[], dest: string, o: CopyOptions): Promise<void> {
-  const owner = o.owner ?? { uid: 0, gid: 0 };
+  const owner = o.onDisk ? o.onDisk(o.owner ?? { uid: 0, gid: 0 }) : o.owner ?? { uid: 0, gid: 0 };
   const destIsDir = dest.endsWith('/') || sources.length > 1;
   const destPath = posix.normalize(dest);
   for (const s of sources) {
@@ -42,7 +44,7 @@ export async function copyInto(root: string, tree: SourceTree, sources: Source[]
     }
     if (o.extractArchives && st.kind === 'file' && (await isArchive(tree, s.key))) {
       const target = await mkdirIn(root, destPath, owner);
-      await unpackTar(tree.open(s.key), target, { owner: o.owner });
+      await unpackTar(tree.open(s.key), target, { ...(o.owner ? { owner: o.owner } : {}), ...(o.onDisk ? { mapOwner: o.onDisk } : {}) });
       continue;
     }
     let containerPath = destPath;

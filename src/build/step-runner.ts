@@ -58,8 +58,15 @@ export interface RunStep {
 
 export type LayerChange =
   | { kind: 'run'; step: RunStep }
-  /** Changes a writable root (the parent's files) in place; `root` is its path on the host. */
-  | { kind: 'files'; apply(root: string): Promise<void> };
+  /**
+   * Changes a writable root (the parent's files) in place; `root` is its path on the
+   * host. Files get the owners `onDisk` gives for the owners the container should see
+   * (with --userns-remap, shifted into the remapped range; else unchanged).
+   */
+  | { kind: 'files'; apply(root: string, onDisk: OwnerMap): Promise<void> };
+
+/** An owner as a container sees it → the owner written on disk. */
+export type OwnerMap = (o: { uid: number; gid: number }) => { uid: number; gid: number };
 
 /** A RUN whose command exited non-zero. */
 export class RunFailed extends Error {
@@ -79,6 +86,11 @@ export interface StepRunner {
    * the parent's plus the new layer's, filled in here).
    */
   commit(parent: BuildImage | null, change: LayerChange | null, config: (layerAdded: boolean) => Omit<ImageConfig, 'rootfs'>): Promise<BuildImage>;
+  /**
+   * A new image above `parent` whose layer, if any, the store holds already: `source`'s
+   * layer number `layer` (--cache-from with an image loaded from elsewhere); null: none.
+   */
+  reuse(parent: BuildImage | null, source: BuildImage, layer: number | null, config: Omit<ImageConfig, 'rootfs'>): Promise<BuildImage>;
   /** A read-only view of an image's files (COPY --from, RUN --mount from=…). */
   view(image: BuildImage): Promise<{ path: string; release(): Promise<void> }>;
   /** Gives the image these names (`repo:tag`), moving them from other images. */

@@ -25,6 +25,8 @@ export interface BuildRunnerDeps {
   ownersAsContainerSees(tar: Readable): Readable;
   /** With --userns-remap, container layers are unpacked again (owners shifted) instead of moved. */
   userns: boolean;
+  /** With --userns-remap, a container's owner → the host owner on disk (COPY and ADD write these). */
+  ownerOnDisk?: (o: { uid: number; gid: number }) => { uid: number; gid: number };
 }
 
 export class EngineStepRunner implements StepRunner {
@@ -63,7 +65,7 @@ export class EngineStepRunner implements StepRunner {
     await this.d.snapshots.prepare(key, root.top, root.lowers, { noInit: true });
     try {
       const rootfs = await this.d.snapshots.mount(key);
-      await change.apply(rootfs);
+      await change.apply(rootfs, this.d.ownerOnDisk ?? ((o) => o));
       return await this.commitSnapshot(key, base, config, true);
     } finally {
       await this.d.snapshots.remove(key).catch((e: unknown) => log.warn('cannot remove build snapshot', { key, error: String(e) }));
@@ -144,6 +146,16 @@ export class EngineStepRunner implements StepRunner {
       const keep = ok ? step.keepOnSuccess : step.keepOnFailure;
       if (!keep) await c.remove(id, true, true).catch((e: unknown) => log.warn('cannot remove build container', { id, error: String(e) }));
     }
+  }
+
+  async reuse(parent: BuildImage | null, source: BuildImage, layer: number | null, config: Omit<ImageConfig, 'rootfs'>): Promise<BuildImage> {
+    const base = parent ? this.record(parent) : undefined;
+    if (layer === null) return this.create(base, null, config);
+    const src = this.record(source);
+    const diffID = src.layers[layer];
+    if (!diffID) throw new BerthError('not-found', `image ${src.id} has no layer ${layer}`);
+    const sizes = this.d.images.history(src.id).reverse().filter((h, i) => !src.config.history?.[i]?.empty_layer).map((h) => h.size);
+    return this.create(base, { diffID, size: sizes[layer] ?? 0 }, config);
   }
 
   async view(image: BuildImage): Promise<{ path: string; release(): Promise<void> }> {

@@ -206,6 +206,7 @@ export class Engine {
       snapshots: this.snapshots,
       ownersAsContainerSees: (tar) => this.ownersAsContainerSees(tar),
       userns: !!this.options.userns,
+      ...(this.options.userns ? { ownerOnDisk: idShifter(this.options.userns) } : {}),
     }), this.images));
   }
 
@@ -292,6 +293,7 @@ export class Engine {
       version: ENGINE_VERSION,
       /** Containers run in user namespaces (--userns-remap). */
       userns: !!this.options.userns,
+      ...(this.options.userns ? { ownerOnDisk: idShifter(this.options.userns) } : {}),
       /** The log driver containers get by default. */
       logDriver: this.containers.logDefaults.type,
       /** The cgroup controls this host offers (probed once at start). */

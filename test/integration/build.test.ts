@@ -372,3 +372,103 @@ test('berth build: same flags, a step view with cached and done steps, errors wi
   assert.match(fail.stdout, /\[FAILED \d+\.\d\ds\] Step 2\/2: RUN exit 5/);
   assert.match(fail.stderr, /The command '\/bin\/sh -c exit 5' returned a non-zero code: 5/);
 });
+
+test('a heredoc that starts with a shebang runs under that interpreter, not the shell', async () => {
+  const ctx = context({
+    'Dockerfile': [
+      'FROM busybox',
+      'RUN <<EOF',
+      '#!/bin/sh -e',
+      'echo "flags=$-" > /flags',
+      'false',
+      'echo not-reached > /after',
+      'EOF',
+      'RUN <<EOT',
+      '#!/usr/bin/env sh',
+      'echo "argv0=$0" > /argv0',
+      'EOT',
+    ].join('\n'),
+  });
+  // Under `sh -c` the first script would go on past `false`; under `#!/bin/sh -e` it stops there.
+  const r = await build(['-t', 'shebang:1', ctx]);
+  assert.notEqual(r.code, 0, r.stdout);
+  assert.match(r.stderr, /returned a non-zero code: 1/);
+  const ok = context({
+    'Dockerfile': [
+      'FROM busybox',
+      'RUN <<EOF',
+      '#!/bin/sh -e',
+      'echo "flags=$-" > /flags',
+      'EOF',
+      'RUN mkdir -p /usr/bin && ln -sf /bin/env /usr/bin/env',
+      'RUN <<EOT',
+      '#!/usr/bin/env sh',
+      'echo "argv0=$0" > /argv0',
+      'EOT',
+    ].join('\n'),
+  });
+  await buildOk(['-t', 'shebang:2', ok]);
+  const out = await d.dockerOk(['run', '--rm', 'shebang:2', 'cat', '/flags', '/argv0']);
+  const [flags, argv0] = out.trim().split('\n');
+  assert.match(flags!, /^flags=\S*e/);
+  assert.doesNotMatch(flags!, /c/); // not `sh -c`
+  assert.equal(argv0, 'argv0=/dev/pipes/EOT');
+  // the script is part of the cache key: the same file is cached, a changed script is not
+  assert.deepEqual(usingCache(await buildOk([ok])), [false, true, true, true]);
+});
+
+test('RUN --mount=type=cache: sharing=private gives a concurrent build its own directory, sharing=shared lets both in at once', async () => {
+  const df = (sharing: string, wait: string) => [
+    'FROM busybox',
+    'ARG TOKEN',
+    `RUN --mount=type=cache,target=/c,id=${sharing}-test,sharing=${sharing} touch /c/$TOKEN && ${wait} && echo "SEEN:$(ls /c | tr '\\n' ' ')"`,
+  ].join('\n');
+  // the last SEEN line: the step's output, not the Step line that shows the command
+  const seen = (out: string) => [...out.matchAll(/SEEN:(.*)/g)].at(-1)?.[1]?.trim().split(' ').sort();
+  // shared: each waits (up to 60s) until it sees the other's file, which only works when both hold it at once
+  const waitBoth = 'for i in $(seq 1 120); do [ $(ls /c | wc -l) -ge 2 ] && break; sleep 0.5; done';
+  const sh = context({ 'Dockerfile': df('shared', waitBoth) });
+  const started = Date.now();
+  const [a, b] = await Promise.all([buildOk(['--build-arg', 'TOKEN=a', sh]), buildOk(['--build-arg', 'TOKEN=b', sh])]);
+  assert.deepEqual(seen(a), ['a', 'b']);
+  assert.deepEqual(seen(b), ['a', 'b']);
+  assert.ok(Date.now() - started < 55_000, 'the shared builds ran at the same time');
+  // private: two builds at once each see only their own file (locked would let the second see the first's)
+  const pr = context({ 'Dockerfile': df('private', 'sleep 6') });
+  const [p, q] = await Promise.all([buildOk(['--build-arg', 'TOKEN=p', pr]), buildOk(['--build-arg', 'TOKEN=q', pr])]);
+  assert.deepEqual([seen(p), seen(q)], [['p'], ['q']]);
+  // the cache's own directory kept the first holder's file; the extra one is gone
+  const later = await buildOk(['--build-arg', 'TOKEN=r', pr]);
+  const after = seen(later)!;
+  assert.ok(after.includes('r') && after.length === 2 && (after.includes('p') || after.includes('q')), String(after));
+});
+
+test('--cache-from an image that was saved, removed and loaded back: its history gives the steps, as the legacy builder does', async () => {
+  const ctx = context({
+    'Dockerfile': [
+      'FROM busybox',
+      'ENV MODE=hist',
+      'COPY a.txt /a.txt',
+      'RUN echo "$MODE $(cat /a.txt)" > /b.txt',
+      'CMD ["cat", "/b.txt"]',
+    ].join('\n'),
+    'a.txt': 'loaded',
+  });
+  const first = builtId(await buildOk(['-t', 'hist:1', ctx]));
+  const tarFile = join(d.dir, 'hist.tar');
+  await d.dockerOk(['save', '-o', tarFile, 'hist:1']);
+  await d.dockerOk(['rmi', 'hist:1']);
+  assert.equal((await d.api('POST', '/build/prune')).status, 200);
+  await d.dockerOk(['load', '-i', tarFile]);
+  // without --cache-from nothing is cached (the intermediate images went with rmi)
+  const hist = await imageInspect('hist:1');
+  assert.equal(hist.Parent, '');
+  const again = await buildOk(['--cache-from', 'hist:1', ctx]);
+  assert.deepEqual(usingCache(again), [false, true, true, true, true], again);
+  assert.equal(builtId(again), first);
+  assert.equal(await d.dockerOk(['run', '--rm', builtId(again)!]), 'hist loaded');
+  // a changed file: the COPY and the steps after it run
+  writeFileSync(join(ctx, 'a.txt'), 'changed');
+  const changed = await buildOk(['--cache-from', 'hist:1', ctx]);
+  assert.deepEqual(usingCache(changed), [false, true, false, false, false]);
+});
