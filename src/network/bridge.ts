@@ -26,7 +26,7 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, conflict, invalidArgument, log, notFound, type FilterArgs, checkFilterKeys, matchLabelArgs } from '../common';
 import { readJSON, writeJSONAtomic } from '../state';
-import { hostResolvConf, hostsFile, LOOPBACK_HOSTS, resolvConf, writeFiles, type HostsEntry } from './files';
+import { hostResolvConf, hostsFile, hostsLine, LOOPBACK_HOSTS, resolvConf, writeFiles, type HostsEntry } from './files';
 import { contains, DEFAULT_POOLS, formatCIDR, formatIPv4, hostRoutes, lastAddress, overlaps, parseCIDR, parseIPv4, pickSubnet, type Subnet } from './ipnet';
 import { Netavark, type NetavarkNetwork, type NetavarkRequest } from './netavark';
 import { createNetns, isNetns, removeNetns } from './netns';
@@ -75,6 +75,8 @@ export interface EndpointState {
   /** The network whose netavark call carries the port mappings. */
   portsNetwork?: string;
   endpoints: Endpoint[];
+  /** The container's hosts file and the names its addresses carry there: connect and disconnect edit it. */
+  hosts?: { path: string; names: string[] };
 }
 
 /** What the engine tells about a container's network (ContainerSpec.network, in the network layer's words). */
@@ -480,7 +482,7 @@ export class BridgeNetworking {
       : resolvConf(resolv, { nameservers: req.dns, search: req.dnsSearch, options: req.dnsOptions });
     try {
       await Promise.all([
-        writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile([...extra, ...links], { ip: first.ip, names }), resolvConf: resolvText }, a.owner),
+        writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile([...extra, ...links], state.endpoints.map((e) => ({ ip: e.ip, names }))), resolvConf: resolvText }, a.owner),
       ]);
     } catch (err) {
       await this.tearDown(a.containerId).catch(() => undefined);
@@ -703,7 +705,14 @@ export class BridgeNetworking {
       };
       endpoints.push(e);
     });
-    const state: EndpointState = { containerId: a.containerId, containerName: a.name ?? short, netns: await this.takeNetns(), ports: [], endpoints };
+    const state: EndpointState = {
+      containerId: a.containerId,
+      containerName: a.name ?? short,
+      netns: await this.takeNetns(),
+      ports: [],
+      endpoints,
+      hosts: { path: a.files.hosts, names: a.domainname ? [`${a.hostname}.${a.domainname}`, a.hostname] : [a.hostname] },
+    };
     try {
       state.ports = await this.allocatePorts(portMappings(req), state.containerName, endpoints[0]!.endpointId);
     } catch (err) {
@@ -940,8 +949,22 @@ export class BridgeNetworking {
         await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
         throw err;
       }
+      await this.editHosts(state, (lines) => [...lines, hostsLine(e.ip, state.hosts!.names)]);
       this.o.onEvent?.('connect', net.id, { container: containerId, name: net.name, type: 'bridge' });
     });
+  }
+
+  /** Rewrites a running container's hosts file in place (it is bind-mounted: same inode). */
+  private async editHosts(state: EndpointState, edit: (lines: string[]) => string[]): Promise<void> {
+    if (!state.hosts) return;
+    try {
+      const text = await fsp.readFile(state.hosts.path, 'utf8');
+      const lines = text.split('\n');
+      if (lines[lines.length - 1] === '') lines.pop();
+      await fsp.writeFile(state.hosts.path, edit(lines).join('\n') + '\n');
+    } catch (err) {
+      log.warn('cannot update the hosts file of a container', { id: state.containerId, error: String(err) });
+    }
   }
 
   /** Detaches a running container from a network. */
@@ -963,6 +986,10 @@ export class BridgeNetworking {
         state.endpoints = [];
       }
       await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
+      if (state.hosts) {
+        const line = hostsLine(e.ip, state.hosts.names);
+        await this.editHosts(state, (lines) => lines.filter((l) => l !== line));
+      }
       this.o.onEvent?.('disconnect', net.id, { container: containerId, name: net.name, type: 'bridge' });
     });
   }
