@@ -47,3 +47,19 @@ test('--network container:X shares X\'s hosts, resolv.conf and hostname', async 
   await d.dockerOk(['rm', '-f', 'x1']);
   await d.dockerOk(['network', 'rm', 'hn2']);
 });
+
+test('--link to a container that does not exist is refused at create, as dockerd refuses it', async () => {
+  const before = await d.dockerOk(['ps', '-aq']);
+  const r = await d.docker(['run', '--rm', '--name', 'linker', '--link', 'nosuch:db', 'busybox', 'true']);
+  assert.equal(r.code, 125, r.stderr);
+  assert.match(r.stderr, /Error response from daemon: could not get container for nosuch: No such container: nosuch/);
+  assert.doesNotMatch(r.stderr, /Unable to find image/);
+  const c = await d.docker(['create', '--link', 'nosuch', 'busybox', 'true']);
+  assert.equal(c.code, 1, c.stderr);
+  assert.match(c.stderr, /could not get container for nosuch: No such container: nosuch/);
+  assert.equal(await d.dockerOk(['ps', '-aq']), before, 'nothing was created');
+  // On a user network a link is an alias: no such check, as in dockerd.
+  await d.dockerOk(['network', 'create', 'hn3']);
+  await d.dockerOk(['run', '--rm', '--network', 'hn3', '--link', 'nosuch:db', 'busybox', 'true']);
+  await d.dockerOk(['network', 'rm', 'hn3']);
+});
