@@ -490,7 +490,7 @@ export class BridgeNetworking {
       : resolvConf(resolv, { nameservers: req.dns, search: req.dnsSearch, options: req.dnsOptions });
     try {
       await Promise.all([
-        writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile([...extra, ...links], state.endpoints.map((e) => ({ ip: e.ip, names }))), resolvConf: resolvText }, a.owner),
+        writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile([...extra, ...links], state.endpoints.flatMap((e) => selfHosts(e, names))), resolvConf: resolvText }, a.owner),
       ]);
     } catch (err) {
       await this.tearDown(a.containerId).catch(() => undefined);
@@ -1003,7 +1003,7 @@ export class BridgeNetworking {
         await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
         throw err;
       }
-      await this.editHosts(state, (lines) => [...lines, hostsLine(e.ip, state.hosts!.names)]);
+      await this.editHosts(state, (lines) => [...lines, ...selfHosts(e, state.hosts!.names).map((h) => hostsLine(h.ip, h.names))]);
       this.o.onEvent?.('connect', net.id, { container: containerId, name: net.name, type: 'bridge' });
     });
   }
@@ -1041,12 +1041,17 @@ export class BridgeNetworking {
       }
       await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
       if (state.hosts) {
-        const line = hostsLine(e.ip, state.hosts.names);
-        await this.editHosts(state, (lines) => lines.filter((l) => l !== line));
+        const drop = new Set(selfHosts(e, state.hosts.names).map((h) => hostsLine(h.ip, h.names)));
+        await this.editHosts(state, (lines) => lines.filter((l) => !drop.has(l)));
       }
       this.o.onEvent?.('disconnect', net.id, { container: containerId, name: net.name, type: 'bridge' });
     });
   }
+}
+
+/** A container's own lines in /etc/hosts for one endpoint: its IPv4 and, on IPv6 networks, its IPv6 address. */
+function selfHosts(e: Endpoint, names: string[]): HostsEntry[] {
+  return [{ ip: e.ip, names }, ...(e.ip6 ? [{ ip: e.ip6, names }] : [])];
 }
 
 function parseUntil(v: string): number {

@@ -21,6 +21,8 @@ test('--ipv6 --subnet: containers get IPv6 addresses and ping each other over IP
   assert.match(e.IPAddress, /^10\./, 'dual stack: an IPv4 address too');
   const addrs = await d.dockerOk(['exec', 'six1', 'ip', '-6', 'addr', 'show', 'eth0']);
   assert.ok(addrs.includes(`${e.GlobalIPv6Address}/64`), addrs);
+  const hosts = await d.dockerOk(['exec', 'six1', 'cat', '/etc/hosts']);
+  assert.ok(hosts.includes(`${e.GlobalIPv6Address}\t`), hosts);
   const listed = JSON.parse(await d.dockerOk(['network', 'inspect', 'v6net']))[0].Containers;
   assert.ok(Object.values(listed).some((c) => (c as { IPv6Address: string }).IPv6Address === `${e.GlobalIPv6Address}/64`), JSON.stringify(listed));
   // Another container on the network reaches it by its IPv6 address (DAD may hold the address a moment).
