@@ -90,7 +90,7 @@ export interface EndpointState {
 /** What the engine tells about a container's network (ContainerSpec.network, in the network layer's words). */
 export interface NetworkRequest {
   mode?: string;
-  endpoints: Record<string, { aliases: string[] | null; links?: string[] | null; ipv4Address?: string; macAddress?: string }>;
+  endpoints: Record<string, { aliases: string[] | null; links?: string[] | null; ipv4Address?: string; ipv6Address?: string; macAddress?: string }>;
   exposedPorts: string[] | null;
   portBindings: Record<string, { hostIp: string; hostPort: string }[] | null> | null;
   publishAllPorts: boolean;
@@ -444,6 +444,12 @@ export class BridgeNetworking {
         if (ip === undefined) throw invalidArgument(`invalid IPv4 address: ${e.ipv4Address}`);
         if (!contains(parseCIDR(net.subnet)!, ip)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${e.ipv4Address}`);
       }
+      if (e?.ipv6Address) {
+        if (!net.ipamConfigured && !net.subnet6) throw invalidArgument('user specified IP address is supported on user defined networks only');
+        const ip6 = parseIPv6(e.ipv6Address);
+        if (ip6 === undefined) throw invalidArgument(`invalid IPv6 address: ${e.ipv6Address}`);
+        if (!net.subnet6 || !contains6(parseCIDR6(net.subnet6)!, ip6)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${e.ipv6Address}`);
+      }
     }
     if ((mode === 'none' || mode === 'host' || mode.startsWith('container:')) && (req.portBindings && Object.keys(req.portBindings).length)) {
       if (mode !== 'none') throw invalidArgument('conflicting options: port publishing and the container type network mode');
@@ -654,12 +660,19 @@ export class BridgeNetworking {
   }
 
   /** The first free IPv6 address of an IPv6 network (after the gateway); nothing on IPv4-only networks. */
-  private allocateIp6(net: NetworkRecord, alsoUsed: readonly Endpoint[] = []): Pick<Endpoint, 'ip6' | 'prefix6' | 'gateway6'> {
+  private allocateIp6(net: NetworkRecord, alsoUsed: readonly Endpoint[] = [], wanted?: string): Pick<Endpoint, 'ip6' | 'prefix6' | 'gateway6'> {
     if (!net.subnet6) return {};
     const subnet = parseCIDR6(net.subnet6)!;
     const used = new Set<string>([net.gateway6!, this.anchorIp6(net)]);
     for (const st of [...this.states.values(), ...this.draining.values()]) for (const e of st.endpoints) if (e.ip6) used.add(e.ip6);
     for (const e of alsoUsed) if (e.ip6) used.add(e.ip6);
+    if (wanted) {
+      const w = parseIPv6(wanted);
+      if (w === undefined || !contains6(subnet, w)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${wanted}`);
+      const ip = formatIPv6(w);
+      if (used.has(ip) || w === subnet.base) throw conflict('failed to set up container networking: Address already in use');
+      return { ip6: ip, prefix6: subnet.prefix, gateway6: net.gateway6! };
+    }
     const size = 1n << BigInt(128 - subnet.prefix);
     for (let i = 2n; i < size - 1n && i < 1n << 20n; i++) {
       const ip = formatIPv6(subnet.base + i);
@@ -732,7 +745,7 @@ export class BridgeNetworking {
         ifname: `eth${i}`,
         aliases: net.dns ? [...new Set([...(cfg?.aliases ?? []), short])] : [],
         ...(cfg?.ipv4Address ? { staticIp: cfg.ipv4Address } : {}),
-        ...this.allocateIp6(net, endpoints),
+        ...this.allocateIp6(net, endpoints, cfg?.ipv6Address),
       };
       endpoints.push(e);
     });

@@ -32,7 +32,13 @@ test('--ipv6 --subnet: containers get IPv6 addresses and ping each other over IP
     last = r.stdout + r.stderr;
     return r.code === 0;
   }, 30_000, 500).catch((err) => assert.fail(`${err}: ${last}`));
-  await d.dockerOk(['rm', '-f', 'six1']);
+  // --ip6 picks the address; one outside the subnet is refused at create.
+  await d.dockerOk(['run', '-d', '--name', 'six2', '--network', 'v6net', '--ip6', `fd00:db8:${x.toString(16)}::99`, 'busybox', 'sleep', '300']);
+  assert.equal((await d.inspect('six2')).NetworkSettings.Networks.v6net.GlobalIPv6Address, `fd00:db8:${x.toString(16)}::99`);
+  const out = await d.docker(['create', '--network', 'v6net', '--ip6', 'fd00:dead::5', 'busybox', 'true']);
+  assert.notEqual(out.code, 0);
+  assert.match(out.stderr, /no configured subnet or ip-range contain the IP address fd00:dead::5/);
+  await d.dockerOk(['rm', '-f', 'six1', 'six2']);
   await d.dockerOk(['network', 'rm', 'v6net']);
 });
 
