@@ -4,7 +4,7 @@ import { isLive, type ContainerRecord, type Engine, type NetworkRecord } from '.
 export function networkInspect(engine: Engine, n: NetworkRecord, verbose = false): Record<string, unknown> {
   const containers: Record<string, unknown> = {};
   for (const c of engine.networks?.containersOn(n.id) ?? []) {
-    containers[c.id] = { Name: c.name, EndpointID: c.endpointId, MacAddress: c.mac, IPv4Address: c.ipv4, IPv6Address: '' };
+    containers[c.id] = { Name: c.name, EndpointID: c.endpointId, MacAddress: c.mac, IPv4Address: c.ipv4, IPv6Address: c.ipv6 };
   }
   void verbose;
   return {
@@ -13,11 +13,14 @@ export function networkInspect(engine: Engine, n: NetworkRecord, verbose = false
     Created: n.created,
     Scope: 'local',
     Driver: n.driver,
-    EnableIPv6: false,
+    EnableIPv6: !!n.subnet6,
     IPAM: {
       Driver: 'default',
       Options: n.name === 'bridge' ? null : {},
-      Config: n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}) }] : [],
+      Config: [
+        ...(n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}) }] : []),
+        ...(n.subnet6 ? [{ Subnet: n.subnet6, Gateway: n.gateway6 }] : []),
+      ],
     },
     Internal: n.internal,
     Attachable: n.attachable,
@@ -75,9 +78,9 @@ function endpointSettings(engine: Engine, r: ContainerRecord) {
       Gateway: e?.gateway ?? '',
       IPAddress: e?.ip ?? '',
       IPPrefixLen: e?.prefix ?? 0,
-      IPv6Gateway: '',
-      GlobalIPv6Address: '',
-      GlobalIPv6PrefixLen: 0,
+      IPv6Gateway: e?.gateway6 ?? '',
+      GlobalIPv6Address: e?.ip6 ?? '',
+      GlobalIPv6PrefixLen: e?.prefix6 ?? 0,
       DNSNames: e && v.network?.dns ? [r.name, ...(e.aliases ?? [])] : null,
     };
   }
@@ -102,11 +105,11 @@ export function networkSettings(engine: Engine, r: ContainerRecord): Record<stri
     SecondaryIPv6Addresses: null,
     EndpointID: onBridge.EndpointID ?? '',
     Gateway: onBridge.Gateway ?? '',
-    GlobalIPv6Address: '',
-    GlobalIPv6PrefixLen: 0,
+    GlobalIPv6Address: onBridge.GlobalIPv6Address ?? '',
+    GlobalIPv6PrefixLen: onBridge.GlobalIPv6PrefixLen ?? 0,
     IPAddress: onBridge.IPAddress ?? '',
     IPPrefixLen: onBridge.IPPrefixLen ?? 0,
-    IPv6Gateway: '',
+    IPv6Gateway: onBridge.IPv6Gateway ?? '',
     MacAddress: onBridge.MacAddress ?? '',
     Networks: networks,
   };

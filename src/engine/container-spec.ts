@@ -326,9 +326,10 @@ function specOptions(
     ...(res.shmSize ? { shmSize: res.shmSize } : {}),
     ...(ns.shm ? { shm: ns.shm } : {}),
     mounts: [
-      { type: 'bind', source: rec.hostnamePath, destination: '/etc/hostname' },
-      { type: 'bind', source: rec.hostsPath, destination: '/etc/hosts' },
-      { type: 'bind', source: rec.resolvConfPath, destination: '/etc/resolv.conf' },
+      // With --network container:X the container shares X's files, as dockerd does.
+      { type: 'bind', source: (ns.netTarget ?? rec).hostnamePath, destination: '/etc/hostname' },
+      { type: 'bind', source: (ns.netTarget ?? rec).hostsPath, destination: '/etc/hosts' },
+      { type: 'bind', source: (ns.netTarget ?? rec).resolvConfPath, destination: '/etc/resolv.conf' },
       ...extraMounts,
       ...(run?.mounts ?? []),
     ],

@@ -224,6 +224,24 @@ export class ContainerService {
     return this.store.get(ref);
   }
 
+  /**
+   * dockerd refuses a legacy --link to a container that does not exist (400, so the CLI
+   * does not take it for a missing image). On user networks links are aliases: not checked.
+   */
+  private checkLinks(net: ContainerSpec['network']): void {
+    const mode = net.mode ?? '';
+    if (!['', 'default', 'bridge', 'none', 'host'].includes(mode) && !mode.startsWith('container:')) return;
+    for (const link of net.links ?? []) {
+      const name = (link.split(':')[0] ?? '').replace(/^\//, '');
+      try {
+        this.store.get(name);
+      } catch (err) {
+        if (err instanceof BerthError && err.kind === 'not-found') throw invalidArgument(`could not get container for ${name}: ${err.message}`);
+        throw err;
+      }
+    }
+  }
+
   /** Newest first. */
   list(): ContainerRecord[] {
     return this.store.list();
@@ -282,6 +300,7 @@ export class ContainerService {
     warnings.push(...logs.warnings);
     checkSpec({ ...req0, resources }, this.host, this.userns);
     this.network.check?.(req0.network);
+    this.checkLinks(req0.network);
     const id = newContainerId();
     for (const e of p.env) if (e.startsWith('=') || e === '') throw invalidArgument(`invalid environment variable: ${e}`);
     const stopSignal = p.stopSignal || ic.StopSignal;

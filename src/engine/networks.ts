@@ -14,6 +14,8 @@ export interface NetworkCreateOptions {
   subnet?: string;
   gateway?: string;
   ipRange?: string;
+  /** --ipv6 with its IPv6 subnet and gateway. */
+  ipv6?: { subnet?: string; gateway?: string };
   internal?: boolean;
   attachable?: boolean;
   labels?: Record<string, string>;
@@ -70,13 +72,14 @@ export class NetworkService {
   }
 
   /** Containers on the network: live endpoints. */
-  containersOn(networkId: string): { id: string; name: string; endpointId: string; mac: string; ipv4: string }[] {
+  containersOn(networkId: string): { id: string; name: string; endpointId: string; mac: string; ipv4: string; ipv6: string }[] {
     return this.bridge.containersOn(networkId).map(({ state, endpoint }) => ({
       id: state.containerId,
       name: this.containers.list().find((r) => r.id === state.containerId)?.name ?? state.containerName,
       endpointId: endpoint.endpointId,
       mac: endpoint.mac,
       ipv4: `${endpoint.ip}/${endpoint.prefix}`,
+      ipv6: endpoint.ip6 ? `${endpoint.ip6}/${endpoint.prefix6}` : '',
     }));
   }
 

@@ -26,8 +26,9 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, conflict, invalidArgument, log, notFound, type FilterArgs, checkFilterKeys, matchLabelArgs } from '../common';
 import { readJSON, writeJSONAtomic } from '../state';
-import { hostResolvConf, hostsFile, LOOPBACK_HOSTS, resolvConf, writeFiles, type HostsEntry } from './files';
+import { hostResolvConf, hostsFile, hostsLine, LOOPBACK_HOSTS, resolvConf, writeFiles, type HostsEntry } from './files';
 import { contains, DEFAULT_POOLS, formatCIDR, formatIPv4, hostRoutes, lastAddress, overlaps, parseCIDR, parseIPv4, pickSubnet, type Subnet } from './ipnet';
+import { contains6, formatCIDR6, formatIPv6, overlaps6, parseCIDR6, parseIPv6 } from './ipnet6';
 import { Netavark, type NetavarkNetwork, type NetavarkRequest } from './netavark';
 import { createNetns, isNetns, removeNetns } from './netns';
 import { mount, MS_BIND } from '../sys';
@@ -52,6 +53,9 @@ export interface NetworkRecord {
   dns: boolean;
   /** The user gave the IPAM config (subnet…): --ip is allowed. */
   ipamConfigured: boolean;
+  /** IPv6 (--ipv6): the network's IPv6 subnet and gateway, besides the IPv4 ones. */
+  subnet6?: string;
+  gateway6?: string;
 }
 
 export interface Endpoint {
@@ -65,6 +69,10 @@ export interface Endpoint {
   aliases: string[];
   /** Given with --ip: kept across restarts. */
   staticIp?: string;
+  /** On IPv6 networks. */
+  ip6?: string;
+  prefix6?: number;
+  gateway6?: string;
 }
 
 export interface EndpointState {
@@ -75,12 +83,14 @@ export interface EndpointState {
   /** The network whose netavark call carries the port mappings. */
   portsNetwork?: string;
   endpoints: Endpoint[];
+  /** The container's hosts file and the names its addresses carry there: connect and disconnect edit it. */
+  hosts?: { path: string; names: string[] };
 }
 
 /** What the engine tells about a container's network (ContainerSpec.network, in the network layer's words). */
 export interface NetworkRequest {
   mode?: string;
-  endpoints: Record<string, { aliases: string[] | null; links?: string[] | null; ipv4Address?: string; macAddress?: string }>;
+  endpoints: Record<string, { aliases: string[] | null; links?: string[] | null; ipv4Address?: string; ipv6Address?: string; macAddress?: string }>;
   exposedPorts: string[] | null;
   portBindings: Record<string, { hostIp: string; hostPort: string }[] | null> | null;
   publishAllPorts: boolean;
@@ -434,6 +444,12 @@ export class BridgeNetworking {
         if (ip === undefined) throw invalidArgument(`invalid IPv4 address: ${e.ipv4Address}`);
         if (!contains(parseCIDR(net.subnet)!, ip)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${e.ipv4Address}`);
       }
+      if (e?.ipv6Address) {
+        if (!net.ipamConfigured && !net.subnet6) throw invalidArgument('user specified IP address is supported on user defined networks only');
+        const ip6 = parseIPv6(e.ipv6Address);
+        if (ip6 === undefined) throw invalidArgument(`invalid IPv6 address: ${e.ipv6Address}`);
+        if (!net.subnet6 || !contains6(parseCIDR6(net.subnet6)!, ip6)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${e.ipv6Address}`);
+      }
     }
     if ((mode === 'none' || mode === 'host' || mode.startsWith('container:')) && (req.portBindings && Object.keys(req.portBindings).length)) {
       if (mode !== 'none') throw invalidArgument('conflicting options: port publishing and the container type network mode');
@@ -480,7 +496,7 @@ export class BridgeNetworking {
       : resolvConf(resolv, { nameservers: req.dns, search: req.dnsSearch, options: req.dnsOptions });
     try {
       await Promise.all([
-        writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile([...extra, ...links], { ip: first.ip, names }), resolvConf: resolvText }, a.owner),
+        writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile([...extra, ...links], state.endpoints.flatMap((e) => selfHosts(e, names))), resolvConf: resolvText }, a.owner),
       ]);
     } catch (err) {
       await this.tearDown(a.containerId).catch(() => undefined);
@@ -526,7 +542,7 @@ export class BridgeNetworking {
     for (const e of endpoints) {
       const net = this.networks.get(e.networkId);
       if (!net) continue;
-      networks[netavarkName(net)] = { static_ips: [e.ip], aliases: e.aliases, interface_name: e.ifname, static_mac: e.mac };
+      networks[netavarkName(net)] = { static_ips: e.ip6 ? [e.ip, e.ip6] : [e.ip], aliases: e.aliases, interface_name: e.ifname, static_mac: e.mac };
       info[netavarkName(net)] = this.netavarkNetwork(net);
       if (state.portsNetwork === net.id) withPorts = true;
     }
@@ -546,8 +562,8 @@ export class BridgeNetworking {
       id: net.id,
       driver: 'bridge',
       network_interface: net.bridge,
-      subnets: [{ subnet: net.subnet, gateway: net.gateway }],
-      ipv6_enabled: false,
+      subnets: [{ subnet: net.subnet, gateway: net.gateway }, ...(net.subnet6 ? [{ subnet: net.subnet6, gateway: net.gateway6! }] : [])],
+      ipv6_enabled: !!net.subnet6,
       internal: net.internal,
       dns_enabled: net.dns,
       // Docker keeps bridge networks from reaching each other.
@@ -569,13 +585,20 @@ export class BridgeNetworking {
     return lastAddress(s) - 1;
   }
 
+  /** The anchor's IPv6 address: the second highest of the IPv6 subnet. */
+  private anchorIp6(net: NetworkRecord): string {
+    const s = parseCIDR6(net.subnet6!)!;
+    return formatIPv6(s.base + (1n << BigInt(128 - s.prefix)) - 2n);
+  }
+
   private anchorRequest(net: NetworkRecord): NetavarkRequest {
     const ip = this.anchorIp(net)!;
     return {
       container_id: `anchor-${net.id}`,
       container_name: `berth-anchor-${net.id.slice(0, 12)}`,
       port_mappings: [],
-      networks: { [netavarkName(net)]: { static_ips: [formatIPv4(ip)], aliases: [], interface_name: 'eth0' } },
+      // netavark wants an address per subnet.
+      networks: { [netavarkName(net)]: { static_ips: [formatIPv4(ip), ...(net.subnet6 ? [this.anchorIp6(net)] : [])], aliases: [], interface_name: 'eth0' } },
       network_info: { [netavarkName(net)]: this.netavarkNetwork(net) },
     };
   }
@@ -634,6 +657,28 @@ export class BridgeNetworking {
       return formatIPv4(ip);
     }
     throw new BerthError('unavailable', `no available IPv4 addresses on this network's address pools: ${net.name} (${net.id})`);
+  }
+
+  /** The first free IPv6 address of an IPv6 network (after the gateway); nothing on IPv4-only networks. */
+  private allocateIp6(net: NetworkRecord, alsoUsed: readonly Endpoint[] = [], wanted?: string): Pick<Endpoint, 'ip6' | 'prefix6' | 'gateway6'> {
+    if (!net.subnet6) return {};
+    const subnet = parseCIDR6(net.subnet6)!;
+    const used = new Set<string>([net.gateway6!, this.anchorIp6(net)]);
+    for (const st of [...this.states.values(), ...this.draining.values()]) for (const e of st.endpoints) if (e.ip6) used.add(e.ip6);
+    for (const e of alsoUsed) if (e.ip6) used.add(e.ip6);
+    if (wanted) {
+      const w = parseIPv6(wanted);
+      if (w === undefined || !contains6(subnet, w)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${wanted}`);
+      const ip = formatIPv6(w);
+      if (used.has(ip) || w === subnet.base) throw conflict('failed to set up container networking: Address already in use');
+      return { ip6: ip, prefix6: subnet.prefix, gateway6: net.gateway6! };
+    }
+    const size = 1n << BigInt(128 - subnet.prefix);
+    for (let i = 2n; i < size - 1n && i < 1n << 20n; i++) {
+      const ip = formatIPv6(subnet.base + i);
+      if (!used.has(ip)) return { ip6: ip, prefix6: subnet.prefix, gateway6: net.gateway6! };
+    }
+    throw new BerthError('unavailable', `no available IPv6 addresses on this network's address pools: ${net.name} (${net.id})`);
   }
 
   private portsInUse(): PortMapping[] {
@@ -700,10 +745,18 @@ export class BridgeNetworking {
         ifname: `eth${i}`,
         aliases: net.dns ? [...new Set([...(cfg?.aliases ?? []), short])] : [],
         ...(cfg?.ipv4Address ? { staticIp: cfg.ipv4Address } : {}),
+        ...this.allocateIp6(net, endpoints, cfg?.ipv6Address),
       };
       endpoints.push(e);
     });
-    const state: EndpointState = { containerId: a.containerId, containerName: a.name ?? short, netns: await this.takeNetns(), ports: [], endpoints };
+    const state: EndpointState = {
+      containerId: a.containerId,
+      containerName: a.name ?? short,
+      netns: await this.takeNetns(),
+      ports: [],
+      endpoints,
+      hosts: { path: a.files.hosts, names: a.domainname ? [`${a.hostname}.${a.domainname}`, a.hostname] : [a.hostname] },
+    };
     try {
       state.ports = await this.allocatePorts(portMappings(req), state.containerName, endpoints[0]!.endpointId);
     } catch (err) {
@@ -801,6 +854,8 @@ export class BridgeNetworking {
     labels?: Record<string, string>;
     options?: Record<string, string>;
     checkDuplicate?: boolean;
+    /** --ipv6 with its IPv6 subnet (and gateway). */
+    ipv6?: { subnet?: string; gateway?: string };
   }): Promise<{ id: string; warning: string }> {
     return this.serial(async () => {
       if (!o.name) throw invalidArgument('network name is required');
@@ -844,6 +899,25 @@ export class BridgeNetworking {
         if (!contains(subnet, r.base) || r.prefix < subnet.prefix) throw new BerthError('forbidden', `no matching subnet for range ${o.ipRange}`);
         ipRange = formatCIDR(r);
       }
+      let v6: { subnet6: string; gateway6: string } | undefined;
+      if (o.ipv6) {
+        // No IPv6 pool of our own (dockerd has none by default either): the subnet is the user's.
+        if (!o.ipv6.subnet) throw invalidArgument('an IPv6 network needs its IPv6 subnet: give one with --subnet (such as fd00:db8:1::/64)');
+        const s6 = parseCIDR6(o.ipv6.subnet);
+        if (!s6) throw invalidArgument(`invalid subnet ${o.ipv6.subnet} : invalid CIDR address: ${o.ipv6.subnet}`);
+        if (s6.address !== s6.base) throw invalidArgument(`invalid subnet ${o.ipv6.subnet}: it should be ${formatCIDR6(s6)}`);
+        if (s6.prefix > 120) throw invalidArgument(`invalid subnet ${formatCIDR6(s6)}: it leaves no address for containers`);
+        const taken6 = [...this.networks.values()].filter((n) => n.subnet6).map((n) => parseCIDR6(n.subnet6!)!);
+        if (taken6.some((t) => overlaps6(t, s6))) throw new BerthError('forbidden', 'invalid pool request: Pool overlaps with other one on this address space');
+        let gw6 = formatIPv6(s6.base + 1n);
+        if (o.ipv6.gateway) {
+          const g = parseIPv6(o.ipv6.gateway);
+          if (g === undefined) throw invalidArgument(`invalid gateway address ${o.ipv6.gateway}`);
+          if (!contains6(s6, g)) throw new BerthError('forbidden', `no matching subnet for gateway ${o.ipv6.gateway}`);
+          gw6 = formatIPv6(g);
+        }
+        v6 = { subnet6: formatCIDR6(s6), gateway6: gw6 };
+      }
       const id = newId();
       const options = { ...(o.options ?? {}) };
       const bridge = options['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`;
@@ -864,6 +938,7 @@ export class BridgeNetworking {
         options,
         dns: true,
         ipamConfigured: !!o.subnet,
+        ...(v6 ?? {}),
       };
       await this.save(rec);
       await this.claim();
@@ -928,6 +1003,7 @@ export class BridgeNetworking {
         ifname: `eth${i}`,
         aliases: net.dns ? [...new Set([...(cfg.aliases ?? []), containerId.slice(0, 12)])] : [],
         ...(cfg.ipv4Address ? { staticIp: cfg.ipv4Address } : {}),
+        ...this.allocateIp6(net),
       };
       state.endpoints.push(e);
       await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
@@ -940,8 +1016,22 @@ export class BridgeNetworking {
         await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
         throw err;
       }
+      await this.editHosts(state, (lines) => [...lines, ...selfHosts(e, state.hosts!.names).map((h) => hostsLine(h.ip, h.names))]);
       this.o.onEvent?.('connect', net.id, { container: containerId, name: net.name, type: 'bridge' });
     });
+  }
+
+  /** Rewrites a running container's hosts file in place (it is bind-mounted: same inode). */
+  private async editHosts(state: EndpointState, edit: (lines: string[]) => string[]): Promise<void> {
+    if (!state.hosts) return;
+    try {
+      const text = await fsp.readFile(state.hosts.path, 'utf8');
+      const lines = text.split('\n');
+      if (lines[lines.length - 1] === '') lines.pop();
+      await fsp.writeFile(state.hosts.path, edit(lines).join('\n') + '\n');
+    } catch (err) {
+      log.warn('cannot update the hosts file of a container', { id: state.containerId, error: String(err) });
+    }
   }
 
   /** Detaches a running container from a network. */
@@ -963,9 +1053,18 @@ export class BridgeNetworking {
         state.endpoints = [];
       }
       await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
+      if (state.hosts) {
+        const drop = new Set(selfHosts(e, state.hosts.names).map((h) => hostsLine(h.ip, h.names)));
+        await this.editHosts(state, (lines) => lines.filter((l) => !drop.has(l)));
+      }
       this.o.onEvent?.('disconnect', net.id, { container: containerId, name: net.name, type: 'bridge' });
     });
   }
+}
+
+/** A container's own lines in /etc/hosts for one endpoint: its IPv4 and, on IPv6 networks, its IPv6 address. */
+function selfHosts(e: Endpoint, names: string[]): HostsEntry[] {
+  return [{ ip: e.ip, names }, ...(e.ip6 ? [{ ip: e.ip6, names }] : [])];
 }
 
 function parseUntil(v: string): number {

@@ -41,11 +41,13 @@ export interface HostsEntry {
   names: string[];
 }
 
-/** Loopback names, extra hosts (--add-host, --link), then the container's own address. */
-export function hostsFile(extra: readonly HostsEntry[], self?: HostsEntry): string {
+export const hostsLine = (ip: string, names: readonly string[]) => `${ip}\t${names.join(' ')}`;
+
+/** Loopback names, extra hosts (--add-host, --link), then the container's own addresses (one per network). */
+export function hostsFile(extra: readonly HostsEntry[], self?: HostsEntry | readonly HostsEntry[]): string {
   let s = LOOPBACK_HOSTS;
-  for (const e of extra) s += `${e.ip}\t${e.names.join(' ')}\n`;
-  if (self) s += `${self.ip}\t${self.names.join(' ')}\n`;
+  for (const e of extra) s += `${hostsLine(e.ip, e.names)}\n`;
+  for (const e of self === undefined ? [] : Array.isArray(self) ? self : [self]) s += `${hostsLine(e.ip, e.names)}\n`;
   return s;
 }
 

@@ -1,5 +1,5 @@
 /** `/networks`: create, list, inspect, remove, prune, connect, disconnect. */
-import { notImplemented } from '../../common';
+import { invalidArgument, notImplemented } from '../../common';
 import type { Engine, NetworkService } from '../../engine';
 import { sendEmpty, sendJSON } from '../http';
 import { networkInspect } from '../network-convert';
@@ -57,7 +57,10 @@ export function networkRoutes(router: Router, engine: Engine): void {
     const ipam = (body.IPAM ?? {}) as { Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[] };
     const v4 = (ipam.Config ?? []).filter((c) => !c.Subnet?.includes(':'));
     if (v4.length > 1) throw notImplemented('only one IPv4 subnet per network is supported');
-    if (body.EnableIPv6 || (ipam.Config ?? []).some((c) => c.Subnet?.includes(':'))) throw notImplemented('IPv6 networks are not supported yet');
+    const v6 = (ipam.Config ?? []).filter((c) => c.Subnet?.includes(':'));
+    if (v6.length > 1) throw notImplemented('only one IPv6 subnet per network is supported');
+    if (v6.length && !body.EnableIPv6) throw invalidArgument(`IPv6 subnet ${v6[0]!.Subnet} given but IPv6 is not enabled on the network: add --ipv6`);
+    if (v6[0]?.IPRange) throw notImplemented('an IPv6 ip-range is not supported');
     const c = v4[0] ?? {};
     const r = await svc().create({
       name: (body.Name as string | undefined) ?? '',
@@ -65,6 +68,7 @@ export function networkRoutes(router: Router, engine: Engine): void {
       ...(c.Subnet ? { subnet: c.Subnet } : {}),
       ...(c.Gateway ? { gateway: c.Gateway } : {}),
       ...(c.IPRange ? { ipRange: c.IPRange } : {}),
+      ...(body.EnableIPv6 ? { ipv6: { ...(v6[0]?.Subnet ? { subnet: v6[0].Subnet } : {}), ...(v6[0]?.Gateway ? { gateway: v6[0].Gateway } : {}) } } : {}),
       internal: !!body.Internal,
       attachable: !!body.Attachable,
       labels: (body.Labels as Record<string, string> | undefined) ?? {},

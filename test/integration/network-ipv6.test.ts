@@ -1,0 +1,60 @@
+// IPv6 on user bridge networks (dual stack, as dockerd's --ipv6): netavark wires both
+// families; containers get an IPv6 address from the network's subnet and reach each other.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useDaemon, waitFor } from './harness';
+
+const d = useDaemon();
+
+test('--ipv6 --subnet: containers get IPv6 addresses and ping each other over IPv6', async () => {
+  const x = d.net!.x;
+  const sub = `fd00:db8:${x.toString(16)}::/64`;
+  await d.dockerOk(['network', 'create', '--ipv6', '--subnet', sub, 'v6net']);
+  const net = JSON.parse(await d.dockerOk(['network', 'inspect', 'v6net']))[0];
+  assert.equal(net.EnableIPv6, true);
+  assert.ok(net.IPAM.Config.some((c: { Subnet: string; Gateway: string }) => c.Subnet === sub && c.Gateway === `fd00:db8:${x.toString(16)}::1`), JSON.stringify(net.IPAM));
+  await d.dockerOk(['run', '-d', '--name', 'six1', '--network', 'v6net', 'busybox', 'sleep', '300']);
+  const e = (await d.inspect('six1')).NetworkSettings.Networks.v6net;
+  assert.equal(e.GlobalIPv6Address, `fd00:db8:${x.toString(16)}::2`);
+  assert.equal(e.GlobalIPv6PrefixLen, 64);
+  assert.equal(e.IPv6Gateway, `fd00:db8:${x.toString(16)}::1`);
+  assert.match(e.IPAddress, /^10\./, 'dual stack: an IPv4 address too');
+  const addrs = await d.dockerOk(['exec', 'six1', 'ip', '-6', 'addr', 'show', 'eth0']);
+  assert.ok(addrs.includes(`${e.GlobalIPv6Address}/64`), addrs);
+  const hosts = await d.dockerOk(['exec', 'six1', 'cat', '/etc/hosts']);
+  assert.ok(hosts.includes(`${e.GlobalIPv6Address}\t`), hosts);
+  const listed = JSON.parse(await d.dockerOk(['network', 'inspect', 'v6net']))[0].Containers;
+  assert.ok(Object.values(listed).some((c) => (c as { IPv6Address: string }).IPv6Address === `${e.GlobalIPv6Address}/64`), JSON.stringify(listed));
+  // Another container on the network reaches it by its IPv6 address (DAD may hold the address a moment).
+  let last = '';
+  await waitFor('ping6 by address', async () => {
+    const r = await d.docker(['run', '--rm', '--network', 'v6net', 'busybox', 'sh', '-c', `ip -6 addr; ip -6 route; ping -6 -c 1 -W 2 ${e.GlobalIPv6Address}`], { timeoutMs: 30_000 });
+    last = r.stdout + r.stderr;
+    return r.code === 0;
+  }, 30_000, 500).catch((err) => assert.fail(`${err}: ${last}`));
+  // --ip6 picks the address; one outside the subnet is refused at create.
+  await d.dockerOk(['run', '-d', '--name', 'six2', '--network', 'v6net', '--ip6', `fd00:db8:${x.toString(16)}::99`, 'busybox', 'sleep', '300']);
+  assert.equal((await d.inspect('six2')).NetworkSettings.Networks.v6net.GlobalIPv6Address, `fd00:db8:${x.toString(16)}::99`);
+  const out = await d.docker(['create', '--network', 'v6net', '--ip6', 'fd00:dead::5', 'busybox', 'true']);
+  assert.notEqual(out.code, 0);
+  assert.match(out.stderr, /no configured subnet or ip-range contain the IP address fd00:dead::5/);
+  await d.dockerOk(['rm', '-f', 'six1', 'six2']);
+  await d.dockerOk(['network', 'rm', 'v6net']);
+});
+
+test('IPv6 bad input: no subnet, a v6 subnet without --ipv6, overlapping subnets', async () => {
+  const x = d.net!.x;
+  const noSub = await d.docker(['network', 'create', '--ipv6', 'v6bad']);
+  assert.notEqual(noSub.code, 0);
+  assert.match(noSub.stderr, /needs its IPv6 subnet/);
+  const noFlag = await d.docker(['network', 'create', '--subnet', `fd00:db8:${x.toString(16)}::/64`, 'v6bad']);
+  assert.notEqual(noFlag.code, 0);
+  assert.match(noFlag.stderr, /IPv6 is not enabled on the network: add --ipv6/);
+  await d.dockerOk(['network', 'create', '--ipv6', '--subnet', `fd00:db8:${x.toString(16)}::/64`, 'v6a']);
+  const clash = await d.docker(['network', 'create', '--ipv6', '--subnet', `fd00:db8:${x.toString(16)}::/80`, 'v6b']);
+  assert.notEqual(clash.code, 0);
+  assert.match(clash.stderr, /Pool overlaps with other one on this address space/);
+  const names = await d.dockerOk(['network', 'ls', '--format', '{{.Name}}']);
+  assert.ok(!names.includes('v6bad') && !names.includes('v6b'), names);
+  await d.dockerOk(['network', 'rm', 'v6a']);
+});
