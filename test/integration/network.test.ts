@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { spawnSync } from 'node:child_process';
+import { networkInterfaces } from 'node:os';
 import { httpStream, useDaemon, waitFor } from './harness';
 
 const d = useDaemon();
@@ -80,6 +81,12 @@ test('published ports: -p HOST:CTR reachable on 127.0.0.1 and the bridge address
   await serve('web1', ['-p', `${hp}:80`, '-p', `127.0.0.1::80`, '-p', `${hp + 1}:81/udp`]);
   await waitFor('the published port to answer', () => hostFetch(`http://127.0.0.1:${hp}/`).out === 'web1', 15_000, 100);
   assert.equal(hostFetch(`http://10.${d.net!.x}.0.1:${hp}/`).out, 'web1');
+  // The host's own address (not loopback, not the bridge), and hairpin: a container on the same
+  // bridge reaching the published port through the host.
+  const own = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal && !a.address.startsWith(`10.${d.net!.x}.`));
+  if (own) assert.equal(hostFetch(`http://${own.address}:${hp}/`).out, 'web1', `via ${own.address}`);
+  assert.equal((await fetchFrom([], `http://10.${d.net!.x}.0.1:${hp}/`)).out, 'web1', 'hairpin through the gateway');
+  if (own) assert.equal((await fetchFrom([], `http://${own.address}:${hp}/`)).out, 'web1', `hairpin through ${own.address}`);
   const port = await d.dockerOk(['port', 'web1']);
   assert.ok(port.includes(`80/tcp -> 0.0.0.0:${hp}`), port);
   assert.ok(port.includes(`81/udp -> 0.0.0.0:${hp + 1}`), port);
