@@ -180,20 +180,36 @@ export class CriRuntime {
         this.store.saveSandbox(entry);
         const tStart = traceStart();
         traceSpan(id, 'pod: dir + first save', tSave, tStart);
-        await this.engine.containers.start(id);
-        traceSpan(id, 'pod: pause start', tStart);
-        if (!hostNet) {
-          const pid = this.engine.containers.get(id).state.pid;
+        if (hostNet) await this.engine.containers.start(id);
+        else {
           const mappings = (config.port_mappings ?? [])
             .filter((p: Msg) => p.host_port > 0)
             .map((p: Msg) => ({ hostPort: p.host_port, containerPort: p.container_port, protocol: PROTOCOLS[p.protocol] ?? 'tcp', ...(p.host_ip ? { hostIP: p.host_ip } : {}) }));
-          const tNet = traceStart();
-          const res = await this.engine.podNetwork.add({
-            id, netns: `/proc/${pid}/ns/net`, podName: md.name, podNamespace: md.namespace ?? '', podUid: md.uid ?? '', portMappings: mappings,
-          });
-          entry.ips = res.ips;
-          traceSpan(id, 'pod: CNI add', tNet);
+          const attach = (netns: string) => {
+            const tNet = traceStart();
+            return this.engine.podNetwork.add({ id, netns, podName: md.name, podNamespace: md.namespace ?? '', podUid: md.uid ?? '', portMappings: mappings }).then((res) => {
+              entry.ips = res.ips;
+              traceSpan(id, 'pod: CNI add', tNet);
+            });
+          };
+          const pn = this.engine.podNetwork;
+          if (pn.prepareNetns) {
+            // The pod network is attached to a namespace made first, while runc creates the
+            // pause container in it; the pause process runs once both are done.
+            const netns = await pn.prepareNetns(id);
+            const ready = attach(netns);
+            try {
+              await this.engine.containers.start(id, { netns, ready });
+            } finally {
+              await ready.catch(() => undefined);
+            }
+            await ready;
+          } else {
+            await this.engine.containers.start(id);
+            await attach(`/proc/${this.engine.containers.get(id).state.pid}/ns/net`);
+          }
         }
+        traceSpan(id, 'pod: pause start + network', tStart);
         const tFiles = traceStart();
         await this.writePodFiles(entry, hostNet);
         this.store.saveSandbox(entry);

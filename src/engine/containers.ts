@@ -43,7 +43,7 @@ import type { Snapshotter } from '../storage';
 import { afterCreate, buildSpec, checkSpec, initBinaryPath, shareableShmPath } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
 import { CONTAINER_RECORD_VERSION, ZERO_TIME, isLive, type ContainerEvents, type EndpointConfig, type ContainerRecord, type ContainerSpec, type LogConfig, type WaitCondition } from './container-model';
-import type { ContainerNetwork } from './container-network';
+import type { ContainerNetwork, NetworkSetUp } from './container-network';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
 import type { ContainerStore } from './container-store';
 import { ContainerIO, type LogsOptions } from './container-io';
@@ -348,7 +348,11 @@ export class ContainerService {
   // ---- start ---------------------------------------------------------------
 
   /** A user's start: the restart policy acts again from its first delay and its count is reset. */
-  start(ref: string): Promise<void> {
+  /**
+   * `network`: a namespace made beforehand for the container to join (a CRI sandbox's) and
+   * the promise of its wiring; the process is started only once `ready` settles.
+   */
+  start(ref: string, network?: { netns: string; ready: Promise<void> }): Promise<void> {
     const rec = this.get(ref);
     return this.lock.run(rec.id, async () => {
       if (rec.state.status === 'restarting') throw notModified('container already started');
@@ -357,11 +361,11 @@ export class ContainerService {
         rec.restartCount = 0;
         rec.manuallyStopped = false;
       }
-      await this.startLocked(rec);
+      await this.startLocked(rec, network);
     });
   }
 
-  private async startLocked(rec: ContainerRecord): Promise<void> {
+  private async startLocked(rec: ContainerRecord, given?: { netns: string; ready: Promise<void> }): Promise<void> {
     if (!this.store.has(rec.id)) throw notFound(`No such container: ${rec.id}`);
     if (isLive(rec)) throw notModified('container already started');
     if (rec.state.status === 'removing') throw conflict(`cannot start container ${rec.id}: it is being removed`);
@@ -370,7 +374,7 @@ export class ContainerService {
       const rootfs = await this.snapshots.mount(rec.id);
       traceSpan(rec.id, 'snapshot mount', tMount);
       const tSetup = traceStart();
-      const [mounts, net] = await Promise.all([
+      const [mounts, setUp] = await Promise.all([
         this.mounts.specMounts(rec, rootfs),
         this.network.setUp({
           containerId: rec.id,
@@ -382,6 +386,7 @@ export class ContainerService {
           network: rec.spec.network,
         }),
       ]);
+      const net: NetworkSetUp | void = given ?? setUp;
       // netavark wires the namespace while runc creates the container; a failure waits for the start.
       let wired = net?.ready?.then(() => undefined, (err: unknown) => err);
       if (rec.spec.namespaces.ipc === 'shareable') mountShm(shareableShmPath(rec), rec.spec.resources.shmSize || DEFAULT_SHM_SIZE);
