@@ -168,7 +168,7 @@ export class CriRuntime {
 
     const name = `k8s_POD_${nameSafe(md.name)}_${nameSafe(md.namespace ?? '')}_${nameSafe(md.uid ?? '')}_${md.attempt ?? 0}`;
     const tCreate = traceStart();
-    const { record } = await this.engine.containers.create({ name, spec });
+    const { record } = await this.engine.containers.create({ name, spec, noInitLayer: true });
     const id = record.id;
     traceSpan(id, 'pod: engine create', tCreate);
     const dir = join(this.store.root, 'pods', id);
@@ -500,7 +500,7 @@ export class CriRuntime {
     const logPath = config.log_path ? join(logDir, config.log_path) : undefined;
     const name = `k8s_${nameSafe(md.name)}_${nameSafe(pmd.name)}_${nameSafe(pmd.namespace ?? '')}_${nameSafe(pmd.uid ?? '')}_${md.attempt ?? 0}`;
     const tCreate = traceStart();
-    const { record } = await this.engine.containers.create({ name, spec, ...(logPath ? { logPath } : {}) });
+    const { record } = await this.engine.containers.create({ name, spec, noInitLayer: true, ...(logPath ? { logPath } : {}) });
     const tSave = traceStart();
     traceSpan(record.id, 'ctr: engine create', tCreate, tSave);
     this.store.saveContainer({

@@ -73,6 +73,11 @@ export interface CreateRequest {
   spec: ContainerSpec;
   /** Where the monitor writes the output (k8s-file lines); `<container dir>/container.log` when absent (CRI sets its own). */
   logPath?: string;
+  /**
+   * No Docker init layer (the empty mount points and /etc/mtab, .dockerenv it adds): runc
+   * makes what the mounts need, as for containerd's CRI containers. Saves building it.
+   */
+  noInitLayer?: boolean;
 }
 
 export interface ContainerServiceOptions {
@@ -329,7 +334,7 @@ export class ContainerService {
       await fsp.mkdir(dir, { recursive: true });
       if (req.logPath) await fsp.mkdir(dirname(req.logPath), { recursive: true });
       const root = await this.images.rootLayers(img);
-      await this.snapshots.prepare(id, root.top, root.lowers);
+      await this.snapshots.prepare(id, root.top, root.lowers, req.noInitLayer ? { noInit: true } : {});
       await this.mounts.prepare(rec, Object.keys(ic.Volumes ?? {}));
       const tSave = traceStart();
       traceSpan(id, 'snapshot prepare', tPrepare, tSave);
@@ -787,14 +792,21 @@ export class ContainerService {
     const tRemove = traceStart();
     rec.state.status = 'removing';
     await this.store.save(rec).catch(() => undefined);
+    const tDiscard = traceStart();
+    traceSpan(rec.id, 'remove: mark removing', tRemove, tDiscard);
     await Promise.all([this.runtime.discard(rec.id), this.snapshots.remove(rec.id)]);
+    const tRelease = traceStart();
+    traceSpan(rec.id, 'remove: bundle + snapshot', tDiscard, tRelease);
     // --rm removes the container's anonymous volumes too, as in Docker.
     await this.mounts.release(rec, removeVolumes || rec.spec.autoRemove);
     await this.network.tearDown(rec.id).catch((err) => log.warn('network teardown failed', { id: rec.id, error: String(err) }));
     this.releaseShm(rec);
+    const tDir = traceStart();
+    traceSpan(rec.id, 'remove: volumes + network + shm', tRelease, tDir);
     // The record goes last: until then a restarted daemon finishes the removal.
     await fsp.rm(this.store.dir(rec.id), { recursive: true, force: true });
     this.store.delete(rec.id);
+    traceSpan(rec.id, 'remove: record dir', tDir);
     // Its image was deleted (rmi -f) while it stayed: the layers only it kept go now.
     if (!this.images.has(rec.imageId)) await this.images.collectUnused().catch((err) => log.warn('layer collection failed', { error: String(err) }));
     traceSpan(rec.id, 'remove', tRemove);
