@@ -177,7 +177,7 @@ export class CriRuntime {
       try {
         const tSave = traceStart();
         await fsp.mkdir(dir, { recursive: true });
-        this.store.saveSandbox(entry);
+        await this.store.saveSandbox(entry);
         const tStart = traceStart();
         traceSpan(id, 'pod: dir + first save', tSave, tStart);
         if (hostNet) await this.engine.containers.start(id);
@@ -212,7 +212,7 @@ export class CriRuntime {
         traceSpan(id, 'pod: pause start + network', tStart);
         const tFiles = traceStart();
         await this.writePodFiles(entry, hostNet);
-        this.store.saveSandbox(entry);
+        await this.store.saveSandbox(entry);
         traceSpan(id, 'pod: files + save', tFiles);
         return id;
       } catch (err) {
@@ -279,7 +279,7 @@ export class CriRuntime {
       // namespace gone has nothing left to undo in it (its interfaces went with it).
       await Promise.all([this.teardownNetwork(s), this.stopQuietly(s.id, 0)]);
       s.stopped = true;
-      this.store.saveSandbox(s);
+      await this.store.saveSandbox(s);
     });
   }
 
@@ -503,7 +503,7 @@ export class CriRuntime {
     const { record } = await this.engine.containers.create({ name, spec, noInitLayer: true, ...(logPath ? { logPath } : {}) });
     const tSave = traceStart();
     traceSpan(record.id, 'ctr: engine create', tCreate, tSave);
-    this.store.saveContainer({
+    await this.store.saveContainer({
       id: record.id, sandboxId: s.id, config, createdAt: nowNs(), image: imageName, imageRef: img.id, logPath: logPath ?? '',
     });
     traceSpan(record.id, 'ctr: cri save', tSave);
@@ -620,7 +620,7 @@ export class CriRuntime {
       ...(resources.memory_swap_limit_in_bytes ? { memorySwap: resources.memory_swap_limit_in_bytes } : {}),
     });
     c.config.linux = { ...(c.config.linux ?? {}), resources };
-    this.store.saveContainer(c);
+    await this.store.saveContainer(c);
   }
 
   /** Has the monitor reopen the log, and answers once the file is there again (the monitor does it asynchronously). */
