@@ -17,7 +17,7 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { BerthError, invalidArgument, log, notFound } from '../common';
+import { BerthError, invalidArgument, log, notFound, traceSpan, traceStart } from '../common';
 import { defaultSpec, pullReference, type ContainerRecord, type ContainerSpec, type Engine, type MountRequest } from '../engine';
 import { CriError, GRPC } from './errors';
 import { CriStore, type ContainerEntry, type Msg, type SandboxEntry } from './store';
@@ -140,7 +140,9 @@ export class CriRuntime {
     const hostIpc = nsOpts.ipc === NS.NODE;
 
     const image = this.opts.podInfraImage;
+    const tImage = traceStart();
     await this.ensureImage(image);
+    traceSpan('cri', 'pod: infra image', tImage);
     const spec = defaultSpec(image);
     spec.labels = {
       ...(config.labels ?? {}),
@@ -165,27 +167,53 @@ export class CriRuntime {
     if (linux.cgroup_parent) spec.cgroupParent = linux.cgroup_parent;
 
     const name = `k8s_POD_${nameSafe(md.name)}_${nameSafe(md.namespace ?? '')}_${nameSafe(md.uid ?? '')}_${md.attempt ?? 0}`;
-    const { record } = await this.engine.containers.create({ name, spec });
+    const tCreate = traceStart();
+    const { record } = await this.engine.containers.create({ name, spec, noInitLayer: true });
     const id = record.id;
+    traceSpan(id, 'pod: engine create', tCreate);
     const dir = join(this.store.root, 'pods', id);
     const entry: SandboxEntry = { id, config, runtimeHandler: runtimeHandler ?? '', createdAt: nowNs(), stopped: false, ips: [], dir };
     return this.locked(id, async () => {
       try {
+        const tSave = traceStart();
         await fsp.mkdir(dir, { recursive: true });
-        this.store.saveSandbox(entry);
-        await this.engine.containers.start(id);
-        if (!hostNet) {
-          const pid = this.engine.containers.get(id).state.pid;
+        await this.store.saveSandbox(entry);
+        const tStart = traceStart();
+        traceSpan(id, 'pod: dir + first save', tSave, tStart);
+        if (hostNet) await this.engine.containers.start(id);
+        else {
           const mappings = (config.port_mappings ?? [])
             .filter((p: Msg) => p.host_port > 0)
             .map((p: Msg) => ({ hostPort: p.host_port, containerPort: p.container_port, protocol: PROTOCOLS[p.protocol] ?? 'tcp', ...(p.host_ip ? { hostIP: p.host_ip } : {}) }));
-          const res = await this.engine.podNetwork.add({
-            id, netns: `/proc/${pid}/ns/net`, podName: md.name, podNamespace: md.namespace ?? '', podUid: md.uid ?? '', portMappings: mappings,
-          });
-          entry.ips = res.ips;
+          const attach = (netns: string) => {
+            const tNet = traceStart();
+            return this.engine.podNetwork.add({ id, netns, podName: md.name, podNamespace: md.namespace ?? '', podUid: md.uid ?? '', portMappings: mappings }).then((res) => {
+              entry.ips = res.ips;
+              traceSpan(id, 'pod: CNI add', tNet);
+            });
+          };
+          const pn = this.engine.podNetwork;
+          if (pn.prepareNetns) {
+            // The pod network is attached to a namespace made first, while runc creates the
+            // pause container in it; the pause process runs once both are done.
+            const netns = await pn.prepareNetns(id);
+            const ready = attach(netns);
+            try {
+              await this.engine.containers.start(id, { netns, ready });
+            } finally {
+              await ready.catch(() => undefined);
+            }
+            await ready;
+          } else {
+            await this.engine.containers.start(id);
+            await attach(`/proc/${this.engine.containers.get(id).state.pid}/ns/net`);
+          }
         }
+        traceSpan(id, 'pod: pause start + network', tStart);
+        const tFiles = traceStart();
         await this.writePodFiles(entry, hostNet);
-        this.store.saveSandbox(entry);
+        await this.store.saveSandbox(entry);
+        traceSpan(id, 'pod: files + save', tFiles);
         return id;
       } catch (err) {
         await this.engine.podNetwork.remove(id, '').catch(() => undefined);
@@ -251,7 +279,7 @@ export class CriRuntime {
       // namespace gone has nothing left to undo in it (its interfaces went with it).
       await Promise.all([this.teardownNetwork(s), this.stopQuietly(s.id, 0)]);
       s.stopped = true;
-      this.store.saveSandbox(s);
+      await this.store.saveSandbox(s);
     });
   }
 
@@ -471,10 +499,14 @@ export class CriRuntime {
     const logDir: string = sandboxConfig?.log_directory || s.config.log_directory || '';
     const logPath = config.log_path ? join(logDir, config.log_path) : undefined;
     const name = `k8s_${nameSafe(md.name)}_${nameSafe(pmd.name)}_${nameSafe(pmd.namespace ?? '')}_${nameSafe(pmd.uid ?? '')}_${md.attempt ?? 0}`;
-    const { record } = await this.engine.containers.create({ name, spec, ...(logPath ? { logPath } : {}) });
-    this.store.saveContainer({
+    const tCreate = traceStart();
+    const { record } = await this.engine.containers.create({ name, spec, noInitLayer: true, ...(logPath ? { logPath } : {}) });
+    const tSave = traceStart();
+    traceSpan(record.id, 'ctr: engine create', tCreate, tSave);
+    await this.store.saveContainer({
       id: record.id, sandboxId: s.id, config, createdAt: nowNs(), image: imageName, imageRef: img.id, logPath: logPath ?? '',
     });
+    traceSpan(record.id, 'ctr: cri save', tSave);
     return record.id;
   }
 
@@ -499,8 +531,12 @@ export class CriRuntime {
       if (err instanceof BerthError && err.kind === 'not-found') return;
       throw err;
     }
+    const tRemove = traceStart();
     if (this.record(c.id)) await this.engine.containers.remove(c.id, true);
+    const tDelete = traceStart();
+    traceSpan(c.id, 'ctr: engine remove', tRemove, tDelete);
     await this.store.deleteContainer(c.id);
+    traceSpan(c.id, 'ctr: cri delete', tDelete);
   }
 
   private containerState(rec: ContainerRecord | undefined): number {
@@ -584,7 +620,7 @@ export class CriRuntime {
       ...(resources.memory_swap_limit_in_bytes ? { memorySwap: resources.memory_swap_limit_in_bytes } : {}),
     });
     c.config.linux = { ...(c.config.linux ?? {}), resources };
-    this.store.saveContainer(c);
+    await this.store.saveContainer(c);
   }
 
   /** Has the monitor reopen the log, and answers once the file is there again (the monitor does it asynchronously). */

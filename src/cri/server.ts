@@ -11,7 +11,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { log } from '../common';
+import { log, traceSpan, traceStart } from '../common';
 import { ENGINE_VERSION, type Engine } from '../engine';
 import { authorityFilter } from './authority';
 import { CriError, GRPC, grpcStatus } from './errors';
@@ -96,11 +96,13 @@ export class CriServer {
           return;
         }
         const t0 = Date.now();
+        const tTrace = traceStart();
         Promise.resolve()
           .then(() => h(call.request))
           .then(
             (res) => {
               log.debug('cri', { method: name, ms: Date.now() - t0 });
+              traceSpan('cri', `cri ${name}`, tTrace);
               cb(null, res);
             },
             (err) => {

@@ -5,19 +5,24 @@
  * writes). The engine's records stay the truth for processes; these files carry
  * the CRI-only facts (metadata, labels, annotations, the pod IP) across restarts.
  */
-import { closeSync, fsyncSync, openSync, promises as fsp, renameSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
-function writeFileAtomicSync(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
+/** Written to a temp file, fsynced, renamed over `path`; off the event loop, so other calls go on meanwhile. */
+async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fh = await fsp.open(tmp, 'w', 0o600);
   try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    await fh.writeFile(text);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true });
+    throw err;
   }
-  renameSync(tmp, path);
+  await fh.close();
+  await fsp.rename(tmp, path);
 }
 
 /** Proto messages as @grpc/proto-loader hands them over (keepCase, defaults). */
@@ -72,14 +77,15 @@ export class CriStore {
     }
   }
 
-  saveSandbox(e: SandboxEntry): void {
+  /** The entry is in the map at once; the promise settles once it is on disk. */
+  async saveSandbox(e: SandboxEntry): Promise<void> {
     this.sandboxes.set(e.id, e);
-    writeFileAtomicSync(join(this.root, 'sandboxes', `${e.id}.json`), JSON.stringify(e));
+    await writeFileAtomic(join(this.root, 'sandboxes', `${e.id}.json`), JSON.stringify(e));
   }
 
-  saveContainer(e: ContainerEntry): void {
+  async saveContainer(e: ContainerEntry): Promise<void> {
     this.containers.set(e.id, e);
-    writeFileAtomicSync(join(this.root, 'containers', `${e.id}.json`), JSON.stringify(e));
+    await writeFileAtomic(join(this.root, 'containers', `${e.id}.json`), JSON.stringify(e));
   }
 
   async deleteSandbox(id: string): Promise<void> {

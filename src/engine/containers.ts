@@ -43,7 +43,7 @@ import type { Snapshotter } from '../storage';
 import { afterCreate, buildSpec, checkSpec, initBinaryPath, shareableShmPath } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
 import { CONTAINER_RECORD_VERSION, ZERO_TIME, isLive, type ContainerEvents, type EndpointConfig, type ContainerRecord, type ContainerSpec, type LogConfig, type WaitCondition } from './container-model';
-import type { ContainerNetwork } from './container-network';
+import type { ContainerNetwork, NetworkSetUp } from './container-network';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
 import type { ContainerStore } from './container-store';
 import { ContainerIO, type LogsOptions } from './container-io';
@@ -73,6 +73,11 @@ export interface CreateRequest {
   spec: ContainerSpec;
   /** Where the monitor writes the output (k8s-file lines); `<container dir>/container.log` when absent (CRI sets its own). */
   logPath?: string;
+  /**
+   * No Docker init layer (the empty mount points and /etc/mtab, .dockerenv it adds): runc
+   * makes what the mounts need, as for containerd's CRI containers. Saves building it.
+   */
+  noInitLayer?: boolean;
 }
 
 export interface ContainerServiceOptions {
@@ -348,7 +353,7 @@ export class ContainerService {
       await fsp.mkdir(dir, { recursive: true });
       if (req.logPath) await fsp.mkdir(dirname(req.logPath), { recursive: true });
       const root = await this.images.rootLayers(img);
-      await this.snapshots.prepare(id, root.top, root.lowers);
+      await this.snapshots.prepare(id, root.top, root.lowers, req.noInitLayer ? { noInit: true } : {});
       await this.mounts.prepare(rec, Object.keys(ic.Volumes ?? {}));
       const tSave = traceStart();
       traceSpan(id, 'snapshot prepare', tPrepare, tSave);
@@ -367,7 +372,11 @@ export class ContainerService {
   // ---- start ---------------------------------------------------------------
 
   /** A user's start: the restart policy acts again from its first delay and its count is reset. */
-  start(ref: string): Promise<void> {
+  /**
+   * `network`: a namespace made beforehand for the container to join (a CRI sandbox's) and
+   * the promise of its wiring; the process is started only once `ready` settles.
+   */
+  start(ref: string, network?: { netns: string; ready: Promise<void> }): Promise<void> {
     const rec = this.get(ref);
     return this.lock.run(rec.id, async () => {
       if (rec.state.status === 'restarting') throw notModified('container already started');
@@ -376,11 +385,11 @@ export class ContainerService {
         rec.restartCount = 0;
         rec.manuallyStopped = false;
       }
-      await this.startLocked(rec);
+      await this.startLocked(rec, network);
     });
   }
 
-  private async startLocked(rec: ContainerRecord): Promise<void> {
+  private async startLocked(rec: ContainerRecord, given?: { netns: string; ready: Promise<void> }): Promise<void> {
     if (!this.store.has(rec.id)) throw notFound(`No such container: ${rec.id}`);
     if (isLive(rec)) throw notModified('container already started');
     if (rec.state.status === 'removing') throw conflict(`cannot start container ${rec.id}: it is being removed`);
@@ -389,7 +398,7 @@ export class ContainerService {
       const rootfs = await this.snapshots.mount(rec.id);
       traceSpan(rec.id, 'snapshot mount', tMount);
       const tSetup = traceStart();
-      const [mounts, net] = await Promise.all([
+      const [mounts, setUp] = await Promise.all([
         this.mounts.specMounts(rec, rootfs),
         this.network.setUp({
           containerId: rec.id,
@@ -401,6 +410,7 @@ export class ContainerService {
           network: rec.spec.network,
         }),
       ]);
+      const net: NetworkSetUp | void = given ?? setUp;
       // netavark wires the namespace while runc creates the container; a failure waits for the start.
       let wired = net?.ready?.then(() => undefined, (err: unknown) => err);
       if (rec.spec.namespaces.ipc === 'shareable') mountShm(shareableShmPath(rec), rec.spec.resources.shmSize || DEFAULT_SHM_SIZE);
@@ -801,14 +811,21 @@ export class ContainerService {
     const tRemove = traceStart();
     rec.state.status = 'removing';
     await this.store.save(rec).catch(() => undefined);
+    const tDiscard = traceStart();
+    traceSpan(rec.id, 'remove: mark removing', tRemove, tDiscard);
     await Promise.all([this.runtime.discard(rec.id), this.snapshots.remove(rec.id)]);
+    const tRelease = traceStart();
+    traceSpan(rec.id, 'remove: bundle + snapshot', tDiscard, tRelease);
     // --rm removes the container's anonymous volumes too, as in Docker.
     await this.mounts.release(rec, removeVolumes || rec.spec.autoRemove);
     await this.network.tearDown(rec.id).catch((err) => log.warn('network teardown failed', { id: rec.id, error: String(err) }));
     this.releaseShm(rec);
+    const tDir = traceStart();
+    traceSpan(rec.id, 'remove: volumes + network + shm', tRelease, tDir);
     // The record goes last: until then a restarted daemon finishes the removal.
     await fsp.rm(this.store.dir(rec.id), { recursive: true, force: true });
     this.store.delete(rec.id);
+    traceSpan(rec.id, 'remove: record dir', tDir);
     // Its image was deleted (rmi -f) while it stayed: the layers only it kept go now.
     if (!this.images.has(rec.imageId)) await this.images.collectUnused().catch((err) => log.warn('layer collection failed', { error: String(err) }));
     traceSpan(rec.id, 'remove', tRemove);

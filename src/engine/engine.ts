@@ -175,7 +175,7 @@ export class Engine {
   /** Pod sandboxes' networks (CNI), for the CRI server. */
   get podNetwork(): PodNetwork {
     const cni = this.options.cni ?? { confDir: '/etc/cni/net.d', binDir: '/usr/lib/cni' };
-    return (this.cniNetwork ??= new CniNetwork(cni.confDir, cni.binDir, join(this.options.dataRoot, 'cni')));
+    return (this.cniNetwork ??= new CniNetwork(cni.confDir, cni.binDir, join(this.options.dataRoot, 'cni'), join(this.options.execRoot, 'cri-netns')));
   }
 
   private execService?: ExecService;

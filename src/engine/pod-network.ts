@@ -25,6 +25,15 @@ export interface PodNetwork {
   /** Whether a pod network is configured. */
   ready(): Promise<boolean>;
   add(a: PodNetworkAttachment): Promise<{ ips: string[]; network: string }>;
+  /**
+   * Releases the attachment (and the namespace `prepareNetns` made); `netns` is used when
+   * no namespace of the port's own is left.
+   */
   remove(id: string, netns: string): Promise<void>;
+  /**
+   * A network namespace for sandbox `id`, kept open by a bind mount, so the network can be
+   * attached (`add` with this path) while the infra container is being created in it.
+   */
+  prepareNetns?(id: string): Promise<string>;
   addresses(id: string): Promise<string[]>;
 }

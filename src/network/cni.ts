@@ -19,6 +19,7 @@ import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { internal, invalidArgument } from '../common';
+import { createNetns, isNetns, removeNetns } from './netns';
 
 export interface CniPortMapping {
   hostPort: number;
@@ -64,7 +65,25 @@ export class CniNetwork {
     readonly confDir: string,
     readonly binDir: string,
     private readonly stateDir: string,
+    /** Where `prepareNetns` makes sandboxes' namespaces (none without it). */
+    private readonly netnsDir?: string,
   ) {}
+
+  /**
+   * A namespace of the sandbox's own, bind-mounted at `<netnsDir>/<id>`: the network is
+   * attached to it while runc creates the infra container in it, and `remove` can
+   * still reach its interfaces after the infra process is gone.
+   */
+  async prepareNetns(id: string): Promise<string> {
+    if (!this.netnsDir) throw internal('no directory for pod network namespaces is configured');
+    const path = this.netnsPath(id)!;
+    await createNetns(path);
+    return path;
+  }
+
+  private netnsPath(id: string): string | undefined {
+    return this.netnsDir && /^[A-Za-z0-9_.-]+$/.test(id) ? join(this.netnsDir, id) : undefined;
+  }
 
   /** The pod network's configuration (the first .conflist in name order), or why there is none. */
   async config(): Promise<NetConfList> {
@@ -127,14 +146,20 @@ export class CniNetwork {
 
   /** Releases what `add` set up; a sandbox never attached (or already released) is no error. */
   async remove(id: string, netns: string): Promise<void> {
-    let kept: Kept;
+    const own = this.netnsPath(id);
+    const ownMounted = !!own && (await isNetns(own));
+    let kept: Kept | undefined;
     try {
       kept = JSON.parse(await fsp.readFile(this.keptPath(id), 'utf8')) as Kept;
     } catch {
-      return;
+      kept = undefined;
     }
-    await this.del({ ...kept, args: { ...kept.args, netns } });
-    await fsp.rm(this.keptPath(id), { force: true });
+    if (kept) {
+      await this.del({ ...kept, args: { ...kept.args, netns: ownMounted ? own! : netns } });
+      await fsp.rm(this.keptPath(id), { force: true });
+    }
+    // The namespace goes once nothing of the attachment is left in it.
+    if (own) await removeNetns(own);
   }
 
   /** The addresses `add` returned for a sandbox, if it is attached. */

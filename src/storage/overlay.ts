@@ -9,7 +9,8 @@
  *   <key>/empty      the lone lower dir of a snapshot with no layers (overlay needs one)
  *   <key>/view-*     temporary read-only mounts made by view(key)
  *   <key>/meta.json  SnapshotInfo
- *   tmp/             snapshots being prepared or removed
+ *   tmp/             snapshots being prepared or removed (a removed one's files are deleted
+ *                    in the background; leftovers go when a snapshotter opens the root)
  *
  * Lifecycle: prepare(key) → mounts(key) (a description; the caller mounts it, as in
  * containerd) or mount(key) (the helper that mounts at <key>/merged) → unmount(key)
@@ -57,7 +58,13 @@ export class OverlaySnapshotter implements Snapshotter {
   constructor(
     readonly root: string,
     private readonly opts: SnapshotterOptions = {},
-  ) {}
+  ) {
+    // What removals of an earlier run left half deleted (remove renames a snapshot into tmp/ first).
+    void fsp
+      .readdir(join(root, 'tmp'))
+      .then((names) => Promise.all(names.filter((n) => n.startsWith('del-')).map((n) => fsp.rm(join(root, 'tmp', n), { recursive: true, force: true }))))
+      .catch(() => undefined);
+  }
 
   async prepare(key: string, parentChainID: Digest | null, lowerDirs: string[], opts: PrepareOptions = {}): Promise<void> {
     this.dir(key);
@@ -182,7 +189,9 @@ export class OverlaySnapshotter implements Snapshotter {
     const doomed = join(this.root, 'tmp', `del-${key}-${randomBytes(4).toString('hex')}`);
     // Rename first so a crash mid-delete never leaves a half-deleted snapshot under its key.
     await fsp.rename(this.dir(key), doomed);
-    await fsp.rm(doomed, { recursive: true, force: true });
+    // Gone under its key now; the files go in the background (a crash leaves them in tmp/,
+    // which the next snapshotter on this root clears).
+    void fsp.rm(doomed, { recursive: true, force: true }).catch(() => undefined);
   }
 
   /** Keys of all prepared snapshots. */

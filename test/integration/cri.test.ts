@@ -223,7 +223,8 @@ test('pods and containers survive a berthd kill -9 and are listed with their sta
 
   await d.kill();
   await d.start();
-  await waitFor('the CRI socket', () => existsSync(sock), 20_000);
+  // The killed daemon's socket file is still there until the new one listens: wait for an answer.
+  await waitFor('the CRI server to answer', async () => (await c(['version'], { timeoutMs: 10_000 })).code === 0, 30_000, 100);
 
   const p = JSON.parse(await ok(['inspectp', pod]));
   assert.equal(p.status.state, 'SANDBOX_READY');
