@@ -20,7 +20,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { dockerCli, startBerthd as startBerthdIn, type Target } from './kit';
+import { dockerCli, runBench, startBerthd as startBerthdIn, type Target } from './kit';
 
 const BASE = 'berth-bench/build-base:1';
 const IMAGE = 'berth-bench/build:latest';
@@ -158,23 +158,4 @@ function cleanup(): void {
   fs.rmSync(work, { recursive: true, force: true });
 }
 
-process.on('SIGINT', () => {
-  if (berthd && berthd.exitCode === null) berthd.kill('SIGTERM');
-  cleanup();
-  process.exit(130);
-});
-main().then(
-  () => {
-    const p = berthd;
-    if (p && p.exitCode === null) {
-      p.once('exit', () => cleanup());
-      p.kill('SIGTERM');
-    } else cleanup();
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-    if (berthd && berthd.exitCode === null) berthd.kill('SIGTERM');
-    cleanup();
-    process.exitCode = 1;
-  },
-);
+runBench(main, () => berthd, cleanup);

@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { dockerCli, flushFile, startBerthd as startBerthdIn, writeLayerArchive, type Target } from './kit';
+import { dockerCli, flushFile, runBench, startBerthd as startBerthdIn, writeLayerArchive, type Target } from './kit';
 
 const IMAGE = 'berth-bench/images:latest';
 
@@ -109,21 +109,4 @@ function cleanup(): void {
   fs.rmSync(work, { recursive: true, force: true });
 }
 
-process.on('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
-main().then(
-  () => {
-    const p = berthd;
-    if (p && p.exitCode === null) {
-      p.once('exit', () => cleanup());
-      p.kill('SIGTERM');
-    } else cleanup();
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-    cleanup();
-    process.exitCode = 1;
-  },
-);
+runBench(main, () => berthd, cleanup);

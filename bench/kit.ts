@@ -141,3 +141,36 @@ export async function writeLayerArchive(o: ArchiveOptions): Promise<{ file: stri
   flushFile(file);
   return { file, bytes: fs.statSync(file).size, layerBytes, diffIDs: layerTars.map((l) => l.digest) };
 }
+
+/**
+ * Runs a bench's main: on success the daemon gets SIGTERM and `cleanup` runs once it is gone; on
+ * failure or Ctrl-C the daemon is stopped and `cleanup` runs at once (`cleanup` may stop it too).
+ */
+export function runBench(main: () => Promise<void>, daemon: () => ChildProcess | undefined, cleanup: () => void): void {
+  const stop = () => {
+    const p = daemon();
+    if (p && p.exitCode === null) p.kill('SIGTERM');
+  };
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.on(sig, () => {
+      stop();
+      cleanup();
+      process.exit(code);
+    });
+  }
+  main().then(
+    () => {
+      const p = daemon();
+      if (p && p.exitCode === null) {
+        p.once('exit', () => cleanup());
+        p.kill('SIGTERM');
+      } else cleanup();
+    },
+    (err: unknown) => {
+      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+      stop();
+      cleanup();
+      process.exitCode = 1;
+    },
+  );
+}

@@ -25,7 +25,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { dockerCli, startBerthd as startBerthdIn, writeLayerArchive, type Target } from './kit';
+import { dockerCli, runBench, startBerthd as startBerthdIn, writeLayerArchive, type Target } from './kit';
 
 const IMAGE = 'berth-bench/registry:latest';
 
@@ -276,25 +276,4 @@ function cleanup(): void {
   fs.rmSync(work, { recursive: true, force: true });
 }
 
-process.on('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
-process.on('SIGTERM', () => {
-  cleanup();
-  process.exit(143);
-});
-main().then(
-  () => {
-    const p = berthd;
-    if (p && p.exitCode === null) {
-      p.once('exit', () => cleanup());
-      p.kill('SIGTERM');
-    } else cleanup();
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-    cleanup();
-    process.exitCode = 1;
-  },
-);
+runBench(main, () => berthd, cleanup);

@@ -265,13 +265,8 @@ export class CriRuntime {
   }
 
   async stopPodSandbox(id: string): Promise<void> {
-    let s: SandboxEntry;
-    try {
-      s = this.sandbox(id);
-    } catch (err) {
-      if (err instanceof BerthError && err.kind === 'not-found') return;
-      throw err;
-    }
+    const s = orNone(() => this.sandbox(id));
+    if (!s) return;
     await this.locked(s.id, async () => {
       const members = [...this.store.containers.values()].filter((c) => c.sandboxId === s.id);
       await Promise.all(members.map((c) => this.stopQuietly(c.id, 0)));
@@ -308,13 +303,8 @@ export class CriRuntime {
   }
 
   async removePodSandbox(id: string): Promise<void> {
-    let s: SandboxEntry;
-    try {
-      s = this.sandbox(id);
-    } catch (err) {
-      if (err instanceof BerthError && err.kind === 'not-found') return;
-      throw err;
-    }
+    const s = orNone(() => this.sandbox(id));
+    if (!s) return;
     await this.locked(s.id, async () => {
       const members = [...this.store.containers.values()].filter((c) => c.sandboxId === s.id);
       for (const c of members) await this.removeContainer(c.id);
@@ -524,13 +514,8 @@ export class CriRuntime {
   }
 
   async removeContainer(id: string): Promise<void> {
-    let c: ContainerEntry;
-    try {
-      c = this.container(id);
-    } catch (err) {
-      if (err instanceof BerthError && err.kind === 'not-found') return;
-      throw err;
-    }
+    const c = orNone(() => this.container(id));
+    if (!c) return;
     const tRemove = traceStart();
     if (this.record(c.id)) await this.engine.containers.remove(c.id, true);
     const tDelete = traceStart();
@@ -799,4 +784,14 @@ function applyResources(spec: ContainerSpec, r: Msg | undefined): void {
   if (r.cpuset_cpus) res.cpusetCpus = r.cpuset_cpus;
   if (r.cpuset_mems) res.cpusetMems = r.cpuset_mems;
   if (r.oom_score_adj > 0) spec.security.oomScoreAdj = r.oom_score_adj;
+}
+
+/** What `get` finds, or undefined when it is not found (stop and remove of what is gone succeed). */
+function orNone<T>(get: () => T): T | undefined {
+  try {
+    return get();
+  } catch (err) {
+    if (err instanceof BerthError && err.kind === 'not-found') return undefined;
+    throw err;
+  }
 }
