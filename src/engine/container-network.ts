@@ -11,32 +11,20 @@
  * joins it) and a `ready` promise: the engine creates the container meanwhile and
  * starts its process only once `ready` settles.
  */
+import type { BridgeAttachment, NetworkSetUp } from '../network';
 import type { NetworkConfig } from './container-model';
 
-export interface NetworkAttachment {
-  containerId: string;
-  /** The name the container sees as its own. */
-  hostname: string;
-  files: { hostname: string; hosts: string; resolvConf: string };
-  /** Owner of the files (the remapped root with --userns-remap); root when absent. */
-  owner?: { uid: number; gid: number };
-  /** The container's name (DNS name on user networks). */
-  name?: string;
-  domainname?: string;
-  /** What the container asked for; absent = loopback only. */
-  network?: NetworkConfig;
-}
-
-export interface NetworkSetUp {
-  netns?: string;
-  ready?: Promise<void>;
-  /**
-   * Instead of `netns`: the network is wired into the namespace runc makes, once the
-   * container's init (`pid`) exists. For user-namespaced containers, whose /sys mount
-   * needs a network namespace their user namespace owns.
-   */
-  attach?: (pid: number) => Promise<void>;
-}
+/**
+ * What the engine hands the implementation: the network layer's attachment (container id,
+ * hostname, the files bound at /etc/hostname, hosts and resolv.conf, their owner with
+ * --userns-remap, name, domain name), with the network in the engine's model; absent =
+ * loopback only. `setUp` answers with the network layer's `NetworkSetUp`: a namespace for
+ * runc to join and a `ready` promise, or `attach(pid)` for a namespace runc makes (the
+ * user-namespaced containers, whose /sys mount needs a network namespace their user
+ * namespace owns).
+ */
+export type NetworkAttachment = Omit<BridgeAttachment, 'network'> & { network?: NetworkConfig };
+export type { NetworkSetUp };
 
 export interface ContainerNetwork {
   setUp(a: NetworkAttachment): Promise<NetworkSetUp | void>;
