@@ -13,7 +13,7 @@ import { ContainerStore } from './container-store';
 import { ContainerService } from './containers';
 import { EventBus } from './events';
 import { ImageService } from './images';
-import { specWith } from './test-support';
+import { specWith, NO_NETWORK } from './test-support';
 
 /** Real image and layer stores and a vfs snapshotter in a temp dir; the fake runtime for processes. */
 async function setup() {
@@ -38,7 +38,7 @@ async function setup() {
     snapshots,
     runtime,
     events,
-    network: { setUp: async () => undefined, tearDown: async () => undefined },
+    network: NO_NETWORK,
     host: { cgroupMode: 'v2', capabilities: ALL_CAPABILITIES, rlimits: {} },
   });
   await containers.init();

@@ -4,14 +4,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorKind } from '../common';
-import { ALL_CAPABILITIES, type HostFacts } from '../runtime';
 import { VfsSnapshotter } from '../storage';
 import { FakeRuntime } from './container-runtime-fake';
 import { ContainerStore } from './container-store';
 import { ContainerService } from './containers';
-import { oneImage, specWith, testImage, type SpecOverrides } from './test-support';
+import { oneImage, specWith, testImage, type SpecOverrides, NO_NETWORK, TEST_HOST } from './test-support';
 
-const host: HostFacts = { cgroupMode: 'v2', capabilities: ALL_CAPABILITIES, rlimits: {} };
+const host = TEST_HOST;
 const IMAGE = testImage({ Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'], StopSignal: 'SIGQUIT', Labels: { from: 'image' } });
 
 /** A container service over the fake runtime, a vfs snapshotter in a temp dir and recording ports. */
@@ -249,7 +248,7 @@ test('records survive a restart of the service; a lost running container is mark
       snapshots: new VfsSnapshotter(join(t.root, 'vfs')),
       runtime: new FakeRuntime(),
       events: { emit: () => undefined },
-      network: { setUp: async () => undefined, tearDown: async () => undefined },
+      network: NO_NETWORK,
       host,
     });
     await again.init();

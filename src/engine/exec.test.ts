@@ -4,16 +4,16 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorKind } from '../common';
-import { ALL_CAPABILITIES, type HostFacts, type LogEntry } from '../runtime';
+import type { LogEntry } from '../runtime';
 import { VfsSnapshotter } from '../storage';
 import type { StdinSink } from './container-runtime';
 import { FakeRuntime, type FakeExec } from './container-runtime-fake';
 import { ContainerStore } from './container-store';
 import { ContainerService } from './containers';
 import { ExecService, type ExecStartOptions } from './exec';
-import { oneImage, specWith, testImage, type SpecOverrides } from './test-support';
+import { oneImage, specWith, testImage, type SpecOverrides, NO_NETWORK, TEST_HOST } from './test-support';
 
-const host: HostFacts = { cgroupMode: 'v2', capabilities: ALL_CAPABILITIES, rlimits: {} };
+const host = TEST_HOST;
 const IMAGE = testImage({ Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'] });
 
 /**
@@ -36,7 +36,7 @@ async function setup() {
     snapshots: new VfsSnapshotter(join(root, 'vfs')),
     runtime,
     events: { emit },
-    network: { setUp: async () => undefined, tearDown: async () => undefined },
+    network: NO_NETWORK,
     host,
   });
   await containers.init();

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ALL_CAPABILITIES, type HostFacts } from '../runtime';
 import { VfsSnapshotter } from '../storage';
 import { FakeRuntime, type FakeExec } from './container-runtime-fake';
 import { ContainerStore } from './container-store';
@@ -11,9 +10,9 @@ import { ContainerService } from './containers';
 import type { ContainerRecord, HealthCheck } from './container-model';
 import { ExecService } from './exec';
 import { goDuration, HealthMonitor, mergeHealthCheck } from './health-monitor';
-import { oneImage, specWith, testImage } from './test-support';
+import { oneImage, specWith, testImage, NO_NETWORK, TEST_HOST } from './test-support';
 
-const host: HostFacts = { cgroupMode: 'v2', capabilities: ALL_CAPABILITIES, rlimits: {} };
+const host = TEST_HOST;
 const MS = 1_000_000;
 
 /** Containers, execs and a health monitor over the fake runtime; the image has a HEALTHCHECK. */
@@ -29,7 +28,7 @@ async function setup(imageCheck?: Record<string, unknown>) {
     snapshots: new VfsSnapshotter(join(root, 'vfs')),
     runtime,
     events: { emit },
-    network: { setUp: async () => undefined, tearDown: async () => undefined },
+    network: NO_NETWORK,
     host,
   });
   await containers.init();

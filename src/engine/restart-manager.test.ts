@@ -4,16 +4,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorKind } from '../common';
-import { ALL_CAPABILITIES, type HostFacts } from '../runtime';
 import { VfsSnapshotter } from '../storage';
 import { FakeRuntime } from './container-runtime-fake';
 import { ContainerStore } from './container-store';
 import { ContainerService } from './containers';
 import type { ContainerRecord, RestartPolicy } from './container-model';
 import { checkRestartPolicy, RestartManager, type RestartClock } from './restart-manager';
-import { oneImage, recordWith, specWith, testImage, type SpecOverrides } from './test-support';
+import { oneImage, recordWith, specWith, testImage, type SpecOverrides, NO_NETWORK, TEST_HOST } from './test-support';
 
-const host: HostFacts = { cgroupMode: 'v2', capabilities: ALL_CAPABILITIES, rlimits: {} };
+const host = TEST_HOST;
 const IMAGE = testImage({ Env: ['PATH=/bin'], Cmd: ['sh'] });
 const kind = (k: string, re?: RegExp) => (e: unknown) => errorKind(e) === k && (!re || re.test((e as Error).message));
 
@@ -117,7 +116,7 @@ async function setup(root = mkdtempSync(join(tmpdir(), 'berth-restart-')), runti
     snapshots: new VfsSnapshotter(join(root, 'vfs')),
     runtime,
     events: { emit: (_type, action) => events.push(action) },
-    network: { setUp: async () => undefined, tearDown: async () => undefined },
+    network: NO_NETWORK,
     host,
   });
   await svc.init();

@@ -4,6 +4,8 @@
  */
 import { notFound, type ContainerId, type Digest } from '../common';
 import type { ImageRecord } from '../image';
+import { ALL_CAPABILITIES, type HostFacts } from '../runtime';
+import type { ContainerNetwork } from './container-network';
 import type { ContainerImages } from './containers';
 import { CONTAINER_RECORD_VERSION, defaultSpec, type ContainerRecord, type ContainerSpec } from './container-model';
 
@@ -61,3 +63,9 @@ export function oneImage(img: ImageRecord): ContainerImages {
     collectUnused: async () => undefined,
   };
 }
+
+/** Host facts for unit tests: cgroup v2, every capability, no rlimits. */
+export const TEST_HOST: HostFacts = { cgroupMode: 'v2', capabilities: ALL_CAPABILITIES, rlimits: {} };
+
+/** A network port that wires nothing (the container service's unit tests). */
+export const NO_NETWORK: ContainerNetwork = { setUp: async () => undefined, tearDown: async () => undefined };
