@@ -117,8 +117,8 @@ test('logs stream lines printed after the page opened, stderr coloured apart', a
   await page.close();
 });
 
-test('the terminal runs a command in the container and shows its output', async () => {
-  const id = (await d.dockerOk(['run', '-d', '--name', 'shell', 'busybox', 'sleep', '1000'])).trim();
+/** A container's terminal page once its exec is connected, and a reader of the screen's text. */
+async function openTerminal(id: string) {
   const page = await open(`containers/${id}/terminal`);
   await page.waitForFunction(() => /connected/.test(document.querySelector('#term-status')?.textContent ?? ''), { timeout: 15_000 });
   const screen = () => page.evaluate(() => {
@@ -127,6 +127,12 @@ test('the terminal runs a command in the container and shows its output', async 
     for (let i = 0; i < b.length; i++) s += b.getLine(i).translateToString(true) + '\n';
     return s;
   });
+  return { page, screen };
+}
+
+test('the terminal runs a command in the container and shows its output', async () => {
+  const id = (await d.dockerOk(['run', '-d', '--name', 'shell', 'busybox', 'sleep', '1000'])).trim();
+  const { page, screen } = await openTerminal(id);
   await page.keyboard.type('echo term-$((6*7))\n');
   await waitFor('the echo output in the terminal', async () => /term-42/.test(await screen()), 15_000);
   await screenshot(page, 'container-terminal');
@@ -135,14 +141,7 @@ test('the terminal runs a command in the container and shows its output', async 
 
 test('the terminal tells the exec its size, and again when the page is resized', async () => {
   const id = (await d.dockerOk(['run', '-d', '--name', 'sized', 'busybox', 'sleep', '1000'])).trim();
-  const page = await open(`containers/${id}/terminal`);
-  await page.waitForFunction(() => /connected/.test(document.querySelector('#term-status')?.textContent ?? ''), { timeout: 15_000 });
-  const screen = () => page.evaluate(() => {
-    const b = (window as any).__berthTerm.buffer.active;
-    let s = '';
-    for (let i = 0; i < b.length; i++) s += b.getLine(i).translateToString(true) + '\n';
-    return s;
-  });
+  const { page, screen } = await openTerminal(id);
   const termSize = () => page.evaluate(() => [(window as any).__berthTerm.rows, (window as any).__berthTerm.cols] as [number, number]);
   // `stty size` prints "rows cols"; the marker keeps the typed command's echo from matching
   let k = 0;
