@@ -160,18 +160,28 @@ export class SpdyStream extends EventEmitter {
 }
 
 /** A server-side SPDY/3.1 session over an upgraded connection. Emits 'stream' (SpdyStream) and 'close'. */
+/** Bounds on what a peer can make the daemon hold: an inflated header block, unread output. */
+const MAX_HEADER_BLOCK = 1 << 20;
+const MAX_UNREAD = 16 << 20;
+
 export class SpdySession extends EventEmitter {
   private buf: Buffer = Buffer.alloc(0);
   private readonly streams = new Map<number, SpdyStream>();
   private readonly inflater = zlib.createInflate({ dictionary: SPDY_DICTIONARY });
   private inflated: Buffer[] = [];
+  private inflatedLen = 0;
   private queue: Promise<void> = Promise.resolve();
   private deflateStarted = false;
   closed = false;
 
   constructor(private readonly socket: Duplex, head?: Buffer) {
     super();
-    this.inflater.on('data', (d: Buffer) => this.inflated.push(d));
+    this.inflater.on('data', (d: Buffer) => {
+      // A header block is small; a compressed run that inflates past the bound is refused.
+      this.inflatedLen += d.length;
+      if (this.inflatedLen > MAX_HEADER_BLOCK) this.fail(new Error('SPDY header block too large'));
+      else this.inflated.push(d);
+    });
     this.inflater.on('error', (err) => this.fail(err));
     socket.on('data', (d: Buffer) => this.receive(d));
     socket.on('close', () => this.shutdown());
@@ -211,6 +221,7 @@ export class SpdySession extends EventEmitter {
     this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
     while (this.buf.length >= 8) {
       const len = this.buf.readUIntBE(5, 3);
+      if (this.buf[0]! & 0x80 && len > MAX_HEADER_BLOCK) return this.fail(new Error('SPDY control frame too large'));
       if (this.buf.length < 8 + len) break;
       const frame = this.buf.subarray(0, 8 + len);
       this.buf = this.buf.subarray(8 + len);
@@ -221,6 +232,7 @@ export class SpdySession extends EventEmitter {
 
   private async inflate(block: Buffer): Promise<Buffer> {
     this.inflated = [];
+    this.inflatedLen = 0;
     this.inflater.write(block);
     await new Promise<void>((resolve) => this.inflater.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
     const out = Buffer.concat(this.inflated);
@@ -325,6 +337,8 @@ export class SpdySession extends EventEmitter {
 
   sendData(id: number, data: Buffer, fin: boolean): void {
     if (this.closed) return;
+    // A peer that stops reading must not make the daemon hold the output without bound.
+    if (this.socket.writableLength > MAX_UNREAD) return this.fail(new Error('SPDY peer is not reading'));
     const h = Buffer.alloc(8);
     h.writeUInt32BE(id & 0x7fffffff, 0);
     h.writeUInt32BE(data.length, 4);

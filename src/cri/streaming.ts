@@ -79,6 +79,8 @@ export class StreamingServer {
   }
 
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    // An upgraded socket has no error listener: a peer resetting it must not take the daemon down.
+    socket.on('error', () => socket.destroy());
     const m = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)/.exec(req.url ?? '');
     const entry = m ? this.pending.get(m[2]!) : undefined;
     const refuse = (status: number, msg: string) => {
@@ -140,6 +142,7 @@ export class StreamingServer {
           let text = '';
           s.on('data', (d: Buffer) => {
             text += d.toString('utf8');
+            if (text.length > 4096) text = ''; // no size message is this long: drop the garbage
             // A sequence of JSON objects {"Width":W,"Height":H}.
             for (;;) {
               const end = text.indexOf('}');
