@@ -87,10 +87,12 @@ function buildRequest(ctx: Context): BuildRequest {
     if (ref.digest) throw invalidArgument(`invalid tag ${t}: a build cannot be tagged with a digest`);
     tags.push(familiarString(withDefaultTag(ref)));
   }
-  const buildArgs = jsonParam<Record<string, string | null>>(ctx, 'buildargs', {});
-  const labels = jsonParam<Record<string, string>>(ctx, 'labels', {});
-  const cacheFrom = jsonParam<string[]>(ctx, 'cachefrom', []);
-  const ulimits = jsonParam<{ Name: string; Soft: number; Hard: number }[] | null>(ctx, 'ulimits', []) ?? [];
+  const buildArgs = shaped(jsonParam<unknown>(ctx, 'buildargs', {}) ?? {}, 'buildargs', 'an object of strings (or null)', (v) => isMap(v, (x) => x === null || typeof x === 'string')) as Record<string, string | null>;
+  const labels = shaped(jsonParam<unknown>(ctx, 'labels', {}) ?? {}, 'labels', 'an object of strings', (v) => isMap(v, (x) => typeof x === 'string')) as Record<string, string>;
+  const cacheFrom = shaped(jsonParam<unknown>(ctx, 'cachefrom', []) ?? [], 'cachefrom', 'a list of image names', (v) => Array.isArray(v) && v.every((x) => typeof x === 'string')) as string[];
+  const ulimits = shaped(jsonParam<unknown>(ctx, 'ulimits', []) ?? [], 'ulimits', 'a list of {"Name", "Soft", "Hard"}', (v) =>
+    Array.isArray(v) && v.every((u) => !!u && typeof u === 'object' && typeof u.Name === 'string' && Number.isInteger(u.Soft) && Number.isInteger(u.Hard)),
+  ) as { Name: string; Soft: number; Hard: number }[];
   const extraHosts = (q.get('extrahosts') ?? '').split(/[,\s]+/).filter(Boolean);
   const network = q.get('networkmode') ?? '';
   return {
@@ -120,4 +122,14 @@ function buildRequest(ctx: Context): BuildRequest {
       cpusetMems: q.get('cpusetmems') ?? '',
     },
   };
+}
+
+/** A JSON query parameter of the wrong shape is the client's mistake: 400 saying what was expected. */
+function shaped(v: unknown, name: string, expected: string, ok: (v: any) => boolean): unknown {
+  if (!ok(v)) throw invalidArgument(`invalid ${name} parameter: expected ${expected}`);
+  return v;
+}
+
+function isMap(v: unknown, value: (x: unknown) => boolean): boolean {
+  return !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every(value);
 }
