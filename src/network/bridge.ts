@@ -22,7 +22,7 @@
  *   containers run side by side; a network's anchor calls run alone.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, readFileSync } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, conflict, invalidArgument, log, notFound, type FilterArgs, checkFilterKeys, matchLabelArgs } from '../common';
 import { readJSON, writeJSONAtomic } from '../state';
@@ -922,6 +922,8 @@ export class BridgeNetworking {
       const options = { ...(o.options ?? {}) };
       const bridge = options['com.docker.network.bridge.name'] || `br-${id.slice(0, 12)}`;
       if (bridge.length > 15) throw invalidArgument(`bridge name ${bridge} is longer than 15 characters`);
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(bridge)) throw invalidArgument(`invalid bridge name ${JSON.stringify(bridge)}: use letters, digits, '_', '.' and '-', starting with a letter or digit`);
+      if (options['com.docker.network.bridge.name'] && existsSync(`/sys/class/net/${bridge}`)) throw conflict(`bridge name ${bridge} is a device the host already has`);
       if ([...this.networks.values()].some((n) => n.bridge === bridge) || others.devices.has(bridge)) throw conflict(`bridge name ${bridge} is already used by another network`);
       const rec: NetworkRecord = {
         id,
