@@ -60,9 +60,18 @@ function useLiveContainers(): { rows: Map<string, Row>; error: string } {
     const ac = new AbortController();
     let current = new Map<string, Row>();
     const commit = () => setRows(new Map(current));
-    const refresh = (id: string) =>
-      getJSON(`/api/containers/${encodeURIComponent(id)}/json`).then(
+    // A reply answers only if it is the newest read of its container and the container was not
+    // destroyed meanwhile: an inspect sent on "kill" can come back after "destroy".
+    const asked = new Map<string, number>();
+    const gone = new Set<string>();
+    let reads = 0;
+    const refresh = (id: string) => {
+      const n = ++reads;
+      asked.set(id, n);
+      const stale = () => gone.has(id) || asked.get(id) !== n;
+      return getJSON(`/api/containers/${encodeURIComponent(id)}/json`).then(
         (c) => {
+          if (stale()) return;
           current.set(c.Id, rowOfInspect(c));
           commit();
           if (c.State?.Running) statsFeed.refresh();
@@ -71,6 +80,7 @@ function useLiveContainers(): { rows: Map<string, Row>; error: string } {
           if (e.status === 404 && current.delete(id)) commit();
         },
       );
+    };
     let listed = false;
     const early: string[] = [];
     const events = jsonLines('GET', `/api/events${q({ filters: JSON.stringify({ type: ['container'] }) })}`, (ev) => {
@@ -79,6 +89,7 @@ function useLiveContainers(): { rows: Map<string, Row>; error: string } {
       const action = String(ev.Action ?? ev.status ?? '');
       if (action.startsWith('exec_') || IGNORED.has(action)) return;
       if (action === 'destroy') {
+        gone.add(id);
         if (current.delete(id)) commit();
         return;
       }
@@ -92,7 +103,7 @@ function useLiveContainers(): { rows: Map<string, Row>; error: string } {
     // the stream's headers are in once fetch resolves; reading the list after that misses nothing
     getJSON('/api/containers/json?all=1').then(
       (list: any[]) => {
-        current = new Map(list.map((c) => [c.Id, rowOfSummary(c)]));
+        current = new Map(list.filter((c) => !gone.has(c.Id)).map((c) => [c.Id, rowOfSummary(c)]));
         commit();
         listed = true;
         for (const id of early.splice(0)) refresh(id);
