@@ -42,7 +42,7 @@ test('a request without the token, or with a wrong one, is refused (401) and sho
     assert.doesNotMatch(r.body, /sec-run|<script/);
   }
   assert.equal((await request(dash, 'GET', '/api/containers/json', { 'X-Berth-Token': ro.token })).status, 401);
-  assert.equal((await request(dash, 'GET', `/api/containers/json?token=${dash.token.slice(0, -1)}0`)).status, 401);
+  assert.equal((await request(dash, 'GET', `/api/containers/json?token=${dash.token.slice(0, -1)}${dash.token.endsWith('0') ? '1' : '0'}`)).status, 401);
   assert.equal((await request(dash, 'POST', `/api/containers/${running}/stop`, { Cookie: 'berth_dashboard_token=nope' })).status, 401);
   assert.equal((await d.inspect(running)).State.Running, true);
 });

@@ -246,12 +246,33 @@ export function hijack(ctx: Context, contentType: string): HijackedStream {
     // Input nobody asked for is read and dropped; pumpStdin() replaces this.
     sock.on('data', dropInput);
     sock.on('error', () => undefined);
-    return { write: (b) => void (sock.writable && sock.write(b)), end: () => sock.end(), input: sock };
+    if (!dropsEarlyBytes(ctx)) return { write: (b) => void (sock.writable && sock.write(b)), end: () => sock.end(), input: sock };
+    // docker-py reads the headers through a buffered file, then reads the raw socket: bytes that
+    // arrive with the headers are lost to it. Its first bytes go out a moment after the headers.
+    const held: Buffer[] = [];
+    let holding = true;
+    let ending = false;
+    setTimeout(() => {
+      holding = false;
+      for (const b of held.splice(0)) if (sock.writable) sock.write(b);
+      if (ending) sock.end();
+    }, PYTHON_CLIENT_GRACE_MS).unref();
+    return {
+      write: (b) => void (holding ? held.push(b) : sock.writable && sock.write(b)),
+      end: () => void (holding ? (ending = true) : sock.end()),
+      input: sock,
+    };
   }
   const res = ctx.res!;
   res.writeHead(200, { 'Content-Type': contentType });
   res.flushHeaders();
   return { write: (b) => void res.write(b), end: () => res.end() };
+}
+
+const PYTHON_CLIENT_GRACE_MS = 30;
+
+function dropsEarlyBytes(ctx: Context): boolean {
+  return /^docker-sdk-python\//.test(ctx.req.headers['user-agent'] ?? '');
 }
 
 function dropInput(): void {
