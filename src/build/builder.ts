@@ -39,6 +39,10 @@ export interface BuildOptions {
   forceRm: boolean;
   settings: RunSettings;
   platform?: string;
+  /** Pull every FROM image even when the store has it (--pull). */
+  pull?: boolean;
+  /** Registry credentials by registry, as the client sent them (X-Registry-Config); passed to pulls. */
+  registryAuth?: Readonly<Record<string, unknown>>;
 }
 
 export interface BuildOutput {
@@ -206,16 +210,13 @@ export class Builder {
     // FROM
     stepLine(s.from);
     const fromFlags = parseFlags('FROM', s.from.flags, ['platform'], b.metaLookup, escape);
-    void fromFlags;
     const baseRef = words(s.from.rest, b.metaLookup, escape)[0]!;
     const st: StageState = { image: null, config: {}, history: [], args: new Map(), cmdSet: false, shell: DEFAULT_SHELL };
     const dep = b.stageRef(baseRef);
     if (dep && dep.index < s.index) {
       st.image = await b.run(dep);
     } else if (baseRef.toLowerCase() !== 'scratch') {
-      const img = this.runner.findImage(baseRef);
-      if (!img) throw notFound(`pull access denied for ${baseRef.replace(/:.*$/, '')}, repository does not exist or may require 'docker login': the image ${baseRef} is not in this engine's store and the builder does not pull; pull or load it first`);
-      st.image = img;
+      st.image = await this.imageNamed(baseRef, b, !!b.o.pull, fromFlags.get('platform') || b.o.platform);
     }
     if (st.image) {
       st.config = structuredClone(st.image.config.config ?? {});
@@ -664,9 +665,22 @@ export class Builder {
       if (!img) throw invalidArgument(`stage ${from} has no files (it is FROM scratch with nothing added)`);
       return img;
     }
-    const img = this.runner.findImage(from);
-    if (!img) throw notFound(`invalid from flag value ${from}: No such image: ${from}`);
-    return img;
+    return this.imageNamed(from, b, false, b.o.platform);
+  }
+
+  /**
+   * The image a FROM or --from names: the store's, else (and always with `pull`) pulled from
+   * its registry, the pull's progress shown as the step's output.
+   */
+  private async imageNamed(ref: string, b: StageBuild, pull: boolean, platform?: string): Promise<BuildImage> {
+    const local = pull ? undefined : this.runner.findImage(ref);
+    if (local) return local;
+    if (!this.runner.pullImage) throw notFound(`pull access denied for ${ref.replace(/:.*$/, '')}, repository does not exist or may require 'docker login': the image is not in this engine's store; pull or load it first`);
+    return this.runner.pullImage(ref, { ...(platform ? { platform } : {}), ...(b.o.registryAuth ? { auth: b.o.registryAuth } : {}) }, (e) => {
+      // Text, as the CLI shows progress when it is not on a terminal: each item's states, no byte counts.
+      if (e.kind === 'status' && e.current === undefined) b.say(`${e.id ? `${e.id}: ` : ''}${e.status}\n`);
+      else if (e.kind === 'message') b.say(`${e.text}\n`);
+    });
   }
 
   private async copyStep(n: Node, st: StageState, b: StageBuild, lookup: Lookup): Promise<void> {

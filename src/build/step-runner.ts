@@ -9,7 +9,7 @@
  * (`files`). A change that leaves the filesystem as it was adds no layer: the history
  * entry then says `empty_layer`.
  */
-import type { Digest } from '../common';
+import type { Digest, ProgressSink } from '../common';
 import type { ContainerConfig, ImageConfig } from '../image';
 
 export interface BuildImage {
@@ -80,6 +80,11 @@ export interface StepRunner {
   findImage(ref: string): BuildImage | undefined;
   /** The image with this ID, or undefined when it was removed. */
   getImage(id: Digest): BuildImage | undefined;
+  /**
+   * Pulls `ref` from its registry (FROM or --from of an image the store lacks, or any with
+   * --pull); `auth` is the client's credentials by registry, opaque to the builder.
+   */
+  pullImage?(ref: string, o: { platform?: string; auth?: Readonly<Record<string, unknown>> }, progress: ProgressSink): Promise<BuildImage>;
   /**
    * A new image above `parent` (null: from scratch): `change` makes its layer, then
    * `config(layerAdded)` gives its config (history included, diff_ids not: they are

@@ -8,12 +8,13 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { BerthError, log, parseReference, type Digest } from '../common';
+import { BerthError, invalidArgument, log, parseReference, type Digest, type ProgressSink } from '../common';
 import { RunFailed, type BuildImage, type LayerChange, type RunStep, type StepRunner } from '../build';
-import type { ImageConfig, ImageRecord } from '../image';
+import type { Credentials, ImageConfig, ImageRecord } from '../image';
 import type { Snapshotter } from '../storage';
 import { defaultSpec, type MountRequest } from './container-model';
 import type { ContainerService } from './containers';
+import { pullReference } from './image-distribution';
 import type { ImageService } from './images';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -42,6 +43,21 @@ export class EngineStepRunner implements StepRunner {
       if (err instanceof BerthError && (err.kind === 'not-found' || err.kind === 'invalid-argument')) return undefined;
       throw err;
     }
+  }
+
+  async pullImage(ref: string, o: { platform?: string; auth?: Readonly<Record<string, unknown>> }, progress: ProgressSink): Promise<BuildImage> {
+    let parsed;
+    try {
+      parsed = pullReference(ref);
+    } catch {
+      throw invalidArgument(`invalid reference format: ${ref}`);
+    }
+    const credentials = o.auth?.[parsed.domain] as Credentials | undefined;
+    const plan = await this.d.images.distribution.resolvePull(parsed, { ...(o.platform ? { platform: o.platform } : {}), ...(credentials ? { credentials } : {}) });
+    const { id } = await plan.run(progress);
+    const img = this.d.images.get(id);
+    if (!img) throw new BerthError('not-found', `No such image: ${ref} (removed while the build pulled it)`);
+    return { id: img.id, config: img.config };
   }
 
   getImage(id: Digest): BuildImage | undefined {

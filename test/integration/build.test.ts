@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { useDaemon, run, type RunResult } from './harness';
+import { tmpdir } from 'node:os';
+import { startBerthRegistry, useDaemon, run, type RunResult } from './harness';
 
 const d = useDaemon();
 const ENV = { DOCKER_BUILDKIT: '0' };
@@ -278,7 +279,6 @@ test('errors: a failing RUN gives its output and exit code; parse errors name th
     ['FROM busybox\nSHELL sh -c\n', /SHELL requires the arguments to be in JSON form/],
     ['FROM busybox\nCOPY missing.txt /x\n', /file not found in build context or excluded by \.dockerignore: stat missing\.txt: file does not exist/],
     ['FROM busybox\nADD http://127.0.0.1:9/file /f\n', /remote URLs are not fetched/],
-    ['FROM no-such-image:1\n', /pull access denied for no-such-image/],
     ['RUN true\n', /no build stage in current context/],
     ['FROM busybox\nEXPOSE abc\n', /invalid containerPort: abc/],
   ];
@@ -471,4 +471,48 @@ test('--cache-from an image that was saved, removed and loaded back: its history
   writeFileSync(join(ctx, 'a.txt'), 'changed');
   const changed = await buildOk(['--cache-from', 'hist:1', ctx]);
   assert.deepEqual(usingCache(changed), [false, true, false, false, false]);
+});
+
+test('FROM and COPY --from an image the engine lacks pull it from its registry, with the client\'s login; --pull pulls again', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'berth-build-registry-'));
+  const registry = await startBerthRegistry(root, 'bob', 'b1ld');
+  try {
+    const base = `${registry.addr}/base/bb:1`;
+    await d.dockerOk(['tag', 'busybox', base]);
+    await d.dockerOk(['login', registry.addr, '-u', 'bob', '--password-stdin'], { input: 'b1ld\n', timeoutMs: 30_000 });
+    await d.dockerOk(['push', base], { timeoutMs: 60_000 });
+    await d.dockerOk(['rmi', base]);
+    const ctx = context({ 'Dockerfile': `FROM ${base}\nCOPY --from=${registry.addr}/base/bb:1 /bin/busybox /copied\nRUN echo pulled-base > /marker\n` });
+    const out = await buildOk(['-t', 'from-registry', ctx]);
+    assert.match(out, /1: Pulling from base\/bb/);
+    assert.match(out, /Status: Downloaded newer image for 127\.0\.0\.1:\d+\/base\/bb:1/);
+    assert.equal(await d.dockerOk(['run', '--rm', 'from-registry', 'sh', '-c', 'cat /marker; test -x /copied && echo copied']), 'pulled-base\ncopied');
+    const baseId = await d.dockerOk(['image', 'inspect', '-f', '{{.Id}}', base]);
+
+    // A newer base under the same tag: a plain build keeps the local one, --pull takes the new one.
+    const newer = await d.dockerOk(['run', '-d', base, 'sh', '-c', 'echo v2 > /version']);
+    await d.dockerOk(['wait', newer]);
+    await d.dockerOk(['commit', newer, base]);
+    await d.dockerOk(['push', base], { timeoutMs: 60_000 });
+    await d.dockerOk(['rm', newer]);
+    await d.dockerOk(['tag', baseId, base]);
+    const cached = await buildOk(['-t', 'from-registry', ctx]);
+    assert.doesNotMatch(cached, /Pulling from/);
+    const pulled = await buildOk(['--pull', '-t', 'from-registry', ctx]);
+    assert.match(pulled, /Pulling from base\/bb/);
+    assert.equal(await d.dockerOk(['run', '--rm', 'from-registry', 'cat', '/version']), 'v2');
+
+    // Without the login the registry refuses, and the build says so.
+    await d.dockerOk(['logout', registry.addr]);
+    await d.dockerOk(['rmi', '-f', base, 'from-registry']);
+    const denied = await build([ctx]);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /unauthorized|authentication required|denied/i);
+    const missing = await build(['-'], { input: `FROM ${registry.addr}/no/such:1\n` });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /pull access denied for 127\.0\.0\.1:\d+\/no\/such|unauthorized|not found/i);
+  } finally {
+    registry.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
 });

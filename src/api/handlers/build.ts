@@ -7,6 +7,7 @@
 import { errorKind, familiarString, invalidArgument, log, parseReference, withDefaultTag } from '../../common';
 import type { BuildRequest, CacheUsageRecord, Engine } from '../../engine';
 import { sendJSON, startStream, writeJSONLine } from '../http';
+import { registryConfigCredentials } from '../registry-auth';
 import { qbool, qint, type Context, type Router } from '../router';
 
 export function buildRoutes(router: Router, engine: Engine): void {
@@ -95,6 +96,7 @@ function buildRequest(ctx: Context): BuildRequest {
   ) as { Name: string; Soft: number; Hard: number }[];
   const extraHosts = (q.get('extrahosts') ?? '').split(/[,\s]+/).filter(Boolean);
   const network = q.get('networkmode') ?? '';
+  const registryAuth = registryConfigCredentials(ctx.req.headers['x-registry-config']);
   return {
     dockerfile: q.get('dockerfile') ?? 'Dockerfile',
     ...(q.get('remote') ? { remote: q.get('remote')! } : {}),
@@ -108,6 +110,8 @@ function buildRequest(ctx: Context): BuildRequest {
     rm: qbool(q, 'rm', true),
     forceRm: qbool(q, 'forcerm'),
     ...(q.get('platform') ? { platform: q.get('platform')! } : {}),
+    pull: qbool(q, 'pull'),
+    ...(registryAuth ? { registryAuth } : {}),
     settings: {
       network: network === 'default' ? '' : network,
       extraHosts,

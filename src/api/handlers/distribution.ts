@@ -1,12 +1,9 @@
 /** Registry questions that are not pull or push: `GET /distribution/{name}/json` and `POST /auth`. */
-import { invalidArgument, parseReference } from '../../common';
+import { invalidArgument } from '../../common';
 import { pullReference, type Engine } from '../../engine';
-import { authConfigOf, credentialsOf, registryCredentials } from '../registry-auth';
+import { authConfigOf, credentialsOf, registryCredentials, registryDomain } from '../registry-auth';
 import { readJSONBody, type Router } from '../router';
 import { sendJSON } from '../http';
-
-/** dockerd's name for Docker Hub in auth configs. */
-const HUB_ADDRESSES = new Set(['', 'docker.io', 'index.docker.io', 'https://index.docker.io/v1/', 'registry-1.docker.io']);
 
 export function distributionRoutes(router: Router, engine: Engine): void {
   const dist = engine.images.distribution;
@@ -30,16 +27,4 @@ export function distributionRoutes(router: Router, engine: Engine): void {
     const r = await dist.login(domain, credentials);
     sendJSON(ctx, 200, { Status: r.status, IdentityToken: r.identityToken ?? '' });
   });
-}
-
-/** The registry an auth config's serveraddress names (`https://host:5000/v2/` → `host:5000`). */
-function registryDomain(address: string): string {
-  if (HUB_ADDRESSES.has(address)) return 'docker.io';
-  const host = address.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  try {
-    // The reference grammar checks the host (and port) the same way a pull would.
-    return parseReference(`${host}/x`).domain;
-  } catch (err) {
-    throw invalidArgument(`invalid registry address ${JSON.stringify(address)}: use HOST[:PORT], e.g. 127.0.0.1:5000`, err);
-  }
 }
