@@ -633,7 +633,9 @@ export class Builder {
     if (m.type === 'cache') {
       const id = m.id ?? target;
       if (m.from) throw invalidArgument('RUN --mount=type=cache,from=… is not supported by this builder');
-      const owner = { uid: m.uid ?? 0, gid: m.gid ?? 0 };
+      // RUN steps write it as the container's uid, which under --userns-remap is another one on the host.
+      const meant = { uid: m.uid ?? 0, gid: m.gid ?? 0 };
+      const owner = this.runner.ownerOnDisk ? this.runner.ownerOnDisk(meant) : meant;
       if (m.sharing === 'private') {
         // Its own directory when another step holds the cache now (BuildKit's private).
         const p = await this.cache.privateMountDir(id, owner, m.mode ?? 0o755);

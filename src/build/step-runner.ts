@@ -102,6 +102,8 @@ export interface StepRunner {
   tag(id: Digest, refs: string[]): Promise<void>;
   /** The engine's default PATH for images from scratch and for RUN. */
   readonly defaultPath: string;
+  /** A container's owner → the owner on the host's disk (shifted under --userns-remap); identity when absent. */
+  readonly ownerOnDisk?: OwnerMap;
 }
 
 export type { ContainerConfig, ImageConfig };

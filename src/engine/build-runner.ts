@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { BerthError, invalidArgument, log, parseReference, type Digest, type ProgressSink } from '../common';
-import { RunFailed, type BuildImage, type LayerChange, type RunStep, type StepRunner } from '../build';
+import { RunFailed, type BuildImage, type LayerChange, type OwnerMap, type RunStep, type StepRunner } from '../build';
 import type { Credentials, ImageConfig, ImageRecord } from '../image';
 import type { Snapshotter } from '../storage';
 import { defaultSpec, type MountRequest } from './container-model';
@@ -32,8 +32,11 @@ export interface BuildRunnerDeps {
 
 export class EngineStepRunner implements StepRunner {
   readonly defaultPath = DEFAULT_PATH;
+  readonly ownerOnDisk?: OwnerMap;
 
-  constructor(private readonly d: BuildRunnerDeps) {}
+  constructor(private readonly d: BuildRunnerDeps) {
+    if (d.ownerOnDisk) this.ownerOnDisk = d.ownerOnDisk;
+  }
 
   findImage(ref: string): BuildImage | undefined {
     try {

@@ -64,3 +64,19 @@ test('COPY, ADD and WORKDIR owners are shifted on disk: inside, root and --chown
     await d.docker(['rm', '-f', id]);
   }
 });
+
+test('RUN --mount=type=cache under userns: root in the step may write the cache, and the next build sees what it wrote', async () => {
+  const df = (n: number) => `FROM busybox\nRUN --mount=type=cache,target=/cache,id=userns-cache echo run${n} >> /cache/log && cat /cache/log > /seen\nCMD ["cat", "/seen"]\n`;
+  for (const n of [1, 2]) {
+    const r = await d.docker(['build', '--no-cache', '-t', `ucache:${n}`, '-'], { env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 120_000, input: df(n) });
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  }
+  assert.equal(await d.dockerOk(['run', '--rm', 'ucache:2']), 'run1\nrun2');
+  // a uid= option is the container's uid too
+  const r = await d.docker(['build', '--no-cache', '-t', 'ucache:3', '-'], {
+    env: { DOCKER_BUILDKIT: '0' }, timeoutMs: 120_000,
+    input: 'FROM busybox\nRUN --mount=type=cache,target=/c,id=userns-owned,uid=1000,gid=1000 stat -c %u:%g /c > /owner\nCMD ["cat", "/owner"]\n',
+  });
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  assert.equal(await d.dockerOk(['run', '--rm', 'ucache:3']), '1000:1000');
+});
