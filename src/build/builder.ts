@@ -676,7 +676,7 @@ export class Builder {
    */
   private async imageNamed(ref: string, b: StageBuild, pull: boolean, platform?: string): Promise<BuildImage> {
     const local = pull ? undefined : this.runner.findImage(ref);
-    if (local) return local;
+    if (local && (!platform || platformMatches(local, platform))) return local;
     if (!this.runner.pullImage) throw notFound(`pull access denied for ${ref.replace(/:.*$/, '')}, repository does not exist or may require 'docker login': the image is not in this engine's store; pull or load it first`);
     return this.runner.pullImage(ref, { ...(platform ? { platform } : {}), ...(b.o.registryAuth ? { auth: b.o.registryAuth } : {}) }, (e) => {
       // Text, as the CLI shows progress when it is not on a terminal: each item's states, no byte counts.
@@ -781,6 +781,14 @@ interface StageBuild {
   step: number;
   say(text: string): void;
   failed(): boolean;
+}
+
+/** Whether an image is for `os/arch[/variant]` (`linux/amd64`); a part left out matches anything. */
+function platformMatches(img: BuildImage, platform: string): boolean {
+  const [os, architecture, variant] = platform.toLowerCase().split('/');
+  const c = img.config as { os?: string; architecture?: string; variant?: string };
+  const arch = (a?: string) => (a === 'x86_64' ? 'amd64' : a === 'aarch64' ? 'arm64' : a);
+  return (!os || os === (c.os ?? 'linux')) && (!architecture || arch(architecture) === arch(c.architecture ?? 'amd64')) && (!variant || variant === (c.variant ?? ''));
 }
 
 function metaValue(meta: Map<string, string | undefined>, o: BuildOptions, k: string): string | undefined {

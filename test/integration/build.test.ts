@@ -516,3 +516,20 @@ test('FROM and COPY --from an image the engine lacks pull it from its registry, 
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('--platform and FROM --platform: a local image of the platform is used; one of another platform is pulled', async () => {
+  // 127.0.0.1:1 has no registry: a pull there fails at once, without leaving the machine
+  await d.dockerOk(['tag', 'busybox', '127.0.0.1:1/plat/bb:1']);
+  try {
+    const local = await build(['--platform', 'linux/amd64', '-'], { input: 'FROM 127.0.0.1:1/plat/bb:1\nRUN true\n' });
+    assert.equal(local.code, 0, local.stderr);
+    const other = await build(['--platform', 'linux/arm64', '-'], { input: 'FROM 127.0.0.1:1/plat/bb:1\nRUN true\n' });
+    assert.equal(other.code, 1, other.stdout);
+    assert.match(other.stderr, /127\.0\.0\.1:1.*(refused|connect)/i);
+    const perStage = await build(['-'], { input: 'FROM --platform=linux/arm64 127.0.0.1:1/plat/bb:1\nRUN true\n' });
+    assert.equal(perStage.code, 1, perStage.stdout);
+    assert.match(perStage.stderr, /127\.0\.0\.1:1.*(refused|connect)/i);
+  } finally {
+    await d.dockerOk(['rmi', '127.0.0.1:1/plat/bb:1']);
+  }
+});
