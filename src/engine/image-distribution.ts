@@ -34,7 +34,6 @@ import {
   type ContentStore, type Credentials, type Descriptor, type ImageConfig, type ImageRecord, type ImageStore, type Manifest, type Platform,
   type RegistryClient, type RemoteRepository, type ResolvedManifest,
 } from '../image';
-import type { LayerStore } from '../storage';
 import { chainsOf } from './image-gc';
 import type { ImageIngest } from './image-ingest';
 
@@ -79,7 +78,6 @@ export class ImageDistribution {
     private readonly registry: RegistryClient,
     private readonly content: ContentStore,
     private readonly store: ImageStore,
-    private readonly layers: LayerStore,
     private readonly ingest: ImageIngest,
   ) {}
 
@@ -120,23 +118,24 @@ export class ImageDistribution {
     say(`Pulling from ${ref.path}`, ref.digest ?? ref.tag ?? 'latest');
     const session = this.ingest.begin(`image ${familiarString(ref)}`, progress, 'Extracting');
     try {
-      const config = await this.fetchConfig(repo, r.config, session.lease.blobs);
+      const config = await this.fetchConfig(repo, r.config, session);
       checkPlatform(config, platform, ref);
       const diffIDs = config.rootfs?.diff_ids ?? [];
       if (diffIDs.length !== r.layers.length) {
         throw invalidArgument(`invalid image ${familiarString(ref)}: its manifest lists ${r.layers.length} layers but its config ${diffIDs.length}`);
       }
       // Kept so that a later push can send the same manifest.
-      const manifest = await this.content.writeBuffer(r.raw, r.manifestDigest);
-      session.lease.blobs.add(manifest.digest);
-      if (r.index) session.lease.blobs.add((await this.content.writeBuffer(r.index.raw, r.index.digest)).digest);
+      await session.hold({ blobs: [r.manifestDigest, ...(r.index ? [r.index.digest] : [])] });
+      await this.content.writeBuffer(r.raw, r.manifestDigest);
+      if (r.index) await this.content.writeBuffer(r.index.raw, r.index.digest);
 
       const chains = chainsOf(diffIDs);
       const todo: Descriptor[] = [];
       for (const [i, layer] of r.layers.entries()) {
-        if ((await this.layers.has(chains[i]!)) || (await this.content.has(layer.digest)) || (await this.content.has(diffIDs[i]!))) {
+        // The image needs the layer's tar too (save, push): a layer without it is fetched again.
+        await session.hold({ blobs: [layer.digest, diffIDs[i]!], layers: [chains[i]!] });
+        if ((await this.content.has(layer.digest)) || (await this.content.has(diffIDs[i]!))) {
           say('Already exists', short(layer.digest));
-          session.lease.layers.add(chains[i]!);
         } else if (!todo.some((d) => d.digest === layer.digest)) {
           say('Pulling fs layer', short(layer.digest));
           todo.push(layer);
@@ -164,8 +163,8 @@ export class ImageDistribution {
     }
   }
 
-  private async fetchConfig(repo: RemoteRepository, desc: Descriptor, lease: Set<Digest>): Promise<ImageConfig> {
-    lease.add(desc.digest);
+  private async fetchConfig(repo: RemoteRepository, desc: Descriptor, session: ReturnType<ImageIngest['begin']>): Promise<ImageConfig> {
+    await session.hold({ blobs: [desc.digest] });
     if (!(await this.content.has(desc.digest))) {
       await this.content.writeBuffer(await repo.fetchBlobBytes(desc, MAX_CONFIG_BYTES), desc.digest);
     }

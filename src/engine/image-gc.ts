@@ -5,6 +5,17 @@
  * layer in use keeps its ancestors. Work in progress takes a lease so that a
  * concurrent collection never removes what it is making; a failed operation
  * releases its lease and collects what it made.
+ *
+ * Races with work in progress (a load or pull of the image being removed):
+ * - A collection checks the leases again right before each deletion, in the same
+ *   turn as it starts it, and records the deletion while it runs. Work that finds
+ *   content already stored calls `hold` first: it leases the digests and waits for
+ *   their deletions under way, so what `has` then finds stays until the lease ends.
+ * - Collections run one at a time, and a lease ends only between them: an image
+ *   registered under a lease is in the image store before a collection that could
+ *   see its lease gone starts, so no collection works from a stale image list.
+ * - `exclusive` runs a step with no collection under way: an ingest checks that
+ *   everything its images need is stored and registers them there.
  */
 import { BerthError, type Digest } from '../common';
 import type { ContentStore, ImageRecord, ImageStore } from '../image';
@@ -41,8 +52,10 @@ export function chainOf(img: ImageRecord): Digest[] {
 
 export class ImageCollector {
   private readonly leases = new Set<Lease>();
-  /** Serializes collections (rmi, prune, failed operations). */
+  /** Serializes collections (rmi, prune, failed operations), lease ends and exclusive steps. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Deletions under way: `hold` waits for them. */
+  private readonly deleting = { blobs: new Map<Digest, Promise<void>>(), layers: new Map<Digest, Promise<void>>() };
 
   constructor(
     private readonly content: ContentStore,
@@ -65,9 +78,35 @@ export class ImageCollector {
    * intermediate blobs (a compressed layer next to its uncompressed form) of a
    * successful one too.
    */
-  async release(l: Lease, collect = true): Promise<void> {
-    this.leases.delete(l);
-    if (collect) await this.collect({ blobs: [...l.blobs], layers: [...l.layers] });
+  release(l: Lease, collect = true): Promise<void> {
+    return this.serial(async () => {
+      this.leases.delete(l);
+      if (collect) await this.collectNow({ blobs: [...l.blobs], layers: [...l.layers] });
+    });
+  }
+
+  /**
+   * Adds blobs and layers to a lease and waits until no collection is deleting any of
+   * them. Call it before looking for them in their stores: what is found then stays.
+   */
+  async hold(l: Lease, what: { blobs?: Digest[]; layers?: Digest[] }): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const d of what.blobs ?? []) {
+      l.blobs.add(d);
+      const p = this.deleting.blobs.get(d);
+      if (p) waits.push(p);
+    }
+    for (const c of what.layers ?? []) {
+      l.layers.add(c);
+      const p = this.deleting.layers.get(c);
+      if (p) waits.push(p);
+    }
+    await Promise.all(waits);
+  }
+
+  /** Runs fn while no collection runs (and none starts until it is done). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial(fn);
   }
 
   /** Runs fn under a lease that is released (and collected) afterwards, whatever happens. */
@@ -82,9 +121,30 @@ export class ImageCollector {
 
   /** Deletes the unreferenced blobs and layers among `candidates` (every stored one for 'all'). */
   collect(candidates: { blobs: Digest[]; layers: Digest[] } | 'all'): Promise<Collected> {
-    const run = this.queue.then(() => this.collectNow(candidates));
+    return this.serial(() => this.collectNow(candidates));
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  private leased(kind: 'blobs' | 'layers', d: Digest): boolean {
+    for (const l of this.leases) if (l[kind].has(d)) return true;
+    return false;
+  }
+
+  /** Deletes one blob or layer, recorded in `deleting` while it runs. Call in the turn that checked `leased`. */
+  private async tracked<T>(kind: 'blobs' | 'layers', d: Digest, del: () => Promise<T>): Promise<T> {
+    const run = del();
+    const done = run.then(() => undefined, () => undefined);
+    this.deleting[kind].set(d, done);
+    try {
+      return await run;
+    } finally {
+      if (this.deleting[kind].get(d) === done) this.deleting[kind].delete(d);
+    }
   }
 
   private async collectNow(candidates: { blobs: Digest[]; layers: Digest[] } | 'all'): Promise<Collected> {
@@ -117,21 +177,28 @@ export class ImageCollector {
       const leaves = pending.filter((l) => !parents.has(l.chainID));
       if (leaves.length === 0) break;
       for (const l of leaves) {
+        // Leased since the collection began (a load found it stored): it stays, and so do its ancestors.
+        if (this.leased('layers', l.chainID)) {
+          for (let p: Digest | null = l.chainID; p !== null && !layersInUse.has(p); p = byId.get(p)?.parent ?? null) layersInUse.add(p);
+          continue;
+        }
         try {
-          await this.layers.remove(l.chainID);
+          await this.tracked('layers', l.chainID, () => this.layers.remove(l.chainID));
           removedLayers.push(l);
           bytes += l.size;
         } catch (err) {
           if (!(err instanceof BerthError && err.kind === 'not-found')) throw err;
         }
       }
-      pending = pending.filter((l) => !leaves.includes(l));
+      pending = pending.filter((l) => !leaves.includes(l) && !layersInUse.has(l.chainID));
     }
     const removedBlobs: Digest[] = [];
     for (const d of new Set(blobCands)) {
       if (blobsInUse.has(d) || !(await this.content.has(d))) continue;
-      bytes += await this.content.size(d).catch(() => 0);
-      await this.content.delete(d);
+      const size = await this.content.size(d).catch(() => 0);
+      if (this.leased('blobs', d)) continue;
+      await this.tracked('blobs', d, () => this.content.delete(d));
+      bytes += size;
       removedBlobs.push(d);
     }
     return { blobs: removedBlobs, layers: removedLayers, bytes };

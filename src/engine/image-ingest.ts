@@ -24,7 +24,7 @@
 import { promises as fsp } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import {
-  BerthError, byteProgress, decompressStream, detectCompression, DigestMismatchError, hexOf, tee, internal, invalidArgument, parseReference, type Digest, type ProgressSink, type Reference,
+  BerthError, byteProgress, conflict, decompressStream, detectCompression, DigestMismatchError, hexOf, tee, internal, invalidArgument, parseReference, type Digest, type ProgressSink, type Reference,
 } from '../common';
 import type { ContentStore, ImageConfig, ImageStore } from '../image';
 import { chainIDOf, type LayerInfo, type LayerStore } from '../storage';
@@ -137,6 +137,11 @@ export class IngestSession {
     this.lease = gc.lease();
   }
 
+  /** Leases blobs and layers the ingest expects to find stored; see ImageCollector.hold. */
+  hold(what: { blobs?: Digest[]; layers?: Digest[] }): Promise<void> {
+    return this.gc.hold(this.lease, what);
+  }
+
   /**
    * Hooks for whatever streams blobs in (image/docker-archive.ts's ReadArchiveOptions
    * takes them as they are): every stored blob is leased; large entries are
@@ -147,7 +152,11 @@ export class IngestSession {
     onBlob: (d: Digest): void => {
       this.lease.blobs.add(d);
     },
-    want: async (named: Digest | undefined): Promise<boolean> => !(named && (await this.content.has(named))),
+    want: async (named: Digest | undefined): Promise<boolean> => {
+      if (!named) return true;
+      await this.gc.hold(this.lease, { blobs: [named] });
+      return !(await this.content.has(named));
+    },
     run: (entry: Readable, digest: Promise<Digest>, info: { named?: Digest; size?: number; name: string }): Promise<PreparedLayer> => {
       const id = info.named ? hexOf(info.named).slice(0, 12) : info.name.replace(/\/.*$/, '').slice(0, 12);
       // The content store hashes the entry already; for a plain tar that digest is the diffID.
@@ -204,6 +213,20 @@ export class IngestSession {
     const results = await Promise.allSettled(work);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    return this.gc.exclusive(() => this.register(images, unpacked));
+  }
+
+  /**
+   * Step 3, while no collection runs: checks that every blob and layer of the images is
+   * still stored (content a racing removal took leaves no half image), then records them.
+   */
+  private async register(images: IngestImage[], unpacked: Map<Digest, Promise<LayerInfo>>): Promise<IngestedImage[]> {
+    for (const img of images) {
+      const blobs = [img.configDigest, ...img.config.rootfs.diff_ids, ...(img.manifestDigest ? [img.manifestDigest] : [])];
+      const missing = (await Promise.all(blobs.map(async (d) => ((await this.content.has(d)) ? undefined : d)))).find(Boolean)
+        ?? (await Promise.all(chainsOf(img.config.rootfs.diff_ids).map(async (c) => ((await this.layers.has(c)) ? undefined : c)))).find(Boolean);
+      if (missing) throw this.gone(missing);
+    }
 
     const byId = new Map(images.map((i) => [i.configDigest, i]));
     const entries = [];
@@ -236,6 +259,11 @@ export class IngestSession {
     await this.gc.release(this.lease).catch(() => undefined);
   }
 
+  /** Content the ingest counted on is not stored: a removal of the same content ran at the same time. */
+  private gone(d: Digest): BerthError {
+    return conflict(`${this.source}: ${d} was removed while it was being stored (an image removal of the same content ran at the same time); try again`);
+  }
+
   private bad(msg: string, cause?: unknown): BerthError {
     return invalidArgument(`invalid ${this.source}: ${msg}`, cause);
   }
@@ -255,9 +283,10 @@ export class IngestSession {
 
   /** Makes sure the content store holds layer `diffID` uncompressed, from `blob` (which may be compressed). */
   private async normalizeLayerBlob(blob: Digest, diffID: Digest, what: string): Promise<void> {
+    await this.gc.hold(this.lease, { blobs: [blob, diffID] });
     if (blob === diffID) return;
-    this.lease.blobs.add(diffID);
     if (await this.content.has(diffID)) return;
+    if (!(await this.content.has(blob))) throw this.gone(blob);
     const head = await readHead(this.content.path(blob), 4);
     if (detectCompression(head) === 'none') {
       throw this.bad(`${what} has content ${blob} but the image config says its diffID is ${diffID}; the ${this.source} is corrupt`);
@@ -286,9 +315,10 @@ export class IngestSession {
     l: { chainID: Digest; parent: Digest | null; parentDone: Promise<unknown>; diffID: Digest; what: string; blob: Digest; order: { after: Promise<void>; started: () => void } },
     blobReady: Promise<void>, slots: Semaphore,
   ): Promise<LayerInfo> {
-    this.lease.layers.add(l.chainID);
+    const held = this.gc.hold(this.lease, { layers: [l.chainID] });
     let release: () => void;
     try {
+      await held;
       await blobReady;
       if (await this.layers.has(l.chainID)) {
         l.order.started();

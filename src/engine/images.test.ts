@@ -98,3 +98,37 @@ test('a load that fails leaves no blob, layer or image and reports no names', as
   assert.deepEqual(await left(), { blobs: [], layers: [], images: [] });
   assert.ok(events.every((e) => e.kind === 'status'));
 });
+
+test('load and rmi of the same image at once: each ends cleanly, and what is left is whole', async (t) => {
+  const { svc, left } = await service(t);
+  const l1 = await makeTar([{ name: 'big.bin', data: randomBytes(1 << 20) }]);
+  const l2 = await makeTar([{ name: 'small.txt', data: Buffer.from('small\n') }]);
+  const arc = await archive('race/app:1', [l1, l2]);
+  const clean = (e: unknown) => e instanceof BerthError && (e.kind === 'not-found' || e.kind === 'conflict');
+  for (let round = 0; round < 60; round++) {
+    // Half the rounds start with the image there: a load then finds its blobs and layers stored.
+    if (round % 2 === 0) await svc.load(body(arc));
+    const outcomes = await Promise.allSettled([
+      svc.load(body(arc)),
+      svc.load(body(arc)),
+      // Let the loads get going, then remove what they load.
+      (async () => {
+        for (let i = 0; i < (round >> 1) % 6; i++) await new Promise((r) => setImmediate(r));
+        return svc.remove('race/app:1', true);
+      })(),
+    ]);
+    for (const o of outcomes) if (o.status === 'rejected') assert.ok(clean(o.reason), `round ${round}: ${String(o.reason)}`);
+    const { blobs, layers, images } = await left();
+    if (images.length === 0) {
+      assert.deepEqual({ blobs, layers }, { blobs: [], layers: [] }, `round ${round}: no image, yet something is left`);
+      continue;
+    }
+    assert.equal(images.length, 1);
+    const img = images[0]!;
+    for (const d of [img.id, ...img.layers]) assert.ok(blobs.includes(d), `round ${round}: blob ${d} of the image is missing`);
+    assert.equal(layers.length, 2, `round ${round}: the image's layers`);
+    assert.equal(blobs.length, 3, `round ${round}: only the image's blobs`);
+    await svc.remove(img.id, true);
+  }
+  assert.deepEqual(await left(), { blobs: [], layers: [], images: [] });
+});

@@ -70,7 +70,7 @@ export class ImageService {
     this.gc = new ImageCollector(content, store, layers, containerLayers);
     this.ingest = new ImageIngest(content, store, layers, this.gc);
     this.queries = new ImageQueries(content, store, layers, usedBy);
-    this.distribution = new ImageDistribution(registry, content, store, layers, this.ingest);
+    this.distribution = new ImageDistribution(registry, content, store, this.ingest);
   }
 
   /** Pull and push (`docker pull`, `docker push`). */

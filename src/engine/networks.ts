@@ -126,14 +126,10 @@ export class NetworkService {
     if (this.configuredNetworks(rec).some((v) => v.network?.id === net.id)) {
       throw new BerthError('forbidden', `endpoint with name ${rec.name} already exists in network ${net.name}`);
     }
-    if (cfg.ipv4Address && !net.ipamConfigured) throw invalidArgument('user specified IP address is supported on user defined networks only');
-    if (isLive(rec)) await this.bridge.connect(rec.id, net.id, cfg);
-    await this.containers.setNetworkEndpoint(rec.id, net.name, {
-      aliases: cfg.aliases ?? null,
-      links: null,
-      ...(cfg.ipv4Address ? { ipv4Address: cfg.ipv4Address } : {}),
-      ...(cfg.macAddress ? { macAddress: cfg.macAddress } : {}),
-    });
+    // Checked whether the container runs or not: a stopped one saves them for its next start.
+    const checked = this.bridge.checkEndpoint(net, cfg);
+    if (isLive(rec)) await this.bridge.connect(rec.id, net.id, { ...cfg, ...checked });
+    await this.containers.setNetworkEndpoint(rec.id, net.name, { aliases: cfg.aliases ?? null, links: null, ...checked });
   }
 
   async disconnect(netRef: string, containerRef: string, force = false): Promise<void> {

@@ -125,13 +125,15 @@ export class ImageStore {
   }
 
   /** Runs fn on a copy of the state, persists the copy, then makes it current. */
-  private mutate<T>(fn: (s: PersistedState) => T): Promise<T> {
+  /** Changes the state on disk, then in memory; `committed` runs right after, before the next change starts. */
+  private mutate<T>(fn: (s: PersistedState) => T, committed?: () => void): Promise<T> {
     return this.exclusive(async () => {
       const next = structuredClone(this.state);
       const result = fn(next);
       await writeJSONAtomic(join(this.root, STATE_FILE), next);
       this.state = next;
       this.rebuildRefs();
+      committed?.();
       return result;
     });
   }
@@ -175,10 +177,11 @@ export class ImageStore {
       if (n.size !== undefined && (!Number.isSafeInteger(n.size) || n.size < 0)) throw invalidArgument(`image size must be a non-negative integer, got ${n.size}`);
       for (const ref of n.refs ?? []) checkTaggable(ref);
     }
-    // Set first: get() needs both the config and the metadata, so readers never see half an image.
-    for (const [id, config] of configs) if (!this.configs.has(id)) this.configs.set(id, structuredClone(config));
     const now = new Date().toISOString();
     await this.mutate((s) => {
+      // Set first: get() needs both the config and the metadata, so readers never see half an image.
+      // Here, after any delete queued before (which drops the config once its state is written).
+      for (const [id, config] of configs) if (!this.configs.has(id)) this.configs.set(id, structuredClone(config));
       for (const n of list) {
         const img = (s.images[n.configDigest] ??= { added: now, size: 0 });
         if (n.size !== undefined) img.size = n.size;
@@ -331,8 +334,7 @@ export class ImageStore {
       if (!s.images[id]) throw notFound(`No such image: ${id}`);
       delete s.images[id];
       for (const [key, target] of Object.entries(s.references)) if (target === id) delete s.references[key];
-    });
-    this.configs.delete(id);
+    }, () => this.configs.delete(id));
   }
 }
 

@@ -158,6 +158,20 @@ export function macFor(ip: string): string {
   return ['02', '42', ...[n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
+/**
+ * A MAC address an Ethernet interface can take (48 bits, unicast), in any form Go's
+ * net.ParseMAC reads for 48 bits (`02:42:ac:11:00:02`, `02-42-…`, `0242.ac11.0002`), as
+ * lowercase `xx:xx:…`; undefined for anything else.
+ */
+export function parseMAC(s: string): string | undefined {
+  const hex = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.test(s)
+    ? s.replace(/[:-]/g, '')
+    : /^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/i.test(s) ? s.replace(/\./g, '') : undefined;
+  // The kernel refuses a multicast address (low bit of the first octet) for an interface.
+  if (!hex || parseInt(hex.slice(0, 2), 16) & 1) return undefined;
+  return hex.toLowerCase().match(/../g)!.join(':');
+}
+
 export class BridgeNetworking {
   private readonly dir: string;
   private readonly netnsDir: string;
@@ -425,6 +439,46 @@ export class BridgeNetworking {
 
   // ---- create-time checks ------------------------------------------------------
 
+  /**
+   * An endpoint's --ip and --mac-address as dockerd checks them when they are given
+   * (create, and connect whether the container runs or not): an address only on a network
+   * with a user-configured subnet (400), an IPv4 address (400) in that subnet (400) that no
+   * container can ever hold there (the subnet's own and broadcast addresses, the gateway,
+   * the anchor: 403, dockerd's "Address already in use"); a MAC that an Ethernet interface
+   * can take (400). An address another container holds is found when the endpoint is set
+   * up, as dockerd finds it at start. Returns the values normalized.
+   */
+  checkEndpoint(net: NetworkRecord, cfg: { ipv4Address?: string; macAddress?: string }): { ipv4Address?: string; macAddress?: string } {
+    const out: { ipv4Address?: string; macAddress?: string } = {};
+    if (cfg.ipv4Address) {
+      if (!net.ipamConfigured) {
+        throw invalidArgument(net.name === 'bridge'
+          ? 'user specified IP address is supported on user defined networks only'
+          : `user specified IP address is supported only when connecting to networks with user configured subnets (network ${net.name} has none: create it with --subnet)`);
+      }
+      const ip = parseIPv4(cfg.ipv4Address);
+      if (ip === undefined || ip === 0) throw invalidArgument(`invalid IPv4 address: ${cfg.ipv4Address}`);
+      const subnet = parseCIDR(net.subnet)!;
+      if (!contains(subnet, ip)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${cfg.ipv4Address}`);
+      if (this.reserved(net, ip)) {
+        throw new BerthError('forbidden', `${cfg.ipv4Address} is the network, broadcast or gateway address of network ${net.name}, which no container can have: Address already in use`);
+      }
+      out.ipv4Address = formatIPv4(ip);
+    }
+    if (cfg.macAddress) {
+      const mac = parseMAC(cfg.macAddress);
+      if (!mac) throw invalidArgument(`invalid MAC address ${cfg.macAddress}: give a unicast Ethernet address such as 02:42:ac:11:00:02`);
+      out.macAddress = mac;
+    }
+    return out;
+  }
+
+  /** Addresses of a subnet no container gets: its own and broadcast addresses, the gateway, the anchor. */
+  private reserved(net: NetworkRecord, ip: number): boolean {
+    const subnet = parseCIDR(net.subnet)!;
+    return ip === subnet.base || ip === lastAddress(subnet) || ip === parseIPv4(net.gateway) || ip === this.anchorIp(net);
+  }
+
   /** What dockerd refuses at create: an unknown network, bad ports, --ip where it cannot be. */
   check(req: NetworkRequest): void {
     portMappings(req);
@@ -438,12 +492,7 @@ export class BridgeNetworking {
       if (!net) throw invalidArgument(`network ${name} not found`);
       const e = req.endpoints[name] ?? (name === 'bridge' ? req.endpoints.default : undefined);
       if (name === 'bridge' && e?.aliases?.length) throw invalidArgument('network-scoped alias is supported only for containers in user defined networks');
-      if (e?.ipv4Address) {
-        if (!net.ipamConfigured) throw invalidArgument('user specified IP address is supported on user defined networks only');
-        const ip = parseIPv4(e.ipv4Address);
-        if (ip === undefined) throw invalidArgument(`invalid IPv4 address: ${e.ipv4Address}`);
-        if (!contains(parseCIDR(net.subnet)!, ip)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${e.ipv4Address}`);
-      }
+      if (e) this.checkEndpoint(net, e);
       if (e?.ipv6Address) {
         if (!net.ipamConfigured && !net.subnet6) throw invalidArgument('user specified IP address is supported on user defined networks only');
         const ip6 = parseIPv6(e.ipv6Address);
@@ -451,6 +500,7 @@ export class BridgeNetworking {
         if (!net.subnet6 || !contains6(parseCIDR6(net.subnet6)!, ip6)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${e.ipv6Address}`);
       }
     }
+    if (req.macAddress && !parseMAC(req.macAddress)) throw invalidArgument(`invalid MAC address ${req.macAddress}: give a unicast Ethernet address such as 02:42:ac:11:00:02`);
     if ((mode === 'none' || mode === 'host' || mode.startsWith('container:')) && (req.portBindings && Object.keys(req.portBindings).length)) {
       if (mode !== 'none') throw invalidArgument('conflicting options: port publishing and the container type network mode');
     }
@@ -646,7 +696,8 @@ export class BridgeNetworking {
     if (wanted) {
       const ip = parseIPv4(wanted);
       if (ip === undefined || !contains(subnet, ip)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${wanted}`);
-      if (used.has(ip) || ip === gw || ip === anchor || ip === subnet.base || ip === lastAddress(subnet)) throw conflict(`failed to set up container networking: Address already in use`);
+      // dockerd's IPAM answers 403 (ErrIPAlreadyAllocated).
+      if (used.has(ip) || this.reserved(net, ip)) throw new BerthError('forbidden', `failed to set up container networking: ${wanted} on network ${net.name}: Address already in use`);
       return wanted;
     }
     const range = net.ipRange ? parseCIDR(net.ipRange)! : subnet;
@@ -670,7 +721,7 @@ export class BridgeNetworking {
       const w = parseIPv6(wanted);
       if (w === undefined || !contains6(subnet, w)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${wanted}`);
       const ip = formatIPv6(w);
-      if (used.has(ip) || w === subnet.base) throw conflict('failed to set up container networking: Address already in use');
+      if (used.has(ip) || w === subnet.base) throw new BerthError('forbidden', `failed to set up container networking: ${ip} on network ${net.name}: Address already in use`);
       return { ip6: ip, prefix6: subnet.prefix, gateway6: net.gateway6! };
     }
     const size = 1n << BigInt(128 - subnet.prefix);
@@ -889,7 +940,8 @@ export class BridgeNetworking {
       if (o.gateway) {
         const g = parseIPv4(o.gateway);
         if (g === undefined) throw invalidArgument(`invalid gateway address ${o.gateway}`);
-        if (!contains(subnet, g)) throw new BerthError('forbidden', `no matching subnet for gateway ${o.gateway}`);
+        // dockerd 25+ checks this before its IPAM sees it: 400, in its words.
+        if (!contains(subnet, g)) throw invalidArgument(`invalid network config: invalid gateway ${o.gateway}: parent subnet ${formatCIDR(subnet)} doesn't contain this address`);
         gateway = o.gateway;
       }
       let ipRange: string | undefined;
@@ -913,7 +965,7 @@ export class BridgeNetworking {
         if (o.ipv6.gateway) {
           const g = parseIPv6(o.ipv6.gateway);
           if (g === undefined) throw invalidArgument(`invalid gateway address ${o.ipv6.gateway}`);
-          if (!contains6(s6, g)) throw new BerthError('forbidden', `no matching subnet for gateway ${o.ipv6.gateway}`);
+          if (!contains6(s6, g)) throw invalidArgument(`invalid network config: invalid gateway ${o.ipv6.gateway}: parent subnet ${formatCIDR6(s6)} doesn't contain this address`);
           gw6 = formatIPv6(g);
         }
         v6 = { subnet6: formatCIDR6(s6), gateway6: gw6 };
@@ -990,7 +1042,7 @@ export class BridgeNetworking {
       if (!state) throw conflict(`container ${containerId} is not connected to a bridge network it can join ${net.name} from`);
       if (state.endpoints.some((e) => e.networkId === net.id)) throw new BerthError('forbidden', `endpoint with name ${state.containerName} already exists in network ${net.name}`);
       if (net.driver !== 'bridge') throw new BerthError('forbidden', `container cannot be disconnected from host network or connected to host network`);
-      if (cfg.ipv4Address && !net.ipamConfigured) throw invalidArgument('user specified IP address is supported on user defined networks only');
+      cfg = { ...cfg, ...this.checkEndpoint(net, cfg) };
       const ip = this.allocateIp(net, cfg.ipv4Address);
       const used = new Set(state.endpoints.map((e) => e.ifname));
       let i = 0;

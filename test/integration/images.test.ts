@@ -507,3 +507,35 @@ test('commit with pause of a container that exited before berthd noticed commits
   await d.dockerOk(['rm', 'gone-mid-commit']);
   await d.dockerOk(['rmi', 'gone:1']);
 });
+
+test('docker load and docker rmi of the same image at once: every outcome is clean, what is left is whole, no orphan blob', async () => {
+  const l1 = await fileLayer({ 'big.bin': randomBytes(2 << 20) });
+  const l2 = await fileLayer({ 'small.txt': 'small\n' });
+  const cfg = configFor([l1, l2]);
+  const archive = write('race.tar', await docker25Archive('race/app:1', [l1, l2], cfg));
+  const before = { blobs: blobsOnDisk(), layers: layersOnDisk() };
+  const ours = { blobs: [hexOf(l1), hexOf(l2), hexOf(cfg)], layers: chainOf([sha(l1), sha(l2)]) };
+  for (let round = 0; round < 12; round++) {
+    // Even rounds start with the image there: the loads then find its blobs and layers stored.
+    if (round % 2 === 0) await d.dockerOk(['load', '-q', '-i', archive]);
+    const [a, b, rm] = await Promise.all([
+      d.docker(['load', '-q', '-i', archive]),
+      d.docker(['load', '-q', '-i', archive]),
+      d.docker(['rmi', '-f', 'race/app:1']),
+    ]);
+    for (const r of [a, b]) if (r.code !== 0) assert.match(r.stderr, /was removed while it was being stored.*try again/, `round ${round}: ${r.stderr}`);
+    if (rm.code !== 0) assert.match(rm.stderr, /No such image: race\/app:1/, `round ${round}: ${rm.stderr}`);
+    const ids = await d.dockerOk(['images', '-q', '--no-trunc', 'race/app']);
+    if (ids === '') {
+      assert.deepEqual({ blobs: blobsOnDisk(), layers: layersOnDisk() }, before, `round ${round}: no image, nothing of it left`);
+      continue;
+    }
+    assert.equal(ids, sha(cfg));
+    assert.deepEqual(JSON.parse(await d.dockerOk(['image', 'inspect', 'race/app:1']))[0].RootFS.Layers, [sha(l1), sha(l2)]);
+    assert.deepEqual(blobsOnDisk(), [...before.blobs, ...ours.blobs].sort(), `round ${round}: the image's blobs, each once`);
+    assert.deepEqual(layersOnDisk(), [...before.layers, ...ours.layers].sort(), `round ${round}: the image's layers`);
+    await d.dockerOk(['rmi', 'race/app:1']);
+  }
+  assert.deepEqual({ blobs: blobsOnDisk(), layers: layersOnDisk() }, before);
+  assert.deepEqual(tmpOnDisk(), []);
+});

@@ -58,3 +58,31 @@ test('IPv6 bad input: no subnet, a v6 subnet without --ipv6, overlapping subnets
   assert.ok(!names.includes('v6bad') && !names.includes('v6b'), names);
   await d.dockerOk(['network', 'rm', 'v6a']);
 });
+
+test('IPAM entries: a gateway or ip-range without a subnet, or of the other family, is a 400 for either family; nothing is made', async () => {
+  const x = d.net!.x;
+  const v6 = `fd00:db8:${x.toString(16)}:77::`;
+  const create = (name: string, config: object[], ipv6 = true) => d.api('POST', '/networks/create', { Name: name, EnableIPv6: ipv6, IPAM: { Config: config } });
+  const cases: [object[], RegExp][] = [
+    [[{ Gateway: `${v6}1` }], new RegExp(`gateway ${v6}1 given without a subnet`)],
+    [[{ Subnet: `10.${x}.220.0/24` }, { Gateway: `${v6}1` }], new RegExp(`gateway ${v6}1 given without a subnet`)],
+    [[{ Gateway: `10.${x}.220.1` }], new RegExp(`gateway 10\\.${x}\\.220\\.1 given without a subnet`)],
+    [[{ IPRange: `${v6}/80` }], /ip-range .* given without a subnet/],
+    [[{ Subnet: `${v6}/64`, Gateway: `10.${x}.220.1` }], /invalid gateway .*: parent subnet is an IPv6 block/],
+    [[{ Subnet: `10.${x}.220.0/24`, Gateway: `${v6}1` }], /invalid gateway .*: parent subnet is an IPv4 block/],
+    [[{ Subnet: `${v6}/64`, Gateway: 'fd00:dead::1' }], new RegExp(`invalid gateway fd00:dead::1: parent subnet ${v6}/64 doesn't contain this address`)],
+  ];
+  for (const [config, re] of cases) {
+    const r = await create('ipamx', config);
+    assert.equal(r.status, 400, `${JSON.stringify(config)}: ${r.body}`);
+    assert.match(r.json.message, re);
+  }
+  // The docker CLI refuses a gateway without a subnet itself; the API answer above is the daemon's.
+  assert.ok(!(await d.dockerOk(['network', 'ls', '--format', '{{.Name}}'])).split('\n').includes('ipamx'));
+  // Given right, the IPv6 gateway is the network's.
+  const ok = await create('ipamok', [{ Subnet: `10.${x}.220.0/24` }, { Subnet: `${v6}/64`, Gateway: `${v6}fe` }]);
+  assert.equal(ok.status, 201, ok.body);
+  const net = JSON.parse(await d.dockerOk(['network', 'inspect', 'ipamok']))[0];
+  assert.ok(net.IPAM.Config.some((c: { Subnet: string; Gateway: string }) => c.Subnet === `${v6}/64` && c.Gateway === `${v6}fe`), JSON.stringify(net.IPAM));
+  await d.dockerOk(['network', 'rm', 'ipamok']);
+});

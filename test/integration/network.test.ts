@@ -201,8 +201,8 @@ test('network create: subnet, gateway, ip-range, --ip, bridge name; bad input re
   assert.equal(dup.status, 409);
   assert.match(dup.json.message, /network with name fixed already exists/);
   const gw = await d.api('POST', '/networks/create', { Name: 'gw', IPAM: { Config: [{ Subnet: `10.${x}.201.0/24`, Gateway: `10.${x}.9.1` }] } });
-  assert.equal(gw.status, 403);
-  assert.match(gw.json.message, /no matching subnet for gateway/);
+  assert.equal(gw.status, 400);
+  assert.match(gw.json.message, new RegExp(`invalid gateway 10\\.${x}\\.9\\.1: parent subnet 10\\.${x}\\.201\\.0/24 doesn't contain this address`));
   assert.equal((await d.api('GET', '/networks/nosuch')).status, 404);
   const unknown = await d.docker(['run', '--rm', '--network', 'nosuch', 'busybox', 'true']);
   assert.notEqual(unknown.code, 0);
@@ -230,6 +230,69 @@ test('network create: subnet, gateway, ip-range, --ip, bridge name; bad input re
   await d.dockerOk(['network', 'create', 'unused1']);
   const pruned = await d.dockerOk(['network', 'prune', '-f']);
   assert.ok(pruned.includes('unused1'), pruned);
+});
+
+test('network connect --ip/MacAddress: checked whether the container runs or not, as dockerd checks them; nothing saved when refused', async () => {
+  const x = d.net!.x;
+  await d.dockerOk(['network', 'create', '--subnet', `10.${x}.210.0/24`, 'cfix']);
+  await d.dockerOk(['network', 'create', 'cauto']);
+  await d.dockerOk(['create', '--name', 'sc', 'busybox', 'sleep', '300']);
+  const connect = (net: string, ctr: string, ep: object) => d.api('POST', `/networks/${net}/connect`, { Container: ctr, EndpointConfig: ep });
+  const ip = (a: string) => ({ IPAMConfig: { IPv4Address: a } });
+  const refused: [string, object, number, RegExp][] = [
+    ['cfix', ip('192.0.2.9'), 400, /no configured subnet or ip-range contain the IP address 192\.0\.2\.9/],
+    ['cfix', ip(`10.${x}.210.300`), 400, /invalid IPv4 address: /],
+    ['cfix', ip('0.0.0.0'), 400, /invalid IPv4 address: 0\.0\.0\.0/],
+    ['cfix', ip(`10.${x}.210.1`), 403, /gateway address of network cfix.*Address already in use/],
+    ['cfix', ip(`10.${x}.210.0`), 403, /Address already in use/],
+    ['cfix', ip(`10.${x}.210.255`), 403, /Address already in use/],
+    ['cauto', ip(`10.${x}.210.9`), 400, /user specified IP address is supported only when connecting to networks with user configured subnets/],
+
+    ['cfix', { MacAddress: 'not-a-mac' }, 400, /invalid MAC address not-a-mac/],
+    ['cfix', { MacAddress: '02:42:0a:00:00' }, 400, /invalid MAC address/],
+    ['cfix', { MacAddress: '01:00:5e:00:00:01' }, 400, /invalid MAC address 01:00:5e:00:00:01/],
+  ];
+  for (const [net, ep, status, re] of refused) {
+    const r = await connect(net, 'sc', ep);
+    assert.equal(r.status, status, `${net} ${JSON.stringify(ep)}: ${r.body}`);
+    assert.match(r.json.message, re);
+  }
+  // The docker CLI shows the same.
+  const cli = await d.docker(['network', 'connect', '--ip', `10.${x}.210.1`, 'cfix', 'sc']);
+  assert.notEqual(cli.code, 0);
+  assert.match(cli.stderr, /Address already in use/);
+  assert.deepEqual(Object.keys((await d.inspect('sc')).NetworkSettings.Networks), ['bridge'], 'nothing refused was saved');
+  await d.dockerOk(['create', '--name', 'sc3', '--network', 'cauto', 'busybox', 'true']);
+  const onBridge = await connect('bridge', 'sc3', ip(`10.${x}.0.9`));
+  assert.equal(onBridge.status, 400);
+  assert.match(onBridge.json.message, /user specified IP address is supported on user defined networks only/);
+  assert.deepEqual(Object.keys((await d.inspect('sc3')).NetworkSettings.Networks), ['cauto']);
+
+  // Good values are saved (normalized) and applied at start.
+  assert.equal((await connect('cfix', 'sc', { ...ip(`10.${x}.210.9`), MacAddress: '02-42-0A-D2-00-09' })).status, 200);
+  assert.equal((await d.inspect('sc')).NetworkSettings.Networks.cfix.IPAMConfig.IPv4Address, `10.${x}.210.9`);
+  await d.dockerOk(['start', 'sc']);
+  const inside = await d.dockerOk(['exec', 'sc', 'ip', '-o', 'addr']);
+  assert.match(inside, new RegExp(`10\\.${x}\\.210\\.9/24`));
+  assert.match(await d.dockerOk(['exec', 'sc', 'ip', '-o', 'link']), /02:42:0a:d2:00:09/);
+  // An address another container holds: accepted while stopped (it may be free by then), refused at start, as dockerd does.
+  await d.dockerOk(['create', '--name', 'sc2', 'busybox', 'sleep', '300']);
+  assert.equal((await connect('cfix', 'sc2', ip(`10.${x}.210.9`))).status, 200);
+  const start = await d.api('POST', '/containers/sc2/start');
+  assert.equal(start.status, 403, start.body);
+  assert.match(start.json.message, /Address already in use/);
+  // A running container: the same checks (a held address too), and nothing half connected.
+  await d.dockerOk(['run', '-d', '--name', 'sr', '--network', 'cauto', 'busybox', 'sleep', '300']);
+  const bad = await connect('cfix', 'sr', { MacAddress: 'zz:zz' });
+  assert.equal(bad.status, 400);
+  assert.match(bad.json.message, /invalid MAC address zz:zz/);
+  const held = await connect('cfix', 'sr', ip(`10.${x}.210.9`));
+  assert.equal(held.status, 403, held.body);
+  assert.match(held.json.message, /Address already in use/);
+  assert.deepEqual(Object.keys((await d.inspect('sr')).NetworkSettings.Networks), ['cauto']);
+  assert.equal((await d.dockerOk(['exec', 'sr', 'ls', '/sys/class/net'])).split(/\s+/).sort().join(' '), 'eth0 lo');
+  await d.dockerOk(['rm', '-f', 'sc', 'sc2', 'sc3', 'sr']);
+  await d.dockerOk(['network', 'rm', 'cfix', 'cauto']);
 });
 
 test('--dns, --dns-search, --dns-option, --add-host with host-gateway, --hostname, --domainname, --link', async () => {

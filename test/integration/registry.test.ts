@@ -314,3 +314,38 @@ test('an image saved by dockerd, loaded and pushed twice: the same manifest and 
   // The image has files only: busybox is bound in to read them.
   assert.equal(await d.dockerOk(['run', '--rm', '-v', '/usr/bin/busybox:/busybox:ro', name, '/busybox', 'cat', '/etc/motd']), "made by dockerd for berth's tests");
 });
+
+test('docker pull and docker rmi of the same image at once: every outcome is clean, what is left is whole, no orphan blob', async () => {
+  const name = `${reg.domain}/race/app:1`;
+  await d.dockerOk(['run', '--name', 'racemaker', 'busybox', 'sh', '-c', 'head -c 3000000 /dev/urandom > /big']);
+  const id = await d.dockerOk(['commit', 'racemaker', name]);
+  await d.dockerOk(['rm', 'racemaker']);
+  assert.equal((await d.docker(['push', name], { timeoutMs: 60_000 })).code, 0);
+  await d.dockerOk(['rmi', name]);
+  const blobs = () => readdirSync(join(d.dataRoot, 'blobs', 'sha256')).sort();
+  const layers = () => readdirSync(join(d.dataRoot, 'layers')).filter((n) => /^[0-9a-f]{64}$/.test(n)).sort();
+  const before = { blobs: blobs(), layers: layers() };
+  // Removed by ID: a pull also names the image by digest, which `rmi NAME:TAG` leaves (unlike dockerd; not this test's subject).
+  let whole: { blobs: string[]; layers: string[] } | undefined;
+  for (let round = 0; round < 8; round++) {
+    // Even rounds start with the image there: the pulls then find its blobs and layers stored.
+    if (round % 2 === 0) await d.dockerOk(['pull', '-q', name], { timeoutMs: 60_000 });
+    const [a, b, rm] = await Promise.all([
+      d.docker(['pull', '-q', name], { timeoutMs: 60_000 }),
+      d.docker(['pull', '-q', name], { timeoutMs: 60_000 }),
+      d.docker(['rmi', '-f', id]),
+    ]);
+    for (const r of [a, b]) if (r.code !== 0) assert.match(r.stderr, /was removed while it was being stored.*try again/, `round ${round}: ${r.stderr}`);
+    if (rm.code !== 0) assert.match(rm.stderr, /No such image/, `round ${round}: ${rm.stderr}`);
+    if ((await d.docker(['image', 'inspect', id])).code !== 0) {
+      assert.deepEqual({ blobs: blobs(), layers: layers() }, before, `round ${round}: no image, nothing of it left`);
+      continue;
+    }
+    // The image is whole: it runs, and holds the same blobs and layers every time.
+    assert.equal(await d.dockerOk(['run', '--rm', name, 'sh', '-c', 'wc -c < /big']), '3000000');
+    whole ??= { blobs: blobs(), layers: layers() };
+    assert.deepEqual({ blobs: blobs(), layers: layers() }, whole, `round ${round}`);
+    await d.dockerOk(['rmi', '-f', id]);
+  }
+  assert.deepEqual({ blobs: blobs(), layers: layers() }, before);
+});

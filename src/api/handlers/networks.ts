@@ -41,6 +41,24 @@ const ENDPOINT_CONFIG: Record<string, Spec> = {
 const CONNECT: Record<string, Spec> = { Container: 'string', EndpointConfig: { fields: ENDPOINT_CONFIG } };
 const DISCONNECT: Record<string, Spec> = { Container: 'string', Force: 'boolean' };
 
+interface IpamConfig { Subnet?: string; Gateway?: string; IPRange?: string }
+
+const isV6 = (addr: string) => addr.includes(':');
+
+/**
+ * dockerd's first checks of an IPAM config entry (400): it needs its subnet, and its
+ * gateway and ip-range are of the subnet's family. Addresses are parsed by the engine.
+ */
+function checkIpamFamilies(c: IpamConfig): void {
+  if (!c.Subnet) {
+    const given = [c.Gateway && `gateway ${c.Gateway}`, c.IPRange && `ip-range ${c.IPRange}`].filter(Boolean).join(' and ') || 'an IPAM config entry';
+    throw invalidArgument(`invalid network config: ${given} given without a subnet: give the subnet it belongs to (--subnet)`);
+  }
+  const family = isV6(c.Subnet) ? 'IPv6' : 'IPv4';
+  if (c.Gateway && isV6(c.Gateway) !== isV6(c.Subnet)) throw invalidArgument(`invalid network config: invalid gateway ${c.Gateway}: parent subnet is an ${family} block`);
+  if (c.IPRange && isV6(c.IPRange) !== isV6(c.Subnet)) throw invalidArgument(`invalid network config: invalid ip-range ${c.IPRange}: parent subnet is an ${family} block`);
+}
+
 export function networkRoutes(router: Router, engine: Engine): void {
   const svc = (): NetworkService => {
     if (!engine.networks) throw notImplemented('networks need netavark on the daemon\'s host (apt-get install netavark aardvark-dns)');
@@ -54,10 +72,12 @@ export function networkRoutes(router: Router, engine: Engine): void {
   router.add('POST', '/networks/create', async (ctx) => {
     const body = asObject(await readJSONBody(ctx, 'network config', NETWORK_CREATE), 'network config');
     checkFields('network config', body, NETWORK_CREATE);
-    const ipam = (body.IPAM ?? {}) as { Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[] };
-    const v4 = (ipam.Config ?? []).filter((c) => !c.Subnet?.includes(':'));
+    const ipam = (body.IPAM ?? {}) as { Config?: IpamConfig[] };
+    for (const c of ipam.Config ?? []) checkIpamFamilies(c);
+    // Each entry's family is its subnet's (checked above: every entry has one).
+    const v4 = (ipam.Config ?? []).filter((c) => !isV6(c.Subnet!));
     if (v4.length > 1) throw notImplemented('only one IPv4 subnet per network is supported');
-    const v6 = (ipam.Config ?? []).filter((c) => c.Subnet?.includes(':'));
+    const v6 = (ipam.Config ?? []).filter((c) => isV6(c.Subnet!));
     if (v6.length > 1) throw notImplemented('only one IPv6 subnet per network is supported');
     if (v6.length && !body.EnableIPv6) throw invalidArgument(`IPv6 subnet ${v6[0]!.Subnet} given but IPv6 is not enabled on the network: add --ipv6`);
     if (v6[0]?.IPRange) throw notImplemented('an IPv6 ip-range is not supported');
