@@ -54,3 +54,41 @@ test('through the filter the request gets localhost as its authority; valid auth
     s.close();
   }
 });
+
+function h2frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(9);
+  h.writeUIntBE(payload.length, 0, 3);
+  h[3] = type;
+  h[4] = flags;
+  h.writeUInt32BE(stream, 5);
+  return Buffer.concat([h, payload]);
+}
+
+test('a header block that CONTINUATION frames grow past 1 MiB gets GOAWAY (ENHANCE_YOUR_CALM) and the connection is closed; others are served', async () => {
+  const s = await serve(true);
+  try {
+    const sock = net.connect(s.path);
+    let got = Buffer.alloc(0);
+    sock.on('data', (d: Buffer) => (got = Buffer.concat([got, d])));
+    sock.on('error', () => undefined);
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    sock.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), h2frame(0x4, 0, 0, Buffer.alloc(0))]));
+    // HEADERS without END_HEADERS, then 2 MiB of CONTINUATION that never ends the block.
+    sock.write(h2frame(0x1, 0, 1, Buffer.alloc(1000, 0x40)));
+    for (let i = 0; i < 128 && !sock.destroyed; i++) sock.write(h2frame(0x9, 0, 1, Buffer.alloc(16384, 0x40)));
+    await Promise.race([closed, new Promise((_, rej) => setTimeout(() => rej(new Error('the connection was not closed')), 10_000).unref())]);
+    const frames: { type: number; payload: Buffer }[] = [];
+    for (let off = 0; off + 9 <= got.length; ) {
+      const len = got.readUIntBE(off, 3);
+      frames.push({ type: got[off + 3]!, payload: got.subarray(off + 9, off + 9 + len) });
+      off += 9 + len;
+    }
+    const goaway = frames.find((f) => f.type === 0x7);
+    assert.ok(goaway, `a GOAWAY among frames of types ${frames.map((f) => f.type).join(',')}`);
+    assert.equal(goaway.payload.readUInt32BE(4), 0xb);
+    assert.match(goaway.payload.subarray(8).toString(), /header block larger than 1048576 bytes/);
+    assert.deepEqual(await ask(s.path, '/run/berth/cri.sock', ['/after']), ['localhost /after']);
+  } finally {
+    s.close();
+  }
+});

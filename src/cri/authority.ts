@@ -7,6 +7,9 @@
  * which are decoded (HPACK, with the client's dynamic table), given the authority
  * `localhost` when theirs is not a valid one, and encoded again for the server (with
  * a table of our own). Frames from the server go back untouched.
+ *
+ * A header block (HEADERS and its CONTINUATIONs) larger than MAX_HEADER_BLOCK is a
+ * connection error: the client gets GOAWAY (ENHANCE_YOUR_CALM) and the connection closes.
  */
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -24,12 +27,16 @@ interface HpackModule {
 
 const PREFACE_LEN = 24;
 const T_HEADERS = 0x1;
+const T_GOAWAY = 0x7;
 const T_CONTINUATION = 0x9;
+const ENHANCE_YOUR_CALM = 0xb;
 const F_END_STREAM = 0x1;
 const F_END_HEADERS = 0x4;
 const F_PADDED = 0x8;
 const F_PRIORITY = 0x20;
 const MAX_FRAME = 16384;
+/** As for SPDY (spdy.ts): gRPC's header blocks are a few KiB. */
+const MAX_HEADER_BLOCK = 1 << 20;
 const VALID_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:%[\]@]*$/;
 
 export function authorityFilter(socket: Socket): Duplex {
@@ -37,14 +44,19 @@ export function authorityFilter(socket: Socket): Duplex {
   const encoder = hpack.compressor.create({ table: { size: 4096 } });
   let pending: Buffer = Buffer.alloc(0);
   let prefaceLeft = PREFACE_LEN;
-  // A header block being collected: its stream, flags, priority bytes and fragments.
-  let block: { stream: number; flags: number; priority: Buffer | null; parts: Buffer[] } | null = null;
+  // A header block being collected: its stream, flags, priority bytes, fragments and their size.
+  let block: { stream: number; flags: number; priority: Buffer | null; parts: Buffer[]; size: number } | null = null;
+  // The highest stream whose headers went to the server, for GOAWAY.
+  let lastStream = 0;
+  let failed = false;
 
   const out = new Duplex({
     read() {
       socket.resume();
     },
     write(chunk: Buffer, _enc, cb) {
+      // After a GOAWAY of ours the server's last words are dropped.
+      if (failed) return cb();
       socket.write(chunk, cb);
     },
     final(cb) {
@@ -64,6 +76,23 @@ export function authorityFilter(socket: Socket): Duplex {
     h[4] = flags;
     h.writeUInt32BE(stream & 0x7fffffff, 5);
     return Buffer.concat([h, payload]);
+  };
+
+  const goAway = (msg: string) => {
+    failed = true;
+    pending = Buffer.alloc(0);
+    block = null;
+    const payload = Buffer.alloc(8 + Buffer.byteLength(msg));
+    payload.writeUInt32BE(lastStream, 0);
+    payload.writeUInt32BE(ENHANCE_YOUR_CALM, 4);
+    payload.write(msg, 8);
+    // A peer that does not read the GOAWAY is not waited for long.
+    const timer = setTimeout(() => socket.destroy(), 1000);
+    timer.unref();
+    socket.end(frame(T_GOAWAY, 0, 0, payload), () => {
+      clearTimeout(timer);
+      socket.destroy();
+    });
   };
 
   const reencode = (b: NonNullable<typeof block>): Buffer => {
@@ -93,6 +122,7 @@ export function authorityFilter(socket: Socket): Duplex {
   };
 
   socket.on('data', (d: Buffer) => {
+    if (failed) return;
     const outs: Buffer[] = [];
     pending = pending.length ? Buffer.concat([pending, d]) : d;
     if (prefaceLeft > 0) {
@@ -104,8 +134,11 @@ export function authorityFilter(socket: Socket): Duplex {
     try {
       while (prefaceLeft === 0 && pending.length >= 9) {
         const len = pending.readUIntBE(0, 3);
-        if (pending.length < 9 + len) break;
         const type = pending[3]!;
+        // Refused as soon as the frame's length is known, before it is read.
+        const blockSize = type === T_HEADERS ? len : type === T_CONTINUATION && block ? block.size + len : 0;
+        if (blockSize > MAX_HEADER_BLOCK) return goAway(`header block larger than ${MAX_HEADER_BLOCK} bytes`);
+        if (pending.length < 9 + len) break;
         const flags = pending[4]!;
         const stream = pending.readUInt32BE(5) & 0x7fffffff;
         const whole = pending.subarray(0, 9 + len);
@@ -121,15 +154,17 @@ export function authorityFilter(socket: Socket): Duplex {
             priority = Buffer.from(payload.subarray(0, 5));
             payload = payload.subarray(5);
           }
-          block = { stream, flags, priority, parts: [Buffer.from(payload)] };
+          block = { stream, flags, priority, parts: [Buffer.from(payload)], size: len };
         } else if (type === T_CONTINUATION && block) {
           block.parts.push(Buffer.from(payload));
+          block.size += len;
         } else {
           outs.push(whole);
           continue;
         }
         if (flags & F_END_HEADERS) {
           outs.push(reencode(block));
+          lastStream = Math.max(lastStream, block.stream);
           block = null;
         }
       }

@@ -66,10 +66,16 @@ export class CriServer {
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     this.injector = injector;
     this.listener = net.createServer((socket) => injector.injectConnection(authorityFilter(socket)));
+    const listener = this.listener;
     await new Promise<void>((resolve, reject) => {
-      this.listener!.once('error', reject);
-      this.listener!.listen(this.opts.socket, () => resolve());
+      listener.once('error', reject);
+      listener.listen(this.opts.socket, () => {
+        listener.off('error', reject);
+        resolve();
+      });
     });
+    // A listening server reports failed accepts (EMFILE …) as 'error', as often as they happen.
+    listener.on('error', (err) => log.warn('CRI server: accepting a connection failed', { error: String(err) }));
     await fsp.chmod(this.opts.socket, 0o660);
     log.info('CRI server listening', { socket: this.opts.socket, streaming: this.streaming.baseUrl });
   }

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import zlib from 'node:zlib';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { SPDY_DICTIONARY, SpdySession, type SpdyStream } from './spdy';
+import { SpdyClient, until } from './test-spdy-client';
 
 function adler32(buf: Buffer): number {
   let a = 1;
@@ -16,76 +16,33 @@ function adler32(buf: Buffer): number {
   return ((b << 16) | a) >>> 0;
 }
 
-/** A SPDY/3.1 client as Go's spdystream frames it: one deflate context, sync-flushed per header block. */
-class Client {
-  private readonly deflate = zlib.createDeflate({ dictionary: SPDY_DICTIONARY });
-  private readonly inflate = zlib.createInflate({ dictionary: SPDY_DICTIONARY });
-  private buf = Buffer.alloc(0);
-  frames: { control: boolean; type: number; id: number; flags: number; data: Buffer }[] = [];
-  constructor(readonly sock: net.Socket) {
-    sock.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      while (this.buf.length >= 8 && this.buf.length >= 8 + this.buf.readUIntBE(5, 3)) {
-        const len = this.buf.readUIntBE(5, 3);
-        const f = this.buf.subarray(0, 8 + len);
-        this.buf = this.buf.subarray(8 + len);
-        const control = !!(f[0]! & 0x80);
-        this.frames.push({ control, type: control ? f.readUInt16BE(2) : 0, id: control ? f.readUInt32BE(8) & 0x7fffffff : f.readUInt32BE(0), flags: f[4]!, data: f.subarray(8) });
-      }
-    });
-  }
-  private async compress(block: Buffer): Promise<Buffer> {
-    const out: Buffer[] = [];
-    const onData = (d: Buffer) => out.push(d);
-    this.deflate.on('data', onData);
-    this.deflate.write(block);
-    await new Promise<void>((r) => this.deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
-    this.deflate.off('data', onData);
-    return Buffer.concat(out);
-  }
-  async decompress(block: Buffer): Promise<Buffer> {
-    const out: Buffer[] = [];
-    const onData = (d: Buffer) => out.push(d);
-    this.inflate.on('data', onData);
-    this.inflate.write(block);
-    await new Promise<void>((r) => this.inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
-    this.inflate.off('data', onData);
-    return Buffer.concat(out);
-  }
-  async synStream(id: number, headers: Record<string, string>): Promise<void> {
-    const parts: Buffer[] = [];
-    const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(n); return b; };
-    parts.push(u32(Object.keys(headers).length));
-    for (const [k, v] of Object.entries(headers)) parts.push(u32(k.length), Buffer.from(k), u32(v.length), Buffer.from(v));
-    const block = await this.compress(Buffer.concat(parts));
-    const body = Buffer.concat([u32(id), u32(0), Buffer.from([0, 0]), block]);
-    this.control(1, 0, body);
-  }
-  control(type: number, flags: number, body: Buffer): void {
-    const h = Buffer.alloc(8);
-    h.writeUInt16BE(0x8003, 0);
-    h.writeUInt16BE(type, 2);
-    h.writeUInt32BE(body.length, 4);
-    h[4] = flags;
-    this.sock.write(Buffer.concat([h, body]));
-  }
-  data(id: number, data: Buffer, fin: boolean): void {
-    const h = Buffer.alloc(8);
-    h.writeUInt32BE(id, 0);
-    h.writeUInt32BE(data.length, 4);
-    h[4] = fin ? 1 : 0;
-    this.sock.write(Buffer.concat([h, data]));
-  }
-}
-
-async function until<T>(f: () => T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/** A SpdySession serving each connection to a fresh unix socket, with `onStream` for its streams. */
+async function serve(onStream: (s: SpdyStream, session: SpdySession) => void) {
+  const dir = mkdtempSync('/tmp/spdy-');
+  const path = join(dir, 's.sock');
+  const sessions: SpdySession[] = [];
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((sock) => {
+    const s = new SpdySession(sock);
+    sessions.push(s);
+    sockets.push(sock);
+    s.on('stream', (st: SpdyStream) => onStream(st, s));
+  });
+  await new Promise<void>((r) => server.listen(path, () => r()));
+  const sock = net.connect(path);
+  const client = new SpdyClient(sock);
+  await until('the session', () => sessions[0]);
+  return {
+    client,
+    session: sessions[0]!,
+    /** The server's end of the connection. */
+    socket: sockets[0]!,
+    close: () => {
+      sock.destroy();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 test('the dictionary is the SPDY/3 one (its zlib id is what Go peers send)', () => {
@@ -108,11 +65,11 @@ test('streams opened by a client are answered, carry data both ways, and end wit
   });
   await new Promise<void>((r) => server.listen(path, () => r()));
   const sock = net.connect(path);
-  const client = new Client(sock);
+  const client = new SpdyClient(sock);
   try {
     await client.synStream(1, { streamtype: 'error' });
     await client.synStream(3, { streamtype: 'stdout', port: '80' });
-    const replies = await until(() => (client.frames.filter((f) => f.control && f.type === 2).length === 2 ? client.frames.filter((f) => f.control && f.type === 2) : undefined));
+    const replies = await until('two replies', () => (client.frames.filter((f) => f.control && f.type === 2).length === 2 ? client.frames.filter((f) => f.control && f.type === 2) : undefined));
     assert.deepEqual(replies.map((f) => f.id), [1, 3]);
     // Each reply's header block inflates, with the shared context, to an empty block.
     for (const r of replies) assert.deepEqual(await client.decompress(r.data.subarray(4)), Buffer.from([0, 0, 0, 0]));
@@ -120,17 +77,97 @@ test('streams opened by a client are answered, carry data both ways, and end wit
     assert.equal(streams[1]!.header('port'), '80');
 
     client.data(3, Buffer.from('hi'), true);
-    await until(() => client.frames.some((f) => !f.control && f.id === 3 && f.flags & 1) || undefined);
+    await until('the echo', () => client.frames.some((f) => !f.control && f.id === 3 && f.flags & 1) || undefined);
     const got = client.frames.filter((f) => !f.control && f.id === 3);
     assert.equal(Buffer.concat(got.map((f) => f.data)).toString(), 'echo:hi');
 
     const ping = Buffer.from([0, 0, 0, 7]);
     client.control(6, 0, ping);
-    const pong = await until(() => client.frames.find((f) => f.control && f.type === 6));
+    const pong = await until('the pong', () => client.frames.find((f) => f.control && f.type === 6));
     assert.deepEqual(pong.data, ping);
   } finally {
     sock.destroy();
     server.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a stream finished both ways is dropped from the session and emits close; one reset is too', async () => {
+  const closed: number[] = [];
+  const t = await serve((st) => {
+    st.reply();
+    st.on('close', () => closed.push(st.id));
+    if (st.header('streamtype') === 'reset') st.reset();
+    else st.on('end', () => st.end('bye'));
+  });
+  try {
+    for (let i = 0; i < 50; i++) {
+      const id = 1 + 2 * i;
+      await t.client.synStream(id, { streamtype: 'data' });
+      t.client.data(id, Buffer.from('x'), true);
+    }
+    await until('every stream to finish', () => closed.length === 50 || undefined);
+    assert.equal(t.session.openStreams, 0);
+    assert.ok(t.client.finished(99));
+
+    await t.client.synStream(101, { streamtype: 'reset' });
+    await until('the reset', () => t.client.resetOf(101));
+    assert.equal(t.session.openStreams, 0);
+    // A stream the peer resets is dropped as well.
+    await t.client.synStream(103, { streamtype: 'data' });
+    await until('stream 103', () => t.session.openStreams === 1 || undefined);
+    t.client.control(3, 0, Buffer.from([0, 0, 0, 103, 0, 0, 0, 5]));
+    await until('stream 103 to close', () => closed.includes(103) || undefined);
+    assert.equal(t.session.openStreams, 0);
+    assert.equal(t.session.closed, false);
+  } finally {
+    t.close();
+  }
+});
+
+test('streams beyond the per-session bound are refused (RST_STREAM REFUSED_STREAM); the session goes on', async () => {
+  const t = await serve((st) => st.reply());
+  try {
+    for (let i = 0; i < 1025; i++) await t.client.synStream(1 + 2 * i, { streamtype: 'data' });
+    assert.equal(await until('the refusal', () => t.client.resetOf(2049)), 3);
+    assert.equal(t.session.openStreams, 1024);
+    const ping = Buffer.from([0, 0, 0, 9]);
+    t.client.control(6, 0, ping);
+    await until('the pong', () => t.client.frames.find((f) => f.control && f.type === 6));
+  } finally {
+    t.close();
+  }
+});
+
+test('a paused stream stops the reading of the connection; resume reads on', async () => {
+  let stream: SpdyStream | undefined;
+  let got = 0;
+  let paused = false;
+  const t = await serve((st) => {
+    stream = st;
+    st.reply();
+    st.on('data', (d: Buffer) => {
+      got += d.length;
+      if (!paused && got >= 1 << 20) {
+        paused = true;
+        st.pause();
+      }
+    });
+  });
+  try {
+    await t.client.synStream(1, { streamtype: 'stdin' });
+    const chunk = Buffer.alloc(32 << 10, 7);
+    for (let i = 0; i < 512; i++) t.client.data(1, chunk, false);
+    t.client.control(6, 0, Buffer.from([0, 0, 0, 5]));
+    await until('the connection to pause', () => t.socket.isPaused());
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    // What was read when it paused still arrives: about a read's worth, not the 16 MiB sent.
+    assert.ok(got < (1 << 20) + (256 << 10), `${got} bytes delivered after the pause`);
+    assert.ok(t.socket.bytesRead < 4 << 20, `${t.socket.bytesRead} bytes read after the pause`);
+    assert.ok(!t.client.frames.some((f) => f.control && f.type === 6), 'the ping behind the data is not read yet');
+    stream!.resume();
+    await until('the rest and the pong', () => (got === 16 << 20 && t.client.frames.some((f) => f.control && f.type === 6)) || undefined);
+  } finally {
+    t.close();
   }
 });

@@ -133,6 +133,19 @@ export class SpdyStream extends EventEmitter {
     return this.headers[name.toLowerCase()]?.[0] ?? '';
   }
 
+  /**
+   * Stops reading the whole connection until resume(): SPDY/3.1 windows are not
+   * enforced here, so holding back the peer's writes in its kernel buffers is the only
+   * way to make it wait. Frames already read are still delivered.
+   */
+  pause(): void {
+    this.session.hold(this, true);
+  }
+
+  resume(): void {
+    this.session.hold(this, false);
+  }
+
   /** Answers the stream's SYN_STREAM (the peer waits for it). */
   reply(): void {
     this.session.sendReply(this.id);
@@ -150,23 +163,35 @@ export class SpdyStream extends EventEmitter {
     if (this.localClosed) return;
     this.localClosed = true;
     this.session.sendData(this.id, Buffer.alloc(0), true);
+    this.session.settle(this);
   }
 
   reset(): void {
     this.localClosed = true;
     this.remoteClosed = true;
     this.session.sendRst(this.id, 5 /* CANCEL */);
+    this.session.settle(this);
   }
 }
 
-/** A server-side SPDY/3.1 session over an upgraded connection. Emits 'stream' (SpdyStream) and 'close'. */
-/** Bounds on what a peer can make the daemon hold: an inflated header block, unread output. */
+/** Bounds on what a peer can make the daemon hold: an inflated header block, unread output, open streams. */
 const MAX_HEADER_BLOCK = 1 << 20;
 const MAX_UNREAD = 16 << 20;
+const MAX_STREAMS = 1024;
+/** Frames read but not handled yet (header blocks inflate asynchronously): beyond it, reading waits. */
+const MAX_QUEUED = 1 << 20;
 
+/**
+ * A server-side SPDY/3.1 session over an upgraded connection. Emits 'stream' (SpdyStream)
+ * and 'close'. A stream is dropped, emitting its 'close', once both sides finished it
+ * (FIN each way, or a reset); the rest emit 'close' when the session ends.
+ */
 export class SpdySession extends EventEmitter {
   private buf: Buffer = Buffer.alloc(0);
   private readonly streams = new Map<number, SpdyStream>();
+  private readonly held = new Set<SpdyStream>();
+  private queued = 0;
+  private paused = false;
   private readonly inflater = zlib.createInflate({ dictionary: SPDY_DICTIONARY });
   private inflated: Buffer[] = [];
   private inflatedLen = 0;
@@ -189,6 +214,11 @@ export class SpdySession extends EventEmitter {
     if (head?.length) this.receive(head);
   }
 
+  /** Streams not yet finished both ways. */
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
   close(): void {
     if (this.closed) return;
     this.sendControl(T_GOAWAY, 0, Buffer.from([0, 0, 0, 0, 0, 0, 0, 0]));
@@ -207,6 +237,7 @@ export class SpdySession extends EventEmitter {
       s.emit('close');
     }
     this.streams.clear();
+    this.held.clear();
     this.inflater.close();
     this.socket.destroy();
     this.emit('close');
@@ -226,8 +257,26 @@ export class SpdySession extends EventEmitter {
       const frame = this.buf.subarray(0, 8 + len);
       this.buf = this.buf.subarray(8 + len);
       // Frames are handled in order: header blocks inflate asynchronously.
-      this.queue = this.queue.then(() => this.handle(frame)).catch((err) => this.fail(err));
+      this.queued += frame.length;
+      this.queue = this.queue
+        .then(() => this.handle(frame))
+        .catch((err) => this.fail(err))
+        .then(() => {
+          this.queued -= frame.length;
+          this.flow();
+        });
     }
+    this.flow();
+  }
+
+  /** Reads while no stream holds the connection and the handling keeps up. */
+  private flow(): void {
+    if (this.closed) return;
+    const pause = this.held.size > 0 || this.queued > MAX_QUEUED;
+    if (pause === this.paused) return;
+    this.paused = pause;
+    if (pause) this.socket.pause();
+    else this.socket.resume();
   }
 
   private async inflate(block: Buffer): Promise<Buffer> {
@@ -251,6 +300,7 @@ export class SpdySession extends EventEmitter {
       if (!s) return;
       if (data.length) s.emit('data', Buffer.from(data));
       if (flags & FLAG_FIN) this.remoteEnd(s);
+      this.settle(s);
       return;
     }
     const type = f.readUInt16BE(2);
@@ -258,6 +308,10 @@ export class SpdySession extends EventEmitter {
       case T_SYN_STREAM: {
         const id = data.readUInt32BE(0) & 0x7fffffff;
         const headers = decodeHeaderBlock(await this.inflate(data.subarray(10)));
+        if (this.streams.size >= MAX_STREAMS) {
+          this.sendRst(id, 3 /* REFUSED_STREAM */);
+          break;
+        }
         const s = new SpdyStream(this, id, headers);
         this.streams.set(id, s);
         this.emit('stream', s);
@@ -274,6 +328,7 @@ export class SpdySession extends EventEmitter {
           s.localClosed = true;
           this.remoteEnd(s);
           s.emit('reset');
+          this.settle(s);
         }
         break;
       }
@@ -288,6 +343,22 @@ export class SpdySession extends EventEmitter {
       default:
         break;
     }
+  }
+
+  /** Drops a stream finished both ways. */
+  settle(s: SpdyStream): void {
+    if (!s.localClosed || !s.remoteClosed || this.streams.get(s.id) !== s) return;
+    this.streams.delete(s.id);
+    this.hold(s, false);
+    s.emit('close');
+  }
+
+  /** Reading pauses while any stream holds it (SpdyStream.pause). */
+  hold(s: SpdyStream, on: boolean): void {
+    if (on === this.held.has(s)) return;
+    if (on) this.held.add(s);
+    else this.held.delete(s);
+    this.flow();
   }
 
   private remoteEnd(s: SpdyStream): void {

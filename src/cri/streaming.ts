@@ -9,6 +9,9 @@
  *     sharing a `requestID`, with the pod's `port`; the data stream is joined to a TCP
  *     connection made inside the pod's network namespace.
  * Tokens expire after a minute unused.
+ *
+ * A peer can make the daemon hold only so much (StreamingLimits): stdin waiting for the
+ * process pauses the connection, and port forwards are counted and refused beyond the caps.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +19,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { log } from '../common';
-import type { Engine, StdinConnection } from '../engine';
+import type { Engine, StdinConnection, StdinSink } from '../engine';
 import type { CriRuntime } from './runtime';
 import { SpdySession, type SpdyStream } from './spdy';
 
@@ -28,6 +31,34 @@ const TOKEN_TTL_MS = 60_000;
 const STREAM_WAIT_MS = 30_000;
 const RC_PROTOCOLS = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
 const PF_PROTOCOL = 'portforward.k8s.io';
+/** Bytes queued for a forward's helper before the connection stops being read. */
+const PF_QUEUE_MAX = 1 << 20;
+
+export interface StreamingLimits {
+  /** Stdin held for a process whose stdin is not ready yet; beyond it the connection is not read. */
+  stdinBuffer: number;
+  /** Port-forward request ids of one connection waiting for their second stream. */
+  unpairedRequests: number;
+  /** How long a request id waits for its second stream. */
+  pairWaitMs: number;
+  /** Port-forward helper processes of one connection, and of all connections. */
+  forwardsPerConnection: number;
+  forwards: number;
+}
+
+export const DEFAULT_STREAMING_LIMITS: StreamingLimits = {
+  stdinBuffer: 4 << 20,
+  unpairedRequests: 64,
+  pairWaitMs: STREAM_WAIT_MS,
+  forwardsPerConnection: 16,
+  forwards: 64,
+};
+
+export interface StreamingOptions {
+  limits?: Partial<StreamingLimits>;
+  /** The command prefix that runs a port-forward helper in the network namespace of `pid` (nsenter). */
+  enterNetwork?: (pid: number) => string[];
+}
 
 /** The script run inside a pod's network namespace to reach one of its ports: stdio ⇄ TCP. */
 const DIAL_SCRIPT = `
@@ -47,20 +78,32 @@ export class StreamingServer {
   });
   private readonly pending = new Map<string, { req: StreamRequest; expires: number }>();
   private readonly sessions = new Set<SpdySession>();
+  private readonly limits: StreamingLimits;
+  private readonly enterNetwork: (pid: number) => string[];
+  /** Port-forward helpers running, of all connections. */
+  private forwards = 0;
   baseUrl = '';
 
   constructor(
     private readonly engine: Engine,
     private readonly runtime: CriRuntime,
+    opts: StreamingOptions = {},
   ) {
+    this.limits = { ...DEFAULT_STREAMING_LIMITS, ...opts.limits };
+    this.enterNetwork = opts.enterNetwork ?? ((pid) => ['nsenter', `--net=/proc/${pid}/ns/net`, '--']);
     this.http.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
   }
 
   async listen(host: string, port: number): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
-      this.http.listen(port, host, () => resolve());
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
     });
+    // A listening server reports failed accepts (EMFILE …) as 'error', as often as they happen.
+    this.http.on('error', (err) => log.warn('CRI streaming server: accepting a connection failed', { error: String(err) }));
     const a = this.http.address() as AddressInfo;
     this.baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${a.port}`;
   }
@@ -116,8 +159,10 @@ export class StreamingServer {
     if (r.stderr && !r.tty) want.add('stderr');
     if (r.tty && protocol !== 'channel.k8s.io' && protocol !== 'v2.channel.k8s.io') want.add('resize');
     const stdinData: Buffer[] = [];
+    let stdinHeld = 0;
     let stdinEnded = false;
-    let stdinSink: { write(b: Buffer): unknown; end(): void } | undefined;
+    let stdinStream: SpdyStream | undefined;
+    let stdinSink: StdinSink | undefined;
     const resizes: { w: number; h: number }[] = [];
     let onResize: ((h: number, w: number) => void) | undefined;
     await new Promise<void>((resolve) => {
@@ -133,7 +178,16 @@ export class StreamingServer {
         s.reply();
         streams.set(type, s);
         if (type === 'stdin') {
-          s.on('data', (d: Buffer) => (stdinSink ? stdinSink.write(d) : stdinData.push(d)));
+          stdinStream = s;
+          s.on('data', (d: Buffer) => {
+            if (stdinSink) {
+              if (!stdinSink.write(d)) s.pause();
+              return;
+            }
+            stdinData.push(d);
+            stdinHeld += d.length;
+            if (stdinHeld >= this.limits.stdinBuffer) s.pause();
+          });
           s.on('end', () => {
             stdinEnded = true;
             stdinSink?.end();
@@ -174,10 +228,14 @@ export class StreamingServer {
       const s = e.stream === 'stderr' && err ? err : out;
       s?.write(e.data);
     };
-    const attachSink = (sink: { write(b: Buffer): unknown; end(): void }) => {
+    const attachSink = (sink: StdinSink) => {
       stdinSink = sink;
-      for (const d of stdinData.splice(0)) sink.write(d);
+      sink.onDrain = () => stdinStream?.resume();
+      let more = true;
+      for (const d of stdinData.splice(0)) more = sink.write(d) && more;
+      stdinHeld = 0;
       if (stdinEnded) sink.end();
+      else if (more) stdinStream?.resume();
     };
     let status: object;
     try {
@@ -212,7 +270,8 @@ export class StreamingServer {
         let conn: StdinConnection | undefined;
         if (r.stdin) {
           conn = await this.engine.containers.openStdin(r.containerId, abort.signal);
-          if (conn) attachSink(conn);
+          // A container without an open stdin drops what is typed, as dockerd does.
+          attachSink(conn ?? { write: () => true, end: () => undefined });
         }
         try {
           await this.engine.containers.attach(r.containerId, write, abort.signal);
@@ -234,40 +293,78 @@ export class StreamingServer {
   // ---- port forward ----------------------------------------------------------
 
   private portForward(session: SpdySession, sandboxId: string): void {
-    const pairs = new Map<string, { error?: SpdyStream; data?: SpdyStream; port: number }>();
+    const unpaired = new Map<string, { error?: SpdyStream; data?: SpdyStream; port: number; timer: NodeJS.Timeout }>();
+    const conn = { forwards: 0 };
+    // A lone stream is answered on its error stream when it has one, else reset.
+    const drop = (s: SpdyStream, msg: string) => {
+      if (s.header('streamtype') === 'error') s.end(`error forwarding port ${s.header('port')} to pod ${sandboxId}: ${msg}`);
+      else s.reset();
+    };
     session.on('stream', (s: SpdyStream) => {
       s.reply();
       const type = s.header('streamtype');
+      if (type !== 'error' && type !== 'data') return s.reset();
       const id = s.header('requestid') || String(type === 'error' ? s.id : s.id - 2);
-      const port = Number(s.header('port'));
-      const p = pairs.get(id) ?? { port };
-      if (type === 'error') p.error = s;
-      else if (type === 'data') p.data = s;
-      else return s.reset();
-      pairs.set(id, p);
-      if (p.error && p.data) {
-        pairs.delete(id);
-        this.forward(sandboxId, p.port, p.data, p.error);
+      let p = unpaired.get(id);
+      if (!p) {
+        if (unpaired.size >= this.limits.unpairedRequests) {
+          return drop(s, `too many requests on this connection are waiting for their other stream (at most ${this.limits.unpairedRequests})`);
+        }
+        const timer = setTimeout(() => {
+          unpaired.delete(id);
+          for (const lone of [p!.error, p!.data]) if (lone) drop(lone, `timed out waiting for the other stream of request ${id}`);
+        }, this.limits.pairWaitMs);
+        timer.unref();
+        p = { port: Number(s.header('port')), timer };
+        unpaired.set(id, p);
       }
+      if (p[type]) return drop(s, `request ${id} already has a ${type} stream`);
+      p[type] = s;
+      if (p.error && p.data) {
+        clearTimeout(p.timer);
+        unpaired.delete(id);
+        this.forward(sandboxId, p.port, p.data, p.error, conn);
+      }
+    });
+    session.on('close', () => {
+      for (const p of unpaired.values()) clearTimeout(p.timer);
+      unpaired.clear();
     });
   }
 
-  private forward(sandboxId: string, port: number, data: SpdyStream, error: SpdyStream): void {
+  private forward(sandboxId: string, port: number, data: SpdyStream, error: SpdyStream, conn: { forwards: number }): void {
     const fail = (msg: string) => {
       error.end(`error forwarding port ${port} to pod ${sandboxId}: ${msg}`);
       data.end();
     };
     if (!Number.isInteger(port) || port <= 0 || port > 65535) return fail(`invalid port ${JSON.stringify(port)}`);
+    if (conn.forwards >= this.limits.forwardsPerConnection) {
+      return fail(`too many forwards are open on this connection (at most ${this.limits.forwardsPerConnection}); close one first`);
+    }
+    if (this.forwards >= this.limits.forwards) return fail(`too many forwards are open on this node (at most ${this.limits.forwards}); close one first`);
     let pid: number;
     try {
       pid = this.runtime.sandboxPid(sandboxId);
     } catch (e) {
       return fail((e as Error).message);
     }
-    const child = spawn('nsenter', [`--net=/proc/${pid}/ns/net`, '--', process.execPath, '-e', DIAL_SCRIPT, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const [cmd, ...args] = [...this.enterNetwork(pid), process.execPath, '-e', DIAL_SCRIPT, String(port)];
+    const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    conn.forwards++;
+    this.forwards++;
+    let done = false;
+    const release = () => {
+      if (done) return;
+      done = true;
+      conn.forwards--;
+      this.forwards--;
+      data.resume();
+    };
     let connected = false;
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 4096) stderr += d.toString();
+    });
     child.stdout.on('data', (d: Buffer) => {
       if (!connected) {
         connected = true;
@@ -276,13 +373,23 @@ export class StreamingServer {
       if (d.length) data.write(d);
     });
     child.stdout.on('end', () => data.end());
-    child.on('error', (e) => fail(e.message));
+    child.on('error', (e) => {
+      release();
+      fail(e.message);
+    });
     child.on('exit', (code) => {
+      release();
       if (code !== 0 && !connected) fail(stderr.trim() || `exit status ${code}`);
       else error.end();
     });
     child.stdin.on('error', () => undefined);
-    data.on('data', (d: Buffer) => child.stdin.write(d));
+    // What the pod does not read yet pauses the connection, as a Go peer's stream would.
+    child.stdin.on('drain', () => data.resume());
+    data.on('data', (d: Buffer) => {
+      if (done) return;
+      child.stdin.write(d);
+      if (child.stdin.writableLength >= PF_QUEUE_MAX) data.pause();
+    });
     data.on('end', () => child.stdin.end());
     data.on('close', () => child.kill());
   }
