@@ -158,6 +158,8 @@ export class ImageDistribution {
       const shown = familiarString(ref);
       say(wasTagged === r.config.digest ? `Status: Image is up to date for ${shown}` : `Status: Downloaded newer image for ${shown}`);
       return { id: r.config.digest, repoDigest: familiarString(digestRef) };
+    } catch (err) {
+      throw session.explain(err);
     } finally {
       await session.close();
     }

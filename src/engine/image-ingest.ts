@@ -259,6 +259,15 @@ export class IngestSession {
     await this.gc.release(this.lease).catch(() => undefined);
   }
 
+  /**
+   * The error to answer for `err`: content the store reports missing was there when the
+   * ingest looked (or was just written by it), so a removal of the same content took it.
+   */
+  explain(err: unknown): unknown {
+    const m = err instanceof BerthError && err.kind === 'not-found' ? /^content (sha256:[0-9a-f]{64}) not found in the content store/.exec(err.message) : null;
+    return m ? this.gone(m[1] as Digest) : err;
+  }
+
   /** Content the ingest counted on is not stored: a removal of the same content ran at the same time. */
   private gone(d: Digest): BerthError {
     return conflict(`${this.source}: ${d} was removed while it was being stored (an image removal of the same content ran at the same time); try again`);

@@ -192,6 +192,8 @@ export class ImageService {
         if (img.tags.length === 0) say(`Loaded image ID: ${img.id}`);
       }
       return done;
+    } catch (err) {
+      throw session.explain(err);
     } finally {
       await session.close();
     }
@@ -296,20 +298,22 @@ export class ImageService {
     if (byRef) {
       const ref = parseReference(name);
       const named = withDefaultTag(ref);
-      if (refs.length > 1) {
-        await this.store.untag(named);
-        return [{ Untagged: familiarString(named) }];
-      }
+      // As dockerd: the repository's last tag takes that repository's digest references with it.
+      const repo = familiarName(named);
+      const lastTag = !named.digest && !refs.some((r) => !r.digest && familiarName(r) === repo && familiarString(r) !== familiarString(named));
+      const going = [named, ...(lastTag ? refs.filter((r) => r.digest && familiarName(r) === repo) : [])];
+      const untagGoing = async (): Promise<DeleteResponseItem[]> => {
+        for (const r of going) await this.store.untag(r);
+        return going.map((r) => ({ Untagged: familiarString(r) }));
+      };
+      if (refs.length > going.length) return untagGoing();
       if (users.length > 0 && !force) {
         const running = users.find((u) => u.running);
         if (running) throw conflict(`conflict: unable to delete ${familiarString(named)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
         throw conflict(`conflict: unable to remove repository reference "${name}" (must force) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(img.id)}`);
       }
       // dockerd keeps an image that other images name as parent: the name goes, the image stays (untagged).
-      if (this.childrenOf(img.id).length > 0) {
-        await this.store.untag(named);
-        return [{ Untagged: familiarString(named) }];
-      }
+      if (this.childrenOf(img.id).length > 0) return untagGoing();
     } else if (this.childrenOf(img.id).length > 0) {
       throw conflict(`conflict: unable to delete ${shortId(img.id)} (cannot be forced) - image has dependent child images`);
     }

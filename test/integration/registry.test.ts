@@ -71,6 +71,24 @@ test('push to a registry, rmi, pull back: same image, RepoDigests filled, the co
   assert.match(mounted, /[0-9a-f]{12}: Mounted from tools\/busybox\n/);
 });
 
+test('rmi of a pulled image\'s last tag in its repository takes the repository\'s digest reference too, as dockerd does', async () => {
+  const repo = `${reg.domain}/digests/busybox`;
+  await d.dockerOk(['tag', 'busybox', `${repo}:a`]);
+  await d.dockerOk(['push', `${repo}:a`], { timeoutMs: 60_000 });
+  await d.dockerOk(['rmi', `${repo}:a`]);
+  await d.dockerOk(['pull', `${repo}:a`], { timeoutMs: 60_000 });
+  await d.dockerOk(['tag', `${repo}:a`, `${repo}:b`]);
+  const digest = JSON.parse(await d.dockerOk(['image', 'inspect', '-f', '{{json .RepoDigests}}', `${repo}:a`])).find((r: string) => r.startsWith(`${repo}@`));
+  assert.ok(digest);
+  // another tag of the repository is left: only the name goes
+  assert.equal(await d.dockerOk(['rmi', `${repo}:a`]), `Untagged: ${repo}:a`);
+  assert.equal((await d.docker(['image', 'inspect', digest])).code, 0);
+  // the last one: the digest reference goes with it; busybox keeps the image
+  assert.equal(await d.dockerOk(['rmi', `${repo}:b`]), `Untagged: ${repo}:b\nUntagged: ${digest}`);
+  assert.notEqual((await d.docker(['image', 'inspect', digest])).code, 0);
+  assert.doesNotMatch(await d.dockerOk(['images', '--digests']), /digests\/busybox/);
+});
+
 test('docker run of a missing image pulls it, as the CLI does on a 404', async () => {
   const name = `${reg.domain}/auto/busybox:latest`;
   await d.dockerOk(['tag', 'busybox', name]);
