@@ -429,10 +429,15 @@ export class BridgeNetworking {
     return this.states.get(containerId);
   }
 
+  /** With the default bridge turned off (`-b none`), a container on the default network gets none, as with dockerd. */
+  private defaultOff(mode: string | undefined): boolean {
+    return this.o.bridgeName === 'none' && (!mode || mode === 'default');
+  }
+
   /** The network a container's mode names (undefined for none, host, container:X). */
   primaryNetwork(mode: string | undefined): NetworkRecord | undefined {
     const m = mode ?? '';
-    if (m === 'none' || m === 'host' || m.startsWith('container:')) return undefined;
+    if (m === 'none' || m === 'host' || m.startsWith('container:') || this.defaultOff(m)) return undefined;
     if (m === '' || m === 'default' || m === 'bridge') return this.byName('bridge');
     return this.find(m);
   }
@@ -485,6 +490,7 @@ export class BridgeNetworking {
     const mode = req.mode ?? '';
     const names = new Set(Object.keys(req.endpoints).map((n) => (n === 'default' ? 'bridge' : n)));
     if (mode !== '' && mode !== 'default' && mode !== 'none' && mode !== 'host' && !mode.startsWith('container:')) names.add(mode);
+    if (this.defaultOff(mode) && !req.endpoints.bridge) names.delete('bridge');
     for (const name of names) {
       if (BUILTIN.includes(name) && name !== 'bridge') continue;
       // 400, not 404: the docker CLI takes a 404 from create for a missing image and tries a pull.
@@ -511,7 +517,7 @@ export class BridgeNetworking {
   async setUp(a: BridgeAttachment): Promise<NetworkSetUp> {
     await this.pending.get(a.containerId);
     const req = a.network;
-    const mode = req?.mode ?? '';
+    const mode = this.defaultOff(req?.mode) ? 'none' : req?.mode ?? '';
     const resolv = await hostResolvConf(this.o.hostResolvConf);
     const hostnameText = `${a.hostname}\n`;
     const extra = this.extraHosts(req);
