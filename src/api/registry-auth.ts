@@ -31,15 +31,19 @@ export function authConfigOf(value: unknown): AuthConfig {
  * that does not decode is treated as no credentials, as dockerd does.
  */
 export function registryCredentials(header: string | string[] | undefined): Credentials | undefined {
+  const parsed = decodeHeader(header);
+  return parsed === undefined ? undefined : credentialsOf(authConfigOf(parsed));
+}
+
+/** A header's base64url JSON, parsed; undefined when absent or not decodable. */
+function decodeHeader(header: string | string[] | undefined): unknown {
   const raw = Array.isArray(header) ? header[0] : header;
   if (!raw) return undefined;
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(raw.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
+    return JSON.parse(Buffer.from(raw.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
   } catch {
     return undefined;
   }
-  return credentialsOf(authConfigOf(parsed));
 }
 
 export function credentialsOf(a: AuthConfig): Credentials | undefined {
@@ -55,14 +59,7 @@ export function credentialsOf(a: AuthConfig): Credentials | undefined {
  * not decode are left out, as an undecodable X-Registry-Auth is.
  */
 export function registryConfigCredentials(header: string | string[] | undefined): Record<string, Credentials> | undefined {
-  const raw = Array.isArray(header) ? header[0] : header;
-  if (!raw) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(raw.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8'));
-  } catch {
-    return undefined;
-  }
+  const parsed = decodeHeader(header);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const out: Record<string, Credentials> = {};
   for (const [address, config] of Object.entries(parsed)) {
