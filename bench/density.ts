@@ -6,7 +6,7 @@
 // 1. `docker run -d IMG sleep` N times, one after the other, each timed: is the Nth as fast as
 //    the 10th (median of runs 6–15 against the last 10)?
 // 2. With N running: berthd RSS/PSS, conmon count and PSS, `docker ps` and `docker inspect`
-//    (median of 10), berthd's open fds.
+//    (median of 10, taking turns with `docker version`, the CLI's own floor), berthd's open fds.
 // 3. kill -9 of berthd, start again on the same roots: time until `docker ps` answers, and
 //    whether it lists all N running (the exact ids), and until `inspect` of the last works.
 // 4. `docker rm -f` of all (in batches of 50), timed; then what is left: mounts under the roots,
@@ -156,13 +156,21 @@ function cgroupsOf(ids: Set<string>): string[] {
   return found;
 }
 
-async function timedMedian(args: string[], n: number): Promise<{ median: number; min: number; max: number }> {
-  const xs: number[] = [];
+type Timed = { median: number; min: number; max: number };
+
+/**
+ * Each command `n` times (after one untimed warm-up), taking turns, so that all of them see
+ * the same load: on a shared machine the CLI's own floor (`docker version`) moves with it.
+ */
+async function timedMedians(cmds: string[][], n: number): Promise<Timed[]> {
+  const xs: number[][] = cmds.map(() => []);
   for (let i = 0; i < n + 1; i++) {
-    const r = await must(args);
-    if (i > 0) xs.push(r.ms);
+    for (let c = 0; c < cmds.length; c++) {
+      const r = await must(cmds[c]!);
+      if (i > 0) xs[c]!.push(r.ms);
+    }
   }
-  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+  return xs.map((v) => ({ median: median(v), min: Math.min(...v), max: Math.max(...v) }));
 }
 
 const ids: string[] = [];
@@ -258,16 +266,15 @@ async function main(): Promise<Record<string, unknown>> {
   const conmonPss = cms.reduce((s, p) => s + pssKb(p), 0);
   const conmonRss = cms.reduce((s, p) => s + rssKb(p), 0);
   const traceAt = fs.statSync(traceFile).size;
-  const ps = await timedMedian(['ps'], 10);
+  const [ps, inspect, cliFloor] = await timedMedians([['ps'], ['inspect', ids[Math.floor(n / 2)]!], ['version']], 10);
   const psCount = (await must(['ps', '-q'])).out.split(/\s+/).filter(Boolean).length;
-  const inspect = await timedMedian(['inspect', ids[Math.floor(n / 2)]!], 10);
   const fdsLoaded = fdCount(berthdPid);
   // berthd's own share of those (the HTTP handler's time), apart from the CLI's.
   const http = readTrace(traceFile, traceAt).filter((l) => l.key === 'http');
   const serverMs = (re: RegExp) => median(http.filter((l) => re.test(l.phase)).map((l) => l.ms));
   const psServerMs = serverMs(/^GET \/v[\d.]+\/containers\/json$/);
   const inspectServerMs = serverMs(/^GET \/v[\d.]+\/containers\/[0-9a-f]+\/json$/);
-  log(`with ${n}: berthd RSS ${(rss / 1024).toFixed(1)} MiB PSS ${(pss / 1024).toFixed(1)} MiB, ${cms.length} conmons PSS ${(conmonPss / 1024).toFixed(1)} MiB, ps ${ps.median.toFixed(1)} ms (${psCount} listed), inspect ${inspect.median.toFixed(1)} ms, fds ${fdsLoaded}`);
+  log(`with ${n}: berthd RSS ${(rss / 1024).toFixed(1)} MiB PSS ${(pss / 1024).toFixed(1)} MiB, ${cms.length} conmons PSS ${(conmonPss / 1024).toFixed(1)} MiB, ps ${ps!.median.toFixed(1)} ms (${psCount} listed), inspect ${inspect!.median.toFixed(1)} ms, version ${cliFloor!.median.toFixed(1)} ms, fds ${fdsLoaded}`);
 
   // 3. kill -9 and restart
   process.kill(berthdPid, 'SIGKILL');
@@ -309,8 +316,9 @@ async function main(): Promise<Record<string, unknown>> {
     runDms: { early6to15Median: early, last10Median: late, ratio: late / early, all: runMs.map((x) => Math.round(x)) },
     berthd: { idleRssMiB: kib(idleRss), rssMiB: kib(rss), pssMiB: kib(pss), fds: fdsLoaded },
     conmons: { count: cms.length, pssMiBTotal: kib(conmonPss), rssMiBTotal: kib(conmonRss), perContainerPssKiB: Math.round(conmonPss / Math.max(1, cms.length)), perContainerRssKiB: Math.round(conmonRss / Math.max(1, cms.length)) },
-    ps: { ...ps, listed: psCount, serverMedianMs: psServerMs },
-    inspect: { ...inspect, serverMedianMs: inspectServerMs },
+    ps: { ...ps!, listed: psCount, serverMedianMs: psServerMs },
+    inspect: { ...inspect!, serverMedianMs: inspectServerMs },
+    cliFloor: cliFloor!,
     restart: { psAnsweredMsAfterKill: psAnswerMs, berthdUpMs: restartUp, adopted, lastRunning: running, rssMiB: kib(restartRss), initSpans },
     bareRuncRunMs: { atZero: bare0, atN: bareN },
     rmAllSeconds: rmS,
@@ -332,6 +340,7 @@ main()
         `  ${r.started} x run -d, one at a time: ${r.startAllSeconds.toFixed(1)} s; 6th-15th median ${r.runDms.early6to15Median.toFixed(1)} ms, last 10 median ${r.runDms.last10Median.toFixed(1)} ms (${r.runDms.ratio.toFixed(2)}x; target <= 1.2x)`,
         `  berthd RSS idle ${r.berthd.idleRssMiB} MiB, with all running ${r.berthd.rssMiB} MiB (PSS ${r.berthd.pssMiB}; target RSS <= 150), fds ${r.berthd.fds}`,
         `  conmon: ${r.conmons.count}, per container RSS ${r.conmons.perContainerRssKiB} KiB, PSS ${r.conmons.perContainerPssKiB} KiB`,
+        `  docker version (the CLI's floor, taking turns with ps and inspect): median ${r.cliFloor.median.toFixed(1)} ms [${r.cliFloor.min.toFixed(1)}-${r.cliFloor.max.toFixed(1)}]`,
         `  docker ps: median ${r.ps.median.toFixed(1)} ms [${r.ps.min.toFixed(1)}-${r.ps.max.toFixed(1)}] (target <= 50), ${r.ps.listed} listed; berthd's handler ${r.ps.serverMedianMs.toFixed(1)} ms`,
         `  docker inspect: median ${r.inspect.median.toFixed(1)} ms [${r.inspect.min.toFixed(1)}-${r.inspect.max.toFixed(1)}] (target <= 20); berthd's handler ${r.inspect.serverMedianMs.toFixed(2)} ms`,
         `  bare runc run (same rootfs, runc spec config): ${r.bareRuncRunMs.atZero.toFixed(1)} ms with none running, ${r.bareRuncRunMs.atN.toFixed(1)} ms with ${r.started}`,

@@ -5,11 +5,11 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ApiServer, parseDetachKeys, specFromDocker } from '../api';
-import { CriServer } from '../cri';
+import type { CriServer } from '../cri';
 import { log, setLogLevel, traceSpan, traceStart } from '../common';
 import { checkLogConfig, DEFAULT_LOG_DRIVER, Engine } from '../engine';
 import { setupRemap } from '../runtime';
-import { RegistryServer } from '../registry';
+import type { RegistryServer } from '../registry';
 import { parseHostPort } from './registry-command';
 
 interface Flags {
@@ -249,6 +249,7 @@ async function main(): Promise<void> {
   let registry: RegistryServer | undefined;
   if (f.registry) {
     const root = f.registry.root ?? join(f.dataRoot, 'registry');
+    const { RegistryServer } = await import('../registry');
     registry = new RegistryServer({ root, htpasswd: f.registry.htpasswd });
     const a = await registry.start(f.registry);
     log.info('registry listening', { address: `${a.host}:${a.port}`, root });
@@ -262,6 +263,8 @@ async function main(): Promise<void> {
   }
   let cri: CriServer | undefined;
   if (f.criSocket) {
+    // The CRI layer (gRPC, protobuf) weighs about 10 MB once loaded: only a daemon that serves it loads it.
+    const { CriServer } = await import('../cri');
     cri = new CriServer(engine, { socket: f.criSocket, podInfraImage: f.podInfraImage });
     await cri.start();
   }

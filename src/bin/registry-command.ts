@@ -2,7 +2,6 @@
  * `berth registry serve|gc`: runs the embedded registry in this process. It
  * needs no daemon, so bin/ dispatches it before the API-client CLI.
  */
-import { collectGarbage, RegistryServer } from '../registry';
 import { log } from '../common';
 
 export interface RegistryCommandIO {
@@ -52,6 +51,7 @@ export async function runRegistryCommand(argv: string[], io: RegistryCommandIO):
   if (sub === 'gc') {
     let r;
     try {
+      const { collectGarbage } = await import('../registry');
       r = await collectGarbage(root, { dryRun: flags['dry-run'] === true, force: flags.force === true });
     } catch (err) {
       io.stderr.write(`berth registry gc: ${(err as Error).message}\n`);
@@ -70,6 +70,9 @@ export async function runRegistryCommand(argv: string[], io: RegistryCommandIO):
     io.stderr.write(`berth registry serve: --addr must be HOST:PORT, not ${JSON.stringify(flags.addr)}\n`);
     return 125;
   }
+  // Loaded here, not at the top: berthd imports this file for parseHostPort and only needs the
+  // registry when daemon.json asks for one.
+  const { RegistryServer } = await import('../registry');
   const server = new RegistryServer({ root, htpasswd: typeof flags.htpasswd === 'string' ? flags.htpasswd : undefined });
   let bound;
   try {

@@ -247,6 +247,11 @@ export class ContainerService {
     }
   }
 
+  /** By exact id, or undefined: a map lookup, for callers that hold an id. */
+  find(id: string): ContainerRecord | undefined {
+    return this.store.find(id);
+  }
+
   /** Newest first. */
   list(): ContainerRecord[] {
     return this.store.list();
@@ -500,7 +505,12 @@ export class ContainerService {
     if (this.sweeping) return;
     this.sweeping = true;
     try {
+      let n = 0;
       for (const rec of this.store.list()) {
+        if (!isLive(rec)) continue;
+        // A live monitor answers from memory and /proc without yielding: with hundreds
+        // running, let requests in between batches instead of holding the loop for the lot.
+        if (++n % SWEEP_BATCH === 0) await new Promise((r) => setImmediate(r));
         // A live monitor records the exit itself; only a dead one needs the full check.
         if (isLive(rec) && !(await this.runtime.monitorAlive(rec.id).catch(() => false))) await this.checkExit(rec.id).catch(() => undefined);
       }
@@ -893,3 +903,5 @@ function nameWithTag(image: string): string {
 }
 
 const LOST_MONITOR_SWEEP_MS = 2000;
+/** Containers checked by the lost-monitor sweep between two turns of the event loop. */
+const SWEEP_BATCH = 50;

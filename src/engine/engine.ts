@@ -22,8 +22,7 @@ import { MonitorRuntime, type ContainerRuntime } from './container-runtime';
 import { ContainerStore, type LegacySpecReader } from './container-store';
 import { ContainerService, type ContainerImages } from './containers';
 import { CommitService } from './commit';
-import { BuildService } from './builds';
-import { EngineStepRunner } from './build-runner';
+import type { BuildService } from './builds';
 import { ExecService } from './exec';
 import { EventBus } from './events';
 import { ImageService, hostArch } from './images';
@@ -197,17 +196,23 @@ export class Engine {
     }));
   }
 
-  private buildService?: BuildService;
-  /** Dockerfile builds (`docker build`) and the build cache. */
-  get builds(): BuildService {
-    return (this.buildService ??= new BuildService(this.options.dataRoot, new EngineStepRunner({
-      images: this.images,
-      containers: this.containers,
-      snapshots: this.snapshots,
-      ownersAsContainerSees: (tar) => this.ownersAsContainerSees(tar),
-      userns: !!this.options.userns,
-      ...(this.options.userns ? { ownerOnDisk: idShifter(this.options.userns) } : {}),
-    }), this.images));
+  private buildService?: Promise<BuildService>;
+  /**
+   * Dockerfile builds (`docker build`) and the build cache. The build layer is loaded on the
+   * first call, not at start: a daemon that never builds does not carry it.
+   */
+  builds(): Promise<BuildService> {
+    return (this.buildService ??= (async () => {
+      const [{ BuildService }, { EngineStepRunner }] = await Promise.all([import('./builds'), import('./build-runner')]);
+      return new BuildService(this.options.dataRoot, new EngineStepRunner({
+        images: this.images,
+        containers: this.containers,
+        snapshots: this.snapshots,
+        ownersAsContainerSees: (tar) => this.ownersAsContainerSees(tar),
+        userns: !!this.options.userns,
+        ...(this.options.userns ? { ownerOnDisk: idShifter(this.options.userns) } : {}),
+      }), this.images);
+    })());
   }
 
   /** The storage driver's name (overlay2, vfs), as Docker's Driver fields show it. */

@@ -200,7 +200,7 @@ export class ExecService {
     x.running = false;
     x.exitCode = code;
     x.finishedAt = Date.now();
-    const rec = this.containers.list().find((r) => r.id === x.containerId);
+    const rec = this.containers.find(x.containerId);
     if (rec) this.events?.emit('container', 'exec_die', rec.id, { image: rec.image, name: rec.name, execID: x.id, exitCode: String(code) });
   }
 

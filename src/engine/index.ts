@@ -25,5 +25,5 @@ export type { Credentials } from '../image';
 export type { PathStat, ExtractRequest } from './container-archive';
 export { NetworkService, NETWORK_FILTER_KEYS, type NetworkCreateOptions, type NetworkAttachmentView } from './networks';
 export type { NetworkRecord, EndpointState, PortMapping } from '../network';
-export { BuildService, type BuildRequest, type BuildOptions, type BuildOutput, type CacheUsageRecord } from './builds';
+export type { BuildService, BuildRequest, BuildOptions, BuildOutput, CacheUsageRecord } from './builds';
 export type { PodNetwork, PodNetworkAttachment, PodPortMapping } from './pod-network';

@@ -75,7 +75,7 @@ export class NetworkService {
   containersOn(networkId: string): { id: string; name: string; endpointId: string; mac: string; ipv4: string; ipv6: string }[] {
     return this.bridge.containersOn(networkId).map(({ state, endpoint }) => ({
       id: state.containerId,
-      name: this.containers.list().find((r) => r.id === state.containerId)?.name ?? state.containerName,
+      name: this.containers.find(state.containerId)?.name ?? state.containerName,
       endpointId: endpoint.endpointId,
       mac: endpoint.mac,
       ipv4: `${endpoint.ip}/${endpoint.prefix}`,
@@ -110,7 +110,7 @@ export class NetworkService {
     for (const name of Object.keys(net.endpoints)) add(name);
     // Networks connected while running (connect keeps them in the record too).
     for (const e of state?.endpoints ?? []) {
-      const n = this.bridge.list().find((x) => x.id === e.networkId);
+      const n = this.bridge.byId(e.networkId);
       if (n) add(n.name);
     }
     return out;

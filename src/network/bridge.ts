@@ -385,6 +385,11 @@ export class BridgeNetworking {
 
   // ---- lookups --------------------------------------------------------------
 
+  /** By full id, or undefined. */
+  byId(id: string): NetworkRecord | undefined {
+    return this.networks.get(id);
+  }
+
   private byName(name: string): NetworkRecord | undefined {
     for (const n of this.networks.values()) if (n.name === name) return n;
     return undefined;

@@ -24,7 +24,7 @@ export function buildRoutes(router: Router, engine: Engine): void {
       },
     };
     try {
-      await engine.builds.build(ctx.req, req, out);
+      await (await engine.builds()).build(ctx.req, req, out);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       const code = (err as { exitCode?: number }).exitCode;
@@ -37,7 +37,7 @@ export function buildRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('POST', '/build/prune', async (ctx) => {
-    const r = await engine.builds.prune();
+    const r = await (await engine.builds()).prune();
     sendJSON(ctx, 200, { CachesDeleted: r.ids.length ? r.ids : null, SpaceReclaimed: r.bytes });
   });
 
@@ -48,7 +48,7 @@ export function buildRoutes(router: Router, engine: Engine): void {
 
 /** The build cache records of `GET /system/df`, in Docker's shape. */
 export async function buildCacheUsage(engine: Engine): Promise<unknown[]> {
-  return (await engine.builds.usage()).map((r: CacheUsageRecord) => ({
+  return (await (await engine.builds()).usage()).map((r: CacheUsageRecord) => ({
     ID: r.id,
     Parent: '',
     Parents: null,

@@ -4,7 +4,7 @@ import { invalidArgument, traceSpan, traceStart } from '../../common';
 import { queryContainers, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
 import { containerInspect, containerSizes, containerSummary, type ContainerSizes } from '../convert';
-import { sendEmpty, sendJSON } from '../http';
+import { sendEmpty, sendJSON, sendJSONList } from '../http';
 import { compareVersions, qbool, qfilters, qint, readJSONBody, type Context, type Router } from '../router';
 import { CONTAINER_CREATE } from '../validate';
 import { unappliedOptions } from '../unapplied-options';
@@ -30,7 +30,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
   router.add('GET', '/containers/json', async (ctx) => {
     const list = queryContainers(svc, { all: qbool(ctx.query, 'all'), limit: qint(ctx.query, 'limit'), filters: qfilters(ctx.query) });
     if (qbool(ctx.query, 'size')) sendJSON(ctx, 200, await Promise.all(list.map((r) => summaryWithSize(engine, r))));
-    else sendJSON(ctx, 200, list.map((r) => containerSummary(r, engine)));
+    else sendJSONList(ctx, 200, list, (r) => containerSummary(r, engine));
   });
 
   router.add('GET', '/containers/{id}/json', async (ctx) => {
