@@ -39,7 +39,7 @@ import { constants as fsc, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { asDigest, conflict, hexOf, internal, invalidArgument, isDigest, isErrno, notFound, BerthError, type Digest } from '../common';
-import { syncfs } from '../sys';
+import { syncfsAsync } from '../sys';
 import { applyLayer, type ApplyLayerOptions } from './layer-apply';
 import { dirSize } from './dir-size';
 
@@ -307,7 +307,7 @@ async function writeDurable(path: string, text: string): Promise<void> {
 async function flushFilesystem(dir: string): Promise<void> {
   const fh = await fsp.open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
   try {
-    syncfs(fh.fd);
+    await syncfsAsync(fh.fd);
   } finally {
     await fh.close();
   }

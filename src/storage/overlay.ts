@@ -31,11 +31,11 @@
  * invalid-argument; mount/umount errors → internal with the SysError as cause.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { alreadyExists, internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
-import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, umount2 } from '../sys';
+import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, syncfsAsync, umount2 } from '../sys';
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView } from './lower-view';
@@ -253,6 +253,13 @@ async function doMount(key: string, m: Mount, target: string, flags: number): Pr
 }
 
 async function unmountAll(key: string, target: string): Promise<void> {
+  // Unmounting an overlay flushes its upper filesystem, which can take long after a container
+  // wrote many files; done first on a pool thread, the umount itself then blocks the event loop
+  // for next to nothing. A failure here is the umount's to report.
+  if (isMountPoint(target)) {
+    const fh = await fsp.open(target, fsc.O_RDONLY | fsc.O_DIRECTORY).catch(() => undefined);
+    if (fh) await syncfsAsync(fh.fd).catch(() => undefined).finally(() => fh.close().catch(() => undefined));
+  }
   for (let i = 0; i < 16 && isMountPoint(target); i++) {
     try {
       umount2(target, 0);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   mount, umount2, mknod, makedev, lsetxattr, lgetxattr, llistxattr, lremovexattr,
-  MS_BIND, MS_RDONLY, syncfs, MS_REMOUNT, MNT_DETACH, S_IFCHR, S_IFIFO, mountFrom, isMountPoint, parseMountInfo,
+  MS_BIND, MS_RDONLY, syncfs, syncfsAsync, MS_REMOUNT, MNT_DETACH, S_IFCHR, S_IFIFO, mountFrom, isMountPoint, parseMountInfo,
 } from './index';
 import { needsRoot } from '../common/test-root';
 
@@ -109,4 +109,16 @@ test('syncfs flushes an open fd and reports a bad one', () => {
     closeSync(fd);
   }
   assert.throws(() => syncfs(999_999), { code: 'EBADF', syscall: 'syncfs' });
+});
+
+test('syncfsAsync flushes a filesystem on a pool thread and rejects a bad descriptor', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-syncfs-'));
+  const fd = openSync(dir, 'r');
+  try {
+    await syncfsAsync(fd);
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await assert.rejects(syncfsAsync(987654), /syncfs/);
 });

@@ -69,6 +69,8 @@ interface Libc {
   llistxattr(path: string, list: Buffer | null, size: number): number;
   lremovexattr(path: string, name: string): number;
   syncfs(fd: number): number;
+  /** syncfs(2) on a thread of the pool: the callback gets its return value. */
+  syncfsInPool(fd: number, done: (err: unknown, ret: number) => void): void;
   socket(domain: number, type: number, protocol: number): number;
   connect(fd: number, addr: Buffer, len: number): number;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
@@ -99,6 +101,10 @@ function load(): Libc {
     llistxattr: fn('long llistxattr(const char*, _Out_ void*, size_t)'),
     lremovexattr: fn('int lremovexattr(const char*, const char*)'),
     syncfs: fn('int syncfs(int)'),
+    syncfsInPool: (() => {
+      const f = lib.func('int syncfs(int)') as unknown as { async(fd: number, cb: (err: unknown, ret: number) => void): void };
+      return (fd: number, done: (err: unknown, ret: number) => void) => f.async(fd, done);
+    })(),
     socket: fn('int socket(int, int, int)'),
     connect: fn('int connect(int, const void*, uint32_t)'),
     recv: fn('long recv(int, _Out_ void*, size_t, int)'),
@@ -204,6 +210,21 @@ export function lremovexattr(path: string, name: string): void {
 }
 
 /** Flushes the whole filesystem that holds the open file `fd` (cheaper than an fsync per file). */
+/**
+ * syncfs(2) off the event loop: flushing a filesystem can take hundreds of milliseconds
+ * while other work writes to it, and berthd's one thread must keep serving meanwhile.
+ * Rejects when it fails (errno is the pool thread's, so the error says EIO).
+ */
+export function syncfsAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    load().syncfsInPool(fd, (err, ret) => {
+      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      else if (ret < 0) reject(sysError('syncfs', 5, `fd ${fd}`));
+      else resolve();
+    });
+  });
+}
+
 export function syncfs(fd: number): void {
   check(load().syncfs(fd), 'syncfs', `fd ${fd}`);
 }
