@@ -26,7 +26,7 @@ import { Readable, Transform } from 'node:stream';
 import {
   BerthError, byteProgress, conflict, decompressStream, detectCompression, DigestMismatchError, hexOf, tee, internal, invalidArgument, parseReference, type Digest, type ProgressSink, type Reference,
 } from '../common';
-import type { ContentStore, ImageConfig, ImageStore } from '../image';
+import { BlobNotFoundError, type ContentStore, type ImageConfig, type ImageStore } from '../image';
 import { chainIDOf, type LayerInfo, type LayerStore } from '../storage';
 import { chainsOf, type ImageCollector, type Lease } from './image-gc';
 
@@ -264,8 +264,7 @@ export class IngestSession {
    * ingest looked (or was just written by it), so a removal of the same content took it.
    */
   explain(err: unknown): unknown {
-    const m = err instanceof BerthError && err.kind === 'not-found' ? /^content (sha256:[0-9a-f]{64}) not found in the content store/.exec(err.message) : null;
-    return m ? this.gone(m[1] as Digest) : err;
+    return err instanceof BlobNotFoundError ? this.gone(err.digest) : err;
   }
 
   /** Content the ingest counted on is not stored: a removal of the same content ran at the same time. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
-import { asDigest, DigestMismatchError, type Digest, hexOf, invalidArgument, isDigest, isErrno, notFound } from '../common';
+import { asDigest, BerthError, DigestMismatchError, type Digest, hexOf, invalidArgument, isDigest, isErrno } from '../common';
 import { fsyncDir } from '../state';
 
 /**
@@ -181,7 +181,14 @@ function checkDigest(d: string): asserts d is Digest {
   }
 }
 
-const blobNotFound = (d: Digest, cause: unknown) => notFound(`content ${d} not found in the content store`, cause);
+/** A blob the store does not hold (not-found), naming it for callers that know why it is gone. */
+export class BlobNotFoundError extends BerthError {
+  constructor(readonly digest: Digest, cause: unknown) {
+    super('not-found', `content ${digest} not found in the content store`, { cause });
+  }
+}
+
+const blobNotFound = (d: Digest, cause: unknown) => new BlobNotFoundError(d, cause);
 
 async function exists(p: string): Promise<boolean> {
   try {
