@@ -512,7 +512,7 @@ export class ContainerService {
         // running, let requests in between batches instead of holding the loop for the lot.
         if (++n % SWEEP_BATCH === 0) await new Promise((r) => setImmediate(r));
         // A live monitor records the exit itself; only a dead one needs the full check.
-        if (isLive(rec) && !(await this.runtime.monitorAlive(rec.id).catch(() => false))) await this.checkExit(rec.id).catch(() => undefined);
+        if (!(await this.runtime.monitorAlive(rec.id).catch(() => false))) await this.checkExit(rec.id).catch(() => undefined);
       }
     } finally {
       this.sweeping = false;
