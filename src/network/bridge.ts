@@ -172,6 +172,13 @@ export function parseMAC(s: string): string | undefined {
   return hex.toLowerCase().match(/../g)!.join(':');
 }
 
+/** parseMAC, or a 400 saying what an interface can take. */
+function checkedMAC(s: string): string {
+  const mac = parseMAC(s);
+  if (!mac) throw invalidArgument(`invalid MAC address ${s}: give a unicast Ethernet address such as 02:42:ac:11:00:02`);
+  return mac;
+}
+
 export class BridgeNetworking {
   private readonly dir: string;
   private readonly netnsDir: string;
@@ -476,9 +483,7 @@ export class BridgeNetworking {
       out.ipv4Address = formatIPv4(ip);
     }
     if (cfg.macAddress) {
-      const mac = parseMAC(cfg.macAddress);
-      if (!mac) throw invalidArgument(`invalid MAC address ${cfg.macAddress}: give a unicast Ethernet address such as 02:42:ac:11:00:02`);
-      out.macAddress = mac;
+      out.macAddress = checkedMAC(cfg.macAddress);
     }
     return out;
   }
@@ -511,7 +516,7 @@ export class BridgeNetworking {
         if (!net.subnet6 || !contains6(parseCIDR6(net.subnet6)!, ip6)) throw invalidArgument(`no configured subnet or ip-range contain the IP address ${e.ipv6Address}`);
       }
     }
-    if (req.macAddress && !parseMAC(req.macAddress)) throw invalidArgument(`invalid MAC address ${req.macAddress}: give a unicast Ethernet address such as 02:42:ac:11:00:02`);
+    if (req.macAddress) checkedMAC(req.macAddress);
     if ((mode === 'none' || mode === 'host' || mode.startsWith('container:')) && (req.portBindings && Object.keys(req.portBindings).length)) {
       if (mode !== 'none') throw invalidArgument('conflicting options: port publishing and the container type network mode');
     }
