@@ -53,24 +53,12 @@ export class SpdyClient {
     }
   }
 
-  private async compress(block: Buffer): Promise<Buffer> {
-    const out: Buffer[] = [];
-    const onData = (d: Buffer) => out.push(d);
-    this.deflate.on('data', onData);
-    this.deflate.write(block);
-    await new Promise<void>((r) => this.deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
-    this.deflate.off('data', onData);
-    return Buffer.concat(out);
+  private compress(block: Buffer): Promise<Buffer> {
+    return syncFlushed(this.deflate, block);
   }
 
-  async decompress(block: Buffer): Promise<Buffer> {
-    const out: Buffer[] = [];
-    const onData = (d: Buffer) => out.push(d);
-    this.inflate.on('data', onData);
-    this.inflate.write(block);
-    await new Promise<void>((r) => this.inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
-    this.inflate.off('data', onData);
-    return Buffer.concat(out);
+  decompress(block: Buffer): Promise<Buffer> {
+    return syncFlushed(this.inflate, block);
   }
 
   async synStream(id: number, headers: Record<string, string>, fin = false): Promise<void> {
@@ -153,4 +141,15 @@ export async function until<T>(what: string, f: () => T | undefined | false, ms 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** Writes `block` through a persistent zlib stream and returns what one sync flush gives out. */
+async function syncFlushed(z: zlib.Deflate | zlib.Inflate, block: Buffer): Promise<Buffer> {
+  const out: Buffer[] = [];
+  const onData = (d: Buffer) => out.push(d);
+  z.on('data', onData);
+  z.write(block);
+  await new Promise<void>((r) => z.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
+  z.off('data', onData);
+  return Buffer.concat(out);
 }
