@@ -120,5 +120,5 @@ test('syncfsAsync flushes a filesystem on a pool thread and rejects a bad descri
     closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
   }
-  await assert.rejects(syncfsAsync(987654), /syncfs/);
+  await assert.rejects(syncfsAsync(987654), /syncfs.*EBADF/);
 });

@@ -213,14 +213,21 @@ export function lremovexattr(path: string, name: string): void {
 /**
  * syncfs(2) off the event loop: flushing a filesystem can take hundreds of milliseconds
  * while other work writes to it, and berthd's one thread must keep serving meanwhile.
- * Rejects when it fails (errno is the pool thread's, so the error says EIO).
+ * When it fails there, errno stayed on the pool's thread: the call is made once more here,
+ * so the rejection carries the real reason.
  */
 export function syncfsAsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => {
     load().syncfsInPool(fd, (err, ret) => {
       if (err) reject(err instanceof Error ? err : new Error(String(err)));
-      else if (ret < 0) reject(sysError('syncfs', 5, `fd ${fd}`));
-      else resolve();
+      else if (ret < 0) {
+        try {
+          syncfs(fd);
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      } else resolve();
     });
   });
 }
