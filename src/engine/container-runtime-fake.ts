@@ -7,7 +7,9 @@
  * `exec` stands in for `conmon --exec` + `runc exec`: it reads the process.json in the
  * exec's directory when the process "starts" (as runc does), refuses a container that is
  * not running, and keeps the process (a `FakeExec`) until a test ends it with `exit`; its
- * `write` appends to the exec's log in conmon's k8s-file format. The container's exit
+ * `write` appends to the exec's log in conmon's k8s-file format, or, for an attached
+ * process without a terminal or stdin, hands the line to the exec's `output` as the real
+ * runtime does. The container's exit
  * kills its execs (137), as the end of its PID namespace would.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -213,6 +215,8 @@ export class FakeRuntime implements ContainerRuntime {
     }
     let exited!: (code: number) => void;
     const done = new Promise<number>((resolve) => (exited = resolve));
+    // As the real runtime: an attached process without a terminal or stdin writes straight to `output`.
+    const direct = o.output && !o.tty && !o.stdin ? o.output : undefined;
     const x: FakeExec = {
       options: o,
       process,
@@ -220,7 +224,11 @@ export class FakeRuntime implements ContainerRuntime {
       exitCode: null,
       resizes: [],
       stdin: { data: [], ended: false },
-      write: (stream, text) => appendFileSync(join(o.dir, 'log'), `${new Date().toISOString()} ${stream} F ${text}\n`),
+      write: (stream, text) => {
+        const time = new Date().toISOString();
+        if (direct) direct({ time, stream, data: Buffer.from(`${text}\n`) });
+        else appendFileSync(join(o.dir, 'log'), `${time} ${stream} F ${text}\n`);
+      },
       exit: (code) => {
         if (x.exitCode !== null) return;
         x.exitCode = code;
@@ -233,6 +241,7 @@ export class FakeRuntime implements ContainerRuntime {
     return {
       pid: x.pid,
       exited: done,
+      outputDirect: !!direct,
       openStdin: () => {
         if (!o.stdin) throw new Error(`exec ${o.execId} has no stdin`);
         return { write: (data) => (x.stdin.data.push(Buffer.from(data)), true), end: () => void (x.stdin.ended = true), close: () => undefined };

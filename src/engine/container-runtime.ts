@@ -103,7 +103,8 @@ export interface ContainerRuntime {
   specOf(id: string): OciSpec;
   /**
    * Runs one more process in a running container (see Monitor.exec: `o.dir` holds its
-   * process.json and receives its log). Resolves once it runs.
+   * process.json and receives its log, unless its output goes to `o.output`). Resolves
+   * once it runs.
    */
   exec(o: ExecProcessOptions): Promise<ExecProcess>;
 }
@@ -111,8 +112,10 @@ export interface ContainerRuntime {
 /** A process started by `exec`. */
 export interface ExecProcess {
   pid: number;
-  /** Its exit code. */
+  /** Its exit code; with `outputDirect`, only after its last output was handed over. */
   exited: Promise<number>;
+  /** Its output went to the `output` of the exec's options, not to `<dir>/log`. */
+  outputDirect?: boolean;
   /** Its stdin, when started with `stdin`. */
   openStdin(): StdinConnection;
   /** Resizes its terminal; a no-op without one. */
@@ -245,8 +248,8 @@ export class MonitorRuntime implements ContainerRuntime {
   }
 
   async exec(o: ExecProcessOptions): Promise<ExecProcess> {
-    const { pid, exited } = await this.monitor.exec(o);
-    return { pid, exited, openStdin: () => AttachSocket.connect(o.dir), resize: (h, w) => void resizeTerminal(o.dir, h, w) };
+    const { pid, exited, direct } = await this.monitor.exec(o);
+    return { pid, exited, outputDirect: direct, openStdin: () => AttachSocket.connect(o.dir), resize: (h, w) => void resizeTerminal(o.dir, h, w) };
   }
 }
 

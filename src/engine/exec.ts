@@ -128,6 +128,9 @@ export class ExecService {
     const dir = this.dir(x.id);
     const tty = !!x.options.tty;
     let started: ExecProcess;
+    // Output the runtime hands over itself (no log file in between); none once the stream is gone.
+    let streaming = !o.detach && !!streams;
+    const output = streaming ? (e: LogEntry) => void (streaming && streams!.output(e)) : undefined;
     try {
       // Synchronous: two small writes cost less than their thread-pool round trips on this hot path.
       const t0 = traceStart();
@@ -136,7 +139,7 @@ export class ExecService {
       writeFileSync(join(dir, 'process.json'), JSON.stringify(proc));
       const t1 = traceStart();
       traceSpan(x.id, 'exec: process.json', t0, t1);
-      started = await this.runtime.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin, attached: !o.detach && !!streams });
+      started = await this.runtime.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin, output });
       traceSpan(x.id, 'exec: conmon + runc exec (until pid)', t1);
     } catch (err) {
       x.exitCode = 126;
@@ -168,7 +171,7 @@ export class ExecService {
       void finished.then(() => fsp.rm(dir, { recursive: true, force: true })).catch(() => undefined);
       return;
     }
-    const follower = new LogFollower(join(dir, 'log'), 0, streams.output);
+    const follower = started.outputDirect ? undefined : new LogFollower(join(dir, 'log'), 0, streams.output);
     const aborted = new Promise<void>((resolve) => {
       if (abort?.aborted) resolve();
       abort?.addEventListener('abort', () => resolve(), { once: true });
@@ -177,8 +180,9 @@ export class ExecService {
     await Promise.race([finished, aborted]);
     const tDrain = traceStart();
     traceSpan(x.id, 'exec: running until exit known', tRun, tDrain);
-    if (abort?.aborted && x.running) follower.stop();
-    else await follower.drain();
+    streaming = false;
+    if (abort?.aborted && x.running) follower?.stop();
+    else await follower?.drain();
     traceSpan(x.id, 'exec: output drained', tDrain);
     stdin?.close();
     void finished.then(() => fsp.rm(dir, { recursive: true, force: true })).catch(() => undefined);

@@ -14,10 +14,12 @@
  * start() → [kill()] → the exit file appears → remove() (runc delete).
  */
 import { spawn, execFile } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isErrno, log, traceSpan, traceStart } from '../common';
+import { spawnPiped, type PipedProcess } from '../sys';
+import type { LogEntry } from './k8s-log';
 
 export interface MonitorOptions {
   execRoot: string;
@@ -54,10 +56,11 @@ export interface ExecProcessOptions {
   stdin?: boolean;
   /**
    * Someone streams the process's output now and it need not outlive berthd (not a
-   * detached exec): without a terminal or stdin it then runs under `runc exec` straight
-   * from berthd, without a conmon.
+   * detached exec). Without a terminal or stdin it then runs under `runc exec` straight
+   * from berthd, without a conmon, and its output comes here as it is written instead of
+   * going to `<dir>/log` (the result's `direct` says which of the two happened).
    */
-  attached?: boolean;
+  output?: (e: LogEntry) => void;
 }
 
 /** A helper program's version and commit as its `--version` prints them. */
@@ -368,8 +371,8 @@ export class Monitor {
    * sync pipe, else the exit file `<dir>/<containerId>`). Rejects with runc's
    * message when the process cannot be started.
    */
-  async exec(o: ExecProcessOptions): Promise<{ pid: number; exited: Promise<number> }> {
-    if (o.attached && !o.tty && !o.stdin) return this.execDirect(o);
+  async exec(o: ExecProcessOptions): Promise<{ pid: number; exited: Promise<number>; direct: boolean }> {
+    if (o.output && !o.tty && !o.stdin) return this.execDirect(o, o.output);
     const args = [
       '--api-version', '1',
       '-c', o.containerId, '-u', o.execId,
@@ -435,53 +438,45 @@ export class Monitor {
       const code = Number.parseInt(await fsp.readFile(join(o.dir, o.containerId), 'utf8').catch(() => ''), 10);
       return Number.isNaN(code) ? 255 : code;
     })();
-    return { pid: first.data, exited };
+    return { pid: first.data, exited, direct: false };
   }
 
   /**
    * `runc exec` as berthd's own child, for an attached process without a terminal or
-   * stdin: one process less than conmon's way. Its output goes into `<dir>/log` in
-   * conmon's k8s-file format, so readers do not tell the two apart; its exit code is
-   * runc's (the process's status, 128+N for a signal). Resolves once runc has written the
-   * pid file (the process runs); rejects with runc's message when it never ran.
+   * stdin: one process less than conmon's way, started with posix_spawn (sys/spawn.ts)
+   * rather than a fork of berthd. Its output goes to `o.output` as it comes, not to a log:
+   * what it writes before runc has confirmed the start is held back, so that a failed start
+   * streams nothing and its reason is only in the rejection. Its exit code is runc's (the
+   * process's status, 128+N for a signal) and is known once its output has ended too.
+   * Resolves once runc has written the pid file (the process runs); rejects with runc's
+   * message when it never ran.
    */
-  private async execDirect(o: ExecProcessOptions): Promise<{ pid: number; exited: Promise<number> }> {
+  private async execDirect(o: ExecProcessOptions, output: (e: LogEntry) => void): Promise<{ pid: number; exited: Promise<number>; direct: boolean }> {
     const pidFile = join(o.dir, 'pid');
-    const logFd = openSync(join(o.dir, 'log'), 'a');
-    const child = spawn(this.runc, [`--root=${this.runcRoot}`, 'exec', '--process', join(o.dir, 'process.json'), '--pid-file', pidFile, o.containerId], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
-      detached: true,
-    });
     let errText = '';
-    const record = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
-      if (stream === 'stderr' && errText.length < 1 << 16) errText += chunk.toString();
-      const time = new Date().toISOString();
-      const full = Buffer.from(`${time} ${stream} F `);
-      const parts: Buffer[] = [];
-      let start = 0;
-      for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
-        parts.push(full, chunk.subarray(start, nl + 1));
-        start = nl + 1;
-      }
-      if (start < chunk.length) parts.push(Buffer.from(`${time} ${stream} P `), chunk.subarray(start), NL);
-      try {
-        writeSync(logFd, Buffer.concat(parts));
-      } catch (err) {
-        log.warn('cannot write exec output', { dir: o.dir, error: String(err) });
-      }
+    let child: PipedProcess;
+    try {
+      child = spawnPiped(this.runc, [this.runc, `--root=${this.runcRoot}`, 'exec', '--process', join(o.dir, 'process.json'), '--pid-file', pidFile, o.containerId], {
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+        setsid: true,
+      });
+    } catch (err) {
+      throw internal(`OCI runtime exec failed: cannot run runc (${this.runc}): ${err instanceof Error ? err.message : String(err)}`, err);
+    }
+    let early: LogEntry[] | undefined = [];
+    const pass = (stream: 'stdout' | 'stderr') => (data: Buffer) => {
+      if (stream === 'stderr' && early && errText.length < 1 << 16) errText += data.toString();
+      const e: LogEntry = { time: new Date().toISOString(), stream, data };
+      if (early) early.push(e);
+      else output(e);
     };
-    child.stdout!.on('data', record('stdout'));
-    child.stderr!.on('data', record('stderr'));
-    const exited = new Promise<number>((resolve) => {
-      child.on('error', (err) => {
-        errText += `cannot run runc (${this.runc}): ${err.message}`;
+    const ended = (s: NodeJS.ReadableStream) =>
+      new Promise<void>((resolve) => {
+        s.on('data', pass(s === child.stdout ? 'stdout' : 'stderr'));
+        s.on('error', () => resolve());
+        s.on('close', () => resolve());
       });
-      child.on('close', (code, signal) => {
-        closeSync(logFd);
-        resolve(code ?? 128 + (signal ? signalNumber(signal) ?? 0 : 0));
-      });
-    });
+    const exited = Promise.all([child.exited, ended(child.stdout), ended(child.stderr)]).then(([code]) => code);
     const pid = await new Promise<number | undefined>((resolve) => {
       let done = false;
       const watcher = watch(o.dir, () => check());
@@ -501,7 +496,7 @@ export class Monitor {
         }
       };
       check();
-      void exited.then(() => {
+      void child.exited.then(() => {
         check();
         finish(undefined);
       });
@@ -510,7 +505,10 @@ export class Monitor {
       const code = await exited;
       throw internal(`OCI runtime exec failed: ${cleanRuncMessage(errText) || `runc exec exited with ${code} before the process started`}`);
     }
-    return { pid, exited };
+    const held = early;
+    early = undefined;
+    for (const e of held) output(e);
+    return { pid, exited, direct: true };
   }
 
   private runcCmd(args: string[], input?: string): Promise<string> {
@@ -603,7 +601,6 @@ function runtimeError(message: string): BerthError {
   return internal(`OCI runtime create failed: ${cleanRuncMessage(message)}`);
 }
 
-const NL = Buffer.from('\n');
 
 /** A signal as runc takes it (`KILL`, `SIGTERM`, `9`) as a number; undefined when unknown. */
 export function signalNumber(signal: string | number): number | undefined {

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Readable } from 'node:stream';
+import { spawnPiped } from './index';
+
+function text(s: Readable): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    s.on('data', (d: Buffer) => (out += d.toString()));
+    s.on('close', () => resolve(out));
+  });
+}
+
+test('spawnPiped: stdout, stderr and the exit code of the program', async () => {
+  const p = spawnPiped('/bin/sh', ['sh', '-c', 'echo out; echo err >&2; exit 3'], { env: {} });
+  const [out, err, code] = await Promise.all([text(p.stdout), text(p.stderr), p.exited]);
+  assert.deepEqual([out, err, code], ['out\n', 'err\n', 3]);
+  assert.ok(p.pid > 0);
+});
+
+test('spawnPiped: a child killed by a signal exits with 128 + its number', async () => {
+  const p = spawnPiped('/bin/sh', ['sh', '-c', 'kill -TERM $$'], { env: {} });
+  assert.equal(await p.exited, 143);
+});
+
+test('spawnPiped: exactly the given environment, stdin from /dev/null, a session of its own with setsid', async () => {
+  const p = spawnPiped('/bin/sh', ['sh', '-c', 'env; readlink /proc/self/fd/0; cut -d" " -f6 /proc/self/stat; echo $$'], { env: { ONLY: 'this' }, setsid: true });
+  const [out] = await Promise.all([text(p.stdout), p.exited]);
+  const lines = out.trim().split('\n');
+  assert.ok(lines.includes('ONLY=this'));
+  assert.ok(!lines.some((l) => l.startsWith('HOME=')), out);
+  assert.ok(lines.includes('/dev/null'), out);
+  const [sid, self] = lines.slice(-2);
+  assert.equal(sid, self, 'the shell leads its own session');
+});
+
+test('spawnPiped: every signal at its default and none blocked in the child (node ignores SIGPIPE)', async () => {
+  const p = spawnPiped('/bin/sh', ['sh', '-c', 'grep -E "^Sig(Blk|Ign)" /proc/self/status'], { env: {} });
+  const [out] = await Promise.all([text(p.stdout), p.exited]);
+  assert.match(out, /SigBlk:\s+0+\n/);
+  assert.match(out, /SigIgn:\s+0+\n/);
+});
+
+test('spawnPiped: a program that cannot be run throws its errno', () => {
+  assert.throws(() => spawnPiped('/nonexistent/program', ['x'], { env: {} }), (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
+});
+
+test('spawnPiped: many children at once are each reaped with their own code', async () => {
+  const codes = await Promise.all(Array.from({ length: 20 }, (_, i) => spawnPiped('/bin/sh', ['sh', '-c', `exit ${i}`], { env: {} }).exited));
+  assert.deepEqual(codes, Array.from({ length: 20 }, (_, i) => i));
+});
+
