@@ -14,11 +14,11 @@
  * start() → [kill()] → the exit file appears → remove() (runc delete).
  */
 import { spawn, execFile } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isErrno, log, traceSpan, traceStart } from '../common';
-import { spawnPiped, type PipedProcess } from '../sys';
+import { sealedCopy, spawnPiped, type PipedProcess } from '../sys';
 import type { LogEntry } from './k8s-log';
 
 export interface MonitorOptions {
@@ -76,6 +76,8 @@ export class Monitor {
   readonly exitDir: string;
   private readonly socketDir: string;
   private readonly runc: string;
+  /** The sealed copy of runc that execs run from, and the identity of the file it was made from. */
+  private runcCopy?: { key: string; fd: number };
   private readonly conmon: string;
   private watcher?: FSWatcher;
 
@@ -456,7 +458,7 @@ export class Monitor {
     let errText = '';
     let child: PipedProcess;
     try {
-      child = spawnPiped(this.runc, [this.runc, `--root=${this.runcRoot}`, 'exec', '--process', join(o.dir, 'process.json'), '--pid-file', pidFile, o.containerId], {
+      child = spawnPiped(this.runcToExec(), [this.runc, `--root=${this.runcRoot}`, 'exec', '--process', join(o.dir, 'process.json'), '--pid-file', pidFile, o.containerId], {
         env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
         setsid: true,
       });
@@ -509,6 +511,33 @@ export class Monitor {
     early = undefined;
     for (const e of held) output(e);
     return { pid, exited, direct: true };
+  }
+
+  /**
+   * What to execute for a `runc exec` started here: a sealed memfd copy of runc (see
+   * sys/sealedCopy), so that its `runc init` does not copy the 8–9 MB binary again for every
+   * exec; made anew when the binary on disk changes (an upgrade), and runc's own path when
+   * the copy cannot be made.
+   */
+  private runcToExec(): string {
+    let key: string;
+    try {
+      const st = statSync(this.runc);
+      key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return this.runc;
+    }
+    if (this.runcCopy?.key !== key) {
+      if (this.runcCopy && this.runcCopy.fd >= 0) closeSync(this.runcCopy.fd);
+      let fd = -1;
+      try {
+        fd = sealedCopy(this.runc);
+      } catch (err) {
+        log.warn('cannot make a sealed copy of runc; runc exec copies itself each time', { runc: this.runc, error: String(err) });
+      }
+      this.runcCopy = { key, fd };
+    }
+    return this.runcCopy.fd >= 0 ? `/proc/self/fd/${this.runcCopy.fd}` : this.runc;
   }
 
   private runcCmd(args: string[], input?: string): Promise<string> {

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { spawnPiped } from './index';
+import { sealedCopy, spawnPiped } from './index';
 
 function text(s: Readable): Promise<string> {
   return new Promise((resolve) => {
@@ -50,3 +51,22 @@ test('spawnPiped: many children at once are each reaped with their own code', as
   assert.deepEqual(codes, Array.from({ length: 20 }, (_, i) => i));
 });
 
+test('sealedCopy: runs like the original and cannot be written to', async () => {
+  const fd = sealedCopy('/bin/sh');
+  try {
+    const p = spawnPiped(`/proc/self/fd/${fd}`, ['sh', '-c', 'echo copied'], { env: {} });
+    const [out, code] = await Promise.all([text(p.stdout), p.exited]);
+    assert.deepEqual([out, code], ['copied\n', 0]);
+    assert.deepEqual(readFileSync(`/proc/self/fd/${fd}`), readFileSync('/bin/sh'));
+    assert.throws(() => {
+      const w = openSync(`/proc/self/fd/${fd}`, 'r+');
+      try {
+        writeSync(w, 'x');
+      } finally {
+        closeSync(w);
+      }
+    }, (err: NodeJS.ErrnoException) => err.code === 'EPERM');
+  } finally {
+    closeSync(fd);
+  }
+});

@@ -20,6 +20,7 @@
  * - Other descriptors of the daemon are not passed on unless they lack O_CLOEXEC; Node
  *   and libuv open theirs with it, as for their own children.
  */
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { sysError } from './libc';
@@ -180,3 +181,56 @@ export function spawnPiped(file: string, args: string[], o: SpawnOptions): Piped
   return { pid, stdout: stream(outR), stderr: stream(errR), exited };
 }
 
+const MFD_CLOEXEC = 0x1;
+const MFD_ALLOW_SEALING = 0x2;
+const F_ADD_SEALS = 1033;
+// F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE: nothing can change the copy any more.
+const SEALS_ALL = 0x1 | 0x2 | 0x4 | 0x8;
+
+interface MemfdLib {
+  errno(): number;
+  memfdCreate(name: string, flags: number): number;
+  addSeals(fd: number, cmd: number, seals: number): number;
+}
+
+let memfdLib: MemfdLib | undefined;
+
+/**
+ * A sealed in-memory copy of the executable at `path` (memfd_create(2) with every seal
+ * added): the descriptor, close-on-exec. Executing `/proc/self/fd/<fd>` then runs a copy
+ * that no one can write to, which is what runc 1.1 otherwise makes of itself (an 8–9 MB
+ * copy and a second exec) in every `runc init`, as its defence against CVE-2019-5736; it
+ * skips that when it already runs from such a sealed memfd (runc's memfd-bind does this
+ * for a whole host). Throws a SysError when the kernel refuses.
+ */
+export function sealedCopy(path: string): number {
+  if (!memfdLib) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const koffi = require('koffi') as { load(name: string): { func(sig: string): (...args: unknown[]) => number }; errno(): number };
+    const c = koffi.load('libc.so.6');
+    const fcntl = c.func('int fcntl(int, int, ...)');
+    memfdLib = {
+      errno: () => koffi.errno(),
+      memfdCreate: c.func('int memfd_create(const char *, unsigned int)'),
+      addSeals: (fd, cmd, seals) => fcntl(fd, cmd, 'int', seals),
+    };
+  }
+  const l = memfdLib;
+  const fd = l.memfdCreate(path.slice(path.lastIndexOf('/') + 1) || 'exe', MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) throw sysError('memfd_create', l.errno(), path);
+  let src = -1;
+  try {
+    src = openSync(path, 'r');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(src, buf, 0, buf.length, null)) > 0; ) {
+      for (let off = 0; off < n; ) off += writeSync(fd, buf, off, n - off);
+    }
+    if (l.addSeals(fd, F_ADD_SEALS, SEALS_ALL) < 0) throw sysError('fcntl(F_ADD_SEALS)', l.errno(), path);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  } finally {
+    if (src >= 0) closeSync(src);
+  }
+  return fd;
+}
