@@ -26,8 +26,11 @@ const GROWTH_BYTES = 1 << 20;
 /** At most one release in this long, whatever the load does. */
 const MIN_INTERVAL_MS = 10_000;
 
-/** Starts watching; the returned function stops it. The timer never keeps the process alive. */
-export function releaseMemoryWhenIdle(): () => void {
+/**
+ * Starts watching; the returned function stops it. The timer never keeps the process alive.
+ * `onRelease` hears of each release with the heap's physical size before and after it.
+ */
+export function releaseMemoryWhenIdle(onRelease?: (before: number, after: number) => void): () => void {
   let last = performance.eventLoopUtilization();
   // The first release has no baseline: whatever start-up left is worth giving back.
   let physicalAfter = 0;
@@ -42,6 +45,7 @@ export function releaseMemoryWhenIdle(): () => void {
     if (getHeapStatistics().total_physical_size < physicalAfter + GROWTH_BYTES) return;
     busy = true;
     const t0 = traceStart();
+    const before = getHeapStatistics().total_physical_size;
     lowMemoryGc((ok) => {
       busy = false;
       lastAt = performance.now();
@@ -49,6 +53,7 @@ export function releaseMemoryWhenIdle(): () => void {
       last = performance.eventLoopUtilization();
       if (!ok) clearInterval(timer);
       traceSpan('memory', 'idle heap release', t0);
+      if (ok) onRelease?.(before, physicalAfter);
     });
   }, SAMPLE_MS);
   timer.unref();
