@@ -10,6 +10,7 @@ import { log, setLogLevel, traceSpan, traceStart } from '../common';
 import { checkLogConfig, DEFAULT_LOG_DRIVER, Engine } from '../engine';
 import { setupRemap } from '../runtime';
 import type { RegistryServer } from '../registry';
+import { releaseMemoryWhenIdle } from './idle-memory';
 import { parseHostPort } from './registry-command';
 
 interface Flags {
@@ -271,6 +272,7 @@ async function main(): Promise<void> {
   traceSpan('init', 'engine open + listen', tOpen);
   traceSpan('init', 'since process start', 0);
   log.info('Daemon has completed initialization', { version: '0.1.0', dataRoot: f.dataRoot, execRoot: f.execRoot });
+  releaseMemoryWhenIdle();
   let stopping = false;
   const shutdown = async (sig: string) => {
     if (stopping) return;
