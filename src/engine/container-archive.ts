@@ -18,14 +18,14 @@
  * - Events: `archive-path` after a GET is served, `extract-to-dir` after a PUT.
  * - Crash safety: a PUT makes each file under a temporary name and renames it into
  *   place; the directories that get such names go to `<container dir>/cp-journal`
- *   first, and what a crash left
- *   behind is removed by `recover` (berthd start) or before the next copy.
+ *   first (written by the extraction's worker thread), and what a crash left behind is
+ *   removed by `recover` (berthd start) or before the next copy.
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, isErrno, log, notFound } from '../common';
-import { idShifter, idUnshifter, resolveUser, type IdMappings } from '../runtime';
+import { idUnshifter, resolveUser, type IdMappings } from '../runtime';
 import type { KeyedMutex } from '../state';
 import { ContainerFs, isGoDir, mapTarOwners, type PathStat, type Snapshotter } from '../storage';
 import { isLive, type ContainerEvents, type ContainerRecord } from './container-model';
@@ -99,16 +99,14 @@ export class ContainerArchive {
       }
       // The journal names each directory before a temporary file is made in it: after a crash (kill -9
       // mid-copy) the next look at this container removes what the copy left half-made.
-      const journal = await fsp.open(this.journalPath(rec), 'a', 0o600);
       try {
         await fs.extract(input, dest, {
           noOverwriteDirNonDir: req.noOverwriteDirNonDir,
           ...(owner ? { owner } : {}),
-          ...(this.userns ? { idShift: idShifter(this.userns) } : {}),
-          journal: async (dirPath) => void (await journal.write(`${dirPath}\n`)),
+          ...(this.userns ? { idMap: this.userns } : {}),
+          journal: this.journalPath(rec),
         });
       } finally {
-        await journal.close();
         await fsp.rm(this.journalPath(rec), { force: true });
       }
     });
