@@ -188,3 +188,14 @@ test('extract: copies run side by side on their own workers', needsRoot('chown o
     assert.equal(readFileSync(join(rootfs, `p${i}`, 'f49'), 'utf8'), `${i}-49`);
   }
 });
+
+test('extract: a name the archive repeats inside a directory it made is replaced, or refused with noOverwriteDirNonDir', needsRoot('chown of extracted entries'), async (t) => {
+  const { fs, rootfs } = setup(t);
+  const twice = await makeTar([{ name: 'n/', type: 'directory' }, { name: 'n/a', data: 'first' }, { name: 'n/a', data: 'second' }, { name: 'n/d', data: 'file' }, { name: 'n/d/', type: 'directory' }]);
+  await fs.extract(Readable.from([twice]), '/', { noOverwriteDirNonDir: false });
+  assert.equal(readFileSync(join(rootfs, 'n', 'a'), 'utf8'), 'second');
+  assert.ok(lstatSync(join(rootfs, 'n', 'd')).isDirectory());
+  assert.deepEqual(readdirSync(join(rootfs, 'n')).sort(), ['a', 'd']);
+  const refused = await makeTar([{ name: 'm/', type: 'directory' }, { name: 'm/x', data: 'file' }, { name: 'm/x/', type: 'directory' }]);
+  await assert.rejects(fs.extract(Readable.from([refused]), '/', { noOverwriteDirNonDir: true }), /cannot overwrite non-directory/);
+});

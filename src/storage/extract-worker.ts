@@ -71,6 +71,6 @@ function classify(err: unknown, dest: string): { kind: ErrorKind; message: strin
   const msg = (err as Error)?.message ?? String(err);
   if (err instanceof BerthError) return { kind: err.kind, message: msg };
   // What a process of the container changing the tree under the copy looks like.
-  if (['ENOTDIR', 'ELOOP', 'EEXIST', 'ENOENT'].some((c) => isErrno(err, c))) return { kind: 'invalid-argument', message: `copying into ${dest} failed: the tree changed while it was being copied: ${msg}` };
+  if (['ENOTDIR', 'ELOOP', 'EEXIST', 'ENOENT', 'EISDIR', 'ENOTEMPTY'].some((c) => isErrno(err, c))) return { kind: 'invalid-argument', message: `copying into ${dest} failed: the tree changed while it was being copied: ${msg}` };
   return { kind: 'internal', message: `copying into ${dest} failed: ${msg}` };
 }

@@ -25,6 +25,8 @@ import type { TarEntryHeader, TarSink } from './tar-reader';
 
 /** Directory handles an extraction keeps open at most. */
 const MAX_KEPT_DIRS = 64;
+/** Names made in new directories that an extraction remembers at most (see `fresh`). */
+const MAX_TRACKED = 100_000;
 
 interface OpenFile {
   fd: number;
@@ -38,6 +40,13 @@ interface OpenFile {
 export class SyncExtractor implements TarSink {
   /** Container paths known to be real directories. */
   private readonly dirs = new Set<string>();
+  /**
+   * Directories this extraction made, and what it made in them: any other name in them
+   * is known to be absent without an lstat (most of a copy into a new directory).
+   * Dropped past MAX_TRACKED names, which only costs the lstats again.
+   */
+  private fresh = new Set<string>();
+  private made = new Set<string>();
   private readonly dirTimes = new Map<string, { atime: number; mtime: number }>();
   /** Temporary names not yet renamed into place (removed on failure); at most one at a time. */
   private readonly temps = new Set<string>();
@@ -75,12 +84,13 @@ export class SyncExtractor implements TarSink {
     const { dir, name } = mountPoint ? this.fs.locateSync(cpath) : this.parentOf(cpath);
     let keep = !mountPoint;
     try {
-      const existing = lstatOrNull(dir.at(name));
+      const existing = !mountPoint && this.fresh.has(parent) && !this.made.has(cpath) ? null : lstatOrNull(dir.at(name));
       if (existing && this.opts.noOverwriteDirNonDir) {
         if (existing.isDirectory() && !isDir) throw invalidArgument(`cannot overwrite directory "${cpath}" with non-directory "${h.name}"`);
         if (!existing.isDirectory() && isDir) throw invalidArgument(`cannot overwrite non-directory "${cpath}" with directory "${h.name}"`);
       }
       keep = this.make(h, dir, name, cpath, existing) || keep;
+      if (this.fresh.has(parent)) this.track(cpath);
     } finally {
       if (!keep) dir.close();
     }
@@ -154,6 +164,7 @@ export class SyncExtractor implements TarSink {
         if (!existing?.isDirectory()) {
           if (existing) removeTree(dir, name);
           mkdirSync(abs, 0o700);
+          this.track(cpath, true);
         }
         this.dirs.add(cpath);
         this.setOwnerAndMode(abs, h, false);
@@ -214,6 +225,17 @@ export class SyncExtractor implements TarSink {
       case 'block-device':
         return false; // never: a copy has no business handing a container a host device
     }
+  }
+
+  /** Notes that `cpath` exists now (and is a directory this extraction made, when `dir`). */
+  private track(cpath: string, dir = false): void {
+    if (this.made.size >= MAX_TRACKED) {
+      this.fresh = new Set();
+      this.made = new Set();
+      return;
+    }
+    this.made.add(cpath);
+    if (dir) this.fresh.add(cpath);
   }
 
   /** A new temporary name in `dir`, journalled first. */
@@ -288,6 +310,7 @@ export class SyncExtractor implements TarSink {
           const refusal = this.fs.writeRefusal(cpath);
           if (refusal) throw invalidArgument(refusal);
           mkdirSync(abs, 0o755);
+          this.track(cpath, true);
           // Made for the copy: root's, as the container sees root.
           if (this.opts.idMap) {
             const root = { uid: toHost(this.opts.idMap.uids, 0, 'uid'), gid: toHost(this.opts.idMap.gids, 0, 'gid') };
