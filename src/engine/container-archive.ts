@@ -33,6 +33,13 @@ import type { ContainerStore } from './container-store';
 
 export type { PathStat } from '../storage';
 
+/**
+ * Gets the stat of the path (for the header) and its tar, which it must read to its end
+ * (or destroy) before it resolves. `recycle`, when given, takes back each chunk of the tar
+ * once the consumer is done with it (written to the socket), for the next chunks.
+ */
+export type ArchiveConsumer = (stat: PathStat, tar: Readable, recycle?: (chunk: Buffer) => void) => Promise<void>;
+
 export interface ExtractRequest {
   /** Refuse to replace a directory with a non-directory or the reverse. */
   noOverwriteDirNonDir: boolean;
@@ -64,7 +71,7 @@ export class ContainerArchive {
    * Streams the tar of `path` to `consume`, which gets its stat first (for the header)
    * and must read the stream to its end (or destroy it) before it resolves.
    */
-  async get(ref: string, path: string, consume: (stat: PathStat, tar: Readable) => Promise<void>): Promise<void> {
+  async get(ref: string, path: string, consume: ArchiveConsumer): Promise<void> {
     const rec = this.store.get(ref);
     await this.withFs(rec, async (fs) => {
       this.refuseTmpfs(rec, await fs.resolve(path, false));
@@ -72,7 +79,7 @@ export class ContainerArchive {
       if (!got) throw fileNotFound(path, ref);
       const tar = this.ownersAsContainerSees(got.stream);
       try {
-        await consume(got.stat, tar);
+        await consume(got.stat, tar, tar === got.stream ? got.recycle : undefined);
       } finally {
         tar.destroy();
         got.stream.destroy();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -198,4 +199,19 @@ test('extract: a name the archive repeats inside a directory it made is replaced
   assert.deepEqual(readdirSync(join(rootfs, 'n')).sort(), ['a', 'd']);
   const refused = await makeTar([{ name: 'm/', type: 'directory' }, { name: 'm/x', data: 'file' }, { name: 'm/x/', type: 'directory' }]);
   await assert.rejects(fs.extract(Readable.from([refused]), '/', { noOverwriteDirNonDir: true }), /cannot overwrite non-directory/);
+});
+
+test('extract: an empty body, a gzip archive, and a body that fails midway', needsRoot('chown of extracted entries'), async (t) => {
+  const { fs, rootfs } = setup(t);
+  await fs.extract(Readable.from([]), '/', { noOverwriteDirNonDir: false });
+  const tar = await makeTar([{ name: 'gz/a', data: 'zipped' }]);
+  await fs.extract(Readable.from([gzipSync(tar)]), '/', { noOverwriteDirNonDir: false });
+  assert.equal(readFileSync(join(rootfs, 'gz', 'a'), 'utf8'), 'zipped');
+  const big = await makeTar([{ name: 'cut/big', data: randomBytes(4 << 20) }]);
+  const failing = new Readable({ read() {} });
+  failing.push(big.subarray(0, 2 << 20));
+  const gone = new Error('client went away');
+  setImmediate(() => failing.destroy(gone));
+  await assert.rejects(fs.extract(failing, '/', { noOverwriteDirNonDir: false }), (e) => e === gone);
+  assert.deepEqual(readdirSync(join(rootfs, 'cut')), [], 'the half-made file is removed before extract returns');
 });

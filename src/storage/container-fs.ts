@@ -39,7 +39,7 @@
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, promises as fsp, readdirSync, readSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { decompressStream, invalidArgument, isErrno } from '../common';
+import { decompressStream, detectCompression, invalidArgument, isErrno } from '../common';
 import { walkInRoot } from '../sys';
 import { extractOnWorker } from './extract-thread';
 import { encodeHeader, endOfArchive, headerForSync } from './tar-writer';
@@ -208,8 +208,13 @@ export class ContainerFs {
     return { cpath, st };
   }
 
-  /** The tar of `path` (GET /archive) with its stat, or null when it does not exist. */
-  async tar(path: string): Promise<{ stat: PathStat; stream: Readable } | null> {
+  /**
+   * The tar of `path` (GET /archive) with its stat, or null when it does not exist.
+   * `recycle` takes back a chunk of the stream once its reader is done with it: the next
+   * chunks are read into it (a fresh 512 KiB buffer per chunk made V8 run full
+   * collections for the external memory, several per 100 MB).
+   */
+  async tar(path: string): Promise<{ stat: PathStat; stream: Readable; recycle: (chunk: Buffer) => void } | null> {
     const stat = await this.stat(path);
     const found = await this.lookup(path);
     if (!stat || !found) return null;
@@ -282,7 +287,7 @@ export class ContainerFs {
         cb(err);
       },
     });
-    return { stat, stream };
+    return { stat, stream, recycle: (chunk) => out.recycle(chunk) };
   }
 
   /**
@@ -292,7 +297,8 @@ export class ContainerFs {
    * invalid-argument, disk errors internal.
    */
   async extract(input: Readable, dest: string, opts: ExtractOptions): Promise<void> {
-    const { stream } = await decompressStream(input);
+    const head = await peek(input, 4);
+    const stream = detectCompression(head) === 'none' ? input : (await decompressStream(input)).stream;
     await extractOnWorker({ rootfs: this.rootfs, mounts: this.mounts, readonlyRootfs: this.readonlyRootfs, dest, opts }, stream);
   }
 
@@ -446,14 +452,61 @@ export function openDirNoFollow(abs: string, what: string): DirHandle {
   }
 }
 
+/** The first `n` bytes of `input` (fewer if it ends first), left in it to be read again. */
+async function peek(input: Readable, n: number): Promise<Buffer> {
+  const got: Buffer[] = [];
+  let len = 0;
+  try {
+    while (len < n && !input.readableEnded) {
+      const c = input.read() as Buffer | string | null;
+      if (c === null) {
+        const more = await new Promise<boolean>((resolve, reject) => {
+          const done = (v: boolean) => () => {
+            input.off('readable', onReadable);
+            input.off('end', onEnd);
+            input.off('error', onError);
+            input.off('close', onEnd);
+            resolve(v);
+          };
+          const onReadable = done(true);
+          const onEnd = done(false);
+          const onError = (e: Error) => {
+            done(false)();
+            reject(e);
+          };
+          input.once('readable', onReadable);
+          input.once('end', onEnd);
+          input.once('close', onEnd);
+          input.once('error', onError);
+        });
+        if (!more) break;
+        continue;
+      }
+      const b = typeof c === 'string' ? Buffer.from(c) : c;
+      got.push(b);
+      len += b.length;
+    }
+  } finally {
+    const all = Buffer.concat(got);
+    if (all.length > 0 && !input.destroyed) input.unshift(all);
+  }
+  return Buffer.concat(got);
+}
+
 /** Size of the chunks a tar is read out in (GET /archive). */
 const TAR_CHUNK = 512 * 1024;
 
 /** Gathers a tar's bytes into TAR_CHUNK buffers: one stream chunk and one socket write for many small files. */
 class TarOut {
-  buf = Buffer.allocUnsafe(TAR_CHUNK);
+  buf: Buffer = Buffer.allocUnsafeSlow(TAR_CHUNK);
   used = 0;
   private readonly ready: Buffer[] = [];
+  private readonly spare: Buffer[] = [];
+
+  /** Takes back a chunk handed out (see ContainerFs.tar). */
+  recycle(chunk: Buffer): void {
+    if (chunk.buffer.byteLength === TAR_CHUNK && chunk.byteOffset === 0 && this.spare.length < 8) this.spare.push(Buffer.from(chunk.buffer, 0, TAR_CHUNK));
+  }
 
   put(b: Buffer): void {
     for (let off = 0; off < b.length; ) {
@@ -477,7 +530,7 @@ class TarOut {
     this.used += n;
     if (this.used === TAR_CHUNK) {
       this.ready.push(this.buf);
-      this.buf = Buffer.allocUnsafe(TAR_CHUNK);
+      this.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(TAR_CHUNK);
       this.used = 0;
     }
   }

@@ -50,11 +50,17 @@ port.on('message', (m: ToWorker) => {
     }
     return;
   }
-  if (m.t === 'data') post({ t: 'ack' });
+  if (m.t === 'data' && !job) return port.postMessage({ t: 'ack', buf: m.buf }, [m.buf]);
   if (!job) return;
   try {
-    if (m.t === 'data') job.reader.push(Buffer.from(m.buf, 0, m.len));
-    else if (m.t === 'end') {
+    if (m.t === 'data') {
+      try {
+        // The reader and the extractor keep no view of the batch past push(): it goes back for reuse.
+        job.reader.push(Buffer.from(m.buf, 0, m.len));
+      } finally {
+        port.postMessage({ t: 'ack', buf: m.buf }, [m.buf]);
+      }
+    } else if (m.t === 'end') {
       job.reader.end();
       job.extractor.finish();
       job.extractor.close();
