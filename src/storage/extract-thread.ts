@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { BerthError, internal, type ErrorKind } from '../common';
-import type { ExtractOptions, FsMount } from './container-fs';
+import type { ExtractOptions, FsMount } from './extract-options';
 
 export interface ExtractJob {
   rootfs: string;

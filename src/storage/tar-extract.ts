@@ -20,7 +20,8 @@ import { closeSync, constants as fsc, fchmodSync, fchownSync, futimesSync, lchow
 import { posix } from 'node:path';
 import { invalidArgument, isErrno } from '../common';
 import { mknod, S_IFIFO, walkInRootSync } from '../sys';
-import { cleanName, openDirNoFollow, TEMP_PREFIX, type ContainerFs, type DirHandle, type ExtractOptions, type IdRange } from './container-fs';
+import { cleanName, openDirNoFollow, TEMP_PREFIX, type ContainerFs, type DirHandle } from './container-fs';
+import type { ExtractOptions, IdRange } from './extract-options';
 import type { TarEntryHeader, TarSink } from './tar-reader';
 
 /** Directory handles an extraction keeps open at most. */
