@@ -18,20 +18,27 @@
  * - Events: `archive-path` after a GET is served, `extract-to-dir` after a PUT.
  * - Crash safety: a PUT makes each file under a temporary name and renames it into
  *   place; the directories that get such names go to `<container dir>/cp-journal`
- *   first, and what a crash left
- *   behind is removed by `recover` (berthd start) or before the next copy.
+ *   first (written by the extraction's worker thread), and what a crash left behind is
+ *   removed by `recover` (berthd start) or before the next copy.
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, isErrno, log, notFound } from '../common';
-import { idShifter, idUnshifter, resolveUser, type IdMappings } from '../runtime';
+import { idUnshifter, resolveUser, type IdMappings } from '../runtime';
 import type { KeyedMutex } from '../state';
 import { ContainerFs, isGoDir, mapTarOwners, type PathStat, type Snapshotter } from '../storage';
 import { isLive, type ContainerEvents, type ContainerRecord } from './container-model';
 import type { ContainerStore } from './container-store';
 
 export type { PathStat } from '../storage';
+
+/**
+ * Gets the stat of the path (for the header) and its tar, which it must read to its end
+ * (or destroy) before it resolves. `recycle`, when given, takes back each chunk of the tar
+ * once the consumer is done with it (written to the socket), for the next chunks.
+ */
+export type ArchiveConsumer = (stat: PathStat, tar: Readable, recycle?: (chunk: Buffer) => void) => Promise<void>;
 
 export interface ExtractRequest {
   /** Refuse to replace a directory with a non-directory or the reverse. */
@@ -64,7 +71,7 @@ export class ContainerArchive {
    * Streams the tar of `path` to `consume`, which gets its stat first (for the header)
    * and must read the stream to its end (or destroy it) before it resolves.
    */
-  async get(ref: string, path: string, consume: (stat: PathStat, tar: Readable) => Promise<void>): Promise<void> {
+  async get(ref: string, path: string, consume: ArchiveConsumer): Promise<void> {
     const rec = this.store.get(ref);
     await this.withFs(rec, async (fs) => {
       this.refuseTmpfs(rec, await fs.resolve(path, false));
@@ -72,7 +79,7 @@ export class ContainerArchive {
       if (!got) throw fileNotFound(path, ref);
       const tar = this.ownersAsContainerSees(got.stream);
       try {
-        await consume(got.stat, tar);
+        await consume(got.stat, tar, tar === got.stream ? got.recycle : undefined);
       } finally {
         tar.destroy();
         got.stream.destroy();
@@ -99,16 +106,14 @@ export class ContainerArchive {
       }
       // The journal names each directory before a temporary file is made in it: after a crash (kill -9
       // mid-copy) the next look at this container removes what the copy left half-made.
-      const journal = await fsp.open(this.journalPath(rec), 'a', 0o600);
       try {
         await fs.extract(input, dest, {
           noOverwriteDirNonDir: req.noOverwriteDirNonDir,
           ...(owner ? { owner } : {}),
-          ...(this.userns ? { idShift: idShifter(this.userns) } : {}),
-          journal: async (dirPath) => void (await journal.write(`${dirPath}\n`)),
+          ...(this.userns ? { idMap: this.userns } : {}),
+          journal: this.journalPath(rec),
         });
       } finally {
-        await journal.close();
         await fsp.rm(this.journalPath(rec), { force: true });
       }
     });

@@ -47,7 +47,7 @@ import type { ContainerNetwork, NetworkSetUp } from './container-network';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
 import type { ContainerStore } from './container-store';
 import { ContainerIO, type LogsOptions } from './container-io';
-import { ContainerArchive, type ExtractRequest, type PathStat } from './container-archive';
+import { ContainerArchive, type ArchiveConsumer, type ExtractRequest, type PathStat } from './container-archive';
 import { LiveOps, type ContainerStatsSample, type UpdateOptions } from './container-live';
 import { checkLogConfig, DEFAULT_LOG_DRIVER, logSizeLimit } from './log-config';
 import { checkName, randomName } from './names';
@@ -786,7 +786,7 @@ export class ContainerService {
     return this.archive.stat(ref, path);
   }
 
-  archivePath(ref: string, path: string, consume: (stat: PathStat, tar: Readable) => Promise<void>): Promise<void> {
+  archivePath(ref: string, path: string, consume: ArchiveConsumer): Promise<void> {
     return this.archive.get(ref, path, consume);
   }
 

@@ -15,7 +15,10 @@
  *   directory names its entries `<base>/…` (`./…` for a path ending in `/.`), that of
  *   anything else holds the one entry `<base>`. Mount points below a tarred directory
  *   contribute their mount's content.
- * - `extract` unpacks a tar (plain, gzip or zstd) into an existing directory. The tar
+ * - `extract` unpacks a tar (plain, gzip or zstd) into an existing directory, on a worker
+ *   thread (extract-thread.ts, tar-extract.ts) so the API's thread only hands bytes over;
+ *   it resolves once the worker is done, and after a failure once the worker has removed
+ *   its temporary names. The tar
  *   is hostile: names are cleaned lexically and refused if they climb out; parents are
  *   resolved inside the container (created 0755 when missing); the last component is
  *   never followed: whatever is there is replaced (a directory over a directory merges).
@@ -33,23 +36,16 @@
  * directory → invalid-argument (lstat's ENOTDIR); hostile or
  * corrupt tars and refused writes → invalid-argument; disk errors → internal.
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants as fsc, fchmodSync, fchownSync, fstatSync, futimesSync, lchownSync, lstatSync, openSync, promises as fsp, readSync, renameSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, promises as fsp, readdirSync, readSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import * as tarStream from 'tar-stream';
-import { BerthError, decompressStream, drainOrClose, internal, invalidArgument, isErrno } from '../common';
-import { mknod, S_IFIFO, walkInRoot } from '../sys';
-import { encodeHeader, endOfArchive, headerFor, padding } from './tar-writer';
+import { decompressStream, detectCompression, invalidArgument, isErrno } from '../common';
+import { walkInRoot } from '../sys';
+import { extractOnWorker } from './extract-thread';
+import type { ExtractOptions, FsMount } from './extract-options';
 
-/** A volume or bind mount of the container, as cp sees it. */
-export interface FsMount {
-  /** Absolute, clean container path. */
-  destination: string;
-  /** Host path of what is mounted there. */
-  source: string;
-  rw: boolean;
-}
+export type { ExtractOptions, FsMount, IdRange } from './extract-options';
+import { encodeHeader, endOfArchive, headerForSync } from './tar-writer';
 
 /** dockerd's PathStat: `mode` is a Go os.FileMode. */
 export interface PathStat {
@@ -60,29 +56,8 @@ export interface PathStat {
   linkTarget: string;
 }
 
-export interface ExtractOptions {
-  /** Refuse to replace a directory with a non-directory or the reverse (dockerd's noOverwriteDirNonDir). */
-  noOverwriteDirNonDir: boolean;
-  /** Owner of every extracted entry (copyUIDGID), as the container sees it; the tar's owners when absent. */
-  owner?: { uid: number; gid: number };
-  /** Container ids → host ids (user-namespace remapping); identity when absent. */
-  idShift?: (owner: { uid: number; gid: number }) => { uid: number; gid: number };
-  /** Longest entry name or link target, in bytes. Default 4096. */
-  maxPathLength?: number;
-  /**
-   * Told, once per directory and before the first temporary name is made in it, the
-   * container path of each directory that gets temporary names, so that those a crash
-   * leaves behind can be removed later (removeLeftovers).
-   */
-  journal?: (dirPath: string) => Promise<void>;
-}
-
 const MAX_COMPONENT = 255;
-const TEMP_PREFIX = '.berth-cp-';
-/** Directory handles an extraction keeps open at most. */
-const MAX_KEPT_DIRS = 64;
-
-type Entry = tarStream.ExtractEvents['entry'][1];
+export const TEMP_PREFIX = '.berth-cp-';
 
 export class ContainerFs {
   private readonly mounts: FsMount[];
@@ -120,6 +95,11 @@ export class ContainerFs {
    * leading elsewhere. A mount point itself is located in its source's host directory.
    */
   async locate(cpath: string): Promise<{ dir: DirHandle; name: string }> {
+    return this.locateSync(cpath);
+  }
+
+  /** locate, synchronously (for the extraction's worker thread). */
+  locateSync(cpath: string): { dir: DirHandle; name: string } {
     const p = posix.normalize(`/${cpath}`);
     const mount = this.mounts.find((m) => m.destination === p);
     if (mount) return { dir: openBeneath(posix.dirname(mount.source), [], p), name: posix.basename(mount.source) };
@@ -198,32 +178,41 @@ export class ContainerFs {
     return { cpath, st };
   }
 
-  /** The tar of `path` (GET /archive) with its stat, or null when it does not exist. */
-  async tar(path: string): Promise<{ stat: PathStat; stream: Readable } | null> {
+  /**
+   * The tar of `path` (GET /archive) with its stat, or null when it does not exist.
+   * `recycle` takes back a chunk of the stream once its reader is done with it: the next
+   * chunks are read into it (a fresh 512 KiB buffer per chunk made V8 run full
+   * collections for the external memory, several per 100 MB).
+   */
+  async tar(path: string): Promise<{ stat: PathStat; stream: Readable; recycle: (chunk: Buffer) => void } | null> {
     const stat = await this.stat(path);
     const found = await this.lookup(path);
     if (!stat || !found) return null;
     const rebase = dockerBase(path) === '/' ? '.' : dockerBase(path);
     const links = new Map<string, string>();
     const self = this;
+    const out = new TarOut();
     // One entry: `abs` is a handle path (/proc/self/fd/N/name), so nothing in it is followed.
-    async function* entry(abs: string, cpath: string, name: string): AsyncGenerator<Buffer> {
+    // Synchronous throughout (short calls on the page cache), writing into large buffers:
+    // an await and a stream chunk per header, per read and per padding cost more than the reads.
+    function* entry(abs: string, cpath: string, name: string): Generator<Buffer> {
       const st = lstatOrNullSync(abs);
       if (!st) return; // removed while we walked
-      const h = await headerFor(abs, st, name, links);
+      const h = headerForSync(abs, st, name, links);
       if (!h) return;
-      yield encodeHeader(h);
+      out.put(encodeHeader(h));
       if (h.type === 'file' && h.size > 0) {
-        yield* fileChunks(abs, st);
-        yield padding(h.size);
+        yield* fileInto(out, abs, st);
+        out.zero((512 - (h.size % 512)) % 512);
       }
+      yield* out.full();
       if (!st.isDirectory()) return;
       const dir = openDirNoFollow(abs, cpath);
       try {
-        for (const child of (await fsp.readdir(dir.path())).sort()) {
+        for (const child of readdirSync(dir.path()).sort()) {
           const ccpath = posix.join(cpath, child);
           if (self.isMountPoint(ccpath)) {
-            const loc = await self.locate(ccpath);
+            const loc = self.locateSync(ccpath);
             try {
               yield* entry(loc.dir.at(loc.name), ccpath, `${name}/${child}`);
             } finally {
@@ -238,71 +227,49 @@ export class ContainerFs {
       }
     }
     // Located before the answer starts, so that a path that moved fails the request, not the stream.
-    const loc = await self.locate(found.cpath);
-    const stream = Readable.from(
-      (async function* () {
+    const loc = self.locateSync(found.cpath);
+    const chunks = (function* () {
+      try {
+        yield* entry(loc.dir.at(loc.name), found.cpath, rebase);
+      } finally {
+        loc.dir.close();
+      }
+      out.put(endOfArchive());
+      yield* out.rest();
+    })();
+    const stream = new Readable({
+      highWaterMark: TAR_CHUNK,
+      read() {
         try {
-          yield* entry(loc.dir.at(loc.name), found.cpath, rebase);
-        } finally {
-          loc.dir.close();
+          const r = chunks.next();
+          this.push(r.done ? null : r.value);
+        } catch (err) {
+          this.destroy(err as Error);
         }
-        yield endOfArchive();
-      })(),
-      { objectMode: false },
-    );
-    stream.once('close', () => loc.dir.close());
-    return { stat, stream };
+      },
+      destroy(err, cb) {
+        try {
+          chunks.return(undefined);
+        } catch {
+          // closing handles only
+        }
+        loc.dir.close();
+        cb(err);
+      },
+    });
+    return { stat, stream, recycle: (chunk) => out.recycle(chunk) };
   }
 
   /**
    * Unpacks `input` into the directory `dest` (a container path, already resolved and
-   * checked to be a directory by the caller). See the contract.
+   * checked to be a directory by the caller). See the contract. A failure of the input
+   * (the client went away) is thrown as it is; the archive's own faults are
+   * invalid-argument, disk errors internal.
    */
   async extract(input: Readable, dest: string, opts: ExtractOptions): Promise<void> {
-    const extractor = new Extractor(this, dest, opts);
-    const extract = tarStream.extract();
-    let streamError: Error | undefined;
-    extract.on('error', (e: Error) => {
-      streamError ??= e;
-    });
-    const feed = (async () => {
-      const { stream } = await decompressStream(input);
-      for await (const chunk of stream) {
-        if (extract.destroyed) break;
-        if (!extract.write(chunk as Buffer)) await drainOrClose(extract);
-      }
-      if (!extract.destroyed) extract.end(undefined);
-    })().then(
-      () => undefined,
-      (e: unknown) => {
-        extract.destroy(e as Error);
-        return e as Error;
-      },
-    );
-    try {
-      for await (const entry of extract) {
-        await extractor.apply(entry);
-        for await (const _ of entry) {
-          // data an entry type does not use
-        }
-      }
-      const feedErr = await feed;
-      if (feedErr) throw feedErr;
-      if (streamError) throw streamError;
-      await extractor.finish();
-    } catch (err) {
-      extract.destroy();
-      await feed;
-      if (err instanceof BerthError) throw err;
-      // What a process of the container changing the tree under the copy looks like.
-      if (['ENOTDIR', 'ELOOP', 'EEXIST', 'ENOENT'].some((c) => isErrno(err, c))) throw invalidArgument(`copying into ${dest} failed: the tree changed while it was being copied: ${(err as Error).message}`, err);
-      if (isErrno(err, 'ENOSPC') || isErrno(err, 'EDQUOT') || isErrno(err, 'EIO')) throw internal(`copying into ${dest} failed: ${(err as Error).message}`, err);
-      if ((err as { code?: string }).code === undefined) throw invalidArgument(`the archive to copy is truncated or corrupt: ${(err as Error).message}`, err);
-      throw internal(`copying into ${dest} failed: ${(err as Error).message}`, err);
-    } finally {
-      await extractor.cleanup();
-      extractor.close();
-    }
+    const head = await peek(input, 4);
+    const stream = detectCompression(head) === 'none' ? input : (await decompressStream(input)).stream;
+    await extractOnWorker({ rootfs: this.rootfs, mounts: this.mounts, readonlyRootfs: this.readonlyRootfs, dest, opts }, stream);
   }
 
   /**
@@ -339,247 +306,8 @@ export class ContainerFs {
   }
 }
 
-/** Extraction of one tar: the state that spans entries. */
-class Extractor {
-  /** Container paths known to be real directories. */
-  private readonly dirs = new Set<string>();
-  private readonly dirTimes = new Map<string, { atime: number; mtime: number }>();
-  /** Temporary names not yet renamed into place (removed on failure), with the handle of their directory. */
-  private readonly temps = new Map<string, DirHandle>();
-  /** Directories already named in the journal. */
-  private readonly journalled = new Set<string>();
-  /** Temporary names: a random stem per extraction and a counter (made with O_EXCL, so a clash fails, never overwrites). */
-  private readonly tempStem = `${randomBytes(6).toString('hex')}-`;
-  private tempCount = 0;
-  /** Handles of the directories entries were made in, by container path (see parentOf). */
-  private readonly parents = new Map<string, DirHandle>();
-  private readonly maxPath: number;
-
-  constructor(
-    private readonly fs: ContainerFs,
-    private readonly dest: string,
-    private readonly opts: ExtractOptions,
-  ) {
-    this.maxPath = opts.maxPathLength ?? 4096;
-  }
-
-  async apply(entry: Entry): Promise<void> {
-    const h = entry.header;
-    const parts = cleanName(h.name, this.maxPath);
-    const base = parts[parts.length - 1];
-    if (base === undefined) return; // the archive's root ("./"): the destination itself stays as it is
-    const parent = await this.resolveParent([...this.destParts(), ...parts.slice(0, -1)], true);
-    const cpath = posix.join(parent, base);
-    const refusal = this.fs.writeRefusal(cpath);
-    if (refusal) throw invalidArgument(refusal);
-    const isDir = h.type === 'directory';
-    if (this.fs.isMountPoint(cpath) && !isDir) throw invalidArgument(`cannot replace the mount point ${cpath} with a ${h.type}`);
-    const cached = !this.fs.isMountPoint(cpath);
-    const { dir, name } = cached ? await this.parentOf(cpath) : await this.fs.locate(cpath);
-    try {
-      const abs = dir.at(name);
-      const existing = lstatOrNullSync(abs);
-      if (existing && this.opts.noOverwriteDirNonDir) {
-        if (existing.isDirectory() && !isDir) throw invalidArgument(`cannot overwrite directory "${cpath}" with non-directory "${h.name}"`);
-        if (!existing.isDirectory() && isDir) throw invalidArgument(`cannot overwrite non-directory "${cpath}" with directory "${h.name}"`);
-      }
-      await this.make(entry, dir, name, cpath, existing);
-    } finally {
-      if (!cached && ![...this.temps.values()].includes(dir)) dir.close();
-    }
-  }
-
-  /**
-   * The handle of the directory holding `cpath`, located once per directory and kept for
-   * the extraction: entries of one directory come one after another in an archive, and
-   * locating (one open per component) was most of the cost of a copy of many small files.
-   * A kept handle names the directory itself: a container that renames or swaps the path
-   * meanwhile can only move it within the same mount, never make the copy reach the host.
-   */
-  private async parentOf(cpath: string): Promise<{ dir: DirHandle; name: string }> {
-    const parent = posix.dirname(cpath);
-    let dir = this.parents.get(parent);
-    if (!dir) {
-      dir = (await this.fs.locate(cpath)).dir;
-      if (this.parents.size >= MAX_KEPT_DIRS) {
-        const [oldest, h] = this.parents.entries().next().value as [string, DirHandle];
-        this.parents.delete(oldest);
-        if (![...this.temps.values()].includes(h)) h.close();
-      }
-      this.parents.set(parent, dir);
-    }
-    return { dir, name: posix.basename(cpath) };
-  }
-
-  /** Closes the kept directory handles (after finish or cleanup). */
-  close(): void {
-    for (const h of this.parents.values()) h.close();
-    this.parents.clear();
-  }
-
-  private async make(entry: Entry, dir: DirHandle, name: string, cpath: string, existing: Stats | null): Promise<void> {
-    const h = entry.header;
-    const abs = dir.at(name);
-    switch (h.type) {
-      case 'directory':
-        if (!existing?.isDirectory()) {
-          if (existing) await removeTree(dir, name);
-          await fsp.mkdir(abs, 0o700);
-        }
-        this.dirs.add(cpath);
-        this.setOwnerAndMode(abs, h, false);
-        this.dirTimes.set(cpath, times(h));
-        return;
-      case 'file':
-      case 'contiguous-file':
-        await this.place(dir, cpath, name, existing, async (tmp) => {
-          // Owner, mode and times through the open file: no more path lookups than the open.
-          await writeFile(entry, tmp, (fd) => {
-            const host = this.hostOwner(h);
-            fchownSync(fd, host.uid, host.gid);
-            fchmodSync(fd, (h.mode ?? 0o644) & 0o7777);
-            const t = times(h);
-            futimesSync(fd, t.atime, t.mtime);
-          });
-        });
-        return;
-      case 'symlink': {
-        const target = h.linkname ?? '';
-        if (target === '' || target.includes('\0') || Buffer.byteLength(target) > this.maxPath) throw invalidArgument(`the archive's symlink ${JSON.stringify(h.name)} has an invalid target`);
-        await this.place(dir, cpath, name, existing, async (tmp) => {
-          await fsp.symlink(target, tmp);
-          this.setOwnerAndMode(tmp, h, true);
-          const t = times(h);
-          await fsp.lutimes(tmp, t.atime, t.mtime);
-        });
-        return;
-      }
-      case 'link': {
-        const tparts = cleanName(h.linkname ?? '', this.maxPath);
-        const tbase = tparts[tparts.length - 1];
-        if (tbase === undefined) throw invalidArgument(`the archive's hardlink ${JSON.stringify(h.name)} points at the destination itself`);
-        const tparent = await this.resolveParent([...this.destParts(), ...tparts.slice(0, -1)], false);
-        const target = await this.fs.locate(posix.join(tparent, tbase));
-        try {
-          const tabs = target.dir.at(target.name);
-          const tst = await lstatOrNull(tabs);
-          if (!tst || tst.isDirectory()) throw invalidArgument(`the archive's hardlink ${JSON.stringify(h.name)} points at ${JSON.stringify(h.linkname)}, which is not a file the archive holds`);
-          if (existing && existing.ino === tst.ino && existing.dev === tst.dev) return;
-          // link(2) does not follow a symlink it is given as the old name.
-          await this.place(dir, cpath, name, existing, (tmp) => fsp.link(tabs, tmp), true);
-        } finally {
-          target.dir.close();
-        }
-        return;
-      }
-      case 'fifo':
-        await this.place(dir, cpath, name, existing, async (tmp) => {
-          mknod(tmp, S_IFIFO | 0o600, 0);
-          this.setOwnerAndMode(tmp, h, false);
-        });
-        return;
-      case 'character-device':
-      case 'block-device':
-        return; // never: a copy has no business handing a container a host device
-      default:
-        throw invalidArgument(`the archive's entry ${JSON.stringify(h.name)} has an unsupported type (${h.type ?? 'unknown'})`);
-    }
-  }
-
-  async finish(): Promise<void> {
-    for (const [cpath, t] of this.dirTimes) {
-      const { dir, name } = await this.fs.locate(cpath);
-      try {
-        const st = await lstatOrNull(dir.at(name));
-        if (st?.isDirectory()) await fsp.lutimes(dir.at(name), t.atime, t.mtime);
-      } finally {
-        dir.close();
-      }
-    }
-  }
-
-  async cleanup(): Promise<void> {
-    for (const [tmp, dir] of this.temps) {
-      await fsp.rm(tmp, { force: true }).catch(() => undefined);
-      dir.close();
-    }
-    this.temps.clear();
-  }
-
-  private destParts(): string[] {
-    return this.dest.split('/').filter((c) => c !== '');
-  }
-
-  /** Builds the entry under a temporary name in `dir`, then renames it to `name`. */
-  private async place(dir: DirHandle, cpath: string, name: string, existing: Stats | null, build: (tmp: string) => Promise<void>, sameInodePossible = false): Promise<void> {
-    const parent = posix.dirname(cpath);
-    if (this.opts.journal && !this.journalled.has(parent)) {
-      await this.opts.journal(parent);
-      this.journalled.add(parent);
-    }
-    const tmp = dir.at(`${TEMP_PREFIX}${this.tempStem}${(this.tempCount++).toString(36)}`);
-    this.temps.set(tmp, dir);
-    await build(tmp);
-    if (existing?.isDirectory()) await removeTree(dir, name);
-    renameSync(tmp, dir.at(name));
-    // rename(2) of two names of one inode does nothing: the temporary name stays.
-    if (sameInodePossible) await fsp.rm(tmp, { force: true });
-    this.temps.delete(tmp);
-  }
-
-  /** Synchronous, as the other metadata calls of an extraction: each is a short system call, and a thread-pool round trip per call made a copy of many small files several times slower. */
-  private hostOwner(h: tarStream.Header): { uid: number; gid: number } {
-    const owner = this.opts.owner ?? { uid: paxNumber(h, 'uid') ?? h.uid ?? 0, gid: paxNumber(h, 'gid') ?? h.gid ?? 0 };
-    return this.opts.idShift ? this.opts.idShift(owner) : owner;
-  }
-
-  private setOwnerAndMode(abs: string, h: tarStream.Header, isLink: boolean): void {
-    const host = this.hostOwner(h);
-    lchownSync(abs, host.uid, host.gid);
-    if (!isLink) chmodSync(abs, (h.mode ?? 0o644) & 0o7777);
-  }
-
-  /**
-   * The container path of the directory `parts` names, resolved inside the container;
-   * missing directories are created (0755) when `create`, anything else in the way is
-   * refused. Every look and every mkdir goes through a located handle.
-   */
-  private async resolveParent(parts: string[], create: boolean): Promise<string> {
-    const path = parts.join('/');
-    const rel = await walkInRoot(this.fs.rootfs, path, async (r) => {
-      const cpath = `/${r}`;
-      if (this.dirs.has(cpath)) return undefined;
-      const { dir, name } = await this.fs.locate(cpath);
-      try {
-        const abs = dir.at(name);
-        const st = await lstatOrNull(abs);
-        if (!st) {
-          if (!create) throw invalidArgument(`the archive refers to ${cpath}, which does not exist`);
-          const refusal = this.fs.writeRefusal(cpath);
-          if (refusal) throw invalidArgument(refusal);
-          await fsp.mkdir(abs, 0o755);
-          // Made for the copy: root's, as the container sees root.
-          if (this.opts.idShift) {
-            const root = this.opts.idShift({ uid: 0, gid: 0 });
-            await fsp.lchown(abs, root.uid, root.gid);
-          }
-        } else if (st.isSymbolicLink()) {
-          return await fsp.readlink(abs);
-        } else if (!st.isDirectory()) {
-          throw invalidArgument(`cannot copy to ${JSON.stringify(`/${path}`)}: ${cpath} is not a directory`);
-        }
-      } finally {
-        dir.close();
-      }
-      this.dirs.add(cpath);
-      return undefined;
-    });
-    return `/${rel}`;
-  }
-}
-
 /** A tar entry name → its components below the extraction root; refuses names that climb out. */
-function cleanName(name: string, maxLen: number): string[] {
+export function cleanName(name: string, maxLen: number): string[] {
   if (name.includes('\0')) throw invalidArgument(`the archive holds a name with a NUL byte: ${JSON.stringify(name)}`);
   if (Buffer.byteLength(name) > maxLen) throw invalidArgument(`the archive holds a name longer than ${maxLen} bytes: ${name.slice(0, 80)}…`);
   const out: string[] = [];
@@ -594,34 +322,6 @@ function cleanName(name: string, maxLen: number): string[] {
     out.push(c);
   }
   return out;
-}
-
-/** The entry's bytes into a new file; written synchronously chunk by chunk (to the page cache: short calls). */
-async function writeFile(entry: Entry, abs: string, finish: (fd: number) => void): Promise<void> {
-  const fd = openSync(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-  try {
-    for await (const chunk of entry) {
-      const buf = chunk as Buffer;
-      let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    }
-    finish(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function times(h: tarStream.Header): { atime: number; mtime: number } {
-  const mtime = paxNumber(h, 'mtime') ?? (h.mtime ? h.mtime.getTime() / 1000 : Date.now() / 1000);
-  return { atime: paxNumber(h, 'atime') ?? mtime, mtime };
-}
-
-function paxNumber(h: tarStream.Header, key: string): number | undefined {
-  const v = (h as { pax?: Record<string, string> }).pax?.[key];
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw invalidArgument(`the archive's entry ${JSON.stringify(h.name)} has an invalid PAX ${key} ${JSON.stringify(v)}`);
-  return n;
 }
 
 function lstatOrNullSync(p: string): Stats | null {
@@ -713,7 +413,7 @@ function openBeneath(root: string, rel: readonly string[], what: string): DirHan
 }
 
 /** Opens the directory at the handle path `abs` without following it. */
-function openDirNoFollow(abs: string, what: string): DirHandle {
+export function openDirNoFollow(abs: string, what: string): DirHandle {
   try {
     return handle(openSync(abs, O_PATH | fsc.O_DIRECTORY | fsc.O_NOFOLLOW));
   } catch (err) {
@@ -722,51 +422,123 @@ function openDirNoFollow(abs: string, what: string): DirHandle {
   }
 }
 
+/** The first `n` bytes of `input` (fewer if it ends first), left in it to be read again. */
+async function peek(input: Readable, n: number): Promise<Buffer> {
+  const got: Buffer[] = [];
+  let len = 0;
+  try {
+    while (len < n && !input.readableEnded) {
+      const c = input.read() as Buffer | string | null;
+      if (c === null) {
+        const more = await new Promise<boolean>((resolve, reject) => {
+          const done = (v: boolean) => () => {
+            input.off('readable', onReadable);
+            input.off('end', onEnd);
+            input.off('error', onError);
+            input.off('close', onEnd);
+            resolve(v);
+          };
+          const onReadable = done(true);
+          const onEnd = done(false);
+          const onError = (e: Error) => {
+            done(false)();
+            reject(e);
+          };
+          input.once('readable', onReadable);
+          input.once('end', onEnd);
+          input.once('close', onEnd);
+          input.once('error', onError);
+        });
+        if (!more) break;
+        continue;
+      }
+      const b = typeof c === 'string' ? Buffer.from(c) : c;
+      got.push(b);
+      len += b.length;
+    }
+  } finally {
+    const all = Buffer.concat(got);
+    if (all.length > 0 && !input.destroyed) input.unshift(all);
+  }
+  return Buffer.concat(got);
+}
+
+/** Size of the chunks a tar is read out in (GET /archive). */
+const TAR_CHUNK = 512 * 1024;
+
+/** Gathers a tar's bytes into TAR_CHUNK buffers: one stream chunk and one socket write for many small files. */
+class TarOut {
+  buf: Buffer = Buffer.allocUnsafeSlow(TAR_CHUNK);
+  used = 0;
+  private readonly ready: Buffer[] = [];
+  private readonly spare: Buffer[] = [];
+
+  /** Takes back a chunk handed out (see ContainerFs.tar). */
+  recycle(chunk: Buffer): void {
+    if (chunk.buffer.byteLength === TAR_CHUNK && chunk.byteOffset === 0 && this.spare.length < 8) this.spare.push(Buffer.from(chunk.buffer, 0, TAR_CHUNK));
+  }
+
+  put(b: Buffer): void {
+    for (let off = 0; off < b.length; ) {
+      const n = b.copy(this.buf, this.used, off);
+      off += n;
+      this.advance(n);
+    }
+  }
+
+  zero(n: number): void {
+    while (n > 0) {
+      const k = Math.min(n, TAR_CHUNK - this.used);
+      this.buf.fill(0, this.used, this.used + k);
+      n -= k;
+      this.advance(k);
+    }
+  }
+
+  /** Counts `n` bytes just written at `used`. */
+  advance(n: number): void {
+    this.used += n;
+    if (this.used === TAR_CHUNK) {
+      this.ready.push(this.buf);
+      this.buf = this.spare.pop() ?? Buffer.allocUnsafeSlow(TAR_CHUNK);
+      this.used = 0;
+    }
+  }
+
+  /** The chunks filled so far. */
+  *full(): Generator<Buffer> {
+    while (this.ready.length > 0) yield this.ready.shift()!;
+  }
+
+  /** Everything, the last partial chunk included. */
+  *rest(): Generator<Buffer> {
+    yield* this.full();
+    if (this.used > 0) yield this.buf.subarray(0, this.used);
+    this.used = 0;
+  }
+}
+
 /**
- * The contents of the regular file at the handle path `abs` that `st` described: opened
- * without following, and refused if it is no longer that file or no longer that size.
+ * The contents of the regular file at the handle path `abs` that `st` described, read
+ * into `out`: opened without following, and refused if it is no longer that file or no
+ * longer that size.
  */
-async function* fileChunks(abs: string, st: Stats): AsyncGenerator<Buffer> {
-  // Synchronous reads, as the extraction's writes: short calls on the page cache, without a thread-pool round trip each.
+function* fileInto(out: TarOut, abs: string, st: Stats): Generator<Buffer> {
   const fd = openSync(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
   try {
     const now = fstatSync(fd);
     if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) throw invalidArgument(`a file changed while it was being copied: try again`);
     let left = st.size;
     while (left > 0) {
-      const buf = Buffer.allocUnsafe(Math.min(left, 256 * 1024));
-      const bytesRead = readSync(fd, buf, 0, buf.length, null);
-      if (bytesRead === 0) throw invalidArgument('a file shrank while it was being copied; retry when nothing writes to it');
-      left -= bytesRead;
-      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+      const n = readSync(fd, out.buf, out.used, Math.min(left, TAR_CHUNK - out.used), null);
+      if (n === 0) throw invalidArgument('a file shrank while it was being copied; retry when nothing writes to it');
+      left -= n;
+      out.advance(n);
+      yield* out.full();
     }
   } finally {
     closeSync(fd);
   }
-}
-
-/**
- * Removes `name` in `dir` and, for a directory, everything below it, each level through
- * a handle opened without following: a directory swapped for a link meanwhile is refused,
- * never descended into.
- */
-async function removeTree(dir: DirHandle, name: string): Promise<void> {
-  const abs = dir.at(name);
-  const st = await lstatOrNull(abs);
-  if (!st) return;
-  if (!st.isDirectory()) {
-    await fsp.unlink(abs).catch((err: unknown) => {
-      if (!isErrno(err, 'ENOENT')) throw err;
-    });
-    return;
-  }
-  const sub = openDirNoFollow(abs, name);
-  try {
-    for (const child of await fsp.readdir(sub.path())) await removeTree(sub, child);
-  } finally {
-    sub.close();
-  }
-  await fsp.rmdir(abs);
 }
 
 function comps(p: string): string[] {

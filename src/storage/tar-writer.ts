@@ -9,7 +9,7 @@
  * Times are written in whole seconds and atime/ctime are left out, as Docker does, so
  * that the same files always give the same tar (and diffID).
  */
-import { closeSync, openSync, promises as fsp, readSync, type Stats } from 'node:fs';
+import { closeSync, openSync, promises as fsp, readlinkSync, readSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { invalidArgument, isErrno } from '../common';
 import { lgetxattr, llistxattr } from '../sys';
@@ -182,9 +182,18 @@ export function readXattrs(abs: string): Map<string, Buffer> {
  * later names of the same inode become hardlink entries.
  */
 export async function headerFor(abs: string, st: Stats, name: string, links: Map<string, string>): Promise<TarHeader | null> {
+  return headerWith(abs, st, name, links, st.isSymbolicLink() ? await fsp.readlink(abs) : '');
+}
+
+/** headerFor with a synchronous readlink (cp's tar, which reads synchronously throughout). */
+export function headerForSync(abs: string, st: Stats, name: string, links: Map<string, string>): TarHeader | null {
+  return headerWith(abs, st, name, links, st.isSymbolicLink() ? readlinkSync(abs) : '');
+}
+
+function headerWith(abs: string, st: Stats, name: string, links: Map<string, string>, linkTarget: string): TarHeader | null {
   const base = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: 0, mtime: Math.floor(st.mtimeMs / 1000) };
   if (st.isDirectory()) return { ...base, name: name.endsWith('/') ? name : `${name}/`, type: 'dir', xattrs: readXattrs(abs) };
-  if (st.isSymbolicLink()) return { ...base, type: 'symlink', linkname: await fsp.readlink(abs) };
+  if (st.isSymbolicLink()) return { ...base, type: 'symlink', linkname: linkTarget };
   if (st.nlink > 1 && !st.isDirectory()) {
     const key = `${st.dev}:${st.ino}`;
     const first = links.get(key);

@@ -3,5 +3,5 @@ export { mountFrom } from './mount-from';
 export { mountWithOptions, parseMountOptions, type MountError } from './mount-options';
 export { readMountInfo, parseMountInfo, isMountPoint, type MountInfo } from './mountinfo';
 export { kernelHasX32 } from './abi';
-export { resolveInRoot, resolveInRootSync, walkInRoot, MAX_SYMLINKS, type InspectComponent } from './resolve-in-root';
+export { resolveInRoot, resolveInRootSync, walkInRoot, walkInRootSync, MAX_SYMLINKS, type InspectComponent } from './resolve-in-root';
 export { sealedCopy, spawnPiped, type PipedProcess, type SpawnOptions } from './spawn';

@@ -65,6 +65,14 @@ export async function walkInRoot(root: string, path: string, inspect: InspectCom
   return step.value;
 }
 
+/** walkInRoot with a synchronous `inspect`, for extractions that run on a worker thread. */
+export function walkInRootSync(root: string, path: string, inspect: (rel: string) => string | undefined): string {
+  const steps = resolveSteps(root, path);
+  let step = steps.next();
+  while (!step.done) step = steps.next(inspect(step.value));
+  return step.value;
+}
+
 /** Yields each component to inspect (relative to root); is sent back its link target or undefined. */
 function* resolveSteps(root: string, path: string): Generator<string, string, string | undefined> {
   const done: string[] = [];

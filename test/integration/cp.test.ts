@@ -252,11 +252,8 @@ test('a container that swaps a directory for a symlink to / while cp runs never 
   await d.dockerOk(['rm', '-f', 'cp-race']);
 });
 
-test('kill -9 of berthd in the middle of a cp leaves nothing half-copied once berthd is back', async () => {
-  await d.dockerOk(['run', '-d', '--name', 'cp-kill', 'busybox', 'sleep', '1000']);
-  const pid = (await d.inspect('cp-kill')).State.Pid as number;
-  // One 64 MiB file, of which only the first MiB is sent before berthd dies.
-  const size = 64 << 20;
+/** The header of a tar entry `big.bin` of `size` bytes (of which a test sends only a part). */
+function bigFileHeader(size: number): Buffer {
   const header = Buffer.alloc(512);
   const field = (off: number, len: number, v: string) => header.write(v.padEnd(len, '\0').slice(0, len), off, 'latin1');
   field(0, 100, 'big.bin');
@@ -272,6 +269,14 @@ test('kill -9 of berthd in the middle of a cp leaves nothing half-copied once be
   let sum = 0;
   for (const b of header) sum += b;
   field(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
+  return header;
+}
+
+test('kill -9 of berthd in the middle of a cp leaves nothing half-copied once berthd is back', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'cp-kill', 'busybox', 'sleep', '1000']);
+  const pid = (await d.inspect('cp-kill')).State.Pid as number;
+  // One 64 MiB file, of which only the first MiB is sent before berthd dies.
+  const header = bigFileHeader(64 << 20);
   const req = http.request({ socketPath: d.sock, method: 'PUT', path: '/containers/cp-kill/archive?path=/tmp', headers: { 'Content-Type': 'application/x-tar' } });
   req.on('error', () => undefined);
   req.write(header);
@@ -290,4 +295,22 @@ test('kill -9 of berthd in the middle of a cp leaves nothing half-copied once be
   await d.dockerOk(['cp', join(src, 'file.txt'), 'cp-kill:/tmp/']);
   assert.equal(await d.dockerOk(['exec', 'cp-kill', 'cat', '/tmp/file.txt']), 'hello file');
   await d.dockerOk(['rm', '-f', 'cp-kill']);
+});
+
+test('a client that goes away in the middle of a cp leaves nothing half-copied, and berthd serves on', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'cp-gone', 'busybox', 'sleep', '1000']);
+  const pid = (await d.inspect('cp-gone')).State.Pid as number;
+  const temps = () => readdirSync(`/proc/${pid}/root/tmp`).filter((n) => n.startsWith('.berth-cp-'));
+  const req = http.request({ socketPath: d.sock, method: 'PUT', path: '/containers/cp-gone/archive?path=/tmp', headers: { 'Content-Type': 'application/x-tar' } });
+  req.on('error', () => undefined);
+  req.write(bigFileHeader(64 << 20));
+  req.write(Buffer.alloc(1 << 20, 'x'));
+  await waitFor('the copy to be under way', () => temps().length > 0);
+  req.destroy();
+  await waitFor('the half-made file to be removed', () => temps().length === 0);
+  assert.ok(!existsSync(`/proc/${pid}/root/tmp/big.bin`));
+  const src = hostTree();
+  await d.dockerOk(['cp', join(src, 'tree'), 'cp-gone:/tmp/']);
+  assert.equal(await d.dockerOk(['exec', 'cp-gone', 'cat', '/tmp/tree/sub/b']), 'B');
+  await d.dockerOk(['rm', '-f', 'cp-gone']);
 });

@@ -19,7 +19,7 @@ export function archiveRoutes(router: Router, engine: Engine): void {
 
   router.add('GET', '/containers/{id}/archive', async (ctx) => {
     const res = ctx.res!;
-    await svc.archivePath(ctx.params[0]!, archivePath(ctx), async (stat, tar) => {
+    await svc.archivePath(ctx.params[0]!, archivePath(ctx), async (stat, tar, recycle) => {
       res.writeHead(200, { 'Content-Type': 'application/x-tar', 'X-Docker-Container-Path-Stat': statHeader(stat) });
       await new Promise<void>((resolve, reject) => {
         tar.on('error', (err) => {
@@ -28,7 +28,12 @@ export function archiveRoutes(router: Router, engine: Engine): void {
           reject(err);
         });
         res.on('close', () => resolve());
-        tar.pipe(res);
+        // As pipe(), but each chunk goes back to the tar once the socket has it.
+        tar.on('data', (chunk: Buffer) => {
+          if (!res.write(chunk, recycle ? (err) => !err && recycle(chunk) : undefined)) tar.pause();
+        });
+        res.on('drain', () => tar.resume());
+        tar.on('end', () => res.end());
       });
     });
   });
