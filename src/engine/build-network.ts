@@ -47,6 +47,8 @@ interface Slot {
 
 export class BuildNetworks implements BuildSession {
   private readonly slots: Slot[] = [];
+  /** Namespaces being torn down (a failed wiring's), which `end` waits for too. */
+  private readonly dropping = new Set<Promise<void>>();
   private ended = false;
 
   /** `network` absent: nothing is shared (no bridge networks on this host). */
@@ -78,7 +80,7 @@ export class BuildNetworks implements BuildSession {
     slot.busy = true;
     const ns = await slot.made;
     if (!ns) {
-      this.drop(slot);
+      this.slots.splice(this.slots.indexOf(slot), 1);
       return undefined;
     }
     let broken = false;
@@ -87,15 +89,20 @@ export class BuildNetworks implements BuildSession {
       network: { netns: ns.netns, ready: ns.ready, share: ns.id },
       give: () => {
         // A namespace whose wiring failed is not lent again: the next step tries a new one.
-        if (broken) this.drop(slot);
-        else slot.busy = false;
+        if (!broken) {
+          slot.busy = false;
+          return;
+        }
+        const done = this.drop(slot);
+        this.dropping.add(done);
+        void done.finally(() => this.dropping.delete(done));
       },
     };
   }
 
   async end(): Promise<void> {
     this.ended = true;
-    await Promise.all([...this.slots].map((s) => this.drop(s)));
+    await Promise.all([...[...this.slots].map((s) => this.drop(s)), ...this.dropping]);
   }
 
   private add(mode: string): Slot {
