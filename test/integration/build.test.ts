@@ -124,7 +124,8 @@ test('RUN steps take turns in one network namespace per build: each step its own
     'Dockerfile': [
       'FROM busybox AS a', meet('a', 'b'),
       'FROM busybox AS b', meet('b', 'a'),
-      'FROM busybox', self(1), self(2), 'COPY --from=a /pair /pair-a', 'COPY --from=b /pair /pair-b',
+      // after both stages (their namespaces are free again): these two take turns in one of them
+      'FROM busybox', 'COPY --from=a /pair /pair-a', 'COPY --from=b /pair /pair-b', self(1), self(2),
     ].join('\n'),
   });
   await buildOk(['--no-cache', '-t', 'netturns:1', ctx]);
