@@ -22,7 +22,7 @@ import { IgnoreMatcher } from '../common';
 import { exposedPorts, parseDuration, parseFlags, parseKeyValues, parseMount, PROXY_ARGS, words, type MountSpec } from './instructions';
 import { jsonForm, parseDockerfile, parseError, splitFlags, type Node } from './parser';
 import { expandHeredoc, LexError, processWord, type Lookup } from './shell-lex';
-import { RunFailed, type BuildImage, type OwnerMap, type RunMount, type RunSettings, type StepRunner } from './step-runner';
+import { RunFailed, type BuildImage, type BuildSession, type OwnerMap, type RunMount, type RunSettings, type StepRunner } from './step-runner';
 
 export interface BuildOptions {
   tags: string[];
@@ -79,6 +79,15 @@ export class Builder {
   ) {}
 
   async build(ctx: BuildContext, o: BuildOptions, out: BuildOutput): Promise<Digest> {
+    const session = this.runner.session?.();
+    try {
+      return await this.buildIn(ctx, o, out, session);
+    } finally {
+      await session?.end();
+    }
+  }
+
+  private async buildIn(ctx: BuildContext, o: BuildOptions, out: BuildOutput, session: BuildSession | undefined): Promise<Digest> {
     const df = parseDockerfile(ctx.dockerfile);
     const escape = df.escape;
     // Global ARGs (before the first FROM) and the stages.
@@ -152,7 +161,7 @@ export class Builder {
         const idx = order.indexOf(s);
         try {
           return await this.buildStage(s, {
-            ctx, o, escape, metaLookup, metaArgs, consumed, stageRef, run, total,
+            ctx, o, escape, metaLookup, metaArgs, consumed, stageRef, run, total, session,
             step: firstStep.get(s)!,
             say: (t) => printer.print(idx, t),
             failed: () => failed,
@@ -203,7 +212,19 @@ export class Builder {
     return final.id;
   }
 
-  private async buildStage(s: Stage, b: StageBuild): Promise<BuildImage | null> {
+  private async buildStage(s: Stage, stageBuild: StageBuild): Promise<BuildImage | null> {
+    // From the stage's first step that is not cached on, every RUN step after it runs: the
+    // session may get ready for them while that step works (once per stage).
+    let expecting = false;
+    let rest: Node[] = s.nodes;
+    const b: StageBuild = {
+      ...stageBuild,
+      missed: () => {
+        if (expecting || !stageBuild.session || !rest.some((n) => n.keyword === 'RUN')) return;
+        expecting = true;
+        stageBuild.session.expectRun(stageBuild.o.settings);
+      },
+    };
     const { escape } = b;
     let step = b.step;
     const stepLine = (n: Node) => b.say(`Step ${++step}/${b.total} : ${n.original}\n`);
@@ -237,9 +258,10 @@ export class Builder {
         if (parsed) await this.dispatch(parsed, st, b, true);
       }
     }
-    for (const n of s.nodes) {
+    for (const [i, n] of s.nodes.entries()) {
       if (b.failed()) throw new BerthError('internal', 'the build stopped: another stage failed');
       stepLine(n);
+      rest = s.nodes.slice(i);
       await this.dispatch(n, st, b, false);
     }
     return st.image;
@@ -420,14 +442,20 @@ export class Builder {
   /** Looks the step up in the cache; on a hit the stage moves to the cached image. */
   private async fromCache(st: StageState, b: StageBuild, keyText: string, createdBy: string): Promise<{ key: string; hit: boolean }> {
     const key = BuildCache.key(st.image?.id ?? null, keyText);
-    if (!this.cacheable(b)) return { key, hit: false };
+    if (!this.cacheable(b)) {
+      b.missed?.();
+      return { key, hit: false };
+    }
     let id = await this.cache.get(key, (i) => !!this.runner.getImage(i));
     if (!id && b.o.cacheFrom.length) id = this.fromCacheSources(st, b, keyText);
     if (!id && b.o.cacheFrom.length) {
       id = (await this.fromCacheHistory(st, b, keyText, createdBy))?.id;
       if (id) await this.cache.put(key, id, keyText.split('\n')[0]!);
     }
-    if (!id) return { key, hit: false };
+    if (!id) {
+      b.missed?.();
+      return { key, hit: false };
+    }
     const img = this.runner.getImage(id)!;
     this.adopt(st, img);
     b.say(' ---> Using cache\n');
@@ -610,6 +638,7 @@ export class Builder {
           },
           keepOnFailure: !o.forceRm && !o.rm,
           keepOnSuccess: !o.rm,
+          ...(b.session ? { session: b.session } : {}),
         },
       }, (added) => this.configFor(st, createdBy, !added, keyText)));
       if (o.rm && cid) b.say(` ---> Removed intermediate container ${shortId(cid)}\n`);
@@ -781,6 +810,9 @@ interface StageBuild {
   step: number;
   say(text: string): void;
   failed(): boolean;
+  session: BuildSession | undefined;
+  /** A step of the stage is not cached (it will run). */
+  missed?(): void;
 }
 
 /** Whether an image is for `os/arch[/variant]` (`linux/amd64`); a part left out matches anything. */

@@ -54,6 +54,19 @@ export interface RunStep {
   keepOnFailure?: boolean;
   /** Keep the container after success (--rm=false). */
   keepOnSuccess?: boolean;
+  /** The build's session (StepRunner.session), when the runner keeps one. */
+  session?: BuildSession;
+}
+
+/**
+ * What a runner keeps for one build and lends to its RUN steps (a network namespace they
+ * take turns in, instead of one wired and undone per step); the builder ends it with the build.
+ */
+export interface BuildSession {
+  /** RUN steps with these settings will follow: the runner may get ready for them now, in the background. */
+  expectRun(settings: RunSettings): void;
+  /** Releases what the session kept; the builder calls it once, after the last step. */
+  end(): Promise<void>;
 }
 
 export type LayerChange =
@@ -98,6 +111,8 @@ export interface StepRunner {
   reuse(parent: BuildImage | null, source: BuildImage, layer: number | null, config: Omit<ImageConfig, 'rootfs'>): Promise<BuildImage>;
   /** A read-only view of an image's files (COPY --from, RUN --mount from=…). */
   view(image: BuildImage): Promise<{ path: string; release(): Promise<void> }>;
+  /** A session for one build (see BuildSession); without it every RUN step stands alone. */
+  session?(): BuildSession;
   /** Gives the image these names (`repo:tag`), moving them from other images. */
   tag(id: Digest, refs: string[]): Promise<void>;
   /** The engine's default PATH for images from scratch and for RUN. */

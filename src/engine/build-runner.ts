@@ -8,11 +8,13 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { BerthError, invalidArgument, log, parseReference, type Digest, type ProgressSink } from '../common';
-import { RunFailed, type BuildImage, type LayerChange, type OwnerMap, type RunStep, type StepRunner } from '../build';
+import { BerthError, invalidArgument, log, parseReference, traceSpan, traceStart, type Digest, type ProgressSink } from '../common';
+import { RunFailed, type BuildImage, type BuildSession, type LayerChange, type OwnerMap, type RunStep, type StepRunner } from '../build';
 import type { Credentials, ImageConfig, ImageRecord } from '../image';
 import type { Snapshotter } from '../storage';
+import { BuildNetworks } from './build-network';
 import { defaultSpec, type MountRequest } from './container-model';
+import type { ContainerNetwork } from './container-network';
 import type { ContainerService } from './containers';
 import { pullReference } from './image-distribution';
 import type { ImageService } from './images';
@@ -28,6 +30,10 @@ export interface BuildRunnerDeps {
   userns: boolean;
   /** With --userns-remap, a container's owner → the host owner on disk (COPY and ADD write these). */
   ownerOnDisk?: (o: { uid: number; gid: number }) => { uid: number; gid: number };
+  /** The bridge networks, when the host has them: a build's RUN steps take turns in namespaces wired once (build-network.ts). */
+  network?: ContainerNetwork;
+  /** Where those namespaces' files go. */
+  networkDir: string;
 }
 
 export class EngineStepRunner implements StepRunner {
@@ -63,6 +69,14 @@ export class EngineStepRunner implements StepRunner {
     return { id: img.id, config: img.config };
   }
 
+  /** The namespaces' files a daemon that stopped mid-build left (its endpoints are undone at start). */
+  private leftovers?: Promise<void>;
+
+  session(): BuildSession {
+    this.leftovers ??= fsp.rm(this.d.networkDir, { recursive: true, force: true }).catch(() => undefined);
+    return new BuildNetworks(this.d.userns ? undefined : this.d.network, this.d.networkDir, this.leftovers);
+  }
+
   getImage(id: Digest): BuildImage | undefined {
     const img = this.d.images.get(id);
     return img ? { id: img.id, config: img.config } : undefined;
@@ -80,11 +94,15 @@ export class EngineStepRunner implements StepRunner {
     if (!change) return this.create(base, null, config(false));
     if (change.kind === 'run') return this.runAndCommit(base, change.step, config);
     const key = `build-${randomBytes(16).toString('hex')}`;
+    const t0 = traceStart();
     const root = base ? await images.rootLayers(base) : { top: null, lowers: [] };
     await this.d.snapshots.prepare(key, root.top, root.lowers, { noInit: true });
     try {
       const rootfs = await this.d.snapshots.mount(key);
+      const t1 = traceStart();
+      traceSpan(key, 'build: file step snapshot', t0, t1);
       await change.apply(rootfs, this.d.ownerOnDisk ?? ((o) => o));
+      traceSpan(key, 'build: file step apply', t1);
       return await this.commitSnapshot(key, base, config, true);
     } finally {
       await this.d.snapshots.remove(key).catch((e: unknown) => log.warn('cannot remove build snapshot', { key, error: String(e) }));
@@ -96,6 +114,7 @@ export class EngineStepRunner implements StepRunner {
     const images = this.d.images;
     const snaps = this.d.snapshots;
     return images.withLease(async (lease) => {
+      const t1 = traceStart();
       const parentChain = base ? images.chain(base).at(-1) ?? null : null;
       let layer;
       if (snaps.driver === 'overlay2' && adopt) {
@@ -104,7 +123,11 @@ export class EngineStepRunner implements StepRunner {
         await snaps.unmount(key);
         layer = await images.addLayerFromDir(parentChain, this.d.ownersAsContainerSees(await snaps.diff(key)), snaps.upperDir(key), lease);
       } else layer = await images.addLayer(parentChain, this.d.ownersAsContainerSees(await snaps.diff(key)), lease);
-      return this.create(base, layer, config(true));
+      const t2 = traceStart();
+      traceSpan(key, 'build: layer (tar to the content store, layer store)', t1, t2);
+      const img = await this.create(base, layer, config(true));
+      traceSpan(key, 'build: image record', t2);
+      return img;
     });
   }
 
@@ -147,6 +170,7 @@ export class EngineStepRunner implements StepRunner {
     const { record } = await c.create({ spec });
     const id = record.id;
     let ok = false;
+    let lent: Awaited<ReturnType<BuildNetworks['lend']>>;
     try {
       step.started?.(id);
       const ac = new AbortController();
@@ -154,14 +178,18 @@ export class EngineStepRunner implements StepRunner {
       const ready = new Promise<void>((r) => (following = r));
       const attached = c.attach(id, (e) => step.output(e.data, e.stream), ac.signal, following).catch(() => undefined);
       await Promise.race([ready, attached]);
-      await c.start(id);
+      if (step.session instanceof BuildNetworks) lent = await step.session.lend(s.network);
+      await c.start(id, lent?.network);
       const code = await c.wait(id);
+      lent?.give();
+      lent = undefined;
       await attached;
       if (code !== 0) throw new RunFailed(code, id);
       const img = await this.commitSnapshot(id, base, config, !this.d.userns && !step.keepOnSuccess);
       ok = true;
       return img;
     } finally {
+      lent?.give();
       const keep = ok ? step.keepOnSuccess : step.keepOnFailure;
       if (!keep) await c.remove(id, true, true).catch((e: unknown) => log.warn('cannot remove build container', { id, error: String(e) }));
     }

@@ -379,9 +379,11 @@ export class ContainerService {
   /** A user's start: the restart policy acts again from its first delay and its count is reset. */
   /**
    * `network`: a namespace made beforehand for the container to join (a CRI sandbox's) and
-   * the promise of its wiring; the process is started only once `ready` settles.
+   * the promise of its wiring; the process is started only once `ready` settles. `share`:
+   * the network attachment that made it, whose addresses the container's files then name
+   * (a build's RUN step in the build's namespace; see BridgeAttachment.share).
    */
-  start(ref: string, network?: { netns: string; ready: Promise<void> }): Promise<void> {
+  start(ref: string, network?: { netns: string; ready: Promise<void>; share?: string }): Promise<void> {
     const rec = this.get(ref);
     return this.lock.run(rec.id, async () => {
       if (rec.state.status === 'restarting') throw notModified('container already started');
@@ -394,7 +396,7 @@ export class ContainerService {
     });
   }
 
-  private async startLocked(rec: ContainerRecord, given?: { netns: string; ready: Promise<void> }): Promise<void> {
+  private async startLocked(rec: ContainerRecord, given?: { netns: string; ready: Promise<void>; share?: string }): Promise<void> {
     if (!this.store.has(rec.id)) throw notFound(`No such container: ${rec.id}`);
     if (isLive(rec)) throw notModified('container already started');
     if (rec.state.status === 'removing') throw conflict(`cannot start container ${rec.id}: it is being removed`);
@@ -413,6 +415,7 @@ export class ContainerService {
           name: rec.name,
           domainname: rec.spec.domainname,
           network: rec.spec.network,
+          ...(given?.share ? { share: given.share } : {}),
         }),
       ]);
       const net: NetworkSetUp | void = given ?? setUp;

@@ -211,6 +211,8 @@ export class Engine {
         ownersAsContainerSees: (tar) => this.ownersAsContainerSees(tar),
         userns: !!this.options.userns,
         ...(this.options.userns ? { ownerOnDisk: idShifter(this.options.userns) } : {}),
+        ...(this.networks ? { network: this.networks.bridge } : {}),
+        networkDir: join(this.options.execRoot, 'build-networks'),
       }), this.images);
     })());
   }

@@ -112,6 +112,13 @@ export interface BridgeAttachment {
   name?: string;
   domainname?: string;
   network?: NetworkRequest;
+  /**
+   * The id of an attachment set up before (and not torn down) whose namespace this
+   * container joins instead of getting its own: its files name that namespace's
+   * addresses, and nothing is wired or undone for it. A builder's RUN steps take turns
+   * in one namespace this way, as BuildKit's do; one at a time, never side by side.
+   */
+  share?: string;
 }
 
 export interface NetworkSetUp {
@@ -547,7 +554,8 @@ export class BridgeNetworking {
     }
     // A second setUp of a container already set up (idempotent): its files again, nothing new wired.
     const had = this.states.get(a.containerId);
-    const state = had ?? (await this.serial(() => this.allocate(a, req)));
+    const shared = !had && !a.owner && a.share ? this.states.get(a.share) : undefined;
+    const state = had ?? shared ?? (await this.serial(() => this.allocate(a, req)));
     if (!state) {
       // Disconnected from every network: loopback only.
       await writeFiles(a.files, { hostname: hostnameText, hosts: hostsFile(extra), resolvConf: resolvConf(resolv, { nameservers: req.dns, search: req.dnsSearch, options: req.dnsOptions }) }, a.owner);
@@ -568,7 +576,7 @@ export class BridgeNetworking {
       await this.tearDown(a.containerId).catch(() => undefined);
       throw err;
     }
-    if (had) return { netns: state.netns, ready: Promise.resolve() };
+    if (had || shared) return { netns: state.netns, ready: Promise.resolve() };
     if (a.owner) {
       // Remapped root: the container makes its own network namespace (its /sys mount needs
       // one its user namespace owns); ours is then a bind mount of it, for netavark and teardown.

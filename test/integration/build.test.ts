@@ -114,6 +114,39 @@ test('a rebuild is fully cached; changing one copied file rebuilds exactly the s
   assert.equal(await d.dockerOk(['ps', '-aq']), '');
 });
 
+test('RUN steps take turns in one network namespace per build: each step its own hostname, named in /etc/hosts with that address; stages at once get one each; nothing stays on the network', async () => {
+  // Both stages' steps meet in a shared cache mount, so they are running at the same time.
+  const meet = (me: string, other: string) =>
+    `RUN --mount=type=cache,target=/meet,id=netmeet,sharing=shared sh -c 'rm -f /meet/${me}; grep -w "$(hostname)" /etc/hosts | cut -f1 > /meet/${me}; ` +
+    `for i in $(seq 1 600); do [ -s /meet/${other} ] && break; sleep 0.1; done; echo "$(cat /meet/${me}) $(cat /meet/${other})" > /pair'`;
+  const self = (n: number) => `RUN sh -c 'hostname > /name${n}; grep -w "$(hostname)" /etc/hosts | cut -f1 > /ip${n}; ip -4 -o addr show eth0 | awk "{print \\$4}" > /eth${n}'`;
+  const ctx = context({
+    'Dockerfile': [
+      'FROM busybox AS a', meet('a', 'b'),
+      'FROM busybox AS b', meet('b', 'a'),
+      // after both stages (their namespaces are free again): these two take turns in one of them
+      'FROM busybox', 'COPY --from=a /pair /pair-a', 'COPY --from=b /pair /pair-b', self(1), self(2),
+    ].join('\n'),
+  });
+  await buildOk(['--no-cache', '-t', 'netturns:1', ctx]);
+  const [name1, ip1, eth1, name2, ip2, eth2, pairA, pairB] = (await d.dockerOk(['run', '--rm', 'netturns:1', 'cat', '/name1', '/ip1', '/eth1', '/name2', '/ip2', '/eth2', '/pair-a', '/pair-b'])).split('\n');
+  assert.notEqual(name1, name2, 'each step is its own container');
+  assert.match(ip1!, /^\d+\.\d+\.\d+\.\d+$/);
+  assert.equal(ip1, ip2, 'the second step took its turn in the first one\'s namespace');
+  assert.equal(eth1!.split('/')[0], ip1, 'the hosts file names the address the step has');
+  assert.equal(eth2!.split('/')[0], ip2);
+  const [a1, b1] = pairA!.split(' ');
+  assert.ok(a1 && b1 && a1 !== b1, `stages running at once have namespaces of their own: ${pairA}`);
+  assert.equal(pairB, `${b1} ${a1}`);
+  const bridge = JSON.parse(await d.dockerOk(['network', 'inspect', 'bridge']))[0];
+  assert.deepEqual(bridge.Containers, {}, 'nothing of the build stays on the network');
+  // A user-defined network a build ran on can be removed after it.
+  await d.dockerOk(['network', 'create', 'buildnet']);
+  const onNet = context({ 'Dockerfile': 'FROM busybox\nRUN grep -w "$(hostname)" /etc/hosts\nRUN grep -w "$(hostname)" /etc/hosts\n' });
+  await buildOk(['--no-cache', '--network', 'buildnet', onNet]);
+  await d.dockerOk(['network', 'rm', 'buildnet']);
+});
+
 test('multi-stage: --target, stages by name and index, only needed stages built, the final image holds only what was copied', async () => {
   const ctx = context({
     'Dockerfile': [
