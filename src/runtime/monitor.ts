@@ -14,7 +14,7 @@
  * start() → [kill()] → the exit file appears → remove() (runc delete).
  */
 import { spawn, execFile } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, statSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isErrno, log, traceSpan, traceStart } from '../common';
