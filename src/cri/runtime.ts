@@ -490,13 +490,22 @@ export class CriRuntime {
     const logPath = config.log_path ? join(logDir, config.log_path) : undefined;
     const name = `k8s_${nameSafe(md.name)}_${nameSafe(pmd.name)}_${nameSafe(pmd.namespace ?? '')}_${nameSafe(pmd.uid ?? '')}_${md.attempt ?? 0}`;
     const tCreate = traceStart();
-    const { record } = await this.engine.containers.create({ name, spec, noInitLayer: true, ...(logPath ? { logPath } : {}) });
-    const tSave = traceStart();
-    traceSpan(record.id, 'ctr: engine create', tCreate, tSave);
-    await this.store.saveContainer({
-      id: record.id, sandboxId: s.id, config, createdAt: nowNs(), image: imageName, imageRef: img.id, logPath: logPath ?? '',
-    });
-    traceSpan(record.id, 'ctr: cri save', tSave);
+    const createdAt = nowNs();
+    // The CRI entry is written alongside the engine's record (init() forgets an entry
+    // whose container a crash did not leave).
+    let saved: string | undefined;
+    const alongside = (rec: ContainerRecord) => {
+      saved = rec.id;
+      return this.store.saveContainer({ id: rec.id, sandboxId: s.id, config, createdAt, image: imageName, imageRef: img.id, logPath: logPath ?? '' });
+    };
+    let record: ContainerRecord;
+    try {
+      ({ record } = await this.engine.containers.create({ name, spec, noInitLayer: true, alongside, ...(logPath ? { logPath } : {}) }));
+    } catch (err) {
+      if (saved) await this.store.deleteContainer(saved).catch(() => undefined);
+      throw err;
+    }
+    traceSpan(record.id, 'ctr: engine create', tCreate);
     return record.id;
   }
 
@@ -520,7 +529,10 @@ export class CriRuntime {
     if (this.record(c.id)) await this.engine.containers.remove(c.id, true);
     const tDelete = traceStart();
     traceSpan(c.id, 'ctr: engine remove', tRemove, tDelete);
-    await this.store.deleteContainer(c.id);
+    // Out of the map at once; the file may go after the answer: an entry whose container is
+    // gone is forgotten by init() after a crash.
+    const deleted = this.store.deleteContainer(c.id);
+    void deleted.catch((err) => log.warn('cannot delete the CRI entry of a removed container', { id: c.id, error: String(err) }));
     traceSpan(c.id, 'ctr: cri delete', tDelete);
   }
 
