@@ -220,7 +220,12 @@ export class MonitorRuntime implements ContainerRuntime {
   /** The bundle is renamed into `<execRoot>/trash` and deleted from there in the background. */
   async discard(id: string): Promise<void> {
     this.conmons.delete(id);
-    await Promise.all([this.monitor.known(id) ? this.monitor.remove(id) : undefined, this.trashBundle(id)]);
+    await Promise.all([
+      this.monitor.known(id) ? this.monitor.remove(id) : undefined,
+      this.trashBundle(id),
+      // conmon's link to the bundle, for a short attach socket path.
+      fsp.rm(join(this.execRoot, 'attach', id), { force: true }),
+    ]);
   }
 
   private async trashBundle(id: string): Promise<void> {
