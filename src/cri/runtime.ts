@@ -168,18 +168,29 @@ export class CriRuntime {
 
     const name = `k8s_POD_${nameSafe(md.name)}_${nameSafe(md.namespace ?? '')}_${nameSafe(md.uid ?? '')}_${md.attempt ?? 0}`;
     const tCreate = traceStart();
-    const { record } = await this.engine.containers.create({ name, spec, noInitLayer: true });
-    const id = record.id;
+    const createdAt = nowNs();
+    let entry: SandboxEntry | undefined;
+    // The sandbox's entry and dir are made alongside the engine's record (init() forgets an
+    // entry whose container a crash did not leave).
+    const alongside = async (rec: ContainerRecord) => {
+      const dir = join(this.store.root, 'pods', rec.id);
+      entry = { id: rec.id, config, runtimeHandler: runtimeHandler ?? '', createdAt, stopped: false, ips: [], dir };
+      await fsp.mkdir(dir, { recursive: true });
+      await this.store.saveSandbox(entry);
+    };
+    try {
+      await this.engine.containers.create({ name, spec, noInitLayer: true, alongside });
+    } catch (err) {
+      if (entry) await this.store.deleteSandbox(entry.id).catch(() => undefined);
+      throw err;
+    }
+    const made: SandboxEntry = entry!;
+    const id = made.id;
     traceSpan(id, 'pod: engine create', tCreate);
-    const dir = join(this.store.root, 'pods', id);
-    const entry: SandboxEntry = { id, config, runtimeHandler: runtimeHandler ?? '', createdAt: nowNs(), stopped: false, ips: [], dir };
     return this.locked(id, async () => {
+      const entry = made;
       try {
-        const tSave = traceStart();
-        await fsp.mkdir(dir, { recursive: true });
-        await this.store.saveSandbox(entry);
         const tStart = traceStart();
-        traceSpan(id, 'pod: dir + first save', tSave, tStart);
         if (hostNet) await this.engine.containers.start(id);
         else {
           const mappings = (config.port_mappings ?? [])
@@ -211,8 +222,7 @@ export class CriRuntime {
         }
         traceSpan(id, 'pod: pause start + network', tStart);
         const tFiles = traceStart();
-        await this.writePodFiles(entry, hostNet);
-        await this.store.saveSandbox(entry);
+        await Promise.all([this.writePodFiles(entry, hostNet), this.store.saveSandbox(entry)]);
         traceSpan(id, 'pod: files + save', tFiles);
         return id;
       } catch (err) {

@@ -873,17 +873,20 @@ export class ContainerService {
    * record could not be read: then only what is found under the id goes.
    */
   private async releaseAll(id: string, rec: ContainerRecord | undefined, removeVolumes: boolean): Promise<void> {
+    const t0 = traceStart();
     await Promise.all([
-      this.runtime.discard(id),
-      this.snapshots.remove(id).catch((err: unknown) => {
+      this.runtime.discard(id).then(() => traceSpan(id, 'remove: runtime discard', t0)),
+      this.snapshots.remove(id).then(() => traceSpan(id, 'remove: snapshot', t0), (err: unknown) => {
         if (!(err instanceof BerthError && err.kind === 'not-found')) throw err;
       }),
     ]);
     if (!rec) return;
+    const t1 = traceStart();
     // --rm removes the container's anonymous volumes too, as in Docker.
     await this.mounts.release(rec, removeVolumes);
     await this.network.tearDown(id).catch((err) => log.warn('network teardown failed', { id, error: String(err) }));
     this.releaseShm(rec);
+    traceSpan(id, 'remove: volumes, network, shm', t1);
   }
 
   /** Removals a killed berthd left in the trash: finished before anything else starts. */
