@@ -364,8 +364,8 @@ export class ContainerService {
     traceSpan(id, 'image resolve + spec', tResolve);
     const tPrepare = traceStart();
     // The snapshot is built while the record is written: a crash between the two leaves a
-    // record without a snapshot (its start fails, its removal works) or a snapshot that the
-    // next removal of nothing ever names (snapshots are keyed by fresh ids).
+    // record without a snapshot (its start fails, its removal works) or, as before, a
+    // snapshot that no record names (disk space only: keys are fresh ids).
     const work = await Promise.allSettled([
       (async () => {
         const root = await this.images.rootLayers(img);
@@ -854,14 +854,13 @@ export class ContainerService {
     await this.releaseAll(rec.id, rec, removeVolumes || rec.spec.autoRemove);
     this.store.delete(rec.id);
     traceSpan(rec.id, 'remove: bundle, snapshot, volumes, network', tDiscard);
+    // Its image was deleted (rmi -f) while it stayed: the layers only it kept go now.
+    if (!this.images.has(rec.imageId)) await this.images.collectUnused().catch((err) => log.warn('layer collection failed', { error: String(err) }));
     traceSpan(rec.id, 'remove', tRemove);
     this.events.emit('container', 'destroy', rec.id, { image: rec.image, name: rec.name });
     this.store.emit('removed', rec.id);
-    const purge = (async () => {
-      await this.store.purge(rec.id);
-      // Its image was deleted (rmi -f) while it stayed: the layers only it kept go now.
-      if (!this.images.has(rec.imageId)) await this.images.collectUnused();
-    })()
+    const purge = this.store
+      .purge(rec.id)
       .catch((err) => log.warn('container removal: cleanup failed', { id: rec.id, error: String(err) }))
       .finally(() => this.purging.delete(purge));
     this.purging.add(purge);
