@@ -168,18 +168,29 @@ export class CriRuntime {
 
     const name = `k8s_POD_${nameSafe(md.name)}_${nameSafe(md.namespace ?? '')}_${nameSafe(md.uid ?? '')}_${md.attempt ?? 0}`;
     const tCreate = traceStart();
-    const { record } = await this.engine.containers.create({ name, spec, noInitLayer: true });
-    const id = record.id;
+    const createdAt = nowNs();
+    let entry: SandboxEntry | undefined;
+    // The sandbox's entry and dir are made alongside the engine's record (init() forgets an
+    // entry whose container a crash did not leave).
+    const alongside = async (rec: ContainerRecord) => {
+      const dir = join(this.store.root, 'pods', rec.id);
+      entry = { id: rec.id, config, runtimeHandler: runtimeHandler ?? '', createdAt, stopped: false, ips: [], dir };
+      await fsp.mkdir(dir, { recursive: true });
+      await this.store.saveSandbox(entry);
+    };
+    try {
+      await this.engine.containers.create({ name, spec, noInitLayer: true, alongside });
+    } catch (err) {
+      if (entry) await this.store.deleteSandbox(entry.id).catch(() => undefined);
+      throw err;
+    }
+    const made: SandboxEntry = entry!;
+    const id = made.id;
     traceSpan(id, 'pod: engine create', tCreate);
-    const dir = join(this.store.root, 'pods', id);
-    const entry: SandboxEntry = { id, config, runtimeHandler: runtimeHandler ?? '', createdAt: nowNs(), stopped: false, ips: [], dir };
     return this.locked(id, async () => {
+      const entry = made;
       try {
-        const tSave = traceStart();
-        await fsp.mkdir(dir, { recursive: true });
-        await this.store.saveSandbox(entry);
         const tStart = traceStart();
-        traceSpan(id, 'pod: dir + first save', tSave, tStart);
         if (hostNet) await this.engine.containers.start(id);
         else {
           const mappings = (config.port_mappings ?? [])
@@ -211,8 +222,7 @@ export class CriRuntime {
         }
         traceSpan(id, 'pod: pause start + network', tStart);
         const tFiles = traceStart();
-        await this.writePodFiles(entry, hostNet);
-        await this.store.saveSandbox(entry);
+        await Promise.all([this.writePodFiles(entry, hostNet), this.store.saveSandbox(entry)]);
         traceSpan(id, 'pod: files + save', tFiles);
         return id;
       } catch (err) {
@@ -490,13 +500,22 @@ export class CriRuntime {
     const logPath = config.log_path ? join(logDir, config.log_path) : undefined;
     const name = `k8s_${nameSafe(md.name)}_${nameSafe(pmd.name)}_${nameSafe(pmd.namespace ?? '')}_${nameSafe(pmd.uid ?? '')}_${md.attempt ?? 0}`;
     const tCreate = traceStart();
-    const { record } = await this.engine.containers.create({ name, spec, noInitLayer: true, ...(logPath ? { logPath } : {}) });
-    const tSave = traceStart();
-    traceSpan(record.id, 'ctr: engine create', tCreate, tSave);
-    await this.store.saveContainer({
-      id: record.id, sandboxId: s.id, config, createdAt: nowNs(), image: imageName, imageRef: img.id, logPath: logPath ?? '',
-    });
-    traceSpan(record.id, 'ctr: cri save', tSave);
+    const createdAt = nowNs();
+    // The CRI entry is written alongside the engine's record (init() forgets an entry
+    // whose container a crash did not leave).
+    let saved: string | undefined;
+    const alongside = (rec: ContainerRecord) => {
+      saved = rec.id;
+      return this.store.saveContainer({ id: rec.id, sandboxId: s.id, config, createdAt, image: imageName, imageRef: img.id, logPath: logPath ?? '' });
+    };
+    let record: ContainerRecord;
+    try {
+      ({ record } = await this.engine.containers.create({ name, spec, noInitLayer: true, alongside, ...(logPath ? { logPath } : {}) }));
+    } catch (err) {
+      if (saved) await this.store.deleteContainer(saved).catch(() => undefined);
+      throw err;
+    }
+    traceSpan(record.id, 'ctr: engine create', tCreate);
     return record.id;
   }
 
@@ -520,7 +539,10 @@ export class CriRuntime {
     if (this.record(c.id)) await this.engine.containers.remove(c.id, true);
     const tDelete = traceStart();
     traceSpan(c.id, 'ctr: engine remove', tRemove, tDelete);
-    await this.store.deleteContainer(c.id);
+    // Out of the map at once; the file may go after the answer: an entry whose container is
+    // gone is forgotten by init() after a crash.
+    const deleted = this.store.deleteContainer(c.id);
+    void deleted.catch((err) => log.warn('cannot delete the CRI entry of a removed container', { id: c.id, error: String(err) }));
     traceSpan(c.id, 'ctr: cri delete', tDelete);
   }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errorKind } from '../common';
@@ -168,6 +168,70 @@ test('remove: refused while running unless forced; waiters on "removed" are answ
     assert.ok(!existsSync(join(t.root, 'data', 'containers', rec.id)));
     assert.ok(t.runtime.calls.includes(`discard ${rec.id}`));
     assert.deepEqual(t.events.slice(-2), [`die ${rec.id.slice(0, 4)}`, `destroy ${rec.id.slice(0, 4)}`]);
+  } finally {
+    t.done();
+  }
+});
+
+test('remove: the name is free and nothing is left under the id when it answers; the files go after', async () => {
+  const t = await setup();
+  try {
+    const rec = await t.create({}, 'gone');
+    const snapshot = join(t.root, 'vfs', rec.id);
+    assert.ok(existsSync(snapshot));
+    await t.svc.remove(rec.id, false);
+    assert.ok(!existsSync(join(t.root, 'data', 'containers', rec.id)), 'record dir');
+    assert.ok(!existsSync(snapshot), 'snapshot');
+    await assert.rejects(async () => t.svc.remove(rec.id, false), kind('not-found', /No such container/));
+    const again = await t.create({}, 'gone');
+    assert.notEqual(again.id, rec.id);
+    await t.svc.removalsSettled();
+    assert.deepEqual(readdirSync(join(t.root, 'data', 'trash')), []);
+    assert.deepEqual(readdirSync(join(t.root, 'vfs', 'tmp')), []);
+  } finally {
+    t.done();
+  }
+});
+
+test('a removal cut short after its record went to the trash (berthd killed) is finished at the next start', async () => {
+  const t = await setup();
+  try {
+    const rec = await t.create({}, 'cut');
+    // What remove's first step leaves when berthd is killed right after it.
+    renameSync(join(t.root, 'data', 'containers', rec.id), join(t.root, 'data', 'trash', rec.id));
+    const torn: string[] = [];
+    const runtime = new FakeRuntime();
+    const again = new ContainerService({
+      store: new ContainerStore(join(t.root, 'data')),
+      images: oneImage(IMAGE),
+      snapshots: new VfsSnapshotter(join(t.root, 'vfs')),
+      runtime,
+      events: { emit: () => undefined },
+      network: { setUp: async () => undefined, tearDown: async (id) => void torn.push(id) },
+      host,
+    });
+    await again.init();
+    assert.throws(() => again.get('cut'), kind('not-found'));
+    assert.deepEqual(readdirSync(join(t.root, 'data', 'trash')), []);
+    assert.ok(!existsSync(join(t.root, 'vfs', rec.id)), 'snapshot');
+    assert.ok(runtime.calls.includes(`discard ${rec.id}`), 'runtime state and bundle');
+    assert.deepEqual(torn, [rec.id]);
+    // An unreadable record in the trash still has its snapshot removed.
+    const other = await again.create({ spec: specWith() }).then((r) => r.record);
+    renameSync(join(t.root, 'data', 'containers', other.id), join(t.root, 'data', 'trash', other.id));
+    rmSync(join(t.root, 'data', 'trash', other.id, 'container.json'));
+    const third = new ContainerService({
+      store: new ContainerStore(join(t.root, 'data')),
+      images: oneImage(IMAGE),
+      snapshots: new VfsSnapshotter(join(t.root, 'vfs')),
+      runtime: new FakeRuntime(),
+      events: { emit: () => undefined },
+      network: NO_NETWORK,
+      host,
+    });
+    await third.init();
+    assert.ok(!existsSync(join(t.root, 'vfs', other.id)), 'snapshot of the unreadable one');
+    assert.deepEqual(readdirSync(join(t.root, 'data', 'trash')), []);
   } finally {
     t.done();
   }

@@ -17,6 +17,7 @@
  *   removes everything the runtime keeps for it (bundle, sockets). Both are no-ops
  *   for an unknown id.
  */
+import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno, traceSpan, traceStart } from '../common';
@@ -136,6 +137,9 @@ export class MonitorRuntime implements ContainerRuntime {
 
   async init(): Promise<void> {
     await fsp.mkdir(join(this.execRoot, 'containers'), { recursive: true });
+    // Bundles of removed containers that a killed berthd had not deleted yet.
+    await fsp.rm(join(this.execRoot, 'trash'), { recursive: true, force: true });
+    await fsp.mkdir(join(this.execRoot, 'trash'));
   }
 
   watchExits(onExit: (id: string) => void): void {
@@ -216,9 +220,31 @@ export class MonitorRuntime implements ContainerRuntime {
     return this.monitor.remove(id);
   }
 
+  /** The bundle is renamed into `<execRoot>/trash` and deleted from there in the background. */
   async discard(id: string): Promise<void> {
     this.conmons.delete(id);
-    await Promise.all([this.monitor.known(id) ? this.monitor.remove(id) : undefined, fsp.rm(this.bundle(id), { recursive: true, force: true })]);
+    await Promise.all([
+      this.monitor.known(id) ? this.monitor.remove(id) : undefined,
+      this.trashBundle(id),
+      // conmon's link to the bundle, for a short attach socket path.
+      fsp.rm(join(this.execRoot, 'attach', id), { force: true }),
+    ]);
+  }
+
+  private async trashBundle(id: string): Promise<void> {
+    const doomed = join(this.execRoot, 'trash', `${id}-${randomBytes(4).toString('hex')}`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fsp.rename(this.bundle(id), doomed);
+        break;
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+        // No bundle, or no trash dir yet (init not called): make it once and look again.
+        if (attempt > 0) return;
+        await fsp.mkdir(join(this.execRoot, 'trash'), { recursive: true });
+      }
+    }
+    void fsp.rm(doomed, { recursive: true, force: true }).catch(() => undefined);
   }
 
   oomKilled(id: string): boolean {

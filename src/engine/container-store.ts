@@ -9,13 +9,15 @@
  *   `version` field) kept Docker's request JSON as `config`/`hostConfig`: it needs the
  *   `LegacySpecReader` the engine was given; without one such records are skipped
  *   with a warning, as unreadable ones are.
+ * - `trash` takes a record's dir out of `containers/` at once (a removal's point of no
+ *   return); `purge` deletes it later, and `trashed` lists what a crash left in the trash.
  * - `get` finds a record by full id, name (with or without '/') or unique id prefix;
  *   not-found and ambiguous prefixes throw (404 / 400 wording of dockerd).
  */
 import { EventEmitter } from 'node:events';
 import { promises as fsp, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { invalidArgument, log, notFound, type ContainerId } from '../common';
+import { invalidArgument, isErrno, log, notFound, type ContainerId } from '../common';
 import { writeJSONAtomic } from '../state';
 import { CONTAINER_RECORD_VERSION, type ContainerRecord, type ContainerSpec, type MountPointRecord } from './container-model';
 
@@ -38,8 +40,13 @@ export class ContainerStore {
     return join(this.dataRoot, 'containers', id);
   }
 
+  private trashDir(id: string): string {
+    return join(this.dataRoot, 'trash', id);
+  }
+
   async load(): Promise<void> {
     await fsp.mkdir(join(this.dataRoot, 'containers'), { recursive: true });
+    await fsp.mkdir(join(this.dataRoot, 'trash'), { recursive: true });
     for (const id of readdirSync(join(this.dataRoot, 'containers'))) {
       try {
         const rec = upgradeRecord(JSON.parse(readFileSync(join(this.dir(id), 'container.json'), 'utf8')) as Record<string, unknown>, this.legacy);
@@ -98,6 +105,54 @@ export class ContainerStore {
 
   delete(id: string): void {
     this.records.delete(id as ContainerId);
+  }
+
+  // ---- removal ----------------------------------------------------------------
+
+  /**
+   * Moves the record's dir to `<dataRoot>/trash/<id>` (one rename): from then on a
+   * restarted berthd does not load the container, and finds it in `trashed()` to finish
+   * its removal. A dir already gone is fine.
+   */
+  async trash(id: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fsp.rename(this.dir(id), this.trashDir(id));
+        return;
+      } catch (err) {
+        if (!isErrno(err, 'ENOENT')) throw err;
+        // No dir, or no trash dir yet (load not called): make it once and look again.
+        if (attempt > 0) return;
+        await fsp.mkdir(join(this.dataRoot, 'trash'), { recursive: true });
+      }
+    }
+  }
+
+  /** The containers in the trash, each with its record when that is still readable. */
+  async trashed(): Promise<Array<{ id: string; rec: ContainerRecord | undefined }>> {
+    const out: Array<{ id: string; rec: ContainerRecord | undefined }> = [];
+    let names: string[];
+    try {
+      names = await fsp.readdir(join(this.dataRoot, 'trash'));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return out;
+      throw err;
+    }
+    for (const id of names) {
+      let rec: ContainerRecord | undefined;
+      try {
+        rec = upgradeRecord(JSON.parse(await fsp.readFile(join(this.trashDir(id), 'container.json'), 'utf8')) as Record<string, unknown>, this.legacy);
+      } catch {
+        rec = undefined;
+      }
+      out.push({ id, rec });
+    }
+    return out;
+  }
+
+  /** Deletes a trashed container's dir (its record, logs, hosts files). */
+  async purge(id: string): Promise<void> {
+    await fsp.rm(this.trashDir(id), { recursive: true, force: true });
   }
 
   // ---- notifications --------------------------------------------------------

@@ -78,6 +78,12 @@ export interface CreateRequest {
    * makes what the mounts need, as for containerd's CRI containers. Saves building it.
    */
   noInitLayer?: boolean;
+  /**
+   * Writes what the caller keeps beside the record (the CRI's entry), alongside the
+   * record's own write; its failure fails the create. A crash may leave either without
+   * the other: the caller must cope with an entry whose container is missing.
+   */
+  alongside?: (rec: ContainerRecord) => Promise<void>;
 }
 
 export interface ContainerServiceOptions {
@@ -120,6 +126,8 @@ export class ContainerService {
   private readonly live: LiveOps;
   private readonly archive: ContainerArchive;
   private readonly sweepMs: number;
+  /** Removed containers whose files are still being deleted. */
+  private readonly purging = new Set<Promise<void>>();
   /** The cgroup controls this host offers, probed once (`docker info` shows the missing ones). */
   readonly sysinfo: SysInfo;
   /** The `--init` binary's version (docker-init in `docker version`), read by init(). */
@@ -159,6 +167,7 @@ export class ContainerService {
     // A monitor that dies (killed, OOM) leaves no exit: look for such containers now and then.
     setInterval(() => void this.sweepLostMonitors(), this.sweepMs).unref();
     const tAdopt = traceStart();
+    await this.sweepTrash();
     // Removals first, one at a time (one may collect image layers); then the rest, independent
     // of one another, several at a time so that hundreds are adopted in a fraction of a second.
     for (const rec of this.store.list()) {
@@ -353,22 +362,34 @@ export class ContainerService {
     // Claim the name before any await so two concurrent creates cannot both take it.
     this.store.add(rec);
     traceSpan(id, 'image resolve + spec', tResolve);
-    try {
-      const tPrepare = traceStart();
-      await fsp.mkdir(dir, { recursive: true });
-      if (req.logPath) await fsp.mkdir(dirname(req.logPath), { recursive: true });
-      const root = await this.images.rootLayers(img);
-      await this.snapshots.prepare(id, root.top, root.lowers, req.noInitLayer ? { noInit: true } : {});
-      await this.mounts.prepare(rec, Object.keys(ic.Volumes ?? {}));
-      const tSave = traceStart();
-      traceSpan(id, 'snapshot prepare', tPrepare, tSave);
-      await this.store.save(rec, true);
-      traceSpan(id, 'record save (create)', tSave);
-    } catch (err) {
+    const tPrepare = traceStart();
+    // The snapshot is built while the record is written: a crash between the two leaves a
+    // record without a snapshot (its start fails, its removal works) or, as before, a
+    // snapshot that no record names (disk space only: keys are fresh ids).
+    const work = await Promise.allSettled([
+      (async () => {
+        const root = await this.images.rootLayers(img);
+        await this.snapshots.prepare(id, root.top, root.lowers, req.noInitLayer ? { noInit: true } : {});
+        traceSpan(id, 'snapshot prepare', tPrepare);
+      })(),
+      (async () => {
+        await Promise.all([
+          fsp.mkdir(dir, { recursive: true }),
+          req.logPath ? fsp.mkdir(dirname(req.logPath), { recursive: true }) : undefined,
+          this.mounts.prepare(rec, Object.keys(ic.Volumes ?? {})),
+        ]);
+        const tSave = traceStart();
+        await Promise.all([this.store.save(rec, true), req.alongside?.(rec)]);
+        traceSpan(id, 'record save (create)', tSave);
+      })(),
+    ]);
+    const failed = work.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
       this.store.delete(id);
-      await this.snapshots.remove(id).catch(() => undefined);
+      if (work[0]!.status === 'fulfilled') await this.snapshots.remove(id).catch(() => undefined);
+      await this.mounts.release(rec, true).catch(() => undefined);
       await fsp.rm(dir, { recursive: true, force: true });
-      throw err;
+      throw failed.reason;
     }
     this.events.emit('container', 'create', id, { image: rec.image, name: rec.name });
     return { record: rec, warnings };
@@ -818,32 +839,76 @@ export class ContainerService {
     });
   }
 
+  /**
+   * The record's dir goes to the trash first (one rename, the point of no return: a berthd
+   * killed after it does not bring the container back, and finishes the removal when it
+   * starts); its bundle and snapshot are renamed away as well, so that the API answers as
+   * soon as nothing is left under the container's id and its name is free. The files are
+   * deleted in the background (`purging`).
+   */
   private async removeNow(rec: ContainerRecord, removeVolumes = false): Promise<void> {
     if (!this.store.has(rec.id)) return;
     this.restarts.forget(rec.id);
     const tRemove = traceStart();
     rec.state.status = 'removing';
-    await this.store.save(rec).catch(() => undefined);
+    await this.store.trash(rec.id);
     const tDiscard = traceStart();
-    traceSpan(rec.id, 'remove: mark removing', tRemove, tDiscard);
-    await Promise.all([this.runtime.discard(rec.id), this.snapshots.remove(rec.id)]);
-    const tRelease = traceStart();
-    traceSpan(rec.id, 'remove: bundle + snapshot', tDiscard, tRelease);
-    // --rm removes the container's anonymous volumes too, as in Docker.
-    await this.mounts.release(rec, removeVolumes || rec.spec.autoRemove);
-    await this.network.tearDown(rec.id).catch((err) => log.warn('network teardown failed', { id: rec.id, error: String(err) }));
-    this.releaseShm(rec);
-    const tDir = traceStart();
-    traceSpan(rec.id, 'remove: volumes + network + shm', tRelease, tDir);
-    // The record goes last: until then a restarted daemon finishes the removal.
-    await fsp.rm(this.store.dir(rec.id), { recursive: true, force: true });
+    traceSpan(rec.id, 'remove: record to trash', tRemove, tDiscard);
+    await this.releaseAll(rec.id, rec, removeVolumes || rec.spec.autoRemove);
     this.store.delete(rec.id);
-    traceSpan(rec.id, 'remove: record dir', tDir);
+    traceSpan(rec.id, 'remove: bundle, snapshot, volumes, network', tDiscard);
     // Its image was deleted (rmi -f) while it stayed: the layers only it kept go now.
     if (!this.images.has(rec.imageId)) await this.images.collectUnused().catch((err) => log.warn('layer collection failed', { error: String(err) }));
     traceSpan(rec.id, 'remove', tRemove);
     this.events.emit('container', 'destroy', rec.id, { image: rec.image, name: rec.name });
     this.store.emit('removed', rec.id);
+    const purge = this.store
+      .purge(rec.id)
+      .catch((err) => log.warn('container removal: cleanup failed', { id: rec.id, error: String(err) }))
+      .finally(() => this.purging.delete(purge));
+    this.purging.add(purge);
+  }
+
+  /**
+   * What a removal frees besides the record: runtime state and bundle, snapshot, volumes
+   * (anonymous ones with `removeVolumes`), network, shm. `rec` is missing when a trashed
+   * record could not be read: then only what is found under the id goes.
+   */
+  private async releaseAll(id: string, rec: ContainerRecord | undefined, removeVolumes: boolean): Promise<void> {
+    const t0 = traceStart();
+    await Promise.all([
+      this.runtime.discard(id).then(() => traceSpan(id, 'remove: runtime discard', t0)),
+      this.snapshots.remove(id).then(() => traceSpan(id, 'remove: snapshot', t0), (err: unknown) => {
+        if (!(err instanceof BerthError && err.kind === 'not-found')) throw err;
+      }),
+    ]);
+    if (!rec) return;
+    const t1 = traceStart();
+    // --rm removes the container's anonymous volumes too, as in Docker.
+    await this.mounts.release(rec, removeVolumes);
+    await this.network.tearDown(id).catch((err) => log.warn('network teardown failed', { id, error: String(err) }));
+    this.releaseShm(rec);
+    traceSpan(id, 'remove: volumes, network, shm', t1);
+  }
+
+  /** Removals a killed berthd left in the trash: finished before anything else starts. */
+  private async sweepTrash(): Promise<void> {
+    let orphanedLayers = false;
+    for (const { id, rec } of await this.store.trashed()) {
+      try {
+        await this.releaseAll(id, rec, false);
+        await this.store.purge(id);
+        if (rec && !this.images.has(rec.imageId)) orphanedLayers = true;
+      } catch (err) {
+        log.warn('cannot finish the removal of a container', { id, error: String(err) });
+      }
+    }
+    if (orphanedLayers) await this.images.collectUnused().catch((err) => log.warn('layer collection failed', { error: String(err) }));
+  }
+
+  /** Settles once the files of every removal so far are deleted. */
+  async removalsSettled(): Promise<void> {
+    while (this.purging.size) await Promise.all([...this.purging]);
   }
 
   // ---- I/O and live operations (container-io.ts, container-live.ts) ----------

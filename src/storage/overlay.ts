@@ -30,16 +30,15 @@
  * already-exists; unknown key → not-found; too many layers for one mount →
  * invalid-argument; mount/umount errors → internal with the SysError as cause.
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { alreadyExists, internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
+import { internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
 import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, syncfsAsync, umount2 } from '../sys';
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView } from './lower-view';
-import { checkLowerDirs, listSnapshots, prepareAtomically, readSnapshotInfo, snapshotDir, type PrepareOptions, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
+import { checkLowerDirs, listSnapshots, moveToTmp, prepareAtomically, readSnapshotInfo, snapshotDir, type PrepareOptions, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
 
 /** A mount the caller can perform: mount(source, target, type, 0, options.join(',')). */
 export interface Mount {
@@ -71,12 +70,11 @@ export class OverlaySnapshotter implements Snapshotter {
     for (const d of lowerDirs) {
       if (!isAbsolute(d) || /[,:\\]/.test(d)) throw invalidArgument(`lower dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path without ',', ':' or '\\'`);
     }
-    await checkLowerDirs(key, lowerDirs);
     if (/[,:\\]/.test(this.root)) throw invalidArgument(`overlay root ${this.root} must not contain ',', ':' or '\\'`);
-    if (await this.tryInfo(key)) throw alreadyExists(`snapshot ${key} already exists; remove it first`);
+    // A taken key is found by prepareAtomically's rename (a snapshot dir is never empty).
     const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
     await prepareAtomically(this.root, this.dir(key), info, async (tmp) => {
-      await Promise.all(['upper', 'work', 'merged', 'init'].map((d) => fsp.mkdir(join(tmp, d), 0o755)));
+      await Promise.all([checkLowerDirs(key, lowerDirs), ...['upper', 'work', 'merged', 'init'].map((d) => fsp.mkdir(join(tmp, d), 0o755))]);
       if (!opts.noInit) await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs), this.opts.rootOwner);
       const owner = this.opts.rootOwner;
       if (owner) {
@@ -182,13 +180,15 @@ export class OverlaySnapshotter implements Snapshotter {
 
   /** Unmounts and deletes the snapshot, upper dir included. Unknown key → not-found. */
   async remove(key: string): Promise<void> {
-    await this.info(key);
+    const dir = this.dir(key);
+    const names = await fsp.readdir(dir).catch((e: unknown): string[] => {
+      if (isErrno(e, 'ENOENT')) return [];
+      throw e;
+    });
+    if (!names.includes('meta.json')) throw notFound(`snapshot ${key} does not exist in ${this.root}`);
     await this.unmount(key);
-    for (const n of await fsp.readdir(this.dir(key))) if (n.startsWith('view-')) await unmountAll(key, join(this.dir(key), n));
-    await fsp.mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
-    const doomed = join(this.root, 'tmp', `del-${key}-${randomBytes(4).toString('hex')}`);
-    // Rename first so a crash mid-delete never leaves a half-deleted snapshot under its key.
-    await fsp.rename(this.dir(key), doomed);
+    for (const n of names) if (n.startsWith('view-')) await unmountAll(key, join(dir, n));
+    const doomed = await moveToTmp(this.root, dir, `del-${key}-`);
     // Gone under its key now; the files go in the background (a crash leaves them in tmp/,
     // which the next snapshotter on this root clears).
     void fsp.rm(doomed, { recursive: true, force: true }).catch(() => undefined);

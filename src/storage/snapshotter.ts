@@ -25,6 +25,7 @@
  * Failures: bad key or unusable lower dir → invalid-argument; key exists →
  * already-exists; unknown key → not-found; disk or mount errors → internal.
  */
+import { randomBytes } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -104,13 +105,45 @@ export function storageDriverName(name: string | undefined): (typeof STORAGE_DRI
 
 /** Each lower dir must be an absolute path to an existing directory. */
 export async function checkLowerDirs(key: string, lowerDirs: readonly string[]): Promise<void> {
-  for (const d of lowerDirs) {
+  await Promise.all(lowerDirs.map(async (d) => {
     if (!isAbsolute(d)) throw invalidArgument(`lower dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path`);
     const st = await fsp.stat(d).catch((e: unknown) => {
       throw invalidArgument(`lower dir ${d} for snapshot ${key} is not usable: ${(e as Error).message}`, e);
     });
     if (!st.isDirectory()) throw invalidArgument(`lower dir ${d} for snapshot ${key} is not a directory`);
+  }));
+}
+
+/** Roots whose tmp/ was made by this process: made once, not once per snapshot. */
+const tmpMade = new Set<string>();
+
+/** Runs `fn` with `<root>/tmp`, made first when this process has not made it yet (or it went). */
+async function inTmp<T>(root: string, fn: (tmpDir: string) => Promise<T>): Promise<T> {
+  const dir = join(root, 'tmp');
+  if (!tmpMade.has(dir)) {
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    tmpMade.add(dir);
   }
+  try {
+    return await fn(dir);
+  } catch (e) {
+    if (!isErrno(e, 'ENOENT') || (await fsp.stat(dir).then(() => true, () => false))) throw e;
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    return fn(dir);
+  }
+}
+
+/**
+ * Renames `dir` to a fresh name under `<root>/tmp` (prefix + random) and returns it, for
+ * deleting it from there: a crash midway leaves a dir under tmp/, never a half-deleted one
+ * under its key.
+ */
+export function moveToTmp(root: string, dir: string, prefix: string): Promise<string> {
+  return inTmp(root, async (tmpDir) => {
+    const doomed = join(tmpDir, `${prefix}${randomBytes(4).toString('hex')}`);
+    await fsp.rename(dir, doomed);
+    return doomed;
+  });
 }
 
 /**
@@ -119,8 +152,7 @@ export async function checkLowerDirs(key: string, lowerDirs: readonly string[]):
  * On any failure the temp dir is removed; a taken `dest` is already-exists.
  */
 export async function prepareAtomically(root: string, dest: string, info: SnapshotInfo, build: (tmp: string) => Promise<void>): Promise<void> {
-  await fsp.mkdir(join(root, 'tmp'), { recursive: true, mode: 0o700 });
-  const tmp = await fsp.mkdtemp(join(root, 'tmp', 'new-'));
+  const tmp = await inTmp(root, (tmpDir) => fsp.mkdtemp(join(tmpDir, 'new-')));
   try {
     await build(tmp);
     const fh = await fsp.open(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);

@@ -13,7 +13,6 @@
  * The contract and lifecycle are Snapshotter's (snapshotter.ts). prepare copies into
  * tmp/ and renames, so a crash leaves either no snapshot or a complete one.
  */
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -22,7 +21,7 @@ import { changesTar, naiveChanges, type Change } from './changes';
 import { copyTree } from './copy-tree';
 import { buildInitLayer } from './init-layer';
 import { LowerView } from './lower-view';
-import { checkLowerDirs, listSnapshots, prepareAtomically, readSnapshotInfo, snapshotDir, type PrepareOptions, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
+import { checkLowerDirs, listSnapshots, moveToTmp, prepareAtomically, readSnapshotInfo, snapshotDir, type PrepareOptions, type SnapshotInfo, type Snapshotter, type SnapshotterOptions, type SnapshotView } from './snapshotter';
 
 
 export class VfsSnapshotter implements Snapshotter {
@@ -75,10 +74,7 @@ export class VfsSnapshotter implements Snapshotter {
 
   async remove(key: string): Promise<void> {
     await this.info(key);
-    await fsp.mkdir(join(this.root, 'tmp'), { recursive: true, mode: 0o700 });
-    const doomed = join(this.root, 'tmp', `del-${key}-${randomBytes(4).toString('hex')}`);
-    await fsp.rename(this.dir(key), doomed);
-    await fsp.rm(doomed, { recursive: true, force: true });
+    await fsp.rm(await moveToTmp(this.root, this.dir(key), `del-${key}-`), { recursive: true, force: true });
   }
 
   mergedDir(key: string): string {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BERTHD, Daemon, GATE, httpStream, ID64, openGate, run, useDaemon, waitFor, alive } from './harness';
 
@@ -145,6 +145,38 @@ test('containers that exited while berthd was down show their real exit code; --
   }, 10_000);
   assert.ok(!existsSync(join(d.dataRoot, 'containers', rm)), 'its directory is gone');
   await d.dockerOk(['rm', '-f', ex, up]);
+});
+
+test('berthd killed while removed containers\' files are still being deleted: nothing of them is left after the next start', async () => {
+  // Many files in each upper dir, so that their deletion (after the answers) takes a while.
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    ids.push(await d.dockerOk(['run', '-d', '--name', `heavy-${i}`, 'busybox', 'sh', '-c', 'mkdir /many && cd /many && for i in $(seq 1500); do echo $i > f$i; done']));
+  }
+  for (const id of ids) await d.dockerOk(['wait', id]);
+  const answers = await Promise.all(ids.map((id) => d.api('DELETE', `/containers/${id}`)));
+  assert.deepEqual(answers.map((r) => r.status), ids.map(() => 204));
+  await d.kill();
+  const leftovers = () => {
+    const found: string[] = [];
+    const walk = (dir: string, depth: number) => {
+      if (!existsSync(dir)) return;
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (ids.some((id) => e.name.includes(id))) found.push(join(dir, e.name));
+        if (e.isDirectory() && depth > 0) walk(join(dir, e.name), depth - 1);
+      }
+    };
+    walk(d.dataRoot, 2);
+    walk(d.execRoot, 2);
+    return found;
+  };
+  await d.start();
+  await waitFor('no file of the removed containers', () => leftovers().length === 0, 10_000).catch(() => assert.deepEqual(leftovers(), []));
+  assert.equal(await d.dockerOk(['ps', '-aq', '--filter', 'name=heavy-']), '');
+  assert.deepEqual(readdirSync(join(d.dataRoot, 'trash')), []);
+  // The names are free.
+  await d.dockerOk(['create', '--name', 'heavy-0', 'busybox', 'true']);
+  await d.dockerOk(['rm', 'heavy-0']);
 });
 
 test('a container whose conmon was killed is not Up forever: its exit is recorded (255) and stop, wait and rm work', async () => {
