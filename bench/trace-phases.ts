@@ -53,7 +53,7 @@ const ORDER = [
   'volumes + network',
   'spec render',
   'bundle write',
-  'conmon spawn (node spawn call)',
+  'conmon spawn (posix_spawn)',
   'conmon + runc create (until pid)',
   'runtime create (total)',
   'start (exec fifo)',

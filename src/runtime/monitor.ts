@@ -13,12 +13,12 @@
  * Lifecycle: create() (conmon + runc create, waits until the process exists) →
  * start() → [kill()] → the exit file appears → remove() (runc delete).
  */
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isErrno, log, traceSpan, traceStart } from '../common';
-import { sealedCopy, spawnPiped, type PipedProcess } from '../sys';
+import { sealedCopy, spawnPiped, spawnWith, type PipedProcess, type SpawnedProcess } from '../sys';
 import type { LogEntry } from './k8s-log';
 
 export interface MonitorOptions {
@@ -133,6 +133,24 @@ export class Monitor {
   }
 
   /**
+   * conmon in a session of its own, started with posix_spawn rather than a fork of berthd
+   * (sys/spawn.ts): stdin and stdout /dev/null, stderr and its sync pipe (fd 3) piped to
+   * berthd. It does not keep berthd alive. Throws when conmon cannot be run.
+   */
+  private spawnConmon(args: string[], cwd?: string): SpawnedProcess {
+    try {
+      return spawnWith(this.conmon, [this.conmon, ...args], ['null', 'null', 'pipe', 'pipe'], {
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+        setsid: true,
+        unref: true,
+        ...(cwd !== undefined ? { cwd } : {}),
+      });
+    } catch (err) {
+      throw failedPrecondition(`cannot run conmon (${this.conmon}): ${err instanceof Error ? err.message : String(err)}; install the conmon package`, err);
+    }
+  }
+
+  /**
    * Starts conmon, which runs `runc create` and reports the container's pid on
    * the sync pipe. Resolves with that pid; rejects with runc's own message.
    */
@@ -155,22 +173,16 @@ export class Monitor {
       ...(o.stdin ? ['-i', ...(o.stdinOnce ? [] : ['--leave-stdin-open'])] : []),
     ];
     const tSpawn = traceStart();
-    const child = spawn(this.conmon, args, {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
-      // conmon writes an `oom` file into its working directory on OOM events: keep it in the bundle.
-      cwd: o.bundle,
-      detached: true,
-    });
-    child.unref();
+    // conmon writes an `oom` file into its working directory on OOM events: keep it in the bundle.
+    const child = this.spawnConmon(args, o.bundle);
     const tSpawned = traceStart();
-    traceSpan(o.id, 'conmon spawn (node spawn call)', tSpawn, tSpawned);
+    traceSpan(o.id, 'conmon spawn (posix_spawn)', tSpawn, tSpawned);
     return await new Promise<number>((resolve, reject) => {
       let sync = '';
       let stderr = '';
-      const sp = child.stdio[3] as NodeJS.ReadableStream;
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', (err) => reject(failedPrecondition(`cannot run conmon (${this.conmon}): ${err.message}; install the conmon package`, err)));
+      const sp = child.pipes[3]!;
+      child.pipes[2]!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.pipes[2]!.on('error', () => undefined);
       sp.on('data', (d: Buffer) => {
         sync += d.toString();
         const msg = parseSync(sync);
@@ -187,7 +199,11 @@ export class Monitor {
       sp.on('error', (err) => reject(runtimeError(`conmon sync pipe failed: ${err.message}`)));
       const timer = setTimeout(() => {
         reject(runtimeError('timed out after 60s waiting for conmon to create the container'));
-        child.kill('SIGKILL');
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
       }, 60_000);
       timer.unref();
     });
@@ -397,15 +413,11 @@ export class Monitor {
       ...(o.tty ? ['-t'] : []),
       ...(o.stdin ? ['-i'] : []),
     ];
-    const child = spawn(this.conmon, args, {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
-      detached: true,
-    });
-    child.unref();
-    const sp = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+    const child = this.spawnConmon(args);
+    const sp = child.pipes[3]! as NodeJS.ReadableStream & { destroy(): void };
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.pipes[2]!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.pipes[2]!.on('error', () => undefined);
     let text = '';
     const messages: { data: number; message?: string }[] = [];
     let wake: () => void = () => undefined;
@@ -423,11 +435,6 @@ export class Monitor {
     });
     sp.on('error', () => undefined);
     sp.on('close', () => {
-      ended = true;
-      wake();
-    });
-    child.on('error', (err) => {
-      stderr += `cannot run conmon (${this.conmon}): ${err.message}; install the conmon package`;
       ended = true;
       wake();
     });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { sealedCopy, spawnPiped } from './index';
+import { sealedCopy, spawnPiped, spawnWith } from './index';
 
 function text(s: Readable): Promise<string> {
   return new Promise((resolve) => {
@@ -49,6 +49,18 @@ test('spawnPiped: a program that cannot be run throws its errno', () => {
 test('spawnPiped: many children at once are each reaped with their own code', async () => {
   const codes = await Promise.all(Array.from({ length: 20 }, (_, i) => spawnPiped('/bin/sh', ['sh', '-c', `exit ${i}`], { env: {} }).exited));
   assert.deepEqual(codes, Array.from({ length: 20 }, (_, i) => i));
+});
+
+test('spawnWith: /dev/null and pipes by descriptor number, an extra pipe as fd 3, the working directory', async () => {
+  const p = spawnWith('/bin/sh', ['sh', '-c', 'pwd >&3; readlink /proc/self/fd/1; echo err >&2; exit 4'], ['null', 'null', 'pipe', 'pipe'], { env: {}, cwd: '/tmp' });
+  assert.equal(p.pipes[0], undefined);
+  assert.equal(p.pipes[1], undefined);
+  const [err, three, code] = await Promise.all([text(p.pipes[2]!), text(p.pipes[3]!), p.exited]);
+  assert.deepEqual([err, three, code], ['err\n', '/tmp\n', 4]);
+});
+
+test('spawnWith: a working directory that does not exist fails the spawn with its errno', () => {
+  assert.throws(() => spawnWith('/bin/true', ['true'], ['null', 'null', 'null'], { env: {}, cwd: '/nonexistent/dir' }), (err: NodeJS.ErrnoException) => err.code === 'ENOENT');
 });
 
 test('sealedCopy: runs like the original and cannot be written to', async () => {

@@ -37,6 +37,21 @@ export interface SpawnOptions {
   env: Record<string, string>;
   /** Run the child in a session of its own (setsid). */
   setsid?: boolean;
+  /** The child's working directory (default: berthd's). */
+  cwd?: string;
+  /** The child does not keep the event loop alive (Node's `unref()`); it is still reaped. */
+  unref?: boolean;
+}
+
+/** What a child's descriptor 0, 1, 2, 3… is: /dev/null, or a pipe whose read end berthd gets. */
+export type ChildFd = 'null' | 'pipe';
+
+export interface SpawnedProcess {
+  pid: number;
+  /** The read end of each descriptor given as 'pipe', by the child's descriptor number. */
+  pipes: (Readable | undefined)[];
+  /** The exit code once the child is reaped (128 + N when signal N killed it). */
+  exited: Promise<number>;
 }
 
 // glibc's flags for posix_spawnattr_setflags and the open(2) flags used here (x86-64 and arm64 alike).
@@ -44,6 +59,7 @@ const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
 const POSIX_SPAWN_SETSID = 0x80;
 const O_RDONLY = 0;
+const O_WRONLY = 1;
 const O_CLOEXEC = 0o2000000;
 const WNOHANG = 1;
 // Sizes of glibc's opaque types, rounded up: posix_spawnattr_t is 336 bytes and
@@ -60,6 +76,7 @@ interface SpawnLib {
   actionsDestroy(a: Buffer): number;
   addDup2(a: Buffer, fd: number, to: number): number;
   addOpen(a: Buffer, fd: number, path: string, flags: number, mode: number): number;
+  addChdir(a: Buffer, path: string): number;
   attrInit(a: Buffer): number;
   attrDestroy(a: Buffer): number;
   setFlags(a: Buffer, flags: number): number;
@@ -86,6 +103,7 @@ function load(): SpawnLib {
     actionsDestroy: c.func('int posix_spawn_file_actions_destroy(void *)'),
     addDup2: c.func('int posix_spawn_file_actions_adddup2(void *, int, int)'),
     addOpen: c.func('int posix_spawn_file_actions_addopen(void *, int, const char *, int, uint32_t)'),
+    addChdir: c.func('int posix_spawn_file_actions_addchdir_np(void *, const char *)'),
     attrInit: c.func('int posix_spawnattr_init(void *)'),
     attrDestroy: c.func('int posix_spawnattr_destroy(void *)'),
     setFlags: c.func('int posix_spawnattr_setflags(void *, short)'),
@@ -100,7 +118,7 @@ function load(): SpawnLib {
 }
 
 /** Children not reaped yet, by pid. */
-const children = new Map<number, (code: number) => void>();
+const children = new Map<number, { done: (code: number) => void; ref: boolean }>();
 let listening = false;
 /**
  * While children are out, a slow poll as well: it keeps the event loop alive until they are
@@ -112,7 +130,7 @@ const POLL_MS = 1000;
 function reap(): void {
   const l = load();
   const status = new Int32Array(1);
-  for (const [pid, done] of children) {
+  for (const [pid, { done }] of children) {
     const r = l.waitpid(pid, status, WNOHANG);
     if (r === 0) continue;
     children.delete(pid);
@@ -120,7 +138,7 @@ function reap(): void {
     const s = status[0]!;
     done(r < 0 ? 255 : (s & 0x7f) === 0 ? (s >> 8) & 0xff : 128 + (s & 0x7f));
   }
-  if (children.size === 0 && poll) {
+  if (poll && ![...children.values()].some((c) => c.ref)) {
     clearInterval(poll);
     poll = undefined;
   }
@@ -132,21 +150,33 @@ function pipe(l: SpawnLib): [number, number] {
   return [fds[0]!, fds[1]!];
 }
 
+/** `file` with stdin from /dev/null and stdout and stderr piped to berthd. */
 export function spawnPiped(file: string, args: string[], o: SpawnOptions): PipedProcess {
+  const child = spawnWith(file, args, ['null', 'pipe', 'pipe'], o);
+  return { pid: child.pid, stdout: child.pipes[1]!, stderr: child.pipes[2]!, exited: child.exited };
+}
+
+/**
+ * `file` with its descriptors 0, 1, 2… set as `fds` says (anything past them is closed at
+ * its exec unless it lacks O_CLOEXEC). Throws when it cannot be started.
+ */
+export function spawnWith(file: string, args: string[], fds: ChildFd[], o: SpawnOptions): SpawnedProcess {
   const l = load();
-  const [outR, outW] = pipe(l);
-  let errR = -1;
-  let errW = -1;
+  // [read end, write end] of each piped descriptor; the write ends go to the child only.
+  const ends: ([number, number] | undefined)[] = [];
   const actions = Buffer.alloc(ACTIONS_BYTES);
   const attr = Buffer.alloc(ATTR_BYTES);
   let pid: number;
   try {
-    [errR, errW] = pipe(l);
+    for (const kind of fds) ends.push(kind === 'pipe' ? pipe(l) : undefined);
     l.actionsInit(actions);
     l.attrInit(attr);
-    l.addOpen(actions, 0, '/dev/null', O_RDONLY, 0);
-    l.addDup2(actions, outW, 1);
-    l.addDup2(actions, errW, 2);
+    fds.forEach((kind, fd) => {
+      const end = ends[fd];
+      if (end) l.addDup2(actions, end[1], fd);
+      else l.addOpen(actions, fd, '/dev/null', fd === 0 ? O_RDONLY : O_WRONLY, 0);
+    });
+    if (o.cwd !== undefined) l.addChdir(actions, o.cwd);
     // Every signal back to its default, glibc's own two (32 and 33) too: sigfillset leaves
     // them out, and posix_spawn would otherwise leave them ignored across the exec.
     const all = Buffer.alloc(SIGSET_BYTES);
@@ -168,17 +198,17 @@ export function spawnPiped(file: string, args: string[], o: SpawnOptions): Piped
     if (err !== 0) throw sysError('posix_spawn', err, file);
     pid = out[0]!;
   } catch (err) {
-    for (const fd of [outR, errR]) if (fd >= 0) l.close(fd);
+    for (const end of ends) if (end) l.close(end[0]);
     throw err;
   } finally {
-    for (const fd of [outW, errW]) if (fd >= 0) l.close(fd);
+    for (const end of ends) if (end) l.close(end[1]);
     l.actionsDestroy(actions);
     l.attrDestroy(attr);
   }
-  const exited = new Promise<number>((resolve) => children.set(pid, resolve));
-  poll ??= setInterval(reap, POLL_MS);
-  const stream = (fd: number) => new net.Socket({ fd, readable: true, writable: false });
-  return { pid, stdout: stream(outR), stderr: stream(errR), exited };
+  const exited = new Promise<number>((resolve) => children.set(pid, { done: resolve, ref: !o.unref }));
+  if (!o.unref) poll ??= setInterval(reap, POLL_MS);
+  const pipes = ends.map((end) => (end ? new net.Socket({ fd: end[0], readable: true, writable: false }) : undefined));
+  return { pid, pipes, exited };
 }
 
 const MFD_CLOEXEC = 0x1;
