@@ -8,7 +8,7 @@ import { VfsSnapshotter } from '../storage';
 import { FakeRuntime } from './container-runtime-fake';
 import { ContainerStore } from './container-store';
 import { ContainerService } from './containers';
-import { oneImage, specWith, testImage, type SpecOverrides, NO_NETWORK, TEST_HOST } from './test-support';
+import { oneImage, specWith, testImage, type SpecOverrides, TEST_HOST } from './test-support';
 
 const host = TEST_HOST;
 const IMAGE = testImage({ Env: ['PATH=/bin', 'A=image'], Cmd: ['sh'], StopSignal: 'SIGQUIT', Labels: { from: 'image' } });
@@ -34,7 +34,21 @@ async function setup() {
   });
   await svc.init();
   const create = (over: SpecOverrides = {}, name?: string) => svc.create({ ...(name ? { name } : {}), spec: specWith(over) }).then((r) => r.record);
-  return { root, runtime, events, network, svc, create, done: () => rmSync(root, { recursive: true, force: true }) };
+  /** A new service over the same roots (what a restarted berthd sees), started. */
+  const reopen = async (o: { runtime?: FakeRuntime; tearDown?: (id: string) => void } = {}) => {
+    const again = new ContainerService({
+      store: new ContainerStore(join(root, 'data')),
+      images: oneImage(IMAGE),
+      snapshots: new VfsSnapshotter(join(root, 'vfs')),
+      runtime: o.runtime ?? new FakeRuntime(),
+      events: { emit: () => undefined },
+      network: { setUp: async () => undefined, tearDown: async (id) => void o.tearDown?.(id) },
+      host,
+    });
+    await again.init();
+    return again;
+  };
+  return { root, runtime, events, network, svc, create, reopen, done: () => rmSync(root, { recursive: true, force: true }) };
 }
 
 const kind = (k: string, re?: RegExp) => (e: unknown) => errorKind(e) === k && (!re || re.test((e as Error).message));
@@ -201,16 +215,7 @@ test('a removal cut short after its record went to the trash (berthd killed) is 
     renameSync(join(t.root, 'data', 'containers', rec.id), join(t.root, 'data', 'trash', rec.id));
     const torn: string[] = [];
     const runtime = new FakeRuntime();
-    const again = new ContainerService({
-      store: new ContainerStore(join(t.root, 'data')),
-      images: oneImage(IMAGE),
-      snapshots: new VfsSnapshotter(join(t.root, 'vfs')),
-      runtime,
-      events: { emit: () => undefined },
-      network: { setUp: async () => undefined, tearDown: async (id) => void torn.push(id) },
-      host,
-    });
-    await again.init();
+    const again = await t.reopen({ runtime, tearDown: (id) => torn.push(id) });
     assert.throws(() => again.get('cut'), kind('not-found'));
     assert.deepEqual(readdirSync(join(t.root, 'data', 'trash')), []);
     assert.ok(!existsSync(join(t.root, 'vfs', rec.id)), 'snapshot');
@@ -220,16 +225,7 @@ test('a removal cut short after its record went to the trash (berthd killed) is 
     const other = await again.create({ spec: specWith() }).then((r) => r.record);
     renameSync(join(t.root, 'data', 'containers', other.id), join(t.root, 'data', 'trash', other.id));
     rmSync(join(t.root, 'data', 'trash', other.id, 'container.json'));
-    const third = new ContainerService({
-      store: new ContainerStore(join(t.root, 'data')),
-      images: oneImage(IMAGE),
-      snapshots: new VfsSnapshotter(join(t.root, 'vfs')),
-      runtime: new FakeRuntime(),
-      events: { emit: () => undefined },
-      network: NO_NETWORK,
-      host,
-    });
-    await third.init();
+    await t.reopen();
     assert.ok(!existsSync(join(t.root, 'vfs', other.id)), 'snapshot of the unreadable one');
     assert.deepEqual(readdirSync(join(t.root, 'data', 'trash')), []);
   } finally {
@@ -306,16 +302,7 @@ test('records survive a restart of the service; a lost running container is mark
     const rec = await t.create({}, 'keep');
     await t.svc.start(rec.id);
     // A new service over the same data root and a runtime that knows nothing of it.
-    const again = new ContainerService({
-      store: new ContainerStore(join(t.root, 'data')),
-      images: oneImage(IMAGE),
-      snapshots: new VfsSnapshotter(join(t.root, 'vfs')),
-      runtime: new FakeRuntime(),
-      events: { emit: () => undefined },
-      network: NO_NETWORK,
-      host,
-    });
-    await again.init();
+    const again = await t.reopen();
     const loaded = again.get('keep');
     assert.deepEqual(loaded.spec, rec.spec);
     assert.equal(loaded.state.status, 'exited');

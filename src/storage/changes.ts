@@ -18,12 +18,11 @@
  * deletions as `.wh.NAME`, an opaque dir as the dir plus `DIR/.wh..wh..opq`. Streams
  * are produced entry by entry; nothing is held whole in memory.
  */
-import { lstatSync, promises as fsp, readdirSync, type Stats } from 'node:fs';
+import { promises as fsp, readdirSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { isErrno } from '../common';
 import { lgetxattr } from '../sys';
-import { byteOrder, isOpaque, isWhiteout, lstatOrNull, type LowerView, type ViewEntry } from './lower-view';
+import { byteOrder, isOpaque, isWhiteout, lstatOrNull, lstatOrNullSync, type LowerView, type ViewEntry } from './lower-view';
 import { encodeHeader, endOfArchive, entryChunks, headerFor, type TarHeader } from './tar-writer';
 
 export enum ChangeKind {
@@ -169,14 +168,6 @@ function tarStream(entries: () => AsyncGenerator<Buffer>): Readable {
   );
 }
 
-function lstatOrNullSync(p: string): Stats | null {
-  try {
-    return lstatSync(p);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return null;
-    throw e;
-  }
-}
 
 function whiteoutHeader(rel: string, st: Stats | null, name = `.wh.${posix.basename(rel)}`): TarHeader {
   const dir = posix.dirname(rel);

@@ -36,13 +36,14 @@
  * directory → invalid-argument (lstat's ENOTDIR); hostile or
  * corrupt tars and refused writes → invalid-argument; disk errors → internal.
  */
-import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, promises as fsp, readdirSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, promises as fsp, readdirSync, readSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { decompressStream, detectCompression, invalidArgument, isErrno } from '../common';
 import { walkInRoot } from '../sys';
 import { extractOnWorker } from './extract-thread';
 import type { ExtractOptions, FsMount } from './extract-options';
+import { lstatOrNullSync } from './lower-view';
 
 export type { ExtractOptions, FsMount, IdRange } from './extract-options';
 import { encodeHeader, endOfArchive, headerForSync } from './tar-writer';
@@ -324,14 +325,6 @@ export function cleanName(name: string, maxLen: number): string[] {
   return out;
 }
 
-function lstatOrNullSync(p: string): Stats | null {
-  try {
-    return lstatSync(p);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return null;
-    throw e;
-  }
-}
 
 async function lstatOrNull(p: string): Promise<Stats | null> {
   try {

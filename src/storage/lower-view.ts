@@ -11,7 +11,7 @@
  * The view is read-only and does no caching: it is meant for one walk at a time over
  * layers that do not change meanwhile (image layers never do).
  */
-import { promises as fsp, type Stats } from 'node:fs';
+import { lstatSync, promises as fsp, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno } from '../common';
 import { lgetxattr } from '../sys';
@@ -108,6 +108,16 @@ export function byteOrder(a: string, b: string): number {
 export async function lstatOrNull(p: string): Promise<Stats | null> {
   try {
     return await fsp.lstat(p);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return null;
+    throw e;
+  }
+}
+
+/** lstatOrNull with a synchronous call (for the worker thread and the walks that stat every entry). */
+export function lstatOrNullSync(p: string): Stats | null {
+  try {
+    return lstatSync(p);
   } catch (e) {
     if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return null;
     throw e;

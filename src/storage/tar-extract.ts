@@ -16,12 +16,13 @@
  * kill -9 leaves. On failure, cleanup() removes the temporary names of this extraction.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync, chmodSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lutimesSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync, chmodSync, writeSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { invalidArgument, isErrno } from '../common';
 import { mknod, S_IFIFO, walkInRootSync } from '../sys';
 import { cleanName, openDirNoFollow, TEMP_PREFIX, type ContainerFs, type DirHandle } from './container-fs';
 import type { ExtractOptions, IdRange } from './extract-options';
+import { lstatOrNullSync } from './lower-view';
 import type { TarEntryHeader, TarSink } from './tar-reader';
 
 /** Directory handles an extraction keeps open at most. */
@@ -85,7 +86,7 @@ export class SyncExtractor implements TarSink {
     const { dir, name } = mountPoint ? this.fs.locateSync(cpath) : this.parentOf(cpath);
     let keep = !mountPoint;
     try {
-      const existing = !mountPoint && this.fresh.has(parent) && !this.made.has(cpath) ? null : lstatOrNull(dir.at(name));
+      const existing = !mountPoint && this.fresh.has(parent) && !this.made.has(cpath) ? null : lstatOrNullSync(dir.at(name));
       if (existing && this.opts.noOverwriteDirNonDir) {
         if (existing.isDirectory() && !isDir) throw invalidArgument(`cannot overwrite directory "${cpath}" with non-directory "${h.name}"`);
         if (!existing.isDirectory() && isDir) throw invalidArgument(`cannot overwrite non-directory "${cpath}" with directory "${h.name}"`);
@@ -126,7 +127,7 @@ export class SyncExtractor implements TarSink {
     for (const [cpath, t] of this.dirTimes) {
       const { dir, name } = this.fs.locateSync(cpath);
       try {
-        if (lstatOrNull(dir.at(name))?.isDirectory()) lutimesSync(dir.at(name), t.atime, t.mtime);
+        if (lstatOrNullSync(dir.at(name))?.isDirectory()) lutimesSync(dir.at(name), t.atime, t.mtime);
       } finally {
         dir.close();
       }
@@ -197,7 +198,7 @@ export class SyncExtractor implements TarSink {
         const target = this.fs.locateSync(posix.join(tparent, tbase));
         try {
           const tabs = target.dir.at(target.name);
-          const tst = lstatOrNull(tabs);
+          const tst = lstatOrNullSync(tabs);
           if (!tst || tst.isDirectory()) throw invalidArgument(`the archive's hardlink ${JSON.stringify(h.name)} points at ${JSON.stringify(h.linkname)}, which is not a file the archive holds`);
           if (existing && existing.ino === tst.ino && existing.dev === tst.dev) return false;
           const tmp = this.tempName(dir, cpath);
@@ -305,7 +306,7 @@ export class SyncExtractor implements TarSink {
       const { dir, name } = this.fs.locateSync(cpath);
       try {
         const abs = dir.at(name);
-        const st = lstatOrNull(abs);
+        const st = lstatOrNullSync(abs);
         if (!st) {
           if (!create) throw invalidArgument(`the archive refers to ${cpath}, which does not exist`);
           const refusal = this.fs.writeRefusal(cpath);
@@ -342,14 +343,6 @@ function times(h: TarEntryHeader): { atime: number; mtime: number } {
   return { atime: h.atime ?? h.mtime, mtime: h.mtime };
 }
 
-function lstatOrNull(p: string): Stats | null {
-  try {
-    return lstatSync(p);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return null;
-    throw e;
-  }
-}
 
 /**
  * Removes `name` in `dir` and, for a directory, everything below it, each level through
@@ -358,7 +351,7 @@ function lstatOrNull(p: string): Stats | null {
  */
 function removeTree(dir: DirHandle, name: string): void {
   const abs = dir.at(name);
-  const st = lstatOrNull(abs);
+  const st = lstatOrNullSync(abs);
   if (!st) return;
   if (!st.isDirectory()) {
     try {
