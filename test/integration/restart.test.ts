@@ -254,9 +254,13 @@ test('a second berthd with the same pidfile refuses to start; a stale pidfile is
     await d3.stop();
     assert.ok(!existsSync(d3.pidfile));
     // So is one naming a killed daemon that nobody has reaped yet (a zombie).
-    const holder = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // The shell starts a child that reads our pipe, then becomes `sleep`, which never reaps;
+    // only then is the pipe closed, so the child ends as a zombie (the shell cannot reap it first).
+    const holder = spawn('sh', ['-c', 'exec 3<&0; cat <&3 >/dev/null & echo $!; exec sleep 30 <&- 3<&-'], { stdio: ['pipe', 'pipe', 'ignore'] });
     try {
       const zombie = await new Promise<number>((res) => holder.stdout!.once('data', (c: Buffer) => res(Number(c.toString().trim()))));
+      await waitFor('the shell to become sleep', () => readFileSync(`/proc/${holder.pid}/comm`, 'utf8') === 'sleep\n', 5000);
+      holder.stdin!.end();
       await waitFor('the zombie', () => / Z /.test(readFileSync(`/proc/${zombie}/stat`, 'utf8')), 5000);
       writeFileSync(d3.pidfile, `${zombie}`);
       await d3.start();
