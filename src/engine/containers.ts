@@ -10,7 +10,7 @@
  * handling is idempotent and runs outside it, because stop() waits for the exit
  * while holding the lock.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -630,14 +630,35 @@ export class ContainerService {
     const t = timeoutSec ?? rec.spec.process.stopTimeout ?? 10;
     const sig = signal || rec.spec.process.stopSignal || 'SIGTERM';
     await this.stoppedByUser(rec, normalizeSignal(sig));
+    const num = signalNumber(normalizeSignal(sig));
+    const caughtBefore = num === undefined ? true : catchesSignal(rec.state.pid, num);
     const signalError = await this.runtime.kill(rec.id, normalizeSignal(sig)).then(() => undefined, (err: unknown) => err);
     await this.thawAfterSignal(rec);
+    if (!signalError && !caughtBefore) void this.resendOnceCaught(rec, normalizeSignal(sig), num!);
     // As dockerd: a stop signal that could not be sent leaves a short grace, not the whole timeout.
     const exited = this.store.nextExit(rec.id, t < 0 ? undefined : signalError ? STOP_GRACE_MS : t * 1000);
     if (!isLive(rec) || (await this.checkExit(rec.id)) || (await exited)) return;
     if (signalError) log.warn('stop signal not delivered', { id: rec.id, signal: sig, error: errorText(signalError) });
     const failure = await this.killHard(rec);
     if (failure) throw internal(`cannot stop container: ${rec.name}: ${failure}`);
+  }
+
+  /**
+   * A PID-namespace init drops a signal it has no handler for. A stop that lands between the
+   * exec of the container's program and the program installing its handler (a container
+   * stopped right after its start) would then wait its whole timeout: for the first
+   * RESEND_WINDOW_MS, the signal is sent again once the process catches it.
+   */
+  private async resendOnceCaught(rec: ContainerRecord, sig: string, num: number): Promise<void> {
+    const pid = rec.state.pid;
+    const until = Date.now() + RESEND_WINDOW_MS;
+    while (Date.now() < until && isLive(rec) && rec.state.pid === pid) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (catchesSignal(pid, num)) {
+        if (isLive(rec) && rec.state.pid === pid) await this.runtime.kill(rec.id, sig).catch(() => undefined);
+        return;
+      }
+    }
   }
 
   /**
@@ -973,3 +994,18 @@ function nameWithTag(image: string): string {
 const LOST_MONITOR_SWEEP_MS = 2000;
 /** Containers checked by the lost-monitor sweep between two turns of the event loop. */
 const SWEEP_BATCH = 50;
+
+/** How long after a stop signal its re-sending is considered (see resendOnceCaught). */
+const RESEND_WINDOW_MS = 1000;
+
+/** Whether process `pid` has a handler for signal `num` (SigCgt in /proc/PID/status); true when unknown. */
+function catchesSignal(pid: number, num: number): boolean {
+  if (!(pid > 0)) return true;
+  try {
+    const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (!m) return true;
+    return (BigInt(`0x${m[1]}`) >> BigInt(num - 1)) & 1n ? true : false;
+  } catch {
+    return true;
+  }
+}

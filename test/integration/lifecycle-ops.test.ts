@@ -110,3 +110,16 @@ test('wait conditions: not-running, next-exit and removed', async () => {
   assert.equal(r.StatusCode, 0);
   await d.dockerOk(['rm', 'wt-py']);
 });
+
+test('stop right after start: an init that installs its SIGTERM handler late still gets the signal, not the whole timeout', async () => {
+  // The shell, PID 1 of its namespace, drops SIGTERM until its trap is set (half a second
+  // after it starts); the stop is sent at once, with a 30 s timeout.
+  await d.dockerOk(['run', '-d', '--name', 'late-trap', 'busybox', 'sh', '-c', 'sleep 0.5; trap "exit 7" TERM; while :; do sleep 0.1; done']);
+  const t0 = Date.now();
+  await d.dockerOk(['stop', '-t', '30', 'late-trap']);
+  const took = Date.now() - t0;
+  const st = (await d.inspect('late-trap')).State;
+  assert.equal(st.ExitCode, 7, 'the trap ran: the signal was delivered, not replaced by SIGKILL');
+  assert.ok(took < 15_000, `stop took ${took} ms`);
+  await d.dockerOk(['rm', 'late-trap']);
+});
