@@ -81,18 +81,31 @@ interface Libc {
 
 let libc: Libc | undefined;
 
+interface KoffiLib {
+  func(sig: string): (...args: unknown[]) => unknown;
+}
+
+let handle: { lib: KoffiLib; errno(): number } | undefined;
+
+/**
+ * koffi's handle on libc and its errno, loaded once for all of sys/ (the bindings here, and
+ * those kept beside their one user: spawn.ts).
+ */
+export function libcHandle(): { lib: KoffiLib; errno(): number } {
+  if (handle) return handle;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const koffi = require('koffi') as { load(name: string): KoffiLib; errno(): number };
+  handle = { lib: koffi.load('libc.so.6'), errno: () => koffi.errno() };
+  return handle;
+}
+
 function load(): Libc {
   if (libc) return libc;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const koffi = require('koffi') as {
-    load(name: string): { func(sig: string): (...args: unknown[]) => unknown };
-    errno(): number;
-  };
-  const lib = koffi.load('libc.so.6');
+  const { lib, errno } = libcHandle();
   // ssize_t is `long` on every Linux ABI we run on.
   const fn = (sig: string) => lib.func(sig) as (...args: unknown[]) => number;
   libc = {
-    errno: () => koffi.errno(),
+    errno,
     mount: fn('int mount(const char*, const char*, const char*, unsigned long, const char*)'),
     umount2: fn('int umount2(const char*, int)'),
     mknod: fn('int mknod(const char*, uint32_t, uint64_t)'),

@@ -23,7 +23,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
-import { sysError } from './libc';
+import { libcHandle, sysError } from './libc';
 
 export interface PipedProcess {
   pid: number;
@@ -92,11 +92,9 @@ let lib: SpawnLib | undefined;
 
 function load(): SpawnLib {
   if (lib) return lib;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const koffi = require('koffi') as { load(name: string): { func(sig: string): (...args: unknown[]) => number }; errno(): number };
-  const c = koffi.load('libc.so.6');
+  const { lib: c, errno } = libcHandle();
   lib = {
-    errno: () => koffi.errno(),
+    errno,
     pipe2: c.func('int pipe2(void *fds, int flags)'),
     close: c.func('int close(int)'),
     actionsInit: c.func('int posix_spawn_file_actions_init(void *)'),
@@ -235,14 +233,12 @@ let memfdLib: MemfdLib | undefined;
  */
 export function sealedCopy(path: string): number {
   if (!memfdLib) {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const koffi = require('koffi') as { load(name: string): { func(sig: string): (...args: unknown[]) => number }; errno(): number };
-    const c = koffi.load('libc.so.6');
+    const { lib: c, errno } = libcHandle();
     const fcntl = c.func('int fcntl(int, int, ...)');
     memfdLib = {
-      errno: () => koffi.errno(),
-      memfdCreate: c.func('int memfd_create(const char *, unsigned int)'),
-      addSeals: (fd, cmd, seals) => fcntl(fd, cmd, 'int', seals),
+      errno,
+      memfdCreate: c.func('int memfd_create(const char *, unsigned int)') as MemfdLib['memfdCreate'],
+      addSeals: (fd, cmd, seals) => fcntl(fd, cmd, 'int', seals) as number,
     };
   }
   const l = memfdLib;
