@@ -137,6 +137,11 @@ export class FakeRuntime implements ContainerRuntime {
     this.calls.push(`killProcess ${pid}`);
     for (const [id, c] of this.containers) if (c.pid === pid && (c.status === 'running' || c.status === 'paused')) this.exit(id, 137);
   }
+  /** Fake processes catch every signal: a stop's signal is never sent twice. */
+  catchesSignal(): boolean {
+    return true;
+  }
+
 
   async pause(id: string): Promise<void> {
     this.calls.push(`pause ${id}`);

@@ -79,6 +79,11 @@ export interface ContainerRuntime {
    * gone already is no error.
    */
   killProcess(pid: number): void;
+  /**
+   * Whether process `pid` has a handler for signal number `signal` (a PID-namespace init
+   * drops the ones it has none for); true when that cannot be known.
+   */
+  catchesSignal(pid: number, signal: number): boolean;
   pause(id: string): Promise<void>;
   resume(id: string): Promise<void>;
   /** Changes the cgroup limits of a running or paused container (OCI linux.resources fields). */
@@ -170,6 +175,16 @@ export class MonitorRuntime implements ContainerRuntime {
       process.kill(pid, 'SIGKILL');
     } catch (err) {
       if (!isErrno(err, 'ESRCH')) throw err;
+    }
+  }
+
+  catchesSignal(pid: number, signal: number): boolean {
+    if (!(pid > 0) || !(signal >= 1 && signal <= 64)) return true;
+    try {
+      const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      return m ? ((BigInt(`0x${m[1]}`) >> BigInt(signal - 1)) & 1n) === 1n : true;
+    } catch {
+      return true;
     }
   }
 

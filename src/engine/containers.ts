@@ -10,7 +10,7 @@
  * handling is idempotent and runs outside it, because stop() waits for the exit
  * while holding the lock.
  */
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -629,12 +629,12 @@ export class ContainerService {
   private async stopLocked(rec: ContainerRecord, timeoutSec?: number, signal?: string): Promise<void> {
     const t = timeoutSec ?? rec.spec.process.stopTimeout ?? 10;
     const sig = signal || rec.spec.process.stopSignal || 'SIGTERM';
-    await this.stoppedByUser(rec, normalizeSignal(sig));
-    const num = signalNumber(normalizeSignal(sig));
-    const caughtBefore = num === undefined ? true : catchesSignal(rec.state.pid, num);
-    const signalError = await this.runtime.kill(rec.id, normalizeSignal(sig)).then(() => undefined, (err: unknown) => err);
+    const name = normalizeSignal(sig);
+    await this.stoppedByUser(rec, name);
+    const caughtBefore = this.runtime.catchesSignal(rec.state.pid, signalNumber(name));
+    const signalError = await this.runtime.kill(rec.id, name).then(() => undefined, (err: unknown) => err);
     await this.thawAfterSignal(rec);
-    if (!signalError && !caughtBefore) void this.resendOnceCaught(rec, normalizeSignal(sig), num!);
+    if (!signalError && !caughtBefore) void this.resendOnceCaught(rec, name);
     // As dockerd: a stop signal that could not be sent leaves a short grace, not the whole timeout.
     const exited = this.store.nextExit(rec.id, t < 0 ? undefined : signalError ? STOP_GRACE_MS : t * 1000);
     if (!isLive(rec) || (await this.checkExit(rec.id)) || (await exited)) return;
@@ -649,12 +649,13 @@ export class ContainerService {
    * stopped right after its start) would then wait its whole timeout: for the first
    * RESEND_WINDOW_MS, the signal is sent again once the process catches it.
    */
-  private async resendOnceCaught(rec: ContainerRecord, sig: string, num: number): Promise<void> {
+  private async resendOnceCaught(rec: ContainerRecord, sig: string): Promise<void> {
     const pid = rec.state.pid;
+    const num = signalNumber(sig);
     const until = Date.now() + RESEND_WINDOW_MS;
     while (Date.now() < until && isLive(rec) && rec.state.pid === pid) {
       await new Promise((r) => setTimeout(r, 10));
-      if (catchesSignal(pid, num)) {
+      if (this.runtime.catchesSignal(pid, num)) {
         if (isLive(rec) && rec.state.pid === pid) await this.runtime.kill(rec.id, sig).catch(() => undefined);
         return;
       }
@@ -998,14 +999,3 @@ const SWEEP_BATCH = 50;
 /** How long after a stop signal its re-sending is considered (see resendOnceCaught). */
 const RESEND_WINDOW_MS = 1000;
 
-/** Whether process `pid` has a handler for signal `num` (SigCgt in /proc/PID/status); true when unknown. */
-function catchesSignal(pid: number, num: number): boolean {
-  if (!(pid > 0)) return true;
-  try {
-    const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    if (!m) return true;
-    return (BigInt(`0x${m[1]}`) >> BigInt(num - 1)) & 1n ? true : false;
-  } catch {
-    return true;
-  }
-}
