@@ -188,7 +188,6 @@ export class CriRuntime {
     const id = made.id;
     traceSpan(id, 'pod: engine create', tCreate);
     return this.locked(id, async () => {
-      const entry = made;
       try {
         const tStart = traceStart();
         if (hostNet) await this.engine.containers.start(id);
@@ -199,7 +198,7 @@ export class CriRuntime {
           const attach = (netns: string) => {
             const tNet = traceStart();
             return this.engine.podNetwork.add({ id, netns, podName: md.name, podNamespace: md.namespace ?? '', podUid: md.uid ?? '', portMappings: mappings }).then((res) => {
-              entry.ips = res.ips;
+              made.ips = res.ips;
               traceSpan(id, 'pod: CNI add', tNet);
             });
           };
@@ -222,7 +221,7 @@ export class CriRuntime {
         }
         traceSpan(id, 'pod: pause start + network', tStart);
         const tFiles = traceStart();
-        await Promise.all([this.writePodFiles(entry, hostNet), this.store.saveSandbox(entry)]);
+        await Promise.all([this.writePodFiles(made, hostNet), this.store.saveSandbox(made)]);
         traceSpan(id, 'pod: files + save', tFiles);
         return id;
       } catch (err) {
