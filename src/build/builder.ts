@@ -216,11 +216,12 @@ export class Builder {
     // From the stage's first step that is not cached on, every RUN step after it runs: the
     // session may get ready for them while that step works (once per stage).
     let expecting = false;
-    let rest: Node[] = s.nodes;
+    /** The index of the step being built. */
+    let at = 0;
     const b: StageBuild = {
       ...stageBuild,
       missed: () => {
-        if (expecting || !stageBuild.session || !rest.some((n) => n.keyword === 'RUN')) return;
+        if (expecting || !stageBuild.session || !s.nodes.slice(at).some((n) => n.keyword === 'RUN')) return;
         expecting = true;
         stageBuild.session.expectRun(stageBuild.o.settings);
       },
@@ -261,7 +262,7 @@ export class Builder {
     for (const [i, n] of s.nodes.entries()) {
       if (b.failed()) throw new BerthError('internal', 'the build stopped: another stage failed');
       stepLine(n);
-      rest = s.nodes.slice(i);
+      at = i;
       await this.dispatch(n, st, b, false);
     }
     return st.image;
