@@ -9,6 +9,7 @@
  *   exits/<id>            exit code, written by conmon when the container exits
  *   attach/               conmon's socket dir
  *   containers/<id>/      the bundle: config.json, pidfile, conmon.pid
+ *   filters/<id>          the container's seccomp filter as berth-exec read it from the init
  *
  * Lifecycle: create() (conmon + runc create, waits until the process exists) →
  * start() → [kill()] → the exit file appears → remove() (runc delete).
@@ -19,12 +20,15 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isErrno, log, traceSpan, traceStart } from '../common';
 import { sealedCopy, spawnPiped, spawnWith, type PipedProcess, type SpawnedProcess } from '../sys';
+import { EXEC_HELPER_UNSUPPORTED, execHelperArgs, findExecHelper, readContainerEntry, stateKey, type ContainerEntry } from './exec-helper';
 import type { LogEntry } from './k8s-log';
 
 export interface MonitorOptions {
   execRoot: string;
   runc?: string;
   conmon?: string;
+  /** berth-exec's path; '' for none (runc exec for every exec); default: the built one. */
+  execHelper?: string;
 }
 
 export interface CreateOptions {
@@ -79,6 +83,11 @@ export class Monitor {
   /** The sealed copy of runc that execs run from, and the identity of the file it was made from. */
   private runcCopy?: { key: string; fd: number };
   private readonly conmon: string;
+  /** berth-exec (exec-helper.ts), when built and not turned off. */
+  private readonly execHelper?: string;
+  private readonly filterDir: string;
+  /** What berth-exec needs of each running container's runc state, by id, with that state's identity. */
+  private readonly entries = new Map<string, { key: string; entry: ContainerEntry }>();
   private watcher?: FSWatcher;
 
   constructor(opts: MonitorOptions) {
@@ -87,13 +96,16 @@ export class Monitor {
     this.socketDir = join(opts.execRoot, 'attach');
     this.runc = lookPath(opts.runc ?? 'runc');
     this.conmon = lookPath(opts.conmon ?? 'conmon');
+    this.filterDir = join(opts.execRoot, 'filters');
+    const helper = opts.execHelper === undefined ? findExecHelper() : opts.execHelper || undefined;
+    if (helper) this.execHelper = helper;
   }
 
   /** runc's and conmon's versions, read once by init(); absent when the program would not say. */
   readonly versions: { runc?: ToolVersion; conmon?: ToolVersion } = {};
 
   async init(): Promise<void> {
-    for (const d of [this.runcRoot, this.exitDir, this.socketDir]) await fsp.mkdir(d, { recursive: true });
+    for (const d of [this.runcRoot, this.exitDir, this.socketDir, this.filterDir]) await fsp.mkdir(d, { recursive: true });
     const [runc, conmon] = await Promise.all([toolVersion(this.runc), toolVersion(this.conmon)]);
     if (runc) this.versions.runc = runc;
     if (conmon) this.versions.conmon = conmon;
@@ -337,6 +349,8 @@ export class Monitor {
 
   /** Deletes runc's state and the container's cgroups; fine if already gone. */
   async remove(id: string): Promise<void> {
+    this.entries.delete(id);
+    await fsp.rm(join(this.filterDir, id), { force: true });
     if (await this.removeStopped(id)) {
       await fsp.rm(join(this.exitDir, id), { force: true });
       return;
@@ -458,25 +472,68 @@ export class Monitor {
   }
 
   /**
-   * `runc exec` as berthd's own child, for an attached process without a terminal or
-   * stdin: one process less than conmon's way, started with posix_spawn (sys/spawn.ts)
-   * rather than a fork of berthd. Its output goes to `o.output` as it comes, not to a log:
-   * what it writes before runc has confirmed the start is held back, so that a failed start
-   * streams nothing and its reason is only in the rejection. Its exit code is runc's (the
-   * process's status, 128+N for a signal) and is known once its output has ended too.
-   * Resolves once runc has written the pid file (the process runs); rejects with runc's
-   * message when it never ran.
+   * An attached process without a terminal or stdin, as berthd's own child: one process
+   * less than conmon's way, started with posix_spawn (sys/spawn.ts) rather than a fork of
+   * berthd. It is berth-exec (exec-helper.ts) where that can do it, else `runc exec`.
+   * Its output goes to `o.output` as it comes, not to a log: what it writes before the
+   * start is confirmed is held back, so that a failed start streams nothing and its reason
+   * is only in the rejection. Its exit code is the process's (128+N for a signal) and is
+   * known once its output has ended too. Resolves once the pid file is written (the
+   * process runs); rejects with the runtime's message when it never ran.
    */
   private async execDirect(o: ExecProcessOptions, output: (e: LogEntry) => void): Promise<{ pid: number; exited: Promise<number>; direct: boolean }> {
     const pidFile = join(o.dir, 'pid');
+    const helper = this.execHelper && this.helperCall(o, pidFile);
+    if (helper) {
+      const started = await this.runDirect(o, output, this.execHelper!, [this.execHelper!, ...helper.args], helper.env);
+      if (started !== 'unsupported') return started;
+    }
+    const runc = await this.runDirect(o, output, this.runcToExec(), [this.runc, `--root=${this.runcRoot}`, 'exec', '--process', join(o.dir, 'process.json'), '--pid-file', pidFile, o.containerId], {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    });
+    if (runc === 'unsupported') throw internal('OCI runtime exec failed: runc exec exited before the process started');
+    return runc;
+  }
+
+  /** berth-exec's arguments for this exec, or undefined when runc must do it. */
+  private helperCall(o: ExecProcessOptions, pidFile: string): { args: string[]; env: Record<string, string> } | undefined {
+    const key = stateKey(this.runcRoot, o.containerId);
+    if (!key) return undefined;
+    let known = this.entries.get(o.containerId);
+    if (known?.key !== key) {
+      const entry = readContainerEntry(this.runcRoot, o.containerId);
+      if (!entry) return undefined;
+      known = { key, entry };
+      this.entries.set(o.containerId, known);
+    }
+    let proc: Record<string, unknown>;
+    try {
+      proc = JSON.parse(readFileSync(join(o.dir, 'process.json'), 'utf8')) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+    return execHelperArgs(known.entry, o.containerId, proc, { pidFile, seccompCache: join(this.filterDir, o.containerId) });
+  }
+
+  /**
+   * Runs `argv` (berth-exec or runc exec) and waits for `<dir>/pid`. 'unsupported' when
+   * berth-exec said it cannot run this exec before starting anything (runc then does).
+   */
+  private async runDirect(
+    o: ExecProcessOptions,
+    output: (e: LogEntry) => void,
+    file: string,
+    argv: string[],
+    env: Record<string, string>,
+  ): Promise<{ pid: number; exited: Promise<number>; direct: boolean } | 'unsupported'> {
+    const pidFile = join(o.dir, 'pid');
+    const helper = argv[0] === this.execHelper;
     let errText = '';
     let child: PipedProcess;
     try {
-      child = spawnPiped(this.runcToExec(), [this.runc, `--root=${this.runcRoot}`, 'exec', '--process', join(o.dir, 'process.json'), '--pid-file', pidFile, o.containerId], {
-        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
-        setsid: true,
-      });
+      child = spawnPiped(file, argv, { env, setsid: true });
     } catch (err) {
+      if (helper) return 'unsupported';
       throw internal(`OCI runtime exec failed: cannot run runc (${this.runc}): ${err instanceof Error ? err.message : String(err)}`, err);
     }
     let early: LogEntry[] | undefined = [];
@@ -519,7 +576,11 @@ export class Monitor {
     });
     if (pid === undefined) {
       const code = await exited;
-      throw internal(`OCI runtime exec failed: ${cleanRuncMessage(errText) || `runc exec exited with ${code} before the process started`}`);
+      if (helper && code === EXEC_HELPER_UNSUPPORTED) {
+        log.warn('berth-exec cannot run this exec; runc exec runs it', { id: o.containerId, why: errText.trim() });
+        return 'unsupported';
+      }
+      throw internal(`OCI runtime exec failed: ${cleanRuncMessage(errText) || `${helper ? 'berth-exec' : 'runc exec'} exited with ${code} before the process started`}`);
     }
     const held = early;
     early = undefined;
