@@ -313,8 +313,8 @@ export class Daemon {
   /** This daemon's private networks (see claimTestNet); the flags are in extraArgs unless the test gave its own. */
   readonly net: { x: number; args: string[]; release(): void } | undefined;
 
-  /** `extraArgs`: more berthd flags, e.g. `--storage-driver vfs`. */
-  constructor(readonly extraArgs: string[] = []) {
+  /** `extraArgs`: more berthd flags, e.g. `--storage-driver vfs`; `env`: more variables for berthd's environment. */
+  constructor(readonly extraArgs: string[] = [], readonly daemonEnv: Record<string, string> = {}) {
     if (!extraArgs.some((a) => a === '-b' || a.startsWith('--bridge') || a.startsWith('--bip'))) {
       this.net = claimTestNet();
       this.extraArgs = [...extraArgs, ...this.net.args];
@@ -339,6 +339,7 @@ export class Daemon {
     const p = spawn(BERTHD, ['-H', this.host, '--data-root', this.dataRoot, '--exec-root', this.execRoot, '--pidfile', this.pidfile, ...this.extraArgs], {
       stdio: ['ignore', fd, fd],
       detached: false,
+      env: { ...process.env, ...this.daemonEnv },
     });
     closeSync(fd);
     this.proc = p;
@@ -579,8 +580,8 @@ export function cgroupDirs(id: string): string[] {
  * Register before/after hooks for one daemon per test file. The returned object is usable
  * inside tests (after before() ran). Pass `{ image: false }` to skip importing busybox.
  */
-export function useDaemon(opts: { image?: boolean; args?: string[] } = {}): Daemon {
-  const d = new Daemon(opts.args);
+export function useDaemon(opts: { image?: boolean; args?: string[]; env?: Record<string, string> } = {}): Daemon {
+  const d = new Daemon(opts.args, opts.env);
   before(async () => {
     try {
       await d.start();
