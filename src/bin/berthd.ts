@@ -4,6 +4,7 @@
  */
 import { promises as fsp, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { ApiServer, parseDetachKeys, specFromDocker } from '../api';
 import type { CriServer } from '../cri';
 import { log, setLogLevel, traceSpan, traceStart } from '../common';
@@ -272,6 +273,8 @@ async function main(): Promise<void> {
   traceSpan('init', 'engine open + listen', tOpen);
   traceSpan('init', 'since process start', 0);
   log.info('Daemon has completed initialization', { version: '0.1.0', dataRoot: f.dataRoot, execRoot: f.execRoot });
+  // bin/berthd starts node with TurboFan off for the loading and the opening (see there).
+  setFlagsFromString('--opt');
   releaseMemoryWhenIdle();
   let stopping = false;
   const shutdown = async (sig: string) => {
