@@ -77,6 +77,7 @@ interface Libc {
   send(fd: number, buf: Buffer, len: number, flags: number): number;
   shutdown(fd: number, how: number): number;
   close(fd: number): number;
+  mallocTrim(pad: number): number;
 }
 
 let libc: Libc | undefined;
@@ -124,8 +125,20 @@ function load(): Libc {
     send: fn('long send(int, const void*, size_t, int)'),
     shutdown: fn('int shutdown(int, int)'),
     close: fn('int close(int)'),
+    mallocTrim: fn('int malloc_trim(size_t)'),
   };
   return libc;
+}
+
+/**
+ * Gives the C heap's free pages back to the system, in the main heap and in every thread's
+ * arena (glibc's malloc_trim(0)); true when some were. It does nothing while koffi is not
+ * loaded yet, and never loads it: loading it costs about 2 MB, more than a daemon that has
+ * not needed libc here has to give back.
+ */
+export function trimMallocIfLoaded(): boolean {
+  if (!handle) return false;
+  return load().mallocTrim(0) === 1;
 }
 
 /** The C library's wording for an errno ("no such device"), as strerror(3) gives it lower-cased. */
