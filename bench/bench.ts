@@ -922,6 +922,10 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
   }
 
   res.imageImported = await ensureImage(t, o, tmp);
+  // Idle as the README says: image present, before any container (the bare-runc set-up below
+  // runs one on berthd).
+  await sleep(1000);
+  const idle = await sampleMemoryStable(t, []);
 
   // Bare runc beside berthd: one bare sample right after each berthd sample, so that both
   // see the same machine load. Its config.json is that of a berthd container when we can read it.
@@ -948,8 +952,6 @@ async function benchTarget(t: Target, o: Options, runId: string, tmp: string): P
     onCleanup('bare runc', () => bare!.close());
   }
 
-  await sleep(1000);
-  const idle = await sampleMemoryStable(t, []);
   const mountsIdle = mountsUnder(t.tieTokens).length;
 
   // 0. the CLI floor: `docker version` (CLI start-up, /_ping, /version)
