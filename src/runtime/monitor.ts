@@ -15,7 +15,7 @@
  * start() → [kill()] → the exit file appears → remove() (runc delete).
  */
 import { execFile } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isErrno, log, traceSpan, traceStart } from '../common';
@@ -167,7 +167,8 @@ export class Monitor {
    * the sync pipe. Resolves with that pid; rejects with runc's own message.
    */
   async create(o: CreateOptions): Promise<number> {
-    await fsp.rm(join(this.exitDir, o.id), { force: true });
+    // Synchronous, like the bundle's files: through the pool it queued behind fsyncs.
+    rmSync(join(this.exitDir, o.id), { force: true });
     const args = [
       '--api-version', '1',
       '-c', o.id, '-u', o.id, '-n', o.name,
