@@ -23,7 +23,6 @@ import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { BodyDeframer, RAW_BODY, type BodyFraming, type RawBodySource } from '../common';
-import { dupCloexec } from '../sys';
 
 const RAW_FRAMING = Symbol('rawFraming');
 
@@ -112,9 +111,8 @@ export class RawRequestBody extends Readable implements RawBodySource {
 
   takeConnection(): { fd: number; head: Buffer; framing: BodyFraming } | undefined {
     if (this.mode !== 'idle' || !this.handle || this.socket.destroyed) return undefined;
-    const fd = dupCloexec(this.handle.fd!);
     this.mode = 'taken';
-    return { fd, head: this.pending, framing: this.framing };
+    return { fd: this.handle.fd!, head: this.pending, framing: this.framing };
   }
 
   returnConnection(raw: Buffer): void {
@@ -134,6 +132,7 @@ export class RawRequestBody extends Readable implements RawBodySource {
     const head = this.pending;
     this.pending = Buffer.alloc(0);
     if (head.length > 0 && !this.feed(head)) return;
+    if (this.socket.destroyed) return this.cut();
     this.socket.on('data', this.onData);
     this.socket.on('end', this.onEnd);
     this.socket.on('close', this.onEnd);

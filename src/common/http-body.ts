@@ -145,9 +145,9 @@ function malformed(what: string) {
  */
 export interface RawBodySource {
   /**
-   * The connection for a reader of its own: a duplicate of its fd (close-on-exec; the
-   * taker closes it), the raw bytes of the body already read (framing included) and the
-   * framing. Undefined when the body is being read as a stream already.
+   * The connection for a reader of its own: its fd (the connection's own: the taker reads
+   * a duplicate it makes at once), the raw bytes of the body already read (framing
+   * included) and the framing. Undefined when the body is being read as a stream already.
    */
   takeConnection(): { fd: number; head: Buffer; framing: BodyFraming } | undefined;
   /**

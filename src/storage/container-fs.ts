@@ -40,7 +40,7 @@ import { closeSync, constants as fsc, fstatSync, openSync, promises as fsp, read
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { decompressStream, detectCompression, invalidArgument, isErrno, rawBodyOf } from '../common';
-import { walkInRoot } from '../sys';
+import { dupCloexec, walkInRoot } from '../sys';
 import { extractOnWorker, extractRawOnWorker } from './extract-thread';
 import type { ExtractOptions, FsMount } from './extract-options';
 import { lstatOrNullSync } from './lower-view';
@@ -273,7 +273,7 @@ export class ContainerFs {
     const source = rawBodyOf(input);
     const raw = source?.takeConnection();
     if (raw) {
-      const r = await extractRawOnWorker(job, raw.fd, raw.head, raw.framing);
+      const r = await extractRawOnWorker(job, dupCloexec(raw.fd), raw.head, raw.framing);
       if (!r) return;
       source!.returnConnection(r.declined);
     }
