@@ -70,10 +70,18 @@ export class ApiServer {
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       const framing = rawFramingOf(req);
       if (!framing) return void this.handleUpgrade(req, socket, head);
-      // Synchronously, before node reads the socket again.
-      const body = new RawRequestBody(socket as Socket, head, framing);
       socket.on('error', (err) => log.debug('connection failed', { error: String(err) }));
-      void this.handle(req, respondOn(req, socket as Socket), body);
+      let res: ServerResponse;
+      let body: RawRequestBody;
+      try {
+        // Synchronously, before node reads the socket again.
+        body = new RawRequestBody(socket as Socket, head, framing);
+        res = respondOn(req, socket as Socket);
+      } catch (err) {
+        log.warn('cannot answer a request on its connection', { error: String(err) });
+        return void socket.destroy();
+      }
+      void this.handle(req, res, body);
     });
     this.server.on('clientError', (err, socket) => {
       log.debug('malformed request', { error: String(err) });
