@@ -3,13 +3,15 @@
  * checks the version, and hands handlers a context with query helpers.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { invalidArgument, notFound, parseFilterArgs, type FilterArgs } from '../common';
 import { API_VERSION, MIN_API_VERSION } from '../wire';
 import { foldFieldNames, parseJSON, type Spec } from './validate';
 
 export interface Context {
   req: IncomingMessage;
+  /** The request's body when it is not read from `req` (raw-body.ts: a `docker cp` PUT). */
+  body?: Readable;
   /** Absent for hijacked (Upgrade) requests, which get `socket` instead. */
   res?: ServerResponse;
   socket?: Duplex;

@@ -6,7 +6,8 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { promises as fsp } from 'node:fs';
-import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { Duplex, Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { invalidArgument, log, TRACING, traceSpan, traceStart } from '../common';
@@ -26,7 +27,11 @@ import { networkRoutes } from './handlers/networks';
 import { buildRoutes } from './handlers/build';
 import { archiveRoutes } from './handlers/archive';
 import { pruneRoutes } from './handlers/prune';
+import { RawRequestBody, rawFramingOf, respondOn, watchRawBodies } from './raw-body';
 import { Router, type Context } from './router';
+
+/** Requests whose body is read from the connection itself (raw-body.ts): `docker cp` into a container. */
+const RAW_BODY_PATH = /^(?:\/v\d+(?:\.\d+)?)?\/containers\/[^/?]+\/archive(?:\?|$)/;
 
 const COMMON_HEADERS: Record<string, string> = {
   'Api-Version': API_VERSION,
@@ -61,7 +66,23 @@ export class ApiServer {
   constructor(engine: Engine) {
     this.router = buildRouter(engine);
     this.server = http.createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => void this.handle(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.handleUpgrade(req, socket, head));
+    this.server.on('connection', (socket: Socket) => watchRawBodies(socket, (req) => req.method === 'PUT' && RAW_BODY_PATH.test(req.url ?? '')));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const framing = rawFramingOf(req);
+      if (!framing) return void this.handleUpgrade(req, socket, head);
+      socket.on('error', (err) => log.debug('connection failed', { error: String(err) }));
+      let res: ServerResponse;
+      let body: RawRequestBody;
+      try {
+        // Synchronously, before node reads the socket again.
+        body = new RawRequestBody(socket as Socket, head, framing);
+        res = respondOn(req, socket as Socket);
+      } catch (err) {
+        log.warn('cannot answer a request on its connection', { error: String(err) });
+        return void socket.destroy();
+      }
+      void this.handle(req, res, body);
+    });
     this.server.on('clientError', (err, socket) => {
       log.debug('malformed request', { error: String(err) });
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"message":"malformed HTTP request"}\n');
@@ -107,7 +128,8 @@ export class ApiServer {
     return { ctx: { req, query: url.searchParams, requestId: randomBytes(6).toString('hex'), abort: abort.signal }, path: url.pathname };
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** `body`: the request's body when it is not `req` (raw-body.ts). */
+  private async handle(req: IncomingMessage, res: ServerResponse, body?: Readable): Promise<void> {
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
     const abort = new AbortController();
     res.on('close', () => abort.abort());
@@ -118,7 +140,7 @@ export class ApiServer {
       requestId = ctx.requestId;
       const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
       const t0 = traceStart();
-      await handler({ ...ctx, res, params, apiVersion });
+      await handler({ ...ctx, ...(body ? { body } : {}), res, params, apiVersion });
       if (TRACING) traceSpan('http', `${req.method} ${path}`, t0);
     } catch (err) {
       // The client went away (mid-body, mid-stream): nobody to answer, and not a daemon error.

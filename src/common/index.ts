@@ -11,3 +11,4 @@ export * from './trace';
 export * from './go-duration';
 export * from './dockerignore';
 export * from './concurrency';
+export * from './http-body';

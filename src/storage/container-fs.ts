@@ -39,9 +39,9 @@
 import { closeSync, constants as fsc, fstatSync, openSync, promises as fsp, readdirSync, readSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { decompressStream, detectCompression, invalidArgument, isErrno } from '../common';
-import { walkInRoot } from '../sys';
-import { extractOnWorker } from './extract-thread';
+import { decompressStream, detectCompression, invalidArgument, isErrno, rawBodyOf } from '../common';
+import { dupCloexec, walkInRoot } from '../sys';
+import { extractOnWorker, extractRawOnWorker } from './extract-thread';
 import type { ExtractOptions, FsMount } from './extract-options';
 import { lstatOrNullSync } from './lower-view';
 
@@ -268,9 +268,18 @@ export class ContainerFs {
    * invalid-argument, disk errors internal.
    */
   async extract(input: Readable, dest: string, opts: ExtractOptions): Promise<void> {
+    const job = { rootfs: this.rootfs, mounts: this.mounts, readonlyRootfs: this.readonlyRootfs, dest, opts };
+    // A request body the worker can read from the connection itself: the fast way, unless it is compressed.
+    const source = rawBodyOf(input);
+    const raw = source?.takeConnection();
+    if (raw) {
+      const r = await extractRawOnWorker(job, dupCloexec(raw.fd), raw.head, raw.framing);
+      if (!r) return;
+      source!.returnConnection(r.declined);
+    }
     const head = await peek(input, 4);
     const stream = detectCompression(head) === 'none' ? input : (await decompressStream(input)).stream;
-    await extractOnWorker({ rootfs: this.rootfs, mounts: this.mounts, readonlyRootfs: this.readonlyRootfs, dest, opts }, stream);
+    await extractOnWorker(job, stream);
   }
 
   /**

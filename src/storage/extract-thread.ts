@@ -17,10 +17,11 @@
  * running fails as internal (its temporary names are left to the journal, as after a
  * crash of berthd).
  */
+import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
-import { BerthError, internal, type ErrorKind } from '../common';
+import { BerthError, internal, type BodyFraming, type ErrorKind } from '../common';
 import type { ExtractOptions, FsMount } from './extract-options';
 
 export interface ExtractJob {
@@ -31,8 +32,17 @@ export interface ExtractJob {
   opts: ExtractOptions;
 }
 
-export type ToWorker = { t: 'start'; job: ExtractJob } | { t: 'data'; buf: ArrayBuffer; len: number } | { t: 'end' } | { t: 'abort' };
-export type FromWorker = { t: 'ack'; buf: ArrayBuffer } | { t: 'done' } | { t: 'failed'; kind: ErrorKind; message: string; aborted: boolean };
+export type ToWorker =
+  | { t: 'start'; job: ExtractJob }
+  | { t: 'data'; buf: ArrayBuffer; len: number }
+  | { t: 'end' }
+  | { t: 'abort' }
+  | { t: 'raw'; job: ExtractJob; fd: number; head: ArrayBuffer; framing: BodyFraming };
+export type FromWorker =
+  | { t: 'ack'; buf: ArrayBuffer }
+  | { t: 'done' }
+  | { t: 'failed'; kind: ErrorKind; message: string; aborted: boolean }
+  | { t: 'declined'; raw: ArrayBuffer };
 
 const BATCH = 512 * 1024;
 const MAX_IN_FLIGHT = 4;
@@ -140,7 +150,7 @@ export async function extractOnWorker(job: ExtractJob, input: Readable): Promise
       spare.push(m.buf);
       if (!inputDone && inFlight < MAX_IN_FLIGHT && input.isPaused()) input.resume();
     } else if (m.t === 'done') finish({});
-    else finish({ err: new BerthError(m.kind, m.message), aborted: m.aborted });
+    else if (m.t === 'failed') finish({ err: new BerthError(m.kind, m.message), aborted: m.aborted });
   };
   const onError = (e: Error) => {
     crashed = true;
@@ -168,4 +178,62 @@ export async function extractOnWorker(job: ExtractJob, input: Readable): Promise
   else giveBack(worker);
   if (outcome!.err && !(outcome!.aborted && inputErr)) throw outcome!.err;
   if (inputErr) throw inputErr;
+}
+
+/**
+ * Extracts a request body the worker reads from the connection itself (see
+ * common/http-body.ts RawBodySource): the bytes never pass through this thread, nor node's
+ * HTTP parser, nor its Buffers. `fd` is a duplicate of the connection's, closed here once
+ * the worker is done with it. Resolves to the raw bytes read when the worker declined the
+ * body (it is compressed: the caller reads it as a stream instead, from those bytes on).
+ */
+export async function extractRawOnWorker(job: ExtractJob, fd: number, head: Buffer, framing: BodyFraming): Promise<{ declined: Buffer } | undefined> {
+  const worker = take();
+  let crashed = false;
+  try {
+    const m = await new Promise<FromWorker>((resolve) => {
+      const onMessage = (msg: FromWorker) => {
+        if (msg.t === 'done' || msg.t === 'failed' || msg.t === 'declined') settle(msg);
+      };
+      const onError = (e: Error) => {
+        crashed = true;
+        settle({ t: 'failed', kind: 'internal', message: `the copy's worker thread failed: ${e.message}`, aborted: false });
+      };
+      const onExit = (code: number) => {
+        crashed = true;
+        settle({ t: 'failed', kind: 'internal', message: `the copy's worker thread exited (code ${code})`, aborted: false });
+      };
+      const settle = (msg: FromWorker) => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        resolve(msg);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      const copy = new Uint8Array(head.length);
+      copy.set(head);
+      worker.postMessage({ t: 'raw', job, fd, head: copy.buffer, framing } satisfies ToWorker, [copy.buffer]);
+    });
+    if (m.t === 'declined') return { declined: Buffer.from(m.raw) };
+    if (m.t === 'failed') throw new BerthError(m.kind, m.message);
+    return undefined;
+  } finally {
+    if (crashed) {
+      // A thread that died in a system call on the fd is gone: closing it now is safe.
+      void worker.terminate().finally(() => closeQuietly(fd));
+    } else {
+      closeQuietly(fd);
+      giveBack(worker);
+    }
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // closed already
+  }
 }

@@ -10,7 +10,8 @@
  * already ended are acknowledged and ignored.
  */
 import { parentPort } from 'node:worker_threads';
-import { BerthError, isErrno, type ErrorKind } from '../common';
+import { BerthError, BodyDeframer, detectCompression, isErrno, type BodyFraming, type ErrorKind } from '../common';
+import { MSG_DONTWAIT, pollIn, recv } from '../sys';
 import { ContainerFs } from './container-fs';
 import type { ExtractJob, FromWorker, ToWorker } from './extract-thread';
 import { SyncExtractor } from './tar-extract';
@@ -42,6 +43,7 @@ function fail(err: unknown, aborted = false): void {
 }
 
 port.on('message', (m: ToWorker) => {
+  if (m.t === 'raw') return runRaw(m.job, m.fd, Buffer.from(m.head), m.framing);
   if (m.t === 'start') {
     try {
       start(m.job);
@@ -71,6 +73,95 @@ port.on('message', (m: ToWorker) => {
     fail(err);
   }
 });
+
+/** Bytes read per recv(2) from the connection. */
+const READ = 512 * 1024;
+/** What is still read (and dropped) of a body after its extraction failed, so the client gets to read the answer. */
+const DRAIN_MAX = 64 * 1024 * 1024;
+
+/**
+ * A job whose body this thread reads from the connection (extract-thread.ts
+ * extractRawOnWorker), synchronously: poll(2) and recv(2) into one buffer, the framing
+ * taken off (BodyDeframer), the tar fed to the reader as views of that buffer. Until the
+ * first 4 bytes of the body are known, the raw bytes are kept: a compressed body is
+ * declined (`declined` with them) for the caller to read as a stream. The whole body is
+ * read before the answer, to its end (or DRAIN_MAX past a failure), so the client is
+ * reading the answer, not writing into a closed connection, when it comes.
+ */
+function runRaw(m: ExtractJob, fd: number, head: Buffer, framing: BodyFraming): void {
+  try {
+    start(m);
+  } catch (err) {
+    post({ t: 'failed', ...classify(err, m.dest), aborted: false });
+    return;
+  }
+  const j = job!;
+  const body = new BodyDeframer(framing);
+  const seen: Buffer[] = [head];
+  const first: Buffer[] = [];
+  let firstLen = 0;
+  let decided = false;
+  let failure: unknown;
+  let dropped = 0;
+  const sink = (b: Buffer) => {
+    if (failure !== undefined) {
+      dropped += b.length;
+    } else if (!decided) {
+      first.push(Buffer.from(b));
+      firstLen += b.length;
+    } else {
+      try {
+        j.reader.push(b);
+      } catch (err) {
+        failure = err;
+      }
+    }
+  };
+  /** False when the body is declined. */
+  const decide = (): boolean => {
+    const start = Buffer.concat(first, firstLen);
+    if (detectCompression(start) !== 'none') return false;
+    decided = true;
+    first.length = 0;
+    if (start.length > 0) sink(start);
+    return true;
+  };
+  try {
+    const buf = Buffer.allocUnsafe(READ);
+    let raw = head;
+    for (;;) {
+      body.feed(raw, sink);
+      if (!decided && (firstLen >= 4 || body.done)) {
+        if (!decide()) {
+          j.extractor.close();
+          job = undefined;
+          const all = Buffer.concat(seen);
+          const ab = all.buffer.slice(all.byteOffset, all.byteOffset + all.length) as ArrayBuffer;
+          port!.postMessage({ t: 'declined', raw: ab } satisfies FromWorker, [ab]);
+          return;
+        }
+      }
+      if (body.done || (failure !== undefined && dropped > DRAIN_MAX)) break;
+      if (!pollIn(fd, 1000)) continue;
+      const n = recv(fd, buf, MSG_DONTWAIT);
+      if (n < 0) continue;
+      if (n === 0) throw new ClientGone('the archive stream closed before its end (the client went away?)');
+      raw = buf.subarray(0, n);
+      if (!decided) seen.push(Buffer.from(raw));
+    }
+    if (failure !== undefined) throw failure;
+    j.reader.end();
+    j.extractor.finish();
+    j.extractor.close();
+    job = undefined;
+    post({ t: 'done' });
+  } catch (err) {
+    const gone = err instanceof ClientGone || isErrno(err, 'ECONNRESET') || isErrno(err, 'EPIPE');
+    fail(failure ?? err, gone && failure === undefined);
+  }
+}
+
+class ClientGone extends Error {}
 
 /** The error a failed extraction answers with (the request's status comes from its kind). */
 function classify(err: unknown, dest: string): { kind: ErrorKind; message: string } {

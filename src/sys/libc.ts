@@ -78,6 +78,8 @@ interface Libc {
   shutdown(fd: number, how: number): number;
   close(fd: number): number;
   mallocTrim(pad: number): number;
+  poll(fds: Buffer, nfds: number, timeout: number): number;
+  fcntl(fd: number, cmd: number, ...args: unknown[]): number;
 }
 
 let libc: Libc | undefined;
@@ -126,6 +128,8 @@ function load(): Libc {
     shutdown: fn('int shutdown(int, int)'),
     close: fn('int close(int)'),
     mallocTrim: fn('int malloc_trim(size_t)'),
+    poll: fn('int poll(_Inout_ void*, unsigned long, int)'),
+    fcntl: fn('int fcntl(int, int, ...)'),
   };
   return libc;
 }
@@ -327,4 +331,29 @@ export function shutdown(fd: number, how: number): void {
 
 export function close(fd: number): void {
   check(load().close(fd), 'close', `fd ${fd}`);
+}
+
+const F_DUPFD_CLOEXEC = 1030;
+const POLLIN = 0x1;
+
+/** A duplicate of `fd` (close-on-exec, so no child process inherits it). */
+export function dupCloexec(fd: number): number {
+  return check(load().fcntl(fd, F_DUPFD_CLOEXEC, 'int', 0), 'fcntl', `fd ${fd}`, 'F_DUPFD_CLOEXEC');
+}
+
+/**
+ * poll(2) for input on one fd, at most `timeoutMs`: true when a read will not block (data,
+ * end of stream or an error to report), false on timeout.
+ */
+export function pollIn(fd: number, timeoutMs: number): boolean {
+  const l = load();
+  const pfd = Buffer.alloc(8);
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(POLLIN, 4);
+  for (;;) {
+    const n = l.poll(pfd, 1, timeoutMs);
+    if (n >= 0) return n > 0;
+    const errno = l.errno();
+    if (errno !== EINTR) throw sysError('poll', errno, `fd ${fd}`);
+  }
 }

@@ -8,6 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { run, useDaemon, waitFor } from './harness';
 import http from 'node:http';
 
@@ -313,4 +316,72 @@ test('a client that goes away in the middle of a cp leaves nothing half-copied, 
   await d.dockerOk(['cp', join(src, 'tree'), 'cp-gone:/tmp/']);
   assert.equal(await d.dockerOk(['exec', 'cp-gone', 'cat', '/tmp/tree/sub/b']), 'B');
   await d.dockerOk(['rm', '-f', 'cp-gone']);
+});
+
+/** Sends `parts` on one connection, one write each with a pause between (`null`: a pause only); all the daemon answered, once it closes. */
+async function exchange(parts: (Buffer | string)[]): Promise<string> {
+  const c = net.connect(d.sock);
+  const got: Buffer[] = [];
+  c.on('data', (b) => got.push(b));
+  c.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => c.on('close', () => resolve()));
+  await new Promise<void>((resolve) => c.once('connect', () => resolve()));
+  for (const p of parts) {
+    c.write(p);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  await closed;
+  return Buffer.concat(got).toString('latin1');
+}
+
+function chunkedBody(data: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < data.length; i += size) {
+    const c = data.subarray(i, i + size);
+    out.push(Buffer.concat([Buffer.from(`${c.length.toString(16)};ext=1\r\n`), c, Buffer.from('\r\n')]));
+  }
+  out.push(Buffer.from('0\r\nX-Trailer: yes\r\n\r\n'));
+  return out;
+}
+
+test('PUT archive bodies read from the connection itself: split chunks, a gzip body, Content-Length, a HEAD first on the same connection; bad framing is a clear 400', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'cp-raw', 'busybox', 'sleep', '1000']);
+  const src = hostTree();
+  const tar = spawnSync('tar', ['-C', src, '-cf', '-', 'tree']).stdout;
+  const put = (path: string, headers: string) => `PUT /v1.41/containers/cp-raw/archive?path=${path} HTTP/1.1\r\nHost: berth\r\nContent-Type: application/x-tar\r\n${headers}\r\n`;
+  const cat = (path: string) => d.dockerOk(['exec', 'cp-raw', 'cat', path]);
+
+  // The headers alone, then the first chunk's size line a byte at a time: the worker reads past what came with the headers.
+  await d.dockerOk(['exec', 'cp-raw', 'mkdir', '/tmp/a', '/tmp/b', '/tmp/c', '/tmp/d']);
+  const parts = chunkedBody(tar, 700);
+  const first = parts.shift()!;
+  let answer = await exchange([
+    `HEAD /v1.41/containers/cp-raw/archive?path=/tmp/a HTTP/1.1\r\nHost: berth\r\n\r\n`,
+    put('/tmp/a', 'Transfer-Encoding: chunked\r\n'),
+    first.subarray(0, 1), first.subarray(1, 2), first.subarray(2),
+    ...parts,
+  ]);
+  assert.match(answer, /^HTTP\/1\.1 200 OK\r\n[\s\S]*HTTP\/1\.1 200 OK\r\n/, answer);
+  assert.match(answer.slice(answer.lastIndexOf('HTTP/1.1')), /Connection: close/i);
+  assert.equal(await cat('/tmp/a/tree/sub/b'), 'B');
+
+  // gzip: declined by the worker, read as a stream from the bytes it had read.
+  answer = await exchange([put('/tmp/b', 'Transfer-Encoding: chunked\r\n'), ...chunkedBody(gzipSync(tar), 300)]);
+  assert.match(answer, /^HTTP\/1\.1 200 OK/, answer);
+  assert.equal(await cat('/tmp/b/tree/a'), 'A');
+
+  answer = await exchange([put('/tmp/c', `Content-Length: ${tar.length}\r\n`), tar.subarray(0, 3), tar.subarray(3)]);
+  assert.match(answer, /^HTTP\/1\.1 200 OK/, answer);
+  assert.equal(await cat('/tmp/c/tree/sub/b'), 'B');
+
+  // Framing that is not chunked coding: 400, naming it, and nothing of the copy left behind.
+  answer = await exchange([put('/tmp/d', 'Transfer-Encoding: chunked\r\n'), Buffer.concat([Buffer.from('200\r\n'), tar.subarray(0, 512), Buffer.from('XX')])]);
+  assert.match(answer, /^HTTP\/1\.1 400 /, answer);
+  assert.match(answer, /chunked body is malformed/);
+  assert.deepEqual((await d.dockerOk(['exec', 'cp-raw', 'ls', '-A', '/tmp/d'])).trim(), '');
+
+  // The daemon serves on, through the CLI.
+  await d.dockerOk(['cp', join(src, 'file.txt'), 'cp-raw:/tmp/']);
+  assert.equal(await cat('/tmp/file.txt'), 'hello file');
+  await d.dockerOk(['rm', '-f', 'cp-raw']);
 });

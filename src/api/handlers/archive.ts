@@ -39,7 +39,7 @@ export function archiveRoutes(router: Router, engine: Engine): void {
   });
 
   router.add('PUT', '/containers/{id}/archive', async (ctx) => {
-    await svc.extractToDir(ctx.params[0]!, archivePath(ctx), ctx.req, {
+    await svc.extractToDir(ctx.params[0]!, archivePath(ctx), ctx.body ?? ctx.req, {
       // dockerd: only an explicit true refuses to swap a directory and a non-directory.
       noOverwriteDirNonDir: qbool(ctx.query, 'noOverwriteDirNonDir'),
       copyUIDGID: qbool(ctx.query, 'copyUIDGID'),
