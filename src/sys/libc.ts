@@ -77,6 +77,8 @@ interface Libc {
   send(fd: number, buf: Buffer, len: number, flags: number): number;
   shutdown(fd: number, how: number): number;
   close(fd: number): number;
+  unshare(flags: number): number;
+  setns(fd: number, nstype: number): number;
 }
 
 let libc: Libc | undefined;
@@ -124,6 +126,8 @@ function load(): Libc {
     send: fn('long send(int, const void*, size_t, int)'),
     shutdown: fn('int shutdown(int, int)'),
     close: fn('int close(int)'),
+    unshare: fn('int unshare(int)'),
+    setns: fn('int setns(int, int)'),
   };
   return libc;
 }
@@ -314,4 +318,17 @@ export function shutdown(fd: number, how: number): void {
 
 export function close(fd: number): void {
   check(load().close(fd), 'close', `fd ${fd}`);
+}
+
+// Namespace types (<sched.h>).
+export const CLONE_NEWNET = 0x40000000;
+
+/** unshare(2) for the calling thread (berthd's main thread when called from JavaScript). */
+export function unshare(flags: number): void {
+  check(load().unshare(flags), 'unshare', `flags 0x${flags.toString(16)}`);
+}
+
+/** setns(2) of the calling thread into the namespace open as `fd`. */
+export function setns(fd: number, nstype: number): void {
+  check(load().setns(fd, nstype), 'setns', `fd ${fd}`);
 }
