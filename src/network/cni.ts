@@ -15,10 +15,10 @@
  * - A plugin failure is reported with the plugin's own message; a failed add is
  *   undone with a del before the error is thrown.
  */
-import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { internal, invalidArgument } from '../common';
+import { internal, invalidArgument, isErrno, traceSpan, traceStart } from '../common';
+import { spawnWith, type SpawnedProcess } from '../sys';
 import { createNetns, isNetns, removeNetns } from './netns';
 
 export interface CniPortMapping {
@@ -122,6 +122,8 @@ export class CniNetwork {
     const list = await this.config();
     const kept: Kept = { list, args: a, results: [] };
     await fsp.mkdir(this.stateDir, { recursive: true });
+    // Kept before the first plugin runs, so that what a crash interrupts is released too.
+    await fsp.writeFile(this.keptPath(a.id), JSON.stringify(kept));
     try {
       // Loopback is independent of the pod network's chain: both go at once.
       const lo = this.invoke('ADD', { cniVersion: list.cniVersion, name: 'cni-loopback', type: 'loopback' }, a, 'lo');
@@ -160,6 +162,14 @@ export class CniNetwork {
     }
     // The namespace goes once nothing of the attachment is left in it.
     if (own) await removeNetns(own);
+  }
+
+  /** The sandboxes with an attachment or a namespace here (an interrupted `add`'s too). */
+  async attached(): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const f of await fsp.readdir(this.stateDir).catch(() => [] as string[])) if (f.endsWith('.json')) ids.add(f.slice(0, -'.json'.length));
+    if (this.netnsDir) for (const f of await fsp.readdir(this.netnsDir).catch(() => [] as string[])) ids.add(f);
+    return [...ids];
   }
 
   /** The addresses `add` returned for a sandbox, if it is attached. */
@@ -216,27 +226,52 @@ export class CniNetwork {
       CNI_PATH: this.binDir,
       CNI_ARGS: args.join(';'),
     };
-    return new Promise((resolve, reject) => {
-      const child = execFile(join(this.binDir, type), [], { env, timeout: 60_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-        if (err) {
-          let msg = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `failed to find plugin "${type}" in path [${this.binDir}]` : '';
-          try {
-            const e = JSON.parse(stdout) as { msg?: string; details?: string };
-            if (e.msg) msg = e.details ? `${e.msg}: ${e.details}` : e.msg;
-          } catch {
-            /* not JSON */
-          }
-          reject(internal(`plugin type="${type}" failed (${command.toLowerCase()}): ${msg || stderr.trim() || err.message}`));
-          return;
-        }
-        if (command === 'DEL' || !stdout.trim()) return resolve(undefined);
-        try {
-          resolve(JSON.parse(stdout));
-        } catch {
-          reject(internal(`plugin type="${type}" printed a result that is not JSON: ${stdout.slice(0, 200)}`));
-        }
+    const file = join(this.binDir, type);
+    const t = traceStart();
+    let child: SpawnedProcess;
+    try {
+      // posix_spawn, not a fork of berthd (see sys/spawn.ts): a pod's create runs four plugins.
+      child = spawnWith(file, [file], [Buffer.from(JSON.stringify(conf)), 'pipe', 'pipe'], { env });
+    } catch (err) {
+      const msg = isErrno(err, 'ENOENT') ? `failed to find plugin "${type}" in path [${this.binDir}]` : (err as Error).message;
+      return Promise.reject(internal(`plugin type="${type}" failed (${command.toLowerCase()}): ${msg}`));
+    }
+    const collect = (s: NodeJS.ReadableStream) =>
+      new Promise<string>((resolve) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        s.on('data', (d: Buffer) => {
+          if ((size += d.length) <= 4 << 20) chunks.push(d);
+        });
+        s.on('error', () => resolve(Buffer.concat(chunks).toString()));
+        s.on('close', () => resolve(Buffer.concat(chunks).toString()));
       });
-      child.stdin?.end(JSON.stringify(conf));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }, 60_000);
+    return Promise.all([child.exited, collect(child.pipes[1]!), collect(child.pipes[2]!)]).then(([code, stdout, stderr]) => {
+      clearTimeout(timer);
+      traceSpan(a.id, `cni: ${command} ${type}`, t);
+      if (code !== 0) {
+        let msg = '';
+        try {
+          const e = JSON.parse(stdout) as { msg?: string; details?: string };
+          if (e.msg) msg = e.details ? `${e.msg}: ${e.details}` : e.msg;
+        } catch {
+          /* not JSON */
+        }
+        throw internal(`plugin type="${type}" failed (${command.toLowerCase()}): ${msg || stderr.trim() || `exit status ${code}`}`);
+      }
+      if (command === 'DEL' || !stdout.trim()) return undefined;
+      try {
+        return JSON.parse(stdout) as unknown;
+      } catch {
+        throw internal(`plugin type="${type}" printed a result that is not JSON: ${stdout.slice(0, 200)}`);
+      }
     });
   }
 }
