@@ -9,13 +9,17 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
-/** Written to a temp file, fsynced, renamed over `path`; off the event loop, so other calls go on meanwhile. */
-async function writeFileAtomic(path: string, text: string): Promise<void> {
+/**
+ * Written to a temp file, fsynced (unless not `durable`), renamed over `path`; off the event
+ * loop, so other calls go on meanwhile. Without the fsync the file still survives a kill of
+ * berthd (the page cache is the kernel's), only not a power loss.
+ */
+async function writeFileAtomic(path: string, text: string, durable = true): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fh = await fsp.open(tmp, 'w', 0o600);
   try {
     await fh.writeFile(text);
-    await fh.sync();
+    if (durable) await fh.sync();
   } catch (err) {
     await fh.close().catch(() => undefined);
     await fsp.rm(tmp, { force: true });
@@ -77,10 +81,13 @@ export class CriStore {
     }
   }
 
-  /** The entry is in the map at once; the promise settles once it is on disk. */
-  async saveSandbox(e: SandboxEntry): Promise<void> {
+  /**
+   * The entry is in the map at once; the promise settles once it is written (`durable`:
+   * and fsynced, for what cannot be worked out again after a power loss).
+   */
+  async saveSandbox(e: SandboxEntry, durable = true): Promise<void> {
     this.sandboxes.set(e.id, e);
-    await writeFileAtomic(join(this.root, 'sandboxes', `${e.id}.json`), JSON.stringify(e));
+    await writeFileAtomic(join(this.root, 'sandboxes', `${e.id}.json`), JSON.stringify(e), durable);
   }
 
   async saveContainer(e: ContainerEntry): Promise<void> {
