@@ -33,7 +33,7 @@
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
+import { internal, invalidArgument, isErrno, notFound, traceSpan, traceStart, type Digest } from '../common';
 import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, syncfsAsync, umount2 } from '../sys';
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
@@ -257,8 +257,10 @@ async function unmountAll(key: string, target: string): Promise<void> {
   // wrote many files; done first on a pool thread, the umount itself then blocks the event loop
   // for next to nothing. A failure here is the umount's to report.
   if (isMountPoint(target)) {
+    const t = traceStart();
     const fh = await fsp.open(target, fsc.O_RDONLY | fsc.O_DIRECTORY).catch(() => undefined);
     if (fh) await syncfsAsync(fh.fd).catch(() => undefined).finally(() => fh.close().catch(() => undefined));
+    traceSpan(key, 'unmount: syncfs', t);
   }
   for (let i = 0; i < 16 && isMountPoint(target); i++) {
     try {
