@@ -5,29 +5,9 @@
  * writes). The engine's records stay the truth for processes; these files carry
  * the CRI-only facts (metadata, labels, annotations, the pod IP) across restarts.
  */
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-
-/**
- * Written to a temp file, fsynced (unless not `durable`), renamed over `path`; off the event
- * loop, so other calls go on meanwhile. Without the fsync the file still survives a kill of
- * berthd (the page cache is the kernel's), only not a power loss.
- */
-async function writeFileAtomic(path: string, text: string, durable = true): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await fsp.open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(text);
-    if (durable) await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await fsp.rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  await fsp.rename(tmp, path);
-}
+import { writeFileAtomic } from '../state';
 
 /** Proto messages as @grpc/proto-loader hands them over (keepCase, defaults). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- decoded protobuf messages are checked field by field where read
@@ -87,12 +67,12 @@ export class CriStore {
    */
   async saveSandbox(e: SandboxEntry, durable = true): Promise<void> {
     this.sandboxes.set(e.id, e);
-    await writeFileAtomic(join(this.root, 'sandboxes', `${e.id}.json`), JSON.stringify(e), durable);
+    await writeFileAtomic(join(this.root, 'sandboxes', `${e.id}.json`), JSON.stringify(e), { durable, mode: 0o600 });
   }
 
   async saveContainer(e: ContainerEntry): Promise<void> {
     this.containers.set(e.id, e);
-    await writeFileAtomic(join(this.root, 'containers', `${e.id}.json`), JSON.stringify(e));
+    await writeFileAtomic(join(this.root, 'containers', `${e.id}.json`), JSON.stringify(e), { mode: 0o600 });
   }
 
   async deleteSandbox(id: string): Promise<void> {

@@ -18,7 +18,7 @@
  *   for an unknown id.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp, readFileSync } from 'node:fs';
+import { mkdirSync, promises as fsp, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno, traceSpan, traceStart } from '../common';
 import {
@@ -155,8 +155,9 @@ export class MonitorRuntime implements ContainerRuntime {
     this.conmons.delete(o.id);
     const bundle = this.bundle(o.id);
     const t0 = traceStart();
-    await fsp.mkdir(bundle, { recursive: true });
-    await fsp.writeFile(join(bundle, 'config.json'), serializeSpec(o.spec));
+    // The exec root is tmpfs as a rule: synchronous calls, not two trips through the pool.
+    mkdirSync(bundle, { recursive: true });
+    writeFileSync(join(bundle, 'config.json'), serializeSpec(o.spec));
     if (this.monitor.known(o.id)) await this.monitor.remove(o.id); // a stale runc state would block create
     traceSpan(o.id, 'bundle write', t0);
     return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, ...(o.logSizeMax ? { logSizeMax: o.logSizeMax } : {}), tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce });

@@ -3,7 +3,8 @@
  * first `.conflist` (in name order) of the configuration directory is the pod
  * network; each of its plugins is executed from the plugin directory with the CNI_*
  * environment and its configuration on stdin (ADD in list order, each given the
- * previous result; DEL in reverse order). A loopback plugin brings `lo` up first.
+ * previous result; DEL in reverse order). A loopback plugin brings `lo` up meanwhile,
+ * unless the namespace is one `prepareNetns` made (`lo` is up in it from the start).
  *
  * Contract:
  * - `add` attaches the network namespace `netns` (a /proc/<pid>/ns/net path) as
@@ -77,7 +78,8 @@ export class CniNetwork {
   async prepareNetns(id: string): Promise<string> {
     if (!this.netnsDir) throw internal('no directory for pod network namespaces is configured');
     const path = this.netnsPath(id)!;
-    await createNetns(path);
+    // `lo` is brought up right there, in-process: the loopback plugin is not run for it.
+    await createNetns(path, { loopbackUp: true });
     return path;
   }
 
@@ -125,8 +127,10 @@ export class CniNetwork {
     // Kept before the first plugin runs, so that what a crash interrupts is released too.
     await fsp.writeFile(this.keptPath(a.id), JSON.stringify(kept));
     try {
-      // Loopback is independent of the pod network's chain: both go at once.
-      const lo = this.invoke('ADD', { cniVersion: list.cniVersion, name: 'cni-loopback', type: 'loopback' }, a, 'lo');
+      // Loopback is independent of the pod network's chain: both go at once. A namespace
+      // prepareNetns made has `lo` up already.
+      const own = !!a.netns && a.netns === this.netnsPath(a.id);
+      const lo = own ? Promise.resolve(undefined) : this.invoke('ADD', { cniVersion: list.cniVersion, name: 'cni-loopback', type: 'loopback' }, a, 'lo');
       let prev: unknown;
       try {
         for (const plugin of list.plugins) {

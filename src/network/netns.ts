@@ -13,13 +13,14 @@
 import { closeSync, mkdirSync, openSync, promises as fsp, statfsSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { log } from '../common';
-import { CLONE_NEWNET, MNT_DETACH, MS_BIND, mount, setns, umount2, unshare } from '../sys';
+import { CLONE_NEWNET, linkUp, MNT_DETACH, MS_BIND, mount, setns, umount2, unshare } from '../sys';
 
 /** statfs(2)'s f_type of nsfs, the file system of the files in /proc/PID/ns and of their bind mounts. */
 const NSFS_MAGIC = 0x6e736673;
 const OWN = '/proc/thread-self/ns/net';
 
-export async function createNetns(path: string): Promise<void> {
+/** `loopbackUp`: `lo` is set up in it as well (what the CNI loopback plugin does). */
+export async function createNetns(path: string, opts: { loopbackUp?: boolean } = {}): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   if (await isNetns(path)) return;
   writeFileSync(path, '', { flag: 'w' });
@@ -27,6 +28,7 @@ export async function createNetns(path: string): Promise<void> {
   try {
     unshare(CLONE_NEWNET);
     try {
+      if (opts.loopbackUp) linkUp('lo');
       mount(OWN, path, null, MS_BIND, null);
     } finally {
       goHome(home);

@@ -167,7 +167,7 @@ export class Monitor {
    * the sync pipe. Resolves with that pid; rejects with runc's own message.
    */
   async create(o: CreateOptions): Promise<number> {
-    await fsp.rm(join(this.exitDir, o.id), { force: true });
+    rmSync(join(this.exitDir, o.id), { force: true });
     const args = [
       '--api-version', '1',
       '-c', o.id, '-u', o.id, '-n', o.name,
@@ -760,6 +760,6 @@ async function releaseExecFifo(fifo: string, timeoutMs = 10_000): Promise<boolea
   } finally {
     closeSync(fd);
   }
-  await fsp.rm(fifo, { force: true });
+  rmSync(fifo, { force: true });
   return true;
 }

@@ -30,7 +30,7 @@
  * already-exists; unknown key → not-found; too many layers for one mount →
  * invalid-argument; mount/umount errors → internal with the SysError as cause.
  */
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { constants as fsc, mkdirSync, promises as fsp } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { internal, invalidArgument, isErrno, notFound, traceSpan, traceStart, type Digest } from '../common';
@@ -74,7 +74,8 @@ export class OverlaySnapshotter implements Snapshotter {
     // A taken key is found by prepareAtomically's rename (a snapshot dir is never empty).
     const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
     await prepareAtomically(this.root, this.dir(key), info, async (tmp) => {
-      await Promise.all([checkLowerDirs(key, lowerDirs), ...['upper', 'work', 'merged', 'init'].map((d) => fsp.mkdir(join(tmp, d), 0o755))]);
+      await checkLowerDirs(key, lowerDirs);
+      for (const d of ['upper', 'work', 'merged', 'init']) mkdirSync(join(tmp, d), 0o755);
       if (!opts.noInit) await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs), this.opts.rootOwner);
       const owner = this.opts.rootOwner;
       if (owner) {

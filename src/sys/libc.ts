@@ -79,6 +79,7 @@ interface Libc {
   close(fd: number): number;
   unshare(flags: number): number;
   setns(fd: number, nstype: number): number;
+  ioctl(fd: number, request: number, arg: Buffer): number;
 }
 
 let libc: Libc | undefined;
@@ -128,6 +129,7 @@ function load(): Libc {
     close: fn('int close(int)'),
     unshare: fn('int unshare(int)'),
     setns: fn('int setns(int, int)'),
+    ioctl: fn('int ioctl(int, unsigned long, _Inout_ void *)'),
   };
   return libc;
 }
@@ -331,4 +333,30 @@ export function unshare(flags: number): void {
 /** setns(2) of the calling thread into the namespace open as `fd`. */
 export function setns(fd: number, nstype: number): void {
   check(load().setns(fd, nstype), 'setns', `fd ${fd}`);
+}
+
+// Interface flags ioctls (<linux/sockios.h>, <net/if.h>).
+const SIOCGIFFLAGS = 0x8913;
+const SIOCSIFFLAGS = 0x8914;
+const IFF_UP = 0x1;
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+
+/**
+ * Sets interface `name` up in the calling thread's network namespace (what `ip link set
+ * NAME up` does, through SIOCSIFFLAGS on a datagram socket of that namespace).
+ */
+export function linkUp(name: string): void {
+  const l = load();
+  const fd = check(l.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), 'socket', name);
+  try {
+    // struct ifreq: the name (16 bytes), then the flags as a short.
+    const req = Buffer.alloc(40);
+    req.write(name, 0, 15);
+    check(l.ioctl(fd, SIOCGIFFLAGS, req), 'ioctl(SIOCGIFFLAGS)', name);
+    req.writeUInt16LE(req.readUInt16LE(16) | IFF_UP, 16);
+    check(l.ioctl(fd, SIOCSIFFLAGS, req), 'ioctl(SIOCSIFFLAGS)', name);
+  } finally {
+    l.close(fd);
+  }
 }
