@@ -196,10 +196,12 @@ export class CriRuntime {
       const dir = join(this.store.root, 'pods', rec.id);
       entry = { id: rec.id, config, runtimeHandler: runtimeHandler ?? '', createdAt, stopped: false, ips: [], dir };
       await fsp.mkdir(dir, { recursive: true });
-      await this.store.saveSandbox(entry);
+      await this.store.saveSandbox(entry, false);
     };
     try {
-      await this.engine.containers.create({ id, name, spec, noInitLayer: true, alongside });
+      // Without fsyncs (see durable in CreateRequest): after a power loss the kubelet makes
+      // its sandboxes and containers again; a kill of berthd loses nothing.
+      await this.engine.containers.create({ id, name, spec, noInitLayer: true, alongside, durable: false });
     } catch (err) {
       if (entry) await this.store.deleteSandbox(entry.id).catch(() => undefined);
       if (attached) {
@@ -216,7 +218,6 @@ export class CriRuntime {
       const tFiles = traceStart();
       const files = (attached ?? Promise.resolve(undefined)).then(async (ips) => {
         if (ips) made.ips = ips;
-        // The addresses can be read again from the pod network's own state: no fsync.
         await Promise.all([this.writePodFiles(made, hostNet), this.store.saveSandbox(made, false)]);
         traceSpan(id, 'pod: files + save', tFiles);
       });
@@ -316,8 +317,6 @@ export class CriRuntime {
       // namespace gone has nothing left to undo in it (its interfaces went with it).
       await Promise.all([this.teardownNetwork(s), this.stopQuietly(s.id, 0)]);
       s.stopped = true;
-      // No fsync: a sandbox whose pause container is not running is not ready after a
-      // restart anyway, and init() releases its network again.
       await this.store.saveSandbox(s, false);
     });
   }
@@ -540,11 +539,11 @@ export class CriRuntime {
     let saved: string | undefined;
     const alongside = (rec: ContainerRecord) => {
       saved = rec.id;
-      return this.store.saveContainer({ id: rec.id, sandboxId: s.id, config, createdAt, image: imageName, imageRef: img.id, logPath: logPath ?? '' });
+      return this.store.saveContainer({ id: rec.id, sandboxId: s.id, config, createdAt, image: imageName, imageRef: img.id, logPath: logPath ?? '' }, false);
     };
     let record: ContainerRecord;
     try {
-      ({ record } = await this.engine.containers.create({ name, spec, noInitLayer: true, alongside, ...(logPath ? { logPath } : {}) }));
+      ({ record } = await this.engine.containers.create({ name, spec, noInitLayer: true, alongside, durable: false, ...(logPath ? { logPath } : {}) }));
     } catch (err) {
       if (saved) await this.store.deleteContainer(saved).catch(() => undefined);
       throw err;

@@ -70,9 +70,9 @@ export class CriStore {
     await writeFileAtomic(join(this.root, 'sandboxes', `${e.id}.json`), JSON.stringify(e), { durable, mode: 0o600 });
   }
 
-  async saveContainer(e: ContainerEntry): Promise<void> {
+  async saveContainer(e: ContainerEntry, durable = true): Promise<void> {
     this.containers.set(e.id, e);
-    await writeFileAtomic(join(this.root, 'containers', `${e.id}.json`), JSON.stringify(e), { mode: 0o600 });
+    await writeFileAtomic(join(this.root, 'containers', `${e.id}.json`), JSON.stringify(e), { durable, mode: 0o600 });
   }
 
   async deleteSandbox(id: string): Promise<void> {

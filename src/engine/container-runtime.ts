@@ -18,7 +18,7 @@
  *   for an unknown id.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, promises as fsp, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, promises as fsp, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno, traceSpan, traceStart } from '../common';
 import {
@@ -243,7 +243,7 @@ export class MonitorRuntime implements ContainerRuntime {
       this.monitor.known(id) ? this.monitor.remove(id) : undefined,
       this.trashBundle(id),
       // conmon's link to the bundle, for a short attach socket path.
-      fsp.rm(join(this.execRoot, 'attach', id), { force: true }),
+      rmSync(join(this.execRoot, 'attach', id), { force: true }),
     ]);
   }
 
@@ -251,13 +251,13 @@ export class MonitorRuntime implements ContainerRuntime {
     const doomed = join(this.execRoot, 'trash', `${id}-${randomBytes(4).toString('hex')}`);
     for (let attempt = 0; ; attempt++) {
       try {
-        await fsp.rename(this.bundle(id), doomed);
+        renameSync(this.bundle(id), doomed);
         break;
       } catch (err) {
         if (!isErrno(err, 'ENOENT')) throw err;
         // No bundle, or no trash dir yet (init not called): make it once and look again.
         if (attempt > 0) return;
-        await fsp.mkdir(join(this.execRoot, 'trash'), { recursive: true });
+        mkdirSync(join(this.execRoot, 'trash'), { recursive: true });
       }
     }
     void fsp.rm(doomed, { recursive: true, force: true }).catch(() => undefined);

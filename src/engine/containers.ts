@@ -89,6 +89,12 @@ export interface CreateRequest {
    * the other: the caller must cope with an entry whose container is missing.
    */
   alongside?: (rec: ContainerRecord) => Promise<void>;
+  /**
+   * false: the record and the snapshot are written without fsync. They survive a kill of
+   * berthd (the page cache is the kernel's), not a power loss: for containers that are made
+   * again after a reboot anyway (the CRI's, which the kubelet recreates).
+   */
+  durable?: boolean;
 }
 
 export interface ContainerServiceOptions {
@@ -375,7 +381,7 @@ export class ContainerService {
     const work = await Promise.allSettled([
       (async () => {
         const root = await this.images.rootLayers(img);
-        await this.snapshots.prepare(id, root.top, root.lowers, req.noInitLayer ? { noInit: true } : {});
+        await this.snapshots.prepare(id, root.top, root.lowers, { ...(req.noInitLayer ? { noInit: true } : {}), ...(req.durable === false ? { durable: false } : {}) });
         traceSpan(id, 'snapshot prepare', tPrepare);
       })(),
       (async () => {
@@ -385,7 +391,7 @@ export class ContainerService {
           this.mounts.prepare(rec, Object.keys(ic.Volumes ?? {})),
         ]);
         const tSave = traceStart();
-        await Promise.all([this.store.save(rec, true), req.alongside?.(rec)]);
+        await Promise.all([this.store.save(rec, req.durable ?? true), req.alongside?.(rec)]);
         traceSpan(id, 'record save (create)', tSave);
       })(),
     ]);

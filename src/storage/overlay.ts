@@ -30,7 +30,7 @@
  * already-exists; unknown key → not-found; too many layers for one mount →
  * invalid-argument; mount/umount errors → internal with the SysError as cause.
  */
-import { constants as fsc, mkdirSync, promises as fsp } from 'node:fs';
+import { constants as fsc, mkdirSync, promises as fsp, readdirSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { internal, invalidArgument, isErrno, notFound, traceSpan, traceStart, type Digest } from '../common';
@@ -83,7 +83,7 @@ export class OverlaySnapshotter implements Snapshotter {
         for (const d of ['upper', 'work']) await fsp.chown(join(tmp, d), owner.uid, owner.gid);
         await fsp.chmod(tmp, 0o711); // the remapped root must reach <key>/merged
       }
-    });
+    }, opts.durable ?? true);
   }
 
   async info(key: string): Promise<SnapshotInfo> {
@@ -182,10 +182,13 @@ export class OverlaySnapshotter implements Snapshotter {
   /** Unmounts and deletes the snapshot, upper dir included. Unknown key → not-found. */
   async remove(key: string): Promise<void> {
     const dir = this.dir(key);
-    const names = await fsp.readdir(dir).catch((e: unknown): string[] => {
-      if (isErrno(e, 'ENOENT')) return [];
-      throw e;
-    });
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e;
+      names = [];
+    }
     if (!names.includes('meta.json')) throw notFound(`snapshot ${key} does not exist in ${this.root}`);
     await this.unmount(key);
     for (const n of names) if (n.startsWith('view-')) await unmountAll(key, join(dir, n));

@@ -46,6 +46,8 @@ export interface SnapshotInfo {
 export interface PrepareOptions {
   /** Leave the init layer empty: a root for the builder's file steps and views, not for a container. */
   noInit?: boolean;
+  /** false: meta.json is not fsynced (the snapshot survives a kill of the daemon, not a power loss). */
+  durable?: boolean;
 }
 
 export interface SnapshotView {
@@ -145,17 +147,17 @@ async function inTmp<T>(root: string, fn: (tmpDir: string) => Promise<T>): Promi
 export function moveToTmp(root: string, dir: string, prefix: string): Promise<string> {
   return inTmp(root, async (tmpDir) => {
     const doomed = join(tmpDir, `${prefix}${randomBytes(4).toString('hex')}`);
-    await fsp.rename(dir, doomed);
+    renameSync(dir, doomed);
     return doomed;
   });
 }
 
 /**
  * Builds a snapshot directory all or nothing: `build` fills a fresh dir under
- * `<root>/tmp`, then meta.json is written (fsynced) and the dir renamed to `dest`.
+ * `<root>/tmp`, then meta.json is written (fsynced unless not `durable`) and the dir renamed to `dest`.
  * On any failure the temp dir is removed; a taken `dest` is already-exists.
  */
-export async function prepareAtomically(root: string, dest: string, info: SnapshotInfo, build: (tmp: string) => Promise<void>): Promise<void> {
+export async function prepareAtomically(root: string, dest: string, info: SnapshotInfo, build: (tmp: string) => Promise<void>, durable = true): Promise<void> {
   // The directory operations are synchronous (metadata into the page cache, microseconds
   // each); only the fsync of meta.json goes to the thread pool.
   const tmp = await inTmp(root, async (tmpDir) => mkdtempSync(join(tmpDir, 'new-')));
@@ -164,7 +166,7 @@ export async function prepareAtomically(root: string, dest: string, info: Snapsh
     const fd = openSync(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
     try {
       writeFileSync(fd, `${JSON.stringify(info, null, 2)}\n`);
-      await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+      if (durable) await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
     } finally {
       closeSync(fd);
     }
