@@ -16,7 +16,7 @@
  * - A plugin failure is reported with the plugin's own message; a failed add is
  *   undone with a del before the error is thrown.
  */
-import { promises as fsp } from 'node:fs';
+import { mkdirSync, promises as fsp, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, invalidArgument, isErrno, traceSpan, traceStart } from '../common';
 import { spawnWith, type SpawnedProcess } from '../sys';
@@ -89,9 +89,11 @@ export class CniNetwork {
 
   /** The pod network's configuration (the first .conflist in name order), or why there is none. */
   async config(): Promise<NetConfList> {
+    // A directory of a few small files, read at every add: synchronously (microseconds, where
+    // each trip through the thread pool waited behind a busy event loop).
     let names: string[];
     try {
-      names = (await fsp.readdir(this.confDir)).filter((n) => n.endsWith('.conflist')).sort();
+      names = readdirSync(this.confDir).filter((n) => n.endsWith('.conflist')).sort();
     } catch {
       names = [];
     }
@@ -99,7 +101,7 @@ export class CniNetwork {
     const file = join(this.confDir, names[0]!);
     let list: NetConfList;
     try {
-      list = JSON.parse(await fsp.readFile(file, 'utf8')) as NetConfList;
+      list = JSON.parse(readFileSync(file, 'utf8')) as NetConfList;
     } catch (err) {
       throw invalidArgument(`cni config ${file} is not valid JSON: ${(err as Error).message}`);
     }
@@ -123,9 +125,9 @@ export class CniNetwork {
   async add(a: CniAttachment): Promise<CniResult> {
     const list = await this.config();
     const kept: Kept = { list, args: a, results: [] };
-    await fsp.mkdir(this.stateDir, { recursive: true });
+    mkdirSync(this.stateDir, { recursive: true });
     // Kept before the first plugin runs, so that what a crash interrupts is released too.
-    await fsp.writeFile(this.keptPath(a.id), JSON.stringify(kept));
+    writeFileSync(this.keptPath(a.id), JSON.stringify(kept));
     try {
       // Loopback is independent of the pod network's chain: both go at once. A namespace
       // prepareNetns made has `lo` up already.
@@ -142,7 +144,7 @@ export class CniNetwork {
         await lo.catch(() => undefined);
       }
       await lo;
-      await fsp.writeFile(this.keptPath(a.id), JSON.stringify(kept));
+      writeFileSync(this.keptPath(a.id), JSON.stringify(kept));
       return { ips: addressesOf(prev), network: list.name };
     } catch (err) {
       await this.del(kept).catch(() => undefined);
@@ -156,13 +158,13 @@ export class CniNetwork {
     const ownMounted = !!own && (await isNetns(own));
     let kept: Kept | undefined;
     try {
-      kept = JSON.parse(await fsp.readFile(this.keptPath(id), 'utf8')) as Kept;
+      kept = JSON.parse(readFileSync(this.keptPath(id), 'utf8')) as Kept;
     } catch {
       kept = undefined;
     }
     if (kept) {
       await this.del({ ...kept, args: { ...kept.args, netns: ownMounted ? own! : netns } });
-      await fsp.rm(this.keptPath(id), { force: true });
+      rmSync(this.keptPath(id), { force: true });
     }
     // The namespace goes once nothing of the attachment is left in it.
     if (own) await removeNetns(own);

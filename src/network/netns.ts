@@ -10,7 +10,7 @@
  * That costs about half a millisecond, where running `unshare --net=FILE true` forked
  * berthd and took 5-10 ms.
  */
-import { closeSync, mkdirSync, openSync, promises as fsp, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { log } from '../common';
 import { CLONE_NEWNET, linkUp, MNT_DETACH, MS_BIND, mount, setns, umount2, unshare } from '../sys';
@@ -67,5 +67,5 @@ export async function removeNetns(path: string): Promise<void> {
   } catch {
     // not mounted (already removed, or never set up)
   }
-  await fsp.rm(path, { force: true });
+  rmSync(path, { force: true });
 }

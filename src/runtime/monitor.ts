@@ -748,14 +748,17 @@ async function releaseExecFifo(fifo: string, timeoutMs = 10_000): Promise<boolea
   try {
     const buf = Buffer.alloc(16);
     const deadline = Date.now() + timeoutMs;
-    for (let wait = 0; ; wait = Math.min(wait + 1, 10)) {
+    // runc init writes its byte as soon as it is scheduled after this open: the first looks
+    // come after one turn of the event loop each, later ones after growing sleeps.
+    for (let n = 0, wait = 0; ; n++) {
       try {
         if (readSync(fd, buf, 0, buf.length, null) > 0) break;
       } catch (err) {
         if (!isErrno(err, 'EAGAIN')) return false;
       }
       if (Date.now() > deadline) return false;
-      await new Promise((r) => setTimeout(r, wait));
+      if (n < 20) await new Promise((r) => setImmediate(r));
+      else await new Promise((r) => setTimeout(r, (wait = Math.min(wait + 1, 10))));
     }
   } finally {
     closeSync(fd);
