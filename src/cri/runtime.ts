@@ -216,11 +216,14 @@ export class CriRuntime {
       // The pod's files (its /etc/hosts names the pod's address) and the entry with the
       // addresses are written as soon as the network is there, while runc still works.
       const tFiles = traceStart();
-      const files = (attached ?? Promise.resolve(undefined)).then(async (ips) => {
-        if (ips) made.ips = ips;
-        await Promise.all([this.writePodFiles(made, hostNet), this.store.saveSandbox(made, false)]);
-        traceSpan(id, 'pod: files + save', tFiles);
-      });
+      // (A pod network attached only once the pause process runs writes them after that, below.)
+      const files = netns || hostNet
+        ? (attached ?? Promise.resolve(undefined)).then(async (ips) => {
+          if (ips) made.ips = ips;
+          await Promise.all([this.writePodFiles(made, hostNet), this.store.saveSandbox(made, false)]);
+          traceSpan(id, 'pod: files + save', tFiles);
+        })
+        : Promise.resolve();
       files.catch(() => undefined); // awaited below
       try {
         const tStart = traceStart();

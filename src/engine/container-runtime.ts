@@ -81,7 +81,8 @@ export interface ContainerRuntime {
   killProcess(pid: number): void;
   /**
    * Whether process `pid` has a handler for signal number `signal` (a PID-namespace init
-   * drops the ones it has none for); true when that cannot be known.
+   * drops the ones it has none for); true when that cannot be known; false while it is still
+   * the runtime's init that has not exec'd the container's program yet.
    */
   catchesSignal(pid: number, signal: number): boolean;
   pause(id: string): Promise<void>;
@@ -182,7 +183,11 @@ export class MonitorRuntime implements ContainerRuntime {
   catchesSignal(pid: number, signal: number): boolean {
     if (!(pid > 0) || !(signal >= 1 && signal <= 64)) return true;
     try {
-      const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      // Still runc's init, which has released the start but not yet exec'd the program (a stop
+      // right after a start): its Go runtime catches every signal, the program does not yet.
+      if (/^Name:\s*runc:\[/m.test(status)) return false;
+      const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status);
       return m ? ((BigInt(`0x${m[1]}`) >> BigInt(signal - 1)) & 1n) === 1n : true;
     } catch {
       return true;
