@@ -17,7 +17,7 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { BerthError, invalidArgument, log, notFound, traceSpan, traceStart } from '../common';
+import { BerthError, invalidArgument, log, newContainerId, notFound, traceSpan, traceStart } from '../common';
 import { defaultSpec, pullReference, type ContainerRecord, type ContainerSpec, type Engine, type MountRequest } from '../engine';
 import { CriError, GRPC } from './errors';
 import { CriStore, type ContainerEntry, type Msg, type SandboxEntry } from './store';
@@ -83,6 +83,14 @@ export class CriRuntime {
     for (const [id, s] of [...this.store.sandboxes]) {
       if (!this.record(id)) await this.store.deleteSandbox(id);
       else if (!s.stopped && !this.running(id)) await this.locked(id, () => this.teardownNetwork(s)).catch(() => undefined);
+      // The entry with the addresses is written without fsync: after a power loss they come from the network's state.
+      else if (!s.stopped && !s.ips.length) s.ips = await this.engine.podNetwork.addresses(id).catch(() => []);
+    }
+    // A network attached for a sandbox whose create a crash interrupted (it is attached while
+    // the engine creates the pause container, before the entry exists).
+    const pn = this.engine.podNetwork;
+    for (const id of (await pn.attached?.().catch(() => [] as string[])) ?? []) {
+      if (!this.store.sandboxes.has(id)) await pn.remove(id, '').catch((err) => log.warn('cannot release the pod network of an unknown sandbox', { id, error: String(err) }));
     }
   }
 
@@ -167,70 +175,97 @@ export class CriRuntime {
     if (linux.cgroup_parent) spec.cgroupParent = linux.cgroup_parent;
 
     const name = `k8s_POD_${nameSafe(md.name)}_${nameSafe(md.namespace ?? '')}_${nameSafe(md.uid ?? '')}_${md.attempt ?? 0}`;
+    const id = newContainerId();
+    const pn = this.engine.podNetwork;
+    // The pod network is attached to a namespace of the sandbox's own, made first: the CNI
+    // plugins run while the engine creates the pause container and runc creates it in that
+    // namespace; the pause process runs once both are done.
+    let netns: string | undefined;
+    let attached: Promise<string[]> | undefined;
+    if (!hostNet && pn.prepareNetns) {
+      netns = await pn.prepareNetns(id);
+      attached = this.attachNetwork(id, netns, config);
+      attached.catch(() => undefined); // awaited below
+    }
     const tCreate = traceStart();
     const createdAt = nowNs();
     let entry: SandboxEntry | undefined;
     // The sandbox's entry and dir are made alongside the engine's record (init() forgets an
-    // entry whose container a crash did not leave).
+    // entry whose container a crash did not leave, and releases a network no entry names).
     const alongside = async (rec: ContainerRecord) => {
       const dir = join(this.store.root, 'pods', rec.id);
       entry = { id: rec.id, config, runtimeHandler: runtimeHandler ?? '', createdAt, stopped: false, ips: [], dir };
       await fsp.mkdir(dir, { recursive: true });
-      await this.store.saveSandbox(entry);
+      await this.store.saveSandbox(entry, false);
     };
     try {
-      await this.engine.containers.create({ name, spec, noInitLayer: true, alongside });
+      // Without fsyncs (see durable in CreateRequest): after a power loss the kubelet makes
+      // its sandboxes and containers again; a kill of berthd loses nothing.
+      await this.engine.containers.create({ id, name, spec, noInitLayer: true, alongside, durable: false });
     } catch (err) {
       if (entry) await this.store.deleteSandbox(entry.id).catch(() => undefined);
+      if (attached) {
+        await attached.catch(() => undefined);
+        await pn.remove(id, '').catch(() => undefined);
+      }
       throw err;
     }
     const made: SandboxEntry = entry!;
-    const id = made.id;
     traceSpan(id, 'pod: engine create', tCreate);
     return this.locked(id, async () => {
+      // The pod's files (its /etc/hosts names the pod's address) and the entry with the
+      // addresses are written as soon as the network is there, while runc still works.
+      const tFiles = traceStart();
+      // (A pod network attached only once the pause process runs writes them after that, below.)
+      const files = netns || hostNet
+        ? (attached ?? Promise.resolve(undefined)).then(async (ips) => {
+          if (ips) made.ips = ips;
+          await Promise.all([this.writePodFiles(made, hostNet), this.store.saveSandbox(made, false)]);
+          traceSpan(id, 'pod: files + save', tFiles);
+        })
+        : Promise.resolve();
+      files.catch(() => undefined); // awaited below
       try {
         const tStart = traceStart();
-        if (hostNet) await this.engine.containers.start(id);
-        else {
-          const mappings = (config.port_mappings ?? [])
-            .filter((p: Msg) => p.host_port > 0)
-            .map((p: Msg) => ({ hostPort: p.host_port, containerPort: p.container_port, protocol: PROTOCOLS[p.protocol] ?? 'tcp', ...(p.host_ip ? { hostIP: p.host_ip } : {}) }));
-          const attach = (netns: string) => {
-            const tNet = traceStart();
-            return this.engine.podNetwork.add({ id, netns, podName: md.name, podNamespace: md.namespace ?? '', podUid: md.uid ?? '', portMappings: mappings }).then((res) => {
-              made.ips = res.ips;
-              traceSpan(id, 'pod: CNI add', tNet);
-            });
-          };
-          const pn = this.engine.podNetwork;
-          if (pn.prepareNetns) {
-            // The pod network is attached to a namespace made first, while runc creates the
-            // pause container in it; the pause process runs once both are done.
-            const netns = await pn.prepareNetns(id);
-            const ready = attach(netns);
-            try {
-              await this.engine.containers.start(id, { netns, ready });
-            } finally {
-              await ready.catch(() => undefined);
-            }
-            await ready;
-          } else {
-            await this.engine.containers.start(id);
-            await attach(`/proc/${this.engine.containers.get(id).state.pid}/ns/net`);
+        if (netns) {
+          const ready = attached!.then(() => undefined);
+          try {
+            await this.engine.containers.start(id, { netns, ready });
+          } finally {
+            await ready.catch(() => undefined);
           }
+        } else if (hostNet) {
+          await this.engine.containers.start(id);
+        } else {
+          // A pod network without namespaces of its own: attached once the pause process runs.
+          await this.engine.containers.start(id);
+          made.ips = await this.attachNetwork(id, `/proc/${this.engine.containers.get(id).state.pid}/ns/net`, config);
+          await this.writePodFiles(made, hostNet);
+          await this.store.saveSandbox(made, false);
         }
+        await files;
         traceSpan(id, 'pod: pause start + network', tStart);
-        const tFiles = traceStart();
-        await Promise.all([this.writePodFiles(made, hostNet), this.store.saveSandbox(made)]);
-        traceSpan(id, 'pod: files + save', tFiles);
         return id;
       } catch (err) {
+        await files.catch(() => undefined);
         await this.engine.podNetwork.remove(id, '').catch(() => undefined);
         await this.engine.containers.remove(id, true).catch(() => undefined);
         await this.store.deleteSandbox(id).catch(() => undefined);
         throw err;
       }
     });
+  }
+
+  /** Runs the pod network's plugins for sandbox `id` in `netns`: the pod's addresses. */
+  private async attachNetwork(id: string, netns: string, config: Msg): Promise<string[]> {
+    const md = config.metadata;
+    const mappings = (config.port_mappings ?? [])
+      .filter((p: Msg) => p.host_port > 0)
+      .map((p: Msg) => ({ hostPort: p.host_port, containerPort: p.container_port, protocol: PROTOCOLS[p.protocol] ?? 'tcp', ...(p.host_ip ? { hostIP: p.host_ip } : {}) }));
+    const tNet = traceStart();
+    const res = await this.engine.podNetwork.add({ id, netns, podName: md.name, podNamespace: md.namespace ?? '', podUid: md.uid ?? '', portMappings: mappings });
+    traceSpan(id, 'pod: CNI add', tNet);
+    return res.ips;
   }
 
   private async writePodFiles(s: SandboxEntry, hostNet: boolean): Promise<void> {
@@ -270,7 +305,9 @@ export class CriRuntime {
   private async teardownNetwork(s: SandboxEntry): Promise<void> {
     const rec = this.record(s.id);
     const pid = rec && rec.state.status === 'running' ? rec.state.pid : 0;
+    const t = traceStart();
     await this.engine.podNetwork.remove(s.id, pid ? `/proc/${pid}/ns/net` : '');
+    traceSpan(s.id, 'pod: CNI remove', t);
   }
 
   async stopPodSandbox(id: string): Promise<void> {
@@ -283,7 +320,7 @@ export class CriRuntime {
       // namespace gone has nothing left to undo in it (its interfaces went with it).
       await Promise.all([this.teardownNetwork(s), this.stopQuietly(s.id, 0)]);
       s.stopped = true;
-      await this.store.saveSandbox(s);
+      await this.store.saveSandbox(s, false);
     });
   }
 
@@ -505,11 +542,11 @@ export class CriRuntime {
     let saved: string | undefined;
     const alongside = (rec: ContainerRecord) => {
       saved = rec.id;
-      return this.store.saveContainer({ id: rec.id, sandboxId: s.id, config, createdAt, image: imageName, imageRef: img.id, logPath: logPath ?? '' });
+      return this.store.saveContainer({ id: rec.id, sandboxId: s.id, config, createdAt, image: imageName, imageRef: img.id, logPath: logPath ?? '' }, false);
     };
     let record: ContainerRecord;
     try {
-      ({ record } = await this.engine.containers.create({ name, spec, noInitLayer: true, alongside, ...(logPath ? { logPath } : {}) }));
+      ({ record } = await this.engine.containers.create({ name, spec, noInitLayer: true, alongside, durable: false, ...(logPath ? { logPath } : {}) }));
     } catch (err) {
       if (saved) await this.store.deleteContainer(saved).catch(() => undefined);
       throw err;

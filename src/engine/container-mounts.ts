@@ -6,7 +6,7 @@
  * record's `mountPoints`), `specMounts` at every start, `stopped` after every exit,
  * and `release` at removal.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { BerthError, internal, invalidArgument, isErrno, log, notFound } from '../common';
 import { resolveInRoot, type MountOption } from '../runtime';
@@ -214,9 +214,10 @@ function usesVolume(r: ContainerRecord, name: string): boolean {
   return r.mountPoints.some((m) => m.type === 'volume' && m.name === name);
 }
 
+/** A bind source's stat(2): synchronous (a cached inode as a rule), one per mount at every start. */
 async function exists(p: string): Promise<boolean> {
   try {
-    await fsp.stat(p);
+    statSync(p);
     return true;
   } catch (err) {
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return false;

@@ -18,7 +18,7 @@
  *   for an unknown id.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, promises as fsp, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, promises as fsp, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno, traceSpan, traceStart } from '../common';
 import {
@@ -81,7 +81,8 @@ export interface ContainerRuntime {
   killProcess(pid: number): void;
   /**
    * Whether process `pid` has a handler for signal number `signal` (a PID-namespace init
-   * drops the ones it has none for); true when that cannot be known.
+   * drops the ones it has none for); true when that cannot be known; false while it is still
+   * the runtime's init that has not exec'd the container's program yet.
    */
   catchesSignal(pid: number, signal: number): boolean;
   pause(id: string): Promise<void>;
@@ -183,7 +184,11 @@ export class MonitorRuntime implements ContainerRuntime {
   catchesSignal(pid: number, signal: number): boolean {
     if (!(pid > 0) || !(signal >= 1 && signal <= 64)) return true;
     try {
-      const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      // Still runc's init, which has released the start but not yet exec'd the program (a stop
+      // right after a start): its Go runtime catches every signal, the program does not yet.
+      if (/^Name:\s*runc:\[/m.test(status)) return false;
+      const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status);
       return m ? ((BigInt(`0x${m[1]}`) >> BigInt(signal - 1)) & 1n) === 1n : true;
     } catch {
       return true;
@@ -244,7 +249,7 @@ export class MonitorRuntime implements ContainerRuntime {
       this.monitor.known(id) ? this.monitor.remove(id) : undefined,
       this.trashBundle(id),
       // conmon's link to the bundle, for a short attach socket path.
-      fsp.rm(join(this.execRoot, 'attach', id), { force: true }),
+      rmSync(join(this.execRoot, 'attach', id), { force: true }),
     ]);
   }
 
@@ -252,13 +257,13 @@ export class MonitorRuntime implements ContainerRuntime {
     const doomed = join(this.execRoot, 'trash', `${id}-${randomBytes(4).toString('hex')}`);
     for (let attempt = 0; ; attempt++) {
       try {
-        await fsp.rename(this.bundle(id), doomed);
+        renameSync(this.bundle(id), doomed);
         break;
       } catch (err) {
         if (!isErrno(err, 'ENOENT')) throw err;
         // No bundle, or no trash dir yet (init not called): make it once and look again.
         if (attempt > 0) return;
-        await fsp.mkdir(join(this.execRoot, 'trash'), { recursive: true });
+        mkdirSync(join(this.execRoot, 'trash'), { recursive: true });
       }
     }
     void fsp.rm(doomed, { recursive: true, force: true }).catch(() => undefined);

@@ -70,6 +70,11 @@ export interface ContainerImages {
 /** A container to create: its name (random when absent) and its spec. */
 export interface CreateRequest {
   name?: string;
+  /**
+   * The id, when the caller needs it before the create is done (the CRI makes a sandbox's
+   * network namespace meanwhile): a fresh newContainerId(), 64 hex digits, in use by no one.
+   */
+  id?: string;
   spec: ContainerSpec;
   /** Where the monitor writes the output (k8s-file lines); `<container dir>/container.log` when absent (CRI sets its own). */
   logPath?: string;
@@ -84,6 +89,12 @@ export interface CreateRequest {
    * the other: the caller must cope with an entry whose container is missing.
    */
   alongside?: (rec: ContainerRecord) => Promise<void>;
+  /**
+   * false: the record and the snapshot are written without fsync. They survive a kill of
+   * berthd (the page cache is the kernel's), not a power loss: for containers that are made
+   * again after a reboot anyway (the CRI's, which the kubelet recreates).
+   */
+  durable?: boolean;
 }
 
 export interface ContainerServiceOptions {
@@ -320,7 +331,8 @@ export class ContainerService {
     checkSpec({ ...req0, resources }, this.host, this.userns);
     this.network.check?.(req0.network);
     this.checkLinks(req0.network);
-    const id = newContainerId();
+    if (req.id !== undefined && (!/^[0-9a-f]{64}$/.test(req.id) || this.store.find(req.id))) throw invalidArgument(`container id ${req.id} is not a fresh id`);
+    const id = (req.id as ContainerId | undefined) ?? newContainerId();
     for (const e of p.env) if (e.startsWith('=') || e === '') throw invalidArgument(`invalid environment variable: ${e}`);
     const stopSignal = p.stopSignal || ic.StopSignal;
     const spec: ContainerSpec = {
@@ -369,7 +381,7 @@ export class ContainerService {
     const work = await Promise.allSettled([
       (async () => {
         const root = await this.images.rootLayers(img);
-        await this.snapshots.prepare(id, root.top, root.lowers, req.noInitLayer ? { noInit: true } : {});
+        await this.snapshots.prepare(id, root.top, root.lowers, { ...(req.noInitLayer ? { noInit: true } : {}), ...(req.durable === false ? { durable: false } : {}) });
         traceSpan(id, 'snapshot prepare', tPrepare);
       })(),
       (async () => {
@@ -379,7 +391,7 @@ export class ContainerService {
           this.mounts.prepare(rec, Object.keys(ic.Volumes ?? {})),
         ]);
         const tSave = traceStart();
-        await Promise.all([this.store.save(rec, true), req.alongside?.(rec)]);
+        await Promise.all([this.store.save(rec, req.durable ?? true), req.alongside?.(rec)]);
         traceSpan(id, 'record save (create)', tSave);
       })(),
     ]);
@@ -572,12 +584,18 @@ export class ContainerService {
 
   /** Cleans up after an exit, records it, and tells waiters; not the auto-removal. */
   private async finishExit(rec: ContainerRecord, code: number, at: Date, error: string): Promise<void> {
+    const t0 = traceStart();
     const oomKilled = this.oomKilled(rec.id);
     await this.runtime.delete(rec.id).catch((err) => log.warn('runc delete failed', { id: rec.id, error: String(err) }));
+    const t1 = traceStart();
+    traceSpan(rec.id, 'exit: runtime delete', t0, t1);
     await this.snapshots.unmount(rec.id).catch((err) => log.warn('unmount failed', { id: rec.id, error: String(err) }));
+    const t2 = traceStart();
+    traceSpan(rec.id, 'exit: snapshot unmount', t1, t2);
     this.releaseShm(rec);
     await this.mounts.stopped(rec).catch((err) => log.warn('volume unmount failed', { id: rec.id, error: String(err) }));
     await this.network.tearDown(rec.id).catch((err) => log.warn('network teardown failed', { id: rec.id, error: String(err) }));
+    traceSpan(rec.id, 'exit: shm, volumes, network', t2);
     const ranMs = at.getTime() - Date.parse(rec.state.startedAt);
     const restartIn = this.restarts.onExit(rec, code, Number.isFinite(ranMs) ? ranMs : 0);
     rec.state = { ...rec.state, status: restartIn === undefined ? 'exited' : 'restarting', pid: 0, exitCode: code, error, oomKilled, finishedAt: at.toISOString() };

@@ -36,4 +36,6 @@ export interface PodNetwork {
    */
   prepareNetns?(id: string): Promise<string>;
   addresses(id: string): Promise<string[]>;
+  /** The sandboxes the port holds anything for (attachments, namespaces), to release the ones nobody knows. */
+  attached?(): Promise<string[]>;
 }

@@ -3,7 +3,8 @@
  * first `.conflist` (in name order) of the configuration directory is the pod
  * network; each of its plugins is executed from the plugin directory with the CNI_*
  * environment and its configuration on stdin (ADD in list order, each given the
- * previous result; DEL in reverse order). A loopback plugin brings `lo` up first.
+ * previous result; DEL in reverse order). A loopback plugin brings `lo` up meanwhile,
+ * unless the namespace is one `prepareNetns` made (`lo` is up in it from the start).
  *
  * Contract:
  * - `add` attaches the network namespace `netns` (a /proc/<pid>/ns/net path) as
@@ -15,10 +16,10 @@
  * - A plugin failure is reported with the plugin's own message; a failed add is
  *   undone with a del before the error is thrown.
  */
-import { execFile } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { mkdirSync, promises as fsp, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { internal, invalidArgument } from '../common';
+import { internal, invalidArgument, isErrno, traceSpan, traceStart } from '../common';
+import { spawnWith, type SpawnedProcess } from '../sys';
 import { createNetns, isNetns, removeNetns } from './netns';
 
 export interface CniPortMapping {
@@ -77,7 +78,8 @@ export class CniNetwork {
   async prepareNetns(id: string): Promise<string> {
     if (!this.netnsDir) throw internal('no directory for pod network namespaces is configured');
     const path = this.netnsPath(id)!;
-    await createNetns(path);
+    // `lo` is brought up right there, in-process: the loopback plugin is not run for it.
+    await createNetns(path, { loopbackUp: true });
     return path;
   }
 
@@ -87,9 +89,11 @@ export class CniNetwork {
 
   /** The pod network's configuration (the first .conflist in name order), or why there is none. */
   async config(): Promise<NetConfList> {
+    // A directory of a few small files, read at every add: synchronously (microseconds, where
+    // each trip through the thread pool waited behind a busy event loop).
     let names: string[];
     try {
-      names = (await fsp.readdir(this.confDir)).filter((n) => n.endsWith('.conflist')).sort();
+      names = readdirSync(this.confDir).filter((n) => n.endsWith('.conflist')).sort();
     } catch {
       names = [];
     }
@@ -97,7 +101,7 @@ export class CniNetwork {
     const file = join(this.confDir, names[0]!);
     let list: NetConfList;
     try {
-      list = JSON.parse(await fsp.readFile(file, 'utf8')) as NetConfList;
+      list = JSON.parse(readFileSync(file, 'utf8')) as NetConfList;
     } catch (err) {
       throw invalidArgument(`cni config ${file} is not valid JSON: ${(err as Error).message}`);
     }
@@ -121,10 +125,14 @@ export class CniNetwork {
   async add(a: CniAttachment): Promise<CniResult> {
     const list = await this.config();
     const kept: Kept = { list, args: a, results: [] };
-    await fsp.mkdir(this.stateDir, { recursive: true });
+    mkdirSync(this.stateDir, { recursive: true });
+    // Kept before the first plugin runs, so that what a crash interrupts is released too.
+    writeFileSync(this.keptPath(a.id), JSON.stringify(kept));
     try {
-      // Loopback is independent of the pod network's chain: both go at once.
-      const lo = this.invoke('ADD', { cniVersion: list.cniVersion, name: 'cni-loopback', type: 'loopback' }, a, 'lo');
+      // Loopback is independent of the pod network's chain: both go at once. A namespace
+      // prepareNetns made has `lo` up already.
+      const own = !!a.netns && a.netns === this.netnsPath(a.id);
+      const lo = own ? Promise.resolve(undefined) : this.invoke('ADD', { cniVersion: list.cniVersion, name: 'cni-loopback', type: 'loopback' }, a, 'lo');
       let prev: unknown;
       try {
         for (const plugin of list.plugins) {
@@ -136,7 +144,7 @@ export class CniNetwork {
         await lo.catch(() => undefined);
       }
       await lo;
-      await fsp.writeFile(this.keptPath(a.id), JSON.stringify(kept));
+      writeFileSync(this.keptPath(a.id), JSON.stringify(kept));
       return { ips: addressesOf(prev), network: list.name };
     } catch (err) {
       await this.del(kept).catch(() => undefined);
@@ -150,16 +158,24 @@ export class CniNetwork {
     const ownMounted = !!own && (await isNetns(own));
     let kept: Kept | undefined;
     try {
-      kept = JSON.parse(await fsp.readFile(this.keptPath(id), 'utf8')) as Kept;
+      kept = JSON.parse(readFileSync(this.keptPath(id), 'utf8')) as Kept;
     } catch {
       kept = undefined;
     }
     if (kept) {
       await this.del({ ...kept, args: { ...kept.args, netns: ownMounted ? own! : netns } });
-      await fsp.rm(this.keptPath(id), { force: true });
+      rmSync(this.keptPath(id), { force: true });
     }
     // The namespace goes once nothing of the attachment is left in it.
     if (own) await removeNetns(own);
+  }
+
+  /** The sandboxes with an attachment or a namespace here (an interrupted `add`'s too). */
+  async attached(): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const f of await fsp.readdir(this.stateDir).catch(() => [] as string[])) if (f.endsWith('.json')) ids.add(f.slice(0, -'.json'.length));
+    if (this.netnsDir) for (const f of await fsp.readdir(this.netnsDir).catch(() => [] as string[])) ids.add(f);
+    return [...ids];
   }
 
   /** The addresses `add` returned for a sandbox, if it is attached. */
@@ -216,27 +232,52 @@ export class CniNetwork {
       CNI_PATH: this.binDir,
       CNI_ARGS: args.join(';'),
     };
-    return new Promise((resolve, reject) => {
-      const child = execFile(join(this.binDir, type), [], { env, timeout: 60_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-        if (err) {
-          let msg = (err as NodeJS.ErrnoException).code === 'ENOENT' ? `failed to find plugin "${type}" in path [${this.binDir}]` : '';
-          try {
-            const e = JSON.parse(stdout) as { msg?: string; details?: string };
-            if (e.msg) msg = e.details ? `${e.msg}: ${e.details}` : e.msg;
-          } catch {
-            /* not JSON */
-          }
-          reject(internal(`plugin type="${type}" failed (${command.toLowerCase()}): ${msg || stderr.trim() || err.message}`));
-          return;
-        }
-        if (command === 'DEL' || !stdout.trim()) return resolve(undefined);
-        try {
-          resolve(JSON.parse(stdout));
-        } catch {
-          reject(internal(`plugin type="${type}" printed a result that is not JSON: ${stdout.slice(0, 200)}`));
-        }
+    const file = join(this.binDir, type);
+    const t = traceStart();
+    let child: SpawnedProcess;
+    try {
+      // posix_spawn, not a fork of berthd (see sys/spawn.ts): a pod's create runs four plugins.
+      child = spawnWith(file, [file], [Buffer.from(JSON.stringify(conf)), 'pipe', 'pipe'], { env });
+    } catch (err) {
+      const msg = isErrno(err, 'ENOENT') ? `failed to find plugin "${type}" in path [${this.binDir}]` : (err as Error).message;
+      return Promise.reject(internal(`plugin type="${type}" failed (${command.toLowerCase()}): ${msg}`));
+    }
+    const collect = (s: NodeJS.ReadableStream) =>
+      new Promise<string>((resolve) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        s.on('data', (d: Buffer) => {
+          if ((size += d.length) <= 4 << 20) chunks.push(d);
+        });
+        s.on('error', () => resolve(Buffer.concat(chunks).toString()));
+        s.on('close', () => resolve(Buffer.concat(chunks).toString()));
       });
-      child.stdin?.end(JSON.stringify(conf));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }, 60_000);
+    return Promise.all([child.exited, collect(child.pipes[1]!), collect(child.pipes[2]!)]).then(([code, stdout, stderr]) => {
+      clearTimeout(timer);
+      traceSpan(a.id, `cni: ${command} ${type}`, t);
+      if (code !== 0) {
+        let msg = '';
+        try {
+          const e = JSON.parse(stdout) as { msg?: string; details?: string };
+          if (e.msg) msg = e.details ? `${e.msg}: ${e.details}` : e.msg;
+        } catch {
+          /* not JSON */
+        }
+        throw internal(`plugin type="${type}" failed (${command.toLowerCase()}): ${msg || stderr.trim() || `exit status ${code}`}`);
+      }
+      if (command === 'DEL' || !stdout.trim()) return undefined;
+      try {
+        return JSON.parse(stdout) as unknown;
+      } catch {
+        throw internal(`plugin type="${type}" printed a result that is not JSON: ${stdout.slice(0, 200)}`);
+      }
     });
   }
 }

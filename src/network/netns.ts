@@ -2,27 +2,60 @@
  * Network namespaces kept open by a bind mount on a file (like `ip netns add`), so
  * a namespace exists before the container does: the network is wired into it while
  * runc creates the container, and runc joins it by path.
+ *
+ * A namespace is made in-process, on berthd's main thread, in one synchronous stretch:
+ * the thread unshares a new network namespace, bind-mounts it onto the file and goes
+ * back to its own with setns. Namespaces are per thread, so nothing else of berthd (the
+ * thread pool, libuv's I/O) ever sees the new one, and no JavaScript runs in between.
+ * That costs about half a millisecond, where running `unshare --net=FILE true` forked
+ * berthd and took 5-10 ms.
  */
-import { execFile } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { promisify } from 'node:util';
-import { umount2, MNT_DETACH } from '../sys';
+import { log } from '../common';
+import { CLONE_NEWNET, linkUp, MNT_DETACH, MS_BIND, mount, setns, umount2, unshare } from '../sys';
 
-const run = promisify(execFile);
+/** statfs(2)'s f_type of nsfs, the file system of the files in /proc/PID/ns and of their bind mounts. */
+const NSFS_MAGIC = 0x6e736673;
+const OWN = '/proc/thread-self/ns/net';
 
-export async function createNetns(path: string): Promise<void> {
-  await fsp.mkdir(dirname(path), { recursive: true });
+/** `loopbackUp`: `lo` is set up in it as well (what the CNI loopback plugin does). */
+export async function createNetns(path: string, opts: { loopbackUp?: boolean } = {}): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
   if (await isNetns(path)) return;
-  await fsp.writeFile(path, '', { flag: 'w' });
-  // util-linux unshare bind-mounts the new namespace onto the file and exits.
-  await run('unshare', [`--net=${path}`, 'true']);
+  writeFileSync(path, '', { flag: 'w' });
+  const home = openSync(OWN, 'r');
+  try {
+    unshare(CLONE_NEWNET);
+    try {
+      if (opts.loopbackUp) linkUp('lo');
+      mount(OWN, path, null, MS_BIND, null);
+    } finally {
+      goHome(home);
+    }
+  } finally {
+    closeSync(home);
+  }
 }
 
+/** Back into berthd's own namespace; a main thread left elsewhere would wire every later network there. */
+function goHome(fd: number): void {
+  try {
+    setns(fd, CLONE_NEWNET);
+  } catch (err) {
+    try {
+      setns(fd, CLONE_NEWNET);
+    } catch {
+      log.error('cannot return to the daemon network namespace after making a pod namespace: exiting', { error: String(err) });
+      process.exit(70);
+    }
+  }
+}
+
+/** Whether `path` is a namespace's bind mount (the file system at it is nsfs). */
 export async function isNetns(path: string): Promise<boolean> {
   try {
-    const mi = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-    return mi.split('\n').some((l) => l.split(' ')[4] === path);
+    return statfsSync(path).type === NSFS_MAGIC;
   } catch {
     return false;
   }
@@ -34,5 +67,5 @@ export async function removeNetns(path: string): Promise<void> {
   } catch {
     // not mounted (already removed, or never set up)
   }
-  await fsp.rm(path, { force: true });
+  rmSync(path, { force: true });
 }

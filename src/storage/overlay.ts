@@ -30,10 +30,10 @@
  * already-exists; unknown key → not-found; too many layers for one mount →
  * invalid-argument; mount/umount errors → internal with the SysError as cause.
  */
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { constants as fsc, mkdirSync, promises as fsp, readdirSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
+import { internal, invalidArgument, isErrno, notFound, traceSpan, traceStart, type Digest } from '../common';
 import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, syncfsAsync, umount2 } from '../sys';
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
@@ -74,7 +74,8 @@ export class OverlaySnapshotter implements Snapshotter {
     // A taken key is found by prepareAtomically's rename (a snapshot dir is never empty).
     const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), init: true };
     await prepareAtomically(this.root, this.dir(key), info, async (tmp) => {
-      await Promise.all([checkLowerDirs(key, lowerDirs), ...['upper', 'work', 'merged', 'init'].map((d) => fsp.mkdir(join(tmp, d), 0o755))]);
+      await checkLowerDirs(key, lowerDirs);
+      for (const d of ['upper', 'work', 'merged', 'init']) mkdirSync(join(tmp, d), 0o755);
       if (!opts.noInit) await buildInitLayer(join(tmp, 'init'), new LowerView(lowerDirs), this.opts.rootOwner);
       const owner = this.opts.rootOwner;
       if (owner) {
@@ -82,7 +83,7 @@ export class OverlaySnapshotter implements Snapshotter {
         for (const d of ['upper', 'work']) await fsp.chown(join(tmp, d), owner.uid, owner.gid);
         await fsp.chmod(tmp, 0o711); // the remapped root must reach <key>/merged
       }
-    });
+    }, opts.durable ?? true);
   }
 
   async info(key: string): Promise<SnapshotInfo> {
@@ -181,10 +182,13 @@ export class OverlaySnapshotter implements Snapshotter {
   /** Unmounts and deletes the snapshot, upper dir included. Unknown key → not-found. */
   async remove(key: string): Promise<void> {
     const dir = this.dir(key);
-    const names = await fsp.readdir(dir).catch((e: unknown): string[] => {
-      if (isErrno(e, 'ENOENT')) return [];
-      throw e;
-    });
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e;
+      names = [];
+    }
     if (!names.includes('meta.json')) throw notFound(`snapshot ${key} does not exist in ${this.root}`);
     await this.unmount(key);
     for (const n of names) if (n.startsWith('view-')) await unmountAll(key, join(dir, n));
@@ -257,8 +261,10 @@ async function unmountAll(key: string, target: string): Promise<void> {
   // wrote many files; done first on a pool thread, the umount itself then blocks the event loop
   // for next to nothing. A failure here is the umount's to report.
   if (isMountPoint(target)) {
+    const t = traceStart();
     const fh = await fsp.open(target, fsc.O_RDONLY | fsc.O_DIRECTORY).catch(() => undefined);
     if (fh) await syncfsAsync(fh.fd).catch(() => undefined).finally(() => fh.close().catch(() => undefined));
+    traceSpan(key, 'unmount: syncfs', t);
   }
   for (let i = 0; i < 16 && isMountPoint(target); i++) {
     try {

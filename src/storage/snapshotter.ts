@@ -26,7 +26,7 @@
  * already-exists; unknown key → not-found; disk or mount errors → internal.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { closeSync, constants as fsc, fsync, mkdtempSync, openSync, promises as fsp, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { alreadyExists, BerthError, internal, invalidArgument, isErrno, type Digest } from '../common';
@@ -46,6 +46,8 @@ export interface SnapshotInfo {
 export interface PrepareOptions {
   /** Leave the init layer empty: a root for the builder's file steps and views, not for a container. */
   noInit?: boolean;
+  /** false: meta.json is not fsynced (the snapshot survives a kill of the daemon, not a power loss). */
+  durable?: boolean;
 }
 
 export interface SnapshotView {
@@ -105,13 +107,17 @@ export function storageDriverName(name: string | undefined): (typeof STORAGE_DRI
 
 /** Each lower dir must be an absolute path to an existing directory. */
 export async function checkLowerDirs(key: string, lowerDirs: readonly string[]): Promise<void> {
-  await Promise.all(lowerDirs.map(async (d) => {
+  // stat(2) of a few cached inodes: synchronous calls cost microseconds, a pool trip each far more.
+  for (const d of lowerDirs) {
     if (!isAbsolute(d)) throw invalidArgument(`lower dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path`);
-    const st = await fsp.stat(d).catch((e: unknown) => {
+    let st: Stats;
+    try {
+      st = statSync(d);
+    } catch (e) {
       throw invalidArgument(`lower dir ${d} for snapshot ${key} is not usable: ${(e as Error).message}`, e);
-    });
+    }
     if (!st.isDirectory()) throw invalidArgument(`lower dir ${d} for snapshot ${key} is not a directory`);
-  }));
+  }
 }
 
 /** Roots whose tmp/ was made by this process: made once, not once per snapshot. */
@@ -141,29 +147,31 @@ async function inTmp<T>(root: string, fn: (tmpDir: string) => Promise<T>): Promi
 export function moveToTmp(root: string, dir: string, prefix: string): Promise<string> {
   return inTmp(root, async (tmpDir) => {
     const doomed = join(tmpDir, `${prefix}${randomBytes(4).toString('hex')}`);
-    await fsp.rename(dir, doomed);
+    renameSync(dir, doomed);
     return doomed;
   });
 }
 
 /**
  * Builds a snapshot directory all or nothing: `build` fills a fresh dir under
- * `<root>/tmp`, then meta.json is written (fsynced) and the dir renamed to `dest`.
+ * `<root>/tmp`, then meta.json is written (fsynced unless not `durable`) and the dir renamed to `dest`.
  * On any failure the temp dir is removed; a taken `dest` is already-exists.
  */
-export async function prepareAtomically(root: string, dest: string, info: SnapshotInfo, build: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = await inTmp(root, (tmpDir) => fsp.mkdtemp(join(tmpDir, 'new-')));
+export async function prepareAtomically(root: string, dest: string, info: SnapshotInfo, build: (tmp: string) => Promise<void>, durable = true): Promise<void> {
+  // The directory operations are synchronous (metadata into the page cache, microseconds
+  // each); only the fsync of meta.json goes to the thread pool.
+  const tmp = await inTmp(root, async (tmpDir) => mkdtempSync(join(tmpDir, 'new-')));
   try {
     await build(tmp);
-    const fh = await fsp.open(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+    const fd = openSync(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
     try {
-      await fh.writeFile(`${JSON.stringify(info, null, 2)}\n`);
-      await fh.sync();
+      writeFileSync(fd, `${JSON.stringify(info, null, 2)}\n`);
+      if (durable) await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
     try {
-      await fsp.rename(tmp, dest);
+      renameSync(tmp, dest);
     } catch (e) {
       if (isErrno(e, 'ENOTEMPTY') || isErrno(e, 'EEXIST')) throw alreadyExists(`snapshot ${info.key} already exists; remove it first`);
       throw e;
@@ -186,7 +194,8 @@ export function snapshotDir(root: string, key: string): string {
 /** A snapshot's meta.json, or null when it has none. */
 export async function readSnapshotInfo(root: string, key: string): Promise<SnapshotInfo | null> {
   try {
-    return JSON.parse(await fsp.readFile(join(snapshotDir(root, key), 'meta.json'), 'utf8')) as SnapshotInfo;
+    // A few hundred bytes, read at every mount and look-up: synchronously (see prepareAtomically).
+    return JSON.parse(readFileSync(join(snapshotDir(root, key), 'meta.json'), 'utf8')) as SnapshotInfo;
   } catch (e) {
     if (isErrno(e, 'ENOENT')) return null;
     throw internal(`reading snapshot ${key} metadata failed: ${(e as Error).message}`, e);

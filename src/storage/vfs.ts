@@ -48,7 +48,7 @@ export class VfsSnapshotter implements Snapshotter {
         await fsp.chown(join(tmp, 'rootfs'), owner.uid, owner.gid);
         await fsp.chmod(tmp, 0o711); // the remapped root must reach <key>/rootfs
       }
-    });
+    }, opts.durable ?? true);
   }
 
   async info(key: string): Promise<SnapshotInfo> {

@@ -80,6 +80,9 @@ interface Libc {
   mallocTrim(pad: number): number;
   poll(fds: Buffer, nfds: number, timeout: number): number;
   fcntl(fd: number, cmd: number, ...args: unknown[]): number;
+  unshare(flags: number): number;
+  setns(fd: number, nstype: number): number;
+  ioctl(fd: number, request: number, arg: Buffer): number;
 }
 
 let libc: Libc | undefined;
@@ -130,6 +133,9 @@ function load(): Libc {
     mallocTrim: fn('int malloc_trim(size_t)'),
     poll: fn('int poll(_Inout_ void*, unsigned long, int)'),
     fcntl: fn('int fcntl(int, int, ...)'),
+    unshare: fn('int unshare(int)'),
+    setns: fn('int setns(int, int)'),
+    ioctl: fn('int ioctl(int, unsigned long, _Inout_ void *)'),
   };
   return libc;
 }
@@ -355,5 +361,44 @@ export function pollIn(fd: number, timeoutMs: number): boolean {
     if (n >= 0) return n > 0;
     const errno = l.errno();
     if (errno !== EINTR) throw sysError('poll', errno, `fd ${fd}`);
+  }
+}
+
+// Namespace types (<sched.h>).
+export const CLONE_NEWNET = 0x40000000;
+
+/** unshare(2) for the calling thread (berthd's main thread when called from JavaScript). */
+export function unshare(flags: number): void {
+  check(load().unshare(flags), 'unshare', `flags 0x${flags.toString(16)}`);
+}
+
+/** setns(2) of the calling thread into the namespace open as `fd`. */
+export function setns(fd: number, nstype: number): void {
+  check(load().setns(fd, nstype), 'setns', `fd ${fd}`);
+}
+
+// Interface flags ioctls (<linux/sockios.h>, <net/if.h>).
+const SIOCGIFFLAGS = 0x8913;
+const SIOCSIFFLAGS = 0x8914;
+const IFF_UP = 0x1;
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+
+/**
+ * Sets interface `name` up in the calling thread's network namespace (what `ip link set
+ * NAME up` does, through SIOCSIFFLAGS on a datagram socket of that namespace).
+ */
+export function linkUp(name: string): void {
+  const l = load();
+  const fd = check(l.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), 'socket', name);
+  try {
+    // struct ifreq: the name (16 bytes), then the flags as a short.
+    const req = Buffer.alloc(40);
+    req.write(name, 0, 15);
+    check(l.ioctl(fd, SIOCGIFFLAGS, req), 'ioctl(SIOCGIFFLAGS)', name);
+    req.writeUInt16LE(req.readUInt16LE(16) | IFF_UP, 16);
+    check(l.ioctl(fd, SIOCSIFFLAGS, req), 'ioctl(SIOCSIFFLAGS)', name);
+  } finally {
+    l.close(fd);
   }
 }

@@ -82,3 +82,18 @@ test('sealedCopy: runs like the original and cannot be written to', async () => 
     closeSync(fd);
   }
 });
+
+test('spawnWith: a Buffer is what the child reads on that descriptor, then end of file; one larger than a pipe holds too', async () => {
+  const small = spawnWith('/bin/cat', ['cat'], [Buffer.from('{"cniVersion":"1.0.0"}'), 'pipe', 'pipe'], { env: {} });
+  const [out, , code] = await Promise.all([text(small.pipes[1]!), text(small.pipes[2]!), small.exited]);
+  assert.deepEqual([out, code], ['{"cniVersion":"1.0.0"}', 0]);
+  const big = Buffer.alloc(300 << 10, 'x');
+  const large = spawnWith('/bin/sh', ['sh', '-c', 'wc -c'], [big, 'pipe', 'pipe'], { env: {} });
+  const [count, , rc] = await Promise.all([text(large.pipes[1]!), text(large.pipes[2]!), large.exited]);
+  assert.deepEqual([count.trim(), rc], [String(big.length), 0]);
+});
+
+test('spawnWith: a child that exits without reading its input is no error', async () => {
+  const p = spawnWith('/bin/sh', ['sh', '-c', 'exit 0'], [Buffer.alloc(1 << 20), 'null', 'null'], { env: {} });
+  assert.equal(await p.exited, 0);
+});

@@ -43,8 +43,11 @@ export interface SpawnOptions {
   unref?: boolean;
 }
 
-/** What a child's descriptor 0, 1, 2, 3… is: /dev/null, or a pipe whose read end berthd gets. */
-export type ChildFd = 'null' | 'pipe';
+/**
+ * What a child's descriptor 0, 1, 2, 3… is: /dev/null, a pipe whose read end berthd gets
+ * ('pipe'), or a pipe the child reads these bytes from, then end of file (a Buffer).
+ */
+export type ChildFd = 'null' | 'pipe' | Buffer;
 
 export interface SpawnedProcess {
   pid: number;
@@ -160,13 +163,20 @@ export function spawnPiped(file: string, args: string[], o: SpawnOptions): Piped
  */
 export function spawnWith(file: string, args: string[], fds: ChildFd[], o: SpawnOptions): SpawnedProcess {
   const l = load();
-  // [read end, write end] of each piped descriptor; the write ends go to the child only.
+  // [berthd's end, the child's end] of each piped descriptor: the read end of an output,
+  // the write end of an input are berthd's.
   const ends: ([number, number] | undefined)[] = [];
   const actions = Buffer.alloc(ACTIONS_BYTES);
   const attr = Buffer.alloc(ATTR_BYTES);
   let pid: number;
   try {
-    for (const kind of fds) ends.push(kind === 'pipe' ? pipe(l) : undefined);
+    for (const kind of fds) {
+      if (kind === 'null') ends.push(undefined);
+      else {
+        const [r, w] = pipe(l);
+        ends.push(kind === 'pipe' ? [r, w] : [w, r]);
+      }
+    }
     l.actionsInit(actions);
     l.attrInit(attr);
     fds.forEach((kind, fd) => {
@@ -205,7 +215,16 @@ export function spawnWith(file: string, args: string[], fds: ChildFd[], o: Spawn
   }
   const exited = new Promise<number>((resolve) => children.set(pid, { done: resolve, ref: !o.unref }));
   if (!o.unref) poll ??= setInterval(reap, POLL_MS);
-  const pipes = ends.map((end) => (end ? new net.Socket({ fd: end[0], readable: true, writable: false }) : undefined));
+  const pipes = ends.map((end, fd) => {
+    const kind = fds[fd]!;
+    if (!end || kind === 'null') return undefined;
+    if (kind === 'pipe') return new net.Socket({ fd: end[0], readable: true, writable: false });
+    // The input goes out as the child reads it; a child that exits without reading it all is no error.
+    const input = new net.Socket({ fd: end[0], readable: false, writable: true });
+    input.on('error', () => undefined);
+    input.end(kind);
+    return undefined;
+  });
   return { pid, pipes, exited };
 }
 
