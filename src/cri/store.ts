@@ -5,45 +5,9 @@
  * writes). The engine's records stay the truth for processes; these files carry
  * the CRI-only facts (metadata, labels, annotations, the pod IP) across restarts.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsync, openSync, promises as fsp, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-
-/**
- * Written to a temp file, renamed over `path`: with `durable`, the file and then the directory
- * are fsynced first (on the thread pool). The entries are a few KiB: opened, written, renamed
- * with synchronous calls (microseconds into the page cache, where each trip through the pool
- * waited behind the other requests' work). Without the fsyncs an entry survives a kill of
- * berthd (the page cache is the kernel's), not a power loss.
- */
-async function writeFileAtomic(path: string, text: string, opts: { durable: boolean; mode: number }): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(4).toString('hex')}`);
-  try {
-    const fd = openSync(tmp, 'wx', opts.mode);
-    try {
-      writeFileSync(fd, text);
-      if (opts.durable) await fsyncFd(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  if (opts.durable) {
-    const dir = openSync(dirname(path), 'r');
-    try {
-      await fsyncFd(dir);
-    } finally {
-      closeSync(dir);
-    }
-  }
-}
-
-function fsyncFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
-}
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../engine';
 
 /** Proto messages as @grpc/proto-loader hands them over (keepCase, defaults). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- decoded protobuf messages are checked field by field where read

@@ -27,3 +27,5 @@ export { NetworkService, NETWORK_FILTER_KEYS, type NetworkCreateOptions, type Ne
 export type { NetworkRecord, EndpointState, PortMapping } from '../network';
 export type { BuildService, BuildRequest, BuildOptions, BuildOutput, CacheUsageRecord } from './builds';
 export type { PodNetwork, PodNetworkAttachment, PodPortMapping } from './pod-network';
+// The engine's atomic file replacement, for layers above that keep files of their own (the CRI's store).
+export { writeFileAtomic } from '../state';
