@@ -15,6 +15,9 @@ export const isDigest = (s: string): s is Digest => DIGEST_RE.test(s);
 export const hexOf = (d: Digest): string => d.slice('sha256:'.length);
 export const asDigest = (hex: string): Digest => `sha256:${hex}` as Digest;
 
+const CONTAINER_ID_RE = /^[0-9a-f]{64}$/;
+export const isContainerId = (s: string): s is ContainerId => CONTAINER_ID_RE.test(s);
+
 export function newContainerId(): ContainerId {
   return randomBytes(32).toString('hex') as ContainerId;
 }

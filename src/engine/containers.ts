@@ -23,6 +23,7 @@ import {
   log,
   matchLabelArgs,
   mergeImageEnv,
+  isContainerId,
   newContainerId,
   notFound,
   notModified,
@@ -74,7 +75,7 @@ export interface CreateRequest {
    * The id, when the caller needs it before the create is done (the CRI makes a sandbox's
    * network namespace meanwhile): a fresh newContainerId(), 64 hex digits, in use by no one.
    */
-  id?: string;
+  id?: ContainerId;
   spec: ContainerSpec;
   /** Where the monitor writes the output (k8s-file lines); `<container dir>/container.log` when absent (CRI sets its own). */
   logPath?: string;
@@ -331,8 +332,8 @@ export class ContainerService {
     checkSpec({ ...req0, resources }, this.host, this.userns);
     this.network.check?.(req0.network);
     this.checkLinks(req0.network);
-    if (req.id !== undefined && (!/^[0-9a-f]{64}$/.test(req.id) || this.store.find(req.id))) throw invalidArgument(`container id ${req.id} is not a fresh id`);
-    const id = (req.id as ContainerId | undefined) ?? newContainerId();
+    if (req.id !== undefined && (!isContainerId(req.id) || this.store.find(req.id))) throw invalidArgument(`container id ${req.id} is not a fresh id`);
+    const id = req.id ?? newContainerId();
     for (const e of p.env) if (e.startsWith('=') || e === '') throw invalidArgument(`invalid environment variable: ${e}`);
     const stopSignal = p.stopSignal || ic.StopSignal;
     const spec: ContainerSpec = {

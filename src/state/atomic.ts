@@ -64,7 +64,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, opts?
 }
 
 /** fsync(2) of an open descriptor on a pool thread. */
-function fsyncFd(fd: number): Promise<void> {
+export function fsyncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
 

@@ -1,2 +1,2 @@
-export { writeFileAtomic, writeJSONAtomic, readJSON, fsyncDir } from './atomic';
+export { writeFileAtomic, writeJSONAtomic, readJSON, fsyncDir, fsyncFd } from './atomic';
 export { KeyedMutex } from './mutex';

@@ -26,10 +26,11 @@
  * already-exists; unknown key → not-found; disk or mount errors → internal.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, fsync, mkdtempSync, openSync, promises as fsp, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, mkdtempSync, openSync, promises as fsp, readFileSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { alreadyExists, BerthError, internal, invalidArgument, isErrno, type Digest } from '../common';
+import { fsyncFd } from '../state';
 import type { Change } from './changes';
 
 export interface SnapshotInfo {
@@ -166,7 +167,7 @@ export async function prepareAtomically(root: string, dest: string, info: Snapsh
     const fd = openSync(join(tmp, 'meta.json'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600);
     try {
       writeFileSync(fd, `${JSON.stringify(info, null, 2)}\n`);
-      if (durable) await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+      if (durable) await fsyncFd(fd);
     } finally {
       closeSync(fd);
     }
