@@ -4,7 +4,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { authorityFilter } from './authority';
+import { authorityFilter, encodeLiterals } from './authority';
 
 async function serve(filter: boolean) {
   const dir = mkdtempSync('/tmp/auth-');
@@ -91,4 +91,16 @@ test('a header block that CONTINUATION frames grow past 1 MiB gets GOAWAY (ENHAN
   } finally {
     s.close();
   }
+});
+
+test('the re-encoded header block decodes to the same fields, whatever the string lengths (HPACK integer prefixes)', () => {
+  const hpack = require('hpack.js') as { decompressor: { create(o: object): { write(b: Buffer): void; execute(): void; read(): { name: string; value: string; neverIndex: boolean } | null } } };
+  const fields = [0, 1, 126, 127, 128, 300, 16383, 20000].map((n, i) => ({ name: `x-len-${i}`, value: 'v'.repeat(n), neverIndex: i % 2 === 1 }));
+  fields.push({ name: 'x-bytes', value: '\u00ff\u0080\u0000a', neverIndex: false });
+  const d = hpack.decompressor.create({ table: { size: 4096 } });
+  d.write(encodeLiterals(fields));
+  d.execute();
+  const got = [];
+  for (let f = d.read(); f; f = d.read()) got.push({ name: f.name, value: f.value, neverIndex: f.neverIndex });
+  assert.deepEqual(got, fields);
 });

@@ -5,8 +5,10 @@
  * authority. Every connection to the CRI socket therefore passes through this
  * filter: frames from the client are forwarded as they are, except header blocks,
  * which are decoded (HPACK, with the client's dynamic table), given the authority
- * `localhost` when theirs is not a valid one, and encoded again for the server (with
- * a table of our own). Frames from the server go back untouched.
+ * `localhost` when theirs is not a valid one, and encoded again for the server as plain
+ * literals (no table, no Huffman coding: the block is a few hundred bytes on a local
+ * socket, and the encoding is a copy). Frames from the server go back untouched, the
+ * frames of one write of the server's HTTP/2 session in one write to the socket.
  *
  * A header block (HEADERS and its CONTINUATIONs) larger than MAX_HEADER_BLOCK is a
  * connection error: the client gets GOAWAY (ENHANCE_YOUR_CALM) and the connection closes.
@@ -19,10 +21,11 @@ const hpack = require('hpack.js') as HpackModule;
 interface HeaderField {
   name: string;
   value: string;
+  /** Sent as "never indexed" (§6.2.3), as the client marked it. */
+  neverIndex?: boolean;
 }
 interface HpackModule {
   decompressor: { create(o: { table: { size: number } }): { write(b: Buffer): void; execute(): void; read(): HeaderField | null } };
-  compressor: { create(o: { table: { size: number } }): { write(h: HeaderField[]): void; read(): Buffer | null } };
 }
 
 const PREFACE_LEN = 24;
@@ -39,9 +42,40 @@ const MAX_FRAME = 16384;
 const MAX_HEADER_BLOCK = 1 << 20;
 const VALID_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:%[\]@]*$/;
 
+/** An HPACK integer with an N-bit prefix (RFC 7541 §5.1), the prefix's other bits zero. */
+function hpackInt(value: number, prefixBits: number, out: number[]): void {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) {
+    out.push(value);
+    return;
+  }
+  out.push(max);
+  for (value -= max; value >= 128; value = Math.floor(value / 128)) out.push((value % 128) + 128);
+  out.push(value);
+}
+
+/**
+ * A header block of literal fields with new names, not indexed (§6.2.2, or never
+ * indexed, §6.2.3), with raw (not Huffman-coded) strings: the decoder on the other side
+ * keeps no state for it. Strings are bytes as hpack.js decodes them (one char per byte).
+ */
+export function encodeLiterals(fields: readonly HeaderField[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const f of fields) {
+    const name = Buffer.from(f.name, 'latin1');
+    const value = Buffer.from(f.value, 'latin1');
+    const head: number[] = [f.neverIndex ? 0x10 : 0];
+    hpackInt(name.length, 7, head);
+    parts.push(Buffer.from(head), name);
+    const len: number[] = [];
+    hpackInt(value.length, 7, len);
+    parts.push(Buffer.from(len), value);
+  }
+  return Buffer.concat(parts);
+}
+
 export function authorityFilter(socket: Socket): Duplex {
   const decoder = hpack.decompressor.create({ table: { size: 4096 } });
-  const encoder = hpack.compressor.create({ table: { size: 4096 } });
   let pending: Buffer = Buffer.alloc(0);
   let prefaceLeft = PREFACE_LEN;
   // A header block being collected: its stream, flags, priority bytes, fragments and their size.
@@ -58,6 +92,11 @@ export function authorityFilter(socket: Socket): Duplex {
       // After a GOAWAY of ours the server's last words are dropped.
       if (failed) return cb();
       socket.write(chunk, cb);
+    },
+    // The frames of one write of the session (it corks this stream): one write to the socket.
+    writev(chunks, cb) {
+      if (failed) return cb();
+      socket.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), cb);
     },
     final(cb) {
       socket.end();
@@ -99,12 +138,9 @@ export function authorityFilter(socket: Socket): Duplex {
     decoder.write(Buffer.concat(b.parts));
     decoder.execute();
     const fields: HeaderField[] = [];
-    for (let f = decoder.read(); f; f = decoder.read()) fields.push({ name: f.name, value: f.value });
+    for (let f = decoder.read(); f; f = decoder.read()) fields.push({ name: f.name, value: f.value, neverIndex: f.neverIndex });
     for (const f of fields) if (f.name === ':authority' && !VALID_AUTHORITY.test(f.value)) f.value = 'localhost';
-    encoder.write(fields);
-    const chunks: Buffer[] = [];
-    for (let c = encoder.read(); c; c = encoder.read()) chunks.push(c);
-    let body = Buffer.concat(chunks);
+    let body = encodeLiterals(fields);
     const frames: Buffer[] = [];
     let first = true;
     do {
