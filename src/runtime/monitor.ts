@@ -292,6 +292,8 @@ export class Monitor {
   async state(id: string): Promise<{ status: RuncStatus; pid: number } | undefined> {
     const quick = await this.stateFromFiles(id);
     if (quick) return quick;
+    // runc would only say it does not know the container (after an in-process delete, say).
+    if (!this.known(id)) return undefined;
     try {
       const out = await this.runcCmd(['state', id]);
       const s = JSON.parse(out) as { status: RuncStatus; pid: number };
@@ -626,8 +628,10 @@ export class Monitor {
   }
 
   private runcCmd(args: string[], input?: string): Promise<string> {
+    const t = traceStart();
     return new Promise((resolve, reject) => {
       const child = execFile(this.runc, [`--root=${this.runcRoot}`, ...args], { maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+        traceSpan(args[args.length - 1] ?? '', `runc ${args[0]}`, t);
         if (err) reject(internal(`runc ${args[0]} failed: ${cleanRuncMessage(stderr) || err.message}`));
         else resolve(stdout);
       });
