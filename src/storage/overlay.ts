@@ -34,7 +34,7 @@ import { constants as fsc, mkdirSync, promises as fsp, readdirSync } from 'node:
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { internal, invalidArgument, isErrno, notFound, traceSpan, traceStart, type Digest } from '../common';
-import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, syncfsAsync, umount2 } from '../sys';
+import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, syncfsAsync, umount2, umount2Async } from '../sys';
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView } from './lower-view';
@@ -258,8 +258,7 @@ async function doMount(key: string, m: Mount, target: string, flags: number): Pr
 
 async function unmountAll(key: string, target: string): Promise<void> {
   // Unmounting an overlay flushes its upper filesystem, which can take long after a container
-  // wrote many files; done first on a pool thread, the umount itself then blocks the event loop
-  // for next to nothing. A failure here is the umount's to report.
+  // wrote many files; done first on a pool thread. A failure here is the umount's to report.
   if (isMountPoint(target)) {
     const t = traceStart();
     const fh = await fsp.open(target, fsc.O_RDONLY | fsc.O_DIRECTORY).catch(() => undefined);
@@ -268,7 +267,8 @@ async function unmountAll(key: string, target: string): Promise<void> {
   }
   for (let i = 0; i < 16 && isMountPoint(target); i++) {
     try {
-      umount2(target, 0);
+      // On a pool thread: the kernel's wait for an RCU grace period is not the event loop's.
+      await umount2Async(target, 0);
     } catch (e) {
       if (isErrno(e, 'EINVAL')) continue; // raced with another unmount
       if (!isErrno(e, 'EBUSY')) throw internal(`unmounting snapshot ${key} at ${target} failed: ${(e as Error).message}`, e);

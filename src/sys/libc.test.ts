@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import {
   mount, umount2, mknod, makedev, lsetxattr, lgetxattr, llistxattr, lremovexattr,
   MS_BIND, MS_RDONLY, syncfs, syncfsAsync, MS_REMOUNT, MNT_DETACH, S_IFCHR, S_IFIFO, mountFrom, isMountPoint, parseMountInfo,
+  mountRootIfLoaded, readMountInfo, umount2Async,
 } from './index';
 import { needsRoot } from '../common/test-root';
 
@@ -78,6 +79,35 @@ test('mount and umount2 a bind mount; mountinfo sees it', needsRoot('mount(2)'),
   assert.ok(!isMountPoint(mnt));
   assert.throws(() => umount2(mnt, 0), { code: 'EINVAL', syscall: 'umount2' });
   assert.throws(() => mount('none', join(dir, 'missing'), 'tmpfs', 0, null), { code: 'ENOENT' });
+});
+
+test('statx tells mount roots (a bind mount of a subdirectory, of a file) as mountinfo does; umount2Async unmounts and reports errno', needsRoot('mount(2)'), async (t) => {
+  const dir = tempDir(t);
+  const sub = join(dir, 'src', 'sub');
+  const mnt = join(dir, 'mnt');
+  const file = join(dir, 'file');
+  const fileMnt = join(dir, 'file-mnt');
+  mkdirSync(sub, { recursive: true });
+  mkdirSync(mnt);
+  writeFileSync(file, 'f');
+  writeFileSync(fileMnt, '');
+  symlinkSync(mnt, join(dir, 'link'));
+  mount(sub, mnt, null, MS_BIND, null); // koffi is loaded from here on
+  mount(file, fileMnt, null, MS_BIND, null);
+  const inMountInfo = (p: string) => readMountInfo().some((m) => m.mountPoint === p);
+  try {
+    for (const [p, want] of [[mnt, true], [fileMnt, true], [sub, false], [dir, false], [join(dir, 'link'), false], [join(dir, 'missing'), false], [join(file, 'x'), false]] as const) {
+      assert.equal(mountRootIfLoaded(p), want, p);
+      assert.equal(inMountInfo(p), want, p);
+      assert.equal(isMountPoint(p), want, p);
+    }
+  } finally {
+    umount2(fileMnt, MNT_DETACH);
+  }
+  await umount2Async(mnt, 0);
+  assert.equal(mountRootIfLoaded(mnt), false);
+  await assert.rejects(umount2Async(mnt, 0), { code: 'EINVAL', syscall: 'umount2' });
+  await assert.rejects(umount2Async(join(dir, 'missing'), 0), { code: 'ENOENT' });
 });
 
 test('mountFrom resolves relative overlay paths against its cwd', needsRoot('mount(2) of an overlay'), async (t) => {

@@ -63,6 +63,9 @@ interface Libc {
   errno(): number;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
+  /** umount2(2) on a thread of the pool: the callback gets its return value. */
+  umount2InPool(target: string, flags: number, done: (err: unknown, ret: number) => void): void;
+  statx(dirfd: number, path: string, flags: number, mask: number, buf: Buffer): number;
   mknod(path: string, mode: number, dev: bigint): number;
   lsetxattr(path: string, name: string, value: Buffer, size: number, flags: number): number;
   lgetxattr(path: string, name: string, value: Buffer | null, size: number): number;
@@ -114,6 +117,11 @@ function load(): Libc {
     errno,
     mount: fn('int mount(const char*, const char*, const char*, unsigned long, const char*)'),
     umount2: fn('int umount2(const char*, int)'),
+    umount2InPool: (() => {
+      const f = lib.func('int umount2(const char*, int)') as unknown as { async(t: string, fl: number, cb: (err: unknown, ret: number) => void): void };
+      return (target: string, flags: number, done: (err: unknown, ret: number) => void) => f.async(target, flags, done);
+    })(),
+    statx: fn('int statx(int, const char*, int, unsigned int, _Out_ void*)'),
     mknod: fn('int mknod(const char*, uint32_t, uint64_t)'),
     lsetxattr: fn('int lsetxattr(const char*, const char*, const void*, size_t, int)'),
     lgetxattr: fn('long lgetxattr(const char*, const char*, _Out_ void*, size_t)'),
@@ -186,6 +194,51 @@ export function mount(source: string | null, target: string, fstype: string | nu
 
 export function umount2(target: string, flags: number): void {
   check(load().umount2(target, flags), 'umount2', target);
+}
+
+/**
+ * umount2(2) off the event loop: the kernel waits for an RCU grace period before it
+ * frees an unmounted tree, about a millisecond that berthd's one thread need not sit
+ * out. A failure is reported with the errno of the same call made once more here (the
+ * pool thread's errno is not ours to read).
+ */
+export function umount2Async(target: string, flags: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    load().umount2InPool(target, flags, (err, ret) => {
+      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      else if (ret < 0) {
+        try {
+          umount2(target, flags);
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      } else resolve();
+    });
+  });
+}
+
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+const AT_NO_AUTOMOUNT = 0x800;
+const STATX_ATTR_MOUNT_ROOT = 0x2000n;
+const statxBuf = Buffer.alloc(256);
+
+/**
+ * Whether `path` (not followed if a symlink) is the root of a mount, from statx(2)'s
+ * STATX_ATTR_MOUNT_ROOT (Linux 5.8): one syscall instead of reading and parsing
+ * /proc/self/mountinfo. Undefined when koffi is not loaded yet (it is not loaded for
+ * this), or when the kernel does not say: the caller then reads mountinfo.
+ */
+export function mountRootIfLoaded(path: string): boolean | undefined {
+  if (!handle) return undefined;
+  if (load().statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, 0, statxBuf) < 0) {
+    const errno = load().errno();
+    return errno === 2 /* ENOENT */ || errno === 20 /* ENOTDIR */ ? false : undefined;
+  }
+  // struct statx: stx_attributes at byte 8, stx_attributes_mask at byte 56.
+  if (!(statxBuf.readBigUInt64LE(56) & STATX_ATTR_MOUNT_ROOT)) return undefined;
+  return (statxBuf.readBigUInt64LE(8) & STATX_ATTR_MOUNT_ROOT) !== 0n;
 }
 
 /** `mode` includes the file type bits (S_IFCHR, S_IFBLK, S_IFIFO…); `dev` comes from makedev. */

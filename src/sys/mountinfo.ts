@@ -3,6 +3,7 @@
  * space, tab, newline and backslash as octal escapes such as \040).
  */
 import { readFileSync } from 'node:fs';
+import { mountRootIfLoaded } from './libc';
 
 export interface MountInfo {
   id: number;
@@ -47,7 +48,10 @@ export function readMountInfo(): MountInfo[] {
   return parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'));
 }
 
-/** True if some mount has exactly `path` (absolute, no trailing slash) as its mount point. */
+/**
+ * True if some mount has exactly `path` (absolute, no trailing slash) as its mount point:
+ * asked of statx when koffi is loaded already (berthd has mounted something), else read here.
+ */
 export function isMountPoint(path: string): boolean {
-  return readMountInfo().some((m) => m.mountPoint === path);
+  return mountRootIfLoaded(path) ?? readMountInfo().some((m) => m.mountPoint === path);
 }
