@@ -84,19 +84,27 @@ export function authorityFilter(socket: Socket): Duplex {
   let lastStream = 0;
   let failed = false;
 
+  // A write is done for the session as soon as the socket took it (unless the socket asks to
+  // wait for 'drain'): a unary answer's trailers follow its message only once the message's
+  // write is done, and the socket's own callback would come a turn of the event loop later.
+  // A failed write destroys the socket, and with it the session.
+  const send = (chunk: Buffer, cb: (err?: Error | null) => void) => {
+    // After a GOAWAY of ours the server's last words are dropped.
+    if (failed) return cb();
+    if (socket.write(chunk)) cb();
+    else socket.once('drain', () => cb());
+  };
+
   const out = new Duplex({
     read() {
       socket.resume();
     },
     write(chunk: Buffer, _enc, cb) {
-      // After a GOAWAY of ours the server's last words are dropped.
-      if (failed) return cb();
-      socket.write(chunk, cb);
+      send(chunk, cb);
     },
     // The frames of one write of the session (it corks this stream): one write to the socket.
     writev(chunks, cb) {
-      if (failed) return cb();
-      socket.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), cb);
+      send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), cb);
     },
     final(cb) {
       socket.end();
