@@ -18,7 +18,7 @@
  *   for an unknown id.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, promises as fsp, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, promises as fsp, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno, traceSpan, traceStart } from '../common';
 import {
@@ -245,12 +245,11 @@ export class MonitorRuntime implements ContainerRuntime {
   /** The bundle is renamed into `<execRoot>/trash` and deleted from there in the background. */
   async discard(id: string): Promise<void> {
     this.conmons.delete(id);
-    await Promise.all([
-      this.monitor.known(id) ? this.monitor.remove(id) : undefined,
-      this.trashBundle(id),
-      // conmon's link to the bundle, for a short attach socket path.
-      rmSync(join(this.execRoot, 'attach', id), { force: true }),
-    ]);
+    // conmon's link to the bundle, for a short attach socket path: unlinked on a pool thread
+    // and not waited for (an unlink waits for the filesystem's journal while another
+    // container's exit flushes it; nothing looks the link up once the record is gone).
+    void fsp.rm(join(this.execRoot, 'attach', id), { force: true }).catch(() => undefined);
+    await Promise.all([this.monitor.known(id) ? this.monitor.remove(id) : undefined, this.trashBundle(id)]);
   }
 
   private async trashBundle(id: string): Promise<void> {
