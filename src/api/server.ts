@@ -59,6 +59,13 @@ export function buildRouter(engine: Engine): Router {
   return router;
 }
 
+/** Request ids for logs and error answers: unique per daemon run, and cheap (no syscall each). */
+const REQUEST_ID_PREFIX = randomBytes(3).toString('hex');
+let requestCount = 0;
+function nextRequestId(): string {
+  return REQUEST_ID_PREFIX + (++requestCount).toString(16).padStart(6, '0');
+}
+
 export class ApiServer {
   private readonly server: http.Server;
   private readonly router: Router;
@@ -118,33 +125,52 @@ export class ApiServer {
     });
   }
 
-  private context(req: IncomingMessage, abort: AbortController): { ctx: Omit<Context, 'params' | 'apiVersion'>; path: string } {
+  private parseTarget(req: IncomingMessage): { query: URLSearchParams; path: string } {
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://berth');
     } catch {
       throw invalidArgument(`malformed request target ${JSON.stringify(req.url)}: use a path such as /v1.45/containers/json`);
     }
-    return { ctx: { req, query: url.searchParams, requestId: randomBytes(6).toString('hex'), abort: abort.signal }, path: url.pathname };
+    return { query: url.searchParams, path: url.pathname };
   }
 
   /** `body`: the request's body when it is not `req` (raw-body.ts). */
   private async handle(req: IncomingMessage, res: ServerResponse, body?: Readable): Promise<void> {
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
-    const abort = new AbortController();
-    res.on('close', () => abort.abort());
-    req.on('error', () => abort.abort());
-    let requestId = '';
+    // Most requests end without any handler asking whether the client left: the controller is
+    // made when one asks, and a response that was sent in full aborts nothing.
+    let abort: AbortController | undefined;
+    let gone = false;
+    const leave = () => {
+      gone = true;
+      abort?.abort();
+    };
+    res.on('close', () => {
+      if (!res.writableFinished) leave();
+    });
+    req.on('error', leave);
+    const requestId = nextRequestId();
     try {
-      const { ctx, path } = this.context(req, abort);
-      requestId = ctx.requestId;
+      const { query, path } = this.parseTarget(req);
       const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
+      const ctx: Context = {
+        req, res, query, params, apiVersion, requestId,
+        get abort() {
+          if (!abort) {
+            abort = new AbortController();
+            if (gone) abort.abort();
+          }
+          return abort.signal;
+        },
+      };
+      if (body) ctx.body = body;
       const t0 = traceStart();
-      await handler({ ...ctx, ...(body ? { body } : {}), res, params, apiVersion });
+      await handler(ctx);
       if (TRACING) traceSpan('http', `${req.method} ${path}`, t0);
     } catch (err) {
       // The client went away (mid-body, mid-stream): nobody to answer, and not a daemon error.
-      if (abort.signal.aborted) return log.debug('client went away', { requestId, error: String(err) });
+      if (gone) return log.debug('client went away', { requestId, error: String(err) });
       writeError(res, err, requestId);
     }
   }
@@ -153,14 +179,14 @@ export class ApiServer {
     const abort = new AbortController();
     socket.on('close', () => abort.abort());
     socket.on('error', () => abort.abort());
-    let requestId = '';
+    const requestId = nextRequestId();
     try {
-      const { ctx, path } = this.context(req, abort);
-      requestId = ctx.requestId;
+      const { query, path } = this.parseTarget(req);
       const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
+      const ctx: Context = { req, query, requestId, abort: abort.signal, socket, head, params, apiVersion };
       if (!/\/(attach|start)$/.test(path)) throw invalidArgument(`${path} does not upgrade connections: send the request without an Upgrade header`);
       const t0 = traceStart();
-      await handler({ ...ctx, socket, head, params, apiVersion });
+      await handler(ctx);
       if (TRACING) traceSpan('http', `${req.method} ${path} (upgraded)`, t0);
     } catch (err) {
       const { status, body } = errorBody(err, requestId);
