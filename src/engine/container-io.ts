@@ -41,7 +41,9 @@ export class ContainerIO {
     const rec = this.store.get(ref);
     if (!logsReadable(rec.spec.logConfig)) throw notImplemented(UNREADABLE_LOG);
     opts.onStart?.();
+    const windowed = opts.since !== undefined || opts.until !== undefined;
     const inWindow = (e: LogEntry) => {
+      if (!windowed) return true;
       const t = Date.parse(e.time) / 1000;
       return (opts.since === undefined || t >= opts.since) && (opts.until === undefined || t <= opts.until);
     };
@@ -61,7 +63,7 @@ export class ContainerIO {
       // Streamed from where the last `tail` lines start (found reading backward), never held whole.
       const size = await logSize(rec.logPath);
       const start = tail === undefined ? 0 : await tailStart(rec.logPath, tail, size);
-      end = await scanLog(rec.logPath, start, (e) => inWindow(e) && write(e), size, pace);
+      end = await scanLog(rec.logPath, start, windowed ? (e) => inWindow(e) && write(e) : write, size, pace);
     }
     if (!opts.follow || rec.state.status !== 'running' || abort.aborted) return;
     await this.followUntilExit(rec, end, (e) => inWindow(e) && write(e), abort);

@@ -62,6 +62,9 @@ test('tailStart finds where the last n lines begin, reading backward across bloc
   const three = await linesFrom(await tailStart(path, 3, size));
   assert.deepEqual(three.map((l) => l.split(' ').slice(0, 2).join(' ')), ['line 4998', 'line 4999', 'part one,']);
   assert.equal((await linesFrom(await tailStart(path, 2000, size))).length, 2000);
+  // The first block read is sized for the lines asked for: records cut by its edge still count once.
+  const all = await linesFrom(0);
+  for (const n of [15, 16, 17, 40, 255, 256, 257]) assert.deepEqual(await linesFrom(await tailStart(path, n, size)), all.slice(-n), `tail ${n}`);
   // More lines asked for than there are: from the start.
   assert.equal(await tailStart(path, 100000, size), 0);
   assert.equal(await tailStart(path, 0, size), size);

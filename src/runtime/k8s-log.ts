@@ -90,15 +90,21 @@ export async function scanLog(
     const stop = Math.min(limit, fstatSync(fd).size);
     const small = stop - offset <= SCAN_BLOCK;
     const split = new LineSplitter();
-    const buf = Buffer.allocUnsafe(small ? Math.max(1 << 16, stop - offset) : SCAN_BLOCK);
+    const size = small ? Math.max(1 << 16, stop - offset) : SCAN_BLOCK;
     let pos = offset;
     let consumed = offset;
+    // Entries are views of the block they came from and may still be referenced while the
+    // next block is read: a block that was handed on is not read into again.
+    let buf = Buffer.allocUnsafe(size);
+    let handedOn = false;
     while (pos < limit) {
-      const want = Math.min(buf.length, limit - pos);
+      if (handedOn) buf = Buffer.allocUnsafe(size);
+      handedOn = true;
+      const want = Math.min(size, limit - pos);
       const bytesRead = small ? readSync(fd, buf, 0, want, pos) : await readAsync(fd, buf, want, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
-      for (const rec of split.push(Buffer.from(buf.subarray(0, bytesRead)))) {
+      for (const rec of split.push(buf.subarray(0, bytesRead))) {
         consumed += rec.length;
         const e = parseRecord(rec);
         if (e) each(e);
@@ -147,12 +153,13 @@ export async function tailStart(path: string, n: number, end: number): Promise<n
     let blocks = 0;
     while (pos > 0) {
       if (++blocks % 16 === 0) await new Promise<void>((r) => setImmediate(r));
-      const size = Math.min(1 << 16, pos);
+      // The first block sized for the lines asked for (about 256 bytes each), later ones 64 KiB.
+      const size = Math.min(blocks === 1 ? Math.min(1 << 16, Math.max(1 << 12, n * 256)) : 1 << 16, pos);
       const chunk = Buffer.allocUnsafe(size);
       const bytesRead = readSync(fd, chunk, 0, size, pos - size);
       if (bytesRead !== size) break;
       pos -= size;
-      buf = Buffer.concat([chunk, buf]);
+      buf = buf.length ? Buffer.concat([chunk, buf]) : chunk;
       for (let i = size - 1; i >= 0; i--) {
         if (buf[i] !== 0x0a) continue;
         const nl = pos + i;
