@@ -33,13 +33,30 @@ interface Route {
 }
 
 export class Router {
-  private readonly routes: Route[] = [];
+  /** Routes in the order they were added, by the first segment of their path ("containers"). */
+  private readonly routes = new Map<string, Route[]>();
+  /** API versions seen in request paths: undefined when in range, else the error's message. */
+  private readonly versions = new Map<string, string | undefined>();
 
   add(method: string, pattern: string, handler: Handler): this {
     // `{name}` matches one segment, `{name*}` is greedy (image names contain slashes).
     const src = pattern.replace(/\{[a-z]+\*\}/gi, '(.+)').replace(/\{[a-z]+\}/gi, '([^/]+)');
-    this.routes.push({ method, re: new RegExp(`^${src}$`), handler });
+    const first = firstSegment(pattern);
+    if (first.includes('{')) throw new Error(`route ${pattern}: the first segment must be literal`);
+    const list = this.routes.get(first) ?? [];
+    list.push({ method, re: new RegExp(`^${src}$`), handler });
+    this.routes.set(first, list);
     return this;
+  }
+
+  private versionError(v: string): string | undefined {
+    if (this.versions.has(v)) return this.versions.get(v);
+    let error: string | undefined;
+    if (compareVersions(v, API_VERSION) > 0) error = `client version ${v} is too new. Maximum supported API version is ${API_VERSION}`;
+    else if (compareVersions(v, MIN_API_VERSION) < 0) error = `client version ${v} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`;
+    // Bounded: a client can put any number in the path.
+    if (this.versions.size < 256) this.versions.set(v, error);
+    return error;
   }
 
   /** Finds the handler; throws 404 for unknown paths and 400 for versions out of range. */
@@ -50,17 +67,23 @@ export class Router {
     if (m) {
       apiVersion = m[1]!;
       path = m[2]!;
-      if (compareVersions(apiVersion, API_VERSION) > 0) throw invalidArgument(`client version ${apiVersion} is too new. Maximum supported API version is ${API_VERSION}`);
-      if (compareVersions(apiVersion, MIN_API_VERSION) < 0) throw invalidArgument(`client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+      const error = this.versionError(apiVersion);
+      if (error) throw invalidArgument(error);
     }
-    const m2 = method === 'HEAD' ? ['HEAD', 'GET'] : [method];
-    for (const r of this.routes) {
-      if (!m2.includes(r.method)) continue;
+    for (const r of this.routes.get(firstSegment(path)) ?? []) {
+      if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
       const hit = r.re.exec(path);
       if (hit) return { handler: r.handler, params: hit.slice(1).map(safeDecode), apiVersion };
     }
     throw notFound(`page not found`);
   }
+}
+
+/** "containers" of "/containers/{id}/json"; "" for "/" and for a path without a leading slash. */
+function firstSegment(path: string): string {
+  if (path[0] !== '/') return '';
+  const end = path.indexOf('/', 1);
+  return end < 0 ? path.slice(1) : path.slice(1, end);
 }
 
 function safeDecode(s: string): string {
