@@ -44,32 +44,65 @@ export class LowerView {
 
   /** The root directory of the view. */
   async root(): Promise<ViewEntry | null> {
+    return this.rootSync();
+  }
+
+  /** root() with synchronous calls: a lstat and an xattr read per layer until an opaque one. */
+  rootSync(): ViewEntry | null {
     if (this.dirs.length === 0) return null;
     const layers: number[] = [];
     for (let i = 0; i < this.dirs.length; i++) {
       layers.push(i);
       if (isOpaque(this.dirs[i]!)) break;
     }
-    return { name: '', rel: '', abs: this.dirs[0]!, st: await fsp.lstat(this.dirs[0]!), layers };
+    return { name: '', rel: '', abs: this.dirs[0]!, st: lstatSync(this.dirs[0]!), layers };
   }
 
   /** The visible entry at `rel` ('a/b'), or null when the view has nothing there. */
   async lookup(rel: string): Promise<ViewEntry | null> {
-    let cur = await this.root();
+    return this.lookupSync(rel);
+  }
+
+  /**
+   * lookup() with synchronous calls: a few stats of cached inodes per path component,
+   * microseconds each, where a trip through the thread pool per stat costs a turn of the
+   * event loop (an init layer looks up ten paths for every container).
+   */
+  lookupSync(rel: string): ViewEntry | null {
+    let cur = this.rootSync();
     for (const c of rel.split('/').filter((p) => p !== '' && p !== '.')) {
       if (!cur || !cur.st.isDirectory()) return null;
-      cur = await this.child(cur, c);
+      cur = this.childSync(cur, c);
     }
     return cur;
   }
 
   /** The visible entry named `name` in the dir `dir`, or null. */
   async child(dir: ViewEntry, name: string): Promise<ViewEntry | null> {
+    const steps = this.pick(dir, name);
+    let step = steps.next();
+    while (!step.done) step = steps.next(await lstatOrNull(step.value));
+    return step.value;
+  }
+
+  /** child() with synchronous stats. */
+  childSync(dir: ViewEntry, name: string): ViewEntry | null {
+    const steps = this.pick(dir, name);
+    let step = steps.next();
+    while (!step.done) step = steps.next(lstatOrNullSync(step.value));
+    return step.value;
+  }
+
+  /**
+   * The visible entry named `name` in `dir`: yields each layer's path whose lstat (or null)
+   * it needs next, top-down, and stops as soon as the answer is known.
+   */
+  private *pick(dir: ViewEntry, name: string): Generator<string, ViewEntry | null, Stats | null> {
     const rel = dir.rel ? `${dir.rel}/${name}` : name;
     let top: ViewEntry | null = null;
     for (const i of dir.layers) {
       const abs = join(this.dirs[i]!, rel);
-      const st = await lstatOrNull(abs);
+      const st = yield abs;
       if (!st) continue;
       if (!top) {
         if (isWhiteout(st)) return null;
