@@ -51,3 +51,6 @@ b=$(podctr "$OUT/berthd.txt") c=$(podctr "$OUT/containerd.txt")
 [ -n "$b" ] && [ -n "$c" ] && awk -v b="$b" -v c="$c" 'BEGIN { printf "| pod and container from nothing | %.1f | %.1f | %.2f |\n", b, c, b / c }'
 grep -h 'critest exit code' "$OUT/containerd.txt" "$OUT/berthd.txt" | sed 's/^/  /'
 say "full outputs: $OUT/containerd.txt $OUT/berthd.txt"
+for side in containerd berthd; do
+  grep -q 'critest exit code 0' "$OUT/$side.txt" || { say "the $side run failed (see its output): its figures are missing above"; exit 1; }
+done
