@@ -12,10 +12,7 @@
 # the two never run at the same time. The berthd side is `scripts/test-cri.sh` with BENCHMARK=1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-REPO=$(pwd)
-KIT=$REPO/../shared/tools/critest
-[ -d "$KIT" ] || KIT=/work/shared/tools/critest
-TOOLS=${CRITEST_TOOLS:-$KIT}
+. scripts/critest-kit.sh
 CRITEST=${CRITEST:-/tmp/berth-critest/bin/critest}
 CRICTL=$(dirname "$CRITEST")/crictl
 RIG=${RIG:-/tmp/cri}

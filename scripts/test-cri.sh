@@ -17,10 +17,7 @@
 # what it left (pods, bridge, scratch roots). Exits non-zero unless the suite reports 0 failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-REPO=$(pwd)
-KIT=$REPO/../shared/tools/critest
-[ -d "$KIT" ] || KIT=/work/shared/tools/critest
-TOOLS=${CRITEST_TOOLS:-$KIT}
+. scripts/critest-kit.sh
 WORK=${CRI_WORK:-/tmp/berth-critest}
 REGISTRY=127.0.0.1:5055
 for f in build.sh rig.sh make-images.sh run.sh; do
