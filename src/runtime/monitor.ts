@@ -18,7 +18,7 @@ import { execFile } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, rmdirSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { BerthError, failedPrecondition, internal, isErrno, log, traceSpan, traceStart } from '../common';
+import { BerthError, failedPrecondition, internal, isContainerId, isErrno, log, traceSpan, traceStart } from '../common';
 import { sealedCopy, spawnPiped, spawnWith, type PipedProcess, type SpawnedProcess } from '../sys';
 import { EXEC_HELPER_UNSUPPORTED, execHelperArgs, findExecHelper, readContainerEntry, stateKey, type ContainerEntry } from './exec-helper';
 import type { LogEntry } from './k8s-log';
@@ -631,7 +631,7 @@ export class Monitor {
     const t = traceStart();
     return new Promise((resolve, reject) => {
       const child = execFile(this.runc, [`--root=${this.runcRoot}`, ...args], { maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
-        traceSpan(args[args.length - 1] ?? '', `runc ${args[0]}`, t);
+        traceSpan(args.find((a) => isContainerId(a)) ?? 'runc', `runc ${args[0]}`, t);
         if (err) reject(internal(`runc ${args[0]} failed: ${cleanRuncMessage(stderr) || err.message}`));
         else resolve(stdout);
       });
