@@ -572,7 +572,9 @@ export class CriRuntime {
     const c = orNone(() => this.container(id));
     if (!c) return;
     const tRemove = traceStart();
-    if (this.record(c.id)) await this.engine.containers.remove(c.id, true);
+    // Its bundle, snapshot and network are released after the answer (a crash leaves that to
+    // the engine's trash sweep at start).
+    if (this.record(c.id)) await this.engine.containers.remove(c.id, true, false, true);
     const tDelete = traceStart();
     traceSpan(c.id, 'ctr: engine remove', tRemove, tDelete);
     // Out of the map at once; the file may go after the answer: an entry whose container is

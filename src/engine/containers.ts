@@ -861,7 +861,13 @@ export class ContainerService {
 
   // ---- remove --------------------------------------------------------------
 
-  remove(ref: string, force: boolean, removeVolumes = false): Promise<void> {
+  /**
+   * `releaseLater`: answer once the record is in the trash and gone from the store (its id
+   * and name are free), and release its bundle, snapshot and network afterwards, as
+   * the trash sweep would after a crash (the CRI's RemoveContainer: the kubelet only needs
+   * the container gone from the lists). Not with `removeVolumes`.
+   */
+  remove(ref: string, force: boolean, removeVolumes = false, releaseLater = false): Promise<void> {
     const rec = this.get(ref);
     return this.lock.run(rec.id, async () => {
       if (!this.store.has(rec.id)) throw notFound(`No such container: ${ref}`);
@@ -876,7 +882,7 @@ export class ContainerService {
         const failure = await this.killHard(rec, () => this.events.emit('container', 'kill', rec.id, { image: rec.image, name: rec.name, signal: '9' }));
         if (failure) throw internal(`cannot remove container "/${rec.name}": could not kill: ${failure}`);
       }
-      await this.removeNow(rec, removeVolumes);
+      await this.removeNow(rec, removeVolumes, releaseLater && !removeVolumes);
     });
   }
 
@@ -887,7 +893,7 @@ export class ContainerService {
    * soon as nothing is left under the container's id and its name is free. The files are
    * deleted in the background (`purging`).
    */
-  private async removeNow(rec: ContainerRecord, removeVolumes = false): Promise<void> {
+  private async removeNow(rec: ContainerRecord, removeVolumes = false, releaseLater = false): Promise<void> {
     if (!this.store.has(rec.id)) return;
     this.restarts.forget(rec.id);
     const tRemove = traceStart();
@@ -895,16 +901,19 @@ export class ContainerService {
     await this.store.trash(rec.id);
     const tDiscard = traceStart();
     traceSpan(rec.id, 'remove: record to trash', tRemove, tDiscard);
-    await this.releaseAll(rec.id, rec, removeVolumes || rec.spec.autoRemove);
+    const release = async () => {
+      await this.releaseAll(rec.id, rec, removeVolumes || rec.spec.autoRemove);
+      traceSpan(rec.id, 'remove: bundle, snapshot, volumes, network', tDiscard);
+      // Its image was deleted (rmi -f) while it stayed: the layers only it kept go now.
+      if (!this.images.has(rec.imageId)) await this.images.collectUnused().catch((err) => log.warn('layer collection failed', { error: String(err) }));
+    };
+    if (!releaseLater) await release();
     this.store.delete(rec.id);
-    traceSpan(rec.id, 'remove: bundle, snapshot, volumes, network', tDiscard);
-    // Its image was deleted (rmi -f) while it stayed: the layers only it kept go now.
-    if (!this.images.has(rec.imageId)) await this.images.collectUnused().catch((err) => log.warn('layer collection failed', { error: String(err) }));
     traceSpan(rec.id, 'remove', tRemove);
     this.events.emit('container', 'destroy', rec.id, { image: rec.image, name: rec.name });
     this.store.emit('removed', rec.id);
-    const purge = this.store
-      .purge(rec.id)
+    const purge = (releaseLater ? release() : Promise.resolve())
+      .then(() => this.store.purge(rec.id))
       .catch((err) => log.warn('container removal: cleanup failed', { id: rec.id, error: String(err) }))
       .finally(() => this.purging.delete(purge));
     this.purging.add(purge);

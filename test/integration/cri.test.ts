@@ -239,3 +239,30 @@ test('pods and containers survive a berthd kill -9 and are listed with their sta
   await ok(['rmp', pod]);
   assert.equal(await ok(['pods', '-q']), '');
 });
+
+/** Names under the daemon's roots that still carry `id` (record, bundle, snapshot, trash entries). */
+function leftovers(id: string): string[] {
+  const r = spawnSync('find', [d.dataRoot, d.execRoot, '-name', `*${id}*`], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+test('RemoveContainer answers once the container is gone from the lists; its files follow, also across a kill -9 of berthd just after it', async () => {
+  const podFile = writePod('remover');
+  const pod = await ok(['runp', podFile]);
+  for (const killAfter of [false, true]) {
+    const id = await ok(['create', pod, writeContainer(`brief-${killAfter}`, ['true']), podFile]);
+    await ok(['start', id]);
+    await waitFor('the container to exit', async () => JSON.parse(await ok(['inspect', id])).status.state === 'CONTAINER_EXITED', 20_000, 50);
+    assert.ok(leftovers(id).length > 0, 'the container has files before its removal');
+    await ok(['rm', id]);
+    assert.ok(!(await ok(['ps', '-aq'])).split('\n').includes(id), 'crictl ps -a no longer lists it');
+    assert.equal((await d.dockerOk(['ps', '-aq', '--no-trunc', '--filter', `id=${id}`])).trim(), '');
+    if (killAfter) {
+      await d.kill();
+      await d.start();
+      await waitFor('the CRI server to answer', async () => (await c(['version'], { timeoutMs: 10_000 })).code === 0, 30_000, 100);
+    }
+    await waitFor(`the files of ${id} to go`, async () => leftovers(id).length === 0, 20_000, 50);
+  }
+  await ok(['rmp', '-f', pod]);
+});
