@@ -25,6 +25,14 @@ const LF = 0x0a;
 
 type State = 'size' | 'ext' | 'size-lf' | 'data' | 'data-cr' | 'data-lf' | 'trailer-start' | 'trailer' | 'trailer-lf' | 'end-lf' | 'done';
 
+/** The states that take exactly one byte: which, the state after it, and the complaint otherwise. */
+const EXPECT: Partial<Record<State, { byte: number; next: State; otherwise: string }>> = {
+  'data-cr': { byte: CR, next: 'data-lf', otherwise: "a chunk's data is longer than its size" },
+  'data-lf': { byte: LF, next: 'size', otherwise: "a chunk's data does not end in CRLF" },
+  'trailer-lf': { byte: LF, next: 'trailer-start', otherwise: 'a trailer field does not end in CRLF' },
+  'end-lf': { byte: LF, next: 'done', otherwise: 'the body does not end in CRLF' },
+};
+
 export class BodyDeframer {
   private state: State;
   private readonly chunked: boolean;
@@ -63,6 +71,15 @@ export class BodyDeframer {
         continue;
       }
       const c = raw[i++]!;
+      // The size line (digits and extensions) and the trailer fields are bounded.
+      if ((this.state === 'size' || this.state === 'ext') && ++this.lineLen > MAX_LINE) throw malformed('a chunk size line is too long');
+      if ((this.state === 'trailer-start' || this.state === 'trailer') && ++this.trailerLen > MAX_TRAILERS) throw malformed('the trailer fields are too long');
+      const want = EXPECT[this.state];
+      if (want) {
+        if (c !== want.byte) throw malformed(want.otherwise);
+        this.state = want.next;
+        continue;
+      }
       switch (this.state) {
         case 'size': {
           const v = hex(c);
@@ -76,13 +93,11 @@ export class BodyDeframer {
           } else {
             throw malformed('a chunk size is not a hexadecimal number');
           }
-          if (++this.lineLen > MAX_LINE) throw malformed('a chunk size line is too long');
           break;
         }
         case 'ext':
           if (c === CR) this.state = 'size-lf';
           else if (c === LF || c === 0) throw malformed('a chunk extension is malformed');
-          if (++this.lineLen > MAX_LINE) throw malformed('a chunk size line is too long');
           break;
         case 'size-lf':
           if (c !== LF) throw malformed('a chunk size line does not end in CRLF');
@@ -96,30 +111,11 @@ export class BodyDeframer {
             this.state = 'data';
           }
           break;
-        case 'data-cr':
-          if (c !== CR) throw malformed("a chunk's data is longer than its size");
-          this.state = 'data-lf';
-          break;
-        case 'data-lf':
-          if (c !== LF) throw malformed("a chunk's data does not end in CRLF");
-          this.state = 'size';
-          break;
         case 'trailer-start':
-          if (c === CR) this.state = 'end-lf';
-          else this.state = 'trailer';
-          if (++this.trailerLen > MAX_TRAILERS) throw malformed('the trailer fields are too long');
+          this.state = c === CR ? 'end-lf' : 'trailer';
           break;
         case 'trailer':
           if (c === CR) this.state = 'trailer-lf';
-          if (++this.trailerLen > MAX_TRAILERS) throw malformed('the trailer fields are too long');
-          break;
-        case 'trailer-lf':
-          if (c !== LF) throw malformed('a trailer field does not end in CRLF');
-          this.state = 'trailer-start';
-          break;
-        case 'end-lf':
-          if (c !== LF) throw malformed('the body does not end in CRLF');
-          this.state = 'done';
           break;
       }
     }
