@@ -901,18 +901,18 @@ export class ContainerService {
     await this.store.trash(rec.id);
     const tDiscard = traceStart();
     traceSpan(rec.id, 'remove: record to trash', tRemove, tDiscard);
-    const release = async () => {
-      await this.releaseAll(rec.id, rec, removeVolumes || rec.spec.autoRemove);
-      traceSpan(rec.id, 'remove: bundle, snapshot, volumes, network', tDiscard);
-      // Its image was deleted (rmi -f) while it stayed: the layers only it kept go now.
+    const release = () => this.releaseAll(rec.id, rec, removeVolumes || rec.spec.autoRemove).then(() => traceSpan(rec.id, 'remove: bundle, snapshot, volumes, network', tDiscard));
+    // Its image was deleted (rmi -f) while it stayed: the layers only it kept go, once it is gone.
+    const collect = async () => {
       if (!this.images.has(rec.imageId)) await this.images.collectUnused().catch((err) => log.warn('layer collection failed', { error: String(err) }));
     };
     if (!releaseLater) await release();
     this.store.delete(rec.id);
+    if (!releaseLater) await collect();
     traceSpan(rec.id, 'remove', tRemove);
     this.events.emit('container', 'destroy', rec.id, { image: rec.image, name: rec.name });
     this.store.emit('removed', rec.id);
-    const purge = (releaseLater ? release() : Promise.resolve())
+    const purge = (releaseLater ? release().then(collect) : Promise.resolve())
       .then(() => this.store.purge(rec.id))
       .catch((err) => log.warn('container removal: cleanup failed', { id: rec.id, error: String(err) }))
       .finally(() => this.purging.delete(purge));
