@@ -30,11 +30,11 @@
  * already-exists; unknown key → not-found; too many layers for one mount →
  * invalid-argument; mount/umount errors → internal with the SysError as cause.
  */
-import { constants as fsc, mkdirSync, promises as fsp, readdirSync } from 'node:fs';
+import { mkdirSync, promises as fsp, readdirSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { internal, invalidArgument, isErrno, notFound, traceSpan, traceStart, type Digest } from '../common';
-import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, syncfsAsync, umount2, umount2Async } from '../sys';
+import { internal, invalidArgument, isErrno, notFound, type Digest } from '../common';
+import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, umount2, umount2Async } from '../sys';
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView } from './lower-view';
@@ -257,14 +257,10 @@ async function doMount(key: string, m: Mount, target: string, flags: number): Pr
 }
 
 async function unmountAll(key: string, target: string): Promise<void> {
-  // Unmounting an overlay flushes its upper filesystem, which can take long after a container
-  // wrote many files; done first on a pool thread. A failure here is the umount's to report.
-  if (isMountPoint(target)) {
-    const t = traceStart();
-    const fh = await fsp.open(target, fsc.O_RDONLY | fsc.O_DIRECTORY).catch(() => undefined);
-    if (fh) await syncfsAsync(fh.fd).catch(() => undefined).finally(() => fh.close().catch(() => undefined));
-    traceSpan(key, 'unmount: syncfs', t);
-  }
+  // Unmounting an overlay flushes its upper filesystem (the kernel syncs it as the mount goes),
+  // which can take long after a container wrote many files: the umount runs on a pool thread.
+  // No syncfs of its own before it: that was a second flush and three more pool trips per
+  // container, and with 20 removed at once they queued behind one another (issue 14).
   for (let i = 0; i < 16 && isMountPoint(target); i++) {
     try {
       // On a pool thread: the kernel's wait for an RCU grace period is not the event loop's.
