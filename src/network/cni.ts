@@ -19,7 +19,7 @@
 import { mkdirSync, promises as fsp, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal, invalidArgument, isErrno, traceSpan, traceStart } from '../common';
-import { spawnWith, type SpawnedProcess } from '../sys';
+import { runCollected, type CollectedRun } from '../sys';
 import { createNetns, isNetns, removeNetns } from './netns';
 
 export interface CniPortMapping {
@@ -234,33 +234,15 @@ export class CniNetwork {
     };
     const file = join(this.binDir, type);
     const t = traceStart();
-    let child: SpawnedProcess;
+    let run: Promise<CollectedRun>;
     try {
       // posix_spawn, not a fork of berthd (see sys/spawn.ts): a pod's create runs four plugins.
-      child = spawnWith(file, [file], [Buffer.from(JSON.stringify(conf)), 'pipe', 'pipe'], { env });
+      run = runCollected(file, [], Buffer.from(JSON.stringify(conf)), { env, timeoutMs: 60_000 });
     } catch (err) {
       const msg = isErrno(err, 'ENOENT') ? `failed to find plugin "${type}" in path [${this.binDir}]` : (err as Error).message;
       return Promise.reject(internal(`plugin type="${type}" failed (${command.toLowerCase()}): ${msg}`));
     }
-    const collect = (s: NodeJS.ReadableStream) =>
-      new Promise<string>((resolve) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        s.on('data', (d: Buffer) => {
-          if ((size += d.length) <= 4 << 20) chunks.push(d);
-        });
-        s.on('error', () => resolve(Buffer.concat(chunks).toString()));
-        s.on('close', () => resolve(Buffer.concat(chunks).toString()));
-      });
-    const timer = setTimeout(() => {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        /* gone already */
-      }
-    }, 60_000);
-    return Promise.all([child.exited, collect(child.pipes[1]!), collect(child.pipes[2]!)]).then(([code, stdout, stderr]) => {
-      clearTimeout(timer);
+    return run.then(({ code, stdout, stderr }) => {
       traceSpan(a.id, `cni: ${command} ${type}`, t);
       if (code !== 0) {
         let msg = '';

@@ -5,8 +5,8 @@
  * addresses and routes, the iptables NAT and port forwarding rules, and starts
  * aardvark-dns for networks with DNS. Berth decides every address; netavark only wires.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { runCollected } from '../sys';
 
 export const NETAVARK_CANDIDATES = ['/usr/lib/podman/netavark', '/usr/libexec/podman/netavark', '/usr/local/lib/podman/netavark'];
 export const AARDVARK_CANDIDATES = ['/usr/lib/podman/aardvark-dns', '/usr/libexec/podman/aardvark-dns', '/usr/local/lib/podman/aardvark-dns'];
@@ -93,30 +93,21 @@ export class Netavark {
     return next;
   }
 
-  private exec(cmd: string, netns: string, req: NetavarkRequest): Promise<string> {
+  private async exec(cmd: string, netns: string, req: NetavarkRequest): Promise<string> {
     const args = ['--config', this.configDir, ...(this.aardvark ? ['--aardvark-binary', this.aardvark] : []), cmd, netns];
-    return new Promise((resolve, reject) => {
-      const p = spawn(this.binary, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'error' } });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      p.stdout.on('data', (c: Buffer) => out.push(c));
-      p.stderr.on('data', (c: Buffer) => err.push(c));
-      p.on('error', reject);
-      p.on('close', (code) => {
-        const stdout = Buffer.concat(out).toString();
-        if (code === 0) return resolve(stdout);
-        // netavark reports failures as {"error": "..."} on stdout.
-        let msg = '';
-        try {
-          msg = (JSON.parse(stdout) as { error?: string }).error ?? '';
-        } catch {
-          msg = stdout.trim();
-        }
-        const stderr = Buffer.concat(err).toString().split('\n').filter((l) => l && !l.includes('syslog')).join('; ');
-        reject(new Error(`netavark ${cmd}: ${msg || stderr || `exit ${code}`}`));
-      });
-      p.stdin.on('error', () => undefined);
-      p.stdin.end(JSON.stringify(req));
-    });
+    // posix_spawn, not a fork of berthd (see sys/spawn.ts): one call per container start and
+    // removal, 20 of them at once in a burst of `run -d`.
+    const env = { ...(process.env as Record<string, string>), RUST_LOG: 'error' };
+    const { code, stdout, stderr } = await runCollected(this.binary, args, Buffer.from(JSON.stringify(req)), { env });
+    if (code === 0) return stdout;
+    // netavark reports failures as {"error": "..."} on stdout.
+    let msg = '';
+    try {
+      msg = (JSON.parse(stdout) as { error?: string }).error ?? '';
+    } catch {
+      msg = stdout.trim();
+    }
+    const why = stderr.split('\n').filter((l) => l && !l.includes('syslog')).join('; ');
+    throw new Error(`netavark ${cmd}: ${msg || why || `exit ${code}`}`);
   }
 }

@@ -4,4 +4,4 @@ export { mountWithOptions, parseMountOptions, type MountError } from './mount-op
 export { readMountInfo, parseMountInfo, isMountPoint, type MountInfo } from './mountinfo';
 export { kernelHasX32 } from './abi';
 export { resolveInRoot, resolveInRootSync, walkInRoot, walkInRootSync, MAX_SYMLINKS, type InspectComponent } from './resolve-in-root';
-export { sealedCopy, spawnPiped, spawnWith, type ChildFd, type PipedProcess, type SpawnedProcess, type SpawnOptions } from './spawn';
+export { runCollected, sealedCopy, spawnPiped, spawnWith, type ChildFd, type CollectedRun, type PipedProcess, type SpawnedProcess, type SpawnOptions } from './spawn';

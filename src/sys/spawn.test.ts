@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { sealedCopy, spawnPiped, spawnWith } from './index';
+import { runCollected, sealedCopy, spawnPiped, spawnWith } from './index';
 
 function text(s: Readable): Promise<string> {
   return new Promise((resolve) => {
@@ -96,4 +96,20 @@ test('spawnWith: a Buffer is what the child reads on that descriptor, then end o
 test('spawnWith: a child that exits without reading its input is no error', async () => {
   const p = spawnWith('/bin/sh', ['sh', '-c', 'exit 0'], [Buffer.alloc(1 << 20), 'null', 'null'], { env: {} });
   assert.equal(await p.exited, 0);
+});
+
+test('runCollected: the input on stdin, both outputs and the exit code; argv[0] is the file', async () => {
+  const r = await runCollected('/bin/sh', ['-c', 'echo "$0"; tr a-z A-Z; echo oops >&2; exit 4'], Buffer.from('netavark json'), { env: {} });
+  assert.deepEqual(r, { code: 4, stdout: '/bin/sh\nNETAVARK JSON', stderr: 'oops\n' });
+});
+
+test('runCollected: a helper that hangs is killed after timeoutMs', async () => {
+  const t0 = Date.now();
+  const r = await runCollected('/bin/sleep', ['30'], Buffer.alloc(0), { env: {}, timeoutMs: 200 });
+  assert.equal(r.code, 128 + 9);
+  assert.ok(Date.now() - t0 < 10_000);
+});
+
+test('runCollected: a program that cannot be run throws its errno', () => {
+  assert.throws(() => runCollected('/nonexistent/helper', [], Buffer.alloc(0), { env: {} }), { code: 'ENOENT' });
 });

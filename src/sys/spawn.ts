@@ -228,6 +228,49 @@ export function spawnWith(file: string, args: string[], fds: ChildFd[], o: Spawn
   return { pid, pipes, exited };
 }
 
+export interface CollectedRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** What `runCollected` keeps of each output stream; past it the bytes are read and dropped. */
+const COLLECT_LIMIT = 4 << 20;
+
+/**
+ * Runs `file` (argv[0] = `file`, then `args`) with `input` on its stdin and collects what
+ * it prints: a helper that answers in one go (netavark, CNI plugins). Throws when it cannot
+ * be started; after `timeoutMs` it is killed and its code is 128 + 9.
+ */
+export function runCollected(file: string, args: string[], input: Buffer, o: SpawnOptions & { timeoutMs?: number }): Promise<CollectedRun> {
+  const child = spawnWith(file, [file, ...args], [input, 'pipe', 'pipe'], o);
+  const collect = (s: Readable) =>
+    new Promise<string>((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      s.on('data', (d: Buffer) => {
+        if ((size += d.length) <= COLLECT_LIMIT) chunks.push(d);
+      });
+      const done = () => resolve(Buffer.concat(chunks).toString());
+      s.on('error', done);
+      s.on('close', done);
+    });
+  const timer =
+    o.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          try {
+            process.kill(child.pid, 'SIGKILL');
+          } catch {
+            /* gone already */
+          }
+        }, o.timeoutMs);
+  return Promise.all([child.exited, collect(child.pipes[1]!), collect(child.pipes[2]!)]).then(([code, stdout, stderr]) => {
+    clearTimeout(timer);
+    return { code, stdout, stderr };
+  });
+}
+
 const MFD_CLOEXEC = 0x1;
 const MFD_ALLOW_SEALING = 0x2;
 const F_ADD_SEALS = 1033;
