@@ -160,6 +160,7 @@ export class MonitorRuntime implements ContainerRuntime {
     // records' and snapshots' fsyncs (tens of ms under load; see bench/README.md).
     mkdirSync(bundle, { recursive: true });
     writeFileSync(join(bundle, 'config.json'), serializeSpec(o.spec));
+    this.cgroupPaths.set(o.id, o.spec.linux.cgroupsPath ?? cgroupsPath('/berth', o.id));
     if (this.monitor.known(o.id)) await this.monitor.remove(o.id); // a stale runc state would block create
     traceSpan(o.id, 'bundle write', t0);
     return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, ...(o.logSizeMax ? { logSizeMax: o.logSizeMax } : {}), tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce });
@@ -245,6 +246,7 @@ export class MonitorRuntime implements ContainerRuntime {
   /** The bundle is renamed into `<execRoot>/trash` and deleted from there in the background. */
   async discard(id: string): Promise<void> {
     this.conmons.delete(id);
+    this.cgroupPaths.delete(id);
     // conmon's link to the bundle, for a short attach socket path: unlinked on a pool thread
     // and not waited for (an unlink waits for the filesystem's journal while another
     // container's exit flushes it; nothing looks the link up once the record is gone).
@@ -268,12 +270,19 @@ export class MonitorRuntime implements ContainerRuntime {
     void fsp.rm(doomed, { recursive: true, force: true }).catch(() => undefined);
   }
 
+  /** Each container's cgroup, as its spec names it: asked at every exit, where parsing config.json took ≈ 1 ms. */
+  private readonly cgroupPaths = new Map<string, string>();
+
   oomKilled(id: string): boolean {
-    let path = cgroupsPath('/berth', id);
-    try {
-      path = this.specOf(id).linux.cgroupsPath ?? path;
-    } catch {
-      /* no bundle: the default place */
+    let path = this.cgroupPaths.get(id);
+    if (path === undefined) {
+      path = cgroupsPath('/berth', id);
+      try {
+        path = this.specOf(id).linux.cgroupsPath ?? path;
+        this.cgroupPaths.set(id, path);
+      } catch {
+        /* no bundle: the default place */
+      }
     }
     return readOomKills(this.cgroupMode, cgroupDirs(this.cgroupMode, path)) > 0;
   }
