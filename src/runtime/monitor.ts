@@ -15,7 +15,7 @@
  * start() → [kill()] → the exit file appears → remove() (runc delete).
  */
 import { execFile } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readFileSync, readSync, rmdirSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp, readdirSync, readFileSync, readSync, rmdirSync, rmSync, statSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isContainerId, isErrno, log, traceSpan, traceStart } from '../common';
@@ -74,6 +74,19 @@ export interface ToolVersion {
 }
 
 export type RuncStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+
+/** The parts of runc's state.json read here. */
+interface RuncStateFile {
+  init_process_pid?: number;
+  init_process_start?: number | string;
+  cgroup_paths?: Record<string, string>;
+  config?: { namespaces?: { type?: string; path?: string }[] };
+}
+
+/** Whether runc's state says the container has a PID namespace of its own (not joined, not the host's). */
+function ownPidNamespace(st: RuncStateFile): boolean {
+  return (st.config?.namespaces ?? []).some((n) => n.type === 'NEWPID' && !n.path);
+}
 
 export class Monitor {
   readonly runcRoot: string;
@@ -245,11 +258,13 @@ export class Monitor {
    */
   async kill(id: string, signal: string | number, all = false): Promise<void> {
     const sig = signalNumber(signal);
-    if (sig !== undefined && (!all || (sig === osConstants.signals.SIGKILL && (await this.ownPidNamespace(id))))) {
-      const st = await this.stateFromFiles(id);
+    // runc's state.json (≈ 30 KB: it carries the whole config) is read and parsed once here.
+    const raw = sig === undefined ? undefined : this.readRuncState(id);
+    if (raw && (!all || (sig === osConstants.signals.SIGKILL && ownPidNamespace(raw)))) {
+      const st = this.stateFromFiles(id, raw);
       if (st?.status === 'running') {
         try {
-          process.kill(st.pid, sig);
+          process.kill(st.pid, sig!);
           return;
         } catch (err) {
           if (!isErrno(err, 'ESRCH')) throw err;
@@ -260,13 +275,12 @@ export class Monitor {
     await this.runcCmd(['kill', ...(all ? ['--all'] : []), id, String(signal)]);
   }
 
-  /** Whether runc's state says the container has a PID namespace of its own (not joined, not the host's). */
-  private async ownPidNamespace(id: string): Promise<boolean> {
+  /** runc's state.json for the container, parsed; undefined when there is none or it cannot be read. */
+  private readRuncState(id: string): RuncStateFile | undefined {
     try {
-      const st = JSON.parse(await fsp.readFile(join(this.runcRoot, id, 'state.json'), 'utf8')) as { config?: { namespaces?: { type?: string; path?: string }[] } };
-      return (st.config?.namespaces ?? []).some((n) => n.type === 'NEWPID' && !n.path);
+      return JSON.parse(readFileSync(join(this.runcRoot, id, 'state.json'), 'utf8')) as RuncStateFile;
     } catch {
-      return false;
+      return undefined;
     }
   }
 
@@ -290,7 +304,7 @@ export class Monitor {
 
   /** runc's view; undefined when runc does not know the container. */
   async state(id: string): Promise<{ status: RuncStatus; pid: number } | undefined> {
-    const quick = await this.stateFromFiles(id);
+    const quick = this.stateFromFiles(id);
     if (quick) return quick;
     // runc would only say it does not know the container (after an in-process delete, say).
     if (!this.known(id)) return undefined;
@@ -312,14 +326,9 @@ export class Monitor {
    * would otherwise spawn 500 runc. Undefined when anything is unusual (no state file,
    * an unreadable freezer, a freeze in progress): the caller then asks runc.
    */
-  private async stateFromFiles(id: string): Promise<{ status: RuncStatus; pid: number } | undefined> {
+  private stateFromFiles(id: string, st = this.readRuncState(id)): { status: RuncStatus; pid: number } | undefined {
     const dir = join(this.runcRoot, id);
-    let st: { init_process_pid?: number; init_process_start?: number | string; cgroup_paths?: Record<string, string> };
-    try {
-      st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as typeof st;
-    } catch {
-      return undefined;
-    }
+    if (!st) return undefined;
     const pid = st.init_process_pid;
     if (!pid || st.init_process_start === undefined) return undefined;
     let stat: string;
@@ -382,14 +391,9 @@ export class Monitor {
    */
   private async removeStopped(id: string): Promise<boolean> {
     const dir = join(this.runcRoot, id);
-    let paths: string[];
-    try {
-      const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { init_process_pid?: number; cgroup_paths?: Record<string, string> };
-      if (state.init_process_pid && pidAlive(state.init_process_pid)) return false;
-      paths = [...new Set(Object.values(state.cgroup_paths ?? {}))];
-    } catch {
-      return false;
-    }
+    const state = this.readRuncState(id);
+    if (!state || (state.init_process_pid && pidAlive(state.init_process_pid))) return false;
+    const paths = [...new Set(Object.values(state.cgroup_paths ?? {}))];
     for (const p of paths) {
       try {
         if (readFileSync(join(p, 'cgroup.procs'), 'utf8').trim() !== '') return false;
@@ -398,7 +402,13 @@ export class Monitor {
         if (!isErrno(err, 'ENOENT')) return false;
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    // runc keeps plain files there: removed one by one (node's recursive rm stats each first).
+    try {
+      for (const name of readdirSync(dir)) unlinkSync(join(dir, name));
+      rmdirSync(dir);
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+    }
     return true;
   }
 
