@@ -113,3 +113,14 @@ test('runCollected: a helper that hangs is killed after timeoutMs', async () => 
 test('runCollected: a program that cannot be run throws its errno', () => {
   assert.throws(() => runCollected('/nonexistent/helper', [], Buffer.alloc(0), { env: {} }), { code: 'ENOENT' });
 });
+
+test('spawnWith: nice sets the child priority before the call returns', async () => {
+  const p = spawnWith('/bin/sleep', ['sleep', '30'], ['null', 'null', 'null'], { env: {}, nice: 7 });
+  try {
+    const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+    assert.equal(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16], '7');
+  } finally {
+    process.kill(p.pid, 'SIGKILL');
+  }
+  assert.equal(await p.exited, 128 + 9);
+});

@@ -41,6 +41,11 @@ export interface SpawnOptions {
   cwd?: string;
   /** The child does not keep the event loop alive (Node's `unref()`); it is still reaped. */
   unref?: boolean;
+  /**
+   * The child's nice value (setpriority right after the spawn): clean-up helpers that no
+   * answer waits for leave the CPU to those that one does.
+   */
+  nice?: number;
 }
 
 /**
@@ -89,6 +94,7 @@ interface SpawnLib {
   sigemptyset(set: Buffer): number;
   spawn(pid: Int32Array, path: string, actions: Buffer, attr: Buffer, argv: (string | null)[], envp: (string | null)[]): number;
   waitpid(pid: number, status: Int32Array, options: number): number;
+  setpriority(which: number, who: number, prio: number): number;
 }
 
 let lib: SpawnLib | undefined;
@@ -114,6 +120,7 @@ function load(): SpawnLib {
     sigemptyset: c.func('int sigemptyset(void *)'),
     spawn: c.func('int posix_spawn(void *pid, const char *path, const void *actions, const void *attr, const char **argv, const char **envp)'),
     waitpid: c.func('int waitpid(int, void *status, int)'),
+    setpriority: c.func('int setpriority(int, uint32_t, int)'),
   } as unknown as SpawnLib;
   return lib;
 }
@@ -205,6 +212,8 @@ export function spawnWith(file: string, args: string[], fds: ChildFd[], o: Spawn
     const err = l.spawn(out, file, actions, attr, [...args, null], [...env, null]);
     if (err !== 0) throw sysError('posix_spawn', err, file);
     pid = out[0]!;
+    // PRIO_PROCESS (0); best effort: a child that already exited has no priority to set.
+    if (o.nice !== undefined) l.setpriority(0, pid, o.nice);
   } catch (err) {
     for (const end of ends) if (end) l.close(end[0]);
     throw err;
