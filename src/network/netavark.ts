@@ -6,6 +6,8 @@
  * aardvark-dns for networks with DNS. Berth decides every address; netavark only wires.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { traceSpan, traceStart } from '../common';
 import { runCollected } from '../sys';
 
 export const NETAVARK_CANDIDATES = ['/usr/lib/podman/netavark', '/usr/libexec/podman/netavark', '/usr/local/lib/podman/netavark'];
@@ -71,6 +73,18 @@ export class Netavark {
     readonly aardvark?: string,
   ) {}
 
+  /**
+   * netavark runs `iptables` two dozen times per container setup, looked up in PATH: the
+   * directory that has it goes first, so that each run is one execve, not one per PATH
+   * entry before it (seven on a PATH like /root/.cargo/bin:…:/usr/sbin).
+   */
+  private readonly env = (() => {
+    const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);
+    const first = dirs.find((d) => existsSync(join(d, 'iptables')));
+    const path = first ? [first, ...dirs.filter((d) => d !== first)] : dirs;
+    return { ...(process.env as Record<string, string>), PATH: path.join(':'), RUST_LOG: 'error' };
+  })();
+
   setup(netns: string, req: NetavarkRequest, exclusive = false): Promise<NetavarkResult> {
     return this.call('setup', netns, req, exclusive).then((out) => JSON.parse(out || '{}') as NetavarkResult);
   }
@@ -97,11 +111,12 @@ export class Netavark {
     const args = ['--config', this.configDir, ...(this.aardvark ? ['--aardvark-binary', this.aardvark] : []), cmd, netns];
     // posix_spawn, not a fork of berthd (see sys/spawn.ts): one call per container start and
     // removal, 20 of them at once in a burst of `run -d`.
-    const env = { ...(process.env as Record<string, string>), RUST_LOG: 'error' };
     // A teardown runs after the container's exit or removal has answered (nothing waits for
     // it but the address's reuse): at a lower priority, so that a burst of removals (rm -f of
     // 20) is not slowed by its own clean-up.
-    const { code, stdout, stderr } = await runCollected(this.binary, args, Buffer.from(JSON.stringify(req)), { env, ...(cmd === 'teardown' ? { nice: 10 } : {}) });
+    const t = traceStart();
+    const { code, stdout, stderr } = await runCollected(this.binary, args, Buffer.from(JSON.stringify(req)), { env: this.env, ...(cmd === 'teardown' ? { nice: 10 } : {}) });
+    traceSpan(req.container_id, `netavark ${cmd}`, t);
     if (code === 0) return stdout;
     // netavark reports failures as {"error": "..."} on stdout.
     let msg = '';
