@@ -89,6 +89,22 @@ export function v1Hierarchies(root: string, mountinfo: string): Map<string, stri
   return out;
 }
 
+/**
+ * The host's v1 hierarchies under `root`, read from mountinfo once: they are mounted at boot
+ * and stay, while mountinfo grows with every container's mounts (reading it at each exit's
+ * OOM check cost about 0.6 ms with 20 containers running).
+ */
+const hostHierarchyCache = new Map<string, Map<string, string[]>>();
+function hostHierarchies(root: string): Map<string, string[]> {
+  let h = hostHierarchyCache.get(root);
+  if (!h) {
+    h = v1Hierarchies(root, readFileSync('/proc/self/mountinfo', 'utf8'));
+    // An empty answer is not kept: the hierarchies may not be mounted yet.
+    if (h.size > 0) hostHierarchyCache.set(root, h);
+  }
+  return h;
+}
+
 export function cgroupDirs(
   mode: CgroupMode,
   path: string,
@@ -98,8 +114,8 @@ export function cgroupDirs(
   const parts = checkPath(path);
   if (mode === 'v2') return { unified: join(root, ...parts) };
   const dirs: CgroupDirs = {};
-  const table = mountinfo ?? readFileSync('/proc/self/mountinfo', 'utf8');
-  for (const [mountpoint, ctrls] of v1Hierarchies(root, table)) {
+  const hierarchies = mountinfo !== undefined ? v1Hierarchies(root, mountinfo) : hostHierarchies(root);
+  for (const [mountpoint, ctrls] of hierarchies) {
     for (const c of ctrls) dirs[c] = join(mountpoint, ...parts);
   }
   if (mode === 'hybrid') dirs.unified = join(root, 'unified', ...parts);

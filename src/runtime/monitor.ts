@@ -75,17 +75,22 @@ export interface ToolVersion {
 
 export type RuncStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
-/** The parts of runc's state.json read here. */
+/** What is used here of runc's state.json (the file also carries the whole config). */
 interface RuncStateFile {
   init_process_pid?: number;
   init_process_start?: number | string;
   cgroup_paths?: Record<string, string>;
-  config?: { namespaces?: { type?: string; path?: string }[] };
+  /** The container has a PID namespace of its own (not joined, not the host's). */
+  ownPidNamespace: boolean;
 }
 
-/** Whether runc's state says the container has a PID namespace of its own (not joined, not the host's). */
-function ownPidNamespace(st: RuncStateFile): boolean {
-  return (st.config?.namespaces ?? []).some((n) => n.type === 'NEWPID' && !n.path);
+function slimState(raw: RuncStateFile & { config?: { namespaces?: { type?: string; path?: string }[] } }): RuncStateFile {
+  return {
+    init_process_pid: raw.init_process_pid,
+    init_process_start: raw.init_process_start,
+    cgroup_paths: raw.cgroup_paths,
+    ownPidNamespace: (raw.config?.namespaces ?? []).some((n) => n.type === 'NEWPID' && !n.path),
+  };
 }
 
 export class Monitor {
@@ -260,7 +265,7 @@ export class Monitor {
     const sig = signalNumber(signal);
     // runc's state.json (≈ 30 KB: it carries the whole config) is read and parsed once here.
     const raw = sig === undefined ? undefined : this.readRuncState(id);
-    if (raw && (!all || (sig === osConstants.signals.SIGKILL && ownPidNamespace(raw)))) {
+    if (raw && (!all || (sig === osConstants.signals.SIGKILL && raw.ownPidNamespace))) {
       const st = this.stateFromFiles(id, raw);
       if (st?.status === 'running') {
         try {
@@ -275,11 +280,26 @@ export class Monitor {
     await this.runcCmd(['kill', ...(all ? ['--all'] : []), id, String(signal)]);
   }
 
-  /** runc's state.json for the container, parsed; undefined when there is none or it cannot be read. */
+  /** What was last read of each container's state.json, with the file's inode, size and mtime then. */
+  private readonly runcStates = new Map<string, { key: string; st: RuncStateFile }>();
+
+  /**
+   * runc's state.json for the container, parsed; undefined when there is none or it cannot be
+   * read. A kill and the delete after it read it again unchanged: kept while its size and mtime
+   * stay (a parse of its ≈ 30 KB took ≈ 0.5 ms with 20 containers exiting at once).
+   */
   private readRuncState(id: string): RuncStateFile | undefined {
+    const file = join(this.runcRoot, id, 'state.json');
     try {
-      return JSON.parse(readFileSync(join(this.runcRoot, id, 'state.json'), 'utf8')) as RuncStateFile;
+      const s = statSync(file);
+      const key = `${s.ino}:${s.size}:${s.mtimeMs}`;
+      const seen = this.runcStates.get(id);
+      if (seen?.key === key) return seen.st;
+      const st = slimState(JSON.parse(readFileSync(file, 'utf8')) as RuncStateFile);
+      this.runcStates.set(id, { key, st });
+      return st;
     } catch {
+      this.runcStates.delete(id);
       return undefined;
     }
   }
@@ -364,6 +384,7 @@ export class Monitor {
   /** Deletes runc's state and the container's cgroups; fine if already gone. */
   async remove(id: string): Promise<void> {
     this.entries.delete(id);
+    this.runcStates.delete(id);
     rmSync(join(this.filterDir, id), { force: true });
     const t = traceStart();
     const quick = await this.removeStopped(id);
