@@ -110,10 +110,9 @@ export class Netavark {
   private async exec(cmd: string, netns: string, req: NetavarkRequest): Promise<string> {
     const args = ['--config', this.configDir, ...(this.aardvark ? ['--aardvark-binary', this.aardvark] : []), cmd, netns];
     // posix_spawn, not a fork of berthd (see sys/spawn.ts): one call per container start and
-    // removal, 20 of them at once in a burst of `run -d`.
-    // A teardown runs after the container's exit or removal has answered (nothing waits for
-    // it but the address's reuse): at a lower priority, so that a burst of removals (rm -f of
-    // 20) is not slowed by its own clean-up.
+    // removal, 20 of them at once in a burst of `run -d`. A teardown runs after the container's
+    // exit or removal has answered (nothing waits for it but the address's reuse): at a lower
+    // priority, so that a burst of removals (rm -f of 20) is not slowed by its own clean-up.
     const t = traceStart();
     const { code, stdout, stderr } = await runCollected(this.binary, args, Buffer.from(JSON.stringify(req)), { env: this.env, ...(cmd === 'teardown' ? { nice: 10 } : {}) });
     traceSpan(req.container_id, `netavark ${cmd}`, t);
