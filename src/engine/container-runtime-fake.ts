@@ -192,7 +192,7 @@ export class FakeRuntime implements ContainerRuntime {
     this.containers.delete(id);
   }
 
-  oomKilled(_id: string): boolean {
+  oomKilled(_cgroupsPath: string): boolean {
     return false;
   }
 

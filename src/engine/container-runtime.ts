@@ -24,7 +24,6 @@ import { isErrno, traceSpan, traceStart } from '../common';
 import {
   AttachSocket,
   cgroupDirs,
-  cgroupsPath,
   detectCgroupMode,
   readOomKills,
   resizeTerminal,
@@ -98,8 +97,8 @@ export interface ContainerRuntime {
   known(id: string): boolean;
   delete(id: string): Promise<void>;
   discard(id: string): Promise<void>;
-  /** Whether the kernel OOM-killed a process of the container since it started. */
-  oomKilled(id: string): boolean;
+  /** Whether the kernel OOM-killed a process in the container's cgroup (`cgroupsPath`, as its spec names it) since it started. */
+  oomKilled(cgroupsPath: string): boolean;
   /** The container's stdin, while it is created or running with `stdin`. */
   openStdin(id: string): StdinConnection;
   /** Resizes the container's terminal; a no-op without one. */
@@ -160,7 +159,6 @@ export class MonitorRuntime implements ContainerRuntime {
     // records' and snapshots' fsyncs (tens of ms under load; see bench/README.md).
     mkdirSync(bundle, { recursive: true });
     writeFileSync(join(bundle, 'config.json'), serializeSpec(o.spec));
-    this.cgroupPaths.set(o.id, o.spec.linux.cgroupsPath ?? cgroupsPath('/berth', o.id));
     if (this.monitor.known(o.id)) await this.monitor.remove(o.id); // a stale runc state would block create
     traceSpan(o.id, 'bundle write', t0);
     return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, ...(o.logSizeMax ? { logSizeMax: o.logSizeMax } : {}), tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce });
@@ -246,7 +244,6 @@ export class MonitorRuntime implements ContainerRuntime {
   /** The bundle is renamed into `<execRoot>/trash` and deleted from there in the background. */
   async discard(id: string): Promise<void> {
     this.conmons.delete(id);
-    this.cgroupPaths.delete(id);
     // conmon's link to the bundle, for a short attach socket path: unlinked on a pool thread
     // and not waited for (an unlink waits for the filesystem's journal while another
     // container's exit flushes it; nothing looks the link up once the record is gone).
@@ -270,21 +267,8 @@ export class MonitorRuntime implements ContainerRuntime {
     void fsp.rm(doomed, { recursive: true, force: true }).catch(() => undefined);
   }
 
-  /** Each container's cgroup, as its spec names it: asked at every exit, where parsing config.json took ≈ 1 ms. */
-  private readonly cgroupPaths = new Map<string, string>();
-
-  oomKilled(id: string): boolean {
-    let path = this.cgroupPaths.get(id);
-    if (path === undefined) {
-      path = cgroupsPath('/berth', id);
-      try {
-        path = this.specOf(id).linux.cgroupsPath ?? path;
-        this.cgroupPaths.set(id, path);
-      } catch {
-        /* no bundle: the default place */
-      }
-    }
-    return readOomKills(this.cgroupMode, cgroupDirs(this.cgroupMode, path)) > 0;
+  oomKilled(cgroupsPath: string): boolean {
+    return readOomKills(this.cgroupMode, cgroupDirs(this.cgroupMode, cgroupsPath)) > 0;
   }
 
   openStdin(id: string): StdinConnection {

@@ -41,7 +41,7 @@ import {
 } from '../runtime';
 import { KeyedMutex } from '../state';
 import type { Snapshotter } from '../storage';
-import { afterCreate, buildSpec, checkSpec, initBinaryPath, shareableShmPath } from './container-spec';
+import { afterCreate, buildSpec, checkSpec, containerCgroupsPath, initBinaryPath, shareableShmPath } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
 import { CONTAINER_RECORD_VERSION, ZERO_TIME, isLive, type ContainerEvents, type EndpointConfig, type ContainerRecord, type ContainerSpec, type LogConfig, type WaitCondition } from './container-model';
 import type { ContainerNetwork, NetworkSetUp } from './container-network';
@@ -586,7 +586,7 @@ export class ContainerService {
   /** Cleans up after an exit, records it, and tells waiters; not the auto-removal. */
   private async finishExit(rec: ContainerRecord, code: number, at: Date, error: string): Promise<void> {
     const t0 = traceStart();
-    const oomKilled = this.oomKilled(rec.id);
+    const oomKilled = this.oomKilled(rec);
     await this.runtime.delete(rec.id).catch((err) => log.warn('runc delete failed', { id: rec.id, error: String(err) }));
     const t1 = traceStart();
     traceSpan(rec.id, 'exit: runtime delete', t0, t1);
@@ -607,11 +607,12 @@ export class ContainerService {
   }
 
   /** Whether the kernel OOM-killed a process of the container's current run. */
-  private oomKilled(id: string): boolean {
+  private oomKilled(rec: ContainerRecord): boolean {
     try {
-      return this.runtime.oomKilled(id);
+      // The engine knows the cgroup from the record (the spec was built from it): no read of config.json.
+      return this.runtime.oomKilled(containerCgroupsPath(rec));
     } catch (err) {
-      log.warn('cannot read the OOM counter', { id, error: String(err) });
+      log.warn('cannot read the OOM counter', { id: rec.id, error: String(err) });
       return false;
     }
   }

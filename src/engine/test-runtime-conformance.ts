@@ -8,6 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { cgroupsPath } from '../runtime';
 import type { ContainerRuntime, RuntimeCreateOptions } from './container-runtime';
 
 export interface RuntimeUnderTest {
@@ -35,7 +36,8 @@ export function runtimeConformance(name: string, make: () => Promise<RuntimeUnde
 
   test(`${name}: create, start, kill; the exit is recorded and announced`, async () => {
     const id = newId();
-    const pid = await t.runtime.create(t.options(id));
+    const opts = t.options(id);
+    const pid = await t.runtime.create(opts);
     assert.ok(pid > 0);
     assert.ok(t.runtime.known(id));
     assert.equal((await t.runtime.state(id))?.status, 'created');
@@ -47,7 +49,7 @@ export function runtimeConformance(name: string, make: () => Promise<RuntimeUnde
     await t.runtime.kill(id, 'KILL', true);
     await exited;
     assert.equal((await t.runtime.exitCode(id))?.code, 137);
-    assert.equal(t.runtime.oomKilled(id), false);
+    assert.equal(t.runtime.oomKilled(opts.spec.linux?.cgroupsPath ?? cgroupsPath('/berth', id)), false);
     await t.runtime.delete(id);
     await t.runtime.discard(id);
     assert.equal(t.runtime.known(id), false);

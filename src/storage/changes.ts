@@ -65,7 +65,7 @@ export async function overlayChanges(upper: string, lower: LowerView): Promise<C
       const abs = join(upper, crel);
       const st = await fsp.lstat(abs);
       let kind: ChangeKind | null;
-      const low = await lower.lookup(crel);
+      const low = lower.lookup(crel);
       if (isWhiteout(st)) kind = ChangeKind.Delete;
       else if (st.isDirectory() && isOpaque(abs) && low?.st.isDirectory()) kind = ChangeKind.Delete;
       else if (!low) kind = ChangeKind.Add;
@@ -130,7 +130,7 @@ export async function naiveChanges(root: string, lower: LowerView): Promise<Chan
     for (const name of [...oldChildren.keys()].sort(byteOrder)) out.push({ path: rel2abs(rel ? `${rel}/${name}` : name), kind: ChangeKind.Delete });
     if (out.length > at && !added && rel !== '') out.splice(at, 0, { path: rel2abs(rel), kind: ChangeKind.Modify });
   };
-  const top = await lower.root();
+  const top = lower.root();
   await walk('', top, false);
   return out;
 }

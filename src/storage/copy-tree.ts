@@ -23,7 +23,7 @@ import { readXattrs } from './tar-writer';
 
 /** A read-only tree to walk: its root, and each directory's children. */
 export interface TreeSource {
-  root(): Promise<ViewEntry | null>;
+  root(): ViewEntry | null | Promise<ViewEntry | null>;
   list(dir: ViewEntry): Promise<ViewEntry[]>;
 }
 

@@ -44,7 +44,7 @@ export async function buildInitLayer(dir: string, image: LowerView, owner?: { ui
     if (rel === '' || madeDirs.has(rel)) return true;
     const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
     if (!ensureDir(parent)) return false;
-    const low = image.dirs.length ? image.lookupSync(rel) : null;
+    const low = image.dirs.length ? image.lookup(rel) : null;
     if (low && !low.st.isDirectory()) return false; // e.g. /etc is a symlink: leave it alone
     const abs = join(dir, rel);
     if (!lstatOrNullSync(abs)) mkdirSync(abs, 0o755);
@@ -59,7 +59,7 @@ export async function buildInitLayer(dir: string, image: LowerView, owner?: { ui
     return true;
   };
   for (const e of ENTRIES) {
-    if (image.dirs.length && image.lookupSync(e.path)) continue;
+    if (image.dirs.length && image.lookup(e.path)) continue;
     const parent = e.path.includes('/') ? e.path.slice(0, e.path.lastIndexOf('/')) : '';
     if (!ensureDir(parent)) continue;
     const abs = join(dir, e.path);

@@ -42,13 +42,8 @@ export function isOpaque(abs: string): boolean {
 export class LowerView {
   constructor(readonly dirs: readonly string[]) {}
 
-  /** The root directory of the view. */
-  async root(): Promise<ViewEntry | null> {
-    return this.rootSync();
-  }
-
-  /** root() with synchronous calls: a lstat and an xattr read per layer until an opaque one. */
-  rootSync(): ViewEntry | null {
+  /** The root directory of the view (synchronous: a lstat and an xattr read per layer until an opaque one). */
+  root(): ViewEntry | null {
     if (this.dirs.length === 0) return null;
     const layers: number[] = [];
     for (let i = 0; i < this.dirs.length; i++) {
@@ -58,18 +53,14 @@ export class LowerView {
     return { name: '', rel: '', abs: this.dirs[0]!, st: lstatSync(this.dirs[0]!), layers };
   }
 
-  /** The visible entry at `rel` ('a/b'), or null when the view has nothing there. */
-  async lookup(rel: string): Promise<ViewEntry | null> {
-    return this.lookupSync(rel);
-  }
-
   /**
-   * lookup() with synchronous calls: a few stats of cached inodes per path component,
-   * microseconds each, where a trip through the thread pool per stat costs a turn of the
-   * event loop (an init layer looks up ten paths for every container).
+   * The visible entry at `rel` ('a/b'), or null when the view has nothing there. Synchronous:
+   * a few stats of cached inodes per path component, microseconds each, where a trip through
+   * the thread pool per stat costs a turn of the event loop (an init layer looks up ten paths
+   * for every container).
    */
-  lookupSync(rel: string): ViewEntry | null {
-    let cur = this.rootSync();
+  lookup(rel: string): ViewEntry | null {
+    let cur = this.root();
     for (const c of rel.split('/').filter((p) => p !== '' && p !== '.')) {
       if (!cur || !cur.st.isDirectory()) return null;
       cur = this.childSync(cur, c);
