@@ -76,14 +76,18 @@ export class Netavark {
   /**
    * netavark runs `iptables` two dozen times per container setup, looked up in PATH: the
    * directory that has it goes first, so that each run is one execve, not one per PATH
-   * entry before it (seven on a PATH like /root/.cargo/bin:…:/usr/sbin).
+   * entry before it (seven on a PATH like /root/.cargo/bin:…:/usr/sbin). Made at the first call.
    */
-  private readonly env = (() => {
-    const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);
-    const first = dirs.find((d) => existsSync(join(d, 'iptables')));
-    const path = first ? [first, ...dirs.filter((d) => d !== first)] : dirs;
-    return { ...(process.env as Record<string, string>), PATH: path.join(':'), RUST_LOG: 'error' };
-  })();
+  private envCache?: Record<string, string>;
+  private get env(): Record<string, string> {
+    if (!this.envCache) {
+      const dirs = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);
+      const first = dirs.find((d) => existsSync(join(d, 'iptables')));
+      const path = first ? [first, ...dirs.filter((d) => d !== first)] : dirs;
+      this.envCache = { ...(process.env as Record<string, string>), PATH: path.join(':'), RUST_LOG: 'error' };
+    }
+    return this.envCache;
+  }
 
   setup(netns: string, req: NetavarkRequest, exclusive = false): Promise<NetavarkResult> {
     return this.call('setup', netns, req, exclusive).then((out) => JSON.parse(out || '{}') as NetavarkResult);

@@ -265,11 +265,11 @@ export class Monitor {
     const sig = signalNumber(signal);
     // runc's state.json (≈ 30 KB: it carries the whole config) is read and parsed once here.
     const raw = sig === undefined ? undefined : this.readRuncState(id);
-    if (raw && (!all || (sig === osConstants.signals.SIGKILL && raw.ownPidNamespace))) {
+    if (sig !== undefined && raw && (!all || (sig === osConstants.signals.SIGKILL && raw.ownPidNamespace))) {
       const st = this.stateFromFiles(id, raw);
       if (st?.status === 'running') {
         try {
-          process.kill(st.pid, sig!);
+          process.kill(st.pid, sig);
           return;
         } catch (err) {
           if (!isErrno(err, 'ESRCH')) throw err;
