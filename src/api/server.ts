@@ -59,6 +59,29 @@ export function buildRouter(engine: Engine): Router {
   return router;
 }
 
+/** A request path that WHATWG URL parsing leaves as it is (but for dot segments, checked apart). */
+const PLAIN_PATH = /^\/(?!\/)[A-Za-z0-9_.:@+\/-]*$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
+/** A request target's path and query, as WHATWG URL parsing against http://berth gives them. */
+export function parseTarget(target: string): { query: URLSearchParams; path: string } {
+  // Most targets are plain (`/v1.45/containers/ID/json?all=1`): split by hand, as URL parsing
+  // cost about 30 µs a request here. A target it would rewrite (percent-encoding, dot
+  // segments, a fragment, characters it escapes) goes through it.
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  if (PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path) && (q < 0 || !target.includes('#', q))) {
+    return { path, query: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)) };
+  }
+  let url: URL;
+  try {
+    url = new URL(target, 'http://berth');
+  } catch {
+    throw invalidArgument(`malformed request target ${JSON.stringify(target)}: use a path such as /v1.45/containers/json`);
+  }
+  return { query: url.searchParams, path: url.pathname };
+}
+
 /** Request ids for logs and error answers: unique per daemon run, and cheap (no syscall each). */
 const REQUEST_ID_PREFIX = randomBytes(3).toString('hex');
 let requestCount = 0;
@@ -125,16 +148,6 @@ export class ApiServer {
     });
   }
 
-  private parseTarget(req: IncomingMessage): { query: URLSearchParams; path: string } {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://berth');
-    } catch {
-      throw invalidArgument(`malformed request target ${JSON.stringify(req.url)}: use a path such as /v1.45/containers/json`);
-    }
-    return { query: url.searchParams, path: url.pathname };
-  }
-
   /** `body`: the request's body when it is not `req` (raw-body.ts). */
   private async handle(req: IncomingMessage, res: ServerResponse, body?: Readable): Promise<void> {
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);
@@ -152,7 +165,7 @@ export class ApiServer {
     req.on('error', leave);
     const requestId = nextRequestId();
     try {
-      const { query, path } = this.parseTarget(req);
+      const { query, path } = parseTarget(req.url ?? '/');
       const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
       const ctx: Context = {
         req, res, query, params, apiVersion, requestId,
@@ -181,7 +194,7 @@ export class ApiServer {
     socket.on('error', () => abort.abort());
     const requestId = nextRequestId();
     try {
-      const { query, path } = this.parseTarget(req);
+      const { query, path } = parseTarget(req.url ?? '/');
       const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
       const ctx: Context = { req, query, requestId, abort: abort.signal, socket, head, params, apiVersion };
       if (!/\/(attach|start)$/.test(path)) throw invalidArgument(`${path} does not upgrade connections: send the request without an Upgrade header`);

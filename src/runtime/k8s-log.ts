@@ -149,7 +149,7 @@ export async function tailStart(path: string, n: number, end: number): Promise<n
     let recEnd: number | undefined;
     let seen = 0;
     // The record from `start` to `recEnd`: true once it is the (n+1)-th full line from the end.
-    const count = (start: number): boolean => isFullLine(buf.subarray(start - pos, recEnd! - pos)) && ++seen > n;
+    const count = (start: number): boolean => isFullLine(buf, start - pos, recEnd! - pos) && ++seen > n;
     let blocks = 0;
     while (pos > 0) {
       if (++blocks % 16 === 0) await new Promise<void>((r) => setImmediate(r));
@@ -160,8 +160,9 @@ export async function tailStart(path: string, n: number, end: number): Promise<n
       if (bytesRead !== size) break;
       pos -= size;
       buf = buf.length ? Buffer.concat([chunk, buf]) : chunk;
-      for (let i = size - 1; i >= 0; i--) {
-        if (buf[i] !== 0x0a) continue;
+      // Newlines found natively (memrchr): a byte loop here is interpreted on a cold call,
+      // about 20 ns a byte, 0.5 ms for a tail of 100 lines.
+      for (let i = size > 0 ? buf.lastIndexOf(0x0a, size - 1) : -1; i >= 0; i = i > 0 ? buf.lastIndexOf(0x0a, i - 1) : -1) {
         const nl = pos + i;
         if (recEnd !== undefined && count(nl + 1)) return recEnd + 1;
         recEnd = nl;
@@ -175,11 +176,11 @@ export async function tailStart(path: string, n: number, end: number): Promise<n
   }
 }
 
-/** Whether a k8s-file record ends a line (`TIME STREAM F …`). */
-function isFullLine(line: Buffer): boolean {
-  const s1 = line.indexOf(0x20);
-  const s2 = s1 < 0 ? -1 : line.indexOf(0x20, s1 + 1);
-  return s2 > 0 && line[s2 + 1] === 0x46;
+/** Whether the k8s-file record in buf[start, end) ends a line (`TIME STREAM F …`). */
+function isFullLine(buf: Buffer, start: number, end: number): boolean {
+  const s1 = buf.indexOf(0x20, start);
+  const s2 = s1 < 0 || s1 >= end ? -1 : buf.indexOf(0x20, s1 + 1);
+  return s2 > 0 && s2 + 1 < end && buf[s2 + 1] === 0x46;
 }
 
 export async function logSize(path: string): Promise<number> {
