@@ -69,17 +69,30 @@ export function rawFramingOf(req: IncomingMessage): BodyFraming | undefined {
   return (req as Marked)[RAW_FRAMING];
 }
 
-/** A ServerResponse on the socket of such a request: Connection: close, the socket ended once it is sent. */
-export function respondOn(req: IncomingMessage, socket: Socket): ServerResponse {
+/**
+ * A ServerResponse on the socket of such a request: Connection: close, the socket ended once
+ * it is sent. An answer given before the body was read (an error: no such container, a
+ * read-only target) is followed by reading what the client still sends, for at most
+ * LINGER_MS, and dropping it: closed at once, the connection would fail the client's
+ * writes (EPIPE), and the docker CLI reports that instead of the answer.
+ */
+export function respondOn(req: IncomingMessage, socket: Socket, body?: RawRequestBody): ServerResponse {
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket);
   res.on('finish', () => {
     res.detachSocket(socket);
-    socket.destroySoon();
+    if (!body?.unread()) return void socket.destroySoon();
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    body.discardRest(() => socket.destroy());
   });
   return res;
 }
+
+const LINGER_MS = 2000;
 
 export class RawRequestBody extends Readable implements RawBodySource {
   private readonly handle: StreamHandle | undefined;
@@ -119,6 +132,18 @@ export class RawRequestBody extends Readable implements RawBodySource {
     if (this.mode !== 'taken') throw new Error('returnConnection without takeConnection');
     this.mode = 'idle';
     this.pending = raw;
+  }
+
+  /** Whether some of the body is still to come (neither read to its end nor handed to a reader). */
+  unread(): boolean {
+    return (this.mode === 'idle' || this.mode === 'stream') && !this.destroyed;
+  }
+
+  /** Reads the rest of the body and drops it; `done` once it ended or failed. */
+  discardRest(done: () => void): void {
+    this.once('end', done);
+    this.once('error', done);
+    this.resume();
   }
 
   override _read(): void {

@@ -106,7 +106,7 @@ export class ApiServer {
       try {
         // Synchronously, before node reads the socket again.
         body = new RawRequestBody(socket as Socket, head, framing);
-        res = respondOn(req, socket as Socket);
+        res = respondOn(req, socket as Socket, body);
       } catch (err) {
         log.warn('cannot answer a request on its connection', { error: String(err) });
         return void socket.destroy();

@@ -6,8 +6,8 @@
  * - Every operation runs under the container's lock. A container that is not running
  *   has its root filesystem mounted for the operation and unmounted after (unless it
  *   started meanwhile, which the lock prevents); a running one is used as mounted.
- * - Paths resolve inside the container, its volumes and binds laid over its root
- *   (storage ContainerFs): nothing outside the container's root or its mounts' sources
+ * - Paths resolve inside the container, its volumes, binds and network files
+ *   (/etc/hostname, /etc/hosts, /etc/resolv.conf) laid over its root (storage ContainerFs): nothing outside the container's root or its mounts' sources
  *   is ever read or written, and a write into a volume lands in the volume.
  * - tmpfs mounts of a running container live only in its mount namespace: paths in
  *   them are refused rather than silently read from the root filesystem underneath.
@@ -148,16 +148,41 @@ export class ContainerArchive {
       const live = isLive(rec);
       const rootfs = live ? this.snapshots.mergedDir(rec.id) : await this.snapshots.mount(rec.id);
       try {
-        const mounts = rec.mountPoints
-          .filter((m) => m.type === 'volume' || m.type === 'bind')
-          .map((m) => ({ destination: m.destination, source: m.source, rw: m.rw }));
-        const fs = new ContainerFs(rootfs, mounts, rec.spec.security.readonlyRootfs);
+        const fs = new ContainerFs(rootfs, this.mountsOf(rec), rec.spec.security.readonlyRootfs);
         await this.removeLeftovers(rec, fs);
         return await fn(fs);
       } finally {
         if (!live && !isLive(rec)) await this.snapshots.unmount(rec.id).catch((err) => log.warn('unmount after cp failed', { id: rec.id, error: String(err) }));
       }
     });
+  }
+
+  /**
+   * What is laid over the container's root for a copy: its volumes and binds, and the
+   * network files berthd binds at /etc/hostname, /etc/hosts and /etc/resolv.conf (those of
+   * the container whose network it joins with --network container:X), unless a volume or
+   * bind of the user's covers them. Network files not written yet (a container never
+   * started) leave the root's own files visible, as the running container would see them.
+   */
+  private mountsOf(rec: ContainerRecord): { destination: string; source: string; rw: boolean }[] {
+    const mounts = rec.mountPoints
+      .filter((m) => m.type === 'volume' || m.type === 'bind')
+      .map((m) => ({ destination: posix.normalize(m.destination), source: m.source, rw: m.rw }));
+    const net = rec.spec.network.mode ?? '';
+    const files = (net.startsWith('container:') ? this.findRef(net.slice('container:'.length)) : undefined) ?? rec;
+    for (const [destination, source] of [['/etc/hostname', files.hostnamePath], ['/etc/hosts', files.hostsPath], ['/etc/resolv.conf', files.resolvConfPath]] as const) {
+      if (mounts.some((m) => m.destination === destination)) continue;
+      if (existsSync(source)) mounts.push({ destination, source, rw: true });
+    }
+    return mounts;
+  }
+
+  private findRef(ref: string): ContainerRecord | undefined {
+    try {
+      return this.store.get(ref);
+    } catch {
+      return undefined;
+    }
   }
 
   private async removeLeftovers(rec: ContainerRecord, fs: ContainerFs): Promise<void> {

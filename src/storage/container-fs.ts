@@ -12,7 +12,8 @@
  *   tree holds (`ln -s / escape` means the container's root, never the host's).
  * - `stat` and `tar` follow Docker's rules (dockerd's archive.go, go-archive's rebase):
  *   the last component is followed only when the path ends in `/` or `/.`; the tar of a
- *   directory names its entries `<base>/…` (`./…` for a path ending in `/.`), that of
+ *   directory names its entries `<base>/…` (`./…` for a path ending in `/.`, `/…` for the
+ *   root itself), that of
  *   anything else holds the one entry `<base>`. Mount points below a tarred directory
  *   contribute their mount's content.
  * - `extract` unpacks a tar (plain, gzip or zstd) into an existing directory, on a worker
@@ -189,7 +190,9 @@ export class ContainerFs {
     const stat = await this.stat(path);
     const found = await this.lookup(path);
     if (!stat || !found) return null;
-    const rebase = dockerBase(path) === '/' ? '.' : dockerBase(path);
+    // The root is named `/` and its entries `/bin`, …, as dockerd names them: the docker CLI
+    // rebases names that start with the base it asked for, and finds nothing in `./…`.
+    const rebase = dockerBase(path);
     const links = new Map<string, string>();
     const self = this;
     const out = new TarOut();
@@ -215,12 +218,12 @@ export class ContainerFs {
           if (self.isMountPoint(ccpath)) {
             const loc = self.locateSync(ccpath);
             try {
-              yield* entry(loc.dir.at(loc.name), ccpath, `${name}/${child}`);
+              yield* entry(loc.dir.at(loc.name), ccpath, childName(name, child));
             } finally {
               loc.dir.close();
             }
           } else {
-            yield* entry(dir.at(child), ccpath, `${name}/${child}`);
+            yield* entry(dir.at(child), ccpath, childName(name, child));
           }
         }
       } finally {
@@ -342,6 +345,11 @@ async function lstatOrNull(p: string): Promise<Stats | null> {
     if (isErrno(e, 'ENOENT') || isErrno(e, 'ENOTDIR')) return null;
     throw e;
   }
+}
+
+/** An entry's name below the directory named `parent` in a tar (`/` for the root). */
+function childName(parent: string, child: string): string {
+  return parent === '/' ? `/${child}` : `${parent}/${child}`;
 }
 
 /** Go's filepath.Base of the path as dockerd joins it with `/` (a trailing `/.` kept). */

@@ -113,6 +113,37 @@ test('cp to and from a stopped and a never-started container; nothing stays moun
   await d.dockerOk(['rm', 'cp-new']);
 });
 
+test('cp reads the network files the container sees, copies its whole root, and a missing container is named in the error', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'cp-netfiles', '--hostname', 'cp-host-name', '--add-host', 'cp-extra:10.9.8.7', 'busybox', 'sleep', '1000']);
+  const read = async (path: string) => (await run('sh', ['-c', `docker -H ${d.host} cp cp-netfiles:${path} - | tar -xO`], { env: d.env() })).stdout;
+  assert.equal(await read('/etc/hostname'), `${await d.dockerOk(['exec', 'cp-netfiles', 'cat', '/etc/hostname'])}\n`);
+  const hosts = await read('/etc/hosts');
+  assert.match(hosts, /10\.9\.8\.7\tcp-extra/);
+  assert.equal(hosts.trim(), await d.dockerOk(['exec', 'cp-netfiles', 'cat', '/etc/hosts']));
+  assert.equal((await read('/etc/resolv.conf')).trim(), await d.dockerOk(['exec', 'cp-netfiles', 'cat', '/etc/resolv.conf']));
+  // In a directory's tar too.
+  const etc = await run('sh', ['-c', `docker -H ${d.host} cp cp-netfiles:/etc - | tar -xO etc/hostname`], { env: d.env() });
+  assert.equal(etc.stdout, 'cp-host-name\n');
+
+  // The root: a missing destination becomes a copy of it, an existing one receives its entries.
+  const rootCopy = join(d.dir, 'root-copy');
+  await d.dockerOk(['cp', 'cp-netfiles:/', rootCopy]);
+  assert.ok(existsSync(join(rootCopy, 'bin', 'busybox')), readdirSync(d.dir).join(' '));
+  const into = join(d.dir, 'root-into');
+  mkdirSync(into);
+  await d.dockerOk(['cp', 'cp-netfiles:/', into]);
+  assert.ok(existsSync(join(into, 'bin', 'busybox')), readdirSync(into).join(' '));
+  await d.dockerOk(['rm', '-f', 'cp-netfiles']);
+
+  // Refused before the body is read: the CLI still gets the answer, not a broken pipe.
+  const src = hostTree();
+  for (let i = 0; i < 3; i++) {
+    const r = await d.docker(['cp', src, 'cp-no-such-ctr:/tmp/']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /Error response from daemon: No such container: cp-no-such-ctr/);
+  }
+});
+
 test('cp into a volume and a bind mount lands there; copy out of them reads them', async () => {
   const src = hostTree();
   const bind = join(d.dir, 'bind-dst');
