@@ -92,12 +92,16 @@ export class LiveOps {
         checkRestartPolicy(policy);
         if (policy.name && policy.name !== 'no' && rec.spec.autoRemove) throw invalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
       }
-      const changesResources = Object.values(resources).some((v) => v !== undefined);
+      // As in the merge: 0 and '' leave a value as it is (the CLI sends them for every flag not given).
+      const changesResources = Object.entries(resources).some(([k, v]) => v !== undefined && (k === 'pidsLimit' || (v !== 0 && v !== '')));
       if (isLive(rec) && changesResources) {
         try {
           await this.runtime.update(rec.id, oci);
         } catch (err) {
-          throw invalidArgument(`Cannot update container ${rec.id}: ${err instanceof Error ? err.message : String(err)}`, err);
+          // A process that just ended (its exit not handled yet, a restart policy's next run
+          // about to start) takes the new values at its next start, as with dockerd.
+          const st = await this.runtime.state(rec.id).catch(() => undefined);
+          if (st && st.status !== 'stopped') throw invalidArgument(`Cannot update container ${rec.id}: ${err instanceof Error ? err.message : String(err)}`, err);
         }
       }
       Object.assign(r, {

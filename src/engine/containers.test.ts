@@ -11,7 +11,8 @@ test('signals are accepted in every form docker accepts', () => {
   assert.equal(normalizeSignal('usr1'), 'USR1');
   assert.equal(signalNumber('USR1'), 10);
   assert.throws(() => normalizeSignal('SIGNOPE'), /Invalid signal: SIGNOPE/);
-  assert.throws(() => normalizeSignal('99'), /Invalid signal/);
+  assert.throws(() => normalizeSignal('99'), /the linux daemon does not support signal 99/);
+  assert.throws(() => normalizeSignal('0'), /Invalid signal: 0/);
 });
 
 test('container names follow docker rules', () => {

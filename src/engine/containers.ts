@@ -797,7 +797,8 @@ export class ContainerService {
     return this.lock.run(rec.id, async () => {
       let name: string;
       try {
-        name = checkName(newName);
+        // dockerd checks the name with its slash, and shows it so.
+        name = checkName(`/${newName.replace(/^\//, '')}`);
       } catch (err) {
         throw invalidArgument(`Error when allocating new name: ${errorText(err)}`, err);
       }

@@ -20,7 +20,7 @@ export function parseTimestamp(v: string): number {
     return Date.now() - Number(dur[1]) * mult[dur[2]!]!;
   }
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw invalidArgument(`invalid timestamp "${v}": use RFC 3339, unix seconds or a duration such as 10m`);
+  if (Number.isNaN(t)) throw invalidArgument(`failed to parse value as time or duration: "${v}": use RFC 3339, unix seconds or a duration such as 10m`);
   return t;
 }
 

@@ -14,6 +14,8 @@ export function normalizeSignal(s: string): string {
     const name = Object.keys(SIGNALS).find((k) => SIGNALS[k] === n);
     if (name) return name;
     if (n >= 34 && n <= 64) return String(n);
+    // A number that is no signal here (0 too), in dockerd's words.
+    throw invalidArgument(n === 0 ? `Invalid signal: ${s}` : `the linux daemon does not support signal ${n}`);
   } else if (up in SIGNALS) return up;
   else if (/^RTMIN(\+\d+)?$|^RTMAX(-\d+)?$/.test(up)) return up;
   throw invalidArgument(`Invalid signal: ${s}`);

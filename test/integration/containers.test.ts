@@ -263,6 +263,8 @@ test('logs: stdout/stderr separation, --tail, -t timestamps', async () => {
   assert.equal(tail.code, 0);
   assert.equal(tail.stdout, 'l4\nl5\n');
   assert.equal((await d.docker(['logs', '--tail', '0', many])).stdout, '');
+  // What is not a whole number (a word, a negative one) means the whole log, as dockerd reads it.
+  for (const t of ['all', 'bogus', '-1']) assert.equal((await d.dockerOk(['logs', '--tail', t, many])), 'l1\nl2\nl3\nl4\nl5', t);
 
   const ts = await d.docker(['logs', '-t', id]);
   assert.equal(ts.code, 0);

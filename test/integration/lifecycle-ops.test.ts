@@ -33,6 +33,10 @@ test('rename: the new name is used, a taken one is a 409 with dockerd\'s words, 
   assert.equal(same.status, 400);
   const bad = await d.api('POST', '/containers/rn-c/rename?name=no%20spaces');
   assert.equal(bad.status, 400);
+  // dockerd checks a new name with its slash, and shows it so.
+  const badCli = await d.docker(['rename', 'rn-c', 'bad name!']);
+  assert.equal(badCli.code, 1);
+  assert.match(badCli.stderr, /Error when allocating new name: Invalid container name \(\/bad name!\), only \[a-zA-Z0-9\]\[a-zA-Z0-9_.-\] are allowed/);
   const events = await d.dockerOk(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'event=rename', '--format', '{{.Actor.Attributes.name}} {{.Actor.Attributes.oldName}}']);
   assert.equal(events, 'rn-c /rn-a');
   // docker-py's rename, and the record survives a daemon restart under its new name.

@@ -91,6 +91,18 @@ test('docker update --restart gives a running container a policy; a crash (not a
   assert.equal(neg.status, 400);
   assert.equal(neg.json.message, "invalid restart policy: maximum retry count can only be used with 'on-failure'");
   await d.dockerOk(['rm', '-f', id]);
+  // A container whose process just ended, and one that has stopped for good: the new policy
+  // is kept for its next start (no runtime call for a policy alone).
+  const failing = await d.dockerOk(['run', '-d', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 1']);
+  assert.equal(await d.dockerOk(['update', '--restart', 'always', failing]), failing);
+  assert.equal((await d.inspect(failing)).HostConfig.RestartPolicy.Name, 'always');
+  const exited = await d.dockerOk(['run', '-d', 'busybox', 'true']);
+  await d.dockerOk(['wait', exited]);
+  assert.equal(await d.dockerOk(['update', '--restart', 'unless-stopped', '--cpus', '0.5', exited]), exited);
+  const ex = await d.inspect(exited);
+  assert.equal(ex.HostConfig.RestartPolicy.Name, 'unless-stopped');
+  assert.equal(ex.HostConfig.NanoCpus, 500_000_000);
+  await d.dockerOk(['rm', '-f', failing, exited]);
 });
 
 test('berthd killed -9: an on-failure container that died while it was down is restarted when it returns; always comes back after a manual stop, unless-stopped does not', async () => {

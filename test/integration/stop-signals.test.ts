@@ -82,6 +82,9 @@ test('kill -s takes names with or without SIG in any case, and numbers; events c
   const bad = await d.docker(['kill', '-s', 'SIGNOPE', id]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /Invalid signal: SIGNOPE/);
+  const badNumber = await d.docker(['kill', '-s', '99', id]);
+  assert.equal(badNumber.code, 1);
+  assert.match(badNumber.stderr, /the linux daemon does not support signal 99/);
   assert.equal(await d.dockerOk(['kill', '-s', 'KILL', id]), id);
   const st = await d.inspect(id);
   assert.equal(st.State.Status, 'exited');

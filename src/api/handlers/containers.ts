@@ -98,8 +98,8 @@ export function containerRoutes(router: Router, engine: Engine): void {
     const stderr = qbool(ctx.query, 'stderr');
     if (!stdout && !stderr) throw invalidArgument('Bad parameters: you must choose at least one stream');
     const tailRaw = ctx.query.get('tail');
-    const tail = !tailRaw || tailRaw === 'all' ? undefined : Number.parseInt(tailRaw, 10);
-    if (tail !== undefined && Number.isNaN(tail)) throw invalidArgument(`invalid tail value ${JSON.stringify(tailRaw)}: use a number or "all"`);
+    // As dockerd reads it: a whole number, else (all, a word, a negative one) the whole log.
+    const tail = tailRaw && /^[+-]?\d+$/.test(tailRaw.trim()) && Number(tailRaw) >= 0 ? Number(tailRaw) : undefined;
     const timestamps = qbool(ctx.query, 'timestamps');
     const res = ctx.res!;
     const tty = rec.spec.process.tty;
