@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Compiles berth-exec (native/berth-exec.c) into dist/native. Without a C compiler the
-// build goes on without it and berthd runs every exec through `runc exec`
-// (src/runtime/exec-helper.ts); a compiler that rejects the source fails the build.
+// Compiles berth-exec (native/berth-exec.c) and berth-logrotate.so (native/berth-logrotate.c)
+// into dist/native. Without a C compiler the build goes on without them: berthd then runs
+// every exec through `runc exec` (src/runtime/exec-helper.ts) and keeps a container's log in
+// one file (max-file is not applied: src/engine/log-config.ts); a compiler that rejects the
+// source fails the build.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const { mkdirSync, rmSync } = require('node:fs');
@@ -13,8 +15,11 @@ const cc = ['cc', 'gcc', 'clang'].find((c) => spawnSync(c, ['--version'], { stdi
 mkdirSync(out, { recursive: true });
 if (!cc) {
   rmSync(join(out, 'berth-exec'), { force: true });
-  console.warn('build-native: no C compiler (cc, gcc or clang): berth-exec not built; execs will use runc exec');
+  rmSync(join(out, 'berth-logrotate.so'), { force: true });
+  console.warn('build-native: no C compiler (cc, gcc or clang): berth-exec and berth-logrotate.so not built; execs will use runc exec, logs keep one file');
   process.exit(0);
 }
-const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-o', join(out, 'berth-exec'), join(root, 'native', 'berth-exec.c')], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+const exec = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-o', join(out, 'berth-exec'), join(root, 'native', 'berth-exec.c')], { stdio: 'inherit' });
+if (exec.status !== 0) process.exit(exec.status ?? 1);
+const rotate = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-o', join(out, 'berth-logrotate.so'), join(root, 'native', 'berth-logrotate.c'), '-ldl'], { stdio: 'inherit' });
+process.exit(rotate.status ?? 1);

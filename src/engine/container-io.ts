@@ -4,7 +4,7 @@
  * so a client never misses what was written before it read.
  */
 import { log, notImplemented } from '../common';
-import { LogFollower, logSize, scanLog, tailStart, type LogEntry } from '../runtime';
+import { closeLogs, LogFollower, openLogSet, scanLogFd, tailLines, type LogEntry } from '../runtime';
 import type { ContainerRecord } from './container-model';
 import { logsReadable, UNREADABLE_LOG } from './log-config';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
@@ -48,25 +48,57 @@ export class ContainerIO {
       return (opts.since === undefined || t >= opts.since) && (opts.until === undefined || t <= opts.until);
     };
     const tail = opts.tail !== undefined && opts.tail >= 0 ? opts.tail : undefined;
-    let end: number;
-    if (tail !== undefined && (opts.since !== undefined || opts.until !== undefined)) {
-      // The tail of what the time window selects: read the window, keep its last lines.
-      const shown: LogEntry[] = [];
-      end = await scanLog(rec.logPath, 0, (e) => {
-        if (!inWindow(e)) return;
-        shown.push(e);
-        // Trimmed now and then, not on every line.
-        if (shown.length > 2 * tail + 1024) shown.splice(0, shown.length - tail);
-      }, Number.POSITIVE_INFINITY);
-      for (const e of tail === 0 ? [] : shown.slice(-tail)) write(e);
-    } else {
-      // Streamed from where the last `tail` lines start (found reading backward), never held whole.
-      const size = await logSize(rec.logPath);
-      const start = tail === undefined ? 0 : await tailStart(rec.logPath, tail, size);
-      end = await scanLog(rec.logPath, start, windowed ? (e) => inWindow(e) && write(e) : write, size, pace);
+    // Every file of the log opened at once, oldest first (what a rotation kept, then the
+    // current one), so that a rotation while they are read changes nothing for this reader.
+    const { rotated, current } = openLogSet(rec.logPath);
+    const files = current ? [...rotated, current] : rotated;
+    let handedOn = false;
+    // Where the current file was read to (after its last complete line): following goes on from there.
+    let end = current ? current.size : 0;
+    try {
+      if (tail !== undefined && windowed) {
+        // The tail of what the time window selects: read the window, keep its last lines.
+        const shown: LogEntry[] = [];
+        for (const f of files) {
+          const to = await scanLogFd(f.fd, 0, (e) => {
+            if (!inWindow(e)) return;
+            shown.push(e);
+            // Trimmed now and then, not on every line.
+            if (shown.length > 2 * tail + 1024) shown.splice(0, shown.length - tail);
+          }, f.size);
+          if (f === current) end = to;
+        }
+        for (const e of tail === 0 ? [] : shown.slice(-tail)) write(e);
+      } else {
+        // Streamed from where the last `tail` lines start (found reading backward, from the
+        // newest file to older ones), never held whole.
+        let first = 0;
+        let start = 0;
+        if (tail !== undefined) {
+          first = files.length - 1;
+          start = files.length ? files[first]!.size : 0;
+          for (let need = tail, i = files.length - 1; i >= 0 && need > 0; i--) {
+            const found = await tailLines(files[i]!.fd, need, files[i]!.size);
+            first = i;
+            start = found.start;
+            need -= found.lines;
+          }
+        }
+        for (let i = Math.max(first, 0); i < files.length; i++) {
+          const f = files[i]!;
+          const to = await scanLogFd(f.fd, i === first ? start : 0, windowed ? (e) => inWindow(e) && write(e) : write, f.size, pace);
+          if (f === current) end = to;
+        }
+      }
+      if (!opts.follow || rec.state.status !== 'running' || abort.aborted) return;
+      handedOn = true;
+      // The current file is handed over to the follower (it closes it), from where it was read to.
+      const follower = new LogFollower(rec.logPath, end, (e) => inWindow(e) && write(e), { file: current, read: rotated.map((f) => f.key) });
+      await this.untilExit(rec, follower, abort);
+    } finally {
+      if (!handedOn) closeLogs(files);
+      else closeLogs(rotated);
     }
-    if (!opts.follow || rec.state.status !== 'running' || abort.aborted) return;
-    await this.followUntilExit(rec, end, (e) => inWindow(e) && write(e), abort);
   }
 
   /**
@@ -77,10 +109,10 @@ export class ContainerIO {
     const rec = this.store.get(ref);
     // A container that is not running yet (or any more) streams its next run, as
     // `docker start -a` expects: it attaches first and starts afterwards.
-    const offset = withLogs ? 0 : await logSize(rec.logPath);
-    // Input may be sent from here on: its answer lands past `offset`.
+    const follower = new LogFollower(rec.logPath, withLogs ? 0 : 'end', write);
+    // Input may be sent from here on: its answer lands past where the follower starts.
     onFollowing?.();
-    await this.followUntilExit(rec, offset, write, abort);
+    await this.untilExit(rec, follower, abort);
   }
 
   /**
@@ -121,9 +153,9 @@ export class ContainerIO {
     this.runtime.resize(rec.id, height, width);
   }
 
-  private async followUntilExit(rec: ContainerRecord, offset: number, write: (e: LogEntry) => void, abort: AbortSignal): Promise<void> {
+  /** Lets `follower` run until the container's next exit (then reads what is left) or `abort`. */
+  private async untilExit(rec: ContainerRecord, follower: LogFollower, abort: AbortSignal): Promise<void> {
     const exited = this.store.nextExit(rec.id);
-    const follower = new LogFollower(rec.logPath, offset, write);
     const aborted = new Promise<void>((resolve) => {
       if (abort.aborted) resolve();
       abort.addEventListener('abort', () => resolve(), { once: true });

@@ -58,6 +58,8 @@ export interface RuntimeCreateOptions {
   logPath: string;
   /** Bytes the log may reach before it is started afresh, keeping the newest lines. */
   logSizeMax?: number;
+  /** Files the log keeps, the full ones as `<log>.1` … (with logSizeMax). */
+  logMaxFile?: number;
   tty: boolean;
   /** Keep stdin open for `openStdin` clients. */
   stdin: boolean;
@@ -161,7 +163,7 @@ export class MonitorRuntime implements ContainerRuntime {
     writeFileSync(join(bundle, 'config.json'), serializeSpec(o.spec));
     if (this.monitor.known(o.id)) await this.monitor.remove(o.id); // a stale runc state would block create
     traceSpan(o.id, 'bundle write', t0);
-    return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, ...(o.logSizeMax ? { logSizeMax: o.logSizeMax } : {}), tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce });
+    return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, ...(o.logSizeMax ? { logSizeMax: o.logSizeMax } : {}), ...(o.logMaxFile ? { logMaxFile: o.logMaxFile } : {}), tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce });
   }
 
   start(id: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkLogConfig, logSizeLimit, logsReadable } from './log-config';
+import { logRotationAvailable } from '../runtime';
+import { checkLogConfig, logFileCount, logSizeLimit, logsReadable } from './log-config';
 
 test('log config: the daemon default fills the type and the options a container leaves out', () => {
   const defaults = { type: 'local', config: { 'max-size': '10m', 'max-file': '2' } };
@@ -12,8 +13,16 @@ test('log config: the daemon default fills the type and the options a container 
 
 test('log config: options per driver, warnings for the ones not applied, sizes in Docker\'s units', () => {
   assert.deepEqual(checkLogConfig({ type: 'json-file', config: { 'max-size': '5m', labels: 'a' } }).warnings, [
-    "log options not applied: labels: the container's log is one file, bounded by max-size",
+    'log options not applied: labels: berth keeps the log as conmon writes it',
   ]);
+  // max-file is applied where the rotation library was built (it is, with this build's C compiler).
+  assert.deepEqual(checkLogConfig({ type: 'json-file', config: { 'max-size': '5m', 'max-file': '3' } }).warnings, logRotationAvailable() ? [] : [
+    "log options not applied: max-file: the container's log is one file, bounded by max-size",
+  ]);
+  assert.equal(logFileCount({ type: 'json-file', config: { 'max-size': '5m', 'max-file': '3' } }), logRotationAvailable() ? 3 : 1);
+  assert.equal(logFileCount({ type: 'json-file', config: {} }), 1);
+  assert.throws(() => checkLogConfig({ type: 'json-file', config: { 'max-file': 'x' } }), { message: 'failed to initialize logging driver: max-file must be a whole number: "x"' });
+  assert.throws(() => checkLogConfig({ type: 'json-file', config: { 'max-file': '0' } }), { message: 'failed to initialize logging driver: max-file cannot be less than 1' });
   assert.deepEqual(checkLogConfig({ type: 'k8s-file', config: { 'max-size': '5m' } }).warnings, []);
   assert.throws(() => checkLogConfig({ type: 'local', config: { labels: 'a' } }), { message: "unknown log opt 'labels' for local log driver" });
   assert.throws(() => checkLogConfig({ type: 'none', config: { 'max-size': '1m' } }), { message: "unknown log opt 'max-size' for none log driver" });

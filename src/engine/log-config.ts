@@ -18,13 +18,20 @@
  *   driver does not know.
  * - `max-size` bounds the file: conmon starts it afresh past that size (keeping the
  *   newest lines, never leaving a half-written file), while the container runs and
- *   while berthd is down. `max-file`, `compress` and the label/env/tag options are
- *   accepted and not applied; create warns about them by name.
+ *   while berthd is down. With `max-file` N > 1 the full file is kept as `<LogPath>.1`
+ *   (older ones move to `.2` … `.N-1`, the oldest goes), as Docker rotates json-file
+ *   logs: conmon does it, with berth-logrotate.so loaded (runtime/monitor.ts), so also
+ *   while berthd is down; `logs` reads across the files. Without that library (no C
+ *   compiler at build) max-file is accepted and not applied, with a warning, as are
+ *   `compress` and the label/env/tag options; create names them.
+ * - Bad values are refused at create in dockerd's words: max-size a size, max-file a
+ *   whole number of at least 1.
  * - `none`: the output is kept in the file for attach, but `logs` refuses with
  *   dockerd's message, as dockerd does for a driver that cannot be read.
  * - The built-in options `mode` and `max-buffer-size` are checked as dockerd checks them.
  */
 import { invalidArgument } from '../common';
+import { logRotationAvailable } from '../runtime';
 import type { LogConfig } from './container-model';
 
 export const DEFAULT_LOG_DRIVER = 'json-file';
@@ -68,7 +75,10 @@ export function checkLogConfig(given: LogConfig, defaults: LogConfig = { type: D
     if (!APPLIED.has(key)) unapplied.push(key);
   }
   if (config['max-size'] !== undefined) parseSize(config['max-size']);
-  const warnings = unapplied.length ? [`log options not applied: ${unapplied.join(', ')}: the container's log is one file, bounded by max-size`] : [];
+  if (config['max-file'] !== undefined) parseFileCount(config['max-file']);
+  if (unapplied.includes('max-file') && logRotationAvailable()) unapplied.splice(unapplied.indexOf('max-file'), 1);
+  const why = unapplied.includes('max-file') ? "the container's log is one file, bounded by max-size" : 'berth keeps the log as conmon writes it';
+  const warnings = unapplied.length ? [`log options not applied: ${unapplied.join(', ')}: ${why}`] : [];
   return { logConfig, warnings };
 }
 
@@ -82,6 +92,19 @@ export function logSizeLimit(c: LogConfig): number | undefined {
   const v = c.config['max-size'];
   if (v === undefined || v === '' || v === '-1') return undefined;
   return parseSize(v);
+}
+
+/** How many files the log keeps (max-file, 1 when unset): rotation needs max-size too. */
+export function logFileCount(c: LogConfig): number {
+  const v = c.config['max-file'];
+  return v === undefined || !logRotationAvailable() ? 1 : parseFileCount(v);
+}
+
+function parseFileCount(v: string): number {
+  if (!/^[+-]?\d+$/.test(v)) throw invalidArgument(`failed to initialize logging driver: max-file must be a whole number: ${JSON.stringify(v)}`);
+  const n = Number(v);
+  if (n < 1) throw invalidArgument('failed to initialize logging driver: max-file cannot be less than 1');
+  return n;
 }
 
 /** Docker's size strings: `100`, `10k`, `20m`, `1g` (binary units, as dockerd's RAMInBytes). */

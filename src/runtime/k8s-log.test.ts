@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, appendFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LogFollower, parseLogLine, readLog, scanLog, tailStart, type LogEntry } from './k8s-log';
+import { closeLogs, LogFollower, openLogSet, parseLogLine, readLog, scanLog, scanLogFd, tailLines, tailStart, type LogEntry } from './k8s-log';
 
 test('full and partial k8s-file lines', () => {
   const f = parseLogLine(Buffer.from('2026-11-23T15:14:03.737710848+00:00 stdout F hi there'))!;
@@ -69,4 +69,47 @@ test('tailStart finds where the last n lines begin, reading backward across bloc
   assert.equal(await tailStart(path, 100000, size), 0);
   assert.equal(await tailStart(path, 0, size), size);
   assert.equal(await tailStart(join(dir, 'missing'), 5, 0), 0);
+});
+
+test('openLogSet opens the rotated files oldest first, then the current one; tailLines counts what it found', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-log-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'log');
+  const rec = (s: string) => `2026-01-01T00:00:00.1+00:00 stdout F ${s}\n`;
+  writeFileSync(`${path}.2`, rec('a') + rec('b'));
+  writeFileSync(`${path}.1`, rec('c'));
+  writeFileSync(`${path}.4`, rec('not in the unbroken run from .1'));
+  writeFileSync(path, rec('d') + rec('e'));
+  const { rotated, current } = openLogSet(path);
+  t.after(() => closeLogs([current, ...rotated]));
+  const text = async (fd: number) => {
+    const out: string[] = [];
+    await scanLogFd(fd, 0, (e) => out.push(e.data.toString().trim()));
+    return out;
+  };
+  assert.deepEqual(await Promise.all(rotated.map((f) => text(f.fd))), [['a', 'b'], ['c']]);
+  assert.deepEqual(await text(current!.fd), ['d', 'e']);
+  assert.deepEqual(await tailLines(current!.fd, 5, current!.size), { start: 0, lines: 2 });
+  assert.deepEqual(await tailLines(current!.fd, 1, current!.size), { start: rec('d').length, lines: 1 });
+});
+
+test('LogFollower reads across rotations: the rest of its file, the rotated files it has not read, oldest first, then the new one', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-log-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'log');
+  const rec = (s: string) => `2026-01-01T00:00:00.1+00:00 stdout F ${s}\n`;
+  writeFileSync(`${path}.1`, rec('old, read before'));
+  writeFileSync(path, rec('one'));
+  const got: string[] = [];
+  const f = new LogFollower(path, 'end', (e) => got.push(e.data.toString().trim()));
+  await f.poke();
+  // Two rotations before the follower looks again: its file ends up as .2, a file it never saw as .1.
+  appendFileSync(path, rec('two'));
+  renameSync(`${path}.1`, `${path}.2`);
+  renameSync(path, `${path}.1`);
+  renameSync(`${path}.1`, `${path}.2`);
+  writeFileSync(`${path}.1`, rec('three') + rec('four'));
+  writeFileSync(path, rec('five'));
+  await f.drain();
+  assert.deepEqual(got, ['two', 'three', 'four', 'five']);
 });

@@ -4,6 +4,7 @@
  * (a newline was written) and P is a partial line (no newline yet).
  */
 import { closeSync, fstatSync, openSync, read, readSync, statSync, watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
 
 export interface LogEntry {
   /** RFC 3339 with nanoseconds, in UTC (`…Z`) when conmon wrote +00:00. */
@@ -60,6 +61,64 @@ class LineSplitter {
   }
 }
 
+/** One file of a container's log, held open: reading it never follows a rename. */
+export interface LogFile {
+  fd: number;
+  /** Its size when it was opened. */
+  size: number;
+  /** Which file it is: inode and birth time (an inode number alone is reused once a file is gone). */
+  key: string;
+}
+
+function fileKey(st: { ino: bigint; birthtimeNs: bigint }): string {
+  return `${st.ino}:${st.birthtimeNs}`;
+}
+
+/** The key of the file `path` names now; undefined when there is none. */
+function keyOf(path: string): string | undefined {
+  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return st ? fileKey(st) : undefined;
+}
+
+/** Opens a log file for reading; undefined when there is none. */
+export function openLog(path: string): LogFile | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const st = fstatSync(fd, { bigint: true });
+  return { fd, size: Number(st.size), key: fileKey(st) };
+}
+
+export function closeLogs(files: readonly (LogFile | undefined)[]): void {
+  for (const f of files) if (f) closeSync(f.fd);
+}
+
+/**
+ * A container's log, every file of it opened at once: the files a rotation kept, oldest
+ * first (`path.N` … `path.1`, as far as they run unbroken from `.1`), and `path` itself
+ * (undefined when missing: not written yet, or caught between a rotation's two renames).
+ * A rotation while they were opened shows as one file opened twice; then it starts over.
+ * The caller closes them (closeLogs).
+ */
+export function openLogSet(path: string): { rotated: LogFile[]; current: LogFile | undefined } {
+  for (let attempt = 0; ; attempt++) {
+    const current = openLog(path);
+    const rotated: LogFile[] = [];
+    for (let i = 1; ; i++) {
+      const f = openLog(`${path}.${i}`);
+      if (!f) break;
+      rotated.unshift(f);
+    }
+    const keys = new Set([...rotated, ...(current ? [current] : [])].map((f) => f.key));
+    if (keys.size === rotated.length + (current ? 1 : 0) || attempt >= 4) return { rotated, current };
+    closeLogs([current, ...rotated]);
+  }
+}
+
 /** Every entry of a log file from byte `offset` on, and the offset after the last complete line. */
 export async function readLog(path: string, offset = 0): Promise<{ entries: LogEntry[]; end: number }> {
   const entries: LogEntry[] = [];
@@ -67,55 +126,57 @@ export async function readLog(path: string, offset = 0): Promise<{ entries: LogE
   return { entries, end };
 }
 
-/**
- * Calls `each` for every entry of complete lines from byte `offset` up to `limit`
- * (the whole file when absent), reading in blocks so that a large log is never held
- * in memory, and awaits `afterBlock` after each block; resolves with the offset
- * after the last complete line it read. A missing file has no entries.
- */
+/** scanLog of a file by its path; a missing file has no entries. */
 export async function scanLog(
   path: string, offset: number, each: (e: LogEntry) => void, limit = Number.POSITIVE_INFINITY, afterBlock?: () => Promise<void>,
 ): Promise<number> {
-  // The file is opened synchronously, and a span of one block (a tail, what a follower
-  // finds new, a small log) read so too: a thread-pool hop per open, read and close
-  // cost more than the reads themselves. Larger spans are read in the background.
-  let fd: number;
+  // Opened synchronously: a thread-pool hop per open and close costs more than the reads of a tail.
+  const f = openLog(path);
+  if (!f) return offset;
   try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return offset;
-    throw err;
-  }
-  try {
-    const stop = Math.min(limit, fstatSync(fd).size);
-    const small = stop - offset <= SCAN_BLOCK;
-    const split = new LineSplitter();
-    const size = small ? Math.max(1 << 16, stop - offset) : SCAN_BLOCK;
-    let pos = offset;
-    let consumed = offset;
-    // Entries are views of the block they came from and may still be referenced while the
-    // next block is read: a block that was handed on is not read into again.
-    let buf = Buffer.allocUnsafe(size);
-    let handedOn = false;
-    while (pos < limit) {
-      if (handedOn) buf = Buffer.allocUnsafe(size);
-      handedOn = true;
-      const want = Math.min(size, limit - pos);
-      const bytesRead = small ? readSync(fd, buf, 0, want, pos) : await readAsync(fd, buf, want, pos);
-      if (bytesRead === 0) break;
-      pos += bytesRead;
-      for (const rec of split.push(buf.subarray(0, bytesRead))) {
-        consumed += rec.length;
-        const e = parseRecord(rec);
-        if (e) each(e);
-      }
-      // The reader's chance to push back (a slow client) before the next block.
-      await afterBlock?.();
-    }
-    return consumed;
+    return await scanLogFd(f.fd, offset, each, limit, afterBlock);
   } finally {
-    closeSync(fd);
+    closeSync(f.fd);
   }
+}
+
+/**
+ * Calls `each` for every entry of complete lines from byte `offset` up to `limit`
+ * (the file's end when absent), reading in blocks so that a large log is never held
+ * in memory, and awaits `afterBlock` after each block; resolves with the offset
+ * after the last complete line it read.
+ */
+export async function scanLogFd(
+  fd: number, offset: number, each: (e: LogEntry) => void, limit = Number.POSITIVE_INFINITY, afterBlock?: () => Promise<void>,
+): Promise<number> {
+  // A span of one block (a tail, what a follower finds new, a small log) is read
+  // synchronously; larger spans in the background.
+  const stop = Math.min(limit, fstatSync(fd).size);
+  const small = stop - offset <= SCAN_BLOCK;
+  const split = new LineSplitter();
+  const size = small ? Math.max(1 << 16, stop - offset) : SCAN_BLOCK;
+  let pos = offset;
+  let consumed = offset;
+  // Entries are views of the block they came from and may still be referenced while the
+  // next block is read: a block that was handed on is not read into again.
+  let buf = Buffer.allocUnsafe(size);
+  let handedOn = false;
+  while (pos < limit) {
+    if (handedOn) buf = Buffer.allocUnsafe(size);
+    handedOn = true;
+    const want = Math.min(size, limit - pos);
+    const bytesRead = small ? readSync(fd, buf, 0, want, pos) : await readAsync(fd, buf, want, pos);
+    if (bytesRead === 0) break;
+    pos += bytesRead;
+    for (const rec of split.push(buf.subarray(0, bytesRead))) {
+      consumed += rec.length;
+      const e = parseRecord(rec);
+      if (e) each(e);
+    }
+    // The reader's chance to push back (a slow client) before the next block.
+    await afterBlock?.();
+  }
+  return consumed;
 }
 
 function readAsync(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
@@ -124,56 +185,58 @@ function readAsync(fd: number, buf: Buffer, length: number, position: number): P
 
 const SCAN_BLOCK = 1 << 20;
 
-/**
- * The offset at which the last `n` lines the container wrote start, reading the file
- * backward from `end` in blocks: a line is one `F` record and the `P` records before
- * it (a long line conmon split). Lines after `end`, and an unfinished last record,
- * are not counted. 0 when the log holds `n` lines or fewer.
- */
+/** tailLines of a file by its path: the offset alone (0 for a missing file). */
 export async function tailStart(path: string, n: number, end: number): Promise<number> {
   if (n <= 0) return end;
+  const f = openLog(path);
+  if (!f) return 0;
+  try {
+    return (await tailLines(f.fd, n, end)).start;
+  } finally {
+    closeSync(f.fd);
+  }
+}
+
+/**
+ * The offset at which the last `n` lines the container wrote start, reading the file
+ * backward from `end` in blocks, and how many lines that is (fewer than `n` when the
+ * file holds fewer: then from 0). A line is one `F` record and the `P` records before
+ * it (a long line conmon split). Lines after `end`, and an unfinished last record, are
+ * not counted.
+ */
+export async function tailLines(fd: number, n: number, end: number): Promise<{ start: number; lines: number }> {
+  if (n <= 0) return { start: end, lines: 0 };
   // Synchronous reads of 64 KiB blocks (a tail is usually one or two), with a turn of the
   // event loop every 16 blocks when many lines are asked for.
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw err;
-  }
-  try {
-    // `buf` holds the file's bytes [pos, pos + buf.length); records after `recEnd` (the
-    // newline ending the latest record not yet counted) are done with and dropped.
-    let buf = Buffer.alloc(0);
-    let pos = end;
-    let recEnd: number | undefined;
-    let seen = 0;
-    // The record from `start` to `recEnd`: true once it is the (n+1)-th full line from the end.
-    const count = (start: number): boolean => isFullLine(buf, start - pos, recEnd! - pos) && ++seen > n;
-    let blocks = 0;
-    while (pos > 0) {
-      if (++blocks % 16 === 0) await new Promise<void>((r) => setImmediate(r));
-      // The first block sized for the lines asked for (about 256 bytes each), later ones 64 KiB.
-      const size = Math.min(blocks === 1 ? Math.min(1 << 16, Math.max(1 << 12, n * 256)) : 1 << 16, pos);
-      const chunk = Buffer.allocUnsafe(size);
-      const bytesRead = readSync(fd, chunk, 0, size, pos - size);
-      if (bytesRead !== size) break;
-      pos -= size;
-      buf = buf.length ? Buffer.concat([chunk, buf]) : chunk;
-      // Newlines found natively (memrchr): a byte loop here is interpreted on a cold call,
-      // about 20 ns a byte, 0.5 ms for a tail of 100 lines.
-      for (let i = size > 0 ? buf.lastIndexOf(0x0a, size - 1) : -1; i >= 0; i = i > 0 ? buf.lastIndexOf(0x0a, i - 1) : -1) {
-        const nl = pos + i;
-        if (recEnd !== undefined && count(nl + 1)) return recEnd + 1;
-        recEnd = nl;
-      }
-      if (recEnd !== undefined) buf = buf.subarray(0, recEnd - pos);
+  // `buf` holds the file's bytes [pos, pos + buf.length); records after `recEnd` (the
+  // newline ending the latest record not yet counted) are done with and dropped.
+  let buf = Buffer.alloc(0);
+  let pos = end;
+  let recEnd: number | undefined;
+  let seen = 0;
+  // The record from `start` to `recEnd`: true once it is the (n+1)-th full line from the end.
+  const count = (start: number): boolean => isFullLine(buf, start - pos, recEnd! - pos) && ++seen > n;
+  let blocks = 0;
+  while (pos > 0) {
+    if (++blocks % 16 === 0) await new Promise<void>((r) => setImmediate(r));
+    // The first block sized for the lines asked for (about 256 bytes each), later ones 64 KiB.
+    const size = Math.min(blocks === 1 ? Math.min(1 << 16, Math.max(1 << 12, n * 256)) : 1 << 16, pos);
+    const chunk = Buffer.allocUnsafe(size);
+    const bytesRead = readSync(fd, chunk, 0, size, pos - size);
+    if (bytesRead !== size) break;
+    pos -= size;
+    buf = buf.length ? Buffer.concat([chunk, buf]) : chunk;
+    // Newlines found natively (memrchr): a byte loop here is interpreted on a cold call,
+    // about 20 ns a byte, 0.5 ms for a tail of 100 lines.
+    for (let i = size > 0 ? buf.lastIndexOf(0x0a, size - 1) : -1; i >= 0; i = i > 0 ? buf.lastIndexOf(0x0a, i - 1) : -1) {
+      const nl = pos + i;
+      if (recEnd !== undefined && count(nl + 1)) return { start: recEnd + 1, lines: n };
+      recEnd = nl;
     }
-    if (recEnd !== undefined && pos === 0 && count(0)) return recEnd + 1;
-    return 0;
-  } finally {
-    closeSync(fd);
+    if (recEnd !== undefined) buf = buf.subarray(0, recEnd - pos);
   }
+  if (recEnd !== undefined && pos === 0 && count(0)) return { start: recEnd + 1, lines: n };
+  return { start: 0, lines: seen };
 }
 
 /** Whether the k8s-file record in buf[start, end) ends a line (`TIME STREAM F …`). */
@@ -192,24 +255,51 @@ export async function logSize(path: string): Promise<number> {
 }
 
 /**
- * Follows a log file from `offset`, calling `onEntry` for each new entry until
- * stop() is called. Wakes on inotify events, with a slow poll as a safety net.
+ * Follows a container's log, calling `onEntry` for each new entry until stop(). Wakes on
+ * inotify events, with a slow poll as a safety net.
+ *
+ * Where it starts: with `from`, at `offset` of `from.file` (opened by the caller and handed
+ * over; absent when there was no log file), `from.read` naming the files the caller read
+ * already. Without it, at `offset` of the file `path` names now (`'end'`: its end), the
+ * rotated files there now counting as read.
+ *
+ * When `path` comes to name another file (a rotation, or conmon starting the log afresh
+ * past its max-size), the file being read is read to its end (its writer closed it before
+ * the rename), then the rotated files not read yet, oldest first, then the new one.
  */
 export class LogFollower {
   private offset: number;
+  private file: LogFile | undefined;
+  private readonly read: Set<string>;
   private stopped = false;
   private reading: Promise<void> = Promise.resolve();
   private again = false;
   private readonly timer: NodeJS.Timeout;
   private readonly watcher?: ReturnType<typeof watch>;
 
-  constructor(private readonly path: string, offset: number, private readonly onEntry: (e: LogEntry) => void) {
-    this.offset = offset;
+  constructor(
+    private readonly path: string, offset: number | 'end', private readonly onEntry: (e: LogEntry) => void,
+    from?: { file: LogFile | undefined; read: readonly string[] },
+  ) {
+    if (from) {
+      this.file = from.file;
+      this.read = new Set(from.read);
+    } else {
+      const { rotated, current } = openLogSet(path);
+      closeLogs(rotated);
+      this.file = current;
+      this.read = new Set(rotated.map((f) => f.key));
+    }
+    this.offset = !this.file ? 0 : offset === 'end' ? this.file.size : offset;
+    // The directory is watched, not the file: a write to the log, its creation and a
+    // rotation's renames all wake the follower, whichever file the path names by then.
     try {
-      this.watcher = watch(path, () => this.poke());
+      this.watcher = watch(dirname(path), (_event, name) => {
+        if (!name || name.startsWith(basename(path))) void this.poke();
+      });
       this.watcher.on('error', () => undefined);
     } catch {
-      // the file does not exist yet: the poll picks it up
+      // no directory yet: the poll stands in
     }
     this.timer = setInterval(() => this.poke(), 250);
     this.poke();
@@ -220,11 +310,9 @@ export class LogFollower {
     if (this.stopped) return this.reading;
     if (this.again) return this.reading;
     this.again = true;
-    this.reading = this.reading.then(async () => {
+    this.reading = this.reading.then(() => {
       this.again = false;
-      const { entries, end } = await readLog(this.path, this.offset);
-      this.offset = end;
-      for (const e of entries) if (!this.stopped) this.onEntry(e);
+      return this.readNew();
     }).catch(() => undefined);
     return this.reading;
   }
@@ -240,5 +328,46 @@ export class LogFollower {
     this.stopped = true;
     clearInterval(this.timer);
     this.watcher?.close();
+    // Closed once a read under way is over, so that it never reads a reused descriptor.
+    void this.reading.then(() => {
+      if (this.file) closeSync(this.file.fd);
+      this.file = undefined;
+    });
+  }
+
+  private async readNew(): Promise<void> {
+    const deliver = (e: LogEntry) => {
+      if (!this.stopped) this.onEntry(e);
+    };
+    // Bounded: a log rotated faster than it is read is caught up with by the next turns.
+    for (let turn = 0; turn < 8 && !this.stopped; turn++) {
+      if (this.file) {
+        this.offset = await scanLogFd(this.file.fd, this.offset, deliver);
+        const now = keyOf(this.path);
+        // The same file, or none (between a rotation's two renames: the next turn sees).
+        if (now === this.file.key || now === undefined) return;
+        this.offset = await scanLogFd(this.file.fd, this.offset, deliver);
+        this.read.add(this.file.key);
+        closeSync(this.file.fd);
+        this.file = undefined;
+      }
+      const { rotated, current } = openLogSet(this.path);
+      try {
+        for (const f of rotated) {
+          if (this.read.has(f.key) || this.stopped) continue;
+          await scanLogFd(f.fd, 0, deliver);
+          this.read.add(f.key);
+        }
+      } finally {
+        closeLogs(rotated);
+      }
+      if (!current) return;
+      if (this.read.has(current.key)) {
+        closeSync(current.fd);
+        return;
+      }
+      this.file = current;
+      this.offset = 0;
+    }
   }
 }

@@ -31,6 +31,16 @@ export interface MonitorOptions {
   execHelper?: string;
 }
 
+/** berth-logrotate.so (native/berth-logrotate.c), built beside berth-exec when a C compiler was there. */
+const LOG_ROTATOR = join(__dirname, '..', '..', 'native', 'berth-logrotate.so');
+let rotatorBuilt: boolean | undefined;
+
+/** Whether logs can keep several files (`max-file`): the rotation library was built. */
+export function logRotationAvailable(): boolean {
+  rotatorBuilt ??= existsSync(LOG_ROTATOR);
+  return rotatorBuilt;
+}
+
 export interface CreateOptions {
   id: string;
   name: string;
@@ -42,6 +52,12 @@ export interface CreateOptions {
    * rename, so a reader never sees it half-written), keeping the newest lines.
    */
   logSizeMax?: number;
+  /**
+   * Files the log keeps (with logSizeMax): conmon, with berth-logrotate.so loaded, moves
+   * the full file to `<log>.1` (and older ones along, to `<log>.N-1`) where it would start
+   * it afresh. Ignored when the library was not built (see logRotationAvailable).
+   */
+  logMaxFile?: number;
   /** Give the container a pseudo-terminal; its output is logged as stdout. */
   tty?: boolean;
   /** Keep the container's stdin open for attach-socket clients (OpenStdin). */
@@ -167,10 +183,10 @@ export class Monitor {
    * (sys/spawn.ts): stdin and stdout /dev/null, stderr and its sync pipe (fd 3) piped to
    * berthd. It does not keep berthd alive. Throws when conmon cannot be run.
    */
-  private spawnConmon(args: string[], cwd?: string): SpawnedProcess {
+  private spawnConmon(args: string[], cwd?: string, extraEnv?: Record<string, string>): SpawnedProcess {
     try {
       return spawnWith(this.conmon, [this.conmon, ...args], ['null', 'null', 'pipe', 'pipe'], {
-        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...extraEnv },
         setsid: true,
         unref: true,
         ...(cwd !== undefined ? { cwd } : {}),
@@ -207,7 +223,10 @@ export class Monitor {
     ];
     const tSpawn = traceStart();
     // conmon writes an `oom` file into its working directory on OOM events: keep it in the bundle.
-    const child = this.spawnConmon(args, o.bundle);
+    const rotate = o.logSizeMax && o.logMaxFile && o.logMaxFile > 1 && logRotationAvailable()
+      ? { LD_PRELOAD: LOG_ROTATOR, BERTH_LOG_PATH: o.logPath, BERTH_LOG_MAX_FILE: String(o.logMaxFile) }
+      : undefined;
+    const child = this.spawnConmon(args, o.bundle, rotate);
     const tSpawned = traceStart();
     traceSpan(o.id, 'conmon spawn (posix_spawn)', tSpawn, tSpawned);
     return await new Promise<number>((resolve, reject) => {

@@ -281,10 +281,13 @@ test('logs: stdout/stderr separation, --tail, -t timestamps', async () => {
 });
 
 test('log drivers: json-file by default (conmon\'s file, read through the API), local and k8s-file, none refuses logs, unknown ones refused as dockerd does', async () => {
-  const def = await d.docker(['run', '--name', 'lc-def', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=3', 'busybox', 'echo', 'hello']);
+  const def = await d.docker(['run', '--name', 'lc-def', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=3', '--log-opt', 'compress=true', 'busybox', 'echo', 'hello']);
   assert.equal(def.code, 0, def.stderr);
-  assert.equal(def.stderr, "WARNING: log options not applied: max-file: the container's log is one file, bounded by max-size\n");
-  assert.deepEqual((await d.inspect('lc-def')).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '3' } });
+  assert.equal(def.stderr, 'WARNING: log options not applied: compress: berth keeps the log as conmon writes it\n');
+  const badFiles = await d.docker(['run', '--rm', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=0', 'busybox', 'true']);
+  assert.equal(badFiles.code, 125);
+  assert.match(badFiles.stderr, /max-file cannot be less than 1/);
+  assert.deepEqual((await d.inspect('lc-def')).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '3', compress: 'true' } });
   for (const driver of ['k8s-file', 'local']) {
     const r = await d.docker(['run', '--name', `lc-${driver}`, '--log-driver', driver, 'busybox', 'echo', 'hi']);
     assert.equal(r.code, 0, r.stderr);
@@ -325,6 +328,35 @@ test('--log-opt max-size bounds the log file while the container writes; the new
   assert.ok(lines.length < 5000, 'older lines were dropped');
   assert.equal(await d.dockerOk(['logs', '--tail', '2', id]), 'line 5000 padding padding padding padding\ndone-writing');
   await d.dockerOk(['rm', id]);
+});
+
+test('--log-opt max-file keeps the full files as LogPath.1, .2 …: each within max-size, the oldest dropped; logs, --tail, --since and -f read across them', async () => {
+  const line = (i: number) => `line ${String(i).padStart(5, '0')} ${'p'.repeat(40)}`;
+  const id = await d.dockerOk(['run', '-d', '--log-opt', 'max-size=4k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c',
+    `i=0; while [ $i -lt 600 ]; do i=$((i+1)); printf 'line %05d ${'p'.repeat(40)}\\n' $i; done`]);
+  assert.equal(await d.dockerOk(['wait', id], { timeoutMs: 60_000 }), '0');
+  const logPath = (await d.inspect(id)).LogPath as string;
+  for (const f of [logPath, `${logPath}.1`, `${logPath}.2`]) assert.ok(statSync(f).size <= 4096, `${f}: ${statSync(f).size} bytes`);
+  assert.ok(statSync(`${logPath}.1`).size > 3000, 'a rotated file is kept whole');
+  assert.equal(existsSync(`${logPath}.3`), false);
+  // Contiguous up to the last line, and no more than three files hold.
+  const lines = (await d.dockerOk(['logs', id])).split('\n');
+  const first = Number(lines[0]!.split(' ')[1]);
+  assert.ok(first > 1, `the oldest lines went with the oldest file, not ${first}`);
+  assert.deepEqual(lines, Array.from({ length: 600 - first + 1 }, (_, k) => line(first + k)));
+  // A tail that reaches into the rotated files.
+  const tail = (await d.dockerOk(['logs', '--tail', String(lines.length - 5), id])).split('\n');
+  assert.deepEqual(tail, lines.slice(5));
+  assert.deepEqual((await d.dockerOk(['logs', '--since', '0', '--tail', '3', id])).split('\n'), lines.slice(-3));
+
+  // Followed while it rotates: every line, in order (the writer is slow enough to be kept up with).
+  const slow = await d.dockerOk(['run', '-d', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=2', 'busybox', 'sh', '-c',
+    'sleep 0.5; i=0; while [ $i -lt 150 ]; do i=$((i+1)); echo "slow line $i ........................"; usleep 5000; done']);
+  const followed = await d.docker(['logs', '-f', slow], { timeoutMs: 60_000 });
+  assert.equal(followed.code, 0, followed.stderr);
+  assert.deepEqual(followed.stdout.trim().split('\n'), Array.from({ length: 150 }, (_, k) => `slow line ${k + 1} ........................`));
+  assert.ok(existsSync(`${(await d.inspect(slow)).LogPath}.1`));
+  await d.dockerOk(['rm', id, slow]);
 });
 
 test('logs -f follows and ends when the container exits', async () => {

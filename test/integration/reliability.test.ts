@@ -2,7 +2,8 @@
  * berthd killed -9 while `docker cp` copies a large directory into a running container:
  * the container keeps running, no file is visible half-written (each file under its final
  * name is whole; the temporary names berthd writes to are gone once it is back), and cp
- * works again afterwards. (The kill during a restart back-off is in restart-policy.test.ts.)
+ * works again afterwards; and killed while conmon rotates a log of several files, which it
+ * does on its own. (The kill during a restart back-off is in restart-policy.test.ts.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,5 +66,28 @@ test('kill -9 of berthd during a docker cp of a 100 MB directory: container runs
   const back = join(d.dir, 'back');
   await d.dockerOk(['cp', 'cp-crash:/tmp/again', back], { timeoutMs: 120_000 });
   for (const f of copied) assert.ok(readFileSync(join(back, f)).equals(readFileSync(join(src, f))), f);
+  await d.dockerOk(['rm', '-f', id]);
+});
+
+test('kill -9 of berthd while a container writes a log that keeps three files: conmon rotates on its own; once berthd is back, logs reads the files in order', async () => {
+  const id = await d.dockerOk(['run', '-d', '--log-opt', 'max-size=4k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c',
+    'i=0; while true; do i=$((i+1)); echo "down line $i ........................................"; usleep 2000; done']);
+  const logPath = (await d.inspect(id)).LogPath as string;
+  await d.kill();
+  // With berthd gone, conmon fills the file it writes now and moves it to .1, then to .2.
+  const writing = statSync(logPath).ino;
+  await waitFor('two rotations while berthd is down', () => {
+    try {
+      return statSync(`${logPath}.2`).ino === writing;
+    } catch {
+      return false;
+    }
+  }, 30_000, 20);
+  await d.start();
+  const lines = (await d.dockerOk(['logs', id])).split('\n');
+  const numbers = lines.map((l) => Number(/^down line (\d+) /.exec(l)?.[1]));
+  assert.ok(numbers.every((n, k) => n === numbers[0]! + k), 'contiguous, oldest first');
+  assert.ok(lines.length > 60, `three files' worth of lines (${lines.length})`);
+  for (const f of [logPath, `${logPath}.1`, `${logPath}.2`]) assert.ok(statSync(f).size <= 4096, f);
   await d.dockerOk(['rm', '-f', id]);
 });
