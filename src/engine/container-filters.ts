@@ -18,7 +18,7 @@ export interface ContainerQuery {
 
 const KEYS = ['ancestor', 'before', 'exited', 'id', 'isolation', 'label', 'name', 'status', 'health', 'since', 'volume', 'network', 'is-task', 'publish', 'expose'];
 const STATES = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'];
-const HEALTH = ['starting', 'healthy', 'unhealthy', 'none'];
+const HEALTH = ['none', 'starting', 'healthy', 'unhealthy'];
 
 /**
  * The containers a list request selects, in the service's order. Unknown keys
@@ -30,7 +30,7 @@ export function queryContainers(svc: ContainerService, q: ContainerQuery): Conta
   checkFilterKeys(filters, KEYS);
   for (const v of filters.get('exited') ?? []) if (!/^-?\d+$/.test(v)) throw invalidArgument(`invalid filter 'exited=${v}'`);
   for (const v of filters.get('status') ?? []) if (!STATES.includes(v)) throw invalidArgument(`invalid filter 'status=${v}'`);
-  for (const v of filters.get('health') ?? []) if (!HEALTH.includes(v)) throw invalidArgument(`unrecognized filter value for health: ${v}`);
+  for (const v of filters.get('health') ?? []) if (!HEALTH.includes(v)) throw invalidArgument(`invalid filter 'health=${v}': invalid value for health (${v}): must be one of ${HEALTH.join(', ')}`);
   const isTask = filterBool(filters, 'is-task');
   const limit = q.limit !== undefined && q.limit > 0 ? q.limit : undefined;
   const all = q.all || limit !== undefined || filters.has('status') || filters.has('exited');

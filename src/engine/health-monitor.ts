@@ -13,7 +13,8 @@
  *   failures while starting within the start period, which do not count. The last five
  *   results are kept with at most 4096 bytes of output each. A change of status is saved
  *   and announced as a `health_status: <status>` event.
- * - An exit or removal stops the timer; the last health stays in the record.
+ * - An exit stops the timer and, as in dockerd, leaves the status unhealthy (streak and
+ *   results kept); a removal stops the timer.
  * - When berthd starts again, running containers are re-armed with the status they had
  *   (dockerd resets it to starting; keeping it spares clients a false "starting").
  */
@@ -114,8 +115,19 @@ export class HealthMonitor {
       if (e.action === 'start') {
         const rec = this.deps.find(e.id);
         if (rec) this.arm(rec, true);
-      } else if (e.action === 'die' || e.action === 'destroy') this.disarm(e.id);
+      } else if (e.action === 'die') this.stopped(e.id);
+      else if (e.action === 'destroy') this.disarm(e.id);
     });
+  }
+
+  /** The container's process ended: probing stops and, as dockerd has it, the status is unhealthy. */
+  private stopped(id: string): void {
+    if (!this.armed.has(id)) return;
+    this.disarm(id);
+    const rec = this.deps.find(id);
+    if (!rec?.state.health) return;
+    rec.state.health.status = 'unhealthy';
+    void this.deps.save(rec).catch((err) => log.warn('cannot save container health', { id, error: String(err) }));
   }
 
   /** Re-arms every running container with a check, keeping its status (berthd starting). */
