@@ -78,7 +78,7 @@ export class ContainerIO {
           first = files.length - 1;
           start = files.length ? files[first]!.size : 0;
           for (let need = tail, i = files.length - 1; i >= 0 && need > 0; i--) {
-            const found = await tailLines(files[i]!.fd, need, files[i]!.size);
+            const found = await tailLines(files[i]!.fd, need, files[i]!.size, i === files.length - 1);
             first = i;
             start = found.start;
             need -= found.lines;

@@ -972,8 +972,20 @@ export class ContainerService {
     return this.io.logs(ref, opts, write, abort, pace);
   }
 
-  /** With `withLogs`, everything logged so far first, with nothing lost between. */
+  /**
+   * Refuses an attach to a paused or restarting container, in dockerd's words (`ref` as
+   * the client named it); called before the connection is taken over.
+   */
+  checkAttachable(ref: string): void {
+    const rec = this.get(ref);
+    if (rec.state.status === 'paused') throw conflict(`container ${ref} is paused, unpause the container before attach`);
+    if (rec.state.status === 'restarting') throw conflict(`container ${ref} is restarting, wait until the container is running`);
+  }
+
+  /** With `withLogs`, everything logged so far first, with nothing lost between. An `attach` event, as dockerd sends. */
   attach(ref: string, write: (e: LogEntry) => void, abort: AbortSignal, onFollowing?: () => void, withLogs = false): Promise<void> {
+    const rec = this.get(ref);
+    this.events.emit('container', 'attach', rec.id, { image: rec.image, name: rec.name });
     return this.io.attach(ref, write, abort, onFollowing, withLogs);
   }
 

@@ -113,3 +113,31 @@ test('LogFollower reads across rotations: the rest of its file, the rotated file
   await f.drain();
   assert.deepEqual(got, ['two', 'three', 'four', 'five']);
 });
+
+test('tailLines: a P record goes with the next record of its own stream; P records nothing goes on with are a line, as dockerd counts its last message', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-log-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'log');
+  const rec = (stream: string, tag: string, s: string) => `2026-01-01T00:00:00.1+00:00 ${stream} ${tag} ${s}\n`;
+  const texts = async (n: number, unfinishedCounts = true) => {
+    const { current } = openLogSet(path);
+    try {
+      const { start } = await tailLines(current!.fd, n, current!.size, unfinishedCounts);
+      const out: string[] = [];
+      await scanLogFd(current!.fd, start, (e) => out.push(`${e.stream}:${e.data.toString()}`));
+      return out;
+    } finally {
+      closeLogs([current]);
+    }
+  };
+  // Output without a final newline on stdout, then a line on stderr.
+  writeFileSync(path, rec('stdout', 'F', 'out1') + rec('stdout', 'P', 'no newline') + rec('stderr', 'F', 'err1'));
+  assert.deepEqual(await texts(1), ['stderr:err1\n']);
+  assert.deepEqual(await texts(2), ['stdout:no newline', 'stderr:err1\n']);
+  assert.deepEqual(await texts(3), ['stdout:out1\n', 'stdout:no newline', 'stderr:err1\n']);
+  // A long line split in P records is one line, finished or not.
+  writeFileSync(path, rec('stdout', 'F', 'a') + rec('stdout', 'P', 'b1') + rec('stdout', 'P', 'b2'));
+  assert.deepEqual(await texts(1), ['stdout:b1', 'stdout:b2']);
+  // In a rotated file the P records it ends with go on in the next file: not a line here.
+  assert.deepEqual(await texts(1, false), ['stdout:a\n', 'stdout:b1', 'stdout:b2']);
+});

@@ -201,10 +201,11 @@ export async function tailStart(path: string, n: number, end: number): Promise<n
  * The offset at which the last `n` lines the container wrote start, reading the file
  * backward from `end` in blocks, and how many lines that is (fewer than `n` when the
  * file holds fewer: then from 0). A line is one `F` record and the `P` records before
- * it (a long line conmon split). Lines after `end`, and an unfinished last record, are
- * not counted.
+ * it on its stream (a long line conmon split); with `unfinishedCounts` (the file is the
+ * log's newest), so are the P records a stream ends with. Lines after `end`, and an
+ * unfinished last record (no newline yet), are not counted.
  */
-export async function tailLines(fd: number, n: number, end: number): Promise<{ start: number; lines: number }> {
+export async function tailLines(fd: number, n: number, end: number, unfinishedCounts = true): Promise<{ start: number; lines: number }> {
   if (n <= 0) return { start: end, lines: 0 };
   // Synchronous reads of 64 KiB blocks (a tail is usually one or two), with a turn of the
   // event loop every 16 blocks when many lines are asked for.
@@ -214,8 +215,19 @@ export async function tailLines(fd: number, n: number, end: number): Promise<{ s
   let pos = end;
   let recEnd: number | undefined;
   let seen = 0;
-  // The record from `start` to `recEnd`: true once it is the (n+1)-th full line from the end.
-  const count = (start: number): boolean => isFullLine(buf, start - pos, recEnd! - pos) && ++seen > n;
+  // The record from `start` to `recEnd`: true once it is the (n+1)-th line from the end. A P
+  // record joins the line a later record of its stream goes on with; one that none goes on
+  // with (the unfinished line a log may end with: output without a final newline) is a line
+  // of its own, as dockerd counts its last message. Streams are told apart by the letter
+  // after `std`: o(ut) or e(rr).
+  const goesOn = new Set<number>(unfinishedCounts ? [] : [0x6f, 0x65]);
+  const count = (start: number): boolean => {
+    const r = recordKind(buf, start - pos, recEnd! - pos);
+    if (!r) return false;
+    const counts = r.full || !goesOn.has(r.stream);
+    goesOn.add(r.stream);
+    return counts && ++seen > n;
+  };
   let blocks = 0;
   while (pos > 0) {
     if (++blocks % 16 === 0) await new Promise<void>((r) => setImmediate(r));
@@ -239,11 +251,12 @@ export async function tailLines(fd: number, n: number, end: number): Promise<{ s
   return { start: 0, lines: seen };
 }
 
-/** Whether the k8s-file record in buf[start, end) ends a line (`TIME STREAM F …`). */
-function isFullLine(buf: Buffer, start: number, end: number): boolean {
+/** Of the k8s-file record in buf[start, end) (`TIME STREAM F|P …`): whether it ends a line, and its stream's letter after `std`. */
+function recordKind(buf: Buffer, start: number, end: number): { full: boolean; stream: number } | undefined {
   const s1 = buf.indexOf(0x20, start);
   const s2 = s1 < 0 || s1 >= end ? -1 : buf.indexOf(0x20, s1 + 1);
-  return s2 > 0 && s2 + 1 < end && buf[s2 + 1] === 0x46;
+  if (s2 < 0 || s2 + 1 >= end) return undefined;
+  return { full: buf[s2 + 1] === 0x46, stream: buf[s1 + 4]! };
 }
 
 export async function logSize(path: string): Promise<number> {

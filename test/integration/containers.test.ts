@@ -263,6 +263,13 @@ test('logs: stdout/stderr separation, --tail, -t timestamps', async () => {
   assert.equal(tail.code, 0);
   assert.equal(tail.stdout, 'l4\nl5\n');
   assert.equal((await d.docker(['logs', '--tail', '0', many])).stdout, '');
+  // --details: each message after its details and a space (berth records no details: the space).
+  assert.equal((await d.docker(['logs', '--details', '--tail', '2', many])).stdout, ' l4\n l5\n');
+  // Output that ends without a newline is the last line, as dockerd counts its last message.
+  const unfinished = await d.dockerOk(['run', '-d', 'busybox', 'sh', '-c', 'echo l1; echo l2; printf "no newline"']);
+  assert.equal(await d.dockerOk(['wait', unfinished]), '0');
+  assert.equal((await d.docker(['logs', '--tail', '1', unfinished])).stdout, 'no newline');
+  assert.equal((await d.docker(['logs', '--tail', '2', unfinished])).stdout, 'l2\nno newline');
   // What is not a whole number (a word, a negative one) means the whole log, as dockerd reads it.
   for (const t of ['all', 'bogus', '-1']) assert.equal((await d.dockerOk(['logs', '--tail', t, many])), 'l1\nl2\nl3\nl4\nl5', t);
 

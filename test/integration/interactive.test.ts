@@ -83,6 +83,19 @@ test('attach: output of a running container, then its exit code', async () => {
   assert.equal(r.code, 3, r.stderr);
   assert.match(r.stdout, /^(\.\n)+late\n$/);
   assert.equal(r.stderr, 'oops\n');
+  // An attach event, as dockerd sends one.
+  const events = await d.dockerOk(['events', '--since', '60s', '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'container=att1', '--filter', 'event=attach', '--format', '{{.Action}} {{.Actor.Attributes.name}}']);
+  assert.equal(events, 'attach att1');
+  // A paused container cannot be attached to: the CLI says so itself, the API with a 409 in dockerd's words.
+  await d.dockerOk(['run', '-d', '--name', 'att-paused', 'busybox', 'sleep', '600']);
+  await d.dockerOk(['pause', 'att-paused']);
+  const paused = await d.docker(['attach', 'att-paused']);
+  assert.equal(paused.code, 1);
+  assert.match(paused.stderr, /You cannot attach to a paused container, unpause it first/);
+  const api = await d.api('POST', '/containers/att-paused/attach?stream=1&stdout=1');
+  assert.equal(api.status, 409);
+  assert.equal(api.json.message, 'container att-paused is paused, unpause the container before attach');
+  await d.dockerOk(['rm', '-f', 'att-paused']);
 });
 
 test('attach: stdin of a container created with -i', async () => {

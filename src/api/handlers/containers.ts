@@ -101,6 +101,9 @@ export function containerRoutes(router: Router, engine: Engine): void {
     // As dockerd reads it: a whole number, else (all, a word, a negative one) the whole log.
     const tail = tailRaw && /^[+-]?\d+$/.test(tailRaw.trim()) && Number(tailRaw) >= 0 ? Number(tailRaw) : undefined;
     const timestamps = qbool(ctx.query, 'timestamps');
+    // dockerd puts a message's details (the log-opt labels and env it was given) and a space
+    // before it; berth records none, so the space alone.
+    const details = qbool(ctx.query, 'details');
     const res = ctx.res!;
     const tty = rec.spec.process.tty;
     const follow = qbool(ctx.query, 'follow');
@@ -116,6 +119,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     await svc.logs(rec.id, { follow, tail, since: qtime(ctx, 'since'), until: qtime(ctx, 'until'), onStart: start }, (e) => {
       if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) return;
       if (timestamps) out.pushEntry(tty ? undefined : streamType(e.stream), Buffer.from(`${e.time} `));
+      if (details) out.pushEntry(tty ? undefined : streamType(e.stream), SPACE);
       out.pushEntry(tty ? undefined : streamType(e.stream), e.data);
     }, ctx.abort, () => out.drained());
     await out.drained();
@@ -130,6 +134,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     const contentType = tty || compareVersions(ctx.apiVersion, '1.42') < 0 ? RAW_STREAM : MULTIPLEXED;
     // Checked before the stream starts: a bad sequence is a 400, as in dockerd.
     const keys = detachKeysOf(ctx.query.get('detachKeys'), engine);
+    svc.checkAttachable(ctx.params[0]!);
     const out = hijack(ctx, contentType);
     const write = (e: LogEntry) => {
       if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) return;
@@ -172,6 +177,8 @@ export interface HijackedStream {
 }
 
 /** Switches the connection to a raw stream: 101 for Upgrade requests, 200 otherwise. */
+const SPACE = Buffer.from(' ');
+
 /**
  * Writes many small frames (log lines) as few large writes: pushed frames go out
  * together on the next turn of the event loop, or when `drained` is awaited, which
