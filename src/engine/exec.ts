@@ -234,7 +234,8 @@ export class ExecService {
     if (x.options.user && rootfs) {
       const u = resolveUser(rootfs, x.options.user);
       const groupAdd = rec.spec.security.groupAdd ?? [];
-      proc.user = { uid: u.uid, gid: u.gid, additionalGids: [...new Set([...u.additionalGids, ...resolveGroups(rootfs, groupAdd)])] };
+      // As in the container's own spec (and dockerd's exec), the groups start with the primary gid.
+      proc.user = { uid: u.uid, gid: u.gid, additionalGids: [...new Set([u.gid, ...u.additionalGids, ...resolveGroups(rootfs, groupAdd)])] };
       // HOME follows the exec's user unless the container's config set it.
       if (!rec.spec.process.env.some((e) => e.startsWith('HOME='))) env = replaceOrAppendEnv(env, [`HOME=${u.home}`]);
     }

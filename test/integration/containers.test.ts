@@ -98,6 +98,9 @@ test('run in the foreground: exit code, stdout and stderr kept apart', async () 
 test('run of a missing command exits 127 and does not leave a running container', async () => {
   const r = await d.docker(['run', '--rm', 'busybox', 'no-such-binary']);
   assert.equal(r.code, 127, `code ${r.code}, stderr ${r.stderr}`);
+  // The start's error, once: the wait for the removal carries none (dockerd clears it on removal).
+  assert.match(r.stderr, /^docker: Error response from daemon: .*executable file not found in \$PATH/);
+  assert.doesNotMatch(r.stderr, /Error waiting for container/);
 });
 
 test('a command that cannot be executed: run exits 126, the container keeps exit code 126 (127 for a missing one)', async () => {

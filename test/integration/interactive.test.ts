@@ -146,6 +146,9 @@ test('exec -i, -e, -w, -u, --privileged, -d', async () => {
   const cat = await d.docker(['exec', '-i', 'ex2', 'sh', '-c', 'cat; echo end'], { input: 'piped\n' });
   assert.equal(cat.code, 0, cat.stderr);
   assert.equal(cat.stdout, 'piped\nend\n');
+  // The groups start with the user's primary group, as in the container's own process.
+  assert.equal(await d.dockerOk(['exec', '-u', 'nobody', 'ex2', 'id']), 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)');
+  assert.equal(await d.dockerOk(['exec', '-u', '1234:5678', 'ex2', 'id', '-G']), '5678');
   const env = await d.dockerOk(['exec', '-e', 'FOO=bar', '-w', '/tmp', '-u', '65534:65534', 'ex2', 'sh', '-c', 'echo $FOO $KEEP; pwd; id -u; id -g']);
   assert.equal(env, 'bar 1\n/tmp\n65534\n65534');
   const capOf = async (args: string[]) => BigInt('0x' + (await d.dockerOk(['exec', ...args, 'ex2', 'sh', '-c', 'grep CapEff /proc/self/status'])).split(/\s+/)[1]);

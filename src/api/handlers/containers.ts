@@ -76,7 +76,10 @@ export function containerRoutes(router: Router, engine: Engine): void {
     res.flushHeaders();
     try {
       const code = await waiting;
-      res.end(JSON.stringify({ StatusCode: code, Error: rec.state.error ? { Message: rec.state.error } : null }) + '\n');
+      // A removal clears the state's error in dockerd: waiters for `removed` get none (the CLI's
+      // `run --rm` of a command that cannot start would log it as a wait error).
+      const error = cond === 'removed' ? '' : rec.state.error;
+      res.end(JSON.stringify({ StatusCode: code, Error: error ? { Message: error } : null }) + '\n');
     } catch {
       res.destroy();
     }
