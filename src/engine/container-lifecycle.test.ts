@@ -69,7 +69,7 @@ test('create merges the image\'s settings and stores a versioned record', async 
     assert.deepEqual(onDisk.spec, rec.spec);
     await assert.rejects(t.create({}, 'web'), kind('conflict', /"\/web" is already in use/));
     await assert.rejects(t.svc.create({ spec: specWith({}, 'nothere') }), kind('not-found', /No such image: nothere:latest/));
-    await assert.rejects(t.create({ process: { entrypoint: [] } }), kind('invalid-argument', /No command specified/));
+    await assert.rejects(t.create({ process: { entrypoint: [] } }), kind('invalid-argument', /no command specified/));
     assert.deepEqual(t.events, [`create ${rec.id.slice(0, 4)}`]);
   } finally {
     t.done();

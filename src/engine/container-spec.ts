@@ -50,6 +50,7 @@ import {
   generateSpec,
   hostDevice,
   hostDevices,
+  normalizeCapability,
   parseSeccompProfile,
   resolveGroups,
   type DeviceOption,
@@ -364,6 +365,16 @@ function checkUserns(spec: ContainerSpec, userns: IdMappings | undefined): void 
 /** Refuses settings this host cannot honour; invalid-argument naming the option. */
 export function checkSpec(spec: ContainerSpec, host: HostFacts, userns?: IdMappings): void {
   checkUserns(spec, userns);
+  // Named by the field, in dockerd's words (invalid CapAdd: unknown capability: "CAP_X").
+  for (const [field, names] of [['CapAdd', spec.security.capAdd], ['CapDrop', spec.security.capDrop]] as const) {
+    for (const name of names ?? []) {
+      try {
+        normalizeCapability(name);
+      } catch (err) {
+        throw invalidArgument(`invalid ${field}: ${err instanceof Error ? err.message : String(err)}`, err);
+      }
+    }
+  }
   const placeholder = {
     id: 'create-check' as ContainerRecord['id'],
     path: '/bin/true',

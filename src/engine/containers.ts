@@ -318,11 +318,13 @@ export class ContainerService {
     }
     const ic = img.config.config ?? {};
     const p = req0.process;
-    const entrypoint = p.entrypoint !== null ? p.entrypoint : ic.Entrypoint ?? null;
-    // A new entrypoint drops the image's CMD, as in Docker.
+    // A new entrypoint drops the image's CMD, as in Docker; `--entrypoint ""` (an entrypoint of
+    // one empty word) then means none at all (null, as dockerd resets it).
+    const emptied = p.entrypoint !== null && p.entrypoint.length === 1 && p.entrypoint[0] === '';
+    const entrypoint = emptied ? null : p.entrypoint !== null ? p.entrypoint : ic.Entrypoint ?? null;
     const cmd = p.cmd && p.cmd.length ? p.cmd : p.entrypoint !== null ? null : ic.Cmd ?? null;
     const argv = [...(entrypoint ?? []), ...(cmd ?? [])];
-    if (argv.length === 0) throw invalidArgument('No command specified');
+    if (argv.length === 0) throw invalidArgument('no command specified');
     const resources = { ...req0.resources };
     const warnings = discardUnsupported(resources, this.sysinfo);
     checkRestartPolicy(req0.restartPolicy, req0.autoRemove);

@@ -101,6 +101,16 @@ test('run of a missing command exits 127 and does not leave a running container'
   // The start's error, once: the wait for the removal carries none (dockerd clears it on removal).
   assert.match(r.stderr, /^docker: Error response from daemon: .*executable file not found in \$PATH/);
   assert.doesNotMatch(r.stderr, /Error waiting for container/);
+  // --entrypoint "" empties the entrypoint (and drops the image's CMD): no command at all is a 400 at create.
+  const none = await d.docker(['run', '--rm', '--entrypoint', '', 'busybox']);
+  assert.equal(none.code, 125);
+  assert.match(none.stderr, /Error response from daemon: no command specified/);
+  const withCmd = await d.dockerOk(['create', '--entrypoint', '', 'busybox', 'echo', 'hi']);
+  const c = await d.inspect(withCmd);
+  assert.equal(c.Config.Entrypoint, null);
+  assert.equal(c.Path, 'echo');
+  assert.equal(await d.dockerOk(['start', '-a', withCmd]), 'hi');
+  await d.dockerOk(['rm', withCmd]);
 });
 
 test('a command that cannot be executed: run exits 126, the container keeps exit code 126 (127 for a missing one)', async () => {

@@ -156,7 +156,10 @@ test('capabilities: Docker\'s default set, --cap-drop makes chown fail with EPER
   assert.match(none, /CapEff:\s+0000000000000020/);
   const bad = await d.docker(['run', '--rm', '--cap-add', 'NOPE', 'busybox', 'true']);
   assert.equal(bad.code, 125);
-  assert.match(bad.stderr, /unknown capability: "CAP_NOPE"/);
+  assert.match(bad.stderr, /Error response from daemon: invalid CapAdd: unknown capability: "CAP_NOPE"/);
+  const badDrop = await d.docker(['create', '--cap-drop', 'NOPE', 'busybox', 'true']);
+  assert.equal(badDrop.code, 1);
+  assert.match(badDrop.stderr, /invalid CapDrop: unknown capability: "CAP_NOPE"/);
 });
 
 test('seccomp: the default profile blocks unshare; unconfined and a profile file change that', async () => {
