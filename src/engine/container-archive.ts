@@ -6,9 +6,10 @@
  * - Every operation runs under the container's lock. A container that is not running
  *   has its root filesystem mounted for the operation and unmounted after (unless it
  *   started meanwhile, which the lock prevents); a running one is used as mounted.
- * - Paths resolve inside the container, its volumes, binds and network files
- *   (/etc/hostname, /etc/hosts, /etc/resolv.conf) laid over its root (storage ContainerFs): nothing outside the container's root or its mounts' sources
- *   is ever read or written, and a write into a volume lands in the volume.
+ * - Paths resolve inside the container, with its volumes, binds and network files
+ *   (/etc/hostname, /etc/hosts, /etc/resolv.conf) laid over its root (storage
+ *   ContainerFs): nothing outside the container's root or its mounts' sources is ever
+ *   read or written, and a write into a volume lands in the volume.
  * - tmpfs mounts of a running container live only in its mount namespace: paths in
  *   them are refused rather than silently read from the root filesystem underneath.
  * - Errors keep dockerd's words: a missing path is not-found "Could not find the file

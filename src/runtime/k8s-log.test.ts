@@ -3,7 +3,31 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeLogs, LogFollower, openLogSet, parseLogLine, readLog, scanLog, scanLogFd, tailLines, tailStart, type LogEntry } from './k8s-log';
+import { closeLogs, LogFollower, openLog, openLogSet, parseLogLine, scanLogFd, tailLines, type LogEntry } from './k8s-log';
+
+/** The entries of `path` from `offset` on, and the offset after the last complete line. */
+async function readLog(path: string, offset = 0): Promise<{ entries: LogEntry[]; end: number }> {
+  const f = openLog(path);
+  if (!f) return { entries: [], end: offset };
+  try {
+    const entries: LogEntry[] = [];
+    const end = await scanLogFd(f.fd, offset, (e) => entries.push(e));
+    return { entries, end };
+  } finally {
+    closeLogs([f]);
+  }
+}
+
+/** Where the last `n` lines of `path` start (0 for a missing file). */
+async function tailStart(path: string, n: number, end: number): Promise<number> {
+  const f = openLog(path);
+  if (!f) return 0;
+  try {
+    return (await tailLines(f.fd, n, end)).start;
+  } finally {
+    closeLogs([f]);
+  }
+}
 
 test('full and partial k8s-file lines', () => {
   const f = parseLogLine(Buffer.from('2026-11-23T15:14:03.737710848+00:00 stdout F hi there'))!;
@@ -55,7 +79,9 @@ test('tailStart finds where the last n lines begin, reading backward across bloc
   const size = Buffer.byteLength(body) + Buffer.byteLength('2026-01-01T00:00:01.0+00:00 stdout F unfinish');
   const linesFrom = async (start: number) => {
     const out: string[] = [];
-    await scanLog(path, start, (e) => out.push(e.data.toString()), size);
+    const f = openLog(path)!;
+    await scanLogFd(f.fd, start, (e) => out.push(e.data.toString()), size);
+    closeLogs([f]);
     return out.join('').split('\n').filter(Boolean);
   };
   assert.deepEqual(await linesFrom(await tailStart(path, 1, size)), ['part one, part two, the end']);

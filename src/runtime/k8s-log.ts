@@ -119,27 +119,6 @@ export function openLogSet(path: string): { rotated: LogFile[]; current: LogFile
   }
 }
 
-/** Every entry of a log file from byte `offset` on, and the offset after the last complete line. */
-export async function readLog(path: string, offset = 0): Promise<{ entries: LogEntry[]; end: number }> {
-  const entries: LogEntry[] = [];
-  const end = await scanLog(path, offset, (e) => entries.push(e));
-  return { entries, end };
-}
-
-/** scanLog of a file by its path; a missing file has no entries. */
-export async function scanLog(
-  path: string, offset: number, each: (e: LogEntry) => void, limit = Number.POSITIVE_INFINITY, afterBlock?: () => Promise<void>,
-): Promise<number> {
-  // Opened synchronously: a thread-pool hop per open and close costs more than the reads of a tail.
-  const f = openLog(path);
-  if (!f) return offset;
-  try {
-    return await scanLogFd(f.fd, offset, each, limit, afterBlock);
-  } finally {
-    closeSync(f.fd);
-  }
-}
-
 /**
  * Calls `each` for every entry of complete lines from byte `offset` up to `limit`
  * (the file's end when absent), reading in blocks so that a large log is never held
@@ -184,18 +163,6 @@ function readAsync(fd: number, buf: Buffer, length: number, position: number): P
 }
 
 const SCAN_BLOCK = 1 << 20;
-
-/** tailLines of a file by its path: the offset alone (0 for a missing file). */
-export async function tailStart(path: string, n: number, end: number): Promise<number> {
-  if (n <= 0) return end;
-  const f = openLog(path);
-  if (!f) return 0;
-  try {
-    return (await tailLines(f.fd, n, end)).start;
-  } finally {
-    closeSync(f.fd);
-  }
-}
 
 /**
  * The offset at which the last `n` lines the container wrote start, reading the file
@@ -257,14 +224,6 @@ function recordKind(buf: Buffer, start: number, end: number): { full: boolean; s
   const s2 = s1 < 0 || s1 >= end ? -1 : buf.indexOf(0x20, s1 + 1);
   if (s2 < 0 || s2 + 1 >= end) return undefined;
   return { full: buf[s2 + 1] === 0x46, stream: buf[s1 + 4]! };
-}
-
-export async function logSize(path: string): Promise<number> {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
 }
 
 /**

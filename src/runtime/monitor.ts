@@ -35,9 +35,12 @@ export interface MonitorOptions {
 const LOG_ROTATOR = join(__dirname, '..', '..', 'native', 'berth-logrotate.so');
 let rotatorBuilt: boolean | undefined;
 
-/** Whether logs can keep several files (`max-file`): the rotation library was built. */
+/**
+ * Whether logs can keep several files (`max-file`): the rotation library was built, at a
+ * path LD_PRELOAD can name (it splits its value at spaces and colons).
+ */
 export function logRotationAvailable(): boolean {
-  rotatorBuilt ??= existsSync(LOG_ROTATOR);
+  rotatorBuilt ??= !/[\s:]/.test(LOG_ROTATOR) && existsSync(LOG_ROTATOR);
   return rotatorBuilt;
 }
 
