@@ -13,9 +13,8 @@
  * - `stat` and `tar` follow Docker's rules (dockerd's archive.go, go-archive's rebase):
  *   the last component is followed only when the path ends in `/` or `/.`; the tar of a
  *   directory names its entries `<base>/…` (`./…` for a path ending in `/.`, `/…` for the
- *   root itself), that of
- *   anything else holds the one entry `<base>`. Mount points below a tarred directory
- *   contribute their mount's content.
+ *   root itself), that of anything else holds the one entry `<base>`. Mount points below
+ *   a tarred directory contribute their mount's content.
  * - `extract` unpacks a tar (plain, gzip or zstd) into an existing directory, on a worker
  *   thread (extract-thread.ts, tar-extract.ts) so the API's thread only hands bytes over;
  *   it resolves once the worker is done, and after a failure once the worker has removed

@@ -179,7 +179,7 @@ export interface HijackedStream {
   input?: Duplex;
 }
 
-/** Switches the connection to a raw stream: 101 for Upgrade requests, 200 otherwise. */
+/** What `logs --details` puts before each message. */
 const SPACE = Buffer.from(' ');
 
 /**
@@ -255,6 +255,7 @@ const MAX_FRAME = 1 << 20;
 
 const streamType = (s: 'stdout' | 'stderr'): StreamType => (s === 'stdout' ? StreamType.Stdout : StreamType.Stderr);
 
+/** Switches the connection to a raw stream: 101 for Upgrade requests, 200 otherwise. */
 export function hijack(ctx: Context, contentType: string): HijackedStream {
   if (ctx.socket) {
     const sock = ctx.socket;
