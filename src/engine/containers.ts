@@ -36,7 +36,7 @@ import {
 } from '../common';
 import { familiarString, parseReference, withDefaultTag, type ImageRecord } from '../image';
 import {
-  DEFAULT_SHM_SIZE, detectSysInfo, discardUnsupported, execFailure, mountShm, resolveUser, rootPair, toolVersion, unmountShm,
+  DEFAULT_SHM_SIZE, checkWorkingDir, detectSysInfo, discardUnsupported, execFailure, mountShm, resolveUser, rootPair, toolVersion, unmountShm,
   type HostFacts, type IdMappings, type LogEntry, type SysInfo, type ToolVersion,
 } from '../runtime';
 import { KeyedMutex } from '../state';
@@ -440,6 +440,7 @@ export class ContainerService {
       const tMount = traceStart();
       const rootfs = await this.snapshots.mount(rec.id);
       traceSpan(rec.id, 'snapshot mount', tMount);
+      checkWorkingDir(rootfs, rec.spec.process.workingDir);
       const tSetup = traceStart();
       const [mounts, setUp] = await Promise.all([
         this.mounts.specMounts(rec, rootfs),

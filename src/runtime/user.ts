@@ -22,7 +22,7 @@
  *   unreadable files count as empty.
  * - Synchronous: called once per container start, before runc runs, on small files.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { invalidArgument, isErrno } from '../common';
 import { resolveInRootSync } from '../sys';
 
@@ -181,4 +181,21 @@ export function resolveGroups(rootfs: string, groups: readonly string[]): number
     out.push(e.gid);
   }
   return [...new Set(out)];
+}
+
+/**
+ * Refuses a working directory that names something other than a directory in the rootfs
+ * (resolved inside it, as the container would), in dockerd's words: runc would otherwise
+ * fail with "mkdir …: not a directory". A missing one is fine: runc creates it.
+ */
+export function checkWorkingDir(rootfs: string, cwd: string): void {
+  if (!cwd || cwd === '/') return;
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(resolveInRootSync(rootfs, cwd));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
+    throw err;
+  }
+  if (!st.isDirectory()) throw invalidArgument(`Cannot mkdir: ${cwd} is not a directory`);
 }

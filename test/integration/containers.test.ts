@@ -146,6 +146,10 @@ test('--name, -e, -w, -u, --entrypoint, -h', async () => {
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'FOO=bar baz\nEMPTY=[]\n/tmp/work\n1000\n1000\nmyhost\n');
+  // A working directory that is a file in the image: dockerd's words, exit 125.
+  const fileDir = await d.docker(['run', '--rm', '-w', '/etc/passwd', 'busybox', 'true']);
+  assert.equal(fileDir.code, 125);
+  assert.match(fileDir.stderr, /Error response from daemon: Cannot mkdir: \/etc\/passwd is not a directory/);
   const c = await d.inspect('opts1');
   assert.equal(c.Name, '/opts1');
   assert.ok(c.Config.Env.includes('FOO=bar baz'), JSON.stringify(c.Config.Env));
