@@ -47,7 +47,7 @@ const DRIVER_OPTIONS: Record<string, ReadonlySet<string>> = {
   none: new Set(),
 };
 const BUILT_IN = new Set(['mode', 'max-buffer-size']);
-/** Options that take effect; every other known one is accepted with a warning. */
+/** Options that take effect (max-file too, where rotation is available); every other known one is accepted with a warning. */
 const APPLIED = new Set(['max-size', 'mode', 'max-buffer-size']);
 
 /** The message `logs` answers for a container whose driver cannot be read. */
@@ -72,11 +72,10 @@ export function checkLogConfig(given: LogConfig, defaults: LogConfig = { type: D
   for (const key of Object.keys(config)) {
     if (BUILT_IN.has(key)) continue;
     if (!known.has(key)) throw invalidArgument(`unknown log opt '${key}' for ${type} log driver`);
-    if (!APPLIED.has(key)) unapplied.push(key);
+    if (!APPLIED.has(key) && !(key === 'max-file' && logRotationAvailable())) unapplied.push(key);
   }
   if (config['max-size'] !== undefined) parseSize(config['max-size']);
   if (config['max-file'] !== undefined) parseFileCount(config['max-file']);
-  if (unapplied.includes('max-file') && logRotationAvailable()) unapplied.splice(unapplied.indexOf('max-file'), 1);
   const why = unapplied.includes('max-file') ? "the container's log is one file, bounded by max-size" : 'berth keeps the log as conmon writes it';
   const warnings = unapplied.length ? [`log options not applied: ${unapplied.join(', ')}: ${why}`] : [];
   return { logConfig, warnings };

@@ -407,10 +407,11 @@ export class Monitor {
   /** Deletes runc's state and the container's cgroups; fine if already gone. */
   async remove(id: string): Promise<void> {
     this.entries.delete(id);
-    this.runcStates.delete(id);
     rmSync(join(this.filterDir, id), { force: true });
     const t = traceStart();
+    // The state a kill read is used once more here, then dropped with the container.
     const quick = await this.removeStopped(id);
+    this.runcStates.delete(id);
     traceSpan(id, quick ? 'runtime delete: in-process' : 'runtime delete: in-process refused', t);
     if (quick) {
       rmSync(join(this.exitDir, id), { force: true });
