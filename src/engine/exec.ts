@@ -19,7 +19,7 @@
 import { mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflict, internal, invalidArgument, log, newContainerId, notFound, replaceOrAppendEnv, traceSpan, traceStart } from '../common';
-import { LogFollower, hostBoundingCapabilities, resolveGroups, resolveUser, type LogEntry } from '../runtime';
+import { LogFollower, hostBoundingCapabilities, processGroups, resolveGroups, resolveUser, type LogEntry } from '../runtime';
 import type { ContainerEvents, ContainerRecord } from './container-model';
 import type { ContainerRuntime, ExecProcess, StdinConnection, StdinSink } from './container-runtime';
 import type { ContainerService } from './containers';
@@ -235,7 +235,7 @@ export class ExecService {
       const u = resolveUser(rootfs, x.options.user);
       const groupAdd = rec.spec.security.groupAdd ?? [];
       // As in the container's own spec (and dockerd's exec), the groups start with the primary gid.
-      proc.user = { uid: u.uid, gid: u.gid, additionalGids: [...new Set([u.gid, ...u.additionalGids, ...resolveGroups(rootfs, groupAdd)])] };
+      proc.user = { uid: u.uid, gid: u.gid, additionalGids: processGroups(u.gid, [...u.additionalGids, ...resolveGroups(rootfs, groupAdd)]) };
       // HOME follows the exec's user unless the container's config set it.
       if (!rec.spec.process.env.some((e) => e.startsWith('HOME='))) env = replaceOrAppendEnv(env, [`HOME=${u.home}`]);
     }

@@ -460,6 +460,11 @@ function userMount(m: MountOption): OciMount {
 
 const NAMESPACE_ORDER: readonly NamespaceType[] = ['mount', 'network', 'uts', 'pid', 'ipc', 'cgroup'];
 
+/** A process's supplementary groups as runc gets them: the primary gid first, then the others once each. */
+export function processGroups(gid: number, others: Iterable<number>): number[] {
+  return [...new Set([gid, ...others])];
+}
+
 export function generateSpec(opts: SpecOptions): OciSpec {
   if (opts.args.length === 0) throw invalidArgument('no command given: the container needs an entrypoint or a command to run');
   checkAbsolute('rootfs path', opts.rootfsPath);
@@ -532,7 +537,7 @@ export function generateSpec(opts: SpecOptions): OciSpec {
         gid: opts.user.gid,
         // The primary gid is always a supplementary group too (Docker/containerd since
         // GHSA-hmfx-3pcx-653p), so the process cannot shed it to escape a group deny rule.
-        additionalGids: [...new Set([opts.user.gid, ...(opts.user.additionalGids ?? [])])],
+        additionalGids: processGroups(opts.user.gid, opts.user.additionalGids ?? []),
       },
       args: [...opts.args],
       env,
