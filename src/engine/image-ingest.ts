@@ -57,6 +57,8 @@ export interface IngestedImage {
 
 /** Layers unpacked at once (two cores here; hashing and disk share them). */
 const UNPACK_PARALLEL = 3;
+/** Unpacks running at once while an archive streams in (ImageIngest.receive). */
+const EARLY_PARALLEL = 3;
 
 export class ImageIngest {
   constructor(
@@ -122,6 +124,7 @@ export class IngestSession {
   readonly lease: Lease;
   /** Early unpacks, by the content digest of the stream they read. */
   private readonly early: { digest: Promise<Digest>; layer: Promise<PreparedLayer | undefined> }[] = [];
+  private earlyRunning = 0;
   private readonly taken = new Set<PreparedLayer>();
 
   constructor(
@@ -153,6 +156,9 @@ export class IngestSession {
       this.lease.blobs.add(d);
     },
     want: async (named: Digest | undefined): Promise<boolean> => {
+      // Each early unpack may hold up to TEE_RUN_LAG MiB of the archive in memory while it
+      // lags: past a few at once, the next layers are stored only and unpacked by `complete`.
+      if (this.earlyRunning >= EARLY_PARALLEL) return false;
       if (!named) return true;
       await this.gc.hold(this.lease, { blobs: [named] });
       return !(await this.content.has(named));
@@ -161,7 +167,9 @@ export class IngestSession {
       const id = info.named ? hexOf(info.named).slice(0, 12) : info.name.replace(/\/.*$/, '').slice(0, 12);
       // The content store hashes the entry already; for a plain tar that digest is the diffID.
       const p = this.layers.prepare(this.counted(entry, id, info.size), { inputDigest: digest });
-      this.early.push({ digest, layer: p.catch(() => undefined) });
+      this.earlyRunning++;
+      const layer = p.catch(() => undefined).finally(() => this.earlyRunning--);
+      this.early.push({ digest, layer });
       return p;
     },
   };

@@ -78,6 +78,13 @@ export interface ArchiveImageSource {
 const SMALL_ENTRY = 1 << 20;
 /** Bytes per write when a large entry goes to the content store and an unpacker at once. */
 const TEE_BATCH = 1 << 20;
+/**
+ * Batches an unpacker may fall behind the content store before the archive waits for it. An
+ * unpack of many small files goes at the disk's pace for creating files (about 0.5 ms a file
+ * here), far below the store's: with this much slack the archive reads on to the next layers,
+ * whose unpacks then run beside the slow one instead of after it.
+ */
+const TEE_RUN_LAG = 16;
 /** Total memory for small entries; past it, entries go straight to the content store. */
 const SMALL_BUDGET = 64 << 20;
 /** Metadata files (manifest.json …) must fit in memory. */
@@ -271,7 +278,7 @@ async function teeToStore(
   // Chunks are gathered into batches of TEE_BATCH bytes, copied once and handed to both sides
   // as they are (object mode): big writes for the file system, no copy per consumer.
   const toBlob = new PassThrough({ objectMode: true, highWaterMark: 2 });
-  const toRun = new PassThrough({ objectMode: true, highWaterMark: 2 });
+  const toRun = new PassThrough({ objectMode: true, highWaterMark: TEE_RUN_LAG });
   // Failures are reported through `stored` and `unpacked`; a late error event must not go unheard.
   toBlob.on('error', () => undefined);
   toRun.on('error', () => undefined);

@@ -170,6 +170,38 @@ test('later entries replace earlier ones; a dir over a dir keeps its contents', 
   assert.equal(readlinkSync(join(dest, 's')), 'elsewhere');
 });
 
+test('small files made while the next entries are read: every one complete, repeats in tar order, a failure fails the apply', needsRoot('applying a layer sets owners (lchown), device nodes and trusted.* xattrs'), async (t) => {
+  const { dest } = dirs(t);
+  const entries: Parameters<typeof makeTar>[0] = [];
+  for (let i = 0; i < 300; i++) entries.push({ name: `d${i % 3}/f${i}`, data: Buffer.alloc(1000 + i, i), mode: 0o4750, uid: 100 + i, gid: 7, mtime: new Date(1_600_000_000_000 + i * 1000) });
+  entries.push({ name: 'd0/f0', data: 'second copy' });
+  entries.push({ name: 'd1/f1', data: 'then a link' }, { name: 'd1/f1-link', type: 'link', linkname: 'd1/f1' });
+  entries.push({ name: 'd2/f2/', type: 'directory' });
+  entries.push({ name: 'd0/.wh.f3', data: '' });
+  await apply(await makeTar(entries), dest);
+  for (let i = 4; i < 300; i++) {
+    const p = join(dest, `d${i % 3}/f${i}`);
+    const st = lstatSync(p);
+    assert.deepEqual(readFileSync(p), Buffer.alloc(1000 + i, i), p);
+    assert.equal(st.mode & 0o7777, 0o4750, `${p}: setuid kept (mode set after the owner)`);
+    assert.equal(st.uid, 100 + i);
+    assert.equal(st.mtimeMs, 1_600_000_000_000 + i * 1000);
+  }
+  assert.equal(readFileSync(join(dest, 'd0/f0'), 'utf8'), 'second copy');
+  assert.equal(lstatSync(join(dest, 'd1/f1-link')).ino, lstatSync(join(dest, 'd1/f1')).ino);
+  assert.ok(lstatSync(join(dest, 'd2/f2')).isDirectory());
+  assert.deepEqual(readFileSync(join(dest, 'd0/f3')), Buffer.alloc(1003, 3), 'a whiteout leaves what this layer made');
+
+  // An xattr the file system refuses fails the background write, and with it the apply.
+  const bad = dirs(t);
+  const failing = await makeTar([
+    ...Array.from({ length: 20 }, (_, i) => ({ name: `f${i}`, data: 'x' })),
+    { name: 'bad', data: 'x', pax: { 'SCHILY.xattr.nosuchnamespace.x': 'v' } },
+    ...Array.from({ length: 20 }, (_, i) => ({ name: `g${i}`, data: 'x' })),
+  ]);
+  await assert.rejects(apply(failing, bad.dest), (e: unknown) => e instanceof BerthError && e.kind === 'internal');
+});
+
 test('../ escape is refused and nothing outside dest changes', async (t) => {
   const { dest, outside } = dirs(t);
   const tar = await makeTar([{ name: '../outside/target', data: 'pwned' }]);

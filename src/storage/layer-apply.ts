@@ -79,6 +79,14 @@ const MAX_COMPONENT = 255;
 const EARLY_FLUSH = 4 << 20;
 /** Background flushes in flight per layer; the next big file waits for the oldest. */
 const MAX_FLUSHING = 4;
+/**
+ * Regular files up to this size are read whole and made in the background while the next
+ * entries are read (Applier.smallFile): creating a file costs this disk about 0.5 ms, and one
+ * at a time, with a pool trip per step, a layer of a thousand small files took twice that.
+ */
+const SMALL_FILE = 64 << 10;
+/** Small files being made at once, per layer. */
+const SMALL_IN_FLIGHT = 8;
 
 type Entry = tarStream.ExtractEvents['entry'][1];
 
@@ -200,6 +208,10 @@ class Applier {
   private readonly dirTimes = new Map<string, DirTimes>();
   /** datasyncs of big files still running (their handles close when done). */
   private flushing: Promise<void>[] = [];
+  /** Small files being made, by path; these promises never reject (see `smallFailure`). */
+  private readonly making = new Map<string, Promise<void>>();
+  /** The first failure of a small file made in the background. */
+  private smallFailure: unknown;
 
   constructor(
     private readonly dest: string,
@@ -208,9 +220,14 @@ class Applier {
     private readonly idShift?: ApplyLayerOptions['idShift'],
   ) {}
 
-  private async chown(abs: string, h: tarStream.Header): Promise<void> {
+  /** The owner an entry gets on disk (throws for ids the user-namespace shift cannot map). */
+  private ownerOf(h: tarStream.Header): { uid: number; gid: number } {
     const owner = { uid: paxNumber(h, 'uid') ?? h.uid ?? 0, gid: paxNumber(h, 'gid') ?? h.gid ?? 0 };
-    const { uid, gid } = this.idShift ? this.idShift(owner) : owner;
+    return this.idShift ? this.idShift(owner) : owner;
+  }
+
+  private async chown(abs: string, h: tarStream.Header): Promise<void> {
+    const { uid, gid } = this.ownerOf(h);
     await fsp.lchown(abs, uid, gid);
   }
 
@@ -218,6 +235,9 @@ class Applier {
     const h = entry.header;
     const parts = cleanPath(h.name, `entry ${JSON.stringify(h.name.slice(0, 200))}`, this.maxPath);
     const base = parts[parts.length - 1];
+    const small = (h.type === 'file' || h.type === 'contiguous-file') && (h.size ?? 0) <= SMALL_FILE;
+    // Anything else may look at or replace what the small files in flight make: they finish first.
+    if (!small || base === undefined || base.startsWith(WHITEOUT_PREFIX)) await this.settle();
 
     if (base === undefined) {
       // The root entry ("./"): only its metadata applies, to dest itself.
@@ -247,6 +267,7 @@ class Applier {
       }
       case 'file':
       case 'contiguous-file':
+        if (small) return this.smallFile(entry, abs, rel);
         await this.replace(abs, rel);
         await this.writeFile(entry, abs);
         break;
@@ -279,8 +300,9 @@ class Applier {
     await this.setMetadata(entry, abs, rel, h.type === 'directory');
   }
 
-  /** Sets dir mtimes last: creating their contents changed them. Waits for background flushes. */
+  /** Sets dir mtimes last: creating their contents changed them. Waits for background work. */
   async finish(): Promise<void> {
+    await this.settle();
     await this.flushed(true);
     for (const d of this.dirTimes.values()) {
       const abs = join(this.dest, d.rel);
@@ -348,8 +370,61 @@ class Applier {
     }
   }
 
+  /**
+   * Reads a small file's data and makes the file in the background, at most SMALL_IN_FLIGHT at
+   * once: created exclusively (an entry already there, from earlier in this layer, is removed
+   * first, as `replace` does), then owner, xattrs, mode and times in the order setMetadata uses,
+   * all through the new file's descriptor. A failure is reported by the next `settle`.
+   */
+  private async smallFile(entry: Entry, abs: string, rel: string): Promise<void> {
+    if (this.making.has(rel)) await this.settle();
+    const h = entry.header;
+    const chunks: Buffer[] = [];
+    for await (const c of entry) chunks.push(c as Buffer);
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const { uid, gid } = this.ownerOf(h);
+    const xattrs = this.pax.xattrsFor(entry);
+    const mode = (h.mode ?? 0o644) & 0o7777;
+    const mtime = paxNumber(h, 'mtime') ?? (h.mtime ? h.mtime.getTime() / 1000 : 0);
+    const atime = paxNumber(h, 'atime') ?? mtime;
+    while (this.making.size >= SMALL_IN_FLIGHT) await Promise.race(this.making.values());
+    if (this.smallFailure) throw this.smallFailure;
+    this.created.add(rel);
+    const make = async () => {
+      const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
+      const fh = await fsp.open(abs, flags, 0o600).catch(async (e: unknown) => {
+        if (!isErrno(e, 'EEXIST')) throw e;
+        await this.remove(abs, rel);
+        this.created.add(rel);
+        return fsp.open(abs, flags, 0o600);
+      });
+      try {
+        let off = 0;
+        while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+        await fh.chown(uid, gid);
+        for (const [name, value] of xattrs) lsetxattr(abs, name, value);
+        await fh.chmod(mode);
+        await fh.utimes(atime, mtime);
+      } finally {
+        await fh.close();
+      }
+    };
+    const done = make().then(
+      () => undefined,
+      (e: unknown) => void (this.smallFailure ??= e),
+    ).finally(() => this.making.delete(rel));
+    this.making.set(rel, done);
+  }
+
+  /** Waits for the small files in flight; throws the first of their failures. */
+  private async settle(): Promise<void> {
+    while (this.making.size) await Promise.all(this.making.values());
+    if (this.smallFailure) throw this.smallFailure;
+  }
+
   /** Waits for every background flush; the first failure is reported when `report`. */
   async flushed(report: boolean): Promise<void> {
+    while (this.making.size) await Promise.all(this.making.values());
     const all = this.flushing.splice(0);
     const results = await Promise.allSettled(all);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
