@@ -24,7 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, conflict, invalidArgument, log, notFound, type FilterArgs, checkFilterKeys, matchLabelArgs } from '../common';
+import { BerthError, conflict, invalidArgument, log, notFound, traceSpan, traceStart, type FilterArgs, checkFilterKeys, matchLabelArgs } from '../common';
 import { readJSON, writeJSONAtomic } from '../state';
 import { hostResolvConf, hostsFile, hostsLine, LOOPBACK_HOSTS, resolvConf, writeFiles, type HostsEntry } from './files';
 import { contains, DEFAULT_POOLS, formatCIDR, formatIPv4, hostRoutes, lastAddress, overlaps, parseCIDR, parseIPv4, pickSubnet, type Subnet } from './ipnet';
@@ -34,6 +34,7 @@ import { createNetns, isNetns, removeNetns } from './netns';
 import { mount, MS_BIND } from '../sys';
 import { CLAIMS_DIR, otherClaims, removeClaim, writeClaim } from './claims';
 import { freePort, portFree, portMappings, type PortMapping } from './ports';
+import { deleteLinkAsync, wireVeth } from './rtnetlink';
 
 export interface NetworkRecord {
   id: string;
@@ -69,6 +70,11 @@ export interface Endpoint {
   aliases: string[];
   /** Given with --ip: kept across restarts. */
   staticIp?: string;
+  /**
+   * Set when berthd wires the endpoint itself (rtnetlink.ts) instead of netavark: the host
+   * end of its veth, which teardown deletes.
+   */
+  hostVeth?: string;
   /** On IPv6 networks. */
   ip6?: string;
   prefix6?: number;
@@ -598,7 +604,7 @@ export class BridgeNetworking {
     try {
       // The anchor first: it makes the bridge and its chains, which a container's setup must not race.
       await Promise.all(state.endpoints.map((e) => this.ensureAnchor(this.networks.get(e.networkId)!)));
-      await Promise.all(state.endpoints.map((e) => this.netavark.setup(state.netns, this.request(state, [e], dns))));
+      await Promise.all(state.endpoints.map(async (e) => (e.hostVeth ? this.wireDirectly(state, e) : this.netavark.setup(state.netns, this.request(state, [e], dns)))));
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       throw new BerthError('internal', `failed to set up container networking: ${msg}`, { cause: err });
@@ -607,6 +613,27 @@ export class BridgeNetworking {
       const net = this.networks.get(e.networkId)!;
       this.o.onEvent?.('connect', net.id, { container: state.containerId, name: net.name, type: 'bridge' });
     }
+  }
+
+  /**
+   * Whether a container alone on `net` is wired by berthd itself (rtnetlink.ts): an IPv4
+   * bridge without embedded DNS, not internal, whose anchor keeps the bridge and its
+   * firewall chains up; netavark would add nothing of its own but the veth.
+   */
+  private wiresDirectly(net: NetworkRecord): boolean {
+    return net.driver === 'bridge' && !net.dns && !net.subnet6 && !net.internal && this.anchorIp(net) !== undefined;
+  }
+
+  private wireDirectly(state: EndpointState, e: Endpoint): void {
+    const net = this.networks.get(e.networkId)!;
+    const t = traceStart();
+    wireVeth({ bridge: net.bridge, hostName: e.hostVeth!, netns: state.netns, ifname: e.ifname, mac: e.mac, ip: e.ip, prefix: e.prefix, gateway: e.gateway });
+    traceSpan(state.containerId, 'veth wiring (rtnetlink)', t);
+  }
+
+  /** Undoes what wireDirectly made: the veth pair goes with its host end. */
+  private async unwireDirectly(containerId: string, e: Endpoint): Promise<void> {
+    await deleteLinkAsync(e.hostVeth!).catch((err) => log.warn('network teardown failed', { id: containerId, veth: e.hostVeth, error: String(err) }));
   }
 
   private request(state: EndpointState, endpoints: Endpoint[], dns: string[] = []): NetavarkRequest {
@@ -839,6 +866,8 @@ export class BridgeNetworking {
       throw err;
     }
     if (state.ports.length) state.portsNetwork = nets[0]!.id;
+    // The common case needs no netavark: one network that berthd wires itself, no published ports.
+    if (endpoints.length === 1 && !state.ports.length && this.wiresDirectly(nets[0]!)) endpoints[0]!.hostVeth = `veth${endpoints[0]!.endpointId.slice(0, 7)}`;
     this.states.set(a.containerId, state);
     // The record goes to disk before netavark does anything: a crash leaves something to undo.
     await writeJSONAtomic(this.endpointFile(a.containerId), state, { durable: false });
@@ -885,10 +914,14 @@ export class BridgeNetworking {
     const drainKey = `${containerId}/${state.netns}`;
     this.draining.set(drainKey, state);
     const job = (async () => {
-      await this.netavark.teardown(state.netns, this.request(state, state.endpoints)).catch((err) => {
-        // A setup that never ran leaves nothing to undo; anything else is worth a line.
-        if (!/No such file|does not exist|not found|No such device/i.test(String(err))) log.warn('network teardown failed', { id: containerId, error: String(err) });
-      });
+      for (const e of state.endpoints) if (e.hostVeth) await this.unwireDirectly(containerId, e);
+      const viaNetavark = state.endpoints.filter((e) => !e.hostVeth);
+      if (viaNetavark.length) {
+        await this.netavark.teardown(state.netns, this.request(state, viaNetavark)).catch((err) => {
+          // A setup that never ran leaves nothing to undo; anything else is worth a line.
+          if (!/No such file|does not exist|not found|No such device/i.test(String(err))) log.warn('network teardown failed', { id: containerId, error: String(err) });
+        });
+      }
       await removeNetns(state.netns);
       await fsp.rm(this.endpointFile(containerId), { force: true });
       for (const e of state.endpoints) {
@@ -1120,7 +1153,8 @@ export class BridgeNetworking {
       const e = state?.endpoints.find((x) => x.networkId === net.id);
       if (!state || !e) throw new BerthError('forbidden', `container ${containerId} is not connected to network ${net.name}`);
       const carriesPorts = state.portsNetwork === net.id;
-      await this.netavark.teardown(state.netns, this.request(state, [e])).catch((err) => log.warn('disconnect teardown failed', { error: String(err) }));
+      if (e.hostVeth) await this.unwireDirectly(containerId, e);
+      else await this.netavark.teardown(state.netns, this.request(state, [e])).catch((err) => log.warn('disconnect teardown failed', { error: String(err) }));
       state.endpoints = state.endpoints.filter((x) => x !== e);
       if (carriesPorts) {
         state.ports = [];

@@ -38,6 +38,30 @@ export async function createNetns(path: string, opts: { loopbackUp?: boolean } =
   }
 }
 
+/**
+ * Runs `fn` with berthd's main thread in the namespace at `path`, and returns to its own
+ * before anything else runs. `fn` must be synchronous: no JavaScript of anyone else may run
+ * while the thread is away (sockets made in between belong to that namespace).
+ */
+export function inNetns<T>(path: string, fn: () => T): T {
+  const home = openSync(OWN, 'r');
+  try {
+    const target = openSync(path, 'r');
+    try {
+      setns(target, CLONE_NEWNET);
+    } finally {
+      closeSync(target);
+    }
+    try {
+      return fn();
+    } finally {
+      goHome(home);
+    }
+  } finally {
+    closeSync(home);
+  }
+}
+
 /** Back into berthd's own namespace; a main thread left elsewhere would wire every later network there. */
 function goHome(fd: number): void {
   try {

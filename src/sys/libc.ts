@@ -78,6 +78,8 @@ interface Libc {
   connect(fd: number, addr: Buffer, len: number): number;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
   send(fd: number, buf: Buffer, len: number, flags: number): number;
+  /** send(2) on a thread of the pool: the callback gets its return value. */
+  sendInPool(fd: number, buf: Buffer, done: (err: unknown, ret: number) => void): void;
   shutdown(fd: number, how: number): number;
   close(fd: number): number;
   mallocTrim(pad: number): number;
@@ -136,6 +138,10 @@ function load(): Libc {
     connect: fn('int connect(int, const void*, uint32_t)'),
     recv: fn('long recv(int, _Out_ void*, size_t, int)'),
     send: fn('long send(int, const void*, size_t, int)'),
+    sendInPool: (() => {
+      const f = lib.func('long send(int, const void*, size_t, int)') as unknown as { async(fd: number, b: Buffer, n: number, fl: number, cb: (err: unknown, ret: number) => void): void };
+      return (fd: number, buf: Buffer, done: (err: unknown, ret: number) => void) => f.async(fd, buf, buf.length, 0, done);
+    })(),
     shutdown: fn('int shutdown(int, int)'),
     close: fn('int close(int)'),
     mallocTrim: fn('int malloc_trim(size_t)'),
@@ -384,6 +390,21 @@ export function send(fd: number, buf: Buffer, flags = 0): number {
   }
 }
 
+/**
+ * send(2) of all of `buf` on a thread of the pool, for a send that may block for long in the
+ * kernel (a netlink request that holds the kernel's locks while it works). A failure is
+ * reported without its errno (errno belongs to the pool's thread).
+ */
+export function sendAsync(fd: number, buf: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    load().sendInPool(fd, buf, (err, ret) => {
+      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      else if (ret !== buf.length) reject(new Error(`send on fd ${fd} failed (returned ${ret})`));
+      else resolve();
+    });
+  });
+}
+
 export function shutdown(fd: number, how: number): void {
   check(load().shutdown(fd, how), 'shutdown', `fd ${fd}`);
 }
@@ -431,11 +452,26 @@ export function setns(fd: number, nstype: number): void {
 }
 
 // Interface flags ioctls (<linux/sockios.h>, <net/if.h>).
+const SIOCGIFINDEX = 0x8933;
 const SIOCGIFFLAGS = 0x8913;
 const SIOCSIFFLAGS = 0x8914;
 const IFF_UP = 0x1;
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
+
+/** The index of interface `name` in the calling thread's network namespace (if_nametoindex). */
+export function ifIndex(name: string): number {
+  const l = load();
+  const fd = check(l.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), 'socket', name);
+  try {
+    const req = Buffer.alloc(40);
+    req.write(name, 0, 15);
+    check(l.ioctl(fd, SIOCGIFINDEX, req), 'ioctl(SIOCGIFINDEX)', name);
+    return req.readInt32LE(16);
+  } finally {
+    l.close(fd);
+  }
+}
 
 /**
  * Sets interface `name` up in the calling thread's network namespace (what `ip link set

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNetns, removeNetns } from './netns';
+import { deleteLinkAsync, wireVeth } from './rtnetlink';
+
+const root = process.getuid?.() === 0;
+const ip = (...args: string[]) => execFileSync('ip', args).toString();
+const inNs = (ns: string, ...args: string[]) => execFileSync('nsenter', [`--net=${ns}`, 'ip', ...args]).toString();
+const hasLink = (name: string) => ip('-o', 'link').split('\n').some((l) => l.split(': ')[1]?.split('@')[0] === name);
+
+test('wireVeth: the host end up on the bridge, eth0 with its MAC, address and default route in the namespace; deleteLinkAsync takes the pair away', { skip: !root && 'needs root' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-rtnl-'));
+  // A bridge of this test's own, on a private subnet with no route out.
+  const bridge = `brtn${process.pid}`;
+  const ns = join(dir, 'ns');
+  t.after(async () => {
+    await deleteLinkAsync(bridge).catch(() => undefined);
+    await removeNetns(ns);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  ip('link', 'add', bridge, 'type', 'bridge');
+  ip('addr', 'add', '10.213.77.1/24', 'dev', bridge);
+  ip('link', 'set', bridge, 'up');
+  await createNetns(ns);
+  const own = readlinkSync('/proc/thread-self/ns/net');
+  const host = `vethrt${process.pid % 100000}`;
+
+  wireVeth({ bridge, hostName: host, netns: ns, ifname: 'eth0', mac: '02:42:0a:d5:4d:05', ip: '10.213.77.5', prefix: 24, gateway: '10.213.77.1' });
+  assert.equal(readlinkSync('/proc/thread-self/ns/net'), own, 'the main thread is back in its own namespace');
+
+  const hostLink = ip('-o', 'link', 'show', host);
+  assert.match(hostLink, new RegExp(`master ${bridge} `));
+  assert.match(hostLink, /<[^>]*\bUP\b/);
+  const eth0 = inNs(ns, '-o', 'link', 'show', 'eth0');
+  assert.match(eth0, /link\/ether 02:42:0a:d5:4d:05 /);
+  assert.match(eth0, /<[^>]*\bUP\b/);
+  assert.match(inNs(ns, '-o', 'link', 'show', 'lo'), /<[^>]*\bUP\b/);
+  assert.match(inNs(ns, '-o', '-4', 'addr', 'show', 'eth0'), /inet 10\.213\.77\.5\/24 brd 10\.213\.77\.255 scope global eth0/);
+  assert.match(inNs(ns, 'route'), /^default via 10\.213\.77\.1 dev eth0 proto static metric 100 $/m);
+  const sysctl = (key: string) => execFileSync('nsenter', [`--net=${ns}`, 'sysctl', '-n', key]).toString().trim();
+  assert.equal(sysctl('net.ipv6.conf.eth0.autoconf'), '0');
+  assert.equal(sysctl('net.ipv6.conf.all.autoconf'), '1', 'only eth0 is changed');
+
+  // The same name again is refused and leaves the first pair as it was.
+  assert.throws(() => wireVeth({ bridge, hostName: host, netns: ns, ifname: 'eth1', mac: '02:42:0a:d5:4d:06', ip: '10.213.77.6', prefix: 24, gateway: '10.213.77.1' }), /EEXIST/);
+  assert.ok(hasLink(host));
+
+  assert.equal(await deleteLinkAsync(host), true);
+  assert.ok(!hasLink(host), 'the host end is gone');
+  assert.doesNotMatch(inNs(ns, '-o', 'link'), /eth0/, 'and its peer with it');
+  assert.equal(await deleteLinkAsync(host), false, 'a second delete finds nothing');
+});
+
+test('wireVeth: a failure after the pair exists (a gateway off the subnet) deletes the pair again', { skip: !root && 'needs root' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-rtnl-'));
+  const bridge = `brtf${process.pid}`;
+  const ns = join(dir, 'ns');
+  t.after(async () => {
+    await deleteLinkAsync(bridge).catch(() => undefined);
+    await removeNetns(ns);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  ip('link', 'add', bridge, 'type', 'bridge');
+  ip('link', 'set', bridge, 'up');
+  await createNetns(ns);
+  const host = `vethrf${process.pid % 100000}`;
+  assert.throws(
+    () => wireVeth({ bridge, hostName: host, netns: ns, ifname: 'eth0', mac: '02:42:0a:d5:4e:05', ip: '10.213.78.5', prefix: 24, gateway: '10.213.99.1' }),
+    (e: Error) => /default route via 10\.213\.99\.1/.test(e.message),
+  );
+  assert.ok(!hasLink(host), 'no host end is left');
+  assert.doesNotMatch(inNs(ns, '-o', 'link'), /eth0/);
+});
