@@ -12,10 +12,10 @@ const ip = (...args: string[]) => execFileSync('ip', args).toString();
 const inNs = (ns: string, ...args: string[]) => execFileSync('nsenter', [`--net=${ns}`, 'ip', ...args]).toString();
 const hasLink = (name: string) => ip('-o', 'link').split('\n').some((l) => l.split(': ')[1]?.split('@')[0] === name);
 
-test('wireVeth: the host end up on the bridge, eth0 with its MAC, address and default route in the namespace; deleteLinkAsync takes the pair away', { skip: !root && 'needs root' }, async (t) => {
+/** A bridge of the test's own (up, with `address` when given) and a fresh namespace, both removed after it. */
+async function bridgeAndNetns(t: { after(fn: () => Promise<void>): void }, tag: string, address?: string): Promise<{ bridge: string; ns: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-rtnl-'));
-  // A bridge of this test's own, on a private subnet with no route out.
-  const bridge = `brtn${process.pid}`;
+  const bridge = `brt${tag}${process.pid}`;
   const ns = join(dir, 'ns');
   t.after(async () => {
     await deleteLinkAsync(bridge).catch(() => undefined);
@@ -23,9 +23,15 @@ test('wireVeth: the host end up on the bridge, eth0 with its MAC, address and de
     rmSync(dir, { recursive: true, force: true });
   });
   ip('link', 'add', bridge, 'type', 'bridge');
-  ip('addr', 'add', '10.213.77.1/24', 'dev', bridge);
+  if (address) ip('addr', 'add', address, 'dev', bridge);
   ip('link', 'set', bridge, 'up');
   await createNetns(ns);
+  return { bridge, ns };
+}
+
+test('wireVeth: the host end up on the bridge, eth0 with its MAC, address and default route in the namespace; deleteLinkAsync takes the pair away', { skip: !root && 'needs root' }, async (t) => {
+  // On a private subnet with no route out.
+  const { bridge, ns } = await bridgeAndNetns(t, 'n', '10.213.77.1/24');
   const own = readlinkSync('/proc/thread-self/ns/net');
   const host = `vethrt${process.pid % 100000}`;
 
@@ -56,17 +62,7 @@ test('wireVeth: the host end up on the bridge, eth0 with its MAC, address and de
 });
 
 test('wireVeth: a failure after the pair exists (a gateway off the subnet) deletes the pair again', { skip: !root && 'needs root' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-rtnl-'));
-  const bridge = `brtf${process.pid}`;
-  const ns = join(dir, 'ns');
-  t.after(async () => {
-    await deleteLinkAsync(bridge).catch(() => undefined);
-    await removeNetns(ns);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  ip('link', 'add', bridge, 'type', 'bridge');
-  ip('link', 'set', bridge, 'up');
-  await createNetns(ns);
+  const { bridge, ns } = await bridgeAndNetns(t, 'f');
   const host = `vethrf${process.pid % 100000}`;
   assert.throws(
     () => wireVeth({ bridge, hostName: host, netns: ns, ifname: 'eth0', mac: '02:42:0a:d5:4e:05', ip: '10.213.78.5', prefix: 24, gateway: '10.213.99.1' }),

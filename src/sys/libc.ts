@@ -459,18 +459,28 @@ const IFF_UP = 0x1;
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
 
-/** The index of interface `name` in the calling thread's network namespace (if_nametoindex). */
-export function ifIndex(name: string): number {
+/**
+ * Runs interface ioctls for `name` on a datagram socket of the calling thread's network
+ * namespace; `ioctl(request)` fills `req`, a struct ifreq: the name (16 bytes), then the value.
+ */
+function withIfreq<T>(name: string, fn: (req: Buffer, ioctl: (request: number, what: string) => void) => T): T {
   const l = load();
   const fd = check(l.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), 'socket', name);
   try {
     const req = Buffer.alloc(40);
     req.write(name, 0, 15);
-    check(l.ioctl(fd, SIOCGIFINDEX, req), 'ioctl(SIOCGIFINDEX)', name);
-    return req.readInt32LE(16);
+    return fn(req, (request, what) => void check(l.ioctl(fd, request, req), `ioctl(${what})`, name));
   } finally {
     l.close(fd);
   }
+}
+
+/** The index of interface `name` in the calling thread's network namespace (if_nametoindex). */
+export function ifIndex(name: string): number {
+  return withIfreq(name, (req, ioctl) => {
+    ioctl(SIOCGIFINDEX, 'SIOCGIFINDEX');
+    return req.readInt32LE(16);
+  });
 }
 
 /**
@@ -478,16 +488,9 @@ export function ifIndex(name: string): number {
  * NAME up` does, through SIOCSIFFLAGS on a datagram socket of that namespace).
  */
 export function linkUp(name: string): void {
-  const l = load();
-  const fd = check(l.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), 'socket', name);
-  try {
-    // struct ifreq: the name (16 bytes), then the flags as a short.
-    const req = Buffer.alloc(40);
-    req.write(name, 0, 15);
-    check(l.ioctl(fd, SIOCGIFFLAGS, req), 'ioctl(SIOCGIFFLAGS)', name);
+  withIfreq(name, (req, ioctl) => {
+    ioctl(SIOCGIFFLAGS, 'SIOCGIFFLAGS');
     req.writeUInt16LE(req.readUInt16LE(16) | IFF_UP, 16);
-    check(l.ioctl(fd, SIOCSIFFLAGS, req), 'ioctl(SIOCSIFFLAGS)', name);
-  } finally {
-    l.close(fd);
-  }
+    ioctl(SIOCSIFFLAGS, 'SIOCSIFFLAGS');
+  });
 }
