@@ -3,7 +3,7 @@
 # a private dockerd (Debian's docker.io, installed by bench/with-dockerd.sh if missing) as the
 # peer, then stops that dockerd and its containerd and removes their directories. Needs root.
 #
-#   bench/lifecycle-with-dockerd.sh [lifecycle.js options: --runs 20 --tail-runs 200 --log-mb 100 --cp-mb 100]
+#   bench/lifecycle-with-dockerd.sh [lifecycle.js options: --runs 20 --tail-runs 200 --cp-runs 5 --log-mb 100 --cp-mb 100]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOCK=/tmp/bench-life-dockerd.sock
