@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BerthError, type Digest } from '../common';
 import { needsRoot } from '../common/test-root';
@@ -59,7 +59,9 @@ test('overlay semantics: writes go up, whiteouts and opaque dirs hide, deletes l
   const m = await snap.mounts('c1');
   assert.equal(m.type, 'overlay');
   assert.equal(m.cwd, undefined);
-  assert.ok(m.options.includes(`lowerdir=${join(snap.root, 'c1', 'init')}:${top}:${bottom}`), 'the init layer sits on top of the image');
+  const lowerdir = m.options.find((o) => o.startsWith('lowerdir='))!.slice('lowerdir='.length).split(':');
+  assert.deepEqual(lowerdir.slice(1), [top, bottom]);
+  assert.equal(dirname(lowerdir[0]!), join(snap.root, '.init'), 'the init layer sits on top of the image');
 
   const merged = await snap.mount('c1');
   assert.equal(await snap.mount('c1'), merged, 'mounting twice is fine');
@@ -100,6 +102,52 @@ test('a snapshot with no layers mounts over its init layer alone', needsRoot('ov
   assert.equal(readFileSync(join(snap.upperDir('scratch'), 'f'), 'utf8'), 'x');
   assert.deepEqual(await snap.list(), ['scratch']);
   await snap.remove('scratch');
+});
+
+test('the snapshots of one image share its init layer, kept for its next container until the image goes; a new snapshotter collects unused ones', needsRoot('overlay mounts and layers with their owners (lchown)'), async (t) => {
+  const { base, snap } = setup(t);
+  const a = await layer(base, 'a', [{ name: 'etc/', type: 'directory', mode: 0o750 }, { name: 'bin/sh', data: 'x' }]);
+  const b = await layer(base, 'b', [{ name: 'etc/hosts', data: 'from the image' }]);
+  const initOf = async (key: string) => (await snap.mounts(key)).options.find((o) => o.startsWith('lowerdir='))!.slice('lowerdir='.length).split(':')[0]!;
+  await snap.prepare('c1', null, [a]);
+  await snap.prepare('c2', null, [a]);
+  await snap.prepare('c3', null, [b]);
+  const [i1, i2, i3] = [await initOf('c1'), await initOf('c2'), await initOf('c3')];
+  assert.equal(i1, i2, 'one image, one init layer');
+  assert.notEqual(i1, i3);
+  assert.deepEqual(readdirSync(join(base, 'overlay', 'c1')).sort(), ['merged', 'meta.json', 'upper', 'work'], 'nothing of its own but its changes');
+  // What the image lacks, with the image's own directory metadata.
+  assert.equal(readFileSync(join(i1, 'etc', 'hosts'), 'utf8'), '');
+  assert.equal(lstatSync(join(i1, 'etc')).mode & 0o7777, 0o750);
+  assert.ok(!existsSync(join(i3, 'etc', 'hosts')), 'the image has /etc/hosts: not made');
+
+  const merged = await snap.mount('c1');
+  assert.ok(existsSync(join(merged, '.dockerenv')) && existsSync(join(merged, 'bin', 'sh')));
+  writeFileSync(join(merged, 'etc', 'hosts'), 'written by c1');
+  await snap.unmount('c1');
+  assert.equal(readFileSync(join(i1, 'etc', 'hosts'), 'utf8'), '', 'a write goes to the container, never to the shared layer');
+
+  await snap.remove('c1');
+  await snap.remove('c2');
+  assert.ok(existsSync(i1), 'kept for the next container of the image');
+  await snap.prepare('c4', null, [a]);
+  assert.equal(await initOf('c4'), i1);
+  await snap.remove('c4');
+  // The image goes (its layer dirs with it): the next removal takes its unused init layer.
+  rmSync(a, { recursive: true });
+  await snap.prepare('c6', null, [b]);
+  await snap.remove('c6');
+  assert.ok(!existsSync(i1), 'the image is gone, and so is its init layer');
+  assert.ok(existsSync(i3), 'c3 still uses its layer');
+
+  // A stray layer (unused, or left by a daemon that did not keep count) goes at the next open.
+  const stray = join(base, 'overlay', '.init', 'stray');
+  mkdirSync(stray);
+  const again = new OverlaySnapshotter(join(base, 'overlay'));
+  await again.prepare('c5', null, [b]);
+  await again.remove('c5');
+  assert.ok(!existsSync(stray));
+  assert.ok(existsSync(i3), 'c3 still uses its layer');
 });
 
 test('prepare validates keys and lowers; unknown keys are not found', async (t) => {

@@ -38,8 +38,10 @@ export interface SnapshotInfo {
   parent: Digest | null;
   lowerDirs: string[];
   created: string;
-  /** Whether the snapshot has an init layer (snapshots made before it existed do not). */
+  /** Whether the snapshot has an init layer of its own, `<key>/init` (snapshots made before it existed do not). */
   init?: boolean;
+  /** The name of the init layer it shares with the other snapshots of the same image (overlay.ts). */
+  sharedInit?: string;
 }
 
 /** A read-only look at the snapshot's whole tree; call release() when done. */
@@ -194,6 +196,10 @@ export function snapshotDir(root: string, key: string): string {
 
 /** A snapshot's meta.json, or null when it has none. */
 export async function readSnapshotInfo(root: string, key: string): Promise<SnapshotInfo | null> {
+  return readSnapshotInfoSync(root, key);
+}
+
+export function readSnapshotInfoSync(root: string, key: string): SnapshotInfo | null {
   try {
     // A few hundred bytes, read at every mount and look-up: synchronously (see prepareAtomically).
     return JSON.parse(readFileSync(join(snapshotDir(root, key), 'meta.json'), 'utf8')) as SnapshotInfo;
