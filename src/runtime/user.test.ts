@@ -134,3 +134,14 @@ test('a symlinked /etc directory is followed within the rootfs', (t) => {
   symlinkSync('/real-etc', join(r, 'etc'));
   assert.equal(resolveUser(r, 'app').uid, 1000);
 });
+
+test('passwd is read whole whatever its size below 4 MiB; at 4 MiB it is refused', (t) => {
+  // A long file (far past any first guess of its size) whose last line is the one asked for.
+  const filler = Array.from({ length: 40_000 }, (_, i) => `u${i}:x:${20_000 + i}:${20_000 + i}::/:/bin/sh`).join('\n');
+  const long = withRootfs(t, { 'etc/passwd': `${filler}\nlast:x:4242:4343::/home/last:/bin/sh\n`, 'etc/group': GROUP });
+  const u = resolveUser(long, 'last');
+  assert.equal(u.uid, 4242);
+  assert.equal(u.gid, 4343);
+  const huge = withRootfs(t, { 'etc/passwd': 'x'.repeat(4 * 1024 * 1024), 'etc/group': GROUP });
+  assert.throws(() => resolveUser(huge, 'root'), (e: unknown) => errorKind(e) === 'invalid-argument' && /larger than 4194304 bytes/.test(String(e)));
+});

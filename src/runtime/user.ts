@@ -62,18 +62,27 @@ function readRootfsFile(rootfs: string, path: string): string | undefined {
     throw err;
   }
   try {
-    if (!fstatSync(fd).isFile()) return undefined;
-    const buf = Buffer.alloc(MAX_DB_BYTES);
+    const st = fstatSync(fd);
+    if (!st.isFile()) return undefined;
+    const tooBig = () => invalidArgument(`${path} in the image is larger than ${MAX_DB_BYTES} bytes; refusing to parse it`);
+    if (st.size >= MAX_DB_BYTES) throw tooBig();
+    // Sized by the file (and a byte more, to notice growth), not by the cap: a zero-filled 4 MiB
+    // buffer for each of a start's two reads cost page faults, and in a burst of starts the
+    // external memory brought major GCs (issue 14).
+    let buf = Buffer.allocUnsafe(st.size + 1);
     let len = 0;
     for (;;) {
+      if (len === buf.length) {
+        if (buf.length >= MAX_DB_BYTES) throw tooBig();
+        const bigger = Buffer.allocUnsafe(Math.min(MAX_DB_BYTES, buf.length * 2));
+        buf.copy(bigger, 0, 0, len);
+        buf = bigger;
+      }
       const n = readSync(fd, buf, len, buf.length - len, null);
       if (n === 0) break;
       len += n;
-      if (len === buf.length) {
-        throw invalidArgument(`${path} in the image is larger than ${MAX_DB_BYTES} bytes; refusing to parse it`);
-      }
     }
-    return buf.subarray(0, len).toString('utf8');
+    return buf.toString('utf8', 0, len);
   } finally {
     closeSync(fd);
   }
