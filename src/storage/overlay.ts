@@ -36,7 +36,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, promises as fsp, readdirSync, renameSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { BerthError, internal, invalidArgument, isErrno, log, notFound, type Digest } from '../common';
+import { alreadyExists, internal, invalidArgument, isErrno, log, notFound, type Digest } from '../common';
 import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, umount2, umount2Async } from '../sys';
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
@@ -165,7 +165,10 @@ export class OverlaySnapshotter implements Snapshotter {
   /** Learns which snapshot uses which shared init layer, then deletes the layers none uses. */
   private async loadInitUsers(): Promise<void> {
     try {
+      let n = 0;
       for (const key of await listSnapshots(this.root)) {
+        // With hundreds of containers, let requests in between.
+        if (++n % 64 === 0) await new Promise((r) => setImmediate(r));
         const info = readSnapshotInfoSync(this.root, key);
         if (info?.sharedInit) this.useInit(info.sharedInit, key, info.lowerDirs);
       }
@@ -184,7 +187,9 @@ export class OverlaySnapshotter implements Snapshotter {
       if (!isAbsolute(d) || /[,:\\]/.test(d)) throw invalidArgument(`lower dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path without ',', ':' or '\\'`);
     }
     if (/[,:\\]/.test(this.root)) throw invalidArgument(`overlay root ${this.root} must not contain ',', ':' or '\\'`);
-    // A taken key is found by prepareAtomically's rename (a snapshot dir is never empty).
+    // A taken key is refused before it counts as a user of an init layer (and, in a race, by
+    // prepareAtomically's rename: a snapshot dir is never empty).
+    if (readSnapshotInfoSync(this.root, key)) throw alreadyExists(`snapshot ${key} already exists; remove it first`);
     const shared = opts.noInit ? undefined : this.initName(lowerDirs);
     const info: SnapshotInfo = { key, parent: parentChainID, lowerDirs: [...lowerDirs], created: new Date().toISOString(), ...(shared ? { sharedInit: shared } : {}) };
     // A user from now on, so that no removal of another snapshot deletes the layer meanwhile.
@@ -202,8 +207,7 @@ export class OverlaySnapshotter implements Snapshotter {
         }
       }, opts.durable ?? true);
     } catch (e) {
-      // Not when the key was taken: the snapshot under it keeps its layer.
-      if (shared && !(e instanceof BerthError && e.kind === 'already-exists')) this.releaseInit(shared, key);
+      if (shared) this.releaseInit(shared, key);
       throw e;
     }
   }
