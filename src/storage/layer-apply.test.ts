@@ -177,6 +177,8 @@ test('small files made while the next entries are read: every one complete, repe
   entries.push({ name: 'd0/f0', data: 'second copy' });
   entries.push({ name: 'd1/f1', data: 'then a link' }, { name: 'd1/f1-link', type: 'link', linkname: 'd1/f1' });
   entries.push({ name: 'd2/f2/', type: 'directory' });
+  // A file over a directory whose files are still being made.
+  entries.push({ name: 'over/a', data: 'a' }, { name: 'over/b', data: 'b' }, { name: 'over', data: 'a file now' });
   entries.push({ name: 'd0/.wh.f3', data: '' });
   await apply(await makeTar(entries), dest);
   for (let i = 4; i < 300; i++) {
@@ -190,6 +192,7 @@ test('small files made while the next entries are read: every one complete, repe
   assert.equal(readFileSync(join(dest, 'd0/f0'), 'utf8'), 'second copy');
   assert.equal(lstatSync(join(dest, 'd1/f1-link')).ino, lstatSync(join(dest, 'd1/f1')).ino);
   assert.ok(lstatSync(join(dest, 'd2/f2')).isDirectory());
+  assert.equal(readFileSync(join(dest, 'over'), 'utf8'), 'a file now');
   assert.deepEqual(readFileSync(join(dest, 'd0/f3')), Buffer.alloc(1003, 3), 'a whiteout leaves what this layer made');
 
   // An xattr the file system refuses fails the background write, and with it the apply.

@@ -377,7 +377,9 @@ class Applier {
    * all through the new file's descriptor. A failure is reported by the next `settle`.
    */
   private async smallFile(entry: Entry, abs: string, rel: string): Promise<void> {
-    if (this.making.has(rel)) await this.settle();
+    // Something this layer made is there (a file in flight, or a directory whose files may be):
+    // it is replaced once they are done.
+    if (this.making.has(rel) || this.created.has(rel) || this.dirs.has(rel)) await this.settle();
     const h = entry.header;
     const chunks: Buffer[] = [];
     for await (const c of entry) chunks.push(c as Buffer);
