@@ -325,6 +325,9 @@ export class LogFollower {
       }
       const { rotated, current } = openLogSet(this.path);
       try {
+        // Files rotated out are gone for good (a key is never reused): only the ones there now are remembered.
+        const there = new Set([...rotated, ...(current ? [current] : [])].map((f) => f.key));
+        for (const k of this.read) if (!there.has(k)) this.read.delete(k);
         for (const f of rotated) {
           if (this.read.has(f.key) || this.stopped) continue;
           await scanLogFd(f.fd, 0, deliver);
