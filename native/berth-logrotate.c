@@ -13,11 +13,14 @@
  * loaded, so that what conmon starts (runc, the container) never sees it:
  *   BERTH_LOG_PATH      the log's path, exactly as given to conmon's -l k8s-file:PATH
  *   BERTH_LOG_MAX_FILE  N
- * Any other rename goes through untouched. A file missing from the chain is skipped.
+ * Any other rename goes through untouched. The chain ends at the first file missing from
+ * it (readers stop there too).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +33,11 @@ __attribute__((constructor)) static void berth_logrotate_init(void) {
   const char *path = getenv("BERTH_LOG_PATH");
   const char *n = getenv("BERTH_LOG_MAX_FILE");
   if (path && n && strlen(path) < sizeof(log_path) - 16) {
-    int v = atoi(n);
-    if (v > 1 && v < 1000) {
+    char *end;
+    long v = strtol(n, &end, 10);
+    if (*end == '\0' && v > 1) {
       strcpy(log_path, path);
-      max_file = v;
+      max_file = v > INT_MAX ? INT_MAX : (int)v;
     }
   }
   unsetenv("BERTH_LOG_PATH");
@@ -57,7 +61,15 @@ int rename(const char *from, const char *to) {
   if (starts_afresh(from, to)) {
     int saved = errno;
     char older[4200], newer[4200];
-    for (int i = max_file - 1; i >= 1; i--) {
+    /* Only the chain there is moves along: `.1` … `.k` (k the last one present, at most
+     * N-1), so a large N costs no renames of files that do not exist. */
+    int top = 1;
+    while (top < max_file - 1) {
+      snprintf(older, sizeof older, "%s.%d", log_path, top);
+      if (access(older, F_OK) != 0) break;
+      top++;
+    }
+    for (int i = top; i >= 1; i--) {
       if (i == 1)
         snprintf(newer, sizeof newer, "%s", log_path);
       else

@@ -103,7 +103,8 @@ function parseFileCount(v: string): number {
   if (!/^[+-]?\d+$/.test(v)) throw invalidArgument(`failed to initialize logging driver: max-file must be a whole number: ${JSON.stringify(v)}`);
   const n = Number(v);
   if (n < 1) throw invalidArgument('failed to initialize logging driver: max-file cannot be less than 1');
-  return n;
+  // Beyond any count of files a log could reach: what the rotation library reads as an int.
+  return Math.min(n, 2 ** 31 - 1);
 }
 
 /** Docker's size strings: `100`, `10k`, `20m`, `1g` (binary units, as dockerd's RAMInBytes). */

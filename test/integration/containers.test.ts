@@ -380,7 +380,15 @@ test('--log-opt max-file keeps the full files as LogPath.1, .2 …: each within 
   assert.equal(followed.code, 0, followed.stderr);
   assert.deepEqual(followed.stdout.trim().split('\n'), Array.from({ length: 150 }, (_, k) => `slow line ${k + 1} ........................`));
   assert.ok(existsSync(`${(await d.inspect(slow)).LogPath}.1`));
-  await d.dockerOk(['rm', id, slow]);
+
+  // A max-file far above what the log reaches keeps every file (none were dropped: the first line is there).
+  const many = await d.dockerOk(['run', '-d', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=100000', 'busybox', 'sh', '-c',
+    `i=0; while [ $i -lt 200 ]; do i=$((i+1)); printf 'line %05d ${'p'.repeat(40)}\\n' $i; done`]);
+  assert.equal(await d.dockerOk(['wait', many], { timeoutMs: 60_000 }), '0');
+  const manyPath = (await d.inspect(many)).LogPath as string;
+  assert.ok(existsSync(`${manyPath}.4`), 'rotated into several files');
+  assert.deepEqual((await d.dockerOk(['logs', many])).split('\n'), Array.from({ length: 200 }, (_, k) => line(k + 1)));
+  await d.dockerOk(['rm', id, slow, many]);
 });
 
 test('logs -f follows and ends when the container exits', async () => {
