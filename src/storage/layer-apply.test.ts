@@ -195,6 +195,10 @@ test('small files made while the next entries are read: every one complete, repe
   assert.equal(readFileSync(join(dest, 'over'), 'utf8'), 'a file now');
   assert.deepEqual(readFileSync(join(dest, 'd0/f3')), Buffer.alloc(1003, 3), 'a whiteout leaves what this layer made');
 
+  // A path through a file still being made is refused as it is without files in flight.
+  const through = dirs(t);
+  await rejectsInvalid(apply(await makeTar([{ name: 'f', data: 'x' }, { name: 'f/g', data: 'y' }]), through.dest), /goes through "f", which is not a directory/);
+
   // An xattr the file system refuses fails the background write, and with it the apply.
   const bad = dirs(t);
   const failing = await makeTar([

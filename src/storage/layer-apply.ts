@@ -236,8 +236,9 @@ class Applier {
     const parts = cleanPath(h.name, `entry ${JSON.stringify(h.name.slice(0, 200))}`, this.maxPath);
     const base = parts[parts.length - 1];
     const small = (h.type === 'file' || h.type === 'contiguous-file') && (h.size ?? 0) <= SMALL_FILE;
-    // Anything else may look at or replace what the small files in flight make: they finish first.
-    if (!small || base === undefined || base.startsWith(WHITEOUT_PREFIX)) await this.settle();
+    // Anything else may look at or replace what the small files in flight make: they finish
+    // first. So does a small file below one in flight (its parent must be resolved as it is).
+    if (!small || base === undefined || base.startsWith(WHITEOUT_PREFIX) || this.belowMaking(parts)) await this.settle();
 
     if (base === undefined) {
       // The root entry ("./"): only its metadata applies, to dest itself.
@@ -416,6 +417,13 @@ class Applier {
       (e: unknown) => void (this.smallFailure ??= e),
     ).finally(() => this.making.delete(rel));
     this.making.set(rel, done);
+  }
+
+  /** Whether a path (its components) lies below a small file being made. */
+  private belowMaking(parts: string[]): boolean {
+    if (this.making.size === 0) return false;
+    for (let i = 1; i < parts.length; i++) if (this.making.has(parts.slice(0, i).join('/'))) return true;
+    return false;
   }
 
   /** Waits for the small files in flight; throws the first of their failures. */
