@@ -34,9 +34,9 @@ const ENTRIES: InitEntry[] = [
 
 /**
  * Fills the empty dir `dir` with what the image seen through `image` is missing. Synchronous
- * calls throughout: a dozen stats, mkdirs and small files in the page cache, made for every
- * container, where a trip through the thread pool each cost the create about 2 ms of turns of
- * the event loop.
+ * calls throughout: a dozen stats, mkdirs and small files in the page cache (made once per
+ * image for overlay snapshots, which share it, and for every vfs container), where a trip
+ * through the thread pool each cost about 2 ms of turns of the event loop.
  */
 export async function buildInitLayer(dir: string, image: LowerView, owner?: { uid: number; gid: number }): Promise<void> {
   const madeDirs = new Map<string, { atime: number; mtime: number } | null>();

@@ -320,9 +320,9 @@ export class OverlaySnapshotter implements Snapshotter {
       names = [];
     }
     if (!names.includes('meta.json')) throw notFound(`snapshot ${key} does not exist in ${this.root}`);
-    const shared = readSnapshotInfoSync(this.root, key)?.sharedInit;
-    // Whether this is the layer's last user is known once the users are loaded.
+    // Once the users are loaded, they name this snapshot's layer too (no meta.json read).
     await this.initUsersLoaded;
+    const shared = this.initOfKey.get(key);
     await this.unmount(key);
     for (const n of names) if (n.startsWith('view-')) await unmountAll(key, join(dir, n));
     const doomed = await moveToTmp(this.root, dir, `del-${key}-`);
