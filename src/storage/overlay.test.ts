@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { BerthError, type Digest } from '../common';
 import { needsRoot } from '../common/test-root';
-import { isMountPoint, lgetxattr, MNT_DETACH, readMountInfo, umount2 } from '../sys';
+import { isMountPoint, lgetxattr, MNT_DETACH, mountFromIsCheap, readMountInfo, umount2, type MountInfo } from '../sys';
 import { applyLayer } from './layer-apply';
 import { LayerStore } from './layer-store';
 import { OverlaySnapshotter } from './overlay';
@@ -34,6 +34,10 @@ async function layer(base: string, name: string, entries: FixtureEntry[]): Promi
   return dir;
 }
 
+/** A mount description's lower dirs, made absolute against its cwd. */
+const lowersOf = (m: { options: string[]; cwd?: string }) =>
+  m.options.find((o) => o.startsWith('lowerdir='))!.slice('lowerdir='.length).split(':').map((p) => (m.cwd ? resolve(m.cwd, p) : p));
+
 const kind = (k: string) => (e: unknown) => {
   assert.ok(e instanceof BerthError, String(e));
   assert.equal(e.kind, k);
@@ -58,14 +62,18 @@ test('overlay semantics: writes go up, whiteouts and opaque dirs hide, deletes l
   await snap.prepare('c1', 'sha256:'.padEnd(71, 'a') as Digest, [top, bottom]);
   const m = await snap.mounts('c1');
   assert.equal(m.type, 'overlay');
-  assert.equal(m.cwd, undefined);
-  const lowerdir = m.options.find((o) => o.startsWith('lowerdir='))!.slice('lowerdir='.length).split(':');
+  // With berth-mount.so (built with the rest), paths are relative to the snapshot's dir, which
+  // keeps the mount's line in every /proc/<pid>/mountinfo short; without it, absolute.
+  assert.equal(m.cwd, mountFromIsCheap() ? join(snap.root, 'c1') : undefined);
+  const lowerdir = lowersOf(m);
   assert.deepEqual(lowerdir.slice(1), [top, bottom]);
   assert.equal(dirname(lowerdir[0]!), join(snap.root, '.init'), 'the init layer sits on top of the image');
 
   const merged = await snap.mount('c1');
   assert.equal(await snap.mount('c1'), merged, 'mounting twice is fine');
   assert.ok(isMountPoint(merged));
+  const line: MountInfo = readMountInfo().find((i) => i.mountPoint === merged)!;
+  if (mountFromIsCheap()) assert.match(line.superOptions, /(^|,)upperdir=upper,workdir=work(,|$)/, 'mountinfo names the dirs relative to the snapshot');
   assert.equal(readFileSync(join(merged, 'keep'), 'utf8'), 'bottom');
   assert.ok(!existsSync(join(merged, 'hidden')), 'a whiteout in a lower layer hides the file');
   assert.deepEqual(readdirSync(join(merged, 'opq')), ['new'], 'an opaque dir hides lower contents');
@@ -108,7 +116,7 @@ test('the snapshots of one image share its init layer, kept for its next contain
   const { base, snap } = setup(t);
   const a = await layer(base, 'a', [{ name: 'etc/', type: 'directory', mode: 0o750 }, { name: 'bin/sh', data: 'x' }]);
   const b = await layer(base, 'b', [{ name: 'etc/hosts', data: 'from the image' }]);
-  const initOf = async (key: string) => (await snap.mounts(key)).options.find((o) => o.startsWith('lowerdir='))!.slice('lowerdir='.length).split(':')[0]!;
+  const initOf = async (key: string) => lowersOf(await snap.mounts(key))[0]!;
   await snap.prepare('c1', null, [a]);
   await snap.prepare('c2', null, [a]);
   await snap.prepare('c3', null, [b]);
@@ -174,7 +182,7 @@ test('120 layers from the layer store mount through short links', needsRoot('ove
   }
   await snap.prepare('big', parent, await store.linkChain(parent!));
   const m = await snap.mounts('big');
-  assert.equal(m.cwd, base, 'relative to the common parent of the layer links and the snapshot');
+  assert.equal(m.cwd, mountFromIsCheap() ? join(snap.root, 'big') : base, 'relative to the snapshot (with berth-mount.so), else to the common parent of the layer links and the snapshot');
   assert.ok(m.options.join(',').length <= 4095);
   const merged = await snap.mount('big');
   assert.equal(readFileSync(join(merged, 'f0'), 'utf8'), '0');

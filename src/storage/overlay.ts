@@ -21,10 +21,12 @@
  * Invariants and caller duties
  * - `lowerDirs` are top-most first (LayerStore.lowerChain or, better, linkChain) and
  *   must outlive the snapshot; the snapshotter neither owns nor checks them later.
- * - Mount data must fit in one page (4096 bytes). If the absolute paths do not fit,
- *   the description lists every dir relative to their deepest common parent (with
- *   LayerStore's short `l/` links, 120 layers take ~2.5 KB) and sets `cwd`: whoever
- *   mounts it must do so from that directory (`mount()` does, through sys.mountFrom).
+ * - The mount description lists paths relative to the snapshot's dir and sets `cwd` to it
+ *   when berth-mount.so is there (short mountinfo lines, see overlayMount); whoever mounts
+ *   it must do so from that directory (`mount()` does, through sys.mountFrom). Mount data
+ *   must fit in one page (4096 bytes): if that does not, nor do absolute paths, every dir
+ *   is given relative to their deepest common parent (with LayerStore's short `l/` links,
+ *   120 layers take ~2.5 KB).
  * - mount and unmount are idempotent (checked against /proc/self/mountinfo).
  * - One caller at a time per key (the engine holds the container's lock).
  *
@@ -37,7 +39,7 @@ import { existsSync, mkdirSync, mkdtempSync, promises as fsp, readdirSync, renam
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { alreadyExists, internal, invalidArgument, isErrno, log, notFound, type Digest } from '../common';
-import { isMountPoint, mount as sysMount, mountFrom, MNT_DETACH, MS_RDONLY, umount2, umount2Async } from '../sys';
+import { isMountPoint, mount as sysMount, mountFrom, mountFromIsCheap, MNT_DETACH, MS_RDONLY, umount2, umount2Async } from '../sys';
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView } from './lower-view';
@@ -237,7 +239,7 @@ export class OverlaySnapshotter implements Snapshotter {
       await fsp.mkdir(join(dir, 'empty'), { recursive: true, mode: 0o755 });
       lowers.push(join(dir, 'empty'));
     }
-    return overlayMount(key, lowers, join(dir, 'upper'), join(dir, 'work'));
+    return overlayMount(key, dir, lowers, join(dir, 'upper'), join(dir, 'work'));
   }
 
   /** The lower dirs of a mount, top-most first: the init layer, then the image's. */
@@ -268,7 +270,7 @@ export class OverlaySnapshotter implements Snapshotter {
       await fsp.mkdir(join(dir, 'empty'), { recursive: true, mode: 0o755 });
       lowers.push(join(dir, 'empty'));
     }
-    const m = overlayMount(key, lowers);
+    const m = overlayMount(key, dir, lowers);
     const target = await fsp.mkdtemp(join(dir, 'view-'));
     try {
       await doMount(key, m, target, MS_RDONLY);
@@ -350,22 +352,32 @@ export class OverlaySnapshotter implements Snapshotter {
 }
 
 /**
- * The overlay mount for these dirs, all absolute if they fit in one page, else all
- * relative to their deepest common parent (mounted from there). Upper and work are
- * optional: without them the mount is a read-only union.
+ * The overlay mount for these dirs. Where mounting from a directory costs no more than a
+ * plain mount (sys.mountFromIsCheap), the paths are relative to the snapshot's own dir
+ * `home`: they make half as long a line in every reader's /proc/<pid>/mountinfo, which runc
+ * reads four times per container start. Else they are all absolute if they fit in one page,
+ * else all relative to their deepest common parent. Upper and work are optional: without
+ * them the mount is a read-only union.
  */
-function overlayMount(key: string, lowers: string[], upper?: string, work?: string): Mount {
+function overlayMount(key: string, home: string, lowers: string[], upper?: string, work?: string): Mount {
   for (const d of [...lowers, upper ?? '/', work ?? '/']) {
     if (!isAbsolute(d) || /[,:\\]/.test(d)) throw invalidArgument(`overlay dir ${JSON.stringify(d)} for snapshot ${key} must be an absolute path without ',', ':' or '\\'`);
   }
   const data = (ls: string[], u?: string, w?: string) => [`lowerdir=${ls.join(':')}`, ...(u && w ? [`upperdir=${u}`, `workdir=${w}`] : []), 'index=off'];
+  const fits = (options: string[]) => options.join(',').length <= MAX_MOUNT_DATA;
+  const from = (cwd: string): Mount => {
+    const rel = (p: string) => relative(cwd, p) || '.';
+    return { type: 'overlay', source: 'overlay', options: data(lowers.map(rel), upper && rel(upper), work && rel(work)), cwd };
+  };
+  if (mountFromIsCheap()) {
+    const local = from(home);
+    if (fits(local.options)) return local;
+  }
   const absolute = data(lowers, upper, work);
-  if (absolute.join(',').length <= MAX_MOUNT_DATA) return { type: 'overlay', source: 'overlay', options: absolute };
-  const all = [...lowers, ...(upper ? [upper] : []), ...(work ? [work] : [])];
-  const cwd = commonParent(all);
-  const rel = (p: string) => relative(cwd, p);
-  const relativeData = data(lowers.map(rel), upper && rel(upper), work && rel(work));
-  if (cwd !== '/' && relativeData.join(',').length <= MAX_MOUNT_DATA) return { type: 'overlay', source: 'overlay', options: relativeData, cwd };
+  if (fits(absolute)) return { type: 'overlay', source: 'overlay', options: absolute };
+  const cwd = commonParent([...lowers, ...(upper ? [upper] : []), ...(work ? [work] : [])]);
+  const shared = from(cwd);
+  if (cwd !== '/' && fits(shared.options)) return shared;
   throw invalidArgument(`snapshot ${key} has ${lowers.length} lower layers, too many for one overlay mount; flatten the image (docker export | docker import) or use the vfs storage driver`);
 }
 

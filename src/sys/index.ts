@@ -1,5 +1,5 @@
 export * from './libc';
-export { mountFrom } from './mount-from';
+export { mountFrom, mountFromIsCheap } from './mount-from';
 export { mountWithOptions, parseMountOptions, type MountError } from './mount-options';
 export { readMountInfo, parseMountInfo, isMountPoint, type MountInfo } from './mountinfo';
 export { kernelHasX32 } from './abi';
