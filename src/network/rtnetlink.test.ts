@@ -48,8 +48,15 @@ test('wireVeth: the host end up on the bridge, eth0 with its MAC, address and de
   assert.match(inNs(ns, '-o', '-4', 'addr', 'show', 'eth0'), /inet 10\.213\.77\.5\/24 brd 10\.213\.77\.255 scope global eth0/);
   assert.match(inNs(ns, 'route'), /^default via 10\.213\.77\.1 dev eth0 proto static metric 100 $/m);
   const sysctl = (key: string) => execFileSync('nsenter', [`--net=${ns}`, 'sysctl', '-n', key]).toString().trim();
+  // IPv6 off on both ends of an IPv4-only pair (as Docker since 26.0.2), so neither has an
+  // address nor sends anything of its own onto the bridge.
+  assert.equal(sysctl('net.ipv6.conf.eth0.disable_ipv6'), '1');
   assert.equal(sysctl('net.ipv6.conf.eth0.autoconf'), '0');
+  assert.equal(sysctl('net.ipv6.conf.all.disable_ipv6'), '0', 'only eth0 is changed');
   assert.equal(sysctl('net.ipv6.conf.all.autoconf'), '1', 'only eth0 is changed');
+  assert.equal(inNs(ns, '-o', '-6', 'addr', 'show', 'eth0'), '', 'eth0 has no IPv6 address, not even link-local');
+  assert.equal(execFileSync('sysctl', ['-n', `net.ipv6.conf.${host}.disable_ipv6`]).toString().trim(), '1');
+  assert.equal(ip('-o', '-6', 'addr', 'show', host), '', 'nor has the host end');
 
   // The same name again is refused and leaves the first pair as it was.
   assert.throws(() => wireVeth({ bridge, hostName: host, netns: ns, ifname: 'eth1', mac: '02:42:0a:d5:4d:06', ip: '10.213.77.6', prefix: 24, gateway: '10.213.77.1' }), /EEXIST/);

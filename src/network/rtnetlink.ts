@@ -8,12 +8,18 @@
  * millisecond.
  *
  * What is made, as netavark makes it:
- * - a veth pair: `hostName` in berthd's namespace, up and enslaved to the bridge; its peer
+ * - a veth pair: `hostName` in berthd's namespace, enslaved to the bridge; its peer
  *   `ifname` (eth0) made directly in the container's namespace, with the endpoint's MAC
  *   (and set up there afterwards: a veth end cannot be set up while the pair is made);
- * - in the container's namespace: `lo` up, IPv6 autoconf off on `ifname`, `ifname` up, the
- *   address with its broadcast, and the default route through the gateway (protocol static,
- *   metric 100).
+ * - IPv6 off on both ends before they are up (disable_ipv6; autoconf off too on `ifname`, in
+ *   case a --sysctl turns IPv6 back on). The network has no IPv6, and Docker since 26.0.2
+ *   disables IPv6 on an interface it gave only an IPv4 address (CVE-2024-32473). It also
+ *   keeps the bridge quiet: an IPv6 end runs duplicate address detection and sends MLD
+ *   reports as it comes up, and the bridge floods each of those to every port. With 500
+ *   containers on the bridge that took 40 ms of CPU per new container (perf: kernel workers
+ *   in addrconf_dad_work, mld_sendpack, br_flood), more than runc create itself;
+ * - the host end up; in the container's namespace: `lo` up, `ifname` up, the address with
+ *   its broadcast, and the default route through the gateway (protocol static, metric 100).
  * A failure after the pair exists deletes the pair again.
  *
  * Everything runs synchronously on berthd's main thread; the container's namespace is
@@ -40,7 +46,6 @@ const RTM_DELLINK = 17;
 const RTM_NEWADDR = 20;
 const RTM_NEWROUTE = 24;
 
-const IFF_UP = 0x1;
 const IFLA_ADDRESS = 1;
 const IFLA_IFNAME = 3;
 const IFLA_MASTER = 10;
@@ -196,7 +201,7 @@ export function wireVeth(w: VethWiring): void {
         RTM_NEWLINK,
         NLM_F_CREATE | NLM_F_EXCL,
         Buffer.concat([
-          ifinfomsg(0, IFF_UP),
+          ifinfomsg(0, 0),
           attr(IFLA_IFNAME, cString(w.hostName)),
           attr(IFLA_MASTER, u32(bridgeIndex)),
           nest(
@@ -215,16 +220,15 @@ export function wireVeth(w: VethWiring): void {
     closeSync(nsFd);
   }
   try {
+    // /proc/sys/net answers for the namespace of the thread that opens it: berthd's here.
+    ipv6Sysctl(w.hostName, 'disable_ipv6', '1');
+    linkUp(w.hostName);
     inNetns(w.netns, () =>
       withRtnl((rt) => {
         linkUp('lo');
-        // No IPv6 address from router advertisements on an IPv4 network (netavark sets the
-        // same). /proc/sys/net answers for the namespace of the thread that opens it.
-        try {
-          writeFileSync(`/proc/sys/net/ipv6/conf/${w.ifname}/autoconf`, '0');
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'ENOENT') throw err; // a kernel without IPv6
-        }
+        // ...and the container's here.
+        ipv6Sysctl(w.ifname, 'disable_ipv6', '1');
+        ipv6Sysctl(w.ifname, 'autoconf', '0');
         // Up only now: a veth end cannot be set up while its pair is being made (ENOTCONN).
         linkUp(w.ifname);
         const index = ifIndex(w.ifname);
@@ -248,6 +252,15 @@ export function wireVeth(w: VethWiring): void {
   } catch (err) {
     deleteLink(w.hostName);
     throw err;
+  }
+}
+
+/** Sets net.ipv6.conf.<ifname>.<key> in the calling thread's namespace; a kernel without IPv6 has none to set. */
+function ipv6Sysctl(ifname: string, key: string, value: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${ifname}/${key}`, value);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') throw err;
   }
 }
 
