@@ -6,7 +6,9 @@
 // 1. `docker run -d IMG sleep` N times, one after the other, each timed: is the Nth as fast as
 //    the 10th (median of runs 6–15 against the last 10)?
 // 2. With N running: berthd RSS/PSS, conmon count and PSS, `docker ps` and `docker inspect`
-//    (median of 10, taking turns with `docker version`, the CLI's own floor), berthd's open fds.
+//    (median of 10, taking turns with `docker version`, the CLI's own floor, and with `docker ps`
+//    against a stand-in daemon that answers at once with the very bytes berthd gave for the list:
+//    the CLI's floor for that list), berthd's open fds.
 // 3. kill -9 of berthd, start again on the same roots: time until `docker ps` answers, and
 //    whether it lists all N running (the exact ids), and until `inspect` of the last works.
 // 4. `docker rm -f` of all (in batches of 50), timed; then what is left: mounts under the roots,
@@ -16,6 +18,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -67,13 +70,13 @@ interface R {
   ms: number;
 }
 
-function docker(args: string[], timeoutMs = 120_000): Promise<R> {
+function docker(args: string[], timeoutMs = 120_000, at = host): Promise<R> {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     let tExit: bigint | undefined;
     let out = '';
     let err = '';
-    const ch = spawn(DOCKER, ['-H', host, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const ch = spawn(DOCKER, ['-H', at, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => ch.kill('SIGKILL'), timeoutMs);
     ch.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     ch.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
@@ -86,8 +89,8 @@ function docker(args: string[], timeoutMs = 120_000): Promise<R> {
   });
 }
 
-async function must(args: string[], timeoutMs?: number): Promise<R> {
-  const r = await docker(args, timeoutMs);
+async function must(args: string[], timeoutMs?: number, at?: string): Promise<R> {
+  const r = await docker(args, timeoutMs, at);
   if (r.code !== 0) throw new Error(`docker ${args.slice(0, 3).join(' ')}…: exit ${r.code}: ${r.err.trim().split('\n').slice(-2).join(' | ')}`);
   return r;
 }
@@ -162,11 +165,11 @@ type Timed = { median: number; min: number; max: number };
  * Each command `n` times (after one untimed warm-up), taking turns, so that all of them see
  * the same load: on a shared machine the CLI's own floor (`docker version`) moves with it.
  */
-async function timedMedians(cmds: string[][], n: number): Promise<Timed[]> {
+async function timedMedians(cmds: { args: string[]; at?: string }[], n: number): Promise<Timed[]> {
   const xs: number[][] = cmds.map(() => []);
   for (let i = 0; i < n + 1; i++) {
     for (let c = 0; c < cmds.length; c++) {
-      const r = await must(cmds[c]!);
+      const r = await must(cmds[c]!.args, undefined, cmds[c]!.at);
       if (i > 0) xs[c]!.push(r.ms);
     }
   }
@@ -174,6 +177,38 @@ async function timedMedians(cmds: string[][], n: number): Promise<Timed[]> {
 }
 
 const ids: string[] = [];
+
+/** berthd's answer to GET `path`, as bytes. */
+function fetchBody(path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ socketPath: sock, path }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`GET ${path}: ${res.statusCode}`))));
+      })
+      .on('error', reject);
+  });
+}
+
+/**
+ * A stand-in daemon on `socketPath`: it answers the CLI's ping and then any request at once
+ * with `body`. `docker ps` against it costs what the CLI spends on that list by itself.
+ */
+async function replayDaemon(socketPath: string, body: Buffer): Promise<http.Server> {
+  const headers = { 'Api-Version': '1.45', Ostype: 'linux', 'Docker-Experimental': 'false' };
+  const server = http.createServer((req, res) => {
+    if (req.url?.endsWith('/_ping')) {
+      res.writeHead(200, { ...headers, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': 2 });
+      res.end(req.method === 'HEAD' ? undefined : 'OK');
+      return;
+    }
+    res.writeHead(200, { ...headers, 'Content-Type': 'application/json', 'Content-Length': body.length });
+    res.end(body);
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socketPath, resolve));
+  return server;
+}
 
 async function cleanup(): Promise<void> {
   try {
@@ -266,7 +301,14 @@ async function main(): Promise<Record<string, unknown>> {
   const conmonPss = cms.reduce((s, p) => s + pssKb(p), 0);
   const conmonRss = cms.reduce((s, p) => s + rssKb(p), 0);
   const traceAt = fs.statSync(traceFile).size;
-  const [ps, inspect, cliFloor] = await timedMedians([['ps'], ['inspect', ids[Math.floor(n / 2)]!], ['version']], 10);
+  const psBody = await fetchBody('/v1.45/containers/json');
+  const replaySock = path.join(work, 'replay.sock');
+  const replay = await replayDaemon(replaySock, psBody);
+  const [ps, inspect, cliFloor, psReplay] = await timedMedians(
+    [{ args: ['ps'] }, { args: ['inspect', ids[Math.floor(n / 2)]!] }, { args: ['version'] }, { args: ['ps'], at: `unix://${replaySock}` }],
+    10,
+  );
+  await new Promise<void>((resolve) => replay.close(() => resolve()));
   const psCount = (await must(['ps', '-q'])).out.split(/\s+/).filter(Boolean).length;
   const fdsLoaded = fdCount(berthdPid);
   // berthd's own share of those (the HTTP handler's time), apart from the CLI's.
@@ -316,7 +358,7 @@ async function main(): Promise<Record<string, unknown>> {
     runDms: { early6to15Median: early, last10Median: late, ratio: late / early, all: runMs.map((x) => Math.round(x)) },
     berthd: { idleRssMiB: kib(idleRss), rssMiB: kib(rss), pssMiB: kib(pss), fds: fdsLoaded },
     conmons: { count: cms.length, pssMiBTotal: kib(conmonPss), rssMiBTotal: kib(conmonRss), perContainerPssKiB: Math.round(conmonPss / Math.max(1, cms.length)), perContainerRssKiB: Math.round(conmonRss / Math.max(1, cms.length)) },
-    ps: { ...ps!, listed: psCount, serverMedianMs: psServerMs },
+    ps: { ...ps!, listed: psCount, serverMedianMs: psServerMs, bodyBytes: psBody.length, cliAloneAgainstReplay: psReplay! },
     inspect: { ...inspect!, serverMedianMs: inspectServerMs },
     cliFloor: cliFloor!,
     restart: { psAnsweredMsAfterKill: psAnswerMs, berthdUpMs: restartUp, adopted, lastRunning: running, rssMiB: kib(restartRss), initSpans },
@@ -342,6 +384,7 @@ main()
         `  conmon: ${r.conmons.count}, per container RSS ${r.conmons.perContainerRssKiB} KiB, PSS ${r.conmons.perContainerPssKiB} KiB`,
         `  docker version (the CLI's floor, taking turns with ps and inspect): median ${r.cliFloor.median.toFixed(1)} ms [${r.cliFloor.min.toFixed(1)}-${r.cliFloor.max.toFixed(1)}]`,
         `  docker ps: median ${r.ps.median.toFixed(1)} ms [${r.ps.min.toFixed(1)}-${r.ps.max.toFixed(1)}] (target <= 50), ${r.ps.listed} listed; berthd's handler ${r.ps.serverMedianMs.toFixed(1)} ms`,
+        `  docker ps against a stand-in that replays berthd's ${(r.ps.bodyBytes / 1024).toFixed(0)} KiB answer at once (the CLI alone): median ${r.ps.cliAloneAgainstReplay.median.toFixed(1)} ms [${r.ps.cliAloneAgainstReplay.min.toFixed(1)}-${r.ps.cliAloneAgainstReplay.max.toFixed(1)}]`,
         `  docker inspect: median ${r.inspect.median.toFixed(1)} ms [${r.inspect.min.toFixed(1)}-${r.inspect.max.toFixed(1)}] (target <= 20); berthd's handler ${r.inspect.serverMedianMs.toFixed(2)} ms`,
         `  bare runc run (same rootfs, runc spec config): ${r.bareRuncRunMs.atZero.toFixed(1)} ms with none running, ${r.bareRuncRunMs.atN.toFixed(1)} ms with ${r.started}`,
         `  berthd's phases, 6th-15th -> last 10 (ms): ${r.phases.map((p: any) => `${p.phase} ${p.early.toFixed(1)}->${p.late?.toFixed(1)}`).join('; ')}`,
