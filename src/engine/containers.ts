@@ -453,6 +453,7 @@ export class ContainerService {
           domainname: rec.spec.domainname,
           network: rec.spec.network,
           ...(given?.share ? { share: given.share } : {}),
+          ...(Object.keys(rec.spec.security.sysctls ?? {}).some((k) => k.startsWith('net.ipv6.conf.')) ? { keepIPv6: true } : {}),
         }),
       ]);
       const net: NetworkSetUp | void = given ?? setUp;

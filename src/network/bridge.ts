@@ -34,7 +34,7 @@ import { createNetns, isNetns, removeNetns } from './netns';
 import { mount, MS_BIND } from '../sys';
 import { CLAIMS_DIR, otherClaims, removeClaim, writeClaim } from './claims';
 import { freePort, portFree, portMappings, type PortMapping } from './ports';
-import { deleteLinkAsync, wireVeth } from './rtnetlink';
+import { deleteLinkAsync, disableIPv6In, wireVeth } from './rtnetlink';
 
 export interface NetworkRecord {
   id: string;
@@ -91,6 +91,8 @@ export interface EndpointState {
   endpoints: Endpoint[];
   /** The container's hosts file and the names its addresses carry there: connect and disconnect edit it. */
   hosts?: { path: string; names: string[] };
+  /** The container's own --sysctl settings name net.ipv6.conf: IPv6 is left to them on its interfaces. */
+  keepIPv6?: boolean;
 }
 
 /** What the engine tells about a container's network (ContainerSpec.network, in the network layer's words). */
@@ -125,6 +127,12 @@ export interface BridgeAttachment {
    * in one namespace this way, as BuildKit's do; one at a time, never side by side.
    */
   share?: string;
+  /**
+   * The container's --sysctl settings name net.ipv6.conf: its interfaces keep IPv6 as the
+   * kernel and those settings make it. Else an interface that has only an IPv4 address gets
+   * IPv6 disabled, as Docker does since 26.0.2.
+   */
+  keepIPv6?: boolean;
 }
 
 export interface NetworkSetUp {
@@ -604,7 +612,7 @@ export class BridgeNetworking {
     try {
       // The anchor first: it makes the bridge and its chains, which a container's setup must not race.
       await Promise.all(state.endpoints.map((e) => this.ensureAnchor(this.networks.get(e.networkId)!)));
-      await Promise.all(state.endpoints.map(async (e) => (e.hostVeth ? this.wireDirectly(state, e) : this.netavark.setup(state.netns, this.request(state, [e], dns)))));
+      await Promise.all(state.endpoints.map(async (e) => (e.hostVeth ? this.wireDirectly(state, e) : this.netavarkSetup(state, e, dns))));
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       throw new BerthError('internal', `failed to set up container networking: ${msg}`, { cause: err });
@@ -627,8 +635,17 @@ export class BridgeNetworking {
   private wireDirectly(state: EndpointState, e: Endpoint): void {
     const net = this.networks.get(e.networkId)!;
     const t = traceStart();
-    wireVeth({ bridge: net.bridge, hostName: e.hostVeth!, netns: state.netns, ifname: e.ifname, mac: e.mac, ip: e.ip, prefix: e.prefix, gateway: e.gateway });
+    wireVeth({ bridge: net.bridge, hostName: e.hostVeth!, netns: state.netns, ifname: e.ifname, mac: e.mac, ip: e.ip, prefix: e.prefix, gateway: e.gateway, ...(state.keepIPv6 ? { keepIPv6: true } : {}) });
     traceSpan(state.containerId, 'veth wiring (rtnetlink)', t);
+  }
+
+  /**
+   * netavark's setup of one endpoint; then, on a network without IPv6, IPv6 off on the
+   * interface it made (netavark leaves it on), unless the container's settings keep it.
+   */
+  private async netavarkSetup(state: EndpointState, e: Endpoint, dns: string[] = []): Promise<void> {
+    await this.netavark.setup(state.netns, this.request(state, [e], dns));
+    if (!state.keepIPv6 && !this.networks.get(e.networkId)?.subnet6) disableIPv6In(state.netns, e.ifname);
   }
 
   /** Undoes what wireDirectly made: the veth pair goes with its host end. */
@@ -858,6 +875,7 @@ export class BridgeNetworking {
       ports: [],
       endpoints,
       hosts: { path: a.files.hosts, names: a.domainname ? [`${a.hostname}.${a.domainname}`, a.hostname] : [a.hostname] },
+      ...(a.keepIPv6 ? { keepIPv6: true } : {}),
     };
     try {
       state.ports = await this.allocatePorts(portMappings(req), state.containerName, endpoints[0]!.endpointId);
@@ -1120,7 +1138,7 @@ export class BridgeNetworking {
       await writeJSONAtomic(this.endpointFile(containerId), state, { durable: false });
       try {
         await this.ensureAnchor(net);
-        await this.netavark.setup(state.netns, this.request(state, [e]));
+        await this.netavarkSetup(state, e);
       } catch (err) {
         state.endpoints = state.endpoints.filter((x) => x !== e);
         await this.netavark.teardown(state.netns, this.request(state, [e])).catch(() => undefined);

@@ -11,8 +11,9 @@
  * - a veth pair: `hostName` in berthd's namespace, enslaved to the bridge; its peer
  *   `ifname` (eth0) made directly in the container's namespace, with the endpoint's MAC
  *   (and set up there afterwards: a veth end cannot be set up while the pair is made);
- * - IPv6 off on both ends before they are up (disable_ipv6; autoconf off too on `ifname`, in
- *   case a --sysctl turns IPv6 back on). The network has no IPv6, and Docker since 26.0.2
+ * - IPv6 off on both ends before they are up (disable_ipv6, and autoconf off on `ifname`; on
+ *   `ifname` not when the container's own --sysctl settings name net.ipv6.conf: runc applies
+ *   those, and they win). The network has no IPv6, and Docker since 26.0.2
  *   disables IPv6 on an interface it gave only an IPv4 address (CVE-2024-32473). It also
  *   keeps the bridge quiet: an IPv6 end runs duplicate address detection and sends MLD
  *   reports as it comes up, and the bridge floods each of those to every port. With 500
@@ -82,6 +83,8 @@ export interface VethWiring {
   ip: string;
   prefix: number;
   gateway: string;
+  /** Leave IPv6 on the container's end as it is: the container's own --sysctl settings set it. */
+  keepIPv6?: boolean;
 }
 
 /** One rtnetlink attribute: length, type, the value padded to 4 bytes. */
@@ -226,9 +229,11 @@ export function wireVeth(w: VethWiring): void {
     inNetns(w.netns, () =>
       withRtnl((rt) => {
         linkUp('lo');
-        // ...and the container's here.
-        ipv6Sysctl(w.ifname, 'disable_ipv6', '1');
-        ipv6Sysctl(w.ifname, 'autoconf', '0');
+        // ...and the container's here, unless its own --sysctl settings speak of IPv6.
+        if (!w.keepIPv6) {
+          ipv6Sysctl(w.ifname, 'disable_ipv6', '1');
+          ipv6Sysctl(w.ifname, 'autoconf', '0');
+        }
         // Up only now: a veth end cannot be set up while its pair is being made (ENOTCONN).
         linkUp(w.ifname);
         const index = ifIndex(w.ifname);
@@ -253,6 +258,17 @@ export function wireVeth(w: VethWiring): void {
     deleteLink(w.hostName);
     throw err;
   }
+}
+
+/**
+ * IPv6 off on interface `ifname` of namespace `netns` (a path), as on a directly wired one:
+ * for interfaces netavark made on an IPv4-only network.
+ */
+export function disableIPv6In(netns: string, ifname: string): void {
+  inNetns(netns, () => {
+    ipv6Sysctl(ifname, 'disable_ipv6', '1');
+    ipv6Sysctl(ifname, 'autoconf', '0');
+  });
 }
 
 /** Sets net.ipv6.conf.<ifname>.<key> in the calling thread's namespace; a kernel without IPv6 has none to set. */

@@ -54,6 +54,28 @@ test('the default bridge: an address, a route and NetworkSettings as dockerd fil
   await d.dockerOk(['rm', '-f', 'b1']);
 });
 
+test('an interface with only an IPv4 address has IPv6 off (as dockerd since 26.0.2), on the default bridge, a user network and after connect, unless --sysctl says otherwise', async () => {
+  const v6 = (ctr: string, ifname: string) => d.dockerOk(['exec', ctr, 'sh', '-c', `cat /proc/sys/net/ipv6/conf/${ifname}/disable_ipv6; ip -6 addr show ${ifname}`]);
+  // The default bridge (wired by berthd itself), and its host end.
+  await d.dockerOk(['run', '-d', '--name', 'v6a', 'busybox', 'sleep', '300']);
+  assert.equal(await v6('v6a', 'eth0'), '1', 'disable_ipv6=1 and no address, not even link-local');
+  const ifindex = (await d.dockerOk(['exec', 'v6a', 'cat', '/sys/class/net/eth0/iflink'])).trim();
+  const hostEnd = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout.split('\n').find((l) => l.startsWith(`${ifindex}: `))!.split(': ')[1]!.split('@')[0]!;
+  assert.equal(spawnSync('sysctl', ['-n', `net.ipv6.conf.${hostEnd}.disable_ipv6`], { encoding: 'utf8' }).stdout.trim(), '1', `host end ${hostEnd}`);
+  // A user network with DNS (wired by netavark), and a second interface from `network connect`.
+  await d.dockerOk(['network', 'create', 'v6net']);
+  await d.dockerOk(['run', '-d', '--name', 'v6b', '--network', 'v6net', 'busybox', 'sleep', '300']);
+  assert.equal(await v6('v6b', 'eth0'), '1');
+  await d.dockerOk(['network', 'connect', 'bridge', 'v6b']);
+  assert.equal(await v6('v6b', 'eth1'), '1');
+  // The container's own settings win.
+  await d.dockerOk(['run', '-d', '--name', 'v6c', '--sysctl', 'net.ipv6.conf.eth0.disable_ipv6=0', 'busybox', 'sleep', '300']);
+  assert.match(await v6('v6c', 'eth0'), /^0(\n|$)/);
+  await waitFor('a link-local address on eth0 with IPv6 left on', async () => /inet6 fe80::/.test(await v6('v6c', 'eth0')));
+  await d.dockerOk(['rm', '-f', 'v6a', 'v6b', 'v6c']);
+  await d.dockerOk(['network', 'rm', 'v6net']);
+});
+
 test('--network none has only loopback; host shares the host\'s interfaces', async () => {
   const out = await d.dockerOk(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net']);
   assert.deepEqual(out.split(/\s+/).filter(Boolean), ['lo']);
