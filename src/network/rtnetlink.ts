@@ -17,8 +17,8 @@
  *   disables IPv6 on an interface it gave only an IPv4 address (CVE-2024-32473). It also
  *   keeps the bridge quiet: an IPv6 end runs duplicate address detection and sends MLD
  *   reports as it comes up, and the bridge floods each of those to every port. With 500
- *   containers on the bridge that took 40 ms of CPU per new container (perf: kernel workers
- *   in addrconf_dad_work, mld_sendpack, br_flood), more than runc create itself;
+ *   containers on the bridge that took about 40 ms of CPU per new container (perf: kernel
+ *   workers in addrconf_dad_work, mld_sendpack, br_flood);
  * - the host end up; in the container's namespace: `lo` up, `ifname` up, the address with
  *   its broadcast, and the default route through the gateway (protocol static, metric 100).
  * A failure after the pair exists deletes the pair again.
