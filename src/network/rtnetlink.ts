@@ -230,10 +230,7 @@ export function wireVeth(w: VethWiring): void {
       withRtnl((rt) => {
         linkUp('lo');
         // ...and the container's here, unless its own --sysctl settings speak of IPv6.
-        if (!w.keepIPv6) {
-          ipv6Sysctl(w.ifname, 'disable_ipv6', '1');
-          ipv6Sysctl(w.ifname, 'autoconf', '0');
-        }
+        if (!w.keepIPv6) ipv6Off(w.ifname);
         // Up only now: a veth end cannot be set up while its pair is being made (ENOTCONN).
         linkUp(w.ifname);
         const index = ifIndex(w.ifname);
@@ -265,10 +262,16 @@ export function wireVeth(w: VethWiring): void {
  * for interfaces netavark made on an IPv4-only network.
  */
 export function disableIPv6In(netns: string, ifname: string): void {
-  inNetns(netns, () => {
-    ipv6Sysctl(ifname, 'disable_ipv6', '1');
-    ipv6Sysctl(ifname, 'autoconf', '0');
-  });
+  inNetns(netns, () => ipv6Off(ifname));
+}
+
+/**
+ * IPv6 off on `ifname` of the calling thread's namespace; autoconf off too, so that a later
+ * --sysctl turning IPv6 back on brings no address from router advertisements.
+ */
+function ipv6Off(ifname: string): void {
+  ipv6Sysctl(ifname, 'disable_ipv6', '1');
+  ipv6Sysctl(ifname, 'autoconf', '0');
 }
 
 /** Sets net.ipv6.conf.<ifname>.<key> in the calling thread's namespace; a kernel without IPv6 has none to set. */
