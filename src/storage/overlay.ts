@@ -121,7 +121,8 @@ export class OverlaySnapshotter implements Snapshotter {
     if (users && !users.size) this.initUsers.delete(name);
     if (!this.initUsersKnown) return;
     for (const [n, lowers] of this.initLowers) {
-      if (this.initUsers.has(n) || this.initBuilds.has(n) || lowers.every((d) => existsSync(d))) continue;
+      // The top layer is enough to ask: the layer store keeps a layer's parents while it exists.
+      if (this.initUsers.has(n) || this.initBuilds.has(n) || lowers.length === 0 || existsSync(lowers[0]!)) continue;
       this.initLowers.delete(n);
       this.dropInit(n);
     }
