@@ -36,7 +36,7 @@ import {
 } from '../common';
 import { familiarString, parseReference, withDefaultTag, type ImageRecord } from '../image';
 import {
-  DEFAULT_SHM_SIZE, checkWorkingDir, detectSysInfo, discardUnsupported, execFailure, mountShm, resolveUser, rootPair, toolVersion, unmountShm,
+  DEFAULT_SHM_SIZE, checkWorkingDir, detectSysInfo, makeWorkingDir, discardUnsupported, mountShm, startFailure, resolveUser, rootPair, toolVersion, unmountShm,
   type HostFacts, type IdMappings, type LogEntry, type SysInfo, type ToolVersion,
 } from '../runtime';
 import { KeyedMutex } from '../state';
@@ -398,7 +398,14 @@ export class ContainerService {
         traceSpan(id, 'record save (create)', tSave);
       })(),
     ]);
-    const failed = work.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    let failed = work.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) {
+      try {
+        await this.prepareWorkingDir(rec);
+      } catch (err) {
+        failed = { status: 'rejected', reason: err };
+      }
+    }
     if (failed) {
       this.store.delete(id);
       if (work[0]!.status === 'fulfilled') await this.snapshots.remove(id).catch(() => undefined);
@@ -408,6 +415,24 @@ export class ContainerService {
     }
     this.events.emit('container', 'create', id, { image: rec.image, name: rec.name });
     return { record: rec, warnings };
+  }
+
+  /**
+   * Like dockerd at create: the working directory is made in the container's filesystem (so
+   * `docker diff` lists it), and one that names something other than a directory refuses the
+   * create (`Cannot mkdir: /etc/passwd is not a directory`), not only its start.
+   */
+  private async prepareWorkingDir(rec: ContainerRecord): Promise<void> {
+    const cwd = rec.spec.process.workingDir;
+    if (!cwd || cwd === '/') return;
+    await this.lock.run(rec.id, async () => {
+      const rootfs = await this.snapshots.mount(rec.id);
+      try {
+        makeWorkingDir(rootfs, cwd, this.userns && rec.spec.namespaces.userns !== 'host' ? rootPair(this.userns) : undefined);
+      } finally {
+        await this.snapshots.unmount(rec.id);
+      }
+    });
   }
 
   // ---- start ---------------------------------------------------------------
@@ -498,17 +523,20 @@ export class ContainerService {
       await this.mounts.stopped(rec).catch(() => undefined);
       await this.network.tearDown(rec.id).catch(() => undefined);
       const msg = err instanceof Error ? err.message : String(err);
-      rec.state.error = msg;
-      const why = execFailure(msg);
-      rec.state.exitCode = why === 'not-found' ? 127 : why === 'not-executable' ? 126 : 128;
+      const ownWords = err instanceof BerthError && err.kind !== 'internal';
+      // The runtime's refusals are read as dockerd reads containerd's; berthd's own checks exit 128.
+      const failure = ownWords ? { exitCode: 128, message: msg } : startFailure(`failed to create task for container: ${msg}`);
+      // dockerd keeps in State.Error what its answer said.
+      rec.state.error = failure.message;
+      rec.state.exitCode = failure.exitCode;
       if (rec.state.startedAt !== ZERO_TIME) rec.state.status = 'exited';
       await this.store.save(rec).catch(() => undefined);
       // Like dockerd: a container that could not start and asked for --rm is removed at once.
       if (rec.spec.autoRemove) await this.removeNow(rec).catch((e) => log.warn('auto-remove failed', { id: rec.id, error: String(e) }));
-      if (err instanceof BerthError && err.kind !== 'internal') throw err;
+      if (ownWords) throw err;
       // A command that cannot be executed is the caller's mistake (dockerd answers 400 too).
-      if (rec.state.exitCode !== 128) throw invalidArgument(`failed to create task for container: ${msg}`, err);
-      throw internal(`failed to create task for container: ${msg}`, err);
+      if (rec.state.exitCode !== 128) throw invalidArgument(rec.state.error, err);
+      throw internal(rec.state.error, err);
     }
     this.events.emit('container', 'start', rec.id, { image: rec.image, name: rec.name });
     // It may have exited before we recorded it as running: the exit event was then ignored.

@@ -18,8 +18,8 @@
  */
 import { mkdirSync, promises as fsp, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, internal, invalidArgument, log, newContainerId, notFound, replaceOrAppendEnv, traceSpan, traceStart } from '../common';
-import { LogFollower, hostBoundingCapabilities, processGroups, resolveGroups, resolveUser, type LogEntry } from '../runtime';
+import { BerthError, conflict, internal, invalidArgument, log, newContainerId, notFound, replaceOrAppendEnv, traceSpan, traceStart } from '../common';
+import { LogFollower, hostBoundingCapabilities, processGroups, resolveGroups, resolveUser, startFailure, type LogEntry } from '../runtime';
 import type { ContainerEvents, ContainerRecord } from './container-model';
 import type { ContainerRuntime, ExecProcess, StdinConnection, StdinSink } from './container-runtime';
 import type { ContainerService } from './containers';
@@ -118,8 +118,8 @@ export class ExecService {
   /**
    * Starts the process. Detached: resolves once it runs. Attached: streams its
    * output until it exits (or `abort`), then resolves. A process that cannot be
-   * started rejects and gets exit code 126, whatever the reason, as dockerd of
-   * API 1.45 records it (a missing binary too; 127 is `run`'s answer).
+   * started rejects; the runtime's refusals get the exit code dockerd records for them
+   * (startFailure: 126 cannot be executed, 127 not found, 128 anything else), others 126.
    */
   async start(id: string, o: ExecStartOptions, streams: ExecStreams | undefined, abort?: AbortSignal): Promise<void> {
     const x = this.checkStart(id);
@@ -142,10 +142,15 @@ export class ExecService {
       started = await this.runtime.exec({ containerId: rec.id, execId: x.id, dir, tty, stdin: !!x.options.attachStdin, output });
       traceSpan(x.id, 'exec: conmon + runc exec (until pid)', t1);
     } catch (err) {
-      x.exitCode = 126;
       x.finishedAt = Date.now();
       await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
-      throw err;
+      if (!(err instanceof BerthError) || err.kind !== 'internal') {
+        x.exitCode = 126;
+        throw err;
+      }
+      const failure = startFailure(err.message);
+      x.exitCode = failure.exitCode;
+      throw failure.exitCode === 128 ? err : invalidArgument(failure.message, err);
     }
     x.running = true;
     x.pid = started.pid;

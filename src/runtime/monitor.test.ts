@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFailure, parseToolVersion } from './monitor';
+import { parseToolVersion, startFailure } from './monitor';
 
 test('parseToolVersion reads runc, conmon and tini output', () => {
   assert.deepEqual(parseToolVersion('runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1\nspec: 1.0.2-dev\ngo: go1.19.8\n'), { version: '1.1.5+ds1', commit: '1.1.5+ds1-1+deb12u1' });
@@ -9,12 +9,14 @@ test('parseToolVersion reads runc, conmon and tini output', () => {
   assert.equal(parseToolVersion('usage: tool [options]\n'), undefined);
 });
 
-test('execFailure tells a missing command from one that cannot be executed', () => {
-  assert.equal(execFailure('exec: "nosuch": executable file not found in $PATH'), 'not-found');
-  assert.equal(execFailure('exec /bin/x: no such file or directory'), 'not-found');
-  assert.equal(execFailure('exec /etc/passwd: permission denied'), 'not-executable');
-  assert.equal(execFailure('exec /etc: is a directory'), 'not-executable');
-  assert.equal(execFailure('cgroup: cannot write'), undefined);
+test('startFailure reads a runtime refusal as dockerd does: exit code, and the words it adds', () => {
+  const hint = ': Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type';
+  assert.deepEqual(startFailure('exec: "nosuch": executable file not found in $PATH: unknown'), { exitCode: 127, message: 'exec: "nosuch": executable file not found in $PATH: unknown' });
+  assert.deepEqual(startFailure('exec /bin/x: no such file or directory'), { exitCode: 127, message: 'exec /bin/x: no such file or directory' });
+  assert.deepEqual(startFailure('exec /etc/passwd: Permission denied'), { exitCode: 126, message: 'exec /etc/passwd: Permission denied' });
+  assert.deepEqual(startFailure('exec: "/etc": is a directory: unknown'), { exitCode: 126, message: 'exec: "/etc": is a directory: unknown: permission denied' });
+  assert.deepEqual(startFailure('chdir to cwd ("/etc/passwd") set in config.json failed: not a directory: unknown'), { exitCode: 127, message: `chdir to cwd ("/etc/passwd") set in config.json failed: not a directory: unknown${hint}` });
+  assert.deepEqual(startFailure('cgroup: cannot write: unknown'), { exitCode: 128, message: 'cgroup: cannot write: unknown' });
 });
 
 test('state() answers from runc state files as runc would, and asks runc when unsure', async () => {

@@ -526,7 +526,7 @@ export class Monitor {
     const first = await next();
     if (!first || first.data <= 0) {
       sp.destroy();
-      throw internal(`OCI runtime exec failed: ${cleanRuncMessage(first?.message ?? stderr) || 'conmon exited before the process started'}`);
+      throw execError(cleanRuncMessage(first?.message ?? stderr) || 'conmon exited before the process started');
     }
     const exited = (async () => {
       const m = await next();
@@ -558,7 +558,7 @@ export class Monitor {
     const runc = await this.runDirect(o, output, this.runcToExec(), [this.runc, `--root=${this.runcRoot}`, 'exec', '--process', join(o.dir, 'process.json'), '--pid-file', pidFile, o.containerId], {
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     });
-    if (runc === 'unsupported') throw internal('OCI runtime exec failed: runc exec exited before the process started');
+    if (runc === 'unsupported') throw execError('runc exec exited before the process started');
     return runc;
   }
 
@@ -601,7 +601,7 @@ export class Monitor {
       child = spawnPiped(file, argv, { env, setsid: true });
     } catch (err) {
       if (helper) return 'unsupported';
-      throw internal(`OCI runtime exec failed: cannot run runc (${this.runc}): ${err instanceof Error ? err.message : String(err)}`, err);
+      throw execError(`cannot run runc (${this.runc}): ${err instanceof Error ? err.message : String(err)}`, err);
     }
     let early: LogEntry[] | undefined = [];
     const pass = (stream: 'stdout' | 'stderr') => (data: Buffer) => {
@@ -647,7 +647,7 @@ export class Monitor {
         log.warn('berth-exec cannot run this exec; runc exec runs it', { id: o.containerId, why: errText.trim() });
         return 'unsupported';
       }
-      throw internal(`OCI runtime exec failed: ${cleanRuncMessage(errText) || `${helper ? 'berth-exec' : 'runc exec'} exited with ${code} before the process started`}`);
+      throw execError(cleanRuncMessage(errText) || `${helper ? 'berth-exec' : 'runc exec'} exited with ${code} before the process started`);
     }
     const held = early;
     early = undefined;
@@ -727,14 +727,22 @@ export async function toolVersion(bin: string): Promise<ToolVersion | undefined>
 }
 
 /**
- * Why runc could not run a container's process, from its error text. runc exits 1 for
- * every failure and `runc init` hands the exec error up only as a message (no errno
- * reaches runc's caller), so these words are the only source; dockerd reads the same ones.
+ * What dockerd makes of a runtime's refusal to run a container's or an exec's process: the
+ * exit code it records and the words it answers with. runc exits 1 for every failure and
+ * `runc init` hands the exec error up only as a message (no errno reaches runc's caller), so
+ * these words are the only source; dockerd reads the same ones, case-blind, in this order, and
+ * adds to two of them (Go 1.20's "is a directory" still has to read as permission denied to
+ * the docker CLI, which exits 126 on those words).
  */
-export function execFailure(message: string): 'not-found' | 'not-executable' | undefined {
-  if (/executable file not found|no such file or directory/.test(message)) return 'not-found';
-  if (/permission denied|is a directory/.test(message)) return 'not-executable';
-  return undefined;
+export function startFailure(message: string): { exitCode: 126 | 127 | 128; message: string } {
+  const m = message.toLowerCase();
+  if (m.includes('permission denied')) return { exitCode: 126, message };
+  if (m.includes('is a directory')) return { exitCode: 126, message: `${message}: permission denied` };
+  if (m.includes('not a directory')) {
+    return { exitCode: 127, message: `${message}: Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type` };
+  }
+  if (/executable file not found|no such file or directory|system cannot find the file specified|failed to run runc create\/exec call/.test(m)) return { exitCode: 127, message };
+  return { exitCode: 128, message };
 }
 
 /** conmon wants an absolute runtime path; resolve bare names through PATH. */
@@ -770,8 +778,14 @@ function cleanRuncMessage(stderr: string): string {
   return (msgs.length ? msgs.join('; ') : stderr).trim();
 }
 
+/** In the words dockerd passes on from containerd (its shim's prefix, gRPC's code at the end). */
 function runtimeError(message: string): BerthError {
-  return internal(`OCI runtime create failed: ${cleanRuncMessage(message)}`);
+  return internal(`failed to create shim task: OCI runtime create failed: ${cleanRuncMessage(message)}: unknown`);
+}
+
+/** An exec's process did not start, in the same words as runtimeError's. */
+function execError(message: string, cause?: unknown): BerthError {
+  return internal(`OCI runtime exec failed: ${message}: unknown`, cause);
 }
 
 

@@ -150,6 +150,14 @@ test('--name, -e, -w, -u, --entrypoint, -h', async () => {
   const fileDir = await d.docker(['run', '--rm', '-w', '/etc/passwd', 'busybox', 'true']);
   assert.equal(fileDir.code, 125);
   assert.match(fileDir.stderr, /Error response from daemon: Cannot mkdir: \/etc\/passwd is not a directory/);
+  // As with dockerd, already at create (nothing is left behind), and a missing one is made then.
+  const created = await d.docker(['create', '--name', 'wd-file', '-w', '/etc/passwd', 'busybox', 'true']);
+  assert.equal(created.code, 1);
+  assert.equal(created.stderr, 'Error response from daemon: Cannot mkdir: /etc/passwd is not a directory\n');
+  assert.equal((await d.docker(['inspect', 'wd-file'])).code, 1);
+  await d.dockerOk(['create', '--name', 'wd-new', '-w', '/srv/a/b', 'busybox', 'true']);
+  assert.equal(await d.dockerOk(['diff', 'wd-new']), 'A /srv\nA /srv/a\nA /srv/a/b');
+  await d.dockerOk(['rm', 'wd-new']);
   const c = await d.inspect('opts1');
   assert.equal(c.Name, '/opts1');
   assert.ok(c.Config.Env.includes('FOO=bar baz'), JSON.stringify(c.Config.Env));

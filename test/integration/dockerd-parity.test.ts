@@ -72,17 +72,30 @@ print(json.dumps({'tty': viaPy, 'code': c.api.exec_inspect(ex['Id'])['ExitCode']
   await d.dockerOk(['rm', '-f', 'ex-tty']);
 });
 
-test('exec of a binary that cannot be started exits 126 with the runtime\'s message; run keeps 127', async () => {
+test('exec of a binary that cannot be started: dockerd 28\'s exit codes (127 not found, 126 not executable) and words', async () => {
   await d.dockerOk(['run', '-d', '--name', 'ex-missing', 'busybox', 'sleep', '300']);
   const missing = await d.docker(['exec', 'ex-missing', 'nosuch']);
-  assert.equal(missing.code, 126, missing.stderr + missing.stdout);
-  assert.match(missing.stdout + missing.stderr, /^OCI runtime exec failed: exec failed: unable to start container process: exec: "nosuch": executable file not found in \$PATH/);
+  assert.equal(missing.code, 127, missing.stderr + missing.stdout);
+  assert.match(missing.stdout + missing.stderr, /^OCI runtime exec failed: exec failed: unable to start container process: exec: "nosuch": executable file not found in \$PATH: unknown\r?\n$/);
   const dir = await d.docker(['exec', 'ex-missing', '/etc']);
   assert.equal(dir.code, 126);
-  assert.match(dir.stdout + dir.stderr, /OCI runtime exec failed: .*\/etc.*permission denied/);
+  assert.match(dir.stdout + dir.stderr, /OCI runtime exec failed: .*\/etc.*permission denied: unknown/);
+  // A working directory that is a file: "not a directory", with dockerd's hint, exits 127.
+  const cwd = await d.docker(['exec', '-w', '/etc/passwd', 'ex-missing', 'true']);
+  assert.equal(cwd.code, 127);
+  assert.match(cwd.stdout + cwd.stderr, /not a directory: unknown: Are you trying to mount a directory onto a file \(or vice-versa\)\? Check if the specified host path exists and is the expected type/);
+  const inspect = JSON.parse(await d.dockerOk(['inspect', 'ex-missing']))[0];
+  assert.equal(inspect.State.Running, true);
   const ran = await d.docker(['run', '--rm', 'busybox', 'nosuch']);
   assert.equal(ran.code, 127);
-  await d.dockerOk(['rm', '-f', 'ex-missing']);
+  assert.match(ran.stderr, /^docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuch": executable file not found in \$PATH: unknown\n/);
+  // A start refused by the runtime keeps dockerd's words in State.Error, and its exit code.
+  await d.dockerOk(['create', '--name', 'ex-nostart', 'busybox', '/etc']);
+  assert.equal((await d.docker(['start', 'ex-nostart'])).code, 1);
+  const st = JSON.parse(await d.dockerOk(['inspect', 'ex-nostart']))[0].State;
+  assert.equal(st.ExitCode, 126);
+  assert.match(st.Error, /^failed to create task for container: failed to create shim task: OCI runtime create failed: .*"\/etc": permission denied: unknown$/);
+  await d.dockerOk(['rm', '-f', 'ex-missing', 'ex-nostart']);
 });
 
 test('attach with stream=0 replays the logs (logs=1) or nothing, then ends, even on an exited container', async () => {
