@@ -18,9 +18,13 @@ test('parseBind: binds, named and anonymous volumes, modes', () => {
 test('parseBind: Docker wording for bad specs', () => {
   assert.throws(() => parseBind('a:b:c:d'), { message: "invalid volume specification: 'a:b:c:d'" });
   assert.throws(() => parseBind('vol:rel'), { message: `invalid volume specification: 'vol:rel': invalid mount config for type "volume": invalid mount path: 'rel' mount path must be absolute` });
-  assert.throws(() => parseBind('/h:/d:ro,rw'), { message: "invalid volume specification: '/h:/d:ro,rw': invalid mode: ro,rw" });
-  assert.throws(() => parseBind('/h:/d:nocopy'), /invalid mode: nocopy/);
-  assert.throws(() => parseBind('vol:/d:rshared'), /invalid mode: rshared/);
+  assert.throws(() => parseBind('/h:/d:ro,rw'), { message: 'invalid mode: ro,rw' });
+  assert.throws(() => parseBind('/h:/d:zz'), { message: 'invalid mode: zz' });
+  assert.throws(() => parseBind('/h:/d:nocopy'), { message: `invalid volume specification: '/h:/d:nocopy': invalid mount config for type "bind": field VolumeOptions must not be specified` });
+  assert.throws(() => parseBind('vol:/d:rshared'), { message: `invalid volume specification: 'vol:/d:rshared': invalid mount config for type "volume": field BindOptions must not be specified` });
+  // Consistency modes are taken and ignored, as by dockerd on Linux; one of each kind only.
+  assert.equal(parseBind('/h:/d:ro,cached').rw, false);
+  assert.throws(() => parseBind('/h:/d:cached,delegated'), { message: 'invalid mode: cached,delegated' });
   assert.throws(() => parseBind('/h:/'), /destination can't be '\/'/);
   assert.throws(() => parseBind('a b:/d'), { message: /^create a b: "a b" includes invalid characters for a local volume name/ });
 });

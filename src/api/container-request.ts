@@ -289,30 +289,31 @@ function mountRequests(hc: Json): MountRequest[] {
   return out;
 }
 
-/** `rw|ro`, `z|Z`, `nocopy`, one propagation: each at most once (Docker's linux mode rules). */
+/**
+ * `rw|ro`, `z|Z`, `nocopy`, one propagation, one consistency (`consistent|cached|delegated`,
+ * accepted and ignored as on Linux dockerd): each at most once (Docker's linux mode rules,
+ * refused as `invalid mode: …`). A bind with `nocopy` or a volume with a propagation is then
+ * refused for the option it cannot take, in dockerd's words.
+ */
 function parseMode(raw: string, mode: string, type: 'bind' | 'volume'): { rw: boolean; propagation: string; nocopy: boolean } {
-  let rw: boolean | undefined;
-  let label = false;
-  let propagation = '';
-  let nocopy = false;
-  const bad = () => badSpec(raw, `invalid mode: ${mode}`);
-  for (const m of mode.split(',')) {
-    if (m === 'rw' || m === 'ro') {
-      if (rw !== undefined) throw bad();
-      rw = m === 'rw';
-    } else if (m === 'z' || m === 'Z') {
-      if (label) throw bad();
-      label = true;
-    } else if (m === 'nocopy') {
-      if (nocopy || type === 'bind') throw bad();
-      nocopy = true;
-    } else if (PROPAGATIONS.has(m)) {
-      if (propagation || type === 'volume') throw bad();
-      propagation = m;
-    } else throw bad();
+  const seen = new Map<string, string>();
+  for (const m of mode ? mode.split(',') : []) {
+    const kind = m === 'rw' || m === 'ro' ? 'rw'
+      : m === 'z' || m === 'Z' ? 'label'
+      : m === 'nocopy' ? 'copy'
+      : PROPAGATIONS.has(m) ? 'propagation'
+      : CONSISTENCIES.has(m) ? 'consistency'
+      : undefined;
+    if (!kind || seen.has(kind)) throw invalidArgument(`invalid mode: ${mode}`);
+    seen.set(kind, m);
   }
-  return { rw: rw ?? true, propagation, nocopy };
+  const nocopy = seen.has('copy');
+  if (seen.has('copy') && type === 'bind') throw badSpec(raw, 'invalid mount config for type "bind": field VolumeOptions must not be specified');
+  if (seen.has('propagation') && type === 'volume') throw badSpec(raw, 'invalid mount config for type "volume": field BindOptions must not be specified');
+  return { rw: seen.get('rw') !== 'ro', propagation: seen.get('propagation') ?? '', nocopy };
 }
+
+const CONSISTENCIES = new Set(['consistent', 'cached', 'delegated']);
 
 /** One `HostConfig.Binds` entry: `/host:/ctr[:mode]`, `name:/ctr[:mode]` or `/ctr`. */
 export function parseBind(raw: string): MountRequest {

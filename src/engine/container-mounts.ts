@@ -8,7 +8,7 @@
  */
 import { promises as fsp, statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { BerthError, internal, invalidArgument, isErrno, log, notFound } from '../common';
+import { BerthError, internal, invalidArgument, isErrno, log } from '../common';
 import { resolveInRoot, type MountOption } from '../runtime';
 import { copyUp as copyTreeUp, type VolumeStore } from '../storage';
 import type { ContainerRecord, MountRequest } from './container-model';
@@ -141,7 +141,8 @@ export class VolumeMounts implements ContainerMounts {
     for (const { container: ref, mode } of rec.spec.volumesFrom) {
       const all = this.containers().filter((r) => r.id !== rec.id);
       const src = all.find((r) => r.id === ref || r.name === ref.replace(/^\//, '')) ?? onlyOne(all.filter((r) => /^[0-9a-f]+$/.test(ref) && r.id.startsWith(ref)));
-      if (!src) throw notFound(`No such container: ${ref}`);
+      // dockerd's words, as a bad argument: a 404 from create reads to the docker CLI as a missing image.
+      if (!src) throw invalidArgument(`No such container: ${ref}`);
       for (const m of src.mountPoints) {
         if (m.type === 'tmpfs') continue;
         const rw = mode === undefined ? m.rw : mode === 'rw';

@@ -998,7 +998,7 @@ export class BridgeNetworking {
       let subnet: Subnet;
       if (o.subnet) {
         const s = parseCIDR(o.subnet, true);
-        if (!s) throw invalidArgument(`invalid subnet ${o.subnet} : invalid CIDR address: ${o.subnet}`);
+        if (!s) throw invalidArgument(`Invalid subnet ${o.subnet} : invalid CIDR address: ${o.subnet}`);
         if (s.address !== s.base) throw invalidArgument(`invalid subnet ${o.subnet}: it should be ${formatCIDR(s)}`);
         if (taken.some((t) => overlaps(t, s))) throw new BerthError('forbidden', 'invalid pool request: Pool overlaps with other one on this address space');
         if (others.subnets.some((t) => overlaps(t, s))) throw new BerthError('forbidden', 'invalid pool request: Pool overlaps with a network of another berthd on this host');
@@ -1031,7 +1031,7 @@ export class BridgeNetworking {
         // No IPv6 pool of our own (dockerd has none by default either): the subnet is the user's.
         if (!o.ipv6.subnet) throw invalidArgument('an IPv6 network needs its IPv6 subnet: give one with --subnet (such as fd00:db8:1::/64)');
         const s6 = parseCIDR6(o.ipv6.subnet);
-        if (!s6) throw invalidArgument(`invalid subnet ${o.ipv6.subnet} : invalid CIDR address: ${o.ipv6.subnet}`);
+        if (!s6) throw invalidArgument(`Invalid subnet ${o.ipv6.subnet} : invalid CIDR address: ${o.ipv6.subnet}`);
         if (s6.address !== s6.base) throw invalidArgument(`invalid subnet ${o.ipv6.subnet}: it should be ${formatCIDR6(s6)}`);
         if (s6.prefix > 120) throw invalidArgument(`invalid subnet ${formatCIDR6(s6)}: it leaves no address for containers`);
         const taken6 = [...this.networks.values()].filter((n) => n.subnet6).map((n) => parseCIDR6(n.subnet6!)!);

@@ -186,8 +186,12 @@ test('--volumes-from shares another container\'s volumes and binds; :ro makes th
   await d.dockerOk(['rm', '-v', 'vf-dst']);
   assert.deepEqual((await d.dockerOk(['volume', 'ls', '-q'])).split('\n').sort(), before, 'rm -v of the borrower keeps the source\'s volumes');
   const missing = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { VolumesFrom: ['no-such-ctr'] } });
-  assert.equal(missing.status, 404);
+  // 400 as from dockerd: a 404 would read to the docker CLI as a missing image, and it would try to pull one.
+  assert.equal(missing.status, 400);
   assert.equal(missing.json.message, 'No such container: no-such-ctr');
+  const run = await d.docker(['run', '--rm', '--volumes-from', 'no-such-ctr', 'busybox', 'true']);
+  assert.equal(run.code, 125);
+  assert.equal(run.stderr, "docker: Error response from daemon: No such container: no-such-ctr\n\nRun 'docker run --help' for more information\n");
   const bad = await d.api('POST', '/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { VolumesFrom: ['vf-src:rx'] } });
   assert.equal(bad.status, 400);
   await d.dockerOk(['rm', '-v', 'vf-src']);
@@ -198,7 +202,8 @@ test('bad mount specs are 400s with docker wording; run exits 125', async () => 
     [['-v', 'dup1:/data', '-v', '/tmp:/data'], /Duplicate mount point: \/data/],
     [['--tmpfs', '/data', '-v', 'dup2:/data'], /Duplicate mount point: \/data/],
     [['-v', 'vol:data'], /invalid volume specification: 'vol:data'.*mount path must be absolute/],
-    [['-v', '/tmp:/x:bogus'], /invalid volume specification: '\/tmp:\/x:bogus': invalid mode: bogus/],
+    [['-v', '/tmp:/x:bogus'], /Error response from daemon: invalid mode: bogus\n/],
+    [['-v', '/tmp:/x:nocopy'], /invalid volume specification: '\/tmp:\/x:nocopy': invalid mount config for type "bind": field VolumeOptions must not be specified/],
     [['-v', 'a:/b:ro:d'], /invalid volume specification: 'a:\/b:ro:d'/],
     [['-v', '/tmp:/'], /destination can't be '\/'/],
     [['--mount', 'type=bind,src=/nonexistent-berth-src,dst=/x'], /invalid mount config for type "bind": bind source path does not exist: \/nonexistent-berth-src/],
