@@ -92,7 +92,8 @@ export function specFromDocker(c: Json, hc: Json): ContainerSpec {
   r.memory = num(hc.Memory);
   r.memoryReservation = num(hc.MemoryReservation);
   r.memorySwap = num(hc.MemorySwap);
-  r.memorySwappiness = typeof hc.MemorySwappiness === 'number' ? hc.MemorySwappiness : null;
+  // -1 (the docker CLI's default) is no setting: dockerd keeps null, and shows it.
+  r.memorySwappiness = typeof hc.MemorySwappiness === 'number' && hc.MemorySwappiness !== -1 ? hc.MemorySwappiness : null;
   r.oomKillDisable = typeof hc.OomKillDisable === 'boolean' ? hc.OomKillDisable : null;
   r.nanoCpus = num(hc.NanoCpus);
   r.cpuShares = num(hc.CpuShares);

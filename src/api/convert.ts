@@ -64,9 +64,15 @@ export function containerInspect(engine: Engine, r: ContainerRecord, sizes?: Con
     GraphDriver: { Name: engine.storageDriver, Data: engine.graphDriverData(r) },
     ...sizes,
     Mounts: mountPoints(r),
-    Config: containerConfigOf(r.spec),
+    Config: inspectConfig(r.spec),
     NetworkSettings: networkSettings(engine, r),
   };
+}
+
+/** Config as `docker inspect` shows it: no environment is Go's nil slice to dockerd, so null, not []. */
+function inspectConfig(spec: ContainerSpec): ReturnType<typeof containerConfigOf> | Record<string, unknown> {
+  const cfg = containerConfigOf(spec);
+  return cfg.Env?.length ? cfg : { ...cfg, Env: null };
 }
 
 /**

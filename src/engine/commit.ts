@@ -61,7 +61,7 @@ export function containerConfigOf(spec: ContainerSpec): ContainerConfig {
       : {}),
     ...(is.argsEscaped !== undefined ? { ArgsEscaped: is.argsEscaped } : {}),
     Image: spec.image,
-    Volumes: spec.volumes ? Object.fromEntries(spec.volumes.map((k) => [k, {}])) : null,
+    Volumes: spec.volumes?.length ? Object.fromEntries(spec.volumes.map((k) => [k, {}])) : null,
     WorkingDir: p.workingDir,
     Entrypoint: p.entrypoint,
     ...(n.disabled !== undefined ? { NetworkDisabled: n.disabled } : {}),
@@ -209,7 +209,10 @@ export class CommitService {
     if (Object.keys(cfg.ExposedPorts).length === 0) delete cfg.ExposedPorts;
     if (Object.keys(cfg.Volumes).length === 0) cfg.Volumes = null;
     if (o.config) cfg = mergeUserConfig(o.config, cfg);
-    return applyChanges(cfg, o.changes ?? []);
+    const out = applyChanges(cfg, o.changes ?? []);
+    // No environment is no Env (dockerd's nil slice: image inspect shows null).
+    if (out.Env?.length === 0) delete out.Env;
+    return out;
   }
 }
 

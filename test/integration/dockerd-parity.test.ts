@@ -195,3 +195,20 @@ test('an Upgrade request to an endpoint that does not stream is a 400 that says 
   assert.match(reply, /^HTTP\/1\.1 400 /);
   assert.match(reply, /"message":"\/v1\.45\/containers\/json does not upgrade connections: send the request without an Upgrade header"/);
 });
+
+test('what a container or a commit does not set, inspect shows as dockerd does: null, not an empty list or -1', async () => {
+  // The test image is imported: it has no Env and no Volumes of its own.
+  await d.dockerOk(['create', '--name', 'nulls', 'busybox', 'true']);
+  const c = JSON.parse(await d.dockerOk(['inspect', 'nulls']))[0];
+  assert.equal(c.Config.Env, null);
+  assert.equal(c.Config.Volumes, null);
+  assert.equal(c.HostConfig.MemorySwappiness, null);
+  assert.equal(await d.dockerOk(['inspect', '-f', '{{json .Config.Env}} {{json .HostConfig.MemorySwappiness}}', 'nulls']), 'null null');
+  await d.dockerOk(['commit', 'nulls', 'nulls-img']);
+  assert.equal(await d.dockerOk(['image', 'inspect', '-f', '{{json .Config.Env}} {{json .Config.Volumes}}', 'nulls-img']), 'null null');
+  // Set ones stay as given.
+  await d.dockerOk(['create', '--name', 'set', '-e', 'A=1', '-v', '/data', '--memory-swappiness', '10', 'busybox', 'true']);
+  assert.equal(await d.dockerOk(['inspect', '-f', '{{json .Config.Env}} {{json .Config.Volumes}} {{.HostConfig.MemorySwappiness}}', 'set']), '["A=1"] {"/data":{}} 10');
+  await d.dockerOk(['rm', '-v', 'nulls', 'set']);
+  await d.dockerOk(['rmi', 'nulls-img']);
+});
