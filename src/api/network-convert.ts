@@ -18,8 +18,9 @@ export function networkInspect(engine: Engine, n: NetworkRecord, verbose = false
       Driver: 'default',
       Options: n.name === 'bridge' ? null : {},
       Config: [
-        ...(n.subnet ? [{ Subnet: n.subnet, Gateway: n.gateway, ...(n.ipRange ? { IPRange: n.ipRange } : {}) }] : []),
-        ...(n.subnet6 ? [{ Subnet: n.subnet6, Gateway: n.gateway6 }] : []),
+        // A subnet the user gave is shown as given; one berthd picked, with the gateway it took.
+        ...(n.subnet ? [{ Subnet: n.subnet, ...(n.ipRange ? { IPRange: n.ipRange } : {}), ...(n.gatewayNotGiven ? {} : { Gateway: n.gateway }) }] : []),
+        ...(n.subnet6 ? [{ Subnet: n.subnet6, ...(n.gateway6NotGiven ? {} : { Gateway: n.gateway6 }) }] : []),
       ],
     },
     Internal: n.internal,

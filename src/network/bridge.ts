@@ -54,6 +54,12 @@ export interface NetworkRecord {
   dns: boolean;
   /** The user gave the IPAM config (subnet…): --ip is allowed. */
   ipamConfigured: boolean;
+  /**
+   * The user gave the subnet but not the gateway (IPv4, IPv6): inspect then shows the config
+   * as given, without the gateway the network took, as dockerd does.
+   */
+  gatewayNotGiven?: true;
+  gateway6NotGiven?: true;
   /** IPv6 (--ipv6): the network's IPv6 subnet and gateway, besides the IPv4 ones. */
   subnet6?: string;
   gateway6?: string;
@@ -1067,7 +1073,9 @@ export class BridgeNetworking {
         options,
         dns: true,
         ipamConfigured: !!o.subnet,
+        ...(o.subnet && !o.gateway ? { gatewayNotGiven: true as const } : {}),
         ...(v6 ?? {}),
+        ...(v6 && !o.ipv6?.gateway ? { gateway6NotGiven: true as const } : {}),
       };
       await this.save(rec);
       await this.claim();

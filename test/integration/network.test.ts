@@ -209,6 +209,11 @@ test('network create: subnet, gateway, ip-range, --ip, bridge name; bad input re
   await d.dockerOk(['network', 'create', '--subnet', `10.${x}.200.0/24`, '--gateway', `10.${x}.200.254`, '--ip-range', `10.${x}.200.128/25`, '-o', `com.docker.network.bridge.name=bn${x}`, 'fixed']);
   const ins = JSON.parse(await d.dockerOk(['network', 'inspect', 'fixed']))[0];
   assert.deepEqual(ins.IPAM.Config, [{ Subnet: `10.${x}.200.0/24`, Gateway: `10.${x}.200.254`, IPRange: `10.${x}.200.128/25` }]);
+  // A subnet without a gateway is shown as given, as dockerd does; the network still takes the first address.
+  await d.dockerOk(['network', 'create', '--subnet', `10.${x}.202.0/24`, 'nogw']);
+  assert.deepEqual(JSON.parse(await d.dockerOk(['network', 'inspect', 'nogw']))[0].IPAM.Config, [{ Subnet: `10.${x}.202.0/24` }]);
+  assert.match(await d.dockerOk(['run', '--rm', '--network', 'nogw', 'busybox', 'sh', '-c', 'ip -4 route show default']), new RegExp(`^default via 10\\.${x}\\.202\\.1 dev eth0 `));
+  await d.dockerOk(['network', 'rm', 'nogw']);
   const auto = await d.dockerOk(['run', '--rm', '--network', 'fixed', 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0']);
   assert.ok(auto.includes(`10.${x}.200.128/24`), auto);
   const fixed = await d.dockerOk(['run', '--rm', '--network', 'fixed', '--ip', `10.${x}.200.7`, '--mac-address', '02:42:de:ad:be:ef', 'busybox', 'sh', '-c', 'ip -o link show eth0; ip -4 -o addr show eth0']);
