@@ -10,7 +10,7 @@
  * the stages before it are done).
  */
 import { promises as fsp } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { BerthError, invalidArgument, notFound, shortId, type Digest } from '../common';
 import type { ContainerConfig, HistoryEntry, ImageConfig } from '../image';
@@ -18,6 +18,7 @@ import { BuildCache } from './build-cache';
 import type { BuildContext } from './context';
 import { DiskTree, treeChecksum, type Source, type SourceTree } from './source-tree';
 import { copyInto, mkdirIn, resolveOwner, writeFileIn } from './copy';
+import { download, isRemoteUrl, UNNAMED } from './remote';
 import { IgnoreMatcher } from '../common';
 import { exposedPorts, parseDuration, parseFlags, parseKeyValues, parseMount, PROXY_ARGS, words, type MountSpec } from './instructions';
 import { jsonForm, parseDockerfile, parseError, splitFlags, type Node } from './parser';
@@ -151,9 +152,12 @@ export class Builder {
       stepBase += 1 + s.nodes.length;
     }
 
-    // Output in stage order, whatever order stages run in.
+    // Output in stage order, whatever order stages run in. Quiet: held back, and shown only if
+    // the build fails, before its error (as dockerd does).
+    const held: string[] = [];
     const printer = new StagePrinter(order.length, (t) => {
       if (!o.quiet) out.stream(t);
+      else held.push(t);
     });
     let failed = false;
     const run = (s: Stage): Promise<BuildImage | null> => {
@@ -178,7 +182,10 @@ export class Builder {
     const results = await Promise.allSettled(order.map((s) => run(s)));
     const bad = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     await this.cache.save();
-    if (bad) throw bad.reason;
+    if (bad) {
+      if (held.length) out.stream(held.join(''));
+      throw bad.reason;
+    }
     let final = (results[order.indexOf(target)] as PromiseFulfilledResult<BuildImage | null>).value;
     if (!final) {
       // FROM scratch with nothing else: an image with no layers.
@@ -371,7 +378,7 @@ export class Builder {
       }
       case 'STOPSIGNAL': {
         const sig = processWord(n.rest.trim(), lookup, escape);
-        if (!/^(SIG)?[A-Z0-9+-]+$/i.test(sig)) throw invalidArgument(`Invalid signal: ${sig}`);
+        checkSignal(sig);
         st.config.StopSignal = sig;
         return meta(`STOPSIGNAL ${sig}`, nop(` STOPSIGNAL ${sig}`));
       }
@@ -423,7 +430,11 @@ export class Builder {
         const dir = posix.resolve(st.config.WorkingDir || '/', w);
         st.config.WorkingDir = dir;
         return this.fileStep(st, b, `WORKDIR ${dir}`, `/bin/sh -c #(nop) WORKDIR ${dir}`, async (root, onDisk) => {
-          await mkdirIn(root, dir, onDisk({ uid: 0, gid: 0 }));
+          await mkdirIn(root, dir, onDisk({ uid: 0, gid: 0 })).catch((err: unknown) => {
+            // dockerd's words (it makes the directory as it does for a container's -w).
+            if (err instanceof BerthError && err.kind === 'invalid-argument') throw invalidArgument(`Cannot mkdir: ${dir} is not a directory`, err);
+            throw err;
+          });
         });
       }
       case 'RUN':
@@ -734,14 +745,13 @@ export class Builder {
       heredocFiles.push({ name: h.name, content: h.expand ? expandHeredoc(h.content, lookup, escape) : h.content });
       return false;
     });
+    const urls = srcs.filter(isRemoteUrl);
     for (const s of srcs) {
-      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
-        if (!isAdd) throw invalidArgument(`source can't be a URL for COPY`);
-        throw invalidArgument(`ADD ${s}: remote URLs are not fetched by this builder (it never reaches the network): download the file into the build context and ADD or COPY it from there`);
-      }
-      if (/^git@/.test(s)) throw invalidArgument(`ADD ${s}: git sources are not supported by this builder`);
+      if (isRemoteUrl(s) && !isAdd) throw invalidArgument(`source can't be a URL for COPY`);
+      if (/^git@/.test(s) || (isRemoteUrl(s) && /\.git(#.*)?$/.test(s))) throw invalidArgument(`ADD ${s}: git sources are not supported by this builder`);
     }
-    if (f.has('checksum')) throw invalidArgument('checksum can\'t be specified for non-HTTP(S) sources');
+    srcs = srcs.filter((s) => !isRemoteUrl(s));
+    if (f.has('checksum') && (srcs.length || urls.length !== 1)) throw invalidArgument('checksum can\'t be specified for non-HTTP(S) sources');
     const chmod = f.get('chmod');
     if (chmod !== undefined && !/^[0-7]{3,4}$/.test(chmod)) throw invalidArgument(`invalid chmod parameter: ${chmod}; give an octal mode such as 0755`);
     let dest = rawDest;
@@ -766,10 +776,27 @@ export class Builder {
         if (found.length === 0) throw notFound(`${n.keyword} failed: no source files were specified`);
         sources.push(...found);
       }
-      if (sources.length + heredocFiles.length > 1 && !dest.endsWith('/')) {
+      // Remote files are fetched at every build, as by dockerd; their content decides the cache.
+      const remote: { tree: DiskTree; source: Source }[] = [];
+      for (const url of urls) {
+        const dir = await b.ctx.scratch();
+        const got = await download(url, dir).catch((err: unknown) => {
+          throw err instanceof BerthError ? new BerthError(err.kind, `ADD failed: ${err.message}`, { cause: err }) : err;
+        });
+        if (!got.filename && dest.endsWith('/')) throw invalidArgument(`ADD failed: cannot determine filename for source ${url}`);
+        const want = f.get('checksum');
+        if (want !== undefined) {
+          if (!/^sha256:[0-9a-f]{64}$/.test(want)) throw invalidArgument(`invalid checksum digest format: ${want}: give sha256:<64 hex digits>`);
+          if (want !== got.digest) throw invalidArgument(`ADD failed: digest mismatch ${want}: ${got.digest}`);
+        }
+        remote.push({ tree: new DiskTree(dir), source: { key: got.path, rel: got.filename || UNNAMED } });
+      }
+      if (sources.length + remote.length + heredocFiles.length > 1 && !dest.endsWith('/')) {
         throw invalidArgument(`When using ${n.keyword} with more than one source file, the destination must be a directory and end with a /`);
       }
-      const sum = fromImage ? `image ${fromImage.id} ${sources.map((s) => s.rel).join(' ')}` : await treeChecksum(tree, sources);
+      if (sources.length + remote.length + heredocFiles.length === 0) throw notFound(`${n.keyword} failed: no source files were specified`);
+      let sum = fromImage ? `image ${fromImage.id} ${sources.map((s) => s.rel).join(' ')}` : await treeChecksum(tree, sources);
+      for (const r of remote) sum += ` url ${await treeChecksum(r.tree, [r.source])}`;
       const flagsText = [f.get('chown') ?? '', chmod ?? '', f.all('exclude').join(',')].join(' ');
       const hsum = heredocFiles.map((h) => `${h.name}:${h.content}`).join('\0');
       const kind = sources.length + heredocFiles.length > 1 ? 'multi' : sources[0] && !fromImage ? 'file' : 'file';
@@ -778,15 +805,10 @@ export class Builder {
       const chown = f.get('chown');
       await this.fileStep(st, b, keyText, createdBy, async (rootfs, onDisk) => {
         const owner = chown ? await resolveOwner(rootfs, chown) : undefined;
-        if (sources.length) {
-          await copyInto(rootfs, tree, sources, dest, {
-            ...(owner ? { owner } : {}),
-            ...(chmod ? { chmod: parseInt(chmod, 8) } : {}),
-            extractArchives: isAdd,
-            onDisk,
-            ...(exclude ? { exclude } : {}),
-          });
-        }
+        const opts = { ...(owner ? { owner } : {}), ...(chmod ? { chmod: parseInt(chmod, 8) } : {}), onDisk };
+        if (sources.length) await copyInto(rootfs, tree, sources, dest, { ...opts, extractArchives: isAdd, ...(exclude ? { exclude } : {}) });
+        // A downloaded archive stays an archive.
+        for (const r of remote) await copyInto(rootfs, r.tree, [r.source], dest, opts);
         for (const h of heredocFiles) {
           const path = dest.endsWith('/') ? posix.join(dest, h.name) : dest;
           await writeFileIn(rootfs, path, h.content, onDisk(owner ?? { uid: 0, gid: 0 }), chmod ? parseInt(chmod, 8) : 0o644);
@@ -855,9 +877,18 @@ function arch(): string {
   return process.arch === 'x64' ? 'amd64' : process.arch;
 }
 
+/**
+ * STOPSIGNAL's value as dockerd takes it: a number other than 0, or a signal's name with or
+ * without SIG (RTMIN+n and RTMAX-n too), in any case.
+ */
+function checkSignal(sig: string): void {
+  if (/^\d+$/.test(sig) ? Number(sig) !== 0 : `SIG${sig.toUpperCase().replace(/^SIG/, '')}` in osConstants.signals || /^(SIG)?RT(MIN(\+\d+)?|MAX(-\d+)?)$/i.test(sig)) return;
+  throw invalidArgument(`Invalid signal: ${sig}`);
+}
+
 /** Errors about the Dockerfile's text (not about the context or a container). */
 function isSyntaxy(msg: string): boolean {
-  return /requires|Unknown flag|invalid|must|can not|cannot|isn't allowed|unsupported|Unknown type|Missing/.test(msg) && !/COPY failed|No such image|pull access/.test(msg);
+  return /requires|Unknown flag|invalid|must|can not|cannot|isn't allowed|unsupported|Unknown type|Missing/.test(msg) && !/COPY failed|ADD failed|No such image|pull access/.test(msg);
 }
 
 /** Shows each stage's lines in stage order: the earliest unfinished stage live, the rest when their turn comes. */

@@ -53,6 +53,11 @@ export class BuildContext {
     await fsp.rm(this.tmp, { recursive: true, force: true });
   }
 
+  /** A new empty directory of the build's own (for downloads), removed with the rest by close(). */
+  scratch(): Promise<string> {
+    return fsp.mkdtemp(join(this.tmp, 'dl-'));
+  }
+
   /** The context written to a directory (once), for bind mounts. */
   dir(): Promise<string> {
     this.materialized ??= (async () => {

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
@@ -311,14 +312,91 @@ test('errors: a failing RUN gives its output and exit code; parse errors name th
     ['FROM busybox\nCOPY --bogus=1 a b\n', /Unknown flag: bogus/],
     ['FROM busybox\nSHELL sh -c\n', /SHELL requires the arguments to be in JSON form/],
     ['FROM busybox\nCOPY missing.txt /x\n', /file not found in build context or excluded by \.dockerignore: stat missing\.txt: file does not exist/],
-    ['FROM busybox\nADD http://127.0.0.1:9/file /f\n', /remote URLs are not fetched/],
+    ['FROM busybox\nADD http://127.0.0.1:9/file /f\n', /ADD failed: Get "http:\/\/127\.0\.0\.1:9\/file": dial tcp 127\.0\.0\.1:9: connect: connection refused/],
+    ['FROM busybox\nWORKDIR /etc/passwd\n', /Step 2\/2 : WORKDIR \/etc\/passwd\n[^]*Cannot mkdir: \/etc\/passwd is not a directory/],
+    ['FROM busybox\nSTOPSIGNAL BOGUS\n', /Invalid signal: BOGUS/],
     ['RUN true\n', /no build stage in current context/],
     ['FROM busybox\nEXPOSE abc\n', /invalid containerPort: abc/],
   ];
   for (const [df, re] of cases) {
     const r = await build(['-'], { input: df });
     assert.equal(r.code, 1, `${df}: ${r.stderr}`);
-    assert.match(r.stderr, re, df);
+    assert.match(r.stdout + r.stderr, re, df);
+  }
+  // As from dockerd: a Dockerfile that does not parse is the reply's error, before any output;
+  // a quiet build that fails shows the steps it held back, then the step's error and exit code.
+  const parse = await build(['-'], { input: 'FROM busybox\nBOGUS x\n' });
+  assert.equal(parse.code, 1);
+  assert.match(parse.stderr, /^Error response from daemon: dockerfile parse error on line 2: unknown instruction: BOGUS$/m);
+  const quiet = await build(['-q', '-'], { input: 'FROM busybox\nRUN echo held && exit 3\n' });
+  assert.equal(quiet.code, 3);
+  assert.match(quiet.stderr, /Step 2\/2 : RUN echo held && exit 3\n[^]*held\n[^]*The command '\/bin\/sh -c echo held && exit 3' returned a non-zero code: 3/);
+});
+
+test('ADD of an http URL: fetched as dockerd does (named from the URL, mode 0600, Last-Modified), cached by content, errors in its words', async () => {
+  const { createServer } = await import('node:http');
+  let body = 'remote content\n';
+  const tarBytes = spawnSync('tar', ['-C', context({ 'inside.txt': 'not unpacked' }), '-cf', '-', 'inside.txt']).stdout;
+  const hits: string[] = [];
+  const server = createServer((req, res) => {
+    hits.push(req.url ?? '');
+    if (req.url === '/files/data.txt') {
+      res.writeHead(200, { 'Last-Modified': 'Wed, 21 Oct 2015 07:28:00 GMT' });
+      res.end(body);
+    } else if (req.url === '/moved') {
+      res.writeHead(302, { Location: '/files/data.txt' });
+      res.end();
+    } else if (req.url === '/') {
+      res.writeHead(200);
+      res.end('an index\n');
+    } else if (req.url === '/download/') {
+      res.writeHead(200, { 'Content-Disposition': 'attachment; filename="../../given.bin"' });
+      res.end('named by the reply\n');
+    } else if (req.url === '/x.tar') {
+      res.writeHead(200);
+      res.end(tarBytes);
+    } else {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('no such file here\n');
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    const df = [
+      'FROM busybox',
+      `ADD ${base}/files/data.txt /dl/`,
+      `ADD ${base}/moved /renamed.txt`,
+      `ADD ${base}/download/ /named/`,
+      `ADD ${base}/x.tar /tars/`,
+      `ADD --checksum=sha256:${createHash('sha256').update(body).digest('hex')} ${base}/files/data.txt /checked`,
+      'RUN stat -c "%a %Y %n" /dl/data.txt /renamed.txt /checked && cat /dl/data.txt /named/given.bin && ls /tars',
+    ].join('\n');
+    const out = await buildOk(['-t', 'addurl:1', '-'], { input: df });
+    assert.match(out, /600 1445412480 \/dl\/data\.txt\n600 1445412480 \/renamed\.txt\n600 1445412480 \/checked\nremote content\nnamed by the reply\nx\.tar\n/);
+    // Fetched again at the next build; the same content is a cache hit, changed content is not.
+    const fetched = hits.length;
+    const again = await buildOk(['-t', 'addurl:1', '-'], { input: df });
+    assert.equal(hits.length, fetched * 2, 'every URL is fetched again');
+    assert.deepEqual(usingCache(again), [false, true, true, true, true, true, true]);
+    body = 'changed\n';
+    const changed = await build(['-t', 'addurl:1', '-'], { input: df });
+    assert.equal(changed.code, 1, 'the --checksum step now refuses the new content');
+    assert.match(changed.stderr, /ADD failed: digest mismatch sha256:[0-9a-f]{64}: sha256:[0-9a-f]{64}/);
+    assert.deepEqual(usingCache(changed.stdout).slice(0, 2), [false, false]);
+
+    const missing = await build(['-'], { input: `FROM busybox\nADD ${base}/nope /x\n` });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, new RegExp(`ADD failed: failed to GET ${base}/nope with status 404 Not Found: no such file here`));
+    const unnamed = await build(['-'], { input: `FROM busybox\nADD ${base}/ /dir/\n` });
+    assert.equal(unnamed.code, 1);
+    assert.match(unnamed.stderr, new RegExp(`ADD failed: cannot determine filename for source ${base}/`));
+    const copy = await build(['-'], { input: `FROM busybox\nCOPY ${base}/files/data.txt /x\n` });
+    assert.equal(copy.code, 1);
+    assert.match(copy.stderr, /source can't be a URL for COPY/);
+  } finally {
+    server.close();
+    await d.docker(['rmi', 'addurl:1']);
   }
 });
 
@@ -360,8 +438,9 @@ test('a hostile context never reads or writes outside the context or the contain
   const chunks: Buffer[] = [];
   for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
   const res = await d.api('POST', '/build', Buffer.concat(chunks), { 'Content-Type': 'application/x-tar' }, 60_000);
-  assert.equal(res.status, 200);
-  assert.match(res.body, /errorDetail/);
+  // Refused while the context is read, before any output: the reply's status, as from dockerd.
+  assert.equal(res.status, 400, res.body);
+  assert.match(JSON.parse(res.body).message, /\S/);
   assert.ok(!existsSync('/tmp/build-tar-escape') && !existsSync('/tmp/build-tar-through-link'));
   rmSync(secret);
 });

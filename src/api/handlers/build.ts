@@ -14,18 +14,26 @@ export function buildRoutes(router: Router, engine: Engine): void {
   router.add('POST', '/build', async (ctx) => {
     const req = buildRequest(ctx);
     const res = ctx.res!;
-    startStream(res, 'application/json');
-    const out = {
-      stream: (t: string) => {
-        if (res.writable) writeJSONLine(res, { stream: t });
-      },
-      aux: (v: unknown) => {
-        if (res.writable) writeJSONLine(res, { aux: v });
-      },
+    // The reply starts with the build's first output: an error before it (a Dockerfile that
+    // does not parse, say) is the reply's status, as from dockerd.
+    let started = false;
+    const write = (line: unknown) => {
+      if (!started) {
+        started = true;
+        startStream(res, 'application/json');
+      }
+      if (res.writable) writeJSONLine(res, line);
     };
+    const out = { stream: (t: string) => write({ stream: t }), aux: (v: unknown) => write({ aux: v }) };
     try {
       await (await engine.builds()).build(ctx.req, req, out);
+      if (!started) startStream(res, 'application/json');
     } catch (err) {
+      if (!started) {
+        // The client may still be sending its context: drain it so the reply can finish.
+        ctx.req.resume();
+        throw err;
+      }
       const message = err instanceof Error ? err.message : String(err);
       const code = (err as { exitCode?: number }).exitCode;
       if (errorKind(err) === 'internal') log.error('build failed', { requestId: ctx.requestId, error: message, stack: err instanceof Error ? err.stack : undefined });

@@ -1,0 +1,163 @@
+/**
+ * ADD's remote sources. An http(s) URL is fetched as dockerd's legacy builder fetches it:
+ * redirects followed (at most 10), a reply of 400 or more refused with the start of its body,
+ * the file named after the URL's last path segment (else the reply's Content-Disposition),
+ * mode 0600, the reply's Last-Modified as its time (else the epoch), and never unpacked.
+ * The reply is hostile: only its body's bytes reach the file, under a name reduced to one
+ * path segment, in a directory of its own.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, promises as fsp } from 'node:fs';
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { join, posix } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { invalidArgument, notFound, unavailable } from '../common';
+
+/** The name a download gets when neither the URL nor the reply gives one. */
+export const UNNAMED = '__unnamed__';
+const MAX_REDIRECTS = 10;
+/** A server that sends nothing for this long fails the step instead of holding the build. */
+const IDLE_MS = 60_000;
+/** How much of an error reply's body goes into the message. */
+const ERROR_BODY_BYTES = 4096;
+
+/** Only http and https are URLs to ADD; anything else is a path in the context, as for dockerd. */
+export function isRemoteUrl(s: string): boolean {
+  return /^https?:\/\//i.test(s);
+}
+
+export interface Download {
+  /** The file on disk. */
+  path: string;
+  /** Its name from the URL or the reply, or '' when neither gave one (the file is UNNAMED). */
+  filename: string;
+  /** `sha256:<hex>` of its bytes. */
+  digest: string;
+}
+
+/** Fetches `url` into `dir` (an empty directory of the caller's). */
+export async function download(url: string, dir: string): Promise<Download> {
+  const res = await fetchFollowing(url, MAX_REDIRECTS);
+  const filename = nameFor(url, res.headers['content-disposition']);
+  const path = join(dir, filename || UNNAMED);
+  const hash = createHash('sha256');
+  try {
+    await pipeline(
+      res,
+      async function* (body: AsyncIterable<Buffer>) {
+        for await (const chunk of body) {
+          hash.update(chunk);
+          yield chunk;
+        }
+      },
+      createWriteStream(path, { flags: 'wx', mode: 0o600 }),
+    );
+  } catch (err) {
+    throw unavailable(`Get ${JSON.stringify(url)}: ${goNetError(err, url)}`, err);
+  }
+  const modified = Date.parse(String(res.headers['last-modified'] ?? ''));
+  const t = Number.isNaN(modified) ? 0 : modified / 1000;
+  await fsp.utimes(path, t, t);
+  return { path, filename, digest: `sha256:${hash.digest('hex')}` };
+}
+
+/** Go's getFilenameForDownload: the URL path's last segment, else Content-Disposition's filename. */
+function nameFor(url: string, disposition: string | undefined): string {
+  let path = '';
+  try {
+    path = decodeURIComponent(new URL(url).pathname);
+  } catch {
+    path = new URL(url).pathname;
+  }
+  const one = (p: string) => {
+    const b = posix.basename(p);
+    return b === '.' || b === '..' || b.includes('\0') ? '' : b;
+  };
+  if (path && !path.endsWith('/')) {
+    const b = one(path);
+    if (b) return b;
+  }
+  const m = /(?:^|;)\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i.exec(disposition ?? '');
+  const given = m ? (m[1] ?? m[2] ?? '').replace(/\\(.)/g, '$1') : '';
+  return given && !given.endsWith('/') ? one(given) : '';
+}
+
+function fetchFollowing(url: string, redirects: number): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch (err) {
+      reject(invalidArgument(`parse ${JSON.stringify(url)}: invalid URL`, err));
+      return;
+    }
+    const req = (u.protocol === 'https:' ? httpsGet : httpGet)(u, { headers: { 'user-agent': 'berth-builder' } }, (res) => {
+      const status = res.statusCode ?? 0;
+      const location = res.headers.location;
+      if (status >= 300 && status < 400 && location && [301, 302, 303, 307, 308].includes(status)) {
+        res.resume();
+        if (redirects === 0) {
+          reject(unavailable(`Get ${JSON.stringify(url)}: stopped after ${MAX_REDIRECTS} redirects`));
+          return;
+        }
+        const next = new URL(location, u).toString();
+        if (!isRemoteUrl(next)) {
+          reject(invalidArgument(`Get ${JSON.stringify(next)}: unsupported protocol scheme ${JSON.stringify(new URL(next).protocol.replace(/:$/, ''))}`));
+          return;
+        }
+        fetchFollowing(next, redirects - 1).then(resolve, reject);
+        return;
+      }
+      if (status < 400) {
+        resolve(res);
+        return;
+      }
+      // dockerd's words, with the start of the body (a server's explanation, usually).
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        if (size < ERROR_BODY_BYTES) chunks.push(c.subarray(0, ERROR_BODY_BYTES - size));
+        size += c.length;
+        if (size >= ERROR_BODY_BYTES) res.destroy();
+      });
+      const fail = () => {
+        const body = Buffer.concat(chunks).toString('utf8').trim();
+        const msg = `failed to GET ${url} with status ${status} ${res.statusMessage ?? ''}: ${body}`;
+        reject(status === 404 ? notFound(msg) : status === 400 ? invalidArgument(msg) : unavailable(msg));
+      };
+      res.on('end', fail);
+      res.on('close', fail);
+      res.on('error', fail);
+    });
+    req.setTimeout(IDLE_MS, () => req.destroy(Object.assign(new Error('i/o timeout'), { code: 'ETIMEDOUT' })));
+    req.on('error', (err) => {
+      const msg = `Get ${JSON.stringify(url)}: ${goNetError(err, url)}`;
+      reject(/ENOTFOUND|EAI_AGAIN/.test(String((err as { code?: string }).code)) ? notFound(msg, err) : unavailable(msg, err));
+    });
+  });
+}
+
+/** A network error in the words Go's net/http uses, which is what dockerd's users read. */
+function goNetError(err: unknown, url: string): string {
+  const e = err as { code?: string; address?: string; port?: number; message?: string };
+  const u = new URL(url);
+  const hostPort = `${e.address ?? u.hostname}:${e.port ?? (u.port || (u.protocol === 'https:' ? 443 : 80))}`;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `dial tcp ${hostPort}: connect: connection refused`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `dial tcp: lookup ${u.hostname}: no such host`;
+    case 'ETIMEDOUT':
+      return `dial tcp ${hostPort}: i/o timeout`;
+    case 'EHOSTUNREACH':
+      return `dial tcp ${hostPort}: connect: no route to host`;
+    case 'ENETUNREACH':
+      return `dial tcp ${hostPort}: connect: network is unreachable`;
+    case 'ECONNRESET':
+      return 'read: connection reset by peer';
+    default:
+      return e.message ?? String(err);
+  }
+}
