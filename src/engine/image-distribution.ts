@@ -206,22 +206,23 @@ export class ImageDistribution {
 
   /**
    * Checks a push of `name` (a tag: the given one, the name's own, or every local
-   * tag of the repository when neither is given): not-found when an image does not
-   * exist locally. `run` sends it to the name's registry.
+   * tag of the repository when neither is given). `run` sends it to the name's registry;
+   * like dockerd, it first names the repository, then fails (not-found) when the
+   * repository has no local tag or the one given is not there.
    */
   preparePush(name: string, tag: string | undefined, opts: PushOptions = {}): { run(progress: ProgressSink): Promise<void> } {
     const base = parseReference(name);
     if (base.digest) throw invalidArgument(`cannot push a digest reference: ${name}`);
-    const tags = tag || base.tag ? [pullReference(name, tag)] : this.localTags(base);
-    if (tags.length === 0) throw notFound(`An image does not exist locally with the tag: ${familiarName(base)}`);
-    const images = tags.map((t) => {
-      const id = this.store.lookupRef(t);
-      if (!id) throw notFound(`An image does not exist locally with the tag: ${familiarString(t)}`);
-      return { ref: t, img: this.store.get(id)! };
-    });
     return {
       run: async (progress) => {
         progress({ kind: 'status', status: `The push refers to repository [${repoName(base)}]` });
+        const local = this.localTags(base);
+        if (local.length === 0) throw notFound(`An image does not exist locally with the tag: ${familiarName(base)}`);
+        const images = (tag || base.tag ? [pullReference(name, tag)] : local).map((t) => {
+          const id = this.store.lookupRef(t);
+          if (!id) throw notFound(`tag does not exist: ${familiarString(t)}`);
+          return { ref: t, img: this.store.get(id)! };
+        });
         const repo = this.registry.repository(base, { push: true, ...(opts.credentials ? { credentials: opts.credentials } : {}) });
         for (const { ref, img } of images) await this.pushOne(repo, ref, img, progress);
       },
@@ -269,6 +270,8 @@ export class ImageDistribution {
     }
     const tag = ref.tag ?? 'latest';
     const digest = await repo.putManifest(tag, m.mediaType, m.raw);
+    // As dockerd: the image now has this repository digest (RepoDigests, images --digests).
+    await this.store.tag(img.id, parseReference(`${familiarName(ref)}@${digest}`));
     say(`${tag}: digest: ${digest} size: ${m.raw.length}`);
     progress({ kind: 'aux', aux: { Tag: tag, Digest: digest, Size: m.raw.length } });
   }

@@ -43,6 +43,17 @@ test('push to a registry, rmi, pull back: same image, RepoDigests filled, the co
   const pushed = /v1: digest: (sha256:[0-9a-f]{64}) size: (\d+)/.exec(push.stdout);
   assert.ok(pushed, push.stdout);
   const id = await d.dockerOk(['inspect', '-f', '{{.Id}}', `${name}:v1`]);
+  // As dockerd: the pushed image has the manifest's digest as a repository digest.
+  assert.equal(await d.dockerOk(['inspect', '-f', '{{json .RepoDigests}}', `${name}:v1`]), JSON.stringify([`${name}@${pushed[1]}`]));
+  assert.match(await d.dockerOk(['images', '--digests', '--format', '{{.Repository}}:{{.Tag}} {{.Digest}}', name]), new RegExp(`^${name}:v1 ${pushed[1]}$`));
+  // A tag or a repository with no local image: named first, then refused, in dockerd's words.
+  const noTag = await d.docker(['push', `${name}:nosuch`], { timeoutMs: 60_000 });
+  assert.equal(noTag.code, 1);
+  assert.equal(noTag.stdout, `The push refers to repository [${name}]\n`);
+  assert.equal(noTag.stderr, `tag does not exist: ${name}:nosuch\n`);
+  const noRepo = await d.docker(['push', `${reg.domain}/tools/none:v1`], { timeoutMs: 60_000 });
+  assert.equal(noRepo.code, 1);
+  assert.equal(noRepo.stderr, `An image does not exist locally with the tag: ${reg.domain}/tools/none\n`);
 
   // Pushed again: nothing to send, the same manifest digest.
   const again = await d.dockerOk(['push', `${name}:v1`], { timeoutMs: 60_000 });
