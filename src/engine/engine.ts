@@ -246,14 +246,15 @@ export class Engine {
     return { rw, rootFs: rw + (this.images.get(r.imageId)?.size ?? 0) };
   }
 
+  /**
+   * An image's dirs as dockerd's overlay2 shows them: its top layer as UpperDir, the layers
+   * under it as LowerDir (none for a one-layer image), keys in Go's map order. No merged or
+   * work dir exists for an image here.
+   */
   imageGraphDriverData(img: ImageRecord): Record<string, string> | null {
-    const dirs = this.layerDirs(img);
-    if (this.snapshots.driver === 'vfs') return null;
-    return dirs ? { MergedDir: '', UpperDir: '', WorkDir: '', LowerDir: dirs } : null;
-  }
-
-  private layerDirs(img: ImageRecord): string {
-    return this.images.layerDirs(img).join(':');
+    const [top, ...lower] = this.images.layerDirs(img);
+    if (this.snapshots.driver === 'vfs' || !top) return null;
+    return { ...(lower.length ? { LowerDir: lower.join(':') } : {}), MergedDir: '', UpperDir: top, WorkDir: '' };
   }
 
   close(): void {

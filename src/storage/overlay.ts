@@ -295,7 +295,7 @@ export class OverlaySnapshotter implements Snapshotter {
     const dir = this.dir(key);
     const shared = this.initOfKey.get(key) ?? readSnapshotInfoSync(this.root, key)?.sharedInit;
     const lower = [shared ? this.initDir(shared) : join(dir, 'init'), ...imageLowerDirs].join(':');
-    return { LowerDir: lower, UpperDir: join(dir, 'upper'), WorkDir: join(dir, 'work'), MergedDir: join(dir, 'merged') };
+    return { LowerDir: lower, MergedDir: join(dir, 'merged'), UpperDir: join(dir, 'upper'), WorkDir: join(dir, 'work') };
   }
 
   /** Mounts the snapshot at mergedDir(key); a no-op if it is mounted already. */

@@ -412,6 +412,15 @@ test('history names the local parent images of a committed image, as dockerd doe
   const rows = (await d.api('GET', '/images/par/two:1/history')).json as { Id: string; Tags: string[] | null }[];
   assert.deepEqual(rows.map((r) => [r.Id, r.Tags]), [[id2, ['par/two:1']], [id1, ['par/one:1']], [bbId, ['busybox:latest']]]);
   assert.equal(await d.dockerOk(['image', 'inspect', '-f', '{{.Parent}}', 'par/two:1']), id1);
+  // GraphDriver as dockerd's overlay2 shows an image: the top layer is UpperDir, the ones under it LowerDir.
+  const gd = async (ref: string) => JSON.parse(await d.dockerOk(['image', 'inspect', '-f', '{{json .GraphDriver.Data}}', ref]));
+  const one = await gd('busybox');
+  assert.deepEqual(Object.keys(one), ['MergedDir', 'UpperDir', 'WorkDir']);
+  assert.ok(existsSync(join(one.UpperDir, 'bin', 'busybox')), one.UpperDir);
+  const three = await gd('par/two:1');
+  assert.deepEqual(Object.keys(three), ['LowerDir', 'MergedDir', 'UpperDir', 'WorkDir']);
+  assert.ok(existsSync(join(three.UpperDir, 'two')), three.UpperDir);
+  assert.deepEqual(three.LowerDir.split(':').map((p: string) => existsSync(join(p, 'one')) || existsSync(join(p, 'bin'))), [true, true]);
   const listed = (await d.api('GET', '/images/json')).json as { Id: string; ParentId: string }[];
   assert.equal(listed.find((i) => i.Id === id2)?.ParentId, id1);
 
