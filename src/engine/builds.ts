@@ -3,6 +3,7 @@
  * ID back), the build cache's usage for `system df` and its prune. The Dockerfile
  * semantics live in build/; this composes them with the engine's step runner.
  */
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, type Digest } from '../common';
@@ -21,6 +22,7 @@ export interface BuildRequest extends BuildOptions {
 export class BuildService {
   private readonly cache: BuildCache;
   private readonly builder: Builder;
+  private swept?: Promise<unknown>;
 
   constructor(
     private readonly dataRoot: string,
@@ -36,7 +38,11 @@ export class BuildService {
     if (req.remote) {
       throw invalidArgument(`remote build contexts (${req.remote}) are not supported: this builder never fetches from the network; send the context as a tar`);
     }
-    const ctx = await BuildContext.open(body, join(this.dataRoot, 'build-tmp'), req.dockerfile);
+    const tmpRoot = join(this.dataRoot, 'build-tmp');
+    // What a berthd killed during a build left there (contexts, downloads) belongs to no build now.
+    this.swept ??= fsp.rm(tmpRoot, { recursive: true, force: true }).catch(() => undefined);
+    await this.swept;
+    const ctx = await BuildContext.open(body, tmpRoot, req.dockerfile);
     try {
       return await this.builder.build(ctx, req, out);
     } finally {

@@ -2,14 +2,14 @@
 // and docker-compose against a real berthd; the built images are run and inspected.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { tmpdir } from 'node:os';
-import { startBerthRegistry, useDaemon, run, type RunResult } from './harness';
+import { startBerthRegistry, useDaemon, run, waitFor, type RunResult } from './harness';
 
 const d = useDaemon();
 const ENV = { DOCKER_BUILDKIT: '0' };
@@ -643,5 +643,34 @@ test('--platform and FROM --platform: a local image of the platform is used; one
     assert.match(perStage.stderr, /127\.0\.0\.1:1.*(refused|connect)/i);
   } finally {
     await d.dockerOk(['rmi', '127.0.0.1:1/plat/bb:1']);
+  }
+});
+
+test('berthd killed during a build (an ADD download in flight): the next start of a build leaves nothing of it behind', async () => {
+  const { createServer } = await import('node:http');
+  let sent!: () => void;
+  const started = new Promise<void>((r) => (sent = r));
+  // Sends the start of a body and then nothing: the download stays in flight.
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Length': '1000000' });
+    res.write(Buffer.alloc(1000, 'x'));
+    sent();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const tmpRoot = join(d.dataRoot, 'build-tmp');
+  try {
+    const pending = build(['-'], { input: `FROM busybox\nADD http://127.0.0.1:${port}/big.bin /big.bin\n` });
+    await started;
+    await waitFor('the download on disk', () => existsSync(tmpRoot) && readdirSync(tmpRoot).length > 0);
+    await d.kill();
+    assert.notEqual((await pending).code, 0);
+    assert.ok(readdirSync(tmpRoot).length > 0, 'the killed build left its context');
+    await d.start();
+    await buildOk(['-'], { input: 'FROM busybox\nRUN true\n' });
+    assert.deepEqual(readdirSync(tmpRoot), []);
+  } finally {
+    server.closeAllConnections();
+    server.close();
   }
 });
