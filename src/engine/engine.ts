@@ -312,6 +312,8 @@ export class Engine {
       initVersion: this.containers.initVersion,
       /** `docker info`'s warnings about the controls this host lacks. */
       warnings: sysInfoWarnings(this.containers.sysinfo),
+      /** --insecure-registry entries (CIDRs and host[:port] names), as given. */
+      insecureRegistries: this.options.insecureRegistries ?? [],
     };
   }
 }

@@ -38,6 +38,13 @@ export interface SystemInfo {
   NCPU?: number;
   MemTotal?: number;
   IndexServerAddress?: string;
+  RegistryConfig?: {
+    AllowNondistributableArtifactsCIDRs: string[];
+    AllowNondistributableArtifactsHostnames: string[];
+    InsecureRegistryCIDRs: string[];
+    IndexConfigs: Record<string, { Name: string; Mirrors: string[]; Secure: boolean; Official: boolean }>;
+    Mirrors: string[];
+  };
   DockerRootDir?: string;
   HttpProxy?: string;
   HttpsProxy?: string;

@@ -50,6 +50,10 @@ test('docker info answers with the overlay2 storage driver', async () => {
   assert.match(r.stdout, /Storage Driver: overlay2/);
   const n = await d.dockerOk(['info', '--format', '{{.Images}}']);
   assert.ok(Number(n) >= 1, `Images = ${n}`);
+  // Loopback registries are reached over plain HTTP, and docker info says so as dockerd does.
+  assert.match(r.stdout, /\n Insecure Registries:\n  127\.0\.0\.0\/8\n/);
+  assert.equal(await d.dockerOk(['info', '--format', '{{json .RegistryConfig.InsecureRegistryCIDRs}} {{json (index .RegistryConfig.IndexConfigs "docker.io")}}']),
+    '["127.0.0.0/8"] {"Name":"docker.io","Mirrors":[],"Secure":true,"Official":true}');
 });
 
 test('import, images, image inspect, tag, rmi', async () => {

@@ -119,6 +119,7 @@ export function systemRoutes(router: Router, engine: Engine): void {
       NCPU: i.ncpu,
       MemTotal: i.memTotal,
       IndexServerAddress: 'https://index.docker.io/v1/',
+      RegistryConfig: registryConfig(i.insecureRegistries),
       DockerRootDir: i.dataRoot,
       Name: os.hostname(),
       Labels: [],
@@ -135,8 +136,27 @@ export function systemRoutes(router: Router, engine: Engine): void {
       Isolation: '',
       InitBinary: 'docker-init',
       SecurityOptions: [...(i.userns ? ['name=userns'] : []), ...(i.cgroupVersion === '2' ? ['name=cgroupns'] : [])],
-      Warnings: i.warnings,
+      // Go's nil slice when there are none, as from dockerd.
+      Warnings: i.warnings.length ? i.warnings : null,
     };
     sendJSON(ctx, 200, body);
   });
+}
+
+/**
+ * RegistryConfig as dockerd reports it: loopback is always reached over plain HTTP (and
+ * listed first), --insecure-registry CIDRs beside it, names as index configs that are not
+ * secure; docker.io is the official index. No mirrors and no non-distributable settings here.
+ */
+function registryConfig(insecure: readonly string[]): NonNullable<SystemInfo['RegistryConfig']> {
+  const cidrs = ['127.0.0.0/8', ...insecure.filter((e) => e.includes('/') && e !== '127.0.0.0/8')];
+  const names = insecure.filter((e) => !e.includes('/'));
+  const index = (name: string, official: boolean) => ({ Name: name, Mirrors: [], Secure: official, Official: official });
+  return {
+    AllowNondistributableArtifactsCIDRs: [],
+    AllowNondistributableArtifactsHostnames: [],
+    InsecureRegistryCIDRs: cidrs,
+    IndexConfigs: { ...Object.fromEntries(names.map((n) => [n, index(n, false)])), 'docker.io': index('docker.io', true) },
+    Mirrors: [],
+  };
 }
