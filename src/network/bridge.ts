@@ -997,6 +997,8 @@ export class BridgeNetworking {
       if (this.byName(o.name)) throw conflict(`network with name ${o.name} already exists`);
       if (driver !== 'bridge') {
         if (driver === 'host' || driver === 'null') throw new BerthError('forbidden', `only one instance of "${driver}" network is allowed`);
+        // dockerd's answer on a node that is not a swarm manager (Berth never is one).
+        if (driver === 'overlay') throw new BerthError('forbidden', 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.');
         throw notFound(`plugin "${driver}" not found`);
       }
       const others = this.othersHold();

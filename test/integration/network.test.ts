@@ -231,6 +231,11 @@ test('network create: subnet, gateway, ip-range, --ip, bridge name; bad input re
   assert.equal(gw.status, 400);
   assert.match(gw.json.message, new RegExp(`invalid gateway 10\\.${x}\\.9\\.1: parent subnet 10\\.${x}\\.201\\.0/24 doesn't contain this address`));
   assert.equal((await d.api('GET', '/networks/nosuch')).status, 404);
+  // Drivers Berth lacks: overlay answers as dockerd off a swarm, any other as a missing plugin.
+  const overlay = await d.docker(['network', 'create', '--driver', 'overlay', 'ovr']);
+  assert.equal(overlay.code, 1);
+  assert.equal(overlay.stderr, 'Error response from daemon: This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.\n');
+  assert.equal((await d.api('POST', '/networks/create', { Name: 'mv', Driver: 'macvlan2' })).status, 404);
   const unknown = await d.docker(['run', '--rm', '--network', 'nosuch', 'busybox', 'true']);
   assert.notEqual(unknown.code, 0);
   assert.match(unknown.stderr, /network nosuch not found/);
