@@ -3,9 +3,8 @@
  * sizes, disk usage, history. No state of their own: answers come from the
  * image, content and layer stores and from which containers use which image.
  */
-import { statSync } from 'node:fs';
 import { checkFilterKeys, filterBool, matchLabelFilters, type Digest } from '../common';
-import type { ContentStore, ImageRecord, ImageStore } from '../image';
+import type { ImageRecord, ImageStore } from '../image';
 import type { LayerStore } from '../storage';
 import { LIST_FILTERS, matchReference, parseTimestamp, type ImageFilters } from './image-filters';
 import { chainOf } from './image-gc';
@@ -43,7 +42,6 @@ export interface ImageListEntry {
 
 export class ImageQueries {
   constructor(
-    private readonly content: ContentStore,
     private readonly images: ImageStore,
     private readonly layers: LayerStore,
     /** Which containers use an image. */
@@ -120,15 +118,9 @@ export class ImageQueries {
     return out;
   }
 
-  /** The uncompressed size of each of the image's layers (its tar in the content store), bottom first. */
+  /** The size of each of the image's layers (its files' bytes, as dockerd counts), bottom first. */
   layerSizes(img: ImageRecord): number[] {
-    return img.layers.map((d) => {
-      try {
-        return statSync(this.content.path(d)).size;
-      } catch {
-        return 0;
-      }
-    });
+    return chainOf(img).map((c) => this.layers.sizeOf(c));
   }
 
   /** Sum of every stored layer's size: `docker system df`'s LayersSize. */

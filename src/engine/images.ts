@@ -69,7 +69,7 @@ export class ImageService {
   ) {
     this.gc = new ImageCollector(content, store, layers, containerLayers);
     this.ingest = new ImageIngest(content, store, layers, this.gc);
-    this.queries = new ImageQueries(content, store, layers, usedBy);
+    this.queries = new ImageQueries(store, layers, usedBy);
     this.distribution = new ImageDistribution(registry, content, store, this.ingest);
   }
 

@@ -8,7 +8,8 @@
  * - The input may be a plain tar, or gzip- or zstd-compressed (detected by magic bytes,
  *   common/compression.ts); corrupt compressed data is invalid-argument.
  * - Resolves with `diffID` = sha256 of the uncompressed tar bytes (every byte of the
- *   stream, trailing padding included) and `size` = their count.
+ *   stream, trailing padding included) and `size` = the sum of its entries' sizes (the
+ *   files' contents, no headers or padding: what dockerd reports as a layer's size).
  * - Fidelity: regular files (streamed), dirs, symlinks, hardlinks, fifos; uid/gid, mode incl. setuid/setgid/sticky, mtimes (dirs set after their
  *   contents), PAX `SCHILY.xattr.*` records as extended attributes (raw bytes).
  * - Whiteouts become overlayfs form: `.wh.NAME` → char device 0:0 named NAME (unless
@@ -126,7 +127,6 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
       for await (const chunk of stream) {
         const buf = chunk as Buffer;
         if (hashed) hash.update(buf);
-        size += buf.length;
         paxTap.push(buf);
         if (extract.destroyed) break;
         if (!extract.write(buf)) await drainOrClose(extract);
@@ -150,6 +150,7 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
   const applier = new Applier(dest, paxTap, opts.maxPathLength ?? 4096, opts.idShift);
   try {
     for await (const entry of extract) {
+      size += entry.header.size ?? 0;
       await applier.apply(entry);
       for await (const _ of entry) {
         // drain data the entry type does not use (e.g. a symlink with a size)

@@ -35,7 +35,7 @@
  * or corrupt tar → invalid-argument (from applyLayer); disk errors → internal.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { asDigest, conflict, hexOf, internal, invalidArgument, isDigest, isErrno, notFound, BerthError, type Digest } from '../common';
@@ -72,6 +72,9 @@ const LINK_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const LINK_LEN = 12;
 
 export class LayerStore {
+  /** sizeOf's answers (layers are immutable). */
+  private readonly sizes = new Map<Digest, number>();
+
   private constructor(
     readonly root: string,
     private readonly idShift?: ApplyLayerOptions['idShift'],
@@ -195,6 +198,23 @@ export class LayerStore {
     return (await this.tryGet(chainID)) !== null;
   }
 
+  /**
+   * A layer's size (its files' bytes) without waiting: layers do not change once made, so it
+   * is read once from the layer's metadata and kept. 0 for a layer that is not there.
+   */
+  sizeOf(chainID: Digest): number {
+    let size = this.sizes.get(chainID);
+    if (size === undefined) {
+      try {
+        size = (JSON.parse(readFileSync(join(this.layerDir(chainID), 'meta.json'), 'utf8')) as LayerInfo).size;
+      } catch {
+        return 0;
+      }
+      this.sizes.set(chainID, size);
+    }
+    return size;
+  }
+
   /** Path of the layer's unpacked files (does not check that the layer exists). */
   diffDir(chainID: Digest): string {
     return join(this.layerDir(chainID), 'diff');
@@ -230,6 +250,7 @@ export class LayerStore {
     // Renaming first makes the layer vanish at once; the slow delete happens in tmp/.
     const doomed = join(this.root, 'tmp', `del-${hexOf(chainID)}-${randomBytes(4).toString('hex')}`);
     await fsp.rename(this.layerDir(chainID), doomed);
+    this.sizes.delete(chainID);
     await fsp.rm(join(this.root, 'l', info.link), { force: true });
     await fsp.rm(doomed, { recursive: true, force: true });
   }
