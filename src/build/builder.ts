@@ -794,7 +794,6 @@ export class Builder {
       if (sources.length + remote.length + heredocFiles.length > 1 && !dest.endsWith('/')) {
         throw invalidArgument(`When using ${n.keyword} with more than one source file, the destination must be a directory and end with a /`);
       }
-      if (sources.length + remote.length + heredocFiles.length === 0) throw notFound(`${n.keyword} failed: no source files were specified`);
       let sum = fromImage ? `image ${fromImage.id} ${sources.map((s) => s.rel).join(' ')}` : await treeChecksum(tree, sources);
       for (const r of remote) sum += ` url ${await treeChecksum(r.tree, [r.source])}`;
       const flagsText = [f.get('chown') ?? '', chmod ?? '', f.all('exclude').join(',')].join(' ');
