@@ -3,9 +3,10 @@
  *
  * Two ways to find out, as Docker has:
  * - overlayChanges: walk the upper dir only. Anything there was added or modified;
- *   a char device 0:0 is a deletion; an opaque dir that the lower layers also have
- *   was deleted and made again (Docker reports it as deleted, then its new
- *   contents as added; `docker diff` prints exactly that).
+ *   a char device 0:0 is a deletion. An opaque dir that the lower layers also have
+ *   (deleted and made again) holds all its contents: it is compared with the lower
+ *   one entry by entry as below, which is what dockerd's overlay2 prints (it compares
+ *   the container's root with the image's): `C /home`, `D /home/old`, `A /home/new`.
  * - naiveChanges: compare a full root with the lower view, entry by entry (mode,
  *   owner, device, and for non-dirs size and mtime; the security.capability xattr).
  *   Used by vfs, which has no upper dir.
@@ -66,8 +67,19 @@ export async function overlayChanges(upper: string, lower: LowerView): Promise<C
       const st = await fsp.lstat(abs);
       let kind: ChangeKind | null;
       const low = lower.lookup(crel);
+      if (st.isDirectory() && low?.st.isDirectory() && isOpaque(abs)) {
+        changedDirs.add(crel);
+        const at = out.length;
+        const differs = statDifferent(low.st, st);
+        if (differs) out.push({ path: rel2abs(crel), kind: ChangeKind.Modify });
+        await naiveWalk(out, upper, lower, crel, low, differs, true);
+        if (out.length > at && rel !== '' && !changedDirs.has(rel)) {
+          out.splice(at, 0, { path: rel2abs(rel), kind: ChangeKind.Modify });
+          changedDirs.add(rel);
+        }
+        continue;
+      }
       if (isWhiteout(st)) kind = ChangeKind.Delete;
-      else if (st.isDirectory() && isOpaque(abs) && low?.st.isDirectory()) kind = ChangeKind.Delete;
       else if (!low) kind = ChangeKind.Add;
       else if (low.st.isDirectory() && st.isDirectory() && low.st.mode === st.mode && sameTime(low.st, st)) kind = null;
       else kind = ChangeKind.Modify;
@@ -105,6 +117,16 @@ function sameCapability(a: ViewEntry, abs: string, st: Stats): boolean {
 
 export async function naiveChanges(root: string, lower: LowerView): Promise<Change[]> {
   const out: Change[] = [];
+  await naiveWalk(out, root, lower, '', lower.root(), false, false);
+  return out;
+}
+
+/**
+ * naiveChanges from `rel` down (its own change, if any, is the caller's to report). `inUpper`:
+ * `root` is an overlay upper dir, where a whiteout is an absence (none is needed under an
+ * opaque dir, but one may be left there).
+ */
+async function naiveWalk(out: Change[], root: string, lower: LowerView, rel: string, old: ViewEntry | null, added: boolean, inUpper: boolean): Promise<void> {
   const walk = async (rel: string, old: ViewEntry | null, added: boolean): Promise<void> => {
     const at = out.length;
     const oldChildren = new Map<string, ViewEntry>();
@@ -113,6 +135,7 @@ export async function naiveChanges(root: string, lower: LowerView): Promise<Chan
       const crel = rel ? `${rel}/${name}` : name;
       const abs = join(root, crel);
       const st = await fsp.lstat(abs);
+      if (inUpper && isWhiteout(st)) continue;
       const prev = oldChildren.get(name) ?? null;
       let childAdded = false;
       if (!prev) {
@@ -130,9 +153,7 @@ export async function naiveChanges(root: string, lower: LowerView): Promise<Chan
     for (const name of [...oldChildren.keys()].sort(byteOrder)) out.push({ path: rel2abs(rel ? `${rel}/${name}` : name), kind: ChangeKind.Delete });
     if (out.length > at && !added && rel !== '') out.splice(at, 0, { path: rel2abs(rel), kind: ChangeKind.Modify });
   };
-  const top = lower.root();
-  await walk('', top, false);
-  return out;
+  await walk(rel, old, added);
 }
 
 /** Bytes gathered before the tar stream hands them on: a header or a small file is far smaller. */

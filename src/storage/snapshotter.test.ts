@@ -155,12 +155,9 @@ function suite(name: string, make: (root: string) => Snapshotter): void {
     assert.ok(changes.indexOf('A /newdir') < changes.indexOf('A /newdir/sub'), 'parents first');
     // vfs compares every entry, so the parent of a modified file shows too; overlay (like Docker's) only lists parents of additions and deletions.
     if (snap.driver === 'vfs') assert.ok(changes.includes('C /etc'), changes.join(', '));
-    if (snap.driver === 'overlay2') {
-      // Docker's overlay rule: a dir made opaque over a lower dir is reported deleted, its new contents added.
-      assert.ok(changes.includes('D /data') && changes.includes('A /data/c'), changes.join(', '));
-    } else {
-      assert.ok(changes.includes('D /data/a') && changes.includes('D /data/b') && changes.includes('A /data/c'), changes.join(', '));
-    }
+    // A dir removed and made again: compared with the image's, as dockerd's overlay2 does (an opaque dir there).
+    for (const c of ['C /data', 'D /data/a', 'D /data/b', 'A /data/c']) assert.ok(changes.includes(c), `${c} in ${changes.join(', ')}`);
+    assert.ok(!changes.includes('D /data'), changes.join(', '));
     assert.deepEqual(fmt(await snap.changes('c2')), [], 'the other snapshot has no changes');
 
     // Re-apply: image layers + the diff as a new layer must look like the container.
