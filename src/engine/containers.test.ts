@@ -32,6 +32,6 @@ test('import --change lines set the config', () => {
   assert.deepEqual(c.Entrypoint, ['/bin/sh', '-c', '/bin/run']);
   assert.deepEqual(c.ExposedPorts, { '80/tcp': {} });
   assert.deepEqual(c.Labels, { k: 'v' });
-  assert.throws(() => applyChanges({}, ['FROM x']), /FROM is not a valid change command/);
+  assert.throws(() => applyChanges({}, ['FROM x']), { message: 'from is not a valid change command' });
 });
 

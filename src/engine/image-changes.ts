@@ -52,7 +52,8 @@ export function applyChanges(base: ContainerConfig, changes: string[]): Containe
       }
       case 'HEALTHCHECK': cfg.Healthcheck = healthcheck(arg); break;
       default:
-        throw invalidArgument(`${instr} is not a valid change command`);
+        // The instruction as dockerd's parser names it: lower case.
+        throw invalidArgument(`${instr.toLowerCase()} is not a valid change command`);
     }
   }
   return cfg;

@@ -242,7 +242,14 @@ export class ImageService {
       const all = this.store.references().filter((r) => r.ref.domain === ref.domain && r.ref.path === ref.path && r.ref.tag !== undefined);
       if (all.length > 0) return all.map((r) => ({ img: this.store.get(r.id)!, tag: familiarString(r.ref) })).filter((x) => x.img);
     }
-    const img = this.store.resolve(name);
+    let img: ImageRecord;
+    try {
+      img = this.store.resolve(name);
+    } catch (err) {
+      // dockerd names a repository with no local tag as given (`No such image: busybox`).
+      if (err instanceof BerthError && err.kind === 'not-found' && ref.tag === undefined && ref.digest === undefined) throw notFound(`No such image: ${name}`, err);
+      throw err;
+    }
     return [{ img, tag: ref.digest === undefined ? familiarString(withDefaultTag(ref)) : undefined }];
   }
 

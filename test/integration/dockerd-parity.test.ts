@@ -212,3 +212,15 @@ test('what a container or a commit does not set, inspect shows as dockerd does: 
   await d.dockerOk(['rm', '-v', 'nulls', 'set']);
   await d.dockerOk(['rmi', 'nulls-img']);
 });
+
+test('save of a repository with no local tag, and import with a change that is no instruction: dockerd\'s words', async () => {
+  const save = await d.docker(['save', '-o', join(d.dir, 'none.tar'), 'busybox', 'no-such-repo']);
+  assert.equal(save.code, 1);
+  assert.equal(save.stderr, 'Error response from daemon: No such image: no-such-repo\n');
+  const tagged = await d.docker(['save', '-o', join(d.dir, 'none.tar'), 'no-such-repo:1']);
+  assert.equal(tagged.stderr, 'Error response from daemon: No such image: no-such-repo:1\n');
+  const imp = await d.docker(['import', '--change', 'BOGUS x', d.busyboxTar(), 'bad-change:1']);
+  assert.equal(imp.code, 1);
+  assert.equal(imp.stderr, 'Error response from daemon: bogus is not a valid change command\n');
+  assert.equal((await d.docker(['image', 'inspect', 'bad-change:1'])).code, 1, 'nothing is left of the refused import');
+});
