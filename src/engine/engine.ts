@@ -124,6 +124,7 @@ export class Engine {
     const mirrors = opts.registryConfigDir ? loadRegistryMirrors(opts.registryConfigDir) : new Map<string, string>();
     const registry = new RegistryClient({ insecureRegistries: opts.insecureRegistries ?? [], mirrors, userAgent: `berth/${ENGINE_VERSION}` });
     const images = new ImageService(content, imageStore, layers, (id) => containers!.usersOfImage(id), () => containers!.layersInUse(), registry);
+    images.onEvent = (action, id, attrs) => events.emit('image', action, id, attrs);
     const volumeStore = new VolumeStore(join(dataRoot, 'volumes'), { dataOwner: owner, onEvent: (action, name, attrs) => events.emit('volume', action, name, attrs) });
     await volumeStore.init();
     const volumes = new VolumeService(volumeStore);

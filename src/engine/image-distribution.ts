@@ -79,6 +79,8 @@ export class ImageDistribution {
     private readonly content: ContentStore,
     private readonly store: ImageStore,
     private readonly ingest: ImageIngest,
+    /** Hears of each finished pull and push of a reference (dockerd's image events). */
+    private readonly done: (action: 'pull' | 'push', ref: Reference) => void = () => undefined,
   ) {}
 
   /**
@@ -157,6 +159,7 @@ export class ImageDistribution {
       say(`Digest: ${repoDigest}`);
       const shown = familiarString(ref);
       say(wasTagged === r.config.digest ? `Status: Image is up to date for ${shown}` : `Status: Downloaded newer image for ${shown}`);
+      this.done('pull', ref);
       return { id: r.config.digest, repoDigest: familiarString(digestRef) };
     } catch (err) {
       throw session.explain(err);
@@ -274,6 +277,7 @@ export class ImageDistribution {
     await this.store.tag(img.id, parseReference(`${familiarName(ref)}@${digest}`));
     say(`${tag}: digest: ${digest} size: ${m.raw.length}`);
     progress({ kind: 'aux', aux: { Tag: tag, Digest: digest, Size: m.raw.length } });
+    this.done('push', ref);
   }
 
   private saw(repo: RemoteRepository, digest: Digest): void {

@@ -28,6 +28,7 @@ import {
   type ImageConfig,
   type ImageRecord,
   type NewImage,
+  type Reference,
 } from '../image';
 import { LayerStore, dirSize, type LayerInfo } from '../storage';
 import { applyChanges } from './image-changes';
@@ -70,7 +71,22 @@ export class ImageService {
     this.gc = new ImageCollector(content, store, layers, containerLayers);
     this.ingest = new ImageIngest(content, store, layers, this.gc);
     this.queries = new ImageQueries(store, layers, usedBy);
-    this.distribution = new ImageDistribution(registry, content, store, this.ingest);
+    this.distribution = new ImageDistribution(registry, content, store, this.ingest, (action, ref) => this.event(action, familiarString(ref), familiarName(ref)));
+  }
+
+  /** Hears dockerd's image events: action, the image (or, for pull and push, the reference) and attributes. */
+  onEvent?: (action: string, id: string, attributes: Record<string, string>) => void;
+
+  /** An image event as dockerd logs one: the image's labels, and `name`. */
+  private event(action: string, id: string, name: string): void {
+    if (!this.onEvent) return;
+    let labels: Record<string, string> | undefined;
+    try {
+      labels = this.store.resolve(id).config.config?.Labels ?? undefined;
+    } catch {
+      // gone (delete) or never here
+    }
+    this.onEvent(action, id, { ...(labels ?? {}), name });
   }
 
   /** Pull and push (`docker pull`, `docker push`). */
@@ -141,8 +157,12 @@ export class ImageService {
    * Records a new image from a config whose layers exist (held by the caller's
    * lease), with its size, parent and names, in one write.
    */
-  create(config: ImageConfig, opts: Omit<NewImage, 'configDigest'>): Promise<ImageRecord> {
-    return this.store.create(config, opts);
+  /** A new image from a commit or a build step (dockerd's `create` event, then a `tag` for each name). */
+  async create(config: ImageConfig, opts: Omit<NewImage, 'configDigest'>): Promise<ImageRecord> {
+    const img = await this.store.create(config, opts);
+    this.event('create', img.id, img.id);
+    for (const r of opts.refs ?? []) this.event('tag', img.id, familiarString(r));
+    return img;
   }
 
   // ---- import / load / save ----------------------------------------------------------
@@ -163,6 +183,8 @@ export class ImageService {
         history: [{ created: now, created_by: '', comment: opts.message || 'Imported from -' }],
       };
       const img = await this.store.create(config, { size: layer.size, refs: ref ? [ref] : [] });
+      if (ref) this.event('tag', img.id, familiarString(ref));
+      this.event('import', img.id, img.id);
       return img.id;
     });
   }
@@ -190,6 +212,7 @@ export class ImageService {
           say(`Loaded image: ${t.name}`);
         }
         if (img.tags.length === 0) say(`Loaded image ID: ${img.id}`);
+        this.event('load', img.id, img.id);
       }
       return done;
     } catch (err) {
@@ -226,6 +249,7 @@ export class ImageService {
       }
     }
     await writeArchive(out, sources, this.content);
+    for (const s of sources) this.event('save', s.configDigest, s.configDigest);
   }
 
   private saveTargets(name: string): { img: ImageRecord; tag?: string }[] {
@@ -257,6 +281,7 @@ export class ImageService {
     const img = this.store.resolve(source);
     const ref = withDefaultTag(parseReference(tag ? `${repo}:${tag}` : repo));
     await this.store.tag(img.id, ref);
+    this.event('tag', img.id, familiarString(ref));
   }
 
   // ---- list / history / usage ---------------------------------------------------------
@@ -310,7 +335,9 @@ export class ImageService {
       const lastTag = !named.digest && !refs.some((r) => !r.digest && familiarName(r) === repo && familiarString(r) !== familiarString(named));
       const going = [named, ...(lastTag ? refs.filter((r) => r.digest && familiarName(r) === repo) : [])];
       const untagGoing = async (): Promise<DeleteResponseItem[]> => {
-        for (const r of going) await this.store.untag(r);
+        // One event, for the name asked for: the digest references that go with it are silent in dockerd too.
+        await this.untag(img.id, named);
+        for (const r of going.slice(1)) await this.store.untag(r);
         return going.map((r) => ({ Untagged: familiarString(r) }));
       };
       if (refs.length > going.length) return untagGoing();
@@ -333,7 +360,7 @@ export class ImageService {
       throw conflict(`conflict: unable to delete ${shortId(img.id)} (must be forced) - image is referenced in multiple repositories`);
     }
     for (const ref of refs) {
-      await this.store.untag(ref);
+      await this.untag(img.id, ref);
       out.push({ Untagged: familiarString(ref) });
     }
     // Forced past stopped containers, the image goes as in dockerd; their layers stay for them.
@@ -346,7 +373,13 @@ export class ImageService {
    * running container still uses: the names go, the container keeps its layers).
    */
   async untagAll(id: Digest): Promise<void> {
-    for (const ref of this.store.refsOf(id)) await this.store.untag(ref);
+    for (const ref of this.store.refsOf(id)) await this.untag(id, ref);
+  }
+
+  /** Drops one name of image `id` (dockerd's `untag` event names the image by its ID). */
+  private async untag(id: Digest, ref: Reference): Promise<void> {
+    await this.store.untag(ref);
+    this.event('untag', id, id);
   }
 
   /** Images made from this one (commit, build, load): while there are any, dockerd keeps it. */
@@ -362,6 +395,7 @@ export class ImageService {
    */
   private async deleteImage(img: ImageRecord, prune: boolean): Promise<{ items: DeleteResponseItem[]; bytes: number }> {
     await this.store.delete(img.id);
+    this.event('delete', img.id, img.id);
     const items: DeleteResponseItem[] = [{ Deleted: img.id }];
     if (!prune) return { items, bytes: 0 };
     const freed = await this.gc.collect({ blobs: [img.id, ...img.layers, ...(img.manifestDigest ? [img.manifestDigest] : [])], layers: chainOf(img) });
@@ -399,7 +433,7 @@ export class ImageService {
       if (until !== undefined && !(Date.parse(img.created) < until)) continue;
       if (!matchLabelArgs(filters, img.config.config?.Labels)) continue;
       for (const ref of refs) {
-        await this.store.untag(ref);
+        await this.untag(img.id, ref);
         deleted.push({ Untagged: familiarString(ref) });
       }
       if (this.childrenOf(img.id).length > 0) continue;
@@ -408,6 +442,7 @@ export class ImageService {
       bytes += r.bytes;
     }
     bytes += (await this.gc.collect('all')).bytes;
+    this.onEvent?.('prune', '', { reclaimed: String(bytes) });
     return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: bytes };
   }
 }

@@ -55,6 +55,12 @@ test('label filters: every label=… must match, for containers, images, volumes
   await d.dockerOk(['rm', 'lf-both', 'lf-one']);
   await d.dockerOk(['rmi', 'lf-img:both', 'lf-img:one']);
   await d.dockerOk(['volume', 'rm', 'lf-vboth', 'lf-vone']);
+  // Image events carry the image's labels, as dockerd's do (a deleted image's are gone with it).
+  const imageEvents = await d.dockerOk(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--format', '{{.Action}} {{.Actor.Attributes.name}}',
+    '--filter', 'type=image', '--filter', 'label=team=a']);
+  const id = (await d.dockerOk(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--format', '{{.Actor.ID}}', '--filter', 'type=image', '--filter', 'event=tag', '--filter', 'label=team=a'])).trim();
+  assert.match(id, /^sha256:[0-9a-f]{64}$/);
+  assert.deepEqual(imageEvents.split('\n'), [`create ${id}`, 'tag lf-img:both', `untag ${id}`]);
 });
 
 test('exec: the TTY is the one given at create; Tty in the start body only frames the stream (docker-py sends false)', async () => {

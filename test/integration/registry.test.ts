@@ -34,6 +34,7 @@ after(async () => {
 });
 
 test('push to a registry, rmi, pull back: same image, RepoDigests filled, the container runs', async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
   const name = `${reg.domain}/tools/busybox`;
   await d.dockerOk(['tag', 'busybox', `${name}:v1`]);
   const push = await d.docker(['push', `${name}:v1`], { timeoutMs: 60_000 });
@@ -80,6 +81,10 @@ test('push to a registry, rmi, pull back: same image, RepoDigests filled, the co
   await d.dockerOk(['tag', `${name}:v1`, `${reg.domain}/other/copy:v1`]);
   const mounted = await d.dockerOk(['push', `${reg.domain}/other/copy:v1`], { timeoutMs: 60_000 });
   assert.match(mounted, /[0-9a-f]{12}: Mounted from tools\/busybox\n/);
+  // dockerd's image events for them: the reference as the actor, the repository as its name.
+  const events = await d.dockerOk(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--filter', 'type=image',
+    '--filter', 'event=push', '--filter', 'event=pull', '--format', '{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}']);
+  assert.deepEqual(events.split('\n').slice(0, 3), [`push ${name}:v1 ${name}`, `push ${name}:v1 ${name}`, `pull ${name}:v1 ${name}`]);
 });
 
 test('rmi of a pulled image\'s last tag in its repository takes the repository\'s digest reference too, as dockerd does', async () => {
