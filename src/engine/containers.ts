@@ -635,7 +635,7 @@ export class ContainerService {
     rec.state = { ...rec.state, status: restartIn === undefined ? 'exited' : 'restarting', pid: 0, exitCode: code, error, oomKilled, finishedAt: at.toISOString() };
     await this.store.save(rec).catch((err) => log.error('cannot save container state', { id: rec.id, error: String(err) }));
     if (rec.state.oomKilled) this.events.emit('container', 'oom', rec.id, { image: rec.image, name: rec.name });
-    this.events.emit('container', 'die', rec.id, { exitCode: String(code), image: rec.image, name: rec.name });
+    this.events.emit('container', 'die', rec.id, { exitCode: String(code), execDuration: String(Number.isFinite(ranMs) ? Math.max(0, Math.floor(ranMs / 1000)) : 0), image: rec.image, name: rec.name });
     this.store.emit('exit', rec.id, code);
   }
 

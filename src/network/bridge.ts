@@ -935,6 +935,11 @@ export class BridgeNetworking {
     // Already queued (exit, then removal): the removal does not wait for netavark.
     if (!state) return;
     this.states.delete(containerId);
+    // Told at once, as dockerd does before the container's `die`: the unwiring below finishes in the background.
+    for (const e of state.endpoints) {
+      const net = this.networks.get(e.networkId);
+      if (net) this.o.onEvent?.('disconnect', net.id, { container: containerId, name: net.name, type: 'bridge' });
+    }
     const drainKey = `${containerId}/${state.netns}`;
     this.draining.set(drainKey, state);
     const job = (async () => {
@@ -948,10 +953,6 @@ export class BridgeNetworking {
       }
       await removeNetns(state.netns);
       await fsp.rm(this.endpointFile(containerId), { force: true });
-      for (const e of state.endpoints) {
-        const net = this.networks.get(e.networkId);
-        if (net) this.o.onEvent?.('disconnect', net.id, { container: containerId, name: net.name, type: 'bridge' });
-      }
     })();
     const done = job.finally(() => {
       this.draining.delete(drainKey);

@@ -52,6 +52,14 @@ test('the default bridge: an address, a route and NetworkSettings as dockerd fil
   assert.equal(netIns.Containers[id].IPv4Address, `${ns.IPAddress}/24`);
   assert.equal(netIns.Options['com.docker.network.bridge.name'], `bt${x}`);
   await d.dockerOk(['rm', '-f', 'b1']);
+
+  // Events in dockerd's order: connected before start, disconnected before die (its cleanup comes first).
+  const since = Math.floor(Date.now() / 1000) - 1;
+  await d.dockerOk(['run', '--rm', '--name', 'b-ev', 'busybox', 'true']);
+  const all = await d.dockerOk(['events', '--since', String(since), '--until', String(Math.floor(Date.now() / 1000) + 1), '--format', '{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.container}} {{.Actor.Attributes.name}}']);
+  const cid = all.split('\n').find((l) => l.startsWith('container create') && l.endsWith(' b-ev'))!.split(' ')[2]!;
+  const seq = all.split('\n').filter((l) => l.includes(cid)).map((l) => l.split(' ').slice(0, 2).join(' '));
+  assert.deepEqual(seq, ['container create', 'container attach', 'network connect', 'container start', 'network disconnect', 'container die', 'container destroy'], all);
 });
 
 test('an interface with only an IPv4 address has IPv6 off (as dockerd since 26.0.2), on the default bridge, a user network and after connect, unless --sysctl says otherwise', async () => {
