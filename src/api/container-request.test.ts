@@ -80,6 +80,7 @@ test('create body → spec: fields, mounts in one list, checks with dockerd\'s w
   assert.deepEqual(spec.restartPolicy, { name: 'always', maximumRetryCount: 0 });
   assert.throws(() => createRequest({}, undefined), invalid(/no image specified/));
   assert.throws(() => createRequest({ Image: 'x', WorkingDir: 'rel' }, undefined), invalid(/needs to be an absolute path/));
+  assert.equal(createRequest({ Image: 'x', WorkingDir: '/tmp/x/../y/' }, undefined).spec.process.workingDir, '/tmp/y');
   assert.throws(() => createRequest({ Image: 'x', StopSignal: 'SIGNOPE' }, undefined), invalid(/Invalid signal/));
   assert.throws(() => createRequest({ Image: 'x', HostConfig: { Memory: 'lots' } }, undefined), invalid(/field Memory must be a number/));
   assert.throws(() => createRequest({ Image: 'x', HostConfig: { VolumesFrom: ['a:rx'] } }, undefined), invalid(/invalid volumes-from specification: a:rx/));

@@ -66,7 +66,8 @@ export function specFromDocker(c: Json, hc: Json): ContainerSpec {
   p.cmd = list(c.Cmd);
   p.entrypoint = list(c.Entrypoint);
   p.env = strings(c.Env) ?? [];
-  p.workingDir = str(c.WorkingDir);
+  // Cleaned as dockerd stores it (`/tmp/x/../y/` is `/tmp/y`); a relative one was refused before.
+  p.workingDir = str(c.WorkingDir).startsWith('/') ? cleanPath(str(c.WorkingDir)) : str(c.WorkingDir);
   p.user = str(c.User);
   p.tty = bool(c.Tty);
   p.openStdin = bool(c.OpenStdin);
