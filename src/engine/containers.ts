@@ -425,6 +425,8 @@ export class ContainerService {
   private async prepareWorkingDir(rec: ContainerRecord): Promise<void> {
     const cwd = rec.spec.process.workingDir;
     if (!cwd || cwd === '/') return;
+    // Usually the image has it (its WORKDIR): then there is nothing to check or make, and no mount.
+    if (await this.snapshots.hasDirectory(rec.id, cwd)) return;
     await this.lock.run(rec.id, async () => {
       const rootfs = await this.snapshots.mount(rec.id);
       try {

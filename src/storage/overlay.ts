@@ -254,6 +254,12 @@ export class OverlaySnapshotter implements Snapshotter {
     return overlayChanges(this.upperDir(key), new LowerView(this.lowerStack(info)));
   }
 
+  async hasDirectory(key: string, path: string): Promise<boolean> {
+    // The upper dir over the lower ones is what the mount shows (its whiteouts and opaque dirs included).
+    const info = await this.info(key);
+    return new LowerView([this.upperDir(key), ...this.lowerStack(info)]).lookup(path.replace(/^\/+/, ''))?.st.isDirectory() ?? false;
+  }
+
   async diff(key: string): Promise<Readable> {
     await this.info(key);
     return overlayDiffTar(this.upperDir(key));

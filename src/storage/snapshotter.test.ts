@@ -101,6 +101,9 @@ function suite(name: string, make: (root: string) => Snapshotter): void {
     const bottom = await layer(base, 'bottom', IMAGE_BOTTOM);
     const top = await layer(base, 'top', IMAGE_TOP);
     await snap.prepare('c1', PARENT, [top, bottom]);
+    // Told from the layers, before any mount: dirs only, no file, no link, nothing hidden.
+    const dirs = async () => Object.fromEntries(await Promise.all(['/etc', '/opq', '/dev/pts', '/etc/passwd', '/link', '/hidden', '/nosuch', 'etc'].map(async (p) => [p, await snap.hasDirectory('c1', p)])));
+    assert.deepEqual(await dirs(), { '/etc': true, '/opq': true, '/dev/pts': true, '/etc/passwd': false, '/link': false, '/hidden': false, '/nosuch': false, etc: true });
     const root = await snap.mount('c1');
     assert.equal(await snap.mount('c1'), root, 'mount is idempotent');
     assert.equal(readFileSync(join(root, 'keep'), 'utf8'), 'bottom');
@@ -113,6 +116,8 @@ function suite(name: string, make: (root: string) => Snapshotter): void {
     for (const p of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', '.dockerenv', 'proc', 'sys', 'dev/pts', 'dev/shm']) assert.ok(existsSync(join(root, p)), p);
     assert.equal(lstatSync(join(root, 'etc')).mtimeMs, lstatSync(join(bottom, 'etc')).mtimeMs, 'the init layer keeps the image dir times');
     assert.deepEqual(await snap.changes('c1'), [], 'a fresh snapshot has no changes');
+    mkdirSync(join(root, 'made'));
+    assert.equal(await snap.hasDirectory('c1', '/made'), true, 'what the container made counts too');
     assert.deepEqual(await snap.list(), ['c1']);
     await snap.unmount('c1');
     await snap.unmount('c1');

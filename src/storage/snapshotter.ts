@@ -77,6 +77,12 @@ export interface Snapshotter {
   mergedDir(key: string): string;
   /** Where the snapshot's own changes are kept (vfs: the full root). */
   upperDir(key: string): string;
+  /**
+   * Whether `path` (absolute, in the root filesystem) is a directory there, reached through
+   * directories only (no link followed): a look at the layers that needs no mount. False
+   * when it is not, or cannot be told this way.
+   */
+  hasDirectory(key: string, path: string): Promise<boolean>;
 
   /** The container's changes against its image, as `docker diff` lists them. */
   changes(key: string): Promise<Change[]>;

@@ -94,6 +94,11 @@ export class VfsSnapshotter implements Snapshotter {
     return changesTar(this.mergedDir(key), await this.changes(key));
   }
 
+  async hasDirectory(key: string, path: string): Promise<boolean> {
+    await this.info(key);
+    return new LowerView([this.mergedDir(key)]).lookup(path.replace(/^\/+/, ''))?.st.isDirectory() ?? false;
+  }
+
   async view(key: string): Promise<SnapshotView> {
     await this.info(key);
     return { path: this.mergedDir(key), release: async () => undefined };
