@@ -13,6 +13,7 @@ import { get as httpsGet } from 'node:https';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { invalidArgument, notFound, unavailable } from '../common';
+import { readErrorBody, transportError } from '../image';
 
 /** The name a download gets when neither the URL nor the reply gives one. */
 export const UNNAMED = '__unnamed__';
@@ -54,7 +55,7 @@ export async function download(url: string, dir: string): Promise<Download> {
       createWriteStream(path, { flags: 'wx', mode: 0o600 }),
     );
   } catch (err) {
-    throw unavailable(`Get ${JSON.stringify(url)}: ${goNetError(err, url)}`, err);
+    throw transportError('GET', new URL(url), err);
   }
   const modified = Date.parse(String(res.headers['last-modified'] ?? ''));
   const t = Number.isNaN(modified) ? 0 : modified / 1000;
@@ -114,50 +115,13 @@ function fetchFollowing(url: string, redirects: number): Promise<IncomingMessage
         return;
       }
       // dockerd's words, with the start of the body (a server's explanation, usually).
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        if (size < ERROR_BODY_BYTES) chunks.push(c.subarray(0, ERROR_BODY_BYTES - size));
-        size += c.length;
-        if (size >= ERROR_BODY_BYTES) res.destroy();
-      });
-      const fail = () => {
-        const body = Buffer.concat(chunks).toString('utf8').trim();
-        const msg = `failed to GET ${url} with status ${status} ${res.statusMessage ?? ''}: ${body}`;
+      void readErrorBody(res, ERROR_BODY_BYTES).then((body) => {
+        const msg = `failed to GET ${url} with status ${status} ${res.statusMessage ?? ''}: ${body.toString('utf8').trim()}`;
         reject(status === 404 ? notFound(msg) : status === 400 ? invalidArgument(msg) : unavailable(msg));
-      };
-      res.on('end', fail);
-      res.on('close', fail);
-      res.on('error', fail);
+      });
     });
     req.setTimeout(IDLE_MS, () => req.destroy(Object.assign(new Error('i/o timeout'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err) => {
-      const msg = `Get ${JSON.stringify(url)}: ${goNetError(err, url)}`;
-      reject(/ENOTFOUND|EAI_AGAIN/.test(String((err as { code?: string }).code)) ? notFound(msg, err) : unavailable(msg, err));
-    });
+    req.on('error', (err) => reject(transportError('GET', u, err)));
   });
 }
 
-/** A network error in the words Go's net/http uses, which is what dockerd's users read. */
-function goNetError(err: unknown, url: string): string {
-  const e = err as { code?: string; address?: string; port?: number; message?: string };
-  const u = new URL(url);
-  const hostPort = `${e.address ?? u.hostname}:${e.port ?? (u.port || (u.protocol === 'https:' ? 443 : 80))}`;
-  switch (e.code) {
-    case 'ECONNREFUSED':
-      return `dial tcp ${hostPort}: connect: connection refused`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `dial tcp: lookup ${u.hostname}: no such host`;
-    case 'ETIMEDOUT':
-      return `dial tcp ${hostPort}: i/o timeout`;
-    case 'EHOSTUNREACH':
-      return `dial tcp ${hostPort}: connect: no route to host`;
-    case 'ENETUNREACH':
-      return `dial tcp ${hostPort}: connect: network is unreachable`;
-    case 'ECONNRESET':
-      return 'read: connection reset by peer';
-    default:
-      return e.message ?? String(err);
-  }
-}
