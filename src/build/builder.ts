@@ -10,9 +10,9 @@
  * the stages before it are done).
  */
 import { promises as fsp } from 'node:fs';
-import { constants as osConstants, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
-import { BerthError, invalidArgument, notFound, shortId, type Digest } from '../common';
+import { BerthError, invalidArgument, normalizeSignal, notFound, shortId, type Digest } from '../common';
 import type { ContainerConfig, HistoryEntry, ImageConfig } from '../image';
 import { BuildCache } from './build-cache';
 import type { BuildContext } from './context';
@@ -378,7 +378,8 @@ export class Builder {
       }
       case 'STOPSIGNAL': {
         const sig = processWord(n.rest.trim(), lookup, escape);
-        checkSignal(sig);
+        // Refused here as a container's create would refuse it (`Invalid signal: BOGUS`).
+        normalizeSignal(sig);
         st.config.StopSignal = sig;
         return meta(`STOPSIGNAL ${sig}`, nop(` STOPSIGNAL ${sig}`));
       }
@@ -874,15 +875,6 @@ function withoutRootfs(c: ImageConfig): Omit<ImageConfig, 'rootfs'> {
 
 function arch(): string {
   return process.arch === 'x64' ? 'amd64' : process.arch;
-}
-
-/**
- * STOPSIGNAL's value as dockerd takes it: a number other than 0, or a signal's name with or
- * without SIG (RTMIN+n and RTMAX-n too), in any case.
- */
-function checkSignal(sig: string): void {
-  if (/^\d+$/.test(sig) ? Number(sig) !== 0 : `SIG${sig.toUpperCase().replace(/^SIG/, '')}` in osConstants.signals || /^(SIG)?RT(MIN(\+\d+)?|MAX(-\d+)?)$/i.test(sig)) return;
-  throw invalidArgument(`Invalid signal: ${sig}`);
 }
 
 /** Errors about the Dockerfile's text (not about the context or a container). */

@@ -12,3 +12,4 @@ export * from './go-duration';
 export * from './dockerignore';
 export * from './concurrency';
 export * from './http-body';
+export * from './signals';

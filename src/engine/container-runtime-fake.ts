@@ -16,7 +16,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExecProcessOptions, OciSpec, RuncStatus } from '../runtime';
 import type { ContainerRuntime, ExecProcess, RuntimeCreateOptions, StdinConnection } from './container-runtime';
-import { signalNumber } from './signals';
+import { signalNumber } from '../common';
 
 /** A process started by the fake's `exec`. */
 export interface FakeExec {

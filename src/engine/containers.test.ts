@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normalizeSignal, signalNumber } from './signals';
+import { normalizeSignal, signalNumber } from '../common';
 import { applyChanges } from './image-changes';
 import { checkName, randomName } from './names';
 

@@ -30,6 +30,8 @@ import {
   traceSince,
   traceSpan,
   traceStart,
+  normalizeSignal,
+  signalNumber,
   type ContainerId,
   type Digest,
   type FilterArgs,
@@ -53,7 +55,6 @@ import { LiveOps, type ContainerStatsSample, type UpdateOptions } from './contai
 import { checkLogConfig, DEFAULT_LOG_DRIVER, logFileCount, logSizeLimit } from './log-config';
 import { checkName, randomName } from './names';
 import { parseTimestamp } from './image-filters';
-import { normalizeSignal, signalNumber } from './signals';
 import { checkRestartPolicy, policyWantsRestart, RESTART_INITIAL_DELAY_MS, RestartManager } from './restart-manager';
 import { checkHealthCheck, mergeHealthCheck } from './health-monitor';
 

@@ -5,7 +5,7 @@ export { ContainerService, type ContainerImages, type CreateRequest, type Contai
 export { ContainerStore, upgradeRecord, type LegacySpecReader } from './container-store';
 export { MonitorRuntime, type ContainerRuntime, type ExecProcess, type RuntimeCreateOptions, type StdinConnection, type StdinSink } from './container-runtime';
 export type { ContainerNetwork, NetworkAttachment } from './container-network';
-export { normalizeSignal, signalNumber } from './signals';
+export { normalizeSignal, signalNumber } from '../common';
 export { buildSpec, settledSettings, type SettledSettings } from './container-spec';
 export { PROPAGATIONS, cleanPath, mountError, notAbsolute, tmpfsOptions } from './container-mounts';
 export { ImageService, hostArch, type HistoryItem, type ImageListEntry, type ImageFilters } from './images';

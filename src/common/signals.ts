@@ -1,5 +1,5 @@
 /** Signal names and numbers as Docker accepts them and runc takes them. */
-import { invalidArgument } from '../common';
+import { invalidArgument } from './errors';
 
 const SIGNALS: Record<string, number> = {
   HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12, PIPE: 13, ALRM: 14, TERM: 15,
