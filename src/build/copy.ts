@@ -7,7 +7,7 @@
 import { chmodSync, constants as fsc, lchownSync, lstatSync, lutimesSync, mkdirSync, promises as fsp, rmSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { invalidArgument } from '../common';
-import { resolveInRoot } from '../storage';
+import { mkdirIn, resolveInRoot } from '../storage';
 import { decompressAny, looksLikeTar, unpackTar } from './archive';
 import type { Source, SourceTree } from './source-tree';
 
@@ -67,23 +67,6 @@ async function isArchive(tree: SourceTree, key: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** Makes the container directory `dir` (and its parents) and returns its host path. */
-export async function mkdirIn(root: string, dir: string, owner: Owner, mode = 0o755): Promise<string> {
-  const host = await resolveInRoot(root, dir);
-  const st = await fsp.lstat(host).catch(() => undefined);
-  if (st?.isDirectory()) return host;
-  if (st) throw invalidArgument(`cannot copy to ${dir}: it exists and is not a directory`);
-  // Parents first, each resolved again: only missing components are created.
-  const parent = posix.dirname(dir);
-  if (parent !== dir) await mkdirIn(root, parent, owner, mode);
-  const again = await resolveInRoot(root, dir);
-  await fsp.mkdir(again, { mode }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EEXIST') throw e;
-  });
-  await fsp.lchown(again, owner.uid, owner.gid);
-  return again;
 }
 
 /** Synchronous: a build copies many small files, and a thread-pool round trip per call costs more than the call. */

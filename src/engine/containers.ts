@@ -38,11 +38,11 @@ import {
 } from '../common';
 import { familiarString, parseReference, withDefaultTag, type ImageRecord } from '../image';
 import {
-  DEFAULT_SHM_SIZE, checkWorkingDir, detectSysInfo, makeWorkingDir, discardUnsupported, mountShm, startFailure, resolveUser, rootPair, toolVersion, unmountShm,
+  DEFAULT_SHM_SIZE, checkWorkingDir, detectSysInfo, discardUnsupported, mountShm, startFailure, resolveUser, rootPair, toolVersion, unmountShm,
   type HostFacts, type IdMappings, type LogEntry, type SysInfo, type ToolVersion,
 } from '../runtime';
 import { KeyedMutex } from '../state';
-import type { Snapshotter } from '../storage';
+import { mkdirIn, type Snapshotter } from '../storage';
 import { afterCreate, buildSpec, checkSpec, containerCgroupsPath, initBinaryPath, shareableShmPath } from './container-spec';
 import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
 import { CONTAINER_RECORD_VERSION, ZERO_TIME, isLive, type ContainerEvents, type EndpointConfig, type ContainerRecord, type ContainerSpec, type LogConfig, type WaitCondition } from './container-model';
@@ -431,7 +431,8 @@ export class ContainerService {
     await this.lock.run(rec.id, async () => {
       const rootfs = await this.snapshots.mount(rec.id);
       try {
-        makeWorkingDir(rootfs, cwd, this.userns && rec.spec.namespaces.userns !== 'host' ? rootPair(this.userns) : undefined);
+        checkWorkingDir(rootfs, cwd);
+        await mkdirIn(rootfs, cwd, this.userns && rec.spec.namespaces.userns !== 'host' ? rootPair(this.userns) : { uid: 0, gid: 0 });
       } finally {
         await this.snapshots.unmount(rec.id);
       }

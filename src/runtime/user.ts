@@ -22,8 +22,7 @@
  *   unreadable files count as empty.
  * - Synchronous: called once per container start, before runc runs, on small files.
  */
-import { chownSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { invalidArgument, isErrno } from '../common';
 import { resolveInRootSync } from '../sys';
 
@@ -208,26 +207,4 @@ export function checkWorkingDir(rootfs: string, cwd: string): void {
     throw err;
   }
   if (!st.isDirectory()) throw invalidArgument(`Cannot mkdir: ${cwd} is not a directory`);
-}
-
-/**
- * checkWorkingDir, then makes the directories of `cwd` that are missing (mode 0755, owned by
- * `owner`, the container's root on the host, when given), resolving the path inside the rootfs
- * as the container would. Only for a rootfs no process uses yet: what is made cannot be a link.
- */
-export function makeWorkingDir(rootfs: string, cwd: string, owner?: { uid: number; gid: number }): void {
-  checkWorkingDir(rootfs, cwd);
-  if (!cwd || cwd === '/') return;
-  const target = resolveInRootSync(rootfs, cwd);
-  const missing: string[] = [];
-  for (let p = target; p.length > rootfs.length && !existsSync(p); p = dirname(p)) missing.unshift(p);
-  for (const dir of missing) {
-    try {
-      mkdirSync(dir, 0o755);
-    } catch (err) {
-      if (isErrno(err, 'ENOTDIR')) throw invalidArgument(`Cannot mkdir: ${cwd} is not a directory`);
-      throw err;
-    }
-    if (owner) chownSync(dir, owner.uid, owner.gid);
-  }
 }

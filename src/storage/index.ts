@@ -13,3 +13,4 @@ export {
 } from './volumes';
 export { ContainerFs, dockerBase, goFileMode, isGoDir, type FsMount, type PathStat, type ExtractOptions } from './container-fs';
 export { resolveInRoot } from '../sys';
+export { mkdirIn } from './mkdir-in-root';
