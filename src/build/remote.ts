@@ -102,7 +102,14 @@ function fetchFollowing(url: string, redirects: number): Promise<IncomingMessage
           reject(unavailable(`Get ${JSON.stringify(url)}: stopped after ${MAX_REDIRECTS} redirects`));
           return;
         }
-        const next = new URL(location, u).toString();
+        let next: string;
+        try {
+          next = new URL(location, u).toString();
+        } catch (err) {
+          // The reply is hostile input: a bad Location fails the step, never the daemon.
+          reject(invalidArgument(`Get ${JSON.stringify(url)}: failed to follow a redirect to an invalid location ${JSON.stringify(location.slice(0, 200))}`, err));
+          return;
+        }
         if (!isRemoteUrl(next)) {
           reject(invalidArgument(`Get ${JSON.stringify(next)}: unsupported protocol scheme ${JSON.stringify(new URL(next).protocol.replace(/:$/, ''))}`));
           return;

@@ -346,6 +346,9 @@ test('ADD of an http URL: fetched as dockerd does (named from the URL, mode 0600
     } else if (req.url === '/moved') {
       res.writeHead(302, { Location: '/files/data.txt' });
       res.end();
+    } else if (req.url === '/bad-redirect') {
+      res.writeHead(302, { Location: 'http://[bad' });
+      res.end();
     } else if (req.url === '/') {
       res.writeHead(200);
       res.end('an index\n');
@@ -391,6 +394,10 @@ test('ADD of an http URL: fetched as dockerd does (named from the URL, mode 0600
     const unnamed = await build(['-'], { input: `FROM busybox\nADD ${base}/ /dir/\n` });
     assert.equal(unnamed.code, 1);
     assert.match(unnamed.stderr, new RegExp(`ADD failed: cannot determine filename for source ${base}/`));
+    const badRedirect = await build(['-'], { input: `FROM busybox\nADD ${base}/bad-redirect /x\n` });
+    assert.equal(badRedirect.code, 1);
+    assert.match(badRedirect.stderr, /failed to follow a redirect to an invalid location "http:\/\/\[bad"/);
+    assert.equal(await d.dockerOk(['version', '--format', '{{.Server.Version}}']) !== '', true, 'berthd is still there');
     const copy = await build(['-'], { input: `FROM busybox\nCOPY ${base}/files/data.txt /x\n` });
     assert.equal(copy.code, 1);
     assert.match(copy.stderr, /source can't be a URL for COPY/);
