@@ -32,6 +32,7 @@ interface Flags {
   bridge?: string;
   bip?: string;
   pools: { base: string; size: number }[];
+  userlandProxy?: boolean;
   criSocket?: string;
   podInfraImage: string;
   cniConfDir: string;
@@ -58,6 +59,7 @@ Options:
       --log-opt map          Default log driver options (KEY=VALUE)
   -b, --bridge string        Bridge device of the default network (default "berth0"); "none" turns it off
       --bip string           The default bridge's address and prefix, such as 172.17.0.1/16
+      --userland-proxy       Hold published ports with a proxy that also serves them on IPv6 (default true)
       --default-address-pool pool-options  Default address pools for networks (base=CIDR,size=N)
       --cri-socket string    Also serve the Kubernetes CRI (v1) on this unix socket
       --pod-infra-image string  Image of pod sandboxes' infra container (default "registry.k8s.io/pause:3.6")
@@ -110,6 +112,7 @@ function parseFlags(argv: string[]): Flags {
       case '-b': case '--bridge': f.bridge = next(); break;
       case '--bip': f.bip = next(); break;
       case '--default-address-pool': f.pools.push(parsePool(next())); break;
+      case '--userland-proxy': f.userlandProxy = parseBool(a, val); break;
       case '-D': case '--debug': f.logLevel = 'debug'; break;
       case '-v': case '--version': process.stdout.write('Berth version 0.1.0\n'); process.exit(0); break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0); break;
@@ -117,6 +120,15 @@ function parseFlags(argv: string[]): Flags {
     }
   }
   return f;
+}
+
+/** A boolean flag's value as Go's flag package reads it: none (true), or =true/false/1/0. */
+function parseBool(flag: string, val: string | undefined): boolean {
+  if (val === undefined) return true;
+  const v = val.toLowerCase();
+  if (['1', 't', 'true'].includes(v)) return true;
+  if (['0', 'f', 'false'].includes(v)) return false;
+  fail(`invalid argument ${JSON.stringify(val)} for "${flag}" flag: use true or false`);
 }
 
 /** `base=10.10.0.0/16,size=24` (dockerd's --default-address-pool). */
@@ -179,6 +191,10 @@ function applyConfigFile(f: Flags, explicit: Set<string>): void {
   }
   if (!f.bridge && typeof cfg.bridge === 'string') f.bridge = cfg.bridge;
   if (!f.bip && typeof cfg.bip === 'string') f.bip = cfg.bip;
+  if (f.userlandProxy === undefined && cfg['userland-proxy'] !== undefined) {
+    if (typeof cfg['userland-proxy'] !== 'boolean') fail(`${f.configFile}: "userland-proxy" must be true or false`);
+    f.userlandProxy = cfg['userland-proxy'] as boolean;
+  }
   const pools = cfg['default-address-pools'];
   if (f.pools.length === 0 && pools !== undefined) {
     if (!Array.isArray(pools)) fail(`${f.configFile}: "default-address-pools" must be a list such as [{"base": "10.10.0.0/16", "size": 24}]`);
@@ -245,7 +261,7 @@ async function main(): Promise<void> {
   await writePidfile(f.pidfile);
   const tOpen = traceStart();
   const engine = await Engine.open({ dataRoot: f.dataRoot, execRoot: f.execRoot, storageDriver: f.storageDriver, runc: f.runtime, legacyContainerSpec: specFromDocker, insecureRegistries: f.insecureRegistries, logDefaults, ...(f.detachKeys ? { detachKeys: f.detachKeys } : {}), ...(userns ? { userns } : {}),
-    network: { ...(f.bridge ? { bridgeName: f.bridge } : {}), ...(f.bip ? { bip: f.bip } : {}), ...(f.pools.length ? { pools: f.pools } : {}) },
+    network: { ...(f.bridge ? { bridgeName: f.bridge } : {}), ...(f.bip ? { bip: f.bip } : {}), ...(f.pools.length ? { pools: f.pools } : {}), ...(f.userlandProxy === false ? { userlandProxy: false } : {}) },
     ...(f.registryConfig ? { registryConfigDir: f.registryConfig } : {}), cni: { confDir: f.cniConfDir, binDir: f.cniBinDir } });
   // The registry starts before the API listens, so a daemon that answers /_ping serves it too.
   let registry: RegistryServer | undefined;

@@ -25,6 +25,7 @@ import {
   AttachSocket,
   cgroupDirs,
   detectCgroupMode,
+  procStartTime,
   readOomKills,
   resizeTerminal,
   reopenLogFile,
@@ -295,14 +296,3 @@ export class MonitorRuntime implements ContainerRuntime {
   }
 }
 
-/** A live (not zombie) process's start time in clock ticks since boot, from /proc; undefined when it is gone. */
-function procStartTime(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return f[0] === 'Z' || f[0] === 'X' ? undefined : f[19];
-}

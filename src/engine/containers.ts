@@ -527,7 +527,8 @@ export class ContainerService {
       await this.mounts.stopped(rec).catch(() => undefined);
       await this.network.tearDown(rec.id).catch(() => undefined);
       const msg = err instanceof Error ? err.message : String(err);
-      const ownWords = err instanceof BerthError && err.kind !== 'internal';
+      // Networking's failures read as dockerd's (it sets up the network after the task is made).
+      const ownWords = err instanceof BerthError && (err.kind !== 'internal' || err.message.startsWith('failed to set up container networking'));
       // The runtime's refusals are read as dockerd reads containerd's; berthd's own checks exit 128.
       const failure = ownWords ? { exitCode: 128, message: msg } : startFailure(`failed to create task for container: ${msg}`);
       // dockerd keeps in State.Error what its answer said.

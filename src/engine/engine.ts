@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, type Digest } from '../common';
 import { ContentStore, ImageStore, loadRegistryMirrors, RegistryClient, type ImageRecord } from '../image';
-import { AARDVARK_CANDIDATES, BridgeNetworking, CniNetwork, LoopbackNetwork, NETAVARK_CANDIDATES, findBinary } from '../network';
+import { AARDVARK_CANDIDATES, BridgeNetworking, CniNetwork, LoopbackNetwork, NETAVARK_CANDIDATES, findBinary, findProxy } from '../network';
 import { Monitor, detectCgroupMode, hostBoundingCapabilities, idShifter, idUnshifter, readHostRlimits, rootPair, sysInfoWarnings, type CgroupMode, type IdMappings } from '../runtime';
 import { writeFileAtomic } from '../state';
 import { LayerStore, mapTarOwners, OverlaySnapshotter, VfsSnapshotter, VolumeStore, storageDriverName, type Snapshotter } from '../storage';
@@ -60,7 +60,7 @@ export interface EngineOptions {
    * Networking (dockerd's -b/--bridge, --bip, --default-address-pool). Bridge networks
    * need netavark; `loopbackOnly` (or no netavark on the host) gives containers loopback only.
    */
-  network?: { bridgeName?: string; bip?: string; pools?: { base: string; size: number }[]; loopbackOnly?: boolean };
+  network?: { bridgeName?: string; bip?: string; pools?: { base: string; size: number }[]; loopbackOnly?: boolean; /** false: dockerd's --userland-proxy=false. */ userlandProxy?: boolean };
   /** Registry mirrors in containerd's hosts.toml layout (berthd --registry-config DIR). */
   registryConfigDir?: string;
   /** The CNI configuration and plugin directories of pod networks (CRI sandboxes). */
@@ -107,6 +107,7 @@ export class Engine {
     const events = new EventBus();
     let containers: ContainerService | undefined;
     const netavark = opts.network?.loopbackOnly ? undefined : findBinary(NETAVARK_CANDIDATES);
+    const proxy = opts.network?.userlandProxy === false ? undefined : findProxy();
     const bridge = netavark
       ? new BridgeNetworking({
           dataRoot,
@@ -116,6 +117,7 @@ export class Engine {
           ...(opts.network?.bridgeName ? { bridgeName: opts.network.bridgeName } : {}),
           ...(opts.network?.bip ? { bip: opts.network.bip } : {}),
           ...(opts.network?.pools ? { pools: opts.network.pools } : {}),
+          ...(proxy ? { proxy } : {}),
           onEvent: (action, id, attrs) => events.emit('network', action, id, attrs),
         })
       : undefined;

@@ -33,7 +33,8 @@ import { Netavark, type NetavarkNetwork, type NetavarkRequest } from './netavark
 import { createNetns, isNetns, removeNetns } from './netns';
 import { mount, MS_BIND } from '../sys';
 import { CLAIMS_DIR, otherClaims, removeClaim, writeClaim } from './claims';
-import { freePort, portFree, portMappings, type PortMapping } from './ports';
+import { hostIpsOverlap, ipv6Listenable, portFree, portMappings, type PortMapping, type Protocol } from './ports';
+import { proxied, proxyAlive, ProxyBindError, startProxy, stopProxy, type ProxyHandle } from './proxy';
 import { deleteLinkAsync, disableIPv6In, wireVeth } from './rtnetlink';
 
 export interface NetworkRecord {
@@ -94,6 +95,8 @@ export interface EndpointState {
   ports: PortMapping[];
   /** The network whose netavark call carries the port mappings. */
   portsNetwork?: string;
+  /** The userland proxy holding and relaying the published ports (proxy.ts). */
+  proxy?: ProxyHandle;
   endpoints: Endpoint[];
   /** The container's hosts file and the names its addresses carry there: connect and disconnect edit it. */
   hosts?: { path: string; names: string[] };
@@ -166,6 +169,12 @@ export interface BridgeOptions {
   hostResolvConf?: string;
   /** Where daemons record their bridges and subnets (claims.ts). */
   claimsDir?: string;
+  /**
+   * berth-proxy's path (proxy.ts): published ports are held by it and also offered on the
+   * host's IPv6 addresses, as dockerd's userland proxy does. Without it (dockerd's
+   * --userland-proxy=false) only NAT forwards them, on the container's address families.
+   */
+  proxy?: string;
 }
 
 export const DEFAULT_BRIDGE = 'berth0';
@@ -206,6 +215,26 @@ function checkedMAC(s: string): string {
   return mac;
 }
 
+/**
+ * dockerd's words for a host port it could not bind: the binding as host:port:container and
+ * the cause ("failed to bind host port for 0.0.0.0:8080:172.17.0.2:80/tcp: address already in use").
+ */
+function bindFailure(p: PortMapping, hostPort: number, containerIp: string, cause: string): string {
+  const host = p.hostIp.includes(':') ? `[${p.hostIp}]` : p.hostIp || '0.0.0.0';
+  return `failed to bind host port for ${host}:${hostPort}:${containerIp}:${p.containerPort}/${p.protocol}: ${cause}`;
+}
+
+/** The kernel's ephemeral port range, where dockerd picks host ports (49153-65535 when it cannot be read). */
+function dynamicPortRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo && hi && lo <= hi) return [lo, hi];
+  } catch {
+    // the fallback below
+  }
+  return [49153, 65535];
+}
+
 export class BridgeNetworking {
   private readonly dir: string;
   private readonly netnsDir: string;
@@ -221,6 +250,10 @@ export class BridgeNetworking {
   private readonly lastIps = new Map<string, string>();
   /** Networks whose anchor is up (or being set up). */
   private readonly anchors = new Map<string, Promise<void>>();
+  /** The host can listen on IPv6 (set at init): ports published on every address get a "::" twin. */
+  private ipv6 = false;
+  /** The last host port chosen per protocol: the next is searched from the one after it, as dockerd does. */
+  private readonly lastDynamic = new Map<Protocol, number>();
   private lock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: BridgeOptions) {
@@ -240,6 +273,7 @@ export class BridgeNetworking {
 
   /** Loads networks and endpoints, and sets up the builtin networks. */
   async init(): Promise<void> {
+    this.ipv6 = await ipv6Listenable();
     await fsp.mkdir(join(this.dir, 'endpoints'), { recursive: true });
     await fsp.mkdir(this.netnsDir, { recursive: true });
     await fsp.mkdir(this.netavark.configDir, { recursive: true });
@@ -354,7 +388,11 @@ export class BridgeNetworking {
    */
   async recover(live: ReadonlySet<string>): Promise<void> {
     for (const s of [...this.states.values()]) {
-      if (live.has(s.containerId)) continue;
+      if (live.has(s.containerId)) {
+        // A proxy that did not outlive the daemon (killed meanwhile): the ports get theirs back.
+        if (s.proxy && !proxyAlive(s.proxy)) await this.startProxyFor(s).catch((err) => log.warn('cannot restart the userland proxy', { id: s.containerId, error: String(err) }));
+        continue;
+      }
       await this.tearDown(s.containerId).catch((err) => log.warn('network cleanup failed', { id: s.containerId, error: String(err) }));
     }
     await Promise.all([...this.pending.values()]);
@@ -615,14 +653,19 @@ export class BridgeNetworking {
 
   /** Anchors, then the container's own setup: one netavark call per network. */
   private async wire(state: EndpointState, dns: string[]): Promise<void> {
+    const proxy = this.startProxyFor(state);
     try {
       // The anchor first: it makes the bridge and its chains, which a container's setup must not race.
       await Promise.all(state.endpoints.map((e) => this.ensureAnchor(this.networks.get(e.networkId)!)));
       await Promise.all(state.endpoints.map(async (e) => (e.hostVeth ? this.wireDirectly(state, e) : this.netavarkSetup(state, e, dns))));
     } catch (err) {
+      await proxy.catch(() => undefined);
       const msg = err instanceof Error ? err.message : String(err);
       throw new BerthError('internal', `failed to set up container networking: ${msg}`, { cause: err });
     }
+    await proxy.catch((err: unknown) => {
+      throw new BerthError('internal', `failed to set up container networking: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    });
     for (const e of state.endpoints) {
       const net = this.networks.get(e.networkId)!;
       this.o.onEvent?.('connect', net.id, { container: state.containerId, name: net.name, type: 'bridge' });
@@ -673,7 +716,7 @@ export class BridgeNetworking {
     return {
       container_id: state.containerId,
       container_name: state.containerName,
-      port_mappings: withPorts ? state.ports.map((p) => ({ host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol })) : [],
+      port_mappings: withPorts ? this.natPorts(state).map((p) => ({ host_ip: p.hostIp, container_port: p.containerPort, host_port: p.hostPort, range: 1, protocol: p.protocol })) : [],
       networks,
       network_info: info,
       ...(dns.length ? { dns_servers: dns } : {}),
@@ -812,36 +855,78 @@ export class BridgeNetworking {
     return out;
   }
 
-  private async allocatePorts(wanted: PortMapping[], containerName: string, endpointId: string): Promise<PortMapping[]> {
+  /**
+   * Host ports for the mappings asked for: a fixed port is checked, a range searched, and
+   * otherwise the next free port after the last one chosen within the kernel's ephemeral
+   * range, as dockerd chooses them (32768, 32769… here). A mapping on every address gets a
+   * "::" twin on the same port when IPv6 can carry it (the proxy, or the container's own
+   * IPv6 address); one on an IPv6 host address that nothing can carry is dropped, as
+   * dockerd drops it without its proxy.
+   */
+  private async allocatePorts(wanted: PortMapping[], containerName: string, target: Endpoint): Promise<PortMapping[]> {
+    const hasIp6 = !!target.ip6;
     const used = this.portsInUse();
     const out: PortMapping[] = [];
-    const clash = (p: PortMapping, port: number) =>
-      [...used, ...out].some((u) => u.protocol === p.protocol && u.hostPort === port && (u.hostIp === '' || p.hostIp === '' || u.hostIp === p.hostIp));
-    const fail = (why: string) => new BerthError('internal', `driver failed programming external connectivity on endpoint ${containerName} (${endpointId}): ${why}`);
+    const v6Carried = (p: PortMapping) => hasIp6 || (!!this.o.proxy && p.protocol !== 'sctp');
+    const fail = (why: string) => new BerthError('internal', `driver failed programming external connectivity on endpoint ${containerName} (${target.endpointId}): ${why}`);
+    const shown = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip || '0.0.0.0');
     for (const p of wanted) {
-      const shown = `${p.hostIp || '0.0.0.0'}`;
-      if (p.hostPort) {
-        if (clash(p, p.hostPort)) throw fail(`Bind for ${shown}:${p.hostPort} failed: port is already allocated`);
-        if (!(await portFree(p.protocol, p.hostIp, p.hostPort))) {
-          throw fail(`failed to bind port ${shown}:${p.hostPort}/${p.protocol}: Error starting userland proxy: listen ${p.protocol}4 ${shown}:${p.hostPort}: bind: address already in use`);
-        }
-        out.push({ containerPort: p.containerPort, protocol: p.protocol, hostIp: p.hostIp, hostPort: p.hostPort });
-        continue;
-      }
+      if (p.hostIp.includes(':') && !v6Carried(p)) continue;
+      // The addresses this mapping takes: itself, and its "::" twin.
+      const ips = p.hostIp === '' && this.ipv6 && v6Carried(p) ? ['', '::'] : [p.hostIp];
+      const clash = (port: number) => [...used, ...out].some((u) => u.protocol === p.protocol && u.hostPort === port && ips.some((ip) => hostIpsOverlap(u.hostIp, ip)));
+      /** The first address whose port a host process holds, if any. */
+      const heldOn = async (port: number) => {
+        for (const ip of ips) if (!(await portFree(p.protocol, ip === '' ? '0.0.0.0' : ip, port))) return ip;
+        return undefined;
+      };
       let port = 0;
-      if (p.hostRange) {
-        for (let c = p.hostRange[0]; c <= p.hostRange[1] && !port; c++) if (!clash(p, c) && (await portFree(p.protocol, p.hostIp, c))) port = c;
-        if (!port) throw fail(`Bind for ${shown}:${p.hostRange[0]}-${p.hostRange[1]} failed: port is already allocated`);
+      if (p.hostPort) {
+        if (clash(p.hostPort)) throw fail(`Bind for ${shown(p.hostIp)}:${p.hostPort} failed: port is already allocated`);
+        const held = await heldOn(p.hostPort);
+        if (held !== undefined) throw fail(bindFailure({ ...p, hostIp: held }, p.hostPort, target.ip, 'address already in use'));
+        port = p.hostPort;
       } else {
-        for (let i = 0; i < 20 && !port; i++) {
-          const c = await freePort(p.protocol, p.hostIp);
-          if (!clash(p, c)) port = c;
+        const [lo, hi] = p.hostRange ?? dynamicPortRange();
+        // A range asked for is searched from its start; the ephemeral range from after the last port chosen.
+        const first = p.hostRange ? lo : (this.lastDynamic.get(p.protocol) ?? hi) + 1;
+        for (let i = 0; i <= hi - lo && !port; i++) {
+          const c = lo + ((first - lo + i) % (hi - lo + 1));
+          if (!clash(c) && (await heldOn(c)) === undefined) port = c;
         }
-        if (!port) throw fail('no free host port');
+        if (!port) throw fail(p.hostRange ? `Bind for ${shown(p.hostIp)}:${lo}-${hi} failed: port is already allocated` : 'no free host port in the ephemeral range');
+        if (!p.hostRange) this.lastDynamic.set(p.protocol, port);
       }
       out.push({ containerPort: p.containerPort, protocol: p.protocol, hostIp: p.hostIp, hostPort: port });
+      if (ips.length === 2) out.push({ containerPort: p.containerPort, protocol: p.protocol, hostIp: '::', hostPort: port, twin: true });
     }
     return out;
+  }
+
+  /**
+   * The mappings NAT forwards (netavark's port_mappings). netavark reads host address ''
+   * as every address of each family the container has, and takes "0.0.0.0" literally (a
+   * rule for destination 0.0.0.0/32, which nothing matches), so every-IPv4-address goes as ''.
+   * With the proxy, IPv6 host addresses are the proxy's alone; without it, NAT takes those
+   * the container's own IPv6 address can carry, as dockerd's does.
+   */
+  private natPorts(state: EndpointState): PortMapping[] {
+    const kept = this.o.proxy ? state.ports.filter((p) => !p.hostIp.includes(':')) : state.ports.filter((p) => !p.twin);
+    return kept.map((p) => (p.hostIp === '0.0.0.0' ? { ...p, hostIp: '' } : p));
+  }
+
+  /** Starts the container's userland proxy, when there is one and something for it to hold; records it on disk. */
+  private async startProxyFor(state: EndpointState): Promise<void> {
+    const e = state.endpoints.find((x) => x.networkId === state.portsNetwork);
+    const ports = proxied(state.ports);
+    if (!this.o.proxy || !e || !ports.length) return;
+    try {
+      state.proxy = await startProxy(this.o.proxy, ports, e.ip);
+    } catch (err) {
+      const why = err instanceof ProxyBindError ? bindFailure(err.mapping, err.mapping.hostPort, e.ip, err.cause_) : `failed to start the userland proxy: ${String(err)}`;
+      throw new BerthError('internal', `driver failed programming external connectivity on endpoint ${state.containerName} (${e.endpointId}): ${why}`);
+    }
+    await writeJSONAtomic(this.endpointFile(state.containerId), state, { durable: false });
   }
 
   private async allocate(a: BridgeAttachment, req: NetworkRequest): Promise<EndpointState | undefined> {
@@ -884,10 +969,14 @@ export class BridgeNetworking {
       ...(a.keepIPv6 ? { keepIPv6: true } : {}),
     };
     try {
-      state.ports = await this.allocatePorts(portMappings(req), state.containerName, endpoints[0]!.endpointId);
+      const wanted = portMappings(req);
+      // A fixed port that a removed container's teardown still holds is free once that is done (dockerd frees it at once).
+      const holders = [...this.draining.values()].filter((d) => d.ports.some((u) => wanted.some((p) => p.hostPort === u.hostPort && p.protocol === u.protocol)));
+      await Promise.all(holders.map((d) => this.pending.get(d.containerId)?.catch(() => undefined)));
+      state.ports = await this.allocatePorts(wanted, state.containerName, endpoints[0]!);
     } catch (err) {
       await removeNetns(state.netns);
-      throw err;
+      throw err instanceof BerthError && err.kind === 'internal' ? new BerthError('internal', `failed to set up container networking: ${err.message}`, { cause: err }) : err;
     }
     if (state.ports.length) state.portsNetwork = nets[0]!.id;
     // The common case needs no netavark: one network that berthd wires itself, no published ports.
@@ -943,6 +1032,7 @@ export class BridgeNetworking {
     const drainKey = `${containerId}/${state.netns}`;
     this.draining.set(drainKey, state);
     const job = (async () => {
+      if (state.proxy) await stopProxy(state.proxy);
       for (const e of state.endpoints) if (e.hostVeth) await this.unwireDirectly(containerId, e);
       const viaNetavark = state.endpoints.filter((e) => !e.hostVeth);
       if (viaNetavark.length) {
@@ -1186,6 +1276,8 @@ export class BridgeNetworking {
       else await this.netavark.teardown(state.netns, this.request(state, [e])).catch((err) => log.warn('disconnect teardown failed', { error: String(err) }));
       state.endpoints = state.endpoints.filter((x) => x !== e);
       if (carriesPorts) {
+        if (state.proxy) await stopProxy(state.proxy);
+        delete state.proxy;
         state.ports = [];
         delete state.portsNetwork;
       }

@@ -5,5 +5,6 @@ export {
 } from './bridge';
 export { AARDVARK_CANDIDATES, NETAVARK_CANDIDATES, findBinary } from './netavark';
 export { portMappings, parsePortKey, type PortMapping } from './ports';
+export { findProxy } from './proxy';
 export { parseCIDR, formatCIDR } from './ipnet';
 export { CniNetwork, type CniAttachment, type CniPortMapping, type CniResult } from './cni';

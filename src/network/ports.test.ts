@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
-import { freePort, parsePortKey, portFree, portMappings } from './ports';
+import { hostIpsOverlap, parsePortKey, portFree, portMappings } from './ports';
 
 test('port keys: tcp by default, udp and sctp, bad ports refused with dockerd\'s words', () => {
   assert.deepEqual(parsePortKey('80'), { port: 80, protocol: 'tcp' });
@@ -20,20 +20,37 @@ test('bindings expand to one mapping each; -P adds exposed ports without a bindi
   assert.deepEqual(maps, [
     { containerPort: 80, protocol: 'tcp', hostIp: '', hostPort: 8080 },
     { containerPort: 80, protocol: 'tcp', hostIp: '127.0.0.1', hostPort: 0 },
-    { containerPort: 53, protocol: 'udp', hostIp: '', hostPort: 0, hostRange: [5300, 5310] },
+    { containerPort: 53, protocol: 'udp', hostIp: '0.0.0.0', hostPort: 0, hostRange: [5300, 5310] },
     { containerPort: 443, protocol: 'tcp', hostIp: '', hostPort: 0 },
   ]);
   assert.deepEqual(portMappings({ exposedPorts: ['80/tcp'], portBindings: null, publishAllPorts: false }), []);
   assert.throws(() => portMappings({ exposedPorts: null, portBindings: { '80/tcp': [{ hostIp: '', hostPort: '99999' }] }, publishAllPorts: false }), /invalid port specification/);
 });
 
-test('portFree sees a port a listener holds; freePort gives one that is free', async () => {
+test('portFree sees a port a listener holds, "::" apart from 0.0.0.0', async () => {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const held = (s.address() as AddressInfo).port;
   assert.equal(await portFree('tcp', '127.0.0.1', held), false);
+  assert.equal(await portFree('tcp', '0.0.0.0', held), false);
+  // "::" is probed IPv6-only: the IPv4 listener does not hold it.
+  assert.equal(await portFree('tcp', '::', held), true);
   s.close();
-  const p = await freePort('tcp', '127.0.0.1');
-  assert.ok(p > 0);
-  assert.equal(await portFree('tcp', '127.0.0.1', p), true);
+  assert.equal(await portFree('tcp', '127.0.0.1', held), true);
+  const v6 = createServer();
+  await new Promise<void>((r) => v6.listen({ port: held, host: '::', ipv6Only: true }, r));
+  assert.equal(await portFree('tcp', '::', held), false);
+  assert.equal(await portFree('tcp', '0.0.0.0', held), true);
+  v6.close();
+});
+
+test('host addresses overlap within a family when one is the wildcard; "" (every address) overlaps all', () => {
+  assert.equal(hostIpsOverlap('', '::1'), true);
+  assert.equal(hostIpsOverlap('', '127.0.0.1'), true);
+  assert.equal(hostIpsOverlap('0.0.0.0', '127.0.0.1'), true);
+  assert.equal(hostIpsOverlap('::', '::1'), true);
+  assert.equal(hostIpsOverlap('0.0.0.0', '::'), false);
+  assert.equal(hostIpsOverlap('127.0.0.1', '::1'), false);
+  assert.equal(hostIpsOverlap('127.0.0.1', '127.0.0.2'), false);
+  assert.equal(hostIpsOverlap('::1', '::1'), true);
 });

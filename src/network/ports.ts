@@ -11,12 +11,18 @@ export type Protocol = 'tcp' | 'udp' | 'sctp';
 export interface PortMapping {
   containerPort: number;
   protocol: Protocol;
-  /** '' = every host address. */
+  /** '' = every host address (IPv4 and, through the proxy, IPv6); '0.0.0.0' or '::' = every address of one family. */
   hostIp: string;
   /** 0 until allocated. */
   hostPort: number;
   /** A host port range to choose from ("8000-8010"), when one was asked for. */
   hostRange?: [number, number];
+  /**
+   * The "::" twin of the mapping before it (host address ''), as Docker lists one for a
+   * port published on every address: the same host port, forwarded by the userland proxy
+   * (or by the '' mapping's NAT when the container has an IPv6 address).
+   */
+  twin?: true;
 }
 
 export interface PortRequest {
@@ -66,7 +72,7 @@ export function portMappings(req: PortRequest): PortMapping[] {
     const { port, protocol } = parsePortKey(key);
     for (const b of binds ?? [{ hostIp: '', hostPort: '' }]) {
       if (b.hostIp && !/^[0-9.]+$|:/.test(b.hostIp)) throw invalidArgument(`invalid host IP: ${b.hostIp}`);
-      add({ containerPort: port, protocol, hostIp: b.hostIp === '0.0.0.0' ? '' : b.hostIp, ...parseHostPort(b.hostPort) });
+      add({ containerPort: port, protocol, hostIp: b.hostIp, ...parseHostPort(b.hostPort) });
     }
   }
   if (req.publishAllPorts) {
@@ -85,18 +91,25 @@ export function portFree(protocol: Protocol, hostIp: string, port: number): Prom
   return bindProbe(protocol, hostIp, port).then((p) => p !== undefined);
 }
 
-/** A free host port the kernel picks. */
-export async function freePort(protocol: Protocol, hostIp: string): Promise<number> {
-  const p = await bindProbe(protocol, hostIp, 0);
-  if (!p) throw new Error('no free host port');
-  return p;
+/** Whether two host addresses of mappings on one port and protocol would take the same sockets. */
+export function hostIpsOverlap(a: string, b: string): boolean {
+  if (a === b || a === '' || b === '') return true;
+  const wild = (ip: string) => ip === '0.0.0.0' || ip === '::';
+  return a.includes(':') === b.includes(':') && (wild(a) || wild(b));
+}
+
+/** Whether this host can listen on IPv6 at all (Docker adds no "::" binding when it cannot). */
+export function ipv6Listenable(): Promise<boolean> {
+  return bindProbe('tcp', '::1', 0).then((p) => p !== undefined);
 }
 
 function bindProbe(protocol: Protocol, hostIp: string, port: number): Promise<number | undefined> {
   const host = hostIp || '0.0.0.0';
+  // "::" alone: the IPv4 side is another mapping's (or nobody's) to check.
+  const ipv6Only = host.includes(':');
   return new Promise((resolve) => {
     if (protocol === 'udp') {
-      const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      const s = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ipv6Only });
       s.once('error', () => {
         s.close();
         resolve(undefined);
@@ -109,18 +122,9 @@ function bindProbe(protocol: Protocol, hostIp: string, port: number): Promise<nu
     }
     const s = createServer();
     s.once('error', () => resolve(undefined));
-    s.listen({ port, host, exclusive: true }, () => {
+    s.listen({ port, host, exclusive: true, ipv6Only }, () => {
       const p = (s.address() as AddressInfo).port;
       s.close(() => resolve(p));
     });
   });
-}
-
-/** Docker's PORTS text for `ps`: 0.0.0.0:8080->80/tcp, 80/tcp for exposed ports without a binding. */
-export function portsText(maps: readonly PortMapping[], exposed: readonly string[]): string {
-  const parts: string[] = [];
-  const bound = new Set(maps.map((m) => `${m.containerPort}/${m.protocol}`));
-  for (const m of maps) parts.push(`${m.hostIp || '0.0.0.0'}:${m.hostPort}->${m.containerPort}/${m.protocol}`);
-  for (const e of exposed) if (!bound.has(e)) parts.push(e);
-  return parts.join(', ');
 }

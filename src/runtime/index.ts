@@ -13,5 +13,5 @@ export * from './userns';
 export * from './attach';
 export * from './shm';
 // The engine resolves container paths (volume copy-up) with the same rule; it may not import sys.
-export { resolveInRoot } from '../sys';
+export { procStartTime, resolveInRoot } from '../sys';
 export * from './processes';

@@ -19,7 +19,7 @@ import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isContainerId, isErrno, log, traceSpan, traceStart } from '../common';
-import { sealedCopy, spawnPiped, spawnWith, type PipedProcess, type SpawnedProcess } from '../sys';
+import { procStartTime, sealedCopy, spawnPiped, spawnWith, type PipedProcess, type SpawnedProcess } from '../sys';
 import { EXEC_HELPER_UNSUPPORTED, execHelperArgs, findExecHelper, readContainerEntry, stateKey, type ContainerEntry } from './exec-helper';
 import type { LogEntry } from './k8s-log';
 
@@ -798,14 +798,7 @@ export function signalNumber(signal: string | number): number | undefined {
 }
 
 /** Whether a process exists and is not a zombie. */
-function pidAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+const pidAlive = (pid: number): boolean => procStartTime(pid) !== undefined;
 
 /**
  * Opens runc's exec.fifo without blocking, waits for runc init's byte and removes

@@ -520,6 +520,13 @@ export class Daemon {
       problems.push(`leftover conmon ${pid}`);
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
+    // 3b. Kill leftover userland proxies: they relay to addresses on this daemon's private networks.
+    if (this.net) {
+      for (const pid of processesMentioning(`,10.${this.net.x}.`, 'berth-proxy')) {
+        problems.push(`leftover berth-proxy ${pid}`);
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+    }
     // 4. runc delete -f leftovers.
     const runcRoot = join(this.execRoot, 'runc');
     let runcIds: string[] = [];

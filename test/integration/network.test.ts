@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
-import { httpStream, useDaemon, waitFor } from './harness';
+import { httpStream, processesMentioning, useDaemon, waitFor } from './harness';
 
 const d = useDaemon();
 
@@ -22,7 +22,7 @@ async function fetchFrom(args: string[], url: string): Promise<{ code: number; o
 }
 
 function hostFetch(url: string): { code: number; out: string } {
-  const r = spawnSync('curl', ['-s', '-m', '5', url], { encoding: 'utf8' });
+  const r = spawnSync('curl', ['-s', '-g', '-m', '5', url], { encoding: 'utf8' });
   return { code: r.status ?? -1, out: (r.stdout ?? '').trim() };
 }
 
@@ -162,6 +162,64 @@ test('-P publishes every exposed port on a random host port', async () => {
   await waitFor('-P port to answer', () => hostFetch(`http://127.0.0.1:${m![1]}/`).out === 'pall', 15_000, 100);
   assert.match(await d.dockerOk(['port', 'pall', '90']), /0\.0\.0\.0:\d+/);
   await d.dockerOk(['rm', '-f', 'pall']);
+});
+
+test('a port published on every address is also served on "::" by the userland proxy, as dockerd 28 lists it; held on the host; random ports in order; free again at once after rm -f; served across kill -9 of berthd', async () => {
+  const hp = 20000 + d.net!.x * 10 + 6;
+  await serve('v6a', ['-p', `${hp}:80`, '-p', '80', '-p', `0.0.0.0:${hp + 1}:80`, '-p', `[::1]:${hp + 2}:80`]);
+  await waitFor('the port on ::1 to answer', () => hostFetch(`http://[::1]:${hp}/`).out === 'v6a', 15_000, 100);
+  assert.equal(hostFetch(`http://127.0.0.1:${hp}/`).out, 'v6a');
+  assert.equal(hostFetch(`http://[::1]:${hp + 2}/`).out, 'v6a', 'an explicit IPv6 host address');
+  const lines = (await d.dockerOk(['port', 'v6a', '80'])).split('\n');
+  const random = Number(/^0\.0\.0\.0:(\d+)$/.exec(lines.find((l) => l.startsWith('0.0.0.0:') && l !== `0.0.0.0:${hp}` && l !== `0.0.0.0:${hp + 1}`)!)![1]);
+  // Twins for the mappings without a host address only: 0.0.0.0 given is IPv4 alone, [::1] IPv6 alone.
+  assert.deepEqual(lines.sort(), [`0.0.0.0:${hp}`, `0.0.0.0:${hp + 1}`, `0.0.0.0:${random}`, `[::1]:${hp + 2}`, `[::]:${hp}`, `[::]:${random}`].sort());
+  const ins = await d.inspect('v6a');
+  const bindings = ins.NetworkSettings.Ports['80/tcp'];
+  const at = (ip: string, port: number) => bindings.findIndex((b: any) => b.HostIp === ip && b.HostPort === String(port));
+  assert.ok(at('0.0.0.0', hp) >= 0 && at('::', hp) === at('0.0.0.0', hp) + 1, JSON.stringify(bindings));
+  const ps = await d.dockerOk(['ps', '--filter', 'name=v6a', '--format', '{{.Ports}}']);
+  assert.ok(ps.includes(`[::]:${hp}->80/tcp`), ps);
+  // Held on the host, as docker-proxy holds it: a host process cannot take either side.
+  for (const host of ['0.0.0.0', '::']) {
+    const s = createServer();
+    const err = await new Promise<NodeJS.ErrnoException | undefined>((res) => {
+      s.once('error', res);
+      s.listen({ port: hp, host, ipv6Only: true }, () => s.close(() => res(undefined)));
+    });
+    assert.equal(err?.code, 'EADDRINUSE', `${host}:${hp} is held`);
+  }
+  // The next random port is searched after the last one given, as dockerd does.
+  await serve('v6b', ['-p', '80']);
+  const next = Number(/0\.0\.0\.0:(\d+)/.exec(await d.dockerOk(['port', 'v6b', '80']))![1]);
+  assert.ok(next > random && next - random < 50, `${random} then ${next}`);
+
+  // kill -9 of berthd: the proxy, like the container, does not depend on it.
+  await d.kill();
+  assert.equal(hostFetch(`http://[::1]:${hp}/`).out, 'v6a', 'served while berthd is down');
+  await d.start();
+  assert.match(await d.dockerOk(['port', 'v6a', '80']), new RegExp(`\\[::\\]:${hp}`));
+  // rm -f, then the same port at once: dockerd frees it before answering.
+  await d.dockerOk(['rm', '-f', 'v6a']);
+  await serve('v6c', ['-p', `${hp}:80`]);
+  await waitFor('the new container on the same port', () => hostFetch(`http://[::1]:${hp}/`).out === 'v6c', 15_000, 100);
+  await d.dockerOk(['rm', '-f', 'v6b', 'v6c']);
+  await waitFor('the port to be free', () => hostFetch(`http://[::1]:${hp}/`).out === '', 10_000, 100);
+  assert.deepEqual(processesMentioning(`,10.${d.net!.x}.`, 'berth-proxy'), [], 'no proxy left');
+
+  // A host process holding the IPv6 side: the start fails in dockerd 28's words, nothing left running.
+  const holder = createServer();
+  await new Promise<void>((res) => holder.listen({ port: hp + 3, host: '::', ipv6Only: true }, res));
+  try {
+    const r = await d.docker(['run', '-d', '--name', 'v6d', '-p', `${hp + 3}:80`, 'busybox', 'sleep', '100']);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, new RegExp(`failed to set up container networking: driver failed programming external connectivity on endpoint v6d \\([0-9a-f]{64}\\): failed to bind host port for \\[::\\]:${hp + 3}:10\\.${d.net!.x}\\.0\\.\\d+:80/tcp: address already in use`));
+    assert.equal((await d.inspect('v6d')).State.Running, false);
+  } finally {
+    holder.close();
+  }
+  assert.deepEqual(processesMentioning(`,10.${d.net!.x}.`, 'berth-proxy'), [], 'the failed start left no proxy');
+  await d.dockerOk(['rm', '-f', 'v6d']);
 });
 
 test('a user network: containers reach each other by name, alias and short id; DNS answers only there', async () => {
