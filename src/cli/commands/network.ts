@@ -218,17 +218,40 @@ export function portCommand(ctx: CliContext): Command {
       const c = await ctx.client.transport.json<{ NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null } }>('GET', `/containers/${enc(args[0]!)}/json`);
       const ports = c.NetworkSettings.Ports ?? {};
       const show = (b: { HostIp: string; HostPort: string }) => `${b.HostIp.includes(':') ? `[${b.HostIp}]` : b.HostIp}:${b.HostPort}`;
+      // docker port sorts its lines in natural order (digit runs by value).
+      const print = (lines: string[]) => ctx.out(lines.sort(naturalCompare).map((l) => `${l}\n`).join(''));
       if (args[1]) {
-        const [p, proto = 'tcp'] = args[1].split('/');
+        const [p = '', proto = 'tcp'] = args[1].split('/');
+        // Go's strconv.ParseUint(port, 10, 16) words, as docker port gives them.
+        if (!/^\d+$/.test(p)) throw new ExitError(1, `Error: invalid port (${p}): strconv.ParseUint: parsing ${JSON.stringify(p)}: invalid syntax`);
+        if (Number(p) > 65535) throw new ExitError(1, `Error: invalid port (${p}): strconv.ParseUint: parsing ${JSON.stringify(p)}: value out of range`);
         const binds = ports[`${p}/${proto}`];
-        if (!binds?.length) throw new ExitError(1, `Error: No public port '${p}/${proto}' published for ${args[0]}`);
-        ctx.out(binds.map((b) => `${show(b)}\n`).join(''));
+        if (!binds?.length) throw new ExitError(1, `Error: No public port '${args[1]}' published for ${args[0]}`);
+        print(binds.map(show));
         return;
       }
-      const keys = Object.keys(ports).sort((a, b) => Number(a.split('/')[0]) - Number(b.split('/')[0]) || a.localeCompare(b));
-      let out = '';
-      for (const k of keys) for (const b of ports[k] ?? []) out += `${k} -> ${show(b)}\n`;
-      ctx.out(out);
+      print(Object.entries(ports).flatMap(([k, binds]) => (binds ?? []).map((b) => `${k} -> ${show(b)}`)));
     });
   return cmd;
+}
+
+/** Natural order, as Go's sortorder.NaturalLess: runs of digits compare by value, other characters by code. */
+export function naturalCompare(a: string, b: string): number {
+  const chunks = (s: string) => s.match(/\d+|\D+/g) ?? [];
+  const x = chunks(a);
+  const y = chunks(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const p = x[i]!;
+    const q = y[i]!;
+    if (p === q) continue;
+    const pd = /^\d/.test(p);
+    const qd = /^\d/.test(q);
+    if (pd && qd) {
+      const d = Number(p) - Number(q);
+      if (d !== 0) return d;
+      return p.length - q.length;
+    }
+    return p < q ? -1 : 1;
+  }
+  return x.length - y.length;
 }
