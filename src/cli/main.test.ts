@@ -168,7 +168,7 @@ test('start failures map to 127 / 126 / 125', async () => {
     try {
       const r = await berth(peer, ['run', 'alpine', 'nope']);
       assert.equal(r.code, code, message);
-      assert.equal(r.stderr, `WARNING: memory limit ignored\nberth: Error response from daemon: ${message}\n`);
+      assert.equal(r.stderr, `WARNING: memory limit ignored\nberth: Error response from daemon: ${message}\n\nRun 'berth run --help' for more information\n`);
     } finally {
       await peer.close();
     }

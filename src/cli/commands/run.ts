@@ -14,7 +14,8 @@ interface RunFlags extends ContainerFlags {
  * output demultiplexed to our stdout/stderr; exit with the container's code.
  */
 export async function runContainer(ctx: CliContext, cmd: Command, image: string, args: string[], f: RunFlags): Promise<number> {
-  if (f.detach && f.attach?.length) throw new ExitError(125, reportText(cmd, 'conflicting options: cannot specify both --attach and --detach'));
+  // A plain error in the docker CLI (exit 1, no "docker:" prefix), unlike the flag errors.
+  if (f.detach && f.attach?.length) throw new ExitError(1, 'conflicting options: cannot specify both --attach and --detach');
   if (!f.detach && f.tty && f.interactive && !ctx.io.stdin.isTTY) throw new ExitError(1, 'the input device is not a TTY');
 
   let id: string;
@@ -26,12 +27,13 @@ export async function runContainer(ctx: CliContext, cmd: Command, image: string,
   }
 
   if (f.detach) {
+    // The docker CLI prints the id before the start, so it is there even when the start fails.
+    ctx.out(`${id}\n`);
     try {
       await ctx.client.containerStart(id);
     } catch (e) {
       throw new ExitError(startFailureCode(daemonErrorText(e)), reportText(cmd, daemonErrorText(e)));
     }
-    ctx.out(`${id}\n`);
     return 0;
   }
 
@@ -63,7 +65,7 @@ export async function runContainer(ctx: CliContext, cmd: Command, image: string,
     const text = daemonErrorText(e);
     if (f.rm) await wait.result.catch(() => undefined);
     else wait.abort();
-    throw new ExitError(startFailureCode(text), reportText(cmd, text, false));
+    throw new ExitError(startFailureCode(text), reportText(cmd, text));
   }
 
   return attachUntilExit(ctx, id, session, wait, { tty: !!f.tty, sigProxy: f.sigProxy !== false, report: (t) => reportText(cmd, t, false) });

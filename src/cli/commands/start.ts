@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { CliContext, ExitError } from '../context';
 import { newCommand, requireArgs, daemonErrorText } from '../command';
-import { AttachSession, attachUntilExit, startFailureCode } from '../attach-session';
+import { AttachSession, attachUntilExit } from '../attach-session';
 
 interface StartFlags {
   attach?: boolean;
@@ -24,8 +24,8 @@ async function startAttached(ctx: CliContext, name: string, f: StartFlags): Prom
   } catch (e) {
     session.close();
     wait.abort();
-    const text = daemonErrorText(e);
-    throw new ExitError(startFailureCode(text), text);
+    // A plain error for the docker CLI here (exit 1), unlike `run`'s 126/127.
+    throw new ExitError(1, daemonErrorText(e));
   }
   return attachUntilExit(ctx, c.Id, session, wait, { tty, sigProxy: true });
 }
