@@ -37,3 +37,24 @@ test('run and start refusals: codes, words and the id of run -d as the docker CL
   }
   await d.dockerOk(['rm', '-f', 'sf']);
 });
+
+test('network rm and rmi -f of missing objects: the docker CLI 28\'s status line and exit codes', async () => {
+  await d.dockerOk(['network', 'create', 'gone-soon']);
+  const cases: string[][] = [
+    ['network', 'rm', 'nosuch'],
+    ['network', 'rm', '-f', 'nosuch'],
+    ['rmi', 'nosuch'],
+    ['rmi', '-f', 'nosuch'],
+  ];
+  for (const args of cases) {
+    const a = await d.docker(args);
+    const b = await d.berth(args);
+    assert.equal(b.code, a.code, `${args.join(' ')}: berth ${b.code}, docker ${a.code}`);
+    assert.equal(b.stderr, a.stderr, args.join(' '));
+    assert.equal(b.stdout, a.stdout, args.join(' '));
+  }
+  const b = await d.berth(['network', 'rm', 'nosuch', 'gone-soon']);
+  assert.equal(b.code, 1);
+  assert.equal(b.stdout, 'gone-soon\n');
+  assert.equal(b.stderr, 'Error response from daemon: network nosuch not found\nexit status 1\n');
+});

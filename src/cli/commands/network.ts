@@ -132,6 +132,10 @@ function rmCommand(ctx: CliContext): Command {
           throw e;
         }
         ctx.out(`${n}\n`);
+      }).catch((e: unknown) => {
+        // The docker CLI ends this command's failures with its status as a line of its own.
+        if (e instanceof ExitError) throw new ExitError(e.code, `${e.message}\nexit status ${e.code}`);
+        throw e;
       });
     });
   return cmd;

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { CliContext } from '../context';
+import { ClientError } from '../../client';
+import { CliContext, ExitError } from '../context';
 import { newCommand, requireArgs, forEachArg } from '../command';
 
 export function rmiCommand(ctx: CliContext, name = 'rmi'): Command {
@@ -9,12 +10,22 @@ export function rmiCommand(ctx: CliContext, name = 'rmi'): Command {
     .option('--no-prune', 'Do not delete untagged parents')
     .action(async (images: string[], opts: { force?: boolean; prune: boolean }) => {
       requireArgs(cmd, images, 1);
+      // With --force the docker CLI still prints "No such image" but exits 0, unless some other error came too.
+      let fatal = false;
       await forEachArg(images, async (img) => {
-        const items = await ctx.client.imageRemove(img, { force: opts.force, noPrune: opts.prune === false });
-        for (const it of items ?? []) {
-          if (it.Untagged) ctx.out(`Untagged: ${it.Untagged}\n`);
-          if (it.Deleted) ctx.out(`Deleted: ${it.Deleted}\n`);
+        try {
+          const items = await ctx.client.imageRemove(img, { force: opts.force, noPrune: opts.prune === false });
+          for (const it of items ?? []) {
+            if (it.Untagged) ctx.out(`Untagged: ${it.Untagged}\n`);
+            if (it.Deleted) ctx.out(`Deleted: ${it.Deleted}\n`);
+          }
+        } catch (e) {
+          if (!(e instanceof ClientError && e.status === 404)) fatal = true;
+          throw e;
         }
+      }).catch((e: unknown) => {
+        if (!(e instanceof ExitError) || !opts.force || fatal) throw e;
+        ctx.err(`${e.message}\n`);
       });
     });
   return cmd;
