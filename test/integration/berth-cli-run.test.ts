@@ -58,3 +58,14 @@ test('network rm and rmi -f of missing objects: the docker CLI 28\'s status line
   assert.equal(b.stdout, 'gone-soon\n');
   assert.equal(b.stderr, 'Error response from daemon: network nosuch not found\nexit status 1\n');
 });
+
+test('build without exactly one context: the docker CLI 28\'s usage error', async () => {
+  for (const args of [['build'], ['build', 'a', 'b']]) {
+    const a = await d.docker(args, { env: { DOCKER_BUILDKIT: '0' } });
+    const b = await d.berth(args);
+    assert.equal(b.code, a.code, args.join(' '));
+    // docker's own notice about its legacy builder comes first; the rest is the usage error.
+    const usage = a.stderr.slice(a.stderr.indexOf("docker: 'docker build'"));
+    assert.equal(b.stderr, usage.replace(/\bdocker\b/g, 'berth'), args.join(' '));
+  }
+});

@@ -7,7 +7,7 @@ import * as tar from 'tar-stream';
 import { readJSONMessages } from '../../client';
 import { IgnoreMatcher, parseReference } from '../../common';
 import { CliContext, ExitError } from '../context';
-import { newCommand, requireArgs } from '../command';
+import { newCommand, requireExactArgs } from '../command';
 import { collect } from '../container-options';
 
 interface BuildFlags {
@@ -40,7 +40,7 @@ interface BuildFlags {
 /** `berth build`: the docker CLI's legacy build, with a live view of each step (running, cached, done, time taken). */
 export function buildCommand(ctx: CliContext, name = 'build'): Command {
   const cmd: Command = newCommand(name, 'Build an image from a Dockerfile')
-    .argument('[path]', 'PATH | -')
+    .argument('[args...]', 'PATH | URL | -')
     .option('-f, --file <string>', "Name of the Dockerfile (Default is 'PATH/Dockerfile')")
     .option('-t, --tag <list>', "Name and optionally a tag in the 'name:tag' format", collect, [])
     .option('--build-arg <list>', 'Set build-time variables', collect, [])
@@ -66,8 +66,9 @@ export function buildCommand(ctx: CliContext, name = 'build'): Command {
     .option('--force-rm', 'Always remove intermediate containers')
     .option('--pull', 'Always attempt to pull a newer version of the image')
     .option('--platform <string>', 'Set platform if server is multi-platform capable')
-    .action(async (path: string | undefined, f: BuildFlags) => {
-      requireArgs(cmd, path ? [path] : [], 1);
+    .action(async (args: string[], f: BuildFlags) => {
+      requireExactArgs(cmd, args, 1);
+      const path = args[0]!;
       for (const t of f.tag) {
         try {
           parseReference(t);
