@@ -25,7 +25,11 @@ test('ports, memory and restart policies parse as docker does', () => {
   assert.equal(parseMemory('512m'), 512 * 1024 * 1024);
   assert.equal(parseMemory('1g'), 1024 ** 3);
   assert.deepEqual(parseRestart('on-failure:3'), { Name: 'on-failure', MaximumRetryCount: 3 });
-  assert.throws(() => parseRestart('always:2'), /only be used with 'on-failure'/);
+  // Only the syntax is the CLI's; a count with another policy, or an unknown one, is the daemon's to refuse.
+  assert.deepEqual(parseRestart('always:2'), { Name: 'always', MaximumRetryCount: 2 });
+  assert.deepEqual(parseRestart('nope'), { Name: 'nope', MaximumRetryCount: 0 });
+  assert.throws(() => parseRestart(':3'), /no policy provided before colon/);
+  assert.throws(() => parseRestart('on-failure:x'), /maximum retry count must be an integer/);
 });
 
 test('run flags become docker create body', () => {

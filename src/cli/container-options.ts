@@ -1,4 +1,4 @@
-import type { ContainerCreateRequest, HostConfig } from '../wire';
+import type { ContainerCreateRequest, HostConfig, RestartPolicy } from '../wire';
 import { parseGoDuration } from '../common';
 
 /** Flags shared by `run` and `create`, as commander hands them over. */
@@ -282,16 +282,15 @@ export function parsePublish(spec: string): { port: string; binding: { HostIp: s
 }
 
 /** `no`, `always`, `unless-stopped`, `on-failure[:N]`. */
-export function parseRestart(s: string): { Name: 'no' | 'always' | 'unless-stopped' | 'on-failure'; MaximumRetryCount: number } {
-  const [name, count] = s.split(':') as [string, string | undefined];
-  if (name === 'on-failure') {
-    const n = count === undefined ? 0 : Number(count);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`invalid restart policy format: maximum retry count must be an integer`);
-    return { Name: 'on-failure', MaximumRetryCount: n };
-  }
-  if (count !== undefined) throw new Error(`invalid restart policy format: maximum retry count can only be used with 'on-failure'`);
-  if (name === 'no' || name === 'always' || name === 'unless-stopped' || name === '') return { Name: name === '' ? 'no' : name, MaximumRetryCount: 0 };
-  throw new Error(`invalid restart policy format: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+export function parseRestart(s: string): { Name: string; MaximumRetryCount: number } {
+  // The syntax only, as the docker CLI checks it: the policy's name and its count are the daemon's to judge.
+  if (s === '') return { Name: '', MaximumRetryCount: 0 };
+  const colon = s.indexOf(':');
+  const name = colon < 0 ? s : s.slice(0, colon);
+  const count = colon < 0 ? '' : s.slice(colon + 1);
+  if (colon >= 0 && name === '') throw new Error('invalid restart policy format: no policy provided before colon');
+  if (count !== '' && !/^[+-]?\d+$/.test(count)) throw new Error('invalid restart policy format: maximum retry count must be an integer');
+  return { Name: name, MaximumRetryCount: count === '' ? 0 : Number(count) };
 }
 
 /**
@@ -305,7 +304,7 @@ export function buildCreateRequest(
   env: Record<string, string | undefined>,
   envFiles: string[] = [],
 ): ContainerCreateRequest {
-  if (f.rm && f.restart && parseRestart(f.restart).Name !== 'no') throw new Error('conflicting options: cannot specify both --restart and --rm');
+  if (f.rm && f.restart && !['no', ''].includes(parseRestart(f.restart).Name)) throw new Error('conflicting options: cannot specify both --restart and --rm');
   const attach = (f.attach ?? []).map((a) => a.toLowerCase());
   for (const a of attach) if (!['stdin', 'stdout', 'stderr'].includes(a)) throw new Error(`invalid argument "${a}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
   if (f.detach && attach.length) throw new Error('conflicting options: cannot specify both --attach and --detach');
@@ -343,7 +342,8 @@ export function buildCreateRequest(
     Binds: binds.length ? binds : null,
     NetworkMode: f.network || 'default',
     AutoRemove: !!f.rm,
-    RestartPolicy: f.restart ? parseRestart(f.restart) : { Name: 'no', MaximumRetryCount: 0 },
+    // A name the daemon does not know goes as typed: its refusal is what docker shows.
+    RestartPolicy: f.restart ? (parseRestart(f.restart) as RestartPolicy) : { Name: 'no', MaximumRetryCount: 0 },
     Privileged: !!f.privileged,
     ReadonlyRootfs: !!f.readOnly,
     CapAdd: f.capAdd?.length ? f.capAdd : null,

@@ -69,3 +69,31 @@ test('build without exactly one context: the docker CLI 28\'s usage error', asyn
     assert.equal(b.stderr, usage.replace(/\bdocker\b/g, 'berth'), args.join(' '));
   }
 });
+
+test('--restart syntax is the CLI\'s to check, the policy the daemon\'s; network create\'s IPAM entries checked as the docker CLI does', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'rp', 'busybox', 'sleep', '300']);
+  const cases: string[][] = [];
+  for (const r of ['nope', 'always:3', 'on-failure:x', ':3', 'on-failure:-1']) cases.push(['run', '--rm', '--restart', r, 'busybox', 'true'], ['update', '--restart', r, 'rp']);
+  for (const extra of [
+    ['--subnet', '10.98.0.0/24', '--gateway', '10.97.0.1'],
+    ['--subnet', '10.98.0.0/24', '--subnet', '10.98.0.0/16'],
+    ['--subnet', '10.98.0.0/24', '--ip-range', '10.98.1.0/25'],
+    ['--subnet', '10.98.0.0/24', '--ip-range', 'nope'],
+    ['--subnet', 'nope', '--subnet', '10.1.0.0/16'],
+    ['--gateway', '10.1.0.1'],
+    ['--subnet', '10.98.0.0/24', '--gateway', '10.98.0.1', '--gateway', '10.98.0.2'],
+  ]) cases.push(['network', 'create', ...extra, 'bad']);
+  for (const args of cases) {
+    const a = await d.docker(args);
+    const b = await d.berth(args);
+    assert.equal(b.code, a.code, `${args.join(' ')}: berth ${b.code}, docker ${a.code}`);
+    assert.equal(b.stderr, a.stderr.replace(/\bdocker\b/g, 'berth'), args.join(' '));
+  }
+  // Gateways go to the subnet that holds them, whatever the order they were given in.
+  const id = (await d.berth(['network', 'create', '--ipv6', '--subnet', '10.98.0.0/24', '--subnet', 'fd00:98::/64', '--gateway', 'fd00:98::1', 'dual'])).stdout.trim();
+  assert.match(id, ID64);
+  const ipam = JSON.parse(await d.dockerOk(['network', 'inspect', '-f', '{{json .IPAM.Config}}', 'dual']));
+  assert.deepEqual(ipam.find((c: any) => c.Subnet === 'fd00:98::/64').Gateway, 'fd00:98::1');
+  await d.dockerOk(['network', 'rm', 'dual']);
+  await d.dockerOk(['rm', '-f', 'rp']);
+});

@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { Command } from 'commander';
 import { ClientError, encodeFilters } from '../../client';
 import { CliContext, ExitError } from '../context';
@@ -69,8 +70,7 @@ function createCommand(ctx: CliContext): Command {
     .option('-o, --opt <map>', 'Set driver specific options', collect, [])
     .action(async (names: string[], f: { driver: string; subnet: string[]; gateway: string[]; ipRange: string[]; internal?: boolean; attachable?: boolean; ipv6?: boolean; label: string[]; opt: string[] }) => {
       requireExactArgs(cmd, names, 1);
-      if (f.gateway.length > f.subnet.length || f.ipRange.length > f.subnet.length) throw new ExitError(1, 'every ip-range or gateway must have a corresponding subnet');
-      const config = f.subnet.map((s, i) => ({ Subnet: s, ...(f.gateway[i] ? { Gateway: f.gateway[i] } : {}), ...(f.ipRange[i] ? { IPRange: f.ipRange[i] } : {}) }));
+      const config = ipamConfig(f.subnet, f.ipRange, f.gateway);
       const body = {
         Name: names[0],
         Driver: f.driver,
@@ -86,6 +86,66 @@ function createCommand(ctx: CliContext): Command {
       ctx.out(`${r.Id}\n`);
     });
   return cmd;
+}
+
+/**
+ * The IPAM entries of `network create`, checked as the docker CLI checks them before asking
+ * the daemon: each ip-range and gateway goes to the subnet that contains it, subnets may not
+ * overlap, and the refusals read as docker's (exit 1).
+ */
+export function ipamConfig(subnets: string[], ranges: string[], gateways: string[]): { Subnet: string; IPRange?: string; Gateway?: string }[] {
+  const fail = (msg: string): never => {
+    throw new ExitError(1, msg);
+  };
+  if (subnets.length < ranges.length || subnets.length < gateways.length) fail('every ip-range or gateway must have a corresponding subnet');
+  const config = new Map<string, { Subnet: string; IPRange?: string; Gateway?: string }>();
+  for (const s of subnets) {
+    for (const k of config.keys()) if (cidrContains(s, k) || cidrContains(k, s)) fail('multiple overlapping subnet configuration is not supported');
+    config.set(s, { Subnet: s });
+  }
+  const place = (value: string, key: 'IPRange' | 'Gateway', what: string, plural: string) => {
+    let found = false;
+    for (const s of subnets) {
+      if (!cidrContains(s, value)) continue;
+      const c = config.get(s)!;
+      if (c[key]) fail(`cannot configure multiple ${plural} (${value}, ${c[key]}) ${key === 'IPRange' ? 'on' : 'for'} the same subnet (${s})`);
+      c[key] = value;
+      found = true;
+    }
+    if (!found) fail(`no matching subnet for ${what} ${value}`);
+  };
+  for (const r of ranges) {
+    parseCidr(r, (m) => fail(m));
+    place(r, 'IPRange', 'range', 'ranges');
+  }
+  for (const g of gateways) place(g, 'Gateway', 'gateway', 'gateways');
+  return [...config.values()];
+}
+
+/** A CIDR as Go's net.ParseCIDR reads it, or `onError` with its words. */
+function parseCidr(cidr: string, onError: (msg: string) => never): { ip: string; prefix: number; family: 'ipv4' | 'ipv6' } {
+  const [ip = '', bits, extra] = cidr.split('/');
+  const v = isIP(ip);
+  const prefix = Number(bits);
+  if (!v || extra !== undefined || !/^\d+$/.test(bits ?? '') || prefix > (v === 4 ? 32 : 128)) onError(`invalid CIDR address: ${cidr}`);
+  return { ip, prefix, family: v === 4 ? 'ipv4' : 'ipv6' };
+}
+
+/** Whether `subnet` contains the address (or a CIDR's address) `data`, as the docker CLI's subnetMatches. */
+function cidrContains(subnet: string, data: string): boolean {
+  const s = parseCidr(subnet, (m) => {
+    throw new ExitError(1, `invalid subnet: ${m}`);
+  });
+  const ip = data.includes('/')
+    ? parseCidr(data, (m) => {
+        throw new ExitError(1, m);
+      }).ip
+    : data;
+  const family = isIP(ip) === 4 ? 'ipv4' : isIP(ip) === 6 ? 'ipv6' : undefined;
+  if (!family || family !== s.family) return false;
+  const list = new BlockList();
+  list.addSubnet(s.ip, s.prefix, s.family);
+  return list.check(ip, family);
 }
 
 function lsCommand(ctx: CliContext): Command {

@@ -41,7 +41,8 @@ export function updateBody(f: UpdateFlags): Record<string, unknown> {
     try {
       restart = parseRestart(f.restart);
     } catch (e) {
-      throw new ExitError(125, `invalid argument "${f.restart}" for "--restart" flag: ${(e as Error).message}`);
+      // A plain error in the docker CLI's update (exit 1).
+      throw new ExitError(1, (e as Error).message);
     }
   }
   return {
