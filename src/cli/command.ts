@@ -33,6 +33,25 @@ export function requireMaxArgs(cmd: Command, args: unknown[], max: number): void
   throw new ExitError(1, `berth: '${path}' requires at most ${max} argument${max === 1 ? '' : 's'}${usageBlock(cmd, 'Run', true)}`);
 }
 
+/** Docker's wording for a command that takes between `min` and `max` arguments (exit 1). */
+export function requireRangeArgs(cmd: Command, args: unknown[], min: number, max: number): void {
+  if (args.length >= min && args.length <= max) return;
+  const path = commandPath(cmd);
+  throw new ExitError(1, `berth: '${path}' requires at least ${min} and at most ${max} argument${max === 1 ? '' : 's'}${usageBlock(cmd, 'Run', true)}`);
+}
+
+/**
+ * Docker's wording for arguments given to a command that takes none (`prune`). Such a
+ * command declares a catch-all argument only to reach this check, so its usage line
+ * leaves it out.
+ */
+export function requireNoArgs(cmd: Command, args: unknown[]): void {
+  if (args.length === 0) return;
+  const path = commandPath(cmd);
+  const usage = cmd.options.length > 0 ? `${path} [OPTIONS]` : path;
+  throw new ExitError(1, `berth: '${path}' accepts no arguments\n\nUsage:  ${usage}\n\nRun '${path} --help' for more information`);
+}
+
 /**
  * The lines docker prints after a usage error: `Usage:  berth logs [OPTIONS] CONTAINER` and
  * where to get help. Arguments are described by their docker names (`CONTAINER`); a repeatable

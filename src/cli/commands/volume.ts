@@ -2,9 +2,10 @@ import { Command } from 'commander';
 import { encodeFilters } from '../../client';
 import { CliContext, ExitError } from '../context';
 import { newCommand, requireArgs, requireMaxArgs, forEachArg } from '../command';
-import { collect, parseFilters } from '../container-options';
+import { collect } from '../container-options';
 import { renderRows } from '../format/list';
 import { inspectEach } from './inspect';
+import { confirm, filterFlags, pruneVolumes } from '../prune';
 import { humanSize } from '../format/units';
 
 /** Docker's Volume object as the API sends it. */
@@ -37,14 +38,6 @@ function volumeFields(v: Volume): Record<string, string> {
     Size: 'N/A',
     Status: 'N/A',
   };
-}
-
-function filtersOf(entries: string[] | undefined): Record<string, string[]> {
-  try {
-    return parseFilters(entries ?? []);
-  } catch (e) {
-    throw new ExitError(1, (e as Error).message);
-  }
 }
 
 /** `KEY=VALUE` options of --label and --opt. */
@@ -87,7 +80,7 @@ function lsCommand(ctx: CliContext): Command {
     .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template")
     .option('-q, --quiet', 'Only display volume names')
     .action(async (f: { filter: string[]; format?: string; quiet?: boolean }) => {
-      const filters = encodeFilters(filtersOf(f.filter));
+      const filters = encodeFilters(filterFlags(f.filter));
       const r = await ctx.client.transport.json<{ Volumes: Volume[] | null; Warnings: string[] | null }>('GET', '/volumes', { query: { filters } });
       for (const w of r.Warnings ?? []) ctx.err(`${w}\n`);
       const rows = (r.Volumes ?? []).slice().sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0)).map(volumeFields);
@@ -124,48 +117,20 @@ function rmCommand(ctx: CliContext): Command {
   return cmd;
 }
 
-async function confirm(ctx: CliContext, question: string): Promise<boolean> {
-  ctx.out(`${question} [y/N] `);
-  const line = await new Promise<string>((resolve) => {
-    let buf = '';
-    const stdin = ctx.io.stdin;
-    const onData = (c: Buffer | string) => {
-      buf += c.toString();
-      if (buf.includes('\n')) done();
-    };
-    const done = () => {
-      stdin.off('data', onData);
-      stdin.off('end', done);
-      stdin.pause();
-      resolve(buf.split('\n')[0]!.trim());
-    };
-    stdin.on('data', onData);
-    stdin.on('end', done);
-    stdin.resume();
-  });
-  return /^y(es)?$/i.test(line);
-}
-
 function pruneCommand(ctx: CliContext): Command {
   return newCommand('prune', 'Remove unused local volumes')
     .option('-a, --all', 'Remove all unused volumes, not just anonymous ones')
     .option('--filter <filter>', "Provide filter values (e.g. 'label=<label>')", collect, [])
     .option('-f, --force', 'Do not prompt for confirmation')
     .action(async (f: { all?: boolean; filter: string[]; force?: boolean }) => {
-      const filters = filtersOf(f.filter);
-      if (f.all) {
-        if (filters['all']) throw new ExitError(125, 'conflicting options: cannot specify both --all and --filter all=1');
-        filters['all'] = ['true'];
-      }
+      const filters = filterFlags(f.filter);
+      if (f.all && filters['all']) throw new ExitError(125, 'conflicting options: cannot specify both --all and --filter all=1');
       if (!f.force) {
         const what = f.all ? 'all local volumes' : 'anonymous local volumes';
         if (!(await confirm(ctx, `WARNING! This will remove ${what} not used by at least one container.\nAre you sure you want to continue?`))) return;
       }
-      const r = await ctx.client.transport.json<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }>('POST', '/volumes/prune', { query: { filters: encodeFilters(filters) } });
-      let text = '';
-      if (r.VolumesDeleted?.length) text += `Deleted Volumes:\n${r.VolumesDeleted.join('\n')}\n\n`;
-      text += `Total reclaimed space: ${humanSize(r.SpaceReclaimed)}\n`;
-      ctx.out(text);
+      const r = await pruneVolumes(ctx, filters, f.all);
+      ctx.out(`${r.output ? `${r.output}\n` : ''}Total reclaimed space: ${humanSize(r.space)}\n`);
     });
 }
 
