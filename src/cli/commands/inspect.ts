@@ -13,6 +13,11 @@ export function renderInspect(objects: unknown[], format?: string): string {
   return JSON.stringify(objects, null, 4) + '\n';
 }
 
+/** What docker prints once every name was tried: with a template and nothing found, one empty line. */
+function renderFound(found: unknown[], format?: string): string {
+  return found.length || !format ? renderInspect(found, format) : '\n';
+}
+
 /**
  * `docker volume inspect`, `docker network inspect`: each name fetched from `pathOf(name)`,
  * what was found printed, a 404 reported in the daemon's words (exit 1 at the end).
@@ -28,35 +33,98 @@ export async function inspectEach(ctx: CliContext, names: string[], pathOf: (nam
       errors.push(daemonErrorText(e));
     }
   }
-  if (found.length || !format) ctx.out(renderInspect(found, format));
+  ctx.out(renderFound(found, format));
   if (errors.length) throw new ExitError(1, errors.join('\n'));
 }
 
-type Kind = 'container' | 'image';
+/** Every kind of object docker's `inspect --type` names, in docker's order. */
+const KINDS = ['config', 'container', 'image', 'network', 'node', 'plugin', 'secret', 'service', 'task', 'volume'] as const;
+export type Kind = (typeof KINDS)[number];
+
+const enc = encodeURIComponent;
+
+/** Where each kind is read, and which kinds only a swarm manager has. */
+const LOOKUP: Record<Kind, { path: (name: string, size?: boolean) => string; swarm?: boolean }> = {
+  container: { path: (n, size) => `/containers/${enc(n)}/json${size ? '?size=1' : ''}` },
+  image: { path: (n) => `/images/${enc(n)}/json` },
+  network: { path: (n) => `/networks/${enc(n)}` },
+  volume: { path: (n) => `/volumes/${enc(n)}` },
+  service: { path: (n) => `/services/${enc(n)}?insertDefaults=1`, swarm: true },
+  task: { path: (n) => `/tasks/${enc(n)}`, swarm: true },
+  node: { path: (n) => `/nodes/${enc(n)}`, swarm: true },
+  plugin: { path: (n) => `/plugins/${enc(n)}/json` },
+  secret: { path: (n) => `/secrets/${enc(n)}`, swarm: true },
+  config: { path: (n) => `/configs/${enc(n)}`, swarm: true },
+};
+
+/** The order docker tries kinds in when no `--type` is given. */
+const AUTODETECT: Kind[] = ['container', 'image', 'network', 'volume', 'service', 'task', 'node', 'plugin', 'secret', 'config'];
+
+/** An answer that means "not this kind, try the next" when docker guesses the kind. */
+function skippable(e: unknown): boolean {
+  if (!(e instanceof ClientError)) return false;
+  return e.status === 404 || e.message.includes('not supported') || e.message.includes('invalid reference format');
+}
+
+/** The `--type` value checked as docker checks it (exit 1 with its words). */
+export function parseKind(value: string | undefined): Kind | undefined {
+  if (value === undefined) return undefined;
+  const all = `"${KINDS.join('", "')}"`;
+  if (value === '') throw new ExitError(1, `type is empty: must be one of ${all}`);
+  if (!(KINDS as readonly string[]).includes(value)) throw new ExitError(1, `unknown type: ${JSON.stringify(value)}: must be one of ${all}`);
+  return value as Kind;
+}
 
 /**
- * Looks each name up as a container, then an image (or only the `--type` asked for),
- * prints what was found and reports the rest; exit 1 if anything was missing.
+ * Looks one name up: as `kind` only, or (no kind) as each kind in docker's order, skipping
+ * swarm kinds when this daemon is no swarm manager. Throws the error docker would print.
  */
-export async function inspectObjects(ctx: CliContext, names: string[], kinds: Kind[], opts: { format?: string; size?: boolean }): Promise<void> {
+async function lookup(ctx: CliContext, name: string, kind: Kind | undefined, size: boolean | undefined): Promise<unknown> {
+  let manager: boolean | undefined;
+  for (const k of kind ? [kind] : AUTODETECT) {
+    const how = LOOKUP[k];
+    if (!kind && how.swarm) {
+      manager ??= await swarmManager(ctx);
+      if (!manager) continue;
+    }
+    try {
+      const found = await ctx.client.transport.json('GET', how.path(name, size && k === 'container'));
+      if (size && k !== 'container') ctx.err(`WARNING: --size ignored for ${k}\n`);
+      return found;
+    } catch (e) {
+      if (!kind && skippable(e)) continue;
+      throw e;
+    }
+  }
+  throw new Error(`Error: No such object: ${name}`);
+}
+
+/** Whether the daemon manages a swarm; when it cannot say, docker prints why and assumes not. */
+async function swarmManager(ctx: CliContext): Promise<boolean> {
+  try {
+    const info = await ctx.client.info();
+    return !!(info as { Swarm?: { ControlAvailable?: boolean } }).Swarm?.ControlAvailable;
+  } catch (e) {
+    ctx.err(`${daemonErrorText(e)}\n`);
+    return false;
+  }
+}
+
+/**
+ * Inspects each name (as `kind`, or whatever kind it turns out to be), prints what was
+ * found and then every failure; exit 1 if anything failed.
+ */
+export async function inspectObjects(ctx: CliContext, names: string[], kind: Kind | undefined, opts: { format?: string; size?: boolean }): Promise<void> {
   const found: unknown[] = [];
   const errors: string[] = [];
   for (const n of names) {
-    let done = false;
-    let lastError: unknown;
-    for (const k of kinds) {
-      try {
-        found.push(k === 'container' ? await ctx.client.containerInspect(n, { size: opts.size }) : await ctx.client.imageInspect(n));
-        done = true;
-        break;
-      } catch (e) {
-        if (!(e instanceof ClientError && e.status === 404)) throw e;
-        lastError = e;
-      }
+    try {
+      found.push(await lookup(ctx, n, kind, opts.size));
+    } catch (e) {
+      errors.push(daemonErrorText(e));
     }
-    if (!done) errors.push(kinds.length > 1 ? `Error: No such object: ${n}` : daemonErrorText(lastError));
   }
-  if (found.length || !opts.format) ctx.out(renderInspect(found, opts.format));
+  ctx.out(renderFound(found, opts.format));
   if (errors.length) throw new ExitError(1, errors.join('\n'));
 }
 
@@ -65,13 +133,10 @@ export function inspectCommand(ctx: CliContext, name = 'inspect'): Command {
     .argument('[names...]', 'NAME|ID')
     .option('-f, --format <string>', 'Format output using a custom template')
     .option('-s, --size', 'Display total file sizes if the type is container')
-    .option('--type <string>', 'Return JSON for specified type (container, image)')
+    .option('--type <string>', 'Only inspect objects of the given type')
     .action(async (names: string[], opts: { format?: string; size?: boolean; type?: string }) => {
       requireArgs(cmd, names, 1);
-      let kinds: Kind[] = ['container', 'image'];
-      if (opts.type === 'container' || opts.type === 'image') kinds = [opts.type];
-      else if (opts.type) throw new ExitError(1, `"${opts.type}" is not a valid value for --type`);
-      await inspectObjects(ctx, names, kinds, opts);
+      await inspectObjects(ctx, names, parseKind(opts.type), opts);
     });
   return cmd;
 }
@@ -82,7 +147,7 @@ export function imageInspectCommand(ctx: CliContext, name = 'inspect'): Command 
     .option('-f, --format <string>', 'Format output using a custom template')
     .action(async (names: string[], opts: { format?: string }) => {
       requireArgs(cmd, names, 1);
-      await inspectObjects(ctx, names, ['image'], opts);
+      await inspectObjects(ctx, names, 'image', opts);
     });
   return cmd;
 }
@@ -94,7 +159,7 @@ export function containerInspectCommand(ctx: CliContext, name = 'inspect'): Comm
     .option('-s, --size', 'Display total file sizes')
     .action(async (names: string[], opts: { format?: string; size?: boolean }) => {
       requireArgs(cmd, names, 1);
-      await inspectObjects(ctx, names, ['container'], opts);
+      await inspectObjects(ctx, names, 'container', opts);
     });
   return cmd;
 }
