@@ -41,6 +41,10 @@ import { exportCommand } from './commands/export';
 import { pullCommand } from './commands/pull';
 import { pushCommand } from './commands/push';
 import { loginCommand, logoutCommand } from './commands/login';
+import { renameCommand } from './commands/rename';
+import { cpCommand } from './commands/cp';
+import { containerPruneCommand, systemPruneCommand } from './commands/prune';
+import { requireRangeArgs } from './command';
 
 function group(name: string, description: string): Command {
   return new Command(name)
@@ -84,12 +88,13 @@ export function buildProgram(ctx: CliContext): Command {
     container.addCommand(make(ctx));
   }
   container.addCommand(containerInspectCommand(ctx));
+  container.addCommand(containerPruneCommand(ctx));
   for (const make of [commitCommand, diffCommand, exportCommand]) container.addCommand(make(ctx));
   for (const make of [statsCommand, topCommand, pauseCommand, unpauseCommand, updateCommand]) {
     program.addCommand(make(ctx));
     container.addCommand(make(ctx));
   }
-  for (const make of [execCommand, attachCommand]) {
+  for (const make of [execCommand, attachCommand, renameCommand, cpCommand, portCommand]) {
     program.addCommand(make(ctx));
     container.addCommand(make(ctx));
   }
@@ -115,10 +120,14 @@ export function buildProgram(ctx: CliContext): Command {
   system.addCommand(infoCommand(ctx));
   system.addCommand(eventsCommand(ctx));
   system.addCommand(systemDfCommand(ctx));
+  system.addCommand(systemPruneCommand(ctx));
   program.addCommand(system);
   program.addCommand(volumeCommand(ctx));
   program.addCommand(networkCommand(ctx));
-  program.addCommand(portCommand(ctx));
+  // docker words a wrong argument count for `port` as a range (1 to 2), before the command runs.
+  for (const port of [program, container].map((c) => c.commands.find((s) => s.name() === 'port')!)) {
+    port.hook('preAction', (_cmd, action) => requireRangeArgs(action, action.args, 1, 2));
+  }
 
   // help and version output must go through our streams in every subcommand too
   const wire = (c: Command) => {
