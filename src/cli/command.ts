@@ -48,8 +48,13 @@ export function requireRangeArgs(cmd: Command, args: unknown[], min: number, max
 export function requireNoArgs(cmd: Command, args: unknown[]): void {
   if (args.length === 0) return;
   const path = commandPath(cmd);
-  const usage = cmd.options.length > 0 ? `${path} [OPTIONS]` : path;
-  throw new ExitError(1, `berth: '${path}' accepts no arguments\n\nUsage:  ${usage}\n\nRun '${path} --help' for more information`);
+  throw new ExitError(1, `berth: '${path}' accepts no arguments${optionsOnlyUsage(cmd)}`);
+}
+
+/** The usage lines of a command that takes options and no arguments (`berth container prune [OPTIONS]`). */
+export function optionsOnlyUsage(cmd: Command): string {
+  const path = commandPath(cmd);
+  return `\n\nUsage:  ${cmd.options.length > 0 ? `${path} [OPTIONS]` : path}\n\nRun '${path} --help' for more information`;
 }
 
 /**

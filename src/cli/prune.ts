@@ -1,4 +1,6 @@
+import type { Command } from 'commander';
 import { encodeFilters, type Filters } from '../client';
+import { optionsOnlyUsage } from './command';
 import { CliContext, ExitError } from './context';
 import { parseFilters } from './container-options';
 
@@ -40,13 +42,19 @@ export async function confirm(ctx: CliContext, question: string): Promise<boolea
   return line.toLowerCase() === 'y';
 }
 
-/** `--filter k=v` flag values as the daemon's filter map; a malformed one ends the command (exit 1). */
-export function filterFlags(entries: string[] | undefined): Filters {
-  try {
-    return parseFilters(entries ?? []);
-  } catch (e) {
-    throw new ExitError(1, (e as Error).message);
+/**
+ * `--filter k=v` flag values as the daemon's filter map. A malformed one is a flag error
+ * as docker reports it (exit 125, the usage of `cmd`); `flag` is how the flag is shown.
+ */
+export function filterFlags(entries: string[] | undefined, cmd: Command, flag = '--filter'): Filters {
+  for (const e of entries ?? []) {
+    try {
+      parseFilters([e]);
+    } catch (err) {
+      throw new ExitError(125, `invalid argument ${JSON.stringify(e)} for ${JSON.stringify(flag)} flag: ${(err as Error).message}${optionsOnlyUsage(cmd)}`);
+    }
   }
+  return parseFilters(entries ?? []);
 }
 
 /** A copy of `filters`, so one prune never sees keys another added (`dangling`, `all`). */

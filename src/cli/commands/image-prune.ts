@@ -14,7 +14,7 @@ export function imagePruneCommand(ctx: CliContext, name = 'prune'): Command {
     .option('-f, --force', 'Do not prompt for confirmation')
     .action(async (args: string[], f: { all?: boolean; filter?: string[]; force?: boolean }) => {
       requireNoArgs(cmd, args);
-      const filters = filterFlags(f.filter);
+      const filters = filterFlags(f.filter, cmd);
       const warning = f.all
         ? 'WARNING! This will remove all images without at least one container associated to them.'
         : 'WARNING! This will remove all dangling images.';

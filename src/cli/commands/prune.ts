@@ -15,7 +15,7 @@ export function containerPruneCommand(ctx: CliContext): Command {
     .option('--filter <filter>', 'Provide filter values (e.g. "until=<timestamp>")', collect, [])
     .action(async (args: string[], f: { force?: boolean; filter: string[] }) => {
       requireNoArgs(cmd, args);
-      const filters = filterFlags(f.filter);
+      const filters = filterFlags(f.filter, cmd);
       if (!f.force && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))) return;
       const r = await pruneContainers(ctx, filters);
       ctx.out(`${r.output ? `${r.output}\n` : ''}Total reclaimed space: ${humanSize(r.space)}\n`);
@@ -51,7 +51,7 @@ export function systemPruneCommand(ctx: CliContext): Command {
     .option('--filter <filter>', 'Provide filter values (e.g. "label=<key>=<value>")', collect, [])
     .action(async (args: string[], f: { force?: boolean; all?: boolean; volumes?: boolean; filter: string[] }) => {
       requireNoArgs(cmd, args);
-      const filters = filterFlags(f.filter);
+      const filters = filterFlags(f.filter, cmd);
       // The daemon cannot date a volume, so docker refuses rather than prune volumes regardless of age.
       if (f.volumes && filters['until']) throw new ExitError(1, 'ERROR: The "until" filter is not supported with "--volumes"');
       if (!f.force && !(await confirm(ctx, systemPruneWarning(f, filters)))) return;

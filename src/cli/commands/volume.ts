@@ -79,8 +79,8 @@ function lsCommand(ctx: CliContext): Command {
     .option('-f, --filter <filter>', "Provide filter values (e.g. 'dangling=true')", collect, [])
     .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template")
     .option('-q, --quiet', 'Only display volume names')
-    .action(async (f: { filter: string[]; format?: string; quiet?: boolean }) => {
-      const filters = encodeFilters(filterFlags(f.filter));
+    .action(async (f: { filter: string[]; format?: string; quiet?: boolean }, cmd: Command) => {
+      const filters = encodeFilters(filterFlags(f.filter, cmd, '-f, --filter'));
       const r = await ctx.client.transport.json<{ Volumes: Volume[] | null; Warnings: string[] | null }>('GET', '/volumes', { query: { filters } });
       for (const w of r.Warnings ?? []) ctx.err(`${w}\n`);
       const rows = (r.Volumes ?? []).slice().sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0)).map(volumeFields);
@@ -122,8 +122,8 @@ function pruneCommand(ctx: CliContext): Command {
     .option('-a, --all', 'Remove all unused volumes, not just anonymous ones')
     .option('--filter <filter>', "Provide filter values (e.g. 'label=<label>')", collect, [])
     .option('-f, --force', 'Do not prompt for confirmation')
-    .action(async (f: { all?: boolean; filter: string[]; force?: boolean }) => {
-      const filters = filterFlags(f.filter);
+    .action(async (f: { all?: boolean; filter: string[]; force?: boolean }, cmd: Command) => {
+      const filters = filterFlags(f.filter, cmd);
       if (f.all && filters['all']) throw new ExitError(125, 'conflicting options: cannot specify both --all and --filter all=1');
       if (!f.force) {
         const what = f.all ? 'all local volumes' : 'anonymous local volumes';
