@@ -200,6 +200,8 @@ function objectsDaemon() {
       const url = req.url!;
       if (url.startsWith('/v1.45/containers/web/json')) return sendJSON(res, 200, { Id: ID, Name: '/web', State: { Status: 'running' }, Config: { Tty: false, Env: ['A=1'] } });
       if (url.startsWith('/v1.45/images/alpine/json')) return sendJSON(res, 200, { Id: 'sha256:' + 'e'.repeat(64), RepoTags: ['alpine:latest'] });
+      // inspect asks whether this is a swarm manager before it tries swarm kinds
+      if (url.startsWith('/v1.45/info')) return sendJSON(res, 200, { Swarm: { ControlAvailable: false } });
       if (url.startsWith('/v1.45/containers/json'))
         return sendJSON(res, 200, [
           {
