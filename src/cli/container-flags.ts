@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
 import { ClientError } from '../client';
 import { CliContext, ExitError } from './context';
-import { ContainerFlags, buildCreateRequest, collect } from './container-options';
-import { commandPath } from './command';
+import { ContainerFlags, FlagError, buildCreateRequest, collect } from './container-options';
+import { commandPath, usageBlock } from './command';
 import { familiarString, parseReference, withDefaultTag, type Reference } from '../common';
 import { pullReference } from './commands/pull';
 
@@ -24,7 +24,29 @@ export function addContainerFlags(cmd: Command): Command {
     .option('-l, --label <list>', 'Set meta data on a container', collect, [])
     .option('-m, --memory <bytes>', 'Memory limit')
     .option('--name <string>', 'Assign a name to the container')
-    .option('--network, --net <network>', 'Connect a container to a network')
+    .option('--network <network>', 'Connect a container to a network')
+    .addOption(new Option('--net <network>').hideHelp())
+    .option('--network-alias <list>', 'Add network-scoped alias for the container', collect, [])
+    .addOption(new Option('--net-alias <list>').hideHelp().argParser(collect).default([]))
+    .option('--ip <string>', 'IPv4 address (e.g., 172.30.100.104)')
+    .option('--ip6 <string>', 'IPv6 address (e.g., 2001:db8::33)')
+    .option('--link-local-ip <list>', 'Container IPv4/IPv6 link-local addresses', collect, [])
+    .option('--mac-address <string>', 'Container MAC address (e.g., 92:d0:c6:0a:29:33)')
+    .option('--link <list>', 'Add link to another container', collect, [])
+    .option('--dns <list>', 'Set custom DNS servers', collect, [])
+    .option('--dns-option <list>', 'Set DNS options', collect, [])
+    .option('--dns-search <list>', 'Set custom DNS search domains', collect, [])
+    .option('--domainname <string>', 'Container NIS domain name')
+    .option('--add-host <list>', 'Add a custom host-to-IP mapping (host:ip)', collect, [])
+    .option('-P, --publish-all', 'Publish all exposed ports to random ports')
+    .option('--log-driver <string>', 'Logging driver for the container')
+    .option('--log-opt <list>', 'Log driver options', collect, [])
+    .option('--volumes-from <list>', 'Mount volumes from the specified container(s)', collect, [])
+    .option('--volume-driver <string>', 'Optional volume driver for the container')
+    .option('--runtime <string>', 'Runtime to use for this container')
+    .option('--cgroup-parent <string>', 'Optional parent cgroup for the container')
+    .option('--storage-opt <list>', 'Storage driver options for the container', collect, [])
+    .option('--annotation <map>', 'Add an annotation to the container (passed through to the OCI runtime)', collect, [])
     .option('--platform <string>', 'Set platform if server is multi-platform capable')
     .option('--pull <string>', 'Pull image before creating ("always", "missing", "never")', 'missing')
     .option('-q, --quiet', 'Suppress the pull output')
@@ -107,6 +129,30 @@ export function readSecurityOpts(opts: string[]): string[] {
   });
 }
 
+/** An env file's text; failures in Go's words as the docker CLI shows them (opening: bare; reading: "invalid env file"). */
+function readEnvFile(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new Error(`open ${path}: ${goErrnoText(e)}`);
+  }
+  try {
+    return readFileSync(fd, 'utf8');
+  } catch (e) {
+    throw new Error(`invalid env file (${path}): read ${path}: ${goErrnoText(e)}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Go's text for a file-system errno (lower case, as its syscall package has it). */
+function goErrnoText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const known: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory', ELOOP: 'too many levels of symbolic links' };
+  return (code && known[code]) ?? (e as Error).message;
+}
+
 /** docker's `reportError`: `berth: <msg>` plus a pointer to the help. */
 export function reportText(cmd: Command, message: string, withHelp = true): string {
   const path = commandPath(cmd);
@@ -128,10 +174,11 @@ export async function createFromFlags(ctx: CliContext, cmd: Command, image: stri
   }
   let body;
   try {
-    const envFiles = (f.envFile ?? []).map((p) => readFileSync(p, 'utf8'));
+    const envFiles = (f.envFile ?? []).map((path) => ({ path, text: readEnvFile(path) }));
     const securityOpt = readSecurityOpts(f.securityOpt ?? []);
     body = buildCreateRequest(image, args, { ...f, securityOpt }, ctx.io.env, envFiles);
   } catch (e) {
+    if (e instanceof FlagError) throw new ExitError(125, `${e.message}${usageBlock(cmd, 'Run')}`);
     throw new ExitError(125, reportText(cmd, (e as Error).message));
   }
   // Only a name can be pulled; an image ID (or a prefix of one) never is.

@@ -1,5 +1,12 @@
 import type { ContainerCreateRequest, HostConfig, RestartPolicy } from '../wire';
+import { isIP } from 'node:net';
 import { parseGoDuration } from '../common';
+
+/**
+ * A flag's value the docker CLI refuses while parsing flags: its words are `invalid argument
+ * "V" for "FLAG" flag: …`, printed with the usage line and exit 125.
+ */
+export class FlagError extends Error {}
 
 /** Flags shared by `run` and `create`, as commander hands them over. */
 export interface ContainerFlags {
@@ -22,6 +29,29 @@ export interface ContainerFlags {
   mount?: string[];
   tmpfs?: string[];
   network?: string;
+  /** `--net`, docker's hidden old name of --network. */
+  net?: string;
+  networkAlias?: string[];
+  netAlias?: string[];
+  ip?: string;
+  ip6?: string;
+  linkLocalIp?: string[];
+  macAddress?: string;
+  link?: string[];
+  dns?: string[];
+  dnsOption?: string[];
+  dnsSearch?: string[];
+  domainname?: string;
+  addHost?: string[];
+  publishAll?: boolean;
+  logDriver?: string;
+  logOpt?: string[];
+  volumesFrom?: string[];
+  volumeDriver?: string;
+  runtime?: string;
+  cgroupParent?: string;
+  storageOpt?: string[];
+  annotation?: string[];
   restart?: string;
   privileged?: boolean;
   init?: boolean;
@@ -95,13 +125,23 @@ export function parseEnv(entries: string[], env: Record<string, string | undefin
   });
 }
 
-/** An env file: one `K=V` or `K` per line; `#` comments and blank lines skipped. */
-export function parseEnvFile(text: string, env: Record<string, string | undefined>): string[] {
-  const lines = text
-    .split(/\r?\n/)
-    .map((l) => l.replace(/^\s+/, ''))
-    .filter((l) => l !== '' && !l.startsWith('#'));
-  return parseEnv(lines, env);
+/**
+ * An env file: one `K=V` or `K` per line; `#` comments and blank lines skipped; leading
+ * space trimmed. A name with whitespace or none at all is refused in the docker CLI's words.
+ */
+export function parseEnvFile(text: string, env: Record<string, string | undefined>, path = ''): string[] {
+  const out: string[] = [];
+  for (const raw of text.replace(/^\uFEFF/, '').split(/\r?\n/)) {
+    const line = raw.replace(/^\s+/, '');
+    if (line === '' || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    const name = eq < 0 ? line : line.slice(0, eq);
+    if (/\s/.test(name)) throw new Error(`invalid env file (${path}): variable '${name}' contains whitespaces`);
+    if (name === '') throw new Error(`invalid env file (${path}): no variable name on line '${line}'`);
+    if (eq >= 0) out.push(line);
+    else if (env[name] !== undefined) out.push(`${name}=${env[name]}`);
+  }
+  return out;
 }
 
 /** `--filter k=v` (repeatable) → docker's filter map. */
@@ -116,17 +156,42 @@ export function parseFilters(entries: string[]): Record<string, string[]> {
   return out;
 }
 
-/** `512m`, `1g`, `1024` (bytes) → bytes, as docker's RAMInBytes. */
-export function parseMemory(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?$/i.exec(s.trim());
-  if (!m) throw new Error(`invalid size: '${s}'`);
-  const mult: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
-  return Math.round(Number(m[1]) * mult[m[2]!.toLowerCase()]!);
+/** `512m`, `1g`, `1024` (bytes) → bytes, with the words of docker's RAMInBytes (go-units) for what it refuses. */
+export function parseMemory(text: string): number {
+  // The number ends at the last digit, dot or space; the suffix follows.
+  let sep = -1;
+  for (let i = text.length - 1; i >= 0; i--) if ('0123456789. '.includes(text[i]!)) { sep = i; break; }
+  if (sep === -1) throw new Error(`invalid size: '${text}'`);
+  const num = text[sep] === ' ' ? text.slice(0, sep) : text.slice(0, sep + 1);
+  const sfx = text.slice(sep + 1);
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(num)) throw new Error(`strconv.ParseFloat: parsing ${JSON.stringify(num)}: invalid syntax`);
+  let size = Number(num);
+  if (size < 0) throw new Error(`size is less than zero: ${text}`);
+  const bad = () => new Error(`invalid suffix: '${sfx}'`);
+  const lower = sfx.toLowerCase();
+  if (lower !== '' && lower !== 'b') {
+    const mult: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+    const m = mult[lower[0]!];
+    if (sfx.length > 3 || m === undefined || (lower.length === 2 && lower[1] !== 'b') || (lower.length === 3 && lower.slice(1) !== 'ib')) throw bad();
+    size *= m;
+  } else if (sfx.length > 1) {
+    throw bad();
+  }
+  return Math.trunc(size);
+}
+
+/** A flag's value through `parse`, its refusal in the docker CLI's flag-parsing words (FlagError). */
+export function flagValue<T>(flag: string, v: string, parse: (v: string) => T): T {
+  try {
+    return parse(v);
+  } catch (e) {
+    throw new FlagError(`invalid argument "${v}" for "${flag}" flag: ${(e as Error).message}`);
+  }
 }
 
 /** A whole number for flag `name`, as docker's int flags parse it. */
 function intFlag(name: string, v: string): number {
-  if (!/^[+-]?\d+$/.test(v.trim())) throw new Error(`invalid argument "${v}" for "--${name}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+  if (!/^[+-]?\d+$/.test(v.trim())) throw new FlagError(`invalid argument "${v}" for "--${name}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
   return Number(v);
 }
 
@@ -188,16 +253,25 @@ export function parseThrottleDevice(spec: string, sizes: boolean): { Path: strin
 
 /** `--ulimit nofile=1024[:2048]` → Docker's Ulimit (a single value is both limits). */
 export function parseUlimit(spec: string): { Name: string; Soft: number; Hard: number } {
+  // go-units' ParseUlimit, with its words.
   const eq = spec.indexOf('=');
-  if (eq <= 0) throw new Error(`invalid ulimit argument: ${spec}`);
+  if (eq < 0) throw new Error(`invalid ulimit argument: ${spec}`);
   const name = spec.slice(0, eq);
+  if (!ULIMIT_NAMES.has(name)) throw new Error(`invalid ulimit type: ${name}`);
   const vals = spec.slice(eq + 1).split(':');
-  if (vals.length > 2 || vals.some((v) => !/^-?\d+$/.test(v))) throw new Error(`invalid ulimit argument: ${spec}`);
-  const soft = Number(vals[0]);
-  const hard = vals.length === 2 ? Number(vals[1]) : soft;
-  if (soft > hard && hard !== -1) throw new Error(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
-  return { Name: name, Soft: soft, Hard: hard };
+  if (vals.length > 2) throw new Error(`too many limit value arguments - ${spec.slice(eq + 1)}, can only have up to two, \`soft[:hard]\``);
+  const int = (v: string) => {
+    if (!/^[+-]?\d+$/.test(v)) throw new Error(`strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax`);
+    return Number(v);
+  };
+  const hard = vals.length === 2 ? int(vals[1]!) : undefined;
+  const soft = int(vals[0]!);
+  const h = hard ?? soft;
+  if (h !== -1 && soft > h) throw new Error(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${h}`);
+  return { Name: name, Soft: soft, Hard: h };
 }
+
+const ULIMIT_NAMES = new Set(['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack']);
 
 /** `--sysctl k=v` entries → map. */
 export function parseSysctls(list: string[]): Record<string, string> {
@@ -221,8 +295,8 @@ export function isolationHostConfig(f: ContainerFlags): Record<string, unknown> 
     if (!['', 'host', 'private'].includes(f.cgroupns)) throw new Error(`invalid argument "${f.cgroupns}" for "--cgroupns" flag: invalid cgroup namespace mode`);
     h.CgroupnsMode = f.cgroupns;
   }
-  if (f.memoryReservation) h.MemoryReservation = parseMemory(f.memoryReservation);
-  if (f.memorySwap) h.MemorySwap = f.memorySwap.trim() === '-1' ? -1 : parseMemory(f.memorySwap);
+  if (f.memoryReservation) h.MemoryReservation = flagValue('--memory-reservation', f.memoryReservation, parseMemory);
+  if (f.memorySwap) h.MemorySwap = f.memorySwap.trim() === '-1' ? -1 : flagValue('--memory-swap', f.memorySwap, parseMemory);
   if (f.memorySwappiness !== undefined) h.MemorySwappiness = intFlag('memory-swappiness', f.memorySwappiness);
   if (f.oomKillDisable) h.OomKillDisable = true;
   if (f.oomScoreAdj !== undefined) {
@@ -246,9 +320,9 @@ export function isolationHostConfig(f: ContainerFlags): Record<string, unknown> 
   if (f.deviceCgroupRule?.length) h.DeviceCgroupRules = f.deviceCgroupRule;
   if (f.securityOpt?.length) h.SecurityOpt = f.securityOpt;
   if (f.sysctl?.length) h.Sysctls = parseSysctls(f.sysctl);
-  if (f.ulimit?.length) h.Ulimits = f.ulimit.map(parseUlimit);
+  if (f.ulimit?.length) h.Ulimits = f.ulimit.map((u) => flagValue('--ulimit', u, parseUlimit));
   if (f.groupAdd?.length) h.GroupAdd = f.groupAdd;
-  if (f.shmSize) h.ShmSize = parseMemory(f.shmSize);
+  if (f.shmSize) h.ShmSize = flagValue('--shm-size', f.shmSize, parseMemory);
   return h;
 }
 
@@ -302,7 +376,7 @@ export function buildCreateRequest(
   args: string[],
   f: ContainerFlags,
   env: Record<string, string | undefined>,
-  envFiles: string[] = [],
+  envFiles: { path: string; text: string }[] = [],
 ): ContainerCreateRequest {
   if (f.rm && f.restart && !['no', ''].includes(parseRestart(f.restart).Name)) throw new Error('conflicting options: cannot specify both --restart and --rm');
   const attach = (f.attach ?? []).map((a) => a.toLowerCase());
@@ -312,9 +386,10 @@ export function buildCreateRequest(
   const attachStdout = attach.length ? attach.includes('stdout') : !f.detach;
   const attachStderr = attach.length ? attach.includes('stderr') : !f.detach;
 
-  const envList = [...envFiles.flatMap((t) => parseEnvFile(t, env)), ...parseEnv(f.env ?? [], env)];
+  const envList = [...envFiles.flatMap((ef) => parseEnvFile(ef.text, env, ef.path)), ...(f.env ?? []).map((e) => flagValue('-e, --env', e, (v) => parseEnv([v], env)[0]!))];
   const labels: Record<string, string> = {};
   for (const l of f.label ?? []) {
+    if (l.startsWith('=')) throw new FlagError(`invalid argument "${l}" for "-l, --label" flag: invalid label '${l}': empty name`);
     const i = l.indexOf('=');
     labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
   }
@@ -338,9 +413,10 @@ export function buildCreateRequest(
     else volumes[v] = {};
   }
 
+  const network = f.network || f.net || 'default';
   const host: HostConfig = {
     Binds: binds.length ? binds : null,
-    NetworkMode: f.network || 'default',
+    NetworkMode: network,
     AutoRemove: !!f.rm,
     // A name the daemon does not know goes as typed: its refusal is what docker shows.
     RestartPolicy: f.restart ? (parseRestart(f.restart) as RestartPolicy) : { Name: 'no', MaximumRetryCount: 0 },
@@ -352,23 +428,24 @@ export function buildCreateRequest(
     PortBindings: Object.keys(bindings).length ? bindings : {},
   };
   Object.assign(host, mountHostConfig(f));
-  if (f.memory) host['Memory'] = parseMemory(f.memory);
+  Object.assign(host, networkHostConfig(f));
+  if (f.memory) host['Memory'] = flagValue('-m, --memory', f.memory, parseMemory);
   Object.assign(host, isolationHostConfig(f));
   if (f.cpus) {
-    const n = Number(f.cpus);
-    if (!(n > 0)) throw new Error(`invalid argument "${f.cpus}" for "--cpus" flag`);
+    // Any rational number; the daemon judges the range.
+    const n = flagValue('--cpus', f.cpus, (v) => {
+      if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(v)) throw new Error(`failed to parse ${v} as a rational number`);
+      return Number(v);
+    });
     host['NanoCpus'] = Math.round(n * 1e9);
   }
 
   let stopTimeout: number | undefined;
-  if (f.stopTimeout !== undefined) {
-    stopTimeout = Number(f.stopTimeout);
-    if (!Number.isInteger(stopTimeout)) throw new Error(`invalid argument "${f.stopTimeout}" for "--stop-timeout" flag`);
-  }
+  if (f.stopTimeout !== undefined) stopTimeout = intFlag('stop-timeout', f.stopTimeout);
 
   return {
     Hostname: f.hostname ?? '',
-    Domainname: '',
+    Domainname: f.domainname ?? '',
     User: f.user ?? '',
     AttachStdin: attachStdin,
     AttachStdout: attachStdout,
@@ -388,7 +465,75 @@ export function buildCreateRequest(
     StopTimeout: stopTimeout,
     ...healthcheckOf(f),
     HostConfig: host,
-    NetworkingConfig: { EndpointsConfig: {} },
+    NetworkingConfig: networkingConfig(network, f),
+  };
+}
+
+/** Keys and values of repeatable `K=V` flags (`--log-opt`, `--storage-opt`, `--annotation`); a bare `K` maps to ''. */
+function keyValues(entries: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of entries ?? []) {
+    const i = e.indexOf('=');
+    out[i < 0 ? e : e.slice(0, i)] = i < 0 ? '' : e.slice(i + 1);
+  }
+  return out;
+}
+
+/** The HostConfig fields of the network, DNS, logging and runtime flags, as the docker CLI fills them. */
+function networkHostConfig(f: ContainerFlags): Partial<HostConfig> & Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (f.link?.length) out.Links = f.link;
+  if (f.dns?.length) {
+    for (const d of f.dns) if (!isIP(d)) throw new FlagError(`invalid argument "${d}" for "--dns" flag: IP address is not correctly formatted: ${d}`);
+    out.Dns = f.dns;
+  }
+  if (f.dnsOption?.length) out.DnsOptions = f.dnsOption;
+  if (f.dnsSearch?.length) out.DnsSearch = f.dnsSearch;
+  if (f.addHost?.length) out.ExtraHosts = f.addHost.map(checkAddHost);
+  if (f.publishAll) out.PublishAllPorts = true;
+  if (f.logDriver !== undefined || f.logOpt?.length) out.LogConfig = { Type: f.logDriver ?? '', Config: keyValues(f.logOpt) };
+  if (f.volumesFrom?.length) out.VolumesFrom = f.volumesFrom;
+  if (f.volumeDriver) out.VolumeDriver = f.volumeDriver;
+  if (f.runtime) out.Runtime = f.runtime;
+  if (f.cgroupParent) out.CgroupParent = f.cgroupParent;
+  if (f.storageOpt?.length) out.StorageOpt = keyValues(f.storageOpt);
+  if (f.annotation?.length) out.Annotations = keyValues(f.annotation);
+  return out;
+}
+
+/** `--add-host NAME:IP` (or NAME=IP), checked as the docker CLI checks it; IPv6 addresses may be bracketed. */
+function checkAddHost(v: string): string {
+  const sep = v.search(/[:=]/);
+  const name = sep < 0 ? '' : v.slice(0, sep);
+  let ip = sep < 0 ? '' : v.slice(sep + 1);
+  if (sep <= 0 || ip === '') throw new FlagError(`invalid argument "${v}" for "--add-host" flag: bad format for add-host: "${v}"`);
+  if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
+  if (ip !== 'host-gateway' && !isIP(ip)) throw new FlagError(`invalid argument "${v}" for "--add-host" flag: invalid IP address in add-host: "${ip}"`);
+  return `${name}:${ip}`;
+}
+
+/**
+ * NetworkingConfig as the docker CLI sends it: one endpoint for the container's network
+ * (none for host or container:X), with the address, MAC and aliases asked for; links go
+ * there too on a user-defined network.
+ */
+function networkingConfig(network: string, f: ContainerFlags): { EndpointsConfig: Record<string, Record<string, unknown>> } {
+  if (network === 'host' || network.startsWith('container:')) return { EndpointsConfig: {} };
+  const userDefined = !['default', 'bridge', 'none'].includes(network);
+  const aliases = [...(f.networkAlias ?? []), ...(f.netAlias ?? [])];
+  if (aliases.length && !userDefined) throw new Error('network-scoped aliases are only supported for user-defined networks');
+  if (f.macAddress !== undefined && !/^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i.test(f.macAddress)) throw new Error(`${f.macAddress} is not a valid mac address`);
+  const ipam = f.ip || f.ip6 || f.linkLocalIp?.length ? { ...(f.ip ? { IPv4Address: f.ip } : {}), ...(f.ip6 ? { IPv6Address: f.ip6 } : {}), ...(f.linkLocalIp?.length ? { LinkLocalIPs: f.linkLocalIp } : {}) } : null;
+  return {
+    EndpointsConfig: {
+      [network]: {
+        IPAMConfig: ipam,
+        Links: userDefined && f.link?.length ? f.link : null,
+        Aliases: aliases.length ? aliases : null,
+        MacAddress: f.macAddress ?? '',
+        DriverOpts: null,
+      },
+    },
   };
 }
 
@@ -406,7 +551,7 @@ export function healthcheckOf(f: ContainerFlags): { Healthcheck?: Record<string,
     try {
       n = parseGoDuration(v);
     } catch (e) {
-      throw new Error(`invalid argument "${v}" for "--${flag}" flag: ${(e as Error).message}`);
+      throw new FlagError(`invalid argument "${v}" for "--${flag}" flag: ${(e as Error).message}`);
     }
     if (n < 0) throw new Error(`--${flag} cannot be negative`);
     return n;

@@ -13,5 +13,10 @@ test('HEALTHCHECK changes: options, exec and shell forms, NONE; Go durations', (
   assert.throws(() => applyChanges({}, ['HEALTHCHECK true']), /Unknown type/);
   assert.equal(parseGoDuration('1h2m3.5s'), 3_723_500_000_000);
   assert.equal(parseGoDuration('0'), 0);
-  assert.throws(() => parseGoDuration('5 seconds'), /invalid duration/);
+  // Go's words for each kind of mistake.
+  assert.throws(() => parseGoDuration('5 seconds'), /^Error: time: unknown unit " seconds" in duration "5 seconds"$|unknown unit " seconds" in duration "5 seconds"/);
+  assert.throws(() => parseGoDuration('1'), /time: missing unit in duration "1"/);
+  assert.throws(() => parseGoDuration('abc'), /time: invalid duration "abc"/);
+  assert.throws(() => parseGoDuration(''), /time: invalid duration ""/);
+  assert.equal(parseGoDuration('.5s'), 500_000_000);
 });

@@ -97,3 +97,43 @@ test('--restart syntax is the CLI\'s to check, the policy the daemon\'s; network
   await d.dockerOk(['network', 'rm', 'dual']);
   await d.dockerOk(['rm', '-f', 'rp']);
 });
+
+test('berth run takes docker\'s network, DNS, logging and runtime flags: the container is wired as with docker run', async () => {
+  await d.dockerOk(['network', 'create', '--subnet', '10.97.0.0/24', 'flags-net']);
+  const out = await d.berth(['run', '--rm', '--network', 'flags-net', '--ip', '10.97.0.50', '--network-alias', 'svc', '--mac-address', '02:42:0a:61:00:32',
+    '--dns', '10.97.0.1', '--dns-search', 'example.test', '--dns-option', 'ndots:3', '--add-host', 'db:10.97.0.9', '--domainname', 'corp.test', '--hostname', 'h1',
+    '--log-driver', 'json-file', '--log-opt', 'max-size=1m', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; cat /sys/class/net/eth0/address; cat /etc/hosts /etc/resolv.conf; hostname -d']);
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stdout, /inet 10\.97\.0\.50\/24/);
+  assert.match(out.stdout, /02:42:0a:61:00:32/);
+  assert.match(out.stdout, /10\.97\.0\.9\tdb/);
+  assert.match(out.stdout, /search example\.test/);
+  assert.match(out.stdout, /options ndots:3/);
+  // --net, docker's old name of --network, and none.
+  const none = await d.berth(['run', '--rm', '--net', 'none', 'busybox', 'ip', '-o', 'link']);
+  assert.equal(none.stdout.trim().split('\n').length, 1, none.stdout);
+  const id = (await d.berth(['create', '--network', 'flags-net', '--log-opt', 'max-size=2m', '-P', '--expose', '80', '--runtime', 'runc', 'busybox', 'true'])).stdout.trim();
+  const ins = await d.inspect(id);
+  assert.equal(ins.HostConfig.NetworkMode, 'flags-net');
+  assert.deepEqual(ins.HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '2m' } });
+  assert.equal(ins.HostConfig.PublishAllPorts, true);
+  assert.equal(ins.HostConfig.Runtime, 'runc');
+  await d.dockerOk(['rm', id]);
+  await d.dockerOk(['network', 'rm', 'flags-net']);
+});
+
+test('flag values refused as the docker CLI refuses them: words, usage line, exit 125', async () => {
+  const bad: string[][] = [
+    ['-m', '1x'], ['-m', 'x'], ['--cpus', 'abc'], ['-e', '=x'], ['--ulimit', 'nofile=x'], ['--ulimit', 'nosuch=1'], ['--shm-size', 'x'],
+    ['--pids-limit', 'x'], ['--stop-timeout', 'x'], ['--health-interval', '1x'], ['--health-interval', '1'], ['--label', '=x'],
+    ['--dns', 'x'], ['--add-host', 'bad'], ['--add-host', 'a:300.1.1.1'], ['--mac-address', 'zz'], ['--network-alias', 'a'],
+    ['--env-file', '/nonexistent-env-file'], ['--network', 'no-such-net'], ['--cpus', '-1'],
+  ];
+  for (const flags of bad) {
+    const args = ['run', '--rm', ...flags, 'busybox', 'true'];
+    const a = await d.docker(args);
+    const b = await d.berth(args);
+    assert.equal(b.code, a.code, `${flags.join(' ')}: berth ${b.code}, docker ${a.code}`);
+    assert.equal(b.stderr, a.stderr.replace(/\bdocker\b/g, 'berth'), flags.join(' '));
+  }
+});

@@ -435,7 +435,7 @@ export class Daemon {
 
   /** Our berth CLI against this daemon. */
   async berth(args: string[], opts: RunOptions = {}): Promise<RunResult> {
-    return this.note(await run(process.execPath, [BERTH, '-H', this.host, ...args], { ...opts, env: { ...this.env(), ...opts.env } }));
+    return this.note(await run(process.execPath, ['--', BERTH, '-H', this.host, ...args], { ...opts, env: { ...this.env(), ...opts.env } }));
   }
 
   /** docker ... and assert exit code 0; returns trimmed stdout. */
