@@ -116,8 +116,13 @@ test('isolation flag errors read like docker\'s', () => {
   assert.throws(() => parseWeightDevice('/dev/sda:5'), /invalid weight for device/);
   assert.throws(() => parseThrottleDevice('/dev/sda:lots', true), /invalid rate for device/);
   assert.throws(() => buildCreateRequest('a', [], { pidsLimit: 'x' }, {}), /invalid argument "x" for "--pids-limit" flag/);
-  assert.throws(() => buildCreateRequest('a', [], { cgroupns: 'shared' }, {}), /invalid cgroup namespace mode/);
-  assert.throws(() => buildCreateRequest('a', [], { oomScoreAdj: '2000' }, {}), /Valid values are from -1000 to 1000/);
+  assert.throws(() => buildCreateRequest('a', [], { cgroupns: 'shared' }, {}), /^Error: --cgroupns: invalid CGROUP mode$/);
+  assert.throws(() => buildCreateRequest('a', [], { pid: 'container:' }, {}), /--pid: invalid PID mode/);
+  assert.throws(() => buildCreateRequest('a', [], { memorySwappiness: '200' }, {}), /invalid value: 200\. Valid memory swappiness range is 0-100/);
+  assert.throws(() => buildCreateRequest('a', [], { securityOpt: ['nope'] }, {}), /Invalid --security-opt: "nope"/);
+  assert.throws(() => buildCreateRequest('a', [], { sysctl: ['kernel.nope=1'] }, {}), /sysctl 'kernel.nope=1' is not allowed/);
+  // The range of --oom-score-adj is the daemon's to judge.
+  assert.equal(buildCreateRequest('a', [], { oomScoreAdj: '2000' }, {}).HostConfig?.OomScoreAdj, 2000);
 });
 
 test('--health-* flags and --no-healthcheck build the Healthcheck as the docker CLI does', () => {

@@ -190,8 +190,8 @@ export function flagValue<T>(flag: string, v: string, parse: (v: string) => T): 
 }
 
 /** A whole number for flag `name`, as docker's int flags parse it. */
-function intFlag(name: string, v: string): number {
-  if (!/^[+-]?\d+$/.test(v.trim())) throw new FlagError(`invalid argument "${v}" for "--${name}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+function intFlag(name: string, v: string, shown = `--${name}`): number {
+  if (!/^[+-]?\d+$/.test(v.trim())) throw new FlagError(`invalid argument "${v}" for "${shown}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
   return Number(v);
 }
 
@@ -277,11 +277,30 @@ const ULIMIT_NAMES = new Set(['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'me
 export function parseSysctls(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of list) {
+    // The docker CLI's ValidateSysctl: only the namespaced ones a container may set.
     const i = e.indexOf('=');
-    if (i <= 0) throw new Error(`invalid argument "${e}" for "--sysctl" flag: sysctl '${e}' is not allowed`);
-    out[e.slice(0, i)] = e.slice(i + 1);
+    const k = i < 0 ? '' : e.slice(0, i);
+    const allowed = NAMESPACED_SYSCTLS.has(k) || k.startsWith('net.') || k.startsWith('fs.mqueue.');
+    if (!allowed) throw new FlagError(`invalid argument "${e}" for "--sysctl" flag: sysctl '${e}' is not allowed`);
+    out[k] = e.slice(i + 1);
   }
   return out;
+}
+
+const NAMESPACED_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
+/** The namespace modes the docker CLI takes (its `--pid: invalid PID mode` words otherwise). */
+function checkModes(f: ContainerFlags): void {
+  const container = (m: string) => /^container:.+/.test(m);
+  if (f.pid !== undefined && !(f.pid === '' || f.pid === 'host' || container(f.pid))) throw new Error('--pid: invalid PID mode');
+  if (f.uts !== undefined && !['', 'host'].includes(f.uts)) throw new Error('--uts: invalid UTS mode');
+  if (f.userns !== undefined && !['', 'host'].includes(f.userns)) throw new Error('--userns: invalid USER mode');
+  if (f.cgroupns !== undefined && !['', 'host', 'private'].includes(f.cgroupns)) throw new Error('--cgroupns: invalid CGROUP mode');
+  for (const o of f.securityOpt ?? []) {
+    // key=value or key:value; only no-new-privileges stands alone.
+    const m = /^([^=:]*)[=:](.*)$/s.exec(o);
+    if (o !== 'no-new-privileges' && (!m || m[2] === '')) throw new Error(`Invalid --security-opt: ${JSON.stringify(o)}`);
+  }
 }
 
 /** The isolation and resource flags' HostConfig fields. */
@@ -291,20 +310,22 @@ export function isolationHostConfig(f: ContainerFlags): Record<string, unknown> 
   if (f.ipc !== undefined) h.IpcMode = f.ipc;
   if (f.uts !== undefined) h.UTSMode = f.uts;
   if (f.userns !== undefined) h.UsernsMode = f.userns;
-  if (f.cgroupns !== undefined) {
-    if (!['', 'host', 'private'].includes(f.cgroupns)) throw new Error(`invalid argument "${f.cgroupns}" for "--cgroupns" flag: invalid cgroup namespace mode`);
-    h.CgroupnsMode = f.cgroupns;
-  }
+  checkModes(f);
+  if (f.cgroupns !== undefined) h.CgroupnsMode = f.cgroupns;
   if (f.memoryReservation) h.MemoryReservation = flagValue('--memory-reservation', f.memoryReservation, parseMemory);
   if (f.memorySwap) h.MemorySwap = f.memorySwap.trim() === '-1' ? -1 : flagValue('--memory-swap', f.memorySwap, parseMemory);
-  if (f.memorySwappiness !== undefined) h.MemorySwappiness = intFlag('memory-swappiness', f.memorySwappiness);
+  if (f.memorySwappiness !== undefined) {
+    const v = intFlag('memory-swappiness', f.memorySwappiness);
+    if (v !== -1 && (v < 0 || v > 100)) throw new Error(`invalid value: ${v}. Valid memory swappiness range is 0-100`);
+    h.MemorySwappiness = v;
+  }
   if (f.oomKillDisable) h.OomKillDisable = true;
   if (f.oomScoreAdj !== undefined) {
+    // The range is the daemon's to check (and its words).
     const v = intFlag('oom-score-adj', f.oomScoreAdj);
-    if (v < -1000 || v > 1000) throw new Error(`invalid value: ${v}. Valid values are from -1000 to 1000`);
     h.OomScoreAdj = v;
   }
-  if (f.cpuShares !== undefined) h.CpuShares = intFlag('cpu-shares', f.cpuShares);
+  if (f.cpuShares !== undefined) h.CpuShares = intFlag('cpu-shares', f.cpuShares, '-c, --cpu-shares');
   if (f.cpuPeriod !== undefined) h.CpuPeriod = intFlag('cpu-period', f.cpuPeriod);
   if (f.cpuQuota !== undefined) h.CpuQuota = intFlag('cpu-quota', f.cpuQuota);
   if (f.cpusetCpus !== undefined) h.CpusetCpus = f.cpusetCpus;
@@ -349,6 +370,7 @@ export function parsePublish(spec: string): { port: string; binding: { HostIp: s
   else if (parts.length === 2) [hostPort, containerPort] = parts as [string, string];
   else if (parts.length === 3 && !v6) [hostIp, hostPort, containerPort] = parts as [string, string, string];
   else throw new Error(`invalid port format for --publish: ${spec}`);
+  if (hostIp !== '' && !isIP(hostIp)) throw new Error(`invalid IP address: ${hostIp}`);
   const valid = (p: string) => /^\d+(-\d+)?$/.test(p) && p.split('-').every((n) => Number(n) >= 1 && Number(n) <= 65535);
   if (!valid(containerPort)) throw new Error(`invalid containerPort: ${containerPort}`);
   if (hostPort !== '' && !valid(hostPort)) throw new Error(`invalid hostPort: ${hostPort}`);

@@ -128,6 +128,8 @@ test('flag values refused as the docker CLI refuses them: words, usage line, exi
     ['--pids-limit', 'x'], ['--stop-timeout', 'x'], ['--health-interval', '1x'], ['--health-interval', '1'], ['--label', '=x'],
     ['--dns', 'x'], ['--add-host', 'bad'], ['--add-host', 'a:300.1.1.1'], ['--mac-address', 'zz'], ['--network-alias', 'a'],
     ['--env-file', '/nonexistent-env-file'], ['--network', 'no-such-net'], ['--cpus', '-1'],
+    ['-p', '1.2.3:80:80'], ['--device', '/dev/nosuch'], ['--security-opt', 'nope'], ['--userns', 'nope'], ['--pid', 'nope'], ['--cgroupns', 'nope'],
+    ['--uts', 'nope'], ['--oom-score-adj', '2000'], ['--memory-swappiness', '200'], ['--cpu-shares', 'x'], ['--sysctl', 'x'], ['--sysctl', 'kernel.nope=1'],
   ];
   for (const flags of bad) {
     const args = ['run', '--rm', ...flags, 'busybox', 'true'];

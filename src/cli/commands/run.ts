@@ -23,7 +23,9 @@ export async function runContainer(ctx: CliContext, cmd: Command, image: string,
     id = await createFromFlags(ctx, cmd, image, args, f);
   } catch (e) {
     if (e instanceof ExitError) throw e;
-    throw new ExitError(125, reportText(cmd, daemonErrorText(e)));
+    // The docker CLI maps a failed create by its words too ("no such file or directory": 127).
+    const text = daemonErrorText(e);
+    throw new ExitError(startFailureCode(text), reportText(cmd, text));
   }
 
   if (f.detach) {
