@@ -139,3 +139,19 @@ test('flag values refused as the docker CLI refuses them: words, usage line, exi
     assert.equal(b.stderr, a.stderr.replace(/\bdocker\b/g, 'berth'), flags.join(' '));
   }
 });
+
+test('berth network prune: the prompt, the filter refusal and the output as docker network prune', async () => {
+  const bad = ['network', 'prune', '--filter', 'bad'];
+  const a = await d.docker(bad);
+  const b = await d.berth(bad);
+  assert.equal(b.code, a.code);
+  assert.equal(b.stderr, a.stderr.replace(/\bdocker\b/g, 'berth'));
+  for (const cli of ['docker', 'berth'] as const) {
+    await d.dockerOk(['network', 'create', 'unused-one']);
+    const run = (args: string[], input: string) => (cli === 'docker' ? d.docker(args, { input }) : d.berth(args, { input }));
+    const no = await run(['network', 'prune'], 'n\n');
+    assert.equal(no.stdout, 'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ', cli);
+    const yes = await run(['network', 'prune'], 'y\n');
+    assert.equal(yes.stdout, 'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] Deleted Networks:\nunused-one\n\n', cli);
+  }
+});

@@ -5,6 +5,7 @@ import { CliContext, ExitError } from '../context';
 import { forEachArg, newCommand, requireArgs, requireExactArgs, requireMaxArgs } from '../command';
 import { collect, parseFilters } from '../container-options';
 import { renderRows } from '../format/list';
+import { confirm, filterFlags, pruneNetworks } from '../prune';
 import { inspectEach } from './inspect';
 
 /** Docker's Network object as the API sends it (the fields the CLI shows). */
@@ -202,34 +203,17 @@ function rmCommand(ctx: CliContext): Command {
 }
 
 function pruneCommand(ctx: CliContext): Command {
-  return newCommand('prune', 'Remove all unused networks')
+  const cmd: Command = newCommand('prune', 'Remove all unused networks')
     .option('--filter <filter>', "Provide filter values (e.g. 'until=<timestamp>')", collect, [])
     .option('-f, --force', 'Do not prompt for confirmation')
     .action(async (f: { filter: string[]; force?: boolean }) => {
-      if (!f.force) {
-        ctx.out('WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ');
-        const line = await new Promise<string>((resolve) => {
-          let buf = '';
-          const stdin = ctx.io.stdin;
-          const onData = (c: Buffer | string) => {
-            buf += c.toString();
-            if (buf.includes('\n')) done();
-          };
-          const done = () => {
-            stdin.off('data', onData);
-            stdin.off('end', done);
-            stdin.pause();
-            resolve(buf.split('\n')[0]!.trim());
-          };
-          stdin.on('data', onData);
-          stdin.on('end', done);
-          stdin.resume();
-        });
-        if (!/^y(es)?$/i.test(line)) return;
-      }
-      const r = await ctx.client.transport.json<{ NetworksDeleted: string[] | null }>('POST', '/networks/prune', { query: { filters: encodeFilters(filtersOf(f.filter)) } });
-      if (r.NetworksDeleted?.length) ctx.out(`Deleted Networks:\n${r.NetworksDeleted.join('\n')}\n\n`);
+      const filters = filterFlags(f.filter, cmd);
+      if (!f.force && !(await confirm(ctx, 'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?'))) return;
+      const r = await pruneNetworks(ctx, filters);
+      // docker prints the block with a line of its own after it.
+      if (r.output) ctx.out(`${r.output}\n`);
     });
+  return cmd;
 }
 
 function connectCommand(ctx: CliContext): Command {
