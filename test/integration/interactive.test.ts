@@ -223,3 +223,20 @@ test('berth exec and berth attach behave like docker\'s', async () => {
   assert.equal(stopped.code, 1);
   assert.match(stopped.stderr, /You cannot attach to a stopped container, start it first/);
 });
+
+test('exec -i, run -i and start -ai with an empty stdin: the process reads end of input at once', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'empty-in', 'busybox', 'sleep', '300']);
+  // The client half-closes right after its request: the end must reach the process even when
+  // it comes before the process has started.
+  for (let i = 0; i < 3; i++) {
+    const r = await d.docker(['exec', '-i', 'empty-in', 'cat'], { input: '', timeoutMs: 20_000 });
+    assert.equal(r.code, 0, `exec -i cat with empty stdin, try ${i}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+  }
+  const run = await d.docker(['run', '--rm', '-i', 'busybox', 'cat'], { input: '', timeoutMs: 20_000 });
+  assert.equal(run.code, 0, run.stderr);
+  const id = await d.dockerOk(['create', '-i', 'busybox', 'cat']);
+  const start = await d.docker(['start', '-ai', id], { input: '', timeoutMs: 20_000 });
+  assert.equal(start.code, 0, start.stderr);
+  await d.dockerOk(['rm', '-f', 'empty-in', id]);
+});

@@ -322,6 +322,12 @@ export function pumpStdin(input: Duplex, head: Buffer | undefined, sink: StdinSi
   };
   if (head?.length) feed(head);
   if (detached) return;
+  // A client whose stdin was empty (`</dev/null`) may have half-closed before the process
+  // started: its end was seen already (a paused stream with nothing buffered still ends).
+  if (input.readableEnded) {
+    sink.end();
+    return;
+  }
   input.on('data', onData);
   sink.onDrain = () => input.resume();
   input.once('end', () => {
