@@ -589,11 +589,13 @@ export async function writeArchive(out: Writable, images: ArchiveImageSource[], 
       abort(e);
       reject(e);
     });
-    out.once('error', (e) => {
+    // `on`, not `once`: a stream that failed may report again (streamx's pipe does when the
+    // reader closes early), and an error with no listener left would be uncaught.
+    out.on('error', (e) => {
       abort(e);
       reject(e);
     });
-    pack.once('error', (e) => {
+    pack.on('error', (e) => {
       abort(e);
       reject(e);
     });
@@ -620,6 +622,9 @@ export async function writeArchive(out: Writable, images: ArchiveImageSource[], 
         sink.destroy(err);
         reject(err);
       });
+      // The entry fails too when the reader goes away mid-blob; node's pipe rethrows a
+      // destination's error that nobody else listens to, which would be uncaught.
+      sink.on('error', reject);
       src.pipe(sink);
     });
 

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { useDaemon, run } from './harness';
@@ -548,4 +549,34 @@ test('docker load and docker rmi of the same image at once: every outcome is cle
   }
   assert.deepEqual({ blobs: blobsOnDisk(), layers: layersOnDisk() }, before);
   assert.deepEqual(tmpOnDisk(), []);
+});
+
+test('a client that stops reading a save mid-archive: berthd notes nothing uncaught and keeps serving', async () => {
+  // A layer large enough that the archive is still being written when the reader goes.
+  const big = await makeTar([{ name: 'big.bin', data: randomBytes(8 << 20) }]);
+  await d.dockerOk(['import', '-', 'bigsave:1'], { input: big });
+  for (let i = 0; i < 3; i++) {
+    const got = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ socketPath: d.sock, path: '/images/bigsave:1/get' }, (res) => {
+        let n = 0;
+        res.on('data', (c: Buffer) => {
+          n += c.length;
+          if (n > 4096) {
+            req.destroy();
+            resolve(n);
+          }
+        });
+        res.on('error', () => undefined);
+      });
+      req.on('error', (e) => (e.message.includes('socket hang up') ? undefined : reject(e)));
+      req.end();
+    });
+    assert.ok(got > 4096);
+  }
+  // The daemon still answers, and its log has no uncaught error from the broken pipes.
+  assert.match(await d.dockerOk(['images', '-q', 'bigsave:1']), /^[0-9a-f]{12}$/);
+  const saved = await run('sh', ['-c', `docker -H ${d.host} save bigsave:1 | tar t | wc -l`]);
+  assert.ok(Number(saved.stdout.trim()) > 3, saved.stdout + saved.stderr);
+  assert.doesNotMatch(d.log(), /uncaught exception/);
+  await d.dockerOk(['rmi', 'bigsave:1']);
 });
