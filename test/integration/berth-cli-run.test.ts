@@ -155,3 +155,14 @@ test('berth network prune: the prompt, the filter refusal and the output as dock
     assert.equal(yes.stdout, 'WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] Deleted Networks:\nunused-one\n\n', cli);
   }
 });
+
+test('logs/events times and commit references refused in the docker CLI 28\'s words', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'lt', 'busybox', 'sleep', '300']);
+  for (const args of [['logs', '--since', 'abc', 'lt'], ['logs', '--until', 'abc', 'lt'], ['events', '--since', 'abc'], ['events', '--until', 'abc'], ['commit', 'lt', 'BAD:ref']]) {
+    const a = await d.docker(args);
+    const b = await d.berth(args);
+    assert.equal(b.code, a.code, args.join(' '));
+    assert.equal(b.stderr, a.stderr, args.join(' '));
+  }
+  await d.dockerOk(['rm', '-f', 'lt']);
+});

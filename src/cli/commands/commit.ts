@@ -34,7 +34,9 @@ export function commitCommand(ctx: CliContext, name = 'commit'): Command {
         try {
           parsed = parseReference(ref);
         } catch (e) {
-          throw new ExitError(1, `invalid reference format: ${(e as Error).message}`);
+          // The parser's message already starts with "invalid reference format".
+          const msg = (e as Error).message;
+          throw new ExitError(1, msg.startsWith('invalid reference format') ? msg : `invalid reference format: ${msg}`);
         }
         if (parsed.digest) throw new ExitError(1, 'refusing to create a tag with a digest reference');
         repo = fullName(parsed);

@@ -27,12 +27,15 @@ export function logsCommand(ctx: CliContext, name = 'logs'): Command {
       const id = args[0]!;
       let since: string | undefined;
       let until: string | undefined;
-      try {
-        since = f.since ? parseTimestamp(f.since) : undefined;
-        until = f.until ? parseTimestamp(f.until) : undefined;
-      } catch (e) {
-        throw new ExitError(1, (e as Error).message);
-      }
+      const time = (name: string, v: string | undefined) => {
+        try {
+          return v ? parseTimestamp(v) : undefined;
+        } catch (e) {
+          throw new ExitError(1, `invalid value for ${JSON.stringify(name)}: ${(e as Error).message}`);
+        }
+      };
+      since = time('since', f.since);
+      until = time('until', f.until);
       const c = await ctx.client.containerInspect(id);
       const res = await ctx.client.containerLogs(id, {
         follow: f.follow,

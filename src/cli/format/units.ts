@@ -23,6 +23,7 @@ export function parseTimestamp(value: string, now: number = Date.now()): string 
     return ((now - total) / 1000).toFixed(9).replace(/\.?0+$/, '');
   }
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new Error(`invalid value for time "${value}": use unix seconds, an RFC 3339 time or a duration like 10m`);
+  // The docker CLI's words (its callers add `invalid value for "since": ` where docker does).
+  if (Number.isNaN(t)) throw new Error(`failed to parse value as time or duration: "${value}"`);
   return String(Math.floor(t / 1000));
 }
