@@ -174,6 +174,49 @@ export function describeFailure(err: unknown): { text: string; code: number } {
   return { text: String(err), code: 1 };
 }
 
+/**
+ * Go's spelling of a boolean flag's value (`--rm=false`, `--sig-proxy=false`, `-d=true`),
+ * which the docker CLI takes and commander does not: rewritten to the flag alone, its `--no-`
+ * form, or nothing (a false flag whose default is false). Only the options of the command
+ * itself are looked at: the rewriting stops at its first argument (an image, a container),
+ * so a container's own command line is never touched.
+ */
+export function goBoolFlags(program: Command, argv: string[]): string[] {
+  const out: string[] = [];
+  let cmd = program;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    if (!a.startsWith('-')) {
+      const sub = cmd.commands.find((c) => c.name() === a || c.aliases().includes(a));
+      if (!sub) break;
+      cmd = sub;
+      out.push(a);
+      continue;
+    }
+    const m = /^(--?[A-Za-z0-9][\w-]*)=(true|false|1|0|t|f|TRUE|FALSE|True|False|T|F)$/.exec(a);
+    const opt = m ? cmd.options.find((o) => o.long === m[1] || o.short === m[1]) : undefined;
+    const negated = m ? cmd.options.find((o) => o.long === `--no-${m[1]!.replace(/^--/, '')}`) : undefined;
+    if (!m || (opt && (opt.required || opt.optional)) || (!opt && !negated)) {
+      out.push(a);
+      // An option that takes a value consumes the next argument as it.
+      const takesValue = cmd.options.find((o) => (o.long === a || o.short === a) && (o.required || o.optional));
+      if (takesValue && i + 1 < argv.length) out.push(argv[++i]!);
+      continue;
+    }
+    const on = /^(true|1|t)$/i.test(m[2]!);
+    if (opt) {
+      // `--no-healthcheck=true` is that flag; `--rm=false` is no flag at all.
+      if (on) out.push(opt.long ?? opt.short!);
+      else if (!opt.negate && negated) out.push(negated.long!);
+    } else if (!on) {
+      out.push(negated!.long!);
+    }
+  }
+  return [...out, ...argv.slice(i)];
+}
+
 /** Runs one CLI invocation; resolves with the exit code (output already written). */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   let program: Command | undefined;
@@ -188,7 +231,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     return 0;
   }
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(goBoolFlags(program, argv), { from: 'user' });
     return 0;
   } catch (e) {
     const { text, code } = describeFailure(e);

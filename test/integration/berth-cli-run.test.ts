@@ -166,3 +166,16 @@ test('logs/events times and commit references refused in the docker CLI 28\'s wo
   }
   await d.dockerOk(['rm', '-f', 'lt']);
 });
+
+test('boolean flags in Go\'s spelling (--rm=true, -d=false, --sig-proxy=false) as the docker CLI takes them; the container\'s own arguments untouched', async () => {
+  const r = await d.berth(['run', '--rm=true', '-d=false', '--sig-proxy=false', '--no-healthcheck=true', 'busybox', 'echo', '--rm=false', '-d=true']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, '--rm=false -d=true\n');
+  for (const args of [['ps', '-a=true', '-q'], ['ps', '--all=false', '-q'], ['attach', '--sig-proxy=false', 'nosuch']]) {
+    const a = await d.docker(args);
+    const b = await d.berth(args);
+    assert.equal(b.code, a.code, args.join(' '));
+    assert.equal(b.stdout, a.stdout, args.join(' '));
+    assert.equal(b.stderr, a.stderr, args.join(' '));
+  }
+});
