@@ -13,10 +13,8 @@
  * - `stopProxy` kills the process it names (only that one: a reused pid is left alone) and
  *   resolves once it is gone, so its ports are free again.
  */
-import { accessSync, constants } from 'node:fs';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { procStartTime, spawnWith } from '../sys';
+import { builtHelper, procStartTime, spawnWith } from '../sys';
 import type { PortMapping } from './ports';
 
 export interface ProxyHandle {
@@ -30,14 +28,7 @@ const EXIT_WAIT_MS = 2000;
 
 /** The built proxy, unless BERTH_USERLAND_PROXY=0 or no C compiler built it. */
 export function findProxy(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.BERTH_USERLAND_PROXY === '0') return undefined;
-  const path = join(__dirname, '..', '..', 'native', 'berth-proxy');
-  try {
-    accessSync(path, constants.X_OK);
-    return path;
-  } catch {
-    return undefined;
-  }
+  return env.BERTH_USERLAND_PROXY === '0' ? undefined : builtHelper('berth-proxy');
 }
 
 /** The mappings the proxy takes: all but SCTP's, which NAT alone forwards. */

@@ -12,8 +12,9 @@
  * the caller then uses `runc exec`. `BERTH_EXEC_HELPER=0` in berthd's environment turns
  * the helper off altogether (the tests compare the two ways).
  */
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { builtHelper } from '../sys';
 import { capabilityMask } from './capabilities';
 
 /** berth-exec's exit code for "cannot do this one; use runc exec" (nothing was started). */
@@ -21,14 +22,7 @@ export const EXEC_HELPER_UNSUPPORTED = 111;
 
 /** The built helper, if it is there and may be used. */
 export function findExecHelper(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.BERTH_EXEC_HELPER === '0') return undefined;
-  const path = join(__dirname, '..', '..', 'native', 'berth-exec');
-  try {
-    accessSync(path, constants.X_OK);
-    return path;
-  } catch {
-    return undefined;
-  }
+  return env.BERTH_EXEC_HELPER === '0' ? undefined : builtHelper('berth-exec');
 }
 
 /** What berth-exec needs of runc's state.json, read once per container start. */

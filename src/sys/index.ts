@@ -5,4 +5,4 @@ export { readMountInfo, parseMountInfo, isMountPoint, type MountInfo } from './m
 export { kernelHasX32 } from './abi';
 export { resolveInRoot, resolveInRootSync, walkInRoot, walkInRootSync, MAX_SYMLINKS, type InspectComponent } from './resolve-in-root';
 export { runCollected, sealedCopy, spawnPiped, spawnWith, type ChildFd, type CollectedRun, type PipedProcess, type SpawnedProcess, type SpawnOptions } from './spawn';
-export { procStartTime } from './proc';
+export { builtHelper, procStartTime } from './proc';

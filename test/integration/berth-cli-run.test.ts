@@ -5,9 +5,23 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ID64, useDaemon } from './harness';
+import { ID64, type RunResult, useDaemon } from './harness';
 
 const d = useDaemon();
+
+/**
+ * The same command through both CLIs on one daemon: the same exit code and stderr (with
+ * "docker" read as "berth"), and stdout too unless `stdout` is false. Returns berth's result.
+ */
+async function sameAsDocker(args: string[], o: { stdout?: boolean } = {}): Promise<RunResult> {
+  const a = await d.docker(args);
+  const b = await d.berth(args);
+  const what = args.join(' ');
+  assert.equal(b.code, a.code, `${what}: berth ${b.code}, docker ${a.code}\nberth: ${b.stderr}\ndocker: ${a.stderr}`);
+  assert.equal(b.stderr, a.stderr.replace(/\bdocker\b/g, 'berth'), `${what}: stderr`);
+  if (o.stdout !== false) assert.equal(b.stdout, a.stdout, `${what}: stdout`);
+  return b;
+}
 
 test('run and start refusals: codes, words and the id of run -d as the docker CLI gives them', async () => {
   const cases: string[][] = [
@@ -29,12 +43,7 @@ test('run and start refusals: codes, words and the id of run -d as the docker CL
   }
   assert.equal((await d.docker(['run', '--rm', 'busybox', 'nosuchcmd'])).code, 127);
   await d.dockerOk(['create', '--name', 'sf', 'busybox', 'nosuchcmd']);
-  for (const args of [['start', 'sf'], ['start', '-a', 'sf']]) {
-    const a = await d.docker(args);
-    const b = await d.berth(args);
-    assert.equal(b.code, a.code, args.join(' '));
-    assert.equal(b.stderr, a.stderr, args.join(' '));
-  }
+  for (const args of [['start', 'sf'], ['start', '-a', 'sf']]) await sameAsDocker(args);
   await d.dockerOk(['rm', '-f', 'sf']);
 });
 
@@ -46,13 +55,7 @@ test('network rm and rmi -f of missing objects: the docker CLI 28\'s status line
     ['rmi', 'nosuch'],
     ['rmi', '-f', 'nosuch'],
   ];
-  for (const args of cases) {
-    const a = await d.docker(args);
-    const b = await d.berth(args);
-    assert.equal(b.code, a.code, `${args.join(' ')}: berth ${b.code}, docker ${a.code}`);
-    assert.equal(b.stderr, a.stderr, args.join(' '));
-    assert.equal(b.stdout, a.stdout, args.join(' '));
-  }
+  for (const args of cases) await sameAsDocker(args);
   const b = await d.berth(['network', 'rm', 'nosuch', 'gone-soon']);
   assert.equal(b.code, 1);
   assert.equal(b.stdout, 'gone-soon\n');
@@ -83,12 +86,7 @@ test('--restart syntax is the CLI\'s to check, the policy the daemon\'s; network
     ['--gateway', '10.1.0.1'],
     ['--subnet', '10.98.0.0/24', '--gateway', '10.98.0.1', '--gateway', '10.98.0.2'],
   ]) cases.push(['network', 'create', ...extra, 'bad']);
-  for (const args of cases) {
-    const a = await d.docker(args);
-    const b = await d.berth(args);
-    assert.equal(b.code, a.code, `${args.join(' ')}: berth ${b.code}, docker ${a.code}`);
-    assert.equal(b.stderr, a.stderr.replace(/\bdocker\b/g, 'berth'), args.join(' '));
-  }
+  for (const args of cases) await sameAsDocker(args, { stdout: false });
   // Gateways go to the subnet that holds them, whatever the order they were given in.
   const id = (await d.berth(['network', 'create', '--ipv6', '--subnet', '10.98.0.0/24', '--subnet', 'fd00:98::/64', '--gateway', 'fd00:98::1', 'dual'])).stdout.trim();
   assert.match(id, ID64);
@@ -131,21 +129,11 @@ test('flag values refused as the docker CLI refuses them: words, usage line, exi
     ['-p', '1.2.3:80:80'], ['--device', '/dev/nosuch'], ['--security-opt', 'nope'], ['--userns', 'nope'], ['--pid', 'nope'], ['--cgroupns', 'nope'],
     ['--uts', 'nope'], ['--oom-score-adj', '2000'], ['--memory-swappiness', '200'], ['--cpu-shares', 'x'], ['--sysctl', 'x'], ['--sysctl', 'kernel.nope=1'],
   ];
-  for (const flags of bad) {
-    const args = ['run', '--rm', ...flags, 'busybox', 'true'];
-    const a = await d.docker(args);
-    const b = await d.berth(args);
-    assert.equal(b.code, a.code, `${flags.join(' ')}: berth ${b.code}, docker ${a.code}`);
-    assert.equal(b.stderr, a.stderr.replace(/\bdocker\b/g, 'berth'), flags.join(' '));
-  }
+  for (const flags of bad) await sameAsDocker(['run', '--rm', ...flags, 'busybox', 'true'], { stdout: false });
 });
 
 test('berth network prune: the prompt, the filter refusal and the output as docker network prune', async () => {
-  const bad = ['network', 'prune', '--filter', 'bad'];
-  const a = await d.docker(bad);
-  const b = await d.berth(bad);
-  assert.equal(b.code, a.code);
-  assert.equal(b.stderr, a.stderr.replace(/\bdocker\b/g, 'berth'));
+  await sameAsDocker(['network', 'prune', '--filter', 'bad']);
   for (const cli of ['docker', 'berth'] as const) {
     await d.dockerOk(['network', 'create', 'unused-one']);
     const run = (args: string[], input: string) => (cli === 'docker' ? d.docker(args, { input }) : d.berth(args, { input }));
@@ -158,12 +146,7 @@ test('berth network prune: the prompt, the filter refusal and the output as dock
 
 test('logs/events times and commit references refused in the docker CLI 28\'s words', async () => {
   await d.dockerOk(['run', '-d', '--name', 'lt', 'busybox', 'sleep', '300']);
-  for (const args of [['logs', '--since', 'abc', 'lt'], ['logs', '--until', 'abc', 'lt'], ['events', '--since', 'abc'], ['events', '--until', 'abc'], ['commit', 'lt', 'BAD:ref']]) {
-    const a = await d.docker(args);
-    const b = await d.berth(args);
-    assert.equal(b.code, a.code, args.join(' '));
-    assert.equal(b.stderr, a.stderr, args.join(' '));
-  }
+  for (const args of [['logs', '--since', 'abc', 'lt'], ['logs', '--until', 'abc', 'lt'], ['events', '--since', 'abc'], ['events', '--until', 'abc'], ['commit', 'lt', 'BAD:ref']]) await sameAsDocker(args);
   await d.dockerOk(['rm', '-f', 'lt']);
 });
 
@@ -171,11 +154,5 @@ test('boolean flags in Go\'s spelling (--rm=true, -d=false, --sig-proxy=false) a
   const r = await d.berth(['run', '--rm=true', '-d=false', '--sig-proxy=false', '--no-healthcheck=true', 'busybox', 'echo', '--rm=false', '-d=true']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '--rm=false -d=true\n');
-  for (const args of [['ps', '-a=true', '-q'], ['ps', '--all=false', '-q'], ['attach', '--sig-proxy=false', 'nosuch']]) {
-    const a = await d.docker(args);
-    const b = await d.berth(args);
-    assert.equal(b.code, a.code, args.join(' '));
-    assert.equal(b.stdout, a.stdout, args.join(' '));
-    assert.equal(b.stderr, a.stderr, args.join(' '));
-  }
+  for (const args of [['ps', '-a=true', '-q'], ['ps', '--all=false', '-q'], ['attach', '--sig-proxy=false', 'nosuch']]) await sameAsDocker(args);
 });
