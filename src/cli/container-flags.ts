@@ -130,7 +130,7 @@ export function readSecurityOpts(opts: string[]): string[] {
 }
 
 /** An env file's text; failures in Go's words as the docker CLI shows them (opening: bare; reading: "invalid env file"). */
-function readEnvFile(path: string): string {
+export function readEnvFile(path: string): string {
   let fd: number;
   try {
     fd = openSync(path, 'r');

@@ -4,6 +4,9 @@
  * "berth", and for `run -d` the container's id on stdout before the error, as docker prints it.
  */
 import { test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { ID64, type RunResult, useDaemon } from './harness';
 
@@ -155,4 +158,24 @@ test('boolean flags in Go\'s spelling (--rm=true, -d=false, --sig-proxy=false) a
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, '--rm=false -d=true\n');
   for (const args of [['ps', '-a=true', '-q'], ['ps', '--all=false', '-q'], ['attach', '--sig-proxy=false', 'nosuch']]) await sameAsDocker(args);
+});
+
+test('exec --env-file and -e, and volume create -o, as the docker CLI takes and refuses them', async () => {
+  await d.dockerOk(['run', '-d', '--name', 'ex-env', 'busybox', 'sleep', '300']);
+  const dir = mkdtempSync(join(tmpdir(), 'berth-env-'));
+  try {
+    writeFileSync(join(dir, 'good'), '# comment\nA=1\n  B=two words\n');
+    writeFileSync(join(dir, 'bad'), 'A B=1\n');
+    const ok = await sameAsDocker(['exec', '--env-file', join(dir, 'good'), '-e', 'C=3', 'ex-env', 'sh', '-c', 'echo "$A|$B|$C"']);
+    assert.equal(ok.stdout, '1|two words|3\n');
+    for (const args of [
+      ['exec', '--env-file', join(dir, 'bad'), 'ex-env', 'true'],
+      ['exec', '--env-file', join(dir, 'missing'), 'ex-env', 'true'],
+      ['exec', '-e', '=x', 'ex-env', 'true'],
+      ['volume', 'create', '-o', 'x', 'vol-bad-opt'],
+    ]) await sameAsDocker(args);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await d.dockerOk(['rm', '-f', 'ex-env']);
+  }
 });

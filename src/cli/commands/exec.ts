@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { CliContext, ExitError } from '../context';
-import { collect } from '../container-options';
-import { newCommand, requireArgs, daemonErrorText } from '../command';
+import { collect, FlagError, flagValue, parseEnv, parseEnvFile } from '../container-options';
+import { readEnvFile } from '../container-flags';
+import { newCommand, requireArgs, daemonErrorText, usageBlock } from '../command';
 import { AttachSession } from '../attach-session';
 
 interface ExecFlags {
@@ -9,6 +10,7 @@ interface ExecFlags {
   interactive?: boolean;
   tty?: boolean;
   env: string[];
+  envFile?: string[];
   workdir?: string;
   user?: string;
   privileged?: boolean;
@@ -89,6 +91,21 @@ export async function execInContainer(ctx: CliContext, container: string, comman
   return info.ExitCode ?? 0;
 }
 
+/**
+ * The exec's environment as the docker CLI makes it: env files first, then `-e` (a bare name
+ * takes this process's value). A bad `-e` is a flag error (125); an env file that cannot be
+ * read or parsed fails the command (1), in docker's words.
+ */
+function execEnv(cmd: Command, ctx: CliContext, f: ExecFlags): string[] {
+  try {
+    const fromFiles = (f.envFile ?? []).flatMap((path) => parseEnvFile(readEnvFile(path), ctx.io.env, path));
+    return [...fromFiles, ...(f.env ?? []).map((e) => flagValue('-e, --env', e, (v) => parseEnv([v], ctx.io.env)[0]!))];
+  } catch (e) {
+    if (e instanceof FlagError) throw new ExitError(125, `${e.message}${usageBlock(cmd, 'Run')}`);
+    throw new ExitError(1, (e as Error).message);
+  }
+}
+
 export function execCommand(ctx: CliContext, name = 'exec'): Command {
   const cmd: Command = newCommand(name, 'Execute a command in a running container')
     .argument('[container]', 'CONTAINER')
@@ -96,6 +113,7 @@ export function execCommand(ctx: CliContext, name = 'exec'): Command {
     .option('-d, --detach', 'Detached mode: run command in the background')
     .option('--detach-keys <string>', 'Override the key sequence for detaching a container')
     .option('-e, --env <list>', 'Set environment variables', collect, [])
+    .option('--env-file <list>', 'Read in a file of environment variables', collect, [])
     .option('-i, --interactive', 'Keep STDIN open even if not attached')
     .option('--privileged', 'Give extended privileges to the command')
     .option('-t, --tty', 'Allocate a pseudo-TTY')
@@ -104,7 +122,7 @@ export function execCommand(ctx: CliContext, name = 'exec'): Command {
     .passThroughOptions()
     .action(async (container: string | undefined, command: string[], f: ExecFlags) => {
       requireArgs(cmd, container ? [container, ...command] : [], 2);
-      const code = await execInContainer(ctx, container!, command, f);
+      const code = await execInContainer(ctx, container!, command, { ...f, env: execEnv(cmd, ctx, f) });
       if (code !== 0) throw new ExitError(code);
     });
   return cmd;

@@ -40,12 +40,11 @@ function volumeFields(v: Volume): Record<string, string> {
   };
 }
 
-/** `KEY=VALUE` options of --label and --opt. */
-function toMap(entries: string[], flag: string): Record<string, string> {
+/** `KEY=VALUE` options of --label and --opt; a bare `KEY` maps to '' (the daemon judges driver options, as with docker). */
+function toMap(entries: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of entries) {
     const i = e.indexOf('=');
-    if (flag === 'opt' && i <= 0) throw new ExitError(125, `invalid argument "${e}" for "-o, --opt" flag: invalid key value pair format in driver options`);
     out[i < 0 ? e : e.slice(0, i)] = i < 0 ? '' : e.slice(i + 1);
   }
   return out;
@@ -65,8 +64,8 @@ function createCommand(ctx: CliContext): Command {
       const volume = volumes[0];
       if (volume && f.name && volume !== f.name) throw new ExitError(1, `conflicting options: cannot specify a volume-name through both --name and as a positional arg`);
       const body: Record<string, unknown> = { Driver: f.driver, Name: volume ?? f.name ?? '' };
-      if (f.label.length) body.Labels = toMap(f.label, 'label');
-      if (f.opt.length) body.DriverOpts = toMap(f.opt, 'opt');
+      if (f.label.length) body.Labels = toMap(f.label);
+      if (f.opt.length) body.DriverOpts = toMap(f.opt);
       const v = await ctx.client.transport.json<Volume>('POST', '/volumes/create', { body });
       ctx.out(`${v.Name}\n`);
     });
