@@ -6,6 +6,7 @@ import { ContainerFlags, FlagError, buildCreateRequest, collect } from './contai
 import { commandPath, usageBlock } from './command';
 import { familiarString, parseReference, withDefaultTag, type Reference } from '../common';
 import { pullReference } from './commands/pull';
+import { goFsError } from './cp-archive';
 
 /** The flags `run` and `create` share, with docker's names. */
 export function addContainerFlags(cmd: Command): Command {
@@ -135,22 +136,16 @@ export function readEnvFile(path: string): string {
   try {
     fd = openSync(path, 'r');
   } catch (e) {
-    throw new Error(`open ${path}: ${goErrnoText(e)}`);
+    throw goFsError(e);
   }
   try {
     return readFileSync(fd, 'utf8');
   } catch (e) {
-    throw new Error(`invalid env file (${path}): read ${path}: ${goErrnoText(e)}`);
+    // A read through a descriptor names no path: give it the file's, as Go's error has it.
+    throw new Error(`invalid env file (${path}): ${goFsError(Object.assign(e as object, { path })).message}`);
   } finally {
     closeSync(fd);
   }
-}
-
-/** Go's text for a file-system errno (lower case, as its syscall package has it). */
-function goErrnoText(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  const known: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'not a directory', ELOOP: 'too many levels of symbolic links' };
-  return (code && known[code]) ?? (e as Error).message;
 }
 
 /** docker's `reportError`: `berth: <msg>` plus a pointer to the help. */

@@ -409,12 +409,8 @@ export function buildCreateRequest(
   const attachStderr = attach.length ? attach.includes('stderr') : !f.detach;
 
   const envList = [...envFiles.flatMap((ef) => parseEnvFile(ef.text, env, ef.path)), ...(f.env ?? []).map((e) => flagValue('-e, --env', e, (v) => parseEnv([v], env)[0]!))];
-  const labels: Record<string, string> = {};
-  for (const l of f.label ?? []) {
-    if (l.startsWith('=')) throw new FlagError(`invalid argument "${l}" for "-l, --label" flag: invalid label '${l}': empty name`);
-    const i = l.indexOf('=');
-    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
-  }
+  for (const l of f.label ?? []) if (l.startsWith('=')) throw new FlagError(`invalid argument "${l}" for "-l, --label" flag: invalid label '${l}': empty name`);
+  const labels = keyValues(f.label);
 
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
@@ -491,8 +487,8 @@ export function buildCreateRequest(
   };
 }
 
-/** Keys and values of repeatable `K=V` flags (`--log-opt`, `--storage-opt`, `--annotation`); a bare `K` maps to ''. */
-function keyValues(entries: string[] | undefined): Record<string, string> {
+/** Keys and values of repeatable `K=V` flags (labels, `--opt`, `--log-opt`, `--storage-opt`, `--annotation`); a bare `K` maps to ''. */
+export function keyValues(entries: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const e of entries ?? []) {
     const i = e.indexOf('=');

@@ -224,8 +224,8 @@ function bindFailure(p: PortMapping, hostPort: number, containerIp: string, caus
   return `failed to bind host port for ${host}:${hostPort}:${containerIp}:${p.containerPort}/${p.protocol}: ${cause}`;
 }
 
-/** The kernel's ephemeral port range, where dockerd picks host ports (49153-65535 when it cannot be read). */
-function dynamicPortRange(): [number, number] {
+/** The kernel's ephemeral port range, where dockerd picks host ports (49153-65535 when it cannot be read). Read once, at init. */
+function readDynamicPortRange(): [number, number] {
   try {
     const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
     if (lo && hi && lo <= hi) return [lo, hi];
@@ -254,6 +254,7 @@ export class BridgeNetworking {
   private ipv6 = false;
   /** The last host port chosen per protocol: the next is searched from the one after it, as dockerd does. */
   private readonly lastDynamic = new Map<Protocol, number>();
+  private dynamicRange: [number, number] = [49153, 65535];
   private lock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: BridgeOptions) {
@@ -274,6 +275,7 @@ export class BridgeNetworking {
   /** Loads networks and endpoints, and sets up the builtin networks. */
   async init(): Promise<void> {
     this.ipv6 = await ipv6Listenable();
+    this.dynamicRange = readDynamicPortRange();
     await fsp.mkdir(join(this.dir, 'endpoints'), { recursive: true });
     await fsp.mkdir(this.netnsDir, { recursive: true });
     await fsp.mkdir(this.netavark.configDir, { recursive: true });
@@ -887,7 +889,7 @@ export class BridgeNetworking {
         if (held !== undefined) throw fail(bindFailure({ ...p, hostIp: held }, p.hostPort, target.ip, 'address already in use'));
         port = p.hostPort;
       } else {
-        const [lo, hi] = p.hostRange ?? dynamicPortRange();
+        const [lo, hi] = p.hostRange ?? this.dynamicRange;
         // A range asked for is searched from its start; the ephemeral range from after the last port chosen.
         const first = p.hostRange ? lo : (this.lastDynamic.get(p.protocol) ?? hi) + 1;
         for (let i = 0; i <= hi - lo && !port; i++) {

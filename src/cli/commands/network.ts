@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { ClientError, encodeFilters } from '../../client';
 import { CliContext, ExitError } from '../context';
 import { forEachArg, newCommand, requireArgs, requireExactArgs, requireMaxArgs } from '../command';
-import { collect, parseFilters } from '../container-options';
+import { collect, keyValues, parseFilters } from '../container-options';
 import { renderRows } from '../format/list';
 import { confirm, filterFlags, pruneNetworks } from '../prune';
 import { inspectEach } from './inspect';
@@ -48,14 +48,6 @@ function filtersOf(entries: string[] | undefined): Record<string, string[]> {
   }
 }
 
-function toMap(entries: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of entries) {
-    const i = e.indexOf('=');
-    out[i < 0 ? e : e.slice(0, i)] = i < 0 ? '' : e.slice(i + 1);
-  }
-  return out;
-}
 
 function createCommand(ctx: CliContext): Command {
   const cmd: Command = newCommand('create', 'Create a network')
@@ -79,8 +71,8 @@ function createCommand(ctx: CliContext): Command {
         Internal: !!f.internal,
         Attachable: !!f.attachable,
         ...(f.ipv6 ? { EnableIPv6: true } : {}),
-        Options: toMap(f.opt),
-        Labels: toMap(f.label),
+        Options: keyValues(f.opt),
+        Labels: keyValues(f.label),
       };
       const r = await ctx.client.transport.json<{ Id: string; Warning?: string }>('POST', '/networks/create', { body });
       if (r.Warning) ctx.err(`${r.Warning}\n`);

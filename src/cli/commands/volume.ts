@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { encodeFilters } from '../../client';
 import { CliContext, ExitError } from '../context';
 import { newCommand, requireArgs, requireMaxArgs, forEachArg } from '../command';
-import { collect } from '../container-options';
+import { collect, keyValues } from '../container-options';
 import { renderRows } from '../format/list';
 import { inspectEach } from './inspect';
 import { confirm, filterFlags, pruneVolumes } from '../prune';
@@ -40,15 +40,6 @@ function volumeFields(v: Volume): Record<string, string> {
   };
 }
 
-/** `KEY=VALUE` options of --label and --opt; a bare `KEY` maps to '' (the daemon judges driver options, as with docker). */
-function toMap(entries: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of entries) {
-    const i = e.indexOf('=');
-    out[i < 0 ? e : e.slice(0, i)] = i < 0 ? '' : e.slice(i + 1);
-  }
-  return out;
-}
 
 const enc = encodeURIComponent;
 
@@ -64,8 +55,8 @@ function createCommand(ctx: CliContext): Command {
       const volume = volumes[0];
       if (volume && f.name && volume !== f.name) throw new ExitError(1, `conflicting options: cannot specify a volume-name through both --name and as a positional arg`);
       const body: Record<string, unknown> = { Driver: f.driver, Name: volume ?? f.name ?? '' };
-      if (f.label.length) body.Labels = toMap(f.label);
-      if (f.opt.length) body.DriverOpts = toMap(f.opt);
+      if (f.label.length) body.Labels = keyValues(f.label);
+      if (f.opt.length) body.DriverOpts = keyValues(f.opt);
       const v = await ctx.client.transport.json<Volume>('POST', '/volumes/create', { body });
       ctx.out(`${v.Name}\n`);
     });
