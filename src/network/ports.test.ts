@@ -25,6 +25,9 @@ test('bindings expand to one mapping each; -P adds exposed ports without a bindi
   ]);
   assert.deepEqual(portMappings({ exposedPorts: ['80/tcp'], portBindings: null, publishAllPorts: false }), []);
   assert.throws(() => portMappings({ exposedPorts: null, portBindings: { '80/tcp': [{ hostIp: '', hostPort: '99999' }] }, publishAllPorts: false }), /invalid port specification/);
+  for (const hostIp of ['1.2.3', '300.1.1.1', 'example.com', '::zz']) {
+    assert.throws(() => portMappings({ exposedPorts: null, portBindings: { '80/tcp': [{ hostIp, hostPort: '8080' }] }, publishAllPorts: false }), new RegExp(`invalid host IP: ${hostIp.replace(/\./g, '\\.')}`));
+  }
 });
 
 test('portFree sees a port a listener holds, "::" apart from 0.0.0.0', async () => {

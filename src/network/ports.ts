@@ -2,7 +2,7 @@
  * Published ports: the container's port bindings (`-p`, `-P`) expanded into one
  * mapping per container port and host address, checked, and given host ports.
  */
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, isIP, type AddressInfo } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { invalidArgument } from '../common';
 
@@ -71,7 +71,8 @@ export function portMappings(req: PortRequest): PortMapping[] {
   for (const [key, binds] of Object.entries(req.portBindings ?? {})) {
     const { port, protocol } = parsePortKey(key);
     for (const b of binds ?? [{ hostIp: '', hostPort: '' }]) {
-      if (b.hostIp && !/^[0-9.]+$|:/.test(b.hostIp)) throw invalidArgument(`invalid host IP: ${b.hostIp}`);
+      // An address the host cannot have (1.2.3, 300.1.1.1) would otherwise fail later as a bind "already in use".
+      if (b.hostIp && !isIP(b.hostIp)) throw invalidArgument(`invalid host IP: ${b.hostIp}`);
       add({ containerPort: port, protocol, hostIp: b.hostIp, ...parseHostPort(b.hostPort) });
     }
   }
