@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { decompressStream, detectCompression } from './compression';
+import { tee } from './streams';
 
 async function readAll(r: Readable): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -63,4 +64,27 @@ test('an input error surfaces as the same object; stopping early releases the in
     for await (const _ of early.stream) break;
     await released;
   }
+});
+
+test('a source that fails after its readers stopped listening raises no uncaught error (decompressStream, tee)', async () => {
+  // A consumer that took the stream and then stopped reading without destroying it: only
+  // the streams' own listeners are left when the source fails.
+  const gz = new PassThrough();
+  gz.write(gzipSync(Buffer.from('x'.repeat(1000))).subarray(0, 20));
+  const { stream, compression } = await decompressStream(gz);
+  assert.equal(compression, 'gzip');
+  const plain = new PassThrough();
+  plain.write(Buffer.from('plain bytes'));
+  const direct = await decompressStream(plain);
+  direct.stream.resume();
+  const src = new PassThrough();
+  const [a, b] = tee(src);
+  const closed = [stream, direct.stream, a, b].map((s) => new Promise((resolve) => s.on('close', resolve)));
+  gz.destroy(new Error('source failed late'));
+  plain.destroy(new Error('source failed late'));
+  src.destroy(new Error('source failed late'));
+  // An 'error' event without a listener would throw before these close events (the test
+  // runner reports such a throw as a failure of this test).
+  await Promise.all(closed);
+  for (const s of [stream, direct.stream, a, b]) assert.ok(s.destroyed);
 });

@@ -9,6 +9,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecoder } from 'fzstd';
 import { invalidArgument } from './errors';
+import { withLateErrorsHeard } from './streams';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -64,14 +65,18 @@ export async function decompressStream(input: Readable): Promise<{ stream: Reada
     })(),
     { objectMode: false },
   );
+  // Every stream made here keeps an error listener of its own (see withLateErrorsHeard).
+  withLateErrorsHeard(raw);
   if (compression === 'none') return { stream: raw, compression };
   const decoder: Transform = compression === 'gzip' ? createGunzip() : new ZstdDecompressStream();
+  withLateErrorsHeard(decoder);
   raw.once('error', (e) => decoder.destroy(e));
   raw.pipe(decoder);
   let out: Readable = decoder;
   if (compression === 'gzip') {
     // zlib's own errors carry codes like Z_DATA_ERROR; make them a user-facing kind.
     const mapped = new Transform({ transform: (c, _e, cb) => cb(null, c) });
+    withLateErrorsHeard(mapped);
     decoder.once('error', (e: NodeJS.ErrnoException) => mapped.destroy(e.code?.startsWith('Z_') ? invalidArgument(`gzip data is corrupt or truncated: ${e.message}`, e) : e));
     decoder.pipe(mapped);
     out = mapped;

@@ -23,12 +23,24 @@ export function drainOrClose(w: DrainTarget): Promise<void> {
 }
 
 /**
+ * Gives a stream this module or its caller made an 'error' listener of its own. A
+ * consumer hears the stream's errors through its reads (async iteration, pipeline, a
+ * listener of its own) while it reads; an error that comes after the consumer stopped
+ * (its source failed late, as one side of a tee does when the other side gave up) must
+ * not become an uncaught 'error' event that takes the daemon down.
+ */
+export function withLateErrorsHeard<S extends Readable>(s: S): S {
+  s.on('error', () => undefined);
+  return s;
+}
+
+/**
  * Two readers of one stream, each with a 1 MiB buffer; the source goes as fast as the
  * slower one reads. An error of the source destroys both with it.
  */
 export function tee(src: Readable): [PassThrough, PassThrough] {
-  const a = new PassThrough({ highWaterMark: 1 << 20 });
-  const b = new PassThrough({ highWaterMark: 1 << 20 });
+  const a = withLateErrorsHeard(new PassThrough({ highWaterMark: 1 << 20 }));
+  const b = withLateErrorsHeard(new PassThrough({ highWaterMark: 1 << 20 }));
   src.once('error', (e) => {
     a.destroy(e);
     b.destroy(e);

@@ -555,8 +555,6 @@ test('a client that stops reading a save mid-archive: berthd notes nothing uncau
   // A layer large enough that the archive is still being written when the reader goes.
   const big = await makeTar([{ name: 'big.bin', data: randomBytes(8 << 20) }]);
   await d.dockerOk(['import', '-', 'bigsave:1'], { input: big });
-  // Only what the daemon logs from here on is this test's.
-  const logStart = d.log().length;
   for (let i = 0; i < 3; i++) {
     const got = await new Promise<number>((resolve, reject) => {
       const req = http.request({ socketPath: d.sock, path: '/images/bigsave:1/get' }, (res) => {
@@ -579,6 +577,6 @@ test('a client that stops reading a save mid-archive: berthd notes nothing uncau
   assert.match(await d.dockerOk(['images', '-q', 'bigsave:1']), /^[0-9a-f]{12}$/);
   const saved = await run('sh', ['-c', `docker -H ${d.host} save bigsave:1 | tar t | wc -l`]);
   assert.ok(Number(saved.stdout.trim()) > 3, saved.stdout + saved.stderr);
-  assert.doesNotMatch(d.log().slice(logStart), /uncaught exception/);
+  assert.doesNotMatch(d.log(), /uncaught exception/);
   await d.dockerOk(['rmi', 'bigsave:1']);
 });
