@@ -134,8 +134,13 @@ function vethCount(): number {
   }
 }
 
+/**
+ * Mounts below `dir`, but for the two dirs berthd binds onto themselves while it runs (the
+ * containers' roots and network namespaces: src/runtime/monitor-ns.ts).
+ */
 function mountsUnder(dir: string): number {
-  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => (l.split(' ')[4] ?? '').startsWith(dir + '/')).length;
+  const own = new Set([path.join(dataRoot, 'rootfs'), path.join(execRoot, 'netns')]);
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((mp) => mp.startsWith(dir + '/') && !own.has(mp)).length;
 }
 
 /** cgroup directories named after one of the ids, in any hierarchy (depth ≤ 3). */

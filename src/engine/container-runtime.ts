@@ -164,7 +164,7 @@ export class MonitorRuntime implements ContainerRuntime {
     writeFileSync(join(bundle, 'config.json'), serializeSpec(o.spec));
     if (this.monitor.known(o.id)) await this.monitor.remove(o.id); // a stale runc state would block create
     traceSpan(o.id, 'bundle write', t0);
-    return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, ...(o.logSizeMax ? { logSizeMax: o.logSizeMax } : {}), ...(o.logMaxFile ? { logMaxFile: o.logMaxFile } : {}), tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce });
+    return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, ...(o.logSizeMax ? { logSizeMax: o.logSizeMax } : {}), ...(o.logMaxFile ? { logMaxFile: o.logMaxFile } : {}), tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce, ...(sharesMountsWithHost(o.spec) ? {} : { keepMounts: [o.spec.root?.path, o.spec.linux?.namespaces?.find((n) => n.type === 'network')?.path] }) });
   }
 
   start(id: string): Promise<void> {
@@ -296,3 +296,13 @@ export class MonitorRuntime implements ContainerRuntime {
   }
 }
 
+/**
+ * Whether mounts made in the container must reach the host (a shared or rshared mount,
+ * `bind-propagation=rshared`, the CRI's Bidirectional): its conmon then starts in berthd's own
+ * mount namespace, since a monitor's namespace of its own (runtime/monitor-ns.ts) only receives
+ * from the host and sends nothing back.
+ */
+function sharesMountsWithHost(spec: RuntimeCreateOptions['spec']): boolean {
+  const shared = (o: string) => o === 'shared' || o === 'rshared';
+  return shared(spec.linux?.rootfsPropagation ?? '') || (spec.mounts ?? []).some((m) => (m.options ?? []).some(shared));
+}

@@ -98,8 +98,13 @@ export class Engine {
     const imageStore = new ImageStore(join(dataRoot, 'images'), content);
     const layers = await LayerStore.open(join(dataRoot, 'layers'), userns ? { idShift: idShifter(userns) } : {});
     const snapOpts = owner ? { rootOwner: owner } : {};
-    const snapshots: Snapshotter = driver === 'vfs' ? new VfsSnapshotter(join(dataRoot, 'vfs'), snapOpts) : new OverlaySnapshotter(join(dataRoot, 'overlay'), snapOpts);
-    const monitor = new Monitor({ execRoot, runc: opts.runc, conmon: opts.conmon });
+    // The containers' overlays are mounted at <data-root>/rootfs/<id>, a dir of mount points
+    // alone, as their network namespaces are in <exec-root>/netns: each conmon starts without
+    // the other containers' mounts (runtime/monitor-ns.ts). A vfs root is a plain dir.
+    const rootfsDir = join(dataRoot, 'rootfs');
+    const snapshots: Snapshotter = driver === 'vfs' ? new VfsSnapshotter(join(dataRoot, 'vfs'), snapOpts) : new OverlaySnapshotter(join(dataRoot, 'overlay'), { ...snapOpts, mountRoot: rootfsDir });
+    const ownMountDirs = [...(driver === 'vfs' ? [] : [rootfsDir]), join(execRoot, 'netns')];
+    const monitor = new Monitor({ execRoot, runc: opts.runc, conmon: opts.conmon, ownMountDirs });
     await monitor.init();
     const cgroupMode = detectCgroupMode();
     const runtime = new MonitorRuntime(monitor, execRoot, cgroupMode);

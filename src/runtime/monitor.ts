@@ -20,6 +20,7 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isContainerId, isErrno, log, traceSpan, traceStart } from '../common';
 import { procStartTime, sealedCopy, spawnPiped, spawnWith, type PipedProcess, type SpawnedProcess } from '../sys';
+import { findMonitorNsHelper, holdOwnMount, monitorNsArgs, releaseOwnMount } from './monitor-ns';
 import { EXEC_HELPER_UNSUPPORTED, execHelperArgs, findExecHelper, readContainerEntry, stateKey, type ContainerEntry } from './exec-helper';
 import type { LogEntry } from './k8s-log';
 
@@ -29,6 +30,11 @@ export interface MonitorOptions {
   conmon?: string;
   /** berth-exec's path; '' for none (runc exec for every exec); default: the built one. */
   execHelper?: string;
+  /**
+   * The dirs that hold every container's root and network namespace: each conmon starts in
+   * a mount namespace without them, but for its own container's two (monitor-ns.ts).
+   */
+  ownMountDirs?: string[];
 }
 
 /** berth-logrotate.so (native/berth-logrotate.c), built beside berth-exec when a C compiler was there. */
@@ -67,6 +73,12 @@ export interface CreateOptions {
   stdin?: boolean;
   /** Close that stdin when the first client that wrote to it disconnects (StdinOnce). */
   stdinOnce?: boolean;
+  /**
+   * The container's mounts its monitor needs (its root, its network namespace file): conmon
+   * then starts in a mount namespace without the other containers' (monitor-ns.ts). Absent:
+   * in berthd's own.
+   */
+  keepMounts?: (string | undefined)[];
 }
 
 export interface ExecProcessOptions {
@@ -123,6 +135,9 @@ export class Monitor {
   /** berth-exec (exec-helper.ts), when built and not turned off. */
   private readonly execHelper?: string;
   private readonly filterDir: string;
+  /** berth-monns and the dirs it detaches, once init() made each a mount of its own. */
+  private monitorNs?: { helper: string; dirs: string[] };
+  private readonly ownMountDirs: string[];
   /** What berth-exec needs of each running container's runc state, by id, with that state's identity. */
   private readonly entries = new Map<string, { key: string; entry: ContainerEntry }>();
   private watcher?: FSWatcher;
@@ -136,6 +151,7 @@ export class Monitor {
     this.filterDir = join(opts.execRoot, 'filters');
     const helper = opts.execHelper === undefined ? findExecHelper() : opts.execHelper || undefined;
     if (helper) this.execHelper = helper;
+    this.ownMountDirs = opts.ownMountDirs ?? [];
   }
 
   /** runc's and conmon's versions, read once by init(); absent when the program would not say. */
@@ -146,6 +162,9 @@ export class Monitor {
     const [runc, conmon] = await Promise.all([toolVersion(this.runc), toolVersion(this.conmon)]);
     if (runc) this.versions.runc = runc;
     if (conmon) this.versions.conmon = conmon;
+    const nsHelper = this.ownMountDirs.length > 0 ? findMonitorNsHelper() : undefined;
+    const dirs = nsHelper ? this.ownMountDirs.filter(holdOwnMount) : [];
+    if (nsHelper && dirs.length > 0) this.monitorNs = { helper: nsHelper, dirs };
   }
 
   /** Calls `onExit(id)` whenever an exit file appears. The caller re-checks with exitCode(). */
@@ -158,6 +177,7 @@ export class Monitor {
 
   close(): void {
     this.watcher?.close();
+    for (const d of this.monitorNs?.dirs ?? []) releaseOwnMount(d);
   }
 
   /**
@@ -186,10 +206,12 @@ export class Monitor {
    * (sys/spawn.ts): stdin and stdout /dev/null, stderr and its sync pipe (fd 3) piped to
    * berthd. It does not keep berthd alive. Throws when conmon cannot be run.
    */
-  private spawnConmon(args: string[], cwd?: string, extraEnv?: Record<string, string>): SpawnedProcess {
+  private spawnConmon(args: string[], cwd?: string, extraEnv?: Record<string, string>, keepMounts?: (string | undefined)[]): SpawnedProcess {
+    const ns = keepMounts && this.monitorNs;
+    const [program, argv] = ns ? [ns.helper, [ns.helper, ...monitorNsArgs(ns.dirs, keepMounts, extraEnv), this.conmon, ...args]] : [this.conmon, [this.conmon, ...args]];
     try {
-      return spawnWith(this.conmon, [this.conmon, ...args], ['null', 'null', 'pipe', 'pipe'], {
-        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...extraEnv },
+      return spawnWith(program, argv, ['null', 'null', 'pipe', 'pipe'], {
+        env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', ...(ns ? {} : extraEnv) },
         setsid: true,
         unref: true,
         ...(cwd !== undefined ? { cwd } : {}),
@@ -229,7 +251,7 @@ export class Monitor {
     const rotate = o.logSizeMax && o.logMaxFile && o.logMaxFile > 1 && logRotationAvailable()
       ? { LD_PRELOAD: LOG_ROTATOR, BERTH_LOG_PATH: o.logPath, BERTH_LOG_MAX_FILE: String(o.logMaxFile) }
       : undefined;
-    const child = this.spawnConmon(args, o.bundle, rotate);
+    const child = this.spawnConmon(args, o.bundle, rotate, o.keepMounts);
     const tSpawned = traceStart();
     traceSpan(o.id, 'conmon spawn (posix_spawn)', tSpawn, tSpawned);
     return await new Promise<number>((resolve, reject) => {

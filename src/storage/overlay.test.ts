@@ -112,6 +112,34 @@ test('a snapshot with no layers mounts over its init layer alone', needsRoot('ov
   await snap.remove('scratch');
 });
 
+test('with a mountRoot, snapshots mount at <mountRoot>/<key> (made and removed with the mount); one mounted at <key>/merged earlier stays there', needsRoot('overlay mounts and layers with their owners (lchown)'), async (t) => {
+  const { base } = setup(t);
+  const mountRoot = join(base, 'rootfs');
+  const old = new OverlaySnapshotter(join(base, 'overlay'));
+  await old.prepare('before', null, []);
+  const oldMerged = await old.mount('before');
+  assert.equal(oldMerged, join(base, 'overlay', 'before', 'merged'));
+  const snap = new OverlaySnapshotter(join(base, 'overlay'), { mountRoot });
+  await snap.prepare('c1', null, []);
+  assert.ok(!existsSync(join(base, 'overlay', 'c1', 'merged')), 'no merged dir beside upper');
+  assert.equal(snap.mergedDir('c1'), join(mountRoot, 'c1'));
+  const merged = await snap.mount('c1');
+  assert.equal(merged, join(mountRoot, 'c1'));
+  assert.ok(isMountPoint(merged));
+  writeFileSync(join(merged, 'f'), 'x');
+  assert.equal(readFileSync(join(snap.upperDir('c1'), 'f'), 'utf8'), 'x');
+  assert.equal(snap.graphDriverData('c1', []).MergedDir, merged);
+  await snap.unmount('c1');
+  assert.ok(!existsSync(merged), 'the mount point goes with the mount');
+  // The earlier layout: found where it is mounted, unmounted there.
+  assert.equal(snap.mergedDir('before'), oldMerged);
+  assert.equal(await snap.mount('before'), oldMerged);
+  await snap.remove('before');
+  assert.ok(!isMountPoint(oldMerged));
+  await snap.remove('c1');
+  assert.deepEqual(readdirSync(mountRoot), []);
+});
+
 test('the snapshots of one image share its init layer, kept for its next container until the image goes; a new snapshotter collects unused ones', needsRoot('overlay mounts and layers with their owners (lchown)'), async (t) => {
   const { base, snap } = setup(t);
   const a = await layer(base, 'a', [{ name: 'etc/', type: 'directory', mode: 0o750 }, { name: 'bin/sh', data: 'x' }]);

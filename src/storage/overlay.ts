@@ -4,7 +4,10 @@
  * On disk, under `root` (normally `<dataRoot>/overlay`):
  *   <key>/upper      the container's changes (overlay upperdir)
  *   <key>/work       overlay's workdir (same filesystem as upper)
- *   <key>/merged     where `mount(key)` mounts the union
+ *   <key>/merged     where `mount(key)` mounts the union, unless the snapshotter has a
+ *                    `mountRoot`: then at <mountRoot>/<key> (made by mount, removed by
+ *                    unmount); a snapshot mounted at <key>/merged by an earlier berthd stays
+ *                    there until it is unmounted
  *   .init/<name>     init layers (init-layer.ts), each shared by the snapshots of one image
  *                    (and owner): the top-most lower dir. Snapshots made before they were
  *                    shared have their own, <key>/init.
@@ -201,7 +204,7 @@ export class OverlaySnapshotter implements Snapshotter {
       await checkLowerDirs(key, lowerDirs);
       if (shared) await this.ensureInit(shared, lowerDirs);
       await prepareAtomically(this.root, this.dir(key), info, async (tmp) => {
-        for (const d of ['upper', 'work', 'merged']) mkdirSync(join(tmp, d), 0o755);
+        for (const d of this.opts.mountRoot ? ['upper', 'work'] : ['upper', 'work', 'merged']) mkdirSync(join(tmp, d), 0o755);
         const owner = this.opts.rootOwner;
         if (owner) {
           await fsp.chmod(this.root, 0o711);
@@ -223,7 +226,9 @@ export class OverlaySnapshotter implements Snapshotter {
 
   /** Where the snapshot is (or would be) mounted. */
   mergedDir(key: string): string {
-    return join(this.dir(key), 'merged');
+    const own = join(this.dir(key), 'merged');
+    if (!this.opts.mountRoot || isMountPoint(own)) return own;
+    return join(this.opts.mountRoot, key);
   }
 
   upperDir(key: string): string {
@@ -301,7 +306,7 @@ export class OverlaySnapshotter implements Snapshotter {
     const dir = this.dir(key);
     const shared = this.initOfKey.get(key) ?? readSnapshotInfoSync(this.root, key)?.sharedInit;
     const lower = [shared ? this.initDir(shared) : join(dir, 'init'), ...imageLowerDirs].join(':');
-    return { LowerDir: lower, MergedDir: join(dir, 'merged'), UpperDir: join(dir, 'upper'), WorkDir: join(dir, 'work') };
+    return { LowerDir: lower, MergedDir: this.mergedDir(key), UpperDir: join(dir, 'upper'), WorkDir: join(dir, 'work') };
   }
 
   /** Mounts the snapshot at mergedDir(key); a no-op if it is mounted already. */
@@ -309,13 +314,16 @@ export class OverlaySnapshotter implements Snapshotter {
     const m = await this.mounts(key);
     const target = this.mergedDir(key);
     if (isMountPoint(target)) return target;
+    if (this.opts.mountRoot) mkdirSync(target, { recursive: true, mode: 0o755 });
     await doMount(key, m, target, 0);
     return target;
   }
 
   /** Unmounts mergedDir(key) (every mount stacked there); a no-op if not mounted. */
   async unmount(key: string): Promise<void> {
-    await unmountAll(key, this.mergedDir(key));
+    const target = this.mergedDir(key);
+    await unmountAll(key, target);
+    if (this.opts.mountRoot && target.startsWith(this.opts.mountRoot + '/')) await fsp.rmdir(target).catch(() => undefined);
   }
 
   /** Unmounts and deletes the snapshot, upper dir included. Unknown key → not-found. */

@@ -102,6 +102,12 @@ export interface SnapshotterOptions {
    * snapshot dir is made traversable (0711) for it. Layers must be unpacked shifted.
    */
   rootOwner?: { uid: number; gid: number };
+  /**
+   * overlay: the dir that holds the snapshots' mount points, `<mountRoot>/<key>`, instead of
+   * `<key>/merged` beside the upper dir. A dir of mount points alone can be a mount of its own
+   * (runtime/monitor-ns.ts) without renames of upper dirs into the layer store crossing it.
+   */
+  mountRoot?: string;
 }
 
 export const STORAGE_DRIVERS = ['overlay2', 'vfs'] as const;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { mountsUnder, useDaemon, waitFor } from './harness';
+import { mountsUnder, processesMentioning, useDaemon, waitFor } from './harness';
 
 const d = useDaemon();
 
@@ -269,4 +269,42 @@ test('--init runs tini as PID 1; user, groups, shm size, oom score', async () =>
   assert.equal(await d.dockerOk(['run', '--rm', '--oom-score-adj', '500', 'busybox', 'cat', '/proc/self/oom_score_adj']), '500');
   const none = await d.docker(['run', '--rm', '--ipc', 'none', 'busybox', 'ls', '/dev/shm']);
   assert.notEqual(none.code, 0);
+});
+
+test('each conmon runs in a mount namespace holding its own container\'s root and network namespace, not the others\'', async () => {
+  const a = await runDetached(['busybox', 'sleep', '600']);
+  const b = await runDetached(['busybox', 'sleep', '600']);
+  const facts = async (id: string) => {
+    const [merged, sandbox] = (await d.dockerOk(['inspect', '-f', '{{.GraphDriver.Data.MergedDir}} {{.NetworkSettings.SandboxKey}}', id])).split(' ');
+    const conmons = processesMentioning(`-c ${id}`, 'conmon');
+    assert.equal(conmons.length, 1, `one conmon for ${id}`);
+    const table = readFileSync(`/proc/${conmons[0]}/mountinfo`, 'utf8').split('\n').map((l) => l.split(' ')[4]);
+    return { merged: merged!, sandbox: sandbox!, conmon: conmons[0]!, table };
+  };
+  const fa = await facts(a.id);
+  const fb = await facts(b.id);
+  // Both are mount points in dirs that hold nothing else.
+  assert.equal(fa.merged, join(d.dataRoot, 'rootfs', a.id));
+  assert.ok(fa.sandbox.startsWith(join(d.execRoot, 'netns') + '/'), fa.sandbox);
+  // The host keeps every container's mounts, where docker inspect names them.
+  const host = mountsUnder(d.dataRoot).concat(mountsUnder(d.execRoot));
+  for (const p of [fa.merged, fa.sandbox, fb.merged, fb.sandbox]) assert.ok(host.includes(p), `${p} is mounted on the host`);
+  for (const [own, other] of [[fa, fb], [fb, fa]] as const) {
+    assert.notEqual(nsOf(own.conmon, 'mnt'), nsOf('self', 'mnt'));
+    assert.ok(own.table.includes(own.merged) && own.table.includes(own.sandbox), 'its own root and network namespace');
+    assert.ok(!other.table.includes(own.merged) && !other.table.includes(own.sandbox), 'none of the other container\'s');
+    const below = (root: string) => own.table.filter((p) => p !== undefined && p.startsWith(root + '/'));
+    assert.deepEqual(below(join(d.dataRoot, 'rootfs')), [own.merged]);
+    assert.deepEqual(below(join(d.execRoot, 'netns')), [own.sandbox]);
+  }
+  // One root seen from both sides: what the host writes there, the container reads.
+  writeFileSync(join(fa.merged, 'from-host'), 'written on the host\n');
+  assert.equal(await d.dockerOk(['exec', a.id, 'cat', '/from-host']), 'written on the host');
+  // A restart gets a monitor of the same kind; removal leaves no mount of either.
+  await d.dockerOk(['restart', '-t', '0', a.id]);
+  const again = await facts(a.id);
+  assert.deepEqual(again.table.filter((p) => p?.startsWith(join(d.dataRoot, 'rootfs') + '/')), [again.merged]);
+  assert.equal(await d.dockerOk(['exec', a.id, 'cat', '/from-host']), 'written on the host');
+  await d.dockerOk(['rm', '-f', a.id, b.id]);
+  await waitFor('the containers\' mounts to go', () => !mountsUnder(d.dataRoot).concat(mountsUnder(d.execRoot)).some((p) => [fa.merged, fa.sandbox, fb.merged, fb.sandbox, again.sandbox].includes(p)));
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, symlinkSync, copyFileSync, chownSync, chmodSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BUSYBOX, ID64, mountsUnder, run, useDaemon } from './harness';
+import { BUSYBOX, ID64, mountsUnder, run, useDaemon, waitFor } from './harness';
 
 const d = useDaemon();
 
@@ -153,6 +153,23 @@ test('bind mounts, --mount and --tmpfs: options, read-only, inspect', async () =
   assert.ok(ps.Mounts.includes(host));
   await d.dockerOk(['rm', 'binds']);
   assert.ok(existsSync(join(host, 'hf')), 'removing the container leaves the bind source alone');
+});
+
+test('bind propagation: rslave brings a mount the host makes later into the container, rshared takes one the container makes out to the host', async () => {
+  const src = join(d.dir, 'propagation');
+  for (const sub of ['in', 'out']) mkdirSync(join(src, sub), { recursive: true });
+  // Propagation needs a shared source mount (this host's / is private).
+  assert.equal(spawnSync('mount', ['--bind', '--make-shared', src, src]).status, 0);
+  const slave = await d.dockerOk(['run', '-d', '--mount', `type=bind,src=${src},dst=/s,bind-propagation=rslave`, 'busybox', 'sleep', '600']);
+  const shared = await d.dockerOk(['run', '-d', '--privileged', '--mount', `type=bind,src=${src},dst=/s,bind-propagation=rshared`, 'busybox', 'sh', '-c', 'mount -t tmpfs made-inside /s/out && sleep 600']);
+  try {
+    await waitFor('the mount made in the container to reach the host', () => mountsUnder(src).includes(join(src, 'out')));
+    assert.equal(spawnSync('mount', ['-t', 'tmpfs', 'made-on-host', join(src, 'in')]).status, 0);
+    await waitFor('the host\'s mount to show in the rslave container', async () => (await d.dockerOk(['exec', slave, 'cat', '/proc/mounts'])).includes(' /s/in tmpfs '));
+  } finally {
+    await d.dockerOk(['rm', '-f', slave, shared]);
+    for (const p of mountsUnder(src)) spawnSync('umount', ['-l', p]);
+  }
 });
 
 test('a single-file bind binds the file: -v FILE:/missing:ro makes the mount point, --mount over an image file', async () => {
