@@ -15,3 +15,4 @@ export * from './shm';
 // The engine resolves container paths (volume copy-up) with the same rule; it may not import sys.
 export { procStartTime, resolveInRoot } from '../sys';
 export * from './processes';
+export * from './mount-propagation';

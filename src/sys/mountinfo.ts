@@ -14,6 +14,8 @@ export interface MountInfo {
   root: string;
   mountPoint: string;
   options: string;
+  /** The optional fields: `shared:N`, `master:N`, `propagate_from:N`, `unbindable`. */
+  optional: string[];
   fsType: string;
   source: string;
   superOptions: string;
@@ -36,6 +38,7 @@ export function parseMountInfo(text: string): MountInfo[] {
       root: unescape(a[3] ?? ''),
       mountPoint: unescape(a[4] ?? ''),
       options: a[5] ?? '',
+      optional: a.slice(6),
       fsType: b[0] ?? '',
       source: unescape(b[1] ?? ''),
       superOptions: b[2] ?? '',

@@ -118,6 +118,8 @@ test('anonymous volumes: -v /path and the image VOLUME get 64-hex volumes that r
 test('bind mounts, --mount and --tmpfs: options, read-only, inspect', async () => {
   const host = join(d.dir, 'bindsrc');
   mkdirSync(host, { recursive: true });
+  // rslave needs a shared (or slave) source mount, as with dockerd; this host's / is private.
+  assert.equal(spawnSync('mount', ['--bind', '--make-shared', host, host]).status, 0);
   writeFileSync(join(host, 'hf'), 'host-file\n');
   const created = join(d.dir, 'made', 'by', 'v');
   const script = [
@@ -152,14 +154,25 @@ test('bind mounts, --mount and --tmpfs: options, read-only, inspect', async () =
   const ps = JSON.parse(await d.dockerOk(['ps', '-a', '--no-trunc', '--filter', 'name=binds', '--format', '{{json .}}']));
   assert.ok(ps.Mounts.includes(host));
   await d.dockerOk(['rm', 'binds']);
+  spawnSync('umount', [host]);
   assert.ok(existsSync(join(host, 'hf')), 'removing the container leaves the bind source alone');
 });
 
 test('bind propagation: rslave brings a mount the host makes later into the container, rshared takes one the container makes out to the host', async () => {
   const src = join(d.dir, 'propagation');
   for (const sub of ['in', 'out']) mkdirSync(join(src, sub), { recursive: true });
-  // Propagation needs a shared source mount (this host's / is private).
-  assert.equal(spawnSync('mount', ['--bind', '--make-shared', src, src]).status, 0);
+  // On a private mount, dockerd refuses both at start, in these words.
+  assert.equal(spawnSync('mount', ['--bind', '--make-private', src, src]).status, 0);
+  for (const [mode, what] of [['rshared', 'a shared mount'], ['rslave', 'a shared or slave mount']]) {
+    const r = await d.docker(['run', '--name', `refused-${mode}`, '--mount', `type=bind,src=${src},dst=/s,bind-propagation=${mode}`, 'busybox', 'true']);
+    assert.equal(r.code, 125, r.stderr);
+    assert.match(r.stderr, new RegExp(`Error response from daemon: path ${src} is mounted on ${src} but it is not ${what}\\n`));
+    const state = JSON.parse(await d.dockerOk(['inspect', '-f', '{{json .State}}', `refused-${mode}`]));
+    assert.equal(state.ExitCode, 128);
+    assert.ok(state.Error.endsWith(`is mounted on ${src} but it is not ${what}`), state.Error);
+    await d.dockerOk(['rm', `refused-${mode}`]);
+  }
+  assert.equal(spawnSync('mount', ['--make-shared', src]).status, 0);
   const slave = await d.dockerOk(['run', '-d', '--mount', `type=bind,src=${src},dst=/s,bind-propagation=rslave`, 'busybox', 'sleep', '600']);
   const shared = await d.dockerOk(['run', '-d', '--privileged', '--mount', `type=bind,src=${src},dst=/s,bind-propagation=rshared`, 'busybox', 'sh', '-c', 'mount -t tmpfs made-inside /s/out && sleep 600']);
   try {
