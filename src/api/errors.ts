@@ -34,7 +34,9 @@ export function writeError(res: ServerResponse, err: unknown, requestId: string)
     res.destroy();
     return;
   }
-  // The docker client compares this header literally: no charset.
-  res.writeHead(status, status === 304 ? {} : { 'Content-Type': 'application/json' });
+  // The docker client compares this header literally: no charset. A length, not chunks, as
+  // from dockerd: docker-py reads a chunked reply of a streaming endpoint (build, pull) as the
+  // stream and a plain one as the error it raises.
+  res.writeHead(status, status === 304 ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }

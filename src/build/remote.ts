@@ -35,6 +35,8 @@ export interface Download {
   filename: string;
   /** `sha256:<hex>` of its bytes. */
   digest: string;
+  /** The reply's Content-Type ('' when it gave none). */
+  contentType: string;
 }
 
 /** Fetches `url` into `dir` (an empty directory of the caller's). */
@@ -60,7 +62,7 @@ export async function download(url: string, dir: string): Promise<Download> {
   const modified = Date.parse(String(res.headers['last-modified'] ?? ''));
   const t = Number.isNaN(modified) ? 0 : modified / 1000;
   await fsp.utimes(path, t, t);
-  return { path, filename, digest: `sha256:${hash.digest('hex')}` };
+  return { path, filename, digest: `sha256:${hash.digest('hex')}`, contentType: String(res.headers['content-type'] ?? '') };
 }
 
 /** Go's getFilenameForDownload: the URL path's last segment, else Content-Disposition's filename. */
@@ -132,3 +134,35 @@ function fetchFollowing(url: string, redirects: number): Promise<IncomingMessage
   });
 }
 
+
+/** The MIME types dockerd takes a remote build context as (a substring of the reply's type). */
+const ACCEPTABLE_CONTEXT_MIME = /application\/(?:(?:x-)?tar|octet-stream|(?:x-)?(?:gzip|bzip2?|xz))|text\/plain/;
+/** HTML's opening tags, as Go's content sniffing knows them. */
+const HTML_TAGS = ['<!DOCTYPE HTML', '<HTML', '<HEAD', '<SCRIPT', '<IFRAME', '<H1', '<DIV', '<FONT', '<TABLE', '<A', '<STYLE', '<TITLE', '<B', '<BODY', '<BR', '<P', '<!--'];
+
+/** A best guess at a reply's type from its first bytes, as Go's http.DetectContentType guesses the common ones. */
+function sniffType(head: Buffer): string {
+  if (head.length >= 3 && head[0] === 0x1f && head[1] === 0x8b && head[2] === 0x08) return 'application/x-gzip';
+  const text = head.toString('latin1').replace(/^[\t\n\x0c\r ]+/, '');
+  const upper = text.toUpperCase();
+  if (HTML_TAGS.some((t) => upper.startsWith(t) && (upper.length === t.length || upper[t.length] === ' ' || upper[t.length] === '>'))) return 'text/html';
+  if (text.startsWith('<?xml')) return 'text/xml';
+  if (text.startsWith('%PDF-')) return 'application/pdf';
+  // Bytes no text file has: Go's test for binary data.
+  if (head.some((b) => b <= 0x08 || b === 0x0b || (b >= 0x0e && b <= 0x1a) || (b >= 0x1c && b <= 0x1f))) return 'application/octet-stream';
+  return 'text/plain';
+}
+
+/**
+ * What a downloaded remote build context is, as dockerd decides it: by the reply's
+ * Content-Type, sniffed from its first 100 bytes when it gave none or octet-stream; text/plain
+ * is a Dockerfile on its own, a tar (maybe compressed) the context. Anything else is refused.
+ */
+export function remoteContextKind(url: string, contentType: string, head: Buffer): 'dockerfile' | 'archive' {
+  if (head.length === 0) throw invalidArgument(`error detecting content type for remote ${url}: empty response`);
+  const given = contentType.trim();
+  const type = given === '' || given.toLowerCase() === 'application/octet-stream' ? sniffType(head.subarray(0, 100)) : given;
+  const accepted = ACCEPTABLE_CONTEXT_MIME.exec(type)?.[0];
+  if (!accepted) throw invalidArgument(`error detecting content type for remote ${url}: unsupported Content-Type ${JSON.stringify(given)}`);
+  return accepted === 'text/plain' ? 'dockerfile' : 'archive';
+}

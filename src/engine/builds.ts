@@ -3,11 +3,11 @@
  * ID back), the build cache's usage for `system df` and its prune. The Dockerfile
  * semantics live in build/; this composes them with the engine's step runner.
  */
-import { promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { invalidArgument, type Digest } from '../common';
-import { BuildCache, BuildContext, Builder, type BuildOptions, type BuildOutput, type CacheUsageRecord, type StepRunner } from '../build';
+import { BerthError, invalidArgument, type Digest } from '../common';
+import { BuildCache, BuildContext, Builder, download, isRemoteUrl, remoteContextKind, type BuildOptions, type BuildOutput, type CacheUsageRecord, type StepRunner } from '../build';
 import type { ImageService } from './images';
 
 export type { BuildOptions, BuildOutput, CacheUsageRecord };
@@ -15,7 +15,7 @@ export type { BuildOptions, BuildOutput, CacheUsageRecord };
 export interface BuildRequest extends BuildOptions {
   /** The Dockerfile's path in the context ('' = Dockerfile). */
   dockerfile: string;
-  /** A remote context URL (not supported). */
+  /** A remote context: an http(s) URL of a tar (maybe compressed) or of a Dockerfile. */
   remote?: string;
 }
 
@@ -35,18 +35,26 @@ export class BuildService {
 
   /** Builds from a context stream (tar, compressed tar, or a Dockerfile alone). */
   async build(body: Readable, req: BuildRequest, out: BuildOutput): Promise<Digest> {
-    if (req.remote) {
-      throw invalidArgument(`remote build contexts (${req.remote}) are not supported: this builder never fetches from the network; send the context as a tar`);
-    }
     const tmpRoot = join(this.dataRoot, 'build-tmp');
     // What a berthd killed during a build left there (contexts, downloads) belongs to no build now.
     this.swept ??= fsp.rm(tmpRoot, { recursive: true, force: true }).catch(() => undefined);
     await this.swept;
-    const ctx = await BuildContext.open(body, tmpRoot, req.dockerfile);
+    let downloaded: string | undefined;
     try {
-      return await this.builder.build(ctx, req, out);
+      let source = body;
+      if (req.remote) {
+        body.resume(); // a client may send a body with a remote context: it is not the context
+        downloaded = await fsp.mkdtemp(join(await ensureDir(tmpRoot), 'remote-'));
+        source = await remoteContext(req.remote, downloaded);
+      }
+      const ctx = await BuildContext.open(source, tmpRoot, req.dockerfile);
+      try {
+        return await this.builder.build(ctx, req, out);
+      } finally {
+        await ctx.close();
+      }
     } finally {
-      await ctx.close();
+      if (downloaded) await fsp.rm(downloaded, { recursive: true, force: true });
     }
   }
 
@@ -59,4 +67,34 @@ export class BuildService {
   prune(): Promise<{ ids: string[]; bytes: number }> {
     return this.cache.prune((dir) => this.images.measureDir(dir));
   }
+}
+
+async function ensureDir(dir: string): Promise<string> {
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+/**
+ * dockerd's remote build context (`remote=URL`, what docker-py sends for a URL path): an
+ * http(s) URL is fetched into `dir` and read as the context, a tar (maybe compressed) or a
+ * Dockerfile alone, as its Content-Type says (build/remote.ts). Git URLs are not fetched.
+ */
+async function remoteContext(url: string, dir: string): Promise<Readable> {
+  if (/^(?:git:\/\/|github\.com\/|git@)/.test(url) || (isRemoteUrl(url) && /\.git(?:#.+)?$/.test(url))) {
+    throw invalidArgument(`remote build context ${url} is a git repository, which this builder does not clone; send the context as a tar, or give the URL of a tar or a Dockerfile`);
+  }
+  if (!isRemoteUrl(url)) throw invalidArgument(`remoteURL (${url}) could not be recognized as URL`);
+  let got: Awaited<ReturnType<typeof download>>;
+  try {
+    got = await download(url, dir);
+  } catch (err) {
+    if (err instanceof BerthError) throw new BerthError(err.kind, `error downloading remote context ${url}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  const head = Buffer.alloc(100);
+  const fh = await fsp.open(got.path, 'r');
+  const { bytesRead } = await fh.read(head, 0, head.length, 0).finally(() => fh.close());
+  // Refuses what is neither; BuildContext.open tells a tar from a Dockerfile alone by its bytes.
+  remoteContextKind(url, got.contentType, head.subarray(0, bytesRead));
+  return createReadStream(got.path);
 }

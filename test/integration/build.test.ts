@@ -333,6 +333,59 @@ test('errors: a failing RUN gives its output and exit code; parse errors name th
   assert.match(quiet.stderr, /Step 2\/2 : RUN echo held && exit 3\n[^]*held\n[^]*The command '\/bin\/sh -c echo held && exit 3' returned a non-zero code: 3/);
 });
 
+test('a remote context (docker-py path=URL): a tar, a gzipped tar or a Dockerfile from an http URL; other replies refused in dockerd\'s words', async () => {
+  const { createServer } = await import('node:http');
+  const dir = context({ 'Dockerfile': 'FROM busybox\nCOPY hello.txt /hello.txt\nCMD ["cat", "/hello.txt"]\n', 'hello.txt': 'from a remote tar\n' });
+  const tarBytes = spawnSync('tar', ['-C', dir, '-cf', '-', 'Dockerfile', 'hello.txt']).stdout;
+  const replies: Record<string, [string, Buffer | string]> = {
+    '/ctx.tar': ['application/x-tar', tarBytes],
+    '/ctx.tar.gz': ['', gzipSync(tarBytes)],
+    '/Dockerfile': ['application/octet-stream', 'FROM busybox\nRUN echo built from a remote Dockerfile > /made\n'],
+    '/page': ['text/html', '<html><body>not a context</body></html>'],
+  };
+  const server = createServer((req, res) => {
+    const reply = replies[req.url ?? ''];
+    if (!reply) {
+      res.writeHead(404);
+      res.end('no such file here');
+      return;
+    }
+    res.writeHead(200, reply[0] ? { 'Content-Type': reply[0] } : {});
+    res.end(reply[1]);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    const py = `
+import docker, json, sys
+c = docker.from_env().api
+out = {}
+for path, tag in [('/ctx.tar', 'remote:tar'), ('/ctx.tar.gz', 'remote:gz'), ('/Dockerfile', 'remote:df'), ('/page', 'remote:html'), ('/missing', 'remote:missing')]:
+    lines = []
+    try:
+        for chunk in c.build(path='${base}' + path, tag=tag, decode=True):
+            lines.append(chunk.get('stream') or chunk.get('error') or '')
+    except docker.errors.APIError as e:
+        lines.append('API %d: %s' % (e.status_code, e.explanation))
+    out[tag] = ''.join(lines)
+print(json.dumps(out))
+`;
+    const r = await run('python3', ['-c', py], { env: d.env(), timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<string, string>;
+    for (const tag of ['remote:tar', 'remote:gz', 'remote:df']) assert.match(out[tag]!, /Successfully built [0-9a-f]{12}/, `${tag}: ${out[tag]}`);
+    assert.equal(await d.dockerOk(['run', '--rm', 'remote:tar']), 'from a remote tar');
+    assert.equal(await d.dockerOk(['run', '--rm', 'remote:gz']), 'from a remote tar');
+    assert.equal(await d.dockerOk(['run', '--rm', 'remote:df', 'cat', '/made']), 'built from a remote Dockerfile');
+    assert.equal(out['remote:html'], `API 400: error detecting content type for remote ${base}/page: unsupported Content-Type "text/html"`);
+    assert.equal(out['remote:missing'], `API 404: error downloading remote context ${base}/missing: failed to GET ${base}/missing with status 404 Not Found: no such file here`);
+    assert.deepEqual(readdirSync(join(d.dataRoot, 'build-tmp')).filter((n) => n.startsWith('remote-')), [], 'downloads are removed');
+  } finally {
+    server.close();
+    await d.docker(['rmi', 'remote:tar', 'remote:gz', 'remote:df']);
+  }
+});
+
 test('ADD of an http URL: fetched as dockerd does (named from the URL, mode 0600, Last-Modified), cached by content, errors in its words', async () => {
   const { createServer } = await import('node:http');
   let body = 'remote content\n';
