@@ -62,7 +62,9 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
 const BZIP2 = Buffer.from('BZh');
 const XZ = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 
-/** The plain tar of a possibly compressed stream (gzip, zstd, bzip2, xz). */
+const TAR_HEADER = 512;
+
+/** The plain tar of a possibly compressed stream (gzip, zstd, bzip2, xz), and its first 512 bytes (fewer if it is shorter). */
 export async function decompressAny(input: Readable): Promise<{ stream: Readable; head: Buffer }> {
   const { head, stream } = await peek(input, 262);
   const tool = head.subarray(0, 3).equals(BZIP2) ? 'bzip2' : head.subarray(0, 6).equals(XZ) ? 'xz' : undefined;
@@ -77,11 +79,12 @@ export async function decompressAny(input: Readable): Promise<{ stream: Readable
       else out.destroy(invalidArgument(`the ${tool} data is corrupt (${tool} exited with ${code})`));
     });
     p.on('error', (e) => out.destroy(e));
-    const dec = await peek(out, 262);
+    const dec = await peek(out, TAR_HEADER);
     return { stream: dec.stream, head: dec.head };
   }
   const d = await decompressStream(stream);
-  const p2 = await peek(d.stream, 262);
+  // A whole tar header, however the input arrives in pieces: looksLikeTar needs all 512 bytes.
+  const p2 = await peek(d.stream, TAR_HEADER);
   return { stream: p2.stream, head: p2.head };
 }
 

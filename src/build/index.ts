@@ -8,3 +8,4 @@ export { Builder, type BuildOptions, type BuildOutput } from './builder';
 export { RunFailed, type BuildImage, type BuildSession, type LayerChange, type OwnerMap, type RunMount, type RunSettings, type RunStep, type StepRunner } from './step-runner';
 export { unpackTar } from './archive';
 export { download, isRemoteUrl, remoteContextKind } from './remote';
+export { cloneGitContext, isGitUrl } from './git-context';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { MemTree, treeChecksum } from './source-tree';
+import { BuildContext } from './context';
 import { exposedPorts, parseDuration, parseMount } from './instructions';
 
 type E = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; linkname?: string; data?: string; mode?: number };
@@ -119,4 +120,19 @@ test('RUN --mount, EXPOSE and durations', () => {
   assert.equal(parseDuration('interval', '1m30s'), 90e9);
   assert.equal(parseDuration('interval', '250ms'), 250e6);
   assert.throws(() => parseDuration('interval', '5x'), /invalid duration/);
+});
+
+test('a context that arrives in pieces smaller than a tar header is still read as a tar', async () => {
+  const bytes = await tarOf([{ name: 'Dockerfile', data: 'FROM busybox\n' }, { name: 'f.txt', data: 'x' }]);
+  const pieces: Buffer[] = [];
+  for (let o = 0; o < bytes.length; o += 100) pieces.push(bytes.subarray(o, o + 100));
+  const tmp = mkdtempSync(join(tmpdir(), 'berth-ctx-'));
+  try {
+    const ctx = await BuildContext.open(Readable.from(pieces), tmp, 'Dockerfile');
+    assert.equal(ctx.dockerfile, 'FROM busybox\n');
+    assert.equal(ctx.tree.readText('f.txt'), 'x');
+    await ctx.close();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

@@ -3,11 +3,12 @@
  * ID back), the build cache's usage for `system df` and its prune. The Dockerfile
  * semantics live in build/; this composes them with the engine's step runner.
  */
+import { spawn } from 'node:child_process';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { BerthError, invalidArgument, type Digest } from '../common';
-import { BuildCache, BuildContext, Builder, download, isRemoteUrl, remoteContextKind, type BuildOptions, type BuildOutput, type CacheUsageRecord, type StepRunner } from '../build';
+import { BuildCache, BuildContext, Builder, cloneGitContext, download, isGitUrl, isRemoteUrl, remoteContextKind, type BuildOptions, type BuildOutput, type CacheUsageRecord, type StepRunner } from '../build';
 import type { ImageService } from './images';
 
 export type { BuildOptions, BuildOutput, CacheUsageRecord };
@@ -75,13 +76,20 @@ async function ensureDir(dir: string): Promise<string> {
 }
 
 /**
- * dockerd's remote build context (`remote=URL`, what docker-py sends for a URL path): an
- * http(s) URL is fetched into `dir` and read as the context, a tar (maybe compressed) or a
- * Dockerfile alone, as its Content-Type says (build/remote.ts). Git URLs are not fetched.
+ * dockerd's remote build context (`remote=URL`, what docker-py sends for a URL path): a git
+ * repository is cloned into `dir` (build/git-context.ts) and its files are the context; any
+ * other http(s) URL is fetched into `dir` and read as the context, a tar (maybe compressed) or
+ * a Dockerfile alone, as its Content-Type says (build/remote.ts).
  */
 async function remoteContext(url: string, dir: string): Promise<Readable> {
-  if (/^(?:git:\/\/|github\.com\/|git@)/.test(url) || (isRemoteUrl(url) && /\.git(?:#.+)?$/.test(url))) {
-    throw invalidArgument(`remote build context ${url} is a git repository, which this builder does not clone; send the context as a tar, or give the URL of a tar or a Dockerfile`);
+  if (isGitUrl(url)) {
+    const tree = await cloneGitContext(url, dir);
+    const tarred = spawn('tar', ['-C', tree, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // Read from now on: node drains and drops a child's unread output when the child exits.
+    const out = new PassThrough();
+    tarred.stdout.pipe(out);
+    tarred.on('error', (e) => out.destroy(e));
+    return out;
   }
   if (!isRemoteUrl(url)) throw invalidArgument(`remoteURL (${url}) could not be recognized as URL`);
   let got: Awaited<ReturnType<typeof download>>;

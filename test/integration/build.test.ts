@@ -2,7 +2,7 @@
 // and docker-compose against a real berthd; the built images are run and inspected.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -383,6 +383,67 @@ print(json.dumps(out))
   } finally {
     server.close();
     await d.docker(['rmi', 'remote:tar', 'remote:gz', 'remote:df']);
+  }
+});
+
+test('a git repository as the remote context (docker-py path=URL.git#ref:subdir), served over plain http', async () => {
+  const { createServer } = await import('node:http');
+  const work = mkdtempSync(join(tmpdir(), 'berth-gitctx-'));
+  const gitc = (cwd: string, ...args: string[]) => {
+    const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', ...args], { cwd, encoding: 'utf8' });
+    assert.equal(r.status, 0, `git ${args.join(' ')}: ${r.stderr}`);
+  };
+  const src = join(work, 'src');
+  mkdirSync(join(src, 'sub'), { recursive: true });
+  writeFileSync(join(src, 'sub', 'Dockerfile'), 'FROM busybox\nCOPY f.txt /f.txt\nCMD ["cat", "/f.txt"]\n');
+  writeFileSync(join(src, 'sub', 'f.txt'), 'from a git context\n');
+  writeFileSync(join(src, 'outside.txt'), 'not in the subdir\n');
+  gitc(src, 'init', '--quiet', '-b', 'main');
+  gitc(src, 'add', '.');
+  gitc(src, 'commit', '--quiet', '-m', 'context');
+  const served = join(work, 'served');
+  mkdirSync(served);
+  gitc(work, 'clone', '--quiet', '--bare', src, join(served, 'repo.git'));
+  gitc(join(served, 'repo.git'), 'update-server-info');
+  // Git's "dumb" http: plain files.
+  const server = createServer((req, res) => {
+    const path = join(served, decodeURIComponent((req.url ?? '/').split('?')[0]!));
+    if (!path.startsWith(served + '/') || !existsSync(path) || !statSync(path).isFile()) {
+      res.writeHead(404);
+      res.end('not found');
+      return;
+    }
+    res.writeHead(200);
+    res.end(readFileSync(path));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    const py = `
+import docker, json
+c = docker.from_env().api
+out = {}
+for url, tag in [('${base}/repo.git#main:sub', 'remote:git'), ('${base}/nothing.git', 'remote:nogit')]:
+    lines = []
+    try:
+        for chunk in c.build(path=url, tag=tag, decode=True):
+            lines.append(chunk.get('stream') or chunk.get('error') or '')
+    except docker.errors.APIError as e:
+        lines.append('API %d: %s' % (e.status_code, e.explanation))
+    out[tag] = ''.join(lines)
+print(json.dumps(out))
+`;
+    const r = await run('python3', ['-c', py], { env: d.env(), timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<string, string>;
+    assert.match(out['remote:git']!, /Successfully built [0-9a-f]{12}/, out['remote:git']);
+    assert.equal(await d.dockerOk(['run', '--rm', 'remote:git']), 'from a git context');
+    assert.match(out['remote:nogit']!, /^API 400: error fetching: /);
+    assert.deepEqual(readdirSync(join(d.dataRoot, 'build-tmp')).filter((n) => n.startsWith('remote-')), [], 'clones are removed');
+  } finally {
+    server.close();
+    await d.docker(['rmi', 'remote:git']);
+    rmSync(work, { recursive: true, force: true });
   }
 });
 
