@@ -98,7 +98,7 @@ export class Engine {
     const imageStore = new ImageStore(join(dataRoot, 'images'), content);
     const layers = await LayerStore.open(join(dataRoot, 'layers'), userns ? { idShift: idShifter(userns) } : {});
     const snapOpts = owner ? { rootOwner: owner } : {};
-    // The containers' overlays are mounted at <data-root>/rootfs/<id>, a dir of mount points
+    // The containers' overlays are mounted at <data-root>/rootfs/<id>/merged, a dir of mount points
     // alone, as their network namespaces are in <exec-root>/netns: each conmon starts without
     // the other containers' mounts (runtime/monitor-ns.ts). A vfs root is a plain dir.
     const rootfsDir = join(dataRoot, 'rootfs');

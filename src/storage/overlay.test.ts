@@ -112,7 +112,7 @@ test('a snapshot with no layers mounts over its init layer alone', needsRoot('ov
   await snap.remove('scratch');
 });
 
-test('with a mountRoot, snapshots mount at <mountRoot>/<key> (made and removed with the mount); one mounted at <key>/merged earlier stays there', needsRoot('overlay mounts and layers with their owners (lchown)'), async (t) => {
+test('with a mountRoot, snapshots mount at <mountRoot>/<key>/merged (made and removed with the mount); one mounted at <key>/merged earlier stays there', needsRoot('overlay mounts and layers with their owners (lchown)'), async (t) => {
   const { base } = setup(t);
   const mountRoot = join(base, 'rootfs');
   const old = new OverlaySnapshotter(join(base, 'overlay'));
@@ -122,15 +122,15 @@ test('with a mountRoot, snapshots mount at <mountRoot>/<key> (made and removed w
   const snap = new OverlaySnapshotter(join(base, 'overlay'), { mountRoot });
   await snap.prepare('c1', null, []);
   assert.ok(!existsSync(join(base, 'overlay', 'c1', 'merged')), 'no merged dir beside upper');
-  assert.equal(snap.mergedDir('c1'), join(mountRoot, 'c1'));
+  assert.equal(snap.mergedDir('c1'), join(mountRoot, 'c1', 'merged'));
   const merged = await snap.mount('c1');
-  assert.equal(merged, join(mountRoot, 'c1'));
+  assert.equal(merged, join(mountRoot, 'c1', 'merged'));
   assert.ok(isMountPoint(merged));
   writeFileSync(join(merged, 'f'), 'x');
   assert.equal(readFileSync(join(snap.upperDir('c1'), 'f'), 'utf8'), 'x');
   assert.equal(snap.graphDriverData('c1', []).MergedDir, merged);
   await snap.unmount('c1');
-  assert.ok(!existsSync(merged), 'the mount point goes with the mount');
+  assert.ok(!existsSync(dirname(merged)), 'the mount point goes with the mount');
   // The earlier layout: found where it is mounted, unmounted there.
   assert.equal(snap.mergedDir('before'), oldMerged);
   assert.equal(await snap.mount('before'), oldMerged);

@@ -5,9 +5,9 @@
  *   <key>/upper      the container's changes (overlay upperdir)
  *   <key>/work       overlay's workdir (same filesystem as upper)
  *   <key>/merged     where `mount(key)` mounts the union, unless the snapshotter has a
- *                    `mountRoot`: then at <mountRoot>/<key> (made by mount, removed by
- *                    unmount); a snapshot mounted at <key>/merged by an earlier berthd stays
- *                    there until it is unmounted
+ *                    `mountRoot`: then at <mountRoot>/<key>/merged (made by mount, removed
+ *                    by unmount); a snapshot mounted at <key>/merged by an earlier berthd
+ *                    stays there until it is unmounted
  *   .init/<name>     init layers (init-layer.ts), each shared by the snapshots of one image
  *                    (and owner): the top-most lower dir. Snapshots made before they were
  *                    shared have their own, <key>/init.
@@ -39,7 +39,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, promises as fsp, readdirSync, renameSync } from 'node:fs';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { alreadyExists, internal, invalidArgument, isErrno, log, notFound, type Digest } from '../common';
 import { isMountPoint, mount as sysMount, mountFrom, mountFromIsCheap, MNT_DETACH, MS_RDONLY, umount2, umount2Async } from '../sys';
@@ -228,7 +228,7 @@ export class OverlaySnapshotter implements Snapshotter {
   mergedDir(key: string): string {
     const own = join(this.dir(key), 'merged');
     if (!this.opts.mountRoot || isMountPoint(own)) return own;
-    return join(this.opts.mountRoot, key);
+    return join(this.opts.mountRoot, key, 'merged');
   }
 
   upperDir(key: string): string {
@@ -323,7 +323,10 @@ export class OverlaySnapshotter implements Snapshotter {
   async unmount(key: string): Promise<void> {
     const target = this.mergedDir(key);
     await unmountAll(key, target);
-    if (this.opts.mountRoot && target.startsWith(this.opts.mountRoot + '/')) await fsp.rmdir(target).catch(() => undefined);
+    if (this.opts.mountRoot && target.startsWith(this.opts.mountRoot + '/')) {
+      await fsp.rmdir(target).catch(() => undefined);
+      await fsp.rmdir(dirname(target)).catch(() => undefined);
+    }
   }
 
   /** Unmounts and deletes the snapshot, upper dir included. Unknown key → not-found. */

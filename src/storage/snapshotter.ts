@@ -103,7 +103,7 @@ export interface SnapshotterOptions {
    */
   rootOwner?: { uid: number; gid: number };
   /**
-   * overlay: the dir that holds the snapshots' mount points, `<mountRoot>/<key>`, instead of
+   * overlay: the dir that holds the snapshots' mount points, `<mountRoot>/<key>/merged`, instead of
    * `<key>/merged` beside the upper dir. A dir of mount points alone can be a mount of its own
    * (runtime/monitor-ns.ts) without renames of upper dirs into the layer store crossing it.
    */

@@ -284,7 +284,7 @@ test('each conmon runs in a mount namespace holding its own container\'s root an
   const fa = await facts(a.id);
   const fb = await facts(b.id);
   // Both are mount points in dirs that hold nothing else.
-  assert.equal(fa.merged, join(d.dataRoot, 'rootfs', a.id));
+  assert.equal(fa.merged, join(d.dataRoot, 'rootfs', a.id, 'merged'));
   assert.ok(fa.sandbox.startsWith(join(d.execRoot, 'netns') + '/'), fa.sandbox);
   // The host keeps every container's mounts, where docker inspect names them.
   const host = mountsUnder(d.dataRoot).concat(mountsUnder(d.execRoot));
