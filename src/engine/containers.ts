@@ -36,7 +36,7 @@ import {
   type Digest,
   type FilterArgs,
 } from '../common';
-import { familiarString, parseReference, withDefaultTag, type ImageRecord } from '../image';
+import { familiarString, formatPlatform, parsePlatform, parseReference, platformServes, withDefaultTag, type ImageRecord } from '../image';
 import {
   DEFAULT_SHM_SIZE, checkWorkingDir, detectSysInfo, discardUnsupported, mountShm, startFailure, resolveUser, rootPair, toolVersion, unmountShm,
   type HostFacts, type IdMappings, type LogEntry, type SysInfo, type ToolVersion,
@@ -78,6 +78,11 @@ export interface CreateRequest {
    */
   id?: ContainerId;
   spec: ContainerSpec;
+  /**
+   * `os/arch[/variant]` the image must be for (`docker create --platform`): a local image for
+   * another platform is not found, in dockerd's words, so that the client pulls the one asked for.
+   */
+  platform?: string;
   /** Where the monitor writes the output (k8s-file lines); `<container dir>/container.log` when absent (CRI sets its own). */
   logPath?: string;
   /**
@@ -316,6 +321,14 @@ export class ContainerService {
     } catch (err) {
       if (err instanceof BerthError && err.kind === 'not-found') throw notFound(`No such image: ${nameWithTag(req0.image)}`, err);
       throw err;
+    }
+    if (req.platform) {
+      const want = parsePlatform(req.platform);
+      const c = img.config;
+      const have = { os: c.os || 'linux', architecture: c.architecture || 'amd64', ...(c.variant ? { variant: c.variant } : {}) };
+      if (!platformServes(want, have)) {
+        throw notFound(`image with reference ${req0.image} was found but its platform (${formatPlatform(have)}) does not match the specified platform (${formatPlatform(want)})`);
+      }
     }
     const ic = img.config.config ?? {};
     const p = req0.process;

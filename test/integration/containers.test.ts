@@ -572,3 +572,22 @@ test('inspect fields of a running container', async () => {
   assert.notEqual(s.State.FinishedAt, '0001-01-01T00:00:00Z');
   await d.dockerOk(['rm', 'insp']);
 });
+
+test('create with a platform: a local image for another one is not found, in dockerd\'s words; a matching one is used; before API 1.41 the parameter is ignored', async () => {
+  const create = (query: string, version = 'v1.45') => d.api('POST', `/${version}/containers/create${query}`, { Image: 'busybox', Cmd: ['true'] });
+  const other = await create('?platform=linux/arm64');
+  assert.equal(other.status, 404);
+  assert.equal(other.json.message, 'image with reference busybox was found but its platform (linux/amd64) does not match the specified platform (linux/arm64)');
+  const arm = await create('?platform=linux/arm/v7');
+  assert.equal(arm.json.message, 'image with reference busybox was found but its platform (linux/amd64) does not match the specified platform (linux/arm/v7)');
+  assert.equal((await create('?platform=nonsense')).status, 400);
+  const ids: string[] = [];
+  for (const [query, version] of [['?platform=linux/amd64', 'v1.45'], ['?platform=linux/x86_64', 'v1.45'], ['?platform=linux/arm64', 'v1.40']] as const) {
+    const r = await create(query, version);
+    assert.equal(r.status, 201, `${version} ${query}: ${JSON.stringify(r.json)}`);
+    ids.push(r.json.Id);
+  }
+  // The docker CLI sends it too.
+  ids.push(await d.dockerOk(['create', '--platform', 'linux/amd64', 'busybox', 'true']));
+  await d.dockerOk(['rm', ...ids]);
+});

@@ -17,7 +17,9 @@ export function containerRoutes(router: Router, engine: Engine): void {
   router.add('POST', '/containers/create', async (ctx) => {
     const t0 = traceStart();
     const body = await readJSONBody(ctx, 'container config', CONTAINER_CREATE);
-    const request = createRequest(body, ctx.query.get('name') || undefined);
+    // As dockerd: the platform parameter exists from API 1.41 on.
+    const platform = compareVersions(ctx.apiVersion, '1.41') >= 0 ? ctx.query.get('platform') : null;
+    const request = { ...createRequest(body, ctx.query.get('name') || undefined), ...(platform ? { platform } : {}) };
     const b = body as Record<string, unknown>;
     const unapplied = unappliedOptions(b, (b.HostConfig ?? {}) as Record<string, unknown>);
     const t1 = traceStart();

@@ -9,7 +9,7 @@ export { RegistryError, type RegistryErrorEntry } from './errors';
 export { readErrorBody, transportError } from './http';
 export { createLimiter, mapLimit } from './limit';
 export {
-  hostPlatform, parsePlatform, normalizePlatform, formatPlatform, selectPlatform, parseManifest, MANIFEST_ACCEPT, SCHEMA1_TYPES,
+  hostPlatform, parsePlatform, normalizePlatform, formatPlatform, selectPlatform, platformServes, parseManifest, MANIFEST_ACCEPT, SCHEMA1_TYPES,
   type ParsedManifest,
 } from './manifest';
 export { loadRegistryMirrors, parseHostsToml, type RegistryMirrors } from './hosts-config';

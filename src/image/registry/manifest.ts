@@ -196,6 +196,13 @@ export function selectPlatform(index: Index, want: Platform): Descriptor {
   return best.d;
 }
 
+/** Whether an image for `have` runs where `want` is asked for: same os and architecture, and a variant selectPlatform would take. */
+export function platformServes(want: Platform, have: Platform): boolean {
+  const w = normalizePlatform(want);
+  const h = normalizePlatform(have);
+  return w.os === h.os && w.architecture === h.architecture && variantRank(w, h) >= 0;
+}
+
 /** How well `have` serves `want`: 1000 exact, lower for older compatible variants, -1 not at all. */
 function variantRank(want: Platform, have: Platform): number {
   if (want.variant === have.variant) return 1000;
