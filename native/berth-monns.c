@@ -9,8 +9,8 @@
  * container adds its root file system's overlay and the bind mount that holds its
  * network namespace, so with 500 running a start cost runc about twice what it cost
  * with none. Here, in a copy of the caller's namespace:
- *   1. every mount becomes a slave: events of the host still reach this copy (a host
- *      unmount of the container's root frees it here too), nothing made here goes back;
+ *   1. every mount becomes a slave: mounts the host makes later still reach this copy (a
+ *      container's rslave binds need them), nothing made here goes back to the host;
  *   2. each PATH that is a mount point below a DIR is cloned (open_tree);
  *   3. each DIR, a mount point of its own (berthd binds the container roots' dir and the
  *      network namespaces' dir onto themselves), is detached with everything below it,

@@ -16,7 +16,7 @@ export type { BuildOptions, BuildOutput, CacheUsageRecord };
 export interface BuildRequest extends BuildOptions {
   /** The Dockerfile's path in the context ('' = Dockerfile). */
   dockerfile: string;
-  /** A remote context: an http(s) URL of a tar (maybe compressed) or of a Dockerfile. */
+  /** A remote context: a git repository, or an http(s) URL of a tar (maybe compressed) or of a Dockerfile. */
   remote?: string;
 }
 

@@ -10,7 +10,7 @@
  * container's two mounts. For that each of those dirs must be a mount of its own: berthd
  * binds it onto itself (private: what is mounted below it is not copied into other
  * namespaces either) when it opens, if nothing is mounted below it yet. A dir that holds
- * mounts already (containers of a berthd from before this change still running) is left as
+ * mounts already (containers an earlier berthd version mounted there, still running) is left as
  * it is until they are gone and berthd starts again; the helper then leaves it alone.
  */
 import { spawnSync } from 'node:child_process';
