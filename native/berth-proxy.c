@@ -57,6 +57,8 @@ union addr {
 struct listener {
   enum kind kind;
   int fd;
+  /* Out of descriptors: not watched until resume_at (a readable listener would spin). */
+  bool paused;
   union addr target;
   socklen_t target_len;
   struct flow *flows;
@@ -139,6 +141,39 @@ static void set_interest(int fd, void *ptr, uint32_t events) {
 static void watch(int fd, void *ptr, uint32_t events) {
   struct epoll_event ev = { .events = events, .data.ptr = ptr };
   epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* Milliseconds of the monotonic clock. */
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* When paused listeners are watched again; 0 when none is paused. */
+static long long resume_at;
+#define PAUSE_MS 100
+
+/*
+ * accept fails for want of descriptors or memory while connections wait: the listener stays
+ * readable, so it is left unwatched for PAUSE_MS instead of being retried at once, over and
+ * over (the waiting clients stay queued and are taken once descriptors are free again).
+ */
+static void pause_listener(struct listener *l) {
+  struct epoll_event ev = { .events = 0, .data.ptr = l };
+  epoll_ctl(ep, EPOLL_CTL_MOD, l->fd, &ev);
+  l->paused = true;
+  if (!resume_at) resume_at = now_ms() + PAUSE_MS;
+}
+
+static void resume_listeners(struct listener *ls, int n) {
+  for (int i = 0; i < n; i++) {
+    if (!ls[i].paused) continue;
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &ls[i] };
+    epoll_ctl(ep, EPOLL_CTL_MOD, ls[i].fd, &ev);
+    ls[i].paused = false;
+  }
+  resume_at = 0;
 }
 
 /* ---- TCP ------------------------------------------------------------------------- */
@@ -243,7 +278,10 @@ static void tcp_event(struct end *e, uint32_t events) {
 static void tcp_accept(struct listener *l) {
   for (;;) {
     int cfd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (cfd < 0) return;
+    if (cfd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pause_listener(l);
+      return;
+    }
     int ufd = socket(l->target.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (ufd < 0) {
       close(cfd);
@@ -437,7 +475,15 @@ int main(int argc, char **argv) {
   struct epoll_event evs[64];
   time_t swept = time(NULL);
   for (;;) {
-    int k = epoll_wait(ep, evs, 64, 10000);
+    long long wait = 10000;
+    if (resume_at) {
+      wait = resume_at - now_ms();
+      if (wait <= 0) {
+        resume_listeners(ls, n);
+        wait = 10000;
+      }
+    }
+    int k = epoll_wait(ep, evs, 64, (int)wait);
     if (k < 0 && errno != EINTR) return 1;
     for (int i = 0; i < k; i++) {
       enum kind *kind = evs[i].data.ptr;

@@ -3,7 +3,8 @@
 // berthd (netavark underneath). Every address is on this daemon's private bridge and /16.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
 import { httpStream, processesMentioning, useDaemon, waitFor } from './harness';
@@ -448,4 +449,32 @@ test('berth network … and berth port print what docker prints', async () => {
   const gone = await d.berth(['network', 'inspect', 'bcli']);
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /network bcli not found/);
+});
+
+test('a userland proxy out of descriptors waits for them instead of spinning, and serves again once they are free', async () => {
+  const hp = 26000 + d.net!.x * 10;
+  // [::1]: what the proxy serves (NAT takes IPv4, loopback included).
+  await serve('fdless', ['-p', `${hp}:80`]);
+  await waitFor('the page on the published port', () => hostFetch(`http://[::1]:${hp}/`).out === 'fdless', 15_000, 100);
+  const [proxy] = processesMentioning(`,10.${d.net!.x}.`, 'berth-proxy');
+  assert.ok(proxy, 'a proxy serves the port');
+  // Room for exactly four relayed connections (two descriptors each): the fifth client finds
+  // accept failing with EMFILE (one free descriptor would only let it accept and drop clients).
+  const open = new Set(readdirSync(`/proc/${proxy}/fd`).map(Number));
+  let free = 0;
+  while (open.has(free)) free++;
+  const limit = free + 8;
+  for (let fd = free; fd < limit; fd++) assert.ok(!open.has(fd), `descriptor ${fd} is free: ${[...open]}`);
+  assert.equal(spawnSync('prlimit', ['--pid', String(proxy), `--nofile=${limit}:${limit}`]).status, 0);
+  const held = Array.from({ length: 24 }, () => connect(hp, '::1').on('error', () => undefined));
+  await waitFor('the clients to connect', () => held.every((s) => !s.connecting), 10_000, 50);
+  const cpu = () => readFileSync(`/proc/${proxy}/stat`, 'utf8').split(') ')[1]!.split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+  const before = cpu();
+  // One second of clients waiting in the accept queue: a proxy retrying accept would burn it all (100 ticks).
+  await new Promise((r) => setTimeout(r, 1000));
+  const used = cpu() - before;
+  assert.ok(used < 20, `the proxy used ${used} ticks of CPU in one second while out of descriptors`);
+  for (const s of held) s.destroy();
+  await waitFor('the page again once descriptors are free', () => hostFetch(`http://[::1]:${hp}/`).out === 'fdless', 15_000, 100);
+  await d.dockerOk(['rm', '-f', 'fdless']);
 });
