@@ -333,6 +333,30 @@ test('errors: a failing RUN gives its output and exit code; parse errors name th
   assert.match(quiet.stderr, /Step 2\/2 : RUN echo held && exit 3\n[^]*held\n[^]*The command '\/bin\/sh -c echo held && exit 3' returned a non-zero code: 3/);
 });
 
+/**
+ * docker-py's build(path=URL) of each URL (a remote context) under the tag beside it: by tag,
+ * the build's output and error lines, or `API <status>: <message>` when it raised.
+ */
+async function pyBuildRemote(urls: string[], tags: string[]): Promise<Record<string, string>> {
+  const py = `
+import docker, json, sys
+c = docker.from_env().api
+out = {}
+for url, tag in zip(json.loads(sys.argv[1]), json.loads(sys.argv[2])):
+    lines = []
+    try:
+        for chunk in c.build(path=url, tag=tag, decode=True):
+            lines.append(chunk.get('stream') or chunk.get('error') or '')
+    except docker.errors.APIError as e:
+        lines.append('API %d: %s' % (e.status_code, e.explanation))
+    out[tag] = ''.join(lines)
+print(json.dumps(out))
+`;
+  const r = await run('python3', ['-c', py, JSON.stringify(urls), JSON.stringify(tags)], { env: d.env(), timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Record<string, string>;
+}
+
 test('a remote context (docker-py path=URL): a tar, a gzipped tar or a Dockerfile from an http URL; other replies refused in dockerd\'s words', async () => {
   const { createServer } = await import('node:http');
   const dir = context({ 'Dockerfile': 'FROM busybox\nCOPY hello.txt /hello.txt\nCMD ["cat", "/hello.txt"]\n', 'hello.txt': 'from a remote tar\n' });
@@ -356,23 +380,7 @@ test('a remote context (docker-py path=URL): a tar, a gzipped tar or a Dockerfil
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   try {
-    const py = `
-import docker, json, sys
-c = docker.from_env().api
-out = {}
-for path, tag in [('/ctx.tar', 'remote:tar'), ('/ctx.tar.gz', 'remote:gz'), ('/Dockerfile', 'remote:df'), ('/page', 'remote:html'), ('/missing', 'remote:missing')]:
-    lines = []
-    try:
-        for chunk in c.build(path='${base}' + path, tag=tag, decode=True):
-            lines.append(chunk.get('stream') or chunk.get('error') or '')
-    except docker.errors.APIError as e:
-        lines.append('API %d: %s' % (e.status_code, e.explanation))
-    out[tag] = ''.join(lines)
-print(json.dumps(out))
-`;
-    const r = await run('python3', ['-c', py], { env: d.env(), timeoutMs: 120_000 });
-    assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as Record<string, string>;
+    const out = await pyBuildRemote(['/ctx.tar', '/ctx.tar.gz', '/Dockerfile', '/page', '/missing'].map((p) => `${base}${p}`), ['remote:tar', 'remote:gz', 'remote:df', 'remote:html', 'remote:missing']);
     for (const tag of ['remote:tar', 'remote:gz', 'remote:df']) assert.match(out[tag]!, /Successfully built [0-9a-f]{12}/, `${tag}: ${out[tag]}`);
     assert.equal(await d.dockerOk(['run', '--rm', 'remote:tar']), 'from a remote tar');
     assert.equal(await d.dockerOk(['run', '--rm', 'remote:gz']), 'from a remote tar');
@@ -419,23 +427,7 @@ test('a git repository as the remote context (docker-py path=URL.git#ref:subdir)
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   try {
-    const py = `
-import docker, json
-c = docker.from_env().api
-out = {}
-for url, tag in [('${base}/repo.git#main:sub', 'remote:git'), ('${base}/nothing.git', 'remote:nogit')]:
-    lines = []
-    try:
-        for chunk in c.build(path=url, tag=tag, decode=True):
-            lines.append(chunk.get('stream') or chunk.get('error') or '')
-    except docker.errors.APIError as e:
-        lines.append('API %d: %s' % (e.status_code, e.explanation))
-    out[tag] = ''.join(lines)
-print(json.dumps(out))
-`;
-    const r = await run('python3', ['-c', py], { env: d.env(), timeoutMs: 120_000 });
-    assert.equal(r.code, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as Record<string, string>;
+    const out = await pyBuildRemote([`${base}/repo.git#main:sub`, `${base}/nothing.git`], ['remote:git', 'remote:nogit']);
     assert.match(out['remote:git']!, /Successfully built [0-9a-f]{12}/, out['remote:git']);
     assert.equal(await d.dockerOk(['run', '--rm', 'remote:git']), 'from a git context');
     assert.match(out['remote:nogit']!, /^API 400: error fetching: /);
