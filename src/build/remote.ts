@@ -154,15 +154,13 @@ function sniffType(head: Buffer): string {
 }
 
 /**
- * What a downloaded remote build context is, as dockerd decides it: by the reply's
- * Content-Type, sniffed from its first 100 bytes when it gave none or octet-stream; text/plain
- * is a Dockerfile on its own, a tar (maybe compressed) the context. Anything else is refused.
+ * Refuses a downloaded remote build context that dockerd would refuse: by the reply's
+ * Content-Type, sniffed from its first 100 bytes when it gave none or octet-stream, only a tar
+ * (maybe compressed) or text/plain (a Dockerfile on its own) is taken.
  */
-export function remoteContextKind(url: string, contentType: string, head: Buffer): 'dockerfile' | 'archive' {
+export function checkRemoteContextType(url: string, contentType: string, head: Buffer): void {
   if (head.length === 0) throw invalidArgument(`error detecting content type for remote ${url}: empty response`);
   const given = contentType.trim();
   const type = given === '' || given.toLowerCase() === 'application/octet-stream' ? sniffType(head.subarray(0, 100)) : given;
-  const accepted = ACCEPTABLE_CONTEXT_MIME.exec(type)?.[0];
-  if (!accepted) throw invalidArgument(`error detecting content type for remote ${url}: unsupported Content-Type ${JSON.stringify(given)}`);
-  return accepted === 'text/plain' ? 'dockerfile' : 'archive';
+  if (!ACCEPTABLE_CONTEXT_MIME.test(type)) throw invalidArgument(`error detecting content type for remote ${url}: unsupported Content-Type ${JSON.stringify(given)}`);
 }

@@ -43,6 +43,18 @@ export class DigestMismatchError extends BerthError {
   }
 }
 
+/**
+ * A server error in berthd's own words, answered as it is: a container start that fails with
+ * one reports it so (exit code 128), where the runtime's failures are read as dockerd reads
+ * containerd's ("failed to create task for container: …").
+ */
+export class SystemError extends BerthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('internal', message, options);
+    this.name = 'SystemError';
+  }
+}
+
 export const invalidArgument = (msg: string, cause?: unknown) => new BerthError('invalid-argument', msg, { cause });
 export const notFound = (msg: string, cause?: unknown) => new BerthError('not-found', msg, { cause });
 export const alreadyExists = (msg: string, cause?: unknown) => new BerthError('already-exists', msg, { cause });

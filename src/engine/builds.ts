@@ -8,7 +8,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { BerthError, invalidArgument, type Digest } from '../common';
-import { BuildCache, BuildContext, Builder, cloneGitContext, download, isGitUrl, isRemoteUrl, remoteContextKind, type BuildOptions, type BuildOutput, type CacheUsageRecord, type StepRunner } from '../build';
+import { BuildCache, BuildContext, Builder, cloneGitContext, checkRemoteContextType, download, isGitUrl, isRemoteUrl, type BuildOptions, type BuildOutput, type CacheUsageRecord, type StepRunner } from '../build';
 import type { ImageService } from './images';
 
 export type { BuildOptions, BuildOutput, CacheUsageRecord };
@@ -45,7 +45,8 @@ export class BuildService {
       let source = body;
       if (req.remote) {
         body.resume(); // a client may send a body with a remote context: it is not the context
-        downloaded = await fsp.mkdtemp(join(await ensureDir(tmpRoot), 'remote-'));
+        await fsp.mkdir(tmpRoot, { recursive: true, mode: 0o700 });
+        downloaded = await fsp.mkdtemp(join(tmpRoot, 'remote-'));
         source = await remoteContext(req.remote, downloaded);
       }
       const ctx = await BuildContext.open(source, tmpRoot, req.dockerfile);
@@ -68,11 +69,6 @@ export class BuildService {
   prune(): Promise<{ ids: string[]; bytes: number }> {
     return this.cache.prune((dir) => this.images.measureDir(dir));
   }
-}
-
-async function ensureDir(dir: string): Promise<string> {
-  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-  return dir;
 }
 
 /**
@@ -103,6 +99,6 @@ async function remoteContext(url: string, dir: string): Promise<Readable> {
   const fh = await fsp.open(got.path, 'r');
   const { bytesRead } = await fh.read(head, 0, head.length, 0).finally(() => fh.close());
   // Refuses what is neither; BuildContext.open tells a tar from a Dockerfile alone by its bytes.
-  remoteContextKind(url, got.contentType, head.subarray(0, bytesRead));
+  checkRemoteContextType(url, got.contentType, head.subarray(0, bytesRead));
   return createReadStream(got.path);
 }

@@ -8,7 +8,7 @@
  */
 import { promises as fsp, statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { BerthError, internal, invalidArgument, isErrno, log } from '../common';
+import { BerthError, internal, invalidArgument, isErrno, log, SystemError } from '../common';
 import { propagationRefusal, resolveInRoot, type MountOption } from '../runtime';
 import { copyUp as copyTreeUp, type VolumeStore } from '../storage';
 import type { ContainerRecord, MountRequest } from './container-model';
@@ -33,16 +33,6 @@ export const NO_MOUNTS: ContainerMounts = {
 export const PROPAGATIONS: ReadonlySet<string> = new Set(['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
 
 /** Docker's words for a bad mount, and for a mount path that is not absolute. */
-/**
- * A bind whose propagation its source's mount cannot give (runtime/mount-propagation.ts):
- * dockerd refuses the start with a server error in these words, before any task exists.
- */
-export class PropagationRefusal extends BerthError {
-  constructor(message: string) {
-    super('internal', message);
-  }
-}
-
 export const mountError = (type: string, why: string) => invalidArgument(`invalid mount config for type "${type}": ${why}`);
 export const notAbsolute = (p: string) => `invalid mount path: '${p}' mount path must be absolute`;
 
@@ -177,8 +167,9 @@ export class VolumeMounts implements ContainerMounts {
             if (!m.createSource) throw mountError('bind', `bind source path does not exist: ${source}`);
             await fsp.mkdir(source, { recursive: true, mode: 0o755 });
           }
+          // dockerd refuses the start with a server error in these words, before any task exists.
           const refusal = propagationRefusal(source, m.propagation);
-          if (refusal) throw new PropagationRefusal(refusal);
+          if (refusal) throw new SystemError(refusal);
         } else {
           source = await this.volumes.acquire(m.name!, rec.id);
           acquired.push(m.name!);

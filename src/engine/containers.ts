@@ -32,6 +32,7 @@ import {
   traceStart,
   normalizeSignal,
   signalNumber,
+  SystemError,
   type ContainerId,
   type Digest,
   type FilterArgs,
@@ -44,7 +45,7 @@ import {
 import { KeyedMutex } from '../state';
 import { mkdirIn, type Snapshotter } from '../storage';
 import { afterCreate, buildSpec, checkSpec, containerCgroupsPath, initBinaryPath, shareableShmPath } from './container-spec';
-import { NO_MOUNTS, PropagationRefusal, type ContainerMounts } from './container-mounts';
+import { NO_MOUNTS, type ContainerMounts } from './container-mounts';
 import { CONTAINER_RECORD_VERSION, ZERO_TIME, isLive, type ContainerEvents, type EndpointConfig, type ContainerRecord, type ContainerSpec, type LogConfig, type WaitCondition } from './container-model';
 import type { ContainerNetwork, NetworkSetUp } from './container-network';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
@@ -541,7 +542,7 @@ export class ContainerService {
       await this.network.tearDown(rec.id).catch(() => undefined);
       const msg = err instanceof Error ? err.message : String(err);
       // Networking's failures read as dockerd's (it sets up the network after the task is made).
-      const ownWords = err instanceof BerthError && (err.kind !== 'internal' || err instanceof PropagationRefusal || err.message.startsWith('failed to set up container networking'));
+      const ownWords = err instanceof BerthError && (err.kind !== 'internal' || err instanceof SystemError);
       // The runtime's refusals are read as dockerd reads containerd's; berthd's own checks exit 128.
       const failure = ownWords ? { exitCode: 128, message: msg } : startFailure(`failed to create task for container: ${msg}`);
       // dockerd keeps in State.Error what its answer said.

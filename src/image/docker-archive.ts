@@ -4,7 +4,7 @@ import { PassThrough, Readable, type Writable } from 'node:stream';
 import * as tar from 'tar-stream';
 import {
   asDigest, BerthError, decompressStream, DigestMismatchError, type Digest, drainOrClose, errorMessage, familiarName, familiarString, fullString,
-  hexOf, invalidArgument, isDigest, parseReference, type Reference,
+  hexOf, invalidArgument, isDigest, parseReference, type Reference, withLateErrorsHeard,
 } from '../common';
 import type { ContentStore } from './content-store';
 import type { ImageConfig } from './image-config';
@@ -277,11 +277,9 @@ async function teeToStore(
 ): Promise<{ digest: Digest; size: number }> {
   // Chunks are gathered into batches of TEE_BATCH bytes, copied once and handed to both sides
   // as they are (object mode): big writes for the file system, no copy per consumer.
-  const toBlob = new PassThrough({ objectMode: true, highWaterMark: 2 });
-  const toRun = new PassThrough({ objectMode: true, highWaterMark: TEE_RUN_LAG });
   // Failures are reported through `stored` and `unpacked`; a late error event must not go unheard.
-  toBlob.on('error', () => undefined);
-  toRun.on('error', () => undefined);
+  const toBlob = withLateErrorsHeard(new PassThrough({ objectMode: true, highWaterMark: 2 }));
+  const toRun = withLateErrorsHeard(new PassThrough({ objectMode: true, highWaterMark: TEE_RUN_LAG }));
   let runDone = false;
   const stored = content.writeStream(toBlob, expected);
   stored.catch(() => undefined);

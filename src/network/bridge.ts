@@ -24,7 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, conflict, invalidArgument, log, notFound, traceSpan, traceStart, type FilterArgs, checkFilterKeys, matchLabelArgs } from '../common';
+import { BerthError, conflict, SystemError, invalidArgument, log, notFound, traceSpan, traceStart, type FilterArgs, checkFilterKeys, matchLabelArgs } from '../common';
 import { readJSON, writeJSONAtomic } from '../state';
 import { hostResolvConf, hostsFile, hostsLine, LOOPBACK_HOSTS, resolvConf, writeFiles, type HostsEntry } from './files';
 import { contains, DEFAULT_POOLS, formatCIDR, formatIPv4, hostRoutes, lastAddress, overlaps, parseCIDR, parseIPv4, pickSubnet, type Subnet } from './ipnet';
@@ -663,10 +663,10 @@ export class BridgeNetworking {
     } catch (err) {
       await proxy.catch(() => undefined);
       const msg = err instanceof Error ? err.message : String(err);
-      throw new BerthError('internal', `failed to set up container networking: ${msg}`, { cause: err });
+      throw new SystemError(`failed to set up container networking: ${msg}`, { cause: err });
     }
     await proxy.catch((err: unknown) => {
-      throw new BerthError('internal', `failed to set up container networking: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new SystemError(`failed to set up container networking: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
     for (const e of state.endpoints) {
       const net = this.networks.get(e.networkId)!;
@@ -978,7 +978,7 @@ export class BridgeNetworking {
       state.ports = await this.allocatePorts(wanted, state.containerName, endpoints[0]!);
     } catch (err) {
       await removeNetns(state.netns);
-      throw err instanceof BerthError && err.kind === 'internal' ? new BerthError('internal', `failed to set up container networking: ${err.message}`, { cause: err }) : err;
+      throw err instanceof BerthError && err.kind === 'internal' ? new SystemError(`failed to set up container networking: ${err.message}`, { cause: err }) : err;
     }
     if (state.ports.length) state.portsNetwork = nets[0]!.id;
     // The common case needs no netavark: one network that berthd wires itself, no published ports.

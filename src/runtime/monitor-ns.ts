@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { log } from '../common';
-import { builtHelper, readMountInfo } from '../sys';
+import { builtHelper, readMountInfo, type MountInfo } from '../sys';
 
 /** berth-monns, when it was built (no C compiler: conmon runs in berthd's namespace). */
 export function findMonitorNsHelper(): string | undefined {
@@ -29,10 +29,9 @@ export function findMonitorNsHelper(): string | undefined {
  * it would hide those mounts), or mount(8) failed. Run once per dir when berthd opens, with
  * mount(8) rather than through koffi, which berthd does not load until it needs it.
  */
-export function holdOwnMount(dir: string): boolean {
+export function holdOwnMount(dir: string, table: readonly MountInfo[] = readMountInfo()): boolean {
   mkdirSync(dir, { recursive: true });
   const real = realpathSync(dir);
-  const table = readMountInfo();
   if (table.some((m) => m.mountPoint === real)) return true;
   if (table.some((m) => m.mountPoint.startsWith(real + '/'))) return false;
   const r = spawnSync('mount', ['--bind', '--make-private', real, real], { encoding: 'utf8' });

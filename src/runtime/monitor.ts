@@ -19,7 +19,7 @@ import { accessSync, closeSync, constants, existsSync, openSync, promises as fsp
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { BerthError, failedPrecondition, internal, isContainerId, isErrno, log, traceSpan, traceStart } from '../common';
-import { procStartTime, sealedCopy, spawnPiped, spawnWith, type PipedProcess, type SpawnedProcess } from '../sys';
+import { procStartTime, readMountInfo, sealedCopy, spawnPiped, spawnWith, type PipedProcess, type SpawnedProcess } from '../sys';
 import { findMonitorNsHelper, holdOwnMount, monitorNsArgs, releaseOwnMount } from './monitor-ns';
 import { EXEC_HELPER_UNSUPPORTED, execHelperArgs, findExecHelper, readContainerEntry, stateKey, type ContainerEntry } from './exec-helper';
 import type { LogEntry } from './k8s-log';
@@ -163,7 +163,9 @@ export class Monitor {
     if (runc) this.versions.runc = runc;
     if (conmon) this.versions.conmon = conmon;
     const nsHelper = this.ownMountDirs.length > 0 ? findMonitorNsHelper() : undefined;
-    const dirs = nsHelper ? this.ownMountDirs.filter(holdOwnMount) : [];
+    // One read of the mount table for both (it is long when berthd restarts with containers running).
+    const table = nsHelper ? readMountInfo() : [];
+    const dirs = nsHelper ? this.ownMountDirs.filter((d) => holdOwnMount(d, table)) : [];
     if (nsHelper && dirs.length > 0) this.monitorNs = { helper: nsHelper, dirs };
   }
 

@@ -227,7 +227,8 @@ export class OverlaySnapshotter implements Snapshotter {
   /** Where the snapshot is (or would be) mounted. */
   mergedDir(key: string): string {
     const own = join(this.dir(key), 'merged');
-    if (!this.opts.mountRoot || isMountPoint(own)) return own;
+    // Only a snapshot prepared without a mountRoot has that dir: a stat, not a mount table read, for the rest.
+    if (!this.opts.mountRoot || (existsSync(own) && isMountPoint(own))) return own;
     return join(this.opts.mountRoot, key, 'merged');
   }
 
