@@ -61,6 +61,8 @@ export interface RuntimeCreateOptions {
   logSizeMax?: number;
   /** Files the log keeps, the full ones as `<log>.1` … (with logSizeMax). */
   logMaxFile?: number;
+  /** Gzip the kept files (`<log>.1.gz` …; with logMaxFile). */
+  logCompress?: boolean;
   tty: boolean;
   /** Keep stdin open for `openStdin` clients. */
   stdin: boolean;
@@ -164,7 +166,7 @@ export class MonitorRuntime implements ContainerRuntime {
     writeFileSync(join(bundle, 'config.json'), serializeSpec(o.spec));
     if (this.monitor.known(o.id)) await this.monitor.remove(o.id); // a stale runc state would block create
     traceSpan(o.id, 'bundle write', t0);
-    return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, ...(o.logSizeMax ? { logSizeMax: o.logSizeMax } : {}), ...(o.logMaxFile ? { logMaxFile: o.logMaxFile } : {}), tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce, ...(sharesMountsWithHost(o.spec) ? {} : { keepMounts: [o.spec.root?.path, o.spec.linux?.namespaces?.find((n) => n.type === 'network')?.path] }) });
+    return this.monitor.create({ id: o.id, name: o.name, bundle, logPath: o.logPath, ...(o.logSizeMax ? { logSizeMax: o.logSizeMax } : {}), ...(o.logMaxFile ? { logMaxFile: o.logMaxFile } : {}), ...(o.logCompress ? { logCompress: true } : {}), tty: o.tty, stdin: o.stdin, stdinOnce: o.stdinOnce, ...(sharesMountsWithHost(o.spec) ? {} : { keepMounts: [o.spec.root?.path, o.spec.linux?.namespaces?.find((n) => n.type === 'network')?.path] }) });
   }
 
   start(id: string): Promise<void> {

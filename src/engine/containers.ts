@@ -53,7 +53,7 @@ import type { ContainerStore } from './container-store';
 import { ContainerIO, type LogsOptions } from './container-io';
 import { ContainerArchive, type ArchiveConsumer, type ExtractRequest, type PathStat } from './container-archive';
 import { LiveOps, type ContainerStatsSample, type UpdateOptions } from './container-live';
-import { checkLogConfig, DEFAULT_LOG_DRIVER, logFileCount, logSizeLimit } from './log-config';
+import { checkLogConfig, DEFAULT_LOG_DRIVER, logCompressed, logFileCount, logSizeLimit } from './log-config';
 import { checkName, randomName } from './names';
 import { parseTimestamp } from './image-filters';
 import { checkRestartPolicy, policyWantsRestart, RESTART_INITIAL_DELAY_MS, RestartManager } from './restart-manager';
@@ -519,7 +519,7 @@ export class ContainerService {
       const logSizeMax = logSizeLimit(rec.spec.logConfig);
       const logMaxFile = logSizeMax ? logFileCount(rec.spec.logConfig) : 1;
       const tCreate = traceStart();
-      const pid = await this.runtime.create({ id: rec.id, name: rec.name, spec, logPath: rec.logPath, ...(logSizeMax ? { logSizeMax } : {}), ...(logMaxFile > 1 ? { logMaxFile } : {}), tty: p.tty, stdin: p.openStdin, stdinOnce: p.stdinOnce });
+      const pid = await this.runtime.create({ id: rec.id, name: rec.name, spec, logPath: rec.logPath, ...(logSizeMax ? { logSizeMax } : {}), ...(logMaxFile > 1 ? { logMaxFile } : {}), ...(logMaxFile > 1 && logCompressed(rec.spec.logConfig) ? { logCompress: true } : {}), tty: p.tty, stdin: p.openStdin, stdinOnce: p.stdinOnce });
       // A network wired into the namespace runc made (user-namespaced containers).
       if (net?.attach) wired = net.attach(pid).then(() => undefined, (err: unknown) => err);
       // Stdin attaches connect now, before the process runs, so no input is early.

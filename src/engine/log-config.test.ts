@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { logRotationAvailable } from '../runtime';
-import { checkLogConfig, logFileCount, logSizeLimit, logsReadable } from './log-config';
+import { checkLogConfig, logCompressed, logFileCount, logSizeLimit, logsReadable } from './log-config';
 
 test('log config: the daemon default fills the type and the options a container leaves out', () => {
   const defaults = { type: 'local', config: { 'max-size': '10m', 'max-file': '2' } };
@@ -34,4 +34,33 @@ test('log config: options per driver, warnings for the ones not applied, sizes i
   assert.equal(logSizeLimit({ type: 'json-file', config: { 'max-size': '-1' } }), undefined);
   assert.equal(logsReadable({ type: 'none', config: {} }), false);
   assert.equal(logsReadable({ type: 'local', config: {} }), true);
+});
+
+test('log config: compress is a Go boolean, json-file takes it true only with max-size and max-file >= 2, as dockerd does', () => {
+  const rotating = { 'max-size': '5m', 'max-file': '3' };
+  assert.deepEqual(checkLogConfig({ type: 'json-file', config: { ...rotating, compress: 'true' } }).warnings, logRotationAvailable() ? [] : [
+    "log options not applied: max-file, compress: the container's log is one file, bounded by max-size",
+  ]);
+  assert.equal(logCompressed({ type: 'json-file', config: { ...rotating, compress: 'true' } }), logRotationAvailable());
+  assert.equal(logCompressed({ type: 'json-file', config: { ...rotating, compress: 'T' } }), logRotationAvailable());
+  assert.equal(logCompressed({ type: 'json-file', config: { ...rotating, compress: 'false' } }), false);
+  assert.equal(logCompressed({ type: 'json-file', config: rotating }), false);
+  assert.throws(() => checkLogConfig({ type: 'json-file', config: { ...rotating, compress: 'yes' } }), {
+    message: 'failed to initialize logging driver: strconv.ParseBool: parsing "yes": invalid syntax',
+  });
+  assert.throws(() => checkLogConfig({ type: 'local', config: { compress: 'yes' } }), {
+    message: 'failed to initialize logging driver: invalid boolean value for compress: strconv.ParseBool: parsing "yes": invalid syntax',
+  });
+  const refused: Record<string, string>[] = [{ 'max-size': '5m', compress: 'true' }, { 'max-size': '5m', 'max-file': '1', compress: '1' }, { 'max-file': '3', compress: 'true' }];
+  for (const config of refused) {
+    assert.throws(() => checkLogConfig({ type: 'json-file', config }), {
+      message: 'failed to initialize logging driver: compress cannot be true when max-file is less than 2 or max-size is not set',
+    });
+  }
+  // compress=false needs nothing else; local refuses only an explicit single file.
+  assert.deepEqual(checkLogConfig({ type: 'json-file', config: { compress: 'false' } }).warnings, logRotationAvailable() ? [] : ["log options not applied: compress: the container's log is one file, bounded by max-size"]);
+  assert.throws(() => checkLogConfig({ type: 'local', config: { 'max-file': '1', compress: 'true' } }), {
+    message: 'failed to initialize logging driver: compression cannot be enabled when max file count is 1',
+  });
+  assert.doesNotThrow(() => checkLogConfig({ type: 'local', config: { compress: 'true' } }));
 });

@@ -21,9 +21,13 @@
  *   while berthd is down. With `max-file` N > 1 the full file is kept as `<LogPath>.1`
  *   (older ones move to `.2` … `.N-1`, the oldest goes), as Docker rotates json-file
  *   logs: conmon does it, with berth-logrotate.so loaded (runtime/monitor.ts), so also
- *   while berthd is down; `logs` reads across the files. Without that library (no C
- *   compiler at build) max-file is accepted and not applied, with a warning, as are
- *   `compress` and the label/env/tag options; create names them.
+ *   while berthd is down; `logs` reads across the files. `compress=true` gzips the kept
+ *   files into `<LogPath>.1.gz` …, as dockerd names them (the same library, right after
+ *   each rotation). Without that library (no C compiler at build) max-file and compress
+ *   are accepted and not applied, with a warning, as are the label/env/tag options;
+ *   create names them.
+ * - compress is a Go boolean, and json-file refuses it true without max-size and a
+ *   max-file of at least 2, in dockerd's words.
  * - Bad values are refused at create in dockerd's words: max-size a size, max-file a
  *   whole number of at least 1.
  * - `none`: the output is kept in the file for attach, but `logs` refuses with
@@ -47,8 +51,9 @@ const DRIVER_OPTIONS: Record<string, ReadonlySet<string>> = {
   none: new Set(),
 };
 const BUILT_IN = new Set(['mode', 'max-buffer-size']);
-/** Options that take effect (max-file too, where rotation is available); every other known one is accepted with a warning. */
+/** Options that take effect (max-file and compress too, where rotation is available); every other known one is accepted with a warning. */
 const APPLIED = new Set(['max-size', 'mode', 'max-buffer-size']);
+const WITH_ROTATION = new Set(['max-file', 'compress']);
 
 /** The message `logs` answers for a container whose driver cannot be read. */
 export const UNREADABLE_LOG = 'configured logging driver does not support reading';
@@ -72,10 +77,11 @@ export function checkLogConfig(given: LogConfig, defaults: LogConfig = { type: D
   for (const key of Object.keys(config)) {
     if (BUILT_IN.has(key)) continue;
     if (!known.has(key)) throw invalidArgument(`unknown log opt '${key}' for ${type} log driver`);
-    if (!APPLIED.has(key) && !(key === 'max-file' && logRotationAvailable())) unapplied.push(key);
+    if (!APPLIED.has(key) && !(WITH_ROTATION.has(key) && logRotationAvailable())) unapplied.push(key);
   }
   if (config['max-size'] !== undefined) parseSize(config['max-size']);
   if (config['max-file'] !== undefined) parseFileCount(config['max-file']);
+  if (config.compress !== undefined) checkCompress(type, config);
   const why = unapplied.includes('max-file') ? "the container's log is one file, bounded by max-size" : 'berth keeps the log as conmon writes it';
   const warnings = unapplied.length ? [`log options not applied: ${unapplied.join(', ')}: ${why}`] : [];
   return { logConfig, warnings };
@@ -97,6 +103,35 @@ export function logSizeLimit(c: LogConfig): number | undefined {
 export function logFileCount(c: LogConfig): number {
   const v = c.config['max-file'];
   return v === undefined || !logRotationAvailable() ? 1 : parseFileCount(v);
+}
+
+/** Whether the kept files of the log are gzipped (compress=true, with max-file > 1 and a max-size). */
+export function logCompressed(c: LogConfig): boolean {
+  return c.config.compress !== undefined && parseBool(c.config.compress) === true && logFileCount(c) > 1 && logSizeLimit(c) !== undefined;
+}
+
+/** compress as dockerd's drivers check it: a Go boolean, and for json-file only with rotation. */
+function checkCompress(type: string, config: Record<string, string>): void {
+  const v = parseBool(config.compress!);
+  if (v === undefined) {
+    const why = `strconv.ParseBool: parsing ${JSON.stringify(config.compress)}: invalid syntax`;
+    throw invalidArgument(`failed to initialize logging driver: ${type === 'local' ? `invalid boolean value for compress: ${why}` : why}`);
+  }
+  const files = config['max-file'] === undefined ? 1 : parseFileCount(config['max-file']);
+  const sized = config['max-size'] !== undefined && config['max-size'] !== '' && config['max-size'] !== '-1';
+  if (v && type === 'json-file' && (files < 2 || !sized)) {
+    throw invalidArgument('failed to initialize logging driver: compress cannot be true when max-file is less than 2 or max-size is not set');
+  }
+  if (v && type === 'local' && config['max-file'] !== undefined && files < 2) {
+    throw invalidArgument('failed to initialize logging driver: compression cannot be enabled when max file count is 1');
+  }
+}
+
+/** Go's strconv.ParseBool: undefined for anything it refuses. */
+function parseBool(v: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return undefined;
 }
 
 function parseFileCount(v: string): number {

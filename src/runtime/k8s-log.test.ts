@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { closeLogs, LogFollower, openLog, openLogSet, parseLogLine, scanLogFd, tailLines, type LogEntry } from './k8s-log';
 
 /** The entries of `path` from `offset` on, and the offset after the last complete line. */
@@ -117,6 +118,50 @@ test('openLogSet opens the rotated files oldest first, then the current one; tai
   assert.deepEqual(await text(current!.fd), ['d', 'e']);
   assert.deepEqual(await tailLines(current!.fd, 5, current!.size), { start: 0, lines: 2 });
   assert.deepEqual(await tailLines(current!.fd, 1, current!.size), { start: rec('d').length, lines: 1 });
+});
+
+/** `text` gzipped as berth-logrotate.so writes it: the header's comment names the plain file's key. */
+function gzLikeTheRotator(text: string, key: string): Buffer {
+  const plain = gzipSync(text);
+  return Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0x10, 0, 0, 0, 0, 0, 3]), Buffer.from(`berth-log-key:${key}\0`, 'latin1'), plain.subarray(10)]);
+}
+
+test('openLogSet reads kept files gzipped as <log>.I.gz (the plain name first), keyed as the plain file they were; a follower reads a compressed file it read plain only once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-log-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'log');
+  const rec = (s: string) => `2026-01-01T00:00:00.1+00:00 stdout F ${s}\n`;
+  writeFileSync(`${path}.2.gz`, gzLikeTheRotator(rec('a') + rec('b'), '11:22'));
+  writeFileSync(`${path}.1`, rec('c'));
+  writeFileSync(`${path}.1.gz`, gzLikeTheRotator(rec('stale copy'), '33:44'));
+  writeFileSync(path, rec('d'));
+  const { rotated, current } = openLogSet(path);
+  t.after(() => closeLogs([current, ...rotated]));
+  const text = async (fd: number) => {
+    const out: string[] = [];
+    await scanLogFd(fd, 0, (e) => out.push(e.data.toString().trim()));
+    return out;
+  };
+  assert.equal(rotated[0]!.key, '11:22');
+  assert.equal(rotated[0]!.size, (rec('a') + rec('b')).length);
+  assert.deepEqual(await Promise.all(rotated.map((f) => text(f.fd))), [['a', 'b'], ['c']]);
+  // The decompressed text has no name in the directory.
+  assert.deepEqual(readdirSync(dir).sort(), ['log', 'log.1', 'log.1.gz', 'log.2.gz']);
+
+  // A follower at the end of `log`; it rotates to .1 and is compressed there (same key), then a new file.
+  rmSync(`${path}.1.gz`);
+  const got: string[] = [];
+  const f = new LogFollower(path, 'end', (e) => got.push(e.data.toString().trim()));
+  await f.poke();
+  appendFileSync(path, rec('e'));
+  const st = statSync(path, { bigint: true });
+  renameSync(`${path}.1`, `${path}.2`);
+  renameSync(path, `${path}.1`);
+  writeFileSync(`${path}.1.gz`, gzLikeTheRotator(readFileSync(`${path}.1`, 'latin1'), `${st.ino}:${st.birthtimeNs}`));
+  rmSync(`${path}.1`);
+  writeFileSync(path, rec('f'));
+  await f.drain();
+  assert.deepEqual(got, ['e', 'f']);
 });
 
 test('LogFollower reads across rotations: the rest of its file, the rotated files it has not read, oldest first, then the new one', async (t) => {

@@ -3,8 +3,10 @@
  * `<RFC3339Nano time> <stdout|stderr> <F|P> <text>`, where F ends a line
  * (a newline was written) and P is a partial line (no newline yet).
  */
-import { closeSync, fstatSync, openSync, read, readSync, statSync, watch } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsc, fstatSync, openSync, read, readFileSync, readSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 
 export interface LogEntry {
   /** RFC 3339 with nanoseconds, in UTC (`…Z`) when conmon wrote +00:00. */
@@ -93,13 +95,98 @@ export function openLog(path: string): LogFile | undefined {
   return { fd, size: Number(st.size), key: fileKey(st) };
 }
 
+/**
+ * A kept file that berth-logrotate.so gzipped (`<log>.I.gz`). Its key is the plain file's it
+ * was made from, as the gzip header's comment names it, so that a reader that read that file
+ * knows this one; its text is decompressed into an unnamed file the first time it is read.
+ */
+class GzLogFile implements LogFile {
+  private text?: { fd: number; size: number };
+
+  constructor(private readonly gz: Buffer, readonly key: string, private readonly dir: string) {}
+
+  get fd(): number {
+    return this.open().fd;
+  }
+
+  get size(): number {
+    return this.open().size;
+  }
+
+  close(): void {
+    if (this.text) closeSync(this.text.fd);
+    this.text = undefined;
+  }
+
+  private open(): { fd: number; size: number } {
+    if (this.text) return this.text;
+    const plain = gunzipSync(this.gz, { maxOutputLength: GZ_TEXT_LIMIT });
+    const fd = unnamedFile(this.dir);
+    try {
+      for (let off = 0; off < plain.length; ) off += writeSync(fd, plain, off, plain.length - off);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    this.text = { fd, size: plain.length };
+    return this.text;
+  }
+}
+
+/** More than any kept file holds (each is at most max-size and a line). */
+const GZ_TEXT_LIMIT = 1 << 30;
+
+/** O_TMPFILE: a file with no name, gone once closed. */
+const O_TMPFILE = 0o20000000 | fsc.O_DIRECTORY;
+
+function unnamedFile(dir: string): number {
+  try {
+    return openSync(dir, O_TMPFILE | fsc.O_RDWR, 0o600);
+  } catch {
+    // A filesystem without O_TMPFILE: a named file, unlinked at once.
+    const path = join(dir, `.berth-log-${randomBytes(6).toString('hex')}`);
+    const fd = openSync(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL, 0o600);
+    unlinkSync(path);
+    return fd;
+  }
+}
+
+/** The key berth-logrotate.so wrote in a gzip header's comment (FCOMMENT), if any. */
+function gzipCommentKey(gz: Buffer): string | undefined {
+  if (gz.length < 10 || gz[0] !== 0x1f || gz[1] !== 0x8b) return undefined;
+  const flags = gz[3]!;
+  let at = 10;
+  if (flags & 0x04) at += 2 + gz.readUInt16LE(at); // FEXTRA
+  if (flags & 0x08) at = gz.indexOf(0, at) + 1; // FNAME
+  if (!(flags & 0x10) || at <= 0 || at >= gz.length) return undefined;
+  const end = gz.indexOf(0, at);
+  const m = /^berth-log-key:(\d+:\d+)$/.exec(gz.toString('latin1', at, end < 0 ? gz.length : end));
+  return m?.[1];
+}
+
+/** Opens `<log>.I.gz`; undefined when there is none. */
+function openGzLog(path: string): LogFile | undefined {
+  let gz: Buffer;
+  try {
+    gz = readFileSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return new GzLogFile(gz, gzipCommentKey(gz) ?? keyOf(path) ?? `gz:${path}`, dirname(path));
+}
+
 export function closeLogs(files: readonly (LogFile | undefined)[]): void {
-  for (const f of files) if (f) closeSync(f.fd);
+  for (const f of files) {
+    if (f instanceof GzLogFile) f.close();
+    else if (f) closeSync(f.fd);
+  }
 }
 
 /**
  * A container's log, every file of it opened at once: the files a rotation kept, oldest
- * first (`path.N` … `path.1`, as far as they run unbroken from `.1`), and `path` itself
+ * first (`path.N` … `path.1`, or `path.I.gz` where they were gzipped, as far as they run
+ * unbroken from `.1`), and `path` itself
  * (undefined when missing: not written yet, or caught between a rotation's two renames).
  * A rotation while they were opened shows as one file opened twice; then it starts over.
  * The caller closes them (closeLogs).
@@ -109,7 +196,8 @@ export function openLogSet(path: string): { rotated: LogFile[]; current: LogFile
     const current = openLog(path);
     const rotated: LogFile[] = [];
     for (let i = 1; ; i++) {
-      const f = openLog(`${path}.${i}`);
+      // Plain first: the compressor unlinks it only once the gzipped copy is whole.
+      const f = openLog(`${path}.${i}`) ?? openGzLog(`${path}.${i}.gz`);
       if (!f) break;
       rotated.unshift(f);
     }

@@ -67,6 +67,8 @@ export interface CreateOptions {
    * it afresh. Ignored when the library was not built (see logRotationAvailable).
    */
   logMaxFile?: number;
+  /** With logMaxFile: the kept files are gzipped, `<log>.1.gz` … (berth-logrotate.so does it). */
+  logCompress?: boolean;
   /** Give the container a pseudo-terminal; its output is logged as stdout. */
   tty?: boolean;
   /** Keep the container's stdin open for attach-socket clients (OpenStdin). */
@@ -251,7 +253,7 @@ export class Monitor {
     const tSpawn = traceStart();
     // conmon writes an `oom` file into its working directory on OOM events: keep it in the bundle.
     const rotate = o.logSizeMax && o.logMaxFile && o.logMaxFile > 1 && logRotationAvailable()
-      ? { LD_PRELOAD: LOG_ROTATOR, BERTH_LOG_PATH: o.logPath, BERTH_LOG_MAX_FILE: String(o.logMaxFile) }
+      ? { LD_PRELOAD: LOG_ROTATOR, BERTH_LOG_PATH: o.logPath, BERTH_LOG_MAX_FILE: String(o.logMaxFile), ...(o.logCompress ? { BERTH_LOG_COMPRESS: '1' } : {}) }
       : undefined;
     const child = this.spawnConmon(args, o.bundle, rotate, o.keepMounts);
     const tSpawned = traceStart();

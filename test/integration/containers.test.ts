@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, renameSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { ID64, run, useDaemon, waitFor } from './harness';
 
 const d = useDaemon();
@@ -317,13 +318,16 @@ test('logs: stdout/stderr separation, --tail, -t timestamps', async () => {
 });
 
 test('log drivers: json-file by default (conmon\'s file, read through the API), local and k8s-file, none refuses logs, unknown ones refused as dockerd does', async () => {
-  const def = await d.docker(['run', '--name', 'lc-def', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=3', '--log-opt', 'compress=true', 'busybox', 'echo', 'hello']);
+  const def = await d.docker(['run', '--name', 'lc-def', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=3', '--log-opt', 'compress=true', '--log-opt', 'tag=x', 'busybox', 'echo', 'hello']);
   assert.equal(def.code, 0, def.stderr);
-  assert.equal(def.stderr, 'WARNING: log options not applied: compress: berth keeps the log as conmon writes it\n');
+  assert.equal(def.stderr, 'WARNING: log options not applied: tag: berth keeps the log as conmon writes it\n');
   const badFiles = await d.docker(['run', '--rm', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=0', 'busybox', 'true']);
   assert.equal(badFiles.code, 125);
   assert.match(badFiles.stderr, /max-file cannot be less than 1/);
-  assert.deepEqual((await d.inspect('lc-def')).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '3', compress: 'true' } });
+  assert.deepEqual((await d.inspect('lc-def')).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '3', compress: 'true', tag: 'x' } });
+  const badCompress = await d.docker(['run', '--rm', '--log-opt', 'max-size=1m', '--log-opt', 'compress=true', 'busybox', 'true']);
+  assert.equal(badCompress.code, 125);
+  assert.equal(badCompress.stderr, 'docker: Error response from daemon: failed to initialize logging driver: compress cannot be true when max-file is less than 2 or max-size is not set\n\nRun \'docker run --help\' for more information\n');
   for (const driver of ['k8s-file', 'local']) {
     const r = await d.docker(['run', '--name', `lc-${driver}`, '--log-driver', driver, 'busybox', 'echo', 'hi']);
     assert.equal(r.code, 0, r.stderr);
@@ -401,6 +405,40 @@ test('--log-opt max-file keeps the full files as LogPath.1, .2 …: each within 
   assert.ok(existsSync(`${manyPath}.4`), 'rotated into several files');
   assert.deepEqual((await d.dockerOk(['logs', many])).split('\n'), Array.from({ length: 200 }, (_, k) => line(k + 1)));
   await d.dockerOk(['rm', id, slow, many]);
+});
+
+test('--log-opt compress=true gzips the kept files into LogPath.1.gz, .2.gz …; logs, --tail and -f read across them, no line twice', async () => {
+  const line = (i: number) => `line ${String(i).padStart(5, '0')} ${'p'.repeat(40)}`;
+  const id = await d.dockerOk(['run', '-d', '--log-opt', 'max-size=4k', '--log-opt', 'max-file=3', '--log-opt', 'compress=true', 'busybox', 'sh', '-c',
+    `i=0; while [ $i -lt 600 ]; do i=$((i+1)); printf 'line %05d ${'p'.repeat(40)}\\n' $i; done`]);
+  assert.equal(await d.dockerOk(['wait', id], { timeoutMs: 60_000 }), '0');
+  const logPath = (await d.inspect(id)).LogPath as string;
+  // The compressor runs beside conmon right after each rotation: wait (bounded) for the plain copies to go.
+  await waitFor('the kept files gzipped', () => !existsSync(`${logPath}.1`) && !existsSync(`${logPath}.2`));
+  assert.deepEqual(readdirSync(dirname(logPath)).filter((f) => f.startsWith(basename(logPath))).sort(), ['container.log', 'container.log.1.gz', 'container.log.2.gz'].map((f) => f.replace('container.log', basename(logPath))));
+  for (const k of [1, 2]) {
+    const gz = `${logPath}.${k}.gz`;
+    assert.equal(statSync(gz).mode & 0o777, 0o640);
+    const text = gunzipSync(readFileSync(gz)).toString();
+    assert.ok(text.length > 3000 && text.length <= 4096, `${gz} holds ${text.length} bytes`);
+    assert.match(text, /^\S+ stdout F line \d{5} p+\n/);
+  }
+  const lines = (await d.dockerOk(['logs', id])).split('\n');
+  const first = Number(lines[0]!.split(' ')[1]);
+  assert.ok(first > 1, `the oldest lines went with the oldest file, not ${first}`);
+  assert.deepEqual(lines, Array.from({ length: 600 - first + 1 }, (_, k) => line(first + k)));
+  assert.deepEqual((await d.dockerOk(['logs', '--tail', String(lines.length - 5), id])).split('\n'), lines.slice(5));
+
+  // Followed while it rotates and its kept file is compressed: every line once, in order.
+  const slow = await d.dockerOk(['run', '-d', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=2', '--log-opt', 'compress=true', 'busybox', 'sh', '-c',
+    'sleep 0.5; i=0; while [ $i -lt 150 ]; do i=$((i+1)); echo "slow line $i ........................"; usleep 5000; done']);
+  const followed = await d.docker(['logs', '-f', slow], { timeoutMs: 60_000 });
+  assert.equal(followed.code, 0, followed.stderr);
+  assert.deepEqual(followed.stdout.trim().split('\n'), Array.from({ length: 150 }, (_, k) => `slow line ${k + 1} ........................`));
+  const slowPath = (await d.inspect(slow)).LogPath as string;
+  assert.ok(existsSync(`${slowPath}.1.gz`) || existsSync(`${slowPath}.1`));
+  assert.equal(existsSync(`${slowPath}.2.gz`) || existsSync(`${slowPath}.2`), false);
+  await d.dockerOk(['rm', id, slow]);
 });
 
 test('logs -f follows and ends when the container exits', async () => {
