@@ -69,11 +69,14 @@ test('kill -9 of berthd during a docker cp of a 100 MB directory: container runs
   await d.dockerOk(['rm', '-f', id]);
 });
 
-test('kill -9 of berthd while a container writes a log that keeps three files: conmon rotates on its own; once berthd is back, logs reads the files in order', async () => {
-  const id = await d.dockerOk(['run', '-d', '--log-opt', 'max-size=4k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c',
-    'i=0; while true; do i=$((i+1)); echo "down line $i ........................................"; usleep 2000; done']);
+test('kill -9 of berthd while a container writes a log that keeps three files: conmon rotates (and with compress=true gzips) on its own; once berthd is back, logs reads the files in order', async () => {
+  const writer = 'i=0; while true; do i=$((i+1)); echo "down line $i ........................................"; usleep 2000; done';
+  const id = await d.dockerOk(['run', '-d', '--log-opt', 'max-size=4k', '--log-opt', 'max-file=3', 'busybox', 'sh', '-c', writer]);
+  const gz = await d.dockerOk(['run', '-d', '--log-opt', 'max-size=4k', '--log-opt', 'max-file=3', '--log-opt', 'compress=true', 'busybox', 'sh', '-c', writer]);
   const logPath = (await d.inspect(id)).LogPath as string;
+  const gzPath = (await d.inspect(gz)).LogPath as string;
   await d.kill();
+  const gzWriting = statSync(gzPath).ino;
   // With berthd gone, conmon fills the file it writes now and moves it to .1, then to .2.
   const writing = statSync(logPath).ino;
   await waitFor('two rotations while berthd is down', () => {
@@ -83,11 +86,18 @@ test('kill -9 of berthd while a container writes a log that keeps three files: c
       return false;
     }
   }, 30_000, 20);
+  // The same with compress=true: the file it wrote then is gzipped by the time it is .2.gz.
+  await waitFor('two rotations and a compression while berthd is down', () => {
+    const key = /^berth-log-key:(\d+):/.exec(readFileSync(`${gzPath}.2.gz`).subarray(10, 80).toString('latin1'));
+    return Number(key?.[1]) === gzWriting;
+  }, 30_000, 20);
   await d.start();
-  const lines = (await d.dockerOk(['logs', id])).split('\n');
-  const numbers = lines.map((l) => Number(/^down line (\d+) /.exec(l)?.[1]));
-  assert.ok(numbers.every((n, k) => n === numbers[0]! + k), 'contiguous, oldest first');
-  assert.ok(lines.length > 60, `three files' worth of lines (${lines.length})`);
+  for (const c of [id, gz]) {
+    const lines = (await d.dockerOk(['logs', c])).split('\n');
+    const numbers = lines.map((l) => Number(/^down line (\d+) /.exec(l)?.[1]));
+    assert.ok(numbers.every((n, k) => n === numbers[0]! + k), 'contiguous, oldest first');
+    assert.ok(lines.length > 60, `three files' worth of lines (${lines.length})`);
+  }
   for (const f of [logPath, `${logPath}.1`, `${logPath}.2`]) assert.ok(statSync(f).size <= 4096, f);
-  await d.dockerOk(['rm', '-f', id]);
+  await d.dockerOk(['rm', '-f', id, gz]);
 });
