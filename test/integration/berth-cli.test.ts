@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ID64, type RunResult, useDaemon, waitFor } from './harness';
 
@@ -237,4 +238,23 @@ test('usage errors read as docker 28 prints them, with the same exit codes', asy
     ['logs'], ['wait'], ['rm'], ['run'], ['tag', 'x'], ['image', 'inspect'], ['nosuchcmd'], ['image', 'nope'],
     ['run', '--nope', 'busybox'], ['ps', '--nope'], ['ps', '-z'], ['container', '--nope'], ['--nope'], ['run', '--env'], ['stop', '-t', 'abc', 'x'],
   ]) await same(args);
+});
+
+test('save -o and export -o refuse an output path as the docker CLI does, before asking berthd, and leave nothing behind', async () => {
+  const ctr = await d.dockerOk(['create', 'busybox', 'true']);
+  const file = join(d.dir, 'out-file');
+  writeFileSync(file, 'x');
+  const fifo = join(d.dir, 'out-fifo');
+  spawnSync('mkfifo', [fifo]);
+  const before = readdirSync(d.dir).sort();
+  for (const out of [d.dir, '/dev/null', fifo, join(file, 'x.tar'), join(d.dir, 'missing', 'x.tar'), 'missing-rel/x.tar']) {
+    await same(['save', '-o', out, 'busybox']);
+    await same(['export', '-o', out, ctr]);
+  }
+  assert.deepEqual(readdirSync(d.dir).sort(), before);
+  // Written: mode 0600, as the docker CLI leaves it.
+  const saved = join(d.dir, 'out.tar');
+  await berthOk(['save', '-o', saved, 'busybox']);
+  assert.equal(statSync(saved).mode & 0o777, 0o600);
+  await d.dockerOk(['rm', ctr]);
 });

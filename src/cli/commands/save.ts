@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { CliContext, ExitError } from '../context';
-import { writeOutput } from '../download';
+import { checkOutput, writeOutput } from '../download';
 import { newCommand, requireArgs } from '../command';
 
 const enc = encodeURIComponent;
@@ -15,6 +15,7 @@ export function saveCommand(ctx: CliContext, name = 'save'): Command {
       if (!f.output && ctx.io.stdout.isTTY) {
         throw new ExitError(1, 'cowardly refusing to save to a terminal. Use the -o flag or redirect');
       }
+      await checkOutput(f.output, 'failed to save image');
       const query = images.map((i) => `names=${enc(i)}`).join('&');
       const res = await ctx.client.transport.request('GET', `/images/get?${query}`);
       await writeOutput(res, f.output, ctx.io.stdout, 'failed to save image');
