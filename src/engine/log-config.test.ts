@@ -64,3 +64,20 @@ test('log config: compress is a Go boolean, json-file takes it true only with ma
   });
   assert.doesNotThrow(() => checkLogConfig({ type: 'local', config: { compress: 'true' } }));
 });
+
+test("log config: local has dockerd's local defaults for what is left out (20 MiB files, five, compressed)", () => {
+  const local = { type: 'local', config: {} };
+  assert.deepEqual(checkLogConfig(local).logConfig, local);
+  assert.equal(logSizeLimit(local), 20 * 1024 * 1024);
+  assert.equal(logFileCount(local), logRotationAvailable() ? 5 : 1);
+  assert.equal(logCompressed(local), logRotationAvailable());
+  assert.equal(logCompressed({ type: 'local', config: { compress: 'false' } }), false);
+  assert.equal(logSizeLimit({ type: 'local', config: { 'max-size': '1m' } }), 1024 * 1024);
+  // One file and the default compress=true: refused as dockerd refuses it.
+  assert.throws(() => checkLogConfig({ type: 'local', config: { 'max-file': '1' } }), {
+    message: 'failed to initialize logging driver: compression cannot be enabled when max file count is 1',
+  });
+  assert.doesNotThrow(() => checkLogConfig({ type: 'local', config: { 'max-file': '1', compress: 'false' } }));
+  // json-file keeps no default bound.
+  assert.equal(logSizeLimit({ type: 'json-file', config: {} }), undefined);
+});

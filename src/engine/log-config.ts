@@ -28,6 +28,9 @@
  *   create names them.
  * - compress is a Go boolean, and json-file refuses it true without max-size and a
  *   max-file of at least 2, in dockerd's words.
+ * - `local` has dockerd's local defaults for what is left out: max-size 20m, max-file 5,
+ *   compress true (so max-file=1 alone is refused, as dockerd refuses it). Inspect shows
+ *   only what was given, as dockerd's does.
  * - Bad values are refused at create in dockerd's words: max-size a size, max-file a
  *   whole number of at least 1.
  * - `none`: the output is kept in the file for attach, but `logs` refuses with
@@ -81,7 +84,7 @@ export function checkLogConfig(given: LogConfig, defaults: LogConfig = { type: D
   }
   if (config['max-size'] !== undefined) parseSize(config['max-size']);
   if (config['max-file'] !== undefined) parseFileCount(config['max-file']);
-  if (config.compress !== undefined) checkCompress(type, config);
+  if (config.compress !== undefined || type === 'local') checkCompress(type, { ...(type === 'local' ? LOCAL_DEFAULTS : {}), ...config });
   const why = unapplied.includes('max-file') ? "the container's log is one file, bounded by max-size" : 'berth keeps the log as conmon writes it';
   const warnings = unapplied.length ? [`log options not applied: ${unapplied.join(', ')}: ${why}`] : [];
   return { logConfig, warnings };
@@ -92,22 +95,34 @@ export function logsReadable(c: LogConfig): boolean {
   return c.type !== 'none';
 }
 
+/**
+ * What dockerd's local driver does with options left out: files of 20 MiB, five of them,
+ * the kept ones compressed.
+ */
+const LOCAL_DEFAULTS: Record<string, string> = { 'max-size': '20m', 'max-file': '5', compress: 'true' };
+
+/** An option's value, the local driver's default where it is not given. */
+function option(c: LogConfig, key: string): string | undefined {
+  return c.config[key] ?? (c.type === 'local' ? LOCAL_DEFAULTS[key] : undefined);
+}
+
 /** The bytes `max-size` allows the container's log file, or undefined for no bound. */
 export function logSizeLimit(c: LogConfig): number | undefined {
-  const v = c.config['max-size'];
+  const v = option(c, 'max-size');
   if (v === undefined || v === '' || v === '-1') return undefined;
   return parseSize(v);
 }
 
 /** How many files the log keeps (max-file, 1 when unset): rotation needs max-size too. */
 export function logFileCount(c: LogConfig): number {
-  const v = c.config['max-file'];
+  const v = option(c, 'max-file');
   return v === undefined || !logRotationAvailable() ? 1 : parseFileCount(v);
 }
 
 /** Whether the kept files of the log are gzipped (compress=true, with max-file > 1 and a max-size). */
 export function logCompressed(c: LogConfig): boolean {
-  return c.config.compress !== undefined && parseBool(c.config.compress) === true && logFileCount(c) > 1 && logSizeLimit(c) !== undefined;
+  const v = option(c, 'compress');
+  return v !== undefined && parseBool(v) === true && logFileCount(c) > 1 && logSizeLimit(c) !== undefined;
 }
 
 /** compress as dockerd's drivers check it: a Go boolean, and for json-file only with rotation. */
@@ -122,7 +137,7 @@ function checkCompress(type: string, config: Record<string, string>): void {
   if (v && type === 'json-file' && (files < 2 || !sized)) {
     throw invalidArgument('failed to initialize logging driver: compress cannot be true when max-file is less than 2 or max-size is not set');
   }
-  if (v && type === 'local' && config['max-file'] !== undefined && files < 2) {
+  if (v && type === 'local' && files < 2) {
     throw invalidArgument('failed to initialize logging driver: compression cannot be enabled when max file count is 1');
   }
 }

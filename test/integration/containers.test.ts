@@ -335,6 +335,10 @@ test('log drivers: json-file by default (conmon\'s file, read through the API), 
     assert.deepEqual((await d.inspect(`lc-${driver}`)).HostConfig.LogConfig, { Type: driver, Config: {} });
     assert.equal(await d.dockerOk(['logs', `lc-${driver}`]), 'hi');
   }
+  // local keeps dockerd's defaults (20 MiB files, five, compressed): one file alone is refused as dockerd refuses it.
+  const oneLocal = await d.docker(['run', '--rm', '--log-driver', 'local', '--log-opt', 'max-file=1', 'busybox', 'true']);
+  assert.equal(oneLocal.code, 125);
+  assert.match(oneLocal.stderr, /Error response from daemon: failed to initialize logging driver: compression cannot be enabled when max file count is 1\n/);
   const plain = await d.dockerOk(['create', 'busybox', 'true']);
   assert.deepEqual((await d.inspect(plain)).HostConfig.LogConfig, { Type: 'json-file', Config: {} });
 
