@@ -258,3 +258,39 @@ test('save -o and export -o refuse an output path as the docker CLI does, before
   assert.equal(statSync(saved).mode & 0o777, 0o600);
   await d.dockerOk(['rm', ctr]);
 });
+
+test("--format templates: Go's errors (line, column, the CLI's context types), exit codes, .Label, json as Go writes it", async () => {
+  const ctr = await d.dockerOk(['run', '-d', '--name', 'fmt-ctr', '--label', 'a.b-c=x<y', 'busybox', 'sleep', '60']);
+  await d.dockerOk(['volume', 'create', '--label', 'v=1', 'fmt-vol']);
+  await d.dockerOk(['network', 'create', '--label', 'n=2', 'fmt-net']);
+  const cases: string[][] = [
+    ['inspect', '-f', '{{.Id', ctr],
+    ['inspect', '-f', '{{if .Id}}x', ctr],
+    ['inspect', '-f', '{{nosuch .Id}}', ctr],
+    ['inspect', '-f', '{{.Nope}}', ctr],
+    ['inspect', '-f', '{{.Id}}\n  {{.Config.Nope}}', ctr],
+    ['inspect', '-f', '{{.Id.Foo}}', ctr],
+    ['inspect', '-f', '{{.Nope}}', ctr, 'fmt-no-such'],
+    ['inspect', '-f', 'json', 'fmt-vol', 'fmt-vol'],
+    ['inspect', '-f', '{{json .Config.Labels}}', ctr],
+    ['volume', 'inspect', '-f', '{{.Nope}}', 'fmt-vol'],
+    ['network', 'inspect', '-f', '{{.Nope}}', 'fmt-net'],
+    ['version', '--format', '{{.Nope}}'],
+    ['version', '--format', '{{.Nope'],
+    ['info', '--format', '{{.Nope}}'],
+    ['ps', '--format', '{{.ID}} {{.Nope}}'],
+    ['ps', '--format', 'table {{.Nope}}'],
+    ['ps', '-q', '--format', '{{.Nope'],
+    ['ps', '--filter', 'name=fmt-ctr', '--format', '{{.Label "a.b-c"}}|{{.Label "none"}}'],
+    ['ps', '--filter', 'name=fmt-ctr', '--format', 'table {{.Names}}\t{{.Label "a.b-c"}}'],
+    ['images', '--format', '{{.Nope}}'],
+    ['network', 'ls', '--filter', 'name=fmt-net', '--format', '{{json .}}'],
+    ['network', 'ls', '--filter', 'name=fmt-net', '--format', '{{.Label "n"}} {{.IPv4}} {{.CreatedAt}}'],
+    ['volume', 'ls', '--filter', 'name=fmt-vol', '--format', '{{json .}} {{.Label "v"}}'],
+    ['volume', 'ls', '--format', '{{.Nope}}'],
+  ];
+  for (const args of cases) await same(args);
+  await d.dockerOk(['rm', '-f', ctr]);
+  await d.dockerOk(['volume', 'rm', 'fmt-vol']);
+  await d.dockerOk(['network', 'rm', 'fmt-net']);
+});

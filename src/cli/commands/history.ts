@@ -47,7 +47,7 @@ export function historyCommand(ctx: CliContext, name = 'history'): Command {
       let format = f.format;
       if (f.quiet) format = '{{.ID}}';
       else if (!format || format === 'table') format = DEFAULT_TABLE;
-      ctx.out(renderRows(rows, format, HEADERS));
+      ctx.out(renderRows(rows, format, HEADERS, '*image.historyContext'));
     });
   return cmd;
 }

@@ -37,6 +37,6 @@ export function imagesCommand(ctx: CliContext, name = 'images'): Command {
       let format = f.format;
       if (!format || format === 'table') format = f.quiet ? '{{.ID}}' : f.digests ? IMAGES_TABLE_DIGESTS : IMAGES_TABLE;
       else if (f.quiet) format = '{{.ID}}';
-      ctx.out(renderRows(rows, format, IMAGE_HEADERS));
+      ctx.out(renderRows(rows, format, IMAGE_HEADERS, '*formatter.imageContext'));
     });
 }

@@ -3,8 +3,7 @@ import type { SystemInfo } from '../../wire';
 import { CliContext, ExitError } from '../context';
 import { newCommand, daemonErrorText } from '../command';
 import { bytesSize } from '../format/units';
-import { compileTemplate } from '../format/template';
-import { CLIENT_VERSION } from './version';
+import { CLIENT_VERSION, parseOwnTemplate, runOwnTemplate } from './version';
 
 /** The server half of `docker info`'s text, for the fields Berth reports. */
 export function renderInfo(i: SystemInfo): string {
@@ -60,6 +59,7 @@ export function infoCommand(ctx: CliContext, name = 'info'): Command {
   return newCommand(name, 'Display system-wide information')
     .option('-f, --format <string>', 'Format output using a custom template')
     .action(async (opts: { format?: string }) => {
+      const tmpl = opts.format ? parseOwnTemplate(opts.format, { struct: 'system.dockerInfo' }) : undefined;
       let info: SystemInfo | undefined;
       let error: unknown;
       try {
@@ -67,9 +67,9 @@ export function infoCommand(ctx: CliContext, name = 'info'): Command {
       } catch (e) {
         error = e;
       }
-      if (opts.format) {
+      if (tmpl) {
         if (error) throw new ExitError(1, daemonErrorText(error));
-        ctx.out(compileTemplate(opts.format).execute(info) + '\n');
+        runOwnTemplate(ctx, tmpl, info);
         return;
       }
       ctx.out(`Client:\n Version:    ${CLIENT_VERSION}\n Context:    default\n Debug Mode: false\n\n`);

@@ -2,39 +2,72 @@ import { Command } from 'commander';
 import { ClientError } from '../../client';
 import { CliContext, ExitError } from '../context';
 import { newCommand, requireArgs, daemonErrorText } from '../command';
-import { compileTemplate } from '../format/template';
+import { compileTemplate, TemplateError, type Template, type TemplateOptions } from '../format/template';
 
-/** docker's inspect output: a JSON array indented by 4 spaces, or one template line per object. */
-export function renderInspect(objects: unknown[], format?: string): string {
-  if (format) {
-    const tmpl = compileTemplate(format);
-    return objects.map((o) => tmpl.execute(o) + '\n').join('');
+/**
+ * An inspect --format parsed before anything is looked up, as docker does: undefined for the
+ * indented JSON array (no format), `json` for the compact one; a template that does not parse exits 64.
+ */
+function parseFormat(format: string | undefined, o: TemplateOptions = {}): Template | 'json' | undefined {
+  if (!format) return undefined;
+  if (format === 'json') return 'json';
+  try {
+    return compileTemplate(format, o);
+  } catch (err) {
+    if (err instanceof TemplateError) throw new ExitError(64, `template parsing error: ${err.message}`);
+    throw err;
   }
-  return JSON.stringify(objects, null, 4) + '\n';
 }
 
-/** What docker prints once every name was tried: with a template and nothing found, one empty line. */
-function renderFound(found: unknown[], format?: string): string {
-  return found.length || !format ? renderInspect(found, format) : '\n';
+/** One name's lookup: what was found, or the error docker prints for it. */
+type Looked = { found: unknown } | { error: string };
+
+/**
+ * Prints what docker prints for the names looked up: the JSON array, or a template line for
+ * each object it could render (one empty line when none); then every error, in the names'
+ * order (a lookup's or the template's), and exit 1 if there was one.
+ */
+function printInspected(ctx: CliContext, looked: Looked[], format: Template | 'json' | undefined): void {
+  const found = looked.flatMap((l) => ('found' in l ? [l.found] : []));
+  const errors: string[] = [];
+  if (!format) ctx.out(JSON.stringify(found, null, 4) + '\n');
+  else if (format === 'json') ctx.out(`[${found.map((o) => JSON.stringify(o)).join(',')}]\n`);
+  else {
+    const lines: string[] = [];
+    for (const l of looked) {
+      if (!('found' in l)) {
+        errors.push(l.error);
+        continue;
+      }
+      try {
+        lines.push(format.execute(l.found) + '\n');
+      } catch (err) {
+        if (!(err instanceof TemplateError)) throw err;
+        errors.push(`template parsing error: ${err.message}`);
+      }
+    }
+    ctx.out(lines.length ? lines.join('') : '\n');
+  }
+  if (!format || format === 'json') for (const l of looked) if ('error' in l) errors.push(l.error);
+  if (errors.length) throw new ExitError(1, errors.join('\n'));
 }
 
 /**
  * `docker volume inspect`, `docker network inspect`: each name fetched from `pathOf(name)`,
  * what was found printed, a 404 reported in the daemon's words (exit 1 at the end).
  */
-export async function inspectEach(ctx: CliContext, names: string[], pathOf: (name: string) => string, format?: string): Promise<void> {
-  const found: unknown[] = [];
-  const errors: string[] = [];
+export async function inspectEach(ctx: CliContext, names: string[], pathOf: (name: string) => string, format?: string, o: TemplateOptions = {}): Promise<void> {
+  const tmpl = parseFormat(format, o);
+  const looked: Looked[] = [];
   for (const n of names) {
     try {
-      found.push(await ctx.client.transport.json('GET', pathOf(n)));
+      looked.push({ found: await ctx.client.transport.json('GET', pathOf(n)) });
     } catch (e) {
       if (!(e instanceof ClientError && e.status === 404)) throw e;
-      errors.push(daemonErrorText(e));
+      looked.push({ error: daemonErrorText(e) });
     }
   }
-  ctx.out(renderFound(found, format));
-  if (errors.length) throw new ExitError(1, errors.join('\n'));
+  printInspected(ctx, looked, tmpl);
 }
 
 /** Every kind of object docker's `inspect --type` names, in docker's order. */
@@ -115,17 +148,16 @@ async function swarmManager(ctx: CliContext): Promise<boolean> {
  * found and then every failure; exit 1 if anything failed.
  */
 export async function inspectObjects(ctx: CliContext, names: string[], kind: Kind | undefined, opts: { format?: string; size?: boolean }): Promise<void> {
-  const found: unknown[] = [];
-  const errors: string[] = [];
+  const tmpl = parseFormat(opts.format);
+  const looked: Looked[] = [];
   for (const n of names) {
     try {
-      found.push(await lookup(ctx, n, kind, opts.size));
+      looked.push({ found: await lookup(ctx, n, kind, opts.size) });
     } catch (e) {
-      errors.push(daemonErrorText(e));
+      looked.push({ error: daemonErrorText(e) });
     }
   }
-  ctx.out(renderFound(found, opts.format));
-  if (errors.length) throw new ExitError(1, errors.join('\n'));
+  printInspected(ctx, looked, tmpl);
 }
 
 export function inspectCommand(ctx: CliContext, name = 'inspect'): Command {

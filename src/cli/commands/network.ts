@@ -5,6 +5,7 @@ import { CliContext, ExitError } from '../context';
 import { forEachArg, newCommand, requireArgs, requireExactArgs, requireMaxArgs } from '../command';
 import { collect, keyValues, parseFilters } from '../container-options';
 import { renderRows } from '../format/list';
+import { goTime, labelsText, withLabelMethod } from '../format/rows';
 import { confirm, filterFlags, pruneNetworks } from '../prune';
 import { inspectEach } from './inspect';
 
@@ -15,29 +16,30 @@ interface Network {
   Created: string;
   Scope: string;
   Driver: string;
+  EnableIPv4?: boolean;
   EnableIPv6: boolean;
   Internal: boolean;
   Labels: Record<string, string> | null;
 }
 
 const NETWORK_HEADERS: Record<string, string> = {
-  ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT',
+  ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE', IPv4: 'IPV4', IPv6: 'IPV6', Internal: 'INTERNAL', Labels: 'LABELS', CreatedAt: 'CREATED AT',
 };
 const NETWORKS_TABLE = 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}';
 const enc = encodeURIComponent;
 
 function networkFields(n: Network, noTrunc: boolean): Record<string, string> {
-  const labels = n.Labels ?? {};
-  return {
+  return withLabelMethod({
     ID: noTrunc ? n.Id : n.Id.slice(0, 12),
     Name: n.Name,
     Driver: n.Driver,
     Scope: n.Scope,
+    IPv4: String(n.EnableIPv4 ?? false),
     IPv6: String(n.EnableIPv6),
     Internal: String(n.Internal),
-    Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(','),
-    CreatedAt: n.Created,
-  };
+    Labels: labelsText(n.Labels),
+    CreatedAt: goTime(new Date(n.Created), /\.(\d+)/.exec(n.Created)?.[1]),
+  }, n.Labels);
 }
 
 function filtersOf(entries: string[] | undefined): Record<string, string[]> {
@@ -154,7 +156,7 @@ function lsCommand(ctx: CliContext): Command {
       let format = f.format;
       if (f.quiet) format = '{{.ID}}';
       else if (!format || format === 'table') format = NETWORKS_TABLE;
-      ctx.out(renderRows(rows, format, NETWORK_HEADERS));
+      ctx.out(renderRows(rows, format, NETWORK_HEADERS, '*network.networkContext'));
     });
 }
 

@@ -2,8 +2,12 @@ import { Command } from 'commander';
 import { CliContext, ExitError } from '../context';
 import { newCommand, intFlag } from '../command';
 import { collect, parseFilters } from '../container-options';
-import { CONTAINER_HEADERS, PS_TABLE, PS_TABLE_SIZE, containerFields } from '../format/rows';
+import { CONTAINER_HEADERS, PS_TABLE, PS_TABLE_SIZE, containerFields, withLabelMethod } from '../format/rows';
 import { renderRows } from '../format/list';
+import { compileTemplate, TemplateError } from '../format/template';
+
+/** The docker CLI's Go type for a ps row, which template errors name. */
+const PS_CONTEXT = '*formatter.ContainerContext';
 
 interface PsFlags {
   all?: boolean;
@@ -35,13 +39,44 @@ export function psCommand(ctx: CliContext, name = 'ps'): Command {
       }
       const last = intFlag(f.last, '--last');
       const limit = f.latest ? 1 : last !== undefined && last > 0 ? last : undefined;
-      const wantsSize = !!f.size || (f.format ?? '').includes('.Size');
+      // As the docker CLI does: a --format is always run once over an empty row first (its
+      // errors are the command's), and a template that reads .Size asks for sizes.
+      let wantsSize = !!f.size;
+      if (f.format && f.quiet) ctx.err('WARNING: Ignoring custom format, because both --format and --quiet are set.\n');
+      if (f.format) {
+        const used = probeFields(f.format, Object.keys(CONTAINER_HEADERS));
+        if (!f.quiet && used.has('Size')) wantsSize = true;
+      }
       const list = await ctx.client.containerList({ all: !!f.all || limit !== undefined, limit, size: wantsSize, filters });
       const trunc = f.trunc !== false;
       const rows = list.map((c) => containerFields(c, { trunc }));
       let format = f.format;
       if (!format || format === 'table') format = f.quiet ? '{{.ID}}' : f.size ? PS_TABLE_SIZE : PS_TABLE;
       else if (f.quiet) format = '{{.ID}}';
-      ctx.out(renderRows(rows, format, CONTAINER_HEADERS));
+      ctx.out(renderRows(rows, format, CONTAINER_HEADERS, PS_CONTEXT));
     });
+}
+
+/** The fields a ps format reads, found by running it over an empty row; its errors as the docker CLI words them. */
+function probeFields(format: string, fields: string[]): Set<string> {
+  const used = new Set<string>();
+  const row = withLabelMethod(Object.fromEntries(fields.map((k) => [k, ''])), {});
+  const probe = new Proxy(row, {
+    get(target, key) {
+      if (typeof key === 'string' && key in target) used.add(key);
+      return Reflect.get(target, key);
+    },
+  });
+  let tmpl;
+  try {
+    tmpl = compileTemplate(format, { struct: PS_CONTEXT, row: true });
+  } catch (err) {
+    throw err instanceof TemplateError ? new ExitError(1, `failed to parse template: ${err.message}`) : err;
+  }
+  try {
+    tmpl.execute(probe);
+  } catch (err) {
+    throw err instanceof TemplateError ? new ExitError(1, `failed to execute template: ${err.message}`) : err;
+  }
+  return used;
 }

@@ -101,7 +101,7 @@ export function statsCommand(ctx: CliContext, name = 'stats'): Command {
           }),
         );
         if (errors.length) throw new ExitError(1, errors.join('\n'));
-        ctx.out(renderRows(names.map((c) => statsRow(c, latest.get(c), trunc)), format, STATS_HEADERS));
+        ctx.out(renderRows(names.map((c) => statsRow(c, latest.get(c), trunc)), format, STATS_HEADERS, '*container.statsContext'));
         return;
       }
       const ac = new AbortController();
@@ -111,7 +111,7 @@ export function statsCommand(ctx: CliContext, name = 'stats'): Command {
       });
       const tty = !!ctx.io.stdout.isTTY;
       const timer = setInterval(() => {
-        const table = renderRows(names.map((c) => statsRow(c, latest.get(c), trunc)), format, STATS_HEADERS);
+        const table = renderRows(names.map((c) => statsRow(c, latest.get(c), trunc)), format, STATS_HEADERS, '*container.statsContext');
         ctx.out(tty ? `\x1b[2J\x1b[H${table}` : table);
       }, 1000);
       const stop = () => ac.abort();

@@ -3,7 +3,7 @@ import { API_VERSION, VersionResponse } from '../../wire';
 import { CliContext, ExitError } from '../context';
 import { newCommand, daemonErrorText } from '../command';
 import { renderTable } from '../format/table';
-import { compileTemplate } from '../format/template';
+import { compileTemplate, TemplateError, type Template, type TemplateOptions } from '../format/template';
 
 export const CLIENT_VERSION = '0.1.0';
 
@@ -72,6 +72,7 @@ export function versionCommand(ctx: CliContext, name = 'version'): Command {
   return newCommand(name, 'Show the Berth version information')
     .option('-f, --format <string>', 'Format output using a custom template')
     .action(async (opts: { format?: string }) => {
+      const tmpl = opts.format ? parseOwnTemplate(opts.format, { name: 'version', struct: 'system.versionInfo' }) : undefined;
       const client = clientInfo();
       let server: VersionResponse | undefined;
       let error: unknown;
@@ -80,11 +81,35 @@ export function versionCommand(ctx: CliContext, name = 'version'): Command {
       } catch (e) {
         error = e;
       }
-      if (opts.format) {
-        ctx.out(compileTemplate(opts.format).execute({ Client: withGoNames(client), Server: server ? withGoNames(server) : null }) + '\n');
+      if (tmpl) {
+        runOwnTemplate(ctx, tmpl, { Client: withGoNames(client), Server: server ? withGoNames(server) : null });
       } else {
         ctx.out(renderVersion(client, server));
       }
       if (error) throw new ExitError(1, daemonErrorText(error));
     });
+}
+
+/** A --format of version or info, parsed first: one that does not parse exits 64, in docker's words. */
+export function parseOwnTemplate(format: string, o: TemplateOptions): Template {
+  try {
+    return compileTemplate(format, o);
+  } catch (err) {
+    if (err instanceof TemplateError) throw new ExitError(64, `template parsing error: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Runs it as docker does: the output and a newline whatever happens, then the error as it is (exit 1). */
+export function runOwnTemplate(ctx: CliContext, tmpl: Template, data: unknown): void {
+  let out = '';
+  let failure: TemplateError | undefined;
+  try {
+    out = tmpl.execute(data);
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    failure = err;
+  }
+  ctx.out(`${out}\n`);
+  if (failure) throw new ExitError(1, failure.message);
 }

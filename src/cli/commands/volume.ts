@@ -4,6 +4,7 @@ import { CliContext, ExitError } from '../context';
 import { newCommand, requireArgs, requireMaxArgs, forEachArg } from '../command';
 import { collect, keyValues } from '../container-options';
 import { renderRows } from '../format/list';
+import { labelsText, withLabelMethod } from '../format/rows';
 import { inspectEach } from './inspect';
 import { confirm, filterFlags, pruneVolumes } from '../prune';
 import { humanSize } from '../format/units';
@@ -25,19 +26,18 @@ const VOLUME_HEADERS: Record<string, string> = {
 const VOLUMES_TABLE = 'table {{.Driver}}\t{{.Name}}';
 
 function volumeFields(v: Volume): Record<string, string> {
-  const labels = v.Labels ?? {};
-  return {
+  return withLabelMethod({
     Availability: 'N/A',
     Driver: v.Driver,
     Group: 'N/A',
-    Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(','),
+    Labels: labelsText(v.Labels),
     Links: 'N/A',
     Mountpoint: v.Mountpoint,
     Name: v.Name,
     Scope: v.Scope,
     Size: 'N/A',
     Status: 'N/A',
-  };
+  }, v.Labels);
 }
 
 
@@ -77,7 +77,7 @@ function lsCommand(ctx: CliContext): Command {
       let format = f.format;
       if (f.quiet) format = '{{.Name}}';
       else if (!format || format === 'table') format = VOLUMES_TABLE;
-      ctx.out(renderRows(rows, format, VOLUME_HEADERS));
+      ctx.out(renderRows(rows, format, VOLUME_HEADERS, '*formatter.volumeContext'));
     });
 }
 
@@ -87,7 +87,7 @@ function inspectCommand(ctx: CliContext): Command {
     .option('-f, --format <string>', 'Format output using a custom template')
     .action(async (names: string[], f: { format?: string }) => {
       requireArgs(cmd, names, 1);
-      await inspectEach(ctx, names, (n) => `/volumes/${enc(n)}`, f.format);
+      await inspectEach(ctx, names, (n) => `/volumes/${enc(n)}`, f.format, { struct: 'volume.Volume' });
     });
   return cmd;
 }

@@ -12,14 +12,19 @@ function parsedOrUndefined(s: string): Reference | undefined {
   }
 }
 
-/** Go's time.Time String() shape: `2024-05-01 10:00:00 +0000 UTC` (local time). */
-export function goTime(d: Date): string {
+/**
+ * Go's time.Time String() shape: `2024-05-01 10:00:00 +0000 UTC` (local time), with
+ * `fraction` (the digits after the second, as an RFC 3339 time gave them) trimmed of
+ * trailing zeros as Go prints them.
+ */
+export function goTime(d: Date, fraction = ''): string {
+  const frac = fraction.replace(/0+$/, '');
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
   const off = -d.getTimezoneOffset();
   const sign = off >= 0 ? '+' : '-';
   const offs = `${sign}${pad(Math.floor(Math.abs(off) / 60))}${pad(Math.abs(off) % 60)}`;
   const zone = off === 0 ? 'UTC' : offs;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${offs} ${zone}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${frac ? `.${frac}` : ''} ${offs} ${zone}`;
 }
 
 export const shortenId = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
@@ -81,16 +86,19 @@ export function formatPorts(ports: unknown[] | null | undefined): string {
   return [...result, ...mappings].join(', ');
 }
 
-/** Go's json.Marshal of a string map: keys sorted, `<`, `>` and `&` escaped. */
-export function goJSON(obj: Record<string, unknown>): string {
-  const sorted: Record<string, unknown> = {};
-  for (const k of Object.keys(obj).sort()) sorted[k] = obj[k];
-  return JSON.stringify(sorted).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
-}
-
-function labelsText(l: Record<string, string> | null | undefined): string {
+/** LABELS as docker lists them: `k=v` pairs, sorted, comma-separated. */
+export function labelsText(l: Record<string, string> | null | undefined): string {
   if (!l) return '';
   return Object.keys(l).sort().map((k) => `${k}=${l[k]}`).join(',');
+}
+
+/**
+ * Gives a row the `.Label "key"` method of the docker CLI's contexts: not a field (json and
+ * the other fields leave it out), a function the template calls.
+ */
+export function withLabelMethod<T extends object>(row: T, labels: Record<string, string> | null | undefined): T {
+  Object.defineProperty(row, 'Label', { value: (key: unknown) => labels?.[String(key)] ?? '', enumerable: false });
+  return row;
 }
 
 /** One `ps` row with docker's template field names. */
@@ -108,7 +116,7 @@ export function containerFields(c: ContainerSummary, opts: { trunc: boolean; now
   if (trunc) names = names.filter((n) => !n.includes('/'));
   let size = humanSize(c.SizeRw ?? 0, 3);
   if ((c.SizeRootFs ?? 0) > 0) size += ` (virtual ${humanSize(c.SizeRootFs ?? 0, 3)})`;
-  return {
+  return withLabelMethod({
     ID: trunc ? shortenId(c.Id) : c.Id,
     Image: image,
     Command: JSON.stringify(trunc ? ellipsis(c.Command ?? '', 20) : c.Command ?? ''),
@@ -124,7 +132,7 @@ export function containerFields(c: ContainerSummary, opts: { trunc: boolean; now
     Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).sort().join(','),
     LocalVolumes: String((c.Mounts ?? []).filter((m) => m.Driver === 'local').length),
     Platform: null,
-  };
+  }, c.Labels);
 }
 
 export const CONTAINER_HEADERS: Record<string, string> = {

@@ -52,10 +52,23 @@ test('trim markers eat the surrounding spaces', () => {
   assert.equal(run('a  {{- .Id -}}  b'), 'aabc123b');
 });
 
-test('errors are reported as template errors', () => {
-  assert.throws(() => compileTemplate('{{.Id'), /template: unclosed action/);
-  assert.throws(() => compileTemplate('{{if .Id}}x'), /missing \{\{end\}\}/);
-  assert.throws(() => run('{{nosuch .Id}}'), /function "nosuch" not defined/);
+test("errors read as Go's: parse errors with the action's line, execution errors with line and column", () => {
+  assert.throws(() => compileTemplate('{{.Id'), { message: 'template: :1: unclosed action' });
+  assert.throws(() => compileTemplate('x\n{{if .Id}}x'), { message: 'template: :2: unexpected EOF' });
+  assert.throws(() => compileTemplate('{{.Id}}\n{{nosuch .Id}}'), { message: 'template: :2: function "nosuch" not defined' });
+  assert.throws(() => run('{{.Nope}}'), { message: 'template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope"' });
+  // A chain is placed at its second link, as Go places it.
+  assert.throws(() => run('id {{ .State.Nope }}'), { message: 'template: :1:12: executing "" at <.State.Nope>: map has no entry for key "Nope"' });
+  assert.throws(() => run('{{.Id}}\n  {{.Id.Foo}}'), { message: 'template: :2:7: executing "" at <.Id.Foo>: can\'t evaluate field Foo in type interface {}' });
+  assert.throws(() => run('{{range.Config.Env}}{{$.Nope}}{{end}}'), { message: 'template: :1:23: executing "" at <$.Nope>: map has no entry for key "Nope"' });
+  // A value standing for one of the docker CLI's structs.
+  const row = compileTemplate('{{.ID}} {{.Nope}}', { name: 'x', struct: '*formatter.ContainerContext' });
+  assert.throws(() => row.execute({ ID: 'a' }), { message: 'template: x:1:10: executing "x" at <.Nope>: can\'t evaluate field Nope in type *formatter.ContainerContext' });
+});
+
+test("json as the docker CLI's: no HTML escaping but for a list's row, which marshals with its keys sorted", () => {
+  assert.equal(run('{{json .}}', { b: '<none> & more\u2028', a: 1 }), '{"b":"<none> & more\\u2028","a":1}');
+  assert.equal(compileTemplate('{{json .}}', { row: true }).execute({ b: '<1>', a: '2' }), '{"a":"2","b":"\\u003c1\\u003e"}');
 });
 
 test('keywords may run straight into their pipeline, as Go allows', () => {

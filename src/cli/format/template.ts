@@ -12,8 +12,11 @@ type Node =
   | { t: 'if' | 'with'; pipe: Pipeline; then: Node[]; else: Node[] }
   | { t: 'range'; pipe: Pipeline; vars: string[]; body: Node[]; else: Node[] };
 
+/** Where a node is, as Go's errors name it: `NAME:LINE:COL`. */
+type Loc = string;
+
 type Term =
-  | { t: 'field'; base: 'dot' | 'root' | { var: string }; path: string[] }
+  | { t: 'field'; base: 'dot' | 'root' | { var: string }; path: string[]; loc: Loc }
   | { t: 'lit'; value: unknown }
   | { t: 'func'; name: string }
   | { t: 'paren'; pipe: Pipeline };
@@ -31,6 +34,8 @@ export class TemplateError extends Error {
   }
 }
 
+import { goEscape, goJSON } from './go-json';
+
 const NO_VALUE = Symbol('no value');
 // null where docker's typed structs hold a nil slice or map: Go prints `[]` / `map[]`
 const NIL_SLICE = Symbol('nil slice');
@@ -38,8 +43,14 @@ const NIL_MAP = Symbol('nil map');
 const SLICE_FIELDS = new Set(['Cmd', 'Entrypoint', 'Env', 'Args', 'Binds', 'CapAdd', 'CapDrop', 'ExecIDs', 'OnBuild', 'Mounts', 'RepoTags', 'RepoDigests', 'Layers', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'Links', 'SecurityOpt', 'Devices', 'Aliases', 'Shell', 'Warnings', 'Names', 'Tmpfs']);
 const MAP_FIELDS = new Set(['Labels', 'Volumes', 'ExposedPorts', 'PortBindings', 'Ports', 'Networks', 'Options', 'DriverOpts', 'Sysctls', 'StorageOpt', 'Data']);
 
-function lexAction(src: string): string[] {
-  const toks: string[] = [];
+interface Tok {
+  v: string;
+  /** Offset in the action's text. */
+  at: number;
+}
+
+function lexAction(src: string): Tok[] {
+  const toks: Tok[] = [];
   let i = 0;
   while (i < src.length) {
     const c = src[i]!;
@@ -48,22 +59,22 @@ function lexAction(src: string): string[] {
       let j = i + 1;
       while (j < src.length && src[j] !== '"') j += src[j] === '\\' ? 2 : 1;
       if (j >= src.length) throw new TemplateError('unterminated quoted string');
-      toks.push(src.slice(i, j + 1));
+      toks.push({ v: src.slice(i, j + 1), at: i });
       i = j + 1;
       continue;
     }
     if (c === '`') {
       const j = src.indexOf('`', i + 1);
       if (j < 0) throw new TemplateError('unterminated raw string');
-      toks.push(src.slice(i, j + 1));
+      toks.push({ v: src.slice(i, j + 1), at: i });
       i = j + 1;
       continue;
     }
-    if (c === '(' || c === ')' || c === '|' || c === ',') { toks.push(c); i++; continue; }
-    if (src.startsWith(':=', i)) { toks.push(':='); i += 2; continue; }
+    if (c === '(' || c === ')' || c === '|' || c === ',') { toks.push({ v: c, at: i }); i++; continue; }
+    if (src.startsWith(':=', i)) { toks.push({ v: ':=', at: i }); i += 2; continue; }
     let j = i;
     while (j < src.length && !/[\s()|,"`]/.test(src[j]!) && !src.startsWith(':=', j)) j++;
-    toks.push(src.slice(i, j));
+    toks.push({ v: src.slice(i, j), at: i });
     i = j;
   }
   return toks;
@@ -71,7 +82,13 @@ function lexAction(src: string): string[] {
 
 class ActionParser {
   private pos = 0;
-  constructor(private readonly toks: string[]) {}
+  private readonly toks: string[];
+  /** `where(i)`: the location of the i-th token. */
+  constructor(toks: Tok[], private readonly where: (at: number) => Loc = () => '') {
+    this.toks = toks.map((t) => t.v);
+    this.offsets = toks.map((t) => t.at);
+  }
+  private readonly offsets: number[];
 
   parsePipeline(allowDecl: boolean): Pipeline {
     const decl: string[] = [];
@@ -100,6 +117,7 @@ class ActionParser {
   }
 
   private parseTerm(): Term {
+    const at = this.offsets[this.pos]!;
     const tok = this.toks[this.pos++]!;
     if (tok === '(') {
       const pipe = this.parsePipeline(false);
@@ -111,13 +129,20 @@ class ActionParser {
     if (/^-?\d+(\.\d+)?$/.test(tok)) return { t: 'lit', value: Number(tok) };
     if (tok === 'true' || tok === 'false') return { t: 'lit', value: tok === 'true' };
     if (tok === 'nil') return { t: 'lit', value: null };
-    if (tok === '.') return { t: 'field', base: 'dot', path: [] };
-    if (tok.startsWith('.')) return { t: 'field', base: 'dot', path: tok.slice(1).split('.') };
+    // Go places a chain of fields at its second link (`.Config.Foo` at `.Foo`), after a variable at its first.
+    if (tok === '.') return { t: 'field', base: 'dot', path: [], loc: this.where(at) };
+    if (tok.startsWith('.')) {
+      const path = tok.slice(1).split('.');
+      return { t: 'field', base: 'dot', path, loc: this.where(path.length > 1 ? at + 1 + path[0]!.length : at) };
+    }
     if (tok.startsWith('$')) {
       const [v, ...path] = tok.split('.');
-      return { t: 'field', base: v === '$' ? 'root' : { var: v! }, path };
+      return { t: 'field', base: v === '$' ? 'root' : { var: v! }, path, loc: this.where(path.length ? at + v!.length : at) };
     }
-    if (/^[A-Za-z_]\w*$/.test(tok)) return { t: 'func', name: tok };
+    if (/^[A-Za-z_]\w*$/.test(tok)) {
+      if (!(tok in FUNCS)) throw new TemplateError(`function "${tok}" not defined`);
+      return { t: 'func', name: tok };
+    }
     throw new TemplateError(`unexpected "${tok}" in command`);
   }
 
@@ -126,9 +151,28 @@ class ActionParser {
   }
 }
 
-function parseTemplate(src: string): Node[] {
-  // split into text and actions, honouring {{- and -}} trim markers
-  const parts: ({ text: string } | { action: string })[] = [];
+/** Runs a parse step; its error gets the action's `NAME:LINE` in front, as Go's parse errors have it. */
+function onLine<T>(line: Loc, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof TemplateError) throw new TemplateError(`${line}: ${err.message.replace(/^template: /, '')}`);
+    throw err;
+  }
+}
+
+/** Go's `NAME:LINE:COL` for byte `pos` of `src` (COL counted from 0), or `NAME:LINE` without a column. */
+function locate(name: string, src: string, pos: number, column = true): Loc {
+  const before = src.slice(0, pos);
+  const nl = before.lastIndexOf('\n');
+  const line = 1 + (before.match(/\n/g)?.length ?? 0);
+  return column ? `${name}:${line}:${nl < 0 ? pos : pos - nl - 1}` : `${name}:${line}`;
+}
+
+function parseTemplate(src: string, name: string): Node[] {
+  // split into text and actions, honouring {{- and -}} trim markers; `at` is where an
+  // action's text starts in `src`, `shift` where a space was put in after its keyword
+  const parts: ({ text: string } | { action: string; at: number; shift: number })[] = [];
   let i = 0;
   let trimNext = false;
   while (i < src.length) {
@@ -139,52 +183,58 @@ function parseTemplate(src: string): Node[] {
     if (open < 0) { parts.push({ text }); break; }
     let inner = src.slice(open + 2);
     const close = inner.indexOf('}}');
-    if (close < 0) throw new TemplateError('unclosed action');
+    if (close < 0) throw new TemplateError(`${locate(name, src, open, false)}: unclosed action`);
     inner = inner.slice(0, close);
-    if (inner.startsWith('- ') || inner === '-') { text = text.replace(/\s+$/, ''); inner = inner.slice(1); }
+    let at = open + 2;
+    if (inner.startsWith('- ') || inner === '-') { text = text.replace(/\s+$/, ''); inner = inner.slice(1); at++; }
     if (inner.endsWith(' -')) { trimNext = true; inner = inner.slice(0, -1); }
     parts.push({ text });
+    at += inner.length - inner.trimStart().length;
     // Go allows `{{range.Items}}`: a keyword runs straight into its pipeline
-    const trimmed = inner.trim().replace(/^(if|range|with|else if|else|end|template|block)(?=[.$("`])/, '$1 ');
-    if (!trimmed.startsWith('/*')) parts.push({ action: trimmed });
+    const kw = /^(if|range|with|else if|else|end|template|block)(?=[.$("`])/.exec(inner.trim());
+    const trimmed = kw ? `${kw[1]} ${inner.trim().slice(kw[1]!.length)}` : inner.trim();
+    if (!trimmed.startsWith('/*')) parts.push({ action: trimmed, at, shift: kw ? kw[1]!.length : Infinity });
     i = open + 2 + close + 2;
   }
 
   let k = 0;
   // parses one if/with/range through its {{end}}; `else if` chains share that end
-  const control = (kw: 'if' | 'with' | 'range', rest: string[]): Node => {
-    const ap = new ActionParser(rest);
-    const pipe = ap.parsePipeline(kw !== 'if');
+  // Where the action `p`'s token at `at` is, in `src`.
+  const whereIn = (p: { at: number; shift: number }) => (at: number) => locate(name, src, p.at + (at > p.shift ? at - 1 : at));
+  const control = (kw: 'if' | 'with' | 'range', rest: Tok[], p: { at: number; shift: number }): Node => {
+    const ap = new ActionParser(rest, whereIn(p));
+    const pipe = onLine(locate(name, src, p.at, false), () => ap.parsePipeline(kw !== 'if'));
     const [body, end] = block(['else', 'end']);
     let elseNodes: Node[] = [];
-    if (end.startsWith('else')) {
-      const elseToks = lexAction(end).slice(1);
-      if (elseToks[0] === 'if') elseNodes = [control('if', elseToks.slice(1))];
+    if (end.action.startsWith('else')) {
+      const elseToks = lexAction(end.action).slice(1);
+      if (elseToks[0]?.v === 'if') elseNodes = [control('if', elseToks.slice(1), end)];
       else [elseNodes] = block(['end']);
     }
     if (kw === 'range') return { t: 'range', pipe: { decl: [], cmds: pipe.cmds }, vars: pipe.decl, body, else: elseNodes };
     return { t: kw, pipe, then: body, else: elseNodes };
   };
-  const block = (stopAt: string[]): [Node[], string] => {
+  const block = (stopAt: string[]): [Node[], { action: string; at: number; shift: number }] => {
     const nodes: Node[] = [];
     while (k < parts.length) {
       const p = parts[k++]!;
       if ('text' in p) { if (p.text) nodes.push({ t: 'text', text: p.text }); continue; }
-      const toks = lexAction(p.action);
-      const kw = toks[0];
-      if (kw && stopAt.includes(kw)) return [nodes, p.action];
+      const line = locate(name, src, p.at, false);
+      const toks = onLine(line, () => lexAction(p.action));
+      const kw = toks[0]?.v;
+      if (kw && stopAt.includes(kw)) return [nodes, p];
       if (kw === 'if' || kw === 'with' || kw === 'range') {
-        nodes.push(control(kw, toks.slice(1)));
+        nodes.push(control(kw, toks.slice(1), p));
         continue;
       }
-      if (kw === 'end' || kw === 'else') throw new TemplateError(`unexpected {{${kw}}}`);
-      const ap = new ActionParser(toks);
-      const pipe = ap.parsePipeline(true);
-      if (!ap.done) throw new TemplateError(`unexpected tokens in {{${p.action}}}`);
+      if (kw === 'end' || kw === 'else') throw new TemplateError(`${line}: unexpected {{${kw}}}`);
+      const ap = new ActionParser(toks, whereIn(p));
+      const pipe = onLine(line, () => ap.parsePipeline(true));
+      if (!ap.done) throw new TemplateError(`${line}: unexpected tokens in {{${p.action}}}`);
       nodes.push({ t: 'action', pipe });
     }
-    if (stopAt.length) throw new TemplateError(`unexpected EOF: missing {{end}}`);
-    return [nodes, ''];
+    if (stopAt.length) throw new TemplateError(`${locate(name, src, src.length, false)}: unexpected EOF`);
+    return [nodes, { action: '', at: src.length, shift: Infinity }];
   };
   return block([])[0];
 }
@@ -213,20 +263,25 @@ function truthy(v: unknown): boolean {
   return true;
 }
 
-function field(v: unknown, name: string, path: string): unknown {
+function field(v: unknown, name: string, path: string, loc: Loc, x: Execution): unknown {
   if (v === null || v === undefined || v === NO_VALUE || v === NIL_MAP) return NO_VALUE;
+  const fail = (why: string) => new TemplateError(`${loc}: executing "${x.name}" at <${path}>: ${why}`);
   if (typeof v === 'object' && !Array.isArray(v)) {
     const o = v as Record<string, unknown>;
     if (name in o) {
-      const x = o[name];
-      if (x === null && SLICE_FIELDS.has(name)) return NIL_SLICE;
-      if (x === null && MAP_FIELDS.has(name)) return NIL_MAP;
-      return x;
+      const y = o[name];
+      if (y === null && SLICE_FIELDS.has(name)) return NIL_SLICE;
+      if (y === null && MAP_FIELDS.has(name)) return NIL_MAP;
+      return y;
     }
-    // docker runs templates with missingkey=error
-    throw new TemplateError(`executing "" at <${path}>: map has no entry for key "${name}"`);
+    // A list's row stands for one of the docker CLI's context structs; anything else was
+    // decoded JSON, a map, which docker reads with missingkey=error.
+    if (x.struct && v === x.data) throw fail(`can't evaluate field ${name} in type ${x.struct}`);
+    throw fail(`map has no entry for key "${name}"`);
   }
-  throw new TemplateError(`can't evaluate field ${name} in type ${Array.isArray(v) ? 'slice' : typeof v}`);
+  // Decoded JSON holds every value as an interface {}; a row's fields are strings.
+  const goType = !x.struct ? 'interface {}' : typeof v === 'string' ? 'string' : typeof v === 'boolean' ? 'bool' : 'interface {}';
+  throw fail(`can't evaluate field ${name} in type ${goType}`);
 }
 
 function cmp(a: unknown, b: unknown): number {
@@ -251,7 +306,7 @@ function printf(fmt: string, args: unknown[]): string {
 }
 
 const FUNCS: Record<string, (...args: unknown[]) => unknown> = {
-  json: (v) => (v === NO_VALUE || v === undefined || v === NIL_SLICE || v === NIL_MAP ? 'null' : JSON.stringify(v)),
+  json: (v) => (v === NO_VALUE || v === undefined || v === NIL_SLICE || v === NIL_MAP ? 'null' : goEscape(JSON.stringify(v), false)),
   join: (v, sep) => (Array.isArray(v) ? v.map(goString).join(String(sep)) : goString(v)),
   split: (s, sep) => String(s).split(String(sep)),
   upper: (s) => goString(s).toUpperCase(),
@@ -288,10 +343,19 @@ const FUNCS: Record<string, (...args: unknown[]) => unknown> = {
   printf: (f, ...xs) => printf(String(f), xs),
 };
 
+/** One run of a template: its name, the value it was given, and the Go type that value stands for (if a struct). */
+interface Execution {
+  name: string;
+  data: unknown;
+  struct?: string;
+  row?: boolean;
+}
+
 interface Scope {
   dot: unknown;
   root: unknown;
   vars: Map<string, unknown>;
+  x: Execution;
 }
 
 function evalTerm(term: Term, s: Scope, piped: unknown[]): unknown {
@@ -299,8 +363,9 @@ function evalTerm(term: Term, s: Scope, piped: unknown[]): unknown {
     case 'lit': return term.value;
     case 'paren': return evalPipeline(term.pipe, s);
     case 'func': {
-      const f = FUNCS[term.name];
-      if (!f) throw new TemplateError(`function "${term.name}" not defined`);
+      const f = FUNCS[term.name]!;
+      // json of a list's row marshals the context struct as docker does: a map, keys sorted.
+      if (term.name === 'json' && s.x.row && piped.length === 1 && piped[0] === s.x.data) return goJSON(piped[0] as Record<string, unknown>);
       return f(...piped);
     }
     case 'field': {
@@ -313,7 +378,7 @@ function evalTerm(term: Term, s: Scope, piped: unknown[]): unknown {
       }
       const prefix = term.base === 'dot' ? '' : term.base === 'root' ? '$' : term.base.var;
       const path = `${prefix}.${term.path.join('.')}`;
-      for (const name of term.path) v = field(v, name, path);
+      for (const name of term.path) v = field(v, name, path, term.loc, s.x);
       return v;
     }
   }
@@ -328,8 +393,10 @@ function evalPipeline(p: Pipeline, s: Scope): unknown {
       const args = [...rest.map((t) => evalTerm(t, s, [])), ...prev];
       value = evalTerm(head!, s, args);
     } else {
-      if (rest.length) throw new TemplateError(`can't give argument to non-function`);
       value = evalTerm(head!, s, []);
+      // A method of the docker CLI's context (`.Label "key"`), given its arguments.
+      if (typeof value === 'function') value = (value as (...a: unknown[]) => unknown)(...rest.map((t) => evalTerm(t, s, [])), ...prev);
+      else if (rest.length) throw new TemplateError(`can't give argument to non-function`);
     }
     prev = [value];
   }
@@ -365,7 +432,7 @@ function execNodes(nodes: Node[], s: Scope, out: string[]): void {
           const vars = new Map(s.vars);
           if (n.vars.length === 1) vars.set(n.vars[0]!, x);
           if (n.vars.length === 2) { vars.set(n.vars[0]!, k); vars.set(n.vars[1]!, x); }
-          execNodes(n.body, { dot: x, root: s.root, vars }, out);
+          execNodes(n.body, { dot: x, root: s.root, vars, x: s.x }, out);
         }
         break;
       }
@@ -377,13 +444,27 @@ export interface Template {
   execute(data: unknown): string;
 }
 
+export interface TemplateOptions {
+  /** The template's name in errors (`version` for docker version's); "" by default. */
+  name?: string;
+  /**
+   * The docker CLI's Go type for the value given (`*formatter.ContainerContext`): a field it
+   * lacks is "can't evaluate field". Without it the value is decoded JSON, a map.
+   */
+  struct?: string;
+  /** The value is a list's row: `json` of it has its keys sorted, as the CLI's list contexts marshal. */
+  row?: boolean;
+}
+
 /** Parses once; `execute` renders one value (throws TemplateError on evaluation errors). */
-export function compileTemplate(src: string): Template {
-  const nodes = parseTemplate(src);
+export function compileTemplate(src: string, o: TemplateOptions = {}): Template {
+  const name = o.name ?? '';
+  const nodes = parseTemplate(src, name);
   return {
     execute(data: unknown): string {
       const out: string[] = [];
-      execNodes(nodes, { dot: data, root: data, vars: new Map([['$', data]]) }, out);
+      const x: Execution = { name, data, ...(o.struct ? { struct: o.struct } : {}), ...(o.row ? { row: true } : {}) };
+      execNodes(nodes, { dot: data, root: data, vars: new Map([['$', data]]), x }, out);
       return out.join('');
     },
   };
