@@ -385,9 +385,11 @@ test('--log-opt max-file keeps the full files as LogPath.1, .2 …: each within 
   assert.equal(existsSync(`${logPath}.3`), false);
   // Contiguous up to the last line, and no more than three files hold.
   const lines = (await d.dockerOk(['logs', id])).split('\n');
-  const first = Number(lines[0]!.split(' ')[1]);
+  // The oldest file kept may open with the rest of a line whose start went with a dropped file.
+  const from = /^line \d{5} /.test(lines[0]!) ? 0 : 1;
+  const first = Number(lines[from]!.split(' ')[1]);
   assert.ok(first > 1, `the oldest lines went with the oldest file, not ${first}`);
-  assert.deepEqual(lines, Array.from({ length: 600 - first + 1 }, (_, k) => line(first + k)));
+  assert.deepEqual(lines.slice(from), Array.from({ length: 600 - first + 1 }, (_, k) => line(first + k)));
   // A tail that reaches into the rotated files.
   const tail = (await d.dockerOk(['logs', '--tail', String(lines.length - 5), id])).split('\n');
   assert.deepEqual(tail, lines.slice(5));
@@ -425,12 +427,16 @@ test('--log-opt compress=true gzips the kept files into LogPath.1.gz, .2.gz …;
     assert.equal(statSync(gz).mode & 0o777, 0o640);
     const text = gunzipSync(readFileSync(gz)).toString();
     assert.ok(text.length > 3000 && text.length <= 4096, `${gz} holds ${text.length} bytes`);
-    assert.match(text, /^\S+ stdout F line \d{5} p+\n/);
+    // conmon's k8s-file records (a line split across two reads of the pipe is a P record and the rest).
+    assert.match(text, /^(\S+ stdout [FP] [^\n]*\n)+$/);
+    assert.match(text, /stdout F line \d{5} p+\n/);
   }
   const lines = (await d.dockerOk(['logs', id])).split('\n');
-  const first = Number(lines[0]!.split(' ')[1]);
+  // The oldest file kept may open with the rest of a line whose start went with a dropped file.
+  const from = /^line \d{5} /.test(lines[0]!) ? 0 : 1;
+  const first = Number(lines[from]!.split(' ')[1]);
   assert.ok(first > 1, `the oldest lines went with the oldest file, not ${first}`);
-  assert.deepEqual(lines, Array.from({ length: 600 - first + 1 }, (_, k) => line(first + k)));
+  assert.deepEqual(lines.slice(from), Array.from({ length: 600 - first + 1 }, (_, k) => line(first + k)));
   assert.deepEqual((await d.dockerOk(['logs', '--tail', String(lines.length - 5), id])).split('\n'), lines.slice(5));
 
   // Followed while it rotates and its kept file is compressed: every line once, in order.
