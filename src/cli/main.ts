@@ -11,6 +11,7 @@ import { loadCommand } from './commands/load';
 import { buildCommand } from './commands/build';
 import { saveCommand } from './commands/save';
 import { historyCommand } from './commands/history';
+import { searchCommand } from './commands/search';
 import { imagePruneCommand } from './commands/image-prune';
 import { systemDfCommand } from './commands/system-df';
 import { imagesCommand } from './commands/images';
@@ -80,7 +81,7 @@ export function buildProgram(ctx: CliContext): Command {
   for (const make of top) program.addCommand(make(ctx));
   program.addCommand(buildCommand(ctx));
   for (const make of [commitCommand, diffCommand, exportCommand]) program.addCommand(make(ctx));
-  for (const make of [pullCommand, pushCommand, loginCommand, logoutCommand]) program.addCommand(make(ctx));
+  for (const make of [pullCommand, pushCommand, loginCommand, logoutCommand, searchCommand]) program.addCommand(make(ctx));
 
   const container = group('container', 'Manage containers');
   container.addCommand(psCommand(ctx, 'ls').alias('ps').alias('list'));

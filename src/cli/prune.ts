@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { encodeFilters, type Filters } from '../client';
-import { optionsOnlyUsage } from './command';
+import { optionsOnlyUsage, usageBlock } from './command';
 import { CliContext, ExitError } from './context';
 import { parseFilters } from './container-options';
 
@@ -51,7 +51,7 @@ export function filterFlags(entries: string[] | undefined, cmd: Command, flag = 
     try {
       parseFilters([e]);
     } catch (err) {
-      throw new ExitError(125, `invalid argument ${JSON.stringify(e)} for ${JSON.stringify(flag)} flag: ${(err as Error).message}${optionsOnlyUsage(cmd)}`);
+      throw new ExitError(125, `invalid argument ${JSON.stringify(e)} for ${JSON.stringify(flag)} flag: ${(err as Error).message}${cmd.registeredArguments.some((a) => a.description) ? usageBlock(cmd, 'Run') : optionsOnlyUsage(cmd)}`);
     }
   }
   return parseFilters(entries ?? []);

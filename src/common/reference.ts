@@ -139,3 +139,14 @@ export function withTag(ref: Reference, tag: string): Reference {
   if (!isValidTag(tag)) throw invalidArgument(`invalid tag format: ${JSON.stringify(tag)}`);
   return { domain: ref.domain, path: ref.path, tag };
 }
+
+/**
+ * The index a `docker search` term names (its first component, when that names a host: it
+ * has a `.` or a `:`, or is `localhost`), and the rest; no index means Docker Hub's.
+ */
+export function splitSearchTerm(term: string): { index: string | undefined; remote: string } {
+  const slash = term.indexOf('/');
+  const first = slash < 0 ? '' : term.slice(0, slash);
+  if (slash < 0 || (!first.includes('.') && !first.includes(':') && first !== 'localhost')) return { index: undefined, remote: term };
+  return { index: first, remote: term.slice(slash + 1) };
+}

@@ -26,13 +26,13 @@
  */
 import { Readable } from 'node:stream';
 import {
-  byteProgress, DigestMismatchError, familiarName, familiarString, hexOf, invalidArgument, notFound, parseReference, withDefaultTag,
-  tee, type Digest, type ProgressSink, type Reference,
+  byteProgress, checkFilterKeys, DigestMismatchError, familiarName, familiarString, filterBool, hexOf, invalidArgument, notFound, parseReference, withDefaultTag,
+  tee, type Digest, type FilterArgs, type ProgressSink, type Reference,
 } from '../common';
 import {
   DEFAULT_PULL_CONCURRENCY, DEFAULT_PUSH_CONCURRENCY, MediaType, formatPlatform, hostPlatform, mapLimit, normalizePlatform, parseConfig, parsePlatform,
   type ContentStore, type Credentials, type Descriptor, type ImageConfig, type ImageRecord, type ImageStore, type Manifest, type Platform,
-  type RegistryClient, type RemoteRepository, type ResolvedManifest,
+  type RegistryClient, type RemoteRepository, type ResolvedManifest, type SearchResult,
 } from '../image';
 import { chainsOf } from './image-gc';
 import type { ImageIngest } from './image-ingest';
@@ -101,6 +101,23 @@ export class ImageDistribution {
   /** `docker login`'s check (`POST /auth`): whether the registry takes these credentials. */
   login(domain: string, credentials: Credentials): Promise<{ status: string; identityToken?: string }> {
     return this.registry.checkLogin(domain, credentials);
+  }
+
+  /**
+   * `docker search` (GET /images/search): the index's results, filtered as dockerd filters
+   * them (is-official, stars as a minimum; is-automated=true matches nothing any more).
+   */
+  async search(term: string, limit: number, filters: FilterArgs, credentials?: Credentials): Promise<SearchResult[]> {
+    checkFilterKeys(filters, ['is-automated', 'is-official', 'stars']);
+    if (filterBool(filters, 'is-automated')) return [];
+    const official = filterBool(filters, 'is-official');
+    let stars = 0;
+    for (const v of filters.get('stars') ?? []) {
+      if (!/^[+-]?\d+$/.test(v)) throw invalidArgument(`invalid filter 'stars=${v}': strconv.Atoi: parsing ${JSON.stringify(v)}: invalid syntax`);
+      stars = Math.max(stars, Number(v));
+    }
+    const results = await this.registry.search(term, limit, credentials);
+    return results.filter((r) => (official === undefined || r.is_official === official) && (!filters.has('stars') || r.star_count >= stars));
   }
 
   /** Every tag of a repository (`docker pull --all-tags`). */

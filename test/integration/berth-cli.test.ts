@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startServer } from '../../src/image/registry/test-registry';
 import { ID64, type RunResult, useDaemon, waitFor } from './harness';
 
 const d = useDaemon();
@@ -293,4 +294,26 @@ test("--format templates: Go's errors (line, column, the CLI's context types), e
   await d.dockerOk(['rm', '-f', ctr]);
   await d.dockerOk(['volume', 'rm', 'fmt-vol']);
   await d.dockerOk(['network', 'rm', 'fmt-net']);
+});
+
+test('search and the filter flags: the same output, errors and exit codes as docker', async () => {
+  const index = await startServer((req, res) => {
+    const u = new URL(req.url!, 'http://x');
+    const n = Number(u.searchParams.get('n'));
+    const results = Array.from({ length: 4 }, (_, i) => ({ name: `lib/tool-${i}`, description: `tool number ${i}, described at some length so that the column is cut`, star_count: i * 7, is_official: i === 1 }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(u.pathname === '/v1/search' ? JSON.stringify({ results: results.slice(0, n) }) : 'true');
+  });
+  try {
+    const term = `${index.domain}/lib/tool`;
+    for (const args of [
+      ['search', term], ['search', '--no-trunc', term], ['search', '--limit', '2', term], ['search', '--format', '{{json .}}', term],
+      ['search', '--format', 'json', term], ['search', '--filter', 'stars=7', '--format', 'table {{.Name}}\t{{.IsOfficial}}', term],
+      ['search', '--limit', '101', term], ['search', '--limit', 'x', term], ['search', '--filter', 'bogus', term], ['search'], ['search', 'a', 'b'],
+      ['search', '--format', '{{.IsAutomated}}', term],
+      ['ps', '--filter', 'bogus'], ['images', '--filter', 'bogus'], ['network', 'ls', '--filter', 'bogus'], ['events', '--filter', 'bogus'],
+      ['volume', 'ls', '--filter', 'bogus'], ['image', 'prune', '--filter', 'bogus'],
+    ]) await same(args);
+  } finally {
+    await index.close();
+  }
 });

@@ -383,3 +383,68 @@ test('docker pull and docker rmi of the same image at once: every outcome is cle
   }
   assert.deepEqual({ blobs: blobs(), layers: layers() }, before);
 });
+
+test('docker search against a v1 index on loopback: table, --limit, filters, dockerd\'s errors; a distribution registry (no v1 search) and hostile answers refused', async () => {
+  const results = Array.from({ length: 5 }, (_, i) => ({ name: `tools/app-${i}`, description: `app <${i}>`, star_count: i * 10, is_official: i === 0, is_automated: true }));
+  const answer = (u: URL): [number, string | Buffer] => {
+    if (u.pathname === '/v1/_ping') return [200, 'true'];
+    if (u.pathname !== '/v1/search') return [404, ''];
+    const q = u.searchParams.get('q');
+    if (q === 'hostile/not-json') return [200, '{"results": ['];
+    if (q === 'hostile/huge') return [200, Buffer.alloc(5 << 20, 0x20)];
+    if (q === 'hostile/odd') return [200, JSON.stringify({ results: [7, null, { name: 3, star_count: 'many', is_official: 'yes' }, { name: 'ok/one', description: 'fine', star_count: 2 }] })];
+    return [200, JSON.stringify({ num_results: 5, query: q, results: results.slice(0, Number(u.searchParams.get('n'))) })];
+  };
+  const index = await startServer((req, res) => {
+    const [status, body] = answer(new URL(req.url!, 'http://x'));
+    res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+  });
+  try {
+    const table = await d.dockerOk(['search', `${index.domain}/tools/app`]);
+    assert.equal(table, [
+      'NAME          DESCRIPTION   STARS     OFFICIAL',
+      'tools/app-0   app <0>       0         [OK]',
+      'tools/app-1   app <1>       10        ',
+      'tools/app-2   app <2>       20        ',
+      'tools/app-3   app <3>       30        ',
+      'tools/app-4   app <4>       40',
+    ].join('\n'));
+    // The index was asked for the term without its host, with the default limit after a ping over HTTP.
+    assert.ok(index.log.some((l) => l.line === 'GET /v1/search?q=tools%2Fapp&n=25'), JSON.stringify(index.log));
+    assert.equal((await d.dockerOk(['search', '--limit', '2', '--format', '{{.Name}}', `${index.domain}/tools/app`])), 'tools/app-0\ntools/app-1');
+    assert.equal((await d.dockerOk(['search', '--filter', 'stars=20', '--filter', 'is-official=false', '--format', '{{.Name}}', `${index.domain}/tools/app`])), 'tools/app-2\ntools/app-3\ntools/app-4');
+    assert.equal((await d.dockerOk(['search', '--filter', 'is-automated=true', `${index.domain}/tools/app`])), 'NAME      DESCRIPTION   STARS     OFFICIAL');
+    const api = await d.api('GET', `/images/search?term=${index.domain}/tools/app&limit=1`);
+    assert.deepEqual(api.json, [{ star_count: 0, is_official: true, name: 'tools/app-0', is_automated: false, description: 'app <0>' }]);
+
+    const refusals: [string[], string][] = [
+      [['--limit', '101'], 'limit 101 is outside the range of [1, 100]'],
+      [['--filter', 'colour=red'], "invalid filter 'colour'"],
+      [['--filter', 'stars=lots'], "invalid filter 'stars=lots': strconv.Atoi: parsing \"lots\": invalid syntax"],
+      [['--filter', 'is-official=maybe'], "invalid filter 'is-official=[maybe]'"],
+    ];
+    for (const [flags, message] of refusals) {
+      const r = await d.docker(['search', ...flags, `${index.domain}/tools/app`]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, `Error response from daemon: ${message}\n`);
+    }
+    assert.equal((await d.api('GET', '/images/search?term=x&limit=abc')).json.message, 'invalid limit specified: strconv.Atoi: parsing "abc": invalid syntax');
+    assert.equal((await d.api('GET', `/images/search?term=http://${index.domain}/x`)).json.message, `invalid repository name: repository name (http://${index.domain}/x) should not have a scheme`);
+
+    // Hostile answers: no crash, a clear error, berthd still serving.
+    assert.match((await d.docker(['search', `${index.domain}/hostile/not-json`])).stderr, /^Error response from daemon: error decoding registry search results: /);
+    assert.match((await d.docker(['search', `${index.domain}/hostile/huge`])).stderr, /more than the 4194304 bytes allowed/);
+    assert.equal(await d.dockerOk(['search', '--format', '{{.Name}}|{{.StarCount}}|{{.IsOfficial}}', `${index.domain}/hostile/odd`]), '|0|\nok/one|2|');
+
+    // Nothing listening there, and a distribution registry, which has no v1 search.
+    const closed = await startServer((_req, res) => res.end());
+    await closed.close();
+    const gone = await d.docker(['search', `${closed.domain}/x`]);
+    assert.equal(gone.stderr, `Error response from daemon: invalid registry endpoint "http://${closed.domain}/v1/". HTTPS attempt: Get "https://${closed.domain}/v1/_ping": dial tcp ${closed.domain}: connect: connection refused. HTTP attempt: Get "http://${closed.domain}/v1/_ping": dial tcp ${closed.domain}: connect: connection refused\n`);
+    const v2 = await d.docker(['search', `${reg.domain}/tools/busybox`]);
+    assert.equal(v2.code, 1);
+    assert.equal(v2.stderr, 'Error response from daemon: Unexpected status code 404\n');
+  } finally {
+    await index.close();
+  }
+});

@@ -21,6 +21,19 @@ export function imageRoutes(router: Router, engine: Engine): void {
     })));
   });
 
+  // `docker search`: limit 0 (or none) is the index's default of 25; bad credentials are ignored, as dockerd ignores them here.
+  router.add('GET', '/images/search', async (ctx) => {
+    const raw = ctx.query.get('limit');
+    if (raw && !/^\+?\d+$/.test(raw)) throw invalidArgument(`invalid limit specified${/^-\d+$/.test(raw) ? '' : `: strconv.Atoi: parsing ${JSON.stringify(raw)}: invalid syntax`}`);
+    let credentials;
+    try {
+      credentials = registryCredentials(ctx.req.headers['x-registry-auth']);
+    } catch {
+      credentials = undefined;
+    }
+    sendJSON(ctx, 200, await svc.distribution.search(ctx.query.get('term') ?? '', raw ? Number(raw) : 0, qfilters(ctx.query), credentials));
+  });
+
   router.add('GET', '/images/get', async (ctx) => {
     await save(ctx, ctx.query.getAll('names').flatMap((n) => n.split(',')).filter(Boolean));
   });

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { CliContext, ExitError } from '../context';
 import { newCommand } from '../command';
-import { collect, parseFilters } from '../container-options';
+import { collect } from '../container-options';
+import { filterFlags } from '../prune';
 import { encodeFilters } from '../../client';
 import { compileTemplate } from '../format/template';
 import { parseTimestamp } from '../format/units';
@@ -39,12 +40,11 @@ export function eventsCommand(ctx: CliContext, name = 'events'): Command {
     .option('--format <string>', "Format output using a custom template: 'json' or a Go template")
     .option('--since <string>', 'Show all events created since timestamp')
     .option('--until <string>', 'Stream events until this timestamp')
-    .action(async (f: EventsFlags) => {
-      let filters: Record<string, string[]>;
+    .action(async (f: EventsFlags, cmd: Command) => {
+      const filters = filterFlags(f.filter, cmd, '-f, --filter');
       let since: string | undefined;
       let until: string | undefined;
       try {
-        filters = parseFilters(f.filter ?? []);
         since = f.since ? parseTimestamp(f.since) : undefined;
         until = f.until ? parseTimestamp(f.until) : undefined;
       } catch (e) {

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
-import { CliContext, ExitError } from '../context';
-import { newCommand } from '../command';
-import { collect, parseFilters } from '../container-options';
+import { CliContext } from '../context';
+import { newCommand, requireMaxArgs } from '../command';
+import { collect } from '../container-options';
+import { filterFlags } from '../prune';
 import { IMAGE_HEADERS, IMAGES_TABLE, IMAGES_TABLE_DIGESTS, imageFields } from '../format/rows';
 import { renderRows } from '../format/list';
 
@@ -15,8 +16,8 @@ interface ImagesFlags {
 }
 
 export function imagesCommand(ctx: CliContext, name = 'images'): Command {
-  return newCommand(name, 'List images')
-    .argument('[repository]', 'REPOSITORY[:TAG]')
+  const cmd: Command = newCommand(name, 'List images')
+    .argument('[repository]', '[REPOSITORY[:TAG]]')
     .option('-a, --all', 'Show all images (default hides intermediate images)')
     .option('--digests', 'Show digests')
     .option('-f, --filter <filter>', 'Filter output based on conditions provided', collect, [])
@@ -24,12 +25,8 @@ export function imagesCommand(ctx: CliContext, name = 'images'): Command {
     .option('--no-trunc', "Don't truncate output")
     .option('-q, --quiet', 'Only show image IDs')
     .action(async (repository: string | undefined, f: ImagesFlags) => {
-      let filters: Record<string, string[]>;
-      try {
-        filters = parseFilters(f.filter ?? []);
-      } catch (e) {
-        throw new ExitError(1, (e as Error).message);
-      }
+      requireMaxArgs(cmd, cmd.args, 1);
+      const filters = filterFlags(f.filter, cmd, '-f, --filter');
       if (repository) (filters['reference'] ??= []).push(repository);
       const list = await ctx.client.imageList({ all: !!f.all, filters });
       const trunc = f.trunc !== false;
@@ -39,4 +36,5 @@ export function imagesCommand(ctx: CliContext, name = 'images'): Command {
       else if (f.quiet) format = '{{.ID}}';
       ctx.out(renderRows(rows, format, IMAGE_HEADERS, '*formatter.imageContext'));
     });
+  return cmd;
 }

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { ClientError, encodeFilters } from '../../client';
 import { CliContext, ExitError } from '../context';
 import { forEachArg, newCommand, requireArgs, requireExactArgs, requireMaxArgs } from '../command';
-import { collect, keyValues, parseFilters } from '../container-options';
+import { collect, keyValues } from '../container-options';
 import { renderRows } from '../format/list';
 import { goTime, labelsText, withLabelMethod } from '../format/rows';
 import { confirm, filterFlags, pruneNetworks } from '../prune';
@@ -41,15 +41,6 @@ function networkFields(n: Network, noTrunc: boolean): Record<string, string> {
     CreatedAt: goTime(new Date(n.Created), /\.(\d+)/.exec(n.Created)?.[1]),
   }, n.Labels);
 }
-
-function filtersOf(entries: string[] | undefined): Record<string, string[]> {
-  try {
-    return parseFilters(entries ?? []);
-  } catch (e) {
-    throw new ExitError(1, (e as Error).message);
-  }
-}
-
 
 function createCommand(ctx: CliContext): Command {
   const cmd: Command = newCommand('create', 'Create a network')
@@ -150,8 +141,8 @@ function lsCommand(ctx: CliContext): Command {
     .option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template")
     .option('--no-trunc', 'Do not truncate the output')
     .option('-q, --quiet', 'Only display network IDs')
-    .action(async (f: { filter: string[]; format?: string; trunc?: boolean; quiet?: boolean }) => {
-      const list = await ctx.client.transport.json<Network[]>('GET', '/networks', { query: { filters: encodeFilters(filtersOf(f.filter)) } });
+    .action(async (f: { filter: string[]; format?: string; trunc?: boolean; quiet?: boolean }, cmd: Command) => {
+      const list = await ctx.client.transport.json<Network[]>('GET', '/networks', { query: { filters: encodeFilters(filterFlags(f.filter, cmd, '-f, --filter')) } });
       const rows = list.slice().sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0)).map((n) => networkFields(n, f.trunc === false));
       let format = f.format;
       if (f.quiet) format = '{{.ID}}';

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { CliContext, ExitError } from '../context';
 import { newCommand, intFlag } from '../command';
-import { collect, parseFilters } from '../container-options';
+import { collect } from '../container-options';
+import { filterFlags } from '../prune';
 import { CONTAINER_HEADERS, PS_TABLE, PS_TABLE_SIZE, containerFields, withLabelMethod } from '../format/rows';
 import { renderRows } from '../format/list';
 import { compileTemplate, TemplateError } from '../format/template';
@@ -30,13 +31,8 @@ export function psCommand(ctx: CliContext, name = 'ps'): Command {
     .option('--no-trunc', "Don't truncate output")
     .option('-q, --quiet', 'Only display container IDs')
     .option('-s, --size', 'Display total file sizes')
-    .action(async (f: PsFlags) => {
-      let filters: Record<string, string[]>;
-      try {
-        filters = parseFilters(f.filter ?? []);
-      } catch (e) {
-        throw new ExitError(1, (e as Error).message);
-      }
+    .action(async (f: PsFlags, cmd: Command) => {
+      const filters = filterFlags(f.filter, cmd, '-f, --filter');
       const last = intFlag(f.last, '--last');
       const limit = f.latest ? 1 : last !== undefined && last > 0 ? last : undefined;
       // As the docker CLI does: a --format is always run once over an empty row first (its

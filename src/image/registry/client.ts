@@ -22,6 +22,7 @@ import { resolveEndpoint, type RegistryEndpoint } from './endpoint';
 import { errorFromResponse, firstHeader, RegistryError, statusText } from './errors';
 import { discard, newAgents, readBody, readErrorBody, transportError, type HttpAgents } from './http';
 import { hostPlatform, MANIFEST_ACCEPT, parseManifest, selectPlatform } from './manifest';
+import { searchIndex, type SearchResult } from './search';
 import { RegistrySession } from './session';
 
 export interface RegistryClientOptions {
@@ -176,6 +177,11 @@ export class RegistryClient {
     }
     if (status !== 200) throw errorFromResponse(status, res.headers, body, { request: `GET ${v2.href}` });
     return { status: 'Login Succeeded', ...(session.refreshToken ? { identityToken: session.refreshToken } : {}) };
+  }
+
+  /** `docker search` against the index `term` names (see search.ts). */
+  search(term: string, limit: number, credentials?: Credentials): Promise<SearchResult[]> {
+    return searchIndex(this.agents, this.insecure, term, limit, credentials);
   }
 
   /** Closes pooled connections. */

@@ -10,6 +10,9 @@ import { DEFAULT_DOMAIN, isValidDomain } from '../../common';
 /** The host that serves Docker Hub's registry API. */
 export const DOCKER_HUB_REGISTRY_HOST = 'registry-1.docker.io';
 
+/** Docker Hub's index, which serves the v1 search API. */
+export const DOCKER_HUB_INDEX = 'https://index.docker.io';
+
 export interface RegistryEndpoint {
   /** The registry as references name it: `docker.io`, `localhost:5000`, `[::1]:5000`. */
   domain: string;
@@ -27,7 +30,7 @@ export interface RegistryEndpoint {
 export function resolveEndpoint(domain: string, insecureRegistries: readonly string[] = []): RegistryEndpoint {
   if (!isValidDomain(domain)) throw invalidArgument(`invalid registry name ${JSON.stringify(domain)}`);
   const host = domain === DEFAULT_DOMAIN ? DOCKER_HUB_REGISTRY_HOST : domain;
-  const plainHttp = isLoopbackHost(hostOf(host)) || isInsecure(host, insecureRegistries);
+  const plainHttp = isLoopbackHost(hostOf(host)) || isInsecureRegistry(host, insecureRegistries);
   return { domain, base: `${plainHttp ? 'http' : 'https'}://${host}`, plainHttp };
 }
 
@@ -55,7 +58,8 @@ const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
 
-function isInsecure(hostPort: string, entries: readonly string[]): boolean {
+/** Whether `hostPort` is one of the daemon's insecure registries (a host, host:port or CIDR entry). */
+export function isInsecureRegistry(hostPort: string, entries: readonly string[]): boolean {
   const host = hostOf(hostPort).toLowerCase();
   const ipKind = isIP(host);
   for (const raw of entries) {

@@ -6,6 +6,7 @@ export {
 } from './client';
 export { resolveEndpoint, isLoopbackHost, DOCKER_HUB_REGISTRY_HOST, type RegistryEndpoint } from './endpoint';
 export { RegistryError, type RegistryErrorEntry } from './errors';
+export { type SearchResult } from './search';
 export { readErrorBody, transportError } from './http';
 export { createLimiter, mapLimit } from './limit';
 export {
