@@ -98,24 +98,28 @@ test('tailStart finds where the last n lines begin, reading backward across bloc
   assert.equal(await tailStart(join(dir, 'missing'), 5, 0), 0);
 });
 
+/** A full k8s-file record of `s` on stdout. */
+const rec = (s: string) => `2026-01-01T00:00:00.1+00:00 stdout F ${s}\n`;
+
+/** The lines of the log file open as `fd`, from its start. */
+async function textOf(fd: number): Promise<string[]> {
+  const out: string[] = [];
+  await scanLogFd(fd, 0, (e) => out.push(e.data.toString().trim()));
+  return out;
+}
+
 test('openLogSet opens the rotated files oldest first, then the current one; tailLines counts what it found', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-log-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'log');
-  const rec = (s: string) => `2026-01-01T00:00:00.1+00:00 stdout F ${s}\n`;
   writeFileSync(`${path}.2`, rec('a') + rec('b'));
   writeFileSync(`${path}.1`, rec('c'));
   writeFileSync(`${path}.4`, rec('not in the unbroken run from .1'));
   writeFileSync(path, rec('d') + rec('e'));
   const { rotated, current } = openLogSet(path);
   t.after(() => closeLogs([current, ...rotated]));
-  const text = async (fd: number) => {
-    const out: string[] = [];
-    await scanLogFd(fd, 0, (e) => out.push(e.data.toString().trim()));
-    return out;
-  };
-  assert.deepEqual(await Promise.all(rotated.map((f) => text(f.fd))), [['a', 'b'], ['c']]);
-  assert.deepEqual(await text(current!.fd), ['d', 'e']);
+  assert.deepEqual(await Promise.all(rotated.map((f) => textOf(f.fd))), [['a', 'b'], ['c']]);
+  assert.deepEqual(await textOf(current!.fd), ['d', 'e']);
   assert.deepEqual(await tailLines(current!.fd, 5, current!.size), { start: 0, lines: 2 });
   assert.deepEqual(await tailLines(current!.fd, 1, current!.size), { start: rec('d').length, lines: 1 });
 });
@@ -130,21 +134,15 @@ test('openLogSet reads kept files gzipped as <log>.I.gz (the plain name first), 
   const dir = mkdtempSync(join(tmpdir(), 'berth-log-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'log');
-  const rec = (s: string) => `2026-01-01T00:00:00.1+00:00 stdout F ${s}\n`;
   writeFileSync(`${path}.2.gz`, gzLikeTheRotator(rec('a') + rec('b'), '11:22'));
   writeFileSync(`${path}.1`, rec('c'));
   writeFileSync(`${path}.1.gz`, gzLikeTheRotator(rec('stale copy'), '33:44'));
   writeFileSync(path, rec('d'));
   const { rotated, current } = openLogSet(path);
   t.after(() => closeLogs([current, ...rotated]));
-  const text = async (fd: number) => {
-    const out: string[] = [];
-    await scanLogFd(fd, 0, (e) => out.push(e.data.toString().trim()));
-    return out;
-  };
   assert.equal(rotated[0]!.key, '11:22');
   assert.equal(rotated[0]!.size, (rec('a') + rec('b')).length);
-  assert.deepEqual(await Promise.all(rotated.map((f) => text(f.fd))), [['a', 'b'], ['c']]);
+  assert.deepEqual(await Promise.all(rotated.map((f) => textOf(f.fd))), [['a', 'b'], ['c']]);
   // The decompressed text has no name in the directory.
   assert.deepEqual(readdirSync(dir).sort(), ['log', 'log.1', 'log.1.gz', 'log.2.gz']);
 
@@ -168,7 +166,6 @@ test('LogFollower reads across rotations: the rest of its file, the rotated file
   const dir = mkdtempSync(join(tmpdir(), 'berth-log-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'log');
-  const rec = (s: string) => `2026-01-01T00:00:00.1+00:00 stdout F ${s}\n`;
   writeFileSync(`${path}.1`, rec('old, read before'));
   writeFileSync(path, rec('one'));
   const got: string[] = [];
