@@ -197,7 +197,7 @@ export class ApiServer {
       const { query, path } = parseTarget(req.url ?? '/');
       const { handler, params, apiVersion } = this.router.match(req.method ?? 'GET', path);
       const ctx: Context = { req, query, requestId, abort: abort.signal, socket, head, params, apiVersion };
-      if (!/\/(attach|start)$/.test(path)) throw invalidArgument(`${path} does not upgrade connections: send the request without an Upgrade header`);
+      if (!/\/(attach|start|attach\/ws)$/.test(path)) throw invalidArgument(`${path} does not upgrade connections: send the request without an Upgrade header`);
       const t0 = traceStart();
       await handler(ctx);
       if (TRACING) traceSpan('http', `${req.method} ${path} (upgraded)`, t0);

@@ -639,3 +639,41 @@ test('create with a platform: a local image for another one is not found, in doc
   ids.push(await d.dockerOk(['create', '--platform', 'linux/amd64', 'busybox', 'true']));
   await d.dockerOk(['rm', ...ids]);
 });
+
+test('attach/ws: a WebSocket on the container\'s stdio (binary messages, text before API 1.42), stdin from the client, logs replayed, closed at the exit', async () => {
+  const { WebSocket } = await import('ws');
+  const open = (path: string) => {
+    const ws = new WebSocket(`ws+unix://${d.sock}:${path}`);
+    const got: { data: string; binary: boolean }[] = [];
+    ws.on('message', (data, binary) => got.push({ data: data.toString(), binary }));
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+    const opened = new Promise<void>((resolve, reject) => {
+      ws.on('open', () => resolve());
+      ws.on('error', reject);
+    });
+    return { ws, got, closed, opened };
+  };
+  const id = await d.dockerOk(['create', '-i', 'busybox', 'sh', '-c', 'read line; echo "got:$line"; echo oops >&2']);
+  const a = open(`/v1.45/containers/${id}/attach/ws?stream=1&stdin=1&stdout=1&stderr=1`);
+  await a.opened;
+  await d.dockerOk(['start', id]);
+  a.ws.send('hello\n');
+  assert.equal(await a.closed, 1000);
+  assert.deepEqual(a.got.map((m) => m.data).join(''), 'got:hello\noops\n');
+  assert.ok(a.got.every((m) => m.binary));
+  assert.equal(await d.dockerOk(['wait', id]), '0');
+
+  // logs only: the output replayed, then closed; before API 1.42 as text messages.
+  const b = open(`/v1.41/containers/${id}/attach/ws?logs=1`);
+  assert.equal(await b.closed, 1000);
+  assert.equal(b.got.map((m) => m.data).join(''), 'got:hello\noops\n');
+  assert.ok(b.got.every((m) => !m.binary));
+
+  // Without a WebSocket handshake, and for a container that does not exist.
+  const plain = await d.api('GET', `/containers/${id}/attach/ws?stream=1`);
+  assert.equal(plain.status, 400);
+  assert.equal(plain.json.message, 'attach/ws needs a WebSocket: send the request with Upgrade: websocket');
+  const none = open('/containers/no-such-ctr/attach/ws?stream=1');
+  await assert.rejects(none.opened, /Unexpected server response: 404/);
+  await d.dockerOk(['rm', id]);
+});

@@ -1,5 +1,7 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { invalidArgument, traceSpan, traceStart } from '../../common';
 import { queryContainers, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
@@ -131,6 +133,8 @@ export function containerRoutes(router: Router, engine: Engine): void {
     res.end();
   });
 
+  router.add('GET', '/containers/{id}/attach/ws', (ctx) => attachWebSocket(ctx, engine));
+
   router.add('POST', '/containers/{id}/attach', async (ctx) => {
     const rec = svc.get(ctx.params[0]!);
     const stdout = qbool(ctx.query, 'stdout');
@@ -172,6 +176,74 @@ export function containerRoutes(router: Router, engine: Engine): void {
       out.end();
     }
   });
+}
+
+/**
+ * `GET /containers/{id}/attach/ws`: the container's stdio over a WebSocket, as dockerd serves it.
+ * Output (stdout and stderr, never multiplexed) goes out as binary messages (text before API
+ * 1.42); what the client sends is the container's stdin when it keeps one open (detach keys
+ * apply). `logs` replays the log first, `stream` follows; both default to off. The socket
+ * closes when the attach ends: the container exited, or the client detached or left.
+ */
+async function attachWebSocket(ctx: Context, engine: Engine): Promise<void> {
+  const svc = engine.containers;
+  if (!ctx.socket) throw invalidArgument('attach/ws needs a WebSocket: send the request with Upgrade: websocket');
+  const rec = svc.get(ctx.params[0]!);
+  const keys = detachKeysOf(ctx.query.get('detachKeys'), engine);
+  svc.checkAttachable(ctx.params[0]!);
+  if (ctx.req.headers.upgrade?.toLowerCase() !== 'websocket') throw invalidArgument('attach/ws needs a WebSocket: send the request with Upgrade: websocket');
+  const { server, stream } = webSockets();
+  // A handshake the library refuses gets its 400 there and the socket closes: then nothing more to do.
+  const ws = await new Promise<WebSocket | undefined>((resolve) => {
+    ctx.abort.addEventListener('abort', () => resolve(undefined), { once: true });
+    server.handleUpgrade(ctx.req, ctx.socket as Socket, ctx.head ?? Buffer.alloc(0), resolve);
+  });
+  if (!ws) return;
+  ws.on('error', () => undefined);
+  const binary = compareVersions(ctx.apiVersion, '1.42') >= 0;
+  const write = (e: LogEntry) => {
+    if (ws.readyState === ws.OPEN) ws.send(e.data, { binary });
+  };
+  const closed = new AbortController();
+  ws.once('close', () => closed.abort());
+  const detached = new AbortController();
+  const abort = AbortSignal.any([ctx.abort, closed.signal, detached.signal]);
+  let done = false;
+  let stdinSock: { close(): void } | undefined;
+  const input = rec.spec.process.openStdin ? stream(ws) : undefined;
+  input?.on('error', () => undefined);
+  input?.pause();
+  const connectStdin = () => {
+    if (!input) return;
+    void svc.openStdin(rec.id, abort).then((sink) => {
+      if (!sink) return void input.resume();
+      if (done) return sink.close();
+      stdinSock = sink;
+      pumpStdin(input, undefined, sink, { keys, onDetach: () => detached.abort() });
+    });
+  };
+  try {
+    if (qbool(ctx.query, 'stream')) await svc.attach(rec.id, write, abort, connectStdin, qbool(ctx.query, 'logs'));
+    else if (qbool(ctx.query, 'logs')) await svc.logs(rec.id, {}, write, abort);
+  } finally {
+    done = true;
+    stdinSock?.close();
+    if (ws.readyState === ws.OPEN) ws.close(1000);
+  }
+}
+
+let wsServer: WebSocketServer | undefined;
+let wsStream: typeof import('ws').createWebSocketStream;
+
+/** Upgrades attach/ws requests (a message, stdin, is at most 1 MiB); `ws` is loaded on the first. */
+function webSockets(): { server: WebSocketServer; stream: typeof import('ws').createWebSocketStream } {
+  if (!wsServer) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const ws = require('ws') as typeof import('ws');
+    wsServer = new ws.WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
+    wsStream = ws.createWebSocketStream;
+  }
+  return { server: wsServer, stream: wsStream };
 }
 
 export interface HijackedStream {
