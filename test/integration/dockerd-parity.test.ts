@@ -140,6 +140,14 @@ test('swarm endpoints answer 503 as dockerd outside a swarm; plugins list empty'
   const inspect = await d.docker(['plugin', 'inspect', 'nope']);
   assert.equal(inspect.code, 1);
   assert.match(inspect.stderr, /plugin "nope" not found/);
+  for (const args of [['plugin', 'enable', 'nope'], ['plugin', 'disable', 'nope'], ['plugin', 'set', 'nope', 'a=b']]) {
+    assert.equal((await d.docker(args)).stderr, 'Error response from daemon: plugin "nope" not found\n', args.join(' '));
+  }
+  // Installing one (the CLI asks for its privileges first) is refused in words that say why.
+  const install = await d.docker(['plugin', 'install', '--grant-all-permissions', 'example/plugin']);
+  assert.equal(install.code, 1);
+  assert.equal(install.stderr, 'Error response from daemon: managed plugins are not supported by this engine: volume and network drivers are built in\n');
+  assert.equal((await d.api('GET', '/v1.45/plugins/privileges?remote=example/plugin')).status, 501);
   const got = await py(`
 try:
     c.swarm.reload()

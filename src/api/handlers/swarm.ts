@@ -47,4 +47,12 @@ export function swarmRoutes(router: Router): void {
   };
   router.add('GET', '/plugins/{name*}/json', (ctx) => noPlugin(ctx.params[0]!));
   router.add('DELETE', '/plugins/{name*}', (ctx) => noPlugin(ctx.params[0]!));
+  for (const op of ['enable', 'disable', 'set', 'push', 'upgrade']) router.add('POST', `/plugins/{name*}/${op}`, (ctx) => noPlugin(ctx.params[0]!));
+  // No plugin is ever installed: getting one is refused in words that say so, not with a 404 of the API.
+  const noPlugins = () => {
+    throw notImplemented('managed plugins are not supported by this engine: volume and network drivers are built in');
+  };
+  router.add('GET', '/plugins/privileges', noPlugins);
+  router.add('POST', '/plugins/pull', noPlugins);
+  router.add('POST', '/plugins/create', noPlugins);
 }
