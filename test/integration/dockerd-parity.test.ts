@@ -132,6 +132,9 @@ test('swarm endpoints answer 503 as dockerd outside a swarm; plugins list empty'
     assert.match((r.json as { message: string }).message, /^This node is not a swarm manager\./);
   }
   assert.equal((await d.api('POST', '/v1.45/swarm/leave?force=1')).status, 503);
+  const volumeUpdate = await d.api('PUT', '/v1.45/volumes/anything?version=1', { Spec: {} });
+  assert.equal(volumeUpdate.status, 503);
+  assert.equal(volumeUpdate.json.message, 'volume update only valid for cluster volumes, but swarm is unavailable');
   assert.equal(await d.dockerOk(['plugin', 'ls', '--format', '{{.Name}}']), '');
   const plugins = await d.api('GET', '/v1.45/plugins');
   assert.equal(plugins.status, 200);

@@ -1,3 +1,4 @@
+import { unavailable } from '../../common';
 import type { Engine, VolumeRecord } from '../../engine';
 import { sendEmpty, sendJSON } from '../http';
 import { compareVersions, qbool, qfilters, readJSONBody, type Router } from '../router';
@@ -51,5 +52,10 @@ export function volumeRoutes(router: Router, engine: Engine): void {
   router.add('DELETE', '/volumes/{name}', async (ctx) => {
     await svc.remove(ctx.params[0]!, { force: qbool(ctx.query, 'force') });
     sendEmpty(ctx, 204);
+  });
+
+  // Only cluster (swarm) volumes can be updated, and there is no swarm here: dockerd's 503.
+  router.add('PUT', '/volumes/{name}', () => {
+    throw unavailable('volume update only valid for cluster volumes, but swarm is unavailable');
   });
 }
