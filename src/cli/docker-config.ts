@@ -59,6 +59,15 @@ function findOnPath(name: string, env: Record<string, string | undefined>): stri
   return undefined;
 }
 
+/** A list's default format from the config file; none when the file is missing or unreadable. */
+export function configFormat(env: Record<string, string | undefined>, key: Parameters<DockerConfig['format']>[0]): string | undefined {
+  try {
+    return new DockerConfig(env, () => undefined).format(key);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The docker CLI's config file (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`):
  * read once, credentials kept in `auths` as base64 `user:pass` (plus `identitytoken`),
@@ -86,6 +95,12 @@ export class DockerConfig {
         }
       }
     }
+  }
+
+  /** A list's default format from the file (`psFormat`, `imagesFormat`, …), used when no --format is given. */
+  format(key: 'psFormat' | 'imagesFormat' | 'networksFormat' | 'volumesFormat' | 'statsFormat'): string | undefined {
+    const v = this.data[key];
+    return typeof v === 'string' && v ? v : undefined;
   }
 
   private auths(): Record<string, AuthConfig> {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startServer } from '../../src/image/registry/test-registry';
 import { ID64, type RunResult, useDaemon, waitFor } from './harness';
@@ -20,12 +20,13 @@ const LOOP = 'trap "exit 9" TERM; trap "echo got-usr1" USR1; echo traps-set; whi
  * relative times ("3 seconds ago") may differ when the two runs straddle a second: such a
  * pair is run again (at most five times), and then compared with relative times blanked out.
  */
-async function same(args: string[], what = args.join(' ')): Promise<RunResult> {
-  let a = await d.docker(args);
-  let b = await d.berth(args);
+async function same(args: string[], what = args.join(' '), env?: Record<string, string>): Promise<RunResult> {
+  const opts = env ? { env } : {};
+  let a = await d.docker(args, opts);
+  let b = await d.berth(args, opts);
   for (let i = 0; i < 5 && b.stdout !== a.stdout && /second|minute/.test(a.stdout); i++) {
-    a = await d.docker(args);
-    b = await d.berth(args);
+    a = await d.docker(args, opts);
+    b = await d.berth(args, opts);
   }
   assert.equal(b.code, a.code, `berth ${what}: exit ${b.code}, docker exits ${a.code}\nberth stderr: ${b.stderr}\ndocker stderr: ${a.stderr}`);
   // A machine loaded enough can keep straddling seconds: then only the relative times may differ.
@@ -316,4 +317,21 @@ test('search and the filter flags: the same output, errors and exit codes as doc
   } finally {
     await index.close();
   }
+});
+
+test("lists take their default format from the config file (psFormat, imagesFormat, networksFormat, volumesFormat) as the docker CLI does", async () => {
+  const dir = join(d.dir, 'cfg-formats');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({
+    psFormat: 'table {{.Names}}\t{{.Label "k"}}', imagesFormat: '{{.Repository}}:{{.Tag}}', networksFormat: '{{.Name}}/{{.Driver}}', volumesFormat: '{{.Name}} {{.Label "k"}}',
+  }));
+  const ctr = await d.dockerOk(['create', '--name', 'cfg-fmt', '--label', 'k=v', 'busybox', 'true']);
+  await d.dockerOk(['volume', 'create', '--label', 'k=w', 'cfg-vol']);
+  const env = { DOCKER_CONFIG: dir };
+  for (const args of [['ps', '-a', '--filter', 'name=cfg-fmt'], ['ps', '-aq', '--filter', 'name=cfg-fmt'], ['images', 'busybox'], ['images', '-q', 'busybox'],
+    ['network', 'ls', '--filter', 'name=bridge'], ['volume', 'ls', '--filter', 'name=cfg-vol'], ['ps', '-a', '--filter', 'name=cfg-fmt', '--format', '{{.ID}}']]) {
+    await same(args, args.join(' '), env);
+  }
+  await d.dockerOk(['rm', ctr]);
+  await d.dockerOk(['volume', 'rm', 'cfg-vol']);
 });

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { CliContext } from '../context';
 import { newCommand, requireMaxArgs } from '../command';
 import { collect } from '../container-options';
+import { configFormat } from '../docker-config';
 import { filterFlags } from '../prune';
 import { IMAGE_HEADERS, IMAGES_TABLE, IMAGES_TABLE_DIGESTS, imageFields } from '../format/rows';
 import { renderRows } from '../format/list';
@@ -31,7 +32,7 @@ export function imagesCommand(ctx: CliContext, name = 'images'): Command {
       const list = await ctx.client.imageList({ all: !!f.all, filters });
       const trunc = f.trunc !== false;
       const rows = list.flatMap((img) => imageFields(img, { trunc, digests: !!f.digests || (f.format ?? '').includes('.Digest') }));
-      let format = f.format;
+      let format = f.format ?? (f.quiet ? undefined : configFormat(ctx.io.env, 'imagesFormat'));
       if (!format || format === 'table') format = f.quiet ? '{{.ID}}' : f.digests ? IMAGES_TABLE_DIGESTS : IMAGES_TABLE;
       else if (f.quiet) format = '{{.ID}}';
       ctx.out(renderRows(rows, format, IMAGE_HEADERS, '*formatter.imageContext'));

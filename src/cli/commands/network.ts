@@ -7,6 +7,7 @@ import { collect, keyValues } from '../container-options';
 import { renderRows } from '../format/list';
 import { goTime, labelsText, withLabelMethod } from '../format/rows';
 import { confirm, filterFlags, pruneNetworks } from '../prune';
+import { configFormat } from '../docker-config';
 import { inspectEach } from './inspect';
 
 /** Docker's Network object as the API sends it (the fields the CLI shows). */
@@ -144,7 +145,7 @@ function lsCommand(ctx: CliContext): Command {
     .action(async (f: { filter: string[]; format?: string; trunc?: boolean; quiet?: boolean }, cmd: Command) => {
       const list = await ctx.client.transport.json<Network[]>('GET', '/networks', { query: { filters: encodeFilters(filterFlags(f.filter, cmd, '-f, --filter')) } });
       const rows = list.slice().sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0)).map((n) => networkFields(n, f.trunc === false));
-      let format = f.format;
+      let format = f.format ?? configFormat(ctx.io.env, 'networksFormat');
       if (f.quiet) format = '{{.ID}}';
       else if (!format || format === 'table') format = NETWORKS_TABLE;
       ctx.out(renderRows(rows, format, NETWORK_HEADERS, '*network.networkContext'));

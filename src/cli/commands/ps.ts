@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { CliContext, ExitError } from '../context';
 import { newCommand, intFlag } from '../command';
 import { collect } from '../container-options';
+import { configFormat } from '../docker-config';
 import { filterFlags } from '../prune';
 import { CONTAINER_HEADERS, PS_TABLE, PS_TABLE_SIZE, containerFields, withLabelMethod } from '../format/rows';
 import { renderRows } from '../format/list';
@@ -38,7 +39,9 @@ export function psCommand(ctx: CliContext, name = 'ps'): Command {
       // As the docker CLI does: a --format is always run once over an empty row first (its
       // errors are the command's), and a template that reads .Size asks for sizes.
       let wantsSize = !!f.size;
+      // As the docker CLI: the config file's psFormat when no --format is given.
       if (f.format && f.quiet) ctx.err('WARNING: Ignoring custom format, because both --format and --quiet are set.\n');
+      else if (!f.format) f.format = configFormat(ctx.io.env, 'psFormat');
       if (f.format) {
         const used = probeFields(f.format, Object.keys(CONTAINER_HEADERS));
         if (!f.quiet && used.has('Size')) wantsSize = true;

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type http from 'node:http';
 import { CliContext, ExitError } from '../context';
 import { newCommand } from '../command';
+import { configFormat } from '../docker-config';
 import { renderRows } from '../format/list';
 import { bytesSize, humanSize } from '../format/units';
 import { streamLines } from '../../wire';
@@ -86,7 +87,8 @@ export function statsCommand(ctx: CliContext, name = 'stats'): Command {
     .action(async (containers: string[], f: StatsFlags) => {
       let names = containers;
       if (names.length === 0) names = (await ctx.client.containerList({ all: !!f.all })).map((c) => c.Id);
-      const format = !f.format || f.format === 'table' ? STATS_TABLE : f.format;
+      const given = f.format ?? configFormat(ctx.io.env, 'statsFormat');
+      const format = !given || given === 'table' ? STATS_TABLE : given;
       const trunc = f.trunc !== false;
       const latest = new Map<string, StatsJSON | undefined>();
       const errors: string[] = [];

@@ -5,6 +5,7 @@ import { newCommand, requireArgs, requireMaxArgs, forEachArg } from '../command'
 import { collect, keyValues } from '../container-options';
 import { renderRows } from '../format/list';
 import { labelsText, withLabelMethod } from '../format/rows';
+import { configFormat } from '../docker-config';
 import { inspectEach } from './inspect';
 import { confirm, filterFlags, pruneVolumes } from '../prune';
 import { humanSize } from '../format/units';
@@ -74,7 +75,7 @@ function lsCommand(ctx: CliContext): Command {
       const r = await ctx.client.transport.json<{ Volumes: Volume[] | null; Warnings: string[] | null }>('GET', '/volumes', { query: { filters } });
       for (const w of r.Warnings ?? []) ctx.err(`${w}\n`);
       const rows = (r.Volumes ?? []).slice().sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0)).map(volumeFields);
-      let format = f.format;
+      let format = f.format ?? configFormat(ctx.io.env, 'volumesFormat');
       if (f.quiet) format = '{{.Name}}';
       else if (!format || format === 'table') format = VOLUMES_TABLE;
       ctx.out(renderRows(rows, format, VOLUME_HEADERS, '*formatter.volumeContext'));
