@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { ClientError } from '../../client';
 import { CliContext, ExitError } from '../context';
 import { newCommand, requireArgs, daemonErrorText } from '../command';
-import { compileTemplate, TemplateError, type Template, type TemplateOptions } from '../format/template';
+import { TemplateError, type Template, type TemplateOptions } from '../format/template';
+import { parseOwnTemplate } from './version';
 
 /**
  * An inspect --format parsed before anything is looked up, as docker does: undefined for the
@@ -10,13 +11,7 @@ import { compileTemplate, TemplateError, type Template, type TemplateOptions } f
  */
 function parseFormat(format: string | undefined, o: TemplateOptions = {}): Template | 'json' | undefined {
   if (!format) return undefined;
-  if (format === 'json') return 'json';
-  try {
-    return compileTemplate(format, o);
-  } catch (err) {
-    if (err instanceof TemplateError) throw new ExitError(64, `template parsing error: ${err.message}`);
-    throw err;
-  }
+  return format === 'json' ? 'json' : parseOwnTemplate(format, o);
 }
 
 /** One name's lookup: what was found, or the error docker prints for it. */

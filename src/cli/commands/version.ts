@@ -90,7 +90,7 @@ export function versionCommand(ctx: CliContext, name = 'version'): Command {
     });
 }
 
-/** A --format of version or info, parsed first: one that does not parse exits 64, in docker's words. */
+/** A --format of inspect, version or info, parsed first: one that does not parse exits 64, in docker's words. */
 export function parseOwnTemplate(format: string, o: TemplateOptions): Template {
   try {
     return compileTemplate(format, o);

@@ -3,8 +3,14 @@
  * fields (`.State.Status`, `$.Id`, `.`), pipes, parentheses, string/number literals,
  * `if`/`else`/`with`/`range` (with `$k, $v :=`) / `end`, `{{-`/`-}}` trimming, and the
  * functions docker adds (json, join, split, upper, lower, title, truncate, pad)
- * plus Go's index, len, eq/ne/lt/le/gt/ge, and/or/not, print/println/printf.
+ * plus Go's index, len, eq/ne/lt/le/gt/ge, and/or/not, print/println/printf, and a row's
+ * methods (`.Label "key"`). Errors read as Go's: a parse error names the action's line, an
+ * execution error its line and column and the node (`template: :1:2: executing "" at <.Nope>:
+ * map has no entry for key "Nope"`), with the docker CLI's type for a value that stands for
+ * one of its structs (TemplateOptions.struct).
  */
+
+import { goEscape, goJSON } from './go-json';
 
 type Node =
   | { t: 'text'; text: string }
@@ -33,8 +39,6 @@ export class TemplateError extends Error {
     this.name = 'TemplateError';
   }
 }
-
-import { goEscape, goJSON } from './go-json';
 
 const NO_VALUE = Symbol('no value');
 // null where docker's typed structs hold a nil slice or map: Go prints `[]` / `map[]`
@@ -83,12 +87,13 @@ function lexAction(src: string): Tok[] {
 class ActionParser {
   private pos = 0;
   private readonly toks: string[];
-  /** `where(i)`: the location of the i-th token. */
-  constructor(toks: Tok[], private readonly where: (at: number) => Loc = () => '') {
+  private readonly offsets: number[];
+
+  /** `where(at)`: the location in the template of the action's byte `at`. */
+  constructor(toks: Tok[], private readonly where: (at: number) => Loc) {
     this.toks = toks.map((t) => t.v);
     this.offsets = toks.map((t) => t.at);
   }
-  private readonly offsets: number[];
 
   parsePipeline(allowDecl: boolean): Pipeline {
     const decl: string[] = [];
