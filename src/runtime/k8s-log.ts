@@ -103,7 +103,7 @@ export function openLog(path: string): LogFile | undefined {
 class GzLogFile implements LogFile {
   private text?: { fd: number; size: number };
 
-  constructor(private readonly gz: Buffer, readonly key: string, private readonly dir: string) {}
+  constructor(private readonly gz: Buffer, readonly key: string, private readonly path: string) {}
 
   get fd(): number {
     return this.open().fd;
@@ -120,8 +120,13 @@ class GzLogFile implements LogFile {
 
   private open(): { fd: number; size: number } {
     if (this.text) return this.text;
-    const plain = gunzipSync(this.gz, { maxOutputLength: GZ_TEXT_LIMIT });
-    const fd = unnamedFile(this.dir);
+    let plain: Buffer;
+    try {
+      plain = gunzipSync(this.gz, { maxOutputLength: GZ_TEXT_LIMIT });
+    } catch (err) {
+      throw new Error(`cannot read the kept log file ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+    const fd = unnamedFile(dirname(this.path));
     try {
       for (let off = 0; off < plain.length; ) off += writeSync(fd, plain, off, plain.length - off);
     } catch (err) {
@@ -156,8 +161,11 @@ function gzipCommentKey(gz: Buffer): string | undefined {
   if (gz.length < 10 || gz[0] !== 0x1f || gz[1] !== 0x8b) return undefined;
   const flags = gz[3]!;
   let at = 10;
-  if (flags & 0x04) at += 2 + gz.readUInt16LE(at); // FEXTRA
-  if (flags & 0x08) at = gz.indexOf(0, at) + 1; // FNAME
+  if (flags & 0x04) {
+    if (at + 2 > gz.length) return undefined;
+    at += 2 + gz.readUInt16LE(at); // FEXTRA
+  }
+  if (flags & 0x08) at = at < gz.length ? gz.indexOf(0, at) + 1 : 0; // FNAME
   if (!(flags & 0x10) || at <= 0 || at >= gz.length) return undefined;
   const end = gz.indexOf(0, at);
   const m = /^berth-log-key:(\d+:\d+)$/.exec(gz.toString('latin1', at, end < 0 ? gz.length : end));
@@ -173,7 +181,7 @@ function openGzLog(path: string): LogFile | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  return new GzLogFile(gz, gzipCommentKey(gz) ?? keyOf(path) ?? `gz:${path}`, dirname(path));
+  return new GzLogFile(gz, gzipCommentKey(gz) ?? keyOf(path) ?? `gz:${path}`, path);
 }
 
 export function closeLogs(files: readonly (LogFile | undefined)[]): void {

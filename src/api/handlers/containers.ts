@@ -187,11 +187,10 @@ export function containerRoutes(router: Router, engine: Engine): void {
  */
 async function attachWebSocket(ctx: Context, engine: Engine): Promise<void> {
   const svc = engine.containers;
-  if (!ctx.socket) throw invalidArgument('attach/ws needs a WebSocket: send the request with Upgrade: websocket');
   const rec = svc.get(ctx.params[0]!);
+  if (!ctx.socket || ctx.req.headers.upgrade?.toLowerCase() !== 'websocket') throw invalidArgument('attach/ws needs a WebSocket: send the request with Upgrade: websocket');
   const keys = detachKeysOf(ctx.query.get('detachKeys'), engine);
   svc.checkAttachable(ctx.params[0]!);
-  if (ctx.req.headers.upgrade?.toLowerCase() !== 'websocket') throw invalidArgument('attach/ws needs a WebSocket: send the request with Upgrade: websocket');
   const { server, stream } = webSockets();
   // A handshake the library refuses gets its 400 there and the socket closes: then nothing more to do.
   const ws = await new Promise<WebSocket | undefined>((resolve) => {
