@@ -31,8 +31,8 @@ export function imagesCommand(ctx: CliContext, name = 'images'): Command {
       if (repository) (filters['reference'] ??= []).push(repository);
       const list = await ctx.client.imageList({ all: !!f.all, filters });
       const trunc = f.trunc !== false;
-      const rows = list.flatMap((img) => imageFields(img, { trunc, digests: !!f.digests || (f.format ?? '').includes('.Digest') }));
       let format = f.format ?? (f.quiet ? undefined : configFormat(ctx.io.env, 'imagesFormat'));
+      const rows = list.flatMap((img) => imageFields(img, { trunc, digests: !!f.digests || (format ?? '').includes('.Digest') }));
       if (!format || format === 'table') format = f.quiet ? '{{.ID}}' : f.digests ? IMAGES_TABLE_DIGESTS : IMAGES_TABLE;
       else if (f.quiet) format = '{{.ID}}';
       ctx.out(renderRows(rows, format, IMAGE_HEADERS, '*formatter.imageContext'));

@@ -36,10 +36,10 @@ export function psCommand(ctx: CliContext, name = 'ps'): Command {
       const filters = filterFlags(f.filter, cmd, '-f, --filter');
       const last = intFlag(f.last, '--last');
       const limit = f.latest ? 1 : last !== undefined && last > 0 ? last : undefined;
-      // As the docker CLI does: a --format is always run once over an empty row first (its
-      // errors are the command's), and a template that reads .Size asks for sizes.
+      // As the docker CLI: the config file's psFormat when no --format is given; a format is
+      // always run once over an empty row first (its errors are the command's), and one that
+      // reads .Size asks for sizes.
       let wantsSize = !!f.size;
-      // As the docker CLI: the config file's psFormat when no --format is given.
       if (f.format && f.quiet) ctx.err('WARNING: Ignoring custom format, because both --format and --quiet are set.\n');
       else if (!f.format) f.format = configFormat(ctx.io.env, 'psFormat');
       if (f.format) {
