@@ -72,7 +72,10 @@ test("log config: local has dockerd's local defaults for what is left out (20 Mi
   assert.equal(logFileCount(local), logRotationAvailable() ? 5 : 1);
   assert.equal(logCompressed(local), logRotationAvailable());
   assert.equal(logCompressed({ type: 'local', config: { compress: 'false' } }), false);
-  assert.equal(logSizeLimit({ type: 'local', config: { 'max-size': '1m' } }), 1024 * 1024);
+  // Its sizes are decimal, as dockerd's local driver reads them; json-file's binary.
+  assert.equal(logSizeLimit({ type: 'local', config: { 'max-size': '1m' } }), 1000 * 1000);
+  assert.equal(logSizeLimit({ type: 'local', config: { 'max-size': '10k' } }), 10_000);
+  assert.equal(logSizeLimit({ type: 'json-file', config: { 'max-size': '10k' } }), 10 * 1024);
   // One file and the default compress=true: refused as dockerd refuses it.
   assert.throws(() => checkLogConfig({ type: 'local', config: { 'max-file': '1' } }), {
     message: 'failed to initialize logging driver: compression cannot be enabled when max file count is 1',

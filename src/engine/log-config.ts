@@ -28,7 +28,7 @@
  *   create names them.
  * - compress is a Go boolean, and json-file refuses it true without max-size and a
  *   max-file of at least 2, in dockerd's words.
- * - `local` has dockerd's local defaults for what is left out: max-size 20m, max-file 5,
+ * - `local` has dockerd's local defaults for what is left out: max-size 20 MiB, max-file 5,
  *   compress true (so max-file=1 alone is refused, as dockerd refuses it). Inspect shows
  *   only what was given, as dockerd's does.
  * - Bad values are refused at create in dockerd's words: max-size a size, max-file a
@@ -82,7 +82,7 @@ export function checkLogConfig(given: LogConfig, defaults: LogConfig = { type: D
     if (!known.has(key)) throw invalidArgument(`unknown log opt '${key}' for ${type} log driver`);
     if (!APPLIED.has(key) && !(WITH_ROTATION.has(key) && logRotationAvailable())) unapplied.push(key);
   }
-  if (config['max-size'] !== undefined) parseSize(config['max-size']);
+  if (config['max-size'] !== undefined) parseSize(config['max-size'], type);
   if (config['max-file'] !== undefined) parseFileCount(config['max-file']);
   if (config.compress !== undefined || type === 'local') checkCompress(type, { ...(type === 'local' ? LOCAL_DEFAULTS : {}), ...config });
   const why = unapplied.includes('max-file') ? "the container's log is one file, bounded by max-size" : 'berth keeps the log as conmon writes it';
@@ -99,7 +99,7 @@ export function logsReadable(c: LogConfig): boolean {
  * What dockerd's local driver does with options left out: files of 20 MiB, five of them,
  * the kept ones compressed.
  */
-const LOCAL_DEFAULTS: Record<string, string> = { 'max-size': '20m', 'max-file': '5', compress: 'true' };
+const LOCAL_DEFAULTS: Record<string, string> = { 'max-size': String(20 * 1024 * 1024), 'max-file': '5', compress: 'true' };
 
 /** An option's value, the local driver's default where it is not given. */
 function option(c: LogConfig, key: string): string | undefined {
@@ -110,7 +110,7 @@ function option(c: LogConfig, key: string): string | undefined {
 export function logSizeLimit(c: LogConfig): number | undefined {
   const v = option(c, 'max-size');
   if (v === undefined || v === '' || v === '-1') return undefined;
-  return parseSize(v);
+  return parseSize(v, c.type);
 }
 
 /** How many files the log keeps (max-file, 1 when unset): rotation needs max-size too. */
@@ -157,11 +157,13 @@ function parseFileCount(v: string): number {
   return Math.min(n, 2 ** 31 - 1);
 }
 
-/** Docker's size strings: `100`, `10k`, `20m`, `1g` (binary units, as dockerd's RAMInBytes). */
-function parseSize(v: string): number {
+/** Docker's size strings: `100`, `10k`, `20m`, `1g`: binary units as dockerd's RAMInBytes reads them, decimal for the local driver. */
+function parseSize(v: string, type: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(v.trim());
   if (!m) throw invalidArgument(`invalid value for max-size: ${v}: use a size such as 10m`);
-  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  // dockerd's local driver reads sizes in decimal units (go-units' FromHumanSize), json-file in binary ones.
+  const k = type === 'local' ? 1000 : 1024;
+  const unit = { '': 1, k, m: k ** 2, g: k ** 3, t: k ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
   const bytes = Math.floor(Number(m[1]) * unit);
   if (bytes <= 0) throw invalidArgument(`invalid value for max-size: ${v}: it must be more than 0`);
   return bytes;
