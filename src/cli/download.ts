@@ -1,9 +1,9 @@
 import { createWriteStream, promises as fsp } from 'node:fs';
-import { getSystemErrorMap } from 'node:util';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
+import { errnoMessage } from '../common';
 import { ExitError } from './context';
 
 /**
@@ -35,7 +35,7 @@ export async function checkOutput(output: string | undefined, failure: string): 
 
 /** An errno as Go words it ("no such file or directory"). */
 function errnoText(e: NodeJS.ErrnoException): string {
-  return (e.errno !== undefined && getSystemErrorMap().get(e.errno)?.[1]) || e.code || e.message;
+  return e.errno !== undefined ? errnoMessage(e.errno) : e.message;
 }
 
 /**

@@ -1,3 +1,5 @@
+import { getSystemErrorMap } from 'node:util';
+
 /**
  * Every failure Berth expects is a BerthError with a kind from this closed list.
  * Layers throw at the lowest level that knows what a failure means; the API edge
@@ -81,6 +83,12 @@ export function errorMessage(err: unknown): string {
 }
 
 /** Node system errors carry an errno code such as ENOENT; sys/ leaves their meaning to callers. */
+/** The C library's wording for an errno ("no such device"), as strerror(3) gives it lower-cased. */
+export function errnoMessage(errno: number): string {
+  const known = getSystemErrorMap().get(-Math.abs(errno));
+  return known ? known[1] : `errno ${errno}`;
+}
+
 export function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
 }

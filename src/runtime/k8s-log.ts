@@ -103,7 +103,7 @@ export function openLog(path: string): LogFile | undefined {
 class GzLogFile implements LogFile {
   private text?: { fd: number; size: number };
 
-  constructor(private readonly gz: Buffer, readonly key: string, private readonly path: string) {}
+  constructor(private readonly gzFd: number, readonly key: string, private readonly path: string) {}
 
   get fd(): number {
     return this.open().fd;
@@ -116,13 +116,14 @@ class GzLogFile implements LogFile {
   close(): void {
     if (this.text) closeSync(this.text.fd);
     this.text = undefined;
+    closeSync(this.gzFd);
   }
 
   private open(): { fd: number; size: number } {
     if (this.text) return this.text;
     let plain: Buffer;
     try {
-      plain = gunzipSync(this.gz, { maxOutputLength: GZ_TEXT_LIMIT });
+      plain = gunzipSync(readFileSync(this.gzFd), { maxOutputLength: GZ_TEXT_LIMIT });
     } catch (err) {
       throw new Error(`cannot read the kept log file ${this.path}: ${(err as Error).message}`, { cause: err });
     }
@@ -172,17 +173,20 @@ function gzipCommentKey(gz: Buffer): string | undefined {
   return m?.[1];
 }
 
-/** Opens `<log>.I.gz`; undefined when there is none. */
+/**
+ * Opens `<log>.I.gz`; undefined when there is none. Only its header is read here (a follower
+ * opens every kept file at each rotation to compare keys); the rest when its text is read.
+ */
 function openGzLog(path: string): LogFile | undefined {
-  let gz: Buffer;
-  try {
-    gz = readFileSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  return new GzLogFile(gz, gzipCommentKey(gz) ?? keyOf(path) ?? `gz:${path}`, path);
+  const gz = openLog(path);
+  if (!gz) return undefined;
+  const head = Buffer.alloc(Math.min(gz.size, GZ_HEADER_READ));
+  readSync(gz.fd, head, 0, head.length, 0);
+  return new GzLogFile(gz.fd, gzipCommentKey(head) ?? gz.key, path);
 }
+
+/** Enough of a gzip header for berth-logrotate.so's comment. */
+const GZ_HEADER_READ = 512;
 
 export function closeLogs(files: readonly (LogFile | undefined)[]): void {
   for (const f of files) {

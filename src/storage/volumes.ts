@@ -23,10 +23,10 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { conflict, invalidArgument, log, notFound } from '../common';
+import { conflict, errnoMessage, invalidArgument, log, notFound } from '../common';
 import { KeyedMutex, writeJSONAtomic } from '../state';
 import { dirSize } from './dir-size';
-import { errnoMessage, isMountPoint, MNT_DETACH, mountWithOptions, umount2, type MountError } from '../sys';
+import { isMountPoint, MNT_DETACH, mountWithOptions, umount2, type MountError } from '../sys';
 
 const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 const LOCAL_DRIVER = 'local';

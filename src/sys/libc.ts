@@ -13,7 +13,7 @@
  * - `lgetxattr` returns null when the attribute is absent (ENODATA); everything else
  *   throws.
  */
-import { getSystemErrorMap, getSystemErrorName } from 'node:util';
+import { getSystemErrorName } from 'node:util';
 
 // Mount flags from <sys/mount.h>.
 export const MS_RDONLY = 0x1;
@@ -165,11 +165,6 @@ export function trimMallocIfLoaded(): boolean {
   return load().mallocTrim(0) === 1;
 }
 
-/** The C library's wording for an errno ("no such device"), as strerror(3) gives it lower-cased. */
-export function errnoMessage(errno: number): string {
-  const known = getSystemErrorMap().get(-Math.abs(errno));
-  return known ? known[1] : `errno ${errno}`;
-}
 
 /** Builds the error a failed call throws; exported so helpers (mountFrom) can rebuild it. */
 export function sysError(syscall: string, errno: number, path?: string, detail?: string): SysError {

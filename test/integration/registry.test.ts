@@ -430,6 +430,10 @@ test('docker search against a v1 index on loopback: table, --limit, filters, doc
     }
     assert.equal((await d.api('GET', '/images/search?term=x&limit=abc')).json.message, 'invalid limit specified: strconv.Atoi: parsing "abc": invalid syntax');
     assert.equal((await d.api('GET', `/images/search?term=http://${index.domain}/x`)).json.message, `invalid repository name: repository name (http://${index.domain}/x) should not have a scheme`);
+    // A term whose host part is no registry host never becomes a URL.
+    const odd = await d.api('GET', `/images/search?term=${encodeURIComponent(`user@${index.domain}/x`)}`);
+    assert.equal(odd.status, 400);
+    assert.equal(odd.json.message, `invalid search term "user@${index.domain}/x": "user@${index.domain}" is not a registry host`);
 
     // Hostile answers: no crash, a clear error, berthd still serving.
     assert.match((await d.docker(['search', `${index.domain}/hostile/not-json`])).stderr, /^Error response from daemon: error decoding registry search results: /);

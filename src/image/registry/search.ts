@@ -16,7 +16,7 @@
  * - Credentials go along as basic authorization, only over HTTPS or to a loopback index.
  */
 import type { IncomingMessage } from 'node:http';
-import { invalidArgument, internal, splitSearchTerm } from '../../common';
+import { invalidArgument, internal, isValidDomain, splitSearchTerm } from '../../common';
 import type { Credentials } from './auth';
 import { DOCKER_HUB_INDEX, hostOf, isInsecureRegistry, isLoopbackHost } from './endpoint';
 import { discard, readBody, send, type HttpAgents } from './http';
@@ -38,6 +38,8 @@ export async function searchIndex(agents: HttpAgents, insecureRegistries: readon
   const n = limit === 0 ? DEFAULT_LIMIT : limit;
   if (n < 1 || n > 100) throw invalidArgument(`limit ${n} is outside the range of [1, 100]`);
   const { index, remote } = splitSearchTerm(term);
+  // A host as references name one, so the URLs below can only point at it.
+  if (index !== undefined && !isValidDomain(index)) throw invalidArgument(`invalid search term ${JSON.stringify(term)}: ${JSON.stringify(index)} is not a registry host`);
   const base = index === undefined ? DOCKER_HUB_INDEX : await v1Base(agents, index, insecureRegistries);
   const query = index === undefined ? remote.replace(/^library\//, '') : remote;
   const url = new URL(`${base}/v1/search?q=${encodeURIComponent(query)}&n=${n}`);
