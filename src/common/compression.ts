@@ -7,7 +7,7 @@
  */
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { Decompress as ZstdDecoder } from 'fzstd';
+import type { Decompress as ZstdDecoder } from 'fzstd';
 import { invalidArgument } from './errors';
 import { withLateErrorsHeard } from './streams';
 
@@ -89,7 +89,8 @@ export async function decompressStream(input: Readable): Promise<{ stream: Reada
 
 /** A Transform over fzstd's streaming decoder. */
 export class ZstdDecompressStream extends Transform {
-  private readonly decoder = new ZstdDecoder((data) => {
+  // fzstd is loaded with the first zstd stream: most daemons never see one (issue 14, idle memory).
+  private readonly decoder: ZstdDecoder = new (require('fzstd') as typeof import('fzstd')).Decompress((data) => {
     // fzstd may hand out views of its window buffer: copy before it is reused.
     if (data.length > 0) this.push(Buffer.from(data));
   });

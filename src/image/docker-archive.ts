@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { PassThrough, Readable, type Writable } from 'node:stream';
-import * as tar from 'tar-stream';
+import type * as TarStream from 'tar-stream';
 import {
   asDigest, BerthError, decompressStream, DigestMismatchError, type Digest, drainOrClose, errorMessage, familiarName, familiarString, fullString,
   hexOf, invalidArgument, isDigest, parseReference, type Reference, withLateErrorsHeard,
@@ -12,6 +12,11 @@ import { parseConfig } from './image-store';
 import {
   Annotation, MediaType, isIndexType, isManifestType, layerCompression, type Descriptor, type Index, type Manifest,
 } from './media-types';
+
+/** tar-stream, loaded with the first archive read or written rather than at start (issue 14: idle memory). */
+function tarStream(): typeof TarStream {
+  return require('tar-stream') as typeof TarStream;
+}
 
 /** One image found in an archive; its config and layer blobs are in the content store. */
 export interface ArchiveImage {
@@ -127,7 +132,7 @@ export async function readArchive(rawInput: Readable, content: ContentStore, opt
   const links = new Map<string, string>();
   let budget = SMALL_BUDGET;
 
-  const extract = tar.extract();
+  const extract = tarStream().extract();
   const onInputError = (err: Error) => extract.destroy(err);
   input.on('error', onInputError);
   input.pipe(extract);
@@ -570,7 +575,7 @@ export async function writeArchive(out: Writable, images: ArchiveImageSource[], 
     if (top) for (const ref of refs) (repositories[familiarName(ref)] ??= {})[ref.tag!] = hexOf(top);
   }
 
-  const pack = tar.pack();
+  const pack = tarStream().pack();
   let finished = false;
   // Rejects when the reader goes away or anything fails, so no step waits forever on a dead stream.
   let abort!: (e: Error) => void;

@@ -43,7 +43,7 @@ import { createHash } from 'node:crypto';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import * as tarStream from 'tar-stream';
+import type * as tarStream from 'tar-stream';
 import { BerthError, decompressStream, drainOrClose, internal, invalidArgument, isErrno, asDigest, type Digest } from '../common';
 import { lsetxattr, makedev, mknod, S_IFCHR, S_IFIFO, walkInRoot } from '../sys';
 
@@ -105,7 +105,7 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
   const hash = createHash('sha256');
   let size = 0;
   const paxTap = new RawPaxXattrs();
-  const extract = tarStream.extract();
+  const extract = (require('tar-stream') as typeof tarStream).extract();
   let extractError: Error | undefined;
   let destroyedByUs = false;
   extract.on('error', (e: Error) => {
