@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, promises as fsp, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno, traceSpan, traceStart } from '../common';
+import { deleteInBackground } from '../state';
 import {
   AttachSocket,
   cgroupDirs,
@@ -269,7 +270,7 @@ export class MonitorRuntime implements ContainerRuntime {
         mkdirSync(join(this.execRoot, 'trash'), { recursive: true });
       }
     }
-    void fsp.rm(doomed, { recursive: true, force: true }).catch(() => undefined);
+    void deleteInBackground(doomed);
   }
 
   oomKilled(cgroupsPath: string): boolean {

@@ -18,7 +18,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, promises as fsp, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { invalidArgument, isErrno, log, notFound, type ContainerId } from '../common';
-import { writeJSONAtomic } from '../state';
+import { deleteInBackground, writeJSONAtomic } from '../state';
 import { CONTAINER_RECORD_VERSION, type ContainerRecord, type ContainerSpec, type MountPointRecord } from './container-model';
 
 /** Version 1 records' Docker Config and HostConfig → the spec (api/ provides it). */
@@ -153,7 +153,7 @@ export class ContainerStore {
 
   /** Deletes a trashed container's dir (its record, logs, hosts files). */
   async purge(id: string): Promise<void> {
-    await fsp.rm(this.trashDir(id), { recursive: true, force: true });
+    await deleteInBackground(this.trashDir(id));
   }
 
   // ---- notifications --------------------------------------------------------

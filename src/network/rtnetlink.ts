@@ -297,8 +297,22 @@ export function deleteLink(name: string): boolean {
   }
 }
 
-/** deleteLink, with the kernel's work on a thread of the pool (see Rtnl.callAsync). */
-export async function deleteLinkAsync(name: string): Promise<boolean> {
+/** The deletion sent last; the next one waits for it (see deleteLinkAsync). */
+let lastDelete: Promise<unknown> = Promise.resolve();
+
+/**
+ * deleteLink, with the kernel's work on a thread of the pool (see Rtnl.callAsync), one deletion
+ * at a time. The kernel deletes one device at a time anyway (under its rtnl lock, 10-30 ms each
+ * here); sent together, 20 removals' deletions held all four pool threads waiting for that lock,
+ * and the unmounts and renames of those removals queued behind them (issue 14).
+ */
+export function deleteLinkAsync(name: string): Promise<boolean> {
+  const mine = lastDelete.then(() => deleteLinkNow(name));
+  lastDelete = mine.catch(() => undefined);
+  return mine;
+}
+
+async function deleteLinkNow(name: string): Promise<boolean> {
   const rt = new Rtnl();
   try {
     await rt.callAsync(RTM_DELLINK, 0, deleteRequest(name), `delete ${name}`);

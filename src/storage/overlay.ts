@@ -43,6 +43,7 @@ import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { alreadyExists, internal, invalidArgument, isErrno, log, notFound, type Digest } from '../common';
 import { isMountPoint, mount as sysMount, mountFrom, mountFromIsCheap, MNT_DETACH, MS_RDONLY, umount2, umount2Async } from '../sys';
+import { deleteInBackground } from '../state';
 import { overlayChanges, overlayDiffTar, type Change } from './changes';
 import { buildInitLayer } from './init-layer';
 import { LowerView } from './lower-view';
@@ -350,7 +351,7 @@ export class OverlaySnapshotter implements Snapshotter {
     if (shared) this.releaseInit(shared, key);
     // Gone under its key now; the files go in the background (a crash leaves them in tmp/,
     // which the next snapshotter on this root clears).
-    void fsp.rm(doomed, { recursive: true, force: true }).catch(() => undefined);
+    void deleteInBackground(doomed);
   }
 
   /** Keys of all prepared snapshots. */

@@ -1,0 +1,32 @@
+/**
+ * Deletes directory trees that nothing refers to any more (a removed container's record,
+ * bundle and writable layer, already renamed out of the way), one tree at a time.
+ *
+ * A removal answers as soon as the tree is renamed; the files go afterwards. Deleting each
+ * tree at once put every unlink, rmdir and stat of 20 concurrent removals on node's four pool
+ * threads together, ahead of the unmounts and renames the next removals were waiting for
+ * (`docker rm -f` of 20: the unmount span went from under 1 ms to 30-90 ms). One at a time,
+ * the pool keeps room for them (issue 14). A crash leaves the renamed trees where their
+ * owners' start-up sweeps find them.
+ */
+import { promises as fsp } from 'node:fs';
+
+const queue: Array<{ path: string; done: () => void }> = [];
+let running = false;
+
+/** Queues `path` (a file or a tree) for deletion; resolves once it is gone or could not be deleted. */
+export function deleteInBackground(path: string): Promise<void> {
+  return new Promise((resolve) => {
+    queue.push({ path, done: resolve });
+    if (!running) void drain();
+  });
+}
+
+async function drain(): Promise<void> {
+  running = true;
+  for (let job = queue.shift(); job; job = queue.shift()) {
+    await fsp.rm(job.path, { recursive: true, force: true }).catch(() => undefined);
+    job.done();
+  }
+  running = false;
+}
