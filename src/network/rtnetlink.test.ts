@@ -78,3 +78,24 @@ test('wireVeth: a failure after the pair exists (a gateway off the subnet) delet
   assert.ok(!hasLink(host), 'no host end is left');
   assert.doesNotMatch(inNs(ns, '-o', 'link'), /eth0/);
 });
+
+test('deleteLinkAsync: deletions asked for together go as one group, each told whether its device was there', { skip: !root && 'needs root' }, async (t) => {
+  const names = Array.from({ length: 6 }, (_, i) => `vbt${i}x${process.pid}`.slice(0, 15));
+  t.after(() => {
+    for (const n of names) if (hasLink(n)) ip('link', 'del', n);
+  });
+  for (const n of names) ip('link', 'add', n, 'type', 'veth', 'peer', 'name', `${n.slice(0, 13)}p`);
+  const missing = `vbtnone${process.pid}`.slice(0, 15);
+  // The first goes alone; the rest arrive while it runs and go together, the missing one among them.
+  const results = await Promise.all([...names.map((n) => deleteLinkAsync(n)), deleteLinkAsync(missing)]);
+  assert.deepEqual(results, [...names.map(() => true), false]);
+  for (const n of names) {
+    assert.ok(!hasLink(n), `${n} is gone`);
+    assert.ok(!hasLink(`${n.slice(0, 13)}p`), `and its peer`);
+  }
+  // Nothing of ours is left in the group, and a later lone deletion still works.
+  assert.equal(ip('-o', 'link', 'show', 'group', String(0x62727468)).trim(), '');
+  ip('link', 'add', names[0], 'type', 'veth', 'peer', 'name', `${names[0].slice(0, 13)}p`);
+  assert.equal(await deleteLinkAsync(names[0]), true);
+  assert.ok(!hasLink(names[0]));
+});

@@ -37,6 +37,7 @@ const NETLINK_ROUTE = 0;
 const AF_INET = 2;
 
 const NLMSG_ERROR = 2;
+const ENODEV = 19;
 const NLM_F_REQUEST = 0x1;
 const NLM_F_ACK = 0x4;
 const NLM_F_EXCL = 0x200;
@@ -52,6 +53,7 @@ const IFLA_IFNAME = 3;
 const IFLA_MASTER = 10;
 const IFLA_LINKINFO = 18;
 const IFLA_NET_NS_FD = 28;
+const IFLA_GROUP = 27;
 const IFLA_INFO_KIND = 1;
 const IFLA_INFO_DATA = 2;
 const VETH_INFO_PEER = 1;
@@ -151,6 +153,33 @@ class Rtnl {
     const msg = this.message(type, flags, body);
     await sendAsync(this.fd, msg);
     this.ack(msg.readUInt32LE(8), what);
+  }
+
+  /**
+   * Sends several requests in one write from a thread of the pool (the kernel works through
+   * them in order within the send) and gives each one's errno (0 for done), in order.
+   */
+  async callAllAsync(requests: Array<{ type: number; flags: number; body: Buffer }>): Promise<number[]> {
+    const msgs = requests.map((r) => this.message(r.type, r.flags, r.body));
+    await sendAsync(this.fd, Buffer.concat(msgs));
+    const first = msgs[0].readUInt32LE(8);
+    const errnos: Array<number | undefined> = msgs.map(() => undefined);
+    let left = msgs.length;
+    while (left > 0) {
+      const n = recv(this.fd, this.reply);
+      if (n <= 0) throw new Error('rtnetlink: no answer to a batch of requests');
+      for (let off = 0; off + 20 <= n; ) {
+        const len = this.reply.readUInt32LE(off);
+        const i = this.reply.readUInt32LE(off + 8) - first;
+        if (this.reply.readUInt16LE(off + 4) === NLMSG_ERROR && i >= 0 && i < msgs.length && errnos[i] === undefined) {
+          errnos[i] = -this.reply.readInt32LE(off + 16);
+          left--;
+        }
+        if (len < 16) break;
+        off += (len + 3) & ~3;
+      }
+    }
+    return errnos as number[];
   }
 
   private message(type: number, flags: number, body: Buffer): Buffer {
@@ -297,19 +326,69 @@ export function deleteLink(name: string): boolean {
   }
 }
 
-/** The deletion sent last; the next one waits for it (see deleteLinkAsync). */
-let lastDelete: Promise<unknown> = Promise.resolve();
+/**
+ * The interface group (a number of the kernel's, 32 bits; 0 is the default group) that the host
+ * ends of veths are moved to just before they are deleted together ("brth").
+ */
+export const DOOMED_LINK_GROUP = 0x62727468;
+
+let waiting: Array<{ name: string; resolve: (deleted: boolean) => void; reject: (err: unknown) => void }> = [];
+let deleting = false;
 
 /**
- * deleteLink, with the kernel's work on a thread of the pool (see Rtnl.callAsync), one deletion
- * at a time. The kernel deletes one device at a time anyway (under its rtnl lock, 10-30 ms each
- * here); sent together, 20 removals' deletions held all four pool threads waiting for that lock,
- * and the unmounts and renames of those removals queued behind them (issue 14).
+ * deleteLink from a thread of the pool, with the deletions asked for meanwhile made together.
+ * Deleting a device makes the kernel wait for the network stack to let go of it (10-30 ms here,
+ * under its rtnl lock, so one device at a time); 20 removals' deletions sent at once held all
+ * four pool threads for that long while the removals' unmounts and renames waited behind them.
+ * Here one deletion runs at a time, and the ones that arrive while it runs go next as one
+ * batch: each is moved into DOOMED_LINK_GROUP, then the group is deleted in one request, for
+ * which the kernel waits once (issue 14).
  */
 export function deleteLinkAsync(name: string): Promise<boolean> {
-  const mine = lastDelete.then(() => deleteLinkNow(name));
-  lastDelete = mine.catch(() => undefined);
-  return mine;
+  return new Promise((resolve, reject) => {
+    waiting.push({ name, resolve, reject });
+    if (!deleting) void deleteWaiting();
+  });
+}
+
+async function deleteWaiting(): Promise<void> {
+  deleting = true;
+  while (waiting.length) {
+    const batch = waiting;
+    waiting = [];
+    try {
+      const deleted = batch.length === 1 ? [await deleteLinkNow(batch[0].name)] : await deleteLinksTogether(batch.map((b) => b.name));
+      batch.forEach((b, i) => b.resolve(deleted[i]));
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+    }
+  }
+  deleting = false;
+}
+
+/** Deletes `names` as one group; for each, whether it existed. Falls back to one by one if the group cannot go at once. */
+async function deleteLinksTogether(names: string[]): Promise<boolean[]> {
+  const rt = new Rtnl();
+  let errnos: number[];
+  try {
+    errnos = await rt.callAllAsync([
+      ...names.map((n) => ({ type: RTM_NEWLINK, flags: 0, body: Buffer.concat([ifinfomsg(0, 0), attr(IFLA_IFNAME, cString(n)), attr(IFLA_GROUP, u32(DOOMED_LINK_GROUP))]) })),
+      { type: RTM_DELLINK, flags: 0, body: Buffer.concat([ifinfomsg(0, 0), attr(IFLA_GROUP, u32(DOOMED_LINK_GROUP))]) },
+    ]);
+  } finally {
+    rt.close();
+  }
+  const groupErrno = errnos[names.length];
+  // ENODEV: nothing was left in the group (another daemon's batch deleted them first).
+  const groupGone = groupErrno === 0 || groupErrno === ENODEV;
+  const out: boolean[] = [];
+  for (let i = 0; i < names.length; i++) {
+    if (errnos[i] === ENODEV) out.push(false);
+    else if (errnos[i] === 0 && groupGone) out.push(true);
+    // Not moved, or the group refused (a device of someone else's in it that cannot be deleted): by name.
+    else out.push(await deleteLinkNow(names[i]));
+  }
+  return out;
 }
 
 async function deleteLinkNow(name: string): Promise<boolean> {

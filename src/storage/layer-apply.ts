@@ -105,6 +105,7 @@ export async function applyLayer(input: Readable, dest: string, opts: ApplyLayer
   const hash = createHash('sha256');
   let size = 0;
   const paxTap = new RawPaxXattrs();
+  // tar-stream loads with the first layer, not at berthd's start (issue 14: idle memory).
   const extract = (require('tar-stream') as typeof tarStream).extract();
   let extractError: Error | undefined;
   let destroyedByUs = false;
