@@ -5,7 +5,7 @@ import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNetns, removeNetns } from './netns';
-import { deleteLinkAsync, wireVeth } from './rtnetlink';
+import { DOOMED_LINK_GROUP, deleteLinkAsync, wireVeth } from './rtnetlink';
 
 const root = process.getuid?.() === 0;
 const ip = (...args: string[]) => execFileSync('ip', args).toString();
@@ -94,7 +94,7 @@ test('deleteLinkAsync: deletions asked for together go as one group, each told w
     assert.ok(!hasLink(`${n.slice(0, 13)}p`), `and its peer`);
   }
   // Nothing of ours is left in the group, and a later lone deletion still works.
-  assert.equal(ip('-o', 'link', 'show', 'group', String(0x62727468)).trim(), '');
+  assert.equal(ip('-o', 'link', 'show', 'group', String(DOOMED_LINK_GROUP)).trim(), '');
   ip('link', 'add', names[0], 'type', 'veth', 'peer', 'name', `${names[0].slice(0, 13)}p`);
   assert.equal(await deleteLinkAsync(names[0]), true);
   assert.ok(!hasLink(names[0]));
