@@ -659,6 +659,10 @@ export class BridgeNetworking {
     try {
       // The anchor first: it makes the bridge and its chains, which a container's setup must not race.
       await Promise.all(state.endpoints.map((e) => this.ensureAnchor(this.networks.get(e.networkId)!)));
+      // berthd's own wiring (synchronous, 1-4 ms) waits for the next turn of the event loop:
+      // by then the start has spawned conmon, so it overlaps runc's create instead of coming
+      // before it. The container's process runs only once this is done either way (issue 14).
+      if (state.endpoints.some((e) => e.hostVeth)) await new Promise<void>((r) => setImmediate(r));
       await Promise.all(state.endpoints.map(async (e) => (e.hostVeth ? this.wireDirectly(state, e) : this.netavarkSetup(state, e, dns))));
     } catch (err) {
       await proxy.catch(() => undefined);
