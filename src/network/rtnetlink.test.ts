@@ -99,3 +99,15 @@ test('deleteLinkAsync: deletions asked for together go as one group, each told w
   assert.equal(await deleteLinkAsync(names[0]), true);
   assert.ok(!hasLink(names[0]));
 });
+
+test('deleteLinkAsync: more deletions at once than one request takes all go, in several batches', { skip: !root && 'needs root' }, async (t) => {
+  const names = Array.from({ length: 150 }, (_, i) => `vbm${i}x${process.pid}`.slice(0, 15));
+  t.after(() => {
+    for (const n of names) if (hasLink(n)) ip('link', 'del', n);
+  });
+  execFileSync('ip', ['-batch', '-'], { input: names.map((n) => `link add ${n} type veth peer name ${n.slice(0, 13)}p\n`).join('') });
+  const results = await Promise.all(names.map((n) => deleteLinkAsync(n)));
+  assert.deepEqual(results, names.map(() => true));
+  const left = ip('-o', 'link').split('\n').filter((l) => /: vbm\d+x/.test(l));
+  assert.deepEqual(left, [], 'no pair is left');
+});

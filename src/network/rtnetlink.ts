@@ -332,8 +332,10 @@ export function deleteLink(name: string): boolean {
  */
 export const DOOMED_LINK_GROUP = 0x62727468;
 
-let waiting: Array<{ name: string; resolve: (deleted: boolean) => void; reject: (err: unknown) => void }> = [];
+const waiting: Array<{ name: string; resolve: (deleted: boolean) => void; reject: (err: unknown) => void }> = [];
 let deleting = false;
+/** At most this many devices a request: their answers (up to ~100 bytes each) stay well within the socket's buffer. */
+const BATCH_MAX = 64;
 
 /**
  * deleteLink from a thread of the pool, with the deletions asked for meanwhile made together.
@@ -354,8 +356,7 @@ export function deleteLinkAsync(name: string): Promise<boolean> {
 async function deleteWaiting(): Promise<void> {
   deleting = true;
   while (waiting.length) {
-    const batch = waiting;
-    waiting = [];
+    const batch = waiting.splice(0, BATCH_MAX);
     try {
       const deleted = batch.length === 1 ? [await deleteLinkNow(batch[0].name)] : await deleteLinksTogether(batch.map((b) => b.name));
       batch.forEach((b, i) => b.resolve(deleted[i]));
