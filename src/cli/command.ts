@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ClientError } from '../client';
-import { ExitError } from './context';
+import { CliContext, ExitError } from './context';
+import { compileTemplate, TemplateError, type Template, type TemplateOptions } from './format/template';
 
 /**
  * A subcommand with docker's conventions: `--help` only (`-h` is free for
@@ -112,4 +113,28 @@ export async function forEachArg(args: string[], fn: (arg: string) => Promise<vo
     }
   }
   if (errors.length) throw new ExitError(1, errors.join('\n'));
+}
+
+/** A --format of inspect, version or info, parsed first: one that does not parse exits 64, in docker's words. */
+export function parseOwnTemplate(format: string, o: TemplateOptions): Template {
+  try {
+    return compileTemplate(format, o);
+  } catch (err) {
+    if (err instanceof TemplateError) throw new ExitError(64, `template parsing error: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Runs it as docker does: the output and a newline whatever happens, then the error as it is (exit 1). */
+export function runOwnTemplate(ctx: CliContext, tmpl: Template, data: unknown): void {
+  let out = '';
+  let failure: TemplateError | undefined;
+  try {
+    out = tmpl.execute(data);
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    failure = err;
+  }
+  ctx.out(`${out}\n`);
+  if (failure) throw new ExitError(1, failure.message);
 }

@@ -82,13 +82,13 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
-/** Node system errors carry an errno code such as ENOENT; sys/ leaves their meaning to callers. */
 /** The C library's wording for an errno ("no such device"), as strerror(3) gives it lower-cased. */
 export function errnoMessage(errno: number): string {
   const known = getSystemErrorMap().get(-Math.abs(errno));
   return known ? known[1] : `errno ${errno}`;
 }
 
+/** Node system errors carry an errno code such as ENOENT; sys/ leaves their meaning to callers. */
 export function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
 }

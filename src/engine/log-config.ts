@@ -109,8 +109,7 @@ function option(c: LogConfig, key: string): string | undefined {
 /** The bytes `max-size` allows the container's log file, or undefined for no bound. */
 export function logSizeLimit(c: LogConfig): number | undefined {
   const v = option(c, 'max-size');
-  if (v === undefined || v === '' || v === '-1') return undefined;
-  return parseSize(v, c.type);
+  return sizeGiven(v) ? parseSize(v, c.type) : undefined;
 }
 
 /** How many files the log keeps (max-file, 1 when unset): rotation needs max-size too. */
@@ -133,13 +132,17 @@ function checkCompress(type: string, config: Record<string, string>): void {
     throw invalidArgument(`failed to initialize logging driver: ${type === 'local' ? `invalid boolean value for compress: ${why}` : why}`);
   }
   const files = config['max-file'] === undefined ? 1 : parseFileCount(config['max-file']);
-  const sized = config['max-size'] !== undefined && config['max-size'] !== '' && config['max-size'] !== '-1';
-  if (v && type === 'json-file' && (files < 2 || !sized)) {
+  if (v && type === 'json-file' && (files < 2 || !sizeGiven(config['max-size']))) {
     throw invalidArgument('failed to initialize logging driver: compress cannot be true when max-file is less than 2 or max-size is not set');
   }
   if (v && type === 'local' && files < 2) {
     throw invalidArgument('failed to initialize logging driver: compression cannot be enabled when max file count is 1');
   }
+}
+
+/** Whether a max-size value bounds the log (empty and -1 mean no bound, as in dockerd). */
+function sizeGiven(v: string | undefined): v is string {
+  return v !== undefined && v !== '' && v !== '-1';
 }
 
 /** Go's strconv.ParseBool: undefined for anything it refuses. */

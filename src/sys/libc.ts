@@ -165,7 +165,6 @@ export function trimMallocIfLoaded(): boolean {
   return load().mallocTrim(0) === 1;
 }
 
-
 /** Builds the error a failed call throws; exported so helpers (mountFrom) can rebuild it. */
 export function sysError(syscall: string, errno: number, path?: string, detail?: string): SysError {
   let code: string;

@@ -1,9 +1,9 @@
 import { Command } from 'commander';
 import type { SystemInfo } from '../../wire';
 import { CliContext, ExitError } from '../context';
-import { newCommand, daemonErrorText } from '../command';
+import { newCommand, daemonErrorText, parseOwnTemplate, runOwnTemplate } from '../command';
 import { bytesSize } from '../format/units';
-import { CLIENT_VERSION, parseOwnTemplate, runOwnTemplate } from './version';
+import { CLIENT_VERSION } from './version';
 
 /** The server half of `docker info`'s text, for the fields Berth reports. */
 export function renderInfo(i: SystemInfo): string {

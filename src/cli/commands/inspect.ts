@@ -1,9 +1,8 @@
 import { Command } from 'commander';
 import { ClientError } from '../../client';
 import { CliContext, ExitError } from '../context';
-import { newCommand, requireArgs, daemonErrorText } from '../command';
+import { newCommand, requireArgs, daemonErrorText, parseOwnTemplate } from '../command';
 import { TemplateError, type Template, type TemplateOptions } from '../format/template';
-import { parseOwnTemplate } from './version';
 
 /**
  * An inspect --format parsed before anything is looked up, as docker does: undefined for the

@@ -1,9 +1,8 @@
 import { Command } from 'commander';
 import { API_VERSION, VersionResponse } from '../../wire';
 import { CliContext, ExitError } from '../context';
-import { newCommand, daemonErrorText } from '../command';
+import { newCommand, daemonErrorText, parseOwnTemplate, runOwnTemplate } from '../command';
 import { renderTable } from '../format/table';
-import { compileTemplate, TemplateError, type Template, type TemplateOptions } from '../format/template';
 
 export const CLIENT_VERSION = '0.1.0';
 
@@ -88,28 +87,4 @@ export function versionCommand(ctx: CliContext, name = 'version'): Command {
       }
       if (error) throw new ExitError(1, daemonErrorText(error));
     });
-}
-
-/** A --format of inspect, version or info, parsed first: one that does not parse exits 64, in docker's words. */
-export function parseOwnTemplate(format: string, o: TemplateOptions): Template {
-  try {
-    return compileTemplate(format, o);
-  } catch (err) {
-    if (err instanceof TemplateError) throw new ExitError(64, `template parsing error: ${err.message}`);
-    throw err;
-  }
-}
-
-/** Runs it as docker does: the output and a newline whatever happens, then the error as it is (exit 1). */
-export function runOwnTemplate(ctx: CliContext, tmpl: Template, data: unknown): void {
-  let out = '';
-  let failure: TemplateError | undefined;
-  try {
-    out = tmpl.execute(data);
-  } catch (err) {
-    if (!(err instanceof TemplateError)) throw err;
-    failure = err;
-  }
-  ctx.out(`${out}\n`);
-  if (failure) throw new ExitError(1, failure.message);
 }
