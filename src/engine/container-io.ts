@@ -4,7 +4,7 @@
  * so a client never misses what was written before it read.
  */
 import { log, notImplemented } from '../common';
-import { closeLogs, LogFollower, openLogSet, scanLogFd, tailLines, type LogEntry } from '../runtime';
+import { closeLogs, LogFollower, openLogSet, readyLog, scanLogFd, tailLines, type LogEntry } from '../runtime';
 import type { ContainerRecord } from './container-model';
 import { logsReadable, UNREADABLE_LOG } from './log-config';
 import type { ContainerRuntime, StdinConnection } from './container-runtime';
@@ -59,7 +59,8 @@ export class ContainerIO {
       if (tail !== undefined && windowed) {
         // The tail of what the time window selects: read the window, keep its last lines.
         const shown: LogEntry[] = [];
-        for (const f of files) {
+        for (const file of files) {
+          const f = await readyLog(file);
           const to = await scanLogFd(f.fd, 0, (e) => {
             if (!inWindow(e)) return;
             shown.push(e);
@@ -76,16 +77,17 @@ export class ContainerIO {
         let start = 0;
         if (tail !== undefined) {
           first = files.length - 1;
-          start = files.length ? files[first]!.size : 0;
+          start = files.length ? (await readyLog(files[first]!)).size : 0;
           for (let need = tail, i = files.length - 1; i >= 0 && need > 0; i--) {
-            const found = await tailLines(files[i]!.fd, need, files[i]!.size, i === files.length - 1);
+            const f = await readyLog(files[i]!);
+            const found = await tailLines(f.fd, need, f.size, i === files.length - 1);
             first = i;
             start = found.start;
             need -= found.lines;
           }
         }
         for (let i = Math.max(first, 0); i < files.length; i++) {
-          const f = files[i]!;
+          const f = await readyLog(files[i]!);
           const to = await scanLogFd(f.fd, i === first ? start : 0, windowed ? (e) => inWindow(e) && write(e) : write, f.size, pace);
           if (f === current) end = to;
         }

@@ -4,7 +4,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { closeLogs, LogFollower, openLog, openLogSet, parseLogLine, scanLogFd, tailLines, type LogEntry } from './k8s-log';
+import { closeLogs, LogFollower, openLog, openLogSet, parseLogLine, readyLog, scanLogFd, tailLines, type LogEntry } from './k8s-log';
 
 /** The entries of `path` from `offset` on, and the offset after the last complete line. */
 async function readLog(path: string, offset = 0): Promise<{ entries: LogEntry[]; end: number }> {
@@ -160,6 +160,53 @@ test('openLogSet reads kept files gzipped as <log>.I.gz (the plain name first), 
   writeFileSync(path, rec('f'));
   await f.drain();
   assert.deepEqual(got, ['e', 'f']);
+});
+
+test('readyLog decompresses a gzipped kept file while the event loop goes on; a broken one is refused with its name; closing during it waits for it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-log-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'log');
+  // About 24 MB of text: decompressed in one synchronous call, no timer could fire meanwhile.
+  const lines = 200_000;
+  const text = Array.from({ length: lines }, (_, i) => rec(`line ${i} ${'x'.repeat(80)}`)).join('');
+  writeFileSync(`${path}.1.gz`, gzLikeTheRotator(text, '55:66'));
+  const fdsBefore = readdirSync('/proc/self/fd').length;
+  {
+    const { rotated, current } = openLogSet(path);
+    assert.equal(current, undefined);
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    const f = await readyLog(rotated[0]!);
+    clearInterval(ticker);
+    assert.ok(turns > 0, 'the event loop ran while the file was decompressed');
+    assert.equal(f.size, Buffer.byteLength(text));
+    let n = 0;
+    let last = '';
+    await scanLogFd(f.fd, 0, (e) => {
+      n++;
+      last = e.data.toString();
+    });
+    assert.equal(n, lines);
+    assert.ok(last.startsWith(`line ${lines - 1} `));
+    // Ready already: the same text, not decompressed again.
+    assert.equal((await readyLog(f)).fd, f.fd);
+    closeLogs(rotated);
+  }
+  {
+    // Closed while decompressing: the descriptors go once it is over, and nothing throws.
+    const { rotated } = openLogSet(path);
+    const pending = readyLog(rotated[0]!);
+    closeLogs(rotated);
+    await pending;
+  }
+  writeFileSync(`${path}.1.gz`, gzLikeTheRotator(text, '55:66').subarray(0, 5000));
+  {
+    const { rotated } = openLogSet(path);
+    await assert.rejects(readyLog(rotated[0]!), (err: Error) => err.message.startsWith(`cannot read the kept log file ${path}.1.gz: `));
+    closeLogs(rotated);
+  }
+  await new Promise((r) => setImmediate(r));
+  assert.equal(readdirSync('/proc/self/fd').length, fdsBefore, 'no descriptor left open');
 });
 
 test('LogFollower reads across rotations: the rest of its file, the rotated files it has not read, oldest first, then the new one', async (t) => {

@@ -4,9 +4,11 @@
  * (a newline was written) and P is a partial line (no newline yet).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, fstatSync, openSync, read, readFileSync, readSync, statSync, unlinkSync, watch, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, fstatSync, openSync, read, readFileSync, readSync, statSync, unlinkSync, watch, write, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, gunzipSync } from 'node:zlib';
 
 export interface LogEntry {
   /** RFC 3339 with nanoseconds, in UTC (`…Z`) when conmon wrote +00:00. */
@@ -99,33 +101,56 @@ export function openLog(path: string): LogFile | undefined {
  * A kept file that berth-logrotate.so gzipped (`<log>.I.gz`). Its key is the plain file's it
  * was made from, as the gzip header's comment names it, so that a reader that read that file
  * knows this one; its text is decompressed into an unnamed file the first time it is read.
+ * Readers call readyLog first, which decompresses in the background (zlib on the thread pool,
+ * a block at a time); `fd` and `size` decompress synchronously only if asked before that.
  */
 class GzLogFile implements LogFile {
   private text?: { fd: number; size: number };
+  private loading?: Promise<void>;
+  private closed = false;
 
   constructor(private readonly gzFd: number, readonly key: string, private readonly path: string) {}
 
   get fd(): number {
-    return this.open().fd;
+    return this.openSync().fd;
   }
 
   get size(): number {
-    return this.open().size;
+    return this.openSync().size;
   }
 
+  /** Decompresses the text without blocking the event loop; once per file. */
+  load(): Promise<void> {
+    if (this.text) return Promise.resolve();
+    this.loading ??= this.inflate().finally(() => {
+      if (!this.text) this.loading = undefined;
+    });
+    return this.loading;
+  }
+
+  /** Closes now, or once a decompression under way is over (it reads the gzipped descriptor). */
   close(): void {
+    this.closed = true;
+    if (this.loading && !this.text) {
+      void this.loading.then(() => this.closeNow(), () => this.closeNow());
+      return;
+    }
+    this.closeNow();
+  }
+
+  private closeNow(): void {
     if (this.text) closeSync(this.text.fd);
     this.text = undefined;
     closeSync(this.gzFd);
   }
 
-  private open(): { fd: number; size: number } {
+  private openSync(): { fd: number; size: number } {
     if (this.text) return this.text;
     let plain: Buffer;
     try {
       plain = gunzipSync(readFileSync(this.gzFd), { maxOutputLength: GZ_TEXT_LIMIT });
     } catch (err) {
-      throw new Error(`cannot read the kept log file ${this.path}: ${(err as Error).message}`, { cause: err });
+      throw this.unreadable(err);
     }
     const fd = unnamedFile(dirname(this.path));
     try {
@@ -136,6 +161,48 @@ class GzLogFile implements LogFile {
     }
     this.text = { fd, size: plain.length };
     return this.text;
+  }
+
+  private async inflate(): Promise<void> {
+    const fd = unnamedFile(dirname(this.path));
+    let size = 0;
+    const out = new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        if (size + chunk.length > GZ_TEXT_LIMIT) return done(new Error(`it holds more than ${GZ_TEXT_LIMIT} bytes of text`));
+        writeAllAsync(fd, chunk, size).then(() => {
+          size += chunk.length;
+          done();
+        }, done);
+      },
+    });
+    try {
+      await pipeline(createReadStream('', { fd: this.gzFd, start: 0, autoClose: false }), createGunzip(), out);
+    } catch (err) {
+      closeSync(fd);
+      throw this.unreadable(err);
+    }
+    // Read synchronously meanwhile (a caller that did not wait): keep that text.
+    if (this.text || this.closed) {
+      closeSync(fd);
+      return;
+    }
+    this.text = { fd, size };
+  }
+
+  private unreadable(err: unknown): Error {
+    return new Error(`cannot read the kept log file ${this.path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** `f`, its text ready to read without blocking (a gzipped kept file is decompressed first). */
+export async function readyLog<F extends LogFile>(f: F): Promise<F> {
+  if (f instanceof GzLogFile) await f.load();
+  return f;
+}
+
+async function writeAllAsync(fd: number, buf: Buffer, position: number): Promise<void> {
+  for (let off = 0; off < buf.length; ) {
+    off += await new Promise<number>((resolve, reject) => write(fd, buf, off, buf.length - off, position + off, (err, n) => (err ? reject(err) : resolve(n))));
   }
 }
 
@@ -430,7 +497,7 @@ export class LogFollower {
         for (const k of this.read) if (!there.has(k)) this.read.delete(k);
         for (const f of rotated) {
           if (this.read.has(f.key) || this.stopped) continue;
-          await scanLogFd(f.fd, 0, deliver);
+          await scanLogFd((await readyLog(f)).fd, 0, deliver);
           this.read.add(f.key);
         }
       } finally {
