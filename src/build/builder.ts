@@ -160,7 +160,10 @@ export class Builder {
       if (!o.quiet) out.stream(t);
       else held.push(t);
     });
-    let failed = false;
+    // Stages run at once, but the build fails as one run in order would: at the earliest stage
+    // that fails, with its error; the stages before it finish, the ones after it stop and
+    // print nothing more.
+    let failedAt = Infinity;
     const run = (s: Stage): Promise<BuildImage | null> => {
       s.result ??= (async () => {
         const idx = order.indexOf(s);
@@ -169,10 +172,13 @@ export class Builder {
             ctx, o, escape, metaLookup, metaArgs, consumed, stageRef, run, total, session,
             step: firstStep.get(s)!,
             say: (t) => printer.print(idx, t),
-            failed: () => failed,
+            failed: () => failedAt < idx,
           });
         } catch (err) {
-          failed = true;
+          if (!(err instanceof StageStopped)) {
+            failedAt = Math.min(failedAt, idx);
+            printer.stopAfter(idx);
+          }
           throw err;
         } finally {
           printer.done(idx);
@@ -181,7 +187,7 @@ export class Builder {
       return s.result;
     };
     const results = await Promise.allSettled(order.map((s) => run(s)));
-    const bad = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    const bad = (results[failedAt] ?? results.find((r) => r.status === 'rejected')) as PromiseRejectedResult | undefined;
     await this.cache.save();
     if (bad) {
       if (held.length) out.stream(held.join(''));
@@ -268,7 +274,7 @@ export class Builder {
       }
     }
     for (const [i, n] of s.nodes.entries()) {
-      if (b.failed()) throw new BerthError('internal', 'the build stopped: another stage failed');
+      if (b.failed()) throw new StageStopped();
       stepLine(n);
       at = i;
       await this.dispatch(n, st, b, false);
@@ -883,11 +889,22 @@ function isSyntaxy(msg: string): boolean {
   return /requires|Unknown flag|invalid|must|can not|cannot|isn't allowed|unsupported|Unknown type|Missing/.test(msg) && !/COPY failed|ADD failed|No such image|pull access/.test(msg);
 }
 
-/** Shows each stage's lines in stage order: the earliest unfinished stage live, the rest when their turn comes. */
+/** A stage given up because an earlier one failed (never the error a build reports). */
+class StageStopped extends BerthError {
+  constructor() {
+    super('internal', 'the build stopped: an earlier stage failed');
+  }
+}
+
+/**
+ * Shows each stage's lines in stage order: the earliest unfinished stage live, the rest when
+ * their turn comes; after stopAfter(i), nothing of the stages after i.
+ */
 class StagePrinter {
   private readonly held: string[][];
   private readonly finished: boolean[];
   private current = 0;
+  private last = Infinity;
 
   constructor(n: number, private readonly write: (t: string) => void) {
     this.held = Array.from({ length: n }, () => []);
@@ -895,12 +912,18 @@ class StagePrinter {
   }
 
   print(i: number, t: string): void {
+    if (i > this.last) return;
     if (i === this.current) this.write(t);
     else this.held[i]!.push(t);
   }
 
+  stopAfter(i: number): void {
+    this.last = Math.min(this.last, i);
+    for (let j = i + 1; j < this.held.length; j++) this.held[j] = [];
+  }
+
   writeHeld(): void {
-    while (this.current < this.held.length) {
+    while (this.current < this.held.length && this.current <= this.last) {
       for (const t of this.held[this.current]!) this.write(t);
       this.held[this.current] = [];
       if (!this.finished[this.current]) return;

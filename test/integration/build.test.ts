@@ -331,6 +331,27 @@ test('errors: a failing RUN gives its output and exit code; parse errors name th
   const quiet = await build(['-q', '-'], { input: 'FROM busybox\nRUN echo held && exit 3\n' });
   assert.equal(quiet.code, 3);
   assert.match(quiet.stderr, /Step 2\/2 : RUN echo held && exit 3\n[^]*held\n[^]*The command '\/bin\/sh -c echo held && exit 3' returned a non-zero code: 3/);
+
+  // Stages run at once, yet a failure reads as a build in order: the stages before the
+  // failing one finish and show their steps, nothing of a later stage shows (even one that
+  // failed first), and the error is the earliest failing stage's.
+  const staged = await build(['-'], {
+    input: [
+      'FROM busybox AS slow',
+      'RUN sleep 1 && echo slow-done',
+      'RUN exit 5',
+      'FROM busybox AS quick',
+      'RUN echo QUICK-RAN && exit 6',
+      'FROM busybox',
+      'COPY --from=slow /etc/hostname /a',
+      'COPY --from=quick /etc/hostname /b',
+    ].join('\n'),
+  });
+  assert.equal(staged.code, 5, staged.stderr);
+  assert.match(staged.stdout, /slow-done\n[^]*Step 3\/8 : RUN exit 5\n/);
+  assert.doesNotMatch(staged.stdout, /Step [4-8]\/8|QUICK-RAN/);
+  assert.match(staged.stderr, /The command '\/bin\/sh -c exit 5' returned a non-zero code: 5/);
+  assert.doesNotMatch(staged.stderr, /stopped|exit 6/);
 });
 
 /**
