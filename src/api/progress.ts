@@ -19,7 +19,8 @@ export function progressMessage(e: ProgressEvent): JSONMessage {
           ? { progressDetail: moving ? { current: e.current, ...(e.total !== undefined ? { total: e.total } : {}) } : {} }
           : {}),
         ...(moving ? { progress: progressBar(e.current!, e.total) } : {}),
-        ...(e.id !== undefined ? { id: e.id } : {}),
+        // An empty id (progress of the whole operation, as `docker import URL` shows) is left out, as Go's omitempty does.
+        ...(e.id ? { id: e.id } : {}),
       };
     }
     case 'message':

@@ -7,5 +7,5 @@ export { BuildCache, type CacheUsageRecord } from './build-cache';
 export { Builder, type BuildOptions, type BuildOutput } from './builder';
 export { RunFailed, type BuildImage, type BuildSession, type LayerChange, type OwnerMap, type RunMount, type RunSettings, type RunStep, type StepRunner } from './step-runner';
 export { unpackTar } from './archive';
-export { checkRemoteContextType, download, isRemoteUrl } from './remote';
+export { checkRemoteContextType, download, fetchUrl, isRemoteUrl } from './remote';
 export { cloneGitContext, isGitUrl } from './git-context';

@@ -86,6 +86,16 @@ function nameFor(url: string, disposition: string | undefined): string {
   return given && !given.endsWith('/') ? one(given) : '';
 }
 
+/**
+ * The reply to a GET of `url` (an http or https URL; redirects followed), for a caller that
+ * reads the body itself (`docker import URL`). A status of 400 or more, a refused connection
+ * or another scheme is an error in dockerd's words; a server silent for a minute ends the body
+ * with an error.
+ */
+export function fetchUrl(url: string): Promise<IncomingMessage> {
+  return fetchFollowing(url, MAX_REDIRECTS);
+}
+
 function fetchFollowing(url: string, redirects: number): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     let u: URL;
@@ -93,6 +103,10 @@ function fetchFollowing(url: string, redirects: number): Promise<IncomingMessage
       u = new URL(url);
     } catch (err) {
       reject(invalidArgument(`parse ${JSON.stringify(url)}: invalid URL`, err));
+      return;
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      reject(invalidArgument(`Get ${JSON.stringify(url)}: unsupported protocol scheme ${JSON.stringify(u.protocol.replace(/:$/, ''))}`));
       return;
     }
     const req = (u.protocol === 'https:' ? httpsGet : httpGet)(u, { headers: { 'user-agent': 'berth-builder' } }, (res) => {

@@ -198,19 +198,22 @@ export class EngineClient {
     });
   }
 
-  /** `POST /images/create?fromSrc=-`: the body is a rootfs tarball; the reply is a JSON progress stream. */
-  imageImport(source: Readable | Buffer, opts: { repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string } = {}): Promise<http.IncomingMessage> {
+  /**
+   * `POST /images/create?fromSrc=`: the body is a rootfs tarball, or, with a URL for `source`,
+   * the daemon downloads it. The reply is a JSON progress stream.
+   */
+  imageImport(source: Readable | Buffer | string, opts: { repo?: string; tag?: string; message?: string; changes?: string[]; platform?: string } = {}): Promise<http.IncomingMessage> {
+    const url = typeof source === 'string';
     return this.transport.request('POST', '/images/create', {
       query: {
-        fromSrc: '-',
+        fromSrc: url ? source : '-',
         repo: opts.repo || undefined,
         tag: opts.tag || undefined,
         message: opts.message || undefined,
         changes: opts.changes && opts.changes.length ? opts.changes : undefined,
         platform: opts.platform || undefined,
       },
-      headers: { 'Content-Type': 'application/x-tar' },
-      body: source,
+      ...(url ? {} : { headers: { 'Content-Type': 'application/x-tar' }, body: source }),
     });
   }
 

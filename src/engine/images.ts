@@ -47,6 +47,11 @@ export interface ImportOptions {
   changes?: string[];
 }
 
+/** The name an import is tagged with (repo, with tag or `latest`), if any. */
+function importReference(opts: ImportOptions): Reference | undefined {
+  return opts.repo ? withDefaultTag(parseReference(opts.tag ? `${opts.repo}:${opts.tag}` : opts.repo)) : undefined;
+}
+
 export interface DeleteResponseItem {
   Untagged?: string;
   Deleted?: string;
@@ -169,7 +174,7 @@ export class ImageService {
 
   /** `docker import`: one layer from a rootfs tar (plain, gzip or zstd). Returns the image ID. */
   async importTar(body: Readable, opts: ImportOptions): Promise<Digest> {
-    const ref = opts.repo ? withDefaultTag(parseReference(opts.tag ? `${opts.repo}:${opts.tag}` : opts.repo)) : undefined;
+    const ref = importReference(opts);
     const changes = applyChanges({}, opts.changes ?? []);
     return this.gc.withLease(async (lease) => {
       const layer = await this.ingest.addLayer(null, body, lease);
@@ -187,6 +192,21 @@ export class ImageService {
       this.event('import', img.id, img.id);
       return img.id;
     });
+  }
+
+  /**
+   * `docker import URL`: the reply to a GET of `src` (`http://` put before it when it names no
+   * scheme, as dockerd does), for importTar to read. The reference is checked and the reply
+   * awaited before anything is streamed, so that a bad name, a refused connection or a 404 is
+   * answered with its status. `length` is the reply's Content-Length, when it gave one.
+   */
+  async openImportUrl(src: string, opts: ImportOptions): Promise<{ url: string; body: Readable; length: number | undefined }> {
+    importReference(opts);
+    const url = src.includes('://') ? src : `http://${src}`;
+    const { fetchUrl } = await import('../build');
+    const body = await fetchUrl(url);
+    const length = Number(body.headers['content-length']);
+    return { url, body, length: Number.isSafeInteger(length) && length >= 0 ? length : undefined };
   }
 
   /**

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { useDaemon, run } from './harness';
+import { httpRequest, useDaemon, run } from './harness';
 
 const d = useDaemon();
 
@@ -579,4 +579,64 @@ test('a client that stops reading a save mid-archive: berthd notes nothing uncau
   assert.ok(Number(saved.stdout.trim()) > 3, saved.stdout + saved.stderr);
   assert.doesNotMatch(d.log(), /uncaught exception/);
   await d.dockerOk(['rmi', 'bigsave:1']);
+});
+
+test('import from a URL (docker and berth): downloaded by berthd with Importing progress, named and commented as dockerd does; a 404, a refused connection or a body that is not a tar leave nothing', async (t) => {
+  const rootfs = readFileSync(d.busyboxTar());
+  const served: string[] = [];
+  const server = http.createServer((req, res) => {
+    served.push(req.url ?? '');
+    if (req.url === '/rootfs.tar') res.end(rootfs);
+    else if (req.url === '/rootfs.tar.gz') res.end(gzipSync(rootfs));
+    else if (req.url === '/page.html') res.end('<html>not a tar</html>');
+    else {
+      res.statusCode = 404;
+      res.end('no such file here\n');
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const imagesBefore = await d.dockerOk(['images', '-aq']);
+
+  const out = await d.dockerOk(['import', '-c', 'CMD ["echo", "from-url"]', `${base}/rootfs.tar`, 'fromurl:1']);
+  assert.match(out, new RegExp(`^Downloading from ${base}/rootfs\\.tar\\nsha256:[0-9a-f]{64}$`));
+  assert.equal(await d.dockerOk(['run', '--rm', 'fromurl:1']), 'from-url');
+  assert.equal(await d.dockerOk(['history', '--format', '{{.Comment}}', 'fromurl:1']), `Imported from ${base}/rootfs.tar`);
+  const own = await d.berth(['import', '-m', 'mine', `${base}/rootfs.tar.gz`, 'fromurl:2']);
+  assert.equal(own.code, 0, own.stderr);
+  assert.equal(await d.dockerOk(['history', '--format', '{{.Comment}}', 'fromurl:2']), 'mine');
+  assert.equal(await d.dockerOk(['run', '--rm', 'fromurl:2', 'cat', '/etc/group']), 'root:x:0:\nnogroup:x:65534:');
+
+  // The API: no scheme means http://; the bytes come as Importing progress with their total.
+  const api = await httpRequest(d.sock, 'POST', `/v1.45/images/create?fromSrc=${encodeURIComponent(base.slice('http://'.length) + '/rootfs.tar')}&repo=fromurl&tag=3`);
+  assert.equal(api.status, 200);
+  const lines = api.body.trim().split('\n').map((l) => JSON.parse(l) as { status: string; progressDetail?: { current: number; total: number }; id?: string });
+  assert.equal(lines[0]!.status, `Downloading from ${base}/rootfs.tar`);
+  const last = lines.filter((l) => l.status === 'Importing').pop()!;
+  assert.deepEqual(last.progressDetail, { current: rootfs.length, total: rootfs.length });
+  assert.equal(last.id, undefined);
+  assert.match(lines[lines.length - 1]!.status, /^sha256:[0-9a-f]{64}$/);
+  assert.equal(await d.dockerOk(['image', 'inspect', '--format', '{{.Id}}', 'fromurl:3']), lines[lines.length - 1]!.status);
+
+  const missing = await d.docker(['import', `${base}/nope.tar`, 'fromurl:bad']);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr.trim(), `Error response from daemon: failed to GET ${base}/nope.tar with status 404 Not Found: no such file here`);
+  const refused = await d.docker(['import', 'http://127.0.0.1:1/x.tar', 'fromurl:bad']);
+  assert.equal(refused.code, 1);
+  assert.equal(refused.stderr.trim(), 'Error response from daemon: Get "http://127.0.0.1:1/x.tar": dial tcp 127.0.0.1:1: connect: connection refused');
+  const html = await d.docker(['import', `${base}/page.html`, 'fromurl:bad']);
+  assert.equal(html.code, 1);
+  // The reply had started (Downloading from …): the error comes as its last line.
+  assert.match(html.stdout, /^Downloading from /);
+  assert.equal(html.stderr, 'layer tar is truncated or corrupt: Unexpected end of data\n');
+  const badName = await httpRequest(d.sock, 'POST', `/v1.45/images/create?fromSrc=${encodeURIComponent(`${base}/rootfs.tar`)}&repo=Bad`);
+  assert.equal(badName.status, 400);
+  assert.equal(served.filter((u) => u === '/rootfs.tar').length, 2, 'a bad name is refused before the download');
+  const scheme = await httpRequest(d.sock, 'POST', `/v1.45/images/create?fromSrc=${encodeURIComponent('ftp://127.0.0.1/x')}`);
+  assert.equal(scheme.status, 400);
+  assert.equal(JSON.parse(scheme.body).message, 'Get "ftp://127.0.0.1/x": unsupported protocol scheme "ftp"');
+
+  const count = (s: string) => s.split('\n').filter(Boolean).length;
+  assert.equal(count(await d.dockerOk(['images', '-aq'])), count(imagesBefore) + 3, 'the three imports and nothing of the failed ones');
 });

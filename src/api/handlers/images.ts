@@ -1,4 +1,5 @@
-import { invalidArgument, notFound, notImplemented } from '../../common';
+import { Transform } from 'node:stream';
+import { byteProgress, invalidArgument, notFound } from '../../common';
 import { parseReference, pullReference, type Engine } from '../../engine';
 import type { ImageHistoryItem, ImageSummary } from '../../wire';
 import { imageInspect, imageSummary } from '../convert';
@@ -76,20 +77,42 @@ export function imageRoutes(router: Router, engine: Engine): void {
   router.add('POST', '/images/create', async (ctx) => {
     const fromSrc = ctx.query.get('fromSrc');
     const fromImage = ctx.query.get('fromImage');
+    const importOpts = {
+      repo: ctx.query.get('repo') || undefined,
+      tag: ctx.query.get('tag') || undefined,
+      message: ctx.query.get('message') || undefined,
+      changes: ctx.query.getAll('changes'),
+    };
     if (fromSrc === '-') {
-      const changes = ctx.query.getAll('changes');
-      const id = await svc.importTar(ctx.req, {
-        repo: ctx.query.get('repo') || undefined,
-        tag: ctx.query.get('tag') || undefined,
-        message: ctx.query.get('message') || undefined,
-        changes,
-      });
+      const id = await svc.importTar(ctx.req, importOpts);
       startStream(ctx.res!, 'application/json');
       writeJSONLine(ctx.res!, { status: id });
       ctx.res!.end();
       return;
     }
-    if (fromSrc) throw notImplemented('importing from a URL is not supported: download the tar and import it from stdin');
+    if (fromSrc) {
+      // As dockerd: the download's errors before the reply starts are its status; then
+      // `Downloading from URL`, the bytes as `Importing` progress, and the image ID.
+      const src = await svc.openImportUrl(fromSrc, importOpts);
+      await streamProgress(ctx, async (sink) => {
+        sink({ kind: 'status', status: `Downloading from ${src.url}` });
+        const tick = byteProgress(sink, '', 'Importing', src.length);
+        const counted = src.body.pipe(new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            tick(chunk.length);
+            done(null, chunk);
+          },
+        }));
+        src.body.on('error', (err) => counted.destroy(err));
+        try {
+          const id = await svc.importTar(counted, { ...importOpts, message: importOpts.message ?? `Imported from ${fromSrc}` });
+          sink({ kind: 'status', status: id });
+        } finally {
+          src.body.destroy();
+        }
+      });
+      return;
+    }
     if (fromImage) return pull(ctx, fromImage);
     throw invalidArgument('either fromSrc or fromImage must be given');
   });

@@ -17,7 +17,6 @@ export function importCommand(ctx: CliContext, name = 'import'): Command {
       requireArgs(cmd, args, 1);
       if (args.length > 2) throw new ExitError(1, `"${cmd.name()}" requires at least 1 and at most 2 arguments.`);
       const [source, ref] = args as [string, string | undefined];
-      if (/^https?:\/\//.test(source)) throw new ExitError(1, 'importing from a URL is not supported by berth yet: download the file and import it');
       if (ref) {
         try {
           parseReference(ref);
@@ -26,7 +25,8 @@ export function importCommand(ctx: CliContext, name = 'import'): Command {
         }
       }
       const renderer = new ProgressRenderer(ctx.io.stdout);
-      const body = uploadSource(ctx, source, renderer, 'Importing');
+      // A URL is the daemon's to download, as with docker.
+      const body = /^https?:\/\//.test(source) ? source : uploadSource(ctx, source, renderer, 'Importing');
       const res = await ctx.client.imageImport(body, { repo: ref, message: f.message, changes: f.change, platform: f.platform });
       try {
         await readJSONMessages(res, (m) => renderer.write(m));
