@@ -275,6 +275,31 @@ export class ContainerService {
     }
   }
 
+  /**
+   * At start, as dockerd: a legacy --link on the default bridge needs its container running
+   * (500 and exit code 128, in dockerd's words, naming the link as `/<container>/<alias>`).
+   * A container removed since the create is not checked here (its hosts line is left out).
+   */
+  private checkLinksRunning(rec: ContainerRecord): void {
+    const mode = rec.spec.network.mode ?? '';
+    if (!['', 'default', 'bridge'].includes(mode)) return;
+    for (const link of rec.spec.network.links ?? []) {
+      const [target = '', alias] = link.split(':');
+      const child = this.store.find(target.replace(/^\//, '')) ?? this.tryGet(target.replace(/^\//, ''));
+      if (!child || isLive(child)) continue;
+      const as = (alias ?? target).split('/').filter(Boolean).pop() ?? '';
+      throw new SystemError(`Cannot link to a non running container: /${child.name} AS /${rec.name}/${as}`);
+    }
+  }
+
+  private tryGet(ref: string): ContainerRecord | undefined {
+    try {
+      return this.store.get(ref);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** By exact id, or undefined: a map lookup, for callers that hold an id. */
   find(id: string): ContainerRecord | undefined {
     return this.store.find(id);
@@ -480,6 +505,7 @@ export class ContainerService {
     if (isLive(rec)) throw notModified('container already started');
     if (rec.state.status === 'removing') throw conflict(`cannot start container ${rec.id}: it is being removed`);
     try {
+      this.checkLinksRunning(rec);
       const tMount = traceStart();
       const rootfs = await this.snapshots.mount(rec.id);
       traceSpan(rec.id, 'snapshot mount', tMount);

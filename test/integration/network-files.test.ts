@@ -63,3 +63,25 @@ test('--link to a container that does not exist is refused at create, as dockerd
   await d.dockerOk(['run', '--rm', '--network', 'hn3', '--link', 'nosuch:db', 'busybox', 'true']);
   await d.dockerOk(['network', 'rm', 'hn3']);
 });
+
+test('--link to a container that is not running fails the start in dockerd\'s words: exit code 128 and State.Error kept, --rm removes it', async () => {
+  await d.dockerOk(['create', '--name', 'lk-down', 'busybox', 'true']);
+  await d.dockerOk(['create', '--name', 'lk-parent', '--link', 'lk-down:db', 'busybox', 'true']);
+  const st = await d.docker(['start', 'lk-parent']);
+  assert.equal(st.code, 1);
+  assert.match(st.stderr, /^Error response from daemon: Cannot link to a non running container: \/lk-down AS \/lk-parent\/db$/m);
+  const state = (await d.inspect('lk-parent')).State;
+  assert.deepEqual([state.Status, state.ExitCode, state.Error], ['created', 128, 'Cannot link to a non running container: /lk-down AS /lk-parent/db']);
+  const before = await d.dockerOk(['ps', '-aq']);
+  const r = await d.docker(['run', '--rm', '--name', 'lk-gone', '--link', 'lk-down', 'busybox', 'true']);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /Cannot link to a non running container: \/lk-down AS \/lk-gone\/lk-down/);
+  assert.equal(await d.dockerOk(['ps', '-aq']), before, 'the --rm container is gone');
+  // Once the linked container runs, the same container starts and resolves the alias.
+  await d.dockerOk(['rm', 'lk-down']);
+  await d.dockerOk(['run', '-d', '--name', 'lk-down', 'busybox', 'sleep', '300']);
+  await d.dockerOk(['rm', 'lk-parent']);
+  const hosts = await d.dockerOk(['run', '--rm', '--link', 'lk-down:db', 'busybox', 'grep', '-w', 'db', '/etc/hosts']);
+  assert.match(hosts, /\tdb\b/);
+  await d.dockerOk(['rm', '-f', 'lk-down']);
+});
