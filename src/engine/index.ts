@@ -10,7 +10,7 @@ export { buildSpec, settledSettings, type SettledSettings } from './container-sp
 export { PROPAGATIONS, cleanPath, mountError, notAbsolute, tmpfsOptions } from './container-mounts';
 export { ImageService, hostArch, type HistoryItem, type ImageListEntry, type ImageFilters } from './images';
 export { applyChanges } from './image-changes';
-export { checkLogConfig, DEFAULT_LOG_DRIVER, LOG_DRIVERS } from './log-config';
+export { checkLogConfig, DEFAULT_LOG_DRIVER, LOG_DRIVERS, logDetails } from './log-config';
 export type { LogEntry } from '../runtime';
 export type { ImageRecord } from '../image';
 export { familiarString, parseReference } from '../common';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { logRotationAvailable } from '../runtime';
-import { checkLogConfig, logCompressed, logFileCount, logSizeLimit, logsReadable } from './log-config';
+import { checkLogConfig, logCompressed, logDetails, logFileCount, logSizeLimit, logsReadable } from './log-config';
 
 test('log config: the daemon default fills the type and the options a container leaves out', () => {
   const defaults = { type: 'local', config: { 'max-size': '10m', 'max-file': '2' } };
@@ -12,8 +12,10 @@ test('log config: the daemon default fills the type and the options a container 
 });
 
 test('log config: options per driver, warnings for the ones not applied, sizes in Docker\'s units', () => {
-  assert.deepEqual(checkLogConfig({ type: 'json-file', config: { 'max-size': '5m', labels: 'a' } }).warnings, [
-    'log options not applied: labels: berth keeps the log as conmon writes it',
+  // json-file's labels, env and tag go into logs --details (logDetails); k8s-file's tag is not applied.
+  assert.deepEqual(checkLogConfig({ type: 'json-file', config: { 'max-size': '5m', labels: 'a', 'labels-regex': 'x', env: 'E', 'env-regex': '^E', tag: '{{.Name}}' } }).warnings, []);
+  assert.deepEqual(checkLogConfig({ type: 'k8s-file', config: { tag: 'x' } }).warnings, [
+    'log options not applied: tag: berth keeps the log as conmon writes it',
   ]);
   // max-file is applied where the rotation library was built (it is, with this build's C compiler).
   assert.deepEqual(checkLogConfig({ type: 'json-file', config: { 'max-size': '5m', 'max-file': '3' } }).warnings, logRotationAvailable() ? [] : [
@@ -83,4 +85,24 @@ test("log config: local has dockerd's local defaults for what is left out (20 Mi
   assert.doesNotThrow(() => checkLogConfig({ type: 'local', config: { 'max-file': '1', compress: 'false' } }));
   // json-file keeps no default bound.
   assert.equal(logSizeLimit({ type: 'json-file', config: {} }), undefined);
+});
+
+test('logDetails: the labels and env the options name or match, and the tag, sorted and escaped as dockerd shows them', () => {
+  const ctr = {
+    id: 'c'.repeat(64), name: '/web-1', imageId: `sha256:${'d'.repeat(64)}`, image: 'busybox:latest', path: 'sh', args: ['-c', 'echo hi'],
+    labels: { 'com.x.role': 'front end', 'com.x.tier': 'a&b', other: 'no' },
+    env: ['PATH=/bin', 'APP_MODE=prod', 'APP_ID=7', 'NOVALUE', 'SECRET=s'],
+  };
+  const details = (config: Record<string, string>, type = 'json-file') => logDetails({ type, config }, ctr);
+  assert.equal(details({}), '');
+  assert.equal(details({ labels: 'com.x.role,missing' }), 'com.x.role=front+end');
+  assert.equal(details({ 'labels-regex': '^com\\.x\\.' }), 'com.x.role=front+end,com.x.tier=a%26b');
+  assert.equal(details({ env: 'APP_ID,NOVALUE', 'env-regex': '^APP_M' }), 'APP_ID=7,APP_MODE=prod');
+  assert.equal(details({ tag: '{{.Name}}/{{.ID}}' }), `tag=web-1%2F${'c'.repeat(12)}`);
+  assert.equal(details({ tag: '{{.ImageName}} {{.ImageID}} {{.Command}}' }), `tag=busybox%3Alatest+${'d'.repeat(12)}+sh+-c+echo+hi`);
+  assert.equal(details({ tag: "it's (x)*!" }), 'tag=it%27s+%28x%29%2A%21');
+  assert.equal(details({ labels: 'other', env: 'SECRET', tag: 't' }), 'SECRET=s,other=no,tag=t');
+  // A pattern that does not compile shows nothing; only json-file keeps details.
+  assert.equal(details({ 'env-regex': '(' }), '');
+  assert.equal(details({ tag: 'x' }, 'k8s-file'), '');
 });

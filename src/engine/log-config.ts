@@ -24,8 +24,10 @@
  *   while berthd is down; `logs` reads across the files. `compress=true` gzips the kept
  *   files into `<LogPath>.1.gz` …, as dockerd names them (the same library, right after
  *   each rotation). Without that library (no C compiler at build) max-file and compress
- *   are accepted and not applied, with a warning, as are the label/env/tag options;
- *   create names them.
+ *   are accepted and not applied, with a warning; create names them.
+ * - json-file's `labels`, `labels-regex`, `env`, `env-regex` and `tag` name what
+ *   `logs --details` shows before each message (logDetails); k8s-file's `tag` is accepted
+ *   and not applied, with a warning.
  * - compress is a Go boolean, and json-file refuses it true without max-size and a
  *   max-file of at least 2, in dockerd's words.
  * - `local` has dockerd's local defaults for what is left out: max-size 20 MiB, max-file 5,
@@ -37,6 +39,7 @@
  *   dockerd's message, as dockerd does for a driver that cannot be read.
  * - The built-in options `mode` and `max-buffer-size` are checked as dockerd checks them.
  */
+import { hostname } from 'node:os';
 import { invalidArgument } from '../common';
 import { logRotationAvailable } from '../runtime';
 import type { LogConfig } from './container-model';
@@ -56,6 +59,8 @@ const DRIVER_OPTIONS: Record<string, ReadonlySet<string>> = {
 const BUILT_IN = new Set(['mode', 'max-buffer-size']);
 /** Options that take effect (max-file and compress too, where rotation is available); every other known one is accepted with a warning. */
 const APPLIED = new Set(['max-size', 'mode', 'max-buffer-size']);
+/** json-file's options that name what `logs --details` shows before each message (logDetails). */
+const DETAIL_OPTIONS = new Set(['labels', 'labels-regex', 'env', 'env-regex', 'tag']);
 const WITH_ROTATION = new Set(['max-file', 'compress']);
 
 /** The message `logs` answers for a container whose driver cannot be read. */
@@ -80,7 +85,8 @@ export function checkLogConfig(given: LogConfig, defaults: LogConfig = { type: D
   for (const key of Object.keys(config)) {
     if (BUILT_IN.has(key)) continue;
     if (!known.has(key)) throw invalidArgument(`unknown log opt '${key}' for ${type} log driver`);
-    if (!APPLIED.has(key) && !(WITH_ROTATION.has(key) && logRotationAvailable())) unapplied.push(key);
+    if (APPLIED.has(key) || (type === 'json-file' && DETAIL_OPTIONS.has(key))) continue;
+    if (!(WITH_ROTATION.has(key) && logRotationAvailable())) unapplied.push(key);
   }
   if (config['max-size'] !== undefined) parseSize(config['max-size'], type);
   if (config['max-file'] !== undefined) parseFileCount(config['max-file']);
@@ -88,6 +94,77 @@ export function checkLogConfig(given: LogConfig, defaults: LogConfig = { type: D
   const why = unapplied.includes('max-file') ? "the container's log is one file, bounded by max-size" : 'berth keeps the log as conmon writes it';
   const warnings = unapplied.length ? [`log options not applied: ${unapplied.join(', ')}: ${why}`] : [];
   return { logConfig, warnings };
+}
+
+/** What logDetails needs to know of the container. */
+export interface LogSubject {
+  id: string;
+  name: string;
+  imageId: string;
+  /** The image as the user named it. */
+  image: string;
+  labels: Record<string, string>;
+  env: readonly string[];
+  path: string;
+  args: readonly string[];
+}
+
+/**
+ * What `logs --details` shows before each message of a json-file log, as dockerd keeps it
+ * with each line: the container labels that `labels` names or `labels-regex` matches, the
+ * environment variables that `env` names or `env-regex` matches, and `tag` (its template
+ * filled in), as `key=value` pairs sorted by key and joined with commas, each side escaped
+ * as Go's url.QueryEscape does. Empty when none applies. berth writes no attributes into
+ * the log file; they are the same for every line of a container, so they are worked out here.
+ */
+export function logDetails(c: LogConfig, ctr: LogSubject): string {
+  if (c.type !== 'json-file') return '';
+  const attrs = new Map<string, string>();
+  const matching = (source: string | undefined): RegExp | undefined => {
+    if (!source) return undefined;
+    try {
+      return new RegExp(source);
+    } catch {
+      // dockerd refuses to start such a container's logger; here the option shows nothing.
+      return undefined;
+    }
+  };
+  const pick = (named: string | undefined, pattern: string | undefined, from: Map<string, string>) => {
+    for (const k of named ? named.split(',') : []) if (from.has(k)) attrs.set(k, from.get(k)!);
+    const re = matching(pattern);
+    if (re) for (const [k, v] of from) if (re.test(k)) attrs.set(k, v);
+  };
+  pick(c.config.labels, c.config['labels-regex'], new Map(Object.entries(ctr.labels)));
+  const env = new Map<string, string>();
+  for (const e of ctr.env) {
+    const i = e.indexOf('=');
+    if (i >= 0) env.set(e.slice(0, i), e.slice(i + 1));
+  }
+  pick(c.config.env, c.config['env-regex'], env);
+  const tag = c.config.tag ? logTag(c.config.tag, ctr) : '';
+  if (tag) attrs.set('tag', tag);
+  return [...attrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${queryEscape(k)}=${queryEscape(v)}`).join(',');
+}
+
+/** A log tag template's fields (`{{.Name}}`, `{{.ID}}` …) filled in, as dockerd's log drivers fill them. */
+function logTag(template: string, ctr: LogSubject): string {
+  const fields: Record<string, string> = {
+    ID: ctr.id.slice(0, 12),
+    FullID: ctr.id,
+    Name: ctr.name.replace(/^\//, ''),
+    Command: [ctr.path, ...ctr.args].join(' '),
+    ImageID: ctr.imageId.replace(/^sha256:/, '').slice(0, 12),
+    ImageFullID: ctr.imageId,
+    ImageName: ctr.image,
+    DaemonName: 'docker',
+    Hostname: hostname(),
+  };
+  return template.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (whole, f: string) => fields[f] ?? whole);
+}
+
+/** Go's url.QueryEscape: all but letters, digits and `-_.~` as %XX, a space as `+`. */
+function queryEscape(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
 }
 
 /** Whether `logs` can read what a container with this configuration wrote. */

@@ -320,11 +320,17 @@ test('logs: stdout/stderr separation, --tail, -t timestamps', async () => {
 test('log drivers: json-file by default (conmon\'s file, read through the API), local and k8s-file, none refuses logs, unknown ones refused as dockerd does', async () => {
   const def = await d.docker(['run', '--name', 'lc-def', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=3', '--log-opt', 'compress=true', '--log-opt', 'tag=x', 'busybox', 'echo', 'hello']);
   assert.equal(def.code, 0, def.stderr);
-  assert.equal(def.stderr, 'WARNING: log options not applied: tag: berth keeps the log as conmon writes it\n');
+  assert.equal(def.stderr, '');
   const badFiles = await d.docker(['run', '--rm', '--log-opt', 'max-size=1m', '--log-opt', 'max-file=0', 'busybox', 'true']);
   assert.equal(badFiles.code, 125);
   assert.match(badFiles.stderr, /max-file cannot be less than 1/);
   assert.deepEqual((await d.inspect('lc-def')).HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '3', compress: 'true', tag: 'x' } });
+  // What labels, env and tag name shows before each message with --details, as dockerd shows it.
+  assert.equal(await d.dockerOk(['logs', '--details', 'lc-def']), 'tag=x hello');
+  await d.dockerOk(['run', '--name', 'lc-details', '-l', 'team=a b', '-e', 'STAGE=dev', '--log-opt', 'labels=team', '--log-opt', 'env-regex=^STA', '--log-opt', 'tag={{.Name}}', 'busybox', 'echo', 'hello']);
+  assert.equal(await d.dockerOk(['logs', '--details', 'lc-details']), 'STAGE=dev,tag=lc-details,team=a+b hello');
+  assert.equal(await d.dockerOk(['logs', 'lc-details']), 'hello');
+  await d.dockerOk(['rm', 'lc-details']);
   const badCompress = await d.docker(['run', '--rm', '--log-opt', 'max-size=1m', '--log-opt', 'compress=true', 'busybox', 'true']);
   assert.equal(badCompress.code, 125);
   assert.equal(badCompress.stderr, 'docker: Error response from daemon: failed to initialize logging driver: compress cannot be true when max-file is less than 2 or max-size is not set\n\nRun \'docker run --help\' for more information\n');

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { invalidArgument, traceSpan, traceStart } from '../../common';
-import { queryContainers, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
+import { logDetails, queryContainers, type ContainerRecord, type Engine, type LogEntry, type StdinSink, type WaitCondition } from '../../engine';
 import { MULTIPLEXED, RAW_STREAM, StreamType, frame, type ContainerCreateResponse } from '../../wire';
 import { containerInspect, containerSizes, containerSummary, type ContainerSizes } from '../convert';
 import { sendEmpty, sendJSON, sendJSONList } from '../http';
@@ -108,9 +108,11 @@ export function containerRoutes(router: Router, engine: Engine): void {
     // As dockerd reads it: a whole number, else (all, a word, a negative one) the whole log.
     const tail = tailRaw && /^[+-]?\d+$/.test(tailRaw.trim()) && Number(tailRaw) >= 0 ? Number(tailRaw) : undefined;
     const timestamps = qbool(ctx.query, 'timestamps');
-    // dockerd puts a message's details (the log-opt labels and env it was given) and a space
-    // before it; berth records none, so the space alone.
-    const details = qbool(ctx.query, 'details');
+    // dockerd puts a message's details (what the log-opts labels, env and tag give) and a
+    // space before it; they are the same for every message of a container.
+    const details = qbool(ctx.query, 'details')
+      ? Buffer.from(`${logDetails(rec.spec.logConfig, { ...rec, labels: rec.spec.labels, env: rec.spec.process.env })} `)
+      : undefined;
     const res = ctx.res!;
     const tty = rec.spec.process.tty;
     const follow = qbool(ctx.query, 'follow');
@@ -126,7 +128,7 @@ export function containerRoutes(router: Router, engine: Engine): void {
     await svc.logs(rec.id, { follow, tail, since: qtime(ctx, 'since'), until: qtime(ctx, 'until'), onStart: start }, (e) => {
       if ((e.stream === 'stdout' && !stdout) || (e.stream === 'stderr' && !stderr)) return;
       if (timestamps) out.pushEntry(tty ? undefined : streamType(e.stream), Buffer.from(`${e.time} `));
-      if (details) out.pushEntry(tty ? undefined : streamType(e.stream), SPACE);
+      if (details) out.pushEntry(tty ? undefined : streamType(e.stream), details);
       out.pushEntry(tty ? undefined : streamType(e.stream), e.data);
     }, ctx.abort, () => out.drained());
     await out.drained();
@@ -251,9 +253,6 @@ export interface HijackedStream {
   /** The client's side of an upgraded connection (stdin); dropped unless the caller pumps it. */
   input?: Duplex;
 }
-
-/** What `logs --details` puts before each message. */
-const SPACE = Buffer.from(' ');
 
 /**
  * Writes many small frames (log lines) as few large writes: pushed frames go out
