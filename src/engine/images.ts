@@ -361,9 +361,8 @@ export class ImageService {
         return going.map((r) => ({ Untagged: familiarString(r) }));
       };
       if (refs.length > going.length) return untagGoing();
+      // As dockerd: the last name of an image a container uses, running or not, goes only when forced.
       if (users.length > 0 && !force) {
-        const running = users.find((u) => u.running);
-        if (running) throw conflict(`conflict: unable to delete ${familiarString(named)} (cannot be forced) - image is being used by running container ${shortId(running.id)}`);
         throw conflict(`conflict: unable to remove repository reference "${name}" (must force) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(img.id)}`);
       }
       // dockerd keeps an image that other images name as parent: the name goes, the image stays (untagged).

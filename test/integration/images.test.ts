@@ -298,6 +298,14 @@ test('rmi follows docker: untag vs delete, conflicts with containers, force', as
   assert.equal(r.code, 1);
   assert.equal(r.stderr.trim(), `Error response from daemon: conflict: unable to delete ${bb.slice(7, 19)} (cannot be forced) - image is being used by running container ${id.slice(0, 12)}`);
   assert.equal(await d.dockerOk(['rmi', 'rmi/bb:1']), 'Untagged: rmi/bb:1', 'another tag is left: untag only');
+  // The last name of an image a running container uses: dockerd's words for any container.
+  await d.dockerOk(['tag', 'busybox', 'only/bb:1']);
+  await d.dockerOk(['rmi', 'busybox']);
+  r = await d.docker(['rmi', 'only/bb:1']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim(), `Error response from daemon: conflict: unable to remove repository reference "only/bb:1" (must force) - container ${id.slice(0, 12)} is using its referenced image ${bb.slice(7, 19)}`);
+  await d.dockerOk(['tag', 'only/bb:1', 'busybox']);
+  await d.dockerOk(['rmi', 'only/bb:1']);
   await d.dockerOk(['rm', '-f', id]);
 
   await d.dockerOk(['tag', 'busybox', 'solo:1']);
