@@ -285,18 +285,15 @@ export class ContainerService {
     if (!['', 'default', 'bridge'].includes(mode)) return;
     for (const link of rec.spec.network.links ?? []) {
       const [target = '', alias] = link.split(':');
-      const child = this.store.find(target.replace(/^\//, '')) ?? this.tryGet(target.replace(/^\//, ''));
-      if (!child || isLive(child)) continue;
+      let child: ContainerRecord;
+      try {
+        child = this.store.get(target.replace(/^\//, ''));
+      } catch {
+        continue;
+      }
+      if (isLive(child)) continue;
       const as = (alias ?? target).split('/').filter(Boolean).pop() ?? '';
       throw new SystemError(`Cannot link to a non running container: /${child.name} AS /${rec.name}/${as}`);
-    }
-  }
-
-  private tryGet(ref: string): ContainerRecord | undefined {
-    try {
-      return this.store.get(ref);
-    } catch {
-      return undefined;
     }
   }
 
