@@ -6,14 +6,13 @@
  * here, and device nodes are skipped. Compression (gzip, zstd, bzip2, xz) is detected
  * by its magic bytes.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync, closeSync, constants as fsc, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, promises as fsp,
   rmSync, symlinkSync, writeSync,
 } from 'node:fs';
 import { join, posix } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { decompressStream, invalidArgument } from '../common';
 
@@ -59,33 +58,13 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
   return { head, stream };
 }
 
-const BZIP2 = Buffer.from('BZh');
-const XZ = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
-
 const TAR_HEADER = 512;
 
 /** The plain tar of a possibly compressed stream (gzip, zstd, bzip2, xz), and its first 512 bytes (fewer if it is shorter). */
 export async function decompressAny(input: Readable): Promise<{ stream: Readable; head: Buffer }> {
-  const { head, stream } = await peek(input, 262);
-  const tool = head.subarray(0, 3).equals(BZIP2) ? 'bzip2' : head.subarray(0, 6).equals(XZ) ? 'xz' : undefined;
-  if (tool) {
-    const p = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
-    stream.pipe(p.stdin);
-    p.stdin.on('error', () => undefined);
-    const out = new PassThrough();
-    p.stdout.pipe(out, { end: false });
-    p.on('close', (code) => {
-      if (code === 0) out.end();
-      else out.destroy(invalidArgument(`the ${tool} data is corrupt (${tool} exited with ${code})`));
-    });
-    p.on('error', (e) => out.destroy(e));
-    const dec = await peek(out, TAR_HEADER);
-    return { stream: dec.stream, head: dec.head };
-  }
-  const d = await decompressStream(stream);
+  const d = await decompressStream(input);
   // A whole tar header, however the input arrives in pieces: looksLikeTar needs all 512 bytes.
-  const p2 = await peek(d.stream, TAR_HEADER);
-  return { stream: p2.stream, head: p2.head };
+  return peek(d.stream, TAR_HEADER);
 }
 
 /** Whether these bytes start a tar archive (ustar or old v7 with a valid checksum). */

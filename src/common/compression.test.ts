@@ -18,9 +18,15 @@ const chunked = (b: Buffer, n = 3000) => Readable.from(Array.from({ length: Math
 
 const data = Buffer.concat([randomBytes(300_000), Buffer.alloc(500_000, 'a'), randomBytes(1)]);
 
-test('detects and streams plain, gzip and zstd data', async () => {
-  const zst = spawnSync('zstd', ['-q', '-c', '-3'], { input: data, maxBuffer: 1 << 26 }).stdout as Buffer;
-  for (const [name, input, want] of [['none', data, 'none'], ['gzip', gzipSync(data), 'gzip'], ['zstd', zst, 'zstd']] as const) {
+/** `data` packed by the host's `tool` (zstd, bzip2, xz). */
+const packWith = (tool: string, input: Buffer = data) => spawnSync(tool, ['-q', '-c'], { input, maxBuffer: 1 << 26 }).stdout as Buffer;
+
+/** The pids of processes running `tool` now. */
+const running = (tool: string) => spawnSync('pgrep', ['-x', tool], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+
+test('detects and streams plain, gzip, zstd, bzip2 and xz data', async () => {
+  const zst = packWith('zstd');
+  for (const [name, input, want] of [['none', data, 'none'], ['gzip', gzipSync(data), 'gzip'], ['zstd', zst, 'zstd'], ['bzip2', packWith('bzip2'), 'bzip2'], ['xz', packWith('xz'), 'xz']] as const) {
     const { stream, compression } = await decompressStream(chunked(input));
     assert.equal(compression, want, name);
     assert.ok((await readAll(stream)).equals(data), name);
@@ -32,16 +38,22 @@ test('detects and streams plain, gzip and zstd data', async () => {
 });
 
 test('corrupt or truncated compressed data is an invalid-argument error', async () => {
-  const zst = spawnSync('zstd', ['-q', '-c'], { input: data, maxBuffer: 1 << 26 }).stdout as Buffer;
+  const zst = packWith('zstd');
   const gz = gzipSync(data);
-  for (const bad of [gz.subarray(0, gz.length / 2), Buffer.concat([gz.subarray(0, 100), Buffer.alloc(1000, 7)]), zst.subarray(0, zst.length / 2)]) {
+  const bz = packWith('bzip2');
+  const xz = packWith('xz');
+  for (const bad of [
+    gz.subarray(0, gz.length / 2), Buffer.concat([gz.subarray(0, 100), Buffer.alloc(1000, 7)]), zst.subarray(0, zst.length / 2),
+    bz.subarray(0, bz.length / 2), Buffer.concat([xz.subarray(0, 100), Buffer.alloc(1000, 7)]), xz.subarray(0, xz.length / 2),
+  ]) {
     const { stream } = await decompressStream(chunked(bad));
     await assert.rejects(readAll(stream), (e: Error & { kind?: string }) => e.kind === 'invalid-argument' && /corrupt/.test(e.message));
   }
 });
 
-test('an input error surfaces as the same object; stopping early releases the input', async () => {
-  for (const packed of [data, gzipSync(data)]) {
+test('an input error surfaces as the same object; stopping early releases the input (and ends the bzip2 or xz program)', async () => {
+  const before = [...running('bzip2'), ...running('xz')];
+  for (const packed of [data, gzipSync(data), packWith('bzip2'), packWith('xz')]) {
     const boom = new Error('disk gone');
     const failing = Readable.from((async function* () {
       yield packed.subarray(0, 10_000);
@@ -64,6 +76,10 @@ test('an input error surfaces as the same object; stopping early releases the in
     for await (const _ of early.stream) break;
     await released;
   }
+  // The programs that were stopped early are gone (killed, then reaped).
+  const until = Date.now() + 5000;
+  while ([...running('bzip2'), ...running('xz')].some((p) => !before.includes(p)) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual([...running('bzip2'), ...running('xz')].filter((p) => !before.includes(p)), []);
 });
 
 test('a source that fails after its readers stopped listening raises no uncaught error (decompressStream, tee)', async () => {

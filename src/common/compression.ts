@@ -1,25 +1,35 @@
 /**
  * Layer and archive compression: detection by magic bytes and streaming
- * decompression of gzip (node's zlib) and zstd (fzstd, a pure-JS streaming
+ * decompression of gzip (node's zlib), zstd (fzstd, a pure-JS streaming
  * decoder: node 20's zlib has no zstd, and the native bindings need build or
- * download steps at install time). One module for image/ (archives, blobs) and
- * storage/ (layer apply), so both accept the same formats.
+ * download steps at install time), and bzip2 and xz through the host's `bzip2` and
+ * `xz` programs (as dockerd runs `xz` for xz). One module for image/ (archives,
+ * blobs), storage/ (layer apply) and build/ (contexts, ADD), so all accept the same
+ * formats: those dockerd's archive code takes.
  */
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Decompress as ZstdDecoder } from 'fzstd';
 import { invalidArgument } from './errors';
 import { withLateErrorsHeard } from './streams';
 
-export type Compression = 'none' | 'gzip' | 'zstd';
+export type Compression = 'none' | 'gzip' | 'zstd' | 'bzip2' | 'xz';
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+const BZIP2_MAGIC = Buffer.from('BZh');
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+/** The bytes detectCompression needs to see: the longest magic. */
+export const MAGIC_BYTES = 6;
 
-/** The compression the first bytes of a stream announce ('none' when neither magic matches). */
+/** The compression the first bytes of a stream announce ('none' when no magic matches). */
 export function detectCompression(head: Buffer): Compression {
-  if (head.length >= 2 && head.subarray(0, 2).equals(GZIP_MAGIC)) return 'gzip';
-  if (head.length >= 4 && head.subarray(0, 4).equals(ZSTD_MAGIC)) return 'zstd';
+  const starts = (magic: Buffer) => head.length >= magic.length && head.subarray(0, magic.length).equals(magic);
+  if (starts(GZIP_MAGIC)) return 'gzip';
+  if (starts(ZSTD_MAGIC)) return 'zstd';
+  if (starts(BZIP2_MAGIC)) return 'bzip2';
+  if (starts(XZ_MAGIC)) return 'xz';
   return 'none';
 }
 
@@ -37,7 +47,7 @@ export async function decompressStream(input: Readable): Promise<{ stream: Reada
   const head: Buffer[] = [];
   let headLen = 0;
   let ended = false;
-  while (headLen < 4) {
+  while (headLen < MAGIC_BYTES) {
     const r = await it.next();
     if (r.done) {
       ended = true;
@@ -68,6 +78,7 @@ export async function decompressStream(input: Readable): Promise<{ stream: Reada
   // Every stream made here keeps an error listener of its own (see withLateErrorsHeard).
   withLateErrorsHeard(raw);
   if (compression === 'none') return { stream: raw, compression };
+  if (compression === 'bzip2' || compression === 'xz') return { stream: decompressWithTool(compression, raw), compression };
   const decoder: Transform = compression === 'gzip' ? createGunzip() : new ZstdDecompressStream();
   withLateErrorsHeard(decoder);
   raw.once('error', (e) => decoder.destroy(e));
@@ -85,6 +96,51 @@ export async function decompressStream(input: Readable): Promise<{ stream: Reada
     if (!raw.destroyed) raw.destroy();
   });
   return { stream: out, compression };
+}
+
+/** The Debian package of each program decompressStream runs. */
+const TOOL_PACKAGE = { bzip2: 'bzip2', xz: 'xz-utils' } as const;
+
+/**
+ * `raw` through `tool -d -c -q`: the program's output, ended when it exits 0. Its failure
+ * (corrupt or truncated data) is an invalid-argument error of the output, with what the
+ * program said; an error of `raw` is passed on as the same object. Destroying the output
+ * early kills the program and releases `raw`.
+ */
+function decompressWithTool(tool: 'bzip2' | 'xz', raw: Readable): Readable {
+  const out = new PassThrough();
+  withLateErrorsHeard(out);
+  const child = spawn(tool, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let said = '';
+  child.stderr.on('data', (d: Buffer) => {
+    if (said.length < 1024) said += d.toString();
+  });
+  child.stdin.on('error', () => undefined);
+  child.stdout.on('error', () => undefined);
+  raw.once('error', (e) => {
+    out.destroy(e);
+    child.kill('SIGKILL');
+  });
+  raw.pipe(child.stdin);
+  child.stdout.pipe(out, { end: false });
+  child.once('error', (e: NodeJS.ErrnoException) => {
+    out.destroy(e.code === 'ENOENT' ? invalidArgument(`${tool}-compressed data needs the ${tool} program on the daemon's host (apt-get install ${TOOL_PACKAGE[tool]})`, e) : e);
+  });
+  child.once('close', (code, signal) => {
+    if (out.destroyed) return;
+    if (code === 0) {
+      out.end();
+      return;
+    }
+    // The program's first line says what was wrong (bzip2 goes on with advice for its own users).
+    const why = said.trim().split('\n')[0] || (signal ? `${tool} was killed by ${signal}` : `${tool} exited with ${code}`);
+    out.destroy(invalidArgument(`${tool} data is corrupt or truncated: ${why}`));
+  });
+  out.once('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (!raw.destroyed) raw.destroy();
+  });
+  return out;
 }
 
 /** A Transform over fzstd's streaming decoder. */

@@ -24,7 +24,7 @@
 import { promises as fsp } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import {
-  BerthError, byteProgress, conflict, decompressStream, detectCompression, DigestMismatchError, hexOf, tee, internal, withLateErrorsHeard, invalidArgument, parseReference, type Digest, type ProgressSink, type Reference,
+  BerthError, byteProgress, conflict, decompressStream, detectCompression, MAGIC_BYTES, DigestMismatchError, hexOf, tee, internal, withLateErrorsHeard, invalidArgument, parseReference, type Digest, type ProgressSink, type Reference,
 } from '../common';
 import { BlobNotFoundError, type ContentStore, type ImageConfig, type ImageStore } from '../image';
 import { chainIDOf, type LayerInfo, type LayerStore } from '../storage';
@@ -303,7 +303,7 @@ export class IngestSession {
     if (blob === diffID) return;
     if (await this.content.has(diffID)) return;
     if (!(await this.content.has(blob))) throw this.gone(blob);
-    const head = await readHead(this.content.path(blob), 4);
+    const head = await readHead(this.content.path(blob), MAGIC_BYTES);
     if (detectCompression(head) === 'none') {
       throw this.bad(`${what} has content ${blob} but the image config says its diffID is ${diffID}; the ${this.source} is corrupt`);
     }

@@ -39,7 +39,7 @@
 import { closeSync, constants as fsc, fstatSync, openSync, promises as fsp, readdirSync, readSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { decompressStream, detectCompression, invalidArgument, isErrno, rawBodyOf } from '../common';
+import { decompressStream, detectCompression, invalidArgument, isErrno, MAGIC_BYTES, rawBodyOf } from '../common';
 import { dupCloexec, walkInRoot } from '../sys';
 import { extractOnWorker, extractRawOnWorker } from './extract-thread';
 import type { ExtractOptions, FsMount } from './extract-options';
@@ -279,7 +279,7 @@ export class ContainerFs {
       if (!r) return;
       source!.returnConnection(r.declined);
     }
-    const head = await peek(input, 4);
+    const head = await peek(input, MAGIC_BYTES);
     const stream = detectCompression(head) === 'none' ? input : (await decompressStream(input)).stream;
     await extractOnWorker(job, stream);
   }

@@ -10,7 +10,7 @@
  * already ended are acknowledged and ignored.
  */
 import { parentPort } from 'node:worker_threads';
-import { BerthError, BodyDeframer, detectCompression, isErrno, type BodyFraming, type ErrorKind } from '../common';
+import { BerthError, BodyDeframer, detectCompression, isErrno, MAGIC_BYTES, type BodyFraming, type ErrorKind } from '../common';
 import { MSG_DONTWAIT, pollIn, recv } from '../sys';
 import { ContainerFs } from './container-fs';
 import type { ExtractJob, FromWorker, ToWorker } from './extract-thread';
@@ -131,7 +131,7 @@ function runRaw(m: ExtractJob, fd: number, head: Buffer, framing: BodyFraming): 
     let raw = head;
     for (;;) {
       body.feed(raw, sink);
-      if (!decided && (firstLen >= 4 || body.done)) {
+      if (!decided && (firstLen >= MAGIC_BYTES || body.done)) {
         if (!decide()) {
           j.extractor.close();
           job = undefined;

@@ -285,6 +285,11 @@ test('contexts from stdin: a Dockerfile alone, a compressed tar; -f outside the 
   for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
   await buildOk(['-t', 'stdin:2', '-'], { input: gzipSync(Buffer.concat(chunks)) });
   assert.equal(await d.dockerOk(['run', '--rm', 'stdin:2', 'cat', '/f']), 'gzipped context');
+  // bzip2 and xz too, as dockerd takes them; the same context, so the build is cached.
+  for (const tool of ['bzip2', 'xz']) {
+    const packed = spawnSync(tool, ['-c'], { input: Buffer.concat(chunks) }).stdout as Buffer;
+    assert.match(await buildOk(['-t', `stdin:${tool}`, '-'], { input: packed }), /Using cache/, tool);
+  }
 
   const ctx = context({ 'data.txt': 'outside dockerfile\n' });
   const elsewhere = mkdtempSync(join(d.dir, 'df-'));

@@ -648,3 +648,32 @@ test('import from a URL (docker and berth): downloaded by berthd with Importing 
   const count = (s: string) => s.split('\n').filter(Boolean).length;
   assert.equal(count(await d.dockerOk(['images', '-aq'])), count(imagesBefore) + 3, 'the three imports and nothing of the failed ones');
 });
+
+test('import and load take bzip2 and xz as well as gzip and zstd, as dockerd\'s archive code does; a corrupt one is refused and leaves nothing', async () => {
+  const rootfs = readFileSync(d.busyboxTar());
+  const pack = (tool: string, input: Buffer) => {
+    const r = spawnSync(tool, ['-c'], { input, maxBuffer: 1 << 28 });
+    assert.equal(r.status, 0, `${tool}: ${r.stderr}`);
+    return r.stdout as Buffer;
+  };
+  const before = (await d.dockerOk(['images', '-aq'])).split('\n').filter(Boolean).length;
+  for (const tool of ['bzip2', 'xz']) {
+    const packed = write(`rootfs.tar.${tool}`, pack(tool, rootfs));
+    await d.dockerOk(['import', packed, `packed-${tool}:1`]);
+    assert.equal(await d.dockerOk(['run', '--rm', `packed-${tool}:1`, 'cat', '/etc/group']), 'root:x:0:\nnogroup:x:65534:');
+  }
+  // A saved image, compressed by the user, loads back.
+  const saved = join(d.dir, 'saved.tar');
+  await d.dockerOk(['save', '-o', saved, 'packed-xz:1']);
+  await d.dockerOk(['rmi', 'packed-xz:1', 'packed-bzip2:1']);
+  const loaded = await d.dockerOk(['load', '-i', write('saved.tar.xz', pack('xz', readFileSync(saved)))]);
+  assert.equal(loaded, 'Loaded image: packed-xz:1');
+  assert.equal(await d.dockerOk(['run', '--rm', 'packed-xz:1', 'echo', 'ran']), 'ran');
+  await d.dockerOk(['rmi', 'packed-xz:1']);
+  // Cut short: refused with what xz said, and no image is kept.
+  const xz = pack('xz', rootfs);
+  const cut = await d.docker(['import', write('cut.tar.xz', xz.subarray(0, xz.length >> 1)), 'packed-cut:1']);
+  assert.equal(cut.code, 1);
+  assert.match(cut.stderr, /xz data is corrupt or truncated: .*Unexpected end of input/);
+  assert.equal((await d.dockerOk(['images', '-aq'])).split('\n').filter(Boolean).length, before);
+});
