@@ -51,6 +51,14 @@ test('corrupt or truncated compressed data is an invalid-argument error', async 
   }
 });
 
+test('an xz stream that asks for more memory than the limit is refused, not decompressed', async () => {
+  // A 1 GiB dictionary declared by a small stream: xz would allocate it to decompress.
+  const big = spawnSync('xz', ['-c', '--lzma2=dict=1GiB', '-M', '0'], { input: Buffer.from('tiny'), maxBuffer: 1 << 20 });
+  assert.equal(big.status, 0, String(big.stderr));
+  const { stream } = await decompressStream(chunked(big.stdout as Buffer));
+  await assert.rejects(readAll(stream), (e: Error & { kind?: string }) => e.kind === 'invalid-argument' && /xz data is corrupt or truncated: .*[Mm]emory usage limit/.test(e.message));
+});
+
 test('an input error surfaces as the same object; stopping early releases the input (and ends the bzip2 or xz program)', async () => {
   const before = [...running('bzip2'), ...running('xz')];
   for (const packed of [data, gzipSync(data), packWith('bzip2'), packWith('xz')]) {

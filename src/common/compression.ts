@@ -98,6 +98,9 @@ export async function decompressStream(input: Readable): Promise<{ stream: Reada
   return { stream: out, compression };
 }
 
+/** The most memory xz may take to decompress one stream. */
+const XZ_MEMORY_LIMIT = '512MiB';
+
 /** The Debian package of each program decompressStream runs. */
 const TOOL_PACKAGE = { bzip2: 'bzip2', xz: 'xz-utils' } as const;
 
@@ -110,7 +113,10 @@ const TOOL_PACKAGE = { bzip2: 'bzip2', xz: 'xz-utils' } as const;
 function decompressWithTool(tool: 'bzip2' | 'xz', raw: Readable): Readable {
   const out = new PassThrough();
   withLateErrorsHeard(out);
-  const child = spawn(tool, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // A hostile xz header may ask for a dictionary of gigabytes: xz refuses past this (its
+  // presets need at most 65 MiB). bzip2's memory is bounded by its format (under 4 MiB).
+  const args = tool === 'xz' ? ['-d', '-c', '-q', `--memlimit-decompress=${XZ_MEMORY_LIMIT}`] : ['-d', '-c', '-q'];
+  const child = spawn(tool, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let said = '';
   child.stderr.on('data', (d: Buffer) => {
     if (said.length < 1024) said += d.toString();
