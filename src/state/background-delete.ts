@@ -10,23 +10,12 @@
  * the renamed trees where their owners' start-up sweeps find them.
  */
 import { promises as fsp } from 'node:fs';
+import { KeyedMutex } from './mutex';
 
-const queue: Array<{ path: string; done: () => void }> = [];
-let running = false;
+/** One lane: the deletions take turns, in the order they were asked for. */
+const lane = new KeyedMutex();
 
 /** Queues `path` (a file or a tree) for deletion; resolves once it is gone or could not be deleted. */
 export function deleteInBackground(path: string): Promise<void> {
-  return new Promise((resolve) => {
-    queue.push({ path, done: resolve });
-    if (!running) void drain();
-  });
-}
-
-async function drain(): Promise<void> {
-  running = true;
-  for (let job = queue.shift(); job; job = queue.shift()) {
-    await fsp.rm(job.path, { recursive: true, force: true }).catch(() => undefined);
-    job.done();
-  }
-  running = false;
+  return lane.run('delete', () => fsp.rm(path, { recursive: true, force: true }).catch(() => undefined));
 }
