@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 /** What drainOrClose needs of a writable stream (node's, or streamx's as tar-stream uses). */
 export interface DrainTarget {
   readonly destroyed?: boolean;
@@ -48,4 +48,24 @@ export function tee(src: Readable): [PassThrough, PassThrough] {
   src.pipe(a);
   src.pipe(b);
   return [a, b];
+}
+
+/**
+ * `src` unchanged, with `onBytes` told each chunk's length as it passes (progress of a
+ * download or an unpack). An error of `src` becomes the result's, as the same object; a
+ * result destroyed before its end releases `src`.
+ */
+export function countedStream(src: Readable, onBytes: (n: number) => void, highWaterMark = 1 << 20): Readable {
+  const t = withLateErrorsHeard(new Transform({
+    highWaterMark,
+    transform(chunk: Buffer, _enc, cb) {
+      onBytes(chunk.length);
+      cb(null, chunk);
+    },
+  }));
+  src.once('error', (e) => t.destroy(e));
+  t.once('close', () => {
+    if (!src.readableEnded) src.destroy();
+  });
+  return src.pipe(t);
 }

@@ -22,9 +22,9 @@
  * Progress: one `Loading layer` item per layer unpacked, with bytes read.
  */
 import { promises as fsp } from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
-  BerthError, byteProgress, conflict, decompressStream, detectCompression, MAGIC_BYTES, DigestMismatchError, hexOf, tee, internal, withLateErrorsHeard, invalidArgument, parseReference, type Digest, type ProgressSink, type Reference,
+  BerthError, byteProgress, conflict, countedStream, decompressStream, detectCompression, MAGIC_BYTES, DigestMismatchError, hexOf, tee, internal, invalidArgument, parseReference, type Digest, type ProgressSink, type Reference,
 } from '../common';
 import { BlobNotFoundError, type ContentStore, type ImageConfig, type ImageStore } from '../image';
 import { chainIDOf, type LayerInfo, type LayerStore } from '../storage';
@@ -375,19 +375,7 @@ export class IngestSession {
 
   /** `src` unchanged, reporting its bytes as the `Loading layer` progress of item `id`. */
   private counted(src: Readable, id: string, total: number | undefined): Readable {
-    const report = byteProgress(this.progress, id, this.unpackStatus, total);
-    const t = withLateErrorsHeard(new Transform({
-      highWaterMark: 1 << 20,
-      transform(chunk: Buffer, _enc, cb) {
-        report(chunk.length);
-        cb(null, chunk);
-      },
-    }));
-    src.once('error', (e) => t.destroy(e));
-    t.once('close', () => {
-      if (!src.readableEnded) src.destroy();
-    });
-    return src.pipe(t);
+    return countedStream(src, byteProgress(this.progress, id, this.unpackStatus, total));
   }
 }
 

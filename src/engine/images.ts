@@ -13,7 +13,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import {
-  BerthError, checkFilterKeys, conflict, filterBool, ignoreProgress, matchLabelArgs, invalidArgument, log, notFound, shortId, type Digest, type ProgressSink,
+  BerthError, byteProgress, checkFilterKeys, countedStream, conflict, filterBool, ignoreProgress, matchLabelArgs, invalidArgument, log, notFound, shortId, type Digest, type ProgressSink,
 } from '../common';
 import {
   ContentStore,
@@ -195,18 +195,30 @@ export class ImageService {
   }
 
   /**
-   * `docker import URL`: the reply to a GET of `src` (`http://` put before it when it names no
-   * scheme, as dockerd does), for importTar to read. The reference is checked and the reply
-   * awaited before anything is streamed, so that a bad name, a refused connection or a 404 is
-   * answered with its status. `length` is the reply's Content-Length, when it gave one.
+   * `docker import URL`, as dockerd does it: `http://` put before a URL that names no scheme;
+   * the reference checked and the GET answered before anything is streamed, so that a bad
+   * name, a refused connection or a 404 keeps its status; then `run` streams `Downloading
+   * from URL`, the bytes as `Importing` progress (of the Content-Length, when the reply gave
+   * one), imports them and resolves with the image ID. The history comment is
+   * `Imported from <src>` unless a message is given.
    */
-  async openImportUrl(src: string, opts: ImportOptions): Promise<{ url: string; body: Readable; length: number | undefined }> {
+  async prepareImportUrl(src: string, opts: ImportOptions): Promise<{ run(sink: ProgressSink): Promise<Digest> }> {
     importReference(opts);
     const url = src.includes('://') ? src : `http://${src}`;
     const { fetchUrl } = await import('../build');
     const body = await fetchUrl(url);
     const length = Number(body.headers['content-length']);
-    return { url, body, length: Number.isSafeInteger(length) && length >= 0 ? length : undefined };
+    const total = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+    return {
+      run: async (sink) => {
+        sink({ kind: 'status', status: `Downloading from ${url}` });
+        try {
+          return await this.importTar(countedStream(body, byteProgress(sink, '', 'Importing', total)), { ...opts, message: opts.message ?? `Imported from ${src}` });
+        } finally {
+          body.destroy();
+        }
+      },
+    };
   }
 
   /**

@@ -1,5 +1,4 @@
-import { Transform } from 'node:stream';
-import { byteProgress, invalidArgument, notFound } from '../../common';
+import { invalidArgument, notFound } from '../../common';
 import { parseReference, pullReference, type Engine } from '../../engine';
 import type { ImageHistoryItem, ImageSummary } from '../../wire';
 import { imageInspect, imageSummary } from '../convert';
@@ -91,26 +90,9 @@ export function imageRoutes(router: Router, engine: Engine): void {
       return;
     }
     if (fromSrc) {
-      // As dockerd: the download's errors before the reply starts are its status; then
-      // `Downloading from URL`, the bytes as `Importing` progress, and the image ID.
-      const src = await svc.openImportUrl(fromSrc, importOpts);
-      await streamProgress(ctx, async (sink) => {
-        sink({ kind: 'status', status: `Downloading from ${src.url}` });
-        const tick = byteProgress(sink, '', 'Importing', src.length);
-        const counted = src.body.pipe(new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            tick(chunk.length);
-            done(null, chunk);
-          },
-        }));
-        src.body.on('error', (err) => counted.destroy(err));
-        try {
-          const id = await svc.importTar(counted, { ...importOpts, message: importOpts.message ?? `Imported from ${fromSrc}` });
-          sink({ kind: 'status', status: id });
-        } finally {
-          src.body.destroy();
-        }
-      });
+      // The download's errors before the reply starts are its status, as with dockerd.
+      const plan = await svc.prepareImportUrl(fromSrc, importOpts);
+      await streamProgress(ctx, async (sink) => sink({ kind: 'status', status: await plan.run(sink) }));
       return;
     }
     if (fromImage) return pull(ctx, fromImage);
