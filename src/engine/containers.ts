@@ -42,6 +42,7 @@ import {
   DEFAULT_SHM_SIZE, checkWorkingDir, detectSysInfo, discardUnsupported, mountShm, startFailure, resolveUser, rootPair, toolVersion, unmountShm,
   type HostFacts, type IdMappings, type LogEntry, type SysInfo, type ToolVersion,
 } from '../runtime';
+import { parseLink } from '../network';
 import { KeyedMutex } from '../state';
 import { mkdirIn, type Snapshotter } from '../storage';
 import { afterCreate, buildSpec, checkSpec, containerCgroupsPath, initBinaryPath, shareableShmPath } from './container-spec';
@@ -265,7 +266,7 @@ export class ContainerService {
     const mode = net.mode ?? '';
     if (!['', 'default', 'bridge', 'none', 'host'].includes(mode) && !mode.startsWith('container:')) return;
     for (const link of net.links ?? []) {
-      const name = (link.split(':')[0] ?? '').replace(/^\//, '');
+      const { name } = parseLink(link);
       try {
         this.store.get(name);
       } catch (err) {
@@ -284,16 +285,15 @@ export class ContainerService {
     const mode = rec.spec.network.mode ?? '';
     if (!['', 'default', 'bridge'].includes(mode)) return;
     for (const link of rec.spec.network.links ?? []) {
-      const [target = '', alias] = link.split(':');
+      const { name, alias } = parseLink(link);
       let child: ContainerRecord;
       try {
-        child = this.store.get(target.replace(/^\//, ''));
+        child = this.store.get(name);
       } catch {
         continue;
       }
       if (isLive(child)) continue;
-      const as = (alias ?? target).split('/').filter(Boolean).pop() ?? '';
-      throw new SystemError(`Cannot link to a non running container: /${child.name} AS /${rec.name}/${as}`);
+      throw new SystemError(`Cannot link to a non running container: /${child.name} AS /${rec.name}/${alias}`);
     }
   }
 

@@ -26,7 +26,7 @@ import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, conflict, SystemError, invalidArgument, log, notFound, traceSpan, traceStart, type FilterArgs, checkFilterKeys, matchLabelArgs } from '../common';
 import { readJSON, writeJSONAtomic } from '../state';
-import { hostResolvConf, hostsFile, hostsLine, LOOPBACK_HOSTS, resolvConf, writeFiles, type HostsEntry } from './files';
+import { hostResolvConf, hostsFile, hostsLine, LOOPBACK_HOSTS, parseLink, resolvConf, writeFiles, type HostsEntry } from './files';
 import { contains, DEFAULT_POOLS, formatCIDR, formatIPv4, hostRoutes, lastAddress, overlaps, parseCIDR, parseIPv4, pickSubnet, type Subnet } from './ipnet';
 import { contains6, formatCIDR6, formatIPv6, overlaps6, parseCIDR6, parseIPv6 } from './ipnet6';
 import { Netavark, type NetavarkNetwork, type NetavarkRequest } from './netavark';
@@ -1014,13 +1014,11 @@ export class BridgeNetworking {
   private linkHosts(req: NetworkRequest): HostsEntry[] {
     const out: HostsEntry[] = [];
     for (const link of req.links ?? []) {
-      const [target, alias] = link.split(':');
-      const name = (target ?? '').replace(/^\//, '');
+      const { name, alias } = parseLink(link);
       const s = [...this.states.values()].find((x) => x.containerName === name || x.containerId.startsWith(name));
       const e = s?.endpoints[0];
       if (!s || !e) continue;
-      const a = (alias ?? name).split('/').pop()!;
-      out.push({ ip: e.ip, names: [...new Set([a, s.containerId.slice(0, 12), s.containerName])] });
+      out.push({ ip: e.ip, names: [...new Set([alias, s.containerId.slice(0, 12), s.containerName])] });
     }
     return out;
   }

@@ -41,6 +41,17 @@ export interface HostsEntry {
   names: string[];
 }
 
+/**
+ * A legacy `--link` as given (`NAME[:ALIAS]`, either side perhaps with a leading `/`, the
+ * alias perhaps as dockerd stores it, `/container/alias`): the linked container's name and the
+ * alias it is known by (its name when none is given).
+ */
+export function parseLink(link: string): { name: string; alias: string } {
+  const [target = '', alias] = link.split(':');
+  const name = target.replace(/^\//, '');
+  return { name, alias: (alias ?? name).split('/').filter(Boolean).pop() ?? name };
+}
+
 export const hostsLine = (ip: string, names: readonly string[]) => `${ip}\t${names.join(' ')}`;
 
 /** Loopback names, extra hosts (--add-host, --link), then the container's own addresses (one per network). */

@@ -1,4 +1,5 @@
 export { LoopbackNetwork, containerResolvConf, type LoopbackAttachment, type NetworkFiles } from './loopback';
+export { parseLink } from './files';
 export {
   BridgeNetworking, DEFAULT_BRIDGE, macFor,
   type BridgeAttachment, type BridgeOptions, type Endpoint, type EndpointState, type NetworkRecord, type NetworkRequest, type NetworkSetUp,
