@@ -140,6 +140,7 @@ test('openLogSet reads kept files gzipped as <log>.I.gz (the plain name first), 
   writeFileSync(path, rec('d'));
   const { rotated, current } = openLogSet(path);
   t.after(() => closeLogs([current, ...rotated]));
+  await Promise.all(rotated.map((f) => readyLog(f)));
   assert.equal(rotated[0]!.key, '11:22');
   assert.equal(rotated[0]!.size, (rec('a') + rec('b')).length);
   assert.deepEqual(await Promise.all(rotated.map((f) => textOf(f.fd))), [['a', 'b'], ['c']]);

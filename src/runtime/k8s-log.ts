@@ -4,11 +4,11 @@
  * (a newline was written) and P is a partial line (no newline yet).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants as fsc, createReadStream, fstatSync, openSync, read, readFileSync, readSync, statSync, unlinkSync, watch, write, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, fstatSync, openSync, read, readSync, statSync, unlinkSync, watch, write } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, gunzipSync } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 
 export interface LogEntry {
   /** RFC 3339 with nanoseconds, in UTC (`…Z`) when conmon wrote +00:00. */
@@ -100,9 +100,9 @@ export function openLog(path: string): LogFile | undefined {
 /**
  * A kept file that berth-logrotate.so gzipped (`<log>.I.gz`). Its key is the plain file's it
  * was made from, as the gzip header's comment names it, so that a reader that read that file
- * knows this one; its text is decompressed into an unnamed file the first time it is read.
- * Readers call readyLog first, which decompresses in the background (zlib on the thread pool,
- * a block at a time); `fd` and `size` decompress synchronously only if asked before that.
+ * knows this one. Its text is decompressed into an unnamed file by readyLog, which every
+ * reader calls before it reads: in the background (zlib on the thread pool, a block at a
+ * time), so a large kept file never holds up the event loop.
  */
 class GzLogFile implements LogFile {
   private text?: { fd: number; size: number };
@@ -112,14 +112,14 @@ class GzLogFile implements LogFile {
   constructor(private readonly gzFd: number, readonly key: string, private readonly path: string) {}
 
   get fd(): number {
-    return this.openSync().fd;
+    return this.loaded().fd;
   }
 
   get size(): number {
-    return this.openSync().size;
+    return this.loaded().size;
   }
 
-  /** Decompresses the text without blocking the event loop; once per file. */
+  /** Decompresses the text; once per file (again only after a failure). */
   load(): Promise<void> {
     if (this.text) return Promise.resolve();
     this.loading ??= this.inflate().finally(() => {
@@ -144,22 +144,8 @@ class GzLogFile implements LogFile {
     closeSync(this.gzFd);
   }
 
-  private openSync(): { fd: number; size: number } {
-    if (this.text) return this.text;
-    let plain: Buffer;
-    try {
-      plain = gunzipSync(readFileSync(this.gzFd), { maxOutputLength: GZ_TEXT_LIMIT });
-    } catch (err) {
-      throw this.unreadable(err);
-    }
-    const fd = unnamedFile(dirname(this.path));
-    try {
-      for (let off = 0; off < plain.length; ) off += writeSync(fd, plain, off, plain.length - off);
-    } catch (err) {
-      closeSync(fd);
-      throw err;
-    }
-    this.text = { fd, size: plain.length };
+  private loaded(): { fd: number; size: number } {
+    if (!this.text) throw new Error(`the kept log file ${this.path} is read before readyLog decompressed it`);
     return this.text;
   }
 
@@ -179,18 +165,13 @@ class GzLogFile implements LogFile {
       await pipeline(createReadStream('', { fd: this.gzFd, start: 0, autoClose: false }), createGunzip(), out);
     } catch (err) {
       closeSync(fd);
-      throw this.unreadable(err);
+      throw new Error(`cannot read the kept log file ${this.path}: ${(err as Error).message}`, { cause: err });
     }
-    // Read synchronously meanwhile (a caller that did not wait): keep that text.
-    if (this.text || this.closed) {
+    if (this.closed) {
       closeSync(fd);
       return;
     }
     this.text = { fd, size };
-  }
-
-  private unreadable(err: unknown): Error {
-    return new Error(`cannot read the kept log file ${this.path}: ${(err as Error).message}`, { cause: err });
   }
 }
 
