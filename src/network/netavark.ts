@@ -58,12 +58,18 @@ export interface NetavarkResult {
 
 export class Netavark {
   /**
-   * Calls for different containers run side by side (netavark waits on the xtables lock and
-   * locks aardvark's config itself); `exclusive` calls (a network's anchor, which makes or
-   * removes the bridge and its chains) wait for everything before them and hold off what
-   * comes after.
+   * Calls for different containers run side by side (netavark waits on the xtables lock);
+   * `exclusive` calls (a network's anchor, which makes or removes the bridge and its chains)
+   * wait for everything before them and hold off what comes after.
+   *
+   * Calls that touch a network with DNS go one at a time among themselves: netavark (1.4)
+   * locks aardvark-dns's config only while adding entries. A teardown rewrites the network's
+   * file in place (truncate, then write) with no lock, so another teardown reading it in
+   * between saw it empty, deleted it and stopped aardvark-dns: the containers left on the
+   * network could no longer resolve each other (`docker rm -f` of several at once did it).
    */
   private exclusiveTail: Promise<unknown> = Promise.resolve();
+  private dnsTail: Promise<unknown> = Promise.resolve();
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
@@ -105,7 +111,10 @@ export class Netavark {
       this.exclusiveTail = next;
       return next;
     }
-    const next = settled(this.exclusiveTail).then(() => this.exec(cmd, netns, req));
+    const dns = Object.values(req.network_info).some((n) => n.dns_enabled);
+    const gate = dns ? Promise.all([settled(this.exclusiveTail), settled(this.dnsTail)]) : settled(this.exclusiveTail);
+    const next = gate.then(() => this.exec(cmd, netns, req));
+    if (dns) this.dnsTail = next;
     this.inFlight.add(next);
     void settled(next).then(() => this.inFlight.delete(next));
     return next;

@@ -271,6 +271,33 @@ test('a user network: containers reach each other by name, alias and short id; D
   events.stop();
 });
 
+
+test('containers of a DNS network removed and started all at once: the others still resolve each other and the new ones', async () => {
+  await d.dockerOk(['network', 'create', 'crowd']);
+  const all = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+  for (const n of all) await d.dockerOk(['run', '-d', '--name', n, '--network', 'crowd', 'busybox', 'sleep', '300']);
+  // The CLI removes its arguments in parallel; two more start meanwhile.
+  await Promise.all([
+    d.dockerOk(['rm', '-f', 'c1', 'c2', 'c3', 'c4']),
+    d.dockerOk(['run', '-d', '--name', 'c7', '--network', 'crowd', 'busybox', 'sleep', '300']),
+    d.dockerOk(['run', '-d', '--name', 'c8', '--network', 'crowd', 'busybox', 'sleep', '300']),
+  ]);
+  // Their names leave DNS once their unwiring (after the removal answered) is done.
+  for (const n of ['c1', 'c2', 'c3', 'c4']) {
+    await waitFor(`${n} gone from DNS`, async () => (await d.docker(['exec', 'c5', 'nslookup', n])).code !== 0, 20_000, 200);
+  }
+  for (const [from, to] of [['c5', 'c6'], ['c6', 'c5'], ['c5', 'c7'], ['c7', 'c8']] as const) {
+    const want = (await d.inspect(to)).NetworkSettings.Networks.crowd.IPAddress;
+    let last = '';
+    await waitFor(`${from} resolves ${to}`, async () => {
+      const r = await d.docker(['exec', from, 'nslookup', to]);
+      last = r.stdout + r.stderr;
+      return last.includes(`Address: ${want}`);
+    }, 10_000, 200).catch(() => assert.fail(`${from} cannot resolve ${to}: ${last}`));
+  }
+  await d.dockerOk(['rm', '-f', 'c5', 'c6', 'c7', 'c8']);
+  await d.dockerOk(['network', 'rm', 'crowd']);
+});
 test('network create: subnet, gateway, ip-range, --ip, bridge name; bad input refused with dockerd\'s statuses', async () => {
   const x = d.net!.x;
   await d.dockerOk(['network', 'create', '--subnet', `10.${x}.200.0/24`, '--gateway', `10.${x}.200.254`, '--ip-range', `10.${x}.200.128/25`, '-o', `com.docker.network.bridge.name=bn${x}`, 'fixed']);
