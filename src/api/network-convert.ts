@@ -13,6 +13,8 @@ export function networkInspect(engine: Engine, n: NetworkRecord, verbose = false
     Created: n.created,
     Scope: 'local',
     Driver: n.driver,
+    // dockerd 28 shows it whatever the API version asked (no Berth network is IPv6-only).
+    EnableIPv4: true,
     EnableIPv6: !!n.subnet6,
     IPAM: {
       Driver: 'default',

@@ -303,6 +303,8 @@ test('network create: subnet, gateway, ip-range, --ip, bridge name; bad input re
   await d.dockerOk(['network', 'create', '--subnet', `10.${x}.200.0/24`, '--gateway', `10.${x}.200.254`, '--ip-range', `10.${x}.200.128/25`, '-o', `com.docker.network.bridge.name=bn${x}`, 'fixed']);
   const ins = JSON.parse(await d.dockerOk(['network', 'inspect', 'fixed']))[0];
   assert.deepEqual(ins.IPAM.Config, [{ Subnet: `10.${x}.200.0/24`, Gateway: `10.${x}.200.254`, IPRange: `10.${x}.200.128/25` }]);
+  // dockerd 28 shows EnableIPv4 (the CLI's templates read it) whatever API version was asked.
+  assert.equal(await d.dockerOk(['network', 'inspect', '-f', '{{.EnableIPv4}} {{.EnableIPv6}}', 'fixed']), 'true false');
   // A subnet without a gateway is shown as given, as dockerd does; the network still takes the first address.
   await d.dockerOk(['network', 'create', '--subnet', `10.${x}.202.0/24`, 'nogw']);
   assert.deepEqual(JSON.parse(await d.dockerOk(['network', 'inspect', 'nogw']))[0].IPAM.Config, [{ Subnet: `10.${x}.202.0/24` }]);
