@@ -181,13 +181,13 @@ export function containerStatusText(r: ContainerRecord, now = Date.now()): strin
   }
 }
 
-/** `ps`'s view of a container; with the image deleted (rmi -f), Image is its ID, as in dockerd. */
+/** `ps`'s view of a container; once its image name no longer names its image, Image is the image's ID, as in dockerd. */
 export function containerSummary(r: ContainerRecord, engine?: Engine): ContainerSummary {
   const cmd = [r.path, ...r.args].map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ');
   return {
     Id: r.id,
     Names: [`/${r.name}`],
-    Image: engine && !engine.hasImage(r.imageId) ? r.imageId : r.image,
+    Image: engine ? engine.imageShown(r.image, r.imageId) : r.image,
     ImageID: r.imageId,
     Command: cmd,
     Created: Math.floor(Date.parse(r.created) / 1000),

@@ -230,9 +230,13 @@ export class Engine {
     return this.snapshots.driver;
   }
 
-  /** Whether an image with this id exists (a container's image may have been removed with rmi -f). */
-  hasImage(id: Digest): boolean {
-    return !!this.images.get(id);
+  /**
+   * The image a container is listed with: the name it was created from while that name still
+   * names its image, else the image's ID (the name was removed or now names another image;
+   * dockerd's list does the same).
+   */
+  imageShown(name: string, id: Digest): string {
+    return name === id || this.images.stillNames(name, id) ? name : id;
   }
 
   /** The names an image goes by: repo:tag references, repo@digest references, and when it was last tagged. */

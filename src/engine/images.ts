@@ -104,6 +104,11 @@ export class ImageService {
     return this.store.resolve(nameOrId);
   }
 
+  /** Whether `name` still names image `id` (see ImageStore.stillNames). */
+  stillNames(name: string, id: Digest): boolean {
+    return this.store.stillNames(name, id);
+  }
+
   /** The image with this exact ID, or undefined (it may have been removed). */
   get(id: Digest): ImageRecord | undefined {
     return this.store.get(id);

@@ -124,7 +124,6 @@ export class ImageStore {
     }
   }
 
-  /** Runs fn on a copy of the state, persists the copy, then makes it current. */
   /** Changes the state on disk, then in memory; `committed` runs right after, before the next change starts. */
   private mutate<T>(fn: (s: PersistedState) => T, committed?: () => void): Promise<T> {
     return this.exclusive(async () => {
@@ -264,6 +263,32 @@ export class ImageStore {
     if (parseError) throw parseError;
     // Named as dockerd names it: the familiar reference with its default tag (`busybox:latest`).
     throw notFound(`No such image: ${ref && !prefix ? familiarString(withDefaultTag(ref)) : nameOrId}`);
+  }
+
+  /** What stillNames found, for the state it was found in. */
+  private namesMemo = new Map<string, Digest | null>();
+  private namesMemoOf?: PersistedState;
+
+  /**
+   * Whether `name` (a reference, ID or ID prefix, as a container was created from it) still
+   * names image `id`. Asked for every container of a `ps`: the answers are kept until the
+   * next change of the references.
+   */
+  stillNames(name: string, id: Digest): boolean {
+    if (this.namesMemoOf !== this.state || this.namesMemo.size > 4096) {
+      this.namesMemo.clear();
+      this.namesMemoOf = this.state;
+    }
+    let found = this.namesMemo.get(name);
+    if (found === undefined) {
+      try {
+        found = this.resolve(name).id;
+      } catch {
+        found = null;
+      }
+      this.namesMemo.set(name, found);
+    }
+    return found === id;
   }
 
   /** The image a reference names, if any. Tag+digest references are looked up by digest, like dockerd. */

@@ -297,7 +297,15 @@ test('rmi follows docker: untag vs delete, conflicts with containers, force', as
   r = await d.docker(['rmi', '-f', bb]);
   assert.equal(r.code, 1);
   assert.equal(r.stderr.trim(), `Error response from daemon: conflict: unable to delete ${bb.slice(7, 19)} (cannot be forced) - image is being used by running container ${id.slice(0, 12)}`);
+  assert.equal(await d.dockerOk(['ps', '--filter', `id=${id}`, '--format', '{{.Image}}']), 'rmi/bb:1');
   assert.equal(await d.dockerOk(['rmi', 'rmi/bb:1']), 'Untagged: rmi/bb:1', 'another tag is left: untag only');
+  // The name it was created from names nothing now: ps shows the image's ID, as dockerd does; and
+  // the same once the name is back but on another image.
+  assert.equal(await d.dockerOk(['ps', '--filter', `id=${id}`, '--format', '{{.Image}}']), bb.slice(7, 19));
+  await d.dockerOk(['tag', 'rmi/a:1', 'rmi/bb:1']);
+  assert.equal(await d.dockerOk(['ps', '--filter', `id=${id}`, '--format', '{{.Image}}']), bb.slice(7, 19));
+  assert.equal(await d.dockerOk(['inspect', '-f', '{{.Config.Image}}', id]), 'rmi/bb:1', 'inspect keeps the name given');
+  await d.dockerOk(['rmi', 'rmi/bb:1']);
   // The last name of an image a running container uses: dockerd's words for any container.
   await d.dockerOk(['tag', 'busybox', 'only/bb:1']);
   await d.dockerOk(['rmi', 'busybox']);
