@@ -10,7 +10,7 @@
  * handling is idempotent and runs outside it, because stop() waits for the exit
  * while holding the lock.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -193,11 +193,21 @@ export class ContainerService {
     for (const rec of this.store.list()) {
       if (rec.state.status === 'removing') await this.removeNow(rec).catch((err) => log.warn('removal failed', { id: rec.id, error: String(err) }));
     }
+    // A start cut short may have left the container's rootfs mounted, or runc's container made.
+    const mountinfo = this.store.list().some((r) => r.state.status === 'created') ? readFileSync('/proc/self/mountinfo', 'utf8') : '';
+    const startBegun = (rec: ContainerRecord) => this.runtime.known(rec.id) || mountinfo.includes(`${this.snapshots.mergedDir(rec.id)} `);
     await forEachLimit(this.store.list(), 16, async (rec) => {
       if (isLive(rec)) await this.reconcile(rec);
+      else if (rec.state.status === 'created' && startBegun(rec)) await this.settleInterruptedStart(rec);
       if (this.store.has(rec.id)) await this.archive.recover(rec).catch((err) => log.warn('cannot clean up after an interrupted cp', { id: rec.id, error: String(err) }));
     });
     await this.network.recover?.(new Set(this.store.list().filter(isLive).map((r) => r.id)));
+    // As dockerd does when it starts: a --rm container that is not running goes (one that
+    // exited while berthd was down, one whose start berthd's end interrupted, one created
+    // and never started).
+    for (const rec of this.store.list()) {
+      if (rec.spec.autoRemove && !isLive(rec)) await this.removeNow(rec).catch((err) => log.warn('auto-remove failed', { id: rec.id, error: String(err) }));
+    }
     this.restartAtInit();
     traceSpan('init', 'containers reconciled', tAdopt);
   }
@@ -237,6 +247,26 @@ export class ContainerService {
         await this.store.save(rec).catch(() => undefined);
       }
     });
+  }
+
+  /**
+   * A start that berthd's end interrupted: the record still says created, but the rootfs is
+   * mounted or runc has the container. A process already running (the end came between
+   * runc's start and the record's save) is adopted as running. Anything else is undone (runc's
+   * container, its init process and cgroups, then the mount; its conmon then exits), so that
+   * the host holds nothing for a created container and `docker start` begins afresh; its
+   * network goes with the other non-running containers' (network.recover).
+   */
+  private async settleInterruptedStart(rec: ContainerRecord): Promise<void> {
+    const st = await this.runtime.state(rec.id).catch(() => undefined);
+    if (st && (st.status === 'running' || st.status === 'paused')) {
+      rec.state = { ...rec.state, status: st.status, pid: st.pid, exitCode: 0, error: '', oomKilled: false, startedAt: new Date().toISOString(), finishedAt: ZERO_TIME };
+      await this.store.save(rec);
+      return;
+    }
+    if (this.runtime.known(rec.id)) await this.runtime.delete(rec.id).catch((err) => log.warn('cannot undo an interrupted start', { id: rec.id, error: String(err) }));
+    await this.snapshots.unmount(rec.id).catch(() => undefined);
+    await this.mounts.stopped(rec).catch(() => undefined);
   }
 
   private async reconcile(rec: ContainerRecord): Promise<void> {

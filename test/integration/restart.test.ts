@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BERTHD, Daemon, GATE, httpStream, ID64, openGate, run, useDaemon, waitFor, alive } from './harness';
+import { BERTHD, Daemon, GATE, httpStream, ID64, openGate, processesMentioning, run, sleep, useDaemon, waitFor, alive } from './harness';
 
 const d = useDaemon();
 
@@ -207,6 +207,48 @@ test('a container whose conmon was killed is not Up forever: its exit is recorde
     assert.ok(!existsSync(join(d.execRoot, 'runc', id)), 'runc state removed');
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(id), 'rootfs unmounted');
   }
+});
+
+test('berthd killed in the middle of starts: a container left Created holds nothing on the host (no runc state, conmon or mount) and starts again; a --rm one that is not running is removed at the next start, as dockerd does', async () => {
+  // `docker create --rm`, never started: dockerd removes such a container when it starts.
+  const createdRm = await d.dockerOk(['create', '--rm', 'busybox', 'true']);
+  // Starts cut short at different moments, until one was cut between runc's create and the
+  // record's save (seen on disk while berthd is down).
+  const runcState = (id: string) => existsSync(join(d.execRoot, 'runc', id));
+  let cut = 0;
+  for (let round = 0; round < 12 && cut === 0; round++) {
+    const starting = [1, 2, 3, 4, 5, 6].map((i) => d.docker(['run', '-d', '--name', `cut-${round}-${i}`, 'busybox', 'sleep', '300']));
+    await sleep(150 + (round % 6) * 100);
+    await d.kill();
+    await Promise.all(starting);
+    for (const id of readdirSync(join(d.dataRoot, 'containers'))) {
+      let status = '';
+      try {
+        status = JSON.parse(readFileSync(join(d.dataRoot, 'containers', id, 'container.json'), 'utf8')).state.status;
+      } catch {
+        continue;
+      }
+      if (status === 'created' && runcState(id)) cut++;
+    }
+    await d.start();
+    const ids = (await d.dockerOk(['ps', '-aq', '--no-trunc', '--filter', `name=cut-${round}-`])).split('\n').filter(Boolean);
+    const all = ids.length ? JSON.parse(await d.dockerOk(['inspect', ...ids])) as { Id: string; Name: string; State: { Status: string } }[] : [];
+    for (const c of all) {
+      if (c.State.Status === 'created') {
+        assert.ok(!runcState(c.Id), `${c.Name} is Created but runc still has it`);
+        assert.deepEqual(processesMentioning(c.Id, 'conmon'), [], `${c.Name} is Created but its conmon lives`);
+        assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(c.Id), `${c.Name} is Created but its rootfs is mounted`);
+        await d.dockerOk(['start', c.Id]);
+      }
+      assert.equal((await d.inspect(c.Id)).State.Status, 'running', c.Name);
+      assert.ok(runcState(c.Id));
+    }
+    if (all.length) await d.dockerOk(['rm', '-f', ...all.map((c) => c.Id)]);
+  }
+  assert.ok(cut > 0, 'no start was cut between runc create and the record in 12 tries');
+  const gone = await d.docker(['inspect', createdRm]);
+  assert.notEqual(gone.code, 0);
+  assert.match(gone.stderr, /No such/);
 });
 
 test('two daemons with their own sockets and roots run side by side and do not see each other', async () => {
