@@ -187,6 +187,10 @@ export class FakeRuntime implements ContainerRuntime {
     this.containers.delete(id);
   }
 
+  forgetExit(_id: string): void {
+    // The exit lives with the container here, gone with delete().
+  }
+
   async discard(id: string): Promise<void> {
     this.calls.push(`discard ${id}`);
     this.containers.delete(id);

@@ -101,7 +101,13 @@ export interface ContainerRuntime {
   monitorAlive(id: string): Promise<boolean>;
   /** Whether the runtime has state for the container. */
   known(id: string): boolean;
-  delete(id: string): Promise<void>;
+  /**
+   * Deletes the runtime's state of a stopped container; with `keepExit`, its recorded exit stays
+   * until forgetExit, so that an end of berthd before the exit is saved elsewhere loses nothing.
+   */
+  delete(id: string, keepExit?: boolean): Promise<void>;
+  /** Drops the exit the monitor recorded (once the caller has it saved). */
+  forgetExit(id: string): void;
   discard(id: string): Promise<void>;
   /** Whether the kernel OOM-killed a process in the container's cgroup (`cgroupsPath`, as its spec names it) since it started. */
   oomKilled(cgroupsPath: string): boolean;
@@ -243,8 +249,12 @@ export class MonitorRuntime implements ContainerRuntime {
     return this.monitor.known(id);
   }
 
-  delete(id: string): Promise<void> {
-    return this.monitor.remove(id);
+  delete(id: string, keepExit = false): Promise<void> {
+    return this.monitor.remove(id, keepExit);
+  }
+
+  forgetExit(id: string): void {
+    this.monitor.forgetExit(id);
   }
 
   /** The bundle is renamed into `<execRoot>/trash` and deleted from there in the background. */

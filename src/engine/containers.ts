@@ -692,7 +692,9 @@ export class ContainerService {
   private async finishExit(rec: ContainerRecord, code: number, at: Date, error: string): Promise<void> {
     const t0 = traceStart();
     const oomKilled = this.oomKilled(rec);
-    await this.runtime.delete(rec.id).catch((err) => log.warn('runc delete failed', { id: rec.id, error: String(err) }));
+    // The exit file stays until the record has the exit: berthd ending in between would
+    // otherwise leave a container that ran, exited and has no code (255 at the next start).
+    await this.runtime.delete(rec.id, true).catch((err) => log.warn('runc delete failed', { id: rec.id, error: String(err) }));
     const t1 = traceStart();
     traceSpan(rec.id, 'exit: runtime delete', t0, t1);
     await this.snapshots.unmount(rec.id).catch((err) => log.warn('unmount failed', { id: rec.id, error: String(err) }));
@@ -705,7 +707,11 @@ export class ContainerService {
     const ranMs = at.getTime() - Date.parse(rec.state.startedAt);
     const restartIn = this.restarts.onExit(rec, code, Number.isFinite(ranMs) ? ranMs : 0);
     rec.state = { ...rec.state, status: restartIn === undefined ? 'exited' : 'restarting', pid: 0, exitCode: code, error, oomKilled, finishedAt: at.toISOString() };
-    await this.store.save(rec).catch((err) => log.error('cannot save container state', { id: rec.id, error: String(err) }));
+    const saved = await this.store.save(rec).then(() => true, (err: unknown) => {
+      log.error('cannot save container state', { id: rec.id, error: String(err) });
+      return false;
+    });
+    if (saved) this.runtime.forgetExit(rec.id);
     if (rec.state.oomKilled) this.events.emit('container', 'oom', rec.id, { image: rec.image, name: rec.name });
     this.events.emit('container', 'die', rec.id, { exitCode: String(code), execDuration: String(Number.isFinite(ranMs) ? Math.max(0, Math.floor(ranMs / 1000)) : 0), image: rec.image, name: rec.name });
     this.store.emit('exit', rec.id, code);

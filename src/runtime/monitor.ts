@@ -430,8 +430,8 @@ export class Monitor {
     return existsSync(join(this.runcRoot, id));
   }
 
-  /** Deletes runc's state and the container's cgroups; fine if already gone. */
-  async remove(id: string): Promise<void> {
+  /** Deletes runc's state and the container's cgroups, and with them the exit file unless `keepExit`; fine if already gone. */
+  async remove(id: string, keepExit = false): Promise<void> {
     this.entries.delete(id);
     rmSync(join(this.filterDir, id), { force: true });
     const t = traceStart();
@@ -440,7 +440,7 @@ export class Monitor {
     this.runcStates.delete(id);
     traceSpan(id, quick ? 'runtime delete: in-process' : 'runtime delete: in-process refused', t);
     if (quick) {
-      rmSync(join(this.exitDir, id), { force: true });
+      if (!keepExit) this.forgetExit(id);
       return;
     }
     try {
@@ -448,7 +448,12 @@ export class Monitor {
     } catch (err) {
       if (this.known(id)) throw err;
     }
-    await fsp.rm(join(this.exitDir, id), { force: true });
+    if (!keepExit) this.forgetExit(id);
+  }
+
+  /** Removes the exit file conmon wrote (exec root, a tmpfs as a rule: synchronous). */
+  forgetExit(id: string): void {
+    rmSync(join(this.exitDir, id), { force: true });
   }
 
   /**

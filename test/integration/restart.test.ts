@@ -251,6 +251,33 @@ test('berthd killed in the middle of starts: a container left Created holds noth
   assert.match(gone.stderr, /No such/);
 });
 
+test('berthd killed while it handles a burst of exits: every container keeps its real exit code (137), none is left without one', async () => {
+  const runcState = (id: string) => existsSync(join(d.execRoot, 'runc', id));
+  let caught = 0;
+  for (let round = 0; round < 12 && caught === 0; round++) {
+    const ids: string[] = [];
+    for (let i = 1; i <= 8; i++) ids.push(await d.dockerOk(['run', '-d', '--name', `burst-${round}-${i}`, 'busybox', 'sleep', '300']));
+    const killing = d.docker(['kill', ...ids]);
+    await sleep(20 + (round % 6) * 15);
+    await d.kill();
+    await killing;
+    // Caught in the middle: runc's state already deleted, the record not yet saved as exited.
+    for (const id of ids) {
+      const rec = JSON.parse(readFileSync(join(d.dataRoot, 'containers', id, 'container.json'), 'utf8'));
+      if (rec.state.status === 'running' && !runcState(id)) caught++;
+    }
+    await d.start();
+    for (const id of ids) {
+      const st = (await d.inspect(id)).State;
+      // A kill that berthd's end came before: the container runs on.
+      if (st.Status === 'running') assert.ok(runcState(id), id);
+      else assert.deepEqual([st.Status, st.ExitCode, st.Error], ['exited', 137, ''], id);
+    }
+    await d.dockerOk(['rm', '-f', ...ids]);
+  }
+  assert.ok(caught > 0, 'berthd was never killed between an exit\'s runtime delete and its record in 12 tries');
+});
+
 test('two daemons with their own sockets and roots run side by side and do not see each other', async () => {
   const d2 = new Daemon();
   try {
