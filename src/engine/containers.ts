@@ -10,7 +10,7 @@
  * handling is idempotent and runs outside it, because stop() waits for the exit
  * while holding the lock.
  */
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -193,12 +193,9 @@ export class ContainerService {
     for (const rec of this.store.list()) {
       if (rec.state.status === 'removing') await this.removeNow(rec).catch((err) => log.warn('removal failed', { id: rec.id, error: String(err) }));
     }
-    // A start cut short may have left the container's rootfs mounted, or runc's container made.
-    const mountinfo = this.store.list().some((r) => r.state.status === 'created') ? readFileSync('/proc/self/mountinfo', 'utf8') : '';
-    const startBegun = (rec: ContainerRecord) => this.runtime.known(rec.id) || mountinfo.includes(`${this.snapshots.mergedDir(rec.id)} `);
     await forEachLimit(this.store.list(), 16, async (rec) => {
       if (isLive(rec)) await this.reconcile(rec);
-      else if (rec.state.status === 'created' && startBegun(rec)) await this.settleInterruptedStart(rec);
+      else if (rec.state.status === 'created') await this.settleCreated(rec);
       if (this.store.has(rec.id)) await this.archive.recover(rec).catch((err) => log.warn('cannot clean up after an interrupted cp', { id: rec.id, error: String(err) }));
     });
     await this.network.recover?.(new Set(this.store.list().filter(isLive).map((r) => r.id)));
@@ -247,6 +244,20 @@ export class ContainerService {
         await this.store.save(rec).catch(() => undefined);
       }
     });
+  }
+
+  /**
+   * A created container as berthd's end may have left it. A create cut short (the record saved,
+   * the snapshot never made, so the client had no answer) is removed. A start cut short leaves
+   * the rootfs mounted or runc's container made (settleInterruptedStart).
+   */
+  private async settleCreated(rec: ContainerRecord): Promise<void> {
+    const snapshot = await this.snapshots.info(rec.id).then(() => true, (err: unknown) => !(err instanceof BerthError && err.kind === 'not-found'));
+    if (!snapshot) {
+      await this.removeNow(rec).catch((err) => log.warn('cannot remove a half-created container', { id: rec.id, error: String(err) }));
+      return;
+    }
+    if (this.runtime.known(rec.id) || this.snapshots.mounted(rec.id)) await this.settleInterruptedStart(rec);
   }
 
   /**
@@ -446,8 +457,8 @@ export class ContainerService {
     traceSpan(id, 'image resolve + spec', tResolve);
     const tPrepare = traceStart();
     // The snapshot is built while the record is written: a crash between the two leaves a
-    // record without a snapshot (its start fails, its removal works) or, as before, a
-    // snapshot that no record names (disk space only: keys are fresh ids).
+    // record without a snapshot (the next start of berthd removes it: settleCreated) or, as
+    // before, a snapshot that no record names (disk space only: keys are fresh ids).
     const work = await Promise.allSettled([
       (async () => {
         const root = await this.images.rootLayers(img);

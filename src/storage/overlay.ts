@@ -321,6 +321,10 @@ export class OverlaySnapshotter implements Snapshotter {
     return target;
   }
 
+  mounted(key: string): boolean {
+    return isMountPoint(this.mergedDir(key));
+  }
+
   /** Unmounts mergedDir(key) (every mount stacked there); a no-op if not mounted. */
   async unmount(key: string): Promise<void> {
     const target = this.mergedDir(key);

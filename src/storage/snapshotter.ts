@@ -44,7 +44,6 @@ export interface SnapshotInfo {
   sharedInit?: string;
 }
 
-/** A read-only look at the snapshot's whole tree; call release() when done. */
 /** Options of prepare. */
 export interface PrepareOptions {
   /** Leave the init layer empty: a root for the builder's file steps and views, not for a container. */
@@ -53,6 +52,7 @@ export interface PrepareOptions {
   durable?: boolean;
 }
 
+/** A read-only look at the snapshot's whole tree; call release() when done. */
 export interface SnapshotView {
   path: string;
   release(): Promise<void>;
@@ -71,6 +71,8 @@ export interface Snapshotter {
   /** Makes the root filesystem available and returns its path. */
   mount(key: string): Promise<string>;
   unmount(key: string): Promise<void>;
+  /** Whether mount(key) has mounted something that unmount(key) would take away. */
+  mounted(key: string): boolean;
   remove(key: string): Promise<void>;
 
   /** Where mount(key) puts the root filesystem. */

@@ -72,6 +72,10 @@ export class VfsSnapshotter implements Snapshotter {
     this.dir(key);
   }
 
+  mounted(_key: string): boolean {
+    return false;
+  }
+
   async remove(key: string): Promise<void> {
     await this.info(key);
     await fsp.rm(await moveToTmp(this.root, this.dir(key), `del-${key}-`), { recursive: true, force: true });
